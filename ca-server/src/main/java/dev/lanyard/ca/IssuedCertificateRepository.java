@@ -1,0 +1,23 @@
+package dev.lanyard.ca;
+
+import dev.lanyard.spiffe.SpiffeId;
+import java.util.List;
+import java.util.Optional;
+
+/** Durable record of every issued certificate. */
+public interface IssuedCertificateRepository {
+
+    /** A page of results and the cursor for the next page (empty on the last). */
+    record Page(List<IssuedCertificateRecord> certificates, Optional<String> nextCursor) {
+        public Page {
+            certificates = List.copyOf(certificates);
+        }
+    }
+
+    void record(IssuedCertificateRecord certificate);
+
+    Optional<IssuedCertificateRecord> findBySerial(String serialHex);
+
+    /** Newest first; {@code spiffeId} empty for all; {@code cursor} from a previous page or empty. */
+    Page list(Optional<SpiffeId> spiffeId, Optional<String> cursor, int limit);
+}
