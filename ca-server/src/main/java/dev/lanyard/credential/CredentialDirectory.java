@@ -1,0 +1,81 @@
+package dev.lanyard.credential;
+
+import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.crypto.Pem;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A credential on disk: {@code cert.pem} (leaf then intermediates), {@code key.pem} (PKCS#8,
+ * 0600) and {@code bundle.pem} (roots). Files are replaced atomically so a reader never sees
+ * a new certificate with an old key.
+ */
+public final class CredentialDirectory {
+
+    public static final String CERT = "cert.pem";
+    public static final String KEY = "key.pem";
+    public static final String BUNDLE = "bundle.pem";
+
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+
+    private final Path dir;
+
+    public CredentialDirectory(Path dir) {
+        this.dir = dir;
+    }
+
+    public Path path() {
+        return dir;
+    }
+
+    public boolean exists() {
+        return Files.isRegularFile(dir.resolve(CERT)) && Files.isRegularFile(dir.resolve(KEY));
+    }
+
+    public void write(Credential credential) throws IOException {
+        Files.createDirectories(dir);
+        // The key first and the certificate last: a reader that sees the new certificate also finds its key.
+        writeAtomically(KEY, Pem.privateKey(credential.privateKey()), true);
+        writeAtomically(BUNDLE, Pem.certificates(credential.bundle()), false);
+        List<X509Certificate> certs = new ArrayList<>();
+        certs.add(credential.leaf());
+        certs.addAll(credential.chain());
+        writeAtomically(CERT, Pem.certificates(certs), false);
+    }
+
+    public Credential read(CryptoProviders crypto) throws IOException {
+        List<X509Certificate> certs = Pem.parseCertificates(Files.readString(dir.resolve(CERT)));
+        if (certs.isEmpty()) {
+            throw new IOException(dir.resolve(CERT) + " holds no certificate");
+        }
+        List<X509Certificate> bundle = Files.isRegularFile(dir.resolve(BUNDLE))
+                ? Pem.parseCertificates(Files.readString(dir.resolve(BUNDLE)))
+                : List.of();
+        return new Credential(Pem.parsePrivateKey(Files.readString(dir.resolve(KEY)), crypto),
+                certs.get(0), certs.subList(1, certs.size()), bundle);
+    }
+
+    private void writeAtomically(String name, String content, boolean secret) throws IOException {
+        Path tmp = dir.resolve("." + name + ".tmp");
+        Files.deleteIfExists(tmp);
+        if (secret) {
+            try {
+                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            } catch (FileAlreadyExistsException e) {
+                throw new IOException("could not create " + tmp + " exclusively", e);
+            }
+        }
+        Files.write(tmp, content.getBytes(StandardCharsets.US_ASCII));
+        Files.move(tmp, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}

@@ -1,0 +1,245 @@
+package dev.lanyard.server;
+
+import dev.lanyard.attest.JoinTokens;
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
+import dev.lanyard.ca.IssuedCertificateRecord;
+import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.registration.Registration;
+import dev.lanyard.registration.RegistrationRepository;
+import dev.lanyard.spiffe.SpiffeId;
+import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.CreateJoinTokenRequest;
+import dev.lanyard.v1.CreateJoinTokenResponse;
+import dev.lanyard.v1.CreateRegistrationRequest;
+import dev.lanyard.v1.DeleteRegistrationRequest;
+import dev.lanyard.v1.DeleteRegistrationResponse;
+import dev.lanyard.v1.IssuedCertificate;
+import dev.lanyard.v1.ListCertificatesRequest;
+import dev.lanyard.v1.ListCertificatesResponse;
+import dev.lanyard.v1.ListRegistrationsRequest;
+import dev.lanyard.v1.ListRegistrationsResponse;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.stub.StreamObserver;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+
+/**
+ * Registrations, join tokens and the issued-certificate list. Only reachable through
+ * {@link AdminInterceptor}; every change is audited with the admin's SPIFFE ID.
+ */
+public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
+
+    private static final Pattern DNS_NAME = Pattern.compile(
+            "(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+    private static final int DEFAULT_PAGE = 100;
+    private static final int MAX_PAGE = 1000;
+    private static final Duration MAX_JOIN_TOKEN_TTL = Duration.ofHours(24);
+
+    private final String trustDomain;
+    private final RegistrationRepository registrations;
+    private final JoinTokens joinTokens;
+    private final IssuedCertificateRepository issued;
+    private final AuditLog audit;
+    private final Clock clock;
+    private final Duration defaultSvidTtl;
+    private final Duration maxSvidTtl;
+    private final Duration defaultJoinTokenTtl;
+
+    public AdminGrpcService(String trustDomain, RegistrationRepository registrations, JoinTokens joinTokens,
+            IssuedCertificateRepository issued, AuditLog audit, Clock clock, Duration defaultSvidTtl,
+            Duration maxSvidTtl, Duration defaultJoinTokenTtl) {
+        this.trustDomain = trustDomain;
+        this.registrations = registrations;
+        this.joinTokens = joinTokens;
+        this.issued = issued;
+        this.audit = audit;
+        this.clock = clock;
+        this.defaultSvidTtl = defaultSvidTtl;
+        this.maxSvidTtl = maxSvidTtl;
+        this.defaultJoinTokenTtl = defaultJoinTokenTtl;
+    }
+
+    @Override
+    public void createRegistration(CreateRegistrationRequest request,
+            StreamObserver<dev.lanyard.v1.Registration> response) {
+        run("registration.create", request.getSpiffeId(), response, () -> {
+            SpiffeId id = ourSpiffeId(request.getSpiffeId());
+            List<String> dns = dnsNames(request.getDnsNamesList());
+            Duration maxTtl = Protos.duration(request.hasMaxTtl(), request.getMaxTtl()).orElse(defaultSvidTtl);
+            if (maxTtl.isNegative() || maxTtl.isZero() || maxTtl.compareTo(maxSvidTtl) > 0) {
+                throw invalid("max_ttl must be positive and at most " + Durations.format(maxSvidTtl));
+            }
+            Registration registration = new Registration(id, dns, maxTtl, clock.instant());
+            if (!registrations.create(registration)) {
+                throw Status.ALREADY_EXISTS.withDescription(id + " is registered already").asException();
+            }
+            return toProto(registration);
+        });
+    }
+
+    @Override
+    public void listRegistrations(ListRegistrationsRequest request, StreamObserver<ListRegistrationsResponse> response) {
+        run("registration.list", "", response, () -> {
+            int size = pageSize(request.getPageSize());
+            String after = request.getPageToken().isEmpty() ? null : decodeToken(request.getPageToken());
+            List<Registration> page = registrations.list(after, size + 1);
+            ListRegistrationsResponse.Builder b = ListRegistrationsResponse.newBuilder();
+            page.stream().limit(size).forEach(r -> b.addRegistrations(toProto(r)));
+            if (page.size() > size) {
+                b.setNextPageToken(encodeToken(page.get(size - 1).spiffeId().toString()));
+            }
+            return b.build();
+        });
+    }
+
+    @Override
+    public void deleteRegistration(DeleteRegistrationRequest request,
+            StreamObserver<DeleteRegistrationResponse> response) {
+        run("registration.delete", request.getSpiffeId(), response, () -> {
+            SpiffeId id = ourSpiffeId(request.getSpiffeId());
+            if (!registrations.delete(id)) {
+                throw Status.NOT_FOUND.withDescription(id + " is not registered").asException();
+            }
+            return DeleteRegistrationResponse.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void createJoinToken(CreateJoinTokenRequest request, StreamObserver<CreateJoinTokenResponse> response) {
+        run("join-token.create", request.getSpiffeId(), response, () -> {
+            SpiffeId id = ourSpiffeId(request.getSpiffeId());
+            Duration ttl = Protos.duration(request.hasTtl(), request.getTtl()).orElse(defaultJoinTokenTtl);
+            if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_JOIN_TOKEN_TTL) > 0) {
+                throw invalid("ttl must be positive and at most 24h");
+            }
+            if (registrations.find(id).isEmpty()) {
+                throw Status.FAILED_PRECONDITION
+                        .withDescription(id + " is not registered; create its registration first").asException();
+            }
+            JoinTokens.CreatedJoinToken token = joinTokens.create(id, ttl);
+            return CreateJoinTokenResponse.newBuilder()
+                    .setToken(token.token())
+                    .setSpiffeId(id.toString())
+                    .setExpiresAt(Protos.timestamp(token.expiresAt()))
+                    .build();
+        });
+    }
+
+    @Override
+    public void listCertificates(ListCertificatesRequest request, StreamObserver<ListCertificatesResponse> response) {
+        run("certificate.list", request.getSpiffeId(), response, () -> {
+            Optional<SpiffeId> filter = request.getSpiffeId().isEmpty()
+                    ? Optional.empty() : Optional.of(ourSpiffeId(request.getSpiffeId()));
+            Optional<String> cursor = request.getPageToken().isEmpty()
+                    ? Optional.empty() : Optional.of(decodeToken(request.getPageToken()));
+            IssuedCertificateRepository.Page page = issued.list(filter, cursor, pageSize(request.getPageSize()));
+            ListCertificatesResponse.Builder b = ListCertificatesResponse.newBuilder();
+            for (IssuedCertificateRecord c : page.certificates()) {
+                b.addCertificates(IssuedCertificate.newBuilder()
+                        .setSerialNumber(c.serialHex())
+                        .setSpiffeId(c.spiffeId().toString())
+                        .setNotBefore(Protos.timestamp(c.notBefore()))
+                        .setNotAfter(Protos.timestamp(c.notAfter()))
+                        .setSha256Fingerprint(c.sha256Fingerprint())
+                        .setIssuedAt(Protos.timestamp(c.issuedAt())));
+            }
+            page.nextCursor().ifPresent(next -> b.setNextPageToken(encodeToken(next)));
+            return b.build();
+        });
+    }
+
+    /** One body per RPC: run it, audit the outcome (reads are audited too: they are admin calls), answer. */
+    private <T> void run(String action, String target, StreamObserver<T> response, Call<T> body) {
+        String actor = actor();
+        try {
+            T result = body.call();
+            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.SUCCESS, ""));
+            response.onNext(result);
+            response.onCompleted();
+        } catch (StatusException e) {
+            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
+                    e.getStatus().getCode() + ": " + e.getStatus().getDescription()));
+            response.onError(e);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Call<T> {
+        T call() throws StatusException;
+    }
+
+    private static String actor() {
+        try {
+            return PeerIdentityInterceptor.requirePeer().spiffeId().toString();
+        } catch (StatusException e) {
+            return "anonymous";
+        }
+    }
+
+    private SpiffeId ourSpiffeId(String text) throws StatusException {
+        SpiffeId id;
+        try {
+            id = SpiffeId.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw invalid("spiffe_id '" + text + "' is not a SPIFFE ID: " + e.getMessage());
+        }
+        if (!id.isMemberOf(trustDomain)) {
+            throw invalid("spiffe_id " + id + " is not in this server's trust domain " + trustDomain);
+        }
+        return id;
+    }
+
+    private static List<String> dnsNames(List<String> requested) throws StatusException {
+        TreeSet<String> names = new TreeSet<>();
+        for (String name : requested) {
+            String lower = name.toLowerCase(Locale.ROOT);
+            if (!DNS_NAME.matcher(lower).matches()) {
+                throw invalid("dns name '" + name + "' is not a valid host name (no wildcards, no IP addresses)");
+            }
+            names.add(lower);
+        }
+        return new ArrayList<>(names);
+    }
+
+    private static int pageSize(int requested) throws StatusException {
+        if (requested < 0 || requested > MAX_PAGE) {
+            throw invalid("page_size must be between 0 and " + MAX_PAGE);
+        }
+        return requested == 0 ? DEFAULT_PAGE : requested;
+    }
+
+    private static String encodeToken(String cursor) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(cursor.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String decodeToken(String token) throws StatusException {
+        try {
+            return new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw invalid("page_token is not one this server handed out");
+        }
+    }
+
+    private static StatusException invalid(String message) {
+        return Status.INVALID_ARGUMENT.withDescription(message).asException();
+    }
+
+    private static dev.lanyard.v1.Registration toProto(Registration r) {
+        return dev.lanyard.v1.Registration.newBuilder()
+                .setSpiffeId(r.spiffeId().toString())
+                .addAllDnsNames(r.dnsNames())
+                .setMaxTtl(Protos.duration(r.maxTtl()))
+                .setCreatedAt(Protos.timestamp(r.createdAt()))
+                .build();
+    }
+}

@@ -1,0 +1,8 @@
+package dev.lanyard.server;
+
+import dev.lanyard.spiffe.SpiffeId;
+import java.security.cert.X509Certificate;
+
+/** A caller whose client certificate chains to this CA and was valid when the call arrived. */
+public record AuthenticatedPeer(SpiffeId spiffeId, X509Certificate certificate) {
+}

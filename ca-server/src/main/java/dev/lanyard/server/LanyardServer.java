@@ -1,0 +1,326 @@
+package dev.lanyard.server;
+
+import dev.lanyard.attest.JoinTokens;
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
+import dev.lanyard.ca.CaGenerator;
+import dev.lanyard.ca.CaImporter;
+import dev.lanyard.ca.CaKeyStore;
+import dev.lanyard.ca.CertificateAuthority;
+import dev.lanyard.ca.CsrValidator;
+import dev.lanyard.ca.IssuingCa;
+import dev.lanyard.ca.SerialNumbers;
+import dev.lanyard.credential.Credential;
+import dev.lanyard.credential.CredentialDirectory;
+import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.crypto.KeyEncryptionKey;
+import dev.lanyard.crypto.Pem;
+import dev.lanyard.crypto.PrivateKeySealer;
+import dev.lanyard.store.Database;
+import dev.lanyard.store.JdbcAuditLog;
+import dev.lanyard.store.JdbcCaKeyRepository;
+import dev.lanyard.store.JdbcIssuedCertificateRepository;
+import dev.lanyard.store.JdbcJoinTokenRepository;
+import dev.lanyard.store.JdbcRegistrationRepository;
+import dev.lanyard.svid.SvidIssuer;
+import io.grpc.Grpc;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.TlsServerCredentials;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The composition root: reads the configuration, opens the store, loads or creates the CA,
+ * wires every capability by hand and serves gRPC (TLS, one port) and HTTP publication.
+ */
+public final class LanyardServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(LanyardServer.class);
+    private static final String PASSPHRASE_SALT_FILE = "kek.salt";
+
+    private final ServerConfig config;
+    private final Clock clock;
+    private final CryptoProviders crypto;
+    private final Database database;
+    private final AuditLog audit;
+    private final IssuingCa ca;
+    private final TrustAuthorities authorities;
+    private final LocalCredentials localCredentials;
+    private final ReloadingKeyManager serverKeys;
+    private final ScheduledExecutorService scheduler;
+    private final ExecutorService httpExecutor;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final Server grpc;
+    private final HttpPublisher http;
+
+    private LanyardServer(ServerConfig config, Clock clock, SecureRandom random) throws IOException {
+        this.config = config;
+        this.clock = clock;
+        this.crypto = CryptoProviders.select();
+        LOG.info("crypto provider: {}", crypto.description());
+        createPrivateDirectory(config.dataDir());
+        KeyEncryptionKey kek = keyEncryptionKey(config, random);
+        PrivateKeySealer sealer = new PrivateKeySealer(kek, random, crypto);
+
+        this.database = config.databaseUrl().isPresent()
+                ? Database.open(config.databaseUrl().get(), config.databaseUser(), config.databasePassword())
+                : Database.h2File(config.dataDir());
+        var registrations = new JdbcRegistrationRepository(database.dataSource());
+        var joinTokenRepository = new JdbcJoinTokenRepository(database.dataSource());
+        var issued = new JdbcIssuedCertificateRepository(database.dataSource());
+        this.audit = new JdbcAuditLog(database.dataSource());
+
+        SerialNumbers serials = new SerialNumbers(random);
+        this.ca = loadOrCreateCa(new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), sealer, crypto, clock),
+                serials);
+        this.authorities = new TrustAuthorities(List.of(ca));
+        CertificateAuthority authority = new CertificateAuthority(ca, crypto, clock, serials, config.crlUrl());
+        JoinTokens joinTokens = new JoinTokens(joinTokenRepository, clock, random);
+        SvidIssuer issuer = new SvidIssuer(authority, new CsrValidator(crypto, config.maxCsrBytes()), joinTokens,
+                registrations, issued, audit, clock, config.defaultSvidTtl());
+
+        this.localCredentials = new LocalCredentials(() -> authority, crypto, issued, audit, clock, random);
+        this.serverKeys = new ReloadingKeyManager(issueServerCredential());
+        config.adminCredentialDir().ifPresent(this::writeAdminCredential);
+
+        ClientCertificateVerifier verifier = new ClientCertificateVerifier(
+                authorities::intermediates, config.trustDomain(), crypto.primary(), clock);
+        TlsServerCredentials.Builder tls = TlsServerCredentials.newBuilder()
+                .keyManager(serverKeys)
+                .trustManager(new ClientCertificateRequest(authorities::intermediates))
+                .clientAuth(TlsServerCredentials.ClientAuth.OPTIONAL);
+        AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
+                clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
+        this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build())
+                .addService(new CertificateGrpcService(issuer, authorities))
+                .addService(new TrustBundleGrpcService(config.trustDomain(), authorities, config.bundleRefreshHint()))
+                .addService(ServerInterceptors.intercept(admin,
+                        new AdminInterceptor(new HashSet<>(config.adminIds()), audit, clock)))
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .intercept(new PeerIdentityInterceptor(verifier))
+                .build();
+
+        this.httpExecutor = Executors.newFixedThreadPool(4, daemonThreads("lanyard-http"));
+        this.http = new HttpPublisher(config.httpHost(), config.httpPort(), httpExecutor)
+                .route("/bundle.pem", () -> new HttpPublisher.Document("application/x-pem-file",
+                        Pem.certificates(authorities.roots()).getBytes(StandardCharsets.US_ASCII),
+                        config.bundleRefreshHint()))
+                .route("/healthz", () -> new HttpPublisher.Document("text/plain",
+                        "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
+        this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
+    }
+
+    /** Starts a server with the system clock. */
+    public static LanyardServer start(ServerConfig config) throws IOException {
+        return start(config, Clock.systemUTC());
+    }
+
+    /** Starts a server with the given clock (tests move it). */
+    public static LanyardServer start(ServerConfig config, Clock clock) throws IOException {
+        LanyardServer server = new LanyardServer(config, clock, new SecureRandom());
+        try {
+            server.grpc.start();
+            server.http.start();
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw e;
+        }
+        server.scheduleServerRenewal();
+        server.health.setStatus("", ServingStatus.SERVING);
+        LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, HTTP on {}:{}", config.trustDomain(),
+                config.grpcHost(), server.grpcPort(), config.httpHost(), server.httpPort());
+        return server;
+    }
+
+    public int grpcPort() {
+        return grpc.getPort();
+    }
+
+    public int httpPort() {
+        return http.port();
+    }
+
+    public ServerConfig config() {
+        return config;
+    }
+
+    /** The SHA-256 fingerprint of the root, "sha256:hex": what workloads pin before they hold the bundle. */
+    public String rootFingerprint() {
+        return "sha256:" + Pem.sha256Fingerprint(ca.root().certificate());
+    }
+
+    public List<X509Certificate> trustBundle() {
+        return authorities.roots();
+    }
+
+    /** The certificate the server currently presents. */
+    public X509Certificate serverCertificate() {
+        return serverKeys.credential().leaf();
+    }
+
+    public String cryptoProvider() {
+        return crypto.description();
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        grpc.awaitTermination();
+    }
+
+    /** Graceful: stop taking calls, let running ones finish for a few seconds, then force. */
+    @Override
+    public void close() {
+        health.enterTerminalState();
+        grpc.shutdown();
+        try {
+            if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+                grpc.shutdownNow();
+                grpc.awaitTermination(2, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            grpc.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        if (http != null) {
+            http.close();
+        }
+        if (httpExecutor != null) {
+            httpExecutor.shutdownNow();
+        }
+        if (scheduler != null) {
+            scheduler.shutdownNow();
+        }
+        database.close();
+    }
+
+    private Credential issueServerCredential() {
+        return localCredentials.issue(config.serverId(), config.serverDnsNames(), config.serverCertificateTtl(),
+                authorities.roots());
+    }
+
+    /** Renews the server's own certificate at half-life, forever; a failure is retried in a minute. */
+    private void scheduleServerRenewal() {
+        Duration delay = localCredentials.renewalDelay(serverKeys.credential());
+        scheduler.schedule(() -> {
+            try {
+                serverKeys.update(issueServerCredential());
+                LOG.info("renewed the server certificate, serial {}",
+                        serverKeys.credential().leaf().getSerialNumber().toString(16));
+                scheduleServerRenewal();
+            } catch (RuntimeException e) {
+                LOG.error("could not renew the server certificate; retrying in 1 minute", e);
+                scheduler.schedule(this::scheduleServerRenewal, 1, TimeUnit.MINUTES);
+            }
+        }, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Renews the test hook: issue the server certificate now (tests that move the clock use it). */
+    void renewServerCertificateNow() {
+        serverKeys.update(issueServerCredential());
+    }
+
+    private IssuingCa loadOrCreateCa(CaKeyStore store, SerialNumbers serials) throws IOException {
+        var existing = store.loadActive();
+        if (existing.isPresent()) {
+            LOG.info("loaded CA {} from the store", Pem.sha256Fingerprint(existing.get().root().certificate()));
+            return existing.get();
+        }
+        IssuingCa created;
+        String action;
+        if (config.caImport().isPresent()) {
+            ServerConfig.CaImport files = config.caImport().get();
+            created = CaImporter.fromPem(Files.readString(files.rootCertificate()),
+                    Files.readString(files.intermediateCertificate()), Files.readString(files.intermediateKey()),
+                    crypto, clock);
+            action = "ca.import";
+        } else {
+            created = new CaGenerator(crypto, clock, serials)
+                    .generate(config.trustDomain(), config.rootTtl(), config.intermediateTtl());
+            action = "ca.generate";
+        }
+        store.save(created);
+        audit.record(new AuditEvent(clock.instant(), "lanyard", action,
+                "root sha256:" + Pem.sha256Fingerprint(created.root().certificate()), AuditEvent.Outcome.SUCCESS, ""));
+        LOG.info("{}: new CA with root sha256:{}", action, Pem.sha256Fingerprint(created.root().certificate()));
+        return created;
+    }
+
+    /**
+     * Writes the admin credential if there is none or it has used half its life. Only when
+     * configured (dev mode): the key is made here, so it is written 0600 into the data directory.
+     */
+    private void writeAdminCredential(Path dir) {
+        CredentialDirectory credentials = new CredentialDirectory(dir);
+        try {
+            if (credentials.exists()) {
+                Credential current = credentials.read(crypto);
+                boolean ours = authorities.intermediates().stream()
+                        .anyMatch(i -> i.getSubjectX500Principal().equals(current.leaf().getIssuerX500Principal()));
+                if (ours && !localCredentials.renewalDelay(current).isZero()) {
+                    return;
+                }
+            }
+            credentials.write(localCredentials.issue(config.adminIds().get(0), List.of(), config.adminCredentialTtl(),
+                    authorities.roots()));
+            LOG.info("wrote the admin credential for {} to {}", config.adminIds().get(0), dir);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write the admin credential to " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static KeyEncryptionKey keyEncryptionKey(ServerConfig config, SecureRandom random) throws IOException {
+        if (config.kekPassphraseEnv().isPresent()) {
+            String name = config.kekPassphraseEnv().get();
+            String passphrase = System.getenv(name);
+            if (passphrase == null) {
+                throw new IllegalStateException("environment variable " + name + " (kek.passphrase-env) is not set");
+            }
+            Path saltFile = config.dataDir().resolve(PASSPHRASE_SALT_FILE);
+            if (!Files.exists(saltFile)) {
+                Files.write(saltFile, KeyEncryptionKey.newSalt(random));
+            }
+            return KeyEncryptionKey.fromPassphrase(passphrase.toCharArray(), Files.readAllBytes(saltFile));
+        }
+        if (Files.exists(config.kekFile())) {
+            return KeyEncryptionKey.fromFile(config.kekFile());
+        }
+        LOG.warn("generated a new key-encryption key at {}: without it the CA keys cannot be decrypted, keep it safe",
+                config.kekFile());
+        return KeyEncryptionKey.generateFile(config.kekFile(), random);
+    }
+
+    private static void createPrivateDirectory(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
+        return runnable -> {
+            Thread t = new Thread(runnable, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

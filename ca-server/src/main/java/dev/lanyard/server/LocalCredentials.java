@@ -1,0 +1,74 @@
+package dev.lanyard.server;
+
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
+import dev.lanyard.ca.CertificateAuthority;
+import dev.lanyard.ca.IssuedCertificateRecord;
+import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.ca.IssuedSvid;
+import dev.lanyard.credential.Credential;
+import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.spiffe.SpiffeId;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.SecureRandom;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Credentials the server vouches for itself, with a key made in this process: its own TLS
+ * certificate and, when configured, the admin credential of a dev server. Recorded and audited
+ * like every other issuance.
+ */
+final class LocalCredentials {
+
+    private final Supplier<CertificateAuthority> ca;
+    private final CryptoProviders crypto;
+    private final IssuedCertificateRepository issued;
+    private final AuditLog audit;
+    private final Clock clock;
+    private final SecureRandom random;
+
+    LocalCredentials(Supplier<CertificateAuthority> ca, CryptoProviders crypto, IssuedCertificateRepository issued,
+            AuditLog audit, Clock clock, SecureRandom random) {
+        this.ca = ca;
+        this.crypto = crypto;
+        this.issued = issued;
+        this.audit = audit;
+        this.clock = clock;
+        this.random = random;
+    }
+
+    Credential issue(SpiffeId id, List<String> dnsNames, Duration ttl, List<java.security.cert.X509Certificate> bundle) {
+        KeyPair keys = newKeyPair();
+        IssuedSvid svid = ca.get().issue(keys.getPublic(), id, dnsNames, ttl);
+        issued.record(new IssuedCertificateRecord(svid.serialHex(), id,
+                svid.certificate().getNotBefore().toInstant(), svid.certificate().getNotAfter().toInstant(),
+                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()));
+        audit.record(new AuditEvent(clock.instant(), "lanyard", "certificate.local", id + " serial " + svid.serialHex(),
+                AuditEvent.Outcome.SUCCESS, ""));
+        return new Credential(keys.getPrivate(), svid.certificate(), svid.chain(), bundle);
+    }
+
+    /** When to renew: at half of the certificate's lifetime, as every client does. */
+    Duration renewalDelay(Credential credential) {
+        long notBefore = credential.leaf().getNotBefore().getTime();
+        long notAfter = credential.leaf().getNotAfter().getTime();
+        long halfLife = notBefore + (notAfter - notBefore) / 2;
+        return Duration.ofMillis(Math.max(0, halfLife - clock.millis()));
+    }
+
+    private KeyPair newKeyPair() {
+        try {
+            KeyPairGenerator generator = crypto.keyPairGenerator("EC");
+            generator.initialize(new ECGenParameterSpec("secp256r1"), random);
+            return generator.generateKeyPair();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot generate an ECDSA P-256 key", e);
+        }
+    }
+}

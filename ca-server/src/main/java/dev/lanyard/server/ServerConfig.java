@@ -1,0 +1,212 @@
+package dev.lanyard.server;
+
+import dev.lanyard.spiffe.SpiffeId;
+import java.io.IOException;
+import java.io.Reader;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Everything a server needs to start, with a sensible default for every setting. Loaded from a
+ * Java properties file ({@link #load(Path)}) or made for a dev server ({@link #dev}); see
+ * {@code docs/server.properties} for the documented full list.
+ */
+public record ServerConfig(
+        String trustDomain,
+        Path dataDir,
+        String grpcHost,
+        int grpcPort,
+        String httpHost,
+        int httpPort,
+        URI publicUrl,
+        Optional<String> databaseUrl,
+        String databaseUser,
+        String databasePassword,
+        Path kekFile,
+        Optional<String> kekPassphraseEnv,
+        boolean generateCa,
+        Optional<CaImport> caImport,
+        Duration rootTtl,
+        Duration intermediateTtl,
+        Duration defaultSvidTtl,
+        Duration maxSvidTtl,
+        Duration joinTokenTtl,
+        List<SpiffeId> adminIds,
+        Optional<Path> adminCredentialDir,
+        Duration adminCredentialTtl,
+        List<String> serverDnsNames,
+        Duration serverCertificateTtl,
+        int maxCsrBytes,
+        Duration bundleRefreshHint) {
+
+    /** PEM files of a CA made elsewhere; the root's key stays offline. */
+    public record CaImport(Path rootCertificate, Path intermediateCertificate, Path intermediateKey) {
+    }
+
+    private static final Set<String> KNOWN_KEYS = Set.of(
+            "trust-domain", "data-dir", "grpc.host", "grpc.port", "http.host", "http.port", "public-url",
+            "database.url", "database.user", "database.password-env", "kek.file", "kek.passphrase-env",
+            "ca.generate", "ca.import.root-cert", "ca.import.intermediate-cert", "ca.import.intermediate-key",
+            "ca.root-ttl", "ca.intermediate-ttl", "svid.default-ttl", "svid.max-ttl", "join-token.default-ttl",
+            "admin.spiffe-ids", "admin.credential-dir", "admin.credential-ttl", "server.dns-names",
+            "server.certificate-ttl", "csr.max-bytes", "bundle.refresh-hint");
+
+    public ServerConfig {
+        SpiffeId.validateTrustDomain(trustDomain);
+        adminIds = List.copyOf(adminIds);
+        serverDnsNames = List.copyOf(serverDnsNames);
+        for (SpiffeId admin : adminIds) {
+            if (!admin.isMemberOf(trustDomain)) {
+                throw new IllegalArgumentException("admin ID " + admin + " is not in trust domain " + trustDomain);
+            }
+        }
+        if (adminIds.isEmpty()) {
+            throw new IllegalArgumentException("admin.spiffe-ids is empty: nobody could administer this server");
+        }
+        if (defaultSvidTtl.compareTo(maxSvidTtl) > 0) {
+            throw new IllegalArgumentException("svid.default-ttl is longer than svid.max-ttl");
+        }
+        if (intermediateTtl.compareTo(rootTtl) >= 0) {
+            throw new IllegalArgumentException("ca.intermediate-ttl must be shorter than ca.root-ttl");
+        }
+        if (maxSvidTtl.compareTo(intermediateTtl.dividedBy(2)) > 0) {
+            throw new IllegalArgumentException("svid.max-ttl must be at most half of ca.intermediate-ttl");
+        }
+        if (generateCa == caImport.isPresent()) {
+            throw new IllegalArgumentException(
+                    "set exactly one of ca.generate=true or the ca.import.* files");
+        }
+    }
+
+    /** A dev server: a generated CA in {@code dataDir}, loopback only, an admin credential written to disk. */
+    public static ServerConfig dev(Path dataDir, int grpcPort, int httpPort) {
+        dataDir = dataDir.toAbsolutePath().normalize();
+        Properties p = new Properties();
+        p.setProperty("trust-domain", "lanyard.local");
+        p.setProperty("data-dir", dataDir.toString());
+        p.setProperty("grpc.host", "127.0.0.1");
+        p.setProperty("grpc.port", Integer.toString(grpcPort));
+        p.setProperty("http.host", "127.0.0.1");
+        p.setProperty("http.port", Integer.toString(httpPort));
+        p.setProperty("admin.credential-dir", dataDir.resolve("admin").toString());
+        return fromProperties(p, dataDir);
+    }
+
+    /** Loads a properties file; relative paths in it are relative to the file's directory. */
+    public static ServerConfig load(Path file) throws IOException {
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file)) {
+            p.load(r);
+        }
+        Path base = file.toAbsolutePath().getParent();
+        return fromProperties(p, base);
+    }
+
+    static ServerConfig fromProperties(Properties p, Path base) {
+        List<String> unknown = new ArrayList<>();
+        for (String key : p.stringPropertyNames()) {
+            if (!KNOWN_KEYS.contains(key)) {
+                unknown.add(key);
+            }
+        }
+        if (!unknown.isEmpty()) {
+            // A typo in a CA's configuration must not silently fall back to a default.
+            throw new IllegalArgumentException("unknown configuration keys: " + new TreeSet<>(unknown));
+        }
+        String trustDomain = required(p, "trust-domain");
+        Path dataDir = path(base, p.getProperty("data-dir", "lanyard-data"));
+        int httpPort = port(p, "http.port", 8080);
+        List<SpiffeId> admins = new ArrayList<>();
+        for (String id : list(p.getProperty("admin.spiffe-ids", "spiffe://" + trustDomain + "/lanyard/admin"))) {
+            admins.add(SpiffeId.parse(id));
+        }
+        Optional<CaImport> caImport = Optional.empty();
+        if (p.getProperty("ca.import.root-cert") != null) {
+            caImport = Optional.of(new CaImport(
+                    path(base, required(p, "ca.import.root-cert")),
+                    path(base, required(p, "ca.import.intermediate-cert")),
+                    path(base, required(p, "ca.import.intermediate-key"))));
+        }
+        boolean generate = Boolean.parseBoolean(p.getProperty("ca.generate", caImport.isEmpty() ? "true" : "false"));
+        String passwordEnv = p.getProperty("database.password-env", "LANYARD_DATABASE_PASSWORD");
+        return new ServerConfig(
+                trustDomain,
+                dataDir,
+                p.getProperty("grpc.host", "0.0.0.0"),
+                port(p, "grpc.port", 8443),
+                p.getProperty("http.host", "0.0.0.0"),
+                httpPort,
+                URI.create(p.getProperty("public-url", "http://localhost:" + httpPort)),
+                Optional.ofNullable(p.getProperty("database.url")),
+                p.getProperty("database.user", ""),
+                Optional.ofNullable(System.getenv(passwordEnv)).orElse(""),
+                path(base, p.getProperty("kek.file", dataDir.resolve("kek").toString())),
+                Optional.ofNullable(p.getProperty("kek.passphrase-env")),
+                generate,
+                caImport,
+                duration(p, "ca.root-ttl", "3650d"),
+                duration(p, "ca.intermediate-ttl", "365d"),
+                duration(p, "svid.default-ttl", "1h"),
+                duration(p, "svid.max-ttl", "24h"),
+                duration(p, "join-token.default-ttl", "10m"),
+                admins,
+                Optional.ofNullable(p.getProperty("admin.credential-dir")).map(s -> path(base, s)),
+                duration(p, "admin.credential-ttl", "24h"),
+                list(p.getProperty("server.dns-names", "localhost")),
+                duration(p, "server.certificate-ttl", "24h"),
+                Integer.parseInt(p.getProperty("csr.max-bytes", "16384")),
+                duration(p, "bundle.refresh-hint", "5m"));
+    }
+
+    /** The SPIFFE ID of the server's own certificate. */
+    public SpiffeId serverId() {
+        return SpiffeId.of(trustDomain, "/lanyard/server");
+    }
+
+    /** Where the CRL will be published; every issued certificate points here. */
+    public URI crlUrl() {
+        return publicUrl.resolve("/crl");
+    }
+
+    private static String required(Properties p, String key) {
+        String value = p.getProperty(key);
+        if (value == null || value.isBlank()) {
+            throw new IllegalArgumentException("configuration key " + key + " is required");
+        }
+        return value.trim();
+    }
+
+    private static int port(Properties p, String key, int fallback) {
+        int port = Integer.parseInt(p.getProperty(key, Integer.toString(fallback)).trim());
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException(key + " must be a port number, 0 for any free port");
+        }
+        return port;
+    }
+
+    private static Duration duration(Properties p, String key, String fallback) {
+        Duration d = Durations.parse(p.getProperty(key, fallback));
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(key + " must be positive");
+        }
+        return d;
+    }
+
+    private static Path path(Path base, String value) {
+        Path path = Path.of(value.trim());
+        return path.isAbsolute() ? path : base.resolve(path).normalize();
+    }
+
+    private static List<String> list(String value) {
+        return Arrays.stream(value.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    }
+}

@@ -1,0 +1,167 @@
+package dev.lanyard.svid;
+
+import dev.lanyard.attest.AttestationException;
+import dev.lanyard.attest.Attestor;
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
+import dev.lanyard.ca.CertificateAuthority;
+import dev.lanyard.ca.CsrRejectedException;
+import dev.lanyard.ca.CsrValidator;
+import dev.lanyard.ca.IssuedCertificateRecord;
+import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.ca.IssuedSvid;
+import dev.lanyard.ca.SanPolicy;
+import dev.lanyard.ca.ValidatedCsr;
+import dev.lanyard.registration.Registration;
+import dev.lanyard.registration.RegistrationRepository;
+import dev.lanyard.spiffe.SpiffeId;
+import dev.lanyard.svid.IssuanceRefusedException.Code;
+import dev.lanyard.v1.Attestation;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Issues X.509-SVIDs to attested (bootstrap) or authenticated (renewal) workloads.
+ *
+ * <p>Everything that can refuse runs before anything is written: the CSR is checked, the
+ * registration looked up and the SANs compared before the join token is redeemed, so a bad
+ * request leaves no trace but its audit record.
+ */
+public final class SvidIssuer {
+
+    private final CertificateAuthority ca;
+    private final CsrValidator csrValidator;
+    private final Attestor attestor;
+    private final RegistrationRepository registrations;
+    private final IssuedCertificateRepository issued;
+    private final AuditLog audit;
+    private final Clock clock;
+    private final Duration defaultTtl;
+
+    public SvidIssuer(CertificateAuthority ca, CsrValidator csrValidator, Attestor attestor,
+            RegistrationRepository registrations, IssuedCertificateRepository issued, AuditLog audit,
+            Clock clock, Duration defaultTtl) {
+        this.ca = ca;
+        this.csrValidator = csrValidator;
+        this.attestor = attestor;
+        this.registrations = registrations;
+        this.issued = issued;
+        this.audit = audit;
+        this.clock = clock;
+        this.defaultTtl = defaultTtl;
+    }
+
+    /** Bootstrap: the identity comes from the attestation, never from the CSR. */
+    public IssuedSvid bootstrap(Attestation attestation, byte[] csrDer, Optional<Duration> ttl)
+            throws IssuanceRefusedException {
+        String actor = "anonymous";
+        String target = "unknown";
+        try {
+            ValidatedCsr csr = validate(csrDer);
+            SpiffeId id = attestor.verify(attestation);
+            actor = id.toString();
+            target = id.toString();
+            Registration registration = registrationOf(id);
+            Duration lifetime = lifetime(ttl, registration);
+            checkSans(csr, registration);
+            attestor.redeem(attestation);
+            return issueAndRecord(csr, registration, lifetime, actor, "certificate.bootstrap");
+        } catch (AttestationException e) {
+            IssuanceRefusedException refused = new IssuanceRefusedException(attestationCode(e), e.getMessage());
+            refuse(actor, "certificate.bootstrap", target, refused);
+            throw refused;
+        } catch (IssuanceRefusedException e) {
+            refuse(actor, "certificate.bootstrap", target, e);
+            throw e;
+        }
+    }
+
+    /** Renewal: {@code peer} is the SPIFFE ID of the verified client certificate. */
+    public IssuedSvid renew(SpiffeId peer, byte[] csrDer, Optional<Duration> ttl)
+            throws IssuanceRefusedException {
+        try {
+            ValidatedCsr csr = validate(csrDer);
+            Registration registration = registrationOf(peer);
+            Duration lifetime = lifetime(ttl, registration);
+            checkSans(csr, registration);
+            return issueAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew");
+        } catch (IssuanceRefusedException e) {
+            refuse(peer.toString(), "certificate.renew", peer.toString(), e);
+            throw e;
+        }
+    }
+
+    private ValidatedCsr validate(byte[] der) throws IssuanceRefusedException {
+        try {
+            return csrValidator.validate(der);
+        } catch (CsrRejectedException e) {
+            throw new IssuanceRefusedException(csrCode(e), e.getMessage());
+        }
+    }
+
+    private Registration registrationOf(SpiffeId id) throws IssuanceRefusedException {
+        return registrations.find(id).orElseThrow(() -> new IssuanceRefusedException(
+                Code.PERMISSION_DENIED, id + " has no registration; an admin must register it first"));
+    }
+
+    private Duration lifetime(Optional<Duration> requested, Registration registration)
+            throws IssuanceRefusedException {
+        if (requested.isEmpty()) {
+            return defaultTtl.compareTo(registration.maxTtl()) < 0 ? defaultTtl : registration.maxTtl();
+        }
+        Duration ttl = requested.get();
+        if (ttl.isNegative() || ttl.isZero()) {
+            throw new IssuanceRefusedException(Code.INVALID_ARGUMENT, "requested TTL must be positive");
+        }
+        if (ttl.compareTo(registration.maxTtl()) > 0) {
+            throw new IssuanceRefusedException(Code.INVALID_ARGUMENT, "requested TTL " + ttl
+                    + " exceeds the maximum " + registration.maxTtl() + " registered for " + registration.spiffeId());
+        }
+        return ttl;
+    }
+
+    private static void checkSans(ValidatedCsr csr, Registration registration) throws IssuanceRefusedException {
+        try {
+            SanPolicy.check(csr, registration.spiffeId(), registration.dnsNames());
+        } catch (CsrRejectedException e) {
+            throw new IssuanceRefusedException(Code.PERMISSION_DENIED, e.getMessage());
+        }
+    }
+
+    private IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
+            Duration lifetime, String actor, String action) {
+        IssuedSvid svid = ca.issue(
+                csr.publicKey(), registration.spiffeId(), requestedDns(csr, registration), lifetime);
+        issued.record(new IssuedCertificateRecord(
+                svid.serialHex(), registration.spiffeId(),
+                svid.certificate().getNotBefore().toInstant(), svid.certificate().getNotAfter().toInstant(),
+                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()));
+        audit.record(new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
+                + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""));
+        return svid;
+    }
+
+    /** The certificate carries the DNS names the CSR asked for (all allowed, by now), not every allowed name. */
+    private static java.util.List<String> requestedDns(ValidatedCsr csr, Registration registration) {
+        return registration.dnsNames().stream()
+                .filter(allowed -> csr.requestedDnsNames().stream().anyMatch(allowed::equalsIgnoreCase))
+                .toList();
+    }
+
+    private void refuse(String actor, String action, String target, IssuanceRefusedException e) {
+        audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
+                e.code() + ": " + e.getMessage()));
+    }
+
+    private static Code csrCode(CsrRejectedException e) {
+        return e.reason() == CsrRejectedException.Reason.DISALLOWED_SAN ? Code.PERMISSION_DENIED : Code.INVALID_ARGUMENT;
+    }
+
+    private static Code attestationCode(AttestationException e) {
+        return switch (e.reason()) {
+            case MISSING, MALFORMED, UNSUPPORTED_KIND -> Code.INVALID_ARGUMENT;
+            case UNKNOWN, EXPIRED, USED -> Code.UNAUTHENTICATED;
+        };
+    }
+}
