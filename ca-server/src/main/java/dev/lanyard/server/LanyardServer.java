@@ -235,7 +235,7 @@ public final class LanyardServer implements AutoCloseable {
         }, delay.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Renews the test hook: issue the server certificate now (tests that move the clock use it). */
+    /** Issues a new server certificate now, as the scheduled renewal does at half-life (for tests). */
     void renewServerCertificateNow() {
         serverKeys.update(issueServerCredential());
     }

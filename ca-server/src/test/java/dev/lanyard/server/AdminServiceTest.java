@@ -1,0 +1,171 @@
+package dev.lanyard.server;
+
+import static dev.lanyard.server.CertificateServiceTest.assertRefused;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.Message;
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.credential.Credential;
+import dev.lanyard.store.Database;
+import dev.lanyard.store.JdbcAuditLog;
+import dev.lanyard.testing.RunningServer;
+import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.CreateJoinTokenRequest;
+import dev.lanyard.v1.CreateRegistrationRequest;
+import dev.lanyard.v1.DeleteRegistrationRequest;
+import dev.lanyard.v1.ListCertificatesRequest;
+import dev.lanyard.v1.ListRegistrationsRequest;
+import dev.lanyard.v1.ListRegistrationsResponse;
+import dev.lanyard.v1.Registration;
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The admin service: only admins get in, inputs are validated, everything is audited. */
+class AdminServiceTest {
+
+    private static final String WORKLOAD = "spiffe://lanyard.local/ns/shop/sa/web";
+
+    @TempDir
+    Path dir;
+    RunningServer lanyard;
+
+    @BeforeEach
+    void start() throws Exception {
+        lanyard = RunningServer.start(dir);
+    }
+
+    @AfterEach
+    void stop() {
+        lanyard.close();
+    }
+
+    /** Every admin RPC, called with a harmless request. */
+    static Stream<Arguments> adminMethods() {
+        Map<String, Function<AdminServiceGrpc.AdminServiceBlockingStub, Message>> calls = Map.of(
+                "CreateRegistration", s -> s.createRegistration(
+                        CreateRegistrationRequest.newBuilder().setSpiffeId("spiffe://lanyard.local/x").build()),
+                "ListRegistrations", s -> s.listRegistrations(ListRegistrationsRequest.getDefaultInstance()),
+                "DeleteRegistration", s -> s.deleteRegistration(
+                        DeleteRegistrationRequest.newBuilder().setSpiffeId(WORKLOAD).build()),
+                "CreateJoinToken", s -> s.createJoinToken(
+                        CreateJoinTokenRequest.newBuilder().setSpiffeId(WORKLOAD).build()),
+                "ListCertificates", s -> s.listCertificates(ListCertificatesRequest.getDefaultInstance()));
+        assertThat(calls.keySet()).containsExactlyInAnyOrderElementsOf(
+                AdminServiceGrpc.getServiceDescriptor().getMethods().stream()
+                        .map(m -> m.getBareMethodName()).toList());
+        return calls.entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("adminMethods")
+    void nonAdminsAreRefused(String method, Function<AdminServiceGrpc.AdminServiceBlockingStub, Message> call) {
+        lanyard.register(WORKLOAD);
+        Credential workload = lanyard.bootstrap(WORKLOAD);
+        assertRefused(() -> call.apply(AdminServiceGrpc.newBlockingStub(lanyard.channel(workload))),
+                Status.Code.PERMISSION_DENIED, WORKLOAD + " is not an admin");
+        assertRefused(() -> call.apply(AdminServiceGrpc.newBlockingStub(lanyard.channel(null))),
+                Status.Code.UNAUTHENTICATED, "needs a client certificate");
+    }
+
+    @Test
+    void refusalsAndChangesAreAudited() {
+        lanyard.register(WORKLOAD);
+        Credential workload = lanyard.bootstrap(WORKLOAD);
+        assertRefused(() -> AdminServiceGrpc.newBlockingStub(lanyard.channel(workload))
+                        .listRegistrations(ListRegistrationsRequest.getDefaultInstance()),
+                Status.Code.PERMISSION_DENIED, "not an admin");
+        try (Database db = Database.h2File(lanyard.dataDir())) {
+            List<AuditEvent> events = new JdbcAuditLog(db.dataSource()).recent(50);
+            assertThat(events).anySatisfy(e -> {
+                assertThat(e.actor()).isEqualTo(WORKLOAD);
+                assertThat(e.action()).isEqualTo("admin.call");
+                assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+            });
+            assertThat(events).anySatisfy(e -> {
+                assertThat(e.actor()).isEqualTo("spiffe://lanyard.local/lanyard/admin");
+                assertThat(e.action()).isEqualTo("registration.create");
+                assertThat(e.target()).isEqualTo(WORKLOAD);
+                assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS);
+            });
+            assertThat(events).anySatisfy(e -> assertThat(e.action()).isEqualTo("join-token.create"));
+            // The join token itself is never in the trail.
+            assertThat(events).allSatisfy(e -> assertThat(e.toString()).doesNotContain("lyjt_"));
+        }
+    }
+
+    @Test
+    void registrationsAreValidated() {
+        var admin = lanyard.admin();
+        assertRefused(() -> admin.createRegistration(CreateRegistrationRequest.newBuilder()
+                .setSpiffeId("spiffe://other.domain/x").build()), Status.Code.INVALID_ARGUMENT, "trust domain");
+        assertRefused(() -> admin.createRegistration(CreateRegistrationRequest.newBuilder()
+                .setSpiffeId("https://lanyard.local/x").build()), Status.Code.INVALID_ARGUMENT, "spiffe://");
+        assertRefused(() -> admin.createRegistration(CreateRegistrationRequest.newBuilder()
+                .setSpiffeId(WORKLOAD).addDnsNames("*.wild.example").build()), Status.Code.INVALID_ARGUMENT, "wild");
+        assertRefused(() -> admin.createRegistration(CreateRegistrationRequest.newBuilder()
+                .setSpiffeId(WORKLOAD).setMaxTtl(com.google.protobuf.Duration.newBuilder().setSeconds(7 * 86400))
+                .build()), Status.Code.INVALID_ARGUMENT, "max_ttl");
+        lanyard.register(WORKLOAD, "Web.Shop.Internal");
+        assertRefused(() -> lanyard.register(WORKLOAD), Status.Code.ALREADY_EXISTS, "registered already");
+        assertThat(admin.listRegistrations(ListRegistrationsRequest.getDefaultInstance()).getRegistrationsList())
+                .singleElement().satisfies(r -> {
+                    assertThat(r.getSpiffeId()).isEqualTo(WORKLOAD);
+                    assertThat(r.getDnsNamesList()).containsExactly("web.shop.internal");
+                    assertThat(r.getMaxTtl().getSeconds()).isEqualTo(3600);
+                });
+    }
+
+    @Test
+    void registrationsArePaged() {
+        for (int i = 0; i < 7; i++) {
+            lanyard.register("spiffe://lanyard.local/svc/" + i);
+        }
+        List<String> seen = new ArrayList<>();
+        String token = "";
+        do {
+            ListRegistrationsResponse page = lanyard.admin().listRegistrations(
+                    ListRegistrationsRequest.newBuilder().setPageSize(3).setPageToken(token).build());
+            assertThat(page.getRegistrationsCount()).isLessThanOrEqualTo(3);
+            page.getRegistrationsList().stream().map(Registration::getSpiffeId).forEach(seen::add);
+            token = page.getNextPageToken();
+        } while (!token.isEmpty());
+        assertThat(seen).hasSize(7).doesNotHaveDuplicates().isSorted();
+    }
+
+    @Test
+    void deletingARegistrationRevokesItsUnusedJoinTokens() {
+        lanyard.register(WORKLOAD);
+        String token = lanyard.joinToken(WORKLOAD);
+        lanyard.admin().deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(WORKLOAD).build());
+        assertRefused(() -> lanyard.admin().deleteRegistration(
+                DeleteRegistrationRequest.newBuilder().setSpiffeId(WORKLOAD).build()), Status.Code.NOT_FOUND, "");
+        lanyard.register(WORKLOAD);
+        assertRefused(() -> lanyard.certificates(null).issueCertificate(dev.lanyard.v1.IssueCertificateRequest
+                        .newBuilder().setAttestation(RunningServer.joinTokenAttestation(token))
+                        .setCsr(com.google.protobuf.ByteString.copyFrom(
+                                dev.lanyard.testing.Csrs.csr(dev.lanyard.testing.Csrs.ecP256()))).build()),
+                Status.Code.UNAUTHENTICATED, "not known");
+    }
+
+    @Test
+    void joinTokensNeedARegistration() {
+        assertRefused(() -> lanyard.joinToken(WORKLOAD), Status.Code.FAILED_PRECONDITION, "not registered");
+        lanyard.register(WORKLOAD);
+        assertRefused(() -> lanyard.admin().createJoinToken(CreateJoinTokenRequest.newBuilder().setSpiffeId(WORKLOAD)
+                        .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(2 * 86400)).build()),
+                Status.Code.INVALID_ARGUMENT, "24h");
+        assertThat(lanyard.joinToken(WORKLOAD)).startsWith("lyjt_");
+    }
+}

@@ -1,0 +1,183 @@
+package dev.lanyard.testing;
+
+import com.google.protobuf.ByteString;
+import dev.lanyard.credential.Credential;
+import dev.lanyard.credential.CredentialDirectory;
+import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.server.LanyardServer;
+import dev.lanyard.server.ReloadingKeyManager;
+import dev.lanyard.server.ServerConfig;
+import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.Attestation;
+import dev.lanyard.v1.CertificateResponse;
+import dev.lanyard.v1.CertificateServiceGrpc;
+import dev.lanyard.v1.CreateJoinTokenRequest;
+import dev.lanyard.v1.CreateRegistrationRequest;
+import dev.lanyard.v1.IssueCertificateRequest;
+import dev.lanyard.v1.JoinTokenAttestation;
+import dev.lanyard.v1.RenewCertificateRequest;
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.TlsChannelCredentials;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * A real Lanyard dev server on loopback (ports chosen by the OS, H2 in a temp dir, a clock the
+ * test moves) and real TLS clients for it. Closing it closes every channel it made.
+ */
+public final class RunningServer implements AutoCloseable {
+
+    private final Path dataDir;
+    private final MutableClock clock;
+    private final List<ManagedChannel> channels = new ArrayList<>();
+    private LanyardServer server;
+
+    private RunningServer(Path dataDir, MutableClock clock) throws IOException {
+        this.dataDir = dataDir;
+        this.clock = clock;
+        this.server = LanyardServer.start(ServerConfig.dev(dataDir, 0, 0), clock);
+    }
+
+    public static RunningServer start(Path dataDir) throws IOException {
+        return new RunningServer(dataDir, MutableClock.startingNow());
+    }
+
+    public LanyardServer server() {
+        return server;
+    }
+
+    public MutableClock clock() {
+        return clock;
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    /** Stops the server gracefully and starts a new one on the same data directory and ports. */
+    public void restart() throws IOException {
+        int grpcPort = server.grpcPort();
+        int httpPort = server.httpPort();
+        closeChannels();
+        server.close();
+        server = LanyardServer.start(ServerConfig.dev(dataDir, grpcPort, httpPort), clock);
+    }
+
+    public Credential adminCredential() {
+        try {
+            return new CredentialDirectory(dataDir.resolve("admin")).read(CryptoProviders.bouncyCastleOnly());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A TLS channel trusting the server's bundle, presenting {@code client} if not null. */
+    public ManagedChannel channel(Credential client) {
+        try {
+            KeyStore roots = KeyStore.getInstance("PKCS12");
+            roots.load(null, null);
+            int i = 0;
+            for (X509Certificate root : server.trustBundle()) {
+                roots.setCertificateEntry("root-" + i++, root);
+            }
+            TrustManagerFactory trust = TrustManagerFactory.getInstance("PKIX");
+            trust.init(roots);
+            TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder()
+                    .trustManager(trust.getTrustManagers());
+            if (client != null) {
+                tls.keyManager(new ReloadingKeyManager(client));
+            }
+            ChannelCredentials credentials = tls.build();
+            ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", server.grpcPort(), credentials).build();
+            channels.add(channel);
+            return channel;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public AdminServiceGrpc.AdminServiceBlockingStub admin() {
+        return AdminServiceGrpc.newBlockingStub(channel(adminCredential())).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    public CertificateServiceGrpc.CertificateServiceBlockingStub certificates(Credential client) {
+        return CertificateServiceGrpc.newBlockingStub(channel(client)).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    public void register(String spiffeId, String... dnsNames) {
+        admin().createRegistration(CreateRegistrationRequest.newBuilder()
+                .setSpiffeId(spiffeId).addAllDnsNames(List.of(dnsNames)).build());
+    }
+
+    public String joinToken(String spiffeId) {
+        return admin().createJoinToken(CreateJoinTokenRequest.newBuilder().setSpiffeId(spiffeId).build()).getToken();
+    }
+
+    public static Attestation joinTokenAttestation(String token) {
+        return Attestation.newBuilder().setJoinToken(JoinTokenAttestation.newBuilder().setToken(token)).build();
+    }
+
+    /** Registers {@code spiffeId} (if needed, by the caller) and bootstraps it with a join token and a new P-256 key. */
+    public Credential bootstrap(String spiffeId) {
+        KeyPair keys = Csrs.ecP256();
+        CertificateResponse response = certificates(null).issueCertificate(IssueCertificateRequest.newBuilder()
+                .setAttestation(joinTokenAttestation(joinToken(spiffeId)))
+                .setCsr(ByteString.copyFrom(Csrs.csr(keys)))
+                .build());
+        return credential(keys, response);
+    }
+
+    public Credential renew(Credential current) {
+        KeyPair keys = Csrs.ecP256();
+        CertificateResponse response = certificates(current).renewCertificate(RenewCertificateRequest.newBuilder()
+                .setCsr(ByteString.copyFrom(Csrs.csr(keys))).build());
+        return credential(keys, response);
+    }
+
+    public static Credential credential(KeyPair keys, CertificateResponse response) {
+        List<X509Certificate> chain = new ArrayList<>();
+        for (ByteString der : response.getChainList()) {
+            chain.add(x509(der));
+        }
+        List<X509Certificate> bundle = new ArrayList<>();
+        for (ByteString der : response.getTrustBundleList()) {
+            bundle.add(x509(der));
+        }
+        return new Credential(keys.getPrivate(), x509(response.getCertificate()), chain, bundle);
+    }
+
+    public static X509Certificate x509(ByteString der) {
+        try {
+            return (X509Certificate) CertificateFactory.getInstance("X.509")
+                    .generateCertificate(new ByteArrayInputStream(der.toByteArray()));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void closeChannels() {
+        for (ManagedChannel channel : channels) {
+            channel.shutdownNow();
+        }
+        channels.clear();
+    }
+
+    @Override
+    public void close() {
+        closeChannels();
+        server.close();
+    }
+}
