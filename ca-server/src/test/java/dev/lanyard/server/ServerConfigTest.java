@@ -1,0 +1,71 @@
+package dev.lanyard.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ServerConfigTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theDocumentedExampleLoadsWithItsDefaults() throws Exception {
+        ServerConfig config = ServerConfig.load(Path.of("..", "docs", "server.properties"));
+        assertThat(config.trustDomain()).isEqualTo("acme.internal");
+        assertThat(config.grpcPort()).isEqualTo(8443);
+        assertThat(config.httpPort()).isEqualTo(8080);
+        assertThat(config.defaultSvidTtl()).isEqualTo(Duration.ofHours(1));
+        assertThat(config.joinTokenTtl()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(config.crlUrl().toString()).isEqualTo("http://localhost:8080/crl");
+        assertThat(config.generateCa()).isTrue();
+        assertThat(config.adminCredentialDir()).isEmpty();
+    }
+
+    @Test
+    void devConfigIsLoopbackWithAnAdminCredential() {
+        ServerConfig config = ServerConfig.dev(dir, 0, 0);
+        assertThat(config.grpcHost()).isEqualTo("127.0.0.1");
+        assertThat(config.adminCredentialDir()).contains(dir.resolve("admin"));
+        assertThat(config.kekFile()).isEqualTo(dir.resolve("kek"));
+        assertThat(config.adminIds()).extracting(Object::toString)
+                .containsExactly("spiffe://lanyard.local/lanyard/admin");
+    }
+
+    @Test
+    void mistakesAreRefusedNotDefaulted() throws Exception {
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\ngrpc.prot=9443\n"))
+                .hasMessageContaining("unknown configuration keys: [grpc.prot]");
+        assertThatThrownBy(() -> load("grpc.port=9443\n")).hasMessageContaining("trust-domain is required");
+        assertThatThrownBy(() -> load("trust-domain=Acme\n")).hasMessageContaining("lower-case");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nadmin.spiffe-ids=spiffe://other/admin\n"))
+                .hasMessageContaining("not in trust domain");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nsvid.default-ttl=2d\n"))
+                .hasMessageContaining("longer than svid.max-ttl");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nsvid.max-ttl=soon\n"))
+                .hasMessageContaining("not a duration");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nca.generate=true\nca.import.root-cert=r.pem\n"
+                + "ca.import.intermediate-cert=i.pem\nca.import.intermediate-key=k.pem\n"))
+                .hasMessageContaining("exactly one of");
+    }
+
+    @Test
+    void durationsReadAndWriteHumanForms() {
+        assertThat(Durations.parse("90s")).isEqualTo(Duration.ofSeconds(90));
+        assertThat(Durations.parse("PT2H")).isEqualTo(Duration.ofHours(2));
+        assertThat(Durations.parse("7d")).isEqualTo(Duration.ofDays(7));
+        assertThat(Durations.format(Duration.ofMinutes(90))).isEqualTo("90m");
+        assertThat(Durations.format(Duration.ofHours(48))).isEqualTo("2d");
+    }
+
+    private ServerConfig load(String text) throws Exception {
+        Path file = dir.resolve("server.properties");
+        Files.writeString(file, text);
+        return ServerConfig.load(file);
+    }
+}
