@@ -146,7 +146,7 @@ class CertificateServiceTest {
         tampered[tampered.length - 3] ^= 0x01;
         assertRefused(() -> issueWith(token, new byte[] {0x30, 0x03, 0x01}), Status.Code.INVALID_ARGUMENT, "");
         assertRefused(() -> issueWith(token, tampered), Status.Code.INVALID_ARGUMENT, "signature");
-        assertRefused(() -> issueWith(token, Csrs.csr(Csrs.generate("RSA", 1024), "SHA256withRSA")),
+        assertRefused(() -> issueWith(token, Csrs.csrSignedWith(Csrs.generate("RSA", 1024), "SHA256withRSA")),
                 Status.Code.INVALID_ARGUMENT, "1024");
         assertRefused(() -> issueWith(token, new byte[64 * 1024]), Status.Code.INVALID_ARGUMENT, "");
         assertRefused(() -> issueWith(token, Csrs.csr(Csrs.ecP256(), "evil.example")),

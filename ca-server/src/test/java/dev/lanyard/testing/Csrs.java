@@ -47,7 +47,7 @@ public final class Csrs {
     }
 
     /** A DER CSR for {@code keys}; SANs starting with "spiffe://" become URI SANs, the rest DNS SANs. */
-    public static byte[] csr(KeyPair keys, String signatureAlgorithm, String... sans) {
+    public static byte[] csrSignedWith(KeyPair keys, String signatureAlgorithm, String... sans) {
         try {
             JcaPKCS10CertificationRequestBuilder builder =
                     new JcaPKCS10CertificationRequestBuilder(new X500Name(""), keys.getPublic());
@@ -72,6 +72,6 @@ public final class Csrs {
     }
 
     public static byte[] csr(KeyPair keys, String... sans) {
-        return csr(keys, "SHA256withECDSA", sans);
+        return csrSignedWith(keys, "SHA256withECDSA", sans);
     }
 }

@@ -1,0 +1,148 @@
+package dev.lanyard.ca;
+
+import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.crypto.Pem;
+import dev.lanyard.spiffe.SpiffeId;
+import java.math.BigInteger;
+import java.net.URI;
+import java.security.PublicKey;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Date;
+import java.util.List;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.AuthorityKeyIdentifier;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.CRLDistPoint;
+import org.bouncycastle.asn1.x509.DistributionPoint;
+import org.bouncycastle.asn1.x509.DistributionPointName;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.cert.CertIOException;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+
+/**
+ * Signs X.509-SVIDs with the issuing intermediate, to the profile of the SPIFFE X.509-SVID spec
+ * and DESIGN.md: one URI SAN (the SPIFFE ID) plus allowed DNS SANs, CA:false, digitalSignature
+ * (and keyEncipherment for RSA), serverAuth + clientAuth, SKI/AKI, the CRL distribution point,
+ * a 128-bit random serial, notBefore backdated, notAfter never past the issuer's.
+ */
+public final class CertificateAuthority {
+
+    /** Backdating absorbs clock skew between us and relying parties; a few seconds is enough. */
+    public static final Duration BACKDATE = Duration.ofSeconds(10);
+
+    private static final X500Name SUBJECT = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.O, "Lanyard").build();
+
+    private final IssuingCa ca;
+    private final CryptoProviders crypto;
+    private final Clock clock;
+    private final SerialNumbers serials;
+    private final X500Name issuerName;
+    private final AuthorityKeyIdentifier authorityKeyId;
+    private final CRLDistPoint crlDistributionPoint;
+    private final String signatureAlgorithm;
+    private final Instant issuerNotAfter;
+
+    public CertificateAuthority(IssuingCa ca, CryptoProviders crypto, Clock clock, SerialNumbers serials,
+            URI crlDistributionPoint) {
+        this.ca = ca;
+        this.crypto = crypto;
+        this.clock = clock;
+        this.serials = serials;
+        X509Certificate issuer = ca.intermediate().certificate();
+        this.issuerName = X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
+        this.authorityKeyId = new AuthorityKeyIdentifier(java.util.HexFormat.of().parseHex(ca.intermediate().keyId()));
+        this.crlDistributionPoint = new CRLDistPoint(new DistributionPoint[] {new DistributionPoint(
+                new DistributionPointName(new GeneralNames(
+                        new GeneralName(GeneralName.uniformResourceIdentifier, crlDistributionPoint.toString()))),
+                null, null)});
+        this.signatureAlgorithm = SignatureContentSigner.algorithmFor(ca.intermediate().privateKey());
+        this.issuerNotAfter = issuer.getNotAfter().toInstant();
+    }
+
+    public IssuingCa ca() {
+        return ca;
+    }
+
+    public IssuedSvid issue(PublicKey subjectKey, SpiffeId id, List<String> dnsNames, Duration ttl) {
+        Instant now = clock.instant();
+        Instant notAfter = now.plus(ttl);
+        if (notAfter.isAfter(issuerNotAfter)) {
+            notAfter = issuerNotAfter;
+        }
+        if (!notAfter.isAfter(now)) {
+            throw new IllegalStateException("the issuing CA has expired; it cannot sign anything");
+        }
+        BigInteger serial = serials.next();
+        boolean rsa = subjectKey.getAlgorithm().equals("RSA");
+        try {
+            X509v3CertificateBuilder builder = new X509v3CertificateBuilder(issuerName, serial,
+                    Date.from(now.minus(BACKDATE)), Date.from(notAfter), SUBJECT,
+                    SubjectPublicKeyInfo.getInstance(subjectKey.getEncoded()));
+            builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+            builder.addExtension(Extension.keyUsage, true, new KeyUsage(
+                    rsa ? KeyUsage.digitalSignature | KeyUsage.keyEncipherment : KeyUsage.digitalSignature));
+            builder.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
+                    new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
+            builder.addExtension(Extension.subjectKeyIdentifier, false, X509.subjectKeyIdentifier(subjectKey));
+            builder.addExtension(Extension.authorityKeyIdentifier, false, authorityKeyId);
+            builder.addExtension(Extension.subjectAlternativeName, false, sans(id, dnsNames));
+            builder.addExtension(Extension.cRLDistributionPoints, false, crlDistributionPoint);
+            X509Certificate certificate = X509.certificate(builder.build(
+                    new SignatureContentSigner(crypto, signatureAlgorithm, ca.intermediate().privateKey())));
+            validate(certificate, id, dnsNames);
+            return new IssuedSvid(id, certificate, ca.chain(), serial, serial.toString(16),
+                    Pem.sha256Fingerprint(certificate), ca.intermediate().keyId());
+        } catch (CertIOException e) {
+            throw new IllegalStateException("cannot build an X.509-SVID", e);
+        }
+    }
+
+    private static GeneralNames sans(SpiffeId id, List<String> dnsNames) {
+        List<GeneralName> names = new ArrayList<>();
+        names.add(new GeneralName(GeneralName.uniformResourceIdentifier, id.toString()));
+        for (String dns : dnsNames) {
+            names.add(new GeneralName(GeneralName.dNSName, dns));
+        }
+        return new GeneralNames(names.toArray(GeneralName[]::new));
+    }
+
+    /**
+     * Reads back what was signed and checks the profile, so a builder mistake can never leave the
+     * server. The signature itself is not re-verified: for ECDSA that would double the cost of
+     * every issuance to guard against a fault the signer does not have.
+     */
+    private void validate(X509Certificate certificate, SpiffeId id, List<String> dnsNames) {
+        try {
+            Collection<List<?>> sans = certificate.getSubjectAlternativeNames();
+            long uris = sans.stream().filter(san -> (Integer) san.get(0) == GeneralName.uniformResourceIdentifier)
+                    .count();
+            List<Object> dns = sans.stream().filter(san -> (Integer) san.get(0) == GeneralName.dNSName)
+                    .map(san -> (Object) san.get(1)).toList();
+            boolean ok = certificate.getBasicConstraints() == -1
+                    && uris == 1
+                    && sans.stream().anyMatch(san -> id.toString().equals(san.get(1)))
+                    && dns.equals(List.copyOf(dnsNames))
+                    && !certificate.getNotAfter().toInstant().isAfter(issuerNotAfter)
+                    && certificate.getIssuerX500Principal().equals(ca.intermediate().certificate().getSubjectX500Principal());
+            if (!ok) {
+                throw new IllegalStateException("a signed certificate does not match the X.509-SVID profile");
+            }
+        } catch (CertificateParsingException e) {
+            throw new IllegalStateException("a signed certificate cannot be read back", e);
+        }
+    }
+}

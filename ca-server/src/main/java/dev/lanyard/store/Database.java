@@ -1,0 +1,73 @@
+package dev.lanyard.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.nio.file.Path;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+
+/** A pooled JDBC database with the schema migrated to the current version before first use. */
+public final class Database implements AutoCloseable {
+
+    private final HikariDataSource dataSource;
+
+    private Database(HikariDataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    public static Database open(String jdbcUrl, String user, String password) {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(jdbcUrl);
+        config.setUsername(user);
+        config.setPassword(password);
+        config.setMaximumPoolSize(8);
+        config.setPoolName("lanyard");
+        HikariDataSource dataSource;
+        try {
+            dataSource = new HikariDataSource(config);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("cannot connect to the database " + redact(jdbcUrl) + ": "
+                    + rootMessage(e), e);
+        }
+        try {
+            Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
+        } catch (FlywayException e) {
+            dataSource.close();
+            throw new IllegalStateException("cannot migrate the database schema: " + e.getMessage(), e);
+        }
+        return new Database(dataSource);
+    }
+
+    /**
+     * The embedded default: an H2 file in the data directory. Commits are durable when they
+     * return (H2 writes its MVStore on commit), so a killed server loses nothing it acknowledged.
+     */
+    public static Database h2File(Path dataDir) {
+        String url = "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("lanyard")
+                + ";DB_CLOSE_ON_EXIT=FALSE;LOCK_TIMEOUT=10000";
+        return open(url, "lanyard", "");
+    }
+
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    @Override
+    public void close() {
+        dataSource.close();
+    }
+
+    /** JDBC URLs may carry a password parameter; never echo one. */
+    private static String redact(String jdbcUrl) {
+        return jdbcUrl.replaceAll("(?i)(password=)[^;&]*", "$1***");
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage();
+    }
+}

@@ -1,0 +1,57 @@
+package dev.lanyard.store;
+
+import dev.lanyard.ca.CaKeyRepository;
+import dev.lanyard.ca.StoredCaKey;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+public final class JdbcCaKeyRepository implements CaKeyRepository {
+
+    private final Jdbc jdbc;
+
+    public JdbcCaKeyRepository(DataSource dataSource) {
+        this.jdbc = new Jdbc(dataSource);
+    }
+
+    @Override
+    public void insert(StoredCaKey key) {
+        jdbc.update("insert into ca_keys (id, kind, status, certificate_pem, sealed_private_key, not_after, created_at)"
+                + " values (?, ?, ?, ?, ?, ?, ?)", s -> {
+                    s.setString(1, key.id());
+                    s.setString(2, key.kind().name());
+                    s.setString(3, key.status().name());
+                    s.setString(4, key.certificatePem());
+                    s.setString(5, key.sealedPrivateKey().orElse(null));
+                    Jdbc.setInstant(s, 6, key.notAfter());
+                    Jdbc.setInstant(s, 7, key.createdAt());
+                });
+    }
+
+    @Override
+    public boolean updateStatus(String id, StoredCaKey.Status status) {
+        return jdbc.update("update ca_keys set status = ? where id = ?", s -> {
+            s.setString(1, status.name());
+            s.setString(2, id);
+        }) == 1;
+    }
+
+    @Override
+    public Optional<StoredCaKey> find(String id) {
+        return jdbc.queryOne("select * from ca_keys where id = ?", s -> s.setString(1, id), JdbcCaKeyRepository::map);
+    }
+
+    @Override
+    public List<StoredCaKey> all() {
+        return jdbc.query("select * from ca_keys order by created_at, id", s -> { }, JdbcCaKeyRepository::map);
+    }
+
+    private static StoredCaKey map(ResultSet row) throws SQLException {
+        return new StoredCaKey(row.getString("id"), StoredCaKey.Kind.valueOf(row.getString("kind")),
+                StoredCaKey.Status.valueOf(row.getString("status")), row.getString("certificate_pem"),
+                Optional.ofNullable(row.getString("sealed_private_key")), Jdbc.getInstant(row, "not_after"),
+                Jdbc.getInstant(row, "created_at"));
+    }
+}

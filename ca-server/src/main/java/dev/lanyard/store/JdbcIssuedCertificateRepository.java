@@ -1,0 +1,75 @@
+package dev.lanyard.store;
+
+import dev.lanyard.ca.IssuedCertificateRecord;
+import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.spiffe.SpiffeId;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+public final class JdbcIssuedCertificateRepository implements IssuedCertificateRepository {
+
+    private final Jdbc jdbc;
+
+    public JdbcIssuedCertificateRepository(DataSource dataSource) {
+        this.jdbc = new Jdbc(dataSource);
+    }
+
+    @Override
+    public void record(IssuedCertificateRecord c) {
+        jdbc.update("insert into issued_certificates (serial_hex, spiffe_id, not_before, not_after,"
+                + " sha256_fingerprint, issued_at, issuer_key_id) values (?, ?, ?, ?, ?, ?, ?)", s -> {
+                    s.setString(1, c.serialHex());
+                    s.setString(2, c.spiffeId().toString());
+                    Jdbc.setInstant(s, 3, c.notBefore());
+                    Jdbc.setInstant(s, 4, c.notAfter());
+                    s.setString(5, c.sha256Fingerprint());
+                    Jdbc.setInstant(s, 6, c.issuedAt());
+                    s.setString(7, c.issuerKeyId());
+                });
+    }
+
+    @Override
+    public Optional<IssuedCertificateRecord> findBySerial(String serialHex) {
+        return jdbc.queryOne("select * from issued_certificates where serial_hex = ?", s -> s.setString(1, serialHex),
+                JdbcIssuedCertificateRepository::map);
+    }
+
+    @Override
+    public Page list(Optional<SpiffeId> spiffeId, Optional<String> cursor, int limit) {
+        long before = cursor.map(JdbcIssuedCertificateRepository::parseCursor).orElse(Long.MAX_VALUE);
+        String sql = "select * from issued_certificates where id < ?"
+                + (spiffeId.isPresent() ? " and spiffe_id = ?" : "")
+                + " order by id desc fetch first ? rows only";
+        record Row(long id, IssuedCertificateRecord certificate) {
+        }
+        List<Row> rows = jdbc.query(sql, s -> {
+            int i = 1;
+            s.setLong(i++, before);
+            if (spiffeId.isPresent()) {
+                s.setString(i++, spiffeId.get().toString());
+            }
+            s.setInt(i, limit + 1);
+        }, row -> new Row(row.getLong("id"), map(row)));
+        Optional<String> next = rows.size() > limit
+                ? Optional.of(Long.toString(rows.get(limit - 1).id()))
+                : Optional.empty();
+        return new Page(rows.stream().limit(limit).map(Row::certificate).toList(), next);
+    }
+
+    private static long parseCursor(String cursor) {
+        try {
+            return Long.parseLong(cursor);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a certificate list cursor");
+        }
+    }
+
+    private static IssuedCertificateRecord map(ResultSet row) throws SQLException {
+        return new IssuedCertificateRecord(row.getString("serial_hex"), SpiffeId.parse(row.getString("spiffe_id")),
+                Jdbc.getInstant(row, "not_before"), Jdbc.getInstant(row, "not_after"),
+                row.getString("sha256_fingerprint"), Jdbc.getInstant(row, "issued_at"), row.getString("issuer_key_id"));
+    }
+}
