@@ -10,7 +10,7 @@ import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import dev.lanyard.client.testing.TestClock;
+import dev.lanyard.testing.MutableClock;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 /** The cache rules against a real HTTP server on loopback that counts what it is asked. */
 class HttpJwksSourceTest {
 
-    private final TestClock clock = new TestClock(Instant.parse("2030-01-01T12:00:00Z"));
+    private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T12:00:00Z"));
     private final HttpClient http = HttpClient.newHttpClient();
     private final JwksServer server = new JwksServer();
     private ECKey first;
