@@ -5,6 +5,7 @@ import dev.lanyard.crypto.CryptoProviders;
 import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
+import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.spec.X509EncodedKeySpec;
@@ -142,10 +143,17 @@ public final class CsrValidator {
     private PublicKey verifySignature(CertificationRequest request, CertificationRequestInfo info,
             SubjectPublicKeyInfo spki, SignatureAlgorithm algorithm, String keyOid) throws CsrRejectedException {
         try {
+            String keyAlgorithm = keyOid.equals(EC) ? "EC" : keyOid.equals(RSA) ? "RSA" : "Ed25519";
             Signature signature = crypto.signature(algorithm.jcaName());
-            // The key must belong to the provider that verifies with it.
-            KeyFactory keys = KeyFactory.getInstance(keyOid.equals(EC) ? "EC" : keyOid.equals(RSA) ? "RSA" : "Ed25519",
-                    signature.getProvider());
+            // The key must belong to the provider that verifies with it; where that provider cannot
+            // make such keys (ACCP has no Ed25519 key factory), Bouncy Castle does both.
+            KeyFactory keys;
+            try {
+                keys = KeyFactory.getInstance(keyAlgorithm, signature.getProvider());
+            } catch (NoSuchAlgorithmException e) {
+                signature = Signature.getInstance(algorithm.jcaName(), crypto.bouncyCastle());
+                keys = KeyFactory.getInstance(keyAlgorithm, crypto.bouncyCastle());
+            }
             PublicKey publicKey = keys.generatePublic(new X509EncodedKeySpec(spki.getEncoded(ASN1Encoding.DER)));
             signature.initVerify(publicKey);
             signature.update(info.getEncoded(ASN1Encoding.DER));

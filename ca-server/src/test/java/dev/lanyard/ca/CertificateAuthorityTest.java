@@ -1,0 +1,117 @@
+package dev.lanyard.ca;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lanyard.spiffe.SpiffeId;
+import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.MutableClock;
+import dev.lanyard.testing.TestCa;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.CertPathValidator;
+import java.security.cert.CertificateFactory;
+import java.security.cert.PKIXParameters;
+import java.security.cert.TrustAnchor;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class CertificateAuthorityTest {
+
+    private static final Instant NOW = Instant.parse("2026-11-01T12:00:00Z");
+    private static final SpiffeId ID = SpiffeId.parse("spiffe://example.org/ns/web/sa/frontend");
+
+    private final MutableClock clock = new MutableClock(NOW);
+    private final IssuingCa ca = TestCa.create("example.org", clock);
+    private final CertificateAuthority authority = TestCa.authority(ca, clock);
+
+    @Test
+    void leafFollowsTheX509SvidProfileExactly() throws Exception {
+        IssuedSvid svid = authority.issue(Csrs.ecP256().getPublic(), ID, List.of("web.example.org"), Duration.ofHours(1));
+        X509Certificate leaf = svid.certificate();
+
+        assertThat(leaf.getVersion()).isEqualTo(3);
+        assertThat(leaf.getSubjectX500Principal().getName()).isEqualTo("O=Lanyard");
+        assertThat(leaf.getSubjectAlternativeNames()).containsExactly(List.of(6, ID.toString()),
+                List.of(2, "web.example.org"));
+        assertThat(leaf.getBasicConstraints()).isEqualTo(-1);
+        assertThat(leaf.getCriticalExtensionOIDs()).containsExactlyInAnyOrder("2.5.29.19", "2.5.29.15");
+        assertThat(leaf.getKeyUsage()).containsExactly(true, false, false, false, false, false, false, false, false);
+        assertThat(leaf.getExtendedKeyUsage()).containsExactly("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2");
+        assertThat(leaf.getExtensionValue("2.5.29.14")).isNotNull();
+        assertThat(X509.keyId(leaf)).isNotEqualTo(ca.intermediate().keyId());
+        assertThat(new String(leaf.getExtensionValue("2.5.29.35"), StandardCharsets.ISO_8859_1))
+                .contains(new String(java.util.HexFormat.of().parseHex(ca.intermediate().keyId()),
+                        StandardCharsets.ISO_8859_1));
+        assertThat(new String(leaf.getExtensionValue("2.5.29.31"), StandardCharsets.ISO_8859_1))
+                .contains("http://localhost:8080/crl");
+        assertThat(leaf.getNotBefore().toInstant()).isEqualTo(NOW.minusSeconds(10));
+        assertThat(leaf.getNotAfter().toInstant()).isEqualTo(NOW.plus(Duration.ofHours(1)));
+        assertThat(leaf.getSigAlgName()).isEqualTo("SHA256withECDSA");
+        leaf.verify(ca.intermediate().certificate().getPublicKey());
+        assertThat(svid.serialHex()).isEqualTo(leaf.getSerialNumber().toString(16));
+        assertThat(svid.chain()).containsExactly(ca.intermediate().certificate());
+        assertThat(svid.issuerKeyId()).isEqualTo(ca.intermediate().keyId());
+    }
+
+    @Test
+    void chainValidatesWithPkix() throws Exception {
+        IssuedSvid svid = authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofHours(1));
+        PKIXParameters parameters = new PKIXParameters(Set.of(new TrustAnchor(ca.root().certificate(), null)));
+        parameters.setRevocationEnabled(false);
+        parameters.setDate(Date.from(NOW));
+        CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509")
+                .generateCertPath(List.of(svid.certificate(), ca.intermediate().certificate())), parameters);
+    }
+
+    @Test
+    void rsaKeysAlsoGetKeyEncipherment() {
+        X509Certificate leaf = authority.issue(Csrs.generate("RSA", 2048).getPublic(), ID, List.of(),
+                Duration.ofHours(1)).certificate();
+        assertThat(leaf.getKeyUsage()).startsWith(true, false, true);
+    }
+
+    @Test
+    void notAfterNeverPassesTheIssuer() {
+        Instant issuerEnd = ca.intermediate().certificate().getNotAfter().toInstant();
+        clock.set(issuerEnd.minus(Duration.ofMinutes(30)));
+        X509Certificate leaf = authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofHours(1))
+                .certificate();
+        assertThat(leaf.getNotAfter().toInstant()).isEqualTo(issuerEnd);
+        clock.set(issuerEnd.plusSeconds(1));
+        assertThatThrownBy(() -> authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofHours(1)))
+                .hasMessageContaining("expired");
+    }
+
+    @Test
+    void serialsAreRandomUniqueAnd128Bits() {
+        Set<BigInteger> serials = new HashSet<>();
+        for (int i = 0; i < 200; i++) {
+            BigInteger serial = authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofMinutes(5))
+                    .serial();
+            assertThat(serial.signum()).isPositive();
+            assertThat(serial.bitLength()).isLessThanOrEqualTo(128);
+            serials.add(serial);
+        }
+        assertThat(serials).hasSize(200);
+        assertThat(serials.stream().mapToInt(BigInteger::bitLength).max().orElse(0)).isGreaterThan(120);
+    }
+
+    @Test
+    void caCertificatesAreCasWithTheTrustDomainId() throws Exception {
+        X509Certificate root = ca.root().certificate();
+        X509Certificate intermediate = ca.intermediate().certificate();
+        assertThat(root.getBasicConstraints()).isEqualTo(Integer.MAX_VALUE);
+        assertThat(intermediate.getBasicConstraints()).isZero();
+        assertThat(intermediate.getKeyUsage()[5]).as("keyCertSign").isTrue();
+        assertThat(intermediate.getSubjectAlternativeNames()).containsExactly(List.of(6, "spiffe://example.org"));
+        assertThat(intermediate.getNotAfter()).isBeforeOrEqualTo(root.getNotAfter());
+        intermediate.verify(root.getPublicKey());
+    }
+}

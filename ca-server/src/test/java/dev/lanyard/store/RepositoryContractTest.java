@@ -1,0 +1,128 @@
+package dev.lanyard.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanyard.attest.StoredJoinToken;
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.ca.IssuedCertificateRecord;
+import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.ca.StoredCaKey;
+import dev.lanyard.registration.Registration;
+import dev.lanyard.spiffe.SpiffeId;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One storage contract, run against every database we support (SPIRE's sqltest suite): a
+ * subclass only says how to open a fresh database.
+ */
+abstract class RepositoryContractTest {
+
+    private static final Instant T = Instant.parse("2026-11-01T10:00:00.123456Z").truncatedTo(ChronoUnit.MILLIS);
+    private static final SpiffeId A = SpiffeId.parse("spiffe://example.org/a");
+    private static final SpiffeId B = SpiffeId.parse("spiffe://example.org/b");
+
+    Database db;
+
+    abstract Database openFreshDatabase() throws Exception;
+
+    @BeforeEach
+    void open() throws Exception {
+        db = openFreshDatabase();
+    }
+
+    @AfterEach
+    void close() {
+        db.close();
+    }
+
+    @Test
+    void registrations() {
+        var repo = new JdbcRegistrationRepository(db.dataSource());
+        Registration a = new Registration(A, List.of("a.example.org", "a2.example.org"), Duration.ofHours(2), T);
+        assertThat(repo.create(a)).isTrue();
+        assertThat(repo.create(new Registration(A, List.of(), Duration.ofHours(1), T))).isFalse();
+        assertThat(repo.find(A)).contains(a);
+        assertThat(repo.create(new Registration(B, List.of(), Duration.ofHours(1), T))).isTrue();
+        assertThat(repo.list(null, 1)).extracting(Registration::spiffeId).containsExactly(A);
+        assertThat(repo.list(A.toString(), 10)).extracting(Registration::spiffeId).containsExactly(B);
+        assertThat(repo.find(B).orElseThrow().dnsNames()).isEmpty();
+        assertThat(repo.delete(A)).isTrue();
+        assertThat(repo.delete(A)).isFalse();
+        assertThat(repo.find(A)).isEmpty();
+    }
+
+    @Test
+    void joinTokensAreSingleUseAndGoWithTheirRegistration() {
+        var registrations = new JdbcRegistrationRepository(db.dataSource());
+        var tokens = new JdbcJoinTokenRepository(db.dataSource());
+        registrations.create(new Registration(A, List.of(), Duration.ofHours(1), T));
+        byte[] hash = new byte[32];
+        hash[0] = 7;
+        tokens.insert(new StoredJoinToken("t1", hash, A, T, T.plusSeconds(600), Optional.empty()));
+        tokens.insert(new StoredJoinToken("t2", hash, A, T, T.plusSeconds(600), Optional.empty()));
+        StoredJoinToken found = tokens.find("t1").orElseThrow();
+        assertThat(found.secretHash()).isEqualTo(hash);
+        assertThat(found.expiresAt()).isEqualTo(T.plusSeconds(600));
+        assertThat(tokens.markUsed("t1", T.plusSeconds(5))).isTrue();
+        assertThat(tokens.markUsed("t1", T.plusSeconds(6))).isFalse();
+        assertThat(tokens.markUsed("nope", T)).isFalse();
+        assertThat(tokens.find("t1").orElseThrow().usedAt()).contains(T.plusSeconds(5));
+        registrations.delete(A);
+        assertThat(tokens.find("t2")).as("unused token deleted with its registration").isEmpty();
+        assertThat(tokens.find("t1")).as("used token kept as history").isPresent();
+    }
+
+    @Test
+    void issuedCertificatesPageNewestFirst() {
+        var repo = new JdbcIssuedCertificateRepository(db.dataSource());
+        for (int i = 0; i < 5; i++) {
+            repo.record(new IssuedCertificateRecord("a" + i, i % 2 == 0 ? A : B, T, T.plusSeconds(3600), "f" + i,
+                    T.plusSeconds(i), "k1"));
+        }
+        List<String> seen = new ArrayList<>();
+        Optional<String> cursor = Optional.empty();
+        do {
+            IssuedCertificateRepository.Page page = repo.list(Optional.empty(), cursor, 2);
+            page.certificates().forEach(c -> seen.add(c.serialHex()));
+            cursor = page.nextCursor();
+        } while (cursor.isPresent());
+        assertThat(seen).containsExactly("a4", "a3", "a2", "a1", "a0");
+        assertThat(repo.list(Optional.of(A), Optional.empty(), 10).certificates())
+                .extracting(IssuedCertificateRecord::serialHex).containsExactly("a4", "a2", "a0");
+        assertThat(repo.findBySerial("a3").orElseThrow().spiffeId()).isEqualTo(B);
+    }
+
+    @Test
+    void caKeys() {
+        var repo = new JdbcCaKeyRepository(db.dataSource());
+        repo.insert(new StoredCaKey("root", StoredCaKey.Kind.ROOT, StoredCaKey.Status.ACTIVE, "PEM", Optional.empty(),
+                T.plusSeconds(100), T));
+        repo.insert(new StoredCaKey("int", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.PREPARED, "PEM2",
+                Optional.of("sealed"), T.plusSeconds(50), T.plusSeconds(1)));
+        assertThat(repo.updateStatus("int", StoredCaKey.Status.ACTIVE)).isTrue();
+        assertThat(repo.updateStatus("none", StoredCaKey.Status.ACTIVE)).isFalse();
+        assertThat(repo.all()).extracting(StoredCaKey::id).containsExactly("root", "int");
+        assertThat(repo.find("int").orElseThrow().status()).isEqualTo(StoredCaKey.Status.ACTIVE);
+        assertThat(repo.find("root").orElseThrow().sealedPrivateKey()).isEmpty();
+    }
+
+    @Test
+    void auditIsAppendOnlyNewestFirst() {
+        var audit = new JdbcAuditLog(db.dataSource());
+        audit.record(new AuditEvent(T, "spiffe://example.org/admin", "registration.create", A.toString(),
+                AuditEvent.Outcome.SUCCESS, ""));
+        audit.record(new AuditEvent(T.plusSeconds(1), "anonymous", "certificate.bootstrap", "unknown",
+                AuditEvent.Outcome.REFUSED, "UNAUTHENTICATED: join token has expired"));
+        assertThat(audit.recent(10)).extracting(AuditEvent::action)
+                .containsExactly("certificate.bootstrap", "registration.create");
+        assertThat(audit.recent(1).get(0).time()).isEqualTo(T.plusSeconds(1));
+    }
+}

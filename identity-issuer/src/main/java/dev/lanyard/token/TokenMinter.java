@@ -1,0 +1,82 @@
+package dev.lanyard.token;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Date;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Mints JWT-SVID-compatible tokens: {@code iss}, {@code sub} (SPIFFE ID), {@code aud} (one audience,
+ * as a string), {@code iat}, {@code nbf}, {@code exp}, {@code jti}, {@code scope} (sorted,
+ * space-separated) and {@code cnf.x5t#S256}, the caller's certificate thumbprint (RFC 8705).
+ */
+public final class TokenMinter {
+
+    public static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
+
+    private final JwtSigningKeys keys;
+    private final String issuer;
+    private final Clock clock;
+    private final SecureRandom random;
+    private final Duration maxTtl;
+
+    public TokenMinter(JwtSigningKeys keys, String issuer, Clock clock, SecureRandom random, Duration maxTtl) {
+        this.keys = keys;
+        this.issuer = issuer;
+        this.clock = clock;
+        this.random = random;
+        this.maxTtl = maxTtl;
+    }
+
+    public Duration maxTtl() {
+        return maxTtl;
+    }
+
+    public MintedToken mint(TokenRequest request) {
+        Duration ttl = request.ttl().orElse(DEFAULT_TTL.compareTo(maxTtl) < 0 ? DEFAULT_TTL : maxTtl);
+        if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(maxTtl) > 0) {
+            throw new IllegalArgumentException("token TTL must be positive and at most " + maxTtl);
+        }
+        Instant now = Instant.ofEpochSecond(clock.instant().getEpochSecond());
+        Instant exp = now.plus(ttl);
+        if (exp.isAfter(request.callerCertificateNotAfter())) {
+            // A token never outlives the certificate it is bound to.
+            exp = request.callerCertificateNotAfter();
+        }
+        if (!exp.isAfter(now)) {
+            throw new IllegalArgumentException("the caller's certificate has expired");
+        }
+        byte[] id = new byte[16];
+        random.nextBytes(id);
+        String jti = Base64.getUrlEncoder().withoutPadding().encodeToString(id);
+        JWTClaimsSet claims = new JWTClaimsSet.Builder()
+                .issuer(issuer)
+                .subject(request.subject().toString())
+                .audience(request.audience())
+                .issueTime(Date.from(now))
+                .notBeforeTime(Date.from(now))
+                .expirationTime(Date.from(exp))
+                .jwtID(jti)
+                .claim("scope", String.join(" ", new TreeSet<>(request.scopes())))
+                .claim("cnf", Map.of("x5t#S256", request.certificateThumbprint()))
+                .build();
+        JwtSigningKeys.ActiveSigner signer = keys.active();
+        SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(signer.algorithm().jws())
+                .keyID(signer.kid()).type(JOSEObjectType.JWT).build(), claims);
+        try {
+            jwt.sign(signer.signer());
+        } catch (JOSEException e) {
+            throw new IllegalStateException("token signing failed", e);
+        }
+        return new MintedToken(jwt.serialize(), jti, exp, signer.kid());
+    }
+}

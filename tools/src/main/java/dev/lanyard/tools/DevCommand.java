@@ -1,0 +1,57 @@
+package dev.lanyard.tools;
+
+import dev.lanyard.server.LanyardServer;
+import dev.lanyard.server.ServerConfig;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "dev", description = "Start a dev CA on localhost: keys, database and an admin credential in --data.")
+final class DevCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--data", defaultValue = "lanyard-data", description = "data directory (default: ${DEFAULT-VALUE})")
+    Path data;
+
+    @Option(names = "--port", defaultValue = "8443", description = "gRPC port (default: ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--http-port", defaultValue = "8080", description = "HTTP publication port (default: ${DEFAULT-VALUE})")
+    int httpPort;
+
+    @Override
+    public Integer call() throws Exception {
+        LanyardServer server = LanyardServer.start(ServerConfig.dev(data, port, httpPort));
+        PrintWriter out = spec.commandLine().getOut();
+        String admin = server.config().adminCredentialDir().orElseThrow().toString();
+        String td = server.config().trustDomain();
+        out.printf("""
+
+                Lanyard dev CA is running (trust domain %s).
+                  gRPC (TLS)       localhost:%d
+                  HTTP             http://localhost:%d/bundle.pem
+                  admin credential %s
+                  root fingerprint %s
+                  crypto provider  %s
+
+                Get your first certificate:
+                  ./lanyard registration create --data %s --server localhost:%d --spiffe-id spiffe://%s/ns/demo/sa/app
+                  TOKEN=$(./lanyard join-token create --data %s --server localhost:%d --spiffe-id spiffe://%s/ns/demo/sa/app)
+                  LANYARD_JOIN_TOKEN=$TOKEN ./lanyard cert issue --out ./demo-creds --server localhost:%d \\
+                      --root-fingerprint %s
+                  ./lanyard cert renew --in ./demo-creds --server localhost:%d --bundle ./demo-creds/bundle.pem
+
+                Ctrl-C stops the server; state stays in %s.
+                """, td, server.grpcPort(), server.httpPort(), admin, server.rootFingerprint(), server.cryptoProvider(),
+                data, server.grpcPort(), td, data, server.grpcPort(), td, server.grpcPort(), server.rootFingerprint(),
+                server.grpcPort(), data);
+        out.flush();
+        return ServerLifecycle.runUntilStopped(server);
+    }
+}

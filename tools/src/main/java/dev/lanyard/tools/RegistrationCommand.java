@@ -1,0 +1,100 @@
+package dev.lanyard.tools;
+
+import dev.lanyard.server.Durations;
+import dev.lanyard.v1.CreateRegistrationRequest;
+import dev.lanyard.v1.DeleteRegistrationRequest;
+import dev.lanyard.v1.ListRegistrationsRequest;
+import dev.lanyard.v1.ListRegistrationsResponse;
+import dev.lanyard.v1.Registration;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "registration", description = "Which SPIFFE IDs may exist.",
+        subcommands = {RegistrationCommand.Create.class, RegistrationCommand.ListAll.class,
+            RegistrationCommand.Delete.class})
+final class RegistrationCommand {
+
+    @Command(name = "create", description = "Register a SPIFFE ID.")
+    static final class Create implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+        @Option(names = "--spiffe-id", required = true)
+        String spiffeId;
+        @Option(names = "--dns", description = "an allowed DNS SAN (repeatable)")
+        List<String> dns = new ArrayList<>();
+        @Option(names = "--max-ttl", converter = DurationConverter.class, description = "longest certificate lifetime")
+        Duration maxTtl;
+
+        @Override
+        public Integer call() throws Exception {
+            CreateRegistrationRequest.Builder request = CreateRegistrationRequest.newBuilder()
+                    .setSpiffeId(spiffeId).addAllDnsNames(dns);
+            if (maxTtl != null) {
+                request.setMaxTtl(com.google.protobuf.Duration.newBuilder().setSeconds(maxTtl.getSeconds()));
+            }
+            Registration created = admin.withAdmin(a -> a.createRegistration(request.build()));
+            spec.commandLine().getOut().println("registered " + created.getSpiffeId());
+            return 0;
+        }
+    }
+
+    @Command(name = "list", description = "List registrations.")
+    static final class ListAll implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+
+        @Override
+        public Integer call() throws Exception {
+            List<Registration> all = admin.withAdmin(a -> {
+                List<Registration> result = new ArrayList<>();
+                String token = "";
+                do {
+                    ListRegistrationsResponse page = a.listRegistrations(
+                            ListRegistrationsRequest.newBuilder().setPageToken(token).build());
+                    result.addAll(page.getRegistrationsList());
+                    token = page.getNextPageToken();
+                } while (!token.isEmpty());
+                return result;
+            });
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[] {"SPIFFE ID", "MAX TTL", "DNS NAMES"});
+            for (Registration r : all) {
+                rows.add(new String[] {r.getSpiffeId(),
+                    Durations.format(Duration.ofSeconds(r.getMaxTtl().getSeconds())),
+                    String.join(",", r.getDnsNamesList())});
+            }
+            Table.print(spec.commandLine().getOut(), rows);
+            return 0;
+        }
+    }
+
+    @Command(name = "delete", description = "Delete a registration (its certificates can no longer renew).")
+    static final class Delete implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+        @Option(names = "--spiffe-id", required = true)
+        String spiffeId;
+
+        @Override
+        public Integer call() throws Exception {
+            admin.withAdmin(a -> a.deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(spiffeId).build()));
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("deleted " + spiffeId);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+package dev.lanyard.tools;
+
+import dev.lanyard.server.LanyardServer;
+import dev.lanyard.server.ServerConfig;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "server", description = "Run a production server from a configuration file.")
+final class ServerCommand implements Callable<Integer> {
+
+    @Option(names = "--config", required = true, description = "the server properties file (see docs/server.properties)")
+    Path config;
+
+    @Override
+    public Integer call() throws Exception {
+        LanyardServer server = LanyardServer.start(ServerConfig.load(config));
+        return ServerLifecycle.runUntilStopped(server);
+    }
+}

@@ -1,0 +1,169 @@
+package dev.lanyard.tools;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanyard.credential.Credential;
+import dev.lanyard.credential.CredentialDirectory;
+import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.testing.RunningServer;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The command line, run in-process against a real dev server on loopback. */
+class LanyardCliTest {
+
+    private static final String ID = "spiffe://lanyard.local/ns/cli/sa/app";
+
+    @TempDir
+    Path dir;
+    RunningServer lanyard;
+    String server;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        lanyard = RunningServer.start(dir.resolve("data"));
+        server = "localhost:" + lanyard.server().grpcPort();
+    }
+
+    @AfterEach
+    void stop() {
+        lanyard.close();
+    }
+
+    @Test
+    void registrationsCanBeCreatedListedAndDeleted() {
+        assertThat(admin("registration", "create", "--spiffe-id", ID, "--dns", "app.cli.internal", "--max-ttl", "2h")
+                .out()).contains("registered " + ID);
+        Run list = admin("registration", "list");
+        assertThat(list.out()).contains("SPIFFE ID", ID, "2h", "app.cli.internal");
+        assertThat(admin("registration", "delete", "--spiffe-id", ID).exit()).isZero();
+        assertThat(admin("registration", "list").out()).doesNotContain(ID);
+        Run again = admin("registration", "delete", "--spiffe-id", ID);
+        assertThat(again.exit()).isEqualTo(1);
+        assertThat(again.err()).contains("error: NOT_FOUND: " + ID + " is not registered");
+    }
+
+    @Test
+    void bootstrapWithAPinnedRootThenRenew() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID);
+        Path creds = dir.resolve("creds");
+        Run issue = run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", tokenFile(), "--out", creds.toString());
+        assertThat(issue.exit()).as(issue.err()).isZero();
+        assertThat(issue.out()).contains(ID);
+        assertThat(Files.getPosixFilePermissions(creds.resolve("key.pem")))
+                .isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        Credential first = new CredentialDirectory(creds).read(CryptoProviders.bouncyCastleOnly());
+        first.leaf().verify(first.chain().get(0).getPublicKey());
+        first.chain().get(0).verify(first.bundle().get(0).getPublicKey());
+
+        Run renew = run("cert", "renew", "--server", server, "--in", creds.toString());
+        assertThat(renew.exit()).as(renew.err()).isZero();
+        Credential second = new CredentialDirectory(creds).read(CryptoProviders.bouncyCastleOnly());
+        assertThat(second.leaf().getSerialNumber()).isNotEqualTo(first.leaf().getSerialNumber());
+        assertThat(second.leaf().getPublicKey()).isNotEqualTo(first.leaf().getPublicKey());
+
+        assertThat(admin("certs", "list", "--spiffe-id", ID).out())
+                .contains(first.leaf().getSerialNumber().toString(16), second.leaf().getSerialNumber().toString(16));
+    }
+
+    @Test
+    void bootstrapTrustingABundleFileWithAnotherKeyType() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID);
+        Path bundle = dir.resolve("data/admin/bundle.pem");
+        Run issue = run("cert", "issue", "--server", server, "--bundle", bundle.toString(), "--key-type", "ed25519",
+                "--join-token-file", tokenFile(), "--out", dir.resolve("ed").toString());
+        assertThat(issue.exit()).as(issue.err()).isZero();
+        assertThat(new CredentialDirectory(dir.resolve("ed")).read(CryptoProviders.bouncyCastleOnly()).leaf()
+                .getPublicKey().getAlgorithm()).isIn("Ed25519", "EdDSA");
+    }
+
+    @Test
+    void aWrongPinStopsBeforeTheTokenIsSent() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID);
+        String token = tokenFile();
+        Run refused = run("cert", "issue", "--server", server, "--root-fingerprint", "sha256:" + "00".repeat(32),
+                "--join-token-file", token, "--out", dir.resolve("x").toString());
+        assertThat(refused.exit()).isEqualTo(1);
+        assertThat(refused.err()).contains("no root in the server's trust bundle matches the pinned fingerprint");
+        assertThat(Files.exists(dir.resolve("x"))).isFalse();
+        // The token was never sent, so it still works.
+        assertThat(run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", token, "--out", dir.resolve("y").toString()).exit()).isZero();
+        Run reused = run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", token, "--out", dir.resolve("z").toString());
+        assertThat(reused.exit()).isEqualTo(1);
+        assertThat(reused.err()).contains("error: UNAUTHENTICATED: join token was already used")
+                .doesNotContain(Files.readString(Path.of(token)).trim());
+    }
+
+    @Test
+    void joinTokenCreatePrintsOnlyTheToken() {
+        admin("registration", "create", "--spiffe-id", ID);
+        Run token = admin("join-token", "create", "--spiffe-id", ID, "--ttl", "5m");
+        assertThat(token.out().trim()).matches("lyjt_[0-9a-f]{32}\\.[A-Za-z0-9_-]{43}");
+        assertThat(token.err()).contains("single use").doesNotContain(token.out().trim());
+    }
+
+    @Test
+    void adminVerbsNeedTheAdminCredential() throws Exception {
+        Run missing = run("registration", "list", "--server", server, "--admin", dir.resolve("nothing").toString());
+        assertThat(missing.exit()).isEqualTo(1);
+        assertThat(missing.err()).contains("no admin credential in");
+
+        admin("registration", "create", "--spiffe-id", ID);
+        Path creds = dir.resolve("workload");
+        run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", tokenFile(), "--out", creds.toString());
+        Run notAdmin = run("registration", "list", "--server", server, "--admin", creds.toString());
+        assertThat(notAdmin.err()).contains("PERMISSION_DENIED: " + ID + " is not an admin");
+    }
+
+    @Test
+    void benchIssueMeasuresRenewals() {
+        Run bench = admin("bench", "issue", "--concurrency", "2", "--duration", "2s");
+        assertThat(bench.exit()).as(bench.err()).isZero();
+        assertThat(bench.out()).containsPattern("[1-9][0-9,]* certificates in 2s = [0-9,]+ certificates/s")
+                .contains("p50", "p99");
+    }
+
+    @Test
+    void usageErrorsExitWithTwo() {
+        assertThat(run("cert", "issue", "--out", "x").exit()).isEqualTo(2);
+    }
+
+    private String tokenFile() throws Exception {
+        Path file = Files.createTempFile(dir, "token", "");
+        Files.writeString(file, admin("join-token", "create", "--spiffe-id", ID).out());
+        return file.toString();
+    }
+
+    private Run admin(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--server", server, "--data", dir.resolve("data").toString()));
+        return run(all.toArray(String[]::new));
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = Lanyard.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int exit = cli.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+}
