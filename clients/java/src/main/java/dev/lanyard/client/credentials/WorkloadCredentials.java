@@ -1,0 +1,496 @@
+package dev.lanyard.client.credentials;
+
+import com.google.protobuf.ByteString;
+import dev.lanyard.v1.Attestation;
+import dev.lanyard.v1.CertificateResponse;
+import dev.lanyard.v1.CertificateServiceGrpc;
+import dev.lanyard.v1.IssueCertificateRequest;
+import dev.lanyard.v1.IssueTokenRequest;
+import dev.lanyard.v1.IssueTokenResponse;
+import dev.lanyard.v1.JoinTokenAttestation;
+import dev.lanyard.v1.RenewCertificateRequest;
+import dev.lanyard.v1.TokenServiceGrpc;
+import io.grpc.ChannelCredentials;
+import io.grpc.ConnectivityState;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.ServerCredentials;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.TlsServerCredentials;
+import java.io.ByteArrayInputStream;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509ExtendedKeyManager;
+import javax.net.ssl.X509ExtendedTrustManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A workload's identity from Lanyard, kept fresh: bootstraps with a one-time join token, renews at
+ * half-life with a new key each time, and hands out TLS material that follows the renewals
+ * (a key manager, a trust manager, an {@link SSLContext}, gRPC channel and server credentials) plus
+ * tokens for the services the workload calls.
+ *
+ * <p>Private keys are made here (ECDSA P-256) and never leave the process. The join token is used
+ * once, sent only over a connection that verified the server, and forgotten.
+ *
+ * <p>Renewal runs on the given scheduler. A transient failure (server unavailable, deadline) is
+ * retried with doubling backoff; a refusal (for example the identity was revoked) stops renewal,
+ * and the current certificate serves until it expires — see {@link #lastRenewalFailure()}.
+ *
+ * <p>Tokens are bound to the certificate that was current when they were minted. After a renewal,
+ * channels built earlier keep their TLS sessions (and the old certificate, valid until its expiry);
+ * rebuild them from a {@linkplain #addRenewalListener renewal listener} if they use fresh tokens.
+ */
+public final class WorkloadCredentials implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(WorkloadCredentials.class);
+
+    private final String target;
+    private final Clock clock;
+    private final ScheduledExecutorService scheduler;
+    private final Duration ttl;
+    private final Duration callTimeout;
+    private final CsrMaker csrs;
+    private final RenewalSchedule schedule;
+    private final ReloadingKeyManager keyManager;
+    private final ReloadingTrustManager trustManager;
+    private final SSLContext sslContext;
+    private final TokenCache tokens;
+    private final AtomicReference<ManagedChannel> lanyard = new AtomicReference<>();
+    private final List<Consumer<Svid>> listeners = new CopyOnWriteArrayList<>();
+    private final Object renewalLock = new Object();
+    private ScheduledFuture<?> nextRenewal;
+    private int consecutiveFailures;
+    private volatile CredentialException lastRenewalFailure;
+    private volatile boolean closed;
+
+    private WorkloadCredentials(Builder builder, CsrMaker csrs, Svid svid) {
+        this.target = builder.target;
+        this.clock = builder.clock;
+        this.scheduler = builder.scheduler;
+        this.ttl = builder.ttl;
+        this.callTimeout = builder.callTimeout;
+        this.csrs = csrs;
+        this.schedule = new RenewalSchedule(builder.initialBackoff, builder.maxBackoff);
+        this.keyManager = new ReloadingKeyManager(svid);
+        this.trustManager = new ReloadingTrustManager(svid.bundle());
+        try {
+            this.sslContext = SSLContext.getInstance("TLS");
+            sslContext.init(new KeyManager[] {keyManager}, new TrustManager[] {trustManager}, builder.random);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot make a TLS context: " + e.getMessage(), e);
+        }
+        this.tokens = new TokenCache(this::issueToken, clock);
+        lanyard.set(newLanyardChannel());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The workload's SPIFFE ID. */
+    public String spiffeId() {
+        return keyManager.current().spiffeId();
+    }
+
+    /** The current SVID. */
+    public Svid svid() {
+        return keyManager.current();
+    }
+
+    /** The current leaf certificate. */
+    public X509Certificate certificate() {
+        return keyManager.current().leaf();
+    }
+
+    /** The root certificates currently trusted (from the latest issuance). */
+    public List<X509Certificate> trustBundle() {
+        return trustManager.roots();
+    }
+
+    /** Presents the current SVID; follows renewals. */
+    public X509ExtendedKeyManager keyManager() {
+        return keyManager;
+    }
+
+    /** Trusts the current bundle's roots (PKIX, with host-name checks when the engine asks); follows renewals. */
+    public X509ExtendedTrustManager trustManager() {
+        return trustManager;
+    }
+
+    /** A TLS context on the reloading key and trust managers: it never needs rebuilding. */
+    public SSLContext sslContext() {
+        return sslContext;
+    }
+
+    /** mTLS credentials for gRPC channels to other workloads. */
+    public ChannelCredentials channelCredentials() {
+        return TlsChannelCredentials.newBuilder().keyManager(keyManager).trustManager(trustManager).build();
+    }
+
+    /** mTLS credentials for a gRPC server: client certificates are required and must chain to the bundle. */
+    public ServerCredentials serverCredentials() {
+        return TlsServerCredentials.newBuilder().keyManager(keyManager).trustManager(trustManager)
+                .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
+    }
+
+    /**
+     * A token for calling {@code audience} with {@code scopes}, bound to the current certificate;
+     * cached and reused until 30 s before it expires or the certificate is renewed.
+     *
+     * @throws CredentialException when Lanyard refuses (the message names the status and reason)
+     */
+    public String token(String audience, Set<String> scopes) throws CredentialException {
+        return tokens.token(audience, scopes, certificate());
+    }
+
+    /** Called with the new SVID after every renewal, on the renewing thread. */
+    public void addRenewalListener(Consumer<Svid> listener) {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** Why the last renewal attempt failed, if it did and no renewal has succeeded since. */
+    public Optional<CredentialException> lastRenewalFailure() {
+        return Optional.ofNullable(lastRenewalFailure);
+    }
+
+    /** Renews now (as the schedule does at half-life) and reschedules from the new certificate. */
+    public Svid renewNow() throws CredentialException {
+        synchronized (renewalLock) {
+            if (closed) {
+                throw new CredentialException("these credentials are closed");
+            }
+            Svid current = keyManager.current();
+            CsrMaker.KeyAndCsr request = csrs.next();
+            RenewCertificateRequest.Builder renew = RenewCertificateRequest.newBuilder()
+                    .setCsr(ByteString.copyFrom(request.csr()));
+            if (ttl != null) {
+                renew.setTtl(protoDuration(ttl));
+            }
+            CertificateResponse response;
+            try {
+                response = CertificateServiceGrpc.newBlockingStub(lanyardChannel())
+                        .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                        .renewCertificate(renew.build());
+            } catch (StatusRuntimeException e) {
+                throw new CredentialException("renewal of " + current.spiffeId() + " at " + target, e.getStatus());
+            }
+            List<X509Certificate> bundle = parseBundle(response);
+            Svid next = IssuedSvidCheck.check(response, request.keys(), bundle, current.spiffeId(), clock.instant());
+            keyManager.update(next);
+            trustManager.update(next.bundle());
+            tokens.clear();
+            // A new channel means a new TLS session cache: later calls present the new certificate.
+            ManagedChannel previous = lanyard.getAndSet(newLanyardChannel());
+            previous.shutdown();
+            consecutiveFailures = 0;
+            lastRenewalFailure = null;
+            Duration wait = schedule.untilHalfLife(next.leaf(), clock.instant());
+            scheduleRenewal(wait);
+            LOG.info("renewed {}: serial {}, notAfter {}, next renewal in {}", next.spiffeId(), next.serialHex(),
+                    next.leaf().getNotAfter().toInstant(), wait);
+            for (Consumer<Svid> listener : listeners) {
+                try {
+                    listener.accept(next);
+                } catch (RuntimeException e) {
+                    LOG.warn("a renewal listener failed", e);
+                }
+            }
+            return next;
+        }
+    }
+
+    private void scheduledRenewal() {
+        synchronized (renewalLock) {
+            if (closed) {
+                return;
+            }
+            try {
+                renewNow();
+            } catch (CredentialException e) {
+                lastRenewalFailure = e;
+                Status.Code code = e.status().map(Status::getCode).orElse(Status.Code.UNKNOWN);
+                if (RenewalSchedule.isTransient(code)) {
+                    consecutiveFailures++;
+                    Duration wait = schedule.backoff(consecutiveFailures);
+                    LOG.warn("{}; retrying in {} (attempt {})", e.getMessage(), wait, consecutiveFailures + 1);
+                    scheduleRenewal(wait);
+                } else {
+                    LOG.error("{}; not retrying: the current certificate serves until {}", e.getMessage(),
+                            certificate().getNotAfter().toInstant());
+                }
+            } catch (RuntimeException e) {
+                lastRenewalFailure = new CredentialException("renewal of " + spiffeId() + " failed: " + e, e);
+                consecutiveFailures++;
+                Duration wait = schedule.backoff(consecutiveFailures);
+                LOG.warn("renewal of {} failed; retrying in {}", spiffeId(), wait, e);
+                scheduleRenewal(wait);
+            }
+        }
+    }
+
+    private void scheduleRenewal(Duration wait) {
+        if (nextRenewal != null) {
+            nextRenewal.cancel(false);
+        }
+        nextRenewal = scheduler.schedule(this::scheduledRenewal, wait.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private IssueTokenResponse issueToken(IssueTokenRequest request) throws CredentialException {
+        try {
+            return TokenServiceGrpc.newBlockingStub(lanyardChannel())
+                    .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .issueToken(request);
+        } catch (StatusRuntimeException e) {
+            throw new CredentialException("token for " + request.getAudience() + " " + request.getScopesList()
+                    + " from " + target, e.getStatus());
+        }
+    }
+
+    /**
+     * The channel to Lanyard. One that failed to connect is replaced, so the call makes a real
+     * connection attempt now instead of failing fast until the channel's own reconnect backoff ends:
+     * our renewal schedule (or the caller of {@link #token}) decides when to try again.
+     */
+    private ManagedChannel lanyardChannel() {
+        ManagedChannel channel = lanyard.get();
+        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            ManagedChannel fresh = newLanyardChannel();
+            if (lanyard.compareAndSet(channel, fresh)) {
+                channel.shutdownNow();
+                return fresh;
+            }
+            fresh.shutdownNow();
+            return lanyard.get();
+        }
+        return channel;
+    }
+
+    private ManagedChannel newLanyardChannel() {
+        return Grpc.newChannelBuilder(target, channelCredentials()).build();
+    }
+
+    /** Stops renewing and closes the connection to Lanyard. The TLS material keeps working until it expires. */
+    @Override
+    public void close() {
+        synchronized (renewalLock) {
+            closed = true;
+            if (nextRenewal != null) {
+                nextRenewal.cancel(false);
+            }
+        }
+        ManagedChannel channel = lanyard.get();
+        if (channel != null) {
+            channel.shutdownNow();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "WorkloadCredentials[" + keyManager.current() + ", lanyard " + target + "]";
+    }
+
+    private static List<X509Certificate> parseBundle(CertificateResponse response) throws CredentialException {
+        List<X509Certificate> roots = new ArrayList<>();
+        for (ByteString der : response.getTrustBundleList()) {
+            try {
+                roots.add((X509Certificate) CertificateFactory.getInstance("X.509")
+                        .generateCertificate(new ByteArrayInputStream(der.toByteArray())));
+            } catch (GeneralSecurityException e) {
+                throw new CredentialException("the server's trust bundle holds a certificate that does not parse");
+            }
+        }
+        return roots;
+    }
+
+    private static com.google.protobuf.Duration protoDuration(Duration duration) {
+        return com.google.protobuf.Duration.newBuilder().setSeconds(duration.getSeconds())
+                .setNanos(duration.getNano()).build();
+    }
+
+    /** What a workload needs to bootstrap; {@link #bootstrap()} refuses anything missing. */
+    public static final class Builder {
+
+        private String target;
+        private String joinToken;
+        private List<X509Certificate> trustBundle;
+        private PinnedRoot pinnedRoot;
+        private Clock clock;
+        private ScheduledExecutorService scheduler;
+        private SecureRandom random;
+        private Duration ttl;
+        private List<String> dnsNames = List.of();
+        private Duration callTimeout = Duration.ofSeconds(30);
+        private Duration initialBackoff = Duration.ofSeconds(1);
+        private Duration maxBackoff = Duration.ofMinutes(2);
+
+        private Builder() {
+        }
+
+        /** Lanyard's gRPC address, "host:port"; the host must be in the server certificate. Required. */
+        public Builder target(String target) {
+            this.target = target;
+            return this;
+        }
+
+        /** The one-time join token an admin created for this workload. Required; a secret. */
+        public Builder joinToken(String joinToken) {
+            this.joinToken = joinToken;
+            return this;
+        }
+
+        /** Trust these roots to verify Lanyard at bootstrap. One of this or {@link #pinnedRoot}. */
+        public Builder trustBundle(Collection<X509Certificate> roots) {
+            this.trustBundle = List.copyOf(roots);
+            return this;
+        }
+
+        /** Trust the root with this SHA-256 fingerprint ("sha256:hex"). One of this or {@link #trustBundle}. */
+        public Builder pinnedRoot(String fingerprint) {
+            this.pinnedRoot = PinnedRoot.parse(fingerprint);
+            return this;
+        }
+
+        /** Required: renewal times and certificate checks run on it. */
+        public Builder clock(Clock clock) {
+            this.clock = clock;
+            return this;
+        }
+
+        /** Required: renewals run on it. It stays the caller's; {@link #close()} only cancels our task. */
+        public Builder scheduler(ScheduledExecutorService scheduler) {
+            this.scheduler = scheduler;
+            return this;
+        }
+
+        /** Required: keys and TLS draw from it. */
+        public Builder random(SecureRandom random) {
+            this.random = random;
+            return this;
+        }
+
+        /** Requested certificate lifetime; by default the server's. */
+        public Builder ttl(Duration ttl) {
+            this.ttl = ttl;
+            return this;
+        }
+
+        /** DNS names to ask for in the certificate (they must be in the registration). */
+        public Builder dnsNames(List<String> dnsNames) {
+            this.dnsNames = List.copyOf(dnsNames);
+            return this;
+        }
+
+        /** Deadline of each call to Lanyard; 30 s by default. */
+        public Builder callTimeout(Duration callTimeout) {
+            this.callTimeout = callTimeout;
+            return this;
+        }
+
+        /** Wait after the first failed renewal, doubling up to {@code max}; 1 s and 2 min by default. */
+        public Builder renewalBackoff(Duration initial, Duration max) {
+            this.initialBackoff = initial;
+            this.maxBackoff = max;
+            return this;
+        }
+
+        /**
+         * Gets the first certificate (blocking) and schedules its renewal.
+         *
+         * @throws CredentialException when the server cannot be verified or refuses the join token
+         */
+        public WorkloadCredentials bootstrap() throws CredentialException {
+            validate();
+            CsrMaker csrs = new CsrMaker(random, dnsNames);
+            List<X509Certificate> roots = trustBundle != null ? trustBundle
+                    : List.of(PinnedBundleFetch.pinnedRoot(target, pinnedRoot, callTimeout));
+            CsrMaker.KeyAndCsr request = csrs.next();
+            IssueCertificateRequest.Builder issue = IssueCertificateRequest.newBuilder()
+                    .setAttestation(Attestation.newBuilder()
+                            .setJoinToken(JoinTokenAttestation.newBuilder().setToken(joinToken)))
+                    .setCsr(ByteString.copyFrom(request.csr()));
+            if (ttl != null) {
+                issue.setTtl(protoDuration(ttl));
+            }
+            // Verified against the roots alone, no client certificate: the join token is the proof.
+            ChannelCredentials verified = TlsChannelCredentials.newBuilder()
+                    .trustManager(ReloadingTrustManager.pkix(roots)).build();
+            ManagedChannel channel = Grpc.newChannelBuilder(target, verified).build();
+            CertificateResponse response;
+            try {
+                response = CertificateServiceGrpc.newBlockingStub(channel)
+                        .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                        .issueCertificate(issue.build());
+            } catch (StatusRuntimeException e) {
+                throw new CredentialException("bootstrap at " + target, e.getStatus());
+            } finally {
+                channel.shutdownNow();
+                joinToken = null;
+            }
+            Svid svid = IssuedSvidCheck.check(response, request.keys(), roots, null, clock.instant());
+            WorkloadCredentials credentials = new WorkloadCredentials(this, csrs, svid);
+            Duration wait = credentials.schedule.untilHalfLife(svid.leaf(), clock.instant());
+            synchronized (credentials.renewalLock) {
+                credentials.scheduleRenewal(wait);
+            }
+            LOG.info("bootstrapped {}: serial {}, notAfter {}, renewal in {}", svid.spiffeId(), svid.serialHex(),
+                    svid.leaf().getNotAfter().toInstant(), wait);
+            return credentials;
+        }
+
+        private void validate() {
+            if (target == null || target.isBlank()) {
+                throw new IllegalStateException("a target (Lanyard's host:port) is required");
+            }
+            if (joinToken == null || joinToken.isBlank()) {
+                throw new IllegalStateException("a join token is required to bootstrap");
+            }
+            if ((trustBundle == null) == (pinnedRoot == null)) {
+                throw new IllegalStateException(
+                        "exactly one of trustBundle and pinnedRoot is required to verify the server");
+            }
+            if (trustBundle != null && trustBundle.isEmpty()) {
+                throw new IllegalStateException("the trust bundle is empty");
+            }
+            if (clock == null || scheduler == null || random == null) {
+                throw new IllegalStateException("a clock, a scheduler and a SecureRandom are required");
+            }
+            if (ttl != null && (ttl.isNegative() || ttl.isZero())) {
+                throw new IllegalStateException("the requested TTL must be positive, not " + ttl);
+            }
+            if (callTimeout == null || callTimeout.isNegative() || callTimeout.isZero()) {
+                throw new IllegalStateException("the call timeout must be positive, not " + callTimeout);
+            }
+            Objects.requireNonNull(initialBackoff, "initialBackoff");
+            Objects.requireNonNull(maxBackoff, "maxBackoff");
+            new RenewalSchedule(initialBackoff, maxBackoff);
+        }
+
+        @Override
+        public String toString() {
+            return "WorkloadCredentials.Builder[" + target + "]";
+        }
+    }
+}

@@ -1,0 +1,212 @@
+package dev.lanyard.client.token;
+
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKSet;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Lanyard's published JWKS, fetched over HTTP(S) and cached.
+ *
+ * <ul>
+ *   <li>A copy is fresh for the response's {@code Cache-Control: max-age}, bounded to [10 s, 1 h]
+ *       (10 s when the header is absent or forbids caching).</li>
+ *   <li>Refetches are conditional ({@code If-None-Match} with the last {@code ETag}); a 304 keeps the
+ *       keys and restarts the freshness period.</li>
+ *   <li>An unknown {@code kid} triggers a refetch, but no fetch of any kind happens less than
+ *       {@link #MIN_REFRESH} after the previous attempt, so a flood of tokens with made-up kids
+ *       cannot turn into a flood of requests.</li>
+ *   <li>When a refetch fails the last good copy keeps serving, stale or not, so an outage of
+ *       Lanyard does not stop verification.</li>
+ * </ul>
+ *
+ * <p>Thread-safe: one fetch at a time; while a stale copy is being refreshed other threads keep
+ * verifying with it.
+ */
+public final class HttpJwksSource implements JwksSource {
+
+    /** The shortest a copy is kept, and the least time between two fetches. */
+    public static final Duration MIN_REFRESH = Duration.ofSeconds(10);
+    /** The longest a copy is kept without asking again. */
+    public static final Duration MAX_REFRESH = Duration.ofHours(1);
+    static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(5);
+    static final int MAX_BYTES = 1024 * 1024;
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpJwksSource.class);
+
+    private record Snapshot(JWKSet keys, String etag, Instant freshUntil) {
+    }
+
+    private final URI uri;
+    private final HttpClient http;
+    private final Clock clock;
+    private final Duration requestTimeout;
+    private final ReentrantLock fetchLock = new ReentrantLock();
+    private volatile Snapshot snapshot;
+    private volatile Instant lastAttempt;
+    private volatile String lastFailure;
+
+    public HttpJwksSource(URI uri, HttpClient http, Clock clock) {
+        this(uri, http, clock, DEFAULT_REQUEST_TIMEOUT);
+    }
+
+    public HttpJwksSource(URI uri, HttpClient http, Clock clock, Duration requestTimeout) {
+        this.uri = Objects.requireNonNull(uri, "uri");
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("https") && !scheme.equals("http")) {
+            throw new IllegalArgumentException("the JWKS URI must be http or https, not " + uri);
+        }
+        this.http = Objects.requireNonNull(http, "http");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.requestTimeout = Objects.requireNonNull(requestTimeout, "requestTimeout");
+        if (requestTimeout.isNegative() || requestTimeout.isZero()) {
+            throw new IllegalArgumentException("the request timeout must be positive, not " + requestTimeout);
+        }
+    }
+
+    public URI uri() {
+        return uri;
+    }
+
+    @Override
+    public Optional<JWK> key(String keyId) throws JwksUnavailableException {
+        Snapshot current = snapshot;
+        if (current == null) {
+            current = fetchIfDue(lastAttempt, true);
+            if (current == null) {
+                throw new JwksUnavailableException("no JWKS could be fetched from " + uri
+                        + (lastFailure == null ? "" : ": " + lastFailure));
+            }
+        } else if (!clock.instant().isBefore(current.freshUntil())) {
+            // Stale: refresh unless someone already is; either way the stale copy still answers.
+            current = fetchIfDue(lastAttempt, false);
+        }
+        JWK key = current.keys().getKeyByKeyId(keyId);
+        if (key == null) {
+            // Perhaps a key published since the last fetch: ask again, rate limited.
+            current = fetchIfDue(lastAttempt, true);
+            key = current.keys().getKeyByKeyId(keyId);
+        }
+        return Optional.ofNullable(key);
+    }
+
+    /**
+     * Fetches unless a fetch happened since {@code observedAttempt} (another thread did it) or less
+     * than {@link #MIN_REFRESH} ago. {@code wait}: block for a fetch in progress instead of answering
+     * with the current copy.
+     */
+    private Snapshot fetchIfDue(Instant observedAttempt, boolean wait) {
+        if (wait) {
+            fetchLock.lock();
+        } else if (!fetchLock.tryLock()) {
+            return snapshot;
+        }
+        try {
+            Instant now = clock.instant();
+            if (!Objects.equals(lastAttempt, observedAttempt)
+                    || lastAttempt != null && now.isBefore(lastAttempt.plus(MIN_REFRESH))) {
+                return snapshot;
+            }
+            lastAttempt = now;
+            try {
+                snapshot = fetch(snapshot, now);
+                lastFailure = null;
+            } catch (IOException e) {
+                lastFailure = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+                LOG.warn("JWKS refresh from {} failed ({}); {}", uri, lastFailure,
+                        snapshot == null ? "no keys yet" : "keeping the last good key set");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                lastFailure = "interrupted";
+            }
+            return snapshot;
+        } finally {
+            fetchLock.unlock();
+        }
+    }
+
+    private Snapshot fetch(Snapshot previous, Instant now) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri)
+                .timeout(requestTimeout)
+                .header("Accept", "application/json")
+                .GET();
+        if (previous != null && previous.etag() != null) {
+            request.header("If-None-Match", previous.etag());
+        }
+        HttpResponse<InputStream> response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+        try (InputStream body = response.body()) {
+            Instant freshUntil = now.plus(maxAge(response));
+            String etag = response.headers().firstValue("ETag").orElse(null);
+            int status = response.statusCode();
+            if (status == 304) {
+                if (previous == null) {
+                    throw new IOException("HTTP 304 from " + uri + " to an unconditional request");
+                }
+                return new Snapshot(previous.keys(), etag != null ? etag : previous.etag(), freshUntil);
+            }
+            if (status != 200) {
+                throw new IOException("HTTP " + status + " from " + uri);
+            }
+            byte[] bytes = body.readNBytes(MAX_BYTES + 1);
+            if (bytes.length > MAX_BYTES) {
+                throw new IOException("the JWKS at " + uri + " is larger than " + MAX_BYTES + " bytes");
+            }
+            return new Snapshot(parse(new String(bytes, StandardCharsets.UTF_8)), etag, freshUntil);
+        }
+    }
+
+    private JWKSet parse(String json) throws IOException {
+        JWKSet keys;
+        try {
+            keys = JWKSet.parse(json);
+        } catch (ParseException e) {
+            throw new IOException("the document at " + uri + " is not a JWKS");
+        }
+        for (JWK key : keys.getKeys()) {
+            if (key.isPrivate()) {
+                throw new IOException("the JWKS at " + uri + " holds private key material; refusing it");
+            }
+        }
+        return keys;
+    }
+
+    /** The response's max-age bounded to [MIN_REFRESH, MAX_REFRESH]; MIN_REFRESH when it allows no caching. */
+    static Duration maxAge(HttpResponse<?> response) {
+        long seconds = MIN_REFRESH.toSeconds();
+        boolean noCaching = false;
+        for (String value : response.headers().allValues("Cache-Control")) {
+            for (String directive : value.split(",")) {
+                String d = directive.trim().toLowerCase(Locale.ROOT);
+                if (d.equals("no-store") || d.equals("no-cache")) {
+                    noCaching = true;
+                } else if (d.startsWith("max-age=")) {
+                    try {
+                        seconds = Long.parseLong(d.substring("max-age=".length()).replace("\"", ""));
+                    } catch (NumberFormatException e) {
+                        seconds = MIN_REFRESH.toSeconds();
+                    }
+                }
+            }
+        }
+        if (noCaching) {
+            return MIN_REFRESH;
+        }
+        long bounded = Math.max(MIN_REFRESH.toSeconds(), Math.min(MAX_REFRESH.toSeconds(), seconds));
+        return Duration.ofSeconds(bounded);
+    }
+}

@@ -1,0 +1,275 @@
+package dev.lanyard.client.token;
+
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jwt.EncryptedJWT;
+import com.nimbusds.jwt.JWT;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.JWTParser;
+import com.nimbusds.jwt.PlainJWT;
+import com.nimbusds.jwt.SignedJWT;
+import dev.lanyard.client.token.TokenRejectedException.Reason;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.security.cert.X509Certificate;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Verifies Lanyard tokens (JWT-SVIDs bound to the caller's certificate). Built with everything it
+ * expects — issuer, audience, key source, allowed algorithms, clock and skew — so it cannot be used
+ * without saying what a good token is. Thread-safe.
+ *
+ * <p>The order of checks: the token's shape and {@code alg}, its key, its signature, and only then
+ * its claims, so nothing an attacker wrote is trusted before the signature holds.
+ */
+public final class TokenVerifier {
+
+    /** The largest skew {@link Builder#skew} accepts. */
+    public static final Duration MAX_SKEW = Duration.ofMinutes(5);
+    /** The skew when none is set. */
+    public static final Duration DEFAULT_SKEW = Duration.ofSeconds(30);
+    /** Longer strings are refused unparsed; a Lanyard token is well under 2 KiB. */
+    static final int MAX_TOKEN_CHARS = 16 * 1024;
+
+    private final String issuer;
+    private final String audience;
+    private final JwksSource jwks;
+    private final Set<SignatureAlgorithm> algorithms;
+    private final Clock clock;
+    private final Duration skew;
+    private final ClaimsCheck claimsCheck;
+
+    private TokenVerifier(Builder builder) {
+        this.issuer = builder.issuer;
+        this.audience = builder.audience;
+        this.jwks = builder.jwks;
+        this.algorithms = Set.copyOf(builder.algorithms);
+        this.clock = builder.clock;
+        this.skew = builder.skew;
+        this.claimsCheck = new ClaimsCheck(issuer, audience, skew);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The audience every accepted token names. */
+    public String audience() {
+        return audience;
+    }
+
+    /** The issuer every accepted token names. */
+    public String issuer() {
+        return issuer;
+    }
+
+    public Set<SignatureAlgorithm> allowedAlgorithms() {
+        return algorithms;
+    }
+
+    public Duration skew() {
+        return skew;
+    }
+
+    /**
+     * Verifies {@code jwt} as presented over a TLS connection whose client certificate is
+     * {@code peerCertificate}.
+     *
+     * @throws TokenRejectedException saying why the token is refused; its message never holds the token
+     */
+    public VerifiedToken verify(String jwt, X509Certificate peerCertificate) throws TokenRejectedException {
+        SignedJWT signed = parse(jwt);
+        JWSHeader header = signed.getHeader();
+        SignatureAlgorithm algorithm = allowedAlgorithm(header.getAlgorithm());
+        if (header.getType() != null && !JOSEObjectType.JWT.equals(header.getType())) {
+            throw new TokenRejectedException(Reason.MALFORMED,
+                    "typ " + Printable.of(header.getType().getType()) + " is not JWT");
+        }
+        if (header.getCriticalParams() != null && !header.getCriticalParams().isEmpty()) {
+            throw new TokenRejectedException(Reason.MALFORMED,
+                    "the token marks header parameters critical " + Printable.of(header.getCriticalParams())
+                            + "; this verifier understands none");
+        }
+        String kid = header.getKeyID();
+        if (kid == null || kid.isEmpty()) {
+            throw new TokenRejectedException(Reason.MISSING_CLAIM, "the token header has no kid");
+        }
+        SignatureCheck.verify(signed, algorithm, key(kid));
+        Map<String, Object> json = signed.getPayload().toJSONObject();
+        if (json == null) {
+            throw new TokenRejectedException(Reason.MALFORMED, "the payload is not a JSON object");
+        }
+        JWTClaimsSet claims;
+        try {
+            claims = JWTClaimsSet.parse(json);
+        } catch (ParseException e) {
+            // Nimbus names the registered claim whose type is wrong; it never quotes the value.
+            throw new TokenRejectedException(Reason.MALFORMED, "the claims are not valid: " + Printable.of(e.getMessage()));
+        }
+        return claimsCheck.check(claims, kid, peerCertificate, clock.instant());
+    }
+
+    private static SignedJWT parse(String token) throws TokenRejectedException {
+        if (token == null || token.isEmpty()) {
+            throw new TokenRejectedException(Reason.MALFORMED, "no token");
+        }
+        if (token.length() > MAX_TOKEN_CHARS) {
+            throw new TokenRejectedException(Reason.MALFORMED,
+                    "the token is " + token.length() + " characters long; at most " + MAX_TOKEN_CHARS + " are accepted");
+        }
+        JWT parsed;
+        try {
+            parsed = JWTParser.parse(token);
+        } catch (ParseException e) {
+            throw new TokenRejectedException(Reason.MALFORMED, "not a compact JWT (three base64url parts "
+                    + "with a JSON header and payload)");
+        }
+        if (parsed instanceof PlainJWT) {
+            throw new TokenRejectedException(Reason.ALGORITHM, "alg none is never accepted: the token is unsigned");
+        }
+        if (parsed instanceof EncryptedJWT) {
+            throw new TokenRejectedException(Reason.MALFORMED, "encrypted tokens (JWE) are not accepted");
+        }
+        return (SignedJWT) parsed;
+    }
+
+    private SignatureAlgorithm allowedAlgorithm(JWSAlgorithm alg) throws TokenRejectedException {
+        String name = alg.getName();
+        if (JWSAlgorithm.Family.HMAC_SHA.contains(alg) || name.toUpperCase(Locale.ROOT).startsWith("HS")) {
+            throw new TokenRejectedException(Reason.ALGORITHM,
+                    "alg " + Printable.of(name) + " is never accepted: HMAC would use a public key as a shared secret");
+        }
+        for (SignatureAlgorithm allowed : algorithms) {
+            if (allowed.joseName().equals(name)) {
+                return allowed;
+            }
+        }
+        throw new TokenRejectedException(Reason.ALGORITHM,
+                "alg " + Printable.of(name) + " is not among the allowed " + algorithms);
+    }
+
+    private JWK key(String kid) throws TokenRejectedException {
+        Optional<JWK> key;
+        try {
+            key = jwks.key(kid);
+        } catch (JwksUnavailableException e) {
+            throw new TokenRejectedException(Reason.UNKNOWN_KEY,
+                    "cannot look up key " + Printable.of(kid) + ": " + e.getMessage(), e);
+        }
+        return key.orElseThrow(() -> new TokenRejectedException(Reason.UNKNOWN_KEY,
+                "no published key has kid " + Printable.of(kid)));
+    }
+
+    /** Collects what a verifier expects; {@link #build()} refuses anything missing or unsafe. */
+    public static final class Builder {
+
+        private String issuer;
+        private String audience;
+        private JwksSource jwks;
+        private Set<SignatureAlgorithm> algorithms = EnumSet.allOf(SignatureAlgorithm.class);
+        private Clock clock;
+        private Duration skew = DEFAULT_SKEW;
+
+        private Builder() {
+        }
+
+        /** The {@code iss} every token must carry: the Lanyard server's issuer URL. Required. */
+        public Builder issuer(String issuer) {
+            this.issuer = issuer;
+            return this;
+        }
+
+        /** The one {@code aud} every token must carry: this service's audience. Required. */
+        public Builder audience(String audience) {
+            this.audience = audience;
+            return this;
+        }
+
+        /** Where keys come from. Required, unless {@link #jwksUri} is used. */
+        public Builder jwks(JwksSource jwks) {
+            this.jwks = jwks;
+            return this;
+        }
+
+        /**
+         * Fetch keys from {@code uri} with {@code http} (caching per {@link HttpJwksSource}). Call
+         * after {@link #clock}: the source uses the same clock.
+         */
+        public Builder jwksUri(URI uri, HttpClient http) {
+            if (clock == null) {
+                throw new IllegalStateException("set the clock before jwksUri: the JWKS cache runs on it");
+            }
+            this.jwks = new HttpJwksSource(uri, http, clock);
+            return this;
+        }
+
+        /** The algorithms to accept; by default ES256, ES384, EdDSA, RS256 and PS256. */
+        public Builder allowedAlgorithms(Set<SignatureAlgorithm> algorithms) {
+            Set<SignatureAlgorithm> copy = EnumSet.noneOf(SignatureAlgorithm.class);
+            copy.addAll(Objects.requireNonNull(algorithms, "algorithms"));
+            this.algorithms = copy;
+            return this;
+        }
+
+        /** The algorithms to accept, by JOSE name; {@code none} and HS* are refused here. */
+        public Builder allowedAlgorithms(String... joseNames) {
+            Set<SignatureAlgorithm> parsed = EnumSet.noneOf(SignatureAlgorithm.class);
+            for (String name : joseNames) {
+                parsed.add(SignatureAlgorithm.fromJoseName(name));
+            }
+            this.algorithms = parsed;
+            return this;
+        }
+
+        /** The clock the time claims are checked against. Required. */
+        public Builder clock(Clock clock) {
+            this.clock = clock;
+            return this;
+        }
+
+        /** Tolerated clock difference with the issuer; 30 s by default, at most 5 minutes. */
+        public Builder skew(Duration skew) {
+            this.skew = skew;
+            return this;
+        }
+
+        public TokenVerifier build() {
+            requireText(issuer, "an expected issuer is required (the Lanyard server's issuer URL)");
+            requireText(audience, "an expected audience is required (this service's lanyard.v1.audience)");
+            if (jwks == null) {
+                throw new IllegalStateException("a JWKS source is required (jwks or jwksUri)");
+            }
+            if (clock == null) {
+                throw new IllegalStateException("a clock is required");
+            }
+            if (algorithms == null || algorithms.isEmpty()) {
+                throw new IllegalStateException("at least one algorithm must be allowed");
+            }
+            Objects.requireNonNull(skew, "skew");
+            if (skew.isNegative()) {
+                throw new IllegalStateException("skew " + skew + " is negative");
+            }
+            if (skew.compareTo(MAX_SKEW) > 0) {
+                throw new IllegalStateException("skew " + skew.toSeconds() + " s is more than the "
+                        + MAX_SKEW.toMinutes() + " minute cap");
+            }
+            return new TokenVerifier(this);
+        }
+
+        private static void requireText(String value, String message) {
+            if (value == null || value.isBlank()) {
+                throw new IllegalStateException(message);
+            }
+        }
+    }
+}

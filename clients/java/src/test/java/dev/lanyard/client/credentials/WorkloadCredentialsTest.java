@@ -1,0 +1,378 @@
+package dev.lanyard.client.credentials;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.lanyard.client.testing.FakeScheduler;
+import dev.lanyard.client.testing.TcpProxy;
+import dev.lanyard.client.testing.TestPki;
+import dev.lanyard.client.testing.v1.InventoryServiceGrpc;
+import dev.lanyard.client.testing.v1.ListItemsRequest;
+import dev.lanyard.client.testing.v1.ListItemsResponse;
+import dev.lanyard.testing.RunningServer;
+import dev.lanyard.v1.DeleteRegistrationRequest;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bootstrap and renewal against a real Lanyard server on loopback, with a clock the test moves. */
+class WorkloadCredentialsTest {
+
+    private static final String FRONTEND = "spiffe://lanyard.local/ns/shop/sa/frontend";
+    private static final String INVENTORY = "spiffe://lanyard.local/ns/shop/sa/inventory";
+
+    @TempDir
+    Path dataDir;
+
+    private RunningServer lanyard;
+    private FakeScheduler scheduler;
+    private final SecureRandom random = new SecureRandom();
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        lanyard = RunningServer.start(dataDir);
+        scheduler = new FakeScheduler(lanyard.clock());
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable c : toClose) {
+            c.close();
+        }
+        lanyard.close();
+    }
+
+    private String target() {
+        return "localhost:" + lanyard.server().grpcPort();
+    }
+
+    private WorkloadCredentials.Builder builder(String joinToken) {
+        return WorkloadCredentials.builder()
+                .target(target())
+                .joinToken(joinToken)
+                .clock(lanyard.clock())
+                .scheduler(scheduler)
+                .random(random);
+    }
+
+    private WorkloadCredentials bootstrap(String spiffeId, String... dnsNames) throws CredentialException {
+        lanyard.register(spiffeId, dnsNames);
+        WorkloadCredentials credentials = builder(lanyard.joinToken(spiffeId))
+                .trustBundle(lanyard.server().trustBundle())
+                .dnsNames(List.of(dnsNames))
+                .bootstrap();
+        toClose.add(credentials);
+        return credentials;
+    }
+
+    private static Duration untilHalfLife(X509Certificate leaf, Instant now) {
+        Instant notBefore = leaf.getNotBefore().toInstant();
+        return Duration.between(now, notBefore.plus(Duration.between(notBefore, leaf.getNotAfter().toInstant())
+                .dividedBy(2)));
+    }
+
+    @Test
+    void bootstrapsWithAJoinTokenAndSchedulesRenewalAtHalfLife() throws Exception {
+        WorkloadCredentials credentials = bootstrap(FRONTEND);
+
+        assertThat(credentials.spiffeId()).isEqualTo(FRONTEND);
+        assertThat(credentials.certificate().getPublicKey().getAlgorithm()).isEqualTo("EC");
+        assertThat(credentials.trustBundle()).containsExactlyElementsOf(lanyard.server().trustBundle());
+        String alias = credentials.keyManager().chooseClientAlias(new String[] {"EC"}, null, null);
+        assertThat(credentials.keyManager().getCertificateChain(alias)[0]).isEqualTo(credentials.certificate());
+        assertThat(credentials.keyManager().getPrivateKey(alias)).isEqualTo(credentials.svid().privateKey());
+        assertThat(scheduler.pending()).isEqualTo(1);
+        assertThat(scheduler.nextDelay())
+                .isEqualTo(untilHalfLife(credentials.certificate(), lanyard.clock().instant()).truncatedTo(
+                        java.time.temporal.ChronoUnit.MILLIS));
+        assertThat(credentials.toString()).contains(FRONTEND).doesNotContain("PRIVATE");
+    }
+
+    @Test
+    void bootstrapsTrustingOnlyAPinnedRootFingerprint() throws Exception {
+        lanyard.register(FRONTEND);
+        WorkloadCredentials credentials = builder(lanyard.joinToken(FRONTEND))
+                .pinnedRoot(lanyard.server().rootFingerprint())
+                .bootstrap();
+        toClose.add(credentials);
+
+        assertThat(credentials.spiffeId()).isEqualTo(FRONTEND);
+        assertThat(credentials.trustBundle()).containsExactlyElementsOf(lanyard.server().trustBundle());
+    }
+
+    @Test
+    void refusesABundleWithoutThePinnedRootAndKeepsTheJoinTokenUnsent() throws Exception {
+        lanyard.register(FRONTEND);
+        String joinToken = lanyard.joinToken(FRONTEND);
+
+        CredentialException e = catchThrowableOfType(CredentialException.class, () -> builder(joinToken)
+                .pinnedRoot("sha256:" + "00".repeat(32)).bootstrap());
+
+        assertThat(e).hasMessage("no root in the trust bundle from " + target() + " has the pinned fingerprint sha256:"
+                + "0".repeat(64) + " (it has 1 roots)");
+        // The token was never sent, so it still works.
+        WorkloadCredentials credentials = builder(joinToken).pinnedRoot(lanyard.server().rootFingerprint()).bootstrap();
+        toClose.add(credentials);
+        assertThat(credentials.spiffeId()).isEqualTo(FRONTEND);
+    }
+
+    @Test
+    void refusesAServerItCannotVerifyBeforeSendingTheJoinToken() throws Exception {
+        lanyard.register(FRONTEND);
+        String joinToken = lanyard.joinToken(FRONTEND);
+        TestPki stranger = new TestPki(lanyard.clock(), "lanyard.local");
+
+        CredentialException e = catchThrowableOfType(CredentialException.class, () -> builder(joinToken)
+                .trustBundle(List.of(stranger.root())).bootstrap());
+
+        assertThat(e.status()).map(Status::getCode).contains(Status.Code.UNAVAILABLE);
+        assertThat(e.getMessage()).startsWith("bootstrap at " + target() + ": UNAVAILABLE").doesNotContain(joinToken);
+        WorkloadCredentials credentials = builder(joinToken).trustBundle(lanyard.server().trustBundle()).bootstrap();
+        toClose.add(credentials);
+        assertThat(credentials.spiffeId()).isEqualTo(FRONTEND);
+    }
+
+    @Test
+    void checksTheServerHostName() throws Exception {
+        lanyard.register(FRONTEND);
+        String joinToken = lanyard.joinToken(FRONTEND);
+        // The server's certificate names "localhost", not this address.
+        String byAddress = "127.0.0.1:" + lanyard.server().grpcPort();
+
+        CredentialException e = catchThrowableOfType(CredentialException.class, () -> builder(joinToken)
+                .target(byAddress).trustBundle(lanyard.server().trustBundle()).bootstrap());
+
+        assertThat(e.status()).map(Status::getCode).contains(Status.Code.UNAVAILABLE);
+        WorkloadCredentials credentials = builder(joinToken).trustBundle(lanyard.server().trustBundle()).bootstrap();
+        toClose.add(credentials);
+    }
+
+    @Test
+    void refusesAJoinTokenUsedOnceAlready() throws Exception {
+        lanyard.register(FRONTEND);
+        String joinToken = lanyard.joinToken(FRONTEND);
+        toClose.add(builder(joinToken).trustBundle(lanyard.server().trustBundle()).bootstrap());
+
+        CredentialException e = catchThrowableOfType(CredentialException.class, () -> builder(joinToken)
+                .trustBundle(lanyard.server().trustBundle()).bootstrap());
+
+        assertThat(e.status()).map(Status::getCode).isPresent().get().isNotEqualTo(Status.Code.OK);
+        assertThat(e.getMessage()).startsWith("bootstrap at " + target() + ": ").doesNotContain(joinToken);
+    }
+
+    @Test
+    void renewsAtHalfLifeWithANewKeyAndRenewsAgainWithTheRenewedCertificate() throws Exception {
+        WorkloadCredentials credentials = bootstrap(FRONTEND);
+        Svid first = credentials.svid();
+        List<Svid> renewed = new CopyOnWriteArrayList<>();
+        credentials.addRenewalListener(renewed::add);
+
+        lanyard.clock().advance(scheduler.nextDelay().minusSeconds(1));
+        assertThat(scheduler.runDue()).isZero();
+        lanyard.clock().advance(Duration.ofSeconds(1));
+        assertThat(scheduler.runDue()).isEqualTo(1);
+
+        Svid second = credentials.svid();
+        assertThat(second.spiffeId()).isEqualTo(FRONTEND);
+        assertThat(second.serialHex()).isNotEqualTo(first.serialHex());
+        assertThat(second.leaf().getPublicKey()).isNotEqualTo(first.leaf().getPublicKey());
+        assertThat(renewed).containsExactly(second);
+        assertThat(credentials.lastRenewalFailure()).isEmpty();
+        assertThat(scheduler.pending()).isEqualTo(1);
+
+        // The next renewal authenticates with the renewed certificate.
+        lanyard.clock().advance(scheduler.nextDelay());
+        assertThat(scheduler.runDue()).isEqualTo(1);
+        assertThat(credentials.svid().serialHex()).isNotIn(first.serialHex(), second.serialHex());
+        assertThat(renewed).hasSize(2);
+    }
+
+    @Test
+    void backsOffWhileLanyardIsUnreachableAndRenewsWhenItIsBack() throws Exception {
+        TcpProxy network = TcpProxy.start(lanyard.server().grpcPort());
+        toClose.add(network);
+        lanyard.register(FRONTEND);
+        WorkloadCredentials credentials = builder(lanyard.joinToken(FRONTEND))
+                .target("localhost:" + network.port())
+                .trustBundle(lanyard.server().trustBundle())
+                .bootstrap();
+        toClose.add(credentials);
+        Svid first = credentials.svid();
+        network.cut();
+
+        lanyard.clock().advance(scheduler.nextDelay());
+        assertThat(scheduler.runDue()).isEqualTo(1);
+        assertThat(credentials.lastRenewalFailure()).isPresent();
+        assertThat(credentials.lastRenewalFailure().get().status()).map(Status::getCode).contains(Status.Code.UNAVAILABLE);
+        assertThat(scheduler.nextDelay()).isEqualTo(Duration.ofSeconds(1));
+        lanyard.clock().advance(Duration.ofSeconds(1));
+        assertThat(scheduler.runDue()).isEqualTo(1);
+        assertThat(scheduler.nextDelay()).isEqualTo(Duration.ofSeconds(2));
+        lanyard.clock().advance(Duration.ofSeconds(2));
+        assertThat(scheduler.runDue()).isEqualTo(1);
+        assertThat(scheduler.nextDelay()).isEqualTo(Duration.ofSeconds(4));
+        assertThat(credentials.svid()).isEqualTo(first);
+
+        network.resume();
+        lanyard.clock().advance(Duration.ofSeconds(4));
+        assertThat(scheduler.runDue()).isEqualTo(1);
+
+        assertThat(credentials.lastRenewalFailure()).isEmpty();
+        assertThat(credentials.svid().serialHex()).isNotEqualTo(first.serialHex());
+        assertThat(scheduler.nextDelay()).isGreaterThan(Duration.ofMinutes(10));
+    }
+
+    @Test
+    void stopsRenewingWhenLanyardRefusesAndKeepsTheCurrentCertificate() throws Exception {
+        WorkloadCredentials credentials = bootstrap(FRONTEND);
+        Svid first = credentials.svid();
+        lanyard.admin().deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(FRONTEND).build());
+
+        lanyard.clock().advance(scheduler.nextDelay());
+        scheduler.runDue();
+
+        assertThat(credentials.lastRenewalFailure()).isPresent();
+        Status.Code code = credentials.lastRenewalFailure().get().status().orElseThrow().getCode();
+        assertThat(RenewalSchedule.isTransient(code)).as(code.toString()).isFalse();
+        assertThat(credentials.lastRenewalFailure().get()).hasMessageStartingWith(
+                "renewal of " + FRONTEND + " at " + target() + ": " + code);
+        assertThat(scheduler.pending()).isZero();
+        assertThat(credentials.svid()).isEqualTo(first);
+    }
+
+    @Test
+    void workloadsCallEachOtherOverMutualTlsAcrossRenewals() throws Exception {
+        WorkloadCredentials inventory = bootstrap(INVENTORY, "localhost");
+        WorkloadCredentials frontend = bootstrap(FRONTEND);
+        List<X509Certificate> callers = new CopyOnWriteArrayList<>();
+        ServerInterceptor recordCaller = new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                    ServerCallHandler<Q, R> next) {
+                try {
+                    callers.add((X509Certificate) call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION)
+                            .getPeerCertificates()[0]);
+                } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                    throw new IllegalStateException(e);
+                }
+                return next.startCall(call, headers);
+            }
+        };
+        InventoryServiceGrpc.InventoryServiceImplBase service = new InventoryServiceGrpc.InventoryServiceImplBase() {
+            @Override
+            public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
+                response.onNext(ListItemsResponse.getDefaultInstance());
+                response.onCompleted();
+            }
+        };
+        Server server = Grpc.newServerBuilderForPort(0, inventory.serverCredentials())
+                .addService(ServerInterceptors.intercept(service, recordCaller)).build().start();
+        toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
+
+        call(frontend, server.getPort());
+        frontend.renewNow();
+        inventory.renewNow();
+        call(frontend, server.getPort());
+
+        assertThat(callers).hasSize(2);
+        assertThat(callers.get(0).getSerialNumber()).isNotEqualTo(callers.get(1).getSerialNumber());
+        assertThat(callers.get(1)).isEqualTo(frontend.certificate());
+
+        // The SSLContext does a plain JSSE handshake with the same material, host name checked.
+        try (SSLSocket socket = (SSLSocket) frontend.sslContext().getSocketFactory()
+                .createSocket()) {
+            socket.connect(new InetSocketAddress("localhost", server.getPort()), 10_000);
+            SSLParameters parameters = socket.getSSLParameters();
+            parameters.setEndpointIdentificationAlgorithm("HTTPS");
+            parameters.setApplicationProtocols(new String[] {"h2"});
+            parameters.setServerNames(List.of(new javax.net.ssl.SNIHostName("localhost")));
+            socket.setSSLParameters(parameters);
+            socket.startHandshake();
+            assertThat(socket.getSession().getPeerCertificates()[0]).isEqualTo(inventory.certificate());
+        }
+    }
+
+    private static void call(WorkloadCredentials client, int port) {
+        ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", port, client.channelCredentials())
+                .build();
+        try {
+            InventoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .listItems(ListItemsRequest.getDefaultInstance());
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    @Test
+    void tokenSaysWhatLanyardAnswered() throws Exception {
+        WorkloadCredentials credentials = bootstrap(FRONTEND);
+
+        CredentialException e = catchThrowableOfType(CredentialException.class,
+                () -> credentials.token("payments", Set.of("payments.read")));
+
+        assertThat(e.status()).isPresent();
+        assertThat(e.getMessage()).startsWith("token for payments [payments.read] from " + target() + ": ");
+    }
+
+    @Test
+    void closingStopsRenewal() throws Exception {
+        WorkloadCredentials credentials = bootstrap(FRONTEND);
+
+        credentials.close();
+
+        assertThat(scheduler.pending()).isZero();
+        assertThatThrownBy(credentials::renewNow).hasMessage("these credentials are closed");
+    }
+
+    @Test
+    void bootstrapRefusesAnIncompleteConfiguration() {
+        X509Certificate root = lanyard.server().trustBundle().get(0);
+        assertThatThrownBy(() -> WorkloadCredentials.builder().joinToken("t").trustBundle(List.of(root))
+                .clock(lanyard.clock()).scheduler(scheduler).random(random).bootstrap())
+                .hasMessage("a target (Lanyard's host:port) is required");
+        assertThatThrownBy(() -> builder(null).trustBundle(List.of(root)).bootstrap())
+                .hasMessage("a join token is required to bootstrap");
+        assertThatThrownBy(() -> builder("t").bootstrap())
+                .hasMessage("exactly one of trustBundle and pinnedRoot is required to verify the server");
+        assertThatThrownBy(() -> builder("t").trustBundle(List.of(root)).pinnedRoot("sha256:" + "ab".repeat(32))
+                .bootstrap())
+                .hasMessage("exactly one of trustBundle and pinnedRoot is required to verify the server");
+        assertThatThrownBy(() -> builder("t").trustBundle(List.of()).bootstrap())
+                .hasMessage("the trust bundle is empty");
+        assertThatThrownBy(() -> builder("t").trustBundle(List.of(root)).scheduler(null).bootstrap())
+                .hasMessage("a clock, a scheduler and a SecureRandom are required");
+        assertThatThrownBy(() -> builder("t").trustBundle(List.of(root)).ttl(Duration.ZERO).bootstrap())
+                .hasMessage("the requested TTL must be positive, not PT0S");
+        assertThatThrownBy(() -> builder("t").trustBundle(List.of(root)).callTimeout(Duration.ofSeconds(-1)).bootstrap())
+                .hasMessage("the call timeout must be positive, not PT-1S");
+        assertThatThrownBy(() -> builder("t").trustBundle(List.of(root))
+                .renewalBackoff(Duration.ofSeconds(10), Duration.ofSeconds(1)).bootstrap())
+                .hasMessage("the maximum backoff PT1S is shorter than the initial PT10S");
+    }
+}

@@ -1,0 +1,285 @@
+package dev.lanyard.client.token;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.lanyard.testing.MutableClock;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The cache rules against a real HTTP server on loopback that counts what it is asked. */
+class HttpJwksSourceTest {
+
+    private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T12:00:00Z"));
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final JwksServer server = new JwksServer();
+    private ECKey first;
+    private ECKey second;
+
+    /** Serves a JWKS with an ETag and Cache-Control, answers 304 to a matching If-None-Match. */
+    private static final class JwksServer {
+        final AtomicInteger requests = new AtomicInteger();
+        final List<String> ifNoneMatch = Collections.synchronizedList(new ArrayList<>());
+        volatile String body = "{\"keys\":[]}";
+        volatile String cacheControl = "max-age=60";
+        volatile int failWith = 0;
+        HttpServer http;
+
+        void start() throws IOException {
+            http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            http.createContext("/.well-known/jwks.json", this::handle);
+            http.start();
+        }
+
+        URI uri() {
+            return URI.create("http://127.0.0.1:" + http.getAddress().getPort() + "/.well-known/jwks.json");
+        }
+
+        void publish(JWK... keys) {
+            body = new JWKSet(List.of(keys)).toString();
+        }
+
+        private void handle(HttpExchange exchange) throws IOException {
+            requests.incrementAndGet();
+            String conditional = exchange.getRequestHeaders().getFirst("If-None-Match");
+            ifNoneMatch.add(conditional);
+            if (failWith != 0) {
+                exchange.sendResponseHeaders(failWith, -1);
+                exchange.close();
+                return;
+            }
+            byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+            String etag = "\"" + Integer.toHexString(body.hashCode()) + "\"";
+            exchange.getResponseHeaders().set("ETag", etag);
+            if (cacheControl != null) {
+                exchange.getResponseHeaders().set("Cache-Control", cacheControl);
+            }
+            if (etag.equals(conditional)) {
+                exchange.sendResponseHeaders(304, -1);
+                exchange.close();
+                return;
+            }
+            exchange.getResponseHeaders().set("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, bytes.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(bytes);
+            }
+        }
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        first = new ECKeyGenerator(Curve.P_256).keyID("first").generate();
+        second = new ECKeyGenerator(Curve.P_256).keyID("second").generate();
+        server.publish(first.toPublicJWK());
+        server.start();
+    }
+
+    @AfterEach
+    void stop() {
+        server.http.stop(0);
+    }
+
+    private HttpJwksSource source() {
+        return new HttpJwksSource(server.uri(), http, clock);
+    }
+
+    @Test
+    void servesFromCacheForMaxAgeThenRevalidatesWithTheEtag() throws Exception {
+        HttpJwksSource source = source();
+
+        assertThat(source.key("first")).contains(first.toPublicJWK());
+        clock.advance(Duration.ofSeconds(59));
+        assertThat(source.key("first")).isPresent();
+        assertThat(server.requests).hasValue(1);
+
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(source.key("first")).contains(first.toPublicJWK());
+        assertThat(server.requests).hasValue(2);
+        assertThat(server.ifNoneMatch.get(0)).isNull();
+        assertThat(server.ifNoneMatch.get(1)).isEqualTo("\"" + Integer.toHexString(server.body.hashCode()) + "\"");
+
+        // The 304 restarted the freshness period.
+        clock.advance(Duration.ofSeconds(59));
+        assertThat(source.key("first")).isPresent();
+        assertThat(server.requests).hasValue(2);
+    }
+
+    @Test
+    void boundsMaxAgeBelowAtTenSeconds() throws Exception {
+        server.cacheControl = "public, max-age=1";
+        HttpJwksSource source = source();
+
+        source.key("first");
+        clock.advance(Duration.ofSeconds(9));
+        source.key("first");
+        assertThat(server.requests).hasValue(1);
+        clock.advance(Duration.ofSeconds(1));
+        source.key("first");
+        assertThat(server.requests).hasValue(2);
+    }
+
+    @Test
+    void boundsMaxAgeAboveAtOneHour() throws Exception {
+        server.cacheControl = "max-age=86400";
+        HttpJwksSource source = source();
+
+        source.key("first");
+        clock.advance(Duration.ofMinutes(59));
+        source.key("first");
+        assertThat(server.requests).hasValue(1);
+        clock.advance(Duration.ofMinutes(1));
+        source.key("first");
+        assertThat(server.requests).hasValue(2);
+    }
+
+    @Test
+    void keepsACopyTenSecondsWhenTheServerSaysNothingOrForbidsCaching() throws Exception {
+        for (String cacheControl : new String[] {null, "no-store", "no-cache, max-age=600", "max-age=soon"}) {
+            server.cacheControl = cacheControl;
+            server.requests.set(0);
+            HttpJwksSource source = source();
+            source.key("first");
+            clock.advance(Duration.ofSeconds(9));
+            source.key("first");
+            assertThat(server.requests).as(String.valueOf(cacheControl)).hasValue(1);
+            clock.advance(Duration.ofSeconds(1));
+            source.key("first");
+            assertThat(server.requests).as(String.valueOf(cacheControl)).hasValue(2);
+        }
+    }
+
+    @Test
+    void refetchesForAnUnknownKidAtMostOncePerTenSeconds() throws Exception {
+        HttpJwksSource source = source();
+        source.key("first");
+
+        // Just fetched: an unknown kid does not cause another request yet.
+        assertThat(source.key("second")).isEmpty();
+        assertThat(server.requests).hasValue(1);
+
+        // The server publishes a new key; after the minimum interval one lookup finds it.
+        server.publish(first.toPublicJWK(), second.toPublicJWK());
+        clock.advance(Duration.ofSeconds(10));
+        assertThat(source.key("second")).contains(second.toPublicJWK());
+        assertThat(server.requests).hasValue(2);
+
+        // A flood of made-up kids costs at most one request per interval.
+        for (int i = 0; i < 50; i++) {
+            assertThat(source.key("made-up-" + i)).isEmpty();
+        }
+        assertThat(server.requests).hasValue(2);
+        clock.advance(Duration.ofSeconds(10));
+        for (int i = 0; i < 50; i++) {
+            assertThat(source.key("made-up-" + i)).isEmpty();
+        }
+        assertThat(server.requests).hasValue(3);
+    }
+
+    @Test
+    void keepsServingTheLastGoodKeySetWhenARefetchFails() throws Exception {
+        HttpJwksSource source = source();
+        source.key("first");
+
+        server.failWith = 500;
+        clock.advance(Duration.ofSeconds(60));
+        assertThat(source.key("first")).contains(first.toPublicJWK());
+        assertThat(server.requests).hasValue(2);
+
+        // A failed refresh is not retried on every lookup, only after the minimum interval.
+        clock.advance(Duration.ofSeconds(5));
+        assertThat(source.key("first")).isPresent();
+        assertThat(server.requests).hasValue(2);
+        clock.advance(Duration.ofSeconds(5));
+        assertThat(source.key("first")).isPresent();
+        assertThat(server.requests).hasValue(3);
+
+        // Lanyard is back: the next refresh replaces the stale copy.
+        server.failWith = 0;
+        server.publish(second.toPublicJWK());
+        clock.advance(Duration.ofSeconds(10));
+        assertThat(source.key("second")).isPresent();
+        assertThat(source.key("first")).isEmpty();
+    }
+
+    @Test
+    void keepsServingTheLastGoodKeySetWhenTheServerIsGone() throws Exception {
+        HttpJwksSource source = source();
+        source.key("first");
+        server.http.stop(0);
+
+        clock.advance(Duration.ofMinutes(5));
+        assertThat(source.key("first")).contains(first.toPublicJWK());
+    }
+
+    @Test
+    void saysWhyWhenNoKeySetWasEverFetchedAndDoesNotHammerTheServer() {
+        server.failWith = 503;
+        HttpJwksSource source = source();
+
+        assertThatThrownBy(() -> source.key("first"))
+                .isInstanceOf(JwksUnavailableException.class)
+                .hasMessage("no JWKS could be fetched from " + server.uri() + ": HTTP 503 from " + server.uri());
+        assertThatThrownBy(() -> source.key("first")).isInstanceOf(JwksUnavailableException.class);
+        assertThat(server.requests).hasValue(1);
+    }
+
+    @Test
+    void refusesADocumentThatIsNotAPublicJwks() throws Exception {
+        server.body = new JWKSet(first).toString(false);
+        assertThatThrownBy(() -> source().key("first"))
+                .hasMessage("no JWKS could be fetched from " + server.uri() + ": the JWKS at " + server.uri()
+                        + " holds private key material; refusing it");
+
+        server.body = "<html>not json</html>";
+        clock.advance(Duration.ofSeconds(10));
+        assertThatThrownBy(() -> source().key("first"))
+                .hasMessage("no JWKS could be fetched from " + server.uri() + ": the document at " + server.uri()
+                        + " is not a JWKS");
+
+        server.body = "{\"keys\":[]," + "\"pad\":\"" + "x".repeat(HttpJwksSource.MAX_BYTES) + "\"}";
+        assertThatThrownBy(() -> source().key("first"))
+                .hasMessage("no JWKS could be fetched from " + server.uri() + ": the JWKS at " + server.uri()
+                        + " is larger than 1048576 bytes");
+    }
+
+    @Test
+    void refusesABadConfiguration() {
+        assertThatThrownBy(() -> new HttpJwksSource(URI.create("ftp://127.0.0.1/jwks.json"), http, clock))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the JWKS URI must be http or https, not ftp://127.0.0.1/jwks.json");
+        assertThatThrownBy(() -> new HttpJwksSource(server.uri(), http, clock, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the request timeout must be positive, not PT0S");
+    }
+
+    @Test
+    void plugsIntoAVerifier() throws Exception {
+        TokenVerifier verifier = TokenVerifier.builder().issuer("https://lanyard.test").audience("payments")
+                .clock(clock).jwksUri(server.uri(), http).build();
+
+        assertThat(verifier).isNotNull();
+        assertThat(new HttpJwksSource(server.uri(), http, clock).uri()).isEqualTo(server.uri());
+    }
+}
