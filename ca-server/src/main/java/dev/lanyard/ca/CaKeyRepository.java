@@ -8,8 +8,11 @@ public interface CaKeyRepository {
 
     void insert(StoredCaKey key);
 
-    /** Changes a key's status; false if there is no such key. */
-    boolean updateStatus(String id, StoredCaKey.Status status);
+    /**
+     * Moves a key from one status to another only if it is still in {@code from} (a compare-and-set,
+     * so replicas cannot both make the move), stamping activation or retirement time.
+     */
+    boolean updateStatus(String id, StoredCaKey.Status from, StoredCaKey.Status to, java.time.Instant at);
 
     Optional<StoredCaKey> find(String id);
 

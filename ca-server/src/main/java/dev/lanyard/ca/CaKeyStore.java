@@ -7,15 +7,18 @@ import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
-/** Persists the CA through the repository, private keys sealed; loads it back on start. */
+/** Persists CA certificates through the repository, private keys sealed; loads them back, opening each key once. */
 public final class CaKeyStore {
 
     private final CaKeyRepository repository;
     private final PrivateKeySealer sealer;
     private final CryptoProviders crypto;
     private final Clock clock;
+    private final Map<String, CaCertificate> opened = new ConcurrentHashMap<>();
 
     public CaKeyStore(CaKeyRepository repository, PrivateKeySealer sealer, CryptoProviders crypto, Clock clock) {
         this.repository = repository;
@@ -24,48 +27,57 @@ public final class CaKeyStore {
         this.clock = clock;
     }
 
+    public CaKeyRepository repository() {
+        return repository;
+    }
+
     /** The newest ACTIVE intermediate and the root that signed it, if the store has a CA. */
     public Optional<IssuingCa> loadActive() {
-        List<StoredCaKey> all = repository.all();
-        Optional<StoredCaKey> active = all.stream()
+        return repository.all().stream()
                 .filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE && k.status() == StoredCaKey.Status.ACTIVE)
-                .reduce((older, newer) -> newer);
-        if (active.isEmpty()) {
-            return Optional.empty();
-        }
-        CaCertificate intermediate = load(active.get());
-        for (StoredCaKey candidate : all) {
-            if (candidate.kind() != StoredCaKey.Kind.ROOT) {
-                continue;
-            }
-            CaCertificate root = load(candidate);
-            if (signs(root.certificate(), intermediate.certificate())) {
-                return Optional.of(new IssuingCa(root, intermediate));
+                .reduce((older, newer) -> newer)
+                .map(this::load);
+    }
+
+    /** The CA an intermediate row belongs to: the intermediate (key opened) and the root that signed it. */
+    public IssuingCa load(StoredCaKey intermediateRow) {
+        CaCertificate intermediate = open(intermediateRow);
+        for (StoredCaKey candidate : repository.all()) {
+            if (candidate.kind() == StoredCaKey.Kind.ROOT) {
+                CaCertificate root = open(candidate);
+                if (signs(root.certificate(), intermediate.certificate())) {
+                    return new IssuingCa(root, intermediate);
+                }
             }
         }
         throw new IllegalStateException("the store holds intermediate " + intermediate.keyId() + " but not its root");
     }
 
-    /** Stores the root (once) and the intermediate as ACTIVE. */
+    /** Stores a new CA: the root (once) and the intermediate as ACTIVE. */
     public void save(IssuingCa ca) {
-        if (repository.find(ca.root().keyId()).isEmpty()) {
-            repository.insert(row(ca.root(), StoredCaKey.Kind.ROOT));
-        }
-        repository.insert(row(ca.intermediate(), StoredCaKey.Kind.INTERMEDIATE));
+        saveIntermediate(ca, StoredCaKey.Status.ACTIVE);
     }
 
-    private StoredCaKey row(CaCertificate ca, StoredCaKey.Kind kind) {
+    /** Stores a rotated intermediate under a known root with the given status (PREPARED for rotation). */
+    public void saveIntermediate(IssuingCa ca, StoredCaKey.Status status) {
+        if (repository.find(ca.root().keyId()).isEmpty()) {
+            repository.insert(row(ca.root(), StoredCaKey.Kind.ROOT, StoredCaKey.Status.ACTIVE));
+        }
+        repository.insert(row(ca.intermediate(), StoredCaKey.Kind.INTERMEDIATE, status));
+    }
+
+    private StoredCaKey row(CaCertificate ca, StoredCaKey.Kind kind, StoredCaKey.Status status) {
         Optional<String> sealed = ca.hasPrivateKey()
                 ? Optional.of(sealer.seal(ca.privateKey(), ca.keyId()))
                 : Optional.empty();
-        return new StoredCaKey(ca.keyId(), kind, StoredCaKey.Status.ACTIVE, Pem.certificates(List.of(ca.certificate())),
-                sealed, ca.certificate().getNotAfter().toInstant(), clock.instant());
+        return StoredCaKey.created(ca.keyId(), kind, status, Pem.certificates(List.of(ca.certificate())), sealed,
+                ca.certificate().getNotAfter().toInstant(), clock.instant());
     }
 
-    private CaCertificate load(StoredCaKey stored) {
-        X509Certificate certificate = Pem.parseCertificates(stored.certificatePem()).get(0);
-        return new CaCertificate(certificate,
-                stored.sealedPrivateKey().map(sealed -> sealer.open(sealed, stored.id())).orElse(null), stored.id());
+    private CaCertificate open(StoredCaKey stored) {
+        return opened.computeIfAbsent(stored.id(), id -> new CaCertificate(
+                Pem.parseCertificates(stored.certificatePem()).get(0),
+                stored.sealedPrivateKey().map(sealed -> sealer.open(sealed, id)).orElse(null), id));
     }
 
     private boolean signs(X509Certificate issuer, X509Certificate subject) {

@@ -10,12 +10,15 @@ import java.util.Optional;
  */
 public record StoredCaKey(
         String id, Kind kind, Status status, String certificatePem, Optional<String> sealedPrivateKey,
-        Instant notAfter, Instant createdAt) {
+        Instant notAfter, Instant createdAt, Optional<Instant> activatedAt, Optional<Instant> retiredAt) {
 
     public enum Kind { ROOT, INTERMEDIATE }
 
-    /** The rotation state machine of DESIGN.md: prepared, then active, then retired. */
-    public enum Status { PREPARED, ACTIVE, RETIRED }
+    /**
+     * The rotation state machine of DESIGN.md: prepared, then active, then retired; dropped once
+     * nothing it signed is still valid (kept as history, no longer trusted).
+     */
+    public enum Status { PREPARED, ACTIVE, RETIRED, DROPPED }
 
     public StoredCaKey {
         Objects.requireNonNull(id, "id");
@@ -25,5 +28,14 @@ public record StoredCaKey(
         Objects.requireNonNull(sealedPrivateKey, "sealedPrivateKey");
         Objects.requireNonNull(notAfter, "notAfter");
         Objects.requireNonNull(createdAt, "createdAt");
+        Objects.requireNonNull(activatedAt, "activatedAt");
+        Objects.requireNonNull(retiredAt, "retiredAt");
+    }
+
+    /** A new key row: created now, active from now if it is created ACTIVE. */
+    public static StoredCaKey created(String id, Kind kind, Status status, String certificatePem,
+            Optional<String> sealedPrivateKey, Instant notAfter, Instant now) {
+        return new StoredCaKey(id, kind, status, certificatePem, sealedPrivateKey, notAfter, now,
+                status == Status.ACTIVE ? Optional.of(now) : Optional.empty(), Optional.empty());
     }
 }

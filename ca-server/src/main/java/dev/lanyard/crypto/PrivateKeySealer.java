@@ -12,6 +12,7 @@ import java.util.Base64;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
+import dev.lanyard.token.KeySealer;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 
 /**
@@ -21,7 +22,7 @@ import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
  *
  * <p>Format (base64): version(1) | wrapNonce(12) | wrappedDataKey(32+16) | nonce(12) | ciphertext+tag.
  */
-public final class PrivateKeySealer {
+public final class PrivateKeySealer implements KeySealer {
 
     private static final byte VERSION = 1;
     private static final int NONCE = 12;
@@ -39,6 +40,7 @@ public final class PrivateKeySealer {
         this.crypto = crypto;
     }
 
+    @Override
     public String seal(PrivateKey key, String keyId) {
         byte[] dataKey = new byte[DATA_KEY];
         byte[] plain = key.getEncoded();
@@ -60,6 +62,7 @@ public final class PrivateKeySealer {
         }
     }
 
+    @Override
     public PrivateKey open(String sealed, String keyId) {
         byte[] raw;
         try {

@@ -1,7 +1,6 @@
 package dev.lanyard.server;
 
 import dev.lanyard.attest.JoinTokens;
-import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
@@ -49,7 +48,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     private final RegistrationRepository registrations;
     private final JoinTokens joinTokens;
     private final IssuedCertificateRepository issued;
-    private final AuditLog audit;
+    private final AuditedCall calls;
     private final Clock clock;
     private final Duration defaultSvidTtl;
     private final Duration maxSvidTtl;
@@ -62,7 +61,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         this.registrations = registrations;
         this.joinTokens = joinTokens;
         this.issued = issued;
-        this.audit = audit;
+        this.calls = new AuditedCall(audit, clock);
         this.clock = clock;
         this.defaultSvidTtl = defaultSvidTtl;
         this.maxSvidTtl = maxSvidTtl;
@@ -158,32 +157,8 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         });
     }
 
-    /** One body per RPC: run it, audit the outcome (reads are audited too: they are admin calls), answer. */
-    private <T> void run(String action, String target, StreamObserver<T> response, Call<T> body) {
-        String actor = actor();
-        try {
-            T result = body.call();
-            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.SUCCESS, ""));
-            response.onNext(result);
-            response.onCompleted();
-        } catch (StatusException e) {
-            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
-                    e.getStatus().getCode() + ": " + e.getStatus().getDescription()));
-            response.onError(e);
-        }
-    }
-
-    @FunctionalInterface
-    private interface Call<T> {
-        T call() throws StatusException;
-    }
-
-    private static String actor() {
-        try {
-            return PeerIdentityInterceptor.requirePeer().spiffeId().toString();
-        } catch (StatusException e) {
-            return "anonymous";
-        }
+    private <T> void run(String action, String target, StreamObserver<T> response, AuditedCall.Body<T> body) {
+        calls.run(action, target, response, body);
     }
 
     private SpiffeId ourSpiffeId(String text) throws StatusException {
@@ -231,7 +206,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     }
 
     private static StatusException invalid(String message) {
-        return Status.INVALID_ARGUMENT.withDescription(message).asException();
+        return AuditedCall.invalid(message);
     }
 
     private static dev.lanyard.v1.Registration toProto(Registration r) {

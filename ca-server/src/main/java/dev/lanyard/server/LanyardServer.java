@@ -6,6 +6,8 @@ import dev.lanyard.audit.AuditLog;
 import dev.lanyard.ca.CaGenerator;
 import dev.lanyard.ca.CaImporter;
 import dev.lanyard.ca.CaKeyStore;
+import dev.lanyard.ca.CaRotation;
+import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.ca.CertificateAuthority;
 import dev.lanyard.ca.CsrValidator;
 import dev.lanyard.ca.IssuingCa;
@@ -17,7 +19,21 @@ import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.crypto.PrivateKeySealer;
 import dev.lanyard.store.Database;
+import dev.lanyard.contract.ContractRegistry;
+import dev.lanyard.jwks.OpenIdConfiguration;
+import dev.lanyard.policy.PolicyFileWatcher;
+import dev.lanyard.policy.PolicyStore;
+import dev.lanyard.rotation.RotationPlanner;
+import dev.lanyard.rotation.RotationPolicy;
 import dev.lanyard.store.JdbcAuditLog;
+import dev.lanyard.store.JdbcContractRepository;
+import dev.lanyard.store.JdbcPolicyRepository;
+import dev.lanyard.store.JdbcSigningKeyRepository;
+import dev.lanyard.token.JwtSigningKeys;
+import dev.lanyard.token.RateLimiter;
+import dev.lanyard.token.TokenMinter;
+import dev.lanyard.v1.KeyInfo;
+import dev.lanyard.v1.KeyKind;
 import dev.lanyard.store.JdbcCaKeyRepository;
 import dev.lanyard.store.JdbcIssuedCertificateRepository;
 import dev.lanyard.store.JdbcJoinTokenRepository;
@@ -41,7 +57,9 @@ import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Optional;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -58,6 +76,7 @@ public final class LanyardServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(LanyardServer.class);
     private static final String PASSPHRASE_SALT_FILE = "kek.salt";
+    private static final Duration ROTATION_TICK = Duration.ofSeconds(5);
 
     private final ServerConfig config;
     private final Clock clock;
@@ -66,6 +85,12 @@ public final class LanyardServer implements AutoCloseable {
     private final AuditLog audit;
     private final IssuingCa ca;
     private final TrustAuthorities authorities;
+    private final CaRotation caRotation;
+    private final JwtSigningKeys jwtKeys;
+    private final TrustBundles bundles;
+    private final ContractRegistry contracts;
+    private final PolicyStore policy;
+    private PolicyFileWatcher policyWatcher;
     private final LocalCredentials localCredentials;
     private final ReloadingKeyManager serverKeys;
     private final ScheduledExecutorService scheduler;
@@ -92,15 +117,37 @@ public final class LanyardServer implements AutoCloseable {
         this.audit = new JdbcAuditLog(database.dataSource());
 
         SerialNumbers serials = new SerialNumbers(random);
-        this.ca = loadOrCreateCa(new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), sealer, crypto, clock),
-                serials);
+        CaKeyStore caKeys = new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), sealer, crypto, clock);
+        this.ca = loadOrCreateCa(caKeys, serials);
         this.authorities = new TrustAuthorities(List.of(ca));
-        CertificateAuthority authority = new CertificateAuthority(ca, crypto, clock, serials, config.crlUrl());
+        // The issuing CA rotates at half its lifetime; it stays trusted while its certificates can live.
+        this.caRotation = new CaRotation(caKeys, new CaGenerator(crypto, clock, serials),
+                new RotationPlanner(new RotationPolicy(config.intermediateTtl().dividedBy(2),
+                        config.tokens().publishLead(), config.maxSvidTtl().plus(CertificateAuthority.BACKDATE))),
+                clock, config.trustDomain(), config.intermediateTtl(),
+                issuing -> new CertificateAuthority(issuing, crypto, clock, serials, config.crlUrl()),
+                authorities::update);
         JoinTokens joinTokens = new JoinTokens(joinTokenRepository, clock, random);
-        SvidIssuer issuer = new SvidIssuer(authority, new CsrValidator(crypto, config.maxCsrBytes()), joinTokens,
-                registrations, issued, audit, clock, config.defaultSvidTtl());
+        SvidIssuer issuer = new SvidIssuer(caRotation::active, new CsrValidator(crypto, config.maxCsrBytes()),
+                joinTokens, registrations, issued, audit, clock, config.defaultSvidTtl());
 
-        this.localCredentials = new LocalCredentials(() -> authority, crypto, issued, audit, clock, random);
+        ServerConfig.Tokens tokens = config.tokens();
+        this.jwtKeys = new JwtSigningKeys(new JdbcSigningKeyRepository(database.dataSource()), sealer,
+                new RotationPlanner(new RotationPolicy(tokens.keyLifetime(), tokens.publishLead(),
+                        tokens.maxTtl().plus(Duration.ofMinutes(5)))),
+                tokens.algorithm(), crypto.primary(), crypto.bouncyCastle(), clock);
+        jwtKeys.tick();
+        this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeys, config.bundleRefreshHint(), clock);
+        this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
+        if (tokens.contractsDir().isPresent()) {
+            contracts.loadDirectory(tokens.contractsDir().get());
+        }
+        JdbcPolicyRepository policyHistory = new JdbcPolicyRepository(database.dataSource());
+        this.policy = new PolicyStore();
+        policyHistory.latest().ifPresent(policy::apply);
+        TokenMinter minter = new TokenMinter(jwtKeys, config.issuer(), clock, random, tokens.maxTtl());
+
+        this.localCredentials = new LocalCredentials(caRotation::active, crypto, issued, audit, clock, random);
         this.serverKeys = new ReloadingKeyManager(issueServerCredential());
         config.adminCredentialDir().ifPresent(this::writeAdminCredential);
 
@@ -112,21 +159,37 @@ public final class LanyardServer implements AutoCloseable {
                 .clientAuth(TlsServerCredentials.ClientAuth.OPTIONAL);
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
+        AdminInterceptor adminOnly = new AdminInterceptor(new HashSet<>(config.adminIds()), audit, clock);
+        KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), bundles::refresh, audit, clock);
         this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build())
                 .addService(new CertificateGrpcService(issuer, authorities))
-                .addService(new TrustBundleGrpcService(config.trustDomain(), authorities, config.bundleRefreshHint()))
-                .addService(ServerInterceptors.intercept(admin,
-                        new AdminInterceptor(new HashSet<>(config.adminIds()), audit, clock)))
+                .addService(new TrustBundleGrpcService(bundles))
+                .addService(new TokenGrpcService(minter, contracts, policy, registrations,
+                        new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), audit, clock))
+                .addService(ServerInterceptors.intercept(admin, adminOnly))
+                .addService(ServerInterceptors.intercept(keyService, adminOnly))
+                .addService(ServerInterceptors.intercept(new ContractGrpcService(contracts, audit, clock), adminOnly))
+                .addService(ServerInterceptors.intercept(
+                        new PolicyGrpcService(policy, policyHistory, audit, clock), adminOnly))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .intercept(new PeerIdentityInterceptor(verifier))
                 .build();
 
         this.httpExecutor = Executors.newFixedThreadPool(4, daemonThreads("lanyard-http"));
+        Duration maxAge = config.bundleRefreshHint();
+        String jwksUri = config.issuer() + "/.well-known/jwks.json";
+        byte[] discovery = OpenIdConfiguration.build(config.issuer(), jwksUri,
+                List.of(tokens.algorithm().jws().getName())).getBytes(StandardCharsets.UTF_8);
         this.http = new HttpPublisher(config.httpHost(), config.httpPort(), httpExecutor)
+                .route("/.well-known/jwks.json", () -> new HttpPublisher.Document("application/jwk-set+json",
+                        bundles.current().jwksJson(), maxAge))
+                .route("/.well-known/openid-configuration", () -> new HttpPublisher.Document("application/json",
+                        discovery, maxAge))
+                .route("/bundle", () -> new HttpPublisher.Document("application/json",
+                        bundles.current().spiffeJson(), maxAge))
                 .route("/bundle.pem", () -> new HttpPublisher.Document("application/x-pem-file",
-                        Pem.certificates(authorities.roots()).getBytes(StandardCharsets.US_ASCII),
-                        config.bundleRefreshHint()))
+                        Pem.certificates(authorities.roots()).getBytes(StandardCharsets.US_ASCII), maxAge))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
@@ -148,6 +211,8 @@ public final class LanyardServer implements AutoCloseable {
             throw e;
         }
         server.scheduleServerRenewal();
+        server.scheduleRotation();
+        server.watchPolicyFile();
         server.health.setStatus("", ServingStatus.SERVING);
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, HTTP on {}:{}", config.trustDomain(),
                 config.grpcHost(), server.grpcPort(), config.httpHost(), server.httpPort());
@@ -192,6 +257,10 @@ public final class LanyardServer implements AutoCloseable {
     @Override
     public void close() {
         health.enterTerminalState();
+        bundles.closeWatchers();
+        if (policyWatcher != null) {
+            policyWatcher.close();
+        }
         grpc.shutdown();
         try {
             if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -233,6 +302,62 @@ public final class LanyardServer implements AutoCloseable {
                 scheduler.schedule(this::scheduleServerRenewal, 1, TimeUnit.MINUTES);
             }
         }, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Every few seconds: let the planners rotate JWT keys and the issuing CA, and republish the
+     * bundle if anything changed. Cheap when nothing is due (two small queries).
+     */
+    private void scheduleRotation() {
+        scheduler.scheduleWithFixedDelay(this::rotateNow, ROTATION_TICK.toMillis(), ROTATION_TICK.toMillis(),
+                TimeUnit.MILLISECONDS);
+    }
+
+    /** One rotation tick now (the scheduler runs it; tests that move the clock call it). */
+    public void rotateNow() {
+        try {
+            jwtKeys.tick();
+            caRotation.tick();
+            bundles.refresh();
+        } catch (RuntimeException e) {
+            LOG.error("key rotation tick failed; retrying at the next tick", e);
+        }
+    }
+
+    private void watchPolicyFile() throws IOException {
+        Optional<Path> file = config.tokens().policyFile();
+        if (file.isPresent()) {
+            policyWatcher = new PolicyFileWatcher(file.get(), policy, scheduler, Duration.ofSeconds(2), clock);
+            policyWatcher.start();
+        }
+    }
+
+    private KeyGrpcService.X509Keys x509Keys() {
+        return new KeyGrpcService.X509Keys() {
+            @Override
+            public List<KeyInfo> list() {
+                List<KeyInfo> keys = new ArrayList<>();
+                for (StoredCaKey k : caRotation.intermediates()) {
+                    KeyInfo.Builder info = KeyInfo.newBuilder().setKeyId(k.id()).setKind(KeyKind.KEY_KIND_X509)
+                            .setStatus(k.status().name()).setAlgorithm("ES256")
+                            .setCreatedAt(Protos.timestamp(k.createdAt()))
+                            .setNotAfter(Protos.timestamp(k.notAfter()));
+                    k.activatedAt().ifPresent(t -> info.setActivatedAt(Protos.timestamp(t)));
+                    k.retiredAt().ifPresent(t -> info.setRetiredAt(Protos.timestamp(t)));
+                    keys.add(info.build());
+                }
+                return keys;
+            }
+
+            @Override
+            public Optional<String> forceStep() {
+                return caRotation.forceStep();
+            }
+        };
+    }
+
+    public TrustBundles bundles() {
+        return bundles;
     }
 
     /** Issues a new server certificate now, as the scheduled renewal does at half-life (for tests). */

@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.spiffe.SpiffeId;
+import dev.lanyard.token.SigningAlgorithm;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.URI;
@@ -46,7 +47,18 @@ public record ServerConfig(
         List<String> serverDnsNames,
         Duration serverCertificateTtl,
         int maxCsrBytes,
-        Duration bundleRefreshHint) {
+        Duration bundleRefreshHint,
+        Tokens tokens) {
+
+    /**
+     * Token minting and JWT key rotation.
+     *
+     * @param publishLead how long a new JWT key or CA is published before it signs; at least twice the
+     *                    bundle refresh hint, so every verifier's cache has seen it
+     */
+    public record Tokens(SigningAlgorithm algorithm, Duration maxTtl, double ratePerSecond, int burst,
+            Duration keyLifetime, Duration publishLead, Optional<Path> contractsDir, Optional<Path> policyFile) {
+    }
 
     /** PEM files of a CA made elsewhere; the root's key stays offline. */
     public record CaImport(Path rootCertificate, Path intermediateCertificate, Path intermediateKey) {
@@ -58,7 +70,9 @@ public record ServerConfig(
             "ca.generate", "ca.import.root-cert", "ca.import.intermediate-cert", "ca.import.intermediate-key",
             "ca.root-ttl", "ca.intermediate-ttl", "svid.default-ttl", "svid.max-ttl", "join-token.default-ttl",
             "admin.spiffe-ids", "admin.credential-dir", "admin.credential-ttl", "server.dns-names",
-            "server.certificate-ttl", "csr.max-bytes", "bundle.refresh-hint");
+            "server.certificate-ttl", "csr.max-bytes", "bundle.refresh-hint", "token.algorithm", "token.max-ttl",
+            "token.rate-per-second", "token.burst", "jwt.key-lifetime", "jwt.publish-lead", "contracts.dir",
+            "policy.file");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -80,6 +94,13 @@ public record ServerConfig(
         }
         if (maxSvidTtl.compareTo(intermediateTtl.dividedBy(2)) > 0) {
             throw new IllegalArgumentException("svid.max-ttl must be at most half of ca.intermediate-ttl");
+        }
+        if (tokens.publishLead().compareTo(bundleRefreshHint.multipliedBy(2)) < 0) {
+            throw new IllegalArgumentException("jwt.publish-lead must be at least twice bundle.refresh-hint,"
+                    + " or verifiers could meet a key they have not fetched yet");
+        }
+        if (tokens.publishLead().compareTo(tokens.keyLifetime()) >= 0) {
+            throw new IllegalArgumentException("jwt.publish-lead must be shorter than jwt.key-lifetime");
         }
         if (generateCa == caImport.isPresent()) {
             throw new IllegalArgumentException(
@@ -164,12 +185,26 @@ public record ServerConfig(
                 list(p.getProperty("server.dns-names", "localhost")),
                 duration(p, "server.certificate-ttl", "24h"),
                 Integer.parseInt(p.getProperty("csr.max-bytes", "16384")),
-                duration(p, "bundle.refresh-hint", "5m"));
+                duration(p, "bundle.refresh-hint", "5m"),
+                new Tokens(SigningAlgorithm.valueOf(p.getProperty("token.algorithm", "ES256")),
+                        duration(p, "token.max-ttl", "1h"),
+                        Double.parseDouble(p.getProperty("token.rate-per-second", "50")),
+                        Integer.parseInt(p.getProperty("token.burst", "100")),
+                        duration(p, "jwt.key-lifetime", "24h"),
+                        duration(p, "jwt.publish-lead", "10m"),
+                        Optional.ofNullable(p.getProperty("contracts.dir")).map(v -> path(base, v)),
+                        Optional.ofNullable(p.getProperty("policy.file")).map(v -> path(base, v))));
     }
 
     /** The SPIFFE ID of the server's own certificate. */
     public SpiffeId serverId() {
         return SpiffeId.of(trustDomain, "/lanyard/server");
+    }
+
+    /** The {@code iss} of every token: the public URL of this server. */
+    public String issuer() {
+        String url = publicUrl.toString();
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
     }
 
     /** Where the CRL will be published; every issued certificate points here. */

@@ -10,19 +10,19 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The CAs this server currently trusts and publishes: the roots of the trust bundle and every
- * intermediate whose certificates may still be presented. Swapped atomically as a whole, with a
- * sequence number that increases on every change so watchers can tell bundles apart.
+ * The X.509 CAs this server currently trusts: the roots of the trust bundle and every
+ * intermediate whose certificates may still be presented (the active one, a prepared next one,
+ * and retired ones while their certificates live). Swapped atomically as a whole.
  */
 public final class TrustAuthorities {
 
-    private record Snapshot(List<X509Certificate> roots, List<X509Certificate> intermediates, long sequence) {
+    private record Snapshot(List<X509Certificate> roots, List<X509Certificate> intermediates) {
     }
 
     private final AtomicReference<Snapshot> current;
 
     public TrustAuthorities(Collection<IssuingCa> cas) {
-        current = new AtomicReference<>(snapshot(cas, 1));
+        current = new AtomicReference<>(snapshot(cas));
     }
 
     public List<X509Certificate> roots() {
@@ -33,22 +33,18 @@ public final class TrustAuthorities {
         return current.get().intermediates();
     }
 
-    public long sequence() {
-        return current.get().sequence();
-    }
-
-    /** Replaces the published CAs; the sequence moves on. */
+    /** Replaces the trusted CAs. */
     public void update(Collection<IssuingCa> cas) {
-        current.updateAndGet(old -> snapshot(cas, old.sequence() + 1));
+        current.set(snapshot(cas));
     }
 
-    private static Snapshot snapshot(Collection<IssuingCa> cas, long sequence) {
+    private static Snapshot snapshot(Collection<IssuingCa> cas) {
         Set<X509Certificate> roots = new LinkedHashSet<>();
         List<X509Certificate> intermediates = new ArrayList<>();
         for (IssuingCa ca : cas) {
             roots.add(ca.root().certificate());
             intermediates.add(ca.intermediate().certificate());
         }
-        return new Snapshot(List.copyOf(roots), List.copyOf(intermediates), sequence);
+        return new Snapshot(List.copyOf(roots), List.copyOf(intermediates));
     }
 }

@@ -4,6 +4,7 @@ import dev.lanyard.ca.CaKeyRepository;
 import dev.lanyard.ca.StoredCaKey;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import javax.sql.DataSource;
@@ -18,8 +19,8 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
 
     @Override
     public void insert(StoredCaKey key) {
-        jdbc.update("insert into ca_keys (id, kind, status, certificate_pem, sealed_private_key, not_after, created_at)"
-                + " values (?, ?, ?, ?, ?, ?, ?)", s -> {
+        jdbc.update("insert into ca_keys (id, kind, status, certificate_pem, sealed_private_key, not_after, created_at,"
+                + " activated_at, retired_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, key.id());
                     s.setString(2, key.kind().name());
                     s.setString(3, key.status().name());
@@ -27,14 +28,26 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
                     s.setString(5, key.sealedPrivateKey().orElse(null));
                     Jdbc.setInstant(s, 6, key.notAfter());
                     Jdbc.setInstant(s, 7, key.createdAt());
+                    Jdbc.setInstant(s, 8, key.activatedAt().orElse(null));
+                    Jdbc.setInstant(s, 9, key.retiredAt().orElse(null));
                 });
     }
 
     @Override
-    public boolean updateStatus(String id, StoredCaKey.Status status) {
-        return jdbc.update("update ca_keys set status = ? where id = ?", s -> {
-            s.setString(1, status.name());
-            s.setString(2, id);
+    public boolean updateStatus(String id, StoredCaKey.Status from, StoredCaKey.Status to, Instant at) {
+        String stamp = switch (to) {
+            case ACTIVE -> ", activated_at = ?";
+            case RETIRED -> ", retired_at = ?";
+            default -> "";
+        };
+        return jdbc.update("update ca_keys set status = ?" + stamp + " where id = ? and status = ?", s -> {
+            int i = 1;
+            s.setString(i++, to.name());
+            if (!stamp.isEmpty()) {
+                Jdbc.setInstant(s, i++, at);
+            }
+            s.setString(i++, id);
+            s.setString(i, from.name());
         }) == 1;
     }
 
@@ -52,6 +65,7 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
         return new StoredCaKey(row.getString("id"), StoredCaKey.Kind.valueOf(row.getString("kind")),
                 StoredCaKey.Status.valueOf(row.getString("status")), row.getString("certificate_pem"),
                 Optional.ofNullable(row.getString("sealed_private_key")), Jdbc.getInstant(row, "not_after"),
-                Jdbc.getInstant(row, "created_at"));
+                Jdbc.getInstant(row, "created_at"), Optional.ofNullable(Jdbc.getInstant(row, "activated_at")),
+                Optional.ofNullable(Jdbc.getInstant(row, "retired_at")));
     }
 }

@@ -20,6 +20,7 @@ import dev.lanyard.v1.Attestation;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Issues X.509-SVIDs to attested (bootstrap) or authenticated (renewal) workloads.
@@ -30,7 +31,7 @@ import java.util.Optional;
  */
 public final class SvidIssuer {
 
-    private final CertificateAuthority ca;
+    private final Supplier<CertificateAuthority> ca;
     private final CsrValidator csrValidator;
     private final Attestor attestor;
     private final RegistrationRepository registrations;
@@ -39,7 +40,7 @@ public final class SvidIssuer {
     private final Clock clock;
     private final Duration defaultTtl;
 
-    public SvidIssuer(CertificateAuthority ca, CsrValidator csrValidator, Attestor attestor,
+    public SvidIssuer(Supplier<CertificateAuthority> ca, CsrValidator csrValidator, Attestor attestor,
             RegistrationRepository registrations, IssuedCertificateRepository issued, AuditLog audit,
             Clock clock, Duration defaultTtl) {
         this.ca = ca;
@@ -131,7 +132,7 @@ public final class SvidIssuer {
 
     private IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
             Duration lifetime, String actor, String action) {
-        IssuedSvid svid = ca.issue(
+        IssuedSvid svid = ca.get().issue(
                 csr.publicKey(), registration.spiffeId(), requestedDns(csr, registration), lifetime);
         issued.record(new IssuedCertificateRecord(
                 svid.serialHex(), registration.spiffeId(),

@@ -103,12 +103,15 @@ abstract class RepositoryContractTest {
     @Test
     void caKeys() {
         var repo = new JdbcCaKeyRepository(db.dataSource());
-        repo.insert(new StoredCaKey("root", StoredCaKey.Kind.ROOT, StoredCaKey.Status.ACTIVE, "PEM", Optional.empty(),
-                T.plusSeconds(100), T));
-        repo.insert(new StoredCaKey("int", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.PREPARED, "PEM2",
+        repo.insert(StoredCaKey.created("root", StoredCaKey.Kind.ROOT, StoredCaKey.Status.ACTIVE, "PEM",
+                Optional.empty(), T.plusSeconds(100), T));
+        repo.insert(StoredCaKey.created("int", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.PREPARED, "PEM2",
                 Optional.of("sealed"), T.plusSeconds(50), T.plusSeconds(1)));
-        assertThat(repo.updateStatus("int", StoredCaKey.Status.ACTIVE)).isTrue();
-        assertThat(repo.updateStatus("none", StoredCaKey.Status.ACTIVE)).isFalse();
+        assertThat(repo.updateStatus("int", StoredCaKey.Status.PREPARED, StoredCaKey.Status.ACTIVE, T.plusSeconds(9)))
+                .isTrue();
+        assertThat(repo.updateStatus("int", StoredCaKey.Status.PREPARED, StoredCaKey.Status.ACTIVE, T)).isFalse();
+        assertThat(repo.updateStatus("none", StoredCaKey.Status.PREPARED, StoredCaKey.Status.ACTIVE, T)).isFalse();
+        assertThat(repo.find("int").orElseThrow().activatedAt()).contains(T.plusSeconds(9));
         assertThat(repo.all()).extracting(StoredCaKey::id).containsExactly("root", "int");
         assertThat(repo.find("int").orElseThrow().status()).isEqualTo(StoredCaKey.Status.ACTIVE);
         assertThat(repo.find("root").orElseThrow().sealedPrivateKey()).isEmpty();

@@ -1,0 +1,138 @@
+package dev.lanyard.ca;
+
+import dev.lanyard.rotation.KeySlot;
+import dev.lanyard.rotation.KeyStatus;
+import dev.lanyard.rotation.RotationPlanner;
+import dev.lanyard.rotation.RotationStep;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Rotates the issuing intermediate with the same planner as JWT keys: a next intermediate is
+ * prepared under the same root and trusted by the server before it signs, becomes active at
+ * half of the current one's lifetime, and stays trusted while anything it signed can live.
+ * Verifiers trust the root, so a rotation under the same root changes nothing for them.
+ */
+public final class CaRotation {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CaRotation.class);
+
+    private final CaKeyStore store;
+    private final CaGenerator generator;
+    private final RotationPlanner planner;
+    private final Clock clock;
+    private final String trustDomain;
+    private final Duration intermediateTtl;
+    private final Function<IssuingCa, CertificateAuthority> authorities;
+    private final Consumer<List<IssuingCa>> onTrustedChange;
+    private final AtomicReference<CertificateAuthority> active = new AtomicReference<>();
+    private volatile List<String> trustedIds = List.of();
+
+    public CaRotation(CaKeyStore store, CaGenerator generator, RotationPlanner planner, Clock clock, String trustDomain,
+            Duration intermediateTtl, Function<IssuingCa, CertificateAuthority> authorities,
+            Consumer<List<IssuingCa>> onTrustedChange) {
+        this.store = store;
+        this.generator = generator;
+        this.planner = planner;
+        this.clock = clock;
+        this.trustDomain = trustDomain;
+        this.intermediateTtl = intermediateTtl;
+        this.authorities = authorities;
+        this.onTrustedChange = onTrustedChange;
+        reload();
+    }
+
+    /** The authority that signs now. */
+    public CertificateAuthority active() {
+        return active.get();
+    }
+
+    /** Intermediate rows, oldest first, for `lanyard keys list`. */
+    public List<StoredCaKey> intermediates() {
+        return store.repository().all().stream().filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE).toList();
+    }
+
+    public synchronized void tick() {
+        Instant now = clock.instant();
+        for (RotationStep step : planner.plan(slots(), now)) {
+            apply(step, now);
+        }
+        reload();
+    }
+
+    /** `lanyard keys rotate --x509`: one step now, or the reason it would be unsafe. */
+    public synchronized Optional<String> forceStep() {
+        RotationPlanner.Forced forced = planner.force(slots(), clock.instant());
+        if (forced.step().isEmpty()) {
+            return Optional.of(forced.refusal());
+        }
+        Optional<String> refusal = apply(forced.step().get(), clock.instant());
+        reload();
+        return refusal;
+    }
+
+    private Optional<String> apply(RotationStep step, Instant now) {
+        CaKeyRepository repository = store.repository();
+        switch (step.kind()) {
+            case BOOTSTRAP, PREPARE -> {
+                IssuingCa current = active.get().ca();
+                if (!current.root().hasPrivateKey()) {
+                    String why = "the root key is offline: import a new intermediate signed by it to rotate";
+                    LOG.warn("cannot prepare the next issuing CA: {}", why);
+                    return Optional.of(why);
+                }
+                IssuingCa next = generator.rotateIntermediate(current, trustDomain, intermediateTtl);
+                store.saveIntermediate(next, StoredCaKey.Status.PREPARED);
+                LOG.info("prepared the next issuing CA {}", next.intermediate().keyId());
+            }
+            case ACTIVATE -> {
+                for (StoredCaKey k : intermediates()) {
+                    if (k.status() == StoredCaKey.Status.ACTIVE) {
+                        repository.updateStatus(k.id(), StoredCaKey.Status.ACTIVE, StoredCaKey.Status.RETIRED, now);
+                    }
+                }
+                if (repository.updateStatus(step.keyId(), StoredCaKey.Status.PREPARED, StoredCaKey.Status.ACTIVE, now)) {
+                    LOG.info("issuing CA {} is now active", step.keyId());
+                }
+            }
+            case RETIRE -> repository.updateStatus(step.keyId(), StoredCaKey.Status.ACTIVE, StoredCaKey.Status.RETIRED,
+                    now);
+            case DROP -> {
+                repository.updateStatus(step.keyId(), StoredCaKey.Status.RETIRED, StoredCaKey.Status.DROPPED, now);
+                LOG.info("issuing CA {} dropped: everything it signed has expired", step.keyId());
+            }
+        }
+        return Optional.empty();
+    }
+
+    private void reload() {
+        List<StoredCaKey> rows = intermediates();
+        StoredCaKey activeRow = rows.stream().filter(k -> k.status() == StoredCaKey.Status.ACTIVE)
+                .reduce((older, newer) -> newer)
+                .orElseThrow(() -> new IllegalStateException("the store has no active issuing CA"));
+        if (active.get() == null || !active.get().ca().intermediate().keyId().equals(activeRow.id())) {
+            active.set(authorities.apply(store.load(activeRow)));
+        }
+        List<StoredCaKey> trusted = rows.stream().filter(k -> k.status() != StoredCaKey.Status.DROPPED).toList();
+        List<String> ids = trusted.stream().map(StoredCaKey::id).toList();
+        if (!ids.equals(trustedIds)) {
+            trustedIds = ids;
+            onTrustedChange.accept(trusted.stream().map(store::load).toList());
+        }
+    }
+
+    private List<KeySlot> slots() {
+        return intermediates().stream().filter(k -> k.status() != StoredCaKey.Status.DROPPED)
+                .map(k -> new KeySlot(k.id(), KeyStatus.valueOf(k.status().name()), k.createdAt(), k.activatedAt(),
+                        k.retiredAt()))
+                .toList();
+    }
+}

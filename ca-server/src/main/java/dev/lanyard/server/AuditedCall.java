@@ -1,0 +1,51 @@
+package dev.lanyard.server;
+
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+
+/** Runs one admin RPC body, audits its outcome with the caller's SPIFFE ID, and answers. */
+final class AuditedCall {
+
+    @FunctionalInterface
+    interface Body<T> {
+        T call() throws StatusException;
+    }
+
+    private final AuditLog audit;
+    private final Clock clock;
+
+    AuditedCall(AuditLog audit, Clock clock) {
+        this.audit = audit;
+        this.clock = clock;
+    }
+
+    <T> void run(String action, String target, StreamObserver<T> response, Body<T> body) {
+        String actor = actor();
+        try {
+            T result = body.call();
+            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.SUCCESS, ""));
+            response.onNext(result);
+            response.onCompleted();
+        } catch (StatusException e) {
+            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
+                    e.getStatus().getCode() + ": " + e.getStatus().getDescription()));
+            response.onError(e);
+        }
+    }
+
+    static StatusException invalid(String message) {
+        return Status.INVALID_ARGUMENT.withDescription(message).asException();
+    }
+
+    private static String actor() {
+        try {
+            return PeerIdentityInterceptor.requirePeer().spiffeId().toString();
+        } catch (StatusException e) {
+            return "anonymous";
+        }
+    }
+}

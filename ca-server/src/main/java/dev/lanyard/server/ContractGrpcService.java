@@ -1,0 +1,56 @@
+package dev.lanyard.server;
+
+import dev.lanyard.audit.AuditLog;
+import dev.lanyard.contract.ContractRegistry;
+import dev.lanyard.contract.InvalidContractException;
+import dev.lanyard.contract.PublishResult;
+import dev.lanyard.contract.ServiceContract;
+import dev.lanyard.v1.ContractServiceGrpc;
+import dev.lanyard.v1.ListContractsRequest;
+import dev.lanyard.v1.ListContractsResponse;
+import dev.lanyard.v1.PublishContractsRequest;
+import dev.lanyard.v1.PublishContractsResponse;
+import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+
+/** Publishing and listing the audience/scope contracts (admin only). */
+public final class ContractGrpcService extends ContractServiceGrpc.ContractServiceImplBase {
+
+    private final ContractRegistry registry;
+    private final AuditedCall calls;
+
+    public ContractGrpcService(ContractRegistry registry, AuditLog audit, Clock clock) {
+        this.registry = registry;
+        this.calls = new AuditedCall(audit, clock);
+    }
+
+    @Override
+    public void publishContracts(PublishContractsRequest request, StreamObserver<PublishContractsResponse> response) {
+        calls.run("contracts.publish", request.getSource(), response, () -> {
+            if (request.getSource().isBlank()) {
+                throw AuditedCall.invalid("source is required: name the team or service the descriptor set comes from");
+            }
+            PublishResult result;
+            try {
+                result = registry.publish(request.getSource(), request.getDescriptorSet().toByteArray());
+            } catch (InvalidContractException e) {
+                throw AuditedCall.invalid(e.reason());
+            }
+            PublishContractsResponse.Builder b = PublishContractsResponse.newBuilder()
+                    .setVersion(result.version()).addAllWarnings(result.warnings());
+            result.services().forEach(s -> b.addContracts(s.toProto()));
+            return b.build();
+        });
+    }
+
+    @Override
+    public void listContracts(ListContractsRequest request, StreamObserver<ListContractsResponse> response) {
+        calls.run("contracts.list", "", response, () -> {
+            ListContractsResponse.Builder b = ListContractsResponse.newBuilder().setVersion(registry.version());
+            for (ServiceContract contract : registry.all()) {
+                b.addContracts(contract.toProto());
+            }
+            return b.build();
+        });
+    }
+}

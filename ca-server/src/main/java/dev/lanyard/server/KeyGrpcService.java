@@ -1,0 +1,87 @@
+package dev.lanyard.server;
+
+import dev.lanyard.audit.AuditLog;
+import dev.lanyard.token.JwtSigningKeys;
+import dev.lanyard.token.SigningKey;
+import dev.lanyard.v1.KeyInfo;
+import dev.lanyard.v1.KeyKind;
+import dev.lanyard.v1.KeyServiceGrpc;
+import dev.lanyard.v1.ListKeysRequest;
+import dev.lanyard.v1.ListKeysResponse;
+import dev.lanyard.v1.RotateKeysRequest;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+
+/** Admin view and control of signing keys: JWT keys and X.509 issuing CAs, one rotation step at a time. */
+public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
+
+    /** The X.509 side, implemented by the CA rotation. */
+    public interface X509Keys {
+        List<KeyInfo> list();
+
+        /** One forced step, or the reason it would be unsafe now. */
+        Optional<String> forceStep();
+    }
+
+    private final JwtSigningKeys jwtKeys;
+    private final X509Keys x509Keys;
+    private final Runnable afterRotation;
+    private final AuditedCall calls;
+
+    public KeyGrpcService(JwtSigningKeys jwtKeys, X509Keys x509Keys, Runnable afterRotation, AuditLog audit,
+            Clock clock) {
+        this.jwtKeys = jwtKeys;
+        this.x509Keys = x509Keys;
+        this.afterRotation = afterRotation;
+        this.calls = new AuditedCall(audit, clock);
+    }
+
+    @Override
+    public void listKeys(ListKeysRequest request, StreamObserver<ListKeysResponse> response) {
+        calls.run("keys.list", request.getKind().name(), response, () -> list(request.getKind()));
+    }
+
+    @Override
+    public void rotateKeys(RotateKeysRequest request, StreamObserver<ListKeysResponse> response) {
+        calls.run("keys.rotate", request.getKind().name(), response, () -> {
+            Optional<String> refusal = switch (request.getKind()) {
+                case KEY_KIND_JWT -> jwtKeys.forceStep();
+                case KEY_KIND_X509 -> x509Keys.forceStep();
+                default -> throw AuditedCall.invalid("kind must be KEY_KIND_JWT or KEY_KIND_X509");
+            };
+            if (refusal.isPresent()) {
+                throw Status.FAILED_PRECONDITION.withDescription(refusal.get()).asException();
+            }
+            afterRotation.run();
+            return list(request.getKind());
+        });
+    }
+
+    private ListKeysResponse list(KeyKind kind) throws StatusException {
+        ListKeysResponse.Builder b = ListKeysResponse.newBuilder();
+        if (kind == KeyKind.KEY_KIND_X509 || kind == KeyKind.KEY_KIND_UNSPECIFIED) {
+            b.addAllKeys(x509Keys.list());
+        }
+        if (kind == KeyKind.KEY_KIND_JWT || kind == KeyKind.KEY_KIND_UNSPECIFIED) {
+            for (SigningKey key : jwtKeys.published()) {
+                KeyInfo.Builder info = KeyInfo.newBuilder()
+                        .setKeyId(key.kid())
+                        .setKind(KeyKind.KEY_KIND_JWT)
+                        .setStatus(key.status().name())
+                        .setAlgorithm(key.algorithm().jws().getName())
+                        .setCreatedAt(Protos.timestamp(key.createdAt()));
+                key.activatedAt().ifPresent(t -> info.setActivatedAt(Protos.timestamp(t)));
+                key.retiredAt().ifPresent(t -> info.setRetiredAt(Protos.timestamp(t)));
+                b.addKeys(info);
+            }
+        }
+        if (kind == KeyKind.UNRECOGNIZED) {
+            throw AuditedCall.invalid("unknown key kind");
+        }
+        return b.build();
+    }
+}
