@@ -109,6 +109,39 @@ public final class RunningServer implements AutoCloseable {
         }
     }
 
+    /** Publishes the example contracts (payments, ledger) shipped in the proto jar. */
+    public void publishExampleContracts() {
+        try (var in = RunningServer.class.getResourceAsStream("/examples.pb")) {
+            dev.lanyard.v1.ContractServiceGrpc.newBlockingStub(channel(adminCredential()))
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .publishContracts(dev.lanyard.v1.PublishContractsRequest.newBuilder()
+                            .setSource("examples").setDescriptorSet(ByteString.readFrom(in)).build());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Applies a grants policy given as protobuf text. */
+    public void applyPolicy(String textProto) {
+        try {
+            dev.lanyard.v1.Policy.Builder policy = dev.lanyard.v1.Policy.newBuilder();
+            com.google.protobuf.TextFormat.merge(textProto, policy);
+            dev.lanyard.v1.PolicyServiceGrpc.newBlockingStub(channel(adminCredential()))
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .applyPolicy(dev.lanyard.v1.ApplyPolicyRequest.newBuilder().setPolicy(policy).build());
+        } catch (com.google.protobuf.TextFormat.ParseException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    public dev.lanyard.v1.TokenServiceGrpc.TokenServiceBlockingStub tokens(Credential client) {
+        return dev.lanyard.v1.TokenServiceGrpc.newBlockingStub(channel(client)).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    public String httpUrl(String path) {
+        return "http://127.0.0.1:" + server.httpPort() + path;
+    }
+
     public AdminServiceGrpc.AdminServiceBlockingStub admin() {
         return AdminServiceGrpc.newBlockingStub(channel(adminCredential())).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
