@@ -360,6 +360,10 @@ public final class LanyardServer implements AutoCloseable {
         return bundles;
     }
 
+    public CaRotation caRotation() {
+        return caRotation;
+    }
+
     /** Issues a new server certificate now, as the scheduled renewal does at half-life (for tests). */
     void renewServerCertificateNow() {
         serverKeys.update(issueServerCredential());

