@@ -31,7 +31,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "bench", description = "Measure a running server.", subcommands = BenchCommand.Issue.class)
+@Command(name = "bench", description = "Measure a running server.",
+        subcommands = {BenchCommand.Issue.class, BenchCommand.Token.class})
 final class BenchCommand {
 
     @Command(name = "issue", description = "Certificates per second: mTLS renewals in a closed loop over persistent channels.")
@@ -57,7 +58,8 @@ final class BenchCommand {
             if (inProcess) {
                 CryptoProviders crypto = CryptoProviders.select();
                 IssuanceBenchmark.Result r = IssuanceBenchmark.run(crypto, concurrency, duration);
-                print(out, "in-process issuance (parse CSR, check signature, build and sign leaf)", r, crypto.description());
+                print(out, "in-process issuance (parse CSR, check signature, build and sign leaf)", "certificates",
+                        duration, r, crypto.description());
                 return 0;
             }
             Credential workload = bootstrapBenchIdentity();
@@ -67,7 +69,6 @@ final class BenchCommand {
                 csrs.add(WorkloadKeys.EC_P256.csr(keys, List.of()));
             }
             List<ManagedChannel> channels = new ArrayList<>();
-            ExecutorService pool = Executors.newFixedThreadPool(concurrency);
             try {
                 List<CertificateServiceGrpc.CertificateServiceBlockingStub> stubs = new ArrayList<>();
                 for (int i = 0; i < concurrency; i++) {
@@ -77,90 +78,184 @@ final class BenchCommand {
                     stub.withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, 0)); // warm the connection
                     stubs.add(stub);
                 }
-                long deadline = System.nanoTime() + duration.toNanos();
-                List<Future<long[]>> results = new ArrayList<>();
-                for (var stub : stubs) {
-                    results.add(pool.submit(() -> loop(stub, csrs, deadline)));
-                }
-                List<long[]> latencies = new ArrayList<>();
-                for (Future<long[]> result : results) {
-                    latencies.add(result.get());
-                }
-                print(out, "mTLS renewals against " + admin.server + ", concurrency " + concurrency,
-                        IssuanceBenchmark.summarize(latencies, duration), null);
+                int[] next = new int[concurrency];
+                List<long[]> latencies = closedLoop(concurrency, duration, worker -> stubs.get(worker)
+                        .withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[worker]++)));
+                print(out, "mTLS renewals against " + admin.server + ", concurrency " + concurrency, "certificates",
+                        duration, IssuanceBenchmark.summarize(latencies, duration), null);
             } finally {
-                pool.shutdownNow();
                 channels.forEach(ManagedChannel::shutdownNow);
             }
             return 0;
-        }
-
-        private static long[] loop(CertificateServiceGrpc.CertificateServiceBlockingStub stub, List<byte[]> csrs,
-                long deadline) {
-            long[] latencies = new long[1 << 14];
-            int n = 0;
-            while (System.nanoTime() < deadline) {
-                long start = System.nanoTime();
-                stub.withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, n));
-                if (n == latencies.length) {
-                    latencies = Arrays.copyOf(latencies, n * 2);
-                }
-                latencies[n++] = System.nanoTime() - start;
-            }
-            return Arrays.copyOf(latencies, n);
         }
 
         private static RenewCertificateRequest request(List<byte[]> csrs, int i) {
             return RenewCertificateRequest.newBuilder().setCsr(ByteString.copyFrom(csrs.get(i % csrs.size()))).build();
         }
 
-        /** Registers spiffe://<td>/lanyard/bench (once) and bootstraps it with a join token. */
         private Credential bootstrapBenchIdentity() throws Exception {
-            Credential adminCredential = admin.credential();
-            String trustDomain = trustDomainOf(adminCredential);
-            String benchId = "spiffe://" + trustDomain + "/lanyard/bench";
-            String token = admin.withAdmin(a -> {
-                try {
-                    a.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(benchId).build());
-                } catch (StatusRuntimeException e) {
-                    if (e.getStatus().getCode() != Status.Code.ALREADY_EXISTS) {
-                        throw e;
-                    }
-                }
-                return a.createJoinToken(CreateJoinTokenRequest.newBuilder().setSpiffeId(benchId).build()).getToken();
-            });
-            KeyPair keys = WorkloadKeys.EC_P256.generate();
-            ManagedChannel channel = Channels.open(admin.server, adminCredential.bundle(), null);
+            return BenchCommand.bootstrapBenchIdentity(admin);
+        }
+    }
+
+    /** Registers spiffe://<td>/lanyard/bench (once) and bootstraps it with a join token. */
+    static Credential bootstrapBenchIdentity(AdminOptions admin) throws Exception {
+        Credential adminCredential = admin.credential();
+        String benchId = "spiffe://" + trustDomainOf(adminCredential) + "/lanyard/bench";
+        String token = admin.withAdmin(a -> {
             try {
-                return CertCommand.credential(keys, CertificateServiceGrpc.newBlockingStub(channel)
-                        .withDeadlineAfter(30, TimeUnit.SECONDS)
-                        .issueCertificate(IssueCertificateRequest.newBuilder()
-                                .setAttestation(Attestation.newBuilder().setJoinToken(
-                                        JoinTokenAttestation.newBuilder().setToken(token)))
-                                .setCsr(ByteString.copyFrom(WorkloadKeys.EC_P256.csr(keys, List.of())))
-                                .build()));
-            } finally {
-                channel.shutdownNow();
-            }
-        }
-
-        private static String trustDomainOf(Credential credential) throws Exception {
-            for (List<?> san : credential.leaf().getSubjectAlternativeNames()) {
-                if ((Integer) san.get(0) == 6) {
-                    return dev.lanyard.spiffe.SpiffeId.parse((String) san.get(1)).trustDomain();
+                a.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(benchId).build());
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.ALREADY_EXISTS) {
+                    throw e;
                 }
             }
-            throw new IllegalStateException("the admin credential carries no SPIFFE ID");
+            return a.createJoinToken(CreateJoinTokenRequest.newBuilder().setSpiffeId(benchId).build()).getToken();
+        });
+        KeyPair keys = WorkloadKeys.EC_P256.generate();
+        ManagedChannel channel = Channels.open(admin.server, adminCredential.bundle(), null);
+        try {
+            return CertCommand.credential(keys, CertificateServiceGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .issueCertificate(IssueCertificateRequest.newBuilder()
+                            .setAttestation(Attestation.newBuilder().setJoinToken(
+                                    JoinTokenAttestation.newBuilder().setToken(token)))
+                            .setCsr(ByteString.copyFrom(WorkloadKeys.EC_P256.csr(keys, List.of())))
+                            .build()));
+        } finally {
+            channel.shutdownNow();
         }
+    }
 
-        private void print(PrintWriter out, String what, IssuanceBenchmark.Result r, String provider) {
-            out.printf("%s%n  %,d certificates in %s = %,.0f certificates/s; latency p50 %.2f ms, p99 %.2f ms%n",
-                    what, r.issued(), dev.lanyard.server.Durations.format(duration), r.perSecond(),
-                    r.p50().toNanos() / 1e6, r.p99().toNanos() / 1e6);
-            if (provider != null) {
-                out.println("  crypto provider: " + provider);
+    static String trustDomainOf(Credential credential) throws Exception {
+        for (List<?> san : credential.leaf().getSubjectAlternativeNames()) {
+            if ((Integer) san.get(0) == 6) {
+                return dev.lanyard.spiffe.SpiffeId.parse((String) san.get(1)).trustDomain();
             }
-            out.flush();
+        }
+        throw new IllegalStateException("the admin credential carries no SPIFFE ID");
+    }
+
+    /** Runs {@code call} in a closed loop on each of {@code workers} threads until the deadline; latencies in ns. */
+    static List<long[]> closedLoop(int workers, Duration duration, java.util.function.IntConsumer call)
+            throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        try {
+            long deadline = System.nanoTime() + duration.toNanos();
+            List<Future<long[]>> results = new ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                int worker = w;
+                results.add(pool.submit(() -> {
+                    long[] latencies = new long[1 << 14];
+                    int n = 0;
+                    while (System.nanoTime() < deadline) {
+                        long start = System.nanoTime();
+                        call.accept(worker);
+                        if (n == latencies.length) {
+                            latencies = Arrays.copyOf(latencies, n * 2);
+                        }
+                        latencies[n++] = System.nanoTime() - start;
+                    }
+                    return Arrays.copyOf(latencies, n);
+                }));
+            }
+            List<long[]> all = new ArrayList<>();
+            for (Future<long[]> result : results) {
+                all.add(result.get());
+            }
+            return all;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    static void print(PrintWriter out, String what, String unit, Duration duration, IssuanceBenchmark.Result r,
+            String provider) {
+        out.printf("%s%n  %,d %s in %s = %,.0f %s/s; latency p50 %.2f ms, p99 %.2f ms%n",
+                what, r.issued(), unit, dev.lanyard.server.Durations.format(duration), r.perSecond(), unit,
+                r.p50().toNanos() / 1e6, r.p99().toNanos() / 1e6);
+        if (provider != null) {
+            out.println("  crypto provider: " + provider);
+        }
+        out.flush();
+    }
+
+    @Command(name = "token", description = "Tokens per second: IssueToken over persistent mTLS channels.")
+    static final class Token implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+        @Option(names = "--concurrency", defaultValue = "4", description = "parallel channels (default: ${DEFAULT-VALUE})")
+        int concurrency;
+        @Option(names = "--duration", defaultValue = "20s", converter = DurationConverter.class,
+                description = "how long to measure (default: ${DEFAULT-VALUE})")
+        Duration duration;
+        @Option(names = "--in", description = "the calling workload's credential (default: bootstrap the bench identity)")
+        java.nio.file.Path in;
+        @Option(names = "--audience", defaultValue = "payments", description = "(default: ${DEFAULT-VALUE})")
+        String audience;
+        @Option(names = "--scope", defaultValue = "payments.read", description = "(default: ${DEFAULT-VALUE})")
+        List<String> scopes;
+        @Option(names = "--in-process", description = "measure raw ES256 signatures with the active provider instead")
+        boolean inProcess;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            if (inProcess) {
+                CryptoProviders crypto = CryptoProviders.select();
+                java.security.KeyPairGenerator generator = crypto.keyPairGenerator("EC");
+                generator.initialize(new java.security.spec.ECGenParameterSpec("secp256r1"));
+                java.security.PrivateKey key = generator.generateKeyPair().getPrivate();
+                byte[] message = new byte[300];
+                List<long[]> latencies = closedLoop(concurrency, duration, worker -> {
+                    try {
+                        java.security.Signature signature = crypto.signature("SHA256withECDSA");
+                        signature.initSign(key);
+                        signature.update(message);
+                        signature.sign();
+                    } catch (java.security.GeneralSecurityException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                print(out, "raw ES256 signatures, " + concurrency + " threads", "signatures", duration,
+                        IssuanceBenchmark.summarize(latencies, duration), crypto.description());
+                return 0;
+            }
+            Credential workload = in != null
+                    ? new dev.lanyard.credential.CredentialDirectory(in).read(CryptoProviders.bouncyCastleOnly())
+                    : bootstrapBenchIdentity(admin);
+            dev.lanyard.v1.IssueTokenRequest request = dev.lanyard.v1.IssueTokenRequest.newBuilder()
+                    .setAudience(audience).addAllScopes(scopes).build();
+            List<ManagedChannel> channels = new ArrayList<>();
+            try {
+                List<dev.lanyard.v1.TokenServiceGrpc.TokenServiceBlockingStub> stubs = new ArrayList<>();
+                for (int i = 0; i < concurrency; i++) {
+                    ManagedChannel channel = Channels.open(admin.server, workload.bundle(), workload);
+                    channels.add(channel);
+                    var stub = dev.lanyard.v1.TokenServiceGrpc.newBlockingStub(channel);
+                    stub.withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request); // warm up; fails fast if not granted
+                    stubs.add(stub);
+                }
+                List<long[]> latencies;
+                try {
+                    latencies = closedLoop(concurrency, duration,
+                            worker -> stubs.get(worker).withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request));
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof StatusRuntimeException s
+                            && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+                        throw new IllegalStateException("the server's per-identity rate limit stopped the bench;"
+                                + " run it against a server with a higher token.rate-per-second and token.burst");
+                    }
+                    throw e;
+                }
+                print(out, "IssueToken over mTLS against " + admin.server + ", concurrency " + concurrency, "tokens",
+                        duration, IssuanceBenchmark.summarize(latencies, duration), null);
+            } finally {
+                channels.forEach(ManagedChannel::shutdownNow);
+            }
+            return 0;
         }
     }
 }

@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
         description = "Internal certificate authority and service-identity issuer.",
         subcommands = {
             DevCommand.class, ServerCommand.class, RegistrationCommand.class, JoinTokenCommand.class,
-            CertsCommand.class, CertCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            CertsCommand.class, CertCommand.class, TokenCommand.class, ContractsCommand.class, PolicyCommand.class,
+            KeysCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Lanyard {
 
     public static void main(String[] args) {

@@ -141,6 +141,51 @@ class LanyardCliTest {
     }
 
     @Test
+    void contractsPolicyTokensAndKeys() throws Exception {
+        Path examples = dir.resolve("examples.pb");
+        try (var in = getClass().getResourceAsStream("/examples.pb")) {
+            Files.write(examples, in.readAllBytes());
+        }
+        Run published = admin("contracts", "publish", examples.toString());
+        assertThat(published.exit()).as(published.err()).isZero();
+        assertThat(published.out()).contains("published examples.pb as version",
+                "/examples.payments.v1.PaymentsService/Charge", "payments.charge");
+        assertThat(admin("contracts", "list").out()).contains("ledger", "ledger.write");
+
+        Path policy = dir.resolve("policy.txtpb");
+        Files.writeString(policy, "version: 1\ngrants { spiffe_ids: \"" + ID
+                + "\" audience: \"payments\" scopes: \"payments.read\" }\n");
+        assertThat(admin("policy", "apply", policy.toString()).out()).contains("applied policy version 1");
+        assertThat(admin("policy", "show").out()).contains(ID, "payments.read");
+        Run stale = admin("policy", "apply", policy.toString());
+        assertThat(stale.err()).contains("FAILED_PRECONDITION");
+
+        admin("registration", "create", "--spiffe-id", ID);
+        Path creds = dir.resolve("creds");
+        run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", tokenFile(), "--out", creds.toString());
+        Run token = run("token", "issue", "--server", server, "--in", creds.toString(), "--audience", "payments",
+                "--scope", "payments.read");
+        assertThat(token.exit()).as(token.err()).isZero();
+        assertThat(token.out().trim()).matches("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+");
+        assertThat(token.err()).doesNotContain(token.out().trim());
+        Run refused = run("token", "issue", "--server", server, "--in", creds.toString(), "--audience", "payments",
+                "--scope", "payments.refund");
+        assertThat(refused.err()).contains("PERMISSION_DENIED", "payments.refund");
+
+        assertThat(admin("keys", "list").out()).contains("jwt", "x509", "ACTIVE");
+        assertThat(admin("keys", "rotate", "--jwt").out()).contains("PREPARED");
+        assertThat(admin("keys", "rotate", "--x509").out()).contains("PREPARED");
+        assertThat(run("keys", "rotate", "--jwt", "--x509", "--server", server).exit()).isEqualTo(2);
+
+        // The dev server's per-identity rate limit (50/s, burst 100) is what a bench runs into first.
+        Run bench = run("bench", "token", "--server", server, "--data", dir.resolve("data").toString(), "--in",
+                creds.toString(), "--concurrency", "2", "--duration", "3s");
+        assertThat(bench.exit()).isEqualTo(1);
+        assertThat(bench.err()).contains("rate limit stopped the bench", "token.rate-per-second");
+    }
+
+    @Test
     void usageErrorsExitWithTwo() {
         assertThat(run("cert", "issue", "--out", "x").exit()).isEqualTo(2);
     }

@@ -1,0 +1,83 @@
+package dev.lanyard.tools;
+
+import com.google.protobuf.ByteString;
+import dev.lanyard.v1.Contract;
+import dev.lanyard.v1.ContractServiceGrpc;
+import dev.lanyard.v1.ListContractsRequest;
+import dev.lanyard.v1.ListContractsResponse;
+import dev.lanyard.v1.MethodContract;
+import dev.lanyard.v1.PublishContractsRequest;
+import dev.lanyard.v1.PublishContractsResponse;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "contracts", description = "Audience/scope contracts from compiled .proto descriptor sets.",
+        subcommands = {ContractsCommand.Publish.class, ContractsCommand.ListAll.class})
+final class ContractsCommand {
+
+    @Command(name = "publish", description = "Publish a FileDescriptorSet (protoc --descriptor_set_out --include_imports).")
+    static final class Publish implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+        @Parameters(index = "0", description = "the descriptor set file")
+        Path file;
+        @Option(names = "--source", description = "who publishes it (default: the file name)")
+        String source;
+
+        @Override
+        public Integer call() throws Exception {
+            byte[] bytes = Files.readAllBytes(file);
+            String name = source != null ? source : file.getFileName().toString();
+            PublishContractsResponse response = admin.withAdmin(a -> ContractServiceGrpc.newBlockingStub(a.getChannel())
+                    .withDeadlineAfter(60, TimeUnit.SECONDS)
+                    .publishContracts(PublishContractsRequest.newBuilder().setSource(name)
+                            .setDescriptorSet(ByteString.copyFrom(bytes)).build()));
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("published " + name + " as version " + response.getVersion());
+            response.getWarningsList().forEach(w -> out.println("warning: " + w));
+            print(out, response.getContractsList());
+            return 0;
+        }
+    }
+
+    @Command(name = "list", description = "List the contracts in force.")
+    static final class ListAll implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+
+        @Override
+        public Integer call() throws Exception {
+            ListContractsResponse response = admin.withAdmin(a -> ContractServiceGrpc.newBlockingStub(a.getChannel())
+                    .withDeadlineAfter(60, TimeUnit.SECONDS).listContracts(ListContractsRequest.getDefaultInstance()));
+            spec.commandLine().getOut().println("contracts version " + response.getVersion());
+            print(spec.commandLine().getOut(), response.getContractsList());
+            return 0;
+        }
+    }
+
+    static void print(PrintWriter out, List<Contract> contracts) {
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"AUDIENCE", "METHOD", "REQUIRED SCOPES"});
+        for (Contract c : contracts) {
+            for (MethodContract m : c.getMethodsList()) {
+                rows.add(new String[] {c.getAudience(), m.getMethod(), String.join(" ", m.getRequiredScopesList())});
+            }
+        }
+        Table.print(out, rows);
+    }
+}

@@ -1,0 +1,79 @@
+package dev.lanyard.tools;
+
+import dev.lanyard.v1.KeyInfo;
+import dev.lanyard.v1.KeyKind;
+import dev.lanyard.v1.KeyServiceGrpc;
+import dev.lanyard.v1.ListKeysRequest;
+import dev.lanyard.v1.ListKeysResponse;
+import dev.lanyard.v1.RotateKeysRequest;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "keys", description = "JWT signing keys and X.509 issuing CAs.",
+        subcommands = {KeysCommand.ListAll.class, KeysCommand.Rotate.class})
+final class KeysCommand {
+
+    @Command(name = "list", description = "Every published key with its status.")
+    static final class ListAll implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+
+        @Override
+        public Integer call() throws Exception {
+            ListKeysResponse keys = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
+                    .withDeadlineAfter(60, TimeUnit.SECONDS).listKeys(ListKeysRequest.getDefaultInstance()));
+            print(spec.commandLine().getOut(), keys);
+            return 0;
+        }
+    }
+
+    /** Exactly one of --jwt or --x509. */
+    static final class Kind {
+        @Option(names = "--jwt", required = true, description = "the JWT signing keys")
+        boolean jwt;
+        @Option(names = "--x509", required = true, description = "the X.509 issuing CA")
+        boolean x509;
+    }
+
+    @Command(name = "rotate", description = "Force one rotation step: prepare the next key, or activate the prepared one.")
+    static final class Rotate implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Kind kind;
+
+        @Override
+        public Integer call() throws Exception {
+            KeyKind which = kind.jwt ? KeyKind.KEY_KIND_JWT : KeyKind.KEY_KIND_X509;
+            ListKeysResponse keys = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
+                    .withDeadlineAfter(60, TimeUnit.SECONDS)
+                    .rotateKeys(RotateKeysRequest.newBuilder().setKind(which).build()));
+            print(spec.commandLine().getOut(), keys);
+            return 0;
+        }
+    }
+
+    static void print(PrintWriter out, ListKeysResponse keys) {
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"KIND", "KEY ID", "STATUS", "ALG", "CREATED"});
+        for (KeyInfo k : keys.getKeysList()) {
+            rows.add(new String[] {k.getKind() == KeyKind.KEY_KIND_JWT ? "jwt" : "x509", k.getKeyId(), k.getStatus(),
+                k.getAlgorithm(), Instant.ofEpochSecond(k.getCreatedAt().getSeconds()).toString()});
+        }
+        Table.print(out, rows);
+    }
+}
