@@ -163,12 +163,12 @@ public final class RunningServer implements AutoCloseable {
         return Attestation.newBuilder().setJoinToken(JoinTokenAttestation.newBuilder().setToken(token)).build();
     }
 
-    /** Registers {@code spiffeId} (if needed, by the caller) and bootstraps it with a join token and a new P-256 key. */
-    public Credential bootstrap(String spiffeId) {
+    /** Bootstraps a registered {@code spiffeId} with a join token and a new P-256 key, asking for {@code dnsNames}. */
+    public Credential bootstrap(String spiffeId, String... dnsNames) {
         KeyPair keys = Csrs.ecP256();
         CertificateResponse response = certificates(null).issueCertificate(IssueCertificateRequest.newBuilder()
                 .setAttestation(joinTokenAttestation(joinToken(spiffeId)))
-                .setCsr(ByteString.copyFrom(Csrs.csr(keys)))
+                .setCsr(ByteString.copyFrom(Csrs.csr(keys, dnsNames)))
                 .build());
         return credential(keys, response);
     }
