@@ -1,6 +1,7 @@
 package dev.lanyard.ca;
 
 import dev.lanyard.crypto.CryptoProviders;
+import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
@@ -19,7 +20,7 @@ final class SignatureContentSigner implements ContentSigner {
 
     private final AlgorithmIdentifier algorithm;
     private final Signature signature;
-    private final OutputStream stream;
+    private final ByteArrayOutputStream stream;
 
     SignatureContentSigner(CryptoProviders crypto, String jcaAlgorithm, PrivateKey key) {
         try {
@@ -29,21 +30,8 @@ final class SignatureContentSigner implements ContentSigner {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("cannot sign with " + jcaAlgorithm, e);
         }
-        this.stream = new OutputStream() {
-            @Override
-            public void write(int b) {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] bytes, int offset, int length) {
-                try {
-                    signature.update(bytes, offset, length);
-                } catch (SignatureException e) {
-                    throw new IllegalStateException(e);
-                }
-            }
-        };
+        // Bouncy Castle writes the TBS structure in many small pieces: collect it, sign it in one update.
+        this.stream = new ByteArrayOutputStream(1024);
     }
 
     @Override
@@ -59,6 +47,7 @@ final class SignatureContentSigner implements ContentSigner {
     @Override
     public byte[] getSignature() {
         try {
+            signature.update(stream.toByteArray());
             return signature.sign();
         } catch (SignatureException e) {
             throw new IllegalStateException("signing failed", e);
