@@ -29,6 +29,9 @@ public final class HttpPublisher implements AutoCloseable {
     private final Map<String, Supplier<Document>> routes = new LinkedHashMap<>();
 
     public HttpPublisher(String host, int port, ExecutorService executor) throws IOException {
+        // Headers and body go out as separate writes; without TCP_NODELAY every keep-alive response
+        // waits ~40 ms for the peer's delayed ACK. The JDK server reads this once, at first use.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         server = HttpServer.create(new InetSocketAddress(host, port), 128);
         server.setExecutor(executor);
         server.createContext("/", this::handle);
