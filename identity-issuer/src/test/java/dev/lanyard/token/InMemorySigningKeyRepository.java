@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Optional;
 
 /** The signing-key repository contract in memory, for tests of the manager (the JDBC one is tested on H2). */
-final class InMemorySigningKeyRepository implements SigningKeyRepository {
+public final class InMemorySigningKeyRepository implements SigningKeyRepository {
 
     private final List<StoredSigningKey> keys = new ArrayList<>();
 

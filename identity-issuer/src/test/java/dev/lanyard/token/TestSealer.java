@@ -14,12 +14,12 @@ import javax.crypto.spec.SecretKeySpec;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 
 /** AES-GCM with a per-test key: real encryption at rest for the manager's tests (the server uses envelope encryption). */
-final class TestSealer implements KeySealer {
+public final class TestSealer implements KeySealer {
 
     private final SecretKeySpec key;
     private final SecureRandom random = new SecureRandom();
 
-    TestSealer() {
+    public TestSealer() {
         byte[] raw = new byte[32];
         random.nextBytes(raw);
         key = new SecretKeySpec(raw, "AES");
