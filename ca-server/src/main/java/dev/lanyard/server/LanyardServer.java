@@ -99,18 +99,15 @@ public final class LanyardServer implements AutoCloseable {
     private final Server grpc;
     private final HttpPublisher http;
 
-    private LanyardServer(ServerConfig config, Clock clock, SecureRandom random) throws IOException {
+    private LanyardServer(ServerConfig config, Clock clock, SecureRandom random, Database database)
+            throws IOException {
         this.config = config;
         this.clock = clock;
         this.crypto = CryptoProviders.select();
-        LOG.info("crypto provider: {}", crypto.description());
-        createPrivateDirectory(config.dataDir());
         KeyEncryptionKey kek = keyEncryptionKey(config, random);
         PrivateKeySealer sealer = new PrivateKeySealer(kek, random, crypto);
 
-        this.database = config.databaseUrl().isPresent()
-                ? Database.open(config.databaseUrl().get(), config.databaseUser(), config.databasePassword())
-                : Database.h2File(config.dataDir());
+        this.database = database;
         var registrations = new JdbcRegistrationRepository(database.dataSource());
         var joinTokenRepository = new JdbcJoinTokenRepository(database.dataSource());
         var issued = new JdbcIssuedCertificateRepository(database.dataSource());
@@ -202,7 +199,17 @@ public final class LanyardServer implements AutoCloseable {
 
     /** Starts a server with the given clock (tests move it). */
     public static LanyardServer start(ServerConfig config, Clock clock) throws IOException {
-        LanyardServer server = new LanyardServer(config, clock, new SecureRandom());
+        createPrivateDirectory(config.dataDir());
+        Database database = config.databaseUrl().isPresent()
+                ? Database.open(config.databaseUrl().get(), config.databaseUser(), config.databasePassword())
+                : Database.h2File(config.dataDir());
+        LanyardServer server;
+        try {
+            server = new LanyardServer(config, clock, new SecureRandom(), database);
+        } catch (IOException | RuntimeException e) {
+            database.close(); // a server that could not be built must not keep the database locked
+            throw e;
+        }
         try {
             server.grpc.start();
             server.http.start();
