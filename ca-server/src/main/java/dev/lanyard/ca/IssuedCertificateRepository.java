@@ -18,6 +18,9 @@ public interface IssuedCertificateRepository {
 
     Optional<IssuedCertificateRecord> findBySerial(String serialHex);
 
+    /** The certificates of one identity that have not expired at {@code now}, oldest first. */
+    List<IssuedCertificateRecord> live(SpiffeId spiffeId, java.time.Instant now);
+
     /** Newest first; {@code spiffeId} empty for all; {@code cursor} from a previous page or empty. */
     Page list(Optional<SpiffeId> spiffeId, Optional<String> cursor, int limit);
 }

@@ -28,6 +28,20 @@ public final class AdminInterceptor implements ServerInterceptor {
         this.clock = clock;
     }
 
+    /** This interceptor for every method of a service but {@code open}, which any authenticated caller may use. */
+    public ServerInterceptor except(io.grpc.MethodDescriptor<?, ?> open) {
+        AdminInterceptor admin = this;
+        return new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                    ServerCallHandler<Q, R> next) {
+                return call.getMethodDescriptor().getFullMethodName().equals(open.getFullMethodName())
+                        ? next.startCall(call, headers)
+                        : admin.interceptCall(call, headers, next);
+            }
+        };
+    }
+
     @Override
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
             ServerCallHandler<Q, R> next) {

@@ -24,10 +24,15 @@ final class AuditedCall {
     }
 
     <T> void run(String action, String target, StreamObserver<T> response, Body<T> body) {
+        run(action, target, "", response, body);
+    }
+
+    /** As {@link #run(String, String, StreamObserver, Body)}, recording {@code detail} (e.g. a reason) on success too. */
+    <T> void run(String action, String target, String detail, StreamObserver<T> response, Body<T> body) {
         String actor = actor();
         try {
             T result = body.call();
-            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.SUCCESS, ""));
+            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.SUCCESS, detail));
             response.onNext(result);
             response.onCompleted();
         } catch (StatusException e) {
@@ -41,7 +46,7 @@ final class AuditedCall {
         return Status.INVALID_ARGUMENT.withDescription(message).asException();
     }
 
-    private static String actor() {
+    static String actor() {
         try {
             return PeerIdentityInterceptor.requirePeer().spiffeId().toString();
         } catch (StatusException e) {

@@ -39,7 +39,8 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
     public void renewCertificate(RenewCertificateRequest request, StreamObserver<CertificateResponse> response) {
         try {
             AuthenticatedPeer peer = PeerIdentityInterceptor.requirePeer();
-            IssuedSvid svid = issuer.renew(peer.spiffeId(), request.getCsr().toByteArray(),
+            IssuedSvid svid = issuer.renew(peer.spiffeId(), peer.certificate().getSerialNumber().toString(16),
+                    request.getCsr().toByteArray(),
                     Protos.duration(request.hasTtl(), request.getTtl()));
             response.onNext(toResponse(svid));
             response.onCompleted();

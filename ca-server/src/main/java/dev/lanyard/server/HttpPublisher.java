@@ -13,10 +13,12 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
+import java.util.Optional;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The HTTP publication endpoints (trust bundle now; JWKS, CRL and metrics as they land): GET and
+ * The HTTP publication endpoints (trust bundle, JWKS, CRLs, metrics): GET and
  * HEAD only, a strong ETag over the body, {@code Cache-Control: max-age} and conditional GET.
  */
 public final class HttpPublisher implements AutoCloseable {
@@ -27,6 +29,7 @@ public final class HttpPublisher implements AutoCloseable {
 
     private final HttpServer server;
     private final Map<String, Supplier<Document>> routes = new LinkedHashMap<>();
+    private final Map<String, Function<String, Optional<Document>>> prefixes = new LinkedHashMap<>();
 
     public HttpPublisher(String host, int port, ExecutorService executor) throws IOException {
         // Headers and body go out as separate writes; without TCP_NODELAY every keep-alive response
@@ -35,6 +38,15 @@ public final class HttpPublisher implements AutoCloseable {
         server = HttpServer.create(new InetSocketAddress(host, port), 128);
         server.setExecutor(executor);
         server.createContext("/", this::handle);
+    }
+
+    /**
+     * Documents under a path prefix, e.g. "/crl/" for "/crl/{issuer}": {@code documents} gets the rest
+     * of the path and answers empty for "not found". Added before {@link #start()}.
+     */
+    public HttpPublisher routePrefix(String prefix, Function<String, Optional<Document>> documents) {
+        prefixes.put(prefix, documents);
+        return this;
     }
 
     /** Routes must be added before {@link #start()}. */
@@ -54,7 +66,7 @@ public final class HttpPublisher implements AutoCloseable {
     private void handle(HttpExchange exchange) throws IOException {
         try (exchange) {
             String method = exchange.getRequestMethod();
-            Supplier<Document> route = routes.get(exchange.getRequestURI().getPath());
+            Supplier<Document> route = find(exchange.getRequestURI().getPath());
             if (route == null) {
                 send(exchange, 404, "text/plain", "not found\n".getBytes(StandardCharsets.US_ASCII), !method.equals("HEAD"));
                 return;
@@ -65,6 +77,10 @@ public final class HttpPublisher implements AutoCloseable {
                 return;
             }
             Document document = route.get();
+            if (document == null) {
+                send(exchange, 404, "text/plain", "not found\n".getBytes(StandardCharsets.US_ASCII), !method.equals("HEAD"));
+                return;
+            }
             String etag = etag(document.body());
             exchange.getResponseHeaders().set("ETag", etag);
             exchange.getResponseHeaders().set("Cache-Control", "max-age=" + document.maxAge().toSeconds());
@@ -74,6 +90,21 @@ public final class HttpPublisher implements AutoCloseable {
             }
             send(exchange, 200, document.contentType(), document.body(), method.equals("GET"));
         }
+    }
+
+    /** The exact route, else a prefix route (whose document may be null: not found), else null. */
+    private Supplier<Document> find(String path) {
+        Supplier<Document> exact = routes.get(path);
+        if (exact != null) {
+            return exact;
+        }
+        for (Map.Entry<String, Function<String, Optional<Document>>> prefix : prefixes.entrySet()) {
+            if (path.startsWith(prefix.getKey())) {
+                String rest = path.substring(prefix.getKey().length());
+                return () -> prefix.getValue().apply(rest).orElse(null);
+            }
+        }
+        return null;
     }
 
     private static void send(HttpExchange exchange, int status, String contentType, byte[] body, boolean withBody)

@@ -39,6 +39,12 @@ import dev.lanyard.store.JdbcIssuedCertificateRepository;
 import dev.lanyard.store.JdbcJoinTokenRepository;
 import dev.lanyard.store.JdbcRegistrationRepository;
 import dev.lanyard.svid.SvidIssuer;
+import dev.lanyard.ca.CrlIssuer;
+import dev.lanyard.revocation.CrlPublisher;
+import dev.lanyard.revocation.RevocationRegistry;
+import dev.lanyard.revocation.Revoker;
+import dev.lanyard.store.JdbcRevocationRepository;
+import dev.lanyard.v1.RevocationServiceGrpc;
 import io.grpc.Grpc;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -88,6 +94,9 @@ public final class LanyardServer implements AutoCloseable {
     private final CaRotation caRotation;
     private final JwtSigningKeys jwtKeys;
     private final TrustBundles bundles;
+    private final RevocationRegistry revocations;
+    private final CrlPublisher crls;
+    private final RevocationWatchers revocationWatchers;
     private final ContractRegistry contracts;
     private final PolicyStore policy;
     private PolicyFileWatcher policyWatcher;
@@ -122,11 +131,26 @@ public final class LanyardServer implements AutoCloseable {
                 new RotationPlanner(new RotationPolicy(config.intermediateTtl().dividedBy(2),
                         config.tokens().publishLead(), config.maxSvidTtl().plus(CertificateAuthority.BACKDATE))),
                 clock, config.trustDomain(), config.intermediateTtl(),
-                issuing -> new CertificateAuthority(issuing, crypto, clock, serials, config.crlUrl()),
+                issuing -> new CertificateAuthority(issuing, crypto, clock, serials,
+                        config.crlUrl(issuing.intermediate().keyId())),
                 authorities::update);
         JoinTokens joinTokens = new JoinTokens(joinTokenRepository, clock, random);
+
+        var revocationLog = new JdbcRevocationRepository(database.dataSource());
+        this.revocations = new RevocationRegistry(revocationLog, clock);
+        revocations.catchUp();
+        this.crls = new CrlPublisher(authorities::issuingCas, revocations, revocationLog, new CrlIssuer(crypto),
+                config.revocations().crlValidity(), clock);
+        crls.regenerate();
+        // No token outlives its minting by more than the max TTL; verifiers allow at most 5 minutes of skew.
+        Revoker revoker = new Revoker(config.trustDomain(), issued, revocationLog, revocations, crls::regenerate,
+                config.tokens().maxTtl().plus(Duration.ofMinutes(5)), clock);
+        this.revocationWatchers = new RevocationWatchers(revocations,
+                Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-revocation-fanout")),
+                config.revocations().heartbeatInterval(), clock);
+
         SvidIssuer issuer = new SvidIssuer(caRotation::active, new CsrValidator(crypto, config.maxCsrBytes()),
-                joinTokens, registrations, issued, audit, clock, config.defaultSvidTtl());
+                joinTokens, registrations, issued, audit, clock, config.defaultSvidTtl(), revocations);
 
         ServerConfig.Tokens tokens = config.tokens();
         this.jwtKeys = new JwtSigningKeys(new JdbcSigningKeyRepository(database.dataSource()), sealer,
@@ -162,7 +186,10 @@ public final class LanyardServer implements AutoCloseable {
                 .addService(new CertificateGrpcService(issuer, authorities))
                 .addService(new TrustBundleGrpcService(bundles))
                 .addService(new TokenGrpcService(minter, contracts, policy, registrations,
-                        new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), audit, clock))
+                        new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations, audit, clock))
+                .addService(ServerInterceptors.intercept(new RevocationGrpcService(revoker, revocations,
+                        revocationWatchers, new AuditedCall(audit, clock), kind -> { }),
+                        adminOnly.except(RevocationServiceGrpc.getWatchRevocationsMethod())))
                 .addService(ServerInterceptors.intercept(admin, adminOnly))
                 .addService(ServerInterceptors.intercept(keyService, adminOnly))
                 .addService(ServerInterceptors.intercept(new ContractGrpcService(contracts, audit, clock), adminOnly))
@@ -187,6 +214,9 @@ public final class LanyardServer implements AutoCloseable {
                         bundles.current().spiffeJson(), maxAge))
                 .route("/bundle.pem", () -> new HttpPublisher.Document("application/x-pem-file",
                         Pem.certificates(authorities.roots()).getBytes(StandardCharsets.US_ASCII), maxAge))
+                .route("/crl", () -> crls.forIssuer(caRotation.active().ca().intermediate().keyId())
+                        .map(this::crlDocument).orElse(null))
+                .routePrefix("/crl/", keyId -> crls.forIssuer(keyId).map(this::crlDocument))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
@@ -219,6 +249,7 @@ public final class LanyardServer implements AutoCloseable {
         }
         server.scheduleServerRenewal();
         server.scheduleRotation();
+        server.scheduleRevocationUpkeep();
         server.watchPolicyFile();
         server.health.setStatus("", ServingStatus.SERVING);
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, HTTP on {}:{}", config.trustDomain(),
@@ -265,6 +296,9 @@ public final class LanyardServer implements AutoCloseable {
     public void close() {
         health.enterTerminalState();
         bundles.closeWatchers();
+        if (revocationWatchers != null) {
+            revocationWatchers.close();
+        }
         if (policyWatcher != null) {
             policyWatcher.close();
         }
@@ -288,6 +322,10 @@ public final class LanyardServer implements AutoCloseable {
             scheduler.shutdownNow();
         }
         database.close();
+    }
+
+    private HttpPublisher.Document crlDocument(CrlPublisher.Crl crl) {
+        return new HttpPublisher.Document("application/pkix-crl", crl.der(), crls.maxAge());
     }
 
     private Credential issueServerCredential() {
@@ -320,12 +358,46 @@ public final class LanyardServer implements AutoCloseable {
                 TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * Picks up revocations other replicas wrote (each poll is one indexed query), keeps the CRLs
+     * fresh, and forgets revocations of what has expired.
+     */
+    private void scheduleRevocationUpkeep() {
+        long poll = config.revocations().pollInterval().toMillis();
+        scheduler.scheduleWithFixedDelay(() -> {
+            try {
+                revocations.catchUp();
+            } catch (RuntimeException e) {
+                LOG.error("could not read new revocations; retrying", e);
+            }
+        }, poll, poll, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(() -> {
+            try {
+                revocations.pruneExpired();
+                crls.regenerateIfDue();
+            } catch (RuntimeException e) {
+                LOG.error("CRL upkeep failed; retrying in a minute", e);
+            }
+        }, 1, 1, TimeUnit.MINUTES);
+    }
+
+    /** The audit trail this server writes. */
+    public AuditLog audit() {
+        return audit;
+    }
+
+    /** The published CRLs (tests and benchmarks read them). */
+    public CrlPublisher crls() {
+        return crls;
+    }
+
     /** One rotation tick now (the scheduler runs it; tests that move the clock call it). */
     public void rotateNow() {
         try {
             jwtKeys.tick();
             caRotation.tick();
             bundles.refresh();
+            crls.regenerateIfDue(); // a newly trusted CA gets its (empty) CRL before it signs anything
         } catch (RuntimeException e) {
             LOG.error("key rotation tick failed; retrying at the next tick", e);
         }

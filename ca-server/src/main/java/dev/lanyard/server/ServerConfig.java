@@ -48,7 +48,8 @@ public record ServerConfig(
         Duration serverCertificateTtl,
         int maxCsrBytes,
         Duration bundleRefreshHint,
-        Tokens tokens) {
+        Tokens tokens,
+        Revocations revocations) {
 
     /**
      * Token minting and JWT key rotation.
@@ -58,6 +59,27 @@ public record ServerConfig(
      */
     public record Tokens(SigningAlgorithm algorithm, Duration maxTtl, double ratePerSecond, int burst,
             Duration keyLifetime, Duration publishLead, Optional<Path> contractsDir, Optional<Path> policyFile) {
+    }
+
+    /**
+     * Revocation publication.
+     *
+     * @param heartbeatInterval how often a quiet WatchRevocations stream gets a heartbeat
+     * @param crlValidity       a CRL's nextUpdate after its thisUpdate; regenerated at half of it
+     * @param pollInterval      how often revocations written by other replicas are picked up from the database
+     */
+    public record Revocations(Duration heartbeatInterval, Duration crlValidity, Duration pollInterval) {
+        public Revocations {
+            if (heartbeatInterval.compareTo(Duration.ofMillis(100)) < 0) {
+                throw new IllegalArgumentException("revocation.heartbeat-interval must be at least 100ms");
+            }
+            if (crlValidity.compareTo(Duration.ofMinutes(2)) < 0) {
+                throw new IllegalArgumentException("revocation.crl-validity must be at least 2m");
+            }
+            if (pollInterval.compareTo(Duration.ofMillis(100)) < 0) {
+                throw new IllegalArgumentException("revocation.poll-interval must be at least 100ms");
+            }
+        }
     }
 
     /** PEM files of a CA made elsewhere; the root's key stays offline. */
@@ -72,7 +94,7 @@ public record ServerConfig(
             "admin.spiffe-ids", "admin.credential-dir", "admin.credential-ttl", "server.dns-names",
             "server.certificate-ttl", "csr.max-bytes", "bundle.refresh-hint", "token.algorithm", "token.max-ttl",
             "token.rate-per-second", "token.burst", "jwt.key-lifetime", "jwt.publish-lead", "contracts.dir",
-            "policy.file");
+            "policy.file", "revocation.heartbeat-interval", "revocation.crl-validity", "revocation.poll-interval");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -193,7 +215,10 @@ public record ServerConfig(
                         duration(p, "jwt.key-lifetime", "24h"),
                         duration(p, "jwt.publish-lead", "10m"),
                         Optional.ofNullable(p.getProperty("contracts.dir")).map(v -> path(base, v)),
-                        Optional.ofNullable(p.getProperty("policy.file")).map(v -> path(base, v))));
+                        Optional.ofNullable(p.getProperty("policy.file")).map(v -> path(base, v))),
+                new Revocations(duration(p, "revocation.heartbeat-interval", "5s"),
+                        duration(p, "revocation.crl-validity", "24h"),
+                        duration(p, "revocation.poll-interval", "1s")));
     }
 
     /** The SPIFFE ID of the server's own certificate. */
@@ -207,9 +232,9 @@ public record ServerConfig(
         return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
     }
 
-    /** Where the CRL will be published; every issued certificate points here. */
-    public URI crlUrl() {
-        return publicUrl.resolve("/crl");
+    /** Where the CRL of one issuing CA is published; every certificate it issues points here. */
+    public URI crlUrl(String issuerKeyId) {
+        return publicUrl.resolve("/crl/" + issuerKeyId);
     }
 
     private static String required(Properties p, String key) {

@@ -6,6 +6,9 @@ import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.contract.TokenScopeCheck;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.registration.RegistrationRepository;
+import dev.lanyard.revocation.Revocation;
+import dev.lanyard.revocation.RevocationRegistry;
+import dev.lanyard.svid.SvidIssuer;
 import dev.lanyard.token.CertificateThumbprint;
 import dev.lanyard.token.MintedToken;
 import dev.lanyard.token.RateLimiter;
@@ -20,6 +23,7 @@ import io.grpc.stub.StreamObserver;
 import java.security.cert.CertificateEncodingException;
 import java.time.Clock;
 import java.util.LinkedHashSet;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -35,11 +39,14 @@ public final class TokenGrpcService extends TokenServiceGrpc.TokenServiceImplBas
     private final PolicyStore policy;
     private final RegistrationRepository registrations;
     private final RateLimiter rateLimiter;
+    private final RevocationRegistry revocations;
     private final AuditLog audit;
     private final Clock clock;
 
     public TokenGrpcService(TokenMinter minter, ContractRegistry contracts, PolicyStore policy,
-            RegistrationRepository registrations, RateLimiter rateLimiter, AuditLog audit, Clock clock) {
+            RegistrationRepository registrations, RateLimiter rateLimiter, RevocationRegistry revocations,
+            AuditLog audit, Clock clock) {
+        this.revocations = revocations;
         this.minter = minter;
         this.contracts = contracts;
         this.policy = policy;
@@ -56,6 +63,11 @@ public final class TokenGrpcService extends TokenServiceGrpc.TokenServiceImplBas
         try {
             AuthenticatedPeer peer = PeerIdentityInterceptor.requirePeer();
             actor = peer.spiffeId().toString();
+            Optional<Revocation> revoked = revocations.refusalFor(peer.spiffeId(),
+                    Optional.of(peer.certificate().getSerialNumber().toString(16)));
+            if (revoked.isPresent()) {
+                throw Status.PERMISSION_DENIED.withDescription(SvidIssuer.revoked(revoked.get())).asException();
+            }
             if (!rateLimiter.tryAcquire(actor)) {
                 throw Status.RESOURCE_EXHAUSTED.withDescription(
                         actor + " is minting tokens faster than its rate limit; retry shortly").asException();

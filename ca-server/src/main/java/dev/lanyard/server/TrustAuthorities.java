@@ -1,5 +1,6 @@
 package dev.lanyard.server;
 
+import dev.lanyard.ca.CaCertificate;
 import dev.lanyard.ca.IssuingCa;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
@@ -16,7 +17,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class TrustAuthorities {
 
-    private record Snapshot(List<X509Certificate> roots, List<X509Certificate> intermediates) {
+    private record Snapshot(List<X509Certificate> roots, List<X509Certificate> intermediates,
+            List<CaCertificate> issuingCas) {
     }
 
     private final AtomicReference<Snapshot> current;
@@ -33,6 +35,11 @@ public final class TrustAuthorities {
         return current.get().intermediates();
     }
 
+    /** The trusted intermediates with their keys: each signs the CRL for what it issued. */
+    public List<CaCertificate> issuingCas() {
+        return current.get().issuingCas();
+    }
+
     /** Replaces the trusted CAs. */
     public void update(Collection<IssuingCa> cas) {
         current.set(snapshot(cas));
@@ -41,10 +48,12 @@ public final class TrustAuthorities {
     private static Snapshot snapshot(Collection<IssuingCa> cas) {
         Set<X509Certificate> roots = new LinkedHashSet<>();
         List<X509Certificate> intermediates = new ArrayList<>();
+        List<CaCertificate> issuing = new ArrayList<>();
         for (IssuingCa ca : cas) {
             roots.add(ca.root().certificate());
             intermediates.add(ca.intermediate().certificate());
+            issuing.add(ca.intermediate());
         }
-        return new Snapshot(List.copyOf(roots), List.copyOf(intermediates));
+        return new Snapshot(List.copyOf(roots), List.copyOf(intermediates), List.copyOf(issuing));
     }
 }

@@ -5,6 +5,7 @@ import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.spiffe.SpiffeId;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import javax.sql.DataSource;
@@ -35,6 +36,15 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
     public Optional<IssuedCertificateRecord> findBySerial(String serialHex) {
         return jdbc.queryOne("select * from issued_certificates where serial_hex = ?", s -> s.setString(1, serialHex),
                 JdbcIssuedCertificateRepository::map);
+    }
+
+    @Override
+    public List<IssuedCertificateRecord> live(SpiffeId spiffeId, Instant now) {
+        return jdbc.query("select * from issued_certificates where spiffe_id = ? and not_after > ? order by id",
+                s -> {
+                    s.setString(1, spiffeId.toString());
+                    Jdbc.setInstant(s, 2, now);
+                }, JdbcIssuedCertificateRepository::map);
     }
 
     @Override

@@ -13,6 +13,9 @@ import dev.lanyard.ca.IssuedSvid;
 import dev.lanyard.ca.SanPolicy;
 import dev.lanyard.ca.ValidatedCsr;
 import dev.lanyard.registration.Registration;
+import dev.lanyard.revocation.Revocation;
+import dev.lanyard.revocation.RevocationRegistry;
+import dev.lanyard.revocation.RevocationTarget;
 import dev.lanyard.registration.RegistrationRepository;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.svid.IssuanceRefusedException.Code;
@@ -39,10 +42,11 @@ public final class SvidIssuer {
     private final AuditLog audit;
     private final Clock clock;
     private final Duration defaultTtl;
+    private final RevocationRegistry revocations;
 
     public SvidIssuer(Supplier<CertificateAuthority> ca, CsrValidator csrValidator, Attestor attestor,
             RegistrationRepository registrations, IssuedCertificateRepository issued, AuditLog audit,
-            Clock clock, Duration defaultTtl) {
+            Clock clock, Duration defaultTtl, RevocationRegistry revocations) {
         this.ca = ca;
         this.csrValidator = csrValidator;
         this.attestor = attestor;
@@ -51,6 +55,7 @@ public final class SvidIssuer {
         this.audit = audit;
         this.clock = clock;
         this.defaultTtl = defaultTtl;
+        this.revocations = revocations;
     }
 
     /** Bootstrap: the identity comes from the attestation, never from the CSR. */
@@ -63,6 +68,7 @@ public final class SvidIssuer {
             SpiffeId id = attestor.verify(attestation);
             actor = id.toString();
             target = id.toString();
+            refuseIfRevoked(id, Optional.empty());
             Registration registration = registrationOf(id);
             Duration lifetime = lifetime(ttl, registration);
             checkSans(csr, registration);
@@ -78,10 +84,14 @@ public final class SvidIssuer {
         }
     }
 
-    /** Renewal: {@code peer} is the SPIFFE ID of the verified client certificate. */
-    public IssuedSvid renew(SpiffeId peer, byte[] csrDer, Optional<Duration> ttl)
+    /**
+     * Renewal: {@code peer} is the SPIFFE ID of the verified client certificate, {@code peerSerialHex}
+     * its serial; a revoked identity or certificate is refused.
+     */
+    public IssuedSvid renew(SpiffeId peer, String peerSerialHex, byte[] csrDer, Optional<Duration> ttl)
             throws IssuanceRefusedException {
         try {
+            refuseIfRevoked(peer, Optional.of(peerSerialHex));
             ValidatedCsr csr = validate(csrDer);
             Registration registration = registrationOf(peer);
             Duration lifetime = lifetime(ttl, registration);
@@ -99,6 +109,21 @@ public final class SvidIssuer {
         } catch (CsrRejectedException e) {
             throw new IssuanceRefusedException(csrCode(e), e.getMessage());
         }
+    }
+
+    private void refuseIfRevoked(SpiffeId id, Optional<String> serialHex) throws IssuanceRefusedException {
+        Optional<Revocation> revocation = revocations.refusalFor(id, serialHex);
+        if (revocation.isPresent()) {
+            throw new IssuanceRefusedException(Code.PERMISSION_DENIED, revoked(revocation.get()));
+        }
+    }
+
+    /** The refusal message naming a revocation, shared with token minting. */
+    public static String revoked(Revocation revocation) {
+        String what = revocation.target().kind() == RevocationTarget.Kind.SERIAL
+                ? "certificate " + revocation.target().value() : revocation.target().value();
+        return what + " is revoked (" + revocation.describe() + ")"
+                + (revocation.target().kind() == RevocationTarget.Kind.SPIFFE_ID ? "; an admin must reinstate it" : "");
     }
 
     private Registration registrationOf(SpiffeId id) throws IssuanceRefusedException {

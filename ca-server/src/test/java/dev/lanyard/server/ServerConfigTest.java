@@ -22,7 +22,7 @@ class ServerConfigTest {
         assertThat(config.httpPort()).isEqualTo(8080);
         assertThat(config.defaultSvidTtl()).isEqualTo(Duration.ofHours(1));
         assertThat(config.joinTokenTtl()).isEqualTo(Duration.ofMinutes(10));
-        assertThat(config.crlUrl().toString()).isEqualTo("http://localhost:8080/crl");
+        assertThat(config.crlUrl("ab12").toString()).isEqualTo("http://localhost:8080/crl/ab12");
         assertThat(config.generateCa()).isTrue();
         assertThat(config.adminCredentialDir()).isEmpty();
     }

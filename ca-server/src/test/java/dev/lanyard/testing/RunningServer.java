@@ -146,6 +146,11 @@ public final class RunningServer implements AutoCloseable {
         return AdminServiceGrpc.newBlockingStub(channel(adminCredential())).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
+    public dev.lanyard.v1.RevocationServiceGrpc.RevocationServiceBlockingStub revocations() {
+        return dev.lanyard.v1.RevocationServiceGrpc.newBlockingStub(channel(adminCredential()))
+                .withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
     public CertificateServiceGrpc.CertificateServiceBlockingStub certificates(Credential client) {
         return CertificateServiceGrpc.newBlockingStub(channel(client)).withDeadlineAfter(30, TimeUnit.SECONDS);
     }

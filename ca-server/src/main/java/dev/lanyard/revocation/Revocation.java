@@ -1,0 +1,37 @@
+package dev.lanyard.revocation;
+
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * One revocation as recorded.
+ *
+ * @param spiffeId    the certificate's identity for a serial, the identity itself, empty for a token id
+ * @param issuerKeyId the CA that issued a revoked serial (its CRL lists it); empty otherwise
+ * @param expiresAt   when it stops mattering (the certificate or token has expired); empty for identities
+ */
+public record Revocation(long sequence, RevocationTarget target, RevocationReason reason, String note,
+        Instant revokedAt, String revokedBy, String spiffeId, String issuerKeyId, Optional<Instant> expiresAt) {
+
+    public Revocation {
+        Objects.requireNonNull(target, "target");
+        Objects.requireNonNull(reason, "reason");
+        Objects.requireNonNull(note, "note");
+        Objects.requireNonNull(revokedAt, "revokedAt");
+        Objects.requireNonNull(revokedBy, "revokedBy");
+        Objects.requireNonNull(spiffeId, "spiffeId");
+        Objects.requireNonNull(issuerKeyId, "issuerKeyId");
+        Objects.requireNonNull(expiresAt, "expiresAt");
+    }
+
+    /** Still in force at {@code now}: identities until reinstated, the rest until what they name expired. */
+    public boolean inForceAt(Instant now) {
+        return expiresAt.map(now::isBefore).orElse(true);
+    }
+
+    /** "keyCompromise, revoked 2026-11-23T10:00:00Z by spiffe://td/admin (#42)": what a refusal names. */
+    public String describe() {
+        return reason.rfcName() + ", revoked " + revokedAt + " by " + revokedBy + " (#" + sequence + ")";
+    }
+}

@@ -1,0 +1,130 @@
+package dev.lanyard.revocation;
+
+import dev.lanyard.spiffe.SpiffeId;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * The revocations in force and the replayable event log, in memory, following the durable log.
+ *
+ * <p>Checks on the hot paths (renewal, token minting) read memory only. {@link #catchUp()} applies
+ * whatever the database holds beyond the last sequence seen: right after a local write, and on a
+ * timer for writes made by other replicas sharing the database. Listeners get each new batch in order.
+ */
+public final class RevocationRegistry {
+
+    private static final int PAGE = 1_000;
+
+    private final RevocationRepository repository;
+    private final Clock clock;
+    private final Map<RevocationTarget, Revocation> inForce = new ConcurrentHashMap<>();
+    private final NavigableMap<Long, RevocationEvent> log = new ConcurrentSkipListMap<>();
+    private final List<Consumer<List<RevocationEvent>>> listeners = new CopyOnWriteArrayList<>();
+    private volatile long latestSequence;
+
+    public RevocationRegistry(RevocationRepository repository, Clock clock) {
+        this.repository = repository;
+        this.clock = clock;
+    }
+
+    /** Called with every batch of new events, in sequence order, from the thread that caught up. */
+    public void addListener(Consumer<List<RevocationEvent>> listener) {
+        listeners.add(listener);
+    }
+
+    /** Applies every durable event beyond the last one seen; returns how many there were. */
+    public synchronized int catchUp() {
+        int applied = 0;
+        while (true) {
+            List<RevocationEvent> batch = repository.eventsAfter(latestSequence, PAGE);
+            if (batch.isEmpty()) {
+                return applied;
+            }
+            for (RevocationEvent event : batch) {
+                apply(event);
+            }
+            applied += batch.size();
+            for (Consumer<List<RevocationEvent>> listener : listeners) {
+                listener.accept(batch);
+            }
+        }
+    }
+
+    private void apply(RevocationEvent event) {
+        if (event instanceof RevocationEvent.Revoked r) {
+            inForce.put(r.revocation().target(), r.revocation());
+        } else if (event instanceof RevocationEvent.Reinstated r) {
+            inForce.remove(RevocationTarget.spiffeId(r.spiffeId()));
+        }
+        log.put(event.sequence(), event);
+        latestSequence = event.sequence();
+    }
+
+    public long latestSequence() {
+        return latestSequence;
+    }
+
+    /** The revocation of {@code target} if it is in force now. */
+    public Optional<Revocation> find(RevocationTarget target) {
+        Revocation revocation = inForce.get(target);
+        return revocation != null && revocation.inForceAt(clock.instant()) ? Optional.of(revocation) : Optional.empty();
+    }
+
+    /**
+     * Why a caller holding the certificate {@code serialHex} for {@code id} must be refused, if it
+     * must: the identity's revocation first, then the certificate's.
+     */
+    public Optional<Revocation> refusalFor(SpiffeId id, Optional<String> serialHex) {
+        Optional<Revocation> identity = find(RevocationTarget.spiffeId(id.toString()));
+        if (identity.isPresent() || serialHex.isEmpty()) {
+            return identity;
+        }
+        return find(new RevocationTarget(RevocationTarget.Kind.SERIAL, serialHex.get()));
+    }
+
+    /** Every revocation in force now, oldest first. */
+    public List<Revocation> inForce() {
+        Instant now = clock.instant();
+        List<Revocation> live = new ArrayList<>();
+        for (Revocation r : inForce.values()) {
+            if (r.inForceAt(now)) {
+                live.add(r);
+            }
+        }
+        live.sort(Comparator.comparingLong(Revocation::sequence));
+        return live;
+    }
+
+    /**
+     * The events after {@code sequence} a watcher still needs, oldest first: revocations of
+     * certificates and tokens that have expired since are left out, they can no longer matter.
+     */
+    public List<RevocationEvent> eventsAfter(long sequence) {
+        Instant now = clock.instant();
+        List<RevocationEvent> events = new ArrayList<>();
+        for (RevocationEvent event : log.tailMap(sequence, false).values()) {
+            if (!(event instanceof RevocationEvent.Revoked r) || r.revocation().inForceAt(now)) {
+                events.add(event);
+            }
+        }
+        return events;
+    }
+
+    /** Forgets what has expired, here and in the database. */
+    public synchronized void pruneExpired() {
+        Instant now = clock.instant();
+        inForce.values().removeIf(r -> !r.inForceAt(now));
+        log.values().removeIf(e -> e instanceof RevocationEvent.Revoked r && !r.revocation().inForceAt(now));
+        repository.pruneExpired(now);
+    }
+}

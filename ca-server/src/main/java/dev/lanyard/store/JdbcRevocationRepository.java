@@ -1,0 +1,174 @@
+package dev.lanyard.store;
+
+import dev.lanyard.revocation.Revocation;
+import dev.lanyard.revocation.RevocationEvent;
+import dev.lanyard.revocation.RevocationReason;
+import dev.lanyard.revocation.RevocationRepository;
+import dev.lanyard.revocation.RevocationTarget;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+/**
+ * The revocation log in the database. Every writer takes the one-row head under a row lock, so
+ * sequences are gapless and commit in order: a reader that has seen sequence N has seen all below.
+ */
+public final class JdbcRevocationRepository implements RevocationRepository {
+
+    private static final String REVOKED = "REVOKED";
+    private static final String REINSTATED = "REINSTATED";
+
+    private final Jdbc jdbc;
+
+    public JdbcRevocationRepository(DataSource dataSource) {
+        this.jdbc = new Jdbc(dataSource);
+    }
+
+    @Override
+    public List<Outcome> revoke(List<NewRevocation> revocations) {
+        return jdbc.inTransaction(c -> {
+            long last = lockHead(c);
+            List<Outcome> outcomes = new ArrayList<>();
+            for (NewRevocation r : revocations) {
+                Optional<Revocation> existing = inForce(c, r.target());
+                if (existing.isPresent()) {
+                    outcomes.add(new Outcome(existing.get(), false));
+                    continue;
+                }
+                long sequence = ++last;
+                insertEvent(c, sequence, REVOKED, r.target().kind().name(), r.target().value(), r.spiffeId(),
+                        r.issuerKeyId(), r.reason().code(), r.note(), r.revokedBy(), r.revokedAt(),
+                        r.expiresAt().orElse(null));
+                Jdbc.update(c, "insert into revocations (target_kind, target, sequence) values (?, ?, ?)", s -> {
+                    s.setString(1, r.target().kind().name());
+                    s.setString(2, r.target().value());
+                    s.setLong(3, sequence);
+                });
+                outcomes.add(new Outcome(new Revocation(sequence, r.target(), r.reason(), r.note(), r.revokedAt(),
+                        r.revokedBy(), r.spiffeId(), r.issuerKeyId(), r.expiresAt()), true));
+            }
+            setHead(c, last);
+            return outcomes;
+        });
+    }
+
+    @Override
+    public Optional<RevocationEvent.Reinstated> reinstate(String spiffeId, Instant at, String by, String note) {
+        return jdbc.inTransaction(c -> {
+            long last = lockHead(c);
+            int removed = Jdbc.update(c, "delete from revocations where target_kind = ? and target = ?", s -> {
+                s.setString(1, RevocationTarget.Kind.SPIFFE_ID.name());
+                s.setString(2, spiffeId);
+            });
+            if (removed == 0) {
+                return Optional.empty();
+            }
+            long sequence = last + 1;
+            insertEvent(c, sequence, REINSTATED, RevocationTarget.Kind.SPIFFE_ID.name(), spiffeId, spiffeId, "",
+                    RevocationReason.UNSPECIFIED.code(), note, by, at, null);
+            setHead(c, sequence);
+            return Optional.of(new RevocationEvent.Reinstated(sequence, spiffeId, at, by, note));
+        });
+    }
+
+    @Override
+    public List<RevocationEvent> eventsAfter(long sequence, int limit) {
+        return jdbc.query("select * from revocation_events where sequence > ? order by sequence fetch first ? rows only",
+                s -> {
+                    s.setLong(1, sequence);
+                    s.setInt(2, limit);
+                }, JdbcRevocationRepository::event);
+    }
+
+    @Override
+    public int pruneExpired(Instant now) {
+        return jdbc.inTransaction(c -> {
+            Jdbc.update(c, "delete from revocations where sequence in"
+                    + " (select sequence from revocation_events where expires_at <= ?)", s -> Jdbc.setInstant(s, 1, now));
+            return Jdbc.update(c, "delete from revocation_events where event_kind = ? and expires_at <= ?", s -> {
+                s.setString(1, REVOKED);
+                Jdbc.setInstant(s, 2, now);
+            });
+        });
+    }
+
+    @Override
+    public long nextCrlNumber(String issuerKeyId) {
+        return jdbc.inTransaction(c -> {
+            List<Long> last = Jdbc.query(c, "select last_number from crl_numbers where issuer_key_id = ? for update",
+                    s -> s.setString(1, issuerKeyId), row -> row.getLong(1));
+            long next = last.isEmpty() ? 1 : last.get(0) + 1;
+            if (last.isEmpty()) {
+                Jdbc.update(c, "insert into crl_numbers (issuer_key_id, last_number) values (?, ?)", s -> {
+                    s.setString(1, issuerKeyId);
+                    s.setLong(2, next);
+                });
+            } else {
+                Jdbc.update(c, "update crl_numbers set last_number = ? where issuer_key_id = ?", s -> {
+                    s.setLong(1, next);
+                    s.setString(2, issuerKeyId);
+                });
+            }
+            return next;
+        });
+    }
+
+    private static long lockHead(Connection c) throws SQLException {
+        return Jdbc.query(c, "select last_sequence from revocation_head where id = 1 for update", s -> {
+        }, row -> row.getLong(1)).get(0);
+    }
+
+    private static void setHead(Connection c, long last) throws SQLException {
+        Jdbc.update(c, "update revocation_head set last_sequence = ? where id = 1", s -> s.setLong(1, last));
+    }
+
+    private static Optional<Revocation> inForce(Connection c, RevocationTarget target) throws SQLException {
+        return Jdbc.query(c, "select e.* from revocations r join revocation_events e on e.sequence = r.sequence"
+                + " where r.target_kind = ? and r.target = ?", s -> {
+                    s.setString(1, target.kind().name());
+                    s.setString(2, target.value());
+                }, JdbcRevocationRepository::revocation).stream().findFirst();
+    }
+
+    private static void insertEvent(Connection c, long sequence, String eventKind, String targetKind, String target,
+            String spiffeId, String issuerKeyId, int reason, String note, String actor, Instant at, Instant expiresAt)
+            throws SQLException {
+        Jdbc.update(c, "insert into revocation_events (sequence, event_kind, target_kind, target, spiffe_id,"
+                + " issuer_key_id, reason, note, actor, occurred_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                s -> {
+                    s.setLong(1, sequence);
+                    s.setString(2, eventKind);
+                    s.setString(3, targetKind);
+                    s.setString(4, target);
+                    s.setString(5, spiffeId);
+                    s.setString(6, issuerKeyId);
+                    s.setInt(7, reason);
+                    s.setString(8, note);
+                    s.setString(9, actor);
+                    Jdbc.setInstant(s, 10, at);
+                    Jdbc.setInstant(s, 11, expiresAt);
+                });
+    }
+
+    private static RevocationEvent event(ResultSet row) throws SQLException {
+        if (REINSTATED.equals(row.getString("event_kind"))) {
+            return new RevocationEvent.Reinstated(row.getLong("sequence"), row.getString("target"),
+                    Jdbc.getInstant(row, "occurred_at"), row.getString("actor"), row.getString("note"));
+        }
+        return new RevocationEvent.Revoked(revocation(row));
+    }
+
+    private static Revocation revocation(ResultSet row) throws SQLException {
+        RevocationTarget target = new RevocationTarget(RevocationTarget.Kind.valueOf(row.getString("target_kind")),
+                row.getString("target"));
+        RevocationReason reason = RevocationReason.ofCode(row.getInt("reason")).orElse(RevocationReason.UNSPECIFIED);
+        return new Revocation(row.getLong("sequence"), target, reason, row.getString("note"),
+                Jdbc.getInstant(row, "occurred_at"), row.getString("actor"), row.getString("spiffe_id"),
+                row.getString("issuer_key_id"), Optional.ofNullable(Jdbc.getInstant(row, "expires_at")));
+    }
+}
