@@ -8,6 +8,10 @@ import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.registration.Registration;
+import dev.lanyard.revocation.RevocationEvent;
+import dev.lanyard.revocation.RevocationReason;
+import dev.lanyard.revocation.RevocationRepository;
+import dev.lanyard.revocation.RevocationTarget;
 import dev.lanyard.spiffe.SpiffeId;
 import java.time.Duration;
 import java.time.Instant;
@@ -127,5 +131,64 @@ abstract class RepositoryContractTest {
         assertThat(audit.recent(10)).extracting(AuditEvent::action)
                 .containsExactly("certificate.bootstrap", "registration.create");
         assertThat(audit.recent(1).get(0).time()).isEqualTo(T.plusSeconds(1));
+    }
+
+    @Test
+    void revocationsAreIdempotentAndTheirSequencesGapless() {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        RevocationTarget serial = RevocationTarget.serial("0ABC");
+        var first = repo.revoke(List.of(newRevocation(serial, Optional.of(T.plus(Duration.ofHours(1)))),
+                newRevocation(RevocationTarget.spiffeId(A.toString()), Optional.empty())));
+        var again = repo.revoke(List.of(newRevocation(serial, Optional.of(T.plus(Duration.ofHours(1))))));
+
+        assertThat(first).extracting(o -> o.revocation().sequence()).containsExactly(1L, 2L);
+        assertThat(first).allMatch(RevocationRepository.Outcome::created);
+        assertThat(again.get(0).created()).isFalse();
+        assertThat(again.get(0).revocation()).isEqualTo(first.get(0).revocation());
+        assertThat(repo.reinstate(B.toString(), T, "admin", "")).isEmpty();
+        assertThat(repo.reinstate(A.toString(), T, "admin", "back").orElseThrow().sequence()).isEqualTo(3);
+        assertThat(repo.eventsAfter(1, 10)).extracting(RevocationEvent::sequence).containsExactly(2L, 3L);
+        assertThat(repo.eventsAfter(0, 10).get(0)).isEqualTo(new RevocationEvent.Revoked(first.get(0).revocation()));
+
+        assertThat(repo.pruneExpired(T.plus(Duration.ofHours(2)))).isEqualTo(1);
+        assertThat(repo.eventsAfter(0, 10)).extracting(RevocationEvent::sequence).containsExactly(2L, 3L);
+        assertThat(repo.revoke(List.of(newRevocation(serial, Optional.of(T.plus(Duration.ofHours(3))))))
+                .get(0).revocation().sequence()).isEqualTo(4);
+    }
+
+    @Test
+    void concurrentRevocationsNeverShareOrSkipASequence() throws Exception {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        List<Thread> writers = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            int writer = w;
+            Thread thread = new Thread(() -> {
+                for (int i = 0; i < 25; i++) {
+                    repo.revoke(List.of(newRevocation(RevocationTarget.jti("w" + writer + "-" + i),
+                            Optional.of(T.plus(Duration.ofHours(1))))));
+                }
+            });
+            thread.start();
+            writers.add(thread);
+        }
+        for (Thread writer : writers) {
+            writer.join();
+        }
+        assertThat(repo.eventsAfter(0, 1000)).extracting(RevocationEvent::sequence)
+                .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, 100).boxed().toList());
+    }
+
+    @Test
+    void crlNumbersIncreasePerIssuer() {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        assertThat(repo.nextCrlNumber("ca1")).isEqualTo(1);
+        assertThat(repo.nextCrlNumber("ca1")).isEqualTo(2);
+        assertThat(repo.nextCrlNumber("ca2")).isEqualTo(1);
+    }
+
+    private static RevocationRepository.NewRevocation newRevocation(RevocationTarget target, Optional<Instant> expiresAt) {
+        return new RevocationRepository.NewRevocation(target, RevocationReason.KEY_COMPROMISE, "note", T,
+                "spiffe://example.org/admin", target.kind() == RevocationTarget.Kind.JTI ? "" : A.toString(),
+                target.kind() == RevocationTarget.Kind.SERIAL ? "ca1" : "", expiresAt);
     }
 }
