@@ -186,6 +186,37 @@ class LanyardCliTest {
     }
 
     @Test
+    void revokeListWatchAndReinstate() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID);
+        Path creds = dir.resolve("creds");
+        run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", tokenFile(), "--out", creds.toString());
+
+        Run revoked = admin("revoke", "--spiffe-id", ID, "--reason", "keyCompromise", "--note", "laptop stolen");
+        assertThat(revoked.exit()).as(revoked.err()).isZero();
+        assertThat(revoked.out()).contains("revoked " + ID + " (keyCompromise), sequence 1", "with its certificates: ");
+        assertThat(admin("revoke", "--spiffe-id", ID).out()).contains("already revoked: " + ID);
+        assertThat(admin("revoke", "--jti", "abc", "--reason", "nonsense").exit()).isEqualTo(2);
+        Run unknownSerial = admin("revoke", "--serial", "abcdef");
+        assertThat(unknownSerial.exit()).isEqualTo(1);
+        assertThat(unknownSerial.err()).contains("NOT_FOUND");
+
+        Run list = admin("revocations", "list");
+        assertThat(list.out()).contains("SEQ", "spiffe_id", ID, "keyCompromise", "laptop stolen", "serial");
+        Run renew = run("cert", "renew", "--server", server, "--in", creds.toString());
+        assertThat(renew.exit()).isEqualTo(1);
+        assertThat(renew.err()).contains("PERMISSION_DENIED", ID + " is revoked");
+
+        assertThat(admin("reinstate", "--spiffe-id", ID).out()).contains("reinstated " + ID + ", sequence 3");
+        Run watch = admin("revocations", "watch", "--count", "3");
+        assertThat(watch.exit()).isZero();
+        assertThat(watch.out()).contains("1 revoked " + ID + " (keyCompromise)", "2 revoked serial ",
+                "3 reinstated " + ID);
+        Run resumed = admin("revocations", "watch", "--after", "2", "--count", "1");
+        assertThat(resumed.out()).startsWith("3 reinstated");
+    }
+
+    @Test
     void usageErrorsExitWithTwo() {
         assertThat(run("cert", "issue", "--out", "x").exit()).isEqualTo(2);
     }
