@@ -198,6 +198,8 @@ public final class LanyardServer implements AutoCloseable {
                 .addService(ServerInterceptors.intercept(new ContractGrpcService(contracts, audit, clock), adminOnly))
                 .addService(ServerInterceptors.intercept(
                         new PolicyGrpcService(policy, policyHistory, audit, clock), adminOnly))
+                .addService(ServerInterceptors.intercept(new AuditGrpcService(audit, new AuditedCall(audit, clock)),
+                        adminOnly))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .intercept(new PeerIdentityInterceptor(verifier))

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
             DevCommand.class, ServerCommand.class, RegistrationCommand.class, JoinTokenCommand.class,
             CertsCommand.class, CertCommand.class, TokenCommand.class, ContractsCommand.class, PolicyCommand.class,
             KeysCommand.class, RevocationCommands.Revoke.class, RevocationCommands.Reinstate.class,
-            RevocationCommands.Revocations.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            RevocationCommands.Revocations.class, AuditCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Lanyard {
 
     public static void main(String[] args) {

@@ -217,6 +217,45 @@ class LanyardCliTest {
     }
 
     @Test
+    void auditVerifyNamesAnEditedAndADeletedRecord() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID);
+        admin("join-token", "create", "--spiffe-id", ID);
+        Run intact = admin("audit", "verify");
+        assertThat(intact.exit()).as(intact.err()).isZero();
+        assertThat(intact.out()).containsPattern("audit trail intact: \\d+ records; head #\\d+ [0-9a-f]{64}");
+        String head = intact.out().replaceAll("(?s).*head #(\\d+) ([0-9a-f]{64}).*", "$1:$2").trim();
+        assertThat(admin("audit", "verify", "--anchor", head).exit()).isZero();
+        Run rewritten = admin("audit", "verify", "--anchor", head.substring(0, head.indexOf(':') + 1) + "ab".repeat(32));
+        assertThat(rewritten.exit()).isEqualTo(1);
+        assertThat(rewritten.err()).contains("no longer has the anchored hash");
+        Run tail = admin("audit", "tail", "-n", "50");
+        assertThat(tail.out()).contains("SUCCESS", "registration.create " + ID, "join-token.create");
+
+        try (var db = dev.lanyard.store.Database.h2File(dir.resolve("data"));
+                var c = db.dataSource().getConnection(); var s = c.createStatement()) {
+            s.executeUpdate("update audit_events set actor = 'spiffe://lanyard.local/someone-else'"
+                    + " where action = 'registration.create'");
+        }
+        long edited = idOf("registration.create");
+        Run broken = admin("audit", "verify");
+        assertThat(broken.exit()).isEqualTo(1);
+        assertThat(broken.err()).contains("record " + edited + " was edited");
+
+        try (var db = dev.lanyard.store.Database.h2File(dir.resolve("data"));
+                var c = db.dataSource().getConnection(); var s = c.createStatement()) {
+            s.executeUpdate("delete from audit_events where id <= " + edited);
+        }
+        Run deleted = admin("audit", "verify");
+        assertThat(deleted.exit()).isEqualTo(1);
+        assertThat(deleted.err()).contains("records 1 to " + edited + " were deleted");
+    }
+
+    private long idOf(String action) {
+        String line = admin("audit", "tail", "-n", "200", "--action", action).out().lines().findFirst().orElseThrow();
+        return Long.parseLong(line.substring(0, line.indexOf(' ')));
+    }
+
+    @Test
     void usageErrorsExitWithTwo() {
         assertThat(run("cert", "issue", "--out", "x").exit()).isEqualTo(2);
     }
