@@ -143,8 +143,14 @@ public final class LanyardServer implements AutoCloseable {
         this.crls = new CrlPublisher(authorities::issuingCas, revocations, revocationLog, new CrlIssuer(crypto),
                 config.revocations().crlValidity(), clock);
         crls.regenerate();
+        // Here or on another replica (picked up by the poll): a revoked certificate re-signs the CRLs at once.
+        revocations.addListener(batch -> {
+            if (batch.stream().anyMatch(CrlPublisher::listsIn)) {
+                crls.regenerate();
+            }
+        });
         // No token outlives its minting by more than the max TTL; verifiers allow at most 5 minutes of skew.
-        Revoker revoker = new Revoker(config.trustDomain(), issued, revocationLog, revocations, crls::regenerate,
+        Revoker revoker = new Revoker(config.trustDomain(), issued, revocationLog, revocations,
                 config.tokens().maxTtl().plus(Duration.ofMinutes(5)), clock);
         this.revocationWatchers = new RevocationWatchers(revocations,
                 Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-revocation-fanout")),
