@@ -173,6 +173,8 @@ public final class LanyardServer implements AutoCloseable {
         this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
         if (tokens.contractsDir().isPresent()) {
             contracts.loadDirectory(tokens.contractsDir().get());
+            audit.record(new AuditEvent(clock.instant(), "lanyard", "contract.load",
+                    "contracts dir " + tokens.contractsDir().get(), AuditEvent.Outcome.SUCCESS, ""));
         }
         JdbcPolicyRepository policyHistory = new JdbcPolicyRepository(database.dataSource());
         this.policy = new PolicyStore();
