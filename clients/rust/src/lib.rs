@@ -3,15 +3,15 @@
 //! JWKS ([`jwks`]) and the live revocation stream ([`revocation`]), and enforce each RPC's required
 //! scopes, read from the same `.proto` options Lanyard enforces when minting ([`authz`]).
 
-// pub mod authz;
+pub mod authz;
 pub mod contract;
 pub mod error;
-// pub mod identity;
+pub mod identity;
 pub mod jwks;
-// pub mod revocation;
+pub mod revocation;
 pub mod tls;
-// pub mod token;
-// pub mod transport;
+pub mod token;
+pub mod transport;
 pub mod verify;
 
 pub use error::Error;

@@ -74,14 +74,14 @@ impl Roots {
     }
 
     /// Checks a chain to the current roots for the given usage, and that the leaf carries a
-    /// SPIFFE ID in `trust_domain`; returns the SPIFFE ID.
+    /// SPIFFE ID in `trust_domain` (any, while it is not known yet); returns the SPIFFE ID.
     fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
         usage: webpki::KeyUsage,
-        trust_domain: &str,
+        trust_domain: &TrustDomain,
     ) -> Result<String, rustls::Error> {
         let roots = self.get();
         let anchors: Vec<_> = roots
@@ -93,10 +93,29 @@ impl Roots {
         cert.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &anchors, intermediates, now, usage, None, None)
             .map_err(|e| rustls::Error::General(format!("certificate not trusted: {e}")))?;
         let id = spiffe_id(end_entity).ok_or_else(|| rustls::Error::General("the peer has no SPIFFE ID".into()))?;
-        if !id.starts_with(&format!("spiffe://{trust_domain}/")) {
-            return Err(rustls::Error::General(format!("{id} is not in trust domain {trust_domain}")));
+        let domain = trust_domain.get();
+        if !domain.is_empty() && !id.starts_with(&format!("spiffe://{domain}/")) {
+            return Err(rustls::Error::General(format!("{id} is not in trust domain {domain}")));
         }
         Ok(id)
+    }
+}
+
+/// The trust domain peers must belong to; empty until the workload's own SVID says which it is.
+#[derive(Debug, Default)]
+pub struct TrustDomain(RwLock<String>);
+
+impl TrustDomain {
+    pub fn new(domain: &str) -> Arc<TrustDomain> {
+        Arc::new(TrustDomain(RwLock::new(domain.to_owned())))
+    }
+
+    pub fn set(&self, domain: &str) {
+        *self.0.write().expect("lock") = domain.to_owned();
+    }
+
+    pub fn get(&self) -> String {
+        self.0.read().expect("lock").clone()
     }
 }
 
@@ -119,7 +138,7 @@ pub fn provider() -> Arc<CryptoProvider> {
 #[derive(Debug)]
 pub struct SpiffeServerVerifier {
     pub roots: Arc<Roots>,
-    pub trust_domain: String,
+    pub trust_domain: Arc<TrustDomain>,
 }
 
 impl ServerCertVerifier for SpiffeServerVerifier {
@@ -162,7 +181,7 @@ impl ServerCertVerifier for SpiffeServerVerifier {
 #[derive(Debug)]
 pub struct SpiffeClientVerifier {
     pub roots: Arc<Roots>,
-    pub trust_domain: String,
+    pub trust_domain: Arc<TrustDomain>,
 }
 
 impl ClientCertVerifier for SpiffeClientVerifier {
@@ -204,23 +223,23 @@ impl ClientCertVerifier for SpiffeClientVerifier {
 }
 
 /// A client config presenting `cert` (if set) and verifying servers against `roots`; ALPN h2 for gRPC.
-pub fn client_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: &str) -> rustls::ClientConfig {
+pub fn client_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: Arc<TrustDomain>) -> rustls::ClientConfig {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier { roots, trust_domain: trust_domain.into() }))
+        .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier { roots, trust_domain }))
         .with_client_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec()];
     config
 }
 
 /// A server config presenting `cert` and requiring client certificates that chain to `roots`.
-pub fn server_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: &str) -> rustls::ServerConfig {
+pub fn server_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: Arc<TrustDomain>) -> rustls::ServerConfig {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
-        .with_client_cert_verifier(Arc::new(SpiffeClientVerifier { roots, trust_domain: trust_domain.into() }))
+        .with_client_cert_verifier(Arc::new(SpiffeClientVerifier { roots, trust_domain }))
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec()];
     config
