@@ -496,3 +496,6 @@ func randOrDefault(r io.Reader) io.Reader {
 	}
 	return r
 }
+
+// Serial is the serial of the current certificate (what token.Credentials asks for).
+func (s *Source) Serial() string { return s.svid.Load().Serial }
