@@ -13,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,7 +79,13 @@ func Start(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(java, "-cp", cp, "dev.lanyard.tools.Lanyard", "dev", "--data", data, "--port", "0", "--http-port", "0")
+	// Ports are chosen here, not with 0: the dev server derives its issuer URL from --http-port.
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(java, "-cp", cp, "dev.lanyard.tools.Lanyard", "dev", "--data", data,
+		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
@@ -129,6 +137,19 @@ func Start(dir string) (*Server, error) {
 		return nil, fmt.Errorf("lanyard dev server (log in %s): %w", logFile.Name(), err)
 	}
 	return s, nil
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // Stop ends the server process (its whole process group) and waits for it.
