@@ -22,7 +22,7 @@ import (
 	paymentsv1 "github.com/lanyard-dev/lanyard/clients/go/examplespb/payments/v1"
 	"github.com/lanyard-dev/lanyard/clients/go/authz"
 	"github.com/lanyard-dev/lanyard/clients/go/identity"
-	"github.com/lanyard-dev/lanyard/clients/go/internal/lanyardtest"
+	"github.com/lanyard-dev/lanyard/clients/go/lanyardtest"
 	"github.com/lanyard-dev/lanyard/clients/go/jwks"
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 	"github.com/lanyard-dev/lanyard/clients/go/retry"

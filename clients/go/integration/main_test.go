@@ -14,7 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/lanyard-dev/lanyard/clients/go/identity"
-	"github.com/lanyard-dev/lanyard/clients/go/internal/lanyardtest"
+	"github.com/lanyard-dev/lanyard/clients/go/lanyardtest"
 )
 
 var (

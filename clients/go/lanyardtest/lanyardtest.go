@@ -1,4 +1,5 @@
-// Package lanyardtest starts a real Lanyard dev server (the Java one) for Go integration tests,
+// Package lanyardtest starts a real Lanyard dev server (the Java one) for integration tests of Go
+// services (this module's and the examples'),
 // and drives its admin API with the admin credential the dev server writes.
 //
 // It needs LANYARD_CLASSPATH, the class path of the tools module (the Maven build of clients/go
