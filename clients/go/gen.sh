@@ -8,6 +8,10 @@ root="$(cd "$here/../.." && pwd)"
 out="${1:-$here}"
 protoc="${PROTOC:-$here/target/protoc/protoc}"
 include="${PROTOC_INCLUDE:-$here/target/protoc/include}"
+# Maven copies the executable without its mode bits.
+if [[ -f "$protoc" && ! -x "$protoc" ]]; then
+  chmod +x "$protoc"
+fi
 if [[ ! -x "$protoc" ]]; then
   echo "gen.sh: no protoc at $protoc; run 'mvn -pl clients/go generate-resources' (it fetches protoc from Maven Central) or set PROTOC" >&2
   exit 1
