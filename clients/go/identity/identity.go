@@ -483,9 +483,13 @@ func (s *Source) followBundle(ctx context.Context, failures *int) error {
 			s.log.Warn("ignoring a trust bundle without usable roots", "sequence", b.GetSequence())
 			continue
 		}
-		if b.GetSequence() != s.roots.Load().sequence {
+		if prev := s.roots.Load().sequence; b.GetSequence() != prev {
 			s.setRoots(certs, b.GetSequence())
-			s.log.Info("trust bundle updated", "sequence", b.GetSequence(), "roots", len(certs))
+			level := slog.LevelInfo
+			if prev == 0 {
+				level = slog.LevelDebug // the first bundle of the watch, not a change
+			}
+			s.log.Log(ctx, level, "trust bundle updated", "sequence", b.GetSequence(), "roots", len(certs))
 		}
 	}
 }
