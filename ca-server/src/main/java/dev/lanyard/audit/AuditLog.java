@@ -2,7 +2,7 @@ package dev.lanyard.audit;
 
 import java.util.List;
 
-/** The append-only audit trail. */
+/** The append-only audit trail, hash-chained (see {@link AuditChain}). */
 public interface AuditLog {
 
     /** Appends one record durably before returning. */
@@ -10,4 +10,7 @@ public interface AuditLog {
 
     /** The newest {@code limit} records, newest first. */
     List<AuditEvent> recent(int limit);
+
+    /** Records with their place in the hash chain, as the query asks. */
+    List<AuditRecord> list(AuditQuery query);
 }

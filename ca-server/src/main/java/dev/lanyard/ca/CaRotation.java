@@ -60,12 +60,17 @@ public final class CaRotation {
         return store.repository().all().stream().filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE).toList();
     }
 
-    public synchronized void tick() {
+    /** Applies what the planner says is due now; returns the steps taken (for the audit trail). */
+    public synchronized List<RotationStep> tick() {
         Instant now = clock.instant();
+        List<RotationStep> taken = new java.util.ArrayList<>();
         for (RotationStep step : planner.plan(slots(), now)) {
-            apply(step, now);
+            if (apply(step, now).isEmpty()) {
+                taken.add(step);
+            }
         }
         reload();
+        return taken;
     }
 
     /** `lanyard keys rotate --x509`: one step now, or the reason it would be unsafe. */

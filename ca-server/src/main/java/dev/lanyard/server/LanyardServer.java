@@ -25,6 +25,7 @@ import dev.lanyard.policy.PolicyFileWatcher;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationPolicy;
+import dev.lanyard.rotation.RotationStep;
 import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.store.JdbcContractRepository;
 import dev.lanyard.store.JdbcPolicyRepository;
@@ -157,7 +158,9 @@ public final class LanyardServer implements AutoCloseable {
                 new RotationPlanner(new RotationPolicy(tokens.keyLifetime(), tokens.publishLead(),
                         tokens.maxTtl().plus(Duration.ofMinutes(5)))),
                 tokens.algorithm(), crypto.primary(), crypto.bouncyCastle(), clock);
-        jwtKeys.tick();
+        for (RotationStep step : jwtKeys.tick()) {
+            auditRotation("jwt", step);
+        }
         this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeys, config.bundleRefreshHint(), clock);
         this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
         if (tokens.contractsDir().isPresent()) {
@@ -195,6 +198,8 @@ public final class LanyardServer implements AutoCloseable {
                 .addService(ServerInterceptors.intercept(new ContractGrpcService(contracts, audit, clock), adminOnly))
                 .addService(ServerInterceptors.intercept(
                         new PolicyGrpcService(policy, policyHistory, audit, clock), adminOnly))
+                .addService(ServerInterceptors.intercept(new AuditGrpcService(audit, new AuditedCall(audit, clock)),
+                        adminOnly))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .intercept(new PeerIdentityInterceptor(verifier))
@@ -394,8 +399,12 @@ public final class LanyardServer implements AutoCloseable {
     /** One rotation tick now (the scheduler runs it; tests that move the clock call it). */
     public void rotateNow() {
         try {
-            jwtKeys.tick();
-            caRotation.tick();
+            for (RotationStep step : jwtKeys.tick()) {
+                auditRotation("jwt", step);
+            }
+            for (RotationStep step : caRotation.tick()) {
+                auditRotation("x509", step);
+            }
             bundles.refresh();
             crls.regenerateIfDue(); // a newly trusted CA gets its (empty) CRL before it signs anything
         } catch (RuntimeException e) {
@@ -403,10 +412,31 @@ public final class LanyardServer implements AutoCloseable {
         }
     }
 
+    /** A scheduled rotation step, done by the server itself. */
+    private void auditRotation(String kind, RotationStep step) {
+        audit.record(new AuditEvent(clock.instant(), "lanyard", "key.rotate",
+                kind + " " + step.kind().name().toLowerCase(java.util.Locale.ROOT)
+                        + (step.keyId().isEmpty() ? "" : " " + step.keyId()), AuditEvent.Outcome.SUCCESS, "scheduled"));
+    }
+
     private void watchPolicyFile() throws IOException {
         Optional<Path> file = config.tokens().policyFile();
         if (file.isPresent()) {
-            policyWatcher = new PolicyFileWatcher(file.get(), policy, scheduler, Duration.ofSeconds(2), clock);
+            String target = "policy file " + file.get();
+            PolicyFileWatcher.Listener auditing = new PolicyFileWatcher.Listener() {
+                @Override
+                public void applied(long version) {
+                    audit.record(new AuditEvent(clock.instant(), "lanyard", "policy.apply", target,
+                            AuditEvent.Outcome.SUCCESS, "version " + version));
+                }
+
+                @Override
+                public void refused(String reason) {
+                    audit.record(new AuditEvent(clock.instant(), "lanyard", "policy.apply", target,
+                            AuditEvent.Outcome.REFUSED, reason));
+                }
+            };
+            policyWatcher = new PolicyFileWatcher(file.get(), policy, scheduler, Duration.ofSeconds(2), clock, auditing);
             policyWatcher.start();
         }
     }

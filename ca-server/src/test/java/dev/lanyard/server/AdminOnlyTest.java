@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.AuditServiceGrpc;
 import dev.lanyard.v1.ContractServiceGrpc;
 import dev.lanyard.v1.KeyServiceGrpc;
 import dev.lanyard.v1.PolicyServiceGrpc;
@@ -51,7 +52,8 @@ class AdminOnlyTest {
 
     /** Every method of every admin service, but the one revocation method any workload may use. */
     static Stream<MethodDescriptor<?, ?>> adminMethods() {
-        return Stream.of(AdminServiceGrpc.getServiceDescriptor(), KeyServiceGrpc.getServiceDescriptor(),
+        return Stream.of(AdminServiceGrpc.getServiceDescriptor(), AuditServiceGrpc.getServiceDescriptor(),
+                        KeyServiceGrpc.getServiceDescriptor(),
                         ContractServiceGrpc.getServiceDescriptor(), PolicyServiceGrpc.getServiceDescriptor(),
                         RevocationServiceGrpc.getServiceDescriptor())
                 .map(ServiceDescriptor::getMethods)
@@ -63,9 +65,9 @@ class AdminOnlyTest {
     @Test
     void theTableCoversEveryAdminService() {
         assertThat(adminMethods().map(MethodDescriptor::getServiceName).distinct())
-                .containsExactlyInAnyOrder("lanyard.v1.AdminService", "lanyard.v1.KeyService",
+                .containsExactlyInAnyOrder("lanyard.v1.AdminService", "lanyard.v1.AuditService", "lanyard.v1.KeyService",
                         "lanyard.v1.ContractService", "lanyard.v1.PolicyService", "lanyard.v1.RevocationService");
-        assertThat(adminMethods().count()).isEqualTo(14);
+        assertThat(adminMethods().count()).isEqualTo(15);
     }
 
     @ParameterizedTest(name = "{0}")

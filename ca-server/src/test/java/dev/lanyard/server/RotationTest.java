@@ -84,6 +84,11 @@ class RotationTest {
         List<String> statuses = lanyard.server().caRotation().intermediates().stream()
                 .map(k -> k.status().name()).toList();
         assertThat(statuses).containsExactly("RETIRED", "ACTIVE");
+        // Scheduled steps are audited as the server's own actions.
+        assertThat(lanyard.server().audit().recent(200))
+                .filteredOn(e -> e.action().equals("key.rotate") && e.actor().equals("lanyard"))
+                .extracting(e -> e.target().replaceAll(" [0-9a-f]{16,}$", ""))
+                .contains("x509 prepare", "x509 activate", "jwt bootstrap");
         // A certificate of the retired CA still renews (the admin credential lived past the clock move,
         // so use a fresh bootstrap from before): the old intermediate is trusted while its leaves live.
         assertThat(before.chain()).isNotEmpty();

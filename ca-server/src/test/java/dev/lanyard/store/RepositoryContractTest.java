@@ -134,6 +134,51 @@ abstract class RepositoryContractTest {
     }
 
     @Test
+    void concurrentAuditAppendsFormOneChainWithoutGaps() throws Exception {
+        var audit = new JdbcAuditLog(db.dataSource());
+        List<Thread> writers = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            int writer = w;
+            Thread thread = new Thread(() -> {
+                for (int i = 0; i < 25; i++) {
+                    audit.record(new AuditEvent(T.plusNanos(123), "w" + writer, "test.append", "t" + i,
+                            AuditEvent.Outcome.SUCCESS, ""));
+                }
+            });
+            thread.start();
+            writers.add(thread);
+        }
+        for (Thread writer : writers) {
+            writer.join();
+        }
+        var records = audit.list(dev.lanyard.audit.AuditQuery.all(0, 1000));
+        assertThat(records).hasSize(100);
+        var verifier = new dev.lanyard.audit.AuditChain.Verifier();
+        assertThat(records).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
+        assertThat(audit.list(new dev.lanyard.audit.AuditQuery(0, true, 3, Optional.of("w1"), Optional.of("test."),
+                Optional.empty(), Optional.of(AuditEvent.Outcome.SUCCESS), Optional.of(T), Optional.of(T.plusSeconds(1)))))
+                .hasSize(3).allSatisfy(r -> assertThat(r.event().actor()).isEqualTo("w1"))
+                .extracting(dev.lanyard.audit.AuditRecord::id).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+    }
+
+    @Test
+    void recordsWrittenBeforeTheChainAreChainedInTheirOrder() throws Exception {
+        try (var c = db.dataSource().getConnection(); var s = c.createStatement()) {
+            s.execute("insert into audit_events (id, occurred_at, actor, action, target, outcome, reason) values"
+                    + " (5, timestamp with time zone '2026-11-01 10:00:00+00', 'a', 'old.one', 't', 'SUCCESS', ''),"
+                    + " (9, timestamp with time zone '2026-11-01 10:00:01+00', 'a', 'old.two', 't', 'REFUSED', 'no')");
+        }
+        var audit = new JdbcAuditLog(db.dataSource());
+        audit.record(new AuditEvent(T, "b", "new.one", "t", AuditEvent.Outcome.SUCCESS, ""));
+
+        var records = audit.list(dev.lanyard.audit.AuditQuery.all(0, 10));
+        assertThat(records).extracting(r -> r.id() + " " + r.event().action())
+                .containsExactly("1 old.one", "2 old.two", "3 new.one");
+        var verifier = new dev.lanyard.audit.AuditChain.Verifier();
+        assertThat(records).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
+    }
+
+    @Test
     void revocationsAreIdempotentAndTheirSequencesGapless() {
         var repo = new JdbcRevocationRepository(db.dataSource());
         RevocationTarget serial = RevocationTarget.serial("0ABC");

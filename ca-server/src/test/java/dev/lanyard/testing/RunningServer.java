@@ -86,27 +86,9 @@ public final class RunningServer implements AutoCloseable {
 
     /** A TLS channel trusting the server's bundle, presenting {@code client} if not null. */
     public ManagedChannel channel(Credential client) {
-        try {
-            KeyStore roots = KeyStore.getInstance("PKCS12");
-            roots.load(null, null);
-            int i = 0;
-            for (X509Certificate root : server.trustBundle()) {
-                roots.setCertificateEntry("root-" + i++, root);
-            }
-            TrustManagerFactory trust = TrustManagerFactory.getInstance("PKIX");
-            trust.init(roots);
-            TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder()
-                    .trustManager(trust.getTrustManagers());
-            if (client != null) {
-                tls.keyManager(new ReloadingKeyManager(client));
-            }
-            ChannelCredentials credentials = tls.build();
-            ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", server.grpcPort(), credentials).build();
-            channels.add(channel);
-            return channel;
-        } catch (GeneralSecurityException | IOException e) {
-            throw new IllegalStateException(e);
-        }
+        ManagedChannel channel = TlsChannels.open(server.grpcPort(), server.trustBundle(), client);
+        channels.add(channel);
+        return channel;
     }
 
     /** Publishes the example contracts (payments, ledger) shipped in the proto jar. */

@@ -37,8 +37,26 @@ public final class PolicyFileWatcher implements AutoCloseable {
     // Coarser than the timestamp granularity of any file system we expect (FAT has 2 s).
     private static final Duration RACY_WINDOW = Duration.ofSeconds(2);
 
+    /** Told once per change of the file: what was applied, or why not (for the audit trail). */
+    public interface Listener {
+        Listener NONE = new Listener() {
+            @Override
+            public void applied(long version) {
+            }
+
+            @Override
+            public void refused(String reason) {
+            }
+        };
+
+        void applied(long version);
+
+        void refused(String reason);
+    }
+
     private final Path file;
     private final PolicyStore store;
+    private final Listener listener;
     private final ScheduledExecutorService scheduler;
     private final Duration interval;
     private final Clock clock;
@@ -53,6 +71,12 @@ public final class PolicyFileWatcher implements AutoCloseable {
 
     public PolicyFileWatcher(Path file, PolicyStore store, ScheduledExecutorService scheduler, Duration interval,
             Clock clock) {
+        this(file, store, scheduler, interval, clock, Listener.NONE);
+    }
+
+    public PolicyFileWatcher(Path file, PolicyStore store, ScheduledExecutorService scheduler, Duration interval,
+            Clock clock, Listener listener) {
+        this.listener = Objects.requireNonNull(listener, "listener");
         this.file = Objects.requireNonNull(file, "file");
         this.store = Objects.requireNonNull(store, "store");
         this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
@@ -79,7 +103,7 @@ public final class PolicyFileWatcher implements AutoCloseable {
         byte[] content = Files.readAllBytes(file);
         byte[] digest = digest(content);
         remember(attributes, digest);
-        store.apply(parse(content));
+        listener.applied(store.apply(parse(content)).version());
         appliedDigest = digest;
         lastError = null;
         long millis = interval.toMillis();
@@ -123,6 +147,7 @@ public final class PolicyFileWatcher implements AutoCloseable {
             appliedDigest = digest;
             lastError = null;
             log.info("policy file {} applied, version {}", file, applied.version());
+            listener.applied(applied.version());
             return true;
         } catch (InvalidPolicyException | StalePolicyException e) {
             return fail(e.getMessage());
@@ -173,6 +198,7 @@ public final class PolicyFileWatcher implements AutoCloseable {
                 + ": " + reason;
         if (!message.equals(lastError)) {
             log.error(message);
+            listener.refused(message);
         }
         lastError = message;
         return false;

@@ -57,6 +57,32 @@ class PolicyFileWatcherTest {
     }
 
     @Test
+    void theListenerHearsOfEveryChangeOnce() throws Exception {
+        List<String> heard = new java.util.ArrayList<>();
+        Path file = write("policy.txtpb", policy(1, "payments.read"), 0);
+        PolicyFileWatcher watcher = new PolicyFileWatcher(file, store, scheduler, Duration.ofSeconds(30), LATER,
+                new PolicyFileWatcher.Listener() {
+                    @Override
+                    public void applied(long version) {
+                        heard.add("applied " + version);
+                    }
+
+                    @Override
+                    public void refused(String reason) {
+                        heard.add("refused");
+                    }
+                });
+        watcher.start();
+        write("policy.txtpb", "version: 2\ngrants {", 10);
+        watcher.poll();
+        watcher.poll();
+        write("policy.txtpb", policy(2, "payments.charge"), 20);
+        watcher.poll();
+
+        assertThat(heard).containsExactly("applied 1", "refused", "applied 2");
+    }
+
+    @Test
     void appliesTheFileAtStartAndSchedulesPolling() throws Exception {
         Path file = write("policy.txtpb", policy(1, "payments.read"), 0);
         PolicyFileWatcher watcher = watcher(file, scheduler, LATER);

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
         subcommands = {
             DevCommand.class, ServerCommand.class, RegistrationCommand.class, JoinTokenCommand.class,
             CertsCommand.class, CertCommand.class, TokenCommand.class, ContractsCommand.class, PolicyCommand.class,
-            KeysCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+            KeysCommand.class, RevocationCommands.Revoke.class, RevocationCommands.Reinstate.class,
+            RevocationCommands.Revocations.class, AuditCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Lanyard {
 
     public static void main(String[] args) {

@@ -186,6 +186,76 @@ class LanyardCliTest {
     }
 
     @Test
+    void revokeListWatchAndReinstate() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID);
+        Path creds = dir.resolve("creds");
+        run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", tokenFile(), "--out", creds.toString());
+
+        Run revoked = admin("revoke", "--spiffe-id", ID, "--reason", "keyCompromise", "--note", "laptop stolen");
+        assertThat(revoked.exit()).as(revoked.err()).isZero();
+        assertThat(revoked.out()).contains("revoked " + ID + " (keyCompromise), sequence 1", "with its certificates: ");
+        assertThat(admin("revoke", "--spiffe-id", ID).out()).contains("already revoked: " + ID);
+        assertThat(admin("revoke", "--jti", "abc", "--reason", "nonsense").exit()).isEqualTo(2);
+        Run unknownSerial = admin("revoke", "--serial", "abcdef");
+        assertThat(unknownSerial.exit()).isEqualTo(1);
+        assertThat(unknownSerial.err()).contains("NOT_FOUND");
+
+        Run list = admin("revocations", "list");
+        assertThat(list.out()).contains("SEQ", "spiffe_id", ID, "keyCompromise", "laptop stolen", "serial");
+        Run renew = run("cert", "renew", "--server", server, "--in", creds.toString());
+        assertThat(renew.exit()).isEqualTo(1);
+        assertThat(renew.err()).contains("PERMISSION_DENIED", ID + " is revoked");
+
+        assertThat(admin("reinstate", "--spiffe-id", ID).out()).contains("reinstated " + ID + ", sequence 3");
+        Run watch = admin("revocations", "watch", "--count", "3");
+        assertThat(watch.exit()).isZero();
+        assertThat(watch.out()).contains("1 revoked " + ID + " (keyCompromise)", "2 revoked serial ",
+                "3 reinstated " + ID);
+        Run resumed = admin("revocations", "watch", "--after", "2", "--count", "1");
+        assertThat(resumed.out()).startsWith("3 reinstated");
+    }
+
+    @Test
+    void auditVerifyNamesAnEditedAndADeletedRecord() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID);
+        admin("join-token", "create", "--spiffe-id", ID);
+        Run intact = admin("audit", "verify");
+        assertThat(intact.exit()).as(intact.err()).isZero();
+        assertThat(intact.out()).containsPattern("audit trail intact: \\d+ records; head #\\d+ [0-9a-f]{64}");
+        String head = intact.out().replaceAll("(?s).*head #(\\d+) ([0-9a-f]{64}).*", "$1:$2").trim();
+        assertThat(admin("audit", "verify", "--anchor", head).exit()).isZero();
+        Run rewritten = admin("audit", "verify", "--anchor", head.substring(0, head.indexOf(':') + 1) + "ab".repeat(32));
+        assertThat(rewritten.exit()).isEqualTo(1);
+        assertThat(rewritten.err()).contains("no longer has the anchored hash");
+        Run tail = admin("audit", "tail", "-n", "50");
+        assertThat(tail.out()).contains("SUCCESS", "registration.create " + ID, "join-token.create");
+
+        try (var db = dev.lanyard.store.Database.h2File(dir.resolve("data"));
+                var c = db.dataSource().getConnection(); var s = c.createStatement()) {
+            s.executeUpdate("update audit_events set actor = 'spiffe://lanyard.local/someone-else'"
+                    + " where action = 'registration.create'");
+        }
+        long edited = idOf("registration.create");
+        Run broken = admin("audit", "verify");
+        assertThat(broken.exit()).isEqualTo(1);
+        assertThat(broken.err()).contains("record " + edited + " was edited");
+
+        try (var db = dev.lanyard.store.Database.h2File(dir.resolve("data"));
+                var c = db.dataSource().getConnection(); var s = c.createStatement()) {
+            s.executeUpdate("delete from audit_events where id <= " + edited);
+        }
+        Run deleted = admin("audit", "verify");
+        assertThat(deleted.exit()).isEqualTo(1);
+        assertThat(deleted.err()).contains("records 1 to " + edited + " were deleted");
+    }
+
+    private long idOf(String action) {
+        String line = admin("audit", "tail", "-n", "200", "--action", action).out().lines().findFirst().orElseThrow();
+        return Long.parseLong(line.substring(0, line.indexOf(' ')));
+    }
+
+    @Test
     void usageErrorsExitWithTwo() {
         assertThat(run("cert", "issue", "--out", "x").exit()).isEqualTo(2);
     }

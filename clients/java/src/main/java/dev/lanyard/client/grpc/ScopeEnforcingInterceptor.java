@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>UNAUTHENTICATED: no {@code authorization: Bearer} token, no TLS, or a token that does not
  *       verify (the description gives the reason, never the token).</li>
- *   <li>PERMISSION_DENIED: the token lacks scopes (named), or the method declares none — such a
+ *   <li>PERMISSION_DENIED: the token, its subject or the caller's certificate is revoked, the token
+ *       lacks scopes (named), or the method declares none — such a
  *       method accepts no token at all (fail closed) and is listed by {@link #unprotectedMethods()}.</li>
  * </ul>
  *
@@ -165,7 +166,10 @@ public final class ScopeEnforcingInterceptor implements ServerInterceptor {
         try {
             token = verifier.verify(value.substring(BEARER.length()).trim(), peerCertificate(session));
         } catch (TokenRejectedException e) {
-            return refuse(call, Status.UNAUTHENTICATED.withDescription("token refused: " + e.getMessage()));
+            // A revoked caller is known and refused; any other failure means it is not authenticated.
+            Status status = e.reason() == TokenRejectedException.Reason.REVOKED
+                    ? Status.PERMISSION_DENIED : Status.UNAUTHENTICATED;
+            return refuse(call, status.withDescription("token refused: " + e.getMessage()));
         }
         if (!token.audience().equals(contract.audience())) {
             return refuse(call, Status.UNAUTHENTICATED.withDescription("token refused: AUDIENCE: audience \""

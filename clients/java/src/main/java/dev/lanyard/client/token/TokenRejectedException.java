@@ -31,7 +31,9 @@ public final class TokenRejectedException extends Exception {
         /** The token is bound ({@code cnf x5t#S256}) to another certificate than the caller's. */
         CNF_MISMATCH,
         /** A required claim or header is absent. */
-        MISSING_CLAIM
+        MISSING_CLAIM,
+        /** The token, its subject or the caller's certificate has been revoked. */
+        REVOKED
     }
 
     private final Reason reason;

@@ -10,6 +10,7 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.JWTParser;
 import com.nimbusds.jwt.PlainJWT;
 import com.nimbusds.jwt.SignedJWT;
+import dev.lanyard.client.revocation.RevocationSet;
 import dev.lanyard.client.token.TokenRejectedException.Reason;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -48,8 +49,10 @@ public final class TokenVerifier {
     private final Clock clock;
     private final Duration skew;
     private final ClaimsCheck claimsCheck;
+    private final RevocationSet revocations;
 
     private TokenVerifier(Builder builder) {
+        this.revocations = builder.revocations;
         this.issuer = builder.issuer;
         this.audience = builder.audience;
         this.jwks = builder.jwks;
@@ -116,7 +119,23 @@ public final class TokenVerifier {
             // Nimbus names the registered claim whose type is wrong; it never quotes the value.
             throw new TokenRejectedException(Reason.MALFORMED, "the claims are not valid: " + Printable.of(e.getMessage()));
         }
-        return claimsCheck.check(claims, kid, peerCertificate, clock.instant());
+        VerifiedToken token = claimsCheck.check(claims, kid, peerCertificate, clock.instant());
+        refuseIfRevoked(token, peerCertificate);
+        return token;
+    }
+
+    /** The token, its subject, or the certificate it is presented with may have been revoked since. */
+    private void refuseIfRevoked(VerifiedToken token, X509Certificate peerCertificate) throws TokenRejectedException {
+        if (revocations.isRevokedIdentity(token.subject())) {
+            throw new TokenRejectedException(Reason.REVOKED, Printable.of(token.subject()) + " is revoked");
+        }
+        if (revocations.isRevokedJti(token.tokenId())) {
+            throw new TokenRejectedException(Reason.REVOKED, "token " + Printable.of(token.tokenId()) + " is revoked");
+        }
+        String serial = peerCertificate.getSerialNumber().toString(16);
+        if (revocations.isRevokedSerial(serial)) {
+            throw new TokenRejectedException(Reason.REVOKED, "the caller's certificate " + serial + " is revoked");
+        }
     }
 
     private static SignedJWT parse(String token) throws TokenRejectedException {
@@ -179,8 +198,18 @@ public final class TokenVerifier {
         private Set<SignatureAlgorithm> algorithms = EnumSet.allOf(SignatureAlgorithm.class);
         private Clock clock;
         private Duration skew = DEFAULT_SKEW;
+        private RevocationSet revocations = RevocationSet.NONE;
 
         private Builder() {
+        }
+
+        /**
+         * Revoked identities, token ids and certificate serials to refuse, e.g. a
+         * {@link dev.lanyard.client.revocation.RevocationWatcher}; none by default.
+         */
+        public Builder revocations(RevocationSet revocations) {
+            this.revocations = Objects.requireNonNull(revocations, "revocations");
+            return this;
         }
 
         /** The {@code iss} every token must carry: the Lanyard server's issuer URL. Required. */

@@ -14,6 +14,7 @@ import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jose.util.Base64URL;
 import com.nimbusds.jwt.SignedJWT;
 import dev.lanyard.client.grpc.ScopeEnforcingInterceptor;
+import dev.lanyard.client.revocation.RevocationWatcher;
 import dev.lanyard.client.token.TokenVerifier;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.examples.payments.v1.ChargeRequest;
@@ -23,6 +24,9 @@ import dev.lanyard.examples.payments.v1.PaymentsServiceGrpc;
 import dev.lanyard.server.ReloadingKeyManager;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.IssueTokenRequest;
+import dev.lanyard.v1.RevocationReason;
+import dev.lanyard.v1.RevocationTarget;
+import dev.lanyard.v1.RevokeRequest;
 import io.grpc.CallCredentials;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
@@ -43,6 +47,8 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
@@ -67,6 +73,8 @@ class ExamplePaymentsServiceTest {
     Credential web;
     Credential other;
     ECKey signingJwk;
+    RevocationWatcher revocations;
+    ScheduledExecutorService scheduler;
 
     @BeforeEach
     void start() throws Exception {
@@ -85,11 +93,16 @@ class ExamplePaymentsServiceTest {
         other = lanyard.bootstrap(OTHER);
         Credential serverCredential = lanyard.bootstrap(PAYMENTS, "localhost");
 
+        scheduler = Executors.newSingleThreadScheduledExecutor();
+        revocations = RevocationWatcher.builder().channel(lanyard.channel(serverCredential))
+                .crlFallback(List.of(URI.create(lanyard.httpUrl("/crl"))), () -> serverCredential.chain())
+                .scheduler(scheduler).start();
         TokenVerifier verifier = TokenVerifier.builder()
                 .issuer(lanyard.server().config().issuer())
                 .audience("payments")
                 .clock(lanyard.clock())
                 .jwksUri(URI.create(lanyard.httpUrl("/.well-known/jwks.json")), HttpClient.newHttpClient())
+                .revocations(revocations)
                 .build();
         var service = ServerInterceptors.intercept(new Payments(),
                 ScopeEnforcingInterceptor.forServices(verifier, new Payments().bindService()));
@@ -103,6 +116,8 @@ class ExamplePaymentsServiceTest {
 
     @AfterEach
     void stop() throws Exception {
+        revocations.close();
+        scheduler.shutdownNow();
         payments.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         lanyard.close();
     }
@@ -138,6 +153,49 @@ class ExamplePaymentsServiceTest {
     void aTokenReplayedOverAnotherCertificateIsRefused() {
         String stolen = token(web, "payments", "payments.charge");
         assertRefused(() -> stub(other, stolen).charge(charge()), Status.Code.UNAUTHENTICATED, "certificate");
+    }
+
+    @Test
+    void aRevokedIdentityIsRefusedByLanyardAndByTheService() throws Exception {
+        String token = token(web, "payments", "payments.charge");
+        assertThat(stub(web, token).charge(charge()).getPaymentId()).isNotEmpty();
+        String otherToken = token(other, "payments", "payments.charge");
+
+        lanyard.revocations().revoke(RevokeRequest.newBuilder()
+                .setTarget(RevocationTarget.newBuilder().setSpiffeId(WEB))
+                .setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build());
+
+        assertRefused(() -> lanyard.renew(web), Status.Code.PERMISSION_DENIED, WEB + " is revoked");
+        assertRefused(() -> token(web, "payments", "payments.charge"), Status.Code.PERMISSION_DENIED, "is revoked");
+        awaitRefusal(() -> stub(web, token).charge(charge()), "\"" + WEB + "\" is revoked");
+        assertThat(stub(other, otherToken).charge(charge()).getPaymentId()).isNotEmpty();
+    }
+
+    @Test
+    void aRevokedTokenIdIsRefusedWhileNewTokensWork() throws Exception {
+        String token = token(web, "payments", "payments.charge");
+        String jti = SignedJWT.parse(token).getJWTClaimsSet().getJWTID();
+        lanyard.revocations().revoke(RevokeRequest.newBuilder()
+                .setTarget(RevocationTarget.newBuilder().setJti(jti)).build());
+
+        awaitRefusal(() -> stub(web, token).charge(charge()), "token \"" + jti + "\" is revoked");
+        assertThat(stub(web, token(web, "payments", "payments.charge")).charge(charge()).getPaymentId()).isNotEmpty();
+    }
+
+    /** The service hears of a revocation over the watch stream; give it a few seconds, not a fixed wait. */
+    private static void awaitRefusal(Runnable call, String messagePart) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            try {
+                call.run();
+            } catch (StatusRuntimeException e) {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                assertThat(e.getStatus().getDescription()).contains(messagePart);
+                return;
+            }
+            assertThat(System.nanoTime()).as("refused within 10 s").isLessThan(deadline);
+            Thread.sleep(20);
+        }
     }
 
     @Test

@@ -1,0 +1,116 @@
+package dev.lanyard.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.Timestamp;
+import dev.lanyard.credential.Credential;
+import dev.lanyard.testing.RunningServer;
+import dev.lanyard.v1.AuditRecord;
+import dev.lanyard.v1.AuditServiceGrpc;
+import dev.lanyard.v1.IssueTokenRequest;
+import dev.lanyard.v1.ListAuditRequest;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** ListAudit over gRPC: filters, paging, bad input, and a trail that never holds a secret. */
+class AuditServiceTest {
+
+    static final String WEB = "spiffe://lanyard.local/ns/shop/sa/web";
+
+    @TempDir
+    Path dir;
+    RunningServer lanyard;
+
+    @BeforeEach
+    void start() throws Exception {
+        lanyard = RunningServer.start(dir);
+    }
+
+    @AfterEach
+    void stop() {
+        lanyard.close();
+    }
+
+    @Test
+    void theTrailHoldsNoJoinTokenJwtOrKeyMaterial() throws Exception {
+        lanyard.publishExampleContracts();
+        lanyard.applyPolicy("""
+                version: 1
+                grants { spiffe_ids: "spiffe://lanyard.local/ns/shop/*" audience: "payments" scopes: "payments.read" }
+                """);
+        lanyard.register(WEB);
+        String joinToken = lanyard.joinToken(WEB);
+        Credential web = lanyard.bootstrap(WEB);
+        String jwt = lanyard.tokens(web).issueToken(IssueTokenRequest.newBuilder().setAudience("payments")
+                .addScopes("payments.read").build()).getToken();
+        var redeem = dev.lanyard.v1.IssueCertificateRequest.newBuilder()
+                .setAttestation(RunningServer.joinTokenAttestation(joinToken))
+                .setCsr(com.google.protobuf.ByteString.copyFrom(dev.lanyard.testing.Csrs.csr(
+                        dev.lanyard.testing.Csrs.ecP256()))).build();
+        lanyard.certificates(null).issueCertificate(redeem);
+        assertThatThrownBy(() -> lanyard.certificates(null).issueCertificate(redeem))
+                .isInstanceOf(StatusRuntimeException.class);
+
+        List<AuditRecord> all = audit().listAudit(ListAuditRequest.newBuilder().setPageSize(1000).build())
+                .getRecordsList();
+        String secretPart = joinToken.substring(joinToken.indexOf('.') + 1);
+        assertThat(all).hasSizeGreaterThan(8).allSatisfy(r -> {
+            String text = String.join("|", r.getActor(), r.getAction(), r.getTarget(), r.getReason());
+            assertThat(text).doesNotContain(secretPart, jwt, jwt.substring(jwt.lastIndexOf('.') + 1), "PRIVATE KEY",
+                    "BEGIN", "eyJ");
+        });
+        assertThat(all).extracting(AuditRecord::getAction)
+                .contains("certificate.bootstrap", "token.issue", "join-token.create", "policy.apply");
+    }
+
+    @Test
+    void filtersAndPagesInBothDirections() {
+        for (int i = 0; i < 5; i++) {
+            lanyard.register(WEB + i);
+        }
+        var newest = audit().listAudit(ListAuditRequest.newBuilder().setNewestFirst(true).setPageSize(2)
+                .setActionPrefix("registration.").build());
+        assertThat(newest.getRecordsList()).extracting(AuditRecord::getTarget).containsExactly(WEB + 4, WEB + 3);
+        var older = audit().listAudit(ListAuditRequest.newBuilder().setNewestFirst(true).setPageSize(2)
+                .setActionPrefix("registration.").setAfterId(newest.getNextAfterId()).build());
+        assertThat(older.getRecordsList()).extracting(AuditRecord::getTarget).containsExactly(WEB + 2, WEB + 1);
+        var oldest = audit().listAudit(ListAuditRequest.newBuilder().setPageSize(1).setTarget(WEB + 0).build());
+        assertThat(oldest.getRecordsList()).singleElement().satisfies(r -> {
+            assertThat(r.getOutcome()).isEqualTo("SUCCESS");
+            assertThat(r.getHash()).hasSize(64);
+            assertThat(r.getPreviousHash()).hasSize(64);
+        });
+        assertThat(audit().listAudit(ListAuditRequest.newBuilder().setOutcome("REFUSED").build()).getRecordsList())
+                .isEmpty();
+    }
+
+    @Test
+    void badRequestsAreRefused() {
+        invalid(ListAuditRequest.newBuilder().setPageSize(1001).build(), "page_size");
+        invalid(ListAuditRequest.newBuilder().setPageSize(-1).build(), "page_size");
+        invalid(ListAuditRequest.newBuilder().setAfterId(-5).build(), "after_id");
+        invalid(ListAuditRequest.newBuilder().setOutcome("MAYBE").build(), "outcome must be");
+        invalid(ListAuditRequest.newBuilder().setSince(Timestamp.newBuilder().setSeconds(20))
+                .setUntil(Timestamp.newBuilder().setSeconds(10)).build(), "since must be before until");
+    }
+
+    private void invalid(ListAuditRequest request, String message) {
+        assertThatThrownBy(() -> audit().listAudit(request)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(e.getStatus().getDescription()).contains(message);
+        });
+    }
+
+    private AuditServiceGrpc.AuditServiceBlockingStub audit() {
+        return AuditServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()))
+                .withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,30 @@
+package dev.lanyard.client.revocation;
+
+/** What a verifier asks of the revocation registry; answers come from memory, never a network call. */
+public interface RevocationSet {
+
+    /** Nothing is revoked: for verifiers that do not follow a registry. */
+    RevocationSet NONE = new RevocationSet() {
+        @Override
+        public boolean isRevokedJti(String jti) {
+            return false;
+        }
+
+        @Override
+        public boolean isRevokedIdentity(String spiffeId) {
+            return false;
+        }
+
+        @Override
+        public boolean isRevokedSerial(String serialHex) {
+            return false;
+        }
+    };
+
+    boolean isRevokedJti(String jti);
+
+    boolean isRevokedIdentity(String spiffeId);
+
+    /** A certificate serial as hex, any case. */
+    boolean isRevokedSerial(String serialHex);
+}

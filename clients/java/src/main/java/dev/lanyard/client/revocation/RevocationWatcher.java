@@ -1,0 +1,376 @@
+package dev.lanyard.client.revocation;
+
+import dev.lanyard.v1.Revocation;
+import dev.lanyard.v1.RevocationEvent;
+import dev.lanyard.v1.RevocationServiceGrpc;
+import dev.lanyard.v1.WatchRevocationsRequest;
+import io.grpc.Channel;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayInputStream;
+import java.math.BigInteger;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.security.GeneralSecurityException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509CRL;
+import java.security.cert.X509CRLEntry;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Follows Lanyard's {@code WatchRevocations} stream and answers "is this revoked?" from memory.
+ *
+ * <p>It resumes from the last sequence it saw after any disconnect, and treats two missed
+ * heartbeats as a dead stream. While the stream is down it falls back to the signed CRLs (verified
+ * against the issuing CAs given), which cover certificates; identities and token ids are known only
+ * from the stream, and what it learned before it went down stays known.
+ */
+public final class RevocationWatcher implements RevocationSet, AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RevocationWatcher.class);
+    private static final Duration CHECK_EVERY = Duration.ofMillis(500);
+
+    private final RevocationServiceGrpc.RevocationServiceStub stub;
+    private final List<URI> crlUrls;
+    private final Supplier<Collection<X509Certificate>> crlIssuers;
+    private final Duration crlRefresh;
+    private final HttpClient http;
+    private final ScheduledExecutorService scheduler;
+    private final Clock clock;
+
+    private final Map<String, Instant> jtis = new ConcurrentHashMap<>();
+    private final Map<String, Instant> serials = new ConcurrentHashMap<>();
+    private final Set<String> identities = ConcurrentHashMap.newKeySet();
+    private volatile Set<String> crlSerials = Set.of();
+
+    private final Object lock = new Object();
+    private long lastSequence;
+    private Instant lastHeard;
+    private Duration heartbeat = Duration.ofSeconds(5);
+    private boolean caughtUp;
+    private Context.CancellableContext stream;
+    private Instant nextCrlFetch = Instant.MIN;
+    private ScheduledFuture<?> checks;
+    private volatile boolean closed;
+
+    private RevocationWatcher(Builder b) {
+        this.stub = RevocationServiceGrpc.newStub(b.channel);
+        this.crlUrls = List.copyOf(b.crlUrls);
+        this.crlIssuers = b.crlIssuers;
+        this.crlRefresh = b.crlRefresh;
+        this.http = b.http;
+        this.scheduler = b.scheduler;
+        this.clock = b.clock;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Opens the stream and starts watching over it. */
+    private void start() {
+        synchronized (lock) {
+            lastHeard = clock.instant();
+            connect();
+        }
+        checks = scheduler.scheduleWithFixedDelay(this::check, CHECK_EVERY.toMillis(), CHECK_EVERY.toMillis(),
+                TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public boolean isRevokedJti(String jti) {
+        Instant until = jtis.get(jti);
+        return until != null && clock.instant().isBefore(until);
+    }
+
+    @Override
+    public boolean isRevokedIdentity(String spiffeId) {
+        return identities.contains(spiffeId);
+    }
+
+    @Override
+    public boolean isRevokedSerial(String serialHex) {
+        String serial = new BigInteger(serialHex, 16).toString(16);
+        Instant until = serials.get(serial);
+        return (until != null && clock.instant().isBefore(until)) || crlSerials.contains(serial);
+    }
+
+    /** True while the stream is up and has caught up with the server. */
+    public boolean isLive() {
+        synchronized (lock) {
+            return caughtUp && stream != null && !deadAt(clock.instant());
+        }
+    }
+
+    /** The newest sequence applied. */
+    public long lastSequence() {
+        synchronized (lock) {
+            return lastSequence;
+        }
+    }
+
+    private void connect() {
+        Context.CancellableContext context = Context.current().withCancellation();
+        stream = context;
+        caughtUp = false;
+        long after = lastSequence;
+        context.run(() -> stub.watchRevocations(WatchRevocationsRequest.newBuilder().setAfterSequence(after).build(),
+                new Observer(context)));
+    }
+
+    /** Every half second: reconnect a dead stream, and keep the CRL fallback fresh while it is down. */
+    private void check() {
+        if (closed) {
+            return;
+        }
+        boolean down;
+        synchronized (lock) {
+            Instant now = clock.instant();
+            down = !caughtUp || deadAt(now);
+            if (deadAt(now) && stream != null) {
+                LOG.warn("no revocation event or heartbeat for {}; reconnecting after sequence {}",
+                        Duration.between(lastHeard, now), lastSequence);
+                stream.cancel(null);
+                lastHeard = now; // give the new stream its own two heartbeats
+                connect();
+            }
+        }
+        if (down) {
+            refreshCrls();
+        }
+    }
+
+    private boolean deadAt(Instant now) {
+        return Duration.between(lastHeard, now).compareTo(heartbeat.multipliedBy(2)) > 0;
+    }
+
+    private void refreshCrls() {
+        Instant now = clock.instant();
+        if (crlUrls.isEmpty() || now.isBefore(nextCrlFetch)) {
+            return;
+        }
+        nextCrlFetch = now.plus(crlRefresh);
+        Set<String> fresh = new HashSet<>();
+        for (URI url : crlUrls) {
+            try {
+                HttpResponse<byte[]> response = http.send(HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(10))
+                        .build(), HttpResponse.BodyHandlers.ofByteArray());
+                if (response.statusCode() != 200) {
+                    LOG.warn("CRL {} answered HTTP {}", url, response.statusCode());
+                    continue;
+                }
+                X509CRL crl = verified(response.body());
+                if (crl.getNextUpdate() != null && crl.getNextUpdate().toInstant().isBefore(now)) {
+                    LOG.warn("CRL {} is stale (nextUpdate {}); ignoring it", url, crl.getNextUpdate().toInstant());
+                    continue;
+                }
+                if (crl.getRevokedCertificates() != null) {
+                    for (X509CRLEntry entry : crl.getRevokedCertificates()) {
+                        fresh.add(entry.getSerialNumber().toString(16));
+                    }
+                }
+            } catch (java.io.IOException | GeneralSecurityException e) {
+                LOG.warn("could not use CRL {}: {}", url, e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        crlSerials = Set.copyOf(fresh);
+    }
+
+    /** Parses a DER CRL and checks it is signed by one of the issuing CAs; refuses it otherwise. */
+    private X509CRL verified(byte[] der) throws GeneralSecurityException {
+        X509CRL crl = (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(der));
+        for (X509Certificate issuer : crlIssuers.get()) {
+            if (issuer.getSubjectX500Principal().equals(crl.getIssuerX500Principal())) {
+                try {
+                    crl.verify(issuer.getPublicKey());
+                    return crl;
+                } catch (GeneralSecurityException e) {
+                    // another CA with the same name may have signed it
+                }
+            }
+        }
+        throw new GeneralSecurityException("the CRL is not signed by a trusted issuing CA");
+    }
+
+    private void apply(RevocationEvent event) {
+        if (event.hasRevoked()) {
+            Revocation r = event.getRevoked();
+            Instant until = r.hasExpiresAt()
+                    ? Instant.ofEpochSecond(r.getExpiresAt().getSeconds(), r.getExpiresAt().getNanos()) : Instant.MAX;
+            switch (r.getTarget().getTargetCase()) {
+                case SERIAL -> serials.put(new BigInteger(r.getTarget().getSerial(), 16).toString(16), until);
+                case SPIFFE_ID -> identities.add(r.getTarget().getSpiffeId());
+                case JTI -> jtis.put(r.getTarget().getJti(), until);
+                case TARGET_NOT_SET -> LOG.warn("a revocation without a target at sequence {}", event.getSequence());
+            }
+        } else if (event.hasReinstated()) {
+            identities.remove(event.getReinstated().getSpiffeId());
+        }
+        Instant now = clock.instant();
+        jtis.values().removeIf(now::isAfter);
+        serials.values().removeIf(now::isAfter);
+    }
+
+    /** One stream's events; ignored once that stream has been replaced. */
+    private final class Observer implements StreamObserver<RevocationEvent> {
+        private final Context.CancellableContext context;
+
+        Observer(Context.CancellableContext context) {
+            this.context = context;
+        }
+
+        @Override
+        public void onNext(RevocationEvent event) {
+            synchronized (lock) {
+                if (stream != context) {
+                    return;
+                }
+                lastHeard = clock.instant();
+                if (event.hasHeartbeat()) {
+                    caughtUp = true;
+                    if (event.getHeartbeat().hasInterval()) {
+                        heartbeat = Duration.ofSeconds(event.getHeartbeat().getInterval().getSeconds(),
+                                event.getHeartbeat().getInterval().getNanos());
+                    }
+                    return;
+                }
+                if (event.getSequence() <= lastSequence) {
+                    return;
+                }
+                apply(event);
+                lastSequence = event.getSequence();
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            Status status = Status.fromThrowable(t);
+            synchronized (lock) {
+                if (stream != context || closed) {
+                    return;
+                }
+                if (status.getCode() == Status.Code.OUT_OF_RANGE) {
+                    // The server does not know our sequence (a new database): start over from nothing.
+                    LOG.warn("the server does not know revocation sequence {}; watching again from 0", lastSequence);
+                    jtis.clear();
+                    serials.clear();
+                    identities.clear();
+                    lastSequence = 0;
+                }
+                caughtUp = false;
+                stream = null;
+            }
+            LOG.warn("revocation stream ended: {}; retrying", status);
+            scheduler.schedule(RevocationWatcher.this::reconnect, 1, TimeUnit.SECONDS);
+        }
+
+        @Override
+        public void onCompleted() {
+            onError(Status.UNAVAILABLE.withDescription("the server ended the stream").asRuntimeException());
+        }
+    }
+
+    private void reconnect() {
+        synchronized (lock) {
+            if (!closed && stream == null) {
+                lastHeard = clock.instant();
+                connect();
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        if (checks != null) {
+            checks.cancel(false);
+        }
+        synchronized (lock) {
+            if (stream != null) {
+                stream.cancel(null);
+            }
+        }
+    }
+
+    public static final class Builder {
+        private Channel channel;
+        private List<URI> crlUrls = List.of();
+        private Supplier<Collection<X509Certificate>> crlIssuers = List::of;
+        private Duration crlRefresh = Duration.ofSeconds(30);
+        private HttpClient http;
+        private ScheduledExecutorService scheduler;
+        private Clock clock = Clock.systemUTC();
+
+        /** A channel to Lanyard presenting this workload's certificate (any valid one may watch). */
+        public Builder channel(Channel channel) {
+            this.channel = Objects.requireNonNull(channel);
+            return this;
+        }
+
+        /**
+         * The CRLs to read while the stream is down, and the issuing CAs that must have signed them
+         * (the intermediates of the workload's chain; a supplier, so CA rotation is followed).
+         */
+        public Builder crlFallback(List<URI> urls, Supplier<Collection<X509Certificate>> issuers) {
+            this.crlUrls = List.copyOf(urls);
+            this.crlIssuers = Objects.requireNonNull(issuers);
+            return this;
+        }
+
+        /** How often the CRLs are fetched while the stream is down (default 30 s). */
+        public Builder crlRefresh(Duration refresh) {
+            this.crlRefresh = Objects.requireNonNull(refresh);
+            return this;
+        }
+
+        public Builder httpClient(HttpClient http) {
+            this.http = http;
+            return this;
+        }
+
+        /** Runs the liveness checks and reconnects. */
+        public Builder scheduler(ScheduledExecutorService scheduler) {
+            this.scheduler = scheduler;
+            return this;
+        }
+
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock);
+            return this;
+        }
+
+        /** Starts watching; revocations are known once {@link RevocationWatcher#isLive()} says so. */
+        public RevocationWatcher start() {
+            Objects.requireNonNull(channel, "channel");
+            Objects.requireNonNull(scheduler, "scheduler");
+            if (http == null) {
+                http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+            }
+            RevocationWatcher watcher = new RevocationWatcher(this);
+            watcher.start();
+            return watcher;
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package dev.lanyard.client.revocation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanyard.credential.Credential;
+import dev.lanyard.testing.RunningServer;
+import dev.lanyard.testing.TlsChannels;
+import dev.lanyard.v1.ReinstateRequest;
+import dev.lanyard.v1.RevocationReason;
+import dev.lanyard.v1.RevocationTarget;
+import dev.lanyard.v1.RevokeRequest;
+import io.grpc.ManagedChannel;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The watcher against a real server: live events, resumption after a restart, and the CRL fallback. */
+class RevocationWatcherTest {
+
+    static final String WEB = "spiffe://lanyard.local/ns/shop/sa/web";
+    static final String API = "spiffe://lanyard.local/ns/shop/sa/api";
+
+    @TempDir
+    Path dir;
+    RunningServer lanyard;
+    Credential web;
+    Credential api;
+    ScheduledExecutorService scheduler;
+
+    @BeforeEach
+    void start() throws Exception {
+        lanyard = RunningServer.start(dir);
+        lanyard.register(WEB);
+        lanyard.register(API);
+        web = lanyard.bootstrap(WEB);
+        api = lanyard.bootstrap(API);
+        scheduler = Executors.newSingleThreadScheduledExecutor();
+    }
+
+    @AfterEach
+    void stop() {
+        scheduler.shutdownNow();
+        lanyard.close();
+    }
+
+    @Test
+    void learnsEveryKindOfRevocationAsItHappens() throws Exception {
+        try (RevocationWatcher watcher = RevocationWatcher.builder().channel(lanyard.channel(api))
+                .scheduler(scheduler).start()) {
+            await(watcher::isLive);
+            assertThat(watcher.isRevokedIdentity(WEB)).isFalse();
+
+            revoke(RevocationTarget.newBuilder().setJti("token-1").build());
+            revoke(RevocationTarget.newBuilder().setSpiffeId(WEB).build());
+
+            await(() -> watcher.isRevokedJti("token-1") && watcher.isRevokedIdentity(WEB));
+            assertThat(watcher.isRevokedSerial(web.leaf().getSerialNumber().toString(16).toUpperCase())).isTrue();
+            assertThat(watcher.isRevokedSerial(api.leaf().getSerialNumber().toString(16))).isFalse();
+            assertThat(watcher.isRevokedJti("token-2")).isFalse();
+
+            lanyard.revocations().reinstate(ReinstateRequest.newBuilder().setSpiffeId(WEB).build());
+            await(() -> !watcher.isRevokedIdentity(WEB));
+            assertThat(watcher.isRevokedSerial(web.leaf().getSerialNumber().toString(16))).isTrue();
+        }
+    }
+
+    @Test
+    void resumesAfterTheServerRestartsAndGetsWhatItMissed() throws Exception {
+        ManagedChannel channel = TlsChannels.open(lanyard.server().grpcPort(), lanyard.server().trustBundle(), api);
+        try (RevocationWatcher watcher = RevocationWatcher.builder().channel(channel).scheduler(scheduler).start()) {
+            await(watcher::isLive);
+            revoke(RevocationTarget.newBuilder().setJti("before-restart").build());
+            await(() -> watcher.isRevokedJti("before-restart"));
+
+            lanyard.restart();
+            revoke(RevocationTarget.newBuilder().setJti("after-restart").build());
+
+            await(() -> watcher.isRevokedJti("after-restart"));
+            assertThat(watcher.lastSequence()).isEqualTo(2);
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    @Test
+    void fallsBackToTheSignedCrlWhileTheStreamIsDown() throws Exception {
+        revoke(RevocationTarget.newBuilder().setSerial(web.leaf().getSerialNumber().toString(16)).build());
+        URI crl = URI.create(lanyard.httpUrl("/crl"));
+        try (ServerSocket nothing = new ServerSocket(0)) {
+            // A port where no gRPC server answers: the stream never comes up.
+            ManagedChannel dead = TlsChannels.open(nothing.getLocalPort(), lanyard.server().trustBundle(), api);
+            try (RevocationWatcher trusting = RevocationWatcher.builder().channel(dead).scheduler(scheduler)
+                    .crlFallback(List.of(crl), () -> List.of(web.chain().get(0))).crlRefresh(Duration.ofSeconds(1))
+                    .start();
+                    RevocationWatcher foreign = RevocationWatcher.builder().channel(dead).scheduler(scheduler)
+                            .crlFallback(List.of(crl), () -> List.of(api.leaf())).start()) {
+                await(() -> trusting.isRevokedSerial(web.leaf().getSerialNumber().toString(16)));
+                assertThat(trusting.isLive()).isFalse();
+                assertThat(trusting.isRevokedSerial(api.leaf().getSerialNumber().toString(16))).isFalse();
+                // A CRL not signed by the issuing CAs it was given is not believed.
+                Thread.sleep(1_500);
+                assertThat(foreign.isRevokedSerial(web.leaf().getSerialNumber().toString(16))).isFalse();
+            } finally {
+                dead.shutdownNow();
+            }
+        }
+    }
+
+    private void revoke(RevocationTarget target) {
+        lanyard.revocations().revoke(RevokeRequest.newBuilder().setTarget(target)
+                .setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build());
+    }
+
+    private static void await(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("condition within 15 s").isLessThan(deadline);
+            Thread.sleep(20);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+package dev.lanyard.tools;
+
+import dev.lanyard.audit.AuditChain;
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditRecord;
+import dev.lanyard.v1.AuditServiceGrpc;
+import dev.lanyard.v1.ListAuditRequest;
+import dev.lanyard.v1.ListAuditResponse;
+import io.grpc.ManagedChannel;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "audit", description = "The hash-chained audit trail: read it, follow it, verify it.",
+        subcommands = {AuditCommand.Tail.class, AuditCommand.Verify.class})
+final class AuditCommand {
+
+    @FunctionalInterface
+    interface AuditCall<T> {
+        T call(AuditServiceGrpc.AuditServiceBlockingStub audit) throws Exception;
+    }
+
+    static <T> T withAudit(AdminOptions admin, AuditCall<T> body) throws Exception {
+        var credential = admin.credential();
+        ManagedChannel channel = Channels.open(admin.server, credential.bundle(), credential);
+        try {
+            return body.call(AuditServiceGrpc.newBlockingStub(channel));
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    @Command(name = "tail", description = "The newest records, oldest of them first; --follow keeps printing new ones.")
+    static final class Tail implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+        @Option(names = {"-n", "--lines"}, defaultValue = "20", description = "how many (default: ${DEFAULT-VALUE})")
+        int lines;
+        @Option(names = {"-f", "--follow"}, description = "keep printing records as they are written")
+        boolean follow;
+        @Option(names = "--actor", defaultValue = "", description = "only this actor")
+        String actor;
+        @Option(names = "--action", defaultValue = "", description = "only actions starting with this")
+        String action;
+        @Option(names = "--target", defaultValue = "", description = "only this target")
+        String target;
+        @Option(names = "--outcome", defaultValue = "", description = "only SUCCESS, REFUSED or FAILED")
+        String outcome;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            return withAudit(admin, audit -> {
+                ListAuditResponse newest = audit.withDeadlineAfter(60, TimeUnit.SECONDS)
+                        .listAudit(filters().setNewestFirst(true).setPageSize(Math.min(Math.max(lines, 1), 1000)).build());
+                List<dev.lanyard.v1.AuditRecord> records = new ArrayList<>(newest.getRecordsList());
+                java.util.Collections.reverse(records);
+                long last = 0;
+                for (dev.lanyard.v1.AuditRecord r : records) {
+                    out.println(line(r));
+                    last = r.getId();
+                }
+                out.flush();
+                while (follow) {
+                    Thread.sleep(2_000);
+                    ListAuditResponse page = audit.withDeadlineAfter(60, TimeUnit.SECONDS)
+                            .listAudit(filters().setAfterId(last).setPageSize(1000).build());
+                    for (dev.lanyard.v1.AuditRecord r : page.getRecordsList()) {
+                        out.println(line(r));
+                        last = r.getId();
+                    }
+                    out.flush();
+                }
+                return 0;
+            });
+        }
+
+        private ListAuditRequest.Builder filters() {
+            return ListAuditRequest.newBuilder().setActor(actor).setActionPrefix(action).setTarget(target)
+                    .setOutcome(outcome);
+        }
+    }
+
+    @Command(name = "verify", description = "Recompute the hash chain over the whole trail and name the first record"
+            + " that was edited or deleted. Note the head it prints somewhere else: a chain rewritten from some record"
+            + " onwards verifies again, but no longer ends in the head you noted (check it with --anchor).")
+    static final class Verify implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+        @Option(names = "--anchor", description = "ID:HASH of a record noted earlier; it must still have that hash")
+        List<String> anchors = new ArrayList<>();
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            java.util.Map<Long, String> expected = new java.util.HashMap<>();
+            for (String anchor : anchors) {
+                String[] parts = anchor.split(":", 2);
+                if (parts.length != 2 || !parts[0].matches("[0-9]+") || !parts[1].matches("[0-9a-f]{64}")) {
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                            "--anchor must be ID:HASH (a record id and its 64 hex digit hash), got " + anchor);
+                }
+                expected.put(Long.parseLong(parts[0]), parts[1]);
+            }
+            AuditChain.Verifier verifier = new AuditChain.Verifier();
+            Optional<String> problem = withAudit(admin, audit -> {
+                long after = 0;
+                while (true) {
+                    ListAuditResponse page = audit.withDeadlineAfter(60, TimeUnit.SECONDS)
+                            .listAudit(ListAuditRequest.newBuilder().setAfterId(after).setPageSize(1000).build());
+                    for (dev.lanyard.v1.AuditRecord r : page.getRecordsList()) {
+                        Optional<String> broken = verifier.accept(record(r));
+                        if (broken.isPresent()) {
+                            return broken;
+                        }
+                        String anchored = expected.remove(r.getId());
+                        if (anchored != null && !anchored.equals(r.getHash())) {
+                            return Optional.of("record " + r.getId() + " no longer has the anchored hash: the chain"
+                                    + " was rewritten from there on");
+                        }
+                    }
+                    if (page.getNextAfterId() == 0) {
+                        return Optional.empty();
+                    }
+                    after = page.getNextAfterId();
+                }
+            });
+            if (problem.isEmpty() && !expected.isEmpty()) {
+                problem = Optional.of("anchored record(s) " + expected.keySet() + " are missing: the trail was cut");
+            }
+            if (problem.isPresent()) {
+                err.println("audit trail BROKEN after " + verifier.count() + " good records: " + problem.get());
+                err.flush();
+                return 1;
+            }
+            out.printf("audit trail intact: %,d records; head #%d %s%n", verifier.count(), verifier.lastId(),
+                    verifier.lastHash());
+            out.flush();
+            return 0;
+        }
+    }
+
+    static AuditRecord record(dev.lanyard.v1.AuditRecord r) {
+        return new AuditRecord(r.getId(), new AuditEvent(
+                Instant.ofEpochSecond(r.getTime().getSeconds(), r.getTime().getNanos()), r.getActor(), r.getAction(),
+                r.getTarget(), AuditEvent.Outcome.valueOf(r.getOutcome()), r.getReason()),
+                r.getPreviousHash(), r.getHash());
+    }
+
+    static String line(dev.lanyard.v1.AuditRecord r) {
+        return String.format("%d %s %s %s %s %s%s", r.getId(),
+                Instant.ofEpochSecond(r.getTime().getSeconds(), r.getTime().getNanos()), r.getOutcome(), r.getActor(),
+                r.getAction(), r.getTarget(), r.getReason().isEmpty() ? "" : " (" + r.getReason() + ")");
+    }
+}
