@@ -342,12 +342,12 @@ func (s *Source) accept(resp *lanyardv1.CertificateResponse, key *ecdsa.PrivateK
 	for i, c := range chain {
 		raw[i] = c.Raw
 	}
-	s.td = id.TrustDomain()
+	if s.td.IsZero() {
+		s.td = id.TrustDomain() // at bootstrap, before any goroutine reads it; fixed from then on
+	}
 	s.svid.Store(&SVID{ID: id, Leaf: chain[0], Intermediates: chain[1:], Serial: chain[0].SerialNumber.Text(16),
 		cert: tls.Certificate{Certificate: raw, PrivateKey: key, Leaf: chain[0]}})
-	if len(resp.GetTrustBundle()) > 0 {
-		s.setRoots(bundleRoots, s.roots.Load().sequence)
-	}
+	s.setRoots(bundleRoots, s.roots.Load().sequence)
 	return nil
 }
 
