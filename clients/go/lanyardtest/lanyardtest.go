@@ -135,7 +135,7 @@ func Start(dir string) (*Server, error) {
 	}
 	if err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("lanyard dev server (log in %s): %w", logFile.Name(), err)
+		return nil, fmt.Errorf("lanyard dev server: %w; its log ends:\n%s", err, s.LogTail())
 	}
 	return s, nil
 }
