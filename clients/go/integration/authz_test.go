@@ -267,3 +267,51 @@ func TestJWKSCacheFollowsTheServer(t *testing.T) {
 		t.Fatalf("%d fetches; the max-age and the refetch limit allow 1", n)
 	}
 }
+
+// TestRevokedCertificateAndIdentityAreRefused: revoking the caller's certificate (serial) or its
+// whole identity refuses its calls with PERMISSION_DENIED as soon as the follower has the event.
+func TestRevokedCertificateAndIdentityAreRefused(t *testing.T) {
+	f := startPayments(t)
+	ctx := ctxFor(t)
+	cases := []struct {
+		name   string
+		caller *identity.Source
+		target func(*identity.Source) *lanyardv1.RevocationTarget
+		reason func(*identity.Source) string
+	}{
+		{"serial", f.caller,
+			func(s *identity.Source) *lanyardv1.RevocationTarget {
+				return &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Serial{Serial: s.Serial()}}
+			},
+			func(s *identity.Source) string { return "certificate " + s.Serial() + " is revoked" }},
+		{"identity", f.other,
+			func(s *identity.Source) *lanyardv1.RevocationTarget {
+				return &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_SpiffeId{SpiffeId: s.SVID().ID.String()}}
+			},
+			func(s *identity.Source) string { return "identity " + s.SVID().ID.String() + " is revoked" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := token.NewFetcher(tc.caller).Token(ctx, "payments", []string{"payments.charge"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := f.client(t, tc.caller)
+			if _, err := client.Charge(withToken(ctx, tok), &paymentsv1.ChargeRequest{AccountId: "a"}); err != nil {
+				t.Fatalf("before revocation: %v", err)
+			}
+			rev, err := f.server.Revoke(ctx, tc.target(tc.caller))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(20 * time.Second); f.follower.Sequence() < rev.GetRevocation().GetSequence(); {
+				if time.Now().After(deadline) {
+					t.Fatalf("the follower is at %d, the revocation at %d", f.follower.Sequence(), rev.GetRevocation().GetSequence())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			_, err = client.Charge(withToken(ctx, tok), &paymentsv1.ChargeRequest{AccountId: "a"})
+			wantStatus(t, err, codes.PermissionDenied, tc.reason(tc.caller))
+		})
+	}
+}
