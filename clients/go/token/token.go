@@ -34,8 +34,15 @@ type Fetcher struct {
 	// so a token never expires in flight.
 	refreshBefore time.Duration
 
-	mu    sync.Mutex
-	cache map[string]entry
+	mu       sync.Mutex
+	cache    map[string]entry
+	inflight map[string]*mint // one IssueToken per key at a time: callers at expiry share it
+}
+
+type mint struct {
+	done  chan struct{}
+	token string
+	err   error
 }
 
 type entry struct {
@@ -55,7 +62,8 @@ func WithRefreshBefore(d time.Duration) Option { return func(f *Fetcher) { f.ref
 
 // NewFetcher returns a fetcher minting over creds.
 func NewFetcher(creds Credentials, opts ...Option) *Fetcher {
-	f := &Fetcher{creds: creds, now: time.Now, refreshBefore: 30 * time.Second, cache: map[string]entry{}}
+	f := &Fetcher{creds: creds, now: time.Now, refreshBefore: 30 * time.Second, cache: map[string]entry{},
+		inflight: map[string]*mint{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -77,29 +85,49 @@ func (f *Fetcher) Token(ctx context.Context, audience string, scopes []string) (
 	sorted = slices.Compact(sorted)
 	serial := f.creds.Serial()
 	key := serial + "\x00" + audience + "\x00" + strings.Join(sorted, " ")
-	now := f.now()
 	f.mu.Lock()
-	e, ok := f.cache[key]
-	f.mu.Unlock()
-	if ok && now.Before(e.refreshAt) {
+	if e, ok := f.cache[key]; ok && f.now().Before(e.refreshAt) {
+		f.mu.Unlock()
 		return e.token, nil
 	}
-	resp, err := lanyardv1.NewTokenServiceClient(f.creds.Conn()).IssueToken(ctx,
-		&lanyardv1.IssueTokenRequest{Audience: audience, Scopes: sorted})
-	if err != nil {
-		return "", fmt.Errorf("token: minting a token for audience %q, scopes %q: %w", audience, sorted, err)
+	if m, ok := f.inflight[key]; ok {
+		f.mu.Unlock()
+		select {
+		case <-m.done:
+			return m.token, m.err
+		case <-ctx.Done():
+			return "", fmt.Errorf("token: waiting for a token for audience %q: %w", audience, ctx.Err())
+		}
 	}
-	exp := resp.GetExpiresAt().AsTime()
-	life := exp.Sub(now)
-	margin := min(f.refreshBefore, life/5)
-	e = entry{token: resp.GetToken(), expiresAt: exp, refreshAt: exp.Add(-margin)}
+	m := &mint{done: make(chan struct{})}
+	f.inflight[key] = m
+	f.mu.Unlock()
+
+	m.token, m.err = f.mint(ctx, key, serial, audience, sorted)
 	f.mu.Lock()
+	delete(f.inflight, key)
+	f.mu.Unlock()
+	close(m.done)
+	return m.token, m.err
+}
+
+func (f *Fetcher) mint(ctx context.Context, key, serial, audience string, scopes []string) (string, error) {
+	resp, err := lanyardv1.NewTokenServiceClient(f.creds.Conn()).IssueToken(ctx,
+		&lanyardv1.IssueTokenRequest{Audience: audience, Scopes: scopes})
+	if err != nil {
+		return "", fmt.Errorf("token: minting a token for audience %q, scopes %q: %w", audience, scopes, err)
+	}
+	now := f.now()
+	exp := resp.GetExpiresAt().AsTime()
+	margin := min(f.refreshBefore, exp.Sub(now)/5)
+	e := entry{token: resp.GetToken(), expiresAt: exp, refreshAt: exp.Add(-margin)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for k, old := range f.cache {
 		if !now.Before(old.expiresAt) || !strings.HasPrefix(k, serial+"\x00") {
 			delete(f.cache, k) // expired, or bound to a certificate no longer presented
 		}
 	}
 	f.cache[key] = e
-	f.mu.Unlock()
 	return e.token, nil
 }

@@ -101,6 +101,25 @@ func TestFetcherCachesPerAudienceScopesAndCertificate(t *testing.T) {
 	if status.Code(errors.Unwrap(err)) != codes.PermissionDenied || retry.IsTransient(err) {
 		t.Fatalf("want a non-transient PERMISSION_DENIED, got %v", err)
 	}
+	// Callers arriving together share one mint.
+	now = start.Add(2 * time.Minute)
+	c.serial = "03"
+	var wg sync.WaitGroup
+	got := make([]string, 20)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = f.Token(ctx, "payments", []string{"payments.charge"})
+		}()
+	}
+	wg.Wait()
+	fake.mu.Lock()
+	minted := fake.minted
+	fake.mu.Unlock()
+	if minted != 5 || slices.ContainsFunc(got, func(s string) bool { return s != "token-5" }) {
+		t.Fatalf("20 concurrent callers: %d tokens minted in all, got %v", minted, got)
+	}
 	for _, bad := range []struct {
 		aud    string
 		scopes []string
