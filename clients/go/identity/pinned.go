@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -15,8 +14,6 @@ import (
 
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 )
-
-var cryptoRand = rand.Reader
 
 // fetchPinnedBundle fetches the trust bundle from a server not trusted yet and accepts it only if
 // one of its roots has the pinned fingerprint and the chain the server presented verifies against
