@@ -159,8 +159,15 @@ func (c *control) invoke(ctx context.Context, target string, method protoreflect
 	if err := stream.CloseSend(); err != nil {
 		return err
 	}
-	// The first message (or the end of the stream) shows the call was accepted; a watch would
-	// otherwise run forever.
+	// Response headers show the call was accepted (a watch would otherwise run until the
+	// deadline); a refusal comes as trailers only, and RecvMsg then returns its status.
+	md, err := stream.Header()
+	if err != nil {
+		return err
+	}
+	if md != nil {
+		return nil
+	}
 	if err := stream.RecvMsg(out); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}

@@ -69,7 +69,7 @@ func TestFlags(t *testing.T) {
 }
 
 // instance runs one payments service in-process and returns its control and gRPC addresses.
-func instance(t *testing.T, name string) (control, listen string) {
+func instance(t *testing.T, name string, ttl time.Duration) (control, listen string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -85,7 +85,7 @@ func instance(t *testing.T, name string) (control, listen string) {
 	listen = ln.Addr().String()
 	ln.Close()
 	o := options{lanyard: server.GRPCAddr, bundle: server.BundleFile, joinToken: token, jwksURL: server.JWKSURL(),
-		issuer: server.Issuer(), listen: listen, control: "127.0.0.1:0"}
+		issuer: server.Issuer(), listen: listen, control: "127.0.0.1:0", ttl: ttl}
 	runCtx, stop := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -150,8 +150,8 @@ func TestPaymentsCallsPaymentsThroughTheControlAPI(t *testing.T) {
 		Audience: "payments", Scopes: []string{"payments.charge", "payments.read"}}); err != nil {
 		t.Fatal(err)
 	}
-	shopControl, _ := instance(t, "shop")
-	_, target := instance(t, "billing")
+	shopControl, _ := instance(t, "shop", 0)
+	_, target := instance(t, "billing", 0)
 
 	code, health := get(t, shopControl, "/healthz")
 	if code != http.StatusOK || health["spiffe_id"] != "spiffe://lanyard.local/ns/shop/sa/payments" || health["serial"] == "" {
@@ -167,6 +167,18 @@ func TestPaymentsCallsPaymentsThroughTheControlAPI(t *testing.T) {
 		"audience": "payments", "scopes": []string{"payments.read"}, "request": map[string]any{"account_id": "acc-1"}}
 	if _, r, body := call(t, shopControl, watch); r.Code != "OK" {
 		t.Fatalf("WatchPayments: %s", body)
+	}
+	// A watch of an account without payments is accepted at once, not at the deadline.
+	quiet := map[string]any{"target": target, "method": "/examples.payments.v1.PaymentsService/WatchPayments",
+		"audience": "payments", "scopes": []string{"payments.read"}, "request": map[string]any{"account_id": "acc-none"}}
+	if _, r, body := call(t, shopControl, quiet); r.Code != "OK" {
+		t.Fatalf("WatchPayments of a quiet account: %s", body)
+	}
+	// Refused streams report the refusal.
+	noAccount := map[string]any{"target": target, "method": "/examples.payments.v1.PaymentsService/WatchPayments",
+		"audience": "payments", "scopes": []string{"payments.read"}}
+	if _, r, body := call(t, shopControl, noAccount); r.Code != "INVALID_ARGUMENT" {
+		t.Fatalf("WatchPayments without an account: %s", body)
 	}
 	// Charge's validation runs after the interceptors: an empty request is INVALID_ARGUMENT.
 	empty := map[string]any{"target": target, "method": "/examples.payments.v1.PaymentsService/Charge",
@@ -203,4 +215,48 @@ func TestPaymentsCallsPaymentsThroughTheControlAPI(t *testing.T) {
 	if status, _, body := call(t, shopControl, map[string]any{"target": target, "method": "nope"}); status != http.StatusBadRequest {
 		t.Fatalf("a bad method: %d %s", status, body)
 	}
+}
+
+// TestRenewalWithoutRestart: with a short certificate the service renews at half-life, /status
+// counts it, and calls to and from the renewed service keep working.
+func TestRenewalWithoutRestart(t *testing.T) {
+	if server == nil {
+		t.Skip(noServe.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := server.PublishContracts(ctx, "payments-example", paymentsv1.File_examples_payments_v1_payments_proto,
+		ledgerv1.File_examples_ledger_v1_ledger_proto); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.ApplyPolicy(ctx, lanyardtest.Grant{SpiffeIDs: []string{"spiffe://lanyard.local/ns/renewing/*", "spiffe://lanyard.local/ns/caller/*"},
+		Audience: "payments", Scopes: []string{"payments.charge"}}); err != nil {
+		t.Fatal(err)
+	}
+	renewing, renewingTarget := instance(t, "renewing", 20*time.Second) // 30 s of life with the backdate
+	caller, callerTarget := instance(t, "caller", 0)
+	_, before := get(t, renewing, "/healthz")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, st := get(t, renewing, "/status")
+		if st["renewals"].(float64) >= 1 {
+			if st["serial"] == before["serial"] || st["last_renewal_error"] != "" {
+				t.Fatalf("after a renewal: %v (before: %v)", st, before)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no renewal: %v", st)
+		}
+	}
+	charge := func(from, to string) {
+		t.Helper()
+		req := map[string]any{"target": to, "method": "/examples.payments.v1.PaymentsService/Charge",
+			"audience": "payments", "scopes": []string{"payments.charge"},
+			"request": map[string]any{"account_id": "acc-r", "amount_minor": 1, "currency": "EUR"}}
+		if _, r, body := call(t, from, req); r.Code != "OK" {
+			t.Fatalf("Charge after renewal: %s", body)
+		}
+	}
+	charge(caller, renewingTarget) // the renewed service serves its new certificate
+	charge(renewing, callerTarget) // and calls with it, with a token bound to it
 }

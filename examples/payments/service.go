@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	paymentsv1 "github.com/lanyard-dev/lanyard/clients/go/examplespb/payments/v1"
@@ -113,6 +114,10 @@ func (p *payments) WatchPayments(r *paymentsv1.WatchPaymentsRequest, stream grpc
 		delete(p.watchers[r.GetAccountId()], ch)
 		p.mu.Unlock()
 	}()
+	// Headers now, so a caller knows the watch is accepted before the first payment arrives.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 	for _, pay := range sortByID(existing) {
 		if err := stream.Send(pay); err != nil {
 			return err
