@@ -87,7 +87,9 @@ func Start(dir string) (*Server, error) {
 	}
 	cmd := exec.Command(java, "-cp", cp, "dev.lanyard.tools.Lanyard", "dev", "--data", data,
 		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group (Stop ends the JVM and anything it forks), and a signal if the test
+	// binary dies without Stop (a panic), so no server outlives its tests.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
