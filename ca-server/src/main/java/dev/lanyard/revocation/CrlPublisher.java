@@ -44,6 +44,11 @@ public final class CrlPublisher {
         this.clock = clock;
     }
 
+    /** Whether {@code event} changes what a CRL lists: a certificate was revoked. */
+    public static boolean listsIn(RevocationEvent event) {
+        return event instanceof RevocationEvent.Revoked r && r.revocation().target().kind() == RevocationTarget.Kind.SERIAL;
+    }
+
     /** Signs a new CRL for every trusted issuing CA, each with the next CRL number. */
     public synchronized void regenerate() {
         Instant now = clock.instant();

@@ -15,8 +15,8 @@ import java.util.Optional;
 
 /**
  * Carries out revocations and reinstatements: resolves what a target covers, writes it durably,
- * then brings the in-memory registry (and through it watchers and the CRL) up to date before
- * returning, so the caller's next request already sees it.
+ * then brings the in-memory registry (and through its listeners watchers and the CRLs) up to date
+ * before returning, so the caller's next request already sees it.
  */
 public final class Revoker {
 
@@ -34,22 +34,19 @@ public final class Revoker {
     private final IssuedCertificateRepository issued;
     private final RevocationRepository repository;
     private final RevocationRegistry registry;
-    private final Runnable onCertificatesRevoked;
     private final Duration tokenLifetimeBound;
     private final Clock clock;
 
     /**
-     * @param onCertificatesRevoked runs after new serials were revoked (regenerates the CRLs)
-     * @param tokenLifetimeBound    no token lives longer than this after it is minted (max TTL plus
-     *                              verifier skew): a revoked jti is remembered that long
+     * @param tokenLifetimeBound no token lives longer than this after it is minted (max TTL plus
+     *                           verifier skew): a revoked jti is remembered that long
      */
     public Revoker(String trustDomain, IssuedCertificateRepository issued, RevocationRepository repository,
-            RevocationRegistry registry, Runnable onCertificatesRevoked, Duration tokenLifetimeBound, Clock clock) {
+            RevocationRegistry registry, Duration tokenLifetimeBound, Clock clock) {
         this.trustDomain = trustDomain;
         this.issued = issued;
         this.repository = repository;
         this.registry = registry;
-        this.onCertificatesRevoked = onCertificatesRevoked;
         this.tokenLifetimeBound = tokenLifetimeBound;
         this.clock = clock;
     }
@@ -81,12 +78,9 @@ public final class Revoker {
                     Optional.of(now.plus(tokenLifetimeBound))));
         }
         List<Outcome> outcomes = repository.revoke(writes);
-        registry.catchUp();
+        registry.catchUp(); // the registry's listeners (watchers, CRLs) are up to date when this returns
         List<String> serials = outcomes.stream().skip(target.kind() == RevocationTarget.Kind.SPIFFE_ID ? 1 : 0)
                 .map(o -> o.revocation().target().value()).toList();
-        if (outcomes.stream().anyMatch(o -> o.created() && o.revocation().target().kind() == RevocationTarget.Kind.SERIAL)) {
-            onCertificatesRevoked.run();
-        }
         Outcome asked = outcomes.get(0);
         return new Result(asked.revocation(), asked.created(), target.kind() == RevocationTarget.Kind.SPIFFE_ID
                 ? serials : List.of());

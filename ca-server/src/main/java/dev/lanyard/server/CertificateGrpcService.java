@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.ca.IssuedSvid;
+import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.svid.IssuanceRefusedException;
 import dev.lanyard.svid.SvidIssuer;
 import dev.lanyard.v1.CertificateResponse;
@@ -17,26 +18,34 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
 
     private final SvidIssuer issuer;
     private final TrustAuthorities authorities;
+    private final LanyardMetrics metrics;
 
-    public CertificateGrpcService(SvidIssuer issuer, TrustAuthorities authorities) {
+    public CertificateGrpcService(SvidIssuer issuer, TrustAuthorities authorities, LanyardMetrics metrics) {
         this.issuer = issuer;
         this.authorities = authorities;
+        this.metrics = metrics;
     }
 
     @Override
     public void issueCertificate(IssueCertificateRequest request, StreamObserver<CertificateResponse> response) {
+        long start = System.nanoTime();
         try {
             IssuedSvid svid = issuer.bootstrap(request.getAttestation(), request.getCsr().toByteArray(),
                     Protos.duration(request.hasTtl(), request.getTtl()));
             response.onNext(toResponse(svid));
             response.onCompleted();
+            metrics.certificate("bootstrap", "", start, System.nanoTime());
         } catch (IssuanceRefusedException e) {
-            response.onError(status(e).asException());
+            Status status = status(e);
+            response.onError(status.asException());
+            metrics.certificate("bootstrap", status.getCode().name(), start, System.nanoTime());
         }
     }
 
     @Override
     public void renewCertificate(RenewCertificateRequest request, StreamObserver<CertificateResponse> response) {
+        long start = System.nanoTime();
+        String code = "";
         try {
             AuthenticatedPeer peer = PeerIdentityInterceptor.requirePeer();
             IssuedSvid svid = issuer.renew(peer.spiffeId(), peer.certificate().getSerialNumber().toString(16),
@@ -45,10 +54,14 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
             response.onNext(toResponse(svid));
             response.onCompleted();
         } catch (StatusException e) {
+            code = e.getStatus().getCode().name();
             response.onError(e);
         } catch (IssuanceRefusedException e) {
-            response.onError(status(e).asException());
+            Status status = status(e);
+            code = status.getCode().name();
+            response.onError(status.asException());
         }
+        metrics.certificate("renew", code, start, System.nanoTime());
     }
 
     private CertificateResponse toResponse(IssuedSvid svid) {

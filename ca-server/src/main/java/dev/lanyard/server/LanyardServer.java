@@ -45,6 +45,7 @@ import dev.lanyard.revocation.CrlPublisher;
 import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.revocation.Revoker;
 import dev.lanyard.store.JdbcRevocationRepository;
+import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.v1.RevocationServiceGrpc;
 import io.grpc.Grpc;
 import io.grpc.Server;
@@ -98,6 +99,7 @@ public final class LanyardServer implements AutoCloseable {
     private final RevocationRegistry revocations;
     private final CrlPublisher crls;
     private final RevocationWatchers revocationWatchers;
+    private final LanyardMetrics metrics;
     private final ContractRegistry contracts;
     private final PolicyStore policy;
     private PolicyFileWatcher policyWatcher;
@@ -143,8 +145,14 @@ public final class LanyardServer implements AutoCloseable {
         this.crls = new CrlPublisher(authorities::issuingCas, revocations, revocationLog, new CrlIssuer(crypto),
                 config.revocations().crlValidity(), clock);
         crls.regenerate();
+        // Here or on another replica (picked up by the poll): a revoked certificate re-signs the CRLs at once.
+        revocations.addListener(batch -> {
+            if (batch.stream().anyMatch(CrlPublisher::listsIn)) {
+                crls.regenerate();
+            }
+        });
         // No token outlives its minting by more than the max TTL; verifiers allow at most 5 minutes of skew.
-        Revoker revoker = new Revoker(config.trustDomain(), issued, revocationLog, revocations, crls::regenerate,
+        Revoker revoker = new Revoker(config.trustDomain(), issued, revocationLog, revocations,
                 config.tokens().maxTtl().plus(Duration.ofMinutes(5)), clock);
         this.revocationWatchers = new RevocationWatchers(revocations,
                 Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-revocation-fanout")),
@@ -165,6 +173,8 @@ public final class LanyardServer implements AutoCloseable {
         this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
         if (tokens.contractsDir().isPresent()) {
             contracts.loadDirectory(tokens.contractsDir().get());
+            audit.record(new AuditEvent(clock.instant(), "lanyard", "contract.load",
+                    "contracts dir " + tokens.contractsDir().get(), AuditEvent.Outcome.SUCCESS, ""));
         }
         JdbcPolicyRepository policyHistory = new JdbcPolicyRepository(database.dataSource());
         this.policy = new PolicyStore();
@@ -181,17 +191,20 @@ public final class LanyardServer implements AutoCloseable {
                 .keyManager(serverKeys)
                 .trustManager(new ClientCertificateRequest(authorities::intermediates))
                 .clientAuth(TlsServerCredentials.ClientAuth.OPTIONAL);
+        this.metrics = new LanyardMetrics(revocationWatchers::count, this::keyClocks, () -> Duration.between(
+                clock.instant(), caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant()));
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
         AdminInterceptor adminOnly = new AdminInterceptor(new HashSet<>(config.adminIds()), audit, clock);
         KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), bundles::refresh, audit, clock);
         this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build())
-                .addService(new CertificateGrpcService(issuer, authorities))
+                .addService(new CertificateGrpcService(issuer, authorities, metrics))
                 .addService(new TrustBundleGrpcService(bundles))
                 .addService(new TokenGrpcService(minter, contracts, policy, registrations,
-                        new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations, audit, clock))
+                        new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations, metrics, audit, clock))
                 .addService(ServerInterceptors.intercept(new RevocationGrpcService(revoker, revocations,
-                        revocationWatchers, new AuditedCall(audit, clock), kind -> { }),
+                        revocationWatchers, new AuditedCall(audit, clock),
+                        kind -> metrics.revoked(kind.name().toLowerCase(java.util.Locale.ROOT))),
                         adminOnly.except(RevocationServiceGrpc.getWatchRevocationsMethod())))
                 .addService(ServerInterceptors.intercept(admin, adminOnly))
                 .addService(ServerInterceptors.intercept(keyService, adminOnly))
@@ -222,6 +235,8 @@ public final class LanyardServer implements AutoCloseable {
                 .route("/crl", () -> crls.forIssuer(caRotation.active().ca().intermediate().keyId())
                         .map(this::crlDocument).orElse(null))
                 .routePrefix("/crl/", keyId -> crls.forIssuer(keyId).map(this::crlDocument))
+                .route("/metrics", () -> new HttpPublisher.Document(metrics.contentType(), metrics.scrape(),
+                        Duration.ZERO))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
@@ -410,6 +425,23 @@ public final class LanyardServer implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("key rotation tick failed; retrying at the next tick", e);
         }
+    }
+
+    /** The active JWT key and issuing CA: how long they have signed and when the next one takes over. */
+    private List<LanyardMetrics.KeyClock> keyClocks() {
+        java.time.Instant now = clock.instant();
+        List<LanyardMetrics.KeyClock> clocks = new ArrayList<>();
+        jwtKeys.published().stream().filter(k -> k.status() == dev.lanyard.rotation.KeyStatus.ACTIVE).forEach(k -> {
+            java.time.Instant since = k.activatedAt().orElse(k.createdAt());
+            clocks.add(new LanyardMetrics.KeyClock("jwt", k.kid(), Duration.between(since, now),
+                    Duration.between(now, since.plus(config.tokens().keyLifetime()))));
+        });
+        caRotation.intermediates().stream().filter(k -> k.status() == StoredCaKey.Status.ACTIVE).forEach(k -> {
+            java.time.Instant since = k.activatedAt().orElse(k.createdAt());
+            clocks.add(new LanyardMetrics.KeyClock("x509", k.id(), Duration.between(since, now),
+                    Duration.between(now, since.plus(config.intermediateTtl().dividedBy(2)))));
+        });
+        return clocks;
     }
 
     /** A scheduled rotation step, done by the server itself. */

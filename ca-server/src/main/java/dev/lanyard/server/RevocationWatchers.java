@@ -45,7 +45,13 @@ final class RevocationWatchers implements AutoCloseable {
         this.fanout = fanout;
         this.heartbeat = heartbeat;
         this.clock = clock;
-        registry.addListener(batch -> fanout.execute(() -> broadcast(batch)));
+        registry.addListener(batch -> {
+            try {
+                fanout.execute(() -> broadcast(batch));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing: the streams are being ended anyway
+            }
+        });
         fanout.scheduleAtFixedRate(this::heartbeatAll, heartbeat.toMillis(), heartbeat.toMillis(), TimeUnit.MILLISECONDS);
     }
 

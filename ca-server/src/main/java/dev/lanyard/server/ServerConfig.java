@@ -49,7 +49,11 @@ public record ServerConfig(
         int maxCsrBytes,
         Duration bundleRefreshHint,
         Tokens tokens,
-        Revocations revocations) {
+        Revocations revocations,
+        LogFormat logFormat) {
+
+    /** How the server writes its log: lines for people, or one JSON object per line for collectors. */
+    public enum LogFormat { TEXT, JSON }
 
     /**
      * Token minting and JWT key rotation.
@@ -94,7 +98,7 @@ public record ServerConfig(
             "admin.spiffe-ids", "admin.credential-dir", "admin.credential-ttl", "server.dns-names",
             "server.certificate-ttl", "csr.max-bytes", "bundle.refresh-hint", "token.algorithm", "token.max-ttl",
             "token.rate-per-second", "token.burst", "jwt.key-lifetime", "jwt.publish-lead", "contracts.dir",
-            "policy.file", "revocation.heartbeat-interval", "revocation.crl-validity", "revocation.poll-interval");
+            "policy.file", "revocation.heartbeat-interval", "revocation.crl-validity", "revocation.poll-interval", "log.format");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -218,7 +222,8 @@ public record ServerConfig(
                         Optional.ofNullable(p.getProperty("policy.file")).map(v -> path(base, v))),
                 new Revocations(duration(p, "revocation.heartbeat-interval", "5s"),
                         duration(p, "revocation.crl-validity", "24h"),
-                        duration(p, "revocation.poll-interval", "1s")));
+                        duration(p, "revocation.poll-interval", "1s")),
+                logFormat(p.getProperty("log.format", "text")));
     }
 
     /** The SPIFFE ID of the server's own certificate. */
@@ -235,6 +240,14 @@ public record ServerConfig(
     /** Where the CRL of one issuing CA is published; every certificate it issues points here. */
     public URI crlUrl(String issuerKeyId) {
         return publicUrl.resolve("/crl/" + issuerKeyId);
+    }
+
+    private static LogFormat logFormat(String value) {
+        return switch (value) {
+            case "text" -> LogFormat.TEXT;
+            case "json" -> LogFormat.JSON;
+            default -> throw new IllegalArgumentException("log.format must be text or json, not " + value);
+        };
     }
 
     private static String required(Properties p, String key) {

@@ -4,6 +4,7 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.contract.TokenScopeCheck;
+import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.registration.RegistrationRepository;
 import dev.lanyard.revocation.Revocation;
@@ -40,13 +41,15 @@ public final class TokenGrpcService extends TokenServiceGrpc.TokenServiceImplBas
     private final RegistrationRepository registrations;
     private final RateLimiter rateLimiter;
     private final RevocationRegistry revocations;
+    private final LanyardMetrics metrics;
     private final AuditLog audit;
     private final Clock clock;
 
     public TokenGrpcService(TokenMinter minter, ContractRegistry contracts, PolicyStore policy,
             RegistrationRepository registrations, RateLimiter rateLimiter, RevocationRegistry revocations,
-            AuditLog audit, Clock clock) {
+            LanyardMetrics metrics, AuditLog audit, Clock clock) {
         this.revocations = revocations;
+        this.metrics = metrics;
         this.minter = minter;
         this.contracts = contracts;
         this.policy = policy;
@@ -58,6 +61,7 @@ public final class TokenGrpcService extends TokenServiceGrpc.TokenServiceImplBas
 
     @Override
     public void issueToken(IssueTokenRequest request, StreamObserver<IssueTokenResponse> response) {
+        long start = System.nanoTime();
         String actor = "anonymous";
         String target = "audience " + request.getAudience();
         try {
@@ -105,7 +109,9 @@ public final class TokenGrpcService extends TokenServiceGrpc.TokenServiceImplBas
                     .setKeyId(token.kid())
                     .build());
             response.onCompleted();
+            metrics.token("", start, System.nanoTime());
         } catch (StatusException e) {
+            metrics.token(e.getStatus().getCode().name(), start, System.nanoTime());
             audit.record(new AuditEvent(clock.instant(), actor, "token.issue", target, AuditEvent.Outcome.REFUSED,
                     e.getStatus().getCode() + ": " + e.getStatus().getDescription()));
             response.onError(e);

@@ -52,6 +52,12 @@ class ServerConfigTest {
         assertThatThrownBy(() -> load("trust-domain=acme.internal\nca.generate=true\nca.import.root-cert=r.pem\n"
                 + "ca.import.intermediate-cert=i.pem\nca.import.intermediate-key=k.pem\n"))
                 .hasMessageContaining("exactly one of");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nlog.format=xml\n"))
+                .hasMessageContaining("log.format must be text or json, not xml");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nrevocation.heartbeat-interval=10ms\n"))
+                .hasMessageContaining("revocation.heartbeat-interval must be at least 100ms");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nrevocation.crl-validity=1m\n"))
+                .hasMessageContaining("revocation.crl-validity must be at least 2m");
     }
 
     @Test

@@ -25,8 +25,17 @@ final class DevCommand implements Callable<Integer> {
     @Option(names = "--http-port", defaultValue = "8080", description = "HTTP publication port (default: ${DEFAULT-VALUE})")
     int httpPort;
 
+    @Option(names = "--log-format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
+    String logFormat;
+
     @Override
     public Integer call() throws Exception {
+        LogFormats.apply(switch (logFormat) {
+            case "text" -> ServerConfig.LogFormat.TEXT;
+            case "json" -> ServerConfig.LogFormat.JSON;
+            default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--log-format must be text or json");
+        });
         LanyardServer server = LanyardServer.start(ServerConfig.dev(data, port, httpPort));
         PrintWriter out = spec.commandLine().getOut();
         String admin = server.config().adminCredentialDir().orElseThrow().toString();

@@ -15,7 +15,9 @@ final class ServerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        LanyardServer server = LanyardServer.start(ServerConfig.load(config));
+        ServerConfig loaded = ServerConfig.load(config);
+        LogFormats.apply(loaded.logFormat());
+        LanyardServer server = LanyardServer.start(loaded);
         return ServerLifecycle.runUntilStopped(server);
     }
 }

@@ -1,0 +1,108 @@
+package dev.lanyard.metrics;
+
+import io.prometheus.metrics.config.EscapingScheme;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.IntSupplier;
+import java.util.function.Supplier;
+
+/**
+ * What Lanyard counts and measures, exposed in the Prometheus text format. Labels are bounded:
+ * refusal reasons are gRPC status codes, never messages, SPIFFE IDs or serials.
+ */
+public final class LanyardMetrics {
+
+    /** The published key of one kind in the state a gauge reports. */
+    public record KeyClock(String kind, String keyId, Duration age, Duration untilNextRotation) {
+    }
+
+    private static final double[] LATENCY_BUCKETS = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+    private final Counter certificates;
+    private final Histogram certificateSeconds;
+    private final Counter tokens;
+    private final Histogram tokenSeconds;
+    private final Counter revocations;
+
+    /**
+     * @param watchers        open WatchRevocations streams
+     * @param keys            the active JWT key and issuing CA: age and time to their next rotation
+     * @param issuingHorizon  how long the active issuing CA can still issue (its remaining lifetime)
+     */
+    public LanyardMetrics(IntSupplier watchers, Supplier<List<KeyClock>> keys, Supplier<Duration> issuingHorizon) {
+        certificates = Counter.builder().name("lanyard_certificates_total")
+                .help("Certificate requests by operation (bootstrap, renew), outcome (issued, refused) and refusal code")
+                .labelNames("operation", "outcome", "code").register(registry);
+        certificateSeconds = Histogram.builder().name("lanyard_certificate_request_seconds")
+                .help("Time to answer a certificate request").labelNames("operation")
+                .classicOnly().classicUpperBounds(LATENCY_BUCKETS).register(registry);
+        tokens = Counter.builder().name("lanyard_tokens_total")
+                .help("Token requests by outcome (issued, refused) and refusal code")
+                .labelNames("outcome", "code").register(registry);
+        tokenSeconds = Histogram.builder().name("lanyard_token_request_seconds")
+                .help("Time to answer a token request").classicOnly().classicUpperBounds(LATENCY_BUCKETS)
+                .register(registry);
+        revocations = Counter.builder().name("lanyard_revocations_total")
+                .help("New revocations by kind (serial, spiffe_id, jti)").labelNames("kind").register(registry);
+        GaugeWithCallback.builder().name("lanyard_revocation_watchers")
+                .help("Open WatchRevocations streams")
+                .callback(cb -> cb.call(watchers.getAsInt())).register(registry);
+        GaugeWithCallback.builder().name("lanyard_key_age_seconds")
+                .help("How long the active key of each kind (jwt, x509) has been signing").labelNames("kind", "key_id")
+                .callback(cb -> keys.get().forEach(k -> cb.call(seconds(k.age()), k.kind(), k.keyId())))
+                .register(registry);
+        GaugeWithCallback.builder().name("lanyard_key_next_rotation_seconds")
+                .help("Time until the active key of each kind (jwt, x509) is due to be replaced").labelNames("kind")
+                .callback(cb -> keys.get().forEach(k -> cb.call(seconds(k.untilNextRotation()), k.kind())))
+                .register(registry);
+        GaugeWithCallback.builder().name("lanyard_issuing_ca_remaining_seconds")
+                .help("Time until the active issuing CA expires: no certificate can outlive it")
+                .callback(cb -> cb.call(seconds(issuingHorizon.get()))).register(registry);
+    }
+
+    /** A certificate request answered: {@code code} is empty when issued, else the gRPC status code. */
+    public void certificate(String operation, String code, long startNanos, long endNanos) {
+        certificates.labelValues(operation, code.isEmpty() ? "issued" : "refused", code).inc();
+        certificateSeconds.labelValues(operation).observe((endNanos - startNanos) / 1e9);
+    }
+
+    /** A token request answered: {@code code} is empty when issued, else the gRPC status code. */
+    public void token(String code, long startNanos, long endNanos) {
+        tokens.labelValues(code.isEmpty() ? "issued" : "refused", code).inc();
+        tokenSeconds.observe((endNanos - startNanos) / 1e9);
+    }
+
+    /** A new revocation of a serial, spiffe_id or jti. */
+    public void revoked(String kind) {
+        revocations.labelValues(kind).inc();
+    }
+
+    /** Everything, in the Prometheus text format. */
+    public byte[] scrape() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            writer.write(out, registry.scrape(), EscapingScheme.ALLOW_UTF8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    public String contentType() {
+        return writer.getContentType();
+    }
+
+    private static double seconds(Duration d) {
+        return d.toNanos() / 1e9;
+    }
+}
