@@ -9,6 +9,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
+# The official installer's place, for shells whose PATH does not name it.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
 if ! command -v go >/dev/null 2>&1; then
   cat >&2 <<'MSG'
 clients/go/build.sh: the Go toolchain (`go`, 1.26 or newer) is not on PATH.
