@@ -90,7 +90,7 @@ func TestSharedVectors(t *testing.T) {
 				skew = time.Duration(*c.SkewSeconds) * time.Second
 			}
 			verifier, err := verify.New(verify.Config{
-				Issuer: v.Issuer, Audience: c.Audience, Keys: jwks.Static(keys), Skew: skew,
+				Issuer: v.Issuer, Audience: c.Audience, Keys: jwks.Static(keys), Skew: skew, NoSkew: skew == 0,
 				Now:         func() time.Time { return time.Unix(c.Now, 0) },
 				Revocations: listed{c.Revoked.JTIs, c.Revoked.SpiffeIDs, c.Revoked.Serials},
 			})

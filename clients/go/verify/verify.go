@@ -54,7 +54,8 @@ type Config struct {
 	Audience    string
 	Keys        KeySource
 	Algorithms  []jose.SignatureAlgorithm // default DefaultAlgorithms
-	Skew        time.Duration             // default DefaultSkew; at most MaxSkew
+	Skew        time.Duration             // zero means DefaultSkew; at most MaxSkew
+	NoSkew      bool                      // tolerate no skew at all (Skew must then be zero)
 	Now         func() time.Time          // default time.Now
 	Revocations RevocationChecker         // optional
 }
@@ -82,6 +83,8 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.New("verify: a key source is required")
 	case cfg.Skew < 0:
 		return nil, fmt.Errorf("verify: skew %s is negative", cfg.Skew)
+	case cfg.NoSkew && cfg.Skew != 0:
+		return nil, fmt.Errorf("verify: NoSkew contradicts skew %s", cfg.Skew)
 	case cfg.Skew > MaxSkew:
 		return nil, fmt.Errorf("verify: skew %s is more than the maximum %s", cfg.Skew, MaxSkew)
 	}
@@ -98,7 +101,7 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, fmt.Errorf("verify: algorithm %s is not supported (allowed: %v)", a, DefaultAlgorithms)
 		}
 	}
-	if cfg.Skew == 0 {
+	if cfg.Skew == 0 && !cfg.NoSkew {
 		v.skew = DefaultSkew
 	}
 	if v.now == nil {

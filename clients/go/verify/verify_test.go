@@ -234,6 +234,7 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		{verify.Config{Issuer: "i", Audience: "a"}, "a key source is required"},
 		{verify.Config{Issuer: "i", Audience: "a", Keys: keys, Skew: 10 * time.Minute}, "skew 10m0s is more than the maximum 5m0s"},
 		{verify.Config{Issuer: "i", Audience: "a", Keys: keys, Skew: -time.Second}, "skew -1s is negative"},
+		{verify.Config{Issuer: "i", Audience: "a", Keys: keys, Skew: time.Second, NoSkew: true}, "NoSkew contradicts skew 1s"},
 		{verify.Config{Issuer: "i", Audience: "a", Keys: keys, Algorithms: []jose.SignatureAlgorithm{jose.HS256}}, "algorithm HS256 is not supported"},
 		{verify.Config{Issuer: "i", Audience: "a", Keys: keys, Algorithms: []jose.SignatureAlgorithm{}}, "at least one algorithm must be allowed"},
 	}
@@ -241,6 +242,26 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		if _, err := verify.New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("want %q, got %v", tc.want, err)
 		}
+	}
+}
+
+func TestNoSkew(t *testing.T) {
+	f := newFixture(t)
+	c := f.claims()
+	c["exp"] = now.Unix() - 1
+	c["nbf"] = now.Unix() - 100
+	tok := f.sign(t, c)
+	v, err := verify.New(verify.Config{Issuer: issuer, Audience: audience, Keys: f.keys, NoSkew: true,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e *verify.Error
+	if _, err := v.Verify(context.Background(), tok, f.peer, nil); !errors.As(err, &e) || e.Class != verify.Expired {
+		t.Fatalf("a token expired 1 s ago with no skew: %v", err)
+	}
+	if _, err := f.verifier(t, nil).Verify(context.Background(), tok, f.peer, nil); err != nil {
+		t.Fatalf("the same token with the default skew: %v", err)
 	}
 }
 
