@@ -144,8 +144,8 @@ func (c *Cache) fetchLocked(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// Parse reads a JWKS document into keys by kid. Keys without a kid, private keys and keys not
-// meant for signatures are refused: a verifier must never hold a private key by accident.
+// Parse reads a JWKS document into keys by kid. Private keys and signature keys without a kid are
+// refused: a verifier must never hold a private key by accident.
 func Parse(document []byte) (map[string]jose.JSONWebKey, error) {
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -160,13 +160,15 @@ func Parse(document []byte) (map[string]jose.JSONWebKey, error) {
 			return nil, fmt.Errorf("key %d: %w", i, err)
 		}
 		switch {
+		case !k.IsPublic():
+			return nil, fmt.Errorf("key %d is a private key; a JWKS must publish public keys only", i)
+		case k.KeyID == "" && k.Use != "" && k.Use != "sig":
+			continue // e.g. the x509-svid keys of a SPIFFE bundle: never looked up by kid
 		case k.KeyID == "":
 			return nil, fmt.Errorf("key %d has no kid", i)
-		case !k.IsPublic():
-			return nil, fmt.Errorf("key %q is a private key; a JWKS must publish public keys only", printable(k.KeyID))
-		case k.Use != "" && k.Use != "sig":
-			continue // e.g. x509-svid keys of a SPIFFE bundle
 		}
+		// Keys published for another use stay, so that a token naming one is refused for what it
+		// is (the verifier checks use and algorithm), not as an unknown key.
 		if _, dup := keys[k.KeyID]; dup {
 			return nil, fmt.Errorf("kid %q appears twice", printable(k.KeyID))
 		}

@@ -134,7 +134,7 @@ func TestParseRefusesUnsafeDocuments(t *testing.T) {
 		doc, want string
 	}{
 		{`[]`, "not a JWKS document"},
-		{`{"keys":[` + string(private) + `]}`, `key "p" is a private key`},
+		{`{"keys":[` + string(private) + `]}`, "key 0 is a private key"},
 		{`{"keys":[` + string(noKid) + `]}`, "key 0 has no kid"},
 		{`{"keys":[` + string(pub) + `,` + string(pub) + `]}`, `kid "k" appears twice`},
 	}

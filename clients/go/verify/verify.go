@@ -5,6 +5,10 @@ package verify
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -153,8 +157,8 @@ func (v *Verifier) Verify(ctx context.Context, token string, peer *x509.Certific
 	if err != nil {
 		return nil, &Error{Class: UnknownKey, Reason: fmt.Sprintf("cannot find key %q: %v", printable(kid), err), cause: err}
 	}
-	if alg := jws.Signatures[0].Header.Algorithm; key.Algorithm != "" && key.Algorithm != alg {
-		return nil, refuse(BadAlgorithm, "the token says alg %s but key %q is for %s", printable(alg), printable(kid), key.Algorithm)
+	if err := keyFits(jws.Signatures[0].Header.Algorithm, kid, key); err != nil {
+		return nil, err
 	}
 	payload, err := jws.Verify(key.Key)
 	if err != nil {
@@ -240,6 +244,36 @@ func (v *Verifier) parse(token string) (*jose.JSONWebSignature, string, error) {
 		return nil, "", refuse(Malformed, "the token carries %d signatures; exactly one is expected", len(jws.Signatures))
 	}
 	return jws, *header.Kid, nil
+}
+
+// minRSABits is the smallest RSA key accepted.
+const minRSABits = 2048
+
+// keyFits refuses a key that is not published for this algorithm: another alg, another use, or a
+// key type or curve the algorithm cannot use (a token must not pick how its key is read).
+func keyFits(alg, kid string, key *jose.JSONWebKey) error {
+	if key.Algorithm != "" && key.Algorithm != alg {
+		return refuse(BadAlgorithm, "the token says alg %s but key %q is for %s", printable(alg), printable(kid), key.Algorithm)
+	}
+	if key.Use != "" && key.Use != "sig" {
+		return refuse(BadAlgorithm, "key %q is published for %q, not for signatures", printable(kid), printable(key.Use))
+	}
+	var fits bool
+	switch k := key.Key.(type) {
+	case *ecdsa.PublicKey:
+		fits = (alg == "ES256" && k.Curve == elliptic.P256()) || (alg == "ES384" && k.Curve == elliptic.P384())
+	case *rsa.PublicKey:
+		if (alg == "RS256" || alg == "PS256") && k.N.BitLen() < minRSABits {
+			return refuse(BadAlgorithm, "RSA key %q has %d bits; at least %d are required", printable(kid), k.N.BitLen(), minRSABits)
+		}
+		fits = alg == "RS256" || alg == "PS256"
+	case ed25519.PublicKey:
+		fits = alg == "EdDSA"
+	}
+	if !fits {
+		return refuse(BadAlgorithm, "the token says %s, which key %q (%T) cannot verify", printable(alg), printable(kid), key.Key)
+	}
+	return nil
 }
 
 var scopeName = regexp.MustCompile(`^[a-z0-9]+([._:][a-z0-9]+)*$`)

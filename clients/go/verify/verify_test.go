@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -262,6 +263,44 @@ func TestNoSkew(t *testing.T) {
 	}
 	if _, err := f.verifier(t, nil).Verify(context.Background(), tok, f.peer, nil); err != nil {
 		t.Fatalf("the same token with the default skew: %v", err)
+	}
+}
+
+// TestKeyMustFitTheAlgorithm: the published key decides how a token is read, never the token.
+func TestKeyMustFitTheAlgorithm(t *testing.T) {
+	f := newFixture(t)
+	tok := f.sign(t, f.claims()) // ES256, kid k1
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	cases := []struct {
+		key  jose.JSONWebKey
+		want string
+	}{
+		{jose.JSONWebKey{Key: &f.key.PublicKey, KeyID: "k1", Use: "enc"}, `key "k1" is published for "enc", not for signatures`},
+		{jose.JSONWebKey{Key: &p384.PublicKey, KeyID: "k1"}, `the token says ES256, which key "k1" (*ecdsa.PublicKey) cannot verify`},
+		{jose.JSONWebKey{Key: &small.PublicKey, KeyID: "k1"}, `the token says ES256, which key "k1" (*rsa.PublicKey) cannot verify`},
+	}
+	for _, tc := range cases {
+		v, err := verify.New(verify.Config{Issuer: issuer, Audience: audience, Keys: jwks.Static{"k1": tc.key},
+			Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e *verify.Error
+		if _, err := v.Verify(context.Background(), tok, f.peer, nil); !errors.As(err, &e) || e.Class != verify.BadAlgorithm || e.Reason != tc.want {
+			t.Errorf("want bad_algorithm %q, got %v", tc.want, err)
+		}
+	}
+	// A short RSA key is refused for RS256 too.
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: small, KeyID: "r"}}, nil)
+	payload, _ := json.Marshal(f.claims())
+	jws, _ := signer.Sign(payload)
+	rsTok, _ := jws.CompactSerialize()
+	v, _ := verify.New(verify.Config{Issuer: issuer, Audience: audience, Keys: jwks.Static{"r": {Key: &small.PublicKey, KeyID: "r"}},
+		Now: func() time.Time { return now }})
+	var e *verify.Error
+	if _, err := v.Verify(context.Background(), rsTok, f.peer, nil); !errors.As(err, &e) || e.Reason != `RSA key "r" has 1024 bits; at least 2048 are required` {
+		t.Errorf("a 1024-bit RSA key: %v", err)
 	}
 }
 
