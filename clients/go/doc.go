@@ -8,7 +8,8 @@
 //   - verify: checking an incoming token (signature, iss, aud, time, cnf, scopes, revocation);
 //   - revocation: following RevocationService.WatchRevocations;
 //   - authz: gRPC server interceptors enforcing the scopes declared in .proto method options;
-//   - retry: telling transient failures from refusals, and backing off.
+//   - retry: telling transient failures from refusals, and backing off;
+//   - lanyardtest: a real Lanyard dev server for integration tests.
 //
 // lanyardpb/v1 and examplespb hold the code generated from proto/ (see gen.sh).
 package lanyard
