@@ -39,6 +39,13 @@ if [[ $stale -ne 0 ]]; then
   exit 1
 fi
 
+unformatted="$(gofmt -l "$here" "$root/examples/payments")"
+if [[ -n "$unformatted" ]]; then
+  echo "clients/go/build.sh: these files are not gofmt-formatted (run gofmt -w):" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
 cd "$here"
 echo "clients/go: go vet ./..."
 go vet ./...

@@ -22,8 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	paymentsv1 "github.com/lanyard-dev/lanyard/clients/go/examplespb/payments/v1"
 	"github.com/lanyard-dev/lanyard/clients/go/authz"
+	paymentsv1 "github.com/lanyard-dev/lanyard/clients/go/examplespb/payments/v1"
 	"github.com/lanyard-dev/lanyard/clients/go/identity"
 	"github.com/lanyard-dev/lanyard/clients/go/jwks"
 	"github.com/lanyard-dev/lanyard/clients/go/retry"

@@ -23,7 +23,7 @@ type payments struct {
 	mu          sync.Mutex
 	next        int
 	byID        map[string]*paymentsv1.Payment
-	idempotency map[string]string                          // idempotency key → payment id
+	idempotency map[string]string                                // idempotency key → payment id
 	watchers    map[string]map[chan *paymentsv1.Payment]struct{} // account → subscribers
 }
 

@@ -11,9 +11,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/lanyard-dev/lanyard/clients/go/authz"
 	_ "github.com/lanyard-dev/lanyard/clients/go/examplespb/ledger/v1"
 	_ "github.com/lanyard-dev/lanyard/clients/go/examplespb/payments/v1"
-	"github.com/lanyard-dev/lanyard/clients/go/authz"
 	"github.com/lanyard-dev/lanyard/clients/go/verify"
 )
 
