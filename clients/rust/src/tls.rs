@@ -1,0 +1,227 @@
+//! rustls configuration that always presents the current certificate and trusts the current roots,
+//! so renewal and CA rotation need no restart. Peers are SPIFFE workloads: the chain must lead to a
+//! root of the trust bundle and the leaf must carry a SPIFFE ID of our trust domain; DNS names are
+//! not used to identify them.
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use std::sync::{Arc, RwLock};
+
+/// The certificate this workload presents, swapped atomically on renewal.
+#[derive(Debug)]
+pub struct CurrentCert {
+    key: RwLock<Option<Arc<CertifiedKey>>>,
+}
+
+impl CurrentCert {
+    pub fn new() -> Arc<CurrentCert> {
+        Arc::new(CurrentCert { key: RwLock::new(None) })
+    }
+
+    /// Presents `chain` (leaf first) with `key` from now on.
+    pub fn set(&self, chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<(), String> {
+        let signing = provider().key_provider.load_private_key(key).map_err(|e| e.to_string())?;
+        *self.key.write().expect("lock") = Some(Arc::new(CertifiedKey::new(chain, signing)));
+        Ok(())
+    }
+
+    fn get(&self) -> Option<Arc<CertifiedKey>> {
+        self.key.read().expect("lock").clone()
+    }
+}
+
+impl ResolvesServerCert for CurrentCert {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.get()
+    }
+}
+
+impl ResolvesClientCert for CurrentCert {
+    fn resolve(&self, _: &[&[u8]], _: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        self.get()
+    }
+
+    fn has_certs(&self) -> bool {
+        self.get().is_some()
+    }
+}
+
+/// The trusted roots (DER), replaced when the trust bundle changes.
+#[derive(Debug, Default)]
+pub struct Roots {
+    roots: RwLock<Vec<CertificateDer<'static>>>,
+}
+
+impl Roots {
+    pub fn new(roots: Vec<CertificateDer<'static>>) -> Arc<Roots> {
+        Arc::new(Roots { roots: RwLock::new(roots) })
+    }
+
+    pub fn set(&self, roots: Vec<CertificateDer<'static>>) {
+        if !roots.is_empty() {
+            *self.roots.write().expect("lock") = roots;
+        }
+    }
+
+    pub fn get(&self) -> Vec<CertificateDer<'static>> {
+        self.roots.read().expect("lock").clone()
+    }
+
+    /// Checks a chain to the current roots for the given usage, and that the leaf carries a
+    /// SPIFFE ID in `trust_domain`; returns the SPIFFE ID.
+    fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+        usage: webpki::KeyUsage,
+        trust_domain: &str,
+    ) -> Result<String, rustls::Error> {
+        let roots = self.get();
+        let anchors: Vec<_> = roots
+            .iter()
+            .filter_map(|r| webpki::anchor_from_trusted_cert(r).ok().map(|a| a.to_owned()))
+            .collect();
+        let cert = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| rustls::Error::General(format!("bad certificate: {e}")))?;
+        cert.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &anchors, intermediates, now, usage, None, None)
+            .map_err(|e| rustls::Error::General(format!("certificate not trusted: {e}")))?;
+        let id = spiffe_id(end_entity).ok_or_else(|| rustls::Error::General("the peer has no SPIFFE ID".into()))?;
+        if !id.starts_with(&format!("spiffe://{trust_domain}/")) {
+            return Err(rustls::Error::General(format!("{id} is not in trust domain {trust_domain}")));
+        }
+        Ok(id)
+    }
+}
+
+/// The one URI SAN of an X.509-SVID.
+pub fn spiffe_id(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let san = cert.subject_alternative_name().ok()??;
+    san.value.general_names.iter().find_map(|name| match name {
+        x509_parser::extensions::GeneralName::URI(uri) if uri.starts_with("spiffe://") => Some(uri.to_string()),
+        _ => None,
+    })
+}
+
+/// The process-wide crypto provider (ring).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Verifies servers: Lanyard itself or peer workloads.
+#[derive(Debug)]
+pub struct SpiffeServerVerifier {
+    pub roots: Arc<Roots>,
+    pub trust_domain: String,
+}
+
+impl ServerCertVerifier for SpiffeServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.roots.verify(end_entity, intermediates, now, webpki::KeyUsage::server_auth(), &self.trust_domain)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider().signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Verifies client workloads; a client certificate is required.
+#[derive(Debug)]
+pub struct SpiffeClientVerifier {
+    pub roots: Arc<Roots>,
+    pub trust_domain: String,
+}
+
+impl ClientCertVerifier for SpiffeClientVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.roots.verify(end_entity, intermediates, now, webpki::KeyUsage::client_auth(), &self.trust_domain)?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider().signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A client config presenting `cert` (if set) and verifying servers against `roots`; ALPN h2 for gRPC.
+pub fn client_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: &str) -> rustls::ClientConfig {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier { roots, trust_domain: trust_domain.into() }))
+        .with_client_cert_resolver(cert);
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    config
+}
+
+/// A server config presenting `cert` and requiring client certificates that chain to `roots`.
+pub fn server_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: &str) -> rustls::ServerConfig {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_client_cert_verifier(Arc::new(SpiffeClientVerifier { roots, trust_domain: trust_domain.into() }))
+        .with_cert_resolver(cert);
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    config
+}
