@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 	server, noServe = lanyardtest.Start(dir)
 	if noServe != nil && !errors.Is(noServe, lanyardtest.ErrNoClasspath) {
 		fmt.Fprintln(os.Stderr, noServe)
+		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	code := m.Run()
