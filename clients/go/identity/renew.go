@@ -1,0 +1,157 @@
+package identity
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"time"
+
+	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
+	"github.com/lanyard-dev/lanyard/clients/go/retry"
+)
+
+// redial replaces the connection to Lanyard, so that the next handshakes present the renewed
+// certificate; the old connection is closed a minute later.
+func (s *Source) redial() error {
+	conn, err := s.dial()
+	if err != nil {
+		return err
+	}
+	old := s.conn.Swap(conn)
+	if old == nil {
+		return nil
+	}
+	// Calls in flight on the old connection (a token request, a watch) finish or move over.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		conn.Close()
+		return old.Close()
+	}
+	s.old = append(s.old, old)
+	time.AfterFunc(time.Minute, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, c := range s.old {
+			if c == old {
+				s.old = append(s.old[:i], s.old[i+1:]...)
+				old.Close()
+				return
+			}
+		}
+	})
+	return nil
+}
+
+func (s *Source) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.old {
+		c.Close()
+	}
+	s.old = nil
+	if c := s.conn.Load(); c != nil {
+		c.Close()
+	}
+}
+
+// renewAt is half of the certificate's life.
+func renewAt(leaf *x509.Certificate) time.Time {
+	return leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
+}
+
+func (s *Source) renewLoop(ctx context.Context) {
+	failures := 0
+	for {
+		wait := renewAt(s.svid.Load().Leaf).Sub(s.now())
+		if failures > 0 {
+			wait = s.backoff.Delay(failures - 1)
+		}
+		if retry.Sleep(ctx, max(wait, 0)) != nil {
+			return
+		}
+		if err := s.renew(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			msg := err.Error()
+			s.lastErr.Store(&msg)
+			s.log.Warn("certificate renewal failed", "error", msg, "transient", retry.IsTransient(err), "attempt", failures)
+			continue
+		}
+		failures = 0
+		empty := ""
+		s.lastErr.Store(&empty)
+		s.renewals.Add(1)
+		cur := s.svid.Load()
+		s.log.Info("certificate renewed", "spiffe_id", cur.ID.String(), "serial", cur.Serial, "not_after", cur.Leaf.NotAfter)
+	}
+}
+
+func (s *Source) renew(ctx context.Context) error {
+	key, csr, err := s.newKeyAndCSR()
+	if err != nil {
+		return err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := lanyardv1.NewCertificateServiceClient(s.conn.Load()).RenewCertificate(callCtx,
+		&lanyardv1.RenewCertificateRequest{Csr: csr, Ttl: s.ttlProto()})
+	if err != nil {
+		return fmt.Errorf("identity: renewal: %w", err)
+	}
+	if err := s.accept(resp, key); err != nil {
+		return err
+	}
+	return s.redial()
+}
+
+// watchBundle follows WatchTrustBundle: every new bundle replaces the roots at once, so a CA
+// rotation needs no restart. A broken stream is reopened with backoff.
+func (s *Source) watchBundle(ctx context.Context) {
+	failures := 0
+	for ctx.Err() == nil {
+		err := s.followBundle(ctx, &failures)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("trust bundle watch interrupted; reconnecting", "error", err)
+		if retry.Sleep(ctx, s.backoff.Delay(failures)) != nil {
+			return
+		}
+		failures++
+	}
+}
+
+func (s *Source) followBundle(ctx context.Context, failures *int) error {
+	stream, err := lanyardv1.NewTrustBundleServiceClient(s.conn.Load()).WatchTrustBundle(ctx, &lanyardv1.WatchTrustBundleRequest{})
+	if err != nil {
+		return err
+	}
+	for {
+		b, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		*failures = 0
+		if b.GetTrustDomain() != s.td.Name() {
+			s.log.Warn("ignoring a trust bundle of another trust domain", "trust_domain", b.GetTrustDomain())
+			continue
+		}
+		certs, err := certsFromDER(b.GetX509Authorities())
+		if err != nil || len(certs) == 0 {
+			s.log.Warn("ignoring a trust bundle without usable roots", "sequence", b.GetSequence())
+			continue
+		}
+		if prev := s.roots.Load().sequence; b.GetSequence() != prev {
+			s.setRoots(certs, b.GetSequence())
+			level := slog.LevelInfo
+			if prev == 0 {
+				level = slog.LevelDebug // the first bundle of the watch, not a change
+			}
+			s.log.Log(ctx, level, "trust bundle updated", "sequence", b.GetSequence(), "roots", len(certs))
+		}
+	}
+}

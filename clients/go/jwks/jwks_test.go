@@ -1,0 +1,149 @@
+package jwks_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/lanyard-dev/lanyard/clients/go/jwks"
+)
+
+// publisher serves a JWKS over real HTTP and lets the test change it and its Cache-Control.
+type publisher struct {
+	mu           sync.Mutex
+	keys         []jose.JSONWebKey
+	cacheControl string
+	status       int
+	hits         int
+}
+
+func (p *publisher) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hits++
+	if p.status != 0 {
+		w.WriteHeader(p.status)
+		return
+	}
+	w.Header().Set("Cache-Control", p.cacheControl)
+	json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: p.keys})
+}
+
+func (p *publisher) set(f func(*publisher)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(p)
+}
+
+func newKey(t *testing.T, kid string) jose.JSONWebKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jose.JSONWebKey{Key: &k.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"}
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestCacheHonoursMaxAgeAndRefetchesUnknownKidsAtMostOncePerInterval(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "public, max-age=60"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, err := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Key(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(30 * time.Second)
+	if _, err := c.Key(ctx, "a"); err != nil || c.Fetches() != 1 {
+		t.Fatalf("within max-age: %v, %d fetches", err, c.Fetches())
+	}
+	// A rotated-in key: the first unknown kid refetches, the next ones within 10 s do not.
+	pub.set(func(p *publisher) { p.keys = append(p.keys, newKey(t, "b")) })
+	if _, err := c.Key(ctx, "b"); err != nil || c.Fetches() != 2 {
+		t.Fatalf("new kid: %v, %d fetches", err, c.Fetches())
+	}
+	for range 5 {
+		if _, err := c.Key(ctx, "forged"); !errors.Is(err, jwks.ErrUnknownKey) {
+			t.Fatalf("want ErrUnknownKey, got %v", err)
+		}
+	}
+	if c.Fetches() != 2 {
+		t.Fatalf("%d fetches; unknown kids must not refetch within the interval", c.Fetches())
+	}
+	clk.t = clk.t.Add(11 * time.Second)
+	for range 5 {
+		c.Key(ctx, "forged")
+	}
+	if c.Fetches() != 3 {
+		t.Fatalf("%d fetches; an unknown kid refetches once per interval", c.Fetches())
+	}
+	// Past max-age the cache refetches; if the server is down, known keys stay usable.
+	clk.t = clk.t.Add(61 * time.Second)
+	pub.set(func(p *publisher) { p.status = http.StatusServiceUnavailable })
+	if _, err := c.Key(ctx, "a"); err != nil {
+		t.Fatalf("a known key during an outage: %v", err)
+	}
+	clk.t = clk.t.Add(11 * time.Second)
+	if _, err := c.Key(ctx, "c"); !errors.Is(err, jwks.ErrUnavailable) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("an unknown key during an outage: %v", err)
+	}
+}
+
+func TestNoStoreMeansRefetchWhenStale(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "no-store"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	for i := range 3 {
+		clk.t = clk.t.Add(time.Second)
+		if _, err := c.Key(context.Background(), "a"); err != nil {
+			t.Fatal(err)
+		}
+		if c.Fetches() != i+1 {
+			t.Fatalf("%d fetches after %d lookups with no-store", c.Fetches(), i+1)
+		}
+	}
+}
+
+func TestParseRefusesUnsafeDocuments(t *testing.T) {
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	private, _ := json.Marshal(jose.JSONWebKey{Key: priv, KeyID: "p", Algorithm: "ES256"})
+	noKid, _ := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, Algorithm: "ES256"})
+	pub, _ := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: "k", Algorithm: "ES256"})
+	cases := []struct {
+		doc, want string
+	}{
+		{`[]`, "not a JWKS document"},
+		{`{"keys":[` + string(private) + `]}`, "key 0 is a private key"},
+		{`{"keys":[` + string(noKid) + `]}`, "key 0 has no kid"},
+		{`{"keys":[` + string(pub) + `,` + string(pub) + `]}`, `kid "k" appears twice`},
+	}
+	for _, tc := range cases {
+		if _, err := jwks.Parse([]byte(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want %q, got %v", tc.want, err)
+		}
+	}
+	if _, err := jwks.NewCache("file:///etc/passwd"); err == nil {
+		t.Error("a non-HTTP URL was accepted")
+	}
+}

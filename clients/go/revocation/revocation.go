@@ -1,0 +1,214 @@
+// Package revocation follows Lanyard's RevocationService.WatchRevocations stream and answers
+// whether a token id, an identity or a certificate serial is revoked. It resumes from the last
+// sequence it saw, and treats a stream that misses two heartbeats as dead and reconnects.
+package revocation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
+	"github.com/lanyard-dev/lanyard/clients/go/retry"
+)
+
+// Conns gives the current connection to Lanyard; identity.Source is one.
+type Conns interface {
+	Conn() *grpc.ClientConn
+}
+
+// errSilent is why a stream was given up: no message within two heartbeat intervals.
+var errSilent = errors.New("revocation: no heartbeat within two intervals; the stream is dead")
+
+// Follower keeps the set of revocations in force. Safe for concurrent use.
+type Follower struct {
+	conns        Conns
+	now          func() time.Time
+	log          *slog.Logger
+	backoff      retry.Backoff
+	firstSilence time.Duration
+
+	mu          sync.RWMutex
+	sequence    int64
+	jtis        map[string]time.Time // value: when it stops mattering (zero: never)
+	serials     map[string]time.Time
+	identities  map[string]struct{}
+	connected   bool
+	connections int
+}
+
+// Option configures a Follower.
+type Option func(*Follower)
+
+// WithClock sets the clock used to drop expired revocations (default time.Now).
+func WithClock(now func() time.Time) Option { return func(f *Follower) { f.now = now } }
+
+// WithLogger sets where reconnects are reported (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(f *Follower) { f.log = l } }
+
+// WithBackoff sets the wait between reconnects.
+func WithBackoff(b retry.Backoff) Option { return func(f *Follower) { f.backoff = b } }
+
+// WithFirstSilence bounds the wait for the first message of a stream, before the server has told
+// its heartbeat interval (default 60 s).
+func WithFirstSilence(d time.Duration) Option { return func(f *Follower) { f.firstSilence = d } }
+
+// NewFollower returns a follower; call Run to start following.
+func NewFollower(conns Conns, opts ...Option) *Follower {
+	f := &Follower{conns: conns, now: time.Now, log: slog.Default(), firstSilence: time.Minute,
+		backoff: retry.Backoff{Base: 200 * time.Millisecond, Max: 15 * time.Second, Random: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
+		jtis:    map[string]time.Time{}, serials: map[string]time.Time{}, identities: map[string]struct{}{}}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// Run follows the stream until ctx is done, reconnecting (from the last sequence seen) after any
+// failure or silence. It returns ctx.Err().
+func (f *Follower) Run(ctx context.Context) error {
+	failures := 0
+	for {
+		err := f.follow(ctx, &failures)
+		f.setConnected(false)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		f.log.Warn("revocation watch interrupted; reconnecting", "error", err, "after_sequence", f.Sequence())
+		if retry.Sleep(ctx, f.backoff.Delay(failures)) != nil {
+			return ctx.Err()
+		}
+		failures++
+	}
+}
+
+func (f *Follower) follow(ctx context.Context, failures *int) error {
+	streamCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// The watchdog cuts the stream when nothing arrives for two heartbeat intervals.
+	watchdog := time.AfterFunc(f.firstSilence, func() { cancel(errSilent) })
+	defer watchdog.Stop()
+	stream, err := lanyardv1.NewRevocationServiceClient(f.conns.Conn()).WatchRevocations(streamCtx,
+		&lanyardv1.WatchRevocationsRequest{AfterSequence: f.Sequence()})
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.connections++
+	f.mu.Unlock()
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			if cause := context.Cause(streamCtx); errors.Is(cause, errSilent) {
+				return cause
+			}
+			return err
+		}
+		if hb := ev.GetHeartbeat(); hb != nil {
+			if d := hb.GetInterval().AsDuration(); d > 0 {
+				watchdog.Reset(2 * d)
+			}
+			f.setConnected(true)
+			*failures = 0
+			continue
+		}
+		watchdog.Reset(f.firstSilence)
+		if err := f.apply(ev); err != nil {
+			return err
+		}
+	}
+}
+
+func (f *Follower) apply(ev *lanyardv1.RevocationEvent) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ev.GetSequence() <= f.sequence {
+		return nil // already applied (a replay overlapping what we saw)
+	}
+	switch e := ev.GetEvent().(type) {
+	case *lanyardv1.RevocationEvent_Revoked:
+		var until time.Time
+		if e.Revoked.GetExpiresAt() != nil {
+			until = e.Revoked.GetExpiresAt().AsTime()
+		}
+		switch t := e.Revoked.GetTarget().GetTarget().(type) {
+		case *lanyardv1.RevocationTarget_Jti:
+			f.jtis[t.Jti] = until
+		case *lanyardv1.RevocationTarget_Serial:
+			f.serials[t.Serial] = until
+		case *lanyardv1.RevocationTarget_SpiffeId:
+			f.identities[t.SpiffeId] = struct{}{}
+		default:
+			return fmt.Errorf("revocation: event %d revokes an unknown kind of target", ev.GetSequence())
+		}
+	case *lanyardv1.RevocationEvent_Reinstated:
+		delete(f.identities, e.Reinstated.GetSpiffeId())
+	default:
+		return fmt.Errorf("revocation: event %d is of an unknown kind", ev.GetSequence())
+	}
+	f.sequence = ev.GetSequence()
+	f.pruneLocked()
+	return nil
+}
+
+// pruneLocked drops revocations of certificates and tokens that have expired anyway.
+func (f *Follower) pruneLocked() {
+	now := f.now()
+	for _, m := range []map[string]time.Time{f.jtis, f.serials} {
+		for k, until := range m {
+			if !until.IsZero() && now.After(until) {
+				delete(m, k)
+			}
+		}
+	}
+}
+
+func (f *Follower) setConnected(c bool) {
+	f.mu.Lock()
+	f.connected = c
+	f.mu.Unlock()
+}
+
+// Revoked says whether the token id, the identity or the certificate serial (lower-case hex) is
+// revoked, and which. Empty arguments are not looked up.
+func (f *Follower) Revoked(jti, spiffeID, serial string) (string, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if _, ok := f.identities[spiffeID]; ok && spiffeID != "" {
+		return "identity " + spiffeID, true
+	}
+	if _, ok := f.serials[serial]; ok && serial != "" {
+		return "certificate " + serial, true
+	}
+	if _, ok := f.jtis[jti]; ok && jti != "" {
+		return "token " + jti, true
+	}
+	return "", false
+}
+
+// Sequence is the last revocation event applied.
+func (f *Follower) Sequence() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.sequence
+}
+
+// Connected reports whether the stream is up and has sent a heartbeat.
+func (f *Follower) Connected() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.connected
+}
+
+// Connections counts the streams opened so far (for status and tests).
+func (f *Follower) Connections() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.connections
+}

@@ -1,0 +1,164 @@
+package revocation_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
+	"github.com/lanyard-dev/lanyard/clients/go/retry"
+	"github.com/lanyard-dev/lanyard/clients/go/revocation"
+)
+
+// fakeRevocationServer behaves like Lanyard's watch for one scripted scenario: each stream replays
+// the events after the requested sequence, sends one heartbeat (interval 100 ms), and then, on the
+// first stream only, falls silent without closing, as a server behind a dead network path would.
+type fakeRevocationServer struct {
+	lanyardv1.UnimplementedRevocationServiceServer
+	mu     sync.Mutex
+	events []*lanyardv1.RevocationEvent
+	asked  []int64
+}
+
+func (s *fakeRevocationServer) WatchRevocations(req *lanyardv1.WatchRevocationsRequest, stream lanyardv1.RevocationService_WatchRevocationsServer) error {
+	s.mu.Lock()
+	s.asked = append(s.asked, req.GetAfterSequence())
+	first := len(s.asked) == 1
+	events := s.events
+	s.mu.Unlock()
+	var last int64
+	for _, e := range events {
+		if e.GetSequence() > req.GetAfterSequence() {
+			if first && e.GetSequence() > 2 {
+				break // the first stream only gets as far as sequence 2
+			}
+			if err := stream.Send(e); err != nil {
+				return err
+			}
+			last = e.GetSequence()
+		}
+	}
+	hb := &lanyardv1.RevocationEvent{Sequence: last, Event: &lanyardv1.RevocationEvent_Heartbeat{Heartbeat: &lanyardv1.Heartbeat{
+		ServerTime: timestamppb.Now(), Interval: durationpb.New(100 * time.Millisecond)}}}
+	if err := stream.Send(hb); err != nil {
+		return err
+	}
+	<-stream.Context().Done() // silent from here on
+	return nil
+}
+
+func revoked(seq int64, target *lanyardv1.RevocationTarget) *lanyardv1.RevocationEvent {
+	return &lanyardv1.RevocationEvent{Sequence: seq, Event: &lanyardv1.RevocationEvent_Revoked{
+		Revoked: &lanyardv1.Revocation{Sequence: seq, Target: target}}}
+}
+
+type conn struct{ c *grpc.ClientConn }
+
+func (c conn) Conn() *grpc.ClientConn { return c.c }
+
+func TestFollowerReconnectsAfterTwoMissedHeartbeatsAndResumes(t *testing.T) {
+	fake := &fakeRevocationServer{events: []*lanyardv1.RevocationEvent{
+		revoked(1, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Jti{Jti: "t-1"}}),
+		revoked(2, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_SpiffeId{SpiffeId: "spiffe://td/a"}}),
+		revoked(3, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Serial{Serial: "abc1"}}),
+		{Sequence: 4, Event: &lanyardv1.RevocationEvent_Reinstated{Reinstated: &lanyardv1.Reinstatement{SpiffeId: "spiffe://td/a"}}},
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	lanyardv1.RegisterRevocationServiceServer(srv, fake)
+	go srv.Serve(ln)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+
+	f := revocation.NewFollower(conn{cc}, revocation.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		revocation.WithBackoff(retry.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for f.Sequence() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stuck at sequence %d after %d connections", f.Sequence(), f.Connections())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("Run returned %v", err)
+	}
+	fake.mu.Lock()
+	asked := fake.asked
+	fake.mu.Unlock()
+	if len(asked) < 2 || asked[0] != 0 || asked[1] != 2 {
+		t.Fatalf("want a first watch from 0 and a resume from 2, got %v", asked)
+	}
+	if what, ok := f.Revoked("t-1", "", ""); !ok || what != "token t-1" {
+		t.Fatalf("jti: %q %v", what, ok)
+	}
+	if what, ok := f.Revoked("", "", "abc1"); !ok || what != "certificate abc1" {
+		t.Fatalf("serial: %q %v", what, ok)
+	}
+	if what, ok := f.Revoked("", "spiffe://td/a", ""); ok {
+		t.Fatalf("a reinstated identity is still revoked: %q", what)
+	}
+	if _, ok := f.Revoked("t-2", "spiffe://td/b", "abc2"); ok {
+		t.Fatal("something never revoked is revoked")
+	}
+}
+
+func TestExpiredRevocationsAreDropped(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	fake := &fakeRevocationServer{events: []*lanyardv1.RevocationEvent{
+		{Sequence: 1, Event: &lanyardv1.RevocationEvent_Revoked{Revoked: &lanyardv1.Revocation{Sequence: 1,
+			Target:    &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Jti{Jti: "old"}},
+			ExpiresAt: timestamppb.New(now.Add(-time.Minute))}}},
+		revoked(2, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Jti{Jti: "live"}}),
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	lanyardv1.RegisterRevocationServiceServer(srv, fake)
+	go srv.Serve(ln)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	f := revocation.NewFollower(conn{cc}, revocation.WithClock(func() time.Time { return now }),
+		revocation.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	for deadline := time.Now().Add(10 * time.Second); f.Sequence() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("never reached sequence 2")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, ok := f.Revoked("old", "", ""); ok {
+		t.Fatal("a revocation past its expiry is still in force")
+	}
+	if _, ok := f.Revoked("live", "", ""); !ok {
+		t.Fatal("a live revocation is missing")
+	}
+}

@@ -1,0 +1,462 @@
+// Package verify checks the tokens Lanyard mints (JWT-SVIDs bound to the caller's certificate):
+// algorithm allow-list, signature against the published keys, iss, aud, exp/nbf/iat with a
+// bounded skew, cnf x5t#S256 against the mTLS peer certificate, revocation, and required scopes.
+package verify
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/lanyard-dev/lanyard/clients/go/jwks"
+)
+
+// DefaultSkew is the clock skew tolerated on exp, nbf and iat.
+const DefaultSkew = 30 * time.Second
+
+// MaxSkew caps the configurable skew: a larger one would keep expired tokens alive.
+const MaxSkew = 5 * time.Minute
+
+// maxTokenChars bounds what is parsed at all.
+const maxTokenChars = 16 * 1024
+
+// DefaultAlgorithms are the signature algorithms accepted unless configured otherwise.
+// HMAC (HS*) and none are never accepted, whatever the configuration.
+var DefaultAlgorithms = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.EdDSA, jose.RS256, jose.PS256}
+
+// KeySource finds a published signing key by kid; jwks.Cache and jwks.Static are two.
+// A missing key is reported with an error wrapping jwks.ErrUnknownKey.
+type KeySource interface {
+	Key(ctx context.Context, kid string) (*jose.JSONWebKey, error)
+}
+
+// RevocationChecker says whether a token id, an identity or a certificate serial (lower-case hex)
+// is revoked; revocation.Follower is one.
+type RevocationChecker interface {
+	Revoked(jti, spiffeID, serial string) (what string, revoked bool)
+}
+
+// Config is what a verifier expects. Issuer, Audience and Keys are required.
+type Config struct {
+	Issuer      string
+	Audience    string
+	Keys        KeySource
+	Algorithms  []jose.SignatureAlgorithm // default DefaultAlgorithms
+	Skew        time.Duration             // zero means DefaultSkew; at most MaxSkew
+	NoSkew      bool                      // tolerate no skew at all (Skew must then be zero)
+	Now         func() time.Time          // default time.Now
+	Revocations RevocationChecker         // optional
+}
+
+// Verifier checks tokens against one Config. Safe for concurrent use.
+type Verifier struct {
+	issuer      string
+	audience    string
+	keys        KeySource
+	algorithms  []jose.SignatureAlgorithm
+	skew        time.Duration
+	now         func() time.Time
+	revocations RevocationChecker
+}
+
+// New validates cfg and returns a Verifier; a missing or unsafe setting is refused here, not at
+// the first call.
+func New(cfg Config) (*Verifier, error) {
+	switch {
+	case cfg.Issuer == "":
+		return nil, errors.New("verify: an issuer is required")
+	case cfg.Audience == "":
+		return nil, errors.New("verify: an audience is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("verify: a key source is required")
+	case cfg.Skew < 0:
+		return nil, fmt.Errorf("verify: skew %s is negative", cfg.Skew)
+	case cfg.NoSkew && cfg.Skew != 0:
+		return nil, fmt.Errorf("verify: NoSkew contradicts skew %s", cfg.Skew)
+	case cfg.Skew > MaxSkew:
+		return nil, fmt.Errorf("verify: skew %s is more than the maximum %s", cfg.Skew, MaxSkew)
+	}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, keys: cfg.Keys, algorithms: cfg.Algorithms,
+		skew: cfg.Skew, now: cfg.Now, revocations: cfg.Revocations}
+	if v.algorithms == nil {
+		v.algorithms = DefaultAlgorithms
+	}
+	if len(v.algorithms) == 0 {
+		return nil, errors.New("verify: at least one algorithm must be allowed")
+	}
+	for _, a := range v.algorithms {
+		if !slices.Contains(DefaultAlgorithms, a) {
+			return nil, fmt.Errorf("verify: algorithm %s is not supported (allowed: %v)", a, DefaultAlgorithms)
+		}
+	}
+	if cfg.Skew == 0 && !cfg.NoSkew {
+		v.skew = DefaultSkew
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	return v, nil
+}
+
+// Audience is the audience this verifier expects.
+func (v *Verifier) Audience() string { return v.audience }
+
+// Token is a verified token. Only a Verifier makes one.
+type Token struct {
+	subject   string
+	audience  string
+	scopes    []string
+	id        string
+	expiresAt time.Time
+	keyID     string
+}
+
+// Subject is the caller's SPIFFE ID (sub).
+func (t *Token) Subject() string { return t.subject }
+
+// Audience is the token's single audience.
+func (t *Token) Audience() string { return t.audience }
+
+// Scopes are the scopes the token holds, in token order.
+func (t *Token) Scopes() []string { return slices.Clone(t.scopes) }
+
+// ID is the token's jti.
+func (t *Token) ID() string { return t.id }
+
+// ExpiresAt is the token's exp.
+func (t *Token) ExpiresAt() time.Time { return t.expiresAt }
+
+// KeyID is the kid of the key that signed it.
+func (t *Token) KeyID() string { return t.keyID }
+
+// Verify checks token as presented over a TLS connection whose client certificate is peer, and
+// that it holds every scope in required (none required: any verified token passes). The error is
+// an *Error saying why it was refused.
+func (v *Verifier) Verify(ctx context.Context, token string, peer *x509.Certificate, required []string) (*Token, error) {
+	jws, kid, err := v.parse(token)
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.keys.Key(ctx, kid)
+	if err != nil {
+		return nil, &Error{Class: UnknownKey, Reason: fmt.Sprintf("cannot find key %q: %v", printable(kid), err), cause: err}
+	}
+	if err := keyFits(jws.Signatures[0].Header.Algorithm, kid, key); err != nil {
+		return nil, err
+	}
+	payload, err := jws.Verify(key.Key)
+	if err != nil {
+		return nil, refuse(BadSignature, "the signature does not verify with key %q", printable(kid))
+	}
+	t, err := v.checkClaims(payload, kid, peer)
+	if err != nil {
+		return nil, err
+	}
+	if v.revocations != nil {
+		serial := ""
+		if peer != nil {
+			serial = peer.SerialNumber.Text(16)
+		}
+		if what, revoked := v.revocations.Revoked(t.id, t.subject, serial); revoked {
+			return nil, refuse(Revoked, "%s is revoked", what)
+		}
+	}
+	var missing []string
+	for _, s := range required {
+		if !slices.Contains(t.scopes, s) {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, refuse(MissingScope, "the token lacks scope %s (it holds %q)", strings.Join(missing, ", "), strings.Join(t.scopes, " "))
+	}
+	return t, nil
+}
+
+// parse checks the header before any key is looked up: the algorithm comes from the allow-list,
+// never from the token alone.
+func (v *Verifier) parse(token string) (*jose.JSONWebSignature, string, error) {
+	if token == "" {
+		return nil, "", refuse(Malformed, "no token")
+	}
+	if len(token) > maxTokenChars {
+		return nil, "", refuse(Malformed, "the token is %d characters long; at most %d are accepted", len(token), maxTokenChars)
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, "", refuse(Malformed, "not a compact JWS (three base64url parts separated by dots)")
+	}
+	rawHeader, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return nil, "", refuse(Malformed, "the header is not base64url")
+	}
+	var header struct {
+		Alg  *string         `json:"alg"`
+		Kid  *string         `json:"kid"`
+		Typ  *string         `json:"typ"`
+		Crit json.RawMessage `json:"crit"`
+	}
+	if err := json.Unmarshal(rawHeader, &header); err != nil {
+		return nil, "", refuse(Malformed, "the header is not a JSON object with string alg, kid and typ")
+	}
+	if header.Alg == nil {
+		return nil, "", refuse(Malformed, "the header has no alg")
+	}
+	alg := *header.Alg
+	switch {
+	case strings.EqualFold(alg, "none"):
+		return nil, "", refuse(BadAlgorithm, "alg none is never accepted: the token is unsigned")
+	case strings.HasPrefix(strings.ToUpper(alg), "HS"):
+		return nil, "", refuse(BadAlgorithm, "alg %s is never accepted: HMAC would use a public key as a shared secret", printable(alg))
+	case !slices.Contains(v.algorithms, jose.SignatureAlgorithm(alg)):
+		return nil, "", refuse(BadAlgorithm, "alg %s is not among the allowed %v", printable(alg), v.algorithms)
+	}
+	if header.Typ != nil && *header.Typ != "JWT" && *header.Typ != "JOSE" {
+		return nil, "", refuse(Malformed, "typ %q is not JWT", printable(*header.Typ))
+	}
+	if len(header.Crit) > 0 {
+		return nil, "", refuse(Malformed, "the token marks header parameters critical; this verifier understands none")
+	}
+	if header.Kid == nil || *header.Kid == "" {
+		return nil, "", refuse(Malformed, "the header has no kid")
+	}
+	jws, err := jose.ParseSigned(token, v.algorithms)
+	if err != nil {
+		return nil, "", refuse(Malformed, "not a valid JWS: %v", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, "", refuse(Malformed, "the token carries %d signatures; exactly one is expected", len(jws.Signatures))
+	}
+	return jws, *header.Kid, nil
+}
+
+// minRSABits is the smallest RSA key accepted.
+const minRSABits = 2048
+
+// keyFits refuses a key that is not published for this algorithm: another alg, another use, or a
+// key type or curve the algorithm cannot use (a token must not pick how its key is read).
+func keyFits(alg, kid string, key *jose.JSONWebKey) error {
+	if key.Algorithm != "" && key.Algorithm != alg {
+		return refuse(BadAlgorithm, "the token says alg %s but key %q is for %s", printable(alg), printable(kid), key.Algorithm)
+	}
+	if key.Use != "" && key.Use != "sig" {
+		return refuse(BadAlgorithm, "key %q is published for %q, not for signatures", printable(kid), printable(key.Use))
+	}
+	var fits bool
+	switch k := key.Key.(type) {
+	case *ecdsa.PublicKey:
+		fits = (alg == "ES256" && k.Curve == elliptic.P256()) || (alg == "ES384" && k.Curve == elliptic.P384())
+	case *rsa.PublicKey:
+		if (alg == "RS256" || alg == "PS256") && k.N.BitLen() < minRSABits {
+			return refuse(BadAlgorithm, "RSA key %q has %d bits; at least %d are required", printable(kid), k.N.BitLen(), minRSABits)
+		}
+		fits = alg == "RS256" || alg == "PS256"
+	case ed25519.PublicKey:
+		fits = alg == "EdDSA"
+	}
+	if !fits {
+		return refuse(BadAlgorithm, "the token says %s, which key %q (%T) cannot verify", printable(alg), printable(kid), key.Key)
+	}
+	return nil
+}
+
+var scopeName = regexp.MustCompile(`^[a-z0-9]+([._:][a-z0-9]+)*$`)
+
+// checkClaims runs the claim checks in the order that gives the most useful refusal: who issued
+// it, for whom, when, about whom, with what scopes, bound to which certificate. Every claim
+// Lanyard mints is required; a token without one is refused rather than guessed about.
+func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificate) (*Token, error) {
+	var c map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &c); err != nil || c == nil {
+		return nil, refuse(Malformed, "the payload is not a JSON object")
+	}
+	iss, err := stringClaim(c, "iss")
+	if err != nil {
+		return nil, err
+	}
+	if iss != v.issuer {
+		return nil, refuse(WrongIssuer, "issuer %q is not the expected %q", printable(iss), v.issuer)
+	}
+	aud, err := audienceClaim(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(aud) != 1 {
+		return nil, refuse(WrongAudience, "the token names %d audiences; a Lanyard token names exactly one, %q", len(aud), v.audience)
+	}
+	if aud[0] != v.audience {
+		return nil, refuse(WrongAudience, "audience %q is not the expected %q", printable(aud[0]), v.audience)
+	}
+	exp, err := timeClaim(c, "exp")
+	if err != nil {
+		return nil, err
+	}
+	nbf, err := timeClaim(c, "nbf")
+	if err != nil {
+		return nil, err
+	}
+	iat, err := timeClaim(c, "iat")
+	if err != nil {
+		return nil, err
+	}
+	now := v.now()
+	switch {
+	case !now.Before(exp.Add(v.skew)):
+		return nil, refuse(Expired, "the token expired at %s (now %s, allowed skew %s)", stamp(exp), stamp(now), v.skew)
+	case now.Before(nbf.Add(-v.skew)):
+		return nil, refuse(NotYetValid, "the token is not valid before %s (now %s, allowed skew %s)", stamp(nbf), stamp(now), v.skew)
+	case now.Before(iat.Add(-v.skew)):
+		return nil, refuse(NotYetValid, "the token was issued in the future, at %s (now %s)", stamp(iat), stamp(now))
+	case !exp.After(nbf):
+		return nil, refuse(Malformed, "exp %s is not after nbf %s", stamp(exp), stamp(nbf))
+	}
+	sub, err := stringClaim(c, "sub")
+	if err != nil {
+		return nil, err
+	}
+	if !isSpiffeID(sub) {
+		return nil, refuse(Malformed, "sub %q is not a SPIFFE ID", printable(sub))
+	}
+	jti, err := stringClaim(c, "jti")
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(jti) == "" {
+		return nil, refuse(Malformed, "jti is blank")
+	}
+	scope, err := stringClaim(c, "scope")
+	if err != nil {
+		return nil, err
+	}
+	var scopes []string
+	if scope != "" {
+		for _, s := range strings.Split(scope, " ") {
+			if !scopeName.MatchString(s) {
+				return nil, refuse(Malformed, "scope holds %q, which is not a scope name (lower-case words joined by '.', ':' or '_', one space apart)", printable(s))
+			}
+			scopes = append(scopes, s)
+		}
+	}
+	if err := checkBinding(c, peer); err != nil {
+		return nil, err
+	}
+	return &Token{subject: sub, audience: aud[0], scopes: scopes, id: jti, expiresAt: exp, keyID: kid}, nil
+}
+
+func checkBinding(c map[string]json.RawMessage, peer *x509.Certificate) error {
+	raw, ok := c["cnf"]
+	if !ok {
+		return refuse(Malformed, "the token has no cnf claim")
+	}
+	var cnf map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cnf); err != nil || cnf == nil {
+		return refuse(Malformed, "cnf is not a JSON object")
+	}
+	rawThumb, ok := cnf["x5t#S256"]
+	if !ok {
+		return refuse(Malformed, "the token has no cnf.x5t#S256 claim")
+	}
+	var bound string
+	if err := json.Unmarshal(rawThumb, &bound); err != nil {
+		return refuse(Malformed, "cnf.x5t#S256 is not a string")
+	}
+	if peer == nil {
+		return refuse(CnfMismatch, "the token is bound to a client certificate, but the caller presented none")
+	}
+	if subtle.ConstantTimeCompare([]byte(Thumbprint(peer)), []byte(bound)) != 1 {
+		return refuse(CnfMismatch, "the token is bound to another certificate than the caller's (serial %s)", peer.SerialNumber.Text(16))
+	}
+	return nil
+}
+
+// Thumbprint is the RFC 8705 x5t#S256 of a certificate: base64url (no padding) of the SHA-256 of its DER.
+func Thumbprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func stringClaim(c map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := c[name]
+	if !ok {
+		return "", refuse(Malformed, "the token has no %s claim", name)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", refuse(Malformed, "%s is not a string", name)
+	}
+	return s, nil
+}
+
+func audienceClaim(c map[string]json.RawMessage) ([]string, error) {
+	raw, ok := c["aud"]
+	if !ok {
+		return nil, refuse(Malformed, "the token has no aud claim")
+	}
+	var one string
+	if err := json.Unmarshal(raw, &one); err == nil {
+		return []string{one}, nil
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil || len(many) == 0 {
+		return nil, refuse(Malformed, "aud is not a string or a non-empty array of strings")
+	}
+	return many, nil
+}
+
+func timeClaim(c map[string]json.RawMessage, name string) (time.Time, error) {
+	raw, ok := c[name]
+	if !ok {
+		return time.Time{}, refuse(Malformed, "the token has no %s claim", name)
+	}
+	var n float64
+	if err := json.Unmarshal(raw, &n); err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n < 0 || n > 1e11 {
+		return time.Time{}, refuse(Malformed, "%s is not a NumericDate", name)
+	}
+	sec, frac := math.Modf(n)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+}
+
+func isSpiffeID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "spiffe://")
+	if !ok {
+		return false
+	}
+	td, path, hasPath := strings.Cut(rest, "/")
+	if td == "" || strings.Trim(td, "abcdefghijklmnopqrstuvwxyz0123456789.-_") != "" {
+		return false
+	}
+	return !hasPath || (path != "" && !strings.HasSuffix(path, "/"))
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func printable(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+var _ KeySource = (*jwks.Cache)(nil)
+var _ KeySource = jwks.Static(nil)
