@@ -1,0 +1,153 @@
+//! The example ledger service: gets its identity from Lanyard at startup, serves
+//! `examples.ledger.v1.LedgerService` over mTLS behind the scope layer, and exposes a loopback HTTP
+//! control API (`/healthz`, `/status`, `POST /call`) that tests and operators use to make it call others.
+
+mod control;
+mod ledger;
+
+use lanyard::identity::{Config, Identity};
+use lanyard::jwks::{HttpJwks, Keys};
+use lanyard::revocation::RevocationWatcher;
+use lanyard::verify::Verifier;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Flags, the same as the Go payments example takes.
+struct Options {
+    lanyard: String,
+    bundle: String,
+    join_token: String,
+    jwks_url: String,
+    issuer: String,
+    listen: String,
+    control: String,
+}
+
+fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Options, String> {
+    let mut o = Options {
+        lanyard: String::new(),
+        bundle: String::new(),
+        join_token: String::new(),
+        jwks_url: String::new(),
+        issuer: String::new(),
+        listen: "127.0.0.1:9444".into(),
+        control: "127.0.0.1:9091".into(),
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+            None => (flag.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned()).ok_or(format!("{name} needs a value"));
+        match name.trim_start_matches('-') {
+            "lanyard" => o.lanyard = value()?,
+            "bundle" => o.bundle = value()?,
+            "join-token" => o.join_token = value()?,
+            "jwks-url" => o.jwks_url = value()?,
+            "issuer" => o.issuer = value()?,
+            "listen" => o.listen = value()?,
+            "control" => o.control = value()?,
+            other => return Err(format!("unknown flag --{other}")),
+        }
+    }
+    if o.join_token.is_empty() {
+        o.join_token = getenv("LANYARD_JOIN_TOKEN").unwrap_or_default();
+    }
+    let mut missing: Vec<&str> = [
+        ("--lanyard", &o.lanyard),
+        ("--bundle", &o.bundle),
+        ("--jwks-url", &o.jwks_url),
+        ("--issuer", &o.issuer),
+        ("--join-token or LANYARD_JOIN_TOKEN", &o.join_token),
+    ]
+    .iter()
+    .filter(|(_, v)| v.is_empty())
+    .map(|(n, _)| *n)
+    .collect();
+    missing.sort();
+    if !missing.is_empty() {
+        return Err(format!("missing {}", missing.join(", ")));
+    }
+    let host = o.control.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    if !(host == "localhost" || host.parse::<std::net::IpAddr>().map_or(false, |ip| ip.is_loopback())) {
+        return Err(format!("--control must be a loopback HOST:PORT (it has no authentication), not {:?}", o.control));
+    }
+    Ok(o)
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let o = match parse(&args, |k| std::env::var(k).ok()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ledger: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(o).await {
+        eprintln!("ledger: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(o: Options) -> Result<(), String> {
+    let bundle = std::fs::read_to_string(&o.bundle).map_err(|e| format!("--bundle {}: {e}", o.bundle))?;
+    let identity = Identity::bootstrap(Config { lanyard: o.lanyard.clone(), bundle_pem: bundle, join_token: o.join_token, ttl: None })
+        .await
+        .map_err(|e| format!("bootstrap: {e}"))?;
+    tracing::info!("bootstrapped as {} (serial {})", identity.svid().spiffe_id, identity.svid().serial);
+
+    let for_watch = identity.clone();
+    let revocations = RevocationWatcher::spawn(move || for_watch.lanyard_channel());
+    let verifier = Arc::new(
+        Verifier::new(o.issuer, "ledger", Keys::Http(HttpJwks::new(o.jwks_url, Duration::from_secs(5))))
+            .with_revocations(Arc::new(revocations.clone())),
+    );
+    let contracts = lanyard::contract::Contracts::from_descriptor_set(
+        lanyard::pb::FILE_DESCRIPTOR_SET,
+        &["examples.ledger.v1.LedgerService", "examples.payments.v1.PaymentsService"],
+    )?;
+
+    let listener = tokio::net::TcpListener::bind(&o.listen).await.map_err(|e| format!("--listen {}: {e}", o.listen))?;
+    let incoming = lanyard::transport::incoming(listener, identity.server_config());
+    let server = tonic::transport::Server::builder()
+        .layer(lanyard::authz::ScopeLayer::new(verifier, contracts.clone()))
+        .add_service(lanyard::pb::examples::ledger::v1::ledger_service_server::LedgerServiceServer::new(
+            ledger::Ledger::default(),
+        ))
+        .serve_with_incoming(incoming);
+    let state = control::State::new(identity, revocations);
+    let control = tokio::net::TcpListener::bind(&o.control).await.map_err(|e| format!("--control {}: {e}", o.control))?;
+    tracing::info!("serving LedgerService on {} and the control API on {}", o.listen, o.control);
+    tokio::select! {
+        r = server => r.map_err(|e| format!("server: {e}")),
+        r = axum::serve(control, control::router(state)) => r.map_err(|e| format!("control: {e}")),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_are_read_and_checked() {
+        let full = args(&["--lanyard", "l:1", "--bundle=b.pem", "--jwks-url", "http://j", "--issuer", "http://i"]);
+        let o = parse(&full, |_| Some("lyjt_x.y".into())).unwrap();
+        assert_eq!(o.join_token, "lyjt_x.y");
+        assert_eq!(o.bundle, "b.pem");
+        let err = parse(&args(&["--lanyard", "l:1"]), |_| None).err().unwrap();
+        assert_eq!(err, "missing --bundle, --issuer, --join-token or LANYARD_JOIN_TOKEN, --jwks-url");
+        let mut open = full.clone();
+        open.extend(args(&["--control", "0.0.0.0:9"]));
+        assert!(parse(&open, |_| Some("t".into())).err().unwrap().contains("loopback"));
+        assert!(parse(&args(&["--nope", "x"]), |_| None).err().unwrap().contains("unknown flag --nope"));
+    }
+}
