@@ -43,6 +43,7 @@ func (c *control) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", c.healthz)
 	mux.HandleFunc("GET /status", c.status)
 	mux.HandleFunc("POST /call", c.call)
+	mux.HandleFunc("POST /renew", c.renew)
 	return mux
 }
 
@@ -50,6 +51,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+// renew renews the certificate now and reports the outcome as a gRPC status, like /call.
+func (c *control) renew(w http.ResponseWriter, r *http.Request) {
+	if err := c.src.RenewNow(r.Context()); err != nil {
+		code := codes.Unknown
+		var withStatus interface{ GRPCStatus() *status.Status }
+		if errors.As(err, &withStatus) {
+			code = withStatus.GRPCStatus().Code()
+		}
+		writeJSON(w, http.StatusOK, callResult{Code: codeName(code), Message: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, callResult{Code: codeName(codes.OK), Message: "renewed, serial " + c.src.Serial()})
 }
 
 func (c *control) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -204,6 +204,20 @@ func (s *Source) Conn() *grpc.ClientConn { return s.conn.Load() }
 // Serial is the serial of the current certificate (what token.Credentials asks for).
 func (s *Source) Serial() string { return s.svid.Load().Serial }
 
+// RenewNow renews at once (the background loop renews at half-life anyway). A failure is also
+// reported by Status until the next renewal succeeds.
+func (s *Source) RenewNow(ctx context.Context) error {
+	if err := s.renew(ctx); err != nil {
+		msg := err.Error()
+		s.lastErr.Store(&msg)
+		return err
+	}
+	empty := ""
+	s.lastErr.Store(&empty)
+	s.renewals.Add(1)
+	return nil
+}
+
 // Status reports the current certificate and how renewal is going.
 func (s *Source) Status() Status {
 	cur := s.svid.Load()

@@ -129,8 +129,15 @@ impl Identity {
         self.inner.channel()
     }
 
-    /// Renews now (the background loop does this at half-life).
+    /// Renews now (the background loop does this at half-life). A failure is also reported by
+    /// [`last_renewal_error`](Self::last_renewal_error) until a renewal succeeds.
     pub async fn renew(&self) -> Result<(), Error> {
+        let result = self.try_renew().await;
+        *self.inner.last_error.write().expect("lock") = result.as_ref().err().map(|e| e.to_string());
+        result
+    }
+
+    async fn try_renew(&self) -> Result<(), Error> {
         let (key, csr) = new_key_and_csr()?;
         let response = pb::certificate_service_client::CertificateServiceClient::new(self.inner.channel()?)
             .renew_certificate(pb::RenewCertificateRequest { csr, ttl: self.inner.ttl.map(duration) })
@@ -154,13 +161,11 @@ impl Identity {
                 loop {
                     match identity.renew().await {
                         Ok(()) => {
-                            *identity.inner.last_error.write().expect("lock") = None;
                             backoff = Duration::from_secs(1);
                             break;
                         }
                         Err(e) => {
                             tracing::warn!("renewal failed, retrying in {backoff:?}: {e}");
-                            *identity.inner.last_error.write().expect("lock") = Some(e.to_string());
                             tokio::time::sleep(backoff).await;
                             backoff = (backoff * 2).min(Duration::from_secs(30));
                         }

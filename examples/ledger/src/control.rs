@@ -32,6 +32,7 @@ pub fn router(state: State) -> Router {
         .route("/healthz", get(healthz))
         .route("/status", get(status))
         .route("/call", post(call))
+        .route("/renew", post(renew))
         .with_state(state)
 }
 
@@ -50,6 +51,14 @@ async fn status(Extract(s): Extract<State>) -> Json<Value> {
         "last_renewal_error": s.identity.last_renewal_error().unwrap_or_default(),
         "revocation_sequence": s.revocations.last_sequence(),
     }))
+}
+
+/// Renews the certificate now and reports the outcome as a gRPC status, like /call.
+async fn renew(Extract(s): Extract<State>) -> Json<Value> {
+    match s.identity.renew().await {
+        Ok(()) => Json(json!({"code": "OK", "message": format!("renewed, serial {}", s.identity.svid().serial)})),
+        Err(e) => Json(json!({"code": code_name(status_of(e).code()), "message": s.identity.last_renewal_error()})),
+    }
 }
 
 #[derive(Deserialize)]
