@@ -45,21 +45,15 @@ final class RevocationWatchers implements AutoCloseable {
         this.fanout = fanout;
         this.heartbeat = heartbeat;
         this.clock = clock;
-        registry.addListener(batch -> {
-            try {
-                fanout.execute(() -> broadcast(batch));
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                // closing: the streams are being ended anyway
-            }
-        });
+        registry.addListener(batch -> onFanout(() -> broadcast(batch)));
         fanout.scheduleAtFixedRate(this::heartbeatAll, heartbeat.toMillis(), heartbeat.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Replays what the stream missed after {@code after}, then sends every new event and heartbeats. */
     void watch(ServerCallStreamObserver<dev.lanyard.v1.RevocationEvent> stream, long after) {
         Watcher watcher = new Watcher(stream, after);
-        stream.setOnCancelHandler(() -> fanout.execute(() -> remove(watcher)));
-        fanout.execute(() -> {
+        stream.setOnCancelHandler(() -> onFanout(() -> remove(watcher)));
+        onFanout(() -> {
             for (RevocationEvent event : registry.eventsAfter(after)) {
                 send(watcher, event);
             }
@@ -69,6 +63,14 @@ final class RevocationWatchers implements AutoCloseable {
                 count.incrementAndGet();
             }
         });
+    }
+
+    private void onFanout(Runnable task) {
+        try {
+            fanout.execute(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closing: every stream is being ended anyway
+        }
     }
 
     /** Streams open now. */
