@@ -14,6 +14,7 @@ import com.nimbusds.jwt.SignedJWT;
 import dev.lanyard.client.token.TokenRejectedException.Reason;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
+import java.security.Provider;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.spec.X509EncodedKeySpec;
@@ -33,7 +34,9 @@ final class SignatureCheck {
     private SignatureCheck() {
     }
 
-    static void verify(SignedJWT jwt, SignatureAlgorithm algorithm, JWK key) throws TokenRejectedException {
+    /** @param provider the JCA provider that checks RSA and ECDSA signatures (never the JDK's slow SunEC) */
+    static void verify(SignedJWT jwt, SignatureAlgorithm algorithm, JWK key, Provider provider)
+            throws TokenRejectedException {
         String kid = Printable.of(key.getKeyID());
         if (key.getAlgorithm() != null && !key.getAlgorithm().getName().equals(algorithm.joseName())) {
             throw new TokenRejectedException(Reason.ALGORITHM, "key " + kid + " is published for "
@@ -45,9 +48,9 @@ final class SignatureCheck {
         boolean valid;
         try {
             valid = switch (algorithm) {
-                case ES256 -> nimbus(jwt, new ECDSAVerifier(ecKey(key, Curve.P_256, algorithm)));
-                case ES384 -> nimbus(jwt, new ECDSAVerifier(ecKey(key, Curve.P_384, algorithm)));
-                case RS256, PS256 -> nimbus(jwt, new RSASSAVerifier(rsaKey(key, algorithm)));
+                case ES256 -> nimbus(jwt, new ECDSAVerifier(ecKey(key, Curve.P_256, algorithm)), provider);
+                case ES384 -> nimbus(jwt, new ECDSAVerifier(ecKey(key, Curve.P_384, algorithm)), provider);
+                case RS256, PS256 -> nimbus(jwt, new RSASSAVerifier(rsaKey(key, algorithm)), provider);
                 case EdDSA -> ed25519(jwt, ed25519Key(key));
             };
         } catch (JOSEException | GeneralSecurityException e) {
@@ -58,7 +61,9 @@ final class SignatureCheck {
         }
     }
 
-    private static boolean nimbus(SignedJWT jwt, JWSVerifier verifier) throws JOSEException {
+    private static boolean nimbus(SignedJWT jwt, JWSVerifier verifier, Provider provider)
+            throws JOSEException {
+        verifier.getJCAContext().setProvider(provider);
         return verifier.verify(jwt.getHeader(), jwt.getSigningInput(), jwt.getSignature());
     }
 
