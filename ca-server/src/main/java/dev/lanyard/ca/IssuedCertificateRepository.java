@@ -1,5 +1,6 @@
 package dev.lanyard.ca;
 
+import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.spiffe.SpiffeId;
 import java.util.List;
 import java.util.Optional;
@@ -14,7 +15,11 @@ public interface IssuedCertificateRepository {
         }
     }
 
-    void record(IssuedCertificateRecord certificate);
+    /**
+     * Records the certificate together with the audit record of its issuance, in one transaction:
+     * no certificate is on file without its audit record (and it costs one commit, not two).
+     */
+    void record(IssuedCertificateRecord certificate, AuditEvent issuance);
 
     Optional<IssuedCertificateRecord> findBySerial(String serialHex);
 

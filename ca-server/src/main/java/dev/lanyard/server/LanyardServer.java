@@ -181,7 +181,7 @@ public final class LanyardServer implements AutoCloseable {
         policyHistory.latest().ifPresent(policy::apply);
         TokenMinter minter = new TokenMinter(jwtKeys, config.issuer(), clock, random, tokens.maxTtl());
 
-        this.localCredentials = new LocalCredentials(caRotation::active, crypto, issued, audit, clock, random);
+        this.localCredentials = new LocalCredentials(caRotation::active, crypto, issued, clock, random);
         this.serverKeys = new ReloadingKeyManager(issueServerCredential());
         config.adminCredentialDir().ifPresent(this::writeAdminCredential);
 

@@ -1,7 +1,6 @@
 package dev.lanyard.server;
 
 import dev.lanyard.audit.AuditEvent;
-import dev.lanyard.audit.AuditLog;
 import dev.lanyard.ca.CertificateAuthority;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
@@ -29,16 +28,14 @@ final class LocalCredentials {
     private final Supplier<CertificateAuthority> ca;
     private final CryptoProviders crypto;
     private final IssuedCertificateRepository issued;
-    private final AuditLog audit;
     private final Clock clock;
     private final SecureRandom random;
 
     LocalCredentials(Supplier<CertificateAuthority> ca, CryptoProviders crypto, IssuedCertificateRepository issued,
-            AuditLog audit, Clock clock, SecureRandom random) {
+            Clock clock, SecureRandom random) {
         this.ca = ca;
         this.crypto = crypto;
         this.issued = issued;
-        this.audit = audit;
         this.clock = clock;
         this.random = random;
     }
@@ -48,9 +45,9 @@ final class LocalCredentials {
         IssuedSvid svid = ca.get().issue(keys.getPublic(), id, dnsNames, ttl);
         issued.record(new IssuedCertificateRecord(svid.serialHex(), id,
                 svid.certificate().getNotBefore().toInstant(), svid.certificate().getNotAfter().toInstant(),
-                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()));
-        audit.record(new AuditEvent(clock.instant(), "lanyard", "certificate.local", id + " serial " + svid.serialHex(),
-                AuditEvent.Outcome.SUCCESS, ""));
+                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
+                new AuditEvent(clock.instant(), "lanyard", "certificate.local", id + " serial " + svid.serialHex(),
+                        AuditEvent.Outcome.SUCCESS, ""));
         return new Credential(keys.getPrivate(), svid.certificate(), svid.chain(), bundle);
     }
 

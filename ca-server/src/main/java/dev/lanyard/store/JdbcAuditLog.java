@@ -29,27 +29,32 @@ public final class JdbcAuditLog implements AuditLog {
 
     @Override
     public void record(AuditEvent e) {
-        AuditEvent event = new AuditEvent(AuditChain.stored(e.time()), e.actor(), e.action(), e.target(), e.outcome(),
-                e.reason());
         jdbc.inTransaction(c -> {
-            Head head = lockHead(c);
-            long id = head.lastId() + 1;
-            String hash = AuditChain.hash(id, event, head.lastHash());
-            Jdbc.update(c, "insert into audit_events (id, occurred_at, actor, action, target, outcome, reason,"
-                    + " previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
-                        s.setLong(1, id);
-                        Jdbc.setInstant(s, 2, event.time());
-                        s.setString(3, event.actor());
-                        s.setString(4, event.action());
-                        s.setString(5, event.target());
-                        s.setString(6, event.outcome().name());
-                        s.setString(7, event.reason());
-                        s.setString(8, head.lastHash());
-                        s.setString(9, hash);
-                    });
-            setHead(c, id, hash);
+            append(c, e);
             return null;
         });
+    }
+
+    /** Appends {@code e} to the chain inside the caller's transaction, so it commits with the caller's writes. */
+    static void append(Connection c, AuditEvent e) throws SQLException {
+        AuditEvent event = new AuditEvent(AuditChain.stored(e.time()), e.actor(), e.action(), e.target(), e.outcome(),
+                e.reason());
+        Head head = lockHead(c);
+        long id = head.lastId() + 1;
+        String hash = AuditChain.hash(id, event, head.lastHash());
+        Jdbc.update(c, "insert into audit_events (id, occurred_at, actor, action, target, outcome, reason,"
+                + " previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
+                    s.setLong(1, id);
+                    Jdbc.setInstant(s, 2, event.time());
+                    s.setString(3, event.actor());
+                    s.setString(4, event.action());
+                    s.setString(5, event.target());
+                    s.setString(6, event.outcome().name());
+                    s.setString(7, event.reason());
+                    s.setString(8, head.lastHash());
+                    s.setString(9, hash);
+                });
+        setHead(c, id, hash);
     }
 
     @Override

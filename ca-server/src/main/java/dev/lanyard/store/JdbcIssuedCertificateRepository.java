@@ -1,8 +1,10 @@
 package dev.lanyard.store;
 
+import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.spiffe.SpiffeId;
+import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -19,8 +21,16 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
     }
 
     @Override
-    public void record(IssuedCertificateRecord c) {
-        jdbc.update("insert into issued_certificates (serial_hex, spiffe_id, not_before, not_after,"
+    public void record(IssuedCertificateRecord c, AuditEvent issuance) {
+        jdbc.inTransaction(connection -> {
+            insert(connection, c);
+            JdbcAuditLog.append(connection, issuance);
+            return null;
+        });
+    }
+
+    private static void insert(Connection connection, IssuedCertificateRecord c) throws SQLException {
+        Jdbc.update(connection, "insert into issued_certificates (serial_hex, spiffe_id, not_before, not_after,"
                 + " sha256_fingerprint, issued_at, issuer_key_id) values (?, ?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, c.serialHex());
                     s.setString(2, c.spiffeId().toString());

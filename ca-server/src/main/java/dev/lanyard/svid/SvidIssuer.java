@@ -162,9 +162,9 @@ public final class SvidIssuer {
         issued.record(new IssuedCertificateRecord(
                 svid.serialHex(), registration.spiffeId(),
                 svid.certificate().getNotBefore().toInstant(), svid.certificate().getNotAfter().toInstant(),
-                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()));
-        audit.record(new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
-                + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""));
+                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
+                new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
+                        + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""));
         return svid;
     }
 

@@ -1,9 +1,12 @@
 package dev.lanyard.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.attest.StoredJoinToken;
+import dev.lanyard.audit.AuditChain;
 import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditQuery;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.ca.StoredCaKey;
@@ -89,7 +92,7 @@ abstract class RepositoryContractTest {
         var repo = new JdbcIssuedCertificateRepository(db.dataSource());
         for (int i = 0; i < 5; i++) {
             repo.record(new IssuedCertificateRecord("a" + i, i % 2 == 0 ? A : B, T, T.plusSeconds(3600), "f" + i,
-                    T.plusSeconds(i), "k1"));
+                    T.plusSeconds(i), "k1"), issuance("a" + i));
         }
         List<String> seen = new ArrayList<>();
         Optional<String> cursor = Optional.empty();
@@ -102,6 +105,27 @@ abstract class RepositoryContractTest {
         assertThat(repo.list(Optional.of(A), Optional.empty(), 10).certificates())
                 .extracting(IssuedCertificateRecord::serialHex).containsExactly("a4", "a2", "a0");
         assertThat(repo.findBySerial("a3").orElseThrow().spiffeId()).isEqualTo(B);
+    }
+
+    @Test
+    void aCertificateIsOnFileOnlyWithItsAuditRecord() {
+        var repo = new JdbcIssuedCertificateRepository(db.dataSource());
+        var audit = new JdbcAuditLog(db.dataSource());
+        repo.record(new IssuedCertificateRecord("b1", A, T, T.plusSeconds(3600), "f1", T, "k1"), issuance("b1"));
+        assertThat(audit.recent(10)).extracting(AuditEvent::target).containsExactly(A + " serial b1");
+
+        // A second certificate with the same serial fails: neither it nor its audit record is stored.
+        assertThatThrownBy(() -> repo.record(new IssuedCertificateRecord("b1", B, T, T.plusSeconds(3600), "f2", T,
+                "k1"), issuance("b1 again"))).isInstanceOf(StoreException.class);
+        assertThat(audit.recent(10)).hasSize(1);
+        assertThat(repo.findBySerial("b1").orElseThrow().spiffeId()).isEqualTo(A);
+        var verifier = new AuditChain.Verifier();
+        assertThat(audit.list(AuditQuery.all(0, 10))).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
+    }
+
+    private static AuditEvent issuance(String serial) {
+        return new AuditEvent(T, "spiffe://example.org/admin", "certificate.bootstrap", A + " serial " + serial,
+                AuditEvent.Outcome.SUCCESS, "");
     }
 
     @Test
@@ -151,11 +175,11 @@ abstract class RepositoryContractTest {
         for (Thread writer : writers) {
             writer.join();
         }
-        var records = audit.list(dev.lanyard.audit.AuditQuery.all(0, 1000));
+        var records = audit.list(AuditQuery.all(0, 1000));
         assertThat(records).hasSize(100);
-        var verifier = new dev.lanyard.audit.AuditChain.Verifier();
+        var verifier = new AuditChain.Verifier();
         assertThat(records).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
-        assertThat(audit.list(new dev.lanyard.audit.AuditQuery(0, true, 3, Optional.of("w1"), Optional.of("test."),
+        assertThat(audit.list(new AuditQuery(0, true, 3, Optional.of("w1"), Optional.of("test."),
                 Optional.empty(), Optional.of(AuditEvent.Outcome.SUCCESS), Optional.of(T), Optional.of(T.plusSeconds(1)))))
                 .hasSize(3).allSatisfy(r -> assertThat(r.event().actor()).isEqualTo("w1"))
                 .extracting(dev.lanyard.audit.AuditRecord::id).isSortedAccordingTo(java.util.Comparator.reverseOrder());
@@ -171,10 +195,10 @@ abstract class RepositoryContractTest {
         var audit = new JdbcAuditLog(db.dataSource());
         audit.record(new AuditEvent(T, "b", "new.one", "t", AuditEvent.Outcome.SUCCESS, ""));
 
-        var records = audit.list(dev.lanyard.audit.AuditQuery.all(0, 10));
+        var records = audit.list(AuditQuery.all(0, 10));
         assertThat(records).extracting(r -> r.id() + " " + r.event().action())
                 .containsExactly("1 old.one", "2 old.two", "3 new.one");
-        var verifier = new dev.lanyard.audit.AuditChain.Verifier();
+        var verifier = new AuditChain.Verifier();
         assertThat(records).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
     }
 
