@@ -18,8 +18,13 @@ import java.util.Map;
 
 /**
  * Cost of verifying one Lanyard token with the JWKS cached, on one thread: the first good case of
- * the shared vectors (ES256, minted by Lanyard), as the Go and Rust benchmarks measure it. Run with
- * the test class path: {@code java ... VerifyBenchmark [seconds]}.
+ * the shared vectors (ES256, minted by Lanyard), as the Go and Rust benchmarks measure it. From
+ * {@code clients/java} after {@code mvn test-compile}:
+ * <pre>
+ * mvn -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/cp.txt
+ * java -cp target/test-classes:target/classes:$(cat target/cp.txt) \
+ *     dev.lanyard.client.vectors.VerifyBenchmark 10 ../../testdata/vectors/verification.json
+ * </pre>
  */
 public final class VerifyBenchmark {
 
