@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/lanyard-dev/lanyard/clients/go/internal/printable"
 )
 
 // ErrUnknownKey is returned (wrapped) when no published key has the requested kid.
@@ -101,7 +103,7 @@ func (c *Cache) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 			return &key, nil
 		}
 	}
-	return nil, fmt.Errorf("jwks: kid %q: %w", printable(kid), ErrUnknownKey)
+	return nil, fmt.Errorf("jwks: kid %q: %w", printable.Of(kid), ErrUnknownKey)
 }
 
 // Fetches counts the HTTP fetches made so far (for tests and metrics).
@@ -170,7 +172,7 @@ func Parse(document []byte) (map[string]jose.JSONWebKey, error) {
 		// Keys published for another use stay, so that a token naming one is refused for what it
 		// is (the verifier checks use and algorithm), not as an unknown key.
 		if _, dup := keys[k.KeyID]; dup {
-			return nil, fmt.Errorf("kid %q appears twice", printable(k.KeyID))
+			return nil, fmt.Errorf("kid %q appears twice", printable.Of(k.KeyID))
 		}
 		keys[k.KeyID] = k
 	}
@@ -185,7 +187,7 @@ func (s Static) Key(_ context.Context, kid string) (*jose.JSONWebKey, error) {
 	if k, ok := s[kid]; ok {
 		return &k, nil
 	}
-	return nil, fmt.Errorf("jwks: kid %q: %w", printable(kid), ErrUnknownKey)
+	return nil, fmt.Errorf("jwks: kid %q: %w", printable.Of(kid), ErrUnknownKey)
 }
 
 // maxAge reads max-age from Cache-Control; no-store and no-cache mean "refetch every time"
@@ -204,17 +206,4 @@ func maxAge(header string, fallback time.Duration) time.Duration {
 		}
 	}
 	return age
-}
-
-// printable keeps attacker-chosen text short and free of control characters in messages.
-func printable(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
 }

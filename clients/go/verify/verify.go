@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/lanyard-dev/lanyard/clients/go/internal/printable"
 	"github.com/lanyard-dev/lanyard/clients/go/jwks"
 )
 
@@ -155,14 +156,14 @@ func (v *Verifier) Verify(ctx context.Context, token string, peer *x509.Certific
 	}
 	key, err := v.keys.Key(ctx, kid)
 	if err != nil {
-		return nil, &Error{Class: UnknownKey, Reason: fmt.Sprintf("cannot find key %q: %v", printable(kid), err), cause: err}
+		return nil, &Error{Class: UnknownKey, Reason: fmt.Sprintf("cannot find key %q: %v", printable.Of(kid), err), cause: err}
 	}
 	if err := keyFits(jws.Signatures[0].Header.Algorithm, kid, key); err != nil {
 		return nil, err
 	}
 	payload, err := jws.Verify(key.Key)
 	if err != nil {
-		return nil, refuse(BadSignature, "the signature does not verify with key %q", printable(kid))
+		return nil, refuse(BadSignature, "the signature does not verify with key %q", printable.Of(kid))
 	}
 	t, err := v.checkClaims(payload, kid, peer)
 	if err != nil {
@@ -223,12 +224,12 @@ func (v *Verifier) parse(token string) (*jose.JSONWebSignature, string, error) {
 	case strings.EqualFold(alg, "none"):
 		return nil, "", refuse(BadAlgorithm, "alg none is never accepted: the token is unsigned")
 	case strings.HasPrefix(strings.ToUpper(alg), "HS"):
-		return nil, "", refuse(BadAlgorithm, "alg %s is never accepted: HMAC would use a public key as a shared secret", printable(alg))
+		return nil, "", refuse(BadAlgorithm, "alg %s is never accepted: HMAC would use a public key as a shared secret", printable.Of(alg))
 	case !slices.Contains(v.algorithms, jose.SignatureAlgorithm(alg)):
-		return nil, "", refuse(BadAlgorithm, "alg %s is not among the allowed %v", printable(alg), v.algorithms)
+		return nil, "", refuse(BadAlgorithm, "alg %s is not among the allowed %v", printable.Of(alg), v.algorithms)
 	}
 	if header.Typ != nil && *header.Typ != "JWT" && *header.Typ != "JOSE" {
-		return nil, "", refuse(Malformed, "typ %q is not JWT", printable(*header.Typ))
+		return nil, "", refuse(Malformed, "typ %q is not JWT", printable.Of(*header.Typ))
 	}
 	if len(header.Crit) > 0 {
 		return nil, "", refuse(Malformed, "the token marks header parameters critical; this verifier understands none")
@@ -253,10 +254,10 @@ const minRSABits = 2048
 // key type or curve the algorithm cannot use (a token must not pick how its key is read).
 func keyFits(alg, kid string, key *jose.JSONWebKey) error {
 	if key.Algorithm != "" && key.Algorithm != alg {
-		return refuse(BadAlgorithm, "the token says alg %s but key %q is for %s", printable(alg), printable(kid), key.Algorithm)
+		return refuse(BadAlgorithm, "the token says alg %s but key %q is for %s", printable.Of(alg), printable.Of(kid), key.Algorithm)
 	}
 	if key.Use != "" && key.Use != "sig" {
-		return refuse(BadAlgorithm, "key %q is published for %q, not for signatures", printable(kid), printable(key.Use))
+		return refuse(BadAlgorithm, "key %q is published for %q, not for signatures", printable.Of(kid), printable.Of(key.Use))
 	}
 	var fits bool
 	switch k := key.Key.(type) {
@@ -264,14 +265,14 @@ func keyFits(alg, kid string, key *jose.JSONWebKey) error {
 		fits = (alg == "ES256" && k.Curve == elliptic.P256()) || (alg == "ES384" && k.Curve == elliptic.P384())
 	case *rsa.PublicKey:
 		if (alg == "RS256" || alg == "PS256") && k.N.BitLen() < minRSABits {
-			return refuse(BadAlgorithm, "RSA key %q has %d bits; at least %d are required", printable(kid), k.N.BitLen(), minRSABits)
+			return refuse(BadAlgorithm, "RSA key %q has %d bits; at least %d are required", printable.Of(kid), k.N.BitLen(), minRSABits)
 		}
 		fits = alg == "RS256" || alg == "PS256"
 	case ed25519.PublicKey:
 		fits = alg == "EdDSA"
 	}
 	if !fits {
-		return refuse(BadAlgorithm, "the token says %s, which key %q (%T) cannot verify", printable(alg), printable(kid), key.Key)
+		return refuse(BadAlgorithm, "the token says %s, which key %q (%T) cannot verify", printable.Of(alg), printable.Of(kid), key.Key)
 	}
 	return nil
 }
@@ -291,7 +292,7 @@ func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificat
 		return nil, err
 	}
 	if iss != v.issuer {
-		return nil, refuse(WrongIssuer, "issuer %q is not the expected %q", printable(iss), v.issuer)
+		return nil, refuse(WrongIssuer, "issuer %q is not the expected %q", printable.Of(iss), v.issuer)
 	}
 	aud, err := audienceClaim(c)
 	if err != nil {
@@ -301,7 +302,7 @@ func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificat
 		return nil, refuse(WrongAudience, "the token names %d audiences; a Lanyard token names exactly one, %q", len(aud), v.audience)
 	}
 	if aud[0] != v.audience {
-		return nil, refuse(WrongAudience, "audience %q is not the expected %q", printable(aud[0]), v.audience)
+		return nil, refuse(WrongAudience, "audience %q is not the expected %q", printable.Of(aud[0]), v.audience)
 	}
 	exp, err := timeClaim(c, "exp")
 	if err != nil {
@@ -331,7 +332,7 @@ func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificat
 		return nil, err
 	}
 	if !isSpiffeID(sub) {
-		return nil, refuse(Malformed, "sub %q is not a SPIFFE ID", printable(sub))
+		return nil, refuse(Malformed, "sub %q is not a SPIFFE ID", printable.Of(sub))
 	}
 	jti, err := stringClaim(c, "jti")
 	if err != nil {
@@ -348,7 +349,7 @@ func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificat
 	if scope != "" {
 		for _, s := range strings.Split(scope, " ") {
 			if !scopeName.MatchString(s) {
-				return nil, refuse(Malformed, "scope holds %q, which is not a scope name (lower-case words joined by '.', ':' or '_', one space apart)", printable(s))
+				return nil, refuse(Malformed, "scope holds %q, which is not a scope name (lower-case words joined by '.', ':' or '_', one space apart)", printable.Of(s))
 			}
 			scopes = append(scopes, s)
 		}
@@ -445,18 +446,6 @@ func isSpiffeID(s string) bool {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func printable(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-}
 
 var _ KeySource = (*jwks.Cache)(nil)
 var _ KeySource = jwks.Static(nil)
