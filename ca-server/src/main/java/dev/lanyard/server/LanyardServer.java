@@ -122,8 +122,9 @@ public final class LanyardServer implements AutoCloseable {
         this.database = database;
         var registrations = new JdbcRegistrationRepository(database.dataSource());
         var joinTokenRepository = new JdbcJoinTokenRepository(database.dataSource());
-        var issued = new JdbcIssuedCertificateRepository(database.dataSource());
-        this.audit = new JdbcAuditLog(database.dataSource());
+        var auditLog = new JdbcAuditLog(database.dataSource());
+        this.audit = auditLog;
+        var issued = new JdbcIssuedCertificateRepository(database.dataSource(), auditLog);
 
         SerialNumbers serials = new SerialNumbers(random);
         CaKeyStore caKeys = new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), sealer, crypto, clock);

@@ -5,7 +5,6 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.audit.AuditQuery;
 import dev.lanyard.audit.AuditRecord;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -14,47 +13,29 @@ import java.util.List;
 import javax.sql.DataSource;
 
 /**
- * The audit trail in the database: insert only, never updated or deleted by Lanyard. Each append
- * takes the one-row head under a row lock, so ids have no gaps and every record links to the one
- * before it, also with several replicas writing to one database.
+ * The audit trail in the database: insert only, never updated or deleted by Lanyard. Appends
+ * take the one-row head under a row lock, so ids have no gaps and every record links to the one
+ * before it, also with several replicas writing to one database ({@link AuditAppender}).
  */
 public final class JdbcAuditLog implements AuditLog {
 
     private final Jdbc jdbc;
+    private final AuditAppender appender;
 
     public JdbcAuditLog(DataSource dataSource) {
         this.jdbc = new Jdbc(dataSource);
+        this.appender = new AuditAppender(jdbc);
         chainUnchained();
     }
 
     @Override
-    public void record(AuditEvent e) {
-        jdbc.inTransaction(c -> {
-            append(c, e);
-            return null;
-        });
+    public void record(AuditEvent event) {
+        appender.append(event, c -> null);
     }
 
-    /** Appends {@code e} to the chain inside the caller's transaction, so it commits with the caller's writes. */
-    static void append(Connection c, AuditEvent e) throws SQLException {
-        AuditEvent event = new AuditEvent(AuditChain.stored(e.time()), e.actor(), e.action(), e.target(), e.outcome(),
-                e.reason());
-        Head head = lockHead(c);
-        long id = head.lastId() + 1;
-        String hash = AuditChain.hash(id, event, head.lastHash());
-        Jdbc.update(c, "insert into audit_events (id, occurred_at, actor, action, target, outcome, reason,"
-                + " previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
-                    s.setLong(1, id);
-                    Jdbc.setInstant(s, 2, event.time());
-                    s.setString(3, event.actor());
-                    s.setString(4, event.action());
-                    s.setString(5, event.target());
-                    s.setString(6, event.outcome().name());
-                    s.setString(7, event.reason());
-                    s.setString(8, head.lastHash());
-                    s.setString(9, hash);
-                });
-        setHead(c, id, hash);
+    /** Appends {@code event} in the same transaction as {@code alongside}: both are stored or neither. */
+    void record(AuditEvent event, Jdbc.Work<?> alongside) {
+        appender.append(event, alongside);
     }
 
     @Override
@@ -117,7 +98,7 @@ public final class JdbcAuditLog implements AuditLog {
      */
     private void chainUnchained() {
         jdbc.inTransaction(c -> {
-            Head head = lockHead(c);
+            AuditAppender.Head head = AuditAppender.Head.lock(c);
             List<AuditRecord> unchained = Jdbc.query(c, "select * from audit_events where hash is null order by id",
                     s -> { }, row -> new AuditRecord(row.getLong("id"), event(row), "", ""));
             long id = head.lastId();
@@ -136,24 +117,9 @@ public final class JdbcAuditLog implements AuditLog {
             }
             if (!unchained.isEmpty()) {
                 Jdbc.update(c, "update audit_events set id = -id where id < 0", s -> { });
-                setHead(c, id, previous);
+                new AuditAppender.Head(id, previous).store(c);
             }
             return null;
-        });
-    }
-
-    private record Head(long lastId, String lastHash) {
-    }
-
-    private static Head lockHead(Connection c) throws SQLException {
-        return Jdbc.query(c, "select last_id, last_hash from audit_head where id = 1 for update", s -> { },
-                row -> new Head(row.getLong(1), row.getString(2))).get(0);
-    }
-
-    private static void setHead(Connection c, long id, String hash) throws SQLException {
-        Jdbc.update(c, "update audit_head set last_id = ?, last_hash = ? where id = 1", s -> {
-            s.setLong(1, id);
-            s.setString(2, hash);
         });
     }
 

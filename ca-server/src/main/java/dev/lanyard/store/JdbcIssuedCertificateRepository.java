@@ -15,22 +15,21 @@ import javax.sql.DataSource;
 public final class JdbcIssuedCertificateRepository implements IssuedCertificateRepository {
 
     private final Jdbc jdbc;
+    private final JdbcAuditLog audit;
 
-    public JdbcIssuedCertificateRepository(DataSource dataSource) {
+    /** @param audit the trail that each certificate's issuance record joins, in the same transaction */
+    public JdbcIssuedCertificateRepository(DataSource dataSource, JdbcAuditLog audit) {
         this.jdbc = new Jdbc(dataSource);
+        this.audit = audit;
     }
 
     @Override
     public void record(IssuedCertificateRecord c, AuditEvent issuance) {
-        jdbc.inTransaction(connection -> {
-            insert(connection, c);
-            JdbcAuditLog.append(connection, issuance);
-            return null;
-        });
+        audit.record(issuance, connection -> insert(connection, c));
     }
 
-    private static void insert(Connection connection, IssuedCertificateRecord c) throws SQLException {
-        Jdbc.update(connection, "insert into issued_certificates (serial_hex, spiffe_id, not_before, not_after,"
+    private static int insert(Connection connection, IssuedCertificateRecord c) throws SQLException {
+        return Jdbc.update(connection, "insert into issued_certificates (serial_hex, spiffe_id, not_before, not_after,"
                 + " sha256_fingerprint, issued_at, issuer_key_id) values (?, ?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, c.serialHex());
                     s.setString(2, c.spiffeId().toString());

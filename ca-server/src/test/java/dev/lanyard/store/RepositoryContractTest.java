@@ -89,7 +89,7 @@ abstract class RepositoryContractTest {
 
     @Test
     void issuedCertificatesPageNewestFirst() {
-        var repo = new JdbcIssuedCertificateRepository(db.dataSource());
+        var repo = new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource()));
         for (int i = 0; i < 5; i++) {
             repo.record(new IssuedCertificateRecord("a" + i, i % 2 == 0 ? A : B, T, T.plusSeconds(3600), "f" + i,
                     T.plusSeconds(i), "k1"), issuance("a" + i));
@@ -109,8 +109,8 @@ abstract class RepositoryContractTest {
 
     @Test
     void aCertificateIsOnFileOnlyWithItsAuditRecord() {
-        var repo = new JdbcIssuedCertificateRepository(db.dataSource());
         var audit = new JdbcAuditLog(db.dataSource());
+        var repo = new JdbcIssuedCertificateRepository(db.dataSource(), audit);
         repo.record(new IssuedCertificateRecord("b1", A, T, T.plusSeconds(3600), "f1", T, "k1"), issuance("b1"));
         assertThat(audit.recent(10)).extracting(AuditEvent::target).containsExactly(A + " serial b1");
 
@@ -121,6 +121,47 @@ abstract class RepositoryContractTest {
         assertThat(repo.findBySerial("b1").orElseThrow().spiffeId()).isEqualTo(A);
         var verifier = new AuditChain.Verifier();
         assertThat(audit.list(AuditQuery.all(0, 10))).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
+    }
+
+    @Test
+    void concurrentIssuancesShareCommitsAndABadOneFailsAlone() throws Exception {
+        // Two "replicas" (each its own appender) and eight writers each; every tenth certificate
+        // reuses serial "dup", which only the first to commit may have.
+        List<JdbcIssuedCertificateRepository> replicas = List.of(
+                new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource())),
+                new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource())));
+        var stored = new java.util.concurrent.atomic.AtomicInteger();
+        var refused = new java.util.concurrent.atomic.AtomicInteger();
+        List<Thread> writers = new ArrayList<>();
+        for (int w = 0; w < 8; w++) {
+            int writer = w;
+            Thread thread = new Thread(() -> {
+                for (int i = 0; i < 30; i++) {
+                    String serial = i % 10 == 9 ? "dup" : "w" + writer + "-" + i;
+                    try {
+                        replicas.get(writer % 2).record(new IssuedCertificateRecord(serial, A, T, T.plusSeconds(3600),
+                                "f", T, "k1"), issuance(serial));
+                        stored.incrementAndGet();
+                    } catch (StoreException e) {
+                        refused.incrementAndGet();
+                    }
+                }
+            });
+            thread.start();
+            writers.add(thread);
+        }
+        for (Thread writer : writers) {
+            writer.join();
+        }
+        assertThat(stored.get()).isEqualTo(8 * 27 + 1);
+        assertThat(refused.get()).isEqualTo(8 * 3 - 1);
+        var audit = new JdbcAuditLog(db.dataSource());
+        var records = audit.list(AuditQuery.all(0, 1000));
+        assertThat(records).hasSize(stored.get());
+        assertThat(records).filteredOn(r -> r.event().target().endsWith(" serial dup")).hasSize(1);
+        var verifier = new AuditChain.Verifier();
+        assertThat(records).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
+        assertThat(verifier.lastId()).isEqualTo(stored.get());
     }
 
     private static AuditEvent issuance(String serial) {

@@ -1,0 +1,146 @@
+package dev.lanyard.store;
+
+import dev.lanyard.audit.AuditChain;
+import dev.lanyard.audit.AuditEvent;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Appends audit records to the hash chain, each with the writes it goes with (the certificate it
+ * records, say), durably before returning. Appends that arrive while a commit is in flight share
+ * the next transaction (group commit): the chain's head is one row that every append locks, so one
+ * commit per append would make the database's commit latency the ceiling of issuance.
+ *
+ * <p>No thread of its own: whoever takes the lock commits everything queued, its own append and
+ * the others'; the others find theirs done when they get the lock. If a shared transaction fails,
+ * its appends are retried one per transaction, so one that fails (a duplicate serial) fails alone
+ * and leaves no trace.
+ */
+final class AuditAppender {
+
+    /** The most appends one transaction takes; the rest wait for the next. */
+    static final int MAX_BATCH = 256;
+
+    private final Jdbc jdbc;
+    private final ConcurrentLinkedQueue<Append> queue = new ConcurrentLinkedQueue<>();
+    private final ReentrantLock committing = new ReentrantLock();
+
+    AuditAppender(Jdbc jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    /**
+     * Runs {@code alongside} and appends {@code event} in one transaction, shared with other
+     * appends. Returns once both are committed; neither is stored if either fails.
+     *
+     * @throws StoreException if this append or the shared transaction failed
+     */
+    void append(AuditEvent event, Jdbc.Work<?> alongside) {
+        Append append = new Append(event, alongside);
+        queue.add(append);
+        committing.lock();
+        try {
+            while (!append.finished) {
+                commit(drain());
+            }
+        } finally {
+            committing.unlock();
+        }
+        if (append.failure != null) {
+            throw append.failure;
+        }
+    }
+
+    private List<Append> drain() {
+        List<Append> batch = new ArrayList<>();
+        Append next;
+        while (batch.size() < MAX_BATCH && (next = queue.poll()) != null) {
+            batch.add(next);
+        }
+        return batch;
+    }
+
+    /** All in one transaction; if that fails, each alone, so a bad append fails by itself. */
+    private void commit(List<Append> batch) {
+        try {
+            write(batch);
+            batch.forEach(append -> append.finish(null));
+        } catch (RuntimeException e) {
+            if (batch.size() == 1) {
+                batch.get(0).finish(e);
+            } else {
+                batch.forEach(append -> commit(List.of(append)));
+            }
+        }
+    }
+
+    private void write(List<Append> batch) {
+        jdbc.inTransaction(c -> {
+            Head head = Head.lock(c);
+            for (Append append : batch) {
+                append.alongside.run(c);
+                head = insert(c, head, append.event);
+            }
+            head.store(c);
+            return null;
+        });
+    }
+
+    private static Head insert(Connection c, Head head, AuditEvent e) throws SQLException {
+        AuditEvent event = new AuditEvent(AuditChain.stored(e.time()), e.actor(), e.action(), e.target(), e.outcome(),
+                e.reason());
+        long id = head.lastId() + 1;
+        String hash = AuditChain.hash(id, event, head.lastHash());
+        Jdbc.update(c, "insert into audit_events (id, occurred_at, actor, action, target, outcome, reason,"
+                + " previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
+                    s.setLong(1, id);
+                    Jdbc.setInstant(s, 2, event.time());
+                    s.setString(3, event.actor());
+                    s.setString(4, event.action());
+                    s.setString(5, event.target());
+                    s.setString(6, event.outcome().name());
+                    s.setString(7, event.reason());
+                    s.setString(8, head.lastHash());
+                    s.setString(9, hash);
+                });
+        return new Head(id, hash);
+    }
+
+    /** The chain's newest id and hash: one row, locked by every writer (of every replica). */
+    record Head(long lastId, String lastHash) {
+
+        static Head lock(Connection c) throws SQLException {
+            return Jdbc.query(c, "select last_id, last_hash from audit_head where id = 1 for update", s -> { },
+                    row -> new Head(row.getLong(1), row.getString(2))).get(0);
+        }
+
+        void store(Connection c) throws SQLException {
+            Jdbc.update(c, "update audit_head set last_id = ?, last_hash = ? where id = 1", s -> {
+                s.setLong(1, lastId);
+                s.setString(2, lastHash);
+            });
+        }
+    }
+
+    /** One caller's append; written by the committer under the lock, read by the caller after it. */
+    private static final class Append {
+        final AuditEvent event;
+        final Jdbc.Work<?> alongside;
+        boolean finished;
+        RuntimeException failure;
+
+        Append(AuditEvent event, Jdbc.Work<?> alongside) {
+            this.event = event;
+            this.alongside = alongside;
+        }
+
+        void finish(RuntimeException failure) {
+            this.finished = true;
+            this.failure = failure;
+        }
+    }
+}
