@@ -39,6 +39,7 @@ import (
 type options struct {
 	lanyard   string
 	bundle    string
+	rootPin   string
 	joinToken string
 	jwksURL   string
 	issuer    string
@@ -53,6 +54,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.lanyard, "lanyard", "", "Lanyard's gRPC address, HOST:PORT")
 	fs.StringVar(&o.bundle, "bundle", "", "PEM roots that Lanyard's server certificate chains to")
+	fs.StringVar(&o.rootPin, "root-fingerprint", "", "sha256:HEX of Lanyard's root, as `lanyard dev` prints it (instead of --bundle)")
 	fs.StringVar(&o.joinToken, "join-token", "", "one-time join token (prefer the LANYARD_JOIN_TOKEN environment variable)")
 	fs.StringVar(&o.jwksURL, "jwks-url", "", "Lanyard's JWKS, e.g. http://localhost:8080/.well-known/jwks.json")
 	fs.StringVar(&o.issuer, "issuer", "", "the iss every token must carry")
@@ -66,8 +68,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		o.joinToken = getenv("LANYARD_JOIN_TOKEN")
 	}
 	var missing []string
-	for name, v := range map[string]string{"--lanyard": o.lanyard, "--bundle": o.bundle, "--jwks-url": o.jwksURL,
-		"--issuer": o.issuer, "--join-token or LANYARD_JOIN_TOKEN": o.joinToken} {
+	for name, v := range map[string]string{"--lanyard": o.lanyard, "--bundle or --root-fingerprint": o.bundle + o.rootPin,
+		"--jwks-url": o.jwksURL, "--issuer": o.issuer, "--join-token or LANYARD_JOIN_TOKEN": o.joinToken} {
 		if v == "" {
 			missing = append(missing, name)
 		}
@@ -75,6 +77,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		return o, fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+	if o.bundle != "" && o.rootPin != "" {
+		return o, errors.New("--bundle and --root-fingerprint exclude each other: trust Lanyard one way")
 	}
 	if host, _, err := net.SplitHostPort(o.control); err != nil || !isLoopback(host) {
 		return o, fmt.Errorf("--control must be a loopback HOST:PORT (it has no authentication), not %q", o.control)
@@ -189,8 +194,8 @@ func run(ctx context.Context, o options, log *slog.Logger, ready chan<- string) 
 func bootstrap(ctx context.Context, o options, log *slog.Logger) (*identity.Source, error) {
 	backoff := retry.Backoff{Base: 250 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 0; ; attempt++ {
-		src, err := identity.Start(ctx, identity.Config{Server: o.lanyard, BundleFile: o.bundle, JoinToken: o.joinToken,
-			TTL: o.ttl, Logger: log})
+		src, err := identity.Start(ctx, identity.Config{Server: o.lanyard, BundleFile: o.bundle, RootFingerprint: o.rootPin,
+			JoinToken: o.joinToken, TTL: o.ttl, Logger: log})
 		if err == nil || !retry.IsTransient(err) || attempt >= 40 {
 			return src, err
 		}

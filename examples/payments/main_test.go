@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +60,9 @@ func TestFlags(t *testing.T) {
 		want string
 	}{
 		{full, "missing --join-token or LANYARD_JOIN_TOKEN"},
-		{[]string{"--join-token", "t"}, "missing --bundle, --issuer, --jwks-url, --lanyard"},
+		{[]string{"--join-token", "t"}, "missing --bundle or --root-fingerprint, --issuer, --jwks-url, --lanyard"},
 		{append(full, "--join-token", "t", "--control", "0.0.0.0:9090"), `--control must be a loopback HOST:PORT (it has no authentication), not "0.0.0.0:9090"`},
+		{append(slices.Clone(full), "--join-token", "t", "--root-fingerprint", "sha256:ab"), "--bundle and --root-fingerprint exclude each other: trust Lanyard one way"},
 	}
 	for _, tc := range cases {
 		if _, err := parseFlags(tc.args, env(nil), io.Discard); err == nil || err.Error() != tc.want {

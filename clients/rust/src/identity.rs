@@ -14,12 +14,21 @@ use tonic::transport::Channel;
 pub struct Config {
     /// Lanyard's gRPC address, host:port.
     pub lanyard: String,
-    /// PEM roots trusted to verify Lanyard before we hold a certificate.
-    pub bundle_pem: String,
+    /// How to trust Lanyard before we hold a certificate.
+    pub trust: Trust,
     /// The one-time join token. Never logged.
     pub join_token: String,
     /// Certificate lifetime to ask for; the server default when unset.
     pub ttl: Option<Duration>,
+}
+
+/// How a workload trusts Lanyard at bootstrap; afterwards it follows the trust bundle.
+pub enum Trust {
+    /// PEM roots, e.g. the contents of a bundle file distributed with the workload.
+    BundlePem(String),
+    /// `sha256:HEX` of one root, as `lanyard dev` prints it: the bundle is fetched from the server
+    /// and accepted only if it holds that root and the server's certificate chains to it.
+    RootFingerprint(String),
 }
 
 /// The certificate currently held.
@@ -52,7 +61,10 @@ struct Inner {
 impl Identity {
     /// Bootstraps: a key made here, a CSR, the join token; then renews and follows the bundle.
     pub async fn bootstrap(config: Config) -> Result<Identity, Error> {
-        let roots = pem_certificates(&config.bundle_pem)?;
+        let roots = match &config.trust {
+            Trust::BundlePem(pem) => pem_certificates(pem)?,
+            Trust::RootFingerprint(pin) => crate::pinned::fetch_bundle(&config.lanyard, pin).await?,
+        };
         if roots.is_empty() {
             return Err(Error::Invalid("the bundle holds no certificate".into()));
         }

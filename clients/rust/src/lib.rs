@@ -8,6 +8,7 @@ pub mod contract;
 pub mod error;
 pub mod identity;
 pub mod jwks;
+mod pinned;
 pub mod revocation;
 pub mod tls;
 pub mod token;

@@ -75,7 +75,7 @@ impl Roots {
 
     /// Checks a chain to the current roots for the given usage, and that the leaf carries a
     /// SPIFFE ID in `trust_domain` (any, while it is not known yet); returns the SPIFFE ID.
-    fn verify(
+    pub(crate) fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],

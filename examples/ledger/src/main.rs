@@ -5,7 +5,7 @@
 mod control;
 mod ledger;
 
-use lanyard::identity::{Config, Identity};
+use lanyard::identity::{Config, Identity, Trust};
 use lanyard::jwks::{HttpJwks, Keys};
 use lanyard::revocation::RevocationWatcher;
 use lanyard::verify::Verifier;
@@ -16,6 +16,7 @@ use std::time::Duration;
 struct Options {
     lanyard: String,
     bundle: String,
+    root_fingerprint: String,
     join_token: String,
     jwks_url: String,
     issuer: String,
@@ -27,6 +28,7 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
     let mut o = Options {
         lanyard: String::new(),
         bundle: String::new(),
+        root_fingerprint: String::new(),
         join_token: String::new(),
         jwks_url: String::new(),
         issuer: String::new(),
@@ -43,6 +45,7 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
         match name.trim_start_matches('-') {
             "lanyard" => o.lanyard = value()?,
             "bundle" => o.bundle = value()?,
+            "root-fingerprint" => o.root_fingerprint = value()?,
             "join-token" => o.join_token = value()?,
             "jwks-url" => o.jwks_url = value()?,
             "issuer" => o.issuer = value()?,
@@ -56,7 +59,6 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
     }
     let mut missing: Vec<&str> = [
         ("--lanyard", &o.lanyard),
-        ("--bundle", &o.bundle),
         ("--jwks-url", &o.jwks_url),
         ("--issuer", &o.issuer),
         ("--join-token or LANYARD_JOIN_TOKEN", &o.join_token),
@@ -65,9 +67,15 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
     .filter(|(_, v)| v.is_empty())
     .map(|(n, _)| *n)
     .collect();
+    if o.bundle.is_empty() && o.root_fingerprint.is_empty() {
+        missing.push("--bundle or --root-fingerprint");
+    }
     missing.sort();
     if !missing.is_empty() {
         return Err(format!("missing {}", missing.join(", ")));
+    }
+    if !o.bundle.is_empty() && !o.root_fingerprint.is_empty() {
+        return Err("--bundle and --root-fingerprint exclude each other: trust Lanyard one way".into());
     }
     let host = o.control.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
     if !(host == "localhost" || host.parse::<std::net::IpAddr>().map_or(false, |ip| ip.is_loopback())) {
@@ -94,8 +102,12 @@ async fn main() {
 }
 
 async fn run(o: Options) -> Result<(), String> {
-    let bundle = std::fs::read_to_string(&o.bundle).map_err(|e| format!("--bundle {}: {e}", o.bundle))?;
-    let identity = Identity::bootstrap(Config { lanyard: o.lanyard.clone(), bundle_pem: bundle, join_token: o.join_token, ttl: None })
+    let trust = if o.bundle.is_empty() {
+        Trust::RootFingerprint(o.root_fingerprint)
+    } else {
+        Trust::BundlePem(std::fs::read_to_string(&o.bundle).map_err(|e| format!("--bundle {}: {e}", o.bundle))?)
+    };
+    let identity = Identity::bootstrap(Config { lanyard: o.lanyard.clone(), trust, join_token: o.join_token, ttl: None })
         .await
         .map_err(|e| format!("bootstrap: {e}"))?;
     tracing::info!("bootstrapped as {} (serial {})", identity.svid().spiffe_id, identity.svid().serial);
@@ -144,7 +156,13 @@ mod tests {
         assert_eq!(o.join_token, "lyjt_x.y");
         assert_eq!(o.bundle, "b.pem");
         let err = parse(&args(&["--lanyard", "l:1"]), |_| None).err().unwrap();
-        assert_eq!(err, "missing --bundle, --issuer, --join-token or LANYARD_JOIN_TOKEN, --jwks-url");
+        assert_eq!(err, "missing --bundle or --root-fingerprint, --issuer, --join-token or LANYARD_JOIN_TOKEN, --jwks-url");
+        let mut pinned = full.clone();
+        pinned[2] = "--root-fingerprint=sha256:ab".into();
+        assert_eq!(parse(&pinned, |_| Some("t".into())).unwrap().root_fingerprint, "sha256:ab");
+        let mut both = full.clone();
+        both.extend(args(&["--root-fingerprint", "sha256:ab"]));
+        assert!(parse(&both, |_| Some("t".into())).err().unwrap().contains("exclude each other"));
         let mut open = full.clone();
         open.extend(args(&["--control", "0.0.0.0:9"]));
         assert!(parse(&open, |_| Some("t".into())).err().unwrap().contains("loopback"));

@@ -100,6 +100,11 @@ class CrossLanguageTest {
     private Credential admin;
     private ExampleService payments;
     private ExampleService ledger;
+    private Path paymentsBinary;
+    private Path ledgerBinary;
+    private String lanyard;
+    private String jwks;
+    private String issuer;
 
     @BeforeAll
     void start() throws Exception {
@@ -137,15 +142,19 @@ class CrossLanguageTest {
             admin().createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(id).build());
         }
 
+        // The Go service trusts Lanyard through a bundle file, the Rust one through the pinned root.
         Path bundle = dir.resolve("bundle.pem");
         Files.writeString(bundle, Pem.certificates(server.trustBundle()));
-        String lanyard = "localhost:" + grpcPort;
-        String jwks = "http://127.0.0.1:" + httpPort + "/.well-known/jwks.json";
-        String issuer = server.config().issuer();
-        payments = ExampleService.start("payments (Go)", root.resolve("examples/payments/target/payments"), lanyard,
-                bundle, jwks, issuer, joinToken(PAYMENTS), freePort(), freePort(), dir, List.of());
-        ledger = ExampleService.start("ledger (Rust)", root.resolve("examples/ledger/target/debug/ledger"), lanyard,
-                bundle, jwks, issuer, joinToken(LEDGER), freePort(), freePort(), dir, List.of());
+        lanyard = "localhost:" + grpcPort;
+        jwks = "http://127.0.0.1:" + httpPort + "/.well-known/jwks.json";
+        issuer = server.config().issuer();
+        paymentsBinary = root.resolve("examples/payments/target/payments");
+        ledgerBinary = root.resolve("examples/ledger/target/debug/ledger");
+        payments = ExampleService.start("payments (Go)", paymentsBinary, lanyard, List.of("--bundle", bundle.toString()),
+                jwks, issuer, joinToken(PAYMENTS), freePort(), freePort(), dir, List.of());
+        ledger = ExampleService.start("ledger (Rust)", ledgerBinary, lanyard, List.of("--root-fingerprint",
+                "sha256:" + Pem.sha256Fingerprint(server.trustBundle().get(0))), jwks, issuer, joinToken(LEDGER),
+                freePort(), freePort(), dir, List.of());
         payments.awaitHealthy(Duration.ofSeconds(60));
         ledger.awaitHealthy(Duration.ofSeconds(60));
     }
@@ -176,6 +185,21 @@ class CrossLanguageTest {
         assertThat(ledger.call(payments, "/examples.payments.v1.PaymentsService/GetPayment", "payments",
                 List.of("payments.read"), Map.of("paymentId", "no-such-payment")).code())
                 .as("past the token check: the service itself answers").isEqualTo("NOT_FOUND");
+    }
+
+    @Test
+    @Order(0)
+    void aServiceWhosePinMatchesNoRootRefusesToBootstrap() throws Exception {
+        String wrongPin = "sha256:" + "0".repeat(64);
+        for (Path binary : List.of(paymentsBinary, ledgerBinary)) {
+            String name = binary.getFileName() + " (wrong pin)";
+            try (ExampleService service = ExampleService.start(name, binary, lanyard, List.of("--root-fingerprint",
+                    wrongPin), jwks, issuer, joinToken(TESTER), freePort(), freePort(), dir, List.of())) {
+                assertThat(service.awaitExit(Duration.ofSeconds(60))).as(name).isNotZero();
+                assertThat(service.log()).as(name)
+                        .contains("no root in the server's trust bundle matches the pinned fingerprint");
+            }
+        }
     }
 
     @Test

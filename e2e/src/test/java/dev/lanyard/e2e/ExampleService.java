@@ -44,21 +44,33 @@ final class ExampleService implements AutoCloseable {
         this.process = process;
     }
 
-    /** Starts {@code binary} with the flags every example takes; the join token goes in the environment. */
-    static ExampleService start(String name, Path binary, String lanyard, Path bundle, String jwksUrl, String issuer,
+    /**
+     * Starts {@code binary} with the flags every example takes; the join token goes in the
+     * environment. {@code trust} is {@code --bundle FILE} or {@code --root-fingerprint sha256:HEX}.
+     */
+    static ExampleService start(String name, Path binary, String lanyard, List<String> trust, String jwksUrl, String issuer,
             String joinToken, int grpcPort, int controlPort, Path logDir, List<String> extra) throws IOException {
         if (!Files.isExecutable(binary)) {
             throw new IllegalStateException(binary + " does not exist: the clients/go and clients/rust modules build it"
                     + " (run the whole build, or skip the cross-language part with -Dlanyard.skipCrossLanguage=true)");
         }
-        List<String> command = new ArrayList<>(List.of(binary.toString(), "--lanyard", lanyard, "--bundle",
-                bundle.toString(), "--jwks-url", jwksUrl, "--issuer", issuer, "--listen", "127.0.0.1:" + grpcPort,
+        List<String> command = new ArrayList<>(List.of(binary.toString(), "--lanyard", lanyard));
+        command.addAll(trust);
+        command.addAll(List.of("--jwks-url", jwksUrl, "--issuer", issuer, "--listen", "127.0.0.1:" + grpcPort,
                 "--control", "127.0.0.1:" + controlPort));
         command.addAll(extra);
         Path log = logDir.resolve(name + ".log");
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().put("LANYARD_JOIN_TOKEN", joinToken);
         return new ExampleService(name, "127.0.0.1:" + grpcPort, "http://127.0.0.1:" + controlPort, log, builder.start());
+    }
+
+    /** Waits for the process to end by itself; its exit code. */
+    int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            throw new IllegalStateException(name + " still runs after " + timeout + ":\n" + log());
+        }
+        return process.exitValue();
     }
 
     /** Waits until the service holds a certificate and serves. */
