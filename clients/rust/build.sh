@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The Rust half of the build, run by Maven in the test phase of clients/rust (pom.xml):
+#   0. cargo fmt --check of the crate and the example;
 #   1. cargo test of the lanyard crate (unit tests and the shared verification vectors);
 #   2. builds examples/ledger (sharing this crate's target directory, so dependencies compile once)
 #      to examples/ledger/target/debug/ledger, which the cross-language e2e suite runs.
@@ -23,6 +24,13 @@ fi
 
 cd "$here"
 echo "clients/rust: $(cargo --version)"
+# Formatting is checked like gofmt on the Go side (rustfmt.toml; `cargo fmt` fixes it).
+for dir in "$here" "$root/examples/ledger"; do
+  if ! (cd "$dir" && cargo fmt --check >/dev/null); then
+    echo "clients/rust/build.sh: $dir is not formatted; run: (cd $dir && cargo fmt)" >&2
+    exit 1
+  fi
+done
 if [[ "${LANYARD_SKIP_RUST_TESTS:-false}" != "true" ]]; then
   cargo test --locked
 fi

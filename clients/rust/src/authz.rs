@@ -100,9 +100,12 @@ impl Call {
 
 async fn authorize(verifier: &Verifier, contracts: &Contracts, call: Call) -> Result<VerifiedToken, Status> {
     let path = call.path.as_str();
-    let contract = contracts.get(path).ok_or_else(|| Status::permission_denied(format!("{path} is not a known method")))?;
+    let contract =
+        contracts.get(path).ok_or_else(|| Status::permission_denied(format!("{path} is not a known method")))?;
     if contract.required_scopes.is_empty() {
-        return Err(Status::permission_denied(format!("{path} declares no lanyard.v1.required_scopes; it accepts no token")));
+        return Err(Status::permission_denied(format!(
+            "{path} declares no lanyard.v1.required_scopes; it accepts no token"
+        )));
     }
     let peer = call.peer.ok_or_else(|| Status::unauthenticated("no TLS client certificate"))?;
     let header = match call.authorization.as_slice() {

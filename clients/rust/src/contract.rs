@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn a_service_without_an_audience_is_refused() {
-        let err = Contracts::from_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET, &["lanyard.v1.TokenService"]).unwrap_err();
+        let err =
+            Contracts::from_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET, &["lanyard.v1.TokenService"]).unwrap_err();
         assert!(err.contains("declares no lanyard.v1.audience"), "{err}");
     }
 }

@@ -197,9 +197,10 @@ impl Identity {
                     if let Ok(response) = client.watch_trust_bundle(pb::WatchTrustBundleRequest {}).await {
                         let mut stream = response.into_inner();
                         while let Ok(Some(bundle)) = stream.message().await {
-                            identity.inner.roots.set(
-                                bundle.x509_authorities.into_iter().map(CertificateDer::from).collect(),
-                            );
+                            identity
+                                .inner
+                                .roots
+                                .set(bundle.x509_authorities.into_iter().map(CertificateDer::from).collect());
                         }
                     }
                 }

@@ -76,9 +76,15 @@ impl HttpJwks {
     async fn get(&self, kid: &str) -> Option<Jwk> {
         let mut cache = self.cache.lock().await;
         let now = Instant::now();
-        let stale = cache.fresh_until.map_or(true, |t| now >= t);
+        let stale = match cache.fresh_until {
+            Some(until) => now >= until,
+            None => true,
+        };
         let unknown = !cache.keys.contains_key(kid);
-        let may_fetch = cache.last_fetch.map_or(true, |t| now.duration_since(t) >= self.min_refetch);
+        let may_fetch = match cache.last_fetch {
+            Some(last) => now.duration_since(last) >= self.min_refetch,
+            None => true,
+        };
         if stale || (unknown && may_fetch) {
             cache.last_fetch = Some(now);
             match self.fetch().await {
@@ -86,7 +92,9 @@ impl HttpJwks {
                     cache.keys = keys;
                     cache.fresh_until = Some(now + max_age);
                 }
-                Err(e) => tracing::warn!("JWKS {} unavailable, keeping {} cached keys: {e}", self.url, cache.keys.len()),
+                Err(e) => {
+                    tracing::warn!("JWKS {} unavailable, keeping {} cached keys: {e}", self.url, cache.keys.len())
+                }
             }
         }
         cache.keys.get(kid).cloned()

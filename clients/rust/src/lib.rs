@@ -38,6 +38,5 @@ pub mod pb {
     }
 
     /// Every compiled file, options included: the source of the scope contracts.
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/lanyard_descriptor.bin"));
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lanyard_descriptor.bin"));
 }

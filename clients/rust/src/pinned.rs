@@ -31,17 +31,22 @@ pub(crate) async fn fetch_bundle(lanyard: &str, pin: &str) -> Result<Vec<Certifi
     let bundle = client.get_trust_bundle(request).await?.into_inner();
 
     let roots: Vec<CertificateDer<'static>> = bundle.x509_authorities.into_iter().map(CertificateDer::from).collect();
-    let pinned = roots
-        .iter()
-        .find(|root| Sha256::digest(root.as_ref()).as_slice() == want)
-        .ok_or_else(|| {
-            Error::Invalid("no root in the server's trust bundle matches the pinned fingerprint; refusing to continue".into())
-        })?;
+    let pinned = roots.iter().find(|root| Sha256::digest(root.as_ref()).as_slice() == want).ok_or_else(|| {
+        Error::Invalid(
+            "no root in the server's trust bundle matches the pinned fingerprint; refusing to continue".into(),
+        )
+    })?;
     let chain = presented.chain();
     let (leaf, intermediates) =
         chain.split_first().ok_or_else(|| Error::Invalid("the server presented no certificate".into()))?;
     let id = Roots::new(vec![pinned.clone()])
-        .verify(leaf, intermediates, UnixTime::now(), webpki::KeyUsage::server_auth(), &TrustDomain::new(&bundle.trust_domain))
+        .verify(
+            leaf,
+            intermediates,
+            UnixTime::now(),
+            webpki::KeyUsage::server_auth(),
+            &TrustDomain::new(&bundle.trust_domain),
+        )
         .map_err(|e| Error::Invalid(format!("the server's certificate does not chain to the pinned root: {e}")))?;
     let expected = format!("spiffe://{}/lanyard/server", bundle.trust_domain);
     if id != expected {
@@ -93,7 +98,7 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &tls::provider().signature_verification_algorithms)
+        tls::tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -102,11 +107,11 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &tls::provider().signature_verification_algorithms)
+        tls::tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        tls::provider().signature_verification_algorithms.supported_schemes()
+        tls::supported_schemes()
     }
 }
 
@@ -125,7 +130,14 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused() {
-        for bad in ["", "ab".repeat(32).as_str(), "sha1:abcd", "sha256:abcd", "sha256:zz", &format!("sha256:{}", "ab".repeat(33))] {
+        for bad in [
+            "",
+            "ab".repeat(32).as_str(),
+            "sha1:abcd",
+            "sha256:abcd",
+            "sha256:zz",
+            &format!("sha256:{}", "ab".repeat(33)),
+        ] {
             let err = parse_pin(bad).unwrap_err().to_string();
             assert!(err.contains("sha256:<64 hex digits>"), "{bad:?}: {err}");
         }

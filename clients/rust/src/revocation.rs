@@ -130,7 +130,11 @@ fn apply(state: &State, event: &pb::RevocationEvent) {
 fn normalize(serial: &str) -> String {
     let s = serial.to_ascii_lowercase();
     let trimmed = s.trim_start_matches('0');
-    if trimmed.is_empty() { "0".into() } else { trimmed.into() }
+    if trimmed.is_empty() {
+        "0".into()
+    } else {
+        trimmed.into()
+    }
 }
 
 fn now() -> u64 {
@@ -139,7 +143,7 @@ fn now() -> u64 {
 
 impl RevocationSet for RevocationWatcher {
     fn is_revoked_jti(&self, jti: &str) -> bool {
-        self.state.jtis.read().expect("lock").get(jti).map_or(false, |until| now() < *until)
+        self.state.jtis.read().expect("lock").get(jti).is_some_and(|until| now() < *until)
     }
 
     fn is_revoked_identity(&self, spiffe_id: &str) -> bool {
@@ -147,6 +151,6 @@ impl RevocationSet for RevocationWatcher {
     }
 
     fn is_revoked_serial(&self, serial_hex: &str) -> bool {
-        self.state.serials.read().expect("lock").get(&normalize(serial_hex)).map_or(false, |until| now() < *until)
+        self.state.serials.read().expect("lock").get(&normalize(serial_hex)).is_some_and(|until| now() < *until)
     }
 }

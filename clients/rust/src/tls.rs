@@ -84,10 +84,8 @@ impl Roots {
         trust_domain: &TrustDomain,
     ) -> Result<String, rustls::Error> {
         let roots = self.get();
-        let anchors: Vec<_> = roots
-            .iter()
-            .filter_map(|r| webpki::anchor_from_trusted_cert(r).ok().map(|a| a.to_owned()))
-            .collect();
+        let anchors: Vec<_> =
+            roots.iter().filter_map(|r| webpki::anchor_from_trusted_cert(r).ok().map(|a| a.to_owned())).collect();
         let cert = webpki::EndEntityCert::try_from(end_entity)
             .map_err(|e| rustls::Error::General(format!("bad certificate: {e}")))?;
         cert.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &anchors, intermediates, now, usage, None, None)
@@ -129,6 +127,28 @@ pub fn spiffe_id(der: &[u8]) -> Option<String> {
     })
 }
 
+/// The handshake signature checks every verifier here shares: the peer proves it holds the
+/// leaf's key with the provider's algorithms, whatever we decide about its chain.
+pub(crate) fn tls12_signature(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
+}
+
+pub(crate) fn tls13_signature(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
+}
+
+pub(crate) fn supported_schemes() -> Vec<SignatureScheme> {
+    provider().signature_verification_algorithms.supported_schemes()
+}
+
 /// The process-wide crypto provider (ring).
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -160,7 +180,7 @@ impl ServerCertVerifier for SpiffeServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
+        tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -169,11 +189,11 @@ impl ServerCertVerifier for SpiffeServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
+        tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider().signature_verification_algorithms.supported_schemes()
+        supported_schemes()
     }
 }
 
@@ -205,7 +225,7 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &provider().signature_verification_algorithms)
+        tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -214,16 +234,20 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &provider().signature_verification_algorithms)
+        tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider().signature_verification_algorithms.supported_schemes()
+        supported_schemes()
     }
 }
 
 /// A client config presenting `cert` (if set) and verifying servers against `roots`; ALPN h2 for gRPC.
-pub fn client_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: Arc<TrustDomain>) -> rustls::ClientConfig {
+pub fn client_config(
+    cert: Arc<CurrentCert>,
+    roots: Arc<Roots>,
+    trust_domain: Arc<TrustDomain>,
+) -> rustls::ClientConfig {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
@@ -235,7 +259,11 @@ pub fn client_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: Ar
 }
 
 /// A server config presenting `cert` and requiring client certificates that chain to `roots`.
-pub fn server_config(cert: Arc<CurrentCert>, roots: Arc<Roots>, trust_domain: Arc<TrustDomain>) -> rustls::ServerConfig {
+pub fn server_config(
+    cert: Arc<CurrentCert>,
+    roots: Arc<Roots>,
+    trust_domain: Arc<TrustDomain>,
+) -> rustls::ServerConfig {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")

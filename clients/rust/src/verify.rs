@@ -172,7 +172,7 @@ impl Verifier {
         if !self.algorithms.iter().any(|a| a == alg) {
             return Err(reject(Failure::BadAlgorithm, format!("alg {alg} is not allowed")));
         }
-        if header.get("typ").map_or(false, |t| t.as_str() != Some("JWT")) {
+        if header.get("typ").is_some_and(|t| t.as_str() != Some("JWT")) {
             return Err(reject(Failure::Malformed, "typ is not JWT"));
         }
         if header.get("crit").is_some() {
@@ -183,7 +183,8 @@ impl Verifier {
             .and_then(Value::as_str)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| reject(Failure::Malformed, "the header has no kid"))?;
-        let jwk = self.keys.get(kid).await.ok_or_else(|| reject(Failure::UnknownKey, format!("no published key {kid:?}")))?;
+        let jwk =
+            self.keys.get(kid).await.ok_or_else(|| reject(Failure::UnknownKey, format!("no published key {kid:?}")))?;
         let algorithm = fitting(alg, &jwk)?;
         let key = DecodingKey::from_jwk(&jwk).map_err(|e| reject(Failure::UnknownKey, format!("key {kid:?}: {e}")))?;
         let message = format!("{}.{}", parts[0], parts[1]);
@@ -227,11 +228,10 @@ impl Verifier {
         }
         let subject = text("sub").ok_or_else(|| reject(Failure::Malformed, "no sub"))?;
         let token_id = text("jti").ok_or_else(|| reject(Failure::Malformed, "no jti"))?;
-        let bound = claims
-            .get("cnf")
-            .and_then(|c| c.get("x5t#S256"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| reject(Failure::CnfMismatch, "the token is not bound to a certificate (no cnf x5t#S256)"))?;
+        let bound =
+            claims.get("cnf").and_then(|c| c.get("x5t#S256")).and_then(Value::as_str).ok_or_else(|| {
+                reject(Failure::CnfMismatch, "the token is not bound to a certificate (no cnf x5t#S256)")
+            })?;
         if bound != thumbprint(peer_der) {
             return Err(reject(Failure::CnfMismatch, "the token is bound to another certificate than the caller's"));
         }
@@ -265,9 +265,8 @@ pub fn serial_hex(der: &[u8]) -> Option<String> {
 }
 
 fn json_part(part: &str, what: &str) -> Result<Value, Rejected> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| reject(Failure::Malformed, format!("the {what} is not base64url")))?;
+    let bytes =
+        URL_SAFE_NO_PAD.decode(part).map_err(|_| reject(Failure::Malformed, format!("the {what} is not base64url")))?;
     let value: Value =
         serde_json::from_slice(&bytes).map_err(|_| reject(Failure::Malformed, format!("the {what} is not JSON")))?;
     if !value.is_object() {

@@ -80,10 +80,7 @@ struct CallRequest {
 /// Makes one unary call over mTLS with the current certificate and a token, and reports the status.
 async fn call(Extract(s): Extract<State>, Json(req): Json<CallRequest>) -> (StatusCode, Json<Value>) {
     match make_call(&s, req).await {
-        Ok(status) => (
-            StatusCode::OK,
-            Json(json!({"code": code_name(status.code()), "message": status.message()})),
-        ),
+        Ok(status) => (StatusCode::OK, Json(json!({"code": code_name(status.code()), "message": status.message()}))),
         Err(bad) => (StatusCode::BAD_REQUEST, Json(json!({"error": bad}))),
     }
 }

@@ -53,7 +53,10 @@ impl LedgerService for Ledger {
 
     type ListEntriesStream = Pin<Box<dyn Stream<Item = Result<Entry, Status>> + Send>>;
 
-    async fn list_entries(&self, request: Request<ListEntriesRequest>) -> Result<Response<Self::ListEntriesStream>, Status> {
+    async fn list_entries(
+        &self,
+        request: Request<ListEntriesRequest>,
+    ) -> Result<Response<Self::ListEntriesStream>, Status> {
         let account = request.into_inner().account_id;
         let matching: Vec<Result<Entry, Status>> = self
             .entries

@@ -78,7 +78,7 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
         return Err("--bundle and --root-fingerprint exclude each other: trust Lanyard one way".into());
     }
     let host = o.control.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
-    if !(host == "localhost" || host.parse::<std::net::IpAddr>().map_or(false, |ip| ip.is_loopback())) {
+    if !(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())) {
         return Err(format!("--control must be a loopback HOST:PORT (it has no authentication), not {:?}", o.control));
     }
     Ok(o)
@@ -107,9 +107,10 @@ async fn run(o: Options) -> Result<(), String> {
     } else {
         Trust::BundlePem(std::fs::read_to_string(&o.bundle).map_err(|e| format!("--bundle {}: {e}", o.bundle))?)
     };
-    let identity = Identity::bootstrap(Config { lanyard: o.lanyard.clone(), trust, join_token: o.join_token, ttl: None })
-        .await
-        .map_err(|e| format!("bootstrap: {e}"))?;
+    let identity =
+        Identity::bootstrap(Config { lanyard: o.lanyard.clone(), trust, join_token: o.join_token, ttl: None })
+            .await
+            .map_err(|e| format!("bootstrap: {e}"))?;
     tracing::info!("bootstrapped as {} (serial {})", identity.svid().spiffe_id, identity.svid().serial);
 
     let for_watch = identity.clone();
@@ -132,7 +133,8 @@ async fn run(o: Options) -> Result<(), String> {
         ))
         .serve_with_incoming(incoming);
     let state = control::State::new(identity, revocations);
-    let control = tokio::net::TcpListener::bind(&o.control).await.map_err(|e| format!("--control {}: {e}", o.control))?;
+    let control =
+        tokio::net::TcpListener::bind(&o.control).await.map_err(|e| format!("--control {}: {e}", o.control))?;
     tracing::info!("serving LedgerService on {} and the control API on {}", o.listen, o.control);
     tokio::select! {
         r = server => r.map_err(|e| format!("server: {e}")),
@@ -156,7 +158,10 @@ mod tests {
         assert_eq!(o.join_token, "lyjt_x.y");
         assert_eq!(o.bundle, "b.pem");
         let err = parse(&args(&["--lanyard", "l:1"]), |_| None).err().unwrap();
-        assert_eq!(err, "missing --bundle or --root-fingerprint, --issuer, --join-token or LANYARD_JOIN_TOKEN, --jwks-url");
+        assert_eq!(
+            err,
+            "missing --bundle or --root-fingerprint, --issuer, --join-token or LANYARD_JOIN_TOKEN, --jwks-url"
+        );
         let mut pinned = full.clone();
         pinned[2] = "--root-fingerprint=sha256:ab".into();
         assert_eq!(parse(&pinned, |_| Some("t".into())).unwrap().root_fingerprint, "sha256:ab");
