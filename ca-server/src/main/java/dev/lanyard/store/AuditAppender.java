@@ -16,9 +16,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * commit per append would make the database's commit latency the ceiling of issuance.
  *
  * <p>No thread of its own: whoever takes the lock commits everything queued, its own append and
- * the others'; the others find theirs done when they get the lock. If a shared transaction fails,
- * its appends are retried one per transaction, so one that fails (a duplicate serial) fails alone
- * and leaves no trace.
+ * the others'; the others find theirs done when they get the lock. If a shared transaction fails
+ * on one append's data, its appends are retried one per transaction, so the one that fails (a
+ * duplicate serial) fails alone and leaves no trace.
  */
 final class AuditAppender {
 
@@ -64,18 +64,30 @@ final class AuditAppender {
         return batch;
     }
 
-    /** All in one transaction; if that fails, each alone, so a bad append fails by itself. */
+    /**
+     * All in one transaction. If that fails because of one append's data (a duplicate serial, a
+     * value too long), each is retried alone so the bad one fails by itself; if the database
+     * itself failed, they all fail at once rather than each waiting out the outage again.
+     */
     private void commit(List<Append> batch) {
         try {
             write(batch);
             batch.forEach(append -> append.finish(null));
         } catch (RuntimeException e) {
-            if (batch.size() == 1) {
-                batch.get(0).finish(e);
-            } else {
+            if (batch.size() > 1 && blamesOneAppend(e)) {
                 batch.forEach(append -> commit(List.of(append)));
+            } else {
+                batch.forEach(append -> append.finish(e));
             }
         }
+    }
+
+    /** SQLState class 22 (data exception) or 23 (constraint violation), or a bug in one append's work. */
+    private static boolean blamesOneAppend(RuntimeException e) {
+        if (!(e instanceof StoreException) || !(e.getCause() instanceof SQLException sql)) {
+            return true;
+        }
+        return sql.getSQLState() != null && (sql.getSQLState().startsWith("22") || sql.getSQLState().startsWith("23"));
     }
 
     private void write(List<Append> batch) {
