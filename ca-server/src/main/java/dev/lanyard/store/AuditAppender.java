@@ -24,6 +24,10 @@ final class AuditAppender {
 
     /** The most appends one transaction takes; the rest wait for the next. */
     static final int MAX_BATCH = 256;
+    /** How often a batch starts again from a tip that another writer moved. */
+    private static final int MAX_ATTEMPTS = 5;
+    /** SQLState of a duplicate key, in H2 and PostgreSQL alike. */
+    private static final String UNIQUE_VIOLATION = "23505";
 
     private final Jdbc jdbc;
     private final ConcurrentLinkedQueue<Append> queue = new ConcurrentLinkedQueue<>();
@@ -65,19 +69,31 @@ final class AuditAppender {
     }
 
     /**
-     * All in one transaction. If that fails because of one append's data (a duplicate serial, a
-     * value too long), each is retried alone so the bad one fails by itself; if the database
-     * itself failed, they all fail at once rather than each waiting out the outage again.
+     * All in one transaction. If another writer took the next id first, again from the new tip. If
+     * it fails because of one append's data (a duplicate serial, a value too long), each is retried
+     * alone so the bad one fails by itself; if the database itself failed, they all fail at once
+     * rather than each waiting out the outage again.
      */
     private void commit(List<Append> batch) {
-        try {
-            write(batch);
-            batch.forEach(append -> append.finish(null));
-        } catch (RuntimeException e) {
-            if (batch.size() > 1 && blamesOneAppend(e)) {
-                batch.forEach(append -> commit(List.of(append)));
-            } else {
-                batch.forEach(append -> append.finish(e));
+        for (int attempt = 1; ; attempt++) {
+            try {
+                write(batch);
+                batch.forEach(append -> append.finish(null));
+                return;
+            } catch (ChainMovedException e) {
+                if (attempt < MAX_ATTEMPTS) {
+                    continue;
+                }
+                StoreException failure = new StoreException(e.getCause());
+                batch.forEach(append -> append.finish(failure));
+                return;
+            } catch (RuntimeException e) {
+                if (batch.size() > 1 && blamesOneAppend(e)) {
+                    batch.forEach(append -> commit(List.of(append)));
+                } else {
+                    batch.forEach(append -> append.finish(e));
+                }
+                return;
             }
         }
     }
@@ -93,9 +109,20 @@ final class AuditAppender {
     private void write(List<Append> batch) {
         jdbc.inTransaction(c -> {
             Head head = Head.lock(c);
+            // Every append's own writes first, so one that fails (a duplicate serial) fails before any
+            // audit row is written, and a duplicate audit id can only mean another writer took it.
             for (Append append : batch) {
                 append.alongside.run(c);
-                head = insert(c, head, append.event);
+            }
+            for (Append append : batch) {
+                try {
+                    head = insert(c, head, append.event);
+                } catch (SQLException e) {
+                    if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                        throw new ChainMovedException(e); // the id is taken: the tip moved under us
+                    }
+                    throw e;
+                }
             }
             head.store(c);
             return null;
@@ -126,8 +153,15 @@ final class AuditAppender {
     record Head(long lastId, String lastHash) {
 
         static Head lock(Connection c) throws SQLException {
-            return Jdbc.query(c, "select last_id, last_hash from audit_head where id = 1 for update", s -> { },
+            Head head = Jdbc.query(c, "select last_id, last_hash from audit_head where id = 1 for update", s -> { },
                     row -> new Head(row.getLong(1), row.getString(2))).get(0);
+            // The tip is read from the records themselves: under contention H2 has handed a writer a
+            // head row older than the newest commit. Should two writers still pick the same id, the
+            // primary key refuses the second, which starts again from the new tip (commit()).
+            List<Head> tip = Jdbc.query(c, "select id, hash from audit_events where id > ? and hash is not null"
+                    + " order by id desc fetch first 1 rows only", s -> s.setLong(1, head.lastId()),
+                    row -> new Head(row.getLong(1), row.getString(2)));
+            return tip.isEmpty() ? head : tip.get(0);
         }
 
         void store(Connection c) throws SQLException {
@@ -135,6 +169,20 @@ final class AuditAppender {
                 s.setLong(1, lastId);
                 s.setString(2, lastHash);
             });
+        }
+    }
+
+    /** Another writer's record already has the id this transaction meant to use. */
+    private static final class ChainMovedException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        ChainMovedException(SQLException cause) {
+            super(cause);
+        }
+
+        @Override
+        public synchronized SQLException getCause() {
+            return (SQLException) super.getCause();
         }
     }
 

@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -123,7 +124,7 @@ abstract class RepositoryContractTest {
         assertThat(audit.list(AuditQuery.all(0, 10))).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
     }
 
-    @Test
+    @RepeatedTest(10) // a race: several interleavings per run
     void concurrentIssuancesShareCommitsAndABadOneFailsAlone() throws Exception {
         // Two "replicas" (each its own appender) and eight writers each; every tenth certificate
         // reuses serial "dup", which only the first to commit may have.
