@@ -111,9 +111,11 @@ public final class LanyardServer implements AutoCloseable {
     private final Server grpc;
     private final HttpPublisher http;
 
-    private LanyardServer(ServerConfig config, Clock clock, SecureRandom random, Database database)
-            throws IOException {
+    private LanyardServer(ServerConfig config, Clock clock, SecureRandom random, Database database,
+            HttpPublisher http, ExecutorService httpExecutor) throws IOException {
         this.config = config;
+        this.http = http;
+        this.httpExecutor = httpExecutor;
         this.clock = clock;
         this.crypto = CryptoProviders.select();
         KeyEncryptionKey kek = keyEncryptionKey(config, random);
@@ -219,13 +221,11 @@ public final class LanyardServer implements AutoCloseable {
                 .intercept(new PeerIdentityInterceptor(verifier))
                 .build();
 
-        this.httpExecutor = Executors.newFixedThreadPool(4, daemonThreads("lanyard-http"));
         Duration maxAge = config.bundleRefreshHint();
         String jwksUri = config.issuer() + "/.well-known/jwks.json";
         byte[] discovery = OpenIdConfiguration.build(config.issuer(), jwksUri,
                 List.of(tokens.algorithm().jws().getName())).getBytes(StandardCharsets.UTF_8);
-        this.http = new HttpPublisher(config.httpHost(), config.httpPort(), httpExecutor)
-                .route("/.well-known/jwks.json", () -> new HttpPublisher.Document("application/jwk-set+json",
+        http.route("/.well-known/jwks.json", () -> new HttpPublisher.Document("application/jwk-set+json",
                         bundles.current().jwksJson(), maxAge))
                 .route("/.well-known/openid-configuration", () -> new HttpPublisher.Document("application/json",
                         discovery, maxAge))
@@ -254,11 +254,21 @@ public final class LanyardServer implements AutoCloseable {
         Database database = config.databaseUrl().isPresent()
                 ? Database.open(config.databaseUrl().get(), config.databaseUser(), config.databasePassword())
                 : Database.h2File(config.dataDir());
+        // HTTP binds first: with http.port=0 the URLs the server publishes must name the port it got.
+        ExecutorService httpExecutor = Executors.newFixedThreadPool(4, daemonThreads("lanyard-http"));
         LanyardServer server;
+        HttpPublisher http = null;
         try {
-            server = new LanyardServer(config, clock, new SecureRandom(), database);
+            http = new HttpPublisher(config.httpHost(), config.httpPort(), httpExecutor);
+            server = new LanyardServer(config.withBoundHttpPort(http.port()), clock, new SecureRandom(), database, http,
+                    httpExecutor);
         } catch (IOException | RuntimeException e) {
-            database.close(); // a server that could not be built must not keep the database locked
+            // a server that could not be built must not keep the database locked or the port bound
+            database.close();
+            if (http != null) {
+                http.close();
+            }
+            httpExecutor.shutdownNow();
             throw e;
         }
         try {

@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.spiffe.SpiffeId;
+import dev.lanyard.store.Database;
 import dev.lanyard.token.SigningAlgorithm;
 import java.io.IOException;
 import java.io.Reader;
@@ -229,6 +230,39 @@ public record ServerConfig(
     /** The SPIFFE ID of the server's own certificate. */
     public SpiffeId serverId() {
         return SpiffeId.of(trustDomain, "/lanyard/server");
+    }
+
+    /**
+     * This configuration once the HTTP port is bound: with {@code http.port=0} the OS picks the port,
+     * and the default public URL (issuer, JWKS, CRL distribution points) must name that port.
+     */
+    public ServerConfig withBoundHttpPort(int boundPort) {
+        if (httpPort != 0) {
+            return this;
+        }
+        URI url = publicUrl.getPort() != 0 ? publicUrl : URI.create(publicUrl.getScheme() + "://"
+                + publicUrl.getHost() + ":" + boundPort + publicUrl.getRawPath());
+        return new ServerConfig(trustDomain, dataDir, grpcHost, grpcPort, httpHost, boundPort, url, databaseUrl,
+                databaseUser, databasePassword, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
+                intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
+                adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
+                revocations, logFormat);
+    }
+
+    /** Every component, except that the database password is never written out. */
+    @Override
+    public String toString() {
+        return "ServerConfig[trustDomain=" + trustDomain + ", dataDir=" + dataDir + ", grpc=" + grpcHost + ":" + grpcPort
+                + ", http=" + httpHost + ":" + httpPort + ", publicUrl=" + publicUrl + ", databaseUrl="
+                + databaseUrl.map(Database::redact) + ", databaseUser=" + databaseUser + ", databasePassword="
+                + (databasePassword.isEmpty() ? "" : "***") + ", kekFile=" + kekFile + ", kekPassphraseEnv="
+                + kekPassphraseEnv + ", generateCa=" + generateCa + ", caImport=" + caImport + ", rootTtl=" + rootTtl
+                + ", intermediateTtl=" + intermediateTtl + ", defaultSvidTtl=" + defaultSvidTtl + ", maxSvidTtl="
+                + maxSvidTtl + ", joinTokenTtl=" + joinTokenTtl + ", adminIds=" + adminIds + ", adminCredentialDir="
+                + adminCredentialDir + ", adminCredentialTtl=" + adminCredentialTtl + ", serverDnsNames="
+                + serverDnsNames + ", serverCertificateTtl=" + serverCertificateTtl + ", maxCsrBytes=" + maxCsrBytes
+                + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations
+                + ", logFormat=" + logFormat + "]";
     }
 
     /** The {@code iss} of every token: the public URL of this server. */

@@ -61,7 +61,7 @@ public final class Database implements AutoCloseable {
     }
 
     /** JDBC URLs may carry a password parameter; never echo one. */
-    private static String redact(String jdbcUrl) {
+    public static String redact(String jdbcUrl) {
         return jdbcUrl.replaceAll("(?i)(password=)[^;&]*", "$1***");
     }
 

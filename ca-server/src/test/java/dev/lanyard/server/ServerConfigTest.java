@@ -38,6 +38,39 @@ class ServerConfigTest {
     }
 
     @Test
+    void aPortTheOsPicksIsTheOneThePublicUrlNames() throws Exception {
+        ServerConfig bound = ServerConfig.dev(dir, 0, 0).withBoundHttpPort(41234);
+        assertThat(bound.httpPort()).isEqualTo(41234);
+        assertThat(bound.issuer()).isEqualTo("http://localhost:41234");
+        assertThat(bound.crlUrl("ab12").toString()).isEqualTo("http://localhost:41234/crl/ab12");
+
+        ServerConfig behindAProxy = load("trust-domain=acme.internal\nhttp.port=0\npublic-url=https://ca.acme.internal\n")
+                .withBoundHttpPort(41234);
+        assertThat(behindAProxy.issuer()).as("an explicit public URL is kept").isEqualTo("https://ca.acme.internal");
+        ServerConfig fixed = load("trust-domain=acme.internal\nhttp.port=8080\n");
+        assertThat(fixed.withBoundHttpPort(8080)).isSameAs(fixed);
+
+        try (LanyardServer server = LanyardServer.start(ServerConfig.dev(dir, 0, 0))) {
+            assertThat(server.httpPort()).isNotZero();
+            assertThat(server.config().issuer()).isEqualTo("http://localhost:" + server.httpPort());
+        }
+    }
+
+    @Test
+    void theDatabasePasswordNeverShowsInTheConfigsText() throws Exception {
+        ServerConfig config = load("trust-domain=acme.internal\n");
+        ServerConfig withPassword = new ServerConfig(config.trustDomain(), config.dataDir(), config.grpcHost(),
+                config.grpcPort(), config.httpHost(), config.httpPort(), config.publicUrl(), config.databaseUrl(),
+                "lanyard", "s3cret-db-password", config.kekFile(), config.kekPassphraseEnv(), config.generateCa(),
+                config.caImport(), config.rootTtl(), config.intermediateTtl(), config.defaultSvidTtl(),
+                config.maxSvidTtl(), config.joinTokenTtl(), config.adminIds(), config.adminCredentialDir(),
+                config.adminCredentialTtl(), config.serverDnsNames(), config.serverCertificateTtl(), config.maxCsrBytes(),
+                config.bundleRefreshHint(), config.tokens(), config.revocations(), config.logFormat());
+        assertThat(withPassword.toString()).doesNotContain("s3cret").contains("databasePassword=***")
+                .contains("trustDomain=acme.internal");
+    }
+
+    @Test
     void mistakesAreRefusedNotDefaulted() throws Exception {
         assertThatThrownBy(() -> load("trust-domain=acme.internal\ngrpc.prot=9443\n"))
                 .hasMessageContaining("unknown configuration keys: [grpc.prot]");
