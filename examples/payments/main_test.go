@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -27,25 +25,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lanyard-payments-")
-	if err != nil {
-		panic(err)
-	}
-	server, noServe = lanyardtest.Start(dir)
-	if noServe != nil && !errors.Is(noServe, lanyardtest.ErrNoClasspath) {
-		fmt.Fprintln(os.Stderr, noServe)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if server != nil {
-		if code != 0 {
-			fmt.Fprintln(os.Stderr, "--- lanyard server log (tail) ---\n"+server.LogTail())
-		}
-		server.Stop()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(lanyardtest.Main(m, "lanyard-payments-", func(s *lanyardtest.Server, err error) { server, noServe = s, err }))
 }
 
 func TestFlags(t *testing.T) {

@@ -3,7 +3,6 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,25 +23,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lanyard-go-it-")
-	if err != nil {
-		panic(err)
-	}
-	server, noServe = lanyardtest.Start(dir)
-	if noServe != nil && !errors.Is(noServe, lanyardtest.ErrNoClasspath) {
-		fmt.Fprintln(os.Stderr, noServe)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if server != nil {
-		if code != 0 {
-			fmt.Fprintln(os.Stderr, "--- lanyard server log (tail) ---\n"+server.LogTail())
-		}
-		server.Stop()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(lanyardtest.Main(m, "lanyard-go-it-", func(s *lanyardtest.Server, err error) { server, noServe = s, err }))
 }
 
 // needServer skips the test when no server can be started (no LANYARD_CLASSPATH).

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -64,6 +65,33 @@ var (
 	httpLine = regexp.MustCompile(`HTTP\s+http://localhost:(\d+)/`)
 	pinLine  = regexp.MustCompile(`root fingerprint\s+(sha256:[0-9a-f]{64})`)
 )
+
+// Main runs a test binary against one Lanyard server in a temporary directory named after
+// dirPrefix: started gets the server (nil, with ErrNoClasspath, when none can be started, so tests
+// can skip), the tests run, the server's log tail is printed if they failed, and everything is
+// removed. Use it as os.Exit(lanyardtest.Main(m, prefix, func(s *Server, err error) { ... })).
+func Main(m *testing.M, dirPrefix string, started func(*Server, error)) int {
+	dir, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	server, err := Start(dir)
+	if err != nil && !errors.Is(err, ErrNoClasspath) {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	started(server, err)
+	code := m.Run()
+	if server != nil {
+		if code != 0 {
+			fmt.Fprintln(os.Stderr, "--- lanyard server log (tail) ---\n"+server.LogTail())
+		}
+		server.Stop()
+	}
+	return code
+}
 
 // Start runs `Lanyard dev` on free ports in a new data directory under dir and waits until it serves.
 func Start(dir string) (*Server, error) {
