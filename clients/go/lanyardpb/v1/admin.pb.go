@@ -691,40 +691,40 @@ var File_lanyard_v1_admin_proto protoreflect.FileDescriptor
 const file_lanyard_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16lanyard/v1/admin.proto\x12\n" +
-	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x01\n" +
+	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\xb7\x01\n" +
 	"\fRegistration\x12\x1b\n" +
 	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12\x1b\n" +
 	"\tdns_names\x18\x02 \x03(\tR\bdnsNames\x122\n" +
 	"\amax_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x89\x01\n" +
-	"\x19CreateRegistrationRequest\x12\x1b\n" +
-	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12\x1b\n" +
-	"\tdns_names\x18\x02 \x03(\tR\bdnsNames\x122\n" +
-	"\amax_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\"V\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x9b\x01\n" +
+	"\x19CreateRegistrationRequest\x12\"\n" +
+	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\x12&\n" +
+	"\tdns_names\x18\x02 \x03(\tB\t\xb8\x9a#\xfd\x01\xc0\x9a# R\bdnsNames\x122\n" +
+	"\amax_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\"]\n" +
 	"\x18ListRegistrationsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12$\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"\x83\x01\n" +
+	"page_token\x18\x02 \x01(\tB\x05\xb8\x9a#\x80 R\tpageToken\"\x83\x01\n" +
 	"\x19ListRegistrationsResponse\x12>\n" +
 	"\rregistrations\x18\x01 \x03(\v2\x18.lanyard.v1.RegistrationR\rregistrations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"8\n" +
-	"\x19DeleteRegistrationRequest\x12\x1b\n" +
-	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\"\x1c\n" +
-	"\x1aDeleteRegistrationResponse\"b\n" +
-	"\x16CreateJoinTokenRequest\x12\x1b\n" +
-	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12+\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
+	"\x19DeleteRegistrationRequest\x12\"\n" +
+	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\"\x1c\n" +
+	"\x1aDeleteRegistrationResponse\"i\n" +
+	"\x16CreateJoinTokenRequest\x12\"\n" +
+	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\x12+\n" +
 	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"\x87\x01\n" +
 	"\x17CreateJoinTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1b\n" +
 	"\tspiffe_id\x18\x02 \x01(\tR\bspiffeId\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"r\n" +
-	"\x17ListCertificatesRequest\x12\x1b\n" +
-	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x7f\n" +
+	"\x17ListCertificatesRequest\x12\"\n" +
+	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\xb1\x02\n" +
+	"page_token\x18\x03 \x01(\tB\x04\xb8\x9a#@R\tpageToken\"\xb1\x02\n" +
 	"\x11IssuedCertificate\x12#\n" +
 	"\rserial_number\x18\x01 \x01(\tR\fserialNumber\x12\x1b\n" +
 	"\tspiffe_id\x18\x02 \x01(\tR\bspiffeId\x129\n" +
@@ -806,6 +806,7 @@ func file_lanyard_v1_admin_proto_init() {
 	if File_lanyard_v1_admin_proto != nil {
 		return
 	}
+	file_lanyard_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -321,7 +321,7 @@ var File_lanyard_v1_audit_proto protoreflect.FileDescriptor
 const file_lanyard_v1_audit_proto_rawDesc = "" +
 	"\n" +
 	"\x16lanyard/v1/audit.proto\x12\n" +
-	"lanyard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x01\n" +
+	"lanyard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\xfe\x01\n" +
 	"\vAuditRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -331,15 +331,15 @@ const file_lanyard_v1_audit_proto_rawDesc = "" +
 	"\aoutcome\x18\x06 \x01(\tR\aoutcome\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12#\n" +
 	"\rprevious_hash\x18\b \x01(\tR\fpreviousHash\x12\x12\n" +
-	"\x04hash\x18\t \x01(\tR\x04hash\"\xbe\x02\n" +
+	"\x04hash\x18\t \x01(\tR\x04hash\"\xd9\x02\n" +
 	"\x10ListAuditRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x19\n" +
 	"\bafter_id\x18\x02 \x01(\x03R\aafterId\x12!\n" +
-	"\fnewest_first\x18\x03 \x01(\bR\vnewestFirst\x12\x14\n" +
-	"\x05actor\x18\x04 \x01(\tR\x05actor\x12#\n" +
-	"\raction_prefix\x18\x05 \x01(\tR\factionPrefix\x12\x16\n" +
-	"\x06target\x18\x06 \x01(\tR\x06target\x12\x18\n" +
-	"\aoutcome\x18\a \x01(\tR\aoutcome\x120\n" +
+	"\fnewest_first\x18\x03 \x01(\bR\vnewestFirst\x12\x1b\n" +
+	"\x05actor\x18\x04 \x01(\tB\x05\xb8\x9a#\x80\x10R\x05actor\x12*\n" +
+	"\raction_prefix\x18\x05 \x01(\tB\x05\xb8\x9a#\x80\x01R\factionPrefix\x12\x1d\n" +
+	"\x06target\x18\x06 \x01(\tB\x05\xb8\x9a#\x80 R\x06target\x12\x1e\n" +
+	"\aoutcome\x18\a \x01(\tB\x04\xb8\x9a#\x10R\aoutcome\x120\n" +
 	"\x05since\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
 	"\x05until\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"j\n" +
 	"\x11ListAuditResponse\x121\n" +
@@ -388,6 +388,7 @@ func file_lanyard_v1_audit_proto_init() {
 	if File_lanyard_v1_audit_proto != nil {
 		return
 	}
+	file_lanyard_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

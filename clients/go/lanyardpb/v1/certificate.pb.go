@@ -362,19 +362,19 @@ var File_lanyard_v1_certificate_proto protoreflect.FileDescriptor
 const file_lanyard_v1_certificate_proto_rawDesc = "" +
 	"\n" +
 	"\x1clanyard/v1/certificate.proto\x12\n" +
-	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"X\n" +
+	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"X\n" +
 	"\vAttestation\x12A\n" +
 	"\n" +
 	"join_token\x18\x01 \x01(\v2 .lanyard.v1.JoinTokenAttestationH\x00R\tjoinTokenB\x06\n" +
-	"\x04kind\",\n" +
-	"\x14JoinTokenAttestation\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\"\x93\x01\n" +
+	"\x04kind\"3\n" +
+	"\x14JoinTokenAttestation\x12\x1b\n" +
+	"\x05token\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x01R\x05token\"\x9b\x01\n" +
 	"\x17IssueCertificateRequest\x129\n" +
-	"\vattestation\x18\x01 \x01(\v2\x17.lanyard.v1.AttestationR\vattestation\x12\x10\n" +
-	"\x03csr\x18\x02 \x01(\fR\x03csr\x12+\n" +
-	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"X\n" +
-	"\x17RenewCertificateRequest\x12\x10\n" +
-	"\x03csr\x18\x01 \x01(\fR\x03csr\x12+\n" +
+	"\vattestation\x18\x01 \x01(\v2\x17.lanyard.v1.AttestationR\vattestation\x12\x18\n" +
+	"\x03csr\x18\x02 \x01(\fB\x06\xb8\x9a#\x80\x80\x01R\x03csr\x12+\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"`\n" +
+	"\x17RenewCertificateRequest\x12\x18\n" +
+	"\x03csr\x18\x01 \x01(\fB\x06\xb8\x9a#\x80\x80\x01R\x03csr\x12+\n" +
 	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"\xed\x01\n" +
 	"\x13CertificateResponse\x12\x1b\n" +
 	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12 \n" +
@@ -433,6 +433,7 @@ func file_lanyard_v1_certificate_proto_init() {
 	if File_lanyard_v1_certificate_proto != nil {
 		return
 	}
+	file_lanyard_v1_options_proto_init()
 	file_lanyard_v1_certificate_proto_msgTypes[0].OneofWrappers = []any{
 		(*Attestation_JoinToken)(nil),
 	}

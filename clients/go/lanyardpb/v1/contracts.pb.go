@@ -490,10 +490,10 @@ var File_lanyard_v1_contracts_proto protoreflect.FileDescriptor
 const file_lanyard_v1_contracts_proto_rawDesc = "" +
 	"\n" +
 	"\x1alanyard/v1/contracts.proto\x12\n" +
-	"lanyard.v1\x1a\x17lanyard/v1/policy.proto\"X\n" +
-	"\x17PublishContractsRequest\x12%\n" +
-	"\x0edescriptor_set\x18\x01 \x01(\fR\rdescriptorSet\x12\x16\n" +
-	"\x06source\x18\x02 \x01(\tR\x06source\"\x84\x01\n" +
+	"lanyard.v1\x1a\x17lanyard/v1/policy.proto\x1a\x18lanyard/v1/options.proto\"h\n" +
+	"\x17PublishContractsRequest\x12.\n" +
+	"\x0edescriptor_set\x18\x01 \x01(\fB\a\xb8\x9a#\x80\x92\xf4\x01R\rdescriptorSet\x12\x1d\n" +
+	"\x06source\x18\x02 \x01(\tB\x05\xb8\x9a#\x80\bR\x06source\"\x84\x01\n" +
 	"\x18PublishContractsResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x122\n" +
 	"\tcontracts\x18\x02 \x03(\v2\x14.lanyard.v1.ContractR\tcontracts\x12\x1a\n" +
@@ -573,6 +573,7 @@ func file_lanyard_v1_contracts_proto_init() {
 		return
 	}
 	file_lanyard_v1_policy_proto_init()
+	file_lanyard_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

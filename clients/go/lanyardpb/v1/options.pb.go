@@ -45,6 +45,22 @@ var file_lanyard_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "bytes,72102,rep,name=required_scopes",
 		Filename:      "lanyard/v1/options.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*uint32)(nil),
+		Field:         72103,
+		Name:          "lanyard.v1.max_length",
+		Tag:           "varint,72103,opt,name=max_length",
+		Filename:      "lanyard/v1/options.proto",
+	},
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*uint32)(nil),
+		Field:         72104,
+		Name:          "lanyard.v1.max_items",
+		Tag:           "varint,72104,opt,name=max_items",
+		Filename:      "lanyard/v1/options.proto",
+	},
 }
 
 // Extension fields to descriptorpb.ServiceOptions.
@@ -67,6 +83,20 @@ var (
 	E_RequiredScopes = &file_lanyard_v1_options_proto_extTypes[1]
 )
 
+// Extension fields to descriptorpb.FieldOptions.
+var (
+	// The most a request field may hold: characters of a string or bytes of a bytes field (each
+	// element's, for a repeated field). Lanyard refuses a longer value with INVALID_ARGUMENT naming the
+	// field and this limit, before any handler sees the request.
+	//
+	// optional uint32 max_length = 72103;
+	E_MaxLength = &file_lanyard_v1_options_proto_extTypes[2]
+	// The most elements a repeated request field may hold; beyond it, INVALID_ARGUMENT.
+	//
+	// optional uint32 max_items = 72104;
+	E_MaxItems = &file_lanyard_v1_options_proto_extTypes[3]
+)
+
 var File_lanyard_v1_options_proto protoreflect.FileDescriptor
 
 const file_lanyard_v1_options_proto_rawDesc = "" +
@@ -74,20 +104,26 @@ const file_lanyard_v1_options_proto_rawDesc = "" +
 	"\x18lanyard/v1/options.proto\x12\n" +
 	"lanyard.v1\x1a google/protobuf/descriptor.proto:=\n" +
 	"\baudience\x12\x1f.google.protobuf.ServiceOptions\x18\xa5\xb3\x04 \x01(\tR\baudience:I\n" +
-	"\x0frequired_scopes\x12\x1e.google.protobuf.MethodOptions\x18\xa6\xb3\x04 \x03(\tR\x0erequiredScopesBb\n" +
+	"\x0frequired_scopes\x12\x1e.google.protobuf.MethodOptions\x18\xa6\xb3\x04 \x03(\tR\x0erequiredScopes:>\n" +
+	"\n" +
+	"max_length\x12\x1d.google.protobuf.FieldOptions\x18\xa7\xb3\x04 \x01(\rR\tmaxLength:<\n" +
+	"\tmax_items\x12\x1d.google.protobuf.FieldOptions\x18\xa8\xb3\x04 \x01(\rR\bmaxItemsBb\n" +
 	"\x0edev.lanyard.v1B\fOptionsProtoP\x01Z@github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1;lanyardv1b\x06proto3"
 
 var file_lanyard_v1_options_proto_goTypes = []any{
 	(*descriptorpb.ServiceOptions)(nil), // 0: google.protobuf.ServiceOptions
 	(*descriptorpb.MethodOptions)(nil),  // 1: google.protobuf.MethodOptions
+	(*descriptorpb.FieldOptions)(nil),   // 2: google.protobuf.FieldOptions
 }
 var file_lanyard_v1_options_proto_depIdxs = []int32{
 	0, // 0: lanyard.v1.audience:extendee -> google.protobuf.ServiceOptions
 	1, // 1: lanyard.v1.required_scopes:extendee -> google.protobuf.MethodOptions
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	0, // [0:2] is the sub-list for extension extendee
+	2, // 2: lanyard.v1.max_length:extendee -> google.protobuf.FieldOptions
+	2, // 3: lanyard.v1.max_items:extendee -> google.protobuf.FieldOptions
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	0, // [0:4] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
 }
 
@@ -103,7 +139,7 @@ func file_lanyard_v1_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lanyard_v1_options_proto_rawDesc), len(file_lanyard_v1_options_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   0,
-			NumExtensions: 2,
+			NumExtensions: 4,
 			NumServices:   0,
 		},
 		GoTypes:           file_lanyard_v1_options_proto_goTypes,

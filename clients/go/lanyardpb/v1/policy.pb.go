@@ -154,15 +154,17 @@ var File_lanyard_v1_policy_proto protoreflect.FileDescriptor
 const file_lanyard_v1_policy_proto_rawDesc = "" +
 	"\n" +
 	"\x17lanyard/v1/policy.proto\x12\n" +
-	"lanyard.v1\"M\n" +
+	"lanyard.v1\x1a\x18lanyard/v1/options.proto\"T\n" +
 	"\x06Policy\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x03R\aversion\x12)\n" +
-	"\x06grants\x18\x02 \x03(\v2\x11.lanyard.v1.GrantR\x06grants\"Z\n" +
-	"\x05Grant\x12\x1d\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x120\n" +
+	"\x06grants\x18\x02 \x03(\v2\x11.lanyard.v1.GrantB\x05\xc0\x9a#\x90NR\x06grants\"y\n" +
+	"\x05Grant\x12)\n" +
 	"\n" +
-	"spiffe_ids\x18\x01 \x03(\tR\tspiffeIds\x12\x1a\n" +
-	"\baudience\x18\x02 \x01(\tR\baudience\x12\x16\n" +
-	"\x06scopes\x18\x03 \x03(\tR\x06scopesBa\n" +
+	"spiffe_ids\x18\x01 \x03(\tB\n" +
+	"\xb8\x9a#\x80\x10\xc0\x9a#\xe8\aR\tspiffeIds\x12!\n" +
+	"\baudience\x18\x02 \x01(\tB\x05\xb8\x9a#\x80\x04R\baudience\x12\"\n" +
+	"\x06scopes\x18\x03 \x03(\tB\n" +
+	"\xb8\x9a#\x80\x01\xc0\x9a#\x80\x02R\x06scopesBa\n" +
 	"\x0edev.lanyard.v1B\vPolicyProtoP\x01Z@github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1;lanyardv1b\x06proto3"
 
 var (
@@ -196,6 +198,7 @@ func file_lanyard_v1_policy_proto_init() {
 	if File_lanyard_v1_policy_proto != nil {
 		return
 	}
+	file_lanyard_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

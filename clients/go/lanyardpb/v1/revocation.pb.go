@@ -950,11 +950,11 @@ var File_lanyard_v1_revocation_proto protoreflect.FileDescriptor
 const file_lanyard_v1_revocation_proto_rawDesc = "" +
 	"\n" +
 	"\x1blanyard/v1/revocation.proto\x12\n" +
-	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n" +
-	"\x10RevocationTarget\x12\x18\n" +
-	"\x06serial\x18\x01 \x01(\tH\x00R\x06serial\x12\x1d\n" +
-	"\tspiffe_id\x18\x02 \x01(\tH\x00R\bspiffeId\x12\x12\n" +
-	"\x03jti\x18\x03 \x01(\tH\x00R\x03jtiB\b\n" +
+	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"|\n" +
+	"\x10RevocationTarget\x12\x1e\n" +
+	"\x06serial\x18\x01 \x01(\tB\x04\xb8\x9a#@H\x00R\x06serial\x12$\n" +
+	"\tspiffe_id\x18\x02 \x01(\tB\x05\xb8\x9a#\x80\x10H\x00R\bspiffeId\x12\x18\n" +
+	"\x03jti\x18\x03 \x01(\tB\x04\xb8\x9a#@H\x00R\x03jtiB\b\n" +
 	"\x06target\"\xda\x02\n" +
 	"\n" +
 	"Revocation\x12\x1a\n" +
@@ -968,28 +968,28 @@ const file_lanyard_v1_revocation_proto_rawDesc = "" +
 	"revoked_by\x18\x06 \x01(\tR\trevokedBy\x129\n" +
 	"\n" +
 	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1b\n" +
-	"\tspiffe_id\x18\b \x01(\tR\bspiffeId\"\x8f\x01\n" +
+	"\tspiffe_id\x18\b \x01(\tR\bspiffeId\"\x96\x01\n" +
 	"\rRevokeRequest\x124\n" +
 	"\x06target\x18\x01 \x01(\v2\x1c.lanyard.v1.RevocationTargetR\x06target\x124\n" +
-	"\x06reason\x18\x02 \x01(\x0e2\x1c.lanyard.v1.RevocationReasonR\x06reason\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note\"\x8b\x01\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x1c.lanyard.v1.RevocationReasonR\x06reason\x12\x19\n" +
+	"\x04note\x18\x03 \x01(\tB\x05\xb8\x9a#\x80\bR\x04note\"\x8b\x01\n" +
 	"\x0eRevokeResponse\x126\n" +
 	"\n" +
 	"revocation\x18\x01 \x01(\v2\x16.lanyard.v1.RevocationR\n" +
 	"revocation\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12'\n" +
-	"\x0frevoked_serials\x18\x03 \x03(\tR\x0erevokedSerials\"C\n" +
-	"\x10ReinstateRequest\x12\x1b\n" +
-	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12\x12\n" +
-	"\x04note\x18\x02 \x01(\tR\x04note\"/\n" +
+	"\x0frevoked_serials\x18\x03 \x03(\tR\x0erevokedSerials\"Q\n" +
+	"\x10ReinstateRequest\x12\"\n" +
+	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\x12\x19\n" +
+	"\x04note\x18\x02 \x01(\tB\x05\xb8\x9a#\x80\bR\x04note\"/\n" +
 	"\x11ReinstateResponse\x12\x1a\n" +
-	"\bsequence\x18\x01 \x01(\x03R\bsequence\"\x85\x01\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\"\x98\x01\n" +
 	"\x16ListRevocationsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x1b\n" +
-	"\tspiffe_id\x18\x03 \x01(\tR\bspiffeId\x12\x12\n" +
-	"\x04kind\x18\x04 \x01(\tR\x04kind\"{\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xb8\x9a# R\tpageToken\x12\"\n" +
+	"\tspiffe_id\x18\x03 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\x12\x18\n" +
+	"\x04kind\x18\x04 \x01(\tB\x04\xb8\x9a#\x10R\x04kind\"{\n" +
 	"\x17ListRevocationsResponse\x128\n" +
 	"\vrevocations\x18\x01 \x03(\v2\x16.lanyard.v1.RevocationR\vrevocations\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"@\n" +
@@ -1093,6 +1093,7 @@ func file_lanyard_v1_revocation_proto_init() {
 	if File_lanyard_v1_revocation_proto != nil {
 		return
 	}
+	file_lanyard_v1_options_proto_init()
 	file_lanyard_v1_revocation_proto_msgTypes[0].OneofWrappers = []any{
 		(*RevocationTarget_Serial)(nil),
 		(*RevocationTarget_SpiffeId)(nil),

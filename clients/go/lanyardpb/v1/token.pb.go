@@ -167,10 +167,10 @@ var File_lanyard_v1_token_proto protoreflect.FileDescriptor
 const file_lanyard_v1_token_proto_rawDesc = "" +
 	"\n" +
 	"\x16lanyard/v1/token.proto\x12\n" +
-	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n" +
-	"\x11IssueTokenRequest\x12\x1a\n" +
-	"\baudience\x18\x01 \x01(\tR\baudience\x12\x16\n" +
-	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12+\n" +
+	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\x86\x01\n" +
+	"\x11IssueTokenRequest\x12!\n" +
+	"\baudience\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x04R\baudience\x12!\n" +
+	"\x06scopes\x18\x02 \x03(\tB\t\xb8\x9a#\x80\x01\xc0\x9a# R\x06scopes\x12+\n" +
 	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"\x97\x01\n" +
 	"\x12IssueTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x19\n" +
@@ -220,6 +220,7 @@ func file_lanyard_v1_token_proto_init() {
 	if File_lanyard_v1_token_proto != nil {
 		return
 	}
+	file_lanyard_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
