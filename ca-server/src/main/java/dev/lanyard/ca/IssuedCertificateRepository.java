@@ -21,6 +21,14 @@ public interface IssuedCertificateRepository {
      */
     void record(IssuedCertificateRecord certificate, AuditEvent issuance);
 
+    /**
+     * As {@link #record}, for a workload: in the same transaction, ordered with any revocation of its
+     * identity (see the store's {@code IdentityOrder}), it is refused with a
+     * {@link dev.lanyard.refusal.RefusedInTransaction} when the identity has no registration or is
+     * revoked, or {@code presentedSerial} (the certificate a renewal came with) is.
+     */
+    void recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, Optional<String> presentedSerial);
+
     Optional<IssuedCertificateRecord> findBySerial(String serialHex);
 
     /** The certificates of one identity that have not expired at {@code now}, oldest first. */

@@ -33,6 +33,8 @@ public final class LanyardMetrics {
     private final Counter tokens;
     private final Histogram tokenSeconds;
     private final Counter revocations;
+    private final Counter calls;
+    private final Histogram callSeconds;
 
     /**
      * @param watchers        open WatchRevocations streams
@@ -54,6 +56,12 @@ public final class LanyardMetrics {
                 .register(registry);
         revocations = Counter.builder().name("lanyard_revocations_total")
                 .help("New revocations by kind (serial, spiffe_id, jti)").labelNames("kind").register(registry);
+        calls = Counter.builder().name("lanyard_rpc_total")
+                .help("gRPC calls answered, by full method name and status code").labelNames("method", "code")
+                .register(registry);
+        callSeconds = Histogram.builder().name("lanyard_rpc_seconds")
+                .help("Time from a call's arrival to its answer, by full method name").labelNames("method")
+                .classicOnly().classicUpperBounds(LATENCY_BUCKETS).register(registry);
         GaugeWithCallback.builder().name("lanyard_revocation_watchers")
                 .help("Open WatchRevocations streams")
                 .callback(cb -> cb.call(watchers.getAsInt())).register(registry);
@@ -80,6 +88,12 @@ public final class LanyardMetrics {
     public void token(String code, long startNanos, long endNanos) {
         tokens.labelValues(code.isEmpty() ? "issued" : "refused", code).inc();
         tokenSeconds.observe((endNanos - startNanos) / 1e9);
+    }
+
+    /** A gRPC call answered with {@code code} (a status code name) after {@code nanos}. */
+    public void rpc(String method, String code, long nanos) {
+        calls.labelValues(method, code).inc();
+        callSeconds.labelValues(method).observe(nanos / 1e9);
     }
 
     /** A new revocation of a serial, spiffe_id or jti. */

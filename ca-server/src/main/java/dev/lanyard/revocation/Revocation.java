@@ -34,4 +34,11 @@ public record Revocation(long sequence, RevocationTarget target, RevocationReaso
     public String describe() {
         return reason.rfcName() + ", revoked " + revokedAt + " by " + revokedBy + " (#" + sequence + ")";
     }
+
+    /** Why a caller covered by this revocation is refused: the message every refusal names it with. */
+    public String refusalMessage() {
+        String what = target.kind() == RevocationTarget.Kind.SERIAL ? "certificate " + target.value() : target.value();
+        return what + " is revoked (" + describe() + ")"
+                + (target.kind() == RevocationTarget.Kind.SPIFFE_ID ? "; an admin must reinstate it" : "");
+    }
 }

@@ -1,5 +1,6 @@
 package dev.lanyard.revocation;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -21,6 +22,26 @@ public interface RevocationRepository {
      * returns, in order, the revocation in force for each.
      */
     List<Outcome> revoke(List<NewRevocation> revocations);
+
+    /** What {@link #revokeIdentity} did: the identity's revocation, its certificates' and tokens', and join tokens voided. */
+    record IdentityOutcome(Outcome identity, List<Outcome> certificates, List<Outcome> tokens, int joinTokensVoided) {
+        public IdentityOutcome {
+            certificates = List.copyOf(certificates);
+            tokens = List.copyOf(tokens);
+        }
+    }
+
+    /**
+     * Revokes an identity and, in the same transaction, ordered with its issuance (the registration
+     * row is locked first), every certificate and token of it that has not expired, and deletes its
+     * unused join tokens. A certificate or token being recorded at the same time either committed
+     * first, and is revoked here, or is refused. Throws a
+     * {@link dev.lanyard.refusal.RefusedInTransaction} (NOT_FOUND) for an identity that was never
+     * registered and holds no certificate.
+     *
+     * @param tokenSkew how long past its expiry a token's revocation is kept (verifier clock skew)
+     */
+    IdentityOutcome revokeIdentity(NewRevocation identity, Duration tokenSkew);
 
     /** Lifts an identity revocation; empty when the identity was not revoked. */
     Optional<RevocationEvent.Reinstated> reinstate(String spiffeId, Instant at, String by, String note);

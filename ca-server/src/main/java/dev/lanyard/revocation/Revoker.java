@@ -1,15 +1,16 @@
 package dev.lanyard.revocation;
 
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.refusal.RefusedInTransaction;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
-import dev.lanyard.revocation.RevocationRefusedException.Code;
+import dev.lanyard.refusal.Refusal.Code;
 import dev.lanyard.revocation.RevocationRepository.NewRevocation;
 import dev.lanyard.revocation.RevocationRepository.Outcome;
 import dev.lanyard.spiffe.SpiffeId;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -20,11 +21,15 @@ import java.util.Optional;
  */
 public final class Revoker {
 
+    /** How far a verifier's clock may run behind: a token's revocation is kept this long past its expiry. */
+    private static final Duration VERIFIER_SKEW = Duration.ofMinutes(5);
+
     /** The longest note an admin may attach. */
     public static final int MAX_NOTE = 1_024;
 
     /** The result of a revocation: the one asked for, and the certificates revoked with an identity. */
-    public record Result(Revocation revocation, boolean created, List<String> revokedSerials) {
+    public record Result(Revocation revocation, boolean created, List<String> revokedSerials, int revokedTokens,
+            int joinTokensVoided) {
         public Result {
             revokedSerials = List.copyOf(revokedSerials);
         }
@@ -52,48 +57,53 @@ public final class Revoker {
     }
 
     public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor)
-            throws RevocationRefusedException {
+            throws Refusal {
         checkNote(note);
         Instant now = clock.instant();
-        List<NewRevocation> writes = new ArrayList<>();
-        switch (target.kind()) {
+        Result result = switch (target.kind()) {
             case SERIAL -> {
                 IssuedCertificateRecord certificate = issued.findBySerial(target.value()).orElseThrow(
-                        () -> new RevocationRefusedException(Code.NOT_FOUND,
+                        () -> new Refusal(Code.NOT_FOUND,
                                 "no certificate with serial " + target.value() + " was issued by this server"));
                 if (!certificate.notAfter().isAfter(now)) {
-                    throw new RevocationRefusedException(Code.FAILED_PRECONDITION, "certificate " + target.value()
+                    throw new Refusal(Code.FAILED_PRECONDITION, "certificate " + target.value()
                             + " expired at " + certificate.notAfter() + "; there is nothing left to revoke");
                 }
-                writes.add(certificateRevocation(certificate, reason, note, now, actor));
+                Outcome outcome = repository.revoke(List.of(certificateRevocation(certificate, reason, note, now, actor)))
+                        .get(0);
+                yield new Result(outcome.revocation(), outcome.created(), List.of(), 0, 0);
             }
             case SPIFFE_ID -> {
                 SpiffeId id = spiffeId(target.value());
-                writes.add(new NewRevocation(target, reason, note, now, actor, id.toString(), "", Optional.empty()));
-                for (IssuedCertificateRecord certificate : issued.live(id, now)) {
-                    writes.add(certificateRevocation(certificate, reason, note, now, actor));
+                RevocationRepository.IdentityOutcome outcome;
+                try {
+                    outcome = repository.revokeIdentity(new NewRevocation(target, reason, note, now, actor,
+                            id.toString(), "", Optional.empty()), VERIFIER_SKEW);
+                } catch (RefusedInTransaction e) {
+                    throw e.refusal();
                 }
+                yield new Result(outcome.identity().revocation(), outcome.identity().created(),
+                        outcome.certificates().stream().map(o -> o.revocation().target().value()).toList(),
+                        outcome.tokens().size(), outcome.joinTokensVoided());
             }
-            case JTI -> writes.add(new NewRevocation(target, reason, note, now, actor, "", "",
-                    Optional.of(now.plus(tokenLifetimeBound))));
-        }
-        List<Outcome> outcomes = repository.revoke(writes);
+            case JTI -> {
+                Outcome outcome = repository.revoke(List.of(new NewRevocation(target, reason, note, now, actor, "", "",
+                        Optional.of(now.plus(tokenLifetimeBound))))).get(0);
+                yield new Result(outcome.revocation(), outcome.created(), List.of(), 0, 0);
+            }
+        };
         registry.catchUp(); // the registry's listeners (watchers, CRLs) are up to date when this returns
-        List<String> serials = outcomes.stream().skip(target.kind() == RevocationTarget.Kind.SPIFFE_ID ? 1 : 0)
-                .map(o -> o.revocation().target().value()).toList();
-        Outcome asked = outcomes.get(0);
-        return new Result(asked.revocation(), asked.created(), target.kind() == RevocationTarget.Kind.SPIFFE_ID
-                ? serials : List.of());
+        return result;
     }
 
     /** Lifts an identity revocation; its revoked certificates and tokens stay revoked. */
     public RevocationEvent.Reinstated reinstate(String spiffeId, String note, String actor)
-            throws RevocationRefusedException {
+            throws Refusal {
         checkNote(note);
         SpiffeId id = spiffeId(spiffeId);
         Optional<RevocationEvent.Reinstated> reinstated = repository.reinstate(id.toString(), clock.instant(), actor, note);
         if (reinstated.isEmpty()) {
-            throw new RevocationRefusedException(Code.NOT_FOUND, id + " is not revoked");
+            throw new Refusal(Code.NOT_FOUND, id + " is not revoked");
         }
         registry.catchUp();
         return reinstated.get();
@@ -105,26 +115,26 @@ public final class Revoker {
                 certificate.spiffeId().toString(), certificate.issuerKeyId(), Optional.of(certificate.notAfter()));
     }
 
-    private SpiffeId spiffeId(String value) throws RevocationRefusedException {
+    private SpiffeId spiffeId(String value) throws Refusal {
         SpiffeId id;
         try {
             id = SpiffeId.parse(value);
         } catch (IllegalArgumentException e) {
-            throw new RevocationRefusedException(Code.INVALID_ARGUMENT, "not a SPIFFE ID: " + e.getMessage());
+            throw new Refusal(Code.INVALID_ARGUMENT, "not a SPIFFE ID: " + e.getMessage());
         }
         if (!id.trustDomain().equals(trustDomain)) {
-            throw new RevocationRefusedException(Code.INVALID_ARGUMENT,
+            throw new Refusal(Code.INVALID_ARGUMENT,
                     id + " is not in this server's trust domain " + trustDomain);
         }
         return id;
     }
 
-    private static void checkNote(String note) throws RevocationRefusedException {
+    private static void checkNote(String note) throws Refusal {
         if (note.length() > MAX_NOTE) {
-            throw new RevocationRefusedException(Code.INVALID_ARGUMENT, "the note is longer than " + MAX_NOTE + " characters");
+            throw new Refusal(Code.INVALID_ARGUMENT, "the note is longer than " + MAX_NOTE + " characters");
         }
         if (note.chars().anyMatch(c -> Character.isISOControl(c) && c != '\n' && c != '\t')) {
-            throw new RevocationRefusedException(Code.INVALID_ARGUMENT, "the note contains control characters");
+            throw new Refusal(Code.INVALID_ARGUMENT, "the note contains control characters");
         }
     }
 }

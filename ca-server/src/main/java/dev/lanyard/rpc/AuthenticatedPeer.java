@@ -1,4 +1,4 @@
-package dev.lanyard.server;
+package dev.lanyard.rpc;
 
 import dev.lanyard.spiffe.SpiffeId;
 import java.security.cert.X509Certificate;

@@ -1,59 +1,36 @@
-package dev.lanyard.server;
+package dev.lanyard.rpc;
 
-import io.grpc.Context;
-import io.grpc.Contexts;
 import io.grpc.Grpc;
-import io.grpc.Metadata;
 import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
-import io.grpc.Status;
-import io.grpc.StatusException;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
 /**
- * Puts the caller's verified identity (or why there is none) into the gRPC {@link Context}.
+ * The first step of the chain: what the caller's client certificate is worth.
  *
  * <p>Client certificates are optional at the TLS layer (bootstrap and the trust bundle need none),
- * so TLS accepts any certificate the client proves it holds the key for; this interceptor decides
- * what that certificate is worth, per call, so a refusal is a precise gRPC status instead of a
- * failed handshake. A verified chain is remembered on its TLS session; only its validity period is
- * checked again on later calls.
+ * so TLS accepts any certificate the client proves it holds the key for; this step decides, per
+ * call, so a refusal is a precise gRPC status instead of a failed handshake. A verified chain is
+ * remembered on its TLS session; only its validity period is checked again on later calls.
  */
-public final class PeerIdentityInterceptor implements ServerInterceptor {
+final class Authentication {
 
-    private static final Context.Key<Object> PEER = Context.key("lanyard-peer");
     private static final String SESSION_KEY = "lanyard.authenticated-peer";
 
     private final ClientCertificateVerifier verifier;
 
-    public PeerIdentityInterceptor(ClientCertificateVerifier verifier) {
+    Authentication(ClientCertificateVerifier verifier) {
         this.verifier = verifier;
     }
 
-    /** The authenticated caller of the current call, or UNAUTHENTICATED saying why there is none. */
-    public static AuthenticatedPeer requirePeer() throws StatusException {
-        Object peer = PEER.get();
-        if (peer instanceof AuthenticatedPeer authenticated) {
-            return authenticated;
-        }
-        throw Status.UNAUTHENTICATED.withDescription(peer == null
-                ? "this call needs a client certificate (mTLS)" : (String) peer).asException();
-    }
-
-    @Override
-    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-            ServerCallHandler<Q, R> next) {
+    /** An {@link AuthenticatedPeer}, a refusal message (String), or null when no certificate was sent. */
+    Object identify(ServerCall<?, ?> call) {
         SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
-        Object peer = session == null ? null : identify(session);
-        return Contexts.interceptCall(Context.current().withValue(PEER, peer), call, headers, next);
-    }
-
-    /** An {@link AuthenticatedPeer}, a refusal message, or null when no certificate was sent. */
-    private Object identify(SSLSession session) {
+        if (session == null) {
+            return null;
+        }
         try {
             Object cached = session.getValue(SESSION_KEY);
             AuthenticatedPeer peer;

@@ -1,4 +1,4 @@
-package dev.lanyard.server;
+package dev.lanyard.rpc;
 
 import dev.lanyard.spiffe.SpiffeId;
 import java.security.GeneralSecurityException;
@@ -22,7 +22,7 @@ public final class ClientCertificateVerifier {
     public static final class RejectedException extends Exception {
         private static final long serialVersionUID = 1L;
 
-        RejectedException(String message) {
+        public RejectedException(String message) {
             super(message, null, false, false);
         }
     }

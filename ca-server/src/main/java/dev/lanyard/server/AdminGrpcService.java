@@ -6,6 +6,7 @@ import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.registration.RegistrationRepository;
+import dev.lanyard.registration.ReservedIds;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.CreateJoinTokenRequest;
@@ -72,7 +73,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     public void createRegistration(CreateRegistrationRequest request,
             StreamObserver<dev.lanyard.v1.Registration> response) {
         run("registration.create", request.getSpiffeId(), response, () -> {
-            SpiffeId id = ourSpiffeId(request.getSpiffeId());
+            SpiffeId id = registrableSpiffeId(request.getSpiffeId());
             List<String> dns = dnsNames(request.getDnsNamesList());
             Duration maxTtl = Protos.duration(request.hasMaxTtl(), request.getMaxTtl()).orElse(defaultSvidTtl);
             if (maxTtl.isNegative() || maxTtl.isZero() || maxTtl.compareTo(maxSvidTtl) > 0) {
@@ -116,7 +117,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     @Override
     public void createJoinToken(CreateJoinTokenRequest request, StreamObserver<CreateJoinTokenResponse> response) {
         run("join-token.create", request.getSpiffeId(), response, () -> {
-            SpiffeId id = ourSpiffeId(request.getSpiffeId());
+            SpiffeId id = registrableSpiffeId(request.getSpiffeId());
             Duration ttl = Protos.duration(request.hasTtl(), request.getTtl()).orElse(defaultJoinTokenTtl);
             if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_JOIN_TOKEN_TTL) > 0) {
                 throw invalid("ttl must be positive and at most 24h");
@@ -170,6 +171,16 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         }
         if (!id.isMemberOf(trustDomain)) {
             throw invalid("spiffe_id " + id + " is not in this server's trust domain " + trustDomain);
+        }
+        return id;
+    }
+
+    /** A SPIFFE ID a workload may be registered under: ours, and not reserved for Lanyard. */
+    private SpiffeId registrableSpiffeId(String text) throws StatusException {
+        SpiffeId id = ourSpiffeId(text);
+        if (ReservedIds.isReserved(id)) {
+            throw Status.PERMISSION_DENIED.withDescription("spiffe_id " + id + " is reserved for Lanyard's own server,"
+                    + " agents and admins (" + ReservedIds.PREFIX + "*); choose another path").asException();
         }
         return id;
     }

@@ -2,6 +2,7 @@ package dev.lanyard.server;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.rpc.Callers;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
@@ -47,10 +48,6 @@ final class AuditedCall {
     }
 
     static String actor() {
-        try {
-            return PeerIdentityInterceptor.requirePeer().spiffeId().toString();
-        } catch (StatusException e) {
-            return "anonymous";
-        }
+        return Callers.actor();
     }
 }

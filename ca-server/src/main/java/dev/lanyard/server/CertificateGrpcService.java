@@ -2,7 +2,10 @@ package dev.lanyard.server;
 
 import dev.lanyard.ca.IssuedSvid;
 import dev.lanyard.metrics.LanyardMetrics;
-import dev.lanyard.svid.IssuanceRefusedException;
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.rpc.AuthenticatedPeer;
+import dev.lanyard.rpc.Callers;
+import dev.lanyard.rpc.Statuses;
 import dev.lanyard.svid.SvidIssuer;
 import dev.lanyard.v1.CertificateResponse;
 import dev.lanyard.v1.CertificateServiceGrpc;
@@ -35,7 +38,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
             response.onNext(toResponse(svid));
             response.onCompleted();
             metrics.certificate("bootstrap", "", start, System.nanoTime());
-        } catch (IssuanceRefusedException e) {
+        } catch (Refusal e) {
             Status status = status(e);
             response.onError(status.asException());
             metrics.certificate("bootstrap", status.getCode().name(), start, System.nanoTime());
@@ -47,7 +50,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
         long start = System.nanoTime();
         String code = "";
         try {
-            AuthenticatedPeer peer = PeerIdentityInterceptor.requirePeer();
+            AuthenticatedPeer peer = Callers.require();
             IssuedSvid svid = issuer.renew(peer.spiffeId(), peer.certificate().getSerialNumber().toString(16),
                     request.getCsr().toByteArray(),
                     Protos.duration(request.hasTtl(), request.getTtl()));
@@ -56,7 +59,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
         } catch (StatusException e) {
             code = e.getStatus().getCode().name();
             response.onError(e);
-        } catch (IssuanceRefusedException e) {
+        } catch (Refusal e) {
             Status status = status(e);
             code = status.getCode().name();
             response.onError(status.asException());
@@ -79,12 +82,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
         return b.build();
     }
 
-    static Status status(IssuanceRefusedException e) {
-        Status status = switch (e.code()) {
-            case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
-            case UNAUTHENTICATED -> Status.UNAUTHENTICATED;
-            case PERMISSION_DENIED -> Status.PERMISSION_DENIED;
-        };
-        return status.withDescription(e.getMessage());
+    private static Status status(Refusal e) {
+        return Statuses.of(e);
     }
 }

@@ -47,9 +47,23 @@ import dev.lanyard.revocation.Revoker;
 import dev.lanyard.store.JdbcRevocationRepository;
 import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.v1.RevocationServiceGrpc;
-import io.grpc.Grpc;
+import dev.lanyard.rpc.AccessPolicy;
+import dev.lanyard.rpc.ClientCertificateVerifier;
+import dev.lanyard.rpc.RequestChain;
+import dev.lanyard.store.JdbcMintedTokenRepository;
+import dev.lanyard.token.TokenIssuer;
+import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.AuditServiceGrpc;
+import dev.lanyard.v1.CertificateServiceGrpc;
+import dev.lanyard.v1.ContractServiceGrpc;
+import dev.lanyard.v1.KeyServiceGrpc;
+import dev.lanyard.v1.PolicyServiceGrpc;
+import dev.lanyard.v1.TokenServiceGrpc;
+import dev.lanyard.v1.TrustBundleServiceGrpc;
 import io.grpc.Server;
-import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
 import io.grpc.TlsServerCredentials;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -198,27 +212,33 @@ public final class LanyardServer implements AutoCloseable {
                 clock.instant(), caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant()));
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
-        AdminInterceptor adminOnly = new AdminInterceptor(new HashSet<>(config.adminIds()), audit, clock);
         KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), bundles::refresh, audit, clock);
-        this.grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build())
-                .addService(new CertificateGrpcService(issuer, authorities, metrics))
-                .addService(new TrustBundleGrpcService(bundles))
-                .addService(new TokenGrpcService(minter, contracts, policy, registrations,
-                        new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations, metrics, audit, clock))
-                .addService(ServerInterceptors.intercept(new RevocationGrpcService(revoker, revocations,
-                        revocationWatchers, new AuditedCall(audit, clock),
-                        kind -> metrics.revoked(kind.name().toLowerCase(java.util.Locale.ROOT))),
-                        adminOnly.except(RevocationServiceGrpc.getWatchRevocationsMethod())))
-                .addService(ServerInterceptors.intercept(admin, adminOnly))
-                .addService(ServerInterceptors.intercept(keyService, adminOnly))
-                .addService(ServerInterceptors.intercept(new ContractGrpcService(contracts, audit, clock), adminOnly))
-                .addService(ServerInterceptors.intercept(
-                        new PolicyGrpcService(policy, policyHistory, audit, clock), adminOnly))
-                .addService(ServerInterceptors.intercept(new AuditGrpcService(audit, new AuditedCall(audit, clock)),
-                        adminOnly))
-                .addService(health.getHealthService())
-                .addService(ProtoReflectionServiceV1.newInstance())
-                .intercept(new PeerIdentityInterceptor(verifier))
+        TokenIssuer tokenIssuer = new TokenIssuer(minter, contracts, policy, registrations,
+                new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations,
+                new JdbcMintedTokenRepository(auditLog), audit, clock);
+        List<ServerServiceDefinition> services = List.of(
+                new CertificateGrpcService(issuer, authorities, metrics).bindService(),
+                new TrustBundleGrpcService(bundles).bindService(),
+                new TokenGrpcService(tokenIssuer, metrics).bindService(),
+                new RevocationGrpcService(revoker, revocations, revocationWatchers, new AuditedCall(audit, clock),
+                        kind -> metrics.revoked(kind.name().toLowerCase(java.util.Locale.ROOT))).bindService(),
+                admin.bindService(),
+                keyService.bindService(),
+                new ContractGrpcService(contracts, audit, clock).bindService(),
+                new PolicyGrpcService(policy, policyHistory, audit, clock).bindService(),
+                new AuditGrpcService(audit, new AuditedCall(audit, clock)).bindService(),
+                health.getHealthService().bindService(),
+                ProtoReflectionServiceV1.newInstance().bindService());
+        AccessPolicy access = accessPolicy(config);
+        access.checkCovers(services);
+        ServerConfig.CallLimits limits = config.callLimits();
+        NettyServerBuilder grpcBuilder = NettyServerBuilder.forAddress(
+                new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build());
+        services.forEach(grpcBuilder::addService);
+        this.grpc = grpcBuilder
+                .intercept(new RequestChain(verifier, revocations, access, new RequestChain.Limits(
+                        limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
+                        limits.anonymousBurst()), audit, metrics, clock))
                 .build();
 
         Duration maxAge = config.bundleRefreshHint();
@@ -519,6 +539,25 @@ public final class LanyardServer implements AutoCloseable {
     /** Issues a new server certificate now, as the scheduled renewal does at half-life (for tests). */
     void renewServerCertificateNow() {
         serverKeys.update(issueServerCredential());
+    }
+
+    /** Who may call what: the request chain's authorization, as data. */
+    private static AccessPolicy accessPolicy(ServerConfig config) {
+        return AccessPolicy.builder(new HashSet<>(config.adminIds()))
+                .service(CertificateServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
+                .method(CertificateServiceGrpc.getIssueCertificateMethod(), AccessPolicy.Access.ANYONE)
+                .service(TrustBundleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE)
+                .service(TokenServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
+                .service(RevocationServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .method(RevocationServiceGrpc.getWatchRevocationsMethod(), AccessPolicy.Access.AUTHENTICATED)
+                .service(AdminServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .service(KeyServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .service(ContractServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .service(PolicyServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .service(AuditServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .service(HealthGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE)
+                .service(ServerReflectionGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE)
+                .build();
     }
 
     private IssuingCa loadOrCreateCa(CaKeyStore store, SerialNumbers serials) throws IOException {

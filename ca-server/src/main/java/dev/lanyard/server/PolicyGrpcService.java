@@ -10,7 +10,9 @@ import dev.lanyard.v1.ApplyPolicyResponse;
 import dev.lanyard.v1.GetPolicyRequest;
 import dev.lanyard.v1.Policy;
 import dev.lanyard.v1.PolicyServiceGrpc;
+import dev.lanyard.rpc.Callers;
 import io.grpc.Status;
+import dev.lanyard.rpc.Callers;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
 
@@ -40,7 +42,7 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
                 } catch (StalePolicyException e) {
                     throw Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asException();
                 }
-                history.save(request.getPolicy(), PeerIdentityInterceptor.requirePeer().spiffeId().toString(),
+                history.save(request.getPolicy(), Callers.require().spiffeId().toString(),
                         clock.instant());
             }
             return ApplyPolicyResponse.newBuilder().setVersion(request.getPolicy().getVersion()).build();

@@ -3,7 +3,9 @@ package dev.lanyard.server;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationEvent;
 import dev.lanyard.revocation.RevocationReason;
-import dev.lanyard.revocation.RevocationRefusedException;
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.rpc.Callers;
+import dev.lanyard.rpc.Statuses;
 import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.revocation.RevocationTarget;
 import dev.lanyard.revocation.Revoker;
@@ -57,7 +59,7 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
         calls.run("revocation.revoke", target, detail, response, () -> {
             RevocationTarget parsed = RevocationProtos.target(request.getTarget());
             RevocationReason reason = RevocationProtos.reason(request.getReasonValue());
-            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), AuditedCall.actor()));
+            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor()));
             if (result.created()) {
                 onRevoked.accept(parsed.kind());
             }
@@ -73,7 +75,7 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
     public void reinstate(ReinstateRequest request, StreamObserver<ReinstateResponse> response) {
         calls.run("revocation.reinstate", request.getSpiffeId(), request.getNote(), response, () -> {
             RevocationEvent.Reinstated reinstated = refusing(
-                    () -> revoker.reinstate(request.getSpiffeId(), request.getNote(), AuditedCall.actor()));
+                    () -> revoker.reinstate(request.getSpiffeId(), request.getNote(), Callers.actor()));
             return ReinstateResponse.newBuilder().setSequence(reinstated.sequence()).build();
         });
     }
@@ -102,12 +104,6 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
     @Override
     public void watchRevocations(WatchRevocationsRequest request,
             StreamObserver<dev.lanyard.v1.RevocationEvent> response) {
-        try {
-            PeerIdentityInterceptor.requirePeer();
-        } catch (StatusException e) {
-            response.onError(e);
-            return;
-        }
         long after = request.getAfterSequence();
         if (after < 0) {
             response.onError(Status.INVALID_ARGUMENT.withDescription("after_sequence must not be negative").asException());
@@ -124,19 +120,14 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
 
     @FunctionalInterface
     private interface Refusable<T> {
-        T call() throws RevocationRefusedException;
+        T call() throws Refusal;
     }
 
     private static <T> T refusing(Refusable<T> body) throws StatusException {
         try {
             return body.call();
-        } catch (RevocationRefusedException e) {
-            Status status = switch (e.code()) {
-                case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
-                case NOT_FOUND -> Status.NOT_FOUND;
-                case FAILED_PRECONDITION -> Status.FAILED_PRECONDITION;
-            };
-            throw status.withDescription(e.getMessage()).asException();
+        } catch (Refusal e) {
+            throw Statuses.exception(e);
         }
     }
 

@@ -51,6 +51,7 @@ public record ServerConfig(
         Duration bundleRefreshHint,
         Tokens tokens,
         Revocations revocations,
+        CallLimits callLimits,
         LogFormat logFormat) {
 
     /** How the server writes its log: lines for people, or one JSON object per line for collectors. */
@@ -64,6 +65,14 @@ public record ServerConfig(
      */
     public record Tokens(SigningAlgorithm algorithm, Duration maxTtl, double ratePerSecond, int burst,
             Duration keyLifetime, Duration publishLead, Optional<Path> contractsDir, Optional<Path> policyFile) {
+    }
+
+    /**
+     * Call rates the request chain allows each replica: per SPIFFE ID for callers with a certificate,
+     * per source address for calls without one (bootstrap). With N replicas a caller may reach N times these.
+     */
+    public record CallLimits(double identityPerSecond, int identityBurst, double anonymousPerSecond,
+            int anonymousBurst) {
     }
 
     /**
@@ -98,7 +107,8 @@ public record ServerConfig(
             "ca.root-ttl", "ca.intermediate-ttl", "svid.default-ttl", "svid.max-ttl", "join-token.default-ttl",
             "admin.spiffe-ids", "admin.credential-dir", "admin.credential-ttl", "server.dns-names",
             "server.certificate-ttl", "csr.max-bytes", "bundle.refresh-hint", "token.algorithm", "token.max-ttl",
-            "token.rate-per-second", "token.burst", "jwt.key-lifetime", "jwt.publish-lead", "contracts.dir",
+            "token.rate-per-second", "token.burst", "limits.identity-per-second", "limits.identity-burst",
+            "limits.anonymous-per-second", "limits.anonymous-burst", "jwt.key-lifetime", "jwt.publish-lead", "contracts.dir",
             "policy.file", "revocation.heartbeat-interval", "revocation.crl-validity", "revocation.poll-interval", "log.format");
 
     public ServerConfig {
@@ -224,6 +234,10 @@ public record ServerConfig(
                 new Revocations(duration(p, "revocation.heartbeat-interval", "5s"),
                         duration(p, "revocation.crl-validity", "24h"),
                         duration(p, "revocation.poll-interval", "1s")),
+                new CallLimits(Double.parseDouble(p.getProperty("limits.identity-per-second", "500")),
+                        Integer.parseInt(p.getProperty("limits.identity-burst", "1000")),
+                        Double.parseDouble(p.getProperty("limits.anonymous-per-second", "20")),
+                        Integer.parseInt(p.getProperty("limits.anonymous-burst", "100"))),
                 logFormat(p.getProperty("log.format", "text")));
     }
 
@@ -246,7 +260,7 @@ public record ServerConfig(
                 databaseUser, databasePassword, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
-                revocations, logFormat);
+                revocations, callLimits, logFormat);
     }
 
     /** Every component, except that the database password is never written out. */
@@ -261,7 +275,7 @@ public record ServerConfig(
                 + maxSvidTtl + ", joinTokenTtl=" + joinTokenTtl + ", adminIds=" + adminIds + ", adminCredentialDir="
                 + adminCredentialDir + ", adminCredentialTtl=" + adminCredentialTtl + ", serverDnsNames="
                 + serverDnsNames + ", serverCertificateTtl=" + serverCertificateTtl + ", maxCsrBytes=" + maxCsrBytes
-                + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations
+                + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations + ", callLimits=" + callLimits
                 + ", logFormat=" + logFormat + "]";
     }
 

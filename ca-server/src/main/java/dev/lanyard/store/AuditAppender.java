@@ -1,6 +1,7 @@
 package dev.lanyard.store;
 
 import dev.lanyard.audit.AuditChain;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.audit.AuditEvent;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -130,8 +131,8 @@ final class AuditAppender {
     }
 
     private static Head insert(Connection c, Head head, AuditEvent e) throws SQLException {
-        AuditEvent event = new AuditEvent(AuditChain.stored(e.time()), e.actor(), e.action(), e.target(), e.outcome(),
-                e.reason());
+        AuditEvent event = AuditText.stored(new AuditEvent(AuditChain.stored(e.time()), e.actor(), e.action(),
+                e.target(), e.outcome(), e.reason()));
         long id = head.lastId() + 1;
         String hash = AuditChain.hash(id, event, head.lastHash());
         Jdbc.update(c, "insert into audit_events (id, occurred_at, actor, action, target, outcome, reason,"

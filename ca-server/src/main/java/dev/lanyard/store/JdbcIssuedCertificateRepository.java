@@ -28,6 +28,14 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
         audit.record(issuance, connection -> insert(connection, c));
     }
 
+    @Override
+    public void recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance, Optional<String> presentedSerial) {
+        audit.record(issuance, connection -> {
+            IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerial);
+            return insert(connection, c);
+        });
+    }
+
     private static int insert(Connection connection, IssuedCertificateRecord c) throws SQLException {
         return Jdbc.update(connection, "insert into issued_certificates (serial_hex, spiffe_id, not_before, not_after,"
                 + " sha256_fingerprint, issued_at, issuer_key_id) values (?, ?, ?, ?, ?, ?, ?)", s -> {

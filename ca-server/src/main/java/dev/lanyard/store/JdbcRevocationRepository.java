@@ -1,5 +1,7 @@
 package dev.lanyard.store;
 
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.refusal.RefusedInTransaction;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationEvent;
 import dev.lanyard.revocation.RevocationReason;
@@ -8,10 +10,12 @@ import dev.lanyard.revocation.RevocationTarget;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.TreeSet;
 import javax.sql.DataSource;
 
 /**
@@ -32,29 +36,85 @@ public final class JdbcRevocationRepository implements RevocationRepository {
     @Override
     public List<Outcome> revoke(List<NewRevocation> revocations) {
         return jdbc.inTransaction(c -> {
-            long last = lockHead(c);
+            // the identities first (ordered with their issuance, see IdentityOrder), then the head
+            for (String spiffeId : new TreeSet<>(revocations.stream().map(NewRevocation::spiffeId)
+                    .filter(id -> !id.isEmpty()).toList())) {
+                IdentityOrder.lock(c, spiffeId);
+            }
+            Head head = new Head(lockHead(c));
             List<Outcome> outcomes = new ArrayList<>();
             for (NewRevocation r : revocations) {
-                Optional<Revocation> existing = inForce(c, r.target());
-                if (existing.isPresent()) {
-                    outcomes.add(new Outcome(existing.get(), false));
-                    continue;
-                }
-                long sequence = ++last;
-                insertEvent(c, sequence, REVOKED, r.target().kind().name(), r.target().value(), r.spiffeId(),
-                        r.issuerKeyId(), r.reason().code(), r.note(), r.revokedBy(), r.revokedAt(),
-                        r.expiresAt().orElse(null));
-                Jdbc.update(c, "insert into revocations (target_kind, target, sequence) values (?, ?, ?)", s -> {
-                    s.setString(1, r.target().kind().name());
-                    s.setString(2, r.target().value());
-                    s.setLong(3, sequence);
-                });
-                outcomes.add(new Outcome(new Revocation(sequence, r.target(), r.reason(), r.note(), r.revokedAt(),
-                        r.revokedBy(), r.spiffeId(), r.issuerKeyId(), r.expiresAt()), true));
+                outcomes.add(revokeOne(c, head, r));
             }
-            setHead(c, last);
+            setHead(c, head.last);
             return outcomes;
         });
+    }
+
+    @Override
+    public IdentityOutcome revokeIdentity(NewRevocation identity, Duration tokenSkew) {
+        String spiffeId = identity.target().value();
+        return jdbc.inTransaction(c -> {
+            boolean registered = IdentityOrder.lock(c, spiffeId);
+            if (!registered && Jdbc.query(c, "select 1 from issued_certificates where spiffe_id = ?"
+                    + " fetch first 1 rows only", s -> s.setString(1, spiffeId), row -> 1).isEmpty()) {
+                throw new RefusedInTransaction(Refusal.notFound(spiffeId
+                        + " was never registered and holds no certificate; check the SPIFFE ID"));
+            }
+            Head head = new Head(lockHead(c));
+            Outcome outcome = revokeOne(c, head, identity);
+            List<Outcome> certificates = new ArrayList<>();
+            for (NewRevocation r : Jdbc.query(c, "select serial_hex, issuer_key_id, not_after from issued_certificates"
+                    + " where spiffe_id = ? and not_after > ? order by id", s -> {
+                        s.setString(1, spiffeId);
+                        Jdbc.setInstant(s, 2, identity.revokedAt());
+                    }, row -> new NewRevocation(RevocationTarget.serial(row.getString(1)), identity.reason(),
+                            identity.note(), identity.revokedAt(), identity.revokedBy(), spiffeId, row.getString(2),
+                            Optional.of(Jdbc.getInstant(row, "not_after"))))) {
+                certificates.add(revokeOne(c, head, r));
+            }
+            List<Outcome> tokens = new ArrayList<>();
+            for (NewRevocation r : Jdbc.query(c, "select jti, expires_at from minted_tokens"
+                    + " where spiffe_id = ? and expires_at > ? order by expires_at", s -> {
+                        s.setString(1, spiffeId);
+                        Jdbc.setInstant(s, 2, identity.revokedAt());
+                    }, row -> new NewRevocation(new RevocationTarget(RevocationTarget.Kind.JTI, row.getString(1)),
+                            identity.reason(), identity.note(), identity.revokedAt(), identity.revokedBy(), spiffeId,
+                            "", Optional.of(Jdbc.getInstant(row, "expires_at").plus(tokenSkew))))) {
+                tokens.add(revokeOne(c, head, r));
+            }
+            int voided = Jdbc.update(c, "delete from join_tokens where spiffe_id = ? and used_at is null",
+                    s -> s.setString(1, spiffeId));
+            setHead(c, head.last);
+            return new IdentityOutcome(outcome, certificates, tokens, voided);
+        });
+    }
+
+    /** The last sequence handed out in this transaction. */
+    private static final class Head {
+        long last;
+
+        Head(long last) {
+            this.last = last;
+        }
+    }
+
+    private static Outcome revokeOne(Connection c, Head head, NewRevocation r) throws SQLException {
+        Optional<Revocation> existing = inForce(c, r.target());
+        if (existing.isPresent()) {
+            return new Outcome(existing.get(), false);
+        }
+        long sequence = ++head.last;
+        insertEvent(c, sequence, REVOKED, r.target().kind().name(), r.target().value(), r.spiffeId(),
+                r.issuerKeyId(), r.reason().code(), r.note(), r.revokedBy(), r.revokedAt(),
+                r.expiresAt().orElse(null));
+        Jdbc.update(c, "insert into revocations (target_kind, target, sequence) values (?, ?, ?)", s -> {
+            s.setString(1, r.target().kind().name());
+            s.setString(2, r.target().value());
+            s.setLong(3, sequence);
+        });
+        return new Outcome(new Revocation(sequence, r.target(), r.reason(), r.note(), r.revokedAt(),
+                r.revokedBy(), r.spiffeId(), r.issuerKeyId(), r.expiresAt()), true);
     }
 
     @Override
@@ -90,6 +150,7 @@ public final class JdbcRevocationRepository implements RevocationRepository {
         return jdbc.inTransaction(c -> {
             Jdbc.update(c, "delete from revocations where sequence in"
                     + " (select sequence from revocation_events where expires_at <= ?)", s -> Jdbc.setInstant(s, 1, now));
+            Jdbc.update(c, "delete from minted_tokens where expires_at <= ?", s -> Jdbc.setInstant(s, 1, now));
             return Jdbc.update(c, "delete from revocation_events where event_kind = ? and expires_at <= ?", s -> {
                 s.setString(1, REVOKED);
                 Jdbc.setInstant(s, 2, now);

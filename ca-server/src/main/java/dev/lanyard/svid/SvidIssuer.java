@@ -1,5 +1,8 @@
 package dev.lanyard.svid;
 
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.refusal.RefusedInTransaction;
+import dev.lanyard.registration.ReservedIds;
 import dev.lanyard.attest.AttestationException;
 import dev.lanyard.attest.Attestor;
 import dev.lanyard.audit.AuditEvent;
@@ -18,7 +21,7 @@ import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.revocation.RevocationTarget;
 import dev.lanyard.registration.RegistrationRepository;
 import dev.lanyard.spiffe.SpiffeId;
-import dev.lanyard.svid.IssuanceRefusedException.Code;
+import dev.lanyard.refusal.Refusal.Code;
 import dev.lanyard.v1.Attestation;
 import java.time.Clock;
 import java.time.Duration;
@@ -60,7 +63,7 @@ public final class SvidIssuer {
 
     /** Bootstrap: the identity comes from the attestation, never from the CSR. */
     public IssuedSvid bootstrap(Attestation attestation, byte[] csrDer, Optional<Duration> ttl)
-            throws IssuanceRefusedException {
+            throws Refusal {
         String actor = "anonymous";
         String target = "unknown";
         try {
@@ -73,12 +76,12 @@ public final class SvidIssuer {
             Duration lifetime = lifetime(ttl, registration);
             checkSans(csr, registration);
             attestor.redeem(attestation);
-            return issueAndRecord(csr, registration, lifetime, actor, "certificate.bootstrap");
+            return issueAndRecord(csr, registration, lifetime, actor, "certificate.bootstrap", Optional.empty());
         } catch (AttestationException e) {
-            IssuanceRefusedException refused = new IssuanceRefusedException(attestationCode(e), e.getMessage());
+            Refusal refused = new Refusal(attestationCode(e), e.getMessage());
             refuse(actor, "certificate.bootstrap", target, refused);
             throw refused;
-        } catch (IssuanceRefusedException e) {
+        } catch (Refusal e) {
             refuse(actor, "certificate.bootstrap", target, e);
             throw e;
         }
@@ -89,82 +92,86 @@ public final class SvidIssuer {
      * its serial; a revoked identity or certificate is refused.
      */
     public IssuedSvid renew(SpiffeId peer, String peerSerialHex, byte[] csrDer, Optional<Duration> ttl)
-            throws IssuanceRefusedException {
+            throws Refusal {
         try {
             refuseIfRevoked(peer, Optional.of(peerSerialHex));
             ValidatedCsr csr = validate(csrDer);
             Registration registration = registrationOf(peer);
             Duration lifetime = lifetime(ttl, registration);
             checkSans(csr, registration);
-            return issueAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew");
-        } catch (IssuanceRefusedException e) {
+            return issueAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
+                    Optional.of(peerSerialHex));
+        } catch (Refusal e) {
             refuse(peer.toString(), "certificate.renew", peer.toString(), e);
             throw e;
         }
     }
 
-    private ValidatedCsr validate(byte[] der) throws IssuanceRefusedException {
+    private ValidatedCsr validate(byte[] der) throws Refusal {
         try {
             return csrValidator.validate(der);
         } catch (CsrRejectedException e) {
-            throw new IssuanceRefusedException(csrCode(e), e.getMessage());
+            throw new Refusal(csrCode(e), e.getMessage());
         }
     }
 
-    private void refuseIfRevoked(SpiffeId id, Optional<String> serialHex) throws IssuanceRefusedException {
+    private void refuseIfRevoked(SpiffeId id, Optional<String> serialHex) throws Refusal {
         Optional<Revocation> revocation = revocations.refusalFor(id, serialHex);
         if (revocation.isPresent()) {
-            throw new IssuanceRefusedException(Code.PERMISSION_DENIED, revoked(revocation.get()));
+            throw new Refusal(Code.PERMISSION_DENIED, revocation.get().refusalMessage());
         }
     }
 
-    /** The refusal message naming a revocation, shared with token minting. */
-    public static String revoked(Revocation revocation) {
-        String what = revocation.target().kind() == RevocationTarget.Kind.SERIAL
-                ? "certificate " + revocation.target().value() : revocation.target().value();
-        return what + " is revoked (" + revocation.describe() + ")"
-                + (revocation.target().kind() == RevocationTarget.Kind.SPIFFE_ID ? "; an admin must reinstate it" : "");
-    }
-
-    private Registration registrationOf(SpiffeId id) throws IssuanceRefusedException {
-        return registrations.find(id).orElseThrow(() -> new IssuanceRefusedException(
+    private Registration registrationOf(SpiffeId id) throws Refusal {
+        if (ReservedIds.isReserved(id)) {
+            throw new Refusal(Code.PERMISSION_DENIED, id + " is reserved for Lanyard itself and cannot be issued to a workload");
+        }
+        return registrations.find(id).orElseThrow(() -> new Refusal(
                 Code.PERMISSION_DENIED, id + " has no registration; an admin must register it first"));
     }
 
     private Duration lifetime(Optional<Duration> requested, Registration registration)
-            throws IssuanceRefusedException {
+            throws Refusal {
         if (requested.isEmpty()) {
             return defaultTtl.compareTo(registration.maxTtl()) < 0 ? defaultTtl : registration.maxTtl();
         }
         Duration ttl = requested.get();
         if (ttl.isNegative() || ttl.isZero()) {
-            throw new IssuanceRefusedException(Code.INVALID_ARGUMENT, "requested TTL must be positive");
+            throw new Refusal(Code.INVALID_ARGUMENT, "requested TTL must be positive");
         }
         if (ttl.compareTo(registration.maxTtl()) > 0) {
-            throw new IssuanceRefusedException(Code.INVALID_ARGUMENT, "requested TTL " + ttl
+            throw new Refusal(Code.INVALID_ARGUMENT, "requested TTL " + ttl
                     + " exceeds the maximum " + registration.maxTtl() + " registered for " + registration.spiffeId());
         }
         return ttl;
     }
 
-    private static void checkSans(ValidatedCsr csr, Registration registration) throws IssuanceRefusedException {
+    private static void checkSans(ValidatedCsr csr, Registration registration) throws Refusal {
         try {
             SanPolicy.check(csr, registration.spiffeId(), registration.dnsNames());
         } catch (CsrRejectedException e) {
-            throw new IssuanceRefusedException(Code.PERMISSION_DENIED, e.getMessage());
+            throw new Refusal(Code.PERMISSION_DENIED, e.getMessage());
         }
     }
 
+    /**
+     * Signs, then records the certificate with its audit record, ordered in the database with any
+     * revocation of the identity: a revocation that committed first refuses it here.
+     */
     private IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
-            Duration lifetime, String actor, String action) {
+            Duration lifetime, String actor, String action, Optional<String> presentedSerial) throws Refusal {
         IssuedSvid svid = ca.get().issue(
                 csr.publicKey(), registration.spiffeId(), requestedDns(csr, registration), lifetime);
-        issued.record(new IssuedCertificateRecord(
-                svid.serialHex(), registration.spiffeId(),
-                svid.certificate().getNotBefore().toInstant(), svid.certificate().getNotAfter().toInstant(),
-                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
-                new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
-                        + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""));
+        try {
+            issued.recordForWorkload(new IssuedCertificateRecord(
+                    svid.serialHex(), registration.spiffeId(),
+                    svid.certificate().getNotBefore().toInstant(), svid.certificate().getNotAfter().toInstant(),
+                    svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
+                    new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
+                            + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerial);
+        } catch (RefusedInTransaction e) {
+            throw e.refusal();
+        }
         return svid;
     }
 
@@ -175,7 +182,7 @@ public final class SvidIssuer {
                 .toList();
     }
 
-    private void refuse(String actor, String action, String target, IssuanceRefusedException e) {
+    private void refuse(String actor, String action, String target, Refusal e) {
         audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
                 e.code() + ": " + e.getMessage()));
     }

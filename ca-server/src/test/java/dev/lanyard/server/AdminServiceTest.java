@@ -90,7 +90,7 @@ class AdminServiceTest {
             List<AuditEvent> events = new JdbcAuditLog(db.dataSource()).recent(50);
             assertThat(events).anySatisfy(e -> {
                 assertThat(e.actor()).isEqualTo(WORKLOAD);
-                assertThat(e.action()).isEqualTo("admin.call");
+                assertThat(e.action()).isEqualTo("rpc.authorize");
                 assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
             });
             assertThat(events).anySatisfy(e -> {

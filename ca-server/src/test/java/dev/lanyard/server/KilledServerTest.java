@@ -101,7 +101,8 @@ class KilledServerTest {
                 .containsExactly(WORKLOAD, workload.leaf().getSerialNumber().toString(16));
         X509CRL crl = crl();
         assertThat(crl.getRevokedCertificate(workload.leaf().getSerialNumber())).isNotNull();
-        Iterator<RevocationEvent> resumed = RevocationServiceGrpc.newBlockingStub(channel(workload))
+        // The revoked workload itself is refused everywhere now; another watcher resumes.
+        Iterator<RevocationEvent> resumed = RevocationServiceGrpc.newBlockingStub(channel(admin))
                 .withDeadlineAfter(30, TimeUnit.SECONDS)
                 .watchRevocations(WatchRevocationsRequest.newBuilder().setAfterSequence(lastSeen).build());
         assertThat(resumed.next().getRevoked().getTarget().getSpiffeId()).isEqualTo(WORKLOAD);

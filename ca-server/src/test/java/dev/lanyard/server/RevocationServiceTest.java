@@ -166,7 +166,7 @@ class RevocationServiceTest {
         String pastedJwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
         expect(request(RevocationTarget.newBuilder().setJti(pastedJwt).build()), Status.Code.INVALID_ARGUMENT, "a jti is");
         expect(request(identity(WEB)).toBuilder().setNote("x".repeat(1025)).build(), Status.Code.INVALID_ARGUMENT,
-                "longer than 1024");
+                "the limit is 1024");
         expect(request(identity(WEB)).toBuilder().setNote("a\u001b[31mb").build(), Status.Code.INVALID_ARGUMENT,
                 "control characters");
         expect(request(identity(WEB)).toBuilder().setReasonValue(7).build(), Status.Code.INVALID_ARGUMENT,

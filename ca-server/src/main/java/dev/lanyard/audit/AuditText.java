@@ -1,0 +1,55 @@
+package dev.lanyard.audit;
+
+/**
+ * Makes a value from a request safe to store in the audit trail and to print: control characters
+ * (newlines, ANSI escapes, bidi overrides) become visible {@code \\uXXXX} escapes, so a crafted SAN
+ * cannot forge a line in `audit tail`, and the value is cut to a bound, so no request can overflow a
+ * column. Idempotent: a stored value passes through unchanged.
+ */
+public final class AuditText {
+
+    public static final int MAX_ACTOR = 2_048;
+    public static final int MAX_ACTION = 128;
+    public static final int MAX_TARGET = 1_024;
+    public static final int MAX_REASON = 2_048;
+
+    private AuditText() {
+    }
+
+    /** The event as it is stored: every field escaped and bounded. */
+    public static AuditEvent stored(AuditEvent e) {
+        return new AuditEvent(e.time(), bounded(e.actor(), MAX_ACTOR), bounded(e.action(), MAX_ACTION),
+                bounded(e.target(), MAX_TARGET), e.outcome(), bounded(e.reason(), MAX_REASON));
+    }
+
+    /** {@code value} with control characters escaped, cut to at most {@code max} characters. */
+    public static String bounded(String value, int max) {
+        String escaped = escape(value);
+        if (escaped.length() <= max) {
+            return escaped;
+        }
+        String marker = "...[" + (escaped.length() - (max - 24)) + " more characters]";
+        return escaped.substring(0, max - 24) + marker;
+    }
+
+    public static String escape(String value) {
+        StringBuilder out = null;
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (unsafe(c)) {
+                if (out == null) {
+                    out = new StringBuilder(value.length() + 16).append(value, 0, i);
+                }
+                out.append(String.format("\\u%04x", (int) c));
+            } else if (out != null) {
+                out.append(c);
+            }
+        }
+        return out == null ? value : out.toString();
+    }
+
+    private static boolean unsafe(char c) {
+        return Character.isISOControl(c) || c == '\u2028' || c == '\u2029'
+                || (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069');
+    }
+}

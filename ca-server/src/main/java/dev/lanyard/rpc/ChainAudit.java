@@ -1,0 +1,69 @@
+package dev.lanyard.rpc;
+
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The audit records the chain itself writes: refusals of its own steps and internal failures.
+ * Rate-limit refusals are recorded once per caller and minute, with the count of the ones left out
+ * since, so a flood cannot turn into a flood of audit rows.
+ */
+final class ChainAudit {
+
+    private static final Duration QUIET = Duration.ofMinutes(1);
+    private static final int MAX_TRACKED = 10_000;
+
+    private final AuditLog audit;
+    private final Clock clock;
+    private final Map<String, Window> throttled = new ConcurrentHashMap<>();
+
+    private static final class Window {
+        final Instant start;
+        final AtomicLong suppressed = new AtomicLong();
+
+        Window(Instant start) {
+            this.start = start;
+        }
+    }
+
+    ChainAudit(AuditLog audit, Clock clock) {
+        this.audit = audit;
+        this.clock = clock;
+    }
+
+    void refused(String actor, String step, String method, String reason) {
+        audit.record(new AuditEvent(clock.instant(), actor, "rpc." + step, method, AuditEvent.Outcome.REFUSED, reason));
+    }
+
+    void failed(String actor, String method, String reason) {
+        audit.record(new AuditEvent(clock.instant(), actor, "rpc.failed", method, AuditEvent.Outcome.FAILED, reason));
+    }
+
+    /** A rate-limit refusal of {@code key}: recorded if it is the first in this caller's window. */
+    void throttled(String key, String actor, String method, String reason) {
+        Instant now = clock.instant();
+        if (throttled.size() > MAX_TRACKED) {
+            throttled.values().removeIf(w -> w.start.plus(QUIET).isBefore(now));
+        }
+        Window window = throttled.get(key);
+        if (window != null && window.start.plus(QUIET).isAfter(now)) {
+            window.suppressed.incrementAndGet();
+            return;
+        }
+        Window fresh = new Window(now);
+        long left = window == null ? 0 : window.suppressed.get();
+        if (window == null ? throttled.putIfAbsent(key, fresh) != null : !throttled.replace(key, window, fresh)) {
+            throttled.get(key).suppressed.incrementAndGet(); // another thread opened the window
+            return;
+        }
+        refused(actor, "rate-limit", method, reason + (left > 0 ? " (" + left
+                + " more refusals in the previous window were counted, not recorded)" : "")
+                + "; further refusals in the next " + QUIET.toSeconds() + " s are counted, not recorded");
+    }
+}

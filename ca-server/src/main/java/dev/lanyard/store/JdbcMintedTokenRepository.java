@@ -1,0 +1,30 @@
+package dev.lanyard.store;
+
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.spiffe.SpiffeId;
+import dev.lanyard.token.MintedTokenRepository;
+import java.time.Instant;
+import java.util.Optional;
+
+public final class JdbcMintedTokenRepository implements MintedTokenRepository {
+
+    private final JdbcAuditLog audit;
+
+    /** @param audit the trail each minting record joins, in the same transaction */
+    public JdbcMintedTokenRepository(JdbcAuditLog audit) {
+        this.audit = audit;
+    }
+
+    @Override
+    public void record(String jti, SpiffeId spiffeId, Instant expiresAt, AuditEvent minting,
+            Optional<String> presentedSerial) {
+        audit.record(minting, c -> {
+            IdentityOrder.lockUnrevoked(c, spiffeId.toString(), presentedSerial);
+            return Jdbc.update(c, "insert into minted_tokens (jti, spiffe_id, expires_at) values (?, ?, ?)", s -> {
+                s.setString(1, jti);
+                s.setString(2, spiffeId.toString());
+                Jdbc.setInstant(s, 3, expiresAt);
+            });
+        });
+    }
+}

@@ -1,0 +1,111 @@
+package dev.lanyard.token;
+
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
+import dev.lanyard.contract.ContractRegistry;
+import dev.lanyard.contract.TokenScopeCheck;
+import dev.lanyard.policy.PolicyStore;
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.refusal.RefusedInTransaction;
+import dev.lanyard.registration.RegistrationRepository;
+import dev.lanyard.revocation.Revocation;
+import dev.lanyard.revocation.RevocationRegistry;
+import dev.lanyard.spiffe.SpiffeId;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Mints tokens for authenticated workloads: the contract must declare every scope for the audience
+ * (INVALID_ARGUMENT otherwise), the grants policy must give them to the caller (PERMISSION_DENIED),
+ * the caller must be registered and unrevoked, and may not mint faster than its token rate
+ * (RESOURCE_EXHAUSTED). Every outcome is audited; a minted token is recorded with its audit record,
+ * ordered with revocations of its identity.
+ */
+public final class TokenIssuer {
+
+    private final TokenMinter minter;
+    private final ContractRegistry contracts;
+    private final PolicyStore policy;
+    private final RegistrationRepository registrations;
+    private final RateLimiter rateLimiter;
+    private final RevocationRegistry revocations;
+    private final MintedTokenRepository minted;
+    private final AuditLog audit;
+    private final Clock clock;
+
+    public TokenIssuer(TokenMinter minter, ContractRegistry contracts, PolicyStore policy,
+            RegistrationRepository registrations, RateLimiter rateLimiter, RevocationRegistry revocations,
+            MintedTokenRepository minted, AuditLog audit, Clock clock) {
+        this.minter = minter;
+        this.contracts = contracts;
+        this.policy = policy;
+        this.registrations = registrations;
+        this.rateLimiter = rateLimiter;
+        this.revocations = revocations;
+        this.minted = minted;
+        this.audit = audit;
+        this.clock = clock;
+    }
+
+    /** A token for {@code caller}, bound to the certificate it called with. */
+    public MintedToken issue(SpiffeId caller, X509Certificate certificate, String audience, List<String> requestedScopes,
+            Optional<Duration> ttl) throws Refusal {
+        String actor = caller.toString();
+        String target = "audience " + audience;
+        try {
+            String serial = certificate.getSerialNumber().toString(16);
+            Optional<Revocation> revoked = revocations.refusalFor(caller, Optional.of(serial));
+            if (revoked.isPresent()) {
+                throw Refusal.denied(revoked.get().refusalMessage());
+            }
+            if (!rateLimiter.tryAcquire(actor)) {
+                throw new Refusal(Refusal.Code.RESOURCE_EXHAUSTED,
+                        actor + " is minting tokens faster than its rate limit; retry shortly");
+            }
+            Set<String> scopes = new LinkedHashSet<>(requestedScopes);
+            TokenScopeCheck check = contracts.check(audience, scopes);
+            if (!check.ok()) {
+                throw Refusal.invalid(check.reason());
+            }
+            Set<String> missing = policy.current().missingScopes(caller, audience, scopes);
+            if (!missing.isEmpty()) {
+                throw Refusal.denied(actor + " is not granted " + new TreeSet<>(missing) + " on audience " + audience);
+            }
+            if (registrations.find(caller).isEmpty()) {
+                throw Refusal.denied(actor + " has no registration");
+            }
+            MintedToken token = mint(caller, certificate, audience, scopes, ttl);
+            try {
+                minted.record(token.jti(), caller, token.expiresAt(), new AuditEvent(clock.instant(), actor,
+                        "token.issue", target + " jti " + token.jti() + " scopes " + new TreeSet<>(scopes),
+                        AuditEvent.Outcome.SUCCESS, ""), Optional.of(serial));
+            } catch (RefusedInTransaction e) {
+                throw e.refusal();
+            }
+            return token;
+        } catch (Refusal e) {
+            audit.record(new AuditEvent(clock.instant(), actor, "token.issue", target, AuditEvent.Outcome.REFUSED,
+                    e.code() + ": " + e.getMessage()));
+            throw e;
+        }
+    }
+
+    private MintedToken mint(SpiffeId caller, X509Certificate certificate, String audience, Set<String> scopes,
+            Optional<Duration> ttl) throws Refusal {
+        try {
+            return minter.mint(new TokenRequest(caller, audience, scopes, ttl,
+                    CertificateThumbprint.x5tS256(certificate.getEncoded()), certificate.getNotAfter().toInstant()));
+        } catch (IllegalArgumentException e) {
+            throw Refusal.invalid(e.getMessage());
+        } catch (CertificateEncodingException e) {
+            throw new IllegalStateException("the caller's certificate cannot be encoded", e);
+        }
+    }
+}
