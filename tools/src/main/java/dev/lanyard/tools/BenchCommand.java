@@ -98,10 +98,10 @@ final class BenchCommand {
         }
     }
 
-    /** Registers spiffe://<td>/lanyard/bench (once) and bootstraps it with a join token. */
+    /** Registers spiffe://<td>/bench/load (once; /lanyard/* is reserved) and bootstraps it with a join token. */
     static Credential bootstrapBenchIdentity(AdminOptions admin) throws Exception {
         Credential adminCredential = admin.credential();
-        String benchId = "spiffe://" + trustDomainOf(adminCredential) + "/lanyard/bench";
+        String benchId = "spiffe://" + trustDomainOf(adminCredential) + "/bench/load";
         String token = admin.withAdmin(a -> {
             try {
                 a.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(benchId).build());
