@@ -21,14 +21,8 @@ import dev.lanyard.v1.RevokeRequest;
 import dev.lanyard.v1.RevokeResponse;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509CRL;
 import java.util.ArrayList;
 import java.util.List;
@@ -118,7 +112,7 @@ class RevocationTakesHoldTest {
         Set<String> listed = lanyard.revocations().listRevocations(ListRevocationsRequest.newBuilder()
                         .setSpiffeId(WEB).setKind("serial").setPageSize(1000).build()).getRevocationsList().stream()
                 .map(r -> r.getTarget().getSerial()).collect(Collectors.toSet());
-        X509CRL crl = crl();
+        X509CRL crl = lanyard.crl();
         for (BigInteger serial : issued) {
             assertThat(listed).as("serial %s on the revocation list", serial.toString(16)).contains(serial.toString(16));
             assertThat(crl.getRevokedCertificate(serial)).as("serial %s on the CRL", serial.toString(16)).isNotNull();
@@ -162,13 +156,5 @@ class RevocationTakesHoldTest {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
                     assertThat(e.getStatus().getDescription()).contains("never registered");
                 });
-    }
-
-    private X509CRL crl() throws Exception {
-        String keyId = lanyard.server().caRotation().active().ca().intermediate().keyId();
-        HttpResponse<byte[]> response = HttpClient.newHttpClient().send(
-                HttpRequest.newBuilder(URI.create(lanyard.httpUrl("/crl/" + keyId))).build(),
-                HttpResponse.BodyHandlers.ofByteArray());
-        return (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(response.body()));
     }
 }

@@ -120,6 +120,23 @@ public final class RunningServer implements AutoCloseable {
         return dev.lanyard.v1.TokenServiceGrpc.newBlockingStub(channel(client)).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
+    /** The CRL of the active issuing CA, from its distribution point. */
+    public java.security.cert.X509CRL crl() {
+        String keyId = server.caRotation().active().ca().intermediate().keyId();
+        try {
+            java.net.http.HttpResponse<byte[]> response = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(httpUrl("/crl/" + keyId))).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+            return (java.security.cert.X509CRL) CertificateFactory.getInstance("X.509")
+                    .generateCRL(new ByteArrayInputStream(response.body()));
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException("could not fetch the CRL of " + keyId, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     public String httpUrl(String path) {
         return "http://127.0.0.1:" + server.httpPort() + path;
     }
