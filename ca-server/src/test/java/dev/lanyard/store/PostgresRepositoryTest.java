@@ -1,25 +1,16 @@
 package dev.lanyard.store;
 
-import java.sql.Connection;
-import java.sql.Statement;
-import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;
+import dev.lanyard.testing.TestPostgres;
 
 /**
- * The storage contract on PostgreSQL, when LANYARD_TEST_POSTGRES_URL points at one
- * (jdbc:postgresql://host/db?user=..&password=..). Each test starts from an empty schema.
+ * The storage contract on a real PostgreSQL, started from Maven Central's binaries for this test
+ * JVM ({@link TestPostgres}); each test gets a new empty database.
  */
-@EnabledIfEnvironmentVariable(named = "LANYARD_TEST_POSTGRES_URL", matches = "jdbc:postgresql:.*")
 class PostgresRepositoryTest extends RepositoryContractTest {
 
     @Override
-    Database openFreshDatabase() throws Exception {
-        String url = System.getenv("LANYARD_TEST_POSTGRES_URL");
-        try (Database cleaner = Database.open(url, null, null);
-                Connection c = cleaner.dataSource().getConnection();
-                Statement s = c.createStatement()) {
-            s.execute("drop schema public cascade");
-            s.execute("create schema public");
-        }
-        return Database.open(url, null, null);
+    Database openFreshDatabase() {
+        TestPostgres postgres = TestPostgres.get();
+        return Database.open(postgres.newDatabase(), postgres.user(), "");
     }
 }
