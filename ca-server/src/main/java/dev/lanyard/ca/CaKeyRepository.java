@@ -1,5 +1,6 @@
 package dev.lanyard.ca;
 
+import dev.lanyard.rotation.Fence;
 import java.util.List;
 import java.util.Optional;
 
@@ -13,6 +14,16 @@ public interface CaKeyRepository {
      * so replicas cannot both make the move), stamping activation or retirement time.
      */
     boolean updateStatus(String id, StoredCaKey.Status from, StoredCaKey.Status to, java.time.Instant at);
+
+    /**
+     * In one transaction, only while {@code fence} holds: retires every other active intermediate
+     * and activates {@code id} if it is still PREPARED, so there is never a moment without an
+     * active CA and a replica that lost the rotation lease cannot activate one.
+     *
+     * @return false, changing nothing, if {@code id} is not PREPARED
+     * @throws dev.lanyard.rotation.LeaseLostException if the fence no longer holds; nothing changed then
+     */
+    boolean activate(String id, java.time.Instant at, Fence fence);
 
     Optional<StoredCaKey> find(String id);
 

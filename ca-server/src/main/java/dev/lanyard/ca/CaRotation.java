@@ -1,7 +1,10 @@
 package dev.lanyard.ca;
 
+import dev.lanyard.rotation.Fence;
 import dev.lanyard.rotation.KeySlot;
 import dev.lanyard.rotation.KeyStatus;
+import dev.lanyard.rotation.LeaseLostException;
+import dev.lanyard.rotation.RotationLease;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationStep;
 import java.time.Clock;
@@ -19,11 +22,13 @@ import org.slf4j.LoggerFactory;
  * Rotates the issuing intermediate with the same planner as JWT keys: a next intermediate is
  * prepared under the same root and trusted by the server before it signs, becomes active at
  * half of the current one's lifetime, and stays trusted while anything it signed can live.
- * Verifiers trust the root, so a rotation under the same root changes nothing for them.
+ * Verifiers trust the root, so a rotation under the same root changes nothing for them. Steps are
+ * taken under the rotation lease, one replica at a time; {@link #refresh()} picks up another's.
  */
 public final class CaRotation {
 
     private static final Logger LOG = LoggerFactory.getLogger(CaRotation.class);
+    private static final Duration LEASE_WAIT = Duration.ofSeconds(10);
 
     private final CaKeyStore store;
     private final CaGenerator generator;
@@ -33,12 +38,15 @@ public final class CaRotation {
     private final Duration intermediateTtl;
     private final Function<IssuingCa, CertificateAuthority> authorities;
     private final Consumer<List<IssuingCa>> onTrustedChange;
+    private final RotationLease lease;
+    private final Object reloading = new Object();
     private final AtomicReference<CertificateAuthority> active = new AtomicReference<>();
     private volatile List<String> trustedIds = List.of();
 
     public CaRotation(CaKeyStore store, CaGenerator generator, RotationPlanner planner, Clock clock, String trustDomain,
             Duration intermediateTtl, Function<IssuingCa, CertificateAuthority> authorities,
-            Consumer<List<IssuingCa>> onTrustedChange) {
+            Consumer<List<IssuingCa>> onTrustedChange, RotationLease lease) {
+        this.lease = lease;
         this.store = store;
         this.generator = generator;
         this.planner = planner;
@@ -47,7 +55,7 @@ public final class CaRotation {
         this.intermediateTtl = intermediateTtl;
         this.authorities = authorities;
         this.onTrustedChange = onTrustedChange;
-        reload();
+        refresh();
     }
 
     /** The authority that signs now. */
@@ -60,31 +68,49 @@ public final class CaRotation {
         return store.repository().all().stream().filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE).toList();
     }
 
-    /** Applies what the planner says is due now; returns the steps taken (for the audit trail). */
-    public synchronized List<RotationStep> tick() {
-        Instant now = clock.instant();
-        List<RotationStep> taken = new java.util.ArrayList<>();
-        for (RotationStep step : planner.plan(slots(), now)) {
-            if (apply(step, now).isEmpty()) {
-                taken.add(step);
+    /** Applies what the planner says is due now, under the lease; returns the steps taken (for the audit trail). */
+    public List<RotationStep> tick() {
+        List<RotationStep> taken = lease.whileHeld(LEASE_WAIT, fence -> {
+            Instant now = clock.instant();
+            List<RotationStep> applied = new java.util.ArrayList<>();
+            for (RotationStep step : planner.plan(slots(), now)) {
+                if (apply(step, now, fence).isEmpty()) {
+                    applied.add(step);
+                }
             }
-        }
-        reload();
+            return applied;
+        }).orElse(List.of());
+        refresh();
         return taken;
     }
 
     /** `lanyard keys rotate --x509`: one step now, or the reason it would be unsafe. */
-    public synchronized Optional<String> forceStep() {
-        RotationPlanner.Forced forced = planner.force(slots(), clock.instant());
-        if (forced.step().isEmpty()) {
-            return Optional.of(forced.refusal());
+    public Optional<String> forceStep() {
+        Optional<String> refusal;
+        try {
+            refusal = lease.whileHeld(LEASE_WAIT, fence -> {
+                RotationPlanner.Forced forced = planner.force(slots(), clock.instant());
+                if (forced.step().isEmpty()) {
+                    return Optional.of(forced.refusal());
+                }
+                return apply(forced.step().get(), clock.instant(), fence);
+            }).orElse(Optional.of("another replica held the rotation lease for " + LEASE_WAIT.toSeconds()
+                    + " s; try again"));
+        } catch (LeaseLostException e) {
+            refusal = Optional.of(e.getMessage());
         }
-        Optional<String> refusal = apply(forced.step().get(), clock.instant());
-        reload();
+        refresh();
         return refusal;
     }
 
-    private Optional<String> apply(RotationStep step, Instant now) {
+    /** Re-reads the intermediates: what this or another replica changed (the change feed calls it). */
+    public void refresh() {
+        synchronized (reloading) {
+            reload();
+        }
+    }
+
+    private Optional<String> apply(RotationStep step, Instant now, Fence fence) {
         CaKeyRepository repository = store.repository();
         switch (step.kind()) {
             case BOOTSTRAP, PREPARE -> {
@@ -99,12 +125,7 @@ public final class CaRotation {
                 LOG.info("prepared the next issuing CA {}", next.intermediate().keyId());
             }
             case ACTIVATE -> {
-                for (StoredCaKey k : intermediates()) {
-                    if (k.status() == StoredCaKey.Status.ACTIVE) {
-                        repository.updateStatus(k.id(), StoredCaKey.Status.ACTIVE, StoredCaKey.Status.RETIRED, now);
-                    }
-                }
-                if (repository.updateStatus(step.keyId(), StoredCaKey.Status.PREPARED, StoredCaKey.Status.ACTIVE, now)) {
+                if (repository.activate(step.keyId(), now, fence)) {
                     LOG.info("issuing CA {} is now active", step.keyId());
                 }
             }

@@ -3,6 +3,7 @@ package dev.lanyard.server;
 import dev.lanyard.attest.JoinTokens;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.ca.CaBootstrap;
 import dev.lanyard.ca.CaGenerator;
 import dev.lanyard.ca.CaImporter;
 import dev.lanyard.ca.CaKeyStore;
@@ -23,6 +24,11 @@ import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.jwks.OpenIdConfiguration;
 import dev.lanyard.policy.PolicyFileWatcher;
 import dev.lanyard.policy.PolicyStore;
+import dev.lanyard.replica.ChangeFeed;
+import dev.lanyard.replica.DatabaseLease;
+import dev.lanyard.replica.PolicyReload;
+import dev.lanyard.rotation.RotationLease;
+import dev.lanyard.store.JdbcLeases;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationPolicy;
 import dev.lanyard.rotation.RotationStep;
@@ -99,6 +105,10 @@ public final class LanyardServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LanyardServer.class);
     private static final String PASSPHRASE_SALT_FILE = "kek.salt";
     private static final Duration ROTATION_TICK = Duration.ofSeconds(5);
+    /** A lease outlives any one step (a key generated, a CA signed) by far; a dead holder blocks no longer. */
+    private static final Duration LEASE_TTL = Duration.ofSeconds(30);
+    /** How often a replica that cannot LISTEN (H2) reloads what others changed: well within a second. */
+    private static final Duration CHANGE_POLL = Duration.ofMillis(250);
 
     private final ServerConfig config;
     private final Clock clock;
@@ -119,6 +129,7 @@ public final class LanyardServer implements AutoCloseable {
     private PolicyFileWatcher policyWatcher;
     private final LocalCredentials localCredentials;
     private final ReloadingKeyManager serverKeys;
+    private final ChangeFeed changes;
     private final ScheduledExecutorService scheduler;
     private final ExecutorService httpExecutor;
     private final HealthStatusManager health = new HealthStatusManager();
@@ -144,7 +155,12 @@ public final class LanyardServer implements AutoCloseable {
 
         SerialNumbers serials = new SerialNumbers(random);
         CaKeyStore caKeys = new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), sealer, crypto, clock);
-        this.ca = loadOrCreateCa(caKeys, serials);
+        // Replicas on one database: one creates the CA, and one at a time takes a rotation step.
+        JdbcLeases leases = new JdbcLeases(database.dataSource());
+        String replica = DatabaseLease.holderId(random);
+        this.ca = loadOrCreateCa(new CaBootstrap(caKeys,
+                new DatabaseLease(leases, "ca-bootstrap", replica, LEASE_TTL, clock), LEASE_TTL.multipliedBy(3)), serials);
+        RotationLease rotationLease = new DatabaseLease(leases, "rotation", replica, LEASE_TTL, clock);
         this.authorities = new TrustAuthorities(List.of(ca));
         // The issuing CA rotates at half its lifetime; it stays trusted while its certificates can live.
         this.caRotation = new CaRotation(caKeys, new CaGenerator(crypto, clock, serials),
@@ -153,7 +169,7 @@ public final class LanyardServer implements AutoCloseable {
                 clock, config.trustDomain(), config.intermediateTtl(),
                 issuing -> new CertificateAuthority(issuing, crypto, clock, serials,
                         config.crlUrl(issuing.intermediate().keyId())),
-                authorities::update);
+                authorities::update, rotationLease);
         JoinTokens joinTokens = new JoinTokens(joinTokenRepository, clock, random);
 
         var revocationLog = new JdbcRevocationRepository(database.dataSource());
@@ -182,7 +198,7 @@ public final class LanyardServer implements AutoCloseable {
         this.jwtKeys = new JwtSigningKeys(new JdbcSigningKeyRepository(database.dataSource()), sealer,
                 new RotationPlanner(new RotationPolicy(tokens.keyLifetime(), tokens.publishLead(),
                         tokens.maxTtl().plus(Duration.ofMinutes(5)))),
-                tokens.algorithm(), crypto.primary(), crypto.bouncyCastle(), clock);
+                tokens.algorithm(), crypto.primary(), crypto.bouncyCastle(), clock, rotationLease);
         for (RotationStep step : jwtKeys.tick()) {
             auditRotation("jwt", step);
         }
@@ -261,6 +277,12 @@ public final class LanyardServer implements AutoCloseable {
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
+        this.changes = new ChangeFeed(database, CHANGE_POLL, config.revocations().pollInterval())
+                .on(ChangeFeed.Topic.KEYS, jwtKeys::refresh).on(ChangeFeed.Topic.KEYS, caRotation::refresh)
+                .on(ChangeFeed.Topic.KEYS, bundles::refresh).on(ChangeFeed.Topic.KEYS, crls::regenerateIfDue)
+                .on(ChangeFeed.Topic.CONTRACTS, contracts::refreshIfChanged)
+                .on(ChangeFeed.Topic.POLICY, new PolicyReload(policy, policyHistory))
+                .on(ChangeFeed.Topic.REVOCATIONS, revocations::catchUp);
     }
 
     /** Starts a server with the system clock. */
@@ -301,6 +323,7 @@ public final class LanyardServer implements AutoCloseable {
         server.scheduleServerRenewal();
         server.scheduleRotation();
         server.scheduleRevocationUpkeep();
+        server.changes.start();
         server.watchPolicyFile();
         server.health.setStatus("", ServingStatus.SERVING);
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, HTTP on {}:{}", config.trustDomain(),
@@ -346,6 +369,9 @@ public final class LanyardServer implements AutoCloseable {
     @Override
     public void close() {
         health.enterTerminalState();
+        if (changes != null) {
+            changes.close();
+        }
         bundles.closeWatchers();
         if (revocationWatchers != null) {
             revocationWatchers.close();
@@ -409,19 +435,8 @@ public final class LanyardServer implements AutoCloseable {
                 TimeUnit.MILLISECONDS);
     }
 
-    /**
-     * Picks up revocations other replicas wrote (each poll is one indexed query), keeps the CRLs
-     * fresh, and forgets revocations of what has expired.
-     */
+    /** Keeps the CRLs fresh and forgets revocations of what has expired (the change feed brings new ones). */
     private void scheduleRevocationUpkeep() {
-        long poll = config.revocations().pollInterval().toMillis();
-        scheduler.scheduleWithFixedDelay(() -> {
-            try {
-                revocations.catchUp();
-            } catch (RuntimeException e) {
-                LOG.error("could not read new revocations; retrying", e);
-            }
-        }, poll, poll, TimeUnit.MILLISECONDS);
         scheduler.scheduleWithFixedDelay(() -> {
             try {
                 revocations.pruneExpired();
@@ -560,30 +575,31 @@ public final class LanyardServer implements AutoCloseable {
                 .build();
     }
 
-    private IssuingCa loadOrCreateCa(CaKeyStore store, SerialNumbers serials) throws IOException {
-        var existing = store.loadActive();
-        if (existing.isPresent()) {
-            LOG.info("loaded CA {} from the store", Pem.sha256Fingerprint(existing.get().root().certificate()));
-            return existing.get();
-        }
-        IssuingCa created;
-        String action;
-        if (config.caImport().isPresent()) {
+    private IssuingCa loadOrCreateCa(CaBootstrap bootstrap, SerialNumbers serials) {
+        CaBootstrap.Outcome outcome = bootstrap.loadOrCreate(() -> {
+            if (config.caImport().isEmpty()) {
+                return new CaGenerator(crypto, clock, serials)
+                        .generate(config.trustDomain(), config.rootTtl(), config.intermediateTtl());
+            }
             ServerConfig.CaImport files = config.caImport().get();
-            created = CaImporter.fromPem(Files.readString(files.rootCertificate()),
-                    Files.readString(files.intermediateCertificate()), Files.readString(files.intermediateKey()),
-                    crypto, clock);
-            action = "ca.import";
-        } else {
-            created = new CaGenerator(crypto, clock, serials)
-                    .generate(config.trustDomain(), config.rootTtl(), config.intermediateTtl());
-            action = "ca.generate";
+            try {
+                return CaImporter.fromPem(Files.readString(files.rootCertificate()),
+                        Files.readString(files.intermediateCertificate()), Files.readString(files.intermediateKey()),
+                        crypto, clock);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("cannot read the CA to import: " + e.getMessage(), e);
+            }
+        });
+        String root = Pem.sha256Fingerprint(outcome.ca().root().certificate());
+        if (!outcome.created()) {
+            LOG.info("loaded CA {} from the store", root);
+            return outcome.ca();
         }
-        store.save(created);
-        audit.record(new AuditEvent(clock.instant(), "lanyard", action,
-                "root sha256:" + Pem.sha256Fingerprint(created.root().certificate()), AuditEvent.Outcome.SUCCESS, ""));
-        LOG.info("{}: new CA with root sha256:{}", action, Pem.sha256Fingerprint(created.root().certificate()));
-        return created;
+        String action = config.caImport().isPresent() ? "ca.import" : "ca.generate";
+        audit.record(new AuditEvent(clock.instant(), "lanyard", action, "root sha256:" + root,
+                AuditEvent.Outcome.SUCCESS, ""));
+        LOG.info("{}: new CA with root sha256:{}", action, root);
+        return outcome.ca();
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.policy.GrantsPolicy;
 import dev.lanyard.policy.InvalidPolicyException;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.policy.StalePolicyException;
@@ -12,7 +13,6 @@ import dev.lanyard.v1.Policy;
 import dev.lanyard.v1.PolicyServiceGrpc;
 import dev.lanyard.rpc.Callers;
 import io.grpc.Status;
-import dev.lanyard.rpc.Callers;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
 
@@ -35,15 +35,24 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
     public void applyPolicy(ApplyPolicyRequest request, StreamObserver<ApplyPolicyResponse> response) {
         calls.run("policy.apply", "version " + request.getPolicy().getVersion(), response, () -> {
             synchronized (store) {
+                // The database first: a policy in force on this replica is one every replica can load.
+                long version = request.getPolicy().getVersion();
                 try {
-                    store.apply(request.getPolicy());
+                    GrantsPolicy.from(request.getPolicy());
                 } catch (InvalidPolicyException e) {
                     throw AuditedCall.invalid(e.getMessage());
-                } catch (StalePolicyException e) {
-                    throw Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asException();
                 }
-                history.save(request.getPolicy(), Callers.require().spiffeId().toString(),
-                        clock.instant());
+                long inForce = Math.max(store.current().version(), history.latestVersion());
+                if (version <= inForce || !history.save(request.getPolicy(),
+                        Callers.require().spiffeId().toString(), clock.instant())) {
+                    throw Status.FAILED_PRECONDITION.withDescription(
+                            new StalePolicyException(version, Math.max(inForce, version)).getMessage()).asException();
+                }
+                try {
+                    store.apply(request.getPolicy());
+                } catch (StalePolicyException e) {
+                    // a newer version from another replica got here first; it stays in force
+                }
             }
             return ApplyPolicyResponse.newBuilder().setVersion(request.getPolicy().getVersion()).build();
         });

@@ -80,7 +80,8 @@ public record ServerConfig(
      *
      * @param heartbeatInterval how often a quiet WatchRevocations stream gets a heartbeat
      * @param crlValidity       a CRL's nextUpdate after its thisUpdate; regenerated at half of it
-     * @param pollInterval      how often revocations written by other replicas are picked up from the database
+     * @param pollInterval      how often a replica listening for other replicas' changes (PostgreSQL) also
+     *                          reloads everything, in case a notification was lost
      */
     public record Revocations(Duration heartbeatInterval, Duration crlValidity, Duration pollInterval) {
         public Revocations {

@@ -3,6 +3,10 @@ package dev.lanyard.store;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.Properties;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
@@ -31,7 +35,9 @@ public final class Database implements AutoCloseable {
                     + rootMessage(e), e);
         }
         try {
-            Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
+            // Shared migrations, then the database's own ({vendor} is "postgresql" or "h2").
+            Flyway.configure().dataSource(dataSource).locations("classpath:db/migration", "classpath:db/vendor/{vendor}")
+                    .load().migrate();
         } catch (FlywayException e) {
             dataSource.close();
             throw new IllegalStateException("cannot migrate the database schema: " + e.getMessage(), e);
@@ -53,6 +59,23 @@ public final class Database implements AutoCloseable {
 
     public DataSource dataSource() {
         return dataSource;
+    }
+
+    /** PostgreSQL can push changes to replicas (LISTEN/NOTIFY); H2 cannot. */
+    public boolean isPostgres() {
+        return dataSource.getJdbcUrl().startsWith("jdbc:postgresql:");
+    }
+
+    /** A connection of its own, outside the pool, for a long LISTEN (the pool would recycle it). */
+    public Connection openDedicatedConnection() throws SQLException {
+        Properties properties = new Properties();
+        if (dataSource.getUsername() != null && !dataSource.getUsername().isEmpty()) {
+            properties.setProperty("user", dataSource.getUsername());
+        }
+        if (dataSource.getPassword() != null && !dataSource.getPassword().isEmpty()) {
+            properties.setProperty("password", dataSource.getPassword());
+        }
+        return DriverManager.getConnection(dataSource.getJdbcUrl(), properties);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.lanyard.store;
 
 import dev.lanyard.ca.CaKeyRepository;
 import dev.lanyard.ca.StoredCaKey;
+import dev.lanyard.rotation.Fence;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -49,6 +50,28 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
             s.setString(i++, id);
             s.setString(i, from.name());
         }) == 1;
+    }
+
+    @Override
+    public boolean activate(String id, Instant at, Fence fence) {
+        return jdbc.inTransaction(c -> {
+            JdbcLeases.check(c, fence, at);
+            // Under the lease row lock: retire the others and activate together, or do neither.
+            int prepared = Jdbc.update(c, "update ca_keys set status = 'ACTIVE', activated_at = ?"
+                    + " where id = ? and kind = 'INTERMEDIATE' and status = 'PREPARED'", s -> {
+                        Jdbc.setInstant(s, 1, at);
+                        s.setString(2, id);
+                    });
+            if (prepared == 0) {
+                return false;
+            }
+            Jdbc.update(c, "update ca_keys set status = 'RETIRED', retired_at = ? where kind = 'INTERMEDIATE'"
+                    + " and status = 'ACTIVE' and id <> ?", s -> {
+                        Jdbc.setInstant(s, 1, at);
+                        s.setString(2, id);
+                    });
+            return true;
+        });
     }
 
     @Override

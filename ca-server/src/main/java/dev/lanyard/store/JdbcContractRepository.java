@@ -38,6 +38,12 @@ public final class JdbcContractRepository implements ContractRepository {
     }
 
     @Override
+    public long latestVersion() {
+        return jdbc.queryOne("select coalesce(max(version), 0) as v from contract_sets", st -> { },
+                row -> row.getLong("v")).orElse(0L);
+    }
+
+    @Override
     public List<StoredContractSet> latestPerSource() {
         return jdbc.query("select c.* from contract_sets c where c.version ="
                 + " (select max(v.version) from contract_sets v where v.source = c.source) order by c.version",

@@ -16,13 +16,36 @@ public final class JdbcPolicyRepository {
         this.jdbc = new Jdbc(dataSource);
     }
 
-    public void save(Policy policy, String appliedBy, Instant at) {
+    /**
+     * Stores {@code policy} under its version.
+     *
+     * @return false, storing nothing, if that version is already stored (another replica applied it)
+     */
+    public boolean save(Policy policy, String appliedBy, Instant at) {
+        try {
+            insert(policy, appliedBy, at);
+            return true;
+        } catch (StoreException e) {
+            if (e.getCause() instanceof java.sql.SQLException sql && Jdbc.isConstraintViolation(sql)) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    private void insert(Policy policy, String appliedBy, Instant at) {
         jdbc.update("insert into policies (version, policy, applied_at, applied_by) values (?, ?, ?, ?)", s -> {
             s.setLong(1, policy.getVersion());
             s.setString(2, json(policy));
             Jdbc.setInstant(s, 3, at);
             s.setString(4, appliedBy);
         });
+    }
+
+    /** The highest version applied, 0 if none: a cheap check whether another replica applied one. */
+    public long latestVersion() {
+        return jdbc.queryOne("select coalesce(max(version), 0) as v from policies", s -> { }, row -> row.getLong("v"))
+                .orElse(0L);
     }
 
     public Optional<Policy> latest() {

@@ -1,5 +1,6 @@
 package dev.lanyard.store;
 
+import dev.lanyard.rotation.Fence;
 import dev.lanyard.rotation.KeyStatus;
 import dev.lanyard.token.SigningAlgorithm;
 import dev.lanyard.token.SigningKeyRepository;
@@ -20,8 +21,10 @@ public final class JdbcSigningKeyRepository implements SigningKeyRepository {
     }
 
     @Override
-    public void insert(StoredSigningKey key) {
-        jdbc.update("insert into signing_keys (kid, algorithm, status, public_jwk, sealed_private_key, created_at,"
+    public void insert(StoredSigningKey key, Fence fence) {
+        jdbc.inTransaction(c -> {
+            JdbcLeases.check(c, fence, key.createdAt());
+            return Jdbc.update(c, "insert into signing_keys (kid, algorithm, status, public_jwk, sealed_private_key, created_at,"
                 + " activated_at, retired_at) values (?, ?, ?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, key.kid());
                     s.setString(2, key.algorithm().name());
@@ -32,6 +35,29 @@ public final class JdbcSigningKeyRepository implements SigningKeyRepository {
                     Jdbc.setInstant(s, 7, key.activatedAt().orElse(null));
                     Jdbc.setInstant(s, 8, key.retiredAt().orElse(null));
                 });
+        });
+    }
+
+    @Override
+    public boolean activate(String kid, Instant at, Fence fence) {
+        return jdbc.inTransaction(c -> {
+            JdbcLeases.check(c, fence, at);
+            // Under the lease row lock: retire the others and activate together, or do neither.
+            int prepared = Jdbc.update(c, "update signing_keys set status = 'ACTIVE', activated_at = ?"
+                    + " where kid = ? and status = 'PREPARED'", s -> {
+                        Jdbc.setInstant(s, 1, at);
+                        s.setString(2, kid);
+                    });
+            if (prepared == 0) {
+                return false;
+            }
+            Jdbc.update(c, "update signing_keys set status = 'RETIRED', retired_at = ? where status = 'ACTIVE'"
+                    + " and kid <> ?", s -> {
+                        Jdbc.setInstant(s, 1, at);
+                        s.setString(2, kid);
+                    });
+            return true;
+        });
     }
 
     @Override

@@ -11,6 +11,12 @@ import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.registration.Registration;
+import dev.lanyard.rotation.Fence;
+import dev.lanyard.rotation.KeyStatus;
+import dev.lanyard.rotation.LeaseLostException;
+import dev.lanyard.token.SigningAlgorithm;
+import dev.lanyard.token.StoredSigningKey;
+import dev.lanyard.v1.Policy;
 import dev.lanyard.revocation.RevocationEvent;
 import dev.lanyard.revocation.RevocationReason;
 import dev.lanyard.revocation.RevocationRepository;
@@ -185,6 +191,141 @@ abstract class RepositoryContractTest {
         assertThat(repo.all()).extracting(StoredCaKey::id).containsExactly("root", "int");
         assertThat(repo.find("int").orElseThrow().status()).isEqualTo(StoredCaKey.Status.ACTIVE);
         assertThat(repo.find("root").orElseThrow().sealedPrivateKey()).isEmpty();
+    }
+
+    @Test
+    void caKeyActivationRetiresTheOthersInOneFencedStep() {
+        var leases = new JdbcLeases(db.dataSource());
+        Fence fence = leases.acquire("rotation", "r1", T, T.plusSeconds(30)).orElseThrow();
+        var repo = new JdbcCaKeyRepository(db.dataSource());
+        repo.insert(StoredCaKey.created("root", StoredCaKey.Kind.ROOT, StoredCaKey.Status.ACTIVE, "PEM",
+                Optional.empty(), T.plusSeconds(100), T));
+        repo.insert(StoredCaKey.created("i1", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.ACTIVE, "P1",
+                Optional.of("s"), T.plusSeconds(50), T));
+        repo.insert(StoredCaKey.created("i2", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.PREPARED, "P2",
+                Optional.of("s"), T.plusSeconds(60), T.plusSeconds(1)));
+        repo.insert(StoredCaKey.created("i3", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.PREPARED, "P3",
+                Optional.of("s"), T.plusSeconds(60), T.plusSeconds(2)));
+
+        assertThat(repo.activate("i2", T.plusSeconds(5), fence)).isTrue();
+        assertThat(repo.activate("i2", T.plusSeconds(6), fence)).as("no longer prepared").isFalse();
+        assertThat(repo.find("i1").orElseThrow().status()).isEqualTo(StoredCaKey.Status.RETIRED);
+        assertThat(repo.find("i1").orElseThrow().retiredAt()).contains(T.plusSeconds(5));
+        assertThat(repo.find("root").orElseThrow().status()).as("roots are not intermediates")
+                .isEqualTo(StoredCaKey.Status.ACTIVE);
+
+        // Another replica takes the expired lease: the old holder can no longer activate anything.
+        Fence taken = leases.acquire("rotation", "r2", T.plusSeconds(31), T.plusSeconds(61)).orElseThrow();
+        assertThat(taken.token()).isGreaterThan(fence.token());
+        assertThatThrownBy(() -> repo.activate("i3", T.plusSeconds(32), fence)).isInstanceOf(LeaseLostException.class);
+        assertThat(repo.all()).filteredOn(k -> k.status() == StoredCaKey.Status.ACTIVE)
+                .extracting(StoredCaKey::id).containsExactly("root", "i2");
+        assertThat(repo.activate("i3", T.plusSeconds(32), taken)).isTrue();
+        assertThat(repo.all()).filteredOn(k -> k.status() == StoredCaKey.Status.ACTIVE)
+                .extracting(StoredCaKey::id).containsExactly("root", "i3");
+    }
+
+    @Test
+    void signingKeysAreWrittenOnlyUnderTheFenceAndActivateAtomically() {
+        var leases = new JdbcLeases(db.dataSource());
+        Fence fence = leases.acquire("rotation", "r1", T, T.plusSeconds(30)).orElseThrow();
+        var repo = new JdbcSigningKeyRepository(db.dataSource());
+        repo.insert(signingKey("k1", KeyStatus.ACTIVE, T), fence);
+        repo.insert(signingKey("k2", KeyStatus.PREPARED, T.plusSeconds(1)), fence);
+        assertThat(repo.all()).extracting(StoredSigningKey::kid).containsExactly("k1", "k2");
+        assertThat(repo.all().get(1)).isEqualTo(signingKey("k2", KeyStatus.PREPARED, T.plusSeconds(1)));
+
+        assertThat(repo.activate("k2", T.plusSeconds(2), fence)).isTrue();
+        assertThat(repo.activate("k2", T.plusSeconds(3), fence)).isFalse();
+        assertThat(repo.all()).extracting(k -> k.kid() + " " + k.status())
+                .containsExactly("k1 RETIRED", "k2 ACTIVE");
+        assertThat(repo.all().get(0).retiredAt()).contains(T.plusSeconds(2));
+        assertThat(repo.all().get(1).activatedAt()).contains(T.plusSeconds(2));
+
+        // An expired fence writes nothing, even before anyone else took the lease.
+        assertThatThrownBy(() -> repo.insert(signingKey("k3", KeyStatus.PREPARED, T.plusSeconds(30)), fence))
+                .isInstanceOf(LeaseLostException.class);
+        Fence next = leases.acquire("rotation", "r2", T.plusSeconds(40), T.plusSeconds(70)).orElseThrow();
+        repo.insert(signingKey("k3", KeyStatus.PREPARED, T.plusSeconds(40)), next);
+        assertThatThrownBy(() -> repo.activate("k3", T.plusSeconds(41), fence)).isInstanceOf(LeaseLostException.class);
+        assertThat(repo.all()).filteredOn(k -> k.status() == KeyStatus.ACTIVE).extracting(StoredSigningKey::kid)
+                .containsExactly("k2");
+
+        assertThat(repo.updateStatus("k2", KeyStatus.ACTIVE, KeyStatus.RETIRED, T.plusSeconds(50))).isTrue();
+        assertThat(repo.updateStatus("k2", KeyStatus.ACTIVE, KeyStatus.RETIRED, T.plusSeconds(50))).isFalse();
+        assertThat(repo.delete("k1")).isTrue();
+        assertThat(repo.delete("k1")).isFalse();
+        assertThat(repo.all()).extracting(StoredSigningKey::kid).containsExactly("k2", "k3");
+    }
+
+    @Test
+    void aLeaseHasOneHolderRenewsWithItsTokenAndIsFreeOnceReleased() throws Exception {
+        var leases = new JdbcLeases(db.dataSource());
+        // Eight replicas reach for a lease nobody has held yet: exactly one gets it.
+        var winners = new java.util.concurrent.ConcurrentLinkedQueue<Fence>();
+        var start = new java.util.concurrent.CountDownLatch(1);
+        List<Thread> threads = new ArrayList<>();
+        for (int r = 0; r < 8; r++) {
+            String holder = "r" + r;
+            Thread thread = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                leases.acquire("ca-bootstrap", holder, T, T.plusSeconds(30)).ifPresent(winners::add);
+            });
+            thread.start();
+            threads.add(thread);
+        }
+        start.countDown();
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        assertThat(winners).hasSize(1);
+        Fence held = winners.peek();
+        assertThat(leases.acquire("ca-bootstrap", held.holder(), T.plusSeconds(10), T.plusSeconds(40)))
+                .as("renewal keeps the token").contains(held);
+        assertThat(leases.acquire("ca-bootstrap", "other", T.plusSeconds(35), T.plusSeconds(60))).isEmpty();
+        leases.release(held);
+        Fence next = leases.acquire("ca-bootstrap", "other", T.plusSeconds(36), T.plusSeconds(60)).orElseThrow();
+        assertThat(next.token()).isEqualTo(held.token() + 1);
+    }
+
+    @Test
+    void contractSetsKeepEveryVersionAndTheLatestPerSource() {
+        var repo = new JdbcContractRepository(db.dataSource());
+        assertThat(repo.latestVersion()).isZero();
+        long a1 = repo.saveVersion("a", new byte[] {1, 2}, T);
+        long b1 = repo.saveVersion("b", new byte[] {3}, T.plusSeconds(1));
+        long a2 = repo.saveVersion("a", new byte[] {4, 5, 6}, T.plusSeconds(2));
+        assertThat(a1).isLessThan(b1);
+        assertThat(b1).isLessThan(a2);
+        assertThat(repo.latestVersion()).isEqualTo(a2);
+        assertThat(repo.latestPerSource()).extracting(c -> c.source() + " " + c.version())
+                .containsExactly("b " + b1, "a " + a2);
+        assertThat(repo.latestPerSource().get(1).descriptorSet()).containsExactly(4, 5, 6);
+        assertThat(repo.latestPerSource().get(1).publishedAt()).isEqualTo(T.plusSeconds(2));
+    }
+
+    @Test
+    void policiesAreKeptByVersionAndAVersionIsStoredOnce() {
+        var repo = new JdbcPolicyRepository(db.dataSource());
+        assertThat(repo.latest()).isEmpty();
+        assertThat(repo.latestVersion()).isZero();
+        Policy v1 = Policy.newBuilder().setVersion(1).build();
+        Policy v2 = Policy.newBuilder().setVersion(2).build();
+        assertThat(repo.save(v2, "spiffe://example.org/admin", T)).isTrue();
+        assertThat(repo.save(v1, "spiffe://example.org/admin", T)).isTrue();
+        assertThat(repo.save(Policy.newBuilder().setVersion(2).build(), "spiffe://example.org/other", T))
+                .as("another replica applied version 2 first").isFalse();
+        assertThat(repo.latestVersion()).isEqualTo(2);
+        assertThat(repo.latest()).contains(v2);
+    }
+
+    private static StoredSigningKey signingKey(String kid, KeyStatus status, Instant at) {
+        return new StoredSigningKey(kid, SigningAlgorithm.ES256, status, "{\"kid\":\"" + kid + "\"}", "sealed-" + kid,
+                at, status == KeyStatus.ACTIVE ? Optional.of(at) : Optional.empty(), Optional.empty());
     }
 
     @Test

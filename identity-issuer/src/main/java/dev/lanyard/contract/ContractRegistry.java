@@ -137,6 +137,13 @@ public final class ContractRegistry {
         }
     }
 
+    /** Re-reads the repository if another replica published since (one small query when nothing did). */
+    public void refreshIfChanged() {
+        if (repository.latestVersion() != current.version()) {
+            refresh();
+        }
+    }
+
     /** The contract of the service with this audience. */
     public Optional<ServiceContract> audience(String audience) {
         return Optional.ofNullable(current.byAudience().get(audience));

@@ -16,4 +16,9 @@ public interface ContractRepository {
 
     /** The newest version of every source. */
     List<StoredContractSet> latestPerSource();
+
+    /** The highest version stored, 0 if none: a cheap check whether anything was published. */
+    default long latestVersion() {
+        return latestPerSource().stream().mapToLong(StoredContractSet::version).max().orElse(0);
+    }
 }

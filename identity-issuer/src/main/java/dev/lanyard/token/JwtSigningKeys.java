@@ -2,14 +2,18 @@ package dev.lanyard.token;
 
 import com.nimbusds.jose.JWSSigner;
 import com.nimbusds.jose.jwk.JWK;
+import dev.lanyard.rotation.Fence;
 import dev.lanyard.rotation.KeySlot;
 import dev.lanyard.rotation.KeyStatus;
+import dev.lanyard.rotation.LeaseLostException;
+import dev.lanyard.rotation.RotationLease;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationStep;
 import java.security.KeyPair;
 import java.security.Provider;
 import java.text.ParseException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -22,10 +26,13 @@ import org.slf4j.LoggerFactory;
 /**
  * The JWT signing keys: rotated by {@link RotationPlanner} on every {@link #tick()}, persisted so
  * every replica agrees which key signs, private halves sealed at rest and opened once per key.
+ * Steps are taken under the rotation lease, one replica at a time; {@link #refresh()} picks up
+ * what another replica did.
  */
 public final class JwtSigningKeys {
 
     private static final Logger LOG = LoggerFactory.getLogger(JwtSigningKeys.class);
+    private static final Duration LEASE_WAIT = Duration.ofSeconds(10);
 
     /** The key that signs now, with its signer. */
     public record ActiveSigner(String kid, SigningAlgorithm algorithm, JWSSigner signer) {
@@ -38,12 +45,21 @@ public final class JwtSigningKeys {
     private final Provider provider;
     private final Provider fallback;
     private final Clock clock;
+    private final RotationLease lease;
+    private final Object reloading = new Object();
     private final Map<String, JWSSigner> signers = new ConcurrentHashMap<>();
     private final AtomicReference<List<SigningKey>> published = new AtomicReference<>(List.of());
     private final AtomicReference<Optional<ActiveSigner>> active = new AtomicReference<>(Optional.empty());
 
     public JwtSigningKeys(SigningKeyRepository repository, KeySealer sealer, RotationPlanner planner,
             SigningAlgorithm algorithm, Provider provider, Provider fallback, Clock clock) {
+        this(repository, sealer, planner, algorithm, provider, fallback, clock,
+                RotationLease.singleProcess("jwt-rotation"));
+    }
+
+    public JwtSigningKeys(SigningKeyRepository repository, KeySealer sealer, RotationPlanner planner,
+            SigningAlgorithm algorithm, Provider provider, Provider fallback, Clock clock, RotationLease lease) {
+        this.lease = lease;
         this.repository = repository;
         this.sealer = sealer;
         this.planner = planner;
@@ -53,24 +69,46 @@ public final class JwtSigningKeys {
         this.clock = clock;
     }
 
-    /** Applies every step that is due and reloads what other replicas may have changed. Returns the steps applied. */
-    public synchronized List<RotationStep> tick() {
-        Instant now = clock.instant();
-        List<RotationStep> steps = planner.plan(slots(repository.all()), now);
-        for (RotationStep step : steps) {
-            apply(step, now);
-        }
-        reload();
+    /**
+     * Applies every step that is due, if this replica gets the rotation lease within a few seconds,
+     * and reloads what other replicas may have changed. Returns the steps applied.
+     */
+    public List<RotationStep> tick() {
+        List<RotationStep> steps = lease.whileHeld(LEASE_WAIT, fence -> {
+            Instant now = clock.instant();
+            List<RotationStep> due = planner.plan(slots(repository.all()), now);
+            for (RotationStep step : due) {
+                apply(step, now, fence);
+            }
+            return due;
+        }).orElse(List.of());
+        refresh();
         return steps;
     }
 
     /** `lanyard keys rotate --jwt`: one step now, or the reason it would be unsafe. */
-    public synchronized Optional<String> forceStep() {
-        Instant now = clock.instant();
-        RotationPlanner.Forced forced = planner.force(slots(repository.all()), now);
-        forced.step().ifPresent(step -> apply(step, now));
-        reload();
-        return forced.step().isPresent() ? Optional.empty() : Optional.of(forced.refusal());
+    public Optional<String> forceStep() {
+        Optional<String> refusal;
+        try {
+            refusal = lease.whileHeld(LEASE_WAIT, fence -> {
+                Instant now = clock.instant();
+                RotationPlanner.Forced forced = planner.force(slots(repository.all()), now);
+                forced.step().ifPresent(step -> apply(step, now, fence));
+                return forced.step().isPresent() ? Optional.<String>empty() : Optional.of(forced.refusal());
+            }).orElse(Optional.of("another replica held the rotation lease for " + LEASE_WAIT.toSeconds()
+                    + " s; try again"));
+        } catch (LeaseLostException e) {
+            refusal = Optional.of(e.getMessage());
+        }
+        refresh();
+        return refusal;
+    }
+
+    /** Re-reads the keys: what this or another replica changed (the change feed calls it). */
+    public void refresh() {
+        synchronized (reloading) {
+            reload();
+        }
     }
 
     /** Prepared, active and retired-but-still-published keys, oldest first. */
@@ -82,17 +120,12 @@ public final class JwtSigningKeys {
         return active.get().orElseThrow(() -> new IllegalStateException("no JWT signing key is active yet"));
     }
 
-    private void apply(RotationStep step, Instant now) {
+    private void apply(RotationStep step, Instant now, Fence fence) {
         switch (step.kind()) {
-            case BOOTSTRAP -> insert(KeyStatus.ACTIVE, now);
-            case PREPARE -> insert(KeyStatus.PREPARED, now);
+            case BOOTSTRAP -> insert(KeyStatus.ACTIVE, now, fence);
+            case PREPARE -> insert(KeyStatus.PREPARED, now, fence);
             case ACTIVATE -> {
-                for (StoredSigningKey key : repository.all()) {
-                    if (key.status() == KeyStatus.ACTIVE) {
-                        repository.updateStatus(key.kid(), KeyStatus.ACTIVE, KeyStatus.RETIRED, now);
-                    }
-                }
-                if (repository.updateStatus(step.keyId(), KeyStatus.PREPARED, KeyStatus.ACTIVE, now)) {
+                if (repository.activate(step.keyId(), now, fence)) {
                     LOG.info("JWT signing key {} is now active", step.keyId());
                 }
             }
@@ -105,12 +138,12 @@ public final class JwtSigningKeys {
         }
     }
 
-    private void insert(KeyStatus status, Instant now) {
+    private void insert(KeyStatus status, Instant now, Fence fence) {
         KeyPair keys = algorithm.generate(provider, fallback);
         JWK jwk = algorithm.publicJwk(keys.getPublic());
         repository.insert(new StoredSigningKey(jwk.getKeyID(), algorithm, status, jwk.toJSONString(),
                 sealer.seal(keys.getPrivate(), jwk.getKeyID()), now,
-                status == KeyStatus.ACTIVE ? Optional.of(now) : Optional.empty(), Optional.empty()));
+                status == KeyStatus.ACTIVE ? Optional.of(now) : Optional.empty(), Optional.empty()), fence);
         signers.put(jwk.getKeyID(), algorithm.signer(keys.getPrivate(), provider, fallback));
         LOG.info("JWT signing key {} ({}) created as {}", jwk.getKeyID(), algorithm, status);
     }

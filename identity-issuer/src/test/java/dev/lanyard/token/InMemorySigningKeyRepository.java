@@ -1,19 +1,36 @@
 package dev.lanyard.token;
 
+import dev.lanyard.rotation.Fence;
 import dev.lanyard.rotation.KeyStatus;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
-/** The signing-key repository contract in memory, for tests of the manager (the JDBC one is tested on H2). */
+/**
+ * The signing-key repository contract in memory, for tests of the manager (the JDBC one is tested on
+ * H2 and PostgreSQL). One process only: fences are not checked.
+ */
 public final class InMemorySigningKeyRepository implements SigningKeyRepository {
 
     private final List<StoredSigningKey> keys = new ArrayList<>();
 
     @Override
-    public synchronized void insert(StoredSigningKey key) {
+    public synchronized void insert(StoredSigningKey key, Fence fence) {
         keys.add(key);
+    }
+
+    @Override
+    public synchronized boolean activate(String kid, Instant at, Fence fence) {
+        if (keys.stream().noneMatch(k -> k.kid().equals(kid) && k.status() == KeyStatus.PREPARED)) {
+            return false;
+        }
+        for (StoredSigningKey k : List.copyOf(keys)) {
+            if (k.status() == KeyStatus.ACTIVE) {
+                updateStatus(k.kid(), KeyStatus.ACTIVE, KeyStatus.RETIRED, at);
+            }
+        }
+        return updateStatus(kid, KeyStatus.PREPARED, KeyStatus.ACTIVE, at);
     }
 
     @Override

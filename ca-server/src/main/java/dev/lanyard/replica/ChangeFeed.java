@@ -1,0 +1,147 @@
+package dev.lanyard.replica;
+
+import dev.lanyard.store.Database;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tells this replica what other replicas changed, so keys, contracts, policy and revocations
+ * held in memory follow the database within a second. On PostgreSQL it LISTENs to the
+ * notifications the tables' triggers send at commit, and also reloads everything every
+ * {@code safetyPoll} (a lost notification cannot leave a replica behind for long); when it cannot
+ * listen (H2, or the connection dropped) it reloads everything every {@code fastPoll}.
+ */
+public final class ChangeFeed implements AutoCloseable {
+
+    public enum Topic { KEYS, CONTRACTS, POLICY, REVOCATIONS }
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChangeFeed.class);
+    private static final String CHANNEL = "lanyard_changes";
+    private static final Map<String, Topic> TABLES = Map.of("signing_keys", Topic.KEYS, "ca_keys", Topic.KEYS,
+            "contract_sets", Topic.CONTRACTS, "policies", Topic.POLICY, "revocation_events", Topic.REVOCATIONS);
+
+    private final Database database;
+    private final Duration fastPoll;
+    private final Duration safetyPoll;
+    private final Map<Topic, List<Runnable>> readers = new EnumMap<>(Topic.class);
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile Connection listening;
+    private boolean warned;
+
+    public ChangeFeed(Database database, Duration fastPoll, Duration safetyPoll) {
+        this.database = database;
+        this.fastPoll = fastPoll;
+        this.safetyPoll = safetyPoll;
+        this.thread = new Thread(this::run, "lanyard-change-feed");
+        thread.setDaemon(true);
+    }
+
+    /** Runs {@code reload} (on the feed's thread) whenever {@code topic} may have changed. */
+    public ChangeFeed on(Topic topic, Runnable reload) {
+        readers.computeIfAbsent(topic, t -> new ArrayList<>()).add(reload);
+        return this;
+    }
+
+    public void start() {
+        thread.start();
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        thread.interrupt();
+        Connection c = listening;
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException e) {
+                // closing anyway
+            }
+        }
+    }
+
+    private void run() {
+        while (running) {
+            if (database.isPostgres()) {
+                try {
+                    listen();
+                } catch (SQLException | RuntimeException e) {
+                    if (running && !warned) {
+                        LOG.warn("cannot LISTEN for changes from other replicas ({}); polling every {} ms until it"
+                                + " can again", e.getMessage(), fastPoll.toMillis());
+                        warned = true;
+                    }
+                }
+            }
+            if (!sleep(fastPoll)) {
+                return;
+            }
+            reload(EnumSet.allOf(Topic.class));
+        }
+    }
+
+    private void listen() throws SQLException {
+        try (Connection c = database.openDedicatedConnection()) {
+            listening = c;
+            try (Statement s = c.createStatement()) {
+                s.execute("listen " + CHANNEL);
+            }
+            LOG.info("listening for changes from other replicas");
+            warned = false;
+            reload(EnumSet.allOf(Topic.class)); // whatever changed before we listened
+            PGConnection pg = c.unwrap(PGConnection.class);
+            while (running) {
+                PGNotification[] notifications = pg.getNotifications((int) safetyPoll.toMillis());
+                if (notifications == null || notifications.length == 0) {
+                    reload(EnumSet.allOf(Topic.class));
+                    continue;
+                }
+                Set<Topic> changed = EnumSet.noneOf(Topic.class);
+                for (PGNotification n : notifications) {
+                    Topic topic = TABLES.get(n.getParameter());
+                    if (topic != null) {
+                        changed.add(topic);
+                    }
+                }
+                reload(changed);
+            }
+        } finally {
+            listening = null;
+        }
+    }
+
+    private void reload(Set<Topic> topics) {
+        for (Topic topic : topics) {
+            for (Runnable reader : readers.getOrDefault(topic, List.of())) {
+                try {
+                    reader.run();
+                } catch (RuntimeException e) {
+                    LOG.error("could not reload {} after a change; retrying at the next poll", topic, e);
+                }
+            }
+        }
+    }
+
+    private boolean sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+            return running;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+}
