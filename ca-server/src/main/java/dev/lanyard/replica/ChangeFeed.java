@@ -29,6 +29,7 @@ public final class ChangeFeed implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChangeFeed.class);
     private static final String CHANNEL = "lanyard_changes";
+    private static final long SLOW_RELOAD_MILLIS = 250;
     private static final Map<String, Topic> TABLES = Map.of("signing_keys", Topic.KEYS, "ca_keys", Topic.KEYS,
             "contract_sets", Topic.CONTRACTS, "policies", Topic.POLICY, "revocation_events", Topic.REVOCATIONS);
 
@@ -109,6 +110,7 @@ public final class ChangeFeed implements AutoCloseable {
                     reload(EnumSet.allOf(Topic.class));
                     continue;
                 }
+                LOG.debug("notified of changes: {}", notifications.length);
                 Set<Topic> changed = EnumSet.noneOf(Topic.class);
                 for (PGNotification n : notifications) {
                     Topic topic = TABLES.get(n.getParameter());
@@ -124,6 +126,7 @@ public final class ChangeFeed implements AutoCloseable {
     }
 
     private void reload(Set<Topic> topics) {
+        long start = System.nanoTime();
         for (Topic topic : topics) {
             for (Runnable reader : readers.getOrDefault(topic, List.of())) {
                 try {
@@ -132,6 +135,10 @@ public final class ChangeFeed implements AutoCloseable {
                     LOG.error("could not reload {} after a change; retrying at the next poll", topic, e);
                 }
             }
+        }
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        if (millis > SLOW_RELOAD_MILLIS) {
+            LOG.warn("reloading {} took {} ms: other replicas' changes reach this one late", topics, millis);
         }
     }
 

@@ -35,9 +35,11 @@ public final class Database implements AutoCloseable {
                     + rootMessage(e), e);
         }
         try {
-            // Shared migrations, then the database's own ({vendor} is "postgresql" or "h2").
-            Flyway.configure().dataSource(dataSource).locations("classpath:db/migration", "classpath:db/vendor/{vendor}")
-                    .load().migrate();
+            // Shared migrations, and PostgreSQL's own (the triggers that notify other replicas of changes).
+            String[] locations = jdbcUrl.startsWith("jdbc:postgresql:")
+                    ? new String[] {"classpath:db/migration", "classpath:db/vendor/postgresql"}
+                    : new String[] {"classpath:db/migration"};
+            Flyway.configure().dataSource(dataSource).locations(locations).load().migrate();
         } catch (FlywayException e) {
             dataSource.close();
             throw new IllegalStateException("cannot migrate the database schema: " + e.getMessage(), e);
