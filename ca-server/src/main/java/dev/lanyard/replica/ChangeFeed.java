@@ -1,6 +1,7 @@
 package dev.lanyard.replica;
 
 import dev.lanyard.store.Database;
+import dev.lanyard.store.JdbcChangeMarkers;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -19,9 +20,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Tells this replica what other replicas changed, so keys, contracts, policy and revocations
  * held in memory follow the database within a second. On PostgreSQL it LISTENs to the
- * notifications the tables' triggers send at commit, and also reloads everything every
- * {@code safetyPoll} (a lost notification cannot leave a replica behind for long); when it cannot
- * listen (H2, or the connection dropped) it reloads everything every {@code fastPoll}.
+ * notifications the tables' triggers send at commit, and also polls every {@code safetyPoll} (a
+ * lost notification cannot leave a replica behind for long); when it cannot listen (H2, or the
+ * connection dropped) it polls every {@code fastPoll}. A poll is one small query
+ * ({@link JdbcChangeMarkers}), and reloads only the topics that moved.
  */
 public final class ChangeFeed implements AutoCloseable {
 
@@ -34,6 +36,8 @@ public final class ChangeFeed implements AutoCloseable {
             "contract_sets", Topic.CONTRACTS, "policies", Topic.POLICY, "revocation_events", Topic.REVOCATIONS);
 
     private final Database database;
+    private final JdbcChangeMarkers markers;
+    private JdbcChangeMarkers.Markers seen;
     private final Duration fastPoll;
     private final Duration safetyPoll;
     private final Map<Topic, List<Runnable>> readers = new EnumMap<>(Topic.class);
@@ -44,6 +48,7 @@ public final class ChangeFeed implements AutoCloseable {
 
     public ChangeFeed(Database database, Duration fastPoll, Duration safetyPoll) {
         this.database = database;
+        this.markers = new JdbcChangeMarkers(database.dataSource());
         this.fastPoll = fastPoll;
         this.safetyPoll = safetyPoll;
         this.thread = new Thread(this::run, "lanyard-change-feed");
@@ -90,7 +95,7 @@ public final class ChangeFeed implements AutoCloseable {
             if (!sleep(fastPoll)) {
                 return;
             }
-            reload(EnumSet.allOf(Topic.class));
+            poll();
         }
     }
 
@@ -107,7 +112,7 @@ public final class ChangeFeed implements AutoCloseable {
             while (running) {
                 PGNotification[] notifications = pg.getNotifications((int) safetyPoll.toMillis());
                 if (notifications == null || notifications.length == 0) {
-                    reload(EnumSet.allOf(Topic.class));
+                    poll();
                     continue;
                 }
                 LOG.debug("notified of changes: {}", notifications.length);
@@ -123,6 +128,32 @@ public final class ChangeFeed implements AutoCloseable {
         } finally {
             listening = null;
         }
+    }
+
+    /** Reloads the topics whose markers moved since the last look (all of them the first time). */
+    private void poll() {
+        JdbcChangeMarkers.Markers now;
+        try {
+            now = markers.read();
+        } catch (RuntimeException e) {
+            LOG.error("could not check for changes from other replicas; retrying at the next poll", e);
+            return;
+        }
+        Set<Topic> moved = EnumSet.noneOf(Topic.class);
+        if (seen == null || !seen.keys().equals(now.keys())) {
+            moved.add(Topic.KEYS);
+        }
+        if (seen == null || seen.contracts() != now.contracts()) {
+            moved.add(Topic.CONTRACTS);
+        }
+        if (seen == null || seen.policy() != now.policy()) {
+            moved.add(Topic.POLICY);
+        }
+        if (seen == null || seen.revocations() != now.revocations()) {
+            moved.add(Topic.REVOCATIONS);
+        }
+        seen = now;
+        reload(moved);
     }
 
     private void reload(Set<Topic> topics) {

@@ -1,0 +1,38 @@
+package dev.lanyard.store;
+
+import javax.sql.DataSource;
+
+/**
+ * One small query that says whether keys, contracts, policy or revocations changed since the
+ * last look: a replica that polls reloads only what moved, and reads nothing more when nothing did.
+ */
+public final class JdbcChangeMarkers {
+
+    /** A value per topic; a topic changed when its value did. */
+    public record Markers(String keys, long contracts, long policy, long revocations) {
+    }
+
+    private final Jdbc jdbc;
+
+    public JdbcChangeMarkers(DataSource dataSource) {
+        this.jdbc = new Jdbc(dataSource);
+    }
+
+    public Markers read() {
+        return jdbc.queryOne("select"
+                + " (select count(*) from signing_keys) as jwt_count,"
+                + " (select max(coalesce(retired_at, activated_at, created_at)) from signing_keys) as jwt_latest,"
+                + " (select count(*) from signing_keys where status = 'ACTIVE') as jwt_active,"
+                + " (select count(*) from ca_keys) as ca_count,"
+                + " (select max(coalesce(retired_at, activated_at, created_at)) from ca_keys) as ca_latest,"
+                + " (select count(*) from ca_keys where status in ('ACTIVE', 'DROPPED')) as ca_settled,"
+                + " (select coalesce(max(version), 0) from contract_sets) as contracts,"
+                + " (select coalesce(max(version), 0) from policies) as policy,"
+                + " (select coalesce(max(sequence), 0) from revocation_events) as revocations", s -> { },
+                row -> new Markers(row.getLong("jwt_count") + "/" + Jdbc.getInstant(row, "jwt_latest") + "/"
+                        + row.getLong("jwt_active") + "/" + row.getLong("ca_count") + "/"
+                        + Jdbc.getInstant(row, "ca_latest") + "/" + row.getLong("ca_settled"),
+                        row.getLong("contracts"), row.getLong("policy"), row.getLong("revocations")))
+                .orElseThrow();
+    }
+}
