@@ -65,7 +65,8 @@ class ServerConfigTest {
                 config.caImport(), config.rootTtl(), config.intermediateTtl(), config.defaultSvidTtl(),
                 config.maxSvidTtl(), config.joinTokenTtl(), config.adminIds(), config.adminCredentialDir(),
                 config.adminCredentialTtl(), config.serverDnsNames(), config.serverCertificateTtl(), config.maxCsrBytes(),
-                config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat());
+                config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat(),
+                config.httpLimits(), config.grpcLimits());
         assertThat(withPassword.toString()).doesNotContain("s3cret").contains("databasePassword=***")
                 .contains("trustDomain=acme.internal");
     }
