@@ -42,6 +42,8 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
     private final Routes routes;
     private final Executor executor;
     private final RequestHeadDeadline deadline;
+    /** A read was asked for and no message has come yet. Event loop only. */
+    private boolean waiting;
 
     PublicationHandler(Routes routes, Executor executor, RequestHeadDeadline deadline) {
         this.routes = routes;
@@ -51,18 +53,29 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        ctx.read(); // the channel reads only when asked: one message at a time
+        readNext(ctx); // the channel reads only when asked: one message at a time
         ctx.fireChannelActive();
     }
 
     @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        // A read that brought only part of a request satisfies the flow control handler's read():
+        // ask again until a whole message is there.
+        if (waiting) {
+            ctx.read();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        waiting = false;
         try {
             if (msg instanceof HttpRequest request) {
                 deadline.headArrived();
                 answer(ctx, request);
             } else {
-                ctx.read(); // the (empty) end of a request already answered: on to the next request
+                readNext(ctx); // the (empty) end of a request already answered: on to the next request
             }
         } finally {
             ReferenceCountUtil.release(msg);
@@ -178,8 +191,13 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             deadline.awaitNextHead();
-            ctx.read();
+            readNext(ctx);
         });
+    }
+
+    private void readNext(ChannelHandlerContext ctx) {
+        waiting = true;
+        ctx.read();
     }
 
     private static String etag(byte[] body) {
