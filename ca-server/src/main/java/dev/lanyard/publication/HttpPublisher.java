@@ -3,6 +3,7 @@ package dev.lanyard.publication;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -19,6 +20,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -80,19 +82,16 @@ public final class HttpPublisher implements AutoCloseable {
                         pipeline(channel);
                     }
                 });
-        try {
-            this.server = bootstrap.bind(new InetSocketAddress(host, port)).sync().channel();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        ChannelFuture bound = bootstrap.bind(new InetSocketAddress(host, port)).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
             shutdownGroups();
-            throw new IOException("interrupted while binding HTTP to " + host + ":" + port, e);
-        } catch (RuntimeException e) { // Netty rethrows the bind failure (e.g. a BindException) as is
-            shutdownGroups();
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException("cannot bind HTTP to " + host + ":" + port + ": " + e.getMessage(), e);
+            Throwable cause = bound.cause();
+            // keep the exception's type (BindException: the port is taken) and name the address
+            BindException named = new BindException("cannot bind HTTP to " + host + ":" + port + ": " + cause.getMessage());
+            named.initCause(cause);
+            throw named;
         }
+        this.server = bound.channel();
     }
 
     /**

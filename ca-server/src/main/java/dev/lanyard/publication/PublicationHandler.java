@@ -13,15 +13,17 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Supplier;
@@ -113,8 +115,9 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
         String path;
         try {
             hasBody = HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) != 0;
-            path = new QueryStringDecoder(request.uri()).path();
-        } catch (IllegalArgumentException e) { // a Content-Length or path encoding that does not parse
+            // origin form ("/bundle?x") or absolute form ("http://host/bundle"), percent-decoded
+            path = Objects.requireNonNullElse(new URI(request.uri()).getPath(), "");
+        } catch (IllegalArgumentException | URISyntaxException e) { // a Content-Length or URI that does not parse
             send(ctx, text(HttpResponseStatus.BAD_REQUEST, "malformed request", true), false);
             return;
         }

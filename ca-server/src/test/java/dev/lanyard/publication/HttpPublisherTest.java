@@ -78,6 +78,8 @@ class HttpPublisherTest {
         assertThat(head.header("Content-Length")).isEqualTo(Integer.toString(BUNDLE.length));
 
         assertThat(client.get("/crl/k1").status()).isEqualTo(200);
+        assertThat(client.get("/crl/%6B1?refresh=1").status()).as("decoded path, query ignored").isEqualTo(200);
+        assertThat(client.get("http://localhost/bundle").status()).as("absolute form").isEqualTo(200);
         assertThat(client.get("/crl/nope").status()).isEqualTo(404);
         assertThat(client.get("/nothing").status()).isEqualTo(404);
 
@@ -136,6 +138,8 @@ class HttpPublisherTest {
 
         RawHttp garbage = connect("127.0.0.1").send("\u0001\u0002 nonsense\r\n\r\n");
         assertThat(garbage.read(false).status()).isEqualTo(400);
+        RawHttp badUri = connect("127.0.0.1").send("GET /bundle%zz HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertThat(badUri.read(false).status()).isEqualTo(400);
 
         // within the bounds, still served
         assertThat(connect("127.0.0.1").get("/" + "b".repeat(0) + "bundle").status()).isEqualTo(200);
@@ -197,6 +201,15 @@ class HttpPublisherTest {
         // a kept-alive connection waits for its next request up to the idle timeout, not the header timeout
         assertThat(kept.closedWithin(Duration.ofMillis(100))).isFalse();
         assertThat(kept.closedWithin(Duration.ofSeconds(5))).isTrue();
+    }
+
+    @Test
+    void aTakenPortIsABindErrorNamingTheAddress() throws Exception {
+        start(HttpLimits.defaults());
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> new HttpPublisher("127.0.0.1", publisher.port(), HttpLimits.defaults(), documents))
+                .isInstanceOf(java.net.BindException.class)
+                .hasMessageContaining("cannot bind HTTP to 127.0.0.1:" + publisher.port());
     }
 
     /** Refused: a 503 naming the cap, or (if the request was already on the wire) a reset. */

@@ -64,8 +64,15 @@ class GrpcLimitsTest {
         Thread.sleep(1_000);
         assertThat(watches.get(2).received).as("a third stream on the same connection").isEmpty();
 
-        watches.get(0).call.cancel("done", null);
-        WatchStreamsTest.await(() -> !watches.get(2).received.isEmpty(), "the third stream once one ended");
+        // the cap is per connection: another connection is served at once
+        ManagedChannel another = TlsChannels.open(server.grpcPort(), server.trustBundle(), null);
+        try {
+            WatchStreamsTest.Watch<TrustBundle> elsewhere = WatchStreamsTest.watchBundle(another);
+            WatchStreamsTest.await(() -> !elsewhere.received.isEmpty(), "a stream on another connection");
+            assertThat(watches.get(2).received).as("still waiting on the first connection").isEmpty();
+        } finally {
+            another.shutdownNow();
+        }
     }
 
     @Test
