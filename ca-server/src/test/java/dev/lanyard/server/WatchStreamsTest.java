@@ -176,9 +176,9 @@ class WatchStreamsTest {
 
         int published = 300;
         String note = "n".repeat(500); // ~600-byte events: gRPC's 32 KiB ready threshold is ~55 of them
-        var admin = lanyard.revocations();
-        for (int i = 0; i < published; i++) {
-            admin.revoke(RevokeRequest.newBuilder().setTarget(RevocationTarget.newBuilder().setJti("jti-" + i))
+        var admin = RevocationServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()));
+        for (int i = 0; i < published; i++) { // a deadline per call: 300 of them may take longer than one
+            admin.withDeadlineAfter(30, TimeUnit.SECONDS).revoke(RevokeRequest.newBuilder().setTarget(RevocationTarget.newBuilder().setJti("jti-" + i))
                     .setNote(note).build());
         }
         await(() -> revoked(reading).size() == published, "the reading watcher got every event");
@@ -213,7 +213,7 @@ class WatchStreamsTest {
         var keys = dev.lanyard.v1.KeyServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()));
         int changes = 60; // each forced JWT rotation step (prepare, then activate) publishes a new bundle
         for (int i = 0; i < changes; i++) {
-            keys.rotateKeys(dev.lanyard.v1.RotateKeysRequest.newBuilder()
+            keys.withDeadlineAfter(30, TimeUnit.SECONDS).rotateKeys(dev.lanyard.v1.RotateKeysRequest.newBuilder()
                     .setKind(dev.lanyard.v1.KeyKind.KEY_KIND_JWT).build());
             lanyard.clock().advance(Duration.ofMinutes(11)); // past jwt.publish-lead, so the next step may activate
         }
