@@ -110,9 +110,17 @@ public final class RevocationRegistry {
      * certificates and tokens that have expired since are left out, they can no longer matter.
      */
     public List<RevocationEvent> eventsAfter(long sequence) {
+        return eventsAfter(sequence, Integer.MAX_VALUE);
+    }
+
+    /** At most {@code limit} of {@link #eventsAfter(long)}: a watcher far behind catches up a page at a time. */
+    public List<RevocationEvent> eventsAfter(long sequence, int limit) {
         Instant now = clock.instant();
         List<RevocationEvent> events = new ArrayList<>();
         for (RevocationEvent event : log.tailMap(sequence, false).values()) {
+            if (events.size() >= limit) {
+                break;
+            }
             if (!(event instanceof RevocationEvent.Revoked r) || r.revocation().inForceAt(now)) {
                 events.add(event);
             }

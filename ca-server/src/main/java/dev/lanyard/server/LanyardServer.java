@@ -23,6 +23,7 @@ import dev.lanyard.store.Database;
 import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.jwks.OpenIdConfiguration;
 import dev.lanyard.policy.PolicyFileWatcher;
+import dev.lanyard.publication.HttpPublisher;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.replica.ChangeFeed;
 import dev.lanyard.replica.DatabaseLease;
@@ -248,10 +249,11 @@ public final class LanyardServer implements AutoCloseable {
         AccessPolicy access = accessPolicy(config);
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
-        NettyServerBuilder grpcBuilder = NettyServerBuilder.forAddress(
-                new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build());
+        NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
+                new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build()));
         services.forEach(grpcBuilder::addService);
         this.grpc = grpcBuilder
+                .intercept(new WatchStreamCap(config.grpcLimits().maxWatchStreamsPerIdentity())) // runs after the chain
                 .intercept(new RequestChain(verifier, revocations, access, new RequestChain.Limits(
                         limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
                         limits.anonymousBurst()), audit, metrics, clock))
@@ -301,7 +303,7 @@ public final class LanyardServer implements AutoCloseable {
         LanyardServer server;
         HttpPublisher http = null;
         try {
-            http = new HttpPublisher(config.httpHost(), config.httpPort(), httpExecutor);
+            http = new HttpPublisher(config.httpHost(), config.httpPort(), config.httpLimits(), httpExecutor);
             server = new LanyardServer(config.withBoundHttpPort(http.port()), clock, new SecureRandom(), database, http,
                     httpExecutor);
         } catch (IOException | RuntimeException e) {
@@ -541,6 +543,11 @@ public final class LanyardServer implements AutoCloseable {
                 return caRotation.forceStep();
             }
         };
+    }
+
+    /** The WatchRevocations fan-out (tests look at its flow control). */
+    RevocationWatchers revocationWatchers() {
+        return revocationWatchers;
     }
 
     public TrustBundles bundles() {

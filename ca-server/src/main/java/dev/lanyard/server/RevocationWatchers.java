@@ -17,9 +17,18 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Pushes revocation events to every {@code WatchRevocations} stream. One thread does all the
  * sending — replay, live events and heartbeats — so each stream gets its events in order, without
- * gaps or repeats, and thousands of watchers cost no thread each (gRPC buffers and writes).
+ * gaps or repeats, and thousands of watchers cost no thread each.
+ *
+ * <p>Flow control: a stream is only written while gRPC says it is ready (its outbound buffer is
+ * under gRPC's threshold). A stream that is not ready — a watcher that does not read, or reads
+ * slowly — keeps only the sequence it was sent up to; when it becomes ready again it resumes from
+ * the registry, a page at a time. So a watcher that never reads holds a bounded buffer on the
+ * server, however many events are published, and cannot slow the others.
  */
 final class RevocationWatchers implements AutoCloseable {
+
+    /** Events read from the registry at a time when a stream catches up. */
+    private static final int PAGE = 256;
 
     /** One stream and the last sequence it was sent. Touched on the fan-out thread only. */
     private static final class Watcher {
@@ -45,23 +54,30 @@ final class RevocationWatchers implements AutoCloseable {
         this.fanout = fanout;
         this.heartbeat = heartbeat;
         this.clock = clock;
-        registry.addListener(batch -> onFanout(() -> broadcast(batch)));
+        registry.addListener(batch -> onFanout(this::broadcast));
         fanout.scheduleAtFixedRate(this::heartbeatAll, heartbeat.toMillis(), heartbeat.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Replays what the stream missed after {@code after}, then sends every new event and heartbeats. */
+    /**
+     * Replays what the stream missed after {@code after}, then sends every new event and heartbeats.
+     * Called from the service method itself (gRPC takes the ready handler only there).
+     */
     void watch(ServerCallStreamObserver<dev.lanyard.v1.RevocationEvent> stream, long after) {
         Watcher watcher = new Watcher(stream, after);
         stream.setOnCancelHandler(() -> onFanout(() -> remove(watcher)));
+        stream.setOnReadyHandler(() -> onFanout(() -> {
+            if (watchers.contains(watcher)) {
+                catchUp(watcher);
+            }
+        }));
         onFanout(() -> {
-            for (RevocationEvent event : registry.eventsAfter(after)) {
-                send(watcher, event);
+            if (stream.isCancelled()) {
+                return;
             }
+            watchers.add(watcher);
+            count.incrementAndGet();
+            catchUp(watcher);
             sendHeartbeat(watcher);
-            if (!stream.isCancelled()) {
-                watchers.add(watcher);
-                count.incrementAndGet();
-            }
         });
     }
 
@@ -78,26 +94,58 @@ final class RevocationWatchers implements AutoCloseable {
         return count.get();
     }
 
-    private void broadcast(List<RevocationEvent> batch) {
+    /** Open streams that gRPC cannot take more from now (their client is not reading): a snapshot. */
+    int stalled() {
+        return onFanoutAndWait(() -> (int) watchers.stream().filter(w -> !w.stream.isReady()).count());
+    }
+
+    /** The lowest sequence any open stream has been sent up to (the registry's newest if none is open). */
+    long oldestSent() {
+        return onFanoutAndWait(() -> watchers.stream().mapToLong(w -> w.lastSent).min()
+                .orElse(registry.latestSequence()));
+    }
+
+    private <T> T onFanoutAndWait(java.util.concurrent.Callable<T> question) {
+        try {
+            return fanout.submit(question).get(5, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("the revocation fan-out thread did not answer", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    private void broadcast() {
         for (Watcher watcher : new ArrayList<>(watchers)) {
-            for (RevocationEvent event : batch) {
-                send(watcher, event);
+            catchUp(watcher);
+        }
+    }
+
+    /** Sends what the stream has not had yet, while it is ready; the ready handler continues later. */
+    private void catchUp(Watcher watcher) {
+        while (watcher.stream.isReady()) {
+            List<RevocationEvent> page = registry.eventsAfter(watcher.lastSent, PAGE);
+            if (page.isEmpty()) {
+                return;
+            }
+            for (RevocationEvent event : page) {
+                if (!watcher.stream.isReady()) {
+                    return;
+                }
+                if (!deliver(watcher, RevocationProtos.event(event))) {
+                    return;
+                }
+                watcher.lastSent = event.sequence();
             }
         }
     }
 
     private void heartbeatAll() {
         for (Watcher watcher : new ArrayList<>(watchers)) {
-            sendHeartbeat(watcher);
-        }
-    }
-
-    private void send(Watcher watcher, RevocationEvent event) {
-        if (event.sequence() <= watcher.lastSent) {
-            return; // already replayed to this stream
-        }
-        if (deliver(watcher, RevocationProtos.event(event))) {
-            watcher.lastSent = event.sequence();
+            if (watcher.stream.isReady()) { // a stream that is not reading does not need to hear we are alive
+                sendHeartbeat(watcher);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.lanyard.server;
 
+import dev.lanyard.publication.HttpLimits;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.store.Database;
 import dev.lanyard.token.SigningAlgorithm;
@@ -52,7 +53,9 @@ public record ServerConfig(
         Tokens tokens,
         Revocations revocations,
         CallLimits callLimits,
-        LogFormat logFormat) {
+        LogFormat logFormat,
+        HttpLimits httpLimits,
+        GrpcLimits grpcLimits) {
 
     /** How the server writes its log: lines for people, or one JSON object per line for collectors. */
     public enum LogFormat { TEXT, JSON }
@@ -110,7 +113,12 @@ public record ServerConfig(
             "server.certificate-ttl", "csr.max-bytes", "bundle.refresh-hint", "token.algorithm", "token.max-ttl",
             "token.rate-per-second", "token.burst", "limits.identity-per-second", "limits.identity-burst",
             "limits.anonymous-per-second", "limits.anonymous-burst", "jwt.key-lifetime", "jwt.publish-lead", "contracts.dir",
-            "policy.file", "revocation.heartbeat-interval", "revocation.crl-validity", "revocation.poll-interval", "log.format");
+            "policy.file", "revocation.heartbeat-interval", "revocation.crl-validity", "revocation.poll-interval", "log.format",
+            "http.header-timeout", "http.idle-timeout", "http.max-connections", "http.max-connections-per-source",
+            "http.max-request-line-bytes", "http.max-header-bytes", "grpc.max-concurrent-streams",
+            "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
+            "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
+            "grpc.max-watch-streams-per-identity");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -239,7 +247,46 @@ public record ServerConfig(
                         Integer.parseInt(p.getProperty("limits.identity-burst", "1000")),
                         Double.parseDouble(p.getProperty("limits.anonymous-per-second", "20")),
                         Integer.parseInt(p.getProperty("limits.anonymous-burst", "100"))),
-                logFormat(p.getProperty("log.format", "text")));
+                logFormat(p.getProperty("log.format", "text")),
+                httpLimits(p),
+                grpcLimits(p));
+    }
+
+    private static HttpLimits httpLimits(Properties p) {
+        HttpLimits d = HttpLimits.defaults();
+        return new HttpLimits(
+                duration(p, "http.header-timeout", Durations.format(d.headerTimeout())),
+                duration(p, "http.idle-timeout", Durations.format(d.idleTimeout())),
+                integer(p, "http.max-connections", d.maxConnections()),
+                integer(p, "http.max-connections-per-source", d.maxConnectionsPerSource()),
+                integer(p, "http.max-request-line-bytes", d.maxRequestLineBytes()),
+                integer(p, "http.max-header-bytes", d.maxHeaderBytes()));
+    }
+
+    private static GrpcLimits grpcLimits(Properties p) {
+        GrpcLimits d = GrpcLimits.defaults();
+        return new GrpcLimits(
+                integer(p, "grpc.max-concurrent-streams", d.maxConcurrentStreams()),
+                duration(p, "grpc.keepalive-time", Durations.format(d.keepAliveTime())),
+                duration(p, "grpc.keepalive-timeout", Durations.format(d.keepAliveTimeout())),
+                duration(p, "grpc.permit-keepalive-time", Durations.format(d.permitKeepAliveTime())),
+                duration(p, "grpc.max-connection-idle", Durations.format(d.maxConnectionIdle())),
+                integer(p, "grpc.max-message-bytes", d.maxMessageBytes()),
+                integer(p, "grpc.max-metadata-bytes", d.maxMetadataBytes()),
+                duration(p, "grpc.handshake-timeout", Durations.format(d.handshakeTimeout())),
+                integer(p, "grpc.max-watch-streams-per-identity", d.maxWatchStreamsPerIdentity()));
+    }
+
+    private static int integer(Properties p, String key, int fallback) {
+        String value = p.getProperty(key);
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            return Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + " must be a whole number, not " + value.trim());
+        }
     }
 
     /** The SPIFFE ID of the server's own certificate. */
@@ -261,7 +308,7 @@ public record ServerConfig(
                 databaseUser, databasePassword, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
-                revocations, callLimits, logFormat);
+                revocations, callLimits, logFormat, httpLimits, grpcLimits);
     }
 
     /** Every component, except that the database password is never written out. */
@@ -277,7 +324,7 @@ public record ServerConfig(
                 + adminCredentialDir + ", adminCredentialTtl=" + adminCredentialTtl + ", serverDnsNames="
                 + serverDnsNames + ", serverCertificateTtl=" + serverCertificateTtl + ", maxCsrBytes=" + maxCsrBytes
                 + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations + ", callLimits=" + callLimits
-                + ", logFormat=" + logFormat + "]";
+                + ", logFormat=" + logFormat + ", httpLimits=" + httpLimits + ", grpcLimits=" + grpcLimits + "]";
     }
 
     /** The {@code iss} of every token: the public URL of this server. */

@@ -21,6 +21,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * snapshot in the forms it is served in (gRPC message, SPIFFE bundle JSON, JWKS), rebuilt only
  * when the keys change, and pushed to every watcher on change. The sequence increases across
  * restarts (it is at least the time of the change in milliseconds).
+ *
+ * <p>Flow control: each stream only ever needs the newest snapshot, so a watcher that is not ready
+ * (not reading) is sent nothing more; when it is ready again it gets the newest snapshot if it has
+ * not had it. A watcher that never reads holds at most gRPC's small outbound buffer.
  */
 public final class TrustBundles {
 
@@ -34,7 +38,17 @@ public final class TrustBundles {
     private final Duration refreshHint;
     private final Clock clock;
     private final AtomicReference<Snapshot> current = new AtomicReference<>();
-    private final List<ServerCallStreamObserver<TrustBundle>> watchers = new CopyOnWriteArrayList<>();
+    private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
+
+    /** One stream and the sequence of the last snapshot it was given; guarded by itself. */
+    private static final class Watcher {
+        final ServerCallStreamObserver<TrustBundle> stream;
+        long sentSequence = -1;
+
+        Watcher(ServerCallStreamObserver<TrustBundle> stream) {
+            this.stream = stream;
+        }
+    }
 
     public TrustBundles(String trustDomain, TrustAuthorities authorities, JwtSigningKeys jwtKeys, Duration refreshHint,
             Clock clock) {
@@ -81,16 +95,21 @@ public final class TrustBundles {
                 SpiffeBundleDocument.build(roots, keys, sequence, refreshHint).getBytes(StandardCharsets.UTF_8),
                 JwksDocument.publicJwks(keys).getBytes(StandardCharsets.UTF_8), contentKey);
         current.set(next);
-        for (ServerCallStreamObserver<TrustBundle> watcher : watchers) {
-            send(watcher, next.proto());
+        for (Watcher watcher : watchers) {
+            sendNewest(watcher);
         }
     }
 
-    /** Sends the current bundle now and every change later, until the watcher goes away. */
-    public void watch(ServerCallStreamObserver<TrustBundle> watcher) {
-        watcher.setOnCancelHandler(() -> watchers.remove(watcher));
+    /**
+     * Sends the current bundle now and every change later, until the watcher goes away. Called from
+     * the service method itself (gRPC takes the ready handler only there).
+     */
+    public void watch(ServerCallStreamObserver<TrustBundle> stream) {
+        Watcher watcher = new Watcher(stream);
+        stream.setOnCancelHandler(() -> watchers.remove(watcher));
+        stream.setOnReadyHandler(() -> sendNewest(watcher));
         watchers.add(watcher);
-        send(watcher, current.get().proto());
+        sendNewest(watcher);
     }
 
     public int watcherCount() {
@@ -98,9 +117,9 @@ public final class TrustBundles {
     }
 
     public void closeWatchers() {
-        for (ServerCallStreamObserver<TrustBundle> watcher : watchers) {
+        for (Watcher watcher : watchers) {
             try {
-                watcher.onCompleted();
+                watcher.stream.onCompleted();
             } catch (RuntimeException e) {
                 // already gone
             }
@@ -108,14 +127,20 @@ public final class TrustBundles {
         watchers.clear();
     }
 
-    private void send(ServerCallStreamObserver<TrustBundle> watcher, TrustBundle bundle) {
+    /** The newest snapshot, if this stream has not had it and can take it now. */
+    private void sendNewest(Watcher watcher) {
         synchronized (watcher) {
-            if (watcher.isCancelled()) {
+            if (watcher.stream.isCancelled()) {
                 watchers.remove(watcher);
                 return;
             }
+            Snapshot newest = current.get();
+            if (newest.sequence() == watcher.sentSequence || !watcher.stream.isReady()) {
+                return; // up to date, or not reading: the ready handler comes back for it
+            }
             try {
-                watcher.onNext(bundle);
+                watcher.stream.onNext(newest.proto());
+                watcher.sentSequence = newest.sequence();
             } catch (RuntimeException e) {
                 watchers.remove(watcher);
             }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.lanyard.publication.HttpLimits;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +26,23 @@ class ServerConfigTest {
         assertThat(config.crlUrl("ab12").toString()).isEqualTo("http://localhost:8080/crl/ab12");
         assertThat(config.generateCa()).isTrue();
         assertThat(config.adminCredentialDir()).isEmpty();
+        assertThat(config.httpLimits()).as("documented = built-in defaults").isEqualTo(HttpLimits.defaults());
+        assertThat(config.grpcLimits()).as("documented = built-in defaults").isEqualTo(GrpcLimits.defaults());
+    }
+
+    @Test
+    void connectionLimitsAreRead() throws Exception {
+        ServerConfig config = load("trust-domain=acme.internal\nhttp.port=0\nhttp.header-timeout=3s\nhttp.max-connections-per-source=5\n"
+                + "grpc.max-concurrent-streams=7\ngrpc.max-watch-streams-per-identity=2\ngrpc.keepalive-time=30s\n");
+        assertThat(config.httpLimits().headerTimeout()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(config.httpLimits().maxConnectionsPerSource()).isEqualTo(5);
+        assertThat(config.grpcLimits().maxConcurrentStreams()).isEqualTo(7);
+        assertThat(config.grpcLimits().maxWatchStreamsPerIdentity()).isEqualTo(2);
+        assertThat(config.grpcLimits().keepAliveTime()).isEqualTo(Duration.ofSeconds(30));
+        ServerConfig bound = config.withBoundHttpPort(1234);
+        assertThat(bound.httpPort()).as("http.port=0 was bound").isEqualTo(1234);
+        assertThat(bound.httpLimits()).isEqualTo(config.httpLimits());
+        assertThat(bound.grpcLimits()).isEqualTo(config.grpcLimits());
     }
 
     @Test
@@ -65,7 +83,8 @@ class ServerConfigTest {
                 config.caImport(), config.rootTtl(), config.intermediateTtl(), config.defaultSvidTtl(),
                 config.maxSvidTtl(), config.joinTokenTtl(), config.adminIds(), config.adminCredentialDir(),
                 config.adminCredentialTtl(), config.serverDnsNames(), config.serverCertificateTtl(), config.maxCsrBytes(),
-                config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat());
+                config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat(),
+                config.httpLimits(), config.grpcLimits());
         assertThat(withPassword.toString()).doesNotContain("s3cret").contains("databasePassword=***")
                 .contains("trustDomain=acme.internal");
     }
@@ -91,6 +110,15 @@ class ServerConfigTest {
                 .hasMessageContaining("revocation.heartbeat-interval must be at least 100ms");
         assertThatThrownBy(() -> load("trust-domain=acme.internal\nrevocation.crl-validity=1m\n"))
                 .hasMessageContaining("revocation.crl-validity must be at least 2m");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nhttp.max-connections=10\n"
+                + "http.max-connections-per-source=20\n"))
+                .hasMessageContaining("http.max-connections-per-source must be between 1 and http.max-connections");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nhttp.idle-timeout=5s\nhttp.header-timeout=10s\n"))
+                .hasMessageContaining("http.idle-timeout must be at least http.header-timeout");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\ngrpc.max-message-bytes=lots\n"))
+                .hasMessageContaining("grpc.max-message-bytes must be a whole number, not lots");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\ngrpc.max-watch-streams-per-identity=0\n"))
+                .hasMessageContaining("grpc.max-watch-streams-per-identity must be at least 1");
     }
 
     @Test

@@ -2,6 +2,7 @@ package dev.lanyard.testing;
 
 import dev.lanyard.credential.Credential;
 import dev.lanyard.server.ReloadingKeyManager;
+import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.TlsChannelCredentials;
@@ -20,6 +21,11 @@ public final class TlsChannels {
 
     /** A channel to localhost:{@code port} trusting {@code roots}, presenting {@code client} if not null. */
     public static ManagedChannel open(int port, List<X509Certificate> roots, Credential client) {
+        return Grpc.newChannelBuilderForAddress("localhost", port, credentials(roots, client)).build();
+    }
+
+    /** TLS credentials trusting {@code roots}, presenting {@code client} if not null (for custom channel builders). */
+    public static ChannelCredentials credentials(List<X509Certificate> roots, Credential client) {
         try {
             KeyStore trusted = KeyStore.getInstance("PKCS12");
             trusted.load(null, null);
@@ -34,7 +40,7 @@ public final class TlsChannels {
             if (client != null) {
                 tls.keyManager(new ReloadingKeyManager(client));
             }
-            return Grpc.newChannelBuilderForAddress("localhost", port, tls.build()).build();
+            return tls.build();
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException(e);
         }

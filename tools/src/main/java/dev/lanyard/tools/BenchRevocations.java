@@ -43,6 +43,9 @@ final class BenchRevocations implements Callable<Integer> {
     @Option(names = "--revocations", defaultValue = "20", description = "revocations to time (default: ${DEFAULT-VALUE})")
     int revocations;
 
+    /** Why the server refused a watch stream (the per-identity cap), if it did. */
+    private final AtomicReference<String> refused = new AtomicReference<>();
+
     /** Receipt times (nanoTime) of the revocation being timed, by watcher. */
     private final AtomicReference<Round> round = new AtomicReference<>();
 
@@ -63,6 +66,11 @@ final class BenchRevocations implements Callable<Integer> {
         }
         if (!caughtUp.await(120, TimeUnit.SECONDS)) {
             throw new IllegalStateException(caughtUp.getCount() + " watchers never caught up");
+        }
+        if (refused.get() != null) {
+            throw new IllegalStateException("the server refused a watch stream: " + refused.get()
+                    + "; all the bench's watchers are one identity, so start the bench server with"
+                    + " grpc.max-watch-streams-per-identity at least --watchers (" + watchers + ")");
         }
         out.printf("%,d watchers on %d connections caught up%n", watchers, channels);
         out.flush();
@@ -137,7 +145,12 @@ final class BenchRevocations implements Callable<Integer> {
 
                     @Override
                     public void onError(Throwable t) {
-                        // the bench ends by closing the channels
+                        // the bench ends by closing the channels; before it is caught up, a refusal ends the bench
+                        if (!ready && refused.compareAndSet(null, io.grpc.Status.fromThrowable(t).toString())) {
+                            while (caughtUp.getCount() > 0) {
+                                caughtUp.countDown();
+                            }
+                        }
                     }
 
                     @Override

@@ -1,0 +1,153 @@
+package dev.lanyard.publication;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.flow.FlowControlHandler;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * The HTTP publication endpoints (trust bundle, JWKS, CRLs, metrics) on Netty: GET and HEAD only, a
+ * strong ETag over the body, {@code Cache-Control: max-age} and conditional GET, within
+ * {@link HttpLimits}. A slow or idle client costs a socket and a few small objects, never a thread.
+ *
+ * <p>The port is bound by the constructor (so {@link #port()} is known, also with port 0), but no
+ * connection is accepted before {@link #start()}.
+ */
+public final class HttpPublisher implements AutoCloseable {
+
+    /** A published document: its media type, its bytes, and how long caches may keep it. */
+    public record Document(String contentType, byte[] body, Duration maxAge) {
+    }
+
+    private final HttpLimits limits;
+    private final ExecutorService documents;
+    private final ConnectionLimiter limiter;
+    private final EventLoopGroup acceptor;
+    private final EventLoopGroup io;
+    private final ChannelGroup open = new DefaultChannelGroup("lanyard-http", GlobalEventExecutor.INSTANCE);
+    private final Channel server;
+    private final Map<String, Supplier<Document>> exact = new LinkedHashMap<>();
+    private final Map<String, Function<String, Optional<Document>>> prefixes = new LinkedHashMap<>();
+    private volatile Routes routes;
+
+    /**
+     * @param documents builds the documents (the suppliers run there); owned by the caller
+     */
+    public HttpPublisher(String host, int port, HttpLimits limits, ExecutorService documents) throws IOException {
+        this.limits = limits;
+        this.documents = documents;
+        this.limiter = new ConnectionLimiter(limits.maxConnections(), limits.maxConnectionsPerSource());
+        this.acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("lanyard-http-accept", true),
+                NioIoHandler.newFactory());
+        this.io = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("lanyard-http-io", true),
+                NioIoHandler.newFactory());
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(acceptor, io)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 128)
+                .option(ChannelOption.AUTO_READ, false) // accept nothing before start()
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.AUTO_READ, false) // each connection reads only when asked
+                .childOption(ChannelOption.MAX_MESSAGES_PER_READ, 1)
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64, 1024, 16 * 1024))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel channel) {
+                        pipeline(channel);
+                    }
+                });
+        ChannelFuture bound = bootstrap.bind(new InetSocketAddress(host, port)).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
+            shutdownGroups();
+            Throwable cause = bound.cause();
+            // keep the exception's type (BindException: the port is taken) and name the address
+            BindException named = new BindException("cannot bind HTTP to " + host + ":" + port + ": " + cause.getMessage());
+            named.initCause(cause);
+            throw named;
+        }
+        this.server = bound.channel();
+    }
+
+    /**
+     * Documents under a path prefix, e.g. "/crl/" for "/crl/{issuer}": {@code documents} gets the rest
+     * of the path and answers empty for "not found". Added before {@link #start()}.
+     */
+    public HttpPublisher routePrefix(String prefix, Function<String, Optional<Document>> documents) {
+        prefixes.put(prefix, documents);
+        return this;
+    }
+
+    /** Routes must be added before {@link #start()}. */
+    public HttpPublisher route(String path, Supplier<Document> document) {
+        exact.put(path, document);
+        return this;
+    }
+
+    /** Fixes the routes and starts accepting connections. */
+    public void start() {
+        routes = new Routes(exact, prefixes);
+        server.config().setAutoRead(true);
+    }
+
+    public int port() {
+        return ((InetSocketAddress) server.localAddress()).getPort();
+    }
+
+    /** Connections open now (within the caps). */
+    public int openConnections() {
+        return limiter.open();
+    }
+
+    private void pipeline(SocketChannel channel) {
+        open.add(channel);
+        RequestHeadDeadline deadline = new RequestHeadDeadline(limits.headerTimeout());
+        channel.pipeline()
+                .addLast("limit", limiter)
+                .addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS))
+                .addLast("head-deadline", deadline)
+                .addLast("http", new HttpServerCodec(new HttpDecoderConfig()
+                        .setMaxInitialLineLength(limits.maxRequestLineBytes())
+                        .setMaxHeaderSize(limits.maxHeaderBytes())
+                        .setMaxChunkSize(8192)))
+                .addLast("one-at-a-time", new FlowControlHandler())
+                .addLast("publish", new PublicationHandler(routes, documents, deadline));
+    }
+
+    @Override
+    public void close() {
+        server.close().awaitUninterruptibly();
+        open.close().awaitUninterruptibly();
+        shutdownGroups();
+    }
+
+    private void shutdownGroups() {
+        acceptor.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        io.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+}

@@ -1,0 +1,32 @@
+package dev.lanyard.publication;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/** Paths to published documents: exact paths first, then path prefixes. Fixed once serving starts. */
+record Routes(Map<String, Supplier<HttpPublisher.Document>> exact,
+        Map<String, Function<String, Optional<HttpPublisher.Document>>> prefixes) {
+
+    Routes {
+        exact = Map.copyOf(exact);
+        prefixes = new LinkedHashMap<>(prefixes); // the first matching prefix wins: keep their order
+    }
+
+    /** The route for {@code path} (whose document may still be null: not found), or null for no route. */
+    Supplier<HttpPublisher.Document> find(String path) {
+        Supplier<HttpPublisher.Document> route = exact.get(path);
+        if (route != null) {
+            return route;
+        }
+        for (Map.Entry<String, Function<String, Optional<HttpPublisher.Document>>> prefix : prefixes.entrySet()) {
+            if (path.startsWith(prefix.getKey())) {
+                String rest = path.substring(prefix.getKey().length());
+                return () -> prefix.getValue().apply(rest).orElse(null);
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,63 @@
+package dev.lanyard.server;
+
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What one client may take of the gRPC port.
+ *
+ * @param maxConcurrentStreams        calls open at once on one connection (HTTP/2 MAX_CONCURRENT_STREAMS)
+ * @param keepAliveTime               the server pings a connection quiet for this long ...
+ * @param keepAliveTimeout            ... and closes it if the ping is not answered within this
+ * @param permitKeepAliveTime         clients may ping at most this often; more often ends the connection
+ * @param maxConnectionIdle           a connection with no call open for this long is closed (gracefully)
+ * @param maxMessageBytes             largest request message (a contract descriptor set is the biggest)
+ * @param maxMetadataBytes            all request headers of a call together
+ * @param handshakeTimeout            a TLS handshake must finish within this
+ * @param maxWatchStreamsPerIdentity  open WatchRevocations streams, and WatchTrustBundle streams, per
+ *                                    SPIFFE ID (per source address for a caller without a certificate)
+ */
+public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Duration keepAliveTimeout,
+        Duration permitKeepAliveTime, Duration maxConnectionIdle, int maxMessageBytes, int maxMetadataBytes,
+        Duration handshakeTimeout, int maxWatchStreamsPerIdentity) {
+
+    public GrpcLimits {
+        if (maxConcurrentStreams < 1) {
+            throw new IllegalArgumentException("grpc.max-concurrent-streams must be at least 1");
+        }
+        if (maxMessageBytes < 64 * 1024) {
+            throw new IllegalArgumentException("grpc.max-message-bytes must be at least 65536");
+        }
+        if (maxMetadataBytes < 1024) {
+            throw new IllegalArgumentException("grpc.max-metadata-bytes must be at least 1024");
+        }
+        if (keepAliveTime.compareTo(Duration.ofSeconds(10)) < 0) {
+            throw new IllegalArgumentException("grpc.keepalive-time must be at least 10s");
+        }
+        if (maxWatchStreamsPerIdentity < 1) {
+            throw new IllegalArgumentException("grpc.max-watch-streams-per-identity must be at least 1");
+        }
+    }
+
+    /** The defaults documented in docs/server.properties. */
+    public static GrpcLimits defaults() {
+        return new GrpcLimits(100, Duration.ofMinutes(1), Duration.ofSeconds(20), Duration.ofSeconds(30),
+                Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8);
+    }
+
+    /** Sets every transport limit on {@code builder}. (The watch cap is {@link WatchStreamCap}'s.) */
+    NettyServerBuilder applyTo(NettyServerBuilder builder) {
+        return builder
+                .maxConcurrentCallsPerConnection(maxConcurrentStreams)
+                .keepAliveTime(keepAliveTime.toMillis(), TimeUnit.MILLISECONDS)
+                .keepAliveTimeout(keepAliveTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                // agents ping to keep streams through NATs; pings without a call are fine at this rate
+                .permitKeepAliveTime(permitKeepAliveTime.toMillis(), TimeUnit.MILLISECONDS)
+                .permitKeepAliveWithoutCalls(true)
+                .maxConnectionIdle(maxConnectionIdle.toMillis(), TimeUnit.MILLISECONDS)
+                .maxInboundMessageSize(maxMessageBytes)
+                .maxInboundMetadataSize(maxMetadataBytes)
+                .handshakeTimeout(handshakeTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+}
