@@ -4,6 +4,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -199,27 +200,21 @@ func (v *Verifier) parse(token string) (*jose.JSONWebSignature, string, error) {
 	if len(token) > maxTokenChars {
 		return nil, "", refuse(Malformed, "the token is %d characters long; at most %d are accepted", len(token), maxTokenChars)
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, "", refuse(Malformed, "not a compact JWS (three base64url parts separated by dots)")
-	}
-	rawHeader, err := base64.RawURLEncoding.DecodeString(parts[0])
+	decoded, err := parts(token)
 	if err != nil {
-		return nil, "", refuse(Malformed, "the header is not base64url")
+		return nil, "", err
 	}
-	var header struct {
-		Alg  *string         `json:"alg"`
-		Kid  *string         `json:"kid"`
-		Typ  *string         `json:"typ"`
-		Crit json.RawMessage `json:"crit"`
+	if err := checkJSON(decoded[0], "header"); err != nil {
+		return nil, "", err
 	}
-	if err := json.Unmarshal(rawHeader, &header); err != nil {
-		return nil, "", refuse(Malformed, "the header is not a JSON object with string alg, kid and typ")
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(decoded[0], &header); err != nil {
+		return nil, "", refuse(Malformed, "the header is not a JSON object")
 	}
-	if header.Alg == nil {
-		return nil, "", refuse(Malformed, "the header has no alg")
+	alg, err := headerString(header, "alg")
+	if err != nil {
+		return nil, "", err
 	}
-	alg := *header.Alg
 	switch {
 	case strings.EqualFold(alg, "none"):
 		return nil, "", refuse(BadAlgorithm, "alg none is never accepted: the token is unsigned")
@@ -228,13 +223,28 @@ func (v *Verifier) parse(token string) (*jose.JSONWebSignature, string, error) {
 	case !slices.Contains(v.algorithms, jose.SignatureAlgorithm(alg)):
 		return nil, "", refuse(BadAlgorithm, "alg %s is not among the allowed %v", printable.Of(alg), v.algorithms)
 	}
-	if header.Typ != nil && *header.Typ != "JWT" && *header.Typ != "JOSE" {
-		return nil, "", refuse(Malformed, "typ %q is not JWT", printable.Of(*header.Typ))
+	// Lanyard always writes typ JWT; anything else (absent, JOSE, at+jwt, jwt) is another kind of JWS.
+	typ, err := headerString(header, "typ")
+	if err != nil {
+		return nil, "", err
 	}
-	if len(header.Crit) > 0 {
+	if _, ok := header["typ"]; !ok {
+		return nil, "", refuse(Malformed, "the header has no typ")
+	}
+	if typ != "JWT" {
+		return nil, "", refuse(Malformed, "typ %q is not JWT", printable.Of(typ))
+	}
+	if _, ok := header["crit"]; ok {
 		return nil, "", refuse(Malformed, "the token marks header parameters critical; this verifier understands none")
 	}
-	if header.Kid == nil || *header.Kid == "" {
+	if _, ok := header["zip"]; ok {
+		return nil, "", refuse(Malformed, "the header has zip; a JWS payload is never compressed")
+	}
+	kid, err := headerString(header, "kid")
+	if err != nil {
+		return nil, "", err
+	}
+	if kid == "" {
 		return nil, "", refuse(Malformed, "the header has no kid")
 	}
 	jws, err := jose.ParseSigned(token, v.algorithms)
@@ -244,7 +254,20 @@ func (v *Verifier) parse(token string) (*jose.JSONWebSignature, string, error) {
 	if len(jws.Signatures) != 1 {
 		return nil, "", refuse(Malformed, "the token carries %d signatures; exactly one is expected", len(jws.Signatures))
 	}
-	return jws, *header.Kid, nil
+	return jws, kid, nil
+}
+
+// headerString is a header member that must be a string; absent is "".
+func headerString(header map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := header[name]
+	if !ok {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", refuse(Malformed, "the header's %s is not a string", name)
+	}
+	return s, nil
 }
 
 // minRSABits is the smallest RSA key accepted.
@@ -283,6 +306,9 @@ var scopeName = regexp.MustCompile(`^[a-z0-9]+([._:][a-z0-9]+)*$`)
 // it, for whom, when, about whom, with what scopes, bound to which certificate. Every claim
 // Lanyard mints is required; a token without one is refused rather than guessed about.
 func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificate) (*Token, error) {
+	if err := checkJSON(payload, "payload"); err != nil {
+		return nil, err
+	}
 	var c map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &c); err != nil || c == nil {
 		return nil, refuse(Malformed, "the payload is not a JSON object")
@@ -425,12 +451,13 @@ func timeClaim(c map[string]json.RawMessage, name string) (time.Time, error) {
 	if !ok {
 		return time.Time{}, refuse(Malformed, "the token has no %s claim", name)
 	}
+	// null would decode as 0; a NumericDate is a number from 0 to 1e11, read in whole seconds as
+	// the Java and Rust verifiers do.
 	var n float64
-	if err := json.Unmarshal(raw, &n); err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n < 0 || n > 1e11 {
-		return time.Time{}, refuse(Malformed, "%s is not a NumericDate", name)
+	if bytes.Equal(raw, []byte("null")) || json.Unmarshal(raw, &n) != nil || math.IsNaN(n) || n < 0 || n > 1e11 {
+		return time.Time{}, refuse(Malformed, "%s is not a NumericDate from 0 to 1e11", name)
 	}
-	sec, frac := math.Modf(n)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	return time.Unix(int64(n), 0).UTC(), nil
 }
 
 func isSpiffeID(s string) bool {

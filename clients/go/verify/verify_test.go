@@ -141,7 +141,7 @@ func TestVerify(t *testing.T) {
 	good := f.sign(t, f.claims())
 	edKey := func() string {
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
-		s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: priv, KeyID: "k1"}}, nil)
+		s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: priv, KeyID: "k1"}}, (&jose.SignerOptions{}).WithType("JWT"))
 		jws, _ := s.Sign([]byte(`{}`))
 		out, _ := jws.CompactSerialize()
 		return out
@@ -159,13 +159,13 @@ func TestVerify(t *testing.T) {
 		{"valid, nothing required", good, f.peer, nil, nil, verify.OK, ""},
 		{"empty", "", f.peer, nil, nil, verify.Malformed, "no token"},
 		{"two parts", "a.b", f.peer, nil, nil, verify.Malformed, "not a compact JWS"},
-		{"header not base64", "%%%.e30.sig", f.peer, nil, nil, verify.Malformed, "the header is not base64url"},
+		{"header not base64", "%%%.e30.sig", f.peer, nil, nil, verify.Malformed, "the header is not canonical unpadded base64url"},
 		{"alg none", unsigned(map[string]any{"alg": "none", "kid": "k1"}, f.claims()), f.peer, nil, nil, verify.BadAlgorithm, "alg none is never accepted"},
 		{"alg HS256", unsigned(map[string]any{"alg": "HS256", "kid": "k1"}, f.claims()) + "c2ln", f.peer, nil, nil, verify.BadAlgorithm, "HMAC would use a public key"},
 		{"alg not allowed", unsigned(map[string]any{"alg": "ES512", "kid": "k1"}, f.claims()) + "c2ln", f.peer, nil, nil, verify.BadAlgorithm, "alg ES512 is not among the allowed"},
 		{"key for another alg", edKey, f.peer, nil, nil, verify.BadAlgorithm, "the token says alg EdDSA but key \"k1\" is for ES256"},
-		{"no kid", unsigned(map[string]any{"alg": "ES256"}, f.claims()) + "c2ln", f.peer, nil, nil, verify.Malformed, "the header has no kid"},
-		{"unknown kid", unsigned(map[string]any{"alg": "ES256", "kid": "k9"}, f.claims()) + "c2ln", f.peer, nil, nil, verify.UnknownKey, `cannot find key "k9"`},
+		{"no kid", unsigned(map[string]any{"alg": "ES256", "typ": "JWT"}, f.claims()) + "c2ln", f.peer, nil, nil, verify.Malformed, "the header has no kid"},
+		{"unknown kid", unsigned(map[string]any{"alg": "ES256", "typ": "JWT", "kid": "k9"}, f.claims()) + "c2ln", f.peer, nil, nil, verify.UnknownKey, `cannot find key "k9"`},
 		{"tampered payload", tamper(good), f.peer, nil, nil, verify.BadSignature, `the signature does not verify with key "k1"`},
 		{"wrong issuer", with(func(c map[string]any) { c["iss"] = "http://evil" }), f.peer, nil, nil, verify.WrongIssuer, `issuer "http://evil" is not the expected "http://localhost:8080"`},
 		{"wrong audience", with(func(c map[string]any) { c["aud"] = "ledger" }), f.peer, nil, nil, verify.WrongAudience, `audience "ledger" is not the expected "payments"`},
@@ -292,7 +292,7 @@ func TestKeyMustFitTheAlgorithm(t *testing.T) {
 		}
 	}
 	// A short RSA key is refused for RS256 too.
-	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: small, KeyID: "r"}}, nil)
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: small, KeyID: "r"}}, (&jose.SignerOptions{}).WithType("JWT"))
 	payload, _ := json.Marshal(f.claims())
 	jws, _ := signer.Sign(payload)
 	rsTok, _ := jws.CompactSerialize()

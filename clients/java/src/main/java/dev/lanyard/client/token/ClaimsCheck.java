@@ -34,6 +34,26 @@ final class ClaimsCheck {
         this.skew = skew;
     }
 
+    /** A NumericDate beyond this (in the year 5138) is refused, so no verifier has to convert it. */
+    static final double MAX_NUMERIC_DATE = 1e11;
+
+    /**
+     * Refuses exp, nbf or iat that is not a number from 0 to {@link #MAX_NUMERIC_DATE}, before
+     * Nimbus turns it into a {@code Date} (where a huge value would overflow).
+     */
+    static void checkTimes(Map<String, Object> json) throws TokenRejectedException {
+        for (String name : List.of("exp", "nbf", "iat")) {
+            Object value = json.get(name);
+            if (value == null) {
+                continue; // refused as missing later
+            }
+            double n = value instanceof Number number ? number.doubleValue() : Double.NaN;
+            if (!(n >= 0 && n <= MAX_NUMERIC_DATE)) {
+                throw new TokenRejectedException(Reason.MALFORMED, name + " is not a NumericDate from 0 to 1e11");
+            }
+        }
+    }
+
     VerifiedToken check(JWTClaimsSet claims, String keyId, X509Certificate peer, Instant now)
             throws TokenRejectedException {
         String iss = requiredString(claims, "iss");

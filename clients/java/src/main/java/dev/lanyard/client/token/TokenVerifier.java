@@ -2,7 +2,6 @@ package dev.lanyard.client.token;
 
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
-import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jwt.EncryptedJWT;
 import com.nimbusds.jwt.JWT;
@@ -100,27 +99,35 @@ public final class TokenVerifier {
      * @throws TokenRejectedException saying why the token is refused; its message never holds the token
      */
     public VerifiedToken verify(String jwt, X509Certificate peerCertificate) throws TokenRejectedException {
+        String[] parts = shape(jwt);
+        TokenShape.checkJson(parts[0], "header");
         SignedJWT signed = parse(jwt);
         JWSHeader header = signed.getHeader();
         SignatureAlgorithm algorithm = allowedAlgorithm(header.getAlgorithm());
-        if (header.getType() != null && !JOSEObjectType.JWT.equals(header.getType())) {
-            throw new TokenRejectedException(Reason.MALFORMED,
-                    "typ " + Printable.of(header.getType().getType()) + " is not JWT");
+        // Lanyard always writes typ JWT; anything else (absent, JOSE, at+jwt, jwt) is another kind of JWS.
+        if (header.getType() == null || !"JWT".equals(header.getType().getType())) {
+            throw new TokenRejectedException(Reason.MALFORMED, header.getType() == null ? "the header has no typ"
+                    : "typ " + Printable.of(header.getType().getType()) + " is not JWT");
         }
         if (header.getCriticalParams() != null && !header.getCriticalParams().isEmpty()) {
             throw new TokenRejectedException(Reason.MALFORMED,
                     "the token marks header parameters critical " + Printable.of(header.getCriticalParams())
                             + "; this verifier understands none");
         }
+        if (header.getIncludedParams().contains("zip")) {
+            throw new TokenRejectedException(Reason.MALFORMED, "the header has zip; a JWS payload is never compressed");
+        }
         String kid = header.getKeyID();
         if (kid == null || kid.isEmpty()) {
             throw new TokenRejectedException(Reason.MISSING_CLAIM, "the token header has no kid");
         }
         SignatureCheck.verify(signed, algorithm, key(kid), provider);
+        TokenShape.checkJson(parts[1], "payload");
         Map<String, Object> json = signed.getPayload().toJSONObject();
         if (json == null) {
             throw new TokenRejectedException(Reason.MALFORMED, "the payload is not a JSON object");
         }
+        ClaimsCheck.checkTimes(json);
         JWTClaimsSet claims;
         try {
             claims = JWTClaimsSet.parse(json);
@@ -147,7 +154,7 @@ public final class TokenVerifier {
         }
     }
 
-    private static SignedJWT parse(String token) throws TokenRejectedException {
+    private static String[] shape(String token) throws TokenRejectedException {
         if (token == null || token.isEmpty()) {
             throw new TokenRejectedException(Reason.MALFORMED, "no token");
         }
@@ -155,6 +162,10 @@ public final class TokenVerifier {
             throw new TokenRejectedException(Reason.MALFORMED,
                     "the token is " + token.length() + " characters long; at most " + MAX_TOKEN_CHARS + " are accepted");
         }
+        return TokenShape.parts(token);
+    }
+
+    private static SignedJWT parse(String token) throws TokenRejectedException {
         JWT parsed;
         try {
             parsed = JWTParser.parse(token);
