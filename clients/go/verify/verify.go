@@ -215,6 +215,9 @@ func (v *Verifier) parse(token string) (*jose.JSONWebSignature, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	if _, ok := header["alg"]; !ok {
+		return nil, "", refuse(Malformed, "the header has no alg")
+	}
 	switch {
 	case strings.EqualFold(alg, "none"):
 		return nil, "", refuse(BadAlgorithm, "alg none is never accepted: the token is unsigned")

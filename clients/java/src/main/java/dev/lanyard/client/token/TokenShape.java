@@ -80,10 +80,12 @@ final class TokenShape {
     }
 
     private static void value(JsonReader reader, String part, int depth) throws IOException, TokenRejectedException {
-        if (depth > MAX_DEPTH) {
+        JsonToken token = reader.peek();
+        // Only containers count, as in the Go and Rust verifiers.
+        if (depth > MAX_DEPTH && (token == JsonToken.BEGIN_OBJECT || token == JsonToken.BEGIN_ARRAY)) {
             throw new TokenRejectedException(Reason.MALFORMED, "the " + part + " nests deeper than " + MAX_DEPTH + " levels");
         }
-        switch (reader.peek()) {
+        switch (token) {
             case BEGIN_OBJECT -> {
                 reader.beginObject();
                 Set<String> names = new HashSet<>();

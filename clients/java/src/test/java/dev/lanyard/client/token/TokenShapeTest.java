@@ -44,7 +44,8 @@ class TokenShapeTest {
         assertThat(refusal("{\"a\":1} x")).isEqualTo("MALFORMED: the payload is not JSON");
         assertThat(refusal("[1]")).isEqualTo("MALFORMED: the payload is not a JSON object");
         assertThat(refusal("{'a':1}")).isEqualTo("MALFORMED: the payload is not JSON");
-        assertThat(refusal("{\"a\":" + "[".repeat(40) + "]".repeat(40) + "}")).contains("nests deeper than 32");
+        assertThat(refusal("{\"a\":" + "[".repeat(31) + "1" + "]".repeat(31) + "}")).isEqualTo("accepted");
+        assertThat(refusal("{\"a\":" + "[".repeat(32) + "]".repeat(32) + "}")).contains("nests deeper than 32");
         assertThat(refusal("{\"a\":" + "[".repeat(100_000) + "]".repeat(100_000) + "}")).contains("nests deeper");
     }
 
