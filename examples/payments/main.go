@@ -142,7 +142,7 @@ func run(ctx context.Context, o options, log *slog.Logger, ready chan<- string) 
 	if err != nil {
 		return err
 	}
-	follower := revocation.NewFollower(src, revocation.WithLogger(log))
+	follower := revocation.NewFollower(src, revocation.WithLogger(log), revocation.CRLsOf(src))
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	followed := make(chan struct{})
 	go func() { follower.Run(followCtx); close(followed) }()

@@ -1,6 +1,8 @@
 // Package revocation follows Lanyard's RevocationService.WatchRevocations stream and answers
 // whether a token id, an identity or a certificate serial is revoked. It resumes from the last
-// sequence it saw, and treats a stream that misses two heartbeats as dead and reconnects.
+// sequence it saw, and treats a stream that misses two heartbeats as dead and reconnects. While the
+// stream is down it falls back to Lanyard's signed CRLs (WithCRLFallback, CRLsOf), which cover
+// certificates.
 package revocation
 
 import (
@@ -39,6 +41,8 @@ type Follower struct {
 	jtis        map[string]time.Time // value: when it stops mattering (zero: never)
 	serials     map[string]time.Time
 	identities  map[string]struct{}
+	crl         *crlFallback
+	crlSerials  map[string]map[string]struct{} // by CRL URL
 	connected   bool
 	connections int
 }
@@ -63,7 +67,8 @@ func WithFirstSilence(d time.Duration) Option { return func(f *Follower) { f.fir
 func NewFollower(conns Conns, opts ...Option) *Follower {
 	f := &Follower{conns: conns, now: time.Now, log: slog.Default(), firstSilence: time.Minute,
 		backoff: retry.Backoff{Base: 200 * time.Millisecond, Max: 15 * time.Second, Random: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
-		jtis:    map[string]time.Time{}, serials: map[string]time.Time{}, identities: map[string]struct{}{}}
+		jtis:    map[string]time.Time{}, serials: map[string]time.Time{}, identities: map[string]struct{}{},
+		crlSerials: map[string]map[string]struct{}{}}
 	for _, o := range opts {
 		o(f)
 	}
@@ -73,6 +78,12 @@ func NewFollower(conns Conns, opts ...Option) *Follower {
 // Run follows the stream until ctx is done, reconnecting (from the last sequence seen) after any
 // failure or silence. It returns ctx.Err().
 func (f *Follower) Run(ctx context.Context) error {
+	if f.crl != nil {
+		crlCtx, stop := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { f.followCRLs(crlCtx); close(stopped) }()
+		defer func() { stop(); <-stopped }()
+	}
 	failures := 0
 	for {
 		err := f.follow(ctx, &failures)
@@ -141,7 +152,7 @@ func (f *Follower) apply(ev *lanyardv1.RevocationEvent) error {
 		case *lanyardv1.RevocationTarget_Jti:
 			f.jtis[t.Jti] = until
 		case *lanyardv1.RevocationTarget_Serial:
-			f.serials[t.Serial] = until
+			f.serials[normalSerial(t.Serial)] = until
 		case *lanyardv1.RevocationTarget_SpiffeId:
 			f.identities[t.SpiffeId] = struct{}{}
 		default:
@@ -183,8 +194,16 @@ func (f *Follower) Revoked(jti, spiffeID, serial string) (string, bool) {
 	if _, ok := f.identities[spiffeID]; ok && spiffeID != "" {
 		return "identity " + spiffeID, true
 	}
-	if _, ok := f.serials[serial]; ok && serial != "" {
-		return "certificate " + serial, true
+	if serial != "" {
+		serial = normalSerial(serial)
+		if _, ok := f.serials[serial]; ok {
+			return "certificate " + serial, true
+		}
+		for _, listed := range f.crlSerials {
+			if _, ok := listed[serial]; ok {
+				return "certificate " + serial + " (on the CRL)", true
+			}
+		}
 	}
 	if _, ok := f.jtis[jti]; ok && jti != "" {
 		return "token " + jti, true
