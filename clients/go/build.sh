@@ -2,7 +2,8 @@
 # The Go half of the build, run by Maven in the test phase of clients/go (pom.xml):
 #   1. regenerates the protobuf code into a temporary directory and fails if it differs from the
 #      committed code;
-#   2. go vet and go test in clients/go (integration tests use LANYARD_CLASSPATH to start a server);
+#   2. go vet and go test in clients/go (integration tests use LANYARD_CLASSPATH to start a server),
+#      then 3 s of each token-verifier fuzz target;
 #   3. vets, tests and builds examples/payments to examples/payments/target/payments.
 # LANYARD_SKIP_GO_TESTS=true (Maven's -DskipTests) skips the tests but still checks and builds.
 set -euo pipefail
@@ -55,6 +56,11 @@ if [[ "$skip_tests" != "true" ]]; then
   fi
   echo "clients/go: go test ./..."
   go test -count=1 ./...
+  # A short bounded run of each fuzz target (the seeds ran above); longer runs: see verify/fuzz_test.go.
+  for target in FuzzVerify FuzzSigned; do
+    echo "clients/go: go test -fuzz $target (3 s)"
+    go test -run '^$' -fuzz "^$target\$" -fuzztime 3s ./verify
+  done
 fi
 
 cd "$root/examples/payments"
