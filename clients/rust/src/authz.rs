@@ -129,7 +129,8 @@ async fn authorize(verifier: &Verifier, contracts: &Contracts, call: Call) -> Re
     if !missing.is_empty() {
         return Err(Status::permission_denied(format!(
             "the token of {} lacks scopes {:?} required by {path}",
-            verified.subject, missing
+            verified.subject(),
+            missing
         )));
     }
     Ok(verified)

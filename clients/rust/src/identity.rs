@@ -108,6 +108,11 @@ impl Identity {
         self.inner.svid.read().expect("lock").clone()
     }
 
+    /// The current certificate chain (DER, leaf first, then the issuing CAs).
+    pub fn chain(&self) -> Vec<Vec<u8>> {
+        self.inner.cert.chain().into_iter().map(|c| c.to_vec()).collect()
+    }
+
     pub fn trust_domain(&self) -> String {
         self.inner.trust_domain.get()
     }

@@ -1,5 +1,8 @@
 //! Follows Lanyard's `WatchRevocations` stream and answers "is this revoked?" from memory. It
-//! resumes from the last sequence it saw, and treats two missed heartbeats as a dead stream.
+//! resumes from the last sequence it saw, and treats two missed heartbeats as a dead stream. While
+//! the stream is down it falls back to Lanyard's signed CRLs ([`CrlFallback`]), as the Java and Go
+//! watchers do: CRLs cover certificates; identities and token ids are known from the stream alone,
+//! and what was learned before it went down stays known.
 
 use crate::pb::lanyard::v1 as pb;
 use crate::verify::RevocationSet;
@@ -14,6 +17,8 @@ struct State {
     jtis: RwLock<HashMap<String, u64>>,
     identities: RwLock<HashSet<String>>,
     serials: RwLock<HashMap<String, u64>>,
+    /// Serials listed by each CRL URL, from its last good fetch.
+    crl_serials: RwLock<HashMap<String, HashSet<String>>>,
     last_sequence: AtomicI64,
     live: AtomicBool,
 }
@@ -30,7 +35,18 @@ impl RevocationWatcher {
     where
         F: Fn() -> Result<Channel, crate::Error> + Send + Sync + 'static,
     {
+        RevocationWatcher::spawn_with_crls(channel, None)
+    }
+
+    /// As [`spawn`](Self::spawn), reading the CRLs of `crls` whenever the stream is down.
+    pub fn spawn_with_crls<F>(channel: F, crls: Option<CrlFallback>) -> RevocationWatcher
+    where
+        F: Fn() -> Result<Channel, crate::Error> + Send + Sync + 'static,
+    {
         let watcher = RevocationWatcher::default();
+        if let Some(crls) = crls {
+            tokio::spawn(crls.follow(watcher.state.clone()));
+        }
         let state = watcher.state.clone();
         tokio::spawn(async move {
             loop {
@@ -151,6 +167,142 @@ impl RevocationSet for RevocationWatcher {
     }
 
     fn is_revoked_serial(&self, serial_hex: &str) -> bool {
-        self.state.serials.read().expect("lock").get(&normalize(serial_hex)).is_some_and(|until| now() < *until)
+        let serial = normalize(serial_hex);
+        self.state.serials.read().expect("lock").get(&serial).is_some_and(|until| now() < *until)
+            || self.state.crl_serials.read().expect("lock").values().any(|listed| listed.contains(&serial))
     }
+}
+
+/// The largest CRL read from a distribution point.
+const MAX_CRL_BYTES: usize = 8 << 20;
+/// How often the watcher looks whether the stream is down and a CRL fetch is due.
+const CRL_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+type Urls = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+type Issuers = Arc<dyn Fn() -> Vec<Vec<u8>> + Send + Sync>;
+
+/// The CRLs read while the stream is down, and the issuing CAs that must have signed them.
+#[derive(Clone)]
+pub struct CrlFallback {
+    urls: Urls,
+    issuers: Issuers,
+    refresh: Duration,
+    http: reqwest::Client,
+}
+
+impl CrlFallback {
+    /// CRLs at `urls()`, counted only when one of `issuers()` (issuing CA certificates, DER; asked
+    /// at each fetch so CA rotation is followed) signed them and they are not past nextUpdate.
+    /// Fetched at most every 30 s while the stream is down.
+    pub fn new(
+        urls: impl Fn() -> Vec<String> + Send + Sync + 'static,
+        issuers: impl Fn() -> Vec<Vec<u8>> + Send + Sync + 'static,
+    ) -> CrlFallback {
+        CrlFallback {
+            urls: Arc::new(urls),
+            issuers: Arc::new(issuers),
+            refresh: Duration::from_secs(30),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
+        }
+    }
+
+    /// The workload's own chain: the CRL distribution points of its certificate (Lanyard's
+    /// `/crl/<issuer key id>`) and the issuing CAs that follow it in the chain.
+    pub fn of(identity: crate::identity::Identity) -> CrlFallback {
+        let for_issuers = identity.clone();
+        CrlFallback::new(
+            move || identity.chain().first().map(|leaf| distribution_points(leaf)).unwrap_or_default(),
+            move || for_issuers.chain().into_iter().skip(1).collect(),
+        )
+    }
+
+    /// How often the CRLs are fetched while the stream is down (default 30 s).
+    pub fn with_refresh(mut self, refresh: Duration) -> CrlFallback {
+        self.refresh = refresh;
+        self
+    }
+
+    /// The HTTP client the CRLs are fetched with (e.g. one trusting an https_web certificate).
+    pub fn with_http_client(mut self, http: reqwest::Client) -> CrlFallback {
+        self.http = http;
+        self
+    }
+
+    async fn follow(self, state: Arc<State>) {
+        let mut next = SystemTime::UNIX_EPOCH;
+        loop {
+            if !state.live.load(Ordering::SeqCst) && SystemTime::now() >= next {
+                next = SystemTime::now() + self.refresh;
+                for url in (self.urls)() {
+                    match self.fetch(&url).await {
+                        Ok(serials) => {
+                            state.crl_serials.write().expect("lock").insert(url, serials);
+                        }
+                        // What this URL listed before stays in force: a failed fetch revokes nothing less.
+                        Err(e) => tracing::warn!("could not use CRL {url}: {e}"),
+                    }
+                }
+            }
+            tokio::time::sleep(CRL_CHECK_EVERY).await;
+        }
+    }
+
+    async fn fetch(&self, url: &str) -> Result<HashSet<String>, String> {
+        let response = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(format!("HTTP {}", response.status().as_u16()));
+        }
+        if response.content_length().is_some_and(|n| n > MAX_CRL_BYTES as u64) {
+            return Err(format!("the CRL is larger than {MAX_CRL_BYTES} bytes"));
+        }
+        let der = response.bytes().await.map_err(|e| e.to_string())?;
+        if der.len() > MAX_CRL_BYTES {
+            return Err(format!("the CRL is larger than {MAX_CRL_BYTES} bytes"));
+        }
+        verified_serials(&der, &(self.issuers)(), now())
+    }
+}
+
+/// The serials a DER CRL lists, if one of `issuers` signed it and it is not stale at `now`.
+pub fn verified_serials(der: &[u8], issuers: &[Vec<u8>], now: u64) -> Result<HashSet<String>, String> {
+    let (rest, crl) = x509_parser::parse_x509_crl(der).map_err(|_| "not a DER CRL".to_string())?;
+    if !rest.is_empty() {
+        return Err("bytes after the CRL".into());
+    }
+    let signed = issuers.iter().any(|der| {
+        // Another CA with the same name may have signed it, so every match is tried.
+        x509_parser::parse_x509_certificate(der).is_ok_and(|(_, ca)| {
+            ca.subject().as_raw() == crl.issuer().as_raw() && crl.verify_signature(ca.public_key()).is_ok()
+        })
+    });
+    if !signed {
+        return Err("the CRL is not signed by a trusted issuing CA".into());
+    }
+    if let Some(next) = crl.next_update() {
+        if next.timestamp() < now as i64 {
+            return Err(format!("the CRL is stale (nextUpdate {next})"));
+        }
+    }
+    Ok(crl.iter_revoked_certificates().map(|r| normalize(&hex::encode(r.raw_serial()))).collect())
+}
+
+/// The CRL distribution point URLs a certificate (DER) names.
+pub fn distribution_points(der: &[u8]) -> Vec<String> {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else { return Vec::new() };
+    let mut urls = Vec::new();
+    for ext in cert.extensions() {
+        if let ParsedExtension::CRLDistributionPoints(points) = ext.parsed_extension() {
+            for point in points.iter() {
+                if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
+                    for name in names {
+                        if let GeneralName::URI(uri) = name {
+                            urls.push(uri.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    urls
 }

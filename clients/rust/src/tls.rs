@@ -34,6 +34,11 @@ impl CurrentCert {
     fn get(&self) -> Option<Arc<CertifiedKey>> {
         self.key.read().expect("lock").clone()
     }
+
+    /// The chain presented now (leaf first); empty before the first certificate.
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.get().map(|k| k.cert.clone()).unwrap_or_default()
+    }
 }
 
 impl ResolvesServerCert for CurrentCert {

@@ -1,10 +1,12 @@
 //! Verifies a Lanyard token presented over mTLS: the same checks, in the same terms, as the Java
 //! and Go verifiers (the shared vectors in `testdata/vectors` hold all three to that).
 
+mod shape;
+
 use crate::jwks::Keys;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -87,17 +89,56 @@ impl RevocationSet for NoRevocations {
     }
 }
 
-/// A token that passed every check.
+/// A token that passed every check. Only [`Verifier`] makes one (its fields are private and it has
+/// no public constructor), so holding a `VerifiedToken` means it verified:
+///
+/// ```compile_fail
+/// let forged = lanyard::verify::VerifiedToken {
+///     subject: "spiffe://td/admin".into(), audience: String::new(), scopes: Default::default(),
+///     token_id: String::new(), expires_at: 0, key_id: String::new(),
+/// };
+/// ```
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
-    pub subject: String,
-    pub audience: String,
-    pub scopes: BTreeSet<String>,
-    pub token_id: String,
-    pub expires_at: u64,
+    subject: String,
+    audience: String,
+    scopes: BTreeSet<String>,
+    token_id: String,
+    expires_at: u64,
+    key_id: String,
 }
 
 impl VerifiedToken {
+    /// The caller's SPIFFE ID (`sub`).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The one audience the token names (`aud`), equal to the verifier's.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The scopes the token holds (`scope`).
+    pub fn scopes(&self) -> &BTreeSet<String> {
+        &self.scopes
+    }
+
+    /// The token's unique id (`jti`), for revocation and audit.
+    pub fn token_id(&self) -> &str {
+        &self.token_id
+    }
+
+    /// When the token expires (`exp`), in seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    /// The id of the key that signed it (`kid`).
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
     /// The required scopes this token does not hold, in order.
     pub fn missing_scopes<'a>(&self, required: impl IntoIterator<Item = &'a String>) -> Vec<String> {
         required.into_iter().filter(|s| !self.scopes.contains(*s)).cloned().collect()
@@ -160,85 +201,133 @@ impl Verifier {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(reject(Failure::Malformed, "no token, or one longer than 16 KiB"));
         }
-        let parts: Vec<&str> = token.split('.').collect();
-        if parts.len() != 3 {
-            return Err(reject(Failure::Malformed, "not a compact JWS (three base64url parts)"));
-        }
-        let header = json_part(parts[0], "header")?;
-        let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-        if alg.eq_ignore_ascii_case("none") || alg.starts_with("HS") {
-            return Err(reject(Failure::BadAlgorithm, format!("alg {alg} is never accepted")));
+        let parts = shape::parts(token)?;
+        shape::check_json(&parts[0], "header")?;
+        let header: Value =
+            serde_json::from_slice(&parts[0]).map_err(|_| reject(Failure::Malformed, "the header is not JSON"))?;
+        let alg = header_string(&header, "alg")?.ok_or_else(|| reject(Failure::Malformed, "the header has no alg"))?;
+        if alg.eq_ignore_ascii_case("none") || alg.to_ascii_uppercase().starts_with("HS") {
+            return Err(reject(Failure::BadAlgorithm, format!("alg {alg:?} is never accepted")));
         }
         if !self.algorithms.iter().any(|a| a == alg) {
-            return Err(reject(Failure::BadAlgorithm, format!("alg {alg} is not allowed")));
+            return Err(reject(Failure::BadAlgorithm, format!("alg {alg:?} is not allowed")));
         }
-        if header.get("typ").is_some_and(|t| t.as_str() != Some("JWT")) {
-            return Err(reject(Failure::Malformed, "typ is not JWT"));
+        // Lanyard always writes typ JWT; anything else (absent, JOSE, at+jwt, jwt) is another kind of JWS.
+        match header_string(&header, "typ")? {
+            Some("JWT") => {}
+            Some(other) => return Err(reject(Failure::Malformed, format!("typ {other:?} is not JWT"))),
+            None => return Err(reject(Failure::Malformed, "the header has no typ")),
         }
         if header.get("crit").is_some() {
             return Err(reject(Failure::Malformed, "critical header parameters are not understood"));
         }
-        let kid = header
-            .get("kid")
-            .and_then(Value::as_str)
+        if header.get("zip").is_some() {
+            return Err(reject(Failure::Malformed, "the header has zip; a JWS payload is never compressed"));
+        }
+        let kid = header_string(&header, "kid")?
             .filter(|k| !k.is_empty())
             .ok_or_else(|| reject(Failure::Malformed, "the header has no kid"))?;
         let jwk =
             self.keys.get(kid).await.ok_or_else(|| reject(Failure::UnknownKey, format!("no published key {kid:?}")))?;
-        let algorithm = fitting(alg, &jwk)?;
+        let algorithm = fitting(alg, kid, &jwk)?;
         let key = DecodingKey::from_jwk(&jwk).map_err(|e| reject(Failure::UnknownKey, format!("key {kid:?}: {e}")))?;
-        let message = format!("{}.{}", parts[0], parts[1]);
-        let good = jsonwebtoken::crypto::verify(parts[2], message.as_bytes(), &key, algorithm)
+        let dot = token.rfind('.').unwrap_or_default();
+        let good = jsonwebtoken::crypto::verify(&token[dot + 1..], token[..dot].as_bytes(), &key, algorithm)
             .map_err(|_| reject(Failure::BadSignature, "the signature does not verify"))?;
         if !good {
             return Err(reject(Failure::BadSignature, "the signature does not verify"));
         }
-        let claims = json_part(parts[1], "payload")?;
-        self.check_claims(&claims, peer_der, now)
+        shape::check_json(&parts[1], "payload")?;
+        let claims: Value =
+            serde_json::from_slice(&parts[1]).map_err(|_| reject(Failure::Malformed, "the payload is not JSON"))?;
+        self.check_claims(&claims, kid, peer_der, now)
     }
 
-    fn check_claims(&self, claims: &Value, peer_der: &[u8], now: SystemTime) -> Result<VerifiedToken, Rejected> {
-        let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
-        let issuer = text("iss").ok_or_else(|| reject(Failure::Malformed, "no iss"))?;
+    /// The claim checks, in the order of the Java and Go verifiers: who issued it, for whom, when,
+    /// about whom, with what scopes, bound to which certificate. Every claim Lanyard mints is
+    /// required; a token without one is refused rather than guessed about.
+    fn check_claims(
+        &self,
+        claims: &Value,
+        kid: &str,
+        peer_der: &[u8],
+        now: SystemTime,
+    ) -> Result<VerifiedToken, Rejected> {
+        let issuer = string_claim(claims, "iss")?;
         if issuer != self.issuer {
             return Err(reject(Failure::WrongIssuer, format!("issuer {issuer:?} is not {:?}", self.issuer)));
         }
         let audience = match claims.get("aud") {
-            Some(Value::String(a)) => a.clone(),
-            Some(Value::Array(a)) if a.len() == 1 && a[0].is_string() => a[0].as_str().unwrap_or_default().to_owned(),
-            Some(_) => return Err(reject(Failure::WrongAudience, "aud must name exactly one audience")),
-            None => return Err(reject(Failure::Malformed, "no aud")),
+            Some(Value::String(a)) => a.as_str(),
+            Some(Value::Array(names)) if !names.is_empty() && names.iter().all(Value::is_string) => {
+                if names.len() != 1 {
+                    return Err(reject(
+                        Failure::WrongAudience,
+                        format!("the token names {} audiences; a Lanyard token names exactly one", names.len()),
+                    ));
+                }
+                names[0].as_str().unwrap_or_default()
+            }
+            Some(_) => return Err(reject(Failure::Malformed, "aud is not a string or a non-empty array of strings")),
+            None => return Err(reject(Failure::Malformed, "the token has no aud claim")),
         };
         if audience != self.audience {
             return Err(reject(Failure::WrongAudience, format!("audience {audience:?} is not {:?}", self.audience)));
         }
         let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
         let skew = self.skew.as_secs() as i64;
-        let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-        let exp = number("exp").ok_or_else(|| reject(Failure::Malformed, "no exp"))?;
-        if now > exp + skew {
+        let exp = time_claim(claims, "exp")?;
+        let nbf = time_claim(claims, "nbf")?;
+        let iat = time_claim(claims, "iat")?;
+        if now >= exp + skew {
             return Err(reject(Failure::Expired, format!("expired {} s ago", now - exp)));
         }
-        for name in ["nbf", "iat"] {
-            if let Some(t) = number(name) {
-                if t > now + skew {
-                    return Err(reject(Failure::NotYetValid, format!("{name} is {} s ahead", t - now)));
+        if now < nbf - skew {
+            return Err(reject(Failure::NotYetValid, format!("not valid for another {} s", nbf - now)));
+        }
+        if now < iat - skew {
+            return Err(reject(Failure::NotYetValid, format!("issued {} s in the future", iat - now)));
+        }
+        if exp <= nbf {
+            return Err(reject(Failure::Malformed, "exp is not after nbf"));
+        }
+        let subject = string_claim(claims, "sub")?;
+        if !is_spiffe_id(subject) {
+            return Err(reject(Failure::Malformed, format!("sub {subject:?} is not a SPIFFE ID")));
+        }
+        let token_id = string_claim(claims, "jti")?;
+        if token_id.trim().is_empty() {
+            return Err(reject(Failure::Malformed, "jti is blank"));
+        }
+        let scope = string_claim(claims, "scope")?;
+        let mut scopes = BTreeSet::new();
+        if !scope.is_empty() {
+            for name in scope.split(' ') {
+                if !is_scope_name(name) {
+                    return Err(reject(
+                        Failure::Malformed,
+                        format!("scope holds {name:?}, which is not a scope name (lower-case words joined by '.', ':' or '_', one space apart)"),
+                    ));
                 }
+                scopes.insert(name.to_owned());
             }
         }
-        let subject = text("sub").ok_or_else(|| reject(Failure::Malformed, "no sub"))?;
-        let token_id = text("jti").ok_or_else(|| reject(Failure::Malformed, "no jti"))?;
-        let bound =
-            claims.get("cnf").and_then(|c| c.get("x5t#S256")).and_then(Value::as_str).ok_or_else(|| {
-                reject(Failure::CnfMismatch, "the token is not bound to a certificate (no cnf x5t#S256)")
-            })?;
-        if bound != thumbprint(peer_der) {
+        let cnf = claims.get("cnf").ok_or_else(|| reject(Failure::Malformed, "the token has no cnf claim"))?;
+        if !cnf.is_object() {
+            return Err(reject(Failure::Malformed, "cnf is not a JSON object"));
+        }
+        let bound = match cnf.get("x5t#S256") {
+            Some(Value::String(t)) => t,
+            Some(_) => return Err(reject(Failure::Malformed, "cnf.x5t#S256 is not a string")),
+            None => return Err(reject(Failure::Malformed, "the token has no cnf.x5t#S256 claim")),
+        };
+        if bound.as_bytes() != thumbprint(peer_der).as_bytes() {
             return Err(reject(Failure::CnfMismatch, "the token is bound to another certificate than the caller's"));
         }
-        if self.revocations.is_revoked_identity(&subject) {
+        if self.revocations.is_revoked_identity(subject) {
             return Err(reject(Failure::Revoked, format!("{subject} is revoked")));
         }
-        if self.revocations.is_revoked_jti(&token_id) {
+        if self.revocations.is_revoked_jti(token_id) {
             return Err(reject(Failure::Revoked, format!("token {token_id} is revoked")));
         }
         if let Some(serial) = serial_hex(peer_der) {
@@ -246,9 +335,58 @@ impl Verifier {
                 return Err(reject(Failure::Revoked, format!("the caller's certificate {serial} is revoked")));
             }
         }
-        let scopes = text("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
-        Ok(VerifiedToken { subject, audience, scopes, token_id, expires_at: exp.max(0) as u64 })
+        Ok(VerifiedToken {
+            subject: subject.to_owned(),
+            audience: audience.to_owned(),
+            scopes,
+            token_id: token_id.to_owned(),
+            expires_at: exp as u64,
+            key_id: kid.to_owned(),
+        })
     }
+}
+
+/// A header member that must be a string when present.
+fn header_string<'a>(header: &'a Value, name: &str) -> Result<Option<&'a str>, Rejected> {
+    match header.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(reject(Failure::Malformed, format!("the header's {name} is not a string"))),
+    }
+}
+
+fn string_claim<'a>(claims: &'a Value, name: &str) -> Result<&'a str, Rejected> {
+    match claims.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(reject(Failure::Malformed, format!("{name} is not a string"))),
+        None => Err(reject(Failure::Malformed, format!("the token has no {name} claim"))),
+    }
+}
+
+/// A NumericDate: a JSON number from 0 to 1e11 (the year 5138), read in whole seconds.
+fn time_claim(claims: &Value, name: &str) -> Result<i64, Rejected> {
+    let value = claims.get(name).ok_or_else(|| reject(Failure::Malformed, format!("the token has no {name} claim")))?;
+    match value.as_f64() {
+        Some(n) if (0.0..=1e11).contains(&n) => Ok(n as i64),
+        _ => Err(reject(Failure::Malformed, format!("{name} is not a NumericDate from 0 to 1e11"))),
+    }
+}
+
+fn is_spiffe_id(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("spiffe://") else { return false };
+    let (td, path) = match rest.split_once('/') {
+        Some((td, path)) => (td, Some(path)),
+        None => (rest, None),
+    };
+    !td.is_empty()
+        && td.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && path.map_or(true, |p| !p.is_empty() && !p.ends_with('/'))
+}
+
+/// `[a-z0-9]+([._:][a-z0-9]+)*`
+fn is_scope_name(name: &str) -> bool {
+    let word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    name.split(['.', '_', ':']).all(word)
 }
 
 /// RFC 8705 `x5t#S256`: base64url SHA-256 of the certificate's DER.
@@ -264,28 +402,41 @@ pub fn serial_hex(der: &[u8]) -> Option<String> {
     Some(if trimmed.is_empty() { "0".into() } else { trimmed.into() })
 }
 
-fn json_part(part: &str, what: &str) -> Result<Value, Rejected> {
-    let bytes =
-        URL_SAFE_NO_PAD.decode(part).map_err(|_| reject(Failure::Malformed, format!("the {what} is not base64url")))?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|_| reject(Failure::Malformed, format!("the {what} is not JSON")))?;
-    if !value.is_object() {
-        return Err(reject(Failure::Malformed, format!("the {what} is not a JSON object")));
-    }
-    Ok(value)
-}
+/// The smallest RSA key accepted, as in the Java and Go verifiers.
+const MIN_RSA_BITS: usize = 2048;
 
-/// The algorithm, if the key is of the kind it needs.
-fn fitting(alg: &str, jwk: &Jwk) -> Result<Algorithm, Rejected> {
+/// The algorithm, if the key is published for it: its `use` (if any) is `sig`, its `alg` (if any)
+/// is the token's, and its type, curve and size fit (a token must not pick how its key is read).
+fn fitting(alg: &str, kid: &str, jwk: &Jwk) -> Result<Algorithm, Rejected> {
+    if let Some(published) = &jwk.common.key_algorithm {
+        if published.to_string() != alg {
+            return Err(reject(
+                Failure::BadAlgorithm,
+                format!("key {kid:?} is published for {published}, the token says {alg}"),
+            ));
+        }
+    }
+    if jwk.common.public_key_use.as_ref().is_some_and(|u| *u != PublicKeyUse::Signature) {
+        return Err(reject(Failure::BadAlgorithm, format!("key {kid:?} is not published for signatures")));
+    }
     let fits = match (alg, &jwk.algorithm) {
         ("ES256", AlgorithmParameters::EllipticCurve(p)) => p.curve == EllipticCurve::P256,
         ("ES384", AlgorithmParameters::EllipticCurve(p)) => p.curve == EllipticCurve::P384,
         ("EdDSA", AlgorithmParameters::OctetKeyPair(p)) => p.curve == EllipticCurve::Ed25519,
-        ("RS256" | "PS256", AlgorithmParameters::RSA(_)) => true,
+        ("RS256" | "PS256", AlgorithmParameters::RSA(p)) => {
+            let bits = URL_SAFE_NO_PAD.decode(&p.n).map(|n| rsa_bits(&n)).unwrap_or(0);
+            if bits < MIN_RSA_BITS {
+                return Err(reject(
+                    Failure::BadAlgorithm,
+                    format!("RSA key {kid:?} has {bits} bits; at least {MIN_RSA_BITS} are required"),
+                ));
+            }
+            true
+        }
         _ => false,
     };
     if !fits {
-        return Err(reject(Failure::BadAlgorithm, format!("alg {alg} does not fit the published key")));
+        return Err(reject(Failure::BadAlgorithm, format!("alg {alg} does not fit key {kid:?}")));
     }
     Ok(match alg {
         "ES256" => Algorithm::ES256,
@@ -294,6 +445,14 @@ fn fitting(alg: &str, jwk: &Jwk) -> Result<Algorithm, Rejected> {
         "RS256" => Algorithm::RS256,
         _ => Algorithm::PS256,
     })
+}
+
+/// The bit length of a big-endian unsigned modulus.
+fn rsa_bits(n: &[u8]) -> usize {
+    match n.iter().position(|b| *b != 0) {
+        Some(i) => (n.len() - i) * 8 - n[i].leading_zeros() as usize,
+        None => 0,
+    }
 }
 
 /// Decodes standard base64 (the vectors' certificate encoding).

@@ -15,7 +15,7 @@ pub struct Ledger {
 }
 
 fn caller<T>(request: &Request<T>) -> String {
-    request.extensions().get::<VerifiedToken>().map(|t| t.subject.clone()).unwrap_or_default()
+    request.extensions().get::<VerifiedToken>().map(|t| t.subject().to_owned()).unwrap_or_default()
 }
 
 #[tonic::async_trait]

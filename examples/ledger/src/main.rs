@@ -7,7 +7,7 @@ mod ledger;
 
 use lanyard::identity::{Config, Identity, Trust};
 use lanyard::jwks::{HttpJwks, Keys};
-use lanyard::revocation::RevocationWatcher;
+use lanyard::revocation::{CrlFallback, RevocationWatcher};
 use lanyard::verify::Verifier;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,7 +114,10 @@ async fn run(o: Options) -> Result<(), String> {
     tracing::info!("bootstrapped as {} (serial {})", identity.svid().spiffe_id, identity.svid().serial);
 
     let for_watch = identity.clone();
-    let revocations = RevocationWatcher::spawn(move || for_watch.lanyard_channel());
+    let revocations = RevocationWatcher::spawn_with_crls(
+        move || for_watch.lanyard_channel(),
+        Some(CrlFallback::of(identity.clone())),
+    );
     let verifier = Arc::new(
         Verifier::new(o.issuer, "ledger", Keys::Http(HttpJwks::new(o.jwks_url, Duration::from_secs(5))))
             .with_revocations(Arc::new(revocations.clone())),
