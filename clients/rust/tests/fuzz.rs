@@ -2,7 +2,7 @@
 //! mutation tests are for Java's: mutated whole tokens seeded with the shared vectors, and mutated
 //! header and payload bytes signed with a published key, so the checks behind the signature are
 //! reached. Nothing may panic, and nothing the rules refuse may pass. `cargo test` runs a short
-//! budget; `LANYARD_FUZZ_CASES=200000 cargo test --release --test fuzz` runs a long one. A failing
+//! budget; `LANYARD_FUZZ_CASES=150000 cargo test --test fuzz` runs a long one. A failing
 //! case is saved under proptest-regressions/ (commit it: it then runs first every time).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
