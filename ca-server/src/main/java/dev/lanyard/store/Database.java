@@ -5,28 +5,52 @@ import com.zaxxer.hikari.HikariDataSource;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.Optional;
 import java.util.Properties;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** A pooled JDBC database with the schema migrated to the current version before first use. */
+/**
+ * A pooled JDBC database with the schema migrated to the current version before first use, whose
+ * commits are on stable storage before they return: H2 syncs its file after each commit, one sync
+ * shared by the commits that finished before it ({@link GroupSync}); PostgreSQL runs with
+ * synchronous_commit (set per connection if the server's default is off).
+ */
 public final class Database implements AutoCloseable {
 
-    private final HikariDataSource dataSource;
+    private static final Logger LOG = LoggerFactory.getLogger(Database.class);
+    /** Sessions whose server default is off get it on; any stronger setting (remote_apply, ...) stays. */
+    private static final String POSTGRES_SYNCHRONOUS_COMMIT = "select set_config('synchronous_commit', 'on', false)"
+            + " where current_setting('synchronous_commit') = 'off'";
 
-    private Database(HikariDataSource dataSource) {
+    private final HikariDataSource pool;
+    private final DataSource dataSource;
+    private final Optional<GroupSync> sync;
+
+    private Database(HikariDataSource pool, DataSource dataSource, Optional<GroupSync> sync) {
+        this.pool = pool;
         this.dataSource = dataSource;
+        this.sync = sync;
     }
 
     public static Database open(String jdbcUrl, String user, String password) {
+        boolean h2 = jdbcUrl.startsWith("jdbc:h2:");
+        boolean postgres = jdbcUrl.startsWith("jdbc:postgresql:");
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(jdbcUrl);
         config.setUsername(user);
         config.setPassword(password);
         config.setMaximumPoolSize(8);
         config.setPoolName("lanyard");
+        if (postgres) {
+            config.setConnectionInitSql(POSTGRES_SYNCHRONOUS_COMMIT);
+        }
         HikariDataSource dataSource;
         try {
             dataSource = new HikariDataSource(config);
@@ -44,45 +68,86 @@ public final class Database implements AutoCloseable {
             dataSource.close();
             throw new IllegalStateException("cannot migrate the database schema: " + e.getMessage(), e);
         }
-        return new Database(dataSource);
+        if (postgres) {
+            warnIfNotDurable(dataSource);
+        }
+        if (!h2) {
+            return new Database(dataSource, dataSource, Optional.empty());
+        }
+        // CHECKPOINT SYNC stores what H2 has not written yet (MVStore commit) and forces the file (fsync).
+        GroupSync sync = new GroupSync(c -> {
+            try (PreparedStatement s = c.prepareStatement("checkpoint sync")) {
+                s.execute();
+            }
+        });
+        return new Database(dataSource, new DurableDataSource(dataSource, sync), Optional.of(sync));
+    }
+
+    /** With fsync off PostgreSQL acknowledges commits it may lose on a crash: say so at start. */
+    private static void warnIfNotDurable(DataSource dataSource) {
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement s = c.prepareStatement("select current_setting('fsync'),"
+                        + " current_setting('synchronous_commit')");
+                ResultSet row = s.executeQuery()) {
+            row.next();
+            if (!"on".equals(row.getString(1))) {
+                LOG.warn("PostgreSQL runs with fsync={}: commits are not durable across a crash; set fsync=on",
+                        row.getString(1));
+            }
+            LOG.info("PostgreSQL synchronous_commit={}", row.getString(2));
+        } catch (SQLException e) {
+            LOG.warn("cannot read PostgreSQL's fsync setting: {}", e.getMessage());
+        }
     }
 
     /**
      * The embedded default: an H2 file in the data directory. H2 normally writes commits up to
-     * 500 ms later (WRITE_DELAY); with 0 every commit reaches the file before it returns, so a killed
-     * server loses nothing it acknowledged (a power loss can still lose what the OS had not synced:
-     * that is what PostgreSQL is for).
+     * 500 ms later (WRITE_DELAY); with 0 every commit reaches the file before it returns, and the
+     * sync after it (see {@link #open}) puts it on stable storage, so neither a killed server nor a
+     * power loss loses what it acknowledged.
      */
     public static Database h2File(Path dataDir) {
-        String url = "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("lanyard")
-                + ";DB_CLOSE_ON_EXIT=FALSE;LOCK_TIMEOUT=10000;WRITE_DELAY=0";
-        return open(url, "lanyard", "");
+        return h2("file:" + dataDir.toAbsolutePath().resolve("lanyard"));
     }
 
+    /** @param location an H2 database name: {@code file:/path/name}, or a registered file system's prefix (tests) */
+    static Database h2(String location) {
+        return open("jdbc:h2:" + location + ";DB_CLOSE_ON_EXIT=FALSE;LOCK_TIMEOUT=10000;WRITE_DELAY=0", "lanyard", "");
+    }
+
+    /** Commits are on stable storage before they return through this data source. */
     public DataSource dataSource() {
         return dataSource;
     }
 
     /** PostgreSQL can push changes to replicas (LISTEN/NOTIFY); H2 cannot. */
     public boolean isPostgres() {
-        return dataSource.getJdbcUrl().startsWith("jdbc:postgresql:");
+        return pool.getJdbcUrl().startsWith("jdbc:postgresql:");
     }
 
     /** A connection of its own, outside the pool, for a long LISTEN (the pool would recycle it). */
     public Connection openDedicatedConnection() throws SQLException {
         Properties properties = new Properties();
-        if (dataSource.getUsername() != null && !dataSource.getUsername().isEmpty()) {
-            properties.setProperty("user", dataSource.getUsername());
+        if (pool.getUsername() != null && !pool.getUsername().isEmpty()) {
+            properties.setProperty("user", pool.getUsername());
         }
-        if (dataSource.getPassword() != null && !dataSource.getPassword().isEmpty()) {
-            properties.setProperty("password", dataSource.getPassword());
+        if (pool.getPassword() != null && !pool.getPassword().isEmpty()) {
+            properties.setProperty("password", pool.getPassword());
         }
-        return DriverManager.getConnection(dataSource.getJdbcUrl(), properties);
+        return DriverManager.getConnection(pool.getJdbcUrl(), properties);
+    }
+
+    /** For H2, how many commits were made durable and with how many syncs; empty where the database syncs itself. */
+    public Optional<SyncCounts> syncCounts() {
+        return sync.map(s -> new SyncCounts(s.commits(), s.syncs()));
+    }
+
+    public record SyncCounts(long commits, long syncs) {
     }
 
     @Override
     public void close() {
-        dataSource.close();
+        pool.close();
     }
 
     /** JDBC URLs may carry a password parameter; never echo one. */
