@@ -2,6 +2,7 @@ package dev.lanyard.metrics;
 
 import io.prometheus.metrics.config.EscapingScheme;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -10,8 +11,13 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -76,6 +82,43 @@ public final class LanyardMetrics {
         GaugeWithCallback.builder().name("lanyard_issuing_ca_remaining_seconds")
                 .help("Time until the active issuing CA expires: no certificate can outlive it")
                 .callback(cb -> cb.call(seconds(issuingHorizon.get()))).register(registry);
+        registerProcess();
+    }
+
+    /** The process's own CPU time and resident memory, so a benchmark can divide them by what it measured. */
+    private void registerProcess() {
+        OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+        if (os instanceof com.sun.management.OperatingSystemMXBean hotspot) {
+            CounterWithCallback.builder().name("process_cpu_seconds_total")
+                    .help("CPU time (user and system) used by this process")
+                    .callback(cb -> cb.call(hotspot.getProcessCpuTime() / 1e9)).register(registry);
+        }
+        Path status = Path.of("/proc/self/status");
+        if (Files.isReadable(status)) {
+            GaugeWithCallback.builder().name("process_resident_memory_bytes").help("Resident set size of this process")
+                    .callback(cb -> cb.call(residentBytes(status))).register(registry);
+        }
+    }
+
+    /** VmRSS from /proc/self/status (Linux), in bytes. */
+    private static double residentBytes(Path status) {
+        try {
+            for (String line : Files.readAllLines(status)) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024.0;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return Double.NaN;
+        }
+        return Double.NaN;
+    }
+
+    /** The store's size on disk, read at each scrape (the H2 file, or the PostgreSQL database). */
+    public void storeBytes(LongSupplier bytes) {
+        GaugeWithCallback.builder().name("lanyard_store_bytes")
+                .help("Bytes the store takes on disk: the H2 file, or PostgreSQL's database size")
+                .callback(cb -> cb.call(bytes.getAsLong())).register(registry);
     }
 
     /** A certificate request answered: {@code code} is empty when issued, else the gRPC status code. */

@@ -227,6 +227,7 @@ public final class LanyardServer implements AutoCloseable {
                 .clientAuth(TlsServerCredentials.ClientAuth.OPTIONAL);
         this.metrics = new LanyardMetrics(revocationWatchers::count, this::keyClocks, () -> Duration.between(
                 clock.instant(), caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant()));
+        metrics.storeBytes(database::bytesOnDisk);
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
         KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), bundles::refresh, audit, clock);

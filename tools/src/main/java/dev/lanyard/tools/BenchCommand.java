@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -48,12 +49,22 @@ final class BenchCommand {
         Duration duration;
         @Option(names = "--in-process", description = "measure the crypto limit in this process instead (no server)")
         boolean inProcess;
+        @Option(names = "--csrs", defaultValue = "1000",
+                description = "distinct keys and CSRs made before the window, used in turn (default: ${DEFAULT-VALUE})")
+        int csrCount;
+        @Option(names = "--warmup", defaultValue = "30s", converter = DurationConverter.class,
+                description = "load before the timed window, not measured (default: ${DEFAULT-VALUE})")
+        Duration warmup;
+        @Option(names = "--metrics", description = "the server's /metrics URL, read before and after the window for"
+                + " its CPU, memory and store size (default: http://HOST:8080/metrics for --server HOST:PORT)")
+        java.net.URI metrics;
 
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            if (concurrency < 1 || duration.isNegative() || duration.isZero()) {
-                throw new IllegalArgumentException("--concurrency and --duration must be positive");
+            if (concurrency < 1 || duration.isNegative() || duration.isZero() || csrCount < 1 || warmup.isNegative()) {
+                throw new IllegalArgumentException("--concurrency, --duration and --csrs must be positive,"
+                        + " --warmup not negative");
             }
             if (inProcess) {
                 CryptoProviders crypto = CryptoProviders.select();
@@ -64,7 +75,7 @@ final class BenchCommand {
             }
             Credential workload = bootstrapBenchIdentity();
             List<byte[]> csrs = new ArrayList<>();
-            for (int i = 0; i < 32; i++) {
+            for (int i = 0; i < csrCount; i++) {
                 KeyPair keys = WorkloadKeys.EC_P256.generate();
                 csrs.add(WorkloadKeys.EC_P256.csr(keys, List.of()));
             }
@@ -79,10 +90,23 @@ final class BenchCommand {
                     stubs.add(stub);
                 }
                 int[] next = new int[concurrency];
-                List<long[]> latencies = closedLoop(concurrency, duration, worker -> stubs.get(worker)
-                        .withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[worker]++)));
-                print(out, "mTLS renewals against " + admin.server + ", concurrency " + concurrency, "certificates",
-                        duration, IssuanceBenchmark.summarize(latencies, duration), null);
+                for (int w = 0; w < concurrency; w++) {
+                    next[w] = w * (csrs.size() / concurrency); // each channel starts at its own part of the pool
+                }
+                java.util.function.IntConsumer renew = worker -> stubs.get(worker)
+                        .withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[worker]++));
+                if (!warmup.isZero()) {
+                    closedLoop(concurrency, warmup, renew);
+                }
+                BenchWindow window = new BenchWindow(Optional.of(metricsUrl(metrics, admin)));
+                BenchWindow.Sample before = window.sample();
+                List<long[]> latencies = closedLoop(concurrency, duration, renew);
+                BenchWindow.Sample after = window.sample();
+                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(latencies, duration);
+                print(out, "mTLS renewals against " + admin.server + ", concurrency " + concurrency + ", after "
+                        + dev.lanyard.server.Durations.format(warmup) + " warm-up", "certificates", duration, result,
+                        null);
+                BenchWindow.print(out, before, after, result.issued(), "certificate");
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);
             }
@@ -96,6 +120,10 @@ final class BenchCommand {
         private Credential bootstrapBenchIdentity() throws Exception {
             return BenchCommand.bootstrapBenchIdentity(admin);
         }
+    }
+
+    static java.net.URI metricsUrl(java.net.URI metrics, AdminOptions admin) {
+        return metrics != null ? metrics : BenchWindow.defaultMetrics(admin.server);
     }
 
     /** Registers spiffe://<td>/bench/load (once; /lanyard/* is reserved) and bootstraps it with a join token. */
@@ -199,6 +227,12 @@ final class BenchCommand {
         List<String> scopes;
         @Option(names = "--in-process", description = "measure raw ES256 signatures with the active provider instead")
         boolean inProcess;
+        @Option(names = "--warmup", defaultValue = "30s", converter = DurationConverter.class,
+                description = "load before the timed window, not measured (default: ${DEFAULT-VALUE})")
+        Duration warmup;
+        @Option(names = "--metrics", description = "the server's /metrics URL, read before and after the window for"
+                + " its CPU, memory and store size (default: http://HOST:8080/metrics for --server HOST:PORT)")
+        java.net.URI metrics;
 
         @Override
         public Integer call() throws Exception {
@@ -239,9 +273,18 @@ final class BenchCommand {
                     stubs.add(stub);
                 }
                 List<long[]> latencies;
+                BenchWindow window = new BenchWindow(Optional.of(metricsUrl(metrics, admin)));
+                BenchWindow.Sample before;
+                BenchWindow.Sample after;
                 try {
-                    latencies = closedLoop(concurrency, duration,
-                            worker -> stubs.get(worker).withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request));
+                    java.util.function.IntConsumer issue =
+                            worker -> stubs.get(worker).withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request);
+                    if (!warmup.isZero()) {
+                        closedLoop(concurrency, warmup, issue);
+                    }
+                    before = window.sample();
+                    latencies = closedLoop(concurrency, duration, issue);
+                    after = window.sample();
                 } catch (java.util.concurrent.ExecutionException e) {
                     if (e.getCause() instanceof StatusRuntimeException s
                             && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
@@ -250,8 +293,10 @@ final class BenchCommand {
                     }
                     throw e;
                 }
-                print(out, "IssueToken over mTLS against " + admin.server + ", concurrency " + concurrency, "tokens",
-                        duration, IssuanceBenchmark.summarize(latencies, duration), null);
+                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(latencies, duration);
+                print(out, "IssueToken over mTLS against " + admin.server + ", concurrency " + concurrency + ", after "
+                        + dev.lanyard.server.Durations.format(warmup) + " warm-up", "tokens", duration, result, null);
+                BenchWindow.print(out, before, after, result.issued(), "token");
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);
             }

@@ -134,10 +134,14 @@ class LanyardCliTest {
 
     @Test
     void benchIssueMeasuresRenewals() {
-        Run bench = admin("bench", "issue", "--concurrency", "2", "--duration", "2s");
+        Run bench = admin("bench", "issue", "--concurrency", "2", "--duration", "2s", "--warmup", "1s", "--csrs", "8",
+                "--metrics", "http://localhost:" + lanyard.server().httpPort() + "/metrics");
         assertThat(bench.exit()).as(bench.err()).isZero();
         assertThat(bench.out()).containsPattern("[1-9][0-9,]* certificates in 2s = [0-9,]+ certificates/s")
-                .contains("p50", "p99");
+                .contains("p50", "p99", "after 1s warm-up")
+                .containsPattern("server CPU [0-9.]+ ms per certificate; server resident memory [0-9,]+ MB")
+                .containsPattern("store on disk [0-9,]+ → [0-9,]+ bytes \\(-?[0-9,]+ bytes per certificate\\)")
+                .containsPattern("load generator CPU [0-9.]+ ms per certificate");
     }
 
     @Test

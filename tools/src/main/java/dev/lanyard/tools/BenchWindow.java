@@ -1,0 +1,97 @@
+package dev.lanyard.tools;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * What a benchmark's timed window cost besides time: the server's CPU (process_cpu_seconds_total
+ * on its /metrics, read before and after), this load generator's own CPU, the store's bytes on
+ * disk (lanyard_store_bytes) and the server's resident memory.
+ */
+final class BenchWindow {
+
+    /** One reading; a server figure is NaN or -1 when /metrics could not be read. */
+    record Sample(double serverCpuSeconds, long storeBytes, long serverResidentBytes, long loaderCpuNanos,
+            Optional<String> problem) {
+    }
+
+    private final Optional<URI> metrics;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    /** @param metrics the server's /metrics URL, or empty to measure only this process */
+    BenchWindow(Optional<URI> metrics) {
+        this.metrics = metrics;
+    }
+
+    /** {@code http://HOST:8080/metrics} for {@code --server HOST:PORT}: the server's default HTTP port. */
+    static URI defaultMetrics(String server) {
+        int colon = server.lastIndexOf(':');
+        return URI.create("http://" + (colon > 0 ? server.substring(0, colon) : server) + ":8080/metrics");
+    }
+
+    Sample sample() {
+        long loader = loaderCpuNanos();
+        if (metrics.isEmpty()) {
+            return new Sample(Double.NaN, -1, -1, loader, Optional.of("no --metrics URL"));
+        }
+        try {
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(metrics.get())
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() != 200) {
+                return new Sample(Double.NaN, -1, -1, loader,
+                        Optional.of(metrics.get() + " answered HTTP " + response.statusCode()));
+            }
+            String body = response.body();
+            return new Sample(value(body, "process_cpu_seconds_total"), (long) value(body, "lanyard_store_bytes"),
+                    (long) value(body, "process_resident_memory_bytes"), loader, Optional.empty());
+        } catch (IOException e) {
+            return new Sample(Double.NaN, -1, -1, loader, Optional.of("cannot read " + metrics.get() + ": " + e
+                    + " (pass --metrics http://HOST:HTTP-PORT/metrics)"));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Sample(Double.NaN, -1, -1, loader, Optional.of("interrupted"));
+        }
+    }
+
+    /** The value of an unlabelled sample in the Prometheus text format; NaN if absent. */
+    static double value(String exposition, String name) {
+        for (String line : exposition.split("\n")) {
+            if (line.startsWith(name + " ")) {
+                return Double.parseDouble(line.substring(name.length() + 1).trim().split(" ")[0]);
+            }
+        }
+        return Double.NaN;
+    }
+
+    static void print(PrintWriter out, Sample before, Sample after, long operations, String unit) {
+        double loaderMs = (after.loaderCpuNanos() - before.loaderCpuNanos()) / 1e6 / operations;
+        after.problem().or(before::problem).ifPresentOrElse(
+                problem -> out.printf("  server CPU: not measured (%s)%n", problem),
+                () -> {
+                    double serverMs = (after.serverCpuSeconds() - before.serverCpuSeconds()) * 1e3 / operations;
+                    out.printf("  server CPU %.3f ms per %s; server resident memory %,d MB%n", serverMs, unit,
+                            after.serverResidentBytes() >> 20);
+                    if (before.storeBytes() >= 0 && after.storeBytes() >= 0) {
+                        long grown = after.storeBytes() - before.storeBytes();
+                        out.printf("  store on disk %,d → %,d bytes (%,d bytes per %s)%n", before.storeBytes(),
+                                after.storeBytes(), grown / operations, unit);
+                    }
+                });
+        out.printf("  load generator CPU %.3f ms per %s%n", loaderMs, unit);
+        out.flush();
+    }
+
+    private static long loaderCpuNanos() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return 0;
+    }
+}
