@@ -34,6 +34,12 @@ public interface IssuedCertificateRepository {
     /** The certificates of one identity that have not expired at {@code now}, oldest first. */
     List<IssuedCertificateRecord> live(SpiffeId spiffeId, java.time.Instant now);
 
+    /**
+     * Deletes up to {@code limit} records of certificates that expired before {@code cutoff}, those
+     * that expired first first; returns how many.
+     */
+    int pruneExpired(java.time.Instant cutoff, int limit);
+
     /** Newest first; {@code spiffeId} empty for all; {@code cursor} from a previous page or empty. */
     Page list(Optional<SpiffeId> spiffeId, Optional<String> cursor, int limit);
 }

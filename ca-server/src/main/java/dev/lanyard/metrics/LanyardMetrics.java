@@ -114,6 +114,16 @@ public final class LanyardMetrics {
         return Double.NaN;
     }
 
+    /** Commits made durable by the store's own sync, and the syncs (fsync) that did it (H2). */
+    public void storeSyncs(LongSupplier commits, LongSupplier syncs) {
+        CounterWithCallback.builder().name("lanyard_store_commits_total")
+                .help("Commits the store made durable with its own sync (H2)")
+                .callback(cb -> cb.call(commits.getAsLong())).register(registry);
+        CounterWithCallback.builder().name("lanyard_store_syncs_total")
+                .help("File syncs (fsync) the store made; one covers every commit finished before it (H2)")
+                .callback(cb -> cb.call(syncs.getAsLong())).register(registry);
+    }
+
     /** The store's size on disk, read at each scrape (the H2 file, or the PostgreSQL database). */
     public void storeBytes(LongSupplier bytes) {
         GaugeWithCallback.builder().name("lanyard_store_bytes")

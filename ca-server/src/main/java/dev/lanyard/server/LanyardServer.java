@@ -94,6 +94,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import dev.lanyard.ca.ExpiredCertificatePruner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -116,6 +117,7 @@ public final class LanyardServer implements AutoCloseable {
     private final CryptoProviders crypto;
     private final Database database;
     private final AuditLog audit;
+    private final ExpiredCertificatePruner certificatePruner;
     private final IssuingCa ca;
     private final TrustAuthorities authorities;
     private final CaRotation caRotation;
@@ -153,6 +155,8 @@ public final class LanyardServer implements AutoCloseable {
         var auditLog = new JdbcAuditLog(database.dataSource());
         this.audit = auditLog;
         var issued = new JdbcIssuedCertificateRepository(database.dataSource(), auditLog);
+        this.certificatePruner = new ExpiredCertificatePruner(issued, auditLog, clock, config.certificateRetention(),
+                config.serverId().toString());
 
         SerialNumbers serials = new SerialNumbers(random);
         CaKeyStore caKeys = new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), sealer, crypto, clock);
@@ -228,6 +232,8 @@ public final class LanyardServer implements AutoCloseable {
         this.metrics = new LanyardMetrics(revocationWatchers::count, this::keyClocks, () -> Duration.between(
                 clock.instant(), caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant()));
         metrics.storeBytes(database::bytesOnDisk);
+        database.syncCounts().ifPresent(initial -> metrics.storeSyncs(
+                () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
         KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), bundles::refresh, audit, clock);
@@ -327,6 +333,7 @@ public final class LanyardServer implements AutoCloseable {
         server.scheduleRotation();
         server.scheduleRevocationUpkeep();
         server.changes.start();
+        server.scheduleCertificatePruning();
         server.watchPolicyFile();
         server.health.setStatus("", ServingStatus.SERVING);
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, HTTP on {}:{}", config.trustDomain(),
@@ -436,6 +443,17 @@ public final class LanyardServer implements AutoCloseable {
     private void scheduleRotation() {
         scheduler.scheduleWithFixedDelay(this::rotateNow, ROTATION_TICK.toMillis(), ROTATION_TICK.toMillis(),
                 TimeUnit.MILLISECONDS);
+    }
+
+    /** Expired certificate records past the retention window go once an hour (the first run a minute after start). */
+    private void scheduleCertificatePruning() {
+        scheduler.scheduleWithFixedDelay(() -> {
+            try {
+                certificatePruner.run();
+            } catch (RuntimeException e) {
+                LOG.error("pruning expired certificate records failed; retrying in an hour", e);
+            }
+        }, 1, 60, TimeUnit.MINUTES);
     }
 
     /** Keeps the CRLs fresh and forgets revocations of what has expired (the change feed brings new ones). */

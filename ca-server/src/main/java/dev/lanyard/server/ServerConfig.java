@@ -55,7 +55,8 @@ public record ServerConfig(
         CallLimits callLimits,
         LogFormat logFormat,
         HttpLimits httpLimits,
-        GrpcLimits grpcLimits) {
+        GrpcLimits grpcLimits,
+        Duration certificateRetention) {
 
     /** How the server writes its log: lines for people, or one JSON object per line for collectors. */
     public enum LogFormat { TEXT, JSON }
@@ -118,7 +119,7 @@ public record ServerConfig(
             "http.max-request-line-bytes", "http.max-header-bytes", "grpc.max-concurrent-streams",
             "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
-            "grpc.max-watch-streams-per-identity");
+            "grpc.max-watch-streams-per-identity", "certificates.retention");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -249,7 +250,8 @@ public record ServerConfig(
                         Integer.parseInt(p.getProperty("limits.anonymous-burst", "100"))),
                 logFormat(p.getProperty("log.format", "text")),
                 httpLimits(p),
-                grpcLimits(p));
+                grpcLimits(p),
+                duration(p, "certificates.retention", "7d"));
     }
 
     private static HttpLimits httpLimits(Properties p) {
@@ -308,7 +310,7 @@ public record ServerConfig(
                 databaseUser, databasePassword, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
-                revocations, callLimits, logFormat, httpLimits, grpcLimits);
+                revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention);
     }
 
     /** Every component, except that the database password is never written out. */
@@ -324,7 +326,8 @@ public record ServerConfig(
                 + adminCredentialDir + ", adminCredentialTtl=" + adminCredentialTtl + ", serverDnsNames="
                 + serverDnsNames + ", serverCertificateTtl=" + serverCertificateTtl + ", maxCsrBytes=" + maxCsrBytes
                 + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations + ", callLimits=" + callLimits
-                + ", logFormat=" + logFormat + ", httpLimits=" + httpLimits + ", grpcLimits=" + grpcLimits + "]";
+                + ", logFormat=" + logFormat + ", httpLimits=" + httpLimits + ", grpcLimits=" + grpcLimits
+                + ", certificateRetention=" + certificateRetention + "]";
     }
 
     /** The {@code iss} of every token: the public URL of this server. */

@@ -65,6 +65,15 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
     }
 
     @Override
+    public int pruneExpired(Instant cutoff, int limit) {
+        return jdbc.update("delete from issued_certificates where id in (select id from issued_certificates"
+                + " where not_after < ? order by not_after fetch first ? rows only)", s -> {
+                    Jdbc.setInstant(s, 1, cutoff);
+                    s.setInt(2, limit);
+                });
+    }
+
+    @Override
     public Page list(Optional<SpiffeId> spiffeId, Optional<String> cursor, int limit) {
         long before = cursor.map(JdbcIssuedCertificateRepository::parseCursor).orElse(Long.MAX_VALUE);
         String sql = "select * from issued_certificates where id < ?"

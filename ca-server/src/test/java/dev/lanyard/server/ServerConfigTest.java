@@ -84,7 +84,8 @@ class ServerConfigTest {
                 config.maxSvidTtl(), config.joinTokenTtl(), config.adminIds(), config.adminCredentialDir(),
                 config.adminCredentialTtl(), config.serverDnsNames(), config.serverCertificateTtl(), config.maxCsrBytes(),
                 config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat(),
-                config.httpLimits(), config.grpcLimits());
+                config.httpLimits(), config.grpcLimits(),
+                config.certificateRetention());
         assertThat(withPassword.toString()).doesNotContain("s3cret").contains("databasePassword=***")
                 .contains("trustDomain=acme.internal");
     }

@@ -19,7 +19,7 @@ final class BenchWindow {
 
     /** One reading; a server figure is NaN or -1 when /metrics could not be read. */
     record Sample(double serverCpuSeconds, long storeBytes, long serverResidentBytes, long loaderCpuNanos,
-            Optional<String> problem) {
+            double commits, double syncs, Optional<String> problem) {
     }
 
     private final Optional<URI> metrics;
@@ -39,24 +39,25 @@ final class BenchWindow {
     Sample sample() {
         long loader = loaderCpuNanos();
         if (metrics.isEmpty()) {
-            return new Sample(Double.NaN, -1, -1, loader, Optional.of("no --metrics URL"));
+            return new Sample(Double.NaN, -1, -1, loader, Double.NaN, Double.NaN, Optional.of("no --metrics URL"));
         }
         try {
             HttpResponse<String> response = http.send(HttpRequest.newBuilder(metrics.get())
                     .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != 200) {
-                return new Sample(Double.NaN, -1, -1, loader,
+                return new Sample(Double.NaN, -1, -1, loader, Double.NaN, Double.NaN,
                         Optional.of(metrics.get() + " answered HTTP " + response.statusCode()));
             }
             String body = response.body();
             return new Sample(value(body, "process_cpu_seconds_total"), (long) value(body, "lanyard_store_bytes"),
-                    (long) value(body, "process_resident_memory_bytes"), loader, Optional.empty());
+                    (long) value(body, "process_resident_memory_bytes"), loader, value(body, "lanyard_store_commits_total"),
+                    value(body, "lanyard_store_syncs_total"), Optional.empty());
         } catch (IOException e) {
-            return new Sample(Double.NaN, -1, -1, loader, Optional.of("cannot read " + metrics.get() + ": " + e
-                    + " (pass --metrics http://HOST:HTTP-PORT/metrics)"));
+            return new Sample(Double.NaN, -1, -1, loader, Double.NaN, Double.NaN, Optional.of("cannot read "
+                    + metrics.get() + ": " + e + " (pass --metrics http://HOST:HTTP-PORT/metrics)"));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new Sample(Double.NaN, -1, -1, loader, Optional.of("interrupted"));
+            return new Sample(Double.NaN, -1, -1, loader, Double.NaN, Double.NaN, Optional.of("interrupted"));
         }
     }
 
@@ -75,9 +76,19 @@ final class BenchWindow {
         after.problem().or(before::problem).ifPresentOrElse(
                 problem -> out.printf("  server CPU: not measured (%s)%n", problem),
                 () -> {
+                    if (Double.isNaN(after.serverCpuSeconds())) {
+                        out.println("  server CPU: not measured (the server's /metrics has no process_cpu_seconds_total)");
+                        return;
+                    }
                     double serverMs = (after.serverCpuSeconds() - before.serverCpuSeconds()) * 1e3 / operations;
                     out.printf("  server CPU %.3f ms per %s; server resident memory %,d MB%n", serverMs, unit,
                             after.serverResidentBytes() >> 20);
+                    double commits = after.commits() - before.commits();
+                    if (!Double.isNaN(commits)) {
+                        out.printf("  store: %,.0f commits, %,.0f syncs (%.2f syncs per commit, %.2f per %s)%n",
+                                commits, after.syncs() - before.syncs(), (after.syncs() - before.syncs()) / commits,
+                                (after.syncs() - before.syncs()) / operations, unit);
+                    }
                     if (before.storeBytes() >= 0 && after.storeBytes() >= 0) {
                         long grown = after.storeBytes() - before.storeBytes();
                         out.printf("  store on disk %,d → %,d bytes (%,d bytes per %s)%n", before.storeBytes(),
