@@ -60,6 +60,21 @@ public final class AuditChain {
         private String lastHash = GENESIS;
         private long count;
 
+        /** From the start of the trail (record 1, linked to {@link AuditChain#GENESIS}). */
+        public Verifier() {
+        }
+
+        /**
+         * From the middle of the trail: the next record must be {@code lastId + 1} and link to
+         * {@code lastHash} (the live chain after an archive, where the archive is not at hand).
+         */
+        public static Verifier continuing(long lastId, String lastHash) {
+            Verifier verifier = new Verifier();
+            verifier.lastId = lastId;
+            verifier.lastHash = lastHash;
+            return verifier;
+        }
+
         /** Empty if {@code record} is intact and in place; otherwise what is wrong with the trail there. */
         public Optional<String> accept(AuditRecord record) {
             if (record.id() != lastId + 1) {

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "audit", description = "The hash-chained audit trail: read it, follow it, verify it.",
-        subcommands = {AuditCommand.Tail.class, AuditCommand.Verify.class})
+        subcommands = {AuditCommand.Tail.class, AuditCommand.Verify.class, AuditArchiveCommand.class})
 final class AuditCommand {
 
     @FunctionalInterface
@@ -102,6 +102,9 @@ final class AuditCommand {
         AdminOptions admin;
         @Option(names = "--anchor", description = "ID:HASH of a record noted earlier; it must still have that hash")
         List<String> anchors = new ArrayList<>();
+        @Option(names = "--archive", description = "a file `lanyard audit archive` wrote; checked first, with the live"
+                + " chain after it (repeat for several, oldest first)")
+        List<java.nio.file.Path> archives = new ArrayList<>();
 
         @Override
         public Integer call() throws Exception {
@@ -117,20 +120,38 @@ final class AuditCommand {
                 expected.put(Long.parseLong(parts[0]), parts[1]);
             }
             AuditChain.Verifier verifier = new AuditChain.Verifier();
-            Optional<String> problem = withAudit(admin, audit -> {
-                long after = 0;
+            Optional<String> problem = Optional.empty();
+            for (java.nio.file.Path file : archives) {
+                for (AuditRecord r : dev.lanyard.audit.AuditArchiveFile.read(file)) {
+                    Optional<String> broken = verifier.accept(r).map(p -> p + " (in the archive " + file + ")");
+                    if (broken.isEmpty()) {
+                        broken = anchored(expected, r.id(), r.hash());
+                    }
+                    if (broken.isPresent()) {
+                        problem = broken;
+                        break;
+                    }
+                }
+                if (problem.isPresent()) {
+                    break;
+                }
+            }
+            long archivedUpTo = verifier.lastId();
+            Optional<String> archiveProblem = problem;
+            problem = archiveProblem.isPresent() ? archiveProblem : withAudit(admin, audit -> {
+                long after = archivedUpTo;
                 while (true) {
                     ListAuditResponse page = audit.withDeadlineAfter(60, TimeUnit.SECONDS)
                             .listAudit(ListAuditRequest.newBuilder().setAfterId(after).setPageSize(1000).build());
                     for (dev.lanyard.v1.AuditRecord r : page.getRecordsList()) {
                         Optional<String> broken = verifier.accept(record(r));
                         if (broken.isPresent()) {
-                            return broken;
+                            return broken.map(p -> verifier.count() == 0 && r.getId() > 1 ? p + " (if they were"
+                                    + " archived with `lanyard audit archive`, pass --archive FILE)" : p);
                         }
-                        String anchored = expected.remove(r.getId());
-                        if (anchored != null && !anchored.equals(r.getHash())) {
-                            return Optional.of("record " + r.getId() + " no longer has the anchored hash: the chain"
-                                    + " was rewritten from there on");
+                        broken = anchored(expected, r.getId(), r.getHash());
+                        if (broken.isPresent()) {
+                            return broken;
                         }
                     }
                     if (page.getNextAfterId() == 0) {
@@ -152,6 +173,14 @@ final class AuditCommand {
             out.flush();
             return 0;
         }
+    }
+
+    private static Optional<String> anchored(java.util.Map<Long, String> expected, long id, String hash) {
+        String anchored = expected.remove(id);
+        if (anchored != null && !anchored.equals(hash)) {
+            return Optional.of("record " + id + " no longer has the anchored hash: the chain was rewritten from there on");
+        }
+        return Optional.empty();
     }
 
     static AuditRecord record(dev.lanyard.v1.AuditRecord r) {

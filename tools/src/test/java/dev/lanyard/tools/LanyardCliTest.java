@@ -254,6 +254,33 @@ class LanyardCliTest {
         assertThat(deleted.err()).contains("records 1 to " + edited + " were deleted");
     }
 
+    @Test
+    void auditArchiveMovesARangeToAFileThatVerifiesWithTheLiveChain() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID);
+        long upTo = idOf("registration.create");
+        admin("join-token", "create", "--spiffe-id", ID);
+        Path file = dir.resolve("audit-archive-1.txt");
+
+        Run archived = run("audit", "archive", "--before", Long.toString(upTo + 1), "--out", file.toString(), "--data",
+                dir.resolve("data").toString());
+        assertThat(archived.exit()).as(archived.err()).isZero();
+        assertThat(archived.out()).contains("archived audit records 1 to " + upTo, file.toString());
+
+        Run both = admin("audit", "verify", "--archive", file.toString());
+        assertThat(both.exit()).as(both.err()).isZero();
+        assertThat(both.out()).containsPattern("audit trail intact: \\d+ records");
+        Run liveOnly = admin("audit", "verify");
+        assertThat(liveOnly.exit()).isEqualTo(1);
+        assertThat(liveOnly.err()).contains("records 1 to " + upTo + " were deleted", "pass --archive FILE");
+        assertThat(admin("audit", "tail", "-n", "5", "--action", "audit.archive").out())
+                .contains("records 1 to " + upTo + " moved to the file");
+
+        Files.writeString(file, Files.readString(file).replace("registration.create", "registration.delete"));
+        Run tampered = admin("audit", "verify", "--archive", file.toString());
+        assertThat(tampered.exit()).isEqualTo(1);
+        assertThat(tampered.err()).contains("record " + upTo + " was edited", "in the archive " + file);
+    }
+
     private long idOf(String action) {
         String line = admin("audit", "tail", "-n", "200", "--action", action).out().lines().findFirst().orElseThrow();
         return Long.parseLong(line.substring(0, line.indexOf(' ')));
