@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "bench", description = "Measure a running server.",
-        subcommands = {BenchCommand.Issue.class, BenchCommand.Token.class, BenchRevocations.class, BenchCrl.class})
+        subcommands = {BenchCommand.Issue.class, BenchCommand.Token.class, BenchRevocations.class, BenchCrl.class,
+            BenchPreload.class})
 final class BenchCommand {
 
     @Command(name = "issue", description = "Certificates per second: mTLS renewals in a closed loop over persistent channels.")
