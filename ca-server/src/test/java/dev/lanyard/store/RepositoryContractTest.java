@@ -58,6 +58,22 @@ abstract class RepositoryContractTest {
     }
 
     @Test
+    void commitsAreOnStableStorageBeforeTheyReturn() throws Exception {
+        var repo = new JdbcRegistrationRepository(db.dataSource());
+        Optional<Database.SyncCounts> before = db.syncCounts();
+        repo.create(new Registration(A, List.of(), Duration.ofHours(1), T));
+        if (before.isPresent()) { // H2: the store syncs its file itself (H2DurabilityTest watches the fsync)
+            assertThat(db.syncCounts().orElseThrow().syncs()).isGreaterThan(before.get().syncs());
+        } else { // PostgreSQL syncs its WAL on commit unless synchronous_commit is off
+            try (var c = db.dataSource().getConnection(); var s = c.createStatement();
+                    var row = s.executeQuery("select current_setting('synchronous_commit')")) {
+                row.next();
+                assertThat(row.getString(1)).isNotEqualTo("off");
+            }
+        }
+    }
+
+    @Test
     void registrations() {
         var repo = new JdbcRegistrationRepository(db.dataSource());
         Registration a = new Registration(A, List.of("a.example.org", "a2.example.org"), Duration.ofHours(2), T);
