@@ -1,5 +1,6 @@
 package dev.lanyard.server;
 
+import dev.lanyard.rpc.Protos;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.audit.AuditQuery;

@@ -1,5 +1,6 @@
 package dev.lanyard.server;
 
+import dev.lanyard.rpc.Protos;
 import dev.lanyard.ca.IssuedSvid;
 import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.refusal.Refusal;

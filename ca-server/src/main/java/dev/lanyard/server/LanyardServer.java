@@ -1,5 +1,8 @@
 package dev.lanyard.server;
 
+import dev.lanyard.rpc.Protos;
+import dev.lanyard.revocation.RevocationWatchers;
+import dev.lanyard.bundle.TrustBundles;
 import dev.lanyard.attest.JoinTokens;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
@@ -105,7 +108,6 @@ import org.slf4j.LoggerFactory;
 public final class LanyardServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(LanyardServer.class);
-    private static final String PASSPHRASE_SALT_FILE = "kek.salt";
     private static final Duration ROTATION_TICK = Duration.ofSeconds(5);
     /** A lease outlives any one step (a key generated, a CA signed) by far; a dead holder blocks no longer. */
     private static final Duration LEASE_TTL = Duration.ofSeconds(30);
@@ -134,6 +136,7 @@ public final class LanyardServer implements AutoCloseable {
     private final ReloadingKeyManager serverKeys;
     private final ChangeFeed changes;
     private final ScheduledExecutorService scheduler;
+    private final RecurringTasks tasks;
     private final ExecutorService httpExecutor;
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server grpc;
@@ -146,7 +149,7 @@ public final class LanyardServer implements AutoCloseable {
         this.httpExecutor = httpExecutor;
         this.clock = clock;
         this.crypto = CryptoProviders.select();
-        KeyEncryptionKey kek = keyEncryptionKey(config, random);
+        KeyEncryptionKey kek = KekSource.load(config, random);
         PrivateKeySealer sealer = new PrivateKeySealer(kek, random, crypto);
 
         this.database = database;
@@ -286,6 +289,7 @@ public final class LanyardServer implements AutoCloseable {
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
+        this.tasks = new RecurringTasks(scheduler);
         this.changes = new ChangeFeed(database, CHANGE_POLL, config.revocations().pollInterval())
                 .on(ChangeFeed.Topic.KEYS, jwtKeys::refresh).on(ChangeFeed.Topic.KEYS, caRotation::refresh)
                 .on(ChangeFeed.Topic.KEYS, bundles::refresh).on(ChangeFeed.Topic.KEYS, crls::regenerateIfDue)
@@ -422,8 +426,7 @@ public final class LanyardServer implements AutoCloseable {
 
     /** Renews the server's own certificate at half-life, forever; a failure is retried in a minute. */
     private void scheduleServerRenewal() {
-        Duration delay = localCredentials.renewalDelay(serverKeys.credential());
-        scheduler.schedule(() -> {
+        tasks.once(localCredentials.renewalDelay(serverKeys.credential()), () -> {
             try {
                 serverKeys.update(issueServerCredential());
                 LOG.info("renewed the server certificate, serial {}",
@@ -431,9 +434,9 @@ public final class LanyardServer implements AutoCloseable {
                 scheduleServerRenewal();
             } catch (RuntimeException e) {
                 LOG.error("could not renew the server certificate; retrying in 1 minute", e);
-                scheduler.schedule(this::scheduleServerRenewal, 1, TimeUnit.MINUTES);
+                tasks.once(Duration.ofMinutes(1), this::scheduleServerRenewal);
             }
-        }, delay.toMillis(), TimeUnit.MILLISECONDS);
+        });
     }
 
     /**
@@ -441,31 +444,21 @@ public final class LanyardServer implements AutoCloseable {
      * bundle if anything changed. Cheap when nothing is due (two small queries).
      */
     private void scheduleRotation() {
-        scheduler.scheduleWithFixedDelay(this::rotateNow, ROTATION_TICK.toMillis(), ROTATION_TICK.toMillis(),
-                TimeUnit.MILLISECONDS);
+        tasks.every(ROTATION_TICK, ROTATION_TICK, "key rotation tick", this::rotateNow);
     }
 
     /** Expired certificate records past the retention window go once an hour (the first run a minute after start). */
     private void scheduleCertificatePruning() {
-        scheduler.scheduleWithFixedDelay(() -> {
-            try {
-                certificatePruner.run();
-            } catch (RuntimeException e) {
-                LOG.error("pruning expired certificate records failed; retrying in an hour", e);
-            }
-        }, 1, 60, TimeUnit.MINUTES);
+        tasks.every(Duration.ofMinutes(1), Duration.ofHours(1), "pruning expired certificate records",
+                certificatePruner::run);
     }
 
     /** Keeps the CRLs fresh and forgets revocations of what has expired (the change feed brings new ones). */
     private void scheduleRevocationUpkeep() {
-        scheduler.scheduleWithFixedDelay(() -> {
-            try {
-                revocations.pruneExpired();
-                crls.regenerateIfDue();
-            } catch (RuntimeException e) {
-                LOG.error("CRL upkeep failed; retrying in a minute", e);
-            }
-        }, 1, 1, TimeUnit.MINUTES);
+        tasks.every(Duration.ofMinutes(1), Duration.ofMinutes(1), "CRL upkeep", () -> {
+            revocations.pruneExpired();
+            crls.regenerateIfDue();
+        });
     }
 
     /** The audit trail this server writes. */
@@ -651,26 +644,6 @@ public final class LanyardServer implements AutoCloseable {
         }
     }
 
-    private static KeyEncryptionKey keyEncryptionKey(ServerConfig config, SecureRandom random) throws IOException {
-        if (config.kekPassphraseEnv().isPresent()) {
-            String name = config.kekPassphraseEnv().get();
-            String passphrase = System.getenv(name);
-            if (passphrase == null) {
-                throw new IllegalStateException("environment variable " + name + " (kek.passphrase-env) is not set");
-            }
-            Path saltFile = config.dataDir().resolve(PASSPHRASE_SALT_FILE);
-            if (!Files.exists(saltFile)) {
-                Files.write(saltFile, KeyEncryptionKey.newSalt(random));
-            }
-            return KeyEncryptionKey.fromPassphrase(passphrase.toCharArray(), Files.readAllBytes(saltFile));
-        }
-        if (Files.exists(config.kekFile())) {
-            return KeyEncryptionKey.fromFile(config.kekFile());
-        }
-        LOG.warn("generated a new key-encryption key at {}: without it the CA keys cannot be decrypted, keep it safe",
-                config.kekFile());
-        return KeyEncryptionKey.generateFile(config.kekFile(), random);
-    }
 
     private static void createPrivateDirectory(Path dir) throws IOException {
         if (!Files.exists(dir)) {

@@ -1,5 +1,7 @@
 package dev.lanyard.server;
 
+import dev.lanyard.rpc.RevocationProtos;
+import dev.lanyard.revocation.RevocationWatchers;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationEvent;
 import dev.lanyard.revocation.RevocationReason;

@@ -1,5 +1,6 @@
 package dev.lanyard.server;
 
+import dev.lanyard.bundle.TrustBundles;
 import dev.lanyard.v1.GetTrustBundleRequest;
 import dev.lanyard.v1.TrustBundle;
 import dev.lanyard.v1.TrustBundleServiceGrpc;

@@ -1,5 +1,6 @@
 package dev.lanyard.server;
 
+import dev.lanyard.revocation.RevocationWatchers;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanyard.credential.Credential;

@@ -1,4 +1,4 @@
-package dev.lanyard.server;
+package dev.lanyard.rpc;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
@@ -9,26 +9,26 @@ import java.time.Instant;
 import java.util.Optional;
 
 /** Conversions between protobuf well-known types and java.time / X.509. */
-final class Protos {
+public final class Protos {
 
     private Protos() {
     }
 
-    static Timestamp timestamp(Instant instant) {
+    public static Timestamp timestamp(Instant instant) {
         return Timestamp.newBuilder().setSeconds(instant.getEpochSecond()).setNanos(instant.getNano()).build();
     }
 
-    static com.google.protobuf.Duration duration(Duration duration) {
+    public static com.google.protobuf.Duration duration(Duration duration) {
         return com.google.protobuf.Duration.newBuilder()
                 .setSeconds(duration.getSeconds()).setNanos(duration.getNano()).build();
     }
 
     /** Empty when the field is unset, so "the server default" is explicit. */
-    static Optional<Duration> duration(boolean isSet, com.google.protobuf.Duration proto) {
+    public static Optional<Duration> duration(boolean isSet, com.google.protobuf.Duration proto) {
         return isSet ? Optional.of(Duration.ofSeconds(proto.getSeconds(), proto.getNanos())) : Optional.empty();
     }
 
-    static ByteString der(X509Certificate certificate) {
+    public static ByteString der(X509Certificate certificate) {
         try {
             return ByteString.copyFrom(certificate.getEncoded());
         } catch (CertificateEncodingException e) {

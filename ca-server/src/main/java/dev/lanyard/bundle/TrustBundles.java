@@ -1,5 +1,7 @@
-package dev.lanyard.server;
+package dev.lanyard.bundle;
 
+import dev.lanyard.server.TrustAuthorities;
+import dev.lanyard.rpc.Protos;
 import com.google.protobuf.ByteString;
 import dev.lanyard.jwks.JwksDocument;
 import dev.lanyard.jwks.SpiffeBundleDocument;

@@ -1,7 +1,7 @@
-package dev.lanyard.server;
+package dev.lanyard.revocation;
 
-import dev.lanyard.revocation.RevocationEvent;
-import dev.lanyard.revocation.RevocationRegistry;
+import dev.lanyard.rpc.Protos;
+import dev.lanyard.rpc.RevocationProtos;
 import dev.lanyard.v1.Heartbeat;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Clock;
@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the registry, a page at a time. So a watcher that never reads holds a bounded buffer on the
  * server, however many events are published, and cannot slow the others.
  */
-final class RevocationWatchers implements AutoCloseable {
+public final class RevocationWatchers implements AutoCloseable {
 
     /** Events read from the registry at a time when a stream catches up. */
     private static final int PAGE = 256;
@@ -49,7 +49,7 @@ final class RevocationWatchers implements AutoCloseable {
     private final AtomicInteger count = new AtomicInteger();
 
     /** @param fanout a single-threaded executor owned by this object from now on */
-    RevocationWatchers(RevocationRegistry registry, ScheduledExecutorService fanout, Duration heartbeat, Clock clock) {
+    public RevocationWatchers(RevocationRegistry registry, ScheduledExecutorService fanout, Duration heartbeat, Clock clock) {
         this.registry = registry;
         this.fanout = fanout;
         this.heartbeat = heartbeat;
@@ -62,7 +62,7 @@ final class RevocationWatchers implements AutoCloseable {
      * Replays what the stream missed after {@code after}, then sends every new event and heartbeats.
      * Called from the service method itself (gRPC takes the ready handler only there).
      */
-    void watch(ServerCallStreamObserver<dev.lanyard.v1.RevocationEvent> stream, long after) {
+    public void watch(ServerCallStreamObserver<dev.lanyard.v1.RevocationEvent> stream, long after) {
         Watcher watcher = new Watcher(stream, after);
         stream.setOnCancelHandler(() -> onFanout(() -> remove(watcher)));
         stream.setOnReadyHandler(() -> onFanout(() -> {
@@ -90,17 +90,17 @@ final class RevocationWatchers implements AutoCloseable {
     }
 
     /** Streams open now. */
-    int count() {
+    public int count() {
         return count.get();
     }
 
     /** Open streams that gRPC cannot take more from now (their client is not reading): a snapshot. */
-    int stalled() {
+    public int stalled() {
         return onFanoutAndWait(() -> (int) watchers.stream().filter(w -> !w.stream.isReady()).count());
     }
 
     /** The lowest sequence any open stream has been sent up to (the registry's newest if none is open). */
-    long oldestSent() {
+    public long oldestSent() {
         return onFanoutAndWait(() -> watchers.stream().mapToLong(w -> w.lastSent).min()
                 .orElse(registry.latestSequence()));
     }

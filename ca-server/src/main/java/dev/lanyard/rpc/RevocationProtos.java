@@ -1,4 +1,4 @@
-package dev.lanyard.server;
+package dev.lanyard.rpc;
 
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationEvent;
@@ -9,12 +9,12 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 
 /** Conversions between the revocation model and its protobuf messages. */
-final class RevocationProtos {
+public final class RevocationProtos {
 
     private RevocationProtos() {
     }
 
-    static dev.lanyard.v1.Revocation revocation(Revocation r) {
+    public static dev.lanyard.v1.Revocation revocation(Revocation r) {
         dev.lanyard.v1.Revocation.Builder b = dev.lanyard.v1.Revocation.newBuilder()
                 .setSequence(r.sequence())
                 .setTarget(target(r.target()))
@@ -27,7 +27,7 @@ final class RevocationProtos {
         return b.build();
     }
 
-    static dev.lanyard.v1.RevocationEvent event(RevocationEvent event) {
+    public static dev.lanyard.v1.RevocationEvent event(RevocationEvent event) {
         dev.lanyard.v1.RevocationEvent.Builder b = dev.lanyard.v1.RevocationEvent.newBuilder()
                 .setSequence(event.sequence());
         if (event instanceof RevocationEvent.Revoked revoked) {
@@ -39,7 +39,7 @@ final class RevocationProtos {
         return b.build();
     }
 
-    static dev.lanyard.v1.RevocationTarget target(RevocationTarget t) {
+    public static dev.lanyard.v1.RevocationTarget target(RevocationTarget t) {
         dev.lanyard.v1.RevocationTarget.Builder b = dev.lanyard.v1.RevocationTarget.newBuilder();
         switch (t.kind()) {
             case SERIAL -> b.setSerial(t.value());
@@ -49,7 +49,7 @@ final class RevocationProtos {
         return b.build();
     }
 
-    static RevocationTarget target(dev.lanyard.v1.RevocationTarget t) throws StatusException {
+    public static RevocationTarget target(dev.lanyard.v1.RevocationTarget t) throws StatusException {
         try {
             return switch (t.getTargetCase()) {
                 case SERIAL -> RevocationTarget.serial(t.getSerial());
@@ -62,7 +62,7 @@ final class RevocationProtos {
         }
     }
 
-    static RevocationReason reason(int code) throws StatusException {
+    public static RevocationReason reason(int code) throws StatusException {
         return RevocationReason.ofCode(code).orElseThrow(
                 () -> invalid("reason " + code + " is not an RFC 5280 reason an admin may give"));
     }

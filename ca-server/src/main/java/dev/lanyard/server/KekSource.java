@@ -1,0 +1,40 @@
+package dev.lanyard.server;
+
+import dev.lanyard.crypto.KeyEncryptionKey;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Where the key-encryption key comes from at start: a passphrase in the environment, or a file (made if missing). */
+final class KekSource {
+
+    private static final Logger LOG = LoggerFactory.getLogger(KekSource.class);
+    private static final String PASSPHRASE_SALT_FILE = "kek.salt";
+
+    private KekSource() {
+    }
+
+    static KeyEncryptionKey load(ServerConfig config, SecureRandom random) throws IOException {
+        if (config.kekPassphraseEnv().isPresent()) {
+            String name = config.kekPassphraseEnv().get();
+            String passphrase = System.getenv(name);
+            if (passphrase == null) {
+                throw new IllegalStateException("environment variable " + name + " (kek.passphrase-env) is not set");
+            }
+            Path saltFile = config.dataDir().resolve(PASSPHRASE_SALT_FILE);
+            if (!Files.exists(saltFile)) {
+                Files.write(saltFile, KeyEncryptionKey.newSalt(random));
+            }
+            return KeyEncryptionKey.fromPassphrase(passphrase.toCharArray(), Files.readAllBytes(saltFile));
+        }
+        if (Files.exists(config.kekFile())) {
+            return KeyEncryptionKey.fromFile(config.kekFile());
+        }
+        LOG.warn("generated a new key-encryption key at {}: without it the CA keys cannot be decrypted, keep it safe",
+                config.kekFile());
+        return KeyEncryptionKey.generateFile(config.kekFile(), random);
+    }
+}
