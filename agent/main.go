@@ -31,6 +31,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if cmd, ok := subcommand(args); ok {
+		return cmd(args[1:])
+	}
 	started := time.Now()
 	cfg, err := parse(args)
 	if err != nil {
