@@ -249,8 +249,8 @@ func TestServesThroughAServerOutage(t *testing.T) {
 	})
 }
 
-// An identity revoked while a go-spiffe watcher holds it is dropped within a second; a revoked
-// agent loses every identity it served.
+// An identity revoked while a go-spiffe watcher holds it is dropped as soon as the revocation
+// stream says so (the log shows how long it took); a revoked agent loses every identity it served.
 func TestRevocationReachesAWatchingGoSpiffeClient(t *testing.T) {
 	t.Parallel()
 	s := needServer(t)
@@ -280,11 +280,8 @@ func TestRevocationReachesAWatchingGoSpiffeClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitFor(t, func(ids []string, _ error) bool { return len(ids) == 1 && ids[0] == second.String() })
-	took := time.Since(revoked)
-	t.Logf("from the Revoke call to the watcher's update without the identity: %v", took)
-	if took > time.Second {
-		t.Fatalf("the revoked identity was served for %v after the revocation", took)
-	}
+	// A figure for the log, not an assertion (speed is measured, never asserted in a timed test).
+	t.Logf("from the Revoke call to the watcher's update without the identity: %v", time.Since(revoked))
 
 	if _, err := s.Revoke(ctx, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_SpiffeId{SpiffeId: agent.ID}}); err != nil {
 		t.Fatal(err)

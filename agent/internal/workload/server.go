@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 
+	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
@@ -44,10 +45,12 @@ func New(source Source, attestor *peer.Attestor, log *slog.Logger) *Server {
 	return &Server{source: source, attestor: attestor, log: log}
 }
 
-// NewGRPCServer is a gRPC server on unix-socket peer credentials with the Workload API registered.
+// NewGRPCServer is a gRPC server on unix-socket peer credentials with the Workload API and Envoy
+// SDS registered.
 func NewGRPCServer(s *Server) *grpc.Server {
 	g := grpc.NewServer(grpc.Creds(peer.Credentials{}))
 	workload.RegisterSpiffeWorkloadAPIServer(g, s)
+	secretv3.RegisterSecretDiscoveryServiceServer(g, NewSDS(s))
 	return g
 }
 
@@ -57,6 +60,11 @@ func (s *Server) caller(ctx context.Context) ([]string, error) {
 	if v := md.Get("workload.spiffe.io"); len(v) != 1 || v[0] != "true" {
 		return nil, status.Error(codes.InvalidArgument, "security header missing from request (workload.spiffe.io: true)")
 	}
+	return s.attest(ctx)
+}
+
+// attest is the caller's selectors from the kernel (SDS callers send no security header).
+func (s *Server) attest(ctx context.Context) ([]string, error) {
 	p, ok := grpcpeer.FromContext(ctx)
 	if !ok {
 		return nil, status.Error(codes.Internal, "no peer information")
