@@ -100,7 +100,7 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
                     response.onError(Statuses.exception(e));
                 } catch (AttestationException e) {
                     done = true;
-                    response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asException());
+                    response.onError(Statuses.exception(svids.unsupported(evidence.kind(), e)));
                 }
             }
 

@@ -49,6 +49,13 @@ public final class AgentSvids {
         this.clock = clock;
     }
 
+    /** Audits evidence no attestor takes (a kind this server does not enable) and says why. */
+    public Refusal unsupported(String kind, AttestationException e) {
+        Refusal refused = new Refusal(SvidIssuer.attestationCode(e), e.getMessage());
+        issuer.refuse("anonymous", "agent.attest", kind, refused);
+        return refused;
+    }
+
     /** Checks the evidence before a challenge is sent (x509pop): nothing is written. */
     public Optional<byte[]> challenge(NodeAttestor attestor, NodeEvidence evidence) throws Refusal {
         try {

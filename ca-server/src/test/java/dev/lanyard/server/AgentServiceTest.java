@@ -144,6 +144,19 @@ class AgentServiceTest {
     }
 
     @Test
+    void aKindThisServerDoesNotEnableIsRefusedAndAudited() {
+        assertRefused(() -> attest(Attestation.newBuilder().setK8SPsat(dev.lanyard.v1.PsatAttestation.newBuilder()
+                        .setCluster("prod").setToken("x.y.z")).build(), Csrs.ecP256(), null),
+                Status.Code.INVALID_ARGUMENT, "k8s_psat is not enabled on this server");
+        assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("agent.attest");
+            assertThat(e.target()).isEqualTo("k8s_psat");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+            assertThat(e.reason()).doesNotContain("x.y.z");
+        });
+    }
+
+    @Test
     void aWorkloadJoinTokenDoesNotAttestAnAgent() {
         lanyard.register(API);
         String token = lanyard.joinToken(API);
