@@ -15,6 +15,12 @@ import (
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 )
 
+// FetchPinnedBundle fetches the trust bundle from server and accepts it only if one of its roots
+// has the pinned fingerprint ("sha256:HEX") and the server's chain verifies against that root.
+func FetchPinnedBundle(ctx context.Context, server, pin string) ([]*x509.Certificate, error) {
+	return fetchPinnedBundle(ctx, server, pin, time.Now)
+}
+
 // fetchPinnedBundle fetches the trust bundle from a server not trusted yet and accepts it only if
 // one of its roots has the pinned fingerprint and the chain the server presented verifies against
 // that root. Nothing secret is sent on this connection.

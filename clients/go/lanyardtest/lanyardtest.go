@@ -71,13 +71,26 @@ var (
 // can skip), the tests run, the server's log tail is printed if they failed, and everything is
 // removed. Use it as os.Exit(lanyardtest.Main(m, prefix, func(s *Server, err error) { ... })).
 func Main(m *testing.M, dirPrefix string, started func(*Server, error)) int {
+	return MainWith(m, dirPrefix, nil, started)
+}
+
+// MainWith is Main with extra arguments for `lanyard dev` (say --x509pop-roots FILE), which may
+// name files under the directory: before is called with it first and returns the arguments.
+func MainWith(m *testing.M, dirPrefix string, before func(dir string) ([]string, error), started func(*Server, error)) int {
 	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	server, err := Start(dir)
+	var extra []string
+	if before != nil {
+		if extra, err = before(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	server, err := Start(dir, extra...)
 	if err != nil && !errors.Is(err, ErrNoClasspath) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -93,8 +106,9 @@ func Main(m *testing.M, dirPrefix string, started func(*Server, error)) int {
 	return code
 }
 
-// Start runs `Lanyard dev` on free ports in a new data directory under dir and waits until it serves.
-func Start(dir string) (*Server, error) {
+// Start runs `Lanyard dev` on free ports in a new data directory under dir and waits until it
+// serves; extra arguments go to `lanyard dev`.
+func Start(dir string, extra ...string) (*Server, error) {
 	cp := os.Getenv("LANYARD_CLASSPATH")
 	if cp == "" {
 		return nil, ErrNoClasspath
@@ -113,8 +127,9 @@ func Start(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(java, "-cp", cp, "dev.lanyard.tools.Lanyard", "dev", "--data", data,
-		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]))
+	args := append([]string{"-cp", cp, "dev.lanyard.tools.Lanyard", "dev", "--data", data,
+		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1])}, extra...)
+	cmd := exec.Command(java, args...)
 	// Its own process group (Stop ends the JVM and anything it forks), and a signal if the test
 	// binary dies without Stop (a panic), so no server outlives its tests.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -246,6 +261,23 @@ func (s *Server) Admin() *grpc.ClientConn { return s.admin }
 func (s *Server) Register(ctx context.Context, id spiffeid.ID, maxTTL time.Duration) error {
 	_, err := lanyardv1.NewAdminServiceClient(s.admin).CreateRegistration(ctx, &lanyardv1.CreateRegistrationRequest{
 		SpiffeId: id.String(), MaxTtl: durationpb.New(maxTTL)})
+	return err
+}
+
+// AgentJoinToken creates a one-time join token for a node agent.
+func (s *Server) AgentJoinToken(ctx context.Context) (string, error) {
+	resp, err := lanyardv1.NewAdminServiceClient(s.admin).CreateJoinToken(ctx, &lanyardv1.CreateJoinTokenRequest{Agent: true})
+	if err != nil {
+		return "", err
+	}
+	return resp.GetToken(), nil
+}
+
+// RegisterForAgent registers id as served by a node agent: parent is the agent's ID or a node
+// selector, selectors the workload selectors.
+func (s *Server) RegisterForAgent(ctx context.Context, id spiffeid.ID, parent string, selectors ...string) error {
+	_, err := lanyardv1.NewAdminServiceClient(s.admin).CreateRegistration(ctx, &lanyardv1.CreateRegistrationRequest{
+		SpiffeId: id.String(), MaxTtl: durationpb.New(time.Hour), ParentId: parent, Selectors: selectors})
 	return err
 }
 

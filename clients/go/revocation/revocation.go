@@ -45,6 +45,7 @@ type Follower struct {
 	crlSerials  map[string]map[string]struct{} // by CRL URL
 	connected   bool
 	connections int
+	onChange    func()
 }
 
 // Option configures a Follower.
@@ -62,6 +63,10 @@ func WithBackoff(b retry.Backoff) Option { return func(f *Follower) { f.backoff 
 // WithFirstSilence bounds the wait for the first message of a stream, before the server has told
 // its heartbeat interval (default 60 s).
 func WithFirstSilence(d time.Duration) Option { return func(f *Follower) { f.firstSilence = d } }
+
+// WithOnChange sets a function called (outside the follower's lock) after each revocation or
+// reinstatement is applied, so a holder of credentials can drop a revoked one at once.
+func WithOnChange(f func()) Option { return func(fl *Follower) { fl.onChange = f } }
 
 // NewFollower returns a follower; call Run to start following.
 func NewFollower(conns Conns, opts ...Option) *Follower {
@@ -132,6 +137,9 @@ func (f *Follower) follow(ctx context.Context, failures *int) error {
 		watchdog.Reset(f.firstSilence)
 		if err := f.apply(ev); err != nil {
 			return err
+		}
+		if f.onChange != nil {
+			f.onChange()
 		}
 	}
 }

@@ -37,7 +37,14 @@ type Registration struct {
 	// The longest lifetime a certificate for this identity may have.
 	MaxTtl *durationpb.Duration `protobuf:"bytes,3,opt,name=max_ttl,json=maxTtl,proto3" json:"max_ttl,omitempty"`
 	// When the registration was created.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Who may serve this identity through the Workload API: a node agent's SPIFFE ID
+	// (spiffe://TD/lanyard/agent/...) or a node selector ("x509pop:subject:cn:node-7",
+	// "k8s_psat:cluster:prod"). Empty: no agent serves it.
+	ParentId string `protobuf:"bytes,5,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
+	// Which local processes the agent gives this identity: every selector must match the caller
+	// ("unix:uid:1000", "unix:gid:1000", "unix:user:app", "unix:path:/usr/bin/x", "unix:sha256:<hex>").
+	Selectors     []string `protobuf:"bytes,6,rep,name=selectors,proto3" json:"selectors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -100,6 +107,20 @@ func (x *Registration) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Registration) GetParentId() string {
+	if x != nil {
+		return x.ParentId
+	}
+	return ""
+}
+
+func (x *Registration) GetSelectors() []string {
+	if x != nil {
+		return x.Selectors
+	}
+	return nil
+}
+
 // Creates a registration.
 type CreateRegistrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -108,7 +129,11 @@ type CreateRegistrationRequest struct {
 	// Allowed DNS SANs (exact names, lower case).
 	DnsNames []string `protobuf:"bytes,2,rep,name=dns_names,json=dnsNames,proto3" json:"dns_names,omitempty"`
 	// Longest certificate lifetime; unset means the server default (1 h). At most 24 h.
-	MaxTtl        *durationpb.Duration `protobuf:"bytes,3,opt,name=max_ttl,json=maxTtl,proto3" json:"max_ttl,omitempty"`
+	MaxTtl *durationpb.Duration `protobuf:"bytes,3,opt,name=max_ttl,json=maxTtl,proto3" json:"max_ttl,omitempty"`
+	// The agent ID or node selector that may serve it (see Registration.parent_id); needs selectors.
+	ParentId string `protobuf:"bytes,4,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
+	// Workload selectors, all of which must match (see Registration.selectors); need a parent.
+	Selectors     []string `protobuf:"bytes,5,rep,name=selectors,proto3" json:"selectors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +185,20 @@ func (x *CreateRegistrationRequest) GetDnsNames() []string {
 func (x *CreateRegistrationRequest) GetMaxTtl() *durationpb.Duration {
 	if x != nil {
 		return x.MaxTtl
+	}
+	return nil
+}
+
+func (x *CreateRegistrationRequest) GetParentId() string {
+	if x != nil {
+		return x.ParentId
+	}
+	return ""
+}
+
+func (x *CreateRegistrationRequest) GetSelectors() []string {
+	if x != nil {
+		return x.Selectors
 	}
 	return nil
 }
@@ -363,7 +402,10 @@ type CreateJoinTokenRequest struct {
 	// The registered SPIFFE ID the token attests.
 	SpiffeId string `protobuf:"bytes,1,opt,name=spiffe_id,json=spiffeId,proto3" json:"spiffe_id,omitempty"`
 	// How long the token stays usable; unset means 10 minutes, at most 24 h.
-	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Ttl *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// A token for a node agent instead of a workload: spiffe_id stays empty and the token attests
+	// spiffe://TD/lanyard/agent/join_token/<token id> (AgentService.AttestAgent).
+	Agent         bool `protobuf:"varint,3,opt,name=agent,proto3" json:"agent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -410,6 +452,13 @@ func (x *CreateJoinTokenRequest) GetTtl() *durationpb.Duration {
 		return x.Ttl
 	}
 	return nil
+}
+
+func (x *CreateJoinTokenRequest) GetAgent() bool {
+	if x != nil {
+		return x.Agent
+	}
+	return false
 }
 
 // A new join token. Hand it to exactly one workload over a secure channel.
@@ -691,17 +740,21 @@ var File_lanyard_v1_admin_proto protoreflect.FileDescriptor
 const file_lanyard_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16lanyard/v1/admin.proto\x12\n" +
-	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\xb7\x01\n" +
+	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\xf2\x01\n" +
 	"\fRegistration\x12\x1b\n" +
 	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12\x1b\n" +
 	"\tdns_names\x18\x02 \x03(\tR\bdnsNames\x122\n" +
 	"\amax_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x9b\x01\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1b\n" +
+	"\tparent_id\x18\x05 \x01(\tR\bparentId\x12\x1c\n" +
+	"\tselectors\x18\x06 \x03(\tR\tselectors\"\xe8\x01\n" +
 	"\x19CreateRegistrationRequest\x12\"\n" +
 	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\x12&\n" +
 	"\tdns_names\x18\x02 \x03(\tB\t\xb8\x9a#\xfd\x01\xc0\x9a# R\bdnsNames\x122\n" +
-	"\amax_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\"]\n" +
+	"\amax_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x12\"\n" +
+	"\tparent_id\x18\x04 \x01(\tB\x05\xb8\x9a#\x80\x10R\bparentId\x12'\n" +
+	"\tselectors\x18\x05 \x03(\tB\t\xb8\x9a#\x80\x04\xc0\x9a#\x10R\tselectors\"]\n" +
 	"\x18ListRegistrationsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12$\n" +
 	"\n" +
@@ -711,10 +764,11 @@ const file_lanyard_v1_admin_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
 	"\x19DeleteRegistrationRequest\x12\"\n" +
 	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\"\x1c\n" +
-	"\x1aDeleteRegistrationResponse\"i\n" +
+	"\x1aDeleteRegistrationResponse\"\x7f\n" +
 	"\x16CreateJoinTokenRequest\x12\"\n" +
 	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\x12+\n" +
-	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"\x87\x01\n" +
+	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x14\n" +
+	"\x05agent\x18\x03 \x01(\bR\x05agent\"\x87\x01\n" +
 	"\x17CreateJoinTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1b\n" +
 	"\tspiffe_id\x18\x02 \x01(\tR\bspiffeId\x129\n" +

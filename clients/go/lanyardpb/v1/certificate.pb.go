@@ -36,6 +36,8 @@ type Attestation struct {
 	// Types that are valid to be assigned to Kind:
 	//
 	//	*Attestation_JoinToken
+	//	*Attestation_X509Pop
+	//	*Attestation_K8SPsat
 	Kind          isAttestation_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -87,6 +89,24 @@ func (x *Attestation) GetJoinToken() *JoinTokenAttestation {
 	return nil
 }
 
+func (x *Attestation) GetX509Pop() *X509PopAttestation {
+	if x != nil {
+		if x, ok := x.Kind.(*Attestation_X509Pop); ok {
+			return x.X509Pop
+		}
+	}
+	return nil
+}
+
+func (x *Attestation) GetK8SPsat() *PsatAttestation {
+	if x != nil {
+		if x, ok := x.Kind.(*Attestation_K8SPsat); ok {
+			return x.K8SPsat
+		}
+	}
+	return nil
+}
+
 type isAttestation_Kind interface {
 	isAttestation_Kind()
 }
@@ -96,7 +116,124 @@ type Attestation_JoinToken struct {
 	JoinToken *JoinTokenAttestation `protobuf:"bytes,1,opt,name=join_token,json=joinToken,proto3,oneof"`
 }
 
+type Attestation_X509Pop struct {
+	// Node agents only (AgentService.AttestAgent): a certificate from a PKI the server trusts,
+	// proven by signing a server challenge.
+	X509Pop *X509PopAttestation `protobuf:"bytes,2,opt,name=x509pop,proto3,oneof"`
+}
+
+type Attestation_K8SPsat struct {
+	// Node agents only (AgentService.AttestAgent): a Kubernetes projected service-account token.
+	K8SPsat *PsatAttestation `protobuf:"bytes,3,opt,name=k8s_psat,json=k8sPsat,proto3,oneof"`
+}
+
 func (*Attestation_JoinToken) isAttestation_Kind() {}
+
+func (*Attestation_X509Pop) isAttestation_Kind() {}
+
+func (*Attestation_K8SPsat) isAttestation_Kind() {}
+
+// x509pop: the node's certificate chain, leaf first, from a PKI whose roots the server is
+// configured with (x509pop.roots). The key never travels: the agent signs the server's challenge.
+type X509PopAttestation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// DER certificates, leaf first, then intermediates (not the root).
+	Chain         [][]byte `protobuf:"bytes,1,rep,name=chain,proto3" json:"chain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *X509PopAttestation) Reset() {
+	*x = X509PopAttestation{}
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *X509PopAttestation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*X509PopAttestation) ProtoMessage() {}
+
+func (x *X509PopAttestation) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use X509PopAttestation.ProtoReflect.Descriptor instead.
+func (*X509PopAttestation) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *X509PopAttestation) GetChain() [][]byte {
+	if x != nil {
+		return x.Chain
+	}
+	return nil
+}
+
+// k8s_psat: a projected service-account token the kubelet gave the agent's pod.
+type PsatAttestation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cluster name as the server's configuration knows it (psat.cluster).
+	Cluster string `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// The token (a JWT). A secret: never logged.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PsatAttestation) Reset() {
+	*x = PsatAttestation{}
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PsatAttestation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PsatAttestation) ProtoMessage() {}
+
+func (x *PsatAttestation) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PsatAttestation.ProtoReflect.Descriptor instead.
+func (*PsatAttestation) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PsatAttestation) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *PsatAttestation) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
 
 // A join token created by `lanyard join-token create`: single use, expiring.
 type JoinTokenAttestation struct {
@@ -109,7 +246,7 @@ type JoinTokenAttestation struct {
 
 func (x *JoinTokenAttestation) Reset() {
 	*x = JoinTokenAttestation{}
-	mi := &file_lanyard_v1_certificate_proto_msgTypes[1]
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -121,7 +258,7 @@ func (x *JoinTokenAttestation) String() string {
 func (*JoinTokenAttestation) ProtoMessage() {}
 
 func (x *JoinTokenAttestation) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_certificate_proto_msgTypes[1]
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -134,7 +271,7 @@ func (x *JoinTokenAttestation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinTokenAttestation.ProtoReflect.Descriptor instead.
 func (*JoinTokenAttestation) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{1}
+	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *JoinTokenAttestation) GetToken() string {
@@ -161,7 +298,7 @@ type IssueCertificateRequest struct {
 
 func (x *IssueCertificateRequest) Reset() {
 	*x = IssueCertificateRequest{}
-	mi := &file_lanyard_v1_certificate_proto_msgTypes[2]
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -173,7 +310,7 @@ func (x *IssueCertificateRequest) String() string {
 func (*IssueCertificateRequest) ProtoMessage() {}
 
 func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_certificate_proto_msgTypes[2]
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -186,7 +323,7 @@ func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{2}
+	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IssueCertificateRequest) GetAttestation() *Attestation {
@@ -223,7 +360,7 @@ type RenewCertificateRequest struct {
 
 func (x *RenewCertificateRequest) Reset() {
 	*x = RenewCertificateRequest{}
-	mi := &file_lanyard_v1_certificate_proto_msgTypes[3]
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +372,7 @@ func (x *RenewCertificateRequest) String() string {
 func (*RenewCertificateRequest) ProtoMessage() {}
 
 func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_certificate_proto_msgTypes[3]
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +385,7 @@ func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RenewCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{3}
+	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RenewCertificateRequest) GetCsr() []byte {
@@ -287,7 +424,7 @@ type CertificateResponse struct {
 
 func (x *CertificateResponse) Reset() {
 	*x = CertificateResponse{}
-	mi := &file_lanyard_v1_certificate_proto_msgTypes[4]
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -299,7 +436,7 @@ func (x *CertificateResponse) String() string {
 func (*CertificateResponse) ProtoMessage() {}
 
 func (x *CertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_certificate_proto_msgTypes[4]
+	mi := &file_lanyard_v1_certificate_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -312,7 +449,7 @@ func (x *CertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateResponse.ProtoReflect.Descriptor instead.
 func (*CertificateResponse) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{4}
+	return file_lanyard_v1_certificate_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CertificateResponse) GetSpiffeId() string {
@@ -362,11 +499,19 @@ var File_lanyard_v1_certificate_proto protoreflect.FileDescriptor
 const file_lanyard_v1_certificate_proto_rawDesc = "" +
 	"\n" +
 	"\x1clanyard/v1/certificate.proto\x12\n" +
-	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"X\n" +
+	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\xce\x01\n" +
 	"\vAttestation\x12A\n" +
 	"\n" +
-	"join_token\x18\x01 \x01(\v2 .lanyard.v1.JoinTokenAttestationH\x00R\tjoinTokenB\x06\n" +
-	"\x04kind\"3\n" +
+	"join_token\x18\x01 \x01(\v2 .lanyard.v1.JoinTokenAttestationH\x00R\tjoinToken\x12:\n" +
+	"\ax509pop\x18\x02 \x01(\v2\x1e.lanyard.v1.X509PopAttestationH\x00R\ax509pop\x128\n" +
+	"\bk8s_psat\x18\x03 \x01(\v2\x1b.lanyard.v1.PsatAttestationH\x00R\ak8sPsatB\x06\n" +
+	"\x04kind\"6\n" +
+	"\x12X509PopAttestation\x12 \n" +
+	"\x05chain\x18\x01 \x03(\fB\n" +
+	"\xb8\x9a#\x80\x80\x01\xc0\x9a#\bR\x05chain\"P\n" +
+	"\x0fPsatAttestation\x12\x1f\n" +
+	"\acluster\x18\x01 \x01(\tB\x05\xb8\x9a#\xfd\x01R\acluster\x12\x1c\n" +
+	"\x05token\x18\x02 \x01(\tB\x06\xb8\x9a#\x80\x80\x01R\x05token\"3\n" +
 	"\x14JoinTokenAttestation\x12\x1b\n" +
 	"\x05token\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x01R\x05token\"\x9b\x01\n" +
 	"\x17IssueCertificateRequest\x129\n" +
@@ -401,31 +546,35 @@ func file_lanyard_v1_certificate_proto_rawDescGZIP() []byte {
 	return file_lanyard_v1_certificate_proto_rawDescData
 }
 
-var file_lanyard_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_lanyard_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_lanyard_v1_certificate_proto_goTypes = []any{
 	(*Attestation)(nil),             // 0: lanyard.v1.Attestation
-	(*JoinTokenAttestation)(nil),    // 1: lanyard.v1.JoinTokenAttestation
-	(*IssueCertificateRequest)(nil), // 2: lanyard.v1.IssueCertificateRequest
-	(*RenewCertificateRequest)(nil), // 3: lanyard.v1.RenewCertificateRequest
-	(*CertificateResponse)(nil),     // 4: lanyard.v1.CertificateResponse
-	(*durationpb.Duration)(nil),     // 5: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 6: google.protobuf.Timestamp
+	(*X509PopAttestation)(nil),      // 1: lanyard.v1.X509PopAttestation
+	(*PsatAttestation)(nil),         // 2: lanyard.v1.PsatAttestation
+	(*JoinTokenAttestation)(nil),    // 3: lanyard.v1.JoinTokenAttestation
+	(*IssueCertificateRequest)(nil), // 4: lanyard.v1.IssueCertificateRequest
+	(*RenewCertificateRequest)(nil), // 5: lanyard.v1.RenewCertificateRequest
+	(*CertificateResponse)(nil),     // 6: lanyard.v1.CertificateResponse
+	(*durationpb.Duration)(nil),     // 7: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 8: google.protobuf.Timestamp
 }
 var file_lanyard_v1_certificate_proto_depIdxs = []int32{
-	1, // 0: lanyard.v1.Attestation.join_token:type_name -> lanyard.v1.JoinTokenAttestation
-	0, // 1: lanyard.v1.IssueCertificateRequest.attestation:type_name -> lanyard.v1.Attestation
-	5, // 2: lanyard.v1.IssueCertificateRequest.ttl:type_name -> google.protobuf.Duration
-	5, // 3: lanyard.v1.RenewCertificateRequest.ttl:type_name -> google.protobuf.Duration
-	6, // 4: lanyard.v1.CertificateResponse.expires_at:type_name -> google.protobuf.Timestamp
-	2, // 5: lanyard.v1.CertificateService.IssueCertificate:input_type -> lanyard.v1.IssueCertificateRequest
-	3, // 6: lanyard.v1.CertificateService.RenewCertificate:input_type -> lanyard.v1.RenewCertificateRequest
-	4, // 7: lanyard.v1.CertificateService.IssueCertificate:output_type -> lanyard.v1.CertificateResponse
-	4, // 8: lanyard.v1.CertificateService.RenewCertificate:output_type -> lanyard.v1.CertificateResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	3, // 0: lanyard.v1.Attestation.join_token:type_name -> lanyard.v1.JoinTokenAttestation
+	1, // 1: lanyard.v1.Attestation.x509pop:type_name -> lanyard.v1.X509PopAttestation
+	2, // 2: lanyard.v1.Attestation.k8s_psat:type_name -> lanyard.v1.PsatAttestation
+	0, // 3: lanyard.v1.IssueCertificateRequest.attestation:type_name -> lanyard.v1.Attestation
+	7, // 4: lanyard.v1.IssueCertificateRequest.ttl:type_name -> google.protobuf.Duration
+	7, // 5: lanyard.v1.RenewCertificateRequest.ttl:type_name -> google.protobuf.Duration
+	8, // 6: lanyard.v1.CertificateResponse.expires_at:type_name -> google.protobuf.Timestamp
+	4, // 7: lanyard.v1.CertificateService.IssueCertificate:input_type -> lanyard.v1.IssueCertificateRequest
+	5, // 8: lanyard.v1.CertificateService.RenewCertificate:input_type -> lanyard.v1.RenewCertificateRequest
+	6, // 9: lanyard.v1.CertificateService.IssueCertificate:output_type -> lanyard.v1.CertificateResponse
+	6, // 10: lanyard.v1.CertificateService.RenewCertificate:output_type -> lanyard.v1.CertificateResponse
+	9, // [9:11] is the sub-list for method output_type
+	7, // [7:9] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_lanyard_v1_certificate_proto_init() }
@@ -436,6 +585,8 @@ func file_lanyard_v1_certificate_proto_init() {
 	file_lanyard_v1_options_proto_init()
 	file_lanyard_v1_certificate_proto_msgTypes[0].OneofWrappers = []any{
 		(*Attestation_JoinToken)(nil),
+		(*Attestation_X509Pop)(nil),
+		(*Attestation_K8SPsat)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -443,7 +594,7 @@ func file_lanyard_v1_certificate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lanyard_v1_certificate_proto_rawDesc), len(file_lanyard_v1_certificate_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

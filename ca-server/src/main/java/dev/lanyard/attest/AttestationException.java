@@ -5,7 +5,8 @@ public final class AttestationException extends Exception {
 
     private static final long serialVersionUID = 1L;
 
-    public enum Reason { MISSING, MALFORMED, UNKNOWN, EXPIRED, USED, UNSUPPORTED_KIND }
+    /** UNTRUSTED: the evidence does not verify (unknown root, wrong key, bad signature, wrong issuer or audience); DENIED: it verifies but is not allowed here. */
+    public enum Reason { MISSING, MALFORMED, UNKNOWN, EXPIRED, USED, UNSUPPORTED_KIND, UNTRUSTED, DENIED }
 
     private final Reason reason;
 

@@ -47,15 +47,26 @@ public final class JoinTokens implements Attestor {
         this.random = random;
     }
 
+    /** A token for a node agent: it attests {@code spiffe://TD/lanyard/agent/join_token/<token id>}. */
+    public CreatedJoinToken createForAgent(String trustDomain, Duration ttl) {
+        byte[] id = new byte[16];
+        random.nextBytes(id);
+        String idHex = HexFormat.of().formatHex(id);
+        return create(idHex, SpiffeId.of(trustDomain, "/lanyard/agent/join_token/" + idHex), ttl);
+    }
+
     public CreatedJoinToken create(SpiffeId spiffeId, Duration ttl) {
+        byte[] id = new byte[16];
+        random.nextBytes(id);
+        return create(HexFormat.of().formatHex(id), spiffeId, ttl);
+    }
+
+    private CreatedJoinToken create(String idHex, SpiffeId spiffeId, Duration ttl) {
         if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_TTL) > 0) {
             throw new IllegalArgumentException("a join token lives between 1 second and 24 hours");
         }
-        byte[] id = new byte[16];
         byte[] secret = new byte[32];
-        random.nextBytes(id);
         random.nextBytes(secret);
-        String idHex = HexFormat.of().formatHex(id);
         String secretText = Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
         Instant now = clock.instant();
         repository.insert(new StoredJoinToken(idHex, sha256(secretText), spiffeId, now, now.plus(ttl),
@@ -65,26 +76,39 @@ public final class JoinTokens implements Attestor {
 
     @Override
     public SpiffeId verify(Attestation attestation) throws AttestationException {
-        return check(attestation).spiffeId();
+        return verifyToken(tokenOf(attestation));
     }
 
     @Override
     public void redeem(Attestation attestation) throws AttestationException {
-        StoredJoinToken token = check(attestation);
+        redeemToken(tokenOf(attestation));
+    }
+
+    /** The SPIFFE ID a token attests, without using it. */
+    public SpiffeId verifyToken(String token) throws AttestationException {
+        return check(token).spiffeId();
+    }
+
+    /** Uses the token, atomically: a second use fails. */
+    public void redeemToken(String text) throws AttestationException {
+        StoredJoinToken token = check(text);
         if (!repository.markUsed(token.id(), clock.instant())) {
             throw new AttestationException(Reason.USED, "join token was already used");
         }
     }
 
-    private StoredJoinToken check(Attestation attestation) throws AttestationException {
+    private static String tokenOf(Attestation attestation) throws AttestationException {
         if (attestation.getKindCase() == Attestation.KindCase.KIND_NOT_SET) {
             throw new AttestationException(Reason.MISSING, "attestation is missing; send a join token");
         }
         if (attestation.getKindCase() != Attestation.KindCase.JOIN_TOKEN) {
-            throw new AttestationException(Reason.UNSUPPORTED_KIND,
-                    "attestation kind " + attestation.getKindCase() + " is not supported by this server");
+            throw new AttestationException(Reason.UNSUPPORTED_KIND, "attestation kind " + attestation.getKindCase()
+                    + " is for node agents (AgentService.AttestAgent); a workload bootstraps with a join token");
         }
-        String text = attestation.getJoinToken().getToken();
+        return attestation.getJoinToken().getToken();
+    }
+
+    private StoredJoinToken check(String text) throws AttestationException {
         if (text.isEmpty()) {
             throw new AttestationException(Reason.MISSING, "join token is empty");
         }

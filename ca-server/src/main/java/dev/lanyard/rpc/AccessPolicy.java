@@ -1,6 +1,7 @@
 package dev.lanyard.rpc;
 
 import dev.lanyard.registration.ReservedIds;
+import dev.lanyard.registration.Selectors;
 import dev.lanyard.spiffe.SpiffeId;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
@@ -28,7 +29,9 @@ public final class AccessPolicy {
         /** Any valid certificate of this trust domain, reserved IDs included (watching revocations). */
         AUTHENTICATED,
         /** A valid certificate of one of the configured admin IDs. */
-        ADMIN
+        ADMIN,
+        /** A valid certificate of a node agent, {@code spiffe://TD/lanyard/agent/...}. */
+        AGENT
     }
 
 
@@ -95,6 +98,9 @@ public final class AccessPolicy {
                     ? Optional.of(Status.PERMISSION_DENIED.withDescription(peer.spiffeId()
                             + " is reserved for Lanyard itself (" + ReservedIds.PREFIX + "*) and cannot call this as a workload"))
                     : Optional.empty();
+            case AGENT -> Selectors.isAgent(peer.spiffeId()) ? Optional.empty()
+                    : Optional.of(Status.PERMISSION_DENIED.withDescription(peer.spiffeId()
+                            + " is not a node agent (" + Selectors.AGENT_PREFIX + "*)"));
             default -> Optional.empty();
         };
     }

@@ -8,6 +8,7 @@ import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.registration.RegistrationRepository;
 import dev.lanyard.registration.ReservedIds;
+import dev.lanyard.registration.Selectors;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.CreateJoinTokenRequest;
@@ -80,7 +81,21 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
             if (maxTtl.isNegative() || maxTtl.isZero() || maxTtl.compareTo(maxSvidTtl) > 0) {
                 throw invalid("max_ttl must be positive and at most " + Durations.format(maxSvidTtl));
             }
-            Registration registration = new Registration(id, dns, maxTtl, clock.instant());
+            Optional<String> parent = Optional.empty();
+            List<String> selectors;
+            try {
+                if (!request.getParentId().isEmpty()) {
+                    parent = Optional.of(Selectors.parent(request.getParentId(), trustDomain));
+                }
+                selectors = Selectors.workload(request.getSelectorsList());
+            } catch (IllegalArgumentException e) {
+                throw invalid(e.getMessage());
+            }
+            if (parent.isPresent() != !selectors.isEmpty()) {
+                throw invalid("parent_id and selectors go together: an agent serves an identity only to"
+                        + " processes its selectors pick");
+            }
+            Registration registration = new Registration(id, dns, maxTtl, clock.instant(), parent, selectors);
             if (!registrations.create(registration)) {
                 throw Status.ALREADY_EXISTS.withDescription(id + " is registered already").asException();
             }
@@ -117,12 +132,21 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
 
     @Override
     public void createJoinToken(CreateJoinTokenRequest request, StreamObserver<CreateJoinTokenResponse> response) {
-        run("join-token.create", request.getSpiffeId(), response, () -> {
-            SpiffeId id = registrableSpiffeId(request.getSpiffeId());
+        run("join-token.create", request.getAgent() ? "agent" : request.getSpiffeId(), response, () -> {
             Duration ttl = Protos.duration(request.hasTtl(), request.getTtl()).orElse(defaultJoinTokenTtl);
             if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_JOIN_TOKEN_TTL) > 0) {
                 throw invalid("ttl must be positive and at most 24h");
             }
+            if (request.getAgent()) {
+                if (!request.getSpiffeId().isEmpty()) {
+                    throw invalid("an agent join token names no spiffe_id: the agent's ID comes from the token");
+                }
+                JoinTokens.CreatedJoinToken token = joinTokens.createForAgent(trustDomain, ttl);
+                return CreateJoinTokenResponse.newBuilder().setToken(token.token())
+                        .setSpiffeId(token.spiffeId().toString())
+                        .setExpiresAt(Protos.timestamp(token.expiresAt())).build();
+            }
+            SpiffeId id = registrableSpiffeId(request.getSpiffeId());
             if (registrations.find(id).isEmpty()) {
                 throw Status.FAILED_PRECONDITION
                         .withDescription(id + " is not registered; create its registration first").asException();
@@ -221,12 +245,14 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         return AuditedCall.invalid(message);
     }
 
-    private static dev.lanyard.v1.Registration toProto(Registration r) {
+    static dev.lanyard.v1.Registration toProto(Registration r) {
         return dev.lanyard.v1.Registration.newBuilder()
                 .setSpiffeId(r.spiffeId().toString())
                 .addAllDnsNames(r.dnsNames())
                 .setMaxTtl(Protos.duration(r.maxTtl()))
                 .setCreatedAt(Protos.timestamp(r.createdAt()))
+                .setParentId(r.parentId().orElse(""))
+                .addAllSelectors(r.selectors())
                 .build();
     }
 }

@@ -36,7 +36,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
         try {
             IssuedSvid svid = issuer.bootstrap(request.getAttestation(), request.getCsr().toByteArray(),
                     Protos.duration(request.hasTtl(), request.getTtl()));
-            response.onNext(toResponse(svid));
+            response.onNext(toResponse(svid, authorities));
             response.onCompleted();
             metrics.certificate("bootstrap", "", start, System.nanoTime());
         } catch (Refusal e) {
@@ -55,7 +55,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
             IssuedSvid svid = issuer.renew(peer.spiffeId(), peer.certificate().getSerialNumber().toString(16),
                     request.getCsr().toByteArray(),
                     Protos.duration(request.hasTtl(), request.getTtl()));
-            response.onNext(toResponse(svid));
+            response.onNext(toResponse(svid, authorities));
             response.onCompleted();
         } catch (StatusException e) {
             code = e.getStatus().getCode().name();
@@ -68,7 +68,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
         metrics.certificate("renew", code, start, System.nanoTime());
     }
 
-    private CertificateResponse toResponse(IssuedSvid svid) {
+    static CertificateResponse toResponse(IssuedSvid svid, TrustAuthorities authorities) {
         CertificateResponse.Builder b = CertificateResponse.newBuilder()
                 .setSpiffeId(svid.spiffeId().toString())
                 .setCertificate(Protos.der(svid.certificate()))

@@ -3,7 +3,16 @@ package dev.lanyard.server;
 import dev.lanyard.rpc.Protos;
 import dev.lanyard.revocation.RevocationWatchers;
 import dev.lanyard.bundle.TrustBundles;
+import dev.lanyard.attest.JoinTokenNodeAttestor;
 import dev.lanyard.attest.JoinTokens;
+import dev.lanyard.attest.NodeAttestation;
+import dev.lanyard.attest.NodeAttestor;
+import dev.lanyard.attest.PsatAttestor;
+import dev.lanyard.attest.PsatKeys;
+import dev.lanyard.attest.X509PopAttestor;
+import dev.lanyard.store.JdbcAgentRepository;
+import dev.lanyard.svid.AgentSvids;
+import dev.lanyard.v1.AgentServiceGrpc;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.ca.CaBootstrap;
@@ -243,7 +252,13 @@ public final class LanyardServer implements AutoCloseable {
         TokenIssuer tokenIssuer = new TokenIssuer(minter, contracts, policy, registrations,
                 new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations,
                 new JdbcMintedTokenRepository(auditLog), audit, clock);
+        AgentSvids agentSvids = new AgentSvids(issuer, new JdbcAgentRepository(database.dataSource()), registrations,
+                new RateLimiter(clock, limits().identityPerSecond(), limits().identityBurst()), config.trustDomain(),
+                config.agents().svidTtl(), clock);
+        AgentGrpcService agentService = new AgentGrpcService(nodeAttestation(joinTokens, random), agentSvids,
+                tokenIssuer, verifier, authorities);
         List<ServerServiceDefinition> services = List.of(
+                agentService.bindService(),
                 new CertificateGrpcService(issuer, authorities, metrics).bindService(),
                 new TrustBundleGrpcService(bundles).bindService(),
                 new TokenGrpcService(tokenIssuer, metrics).bindService(),
@@ -589,9 +604,35 @@ public final class LanyardServer implements AutoCloseable {
                 .service(ContractServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(PolicyServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(AuditServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .service(AgentServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.AGENT)
+                .method(AgentServiceGrpc.getAttestAgentMethod(), AccessPolicy.Access.ANYONE)
                 .service(HealthGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE)
                 .service(ServerReflectionGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE)
                 .build();
+    }
+
+    private ServerConfig.CallLimits limits() {
+        return config.callLimits();
+    }
+
+    /** Join tokens always; x509pop and k8s_psat when configured. */
+    private NodeAttestation nodeAttestation(JoinTokens joinTokens, SecureRandom random) throws IOException {
+        List<NodeAttestor> attestors = new ArrayList<>(List.of(new JoinTokenNodeAttestor(joinTokens)));
+        ServerConfig.Agents agents = config.agents();
+        if (!agents.x509popRoots().isEmpty()) {
+            List<X509Certificate> roots = new ArrayList<>();
+            for (Path file : agents.x509popRoots()) {
+                roots.addAll(Pem.parseCertificates(Files.readString(file)));
+            }
+            attestors.add(new X509PopAttestor(roots, clock, random));
+        }
+        if (agents.psat().isPresent()) {
+            ServerConfig.Psat psat = agents.psat().get();
+            attestors.add(new PsatAttestor(new PsatAttestor.Cluster(psat.cluster(), psat.issuer(), psat.audience(),
+                    new HashSet<>(psat.allowedServiceAccounts())), PsatKeys.source(psat.jwksFile(), psat.jwksUrl()),
+                    clock));
+        }
+        return new NodeAttestation(attestors);
     }
 
     private IssuingCa loadOrCreateCa(CaBootstrap bootstrap, SerialNumbers serials) {

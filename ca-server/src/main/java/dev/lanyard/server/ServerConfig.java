@@ -56,7 +56,8 @@ public record ServerConfig(
         LogFormat logFormat,
         HttpLimits httpLimits,
         GrpcLimits grpcLimits,
-        Duration certificateRetention) {
+        Duration certificateRetention,
+        Agents agents) {
 
     /** How the server writes its log: lines for people, or one JSON object per line for collectors. */
     public enum LogFormat { TEXT, JSON }
@@ -101,6 +102,34 @@ public record ServerConfig(
         }
     }
 
+    /**
+     * Node agents: the lifetime of agent SVIDs and how nodes may attest (join tokens always; x509pop
+     * when roots are configured; k8s_psat when a cluster is).
+     */
+    public record Agents(Duration svidTtl, List<Path> x509popRoots, Optional<Psat> psat) {
+        public Agents {
+            x509popRoots = List.copyOf(x509popRoots);
+        }
+    }
+
+    /**
+     * One Kubernetes cluster whose projected service-account tokens attest agents: its OIDC issuer,
+     * its JWKS (a file, or a URL fetched and cached), the audience the token must carry, and the
+     * "namespace:service-account" pairs allowed to attest.
+     */
+    public record Psat(String cluster, String issuer, Optional<Path> jwksFile, Optional<URI> jwksUrl, String audience,
+            List<String> allowedServiceAccounts) {
+        public Psat {
+            allowedServiceAccounts = List.copyOf(allowedServiceAccounts);
+            if (jwksFile.isPresent() == jwksUrl.isPresent()) {
+                throw new IllegalArgumentException("set exactly one of psat.jwks-file and psat.jwks-url");
+            }
+            if (allowedServiceAccounts.isEmpty()) {
+                throw new IllegalArgumentException("psat.allowed-service-accounts is empty: no agent could attest");
+            }
+        }
+    }
+
     /** PEM files of a CA made elsewhere; the root's key stays offline. */
     public record CaImport(Path rootCertificate, Path intermediateCertificate, Path intermediateKey) {
     }
@@ -119,7 +148,9 @@ public record ServerConfig(
             "http.max-request-line-bytes", "http.max-header-bytes", "grpc.max-concurrent-streams",
             "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
-            "grpc.max-watch-streams-per-identity", "certificates.retention");
+            "grpc.max-watch-streams-per-identity", "certificates.retention",
+            "agent.svid-ttl", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
+            "psat.audience", "psat.allowed-service-accounts");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -157,6 +188,11 @@ public record ServerConfig(
 
     /** A dev server: a generated CA in {@code dataDir}, loopback only, an admin credential written to disk. */
     public static ServerConfig dev(Path dataDir, int grpcPort, int httpPort) {
+        return dev(dataDir, grpcPort, httpPort, java.util.Map.of());
+    }
+
+    /** A dev server with extra settings (node attestation in tests: x509pop.roots, psat.*). */
+    public static ServerConfig dev(Path dataDir, int grpcPort, int httpPort, java.util.Map<String, String> extra) {
         dataDir = dataDir.toAbsolutePath().normalize();
         Properties p = new Properties();
         p.setProperty("trust-domain", "lanyard.local");
@@ -166,6 +202,7 @@ public record ServerConfig(
         p.setProperty("http.host", "127.0.0.1");
         p.setProperty("http.port", Integer.toString(httpPort));
         p.setProperty("admin.credential-dir", dataDir.resolve("admin").toString());
+        extra.forEach(p::setProperty);
         return fromProperties(p, dataDir);
     }
 
@@ -251,7 +288,10 @@ public record ServerConfig(
                 logFormat(p.getProperty("log.format", "text")),
                 httpLimits(p),
                 grpcLimits(p),
-                duration(p, "certificates.retention", "7d"));
+                duration(p, "certificates.retention", "7d"),
+                new Agents(duration(p, "agent.svid-ttl", "1h"),
+                        list(p.getProperty("x509pop.roots", "")).stream().map(v -> path(base, v)).toList(),
+                        psat(p, base)));
     }
 
     private static HttpLimits httpLimits(Properties p) {
@@ -291,6 +331,17 @@ public record ServerConfig(
         }
     }
 
+    private static Optional<Psat> psat(Properties p, Path base) {
+        if (p.getProperty("psat.cluster") == null) {
+            return Optional.empty();
+        }
+        return Optional.of(new Psat(required(p, "psat.cluster"), required(p, "psat.issuer"),
+                Optional.ofNullable(p.getProperty("psat.jwks-file")).map(v -> path(base, v)),
+                Optional.ofNullable(p.getProperty("psat.jwks-url")).map(URI::create),
+                p.getProperty("psat.audience", "lanyard"),
+                list(p.getProperty("psat.allowed-service-accounts", ""))));
+    }
+
     /** The SPIFFE ID of the server's own certificate. */
     public SpiffeId serverId() {
         return SpiffeId.of(trustDomain, "/lanyard/server");
@@ -310,7 +361,7 @@ public record ServerConfig(
                 databaseUser, databasePassword, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
-                revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention);
+                revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents);
     }
 
     /** Every component, except that the database password is never written out. */
@@ -327,7 +378,7 @@ public record ServerConfig(
                 + serverDnsNames + ", serverCertificateTtl=" + serverCertificateTtl + ", maxCsrBytes=" + maxCsrBytes
                 + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations + ", callLimits=" + callLimits
                 + ", logFormat=" + logFormat + ", httpLimits=" + httpLimits + ", grpcLimits=" + grpcLimits
-                + ", certificateRetention=" + certificateRetention + "]";
+                + ", certificateRetention=" + certificateRetention + ", agents=" + agents + "]";
     }
 
     /** The {@code iss} of every token: the public URL of this server. */

@@ -18,10 +18,16 @@ final class IdentityOrder {
     private IdentityOrder() {
     }
 
-    /** Locks the identity's registration row; false when it has none. */
+    /** Locks the identity's registration row (a node agent's: its agents row); false when it has none. */
     static boolean lock(Connection c, String spiffeId) throws SQLException {
-        return !Jdbc.query(c, "select spiffe_id from registrations where spiffe_id = ? for update",
+        String table = isAgent(spiffeId) ? "agents" : "registrations";
+        return !Jdbc.query(c, "select spiffe_id from " + table + " where spiffe_id = ? for update",
                 s -> s.setString(1, spiffeId), row -> row.getString(1)).isEmpty();
+    }
+
+    private static boolean isAgent(String spiffeId) {
+        int path = spiffeId.indexOf('/', "spiffe://".length());
+        return path > 0 && spiffeId.startsWith(dev.lanyard.registration.Selectors.AGENT_PREFIX, path);
     }
 
     /**

@@ -7,6 +7,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import javax.sql.DataSource;
@@ -28,12 +30,14 @@ public final class JdbcRegistrationRepository implements RegistrationRepository 
                 return false;
             }
             try {
-                Jdbc.update(c, "insert into registrations (spiffe_id, dns_names, max_ttl_seconds, created_at)"
-                        + " values (?, ?, ?, ?)", s -> {
+                Jdbc.update(c, "insert into registrations (spiffe_id, dns_names, max_ttl_seconds, created_at,"
+                        + " parent_id, selectors) values (?, ?, ?, ?, ?, ?)", s -> {
                             s.setString(1, registration.spiffeId().toString());
                             s.setString(2, String.join(" ", registration.dnsNames()));
                             s.setLong(3, registration.maxTtl().getSeconds());
                             Jdbc.setInstant(s, 4, registration.createdAt());
+                            s.setString(5, registration.parentId().orElse(null));
+                            s.setString(6, String.join("\n", registration.selectors()));
                         });
                 return true;
             } catch (SQLException e) {
@@ -61,6 +65,20 @@ public final class JdbcRegistrationRepository implements RegistrationRepository 
     }
 
     @Override
+    public List<Registration> withParent(Collection<String> parents) {
+        if (parents.isEmpty()) {
+            return List.of();
+        }
+        List<String> list = List.copyOf(parents);
+        String marks = String.join(", ", Collections.nCopies(list.size(), "?"));
+        return jdbc.query("select * from registrations where parent_id in (" + marks + ") order by spiffe_id", s -> {
+            for (int i = 0; i < list.size(); i++) {
+                s.setString(i + 1, list.get(i));
+            }
+        }, JdbcRegistrationRepository::map);
+    }
+
+    @Override
     public boolean delete(SpiffeId spiffeId) {
         return jdbc.inTransaction(c -> {
             Jdbc.update(c, "delete from join_tokens where spiffe_id = ? and used_at is null",
@@ -72,8 +90,11 @@ public final class JdbcRegistrationRepository implements RegistrationRepository 
 
     private static Registration map(ResultSet row) throws SQLException {
         String dns = row.getString("dns_names");
+        String selectors = row.getString("selectors");
         return new Registration(SpiffeId.parse(row.getString("spiffe_id")),
                 dns.isEmpty() ? List.of() : Arrays.asList(dns.split(" ")),
-                Duration.ofSeconds(row.getLong("max_ttl_seconds")), Jdbc.getInstant(row, "created_at"));
+                Duration.ofSeconds(row.getLong("max_ttl_seconds")), Jdbc.getInstant(row, "created_at"),
+                Optional.ofNullable(row.getString("parent_id")),
+                selectors.isEmpty() ? List.of() : Arrays.asList(selectors.split("\n")));
     }
 }

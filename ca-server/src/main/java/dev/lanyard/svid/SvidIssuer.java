@@ -107,7 +107,7 @@ public final class SvidIssuer {
         }
     }
 
-    private ValidatedCsr validate(byte[] der) throws Refusal {
+    ValidatedCsr validate(byte[] der) throws Refusal {
         try {
             return csrValidator.validate(der);
         } catch (CsrRejectedException e) {
@@ -115,7 +115,7 @@ public final class SvidIssuer {
         }
     }
 
-    private void refuseIfRevoked(SpiffeId id, Optional<String> serialHex) throws Refusal {
+    void refuseIfRevoked(SpiffeId id, Optional<String> serialHex) throws Refusal {
         Optional<Revocation> revocation = revocations.refusalFor(id, serialHex);
         if (revocation.isPresent()) {
             throw new Refusal(Code.PERMISSION_DENIED, revocation.get().refusalMessage());
@@ -130,7 +130,7 @@ public final class SvidIssuer {
                 Code.PERMISSION_DENIED, id + " has no registration; an admin must register it first"));
     }
 
-    private Duration lifetime(Optional<Duration> requested, Registration registration)
+    Duration lifetime(Optional<Duration> requested, Registration registration)
             throws Refusal {
         if (requested.isEmpty()) {
             return defaultTtl.compareTo(registration.maxTtl()) < 0 ? defaultTtl : registration.maxTtl();
@@ -146,7 +146,7 @@ public final class SvidIssuer {
         return ttl;
     }
 
-    private static void checkSans(ValidatedCsr csr, Registration registration) throws Refusal {
+    static void checkSans(ValidatedCsr csr, Registration registration) throws Refusal {
         try {
             SanPolicy.check(csr, registration.spiffeId(), registration.dnsNames());
         } catch (CsrRejectedException e) {
@@ -158,7 +158,7 @@ public final class SvidIssuer {
      * Signs, then records the certificate with its audit record, ordered in the database with any
      * revocation of the identity: a revocation that committed first refuses it here.
      */
-    private IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
+    IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
             Duration lifetime, String actor, String action, Optional<String> presentedSerial) throws Refusal {
         IssuedSvid svid = ca.get().issue(
                 csr.publicKey(), registration.spiffeId(), requestedDns(csr, registration), lifetime);
@@ -182,7 +182,7 @@ public final class SvidIssuer {
                 .toList();
     }
 
-    private void refuse(String actor, String action, String target, Refusal e) {
+    void refuse(String actor, String action, String target, Refusal e) {
         audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
                 e.code() + ": " + e.getMessage()));
     }
@@ -191,10 +191,11 @@ public final class SvidIssuer {
         return e.reason() == CsrRejectedException.Reason.DISALLOWED_SAN ? Code.PERMISSION_DENIED : Code.INVALID_ARGUMENT;
     }
 
-    private static Code attestationCode(AttestationException e) {
+    static Code attestationCode(AttestationException e) {
         return switch (e.reason()) {
             case MISSING, MALFORMED, UNSUPPORTED_KIND -> Code.INVALID_ARGUMENT;
-            case UNKNOWN, EXPIRED, USED -> Code.UNAUTHENTICATED;
+            case UNKNOWN, EXPIRED, USED, UNTRUSTED -> Code.UNAUTHENTICATED;
+            case DENIED -> Code.PERMISSION_DENIED;
         };
     }
 }

@@ -57,17 +57,44 @@ public final class TokenIssuer {
     /** A token for {@code caller}, bound to the certificate it called with. */
     public MintedToken issue(SpiffeId caller, X509Certificate certificate, String audience, List<String> requestedScopes,
             Optional<Duration> ttl) throws Refusal {
-        String actor = caller.toString();
-        String target = "audience " + audience;
+        return issue(caller.toString(), caller, certificate, audience, requestedScopes, ttl);
+    }
+
+    /**
+     * A token for a workload a node agent serves, bound to the workload's current certificate that the
+     * agent holds; the same rules as for the workload itself, audited with the agent as actor. No
+     * requested scopes means every scope the policy grants the workload on the audience that its
+     * contract declares (the Workload API asks for an audience only).
+     */
+    public MintedToken issueForAgent(SpiffeId agent, SpiffeId workload, X509Certificate certificate, String audience,
+            List<String> requestedScopes, Optional<Duration> ttl) throws Refusal {
+        List<String> scopes = requestedScopes;
+        if (scopes.isEmpty()) {
+            scopes = policy.current().grantedScopes(workload, audience).stream()
+                    .filter(scope -> contracts.check(audience, Set.of(scope)).ok()).toList();
+            if (scopes.isEmpty() && contracts.check(audience, Set.of()).outcome()
+                    != dev.lanyard.contract.TokenScopeCheck.Outcome.UNKNOWN_AUDIENCE) {
+                Refusal refused = Refusal.denied(workload + " is granted no scope on audience " + audience);
+                audit.record(new AuditEvent(clock.instant(), agent.toString(), "token.issue", "audience " + audience
+                        + " for " + workload, AuditEvent.Outcome.REFUSED, refused.code() + ": " + refused.getMessage()));
+                throw refused;
+            }
+        }
+        return issue(agent.toString(), workload, certificate, audience, scopes, ttl);
+    }
+
+    private MintedToken issue(String actor, SpiffeId caller, X509Certificate certificate, String audience,
+            List<String> requestedScopes, Optional<Duration> ttl) throws Refusal {
+        String target = "audience " + audience + (actor.equals(caller.toString()) ? "" : " for " + caller);
         try {
             String serial = certificate.getSerialNumber().toString(16);
             Optional<Revocation> revoked = revocations.refusalFor(caller, Optional.of(serial));
             if (revoked.isPresent()) {
                 throw Refusal.denied(revoked.get().refusalMessage());
             }
-            if (!rateLimiter.tryAcquire(actor)) {
+            if (!rateLimiter.tryAcquire(caller.toString())) {
                 throw new Refusal(Refusal.Code.RESOURCE_EXHAUSTED,
-                        actor + " is minting tokens faster than its rate limit; retry shortly");
+                        caller + " is minting tokens faster than its rate limit; retry shortly");
             }
             Set<String> scopes = new LinkedHashSet<>(requestedScopes);
             TokenScopeCheck check = contracts.check(audience, scopes);
@@ -76,10 +103,10 @@ public final class TokenIssuer {
             }
             Set<String> missing = policy.current().missingScopes(caller, audience, scopes);
             if (!missing.isEmpty()) {
-                throw Refusal.denied(actor + " is not granted " + new TreeSet<>(missing) + " on audience " + audience);
+                throw Refusal.denied(caller + " is not granted " + new TreeSet<>(missing) + " on audience " + audience);
             }
             if (registrations.find(caller).isEmpty()) {
-                throw Refusal.denied(actor + " has no registration");
+                throw Refusal.denied(caller + " has no registration");
             }
             MintedToken token = mint(caller, certificate, audience, scopes, ttl);
             try {

@@ -85,9 +85,28 @@ class ServerConfigTest {
                 config.adminCredentialTtl(), config.serverDnsNames(), config.serverCertificateTtl(), config.maxCsrBytes(),
                 config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat(),
                 config.httpLimits(), config.grpcLimits(),
-                config.certificateRetention());
+                config.certificateRetention(), config.agents());
         assertThat(withPassword.toString()).doesNotContain("s3cret").contains("databasePassword=***")
                 .contains("trustDomain=acme.internal");
+    }
+
+    @Test
+    void nodeAttestationIsConfiguredPerKind() throws Exception {
+        ServerConfig none = load("trust-domain=acme.internal\n");
+        assertThat(none.agents().x509popRoots()).isEmpty();
+        assertThat(none.agents().psat()).isEmpty();
+        assertThat(none.agents().svidTtl()).isEqualTo(java.time.Duration.ofHours(1));
+        ServerConfig both = load("trust-domain=acme.internal\nx509pop.roots=a.pem, b.pem\npsat.cluster=prod\n"
+                + "psat.issuer=https://k8s.example\npsat.jwks-url=https://k8s.example/openid/v1/jwks\n"
+                + "psat.allowed-service-accounts=lanyard:agent\n");
+        assertThat(both.agents().x509popRoots()).hasSize(2);
+        assertThat(both.agents().psat().orElseThrow().audience()).isEqualTo("lanyard");
+        assertThat(both.agents().psat().orElseThrow().allowedServiceAccounts()).containsExactly("lanyard:agent");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\npsat.cluster=prod\npsat.issuer=https://k8s\n"
+                + "psat.allowed-service-accounts=lanyard:agent\n"))
+                .hasMessageContaining("exactly one of psat.jwks-file and psat.jwks-url");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\npsat.cluster=prod\npsat.issuer=https://k8s\n"
+                + "psat.jwks-file=j.json\n")).hasMessageContaining("psat.allowed-service-accounts is empty");
     }
 
     @Test

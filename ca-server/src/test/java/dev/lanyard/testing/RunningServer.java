@@ -43,16 +43,23 @@ public final class RunningServer implements AutoCloseable {
     private final Path dataDir;
     private final MutableClock clock;
     private final List<ManagedChannel> channels = new ArrayList<>();
+    private final java.util.Map<String, String> extra;
     private LanyardServer server;
 
-    private RunningServer(Path dataDir, MutableClock clock) throws IOException {
+    private RunningServer(Path dataDir, MutableClock clock, java.util.Map<String, String> extra) throws IOException {
         this.dataDir = dataDir;
         this.clock = clock;
-        this.server = LanyardServer.start(ServerConfig.dev(dataDir, 0, 0), clock);
+        this.extra = java.util.Map.copyOf(extra);
+        this.server = LanyardServer.start(ServerConfig.dev(dataDir, 0, 0, this.extra), clock);
     }
 
     public static RunningServer start(Path dataDir) throws IOException {
-        return new RunningServer(dataDir, MutableClock.startingNow());
+        return start(dataDir, java.util.Map.of());
+    }
+
+    /** A dev server with extra settings (x509pop.roots, psat.*, ...). */
+    public static RunningServer start(Path dataDir, java.util.Map<String, String> extra) throws IOException {
+        return new RunningServer(dataDir, MutableClock.startingNow(), extra);
     }
 
     public LanyardServer server() {
@@ -73,7 +80,7 @@ public final class RunningServer implements AutoCloseable {
         int httpPort = server.httpPort();
         closeChannels();
         server.close();
-        server = LanyardServer.start(ServerConfig.dev(dataDir, grpcPort, httpPort), clock);
+        server = LanyardServer.start(ServerConfig.dev(dataDir, grpcPort, httpPort, extra), clock);
     }
 
     public Credential adminCredential() {

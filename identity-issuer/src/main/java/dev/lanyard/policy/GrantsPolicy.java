@@ -97,6 +97,18 @@ public final class GrantsPolicy {
         return source;
     }
 
+    /** Every scope {@code caller} is granted on {@code audience}, sorted. */
+    public Set<String> grantedScopes(SpiffeId caller, String audience) {
+        Objects.requireNonNull(caller, "caller");
+        Set<String> granted = new java.util.TreeSet<>();
+        for (CompiledGrant grant : byAudience.getOrDefault(audience, List.of())) {
+            if (grant.matches(caller)) {
+                granted.addAll(grant.scopes());
+            }
+        }
+        return Collections.unmodifiableSet(granted);
+    }
+
     /**
      * The requested scopes {@code caller} is not granted on {@code audience}, in request order;
      * empty when every one is granted.

@@ -28,6 +28,9 @@ final class DevCommand implements Callable<Integer> {
     @Option(names = "--log-format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
     String logFormat;
 
+    @Option(names = "--x509pop-roots", description = "PEM roots of a node PKI: node agents may attest with x509pop")
+    Path x509popRoots;
+
     @Override
     public Integer call() throws Exception {
         LogFormats.apply(switch (logFormat) {
@@ -36,7 +39,8 @@ final class DevCommand implements Callable<Integer> {
             default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--log-format must be text or json");
         });
-        LanyardServer server = LanyardServer.start(ServerConfig.dev(data, port, httpPort));
+        LanyardServer server = LanyardServer.start(ServerConfig.dev(data, port, httpPort, x509popRoots == null
+                ? java.util.Map.of() : java.util.Map.of("x509pop.roots", x509popRoots.toAbsolutePath().toString())));
         PrintWriter out = spec.commandLine().getOut();
         String admin = server.config().adminCredentialDir().orElseThrow().toString();
         String td = server.config().trustDomain();

@@ -21,14 +21,23 @@ final class JoinTokenCommand {
         CommandSpec spec;
         @Mixin
         AdminOptions admin;
-        @Option(names = "--spiffe-id", required = true)
+        @Option(names = "--spiffe-id", description = "the registered workload the token attests")
         String spiffeId;
+        @Option(names = "--agent", description = "a token for a node agent (lanyard-agent) instead of a workload")
+        boolean agent;
         @Option(names = "--ttl", converter = DurationConverter.class, description = "how long it stays usable (default 10m)")
         Duration ttl;
 
         @Override
         public Integer call() throws Exception {
-            CreateJoinTokenRequest.Builder request = CreateJoinTokenRequest.newBuilder().setSpiffeId(spiffeId);
+            if ((spiffeId == null) == !agent) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "give exactly one of --spiffe-id (a workload) and --agent (a node agent)");
+            }
+            CreateJoinTokenRequest.Builder request = CreateJoinTokenRequest.newBuilder().setAgent(agent);
+            if (spiffeId != null) {
+                request.setSpiffeId(spiffeId);
+            }
             if (ttl != null) {
                 request.setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(ttl.getSeconds()));
             }

@@ -34,11 +34,20 @@ final class RegistrationCommand {
         List<String> dns = new ArrayList<>();
         @Option(names = "--max-ttl", converter = DurationConverter.class, description = "longest certificate lifetime")
         Duration maxTtl;
+        @Option(names = "--parent", description = "the node agent that serves it: an agent SPIFFE ID or a node selector"
+                + " (x509pop:subject:cn:NAME, k8s_psat:cluster:NAME)")
+        String parent;
+        @Option(names = "--selector", description = "a workload selector the local process must match (repeatable):"
+                + " unix:uid:N, unix:gid:N, unix:user:NAME, unix:path:/abs/path, unix:sha256:HEX")
+        List<String> selectors = new ArrayList<>();
 
         @Override
         public Integer call() throws Exception {
             CreateRegistrationRequest.Builder request = CreateRegistrationRequest.newBuilder()
-                    .setSpiffeId(spiffeId).addAllDnsNames(dns);
+                    .setSpiffeId(spiffeId).addAllDnsNames(dns).addAllSelectors(selectors);
+            if (parent != null) {
+                request.setParentId(parent);
+            }
             if (maxTtl != null) {
                 request.setMaxTtl(com.google.protobuf.Duration.newBuilder().setSeconds(maxTtl.getSeconds()));
             }
@@ -69,11 +78,11 @@ final class RegistrationCommand {
                 return result;
             });
             List<String[]> rows = new ArrayList<>();
-            rows.add(new String[] {"SPIFFE ID", "MAX TTL", "DNS NAMES"});
+            rows.add(new String[] {"SPIFFE ID", "MAX TTL", "DNS NAMES", "PARENT", "SELECTORS"});
             for (Registration r : all) {
                 rows.add(new String[] {r.getSpiffeId(),
                     Durations.format(Duration.ofSeconds(r.getMaxTtl().getSeconds())),
-                    String.join(",", r.getDnsNamesList())});
+                    String.join(",", r.getDnsNamesList()), r.getParentId(), String.join(",", r.getSelectorsList())});
             }
             Table.print(spec.commandLine().getOut(), rows);
             return 0;

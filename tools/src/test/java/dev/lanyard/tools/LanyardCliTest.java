@@ -57,6 +57,21 @@ class LanyardCliTest {
     }
 
     @Test
+    void registrationsForANodeAgentNameTheParentAndSelectors() {
+        assertThat(admin("registration", "create", "--spiffe-id", ID, "--parent", "x509pop:subject:cn:node-7",
+                "--selector", "unix:uid:1000", "--selector", "unix:path:/usr/bin/app").exit()).isZero();
+        assertThat(admin("registration", "list").out()).contains("PARENT", "x509pop:subject:cn:node-7",
+                "unix:path:/usr/bin/app,unix:uid:1000");
+        Run bad = admin("registration", "create", "--spiffe-id", ID + "2", "--parent", "x509pop:subject:cn:node-7",
+                "--selector", "unix:uid:root");
+        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.err()).contains("INVALID_ARGUMENT", "unix:uid:root", "not a number");
+        Run agentToken = admin("join-token", "create", "--agent");
+        assertThat(agentToken.out().trim()).matches("lyjt_[0-9a-f]{32}\\.[A-Za-z0-9_-]{43}");
+        assertThat(agentToken.err()).contains("spiffe://lanyard.local/lanyard/agent/join_token/");
+    }
+
+    @Test
     void bootstrapWithAPinnedRootThenRenew() throws Exception {
         admin("registration", "create", "--spiffe-id", ID);
         Path creds = dir.resolve("creds");

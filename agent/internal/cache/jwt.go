@@ -1,0 +1,55 @@
+package cache
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
+)
+
+// jwtCache keeps JWT-SVIDs per identity, certificate and audience until half their life.
+type jwtCache struct {
+	mu     sync.Mutex
+	tokens map[jwtKey]jwtToken
+}
+
+type jwtKey struct{ id, serial, audience string }
+
+type jwtToken struct {
+	token   string
+	renewAt time.Time
+	expires time.Time
+}
+
+func newJWTCache() *jwtCache { return &jwtCache{tokens: map[jwtKey]jwtToken{}} }
+
+// JWTSVID is a Lanyard token for svid's identity and audience, bound to svid's certificate,
+// carrying the scopes the grants policy gives it there.
+func (m *Manager) JWTSVID(ctx context.Context, svid *SVID, audience string) (string, error) {
+	key := jwtKey{svid.ID.String(), svid.Serial, audience}
+	now := time.Now()
+	m.jwts.mu.Lock()
+	if t, ok := m.jwts.tokens[key]; ok && now.Before(t.renewAt) {
+		m.jwts.mu.Unlock()
+		return t.token, nil
+	}
+	m.jwts.mu.Unlock()
+	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := lanyardv1.NewAgentServiceClient(m.Conn()).NewJwtSvid(callCtx, &lanyardv1.NewJwtSvidRequest{
+		SpiffeId: svid.ID.String(), Audience: audience, Certificate: svid.Chain[0].Raw})
+	if err != nil {
+		return "", err
+	}
+	expires := time.Unix(resp.GetExpiresAt(), 0)
+	m.jwts.mu.Lock()
+	defer m.jwts.mu.Unlock()
+	for k, t := range m.jwts.tokens {
+		if now.After(t.expires) {
+			delete(m.jwts.tokens, k)
+		}
+	}
+	m.jwts.tokens[key] = jwtToken{token: resp.GetToken(), renewAt: now.Add(expires.Sub(now) / 2), expires: expires}
+	return resp.GetToken(), nil
+}

@@ -1,0 +1,377 @@
+package cache
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/lanyard-dev/lanyard/agent/internal/nodeattest"
+	"github.com/lanyard-dev/lanyard/clients/go/identity"
+	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
+	"github.com/lanyard-dev/lanyard/clients/go/retry"
+	"github.com/lanyard-dev/lanyard/clients/go/revocation"
+)
+
+// Config says where the server is, how to trust it, and how to attest.
+type Config struct {
+	Server          string
+	BundleFile      string
+	RootFingerprint string
+	DataDir         string
+	// Evidence is called only when no usable agent SVID is on disk (it may read a one-time token).
+	Evidence     func() (nodeattest.Evidence, error)
+	SyncInterval time.Duration
+	SVIDTTL      time.Duration
+	Logger       *slog.Logger
+}
+
+// batchSize is the most entries one BatchNewX509Svid carries (the server's max_items).
+const batchSize = 100
+
+// Manager holds the agent's state and keeps it current. Safe for concurrent use.
+type Manager struct {
+	cfg      Config
+	log      *slog.Logger
+	backoff  retry.Backoff
+	follower *revocation.Follower
+
+	state   atomic.Pointer[State]
+	agent   atomic.Pointer[agentSVID]
+	conn    atomic.Pointer[grpc.ClientConn]
+	mu      sync.Mutex // serializes state changes
+	changed chan struct{}
+	revoked atomic.Bool // the agent itself was revoked: it serves nothing
+	jwts    *jwtCache
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+type agentSVID struct {
+	id   spiffeid.ID
+	cert tls.Certificate
+	leaf *x509.Certificate
+}
+
+// Start trusts the server, loads or attests the agent SVID, and starts syncing in the background.
+// It returns before the first registrations arrive: the Workload API can serve at once.
+func Start(ctx context.Context, cfg Config) (*Manager, error) {
+	m := &Manager{cfg: cfg, log: cfg.Logger, changed: make(chan struct{}),
+		backoff: retry.Backoff{Base: 500 * time.Millisecond, Max: 15 * time.Second,
+			Random: mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))}}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	m.jwts = newJWTCache()
+	var roots []*x509.Certificate
+	var err error
+	if cfg.BundleFile != "" {
+		roots, err = identity.ReadBundleFile(cfg.BundleFile)
+	} else {
+		roots, err = identity.FetchPinnedBundle(ctx, cfg.Server, cfg.RootFingerprint)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(roots) == 0 {
+		return nil, errors.New("agent: the trust bundle holds no root")
+	}
+	// The trust domain is the agent SVID's, known once it is loaded or attested.
+	m.state.Store(&State{Roots: roots, JWTKeys: map[string]crypto.PublicKey{}})
+
+	if loaded, ok := m.loadAgentSVID(roots); ok {
+		m.agent.Store(loaded)
+		m.log.Info("using the agent SVID on disk", "spiffe_id", loaded.id, "expires", loaded.leaf.NotAfter)
+	} else if err := m.attest(ctx); err != nil {
+		return nil, err
+	}
+	td := m.agent.Load().id.TrustDomain()
+	m.update(func(s State) State { s.TrustDomain = td; return s })
+	conn, err := m.dial()
+	if err != nil {
+		return nil, err
+	}
+	m.conn.Store(conn)
+	m.follower = revocation.NewFollower(m, revocation.WithLogger(m.log), revocation.WithOnChange(m.applyRevocations))
+
+	runCtx, stop := context.WithCancel(context.Background())
+	m.stop = stop
+	m.wg.Add(4)
+	go func() { defer m.wg.Done(); m.syncLoop(runCtx) }()
+	go func() { defer m.wg.Done(); m.renewAgentLoop(runCtx) }()
+	go func() { defer m.wg.Done(); m.watchBundle(runCtx) }()
+	go func() { defer m.wg.Done(); _ = m.follower.Run(runCtx) }()
+	return m, nil
+}
+
+// Close stops the background work and closes the connection.
+func (m *Manager) Close() {
+	if m.stop != nil {
+		m.stop()
+	}
+	m.wg.Wait()
+	if c := m.conn.Load(); c != nil {
+		c.Close()
+	}
+}
+
+// State is the current snapshot.
+func (m *Manager) State() *State { return m.state.Load() }
+
+// Changed is closed at the next change of the state.
+func (m *Manager) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+// AgentID is the agent's own SPIFFE ID.
+func (m *Manager) AgentID() spiffeid.ID { return m.agent.Load().id }
+
+// Conn is the current mTLS connection to Lanyard (revocation.Conns).
+func (m *Manager) Conn() *grpc.ClientConn { return m.conn.Load() }
+
+// update replaces the state under the lock with what change returns, and wakes the watchers.
+func (m *Manager) update(change func(old State) State) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := change(*m.state.Load())
+	next.Version = m.state.Load().Version + 1
+	m.state.Store(&next)
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// dial connects presenting the current agent SVID and accepting only Lanyard's server SVID.
+func (m *Manager) dial() (*grpc.ClientConn, error) {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, //nolint:gosec // the server is verified as an SVID below
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if a := m.agent.Load(); a != nil {
+				return &a.cert, nil
+			}
+			return &tls.Certificate{}, nil
+		},
+		VerifyPeerCertificate: m.verifyServer,
+	}
+	return grpc.NewClient(m.cfg.Server, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+}
+
+func (m *Manager) verifyServer(raw [][]byte, _ [][]*x509.Certificate) error {
+	var chain []*x509.Certificate
+	for _, der := range raw {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return err
+		}
+		chain = append(chain, c)
+	}
+	if len(chain) == 0 {
+		return errors.New("agent: the server presented no certificate")
+	}
+	id, err := x509svid.IDFromCert(chain[0])
+	if err != nil {
+		return err
+	}
+	bundle := x509bundle.FromX509Authorities(id.TrustDomain(), m.state.Load().Roots)
+	if _, _, err := x509svid.Verify(chain, bundle); err != nil {
+		return fmt.Errorf("agent: the server's certificate: %w", err)
+	}
+	if id.Path() != "/lanyard/server" {
+		return fmt.Errorf("agent: the server presented %s, not the Lanyard server", id)
+	}
+	if td := m.state.Load().TrustDomain; !td.IsZero() && td != id.TrustDomain() {
+		return fmt.Errorf("agent: the server is in trust domain %s, not %s", id.TrustDomain(), td)
+	}
+	return nil
+}
+
+// attest proves the node and stores the agent SVID (in memory and on disk).
+func (m *Manager) attest(ctx context.Context) error {
+	if m.cfg.Evidence == nil {
+		return errors.New("agent: no usable agent SVID on disk and no way to attest")
+	}
+	evidence, err := m.cfg.Evidence()
+	if err != nil {
+		return err
+	}
+	key, csr, err := newKeyAndCSR()
+	if err != nil {
+		return err
+	}
+	conn, err := m.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := nodeattest.Attest(ctx, conn, evidence, csr)
+	if err != nil {
+		return err
+	}
+	a, err := m.acceptAgent(resp, key)
+	if err != nil {
+		return err
+	}
+	m.agent.Store(a)
+	m.saveAgentSVID(a, key)
+	m.log.Info("node attested", "spiffe_id", a.id, "expires", a.leaf.NotAfter)
+	return nil
+}
+
+func (m *Manager) acceptAgent(resp *lanyardv1.CertificateResponse, key *ecdsa.PrivateKey) (*agentSVID, error) {
+	chain, err := parseChain(resp)
+	if err != nil {
+		return nil, err
+	}
+	id, err := m.verifySVID(chain)
+	if err != nil {
+		return nil, fmt.Errorf("agent: the agent SVID: %w", err)
+	}
+	if pub, ok := chain[0].PublicKey.(*ecdsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return nil, errors.New("agent: the agent SVID is not for the agent's key")
+	}
+	cert := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	return &agentSVID{id: id, cert: cert, leaf: chain[0]}, nil
+}
+
+func (m *Manager) verifySVID(chain []*x509.Certificate) (spiffeid.ID, error) {
+	id, err := x509svid.IDFromCert(chain[0])
+	if err != nil {
+		return spiffeid.ID{}, err
+	}
+	bundle := x509bundle.FromX509Authorities(id.TrustDomain(), m.state.Load().Roots)
+	if _, _, err := x509svid.Verify(chain, bundle); err != nil {
+		return spiffeid.ID{}, err
+	}
+	return id, nil
+}
+
+// renewAgentLoop renews the agent SVID at half-life (with jitter); a revoked agent stops.
+func (m *Manager) renewAgentLoop(ctx context.Context) {
+	failures := 0
+	for {
+		wait := time.Until(renewAt(m.agent.Load().leaf))
+		if failures > 0 {
+			wait = m.backoff.Delay(failures - 1)
+		}
+		if retry.Sleep(ctx, wait) != nil {
+			return
+		}
+		if m.revoked.Load() {
+			return
+		}
+		if err := m.renewAgent(ctx); err != nil {
+			failures++
+			m.log.Warn("agent SVID renewal failed; retrying", "error", err)
+			continue
+		}
+		failures = 0
+	}
+}
+
+func (m *Manager) renewAgent(ctx context.Context) error {
+	key, csr, err := newKeyAndCSR()
+	if err != nil {
+		return err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := lanyardv1.NewAgentServiceClient(m.Conn()).RenewAgent(callCtx, &lanyardv1.RenewAgentRequest{Csr: csr})
+	if err != nil {
+		return err
+	}
+	a, err := m.acceptAgent(resp, key)
+	if err != nil {
+		return err
+	}
+	m.agent.Store(a)
+	m.saveAgentSVID(a, key)
+	// New TLS sessions present the new certificate; the old connection ends after its streams moved.
+	conn, err := m.dial()
+	if err != nil {
+		return err
+	}
+	old := m.conn.Swap(conn)
+	time.AfterFunc(30*time.Second, func() { old.Close() })
+	m.log.Info("renewed the agent SVID", "expires", a.leaf.NotAfter)
+	return nil
+}
+
+// renewAt is half of the certificate's life, moved earlier by up to a tenth of it so a fleet of
+// agents (or SVIDs) issued together does not renew together.
+func renewAt(leaf *x509.Certificate) time.Time {
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	jitter := time.Duration(mrand.Int64N(int64(life/10) + 1))
+	return leaf.NotBefore.Add(life/2 - jitter)
+}
+
+func newKeyAndCSR() (*ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, csr, nil
+}
+
+func parseChain(resp *lanyardv1.CertificateResponse) ([]*x509.Certificate, error) {
+	var chain []*x509.Certificate
+	for _, der := range append([][]byte{resp.GetCertificate()}, resp.GetChain()...) {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("agent: the server sent an unreadable certificate: %w", err)
+		}
+		chain = append(chain, c)
+	}
+	return chain, nil
+}
+
+// applyRevocations drops every SVID the follower says is revoked (identity or serial), at once;
+// if the agent itself is revoked, it drops everything and stops asking.
+func (m *Manager) applyRevocations() {
+	a := m.agent.Load()
+	if _, revoked := m.follower.Revoked("", a.id.String(), a.leaf.SerialNumber.Text(16)); revoked {
+		if !m.revoked.Swap(true) {
+			m.log.Warn("this agent was revoked; it serves no identity any more", "spiffe_id", a.id)
+		}
+		m.update(func(s State) State { s.SVIDs = nil; return s })
+		return
+	}
+	isRevoked := func(s *SVID) bool {
+		_, revoked := m.follower.Revoked("", s.ID.String(), s.Serial)
+		return revoked
+	}
+	if !slices.ContainsFunc(m.State().SVIDs, isRevoked) {
+		return
+	}
+	m.update(func(s State) State {
+		s.SVIDs = slices.DeleteFunc(slices.Clone(s.SVIDs), isRevoked)
+		return s
+	})
+	m.log.Info("dropped revoked identities")
+}

@@ -1,0 +1,83 @@
+package peer
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// A real unix socket: the handshake reports this process, and its selectors name its uid and binary.
+func TestTheKernelNamesTheCaller(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			time.Sleep(time.Second)
+			c.Close()
+		}
+	}()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, auth, err := Credentials{}.ServerHandshake(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := auth.(Info)
+	if int(info.PID) != os.Getpid() || int(info.UID) != os.Getuid() || info.StartTime == 0 {
+		t.Fatalf("info %+v", info)
+	}
+	selectors, err := NewAttestor(time.Second).Selectors(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	for _, want := range []string{"unix:uid:" + strconv.Itoa(os.Getuid()), "unix:gid:" + strconv.Itoa(os.Getgid()),
+		"unix:path:" + exe} {
+		if !slices.Contains(selectors, want) {
+			t.Errorf("selectors %v lack %s", selectors, want)
+		}
+	}
+}
+
+// A pid whose start time differs from the one seen at accept is another process now.
+func TestAReusedPidIsRefused(t *testing.T) {
+	start, err := StartTime(int32(os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewAttestor(time.Second).Selectors(Info{PID: int32(os.Getpid()), UID: 0, StartTime: start + 1})
+	if err != ErrGone {
+		t.Fatalf("got %v, want ErrGone", err)
+	}
+}
+
+func TestEveryEntrySelectorMustMatch(t *testing.T) {
+	caller := []string{"unix:uid:1000", "unix:path:/usr/bin/api"}
+	cases := []struct {
+		entry []string
+		want  bool
+	}{
+		{[]string{"unix:uid:1000"}, true},
+		{[]string{"unix:uid:1000", "unix:path:/usr/bin/api"}, true},
+		{[]string{"unix:uid:1000", "unix:path:/usr/bin/other"}, false},
+		{[]string{"unix:uid:1001"}, false},
+		{nil, false}, // an entry without selectors matches nobody
+	}
+	for _, c := range cases {
+		if got := Matches(c.entry, caller); got != c.want {
+			t.Errorf("Matches(%v) = %v, want %v", c.entry, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,255 @@
+// Package workload serves the SPIFFE Workload API (go-spiffe's workload.proto) on the agent's unix
+// socket: each caller is attested by the kernel (package peer) and gets the identities whose
+// selectors it matches; streams send the whole state at once and again on every change.
+package workload
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"log/slog"
+	"slices"
+
+	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
+	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
+	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
+	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	grpcpeer "google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/lanyard-dev/lanyard/agent/internal/cache"
+	"github.com/lanyard-dev/lanyard/agent/internal/peer"
+)
+
+// Source is what the server serves from (cache.Manager).
+type Source interface {
+	State() *cache.State
+	Changed() <-chan struct{}
+	JWTSVID(ctx context.Context, svid *cache.SVID, audience string) (string, error)
+}
+
+// Server implements workload.SpiffeWorkloadAPIServer.
+type Server struct {
+	workload.UnimplementedSpiffeWorkloadAPIServer
+	source   Source
+	attestor *peer.Attestor
+	log      *slog.Logger
+}
+
+// New makes a server; register it with Register.
+func New(source Source, attestor *peer.Attestor, log *slog.Logger) *Server {
+	return &Server{source: source, attestor: attestor, log: log}
+}
+
+// NewGRPCServer is a gRPC server on unix-socket peer credentials with the Workload API and Envoy
+// SDS registered.
+func NewGRPCServer(s *Server) *grpc.Server {
+	g := grpc.NewServer(grpc.Creds(peer.Credentials{}))
+	workload.RegisterSpiffeWorkloadAPIServer(g, s)
+	secretv3.RegisterSecretDiscoveryServiceServer(g, NewSDS(s))
+	return g
+}
+
+// caller checks the security header and returns the caller's selectors.
+func (s *Server) caller(ctx context.Context) ([]string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("workload.spiffe.io"); len(v) != 1 || v[0] != "true" {
+		return nil, status.Error(codes.InvalidArgument, "security header missing from request (workload.spiffe.io: true)")
+	}
+	return s.attest(ctx)
+}
+
+// attest is the caller's selectors from the kernel (SDS callers send no security header).
+func (s *Server) attest(ctx context.Context) ([]string, error) {
+	p, ok := grpcpeer.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Internal, "no peer information")
+	}
+	info, ok := p.AuthInfo.(peer.Info)
+	if !ok {
+		return nil, status.Error(codes.Internal, "the caller was not attested by SO_PEERCRED")
+	}
+	selectors, err := s.attestor.Selectors(info)
+	if err != nil {
+		return nil, status.Error(codes.PermissionDenied, err.Error())
+	}
+	return selectors, nil
+}
+
+func (s *Server) identities(st *cache.State, selectors []string) []*cache.SVID {
+	return st.Matching(selectors, peer.Matches)
+}
+
+var errNoIdentity = status.Error(codes.PermissionDenied, "no identity issued")
+
+// FetchX509SVID streams the caller's X.509-SVIDs with the bundle, now and on every change.
+func (s *Server) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerStreamingServer[workload.X509SVIDResponse]) error {
+	selectors, err := s.caller(stream.Context())
+	if err != nil {
+		return err
+	}
+	var last *workload.X509SVIDResponse
+	for {
+		changed := s.source.Changed()
+		st := s.source.State()
+		svids := s.identities(st, selectors)
+		if len(svids) == 0 {
+			return errNoIdentity
+		}
+		resp := &workload.X509SVIDResponse{}
+		bundle := concat(st.Roots)
+		for _, svid := range svids {
+			resp.Svids = append(resp.Svids, &workload.X509SVID{SpiffeId: svid.ID.String(), X509Svid: concat(svid.Chain),
+				X509SvidKey: svid.KeyPKCS8, Bundle: bundle})
+		}
+		if last == nil || !sameX509(last, resp) {
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+			last = resp
+		}
+		select {
+		case <-changed:
+		case <-stream.Context().Done():
+			return nil
+		}
+	}
+}
+
+// FetchX509Bundles streams the trust domain's X.509 roots, now and on every change.
+func (s *Server) FetchX509Bundles(_ *workload.X509BundlesRequest, stream grpc.ServerStreamingServer[workload.X509BundlesResponse]) error {
+	selectors, err := s.caller(stream.Context())
+	if err != nil {
+		return err
+	}
+	var last []byte
+	for {
+		changed := s.source.Changed()
+		st := s.source.State()
+		if len(s.identities(st, selectors)) == 0 {
+			return errNoIdentity
+		}
+		bundle := concat(st.Roots)
+		if !slices.Equal(last, bundle) {
+			if err := stream.Send(&workload.X509BundlesResponse{Bundles: map[string][]byte{
+				st.TrustDomain.IDString(): bundle}}); err != nil {
+				return err
+			}
+			last = bundle
+		}
+		select {
+		case <-changed:
+		case <-stream.Context().Done():
+			return nil
+		}
+	}
+}
+
+// FetchJWTSVID mints JWT-SVIDs (Lanyard tokens bound to the workload's current X.509-SVID) for one audience.
+func (s *Server) FetchJWTSVID(ctx context.Context, req *workload.JWTSVIDRequest) (*workload.JWTSVIDResponse, error) {
+	selectors, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.GetAudience()) != 1 || req.GetAudience()[0] == "" {
+		return nil, status.Error(codes.InvalidArgument, "exactly one audience is required: a Lanyard token has one audience")
+	}
+	svids := s.identities(s.source.State(), selectors)
+	if req.GetSpiffeId() != "" {
+		svids = slices.DeleteFunc(svids, func(v *cache.SVID) bool { return v.ID.String() != req.GetSpiffeId() })
+	}
+	if len(svids) == 0 {
+		return nil, errNoIdentity
+	}
+	resp := &workload.JWTSVIDResponse{}
+	for _, svid := range svids {
+		token, err := s.source.JWTSVID(ctx, svid, req.GetAudience()[0])
+		if err != nil {
+			st, _ := status.FromError(err)
+			return nil, status.Errorf(st.Code(), "JWT-SVID for %s: %s", svid.ID, st.Message())
+		}
+		resp.Svids = append(resp.Svids, &workload.JWTSVID{SpiffeId: svid.ID.String(), Svid: token})
+	}
+	return resp, nil
+}
+
+// FetchJWTBundles streams the JWT keys as a JWKS, now and on every change.
+func (s *Server) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.ServerStreamingServer[workload.JWTBundlesResponse]) error {
+	selectors, err := s.caller(stream.Context())
+	if err != nil {
+		return err
+	}
+	var last []byte
+	for {
+		changed := s.source.Changed()
+		st := s.source.State()
+		if len(s.identities(st, selectors)) == 0 {
+			return errNoIdentity
+		}
+		jwks, err := jwtBundle(st).Marshal()
+		if err != nil {
+			return status.Error(codes.Internal, "the JWT bundle cannot be encoded")
+		}
+		if !slices.Equal(last, jwks) {
+			if err := stream.Send(&workload.JWTBundlesResponse{Bundles: map[string][]byte{
+				st.TrustDomain.IDString(): jwks}}); err != nil {
+				return err
+			}
+			last = jwks
+		}
+		select {
+		case <-changed:
+		case <-stream.Context().Done():
+			return nil
+		}
+	}
+}
+
+// ValidateJWTSVID checks a token's signature, time and audience against the JWT bundle.
+func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTSVIDRequest) (*workload.ValidateJWTSVIDResponse, error) {
+	if _, err := s.caller(ctx); err != nil {
+		return nil, err
+	}
+	if req.GetAudience() == "" {
+		return nil, status.Error(codes.InvalidArgument, "audience must be specified")
+	}
+	if req.GetSvid() == "" {
+		return nil, status.Error(codes.InvalidArgument, "svid must be specified")
+	}
+	svid, err := jwtsvid.ParseAndValidate(req.GetSvid(), jwtBundle(s.source.State()), []string{req.GetAudience()})
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	claims, err := structpb.NewStruct(svid.Claims)
+	if err != nil {
+		return nil, status.Error(codes.Internal, "the token's claims cannot be encoded")
+	}
+	return &workload.ValidateJWTSVIDResponse{SpiffeId: svid.ID.String(), Claims: claims}, nil
+}
+
+func jwtBundle(st *cache.State) *jwtbundle.Bundle {
+	keys := map[string]crypto.PublicKey{}
+	for kid, k := range st.JWTKeys {
+		keys[kid] = k
+	}
+	return jwtbundle.FromJWTAuthorities(st.TrustDomain, keys)
+}
+
+func concat(certs []*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, c.Raw...)
+	}
+	return out
+}
+
+func sameX509(a, b *workload.X509SVIDResponse) bool {
+	return slices.EqualFunc(a.GetSvids(), b.GetSvids(), func(x, y *workload.X509SVID) bool {
+		return x.GetSpiffeId() == y.GetSpiffeId() && slices.Equal(x.GetX509Svid(), y.GetX509Svid()) &&
+			slices.Equal(x.GetBundle(), y.GetBundle())
+	})
+}

@@ -1,0 +1,136 @@
+package dev.lanyard.attest;
+
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.jwk.source.JWKSource;
+import com.nimbusds.jose.proc.JWSVerificationKeySelector;
+import com.nimbusds.jose.proc.SecurityContext;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.proc.DefaultJWTProcessor;
+import dev.lanyard.attest.AttestationException.Reason;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * k8s_psat: a Kubernetes projected service-account token, checked against the cluster's OIDC issuer
+ * and JWKS (a file or a URL, see {@code ServerConfig}): signature, {@code iss}, {@code aud}, time claims
+ * (with a little skew), and that the token's namespace:service-account is allowed. The agent ID is
+ * {@code <cluster>/<node name>} when the token names the node (Kubernetes 1.30+), else {@code <cluster>/<pod uid>}.
+ */
+public final class PsatAttestor implements NodeAttestor {
+
+    /** How a cluster is trusted. {@code allowed} holds "namespace:service-account" entries. */
+    public record Cluster(String name, String issuer, String audience, Set<String> allowed) {
+        public Cluster {
+            allowed = Set.copyOf(allowed);
+        }
+    }
+
+    private static final Duration SKEW = Duration.ofSeconds(30);
+    private static final Pattern SAFE = Pattern.compile("[A-Za-z0-9._-]{1,253}");
+
+    private final Cluster cluster;
+    private final DefaultJWTProcessor<SecurityContext> processor = new DefaultJWTProcessor<>();
+    private final Clock clock;
+
+    public PsatAttestor(Cluster cluster, JWKSource<SecurityContext> keys, Clock clock) {
+        this.cluster = cluster;
+        this.clock = clock;
+        processor.setJWSKeySelector(new JWSVerificationKeySelector<>(Set.of(JWSAlgorithm.RS256, JWSAlgorithm.RS384,
+                JWSAlgorithm.RS512, JWSAlgorithm.PS256, JWSAlgorithm.ES256, JWSAlgorithm.ES384), keys));
+        // The claims are checked below against the injected clock; Nimbus' own check reads the system time.
+        processor.setJWTClaimsSetVerifier((claims, context) -> {
+        });
+    }
+
+    @Override
+    public String kind() {
+        return "k8s_psat";
+    }
+
+    @Override
+    public AttestedNode verify(NodeEvidence evidence, byte[] challenge, byte[] response) throws AttestationException {
+        NodeEvidence.Psat psat = (NodeEvidence.Psat) evidence;
+        if (!cluster.name().equals(psat.cluster())) {
+            throw new AttestationException(Reason.UNTRUSTED, "cluster '" + printable(psat.cluster())
+                    + "' is not configured on this server (psat.cluster)");
+        }
+        if (psat.token().isEmpty()) {
+            throw new AttestationException(Reason.MISSING, "the service-account token is empty");
+        }
+        JWTClaimsSet claims;
+        try {
+            claims = processor.process(psat.token(), null);
+        } catch (ParseException e) {
+            throw new AttestationException(Reason.MALFORMED, "the service-account token is not a JWT");
+        } catch (Exception e) {
+            // Nimbus' messages can quote the token's content; say only what failed.
+            throw new AttestationException(Reason.UNTRUSTED,
+                    "the service-account token's signature does not verify with the cluster's JWKS");
+        }
+        if (!cluster.issuer().equals(claims.getIssuer())) {
+            throw new AttestationException(Reason.UNTRUSTED, "the service-account token was issued by '"
+                    + printable(String.valueOf(claims.getIssuer())) + "', not the cluster's issuer " + cluster.issuer());
+        }
+        if (claims.getAudience() == null || !claims.getAudience().contains(cluster.audience())) {
+            throw new AttestationException(Reason.UNTRUSTED,
+                    "the service-account token's audience does not include " + cluster.audience());
+        }
+        Instant now = clock.instant();
+        Date exp = claims.getExpirationTime();
+        if (exp == null || !now.minus(SKEW).isBefore(exp.toInstant())) {
+            throw new AttestationException(Reason.EXPIRED, "the service-account token has expired");
+        }
+        Date nbf = claims.getNotBeforeTime();
+        if (nbf != null && now.plus(SKEW).isBefore(nbf.toInstant())) {
+            throw new AttestationException(Reason.EXPIRED, "the service-account token is not valid yet");
+        }
+        Map<String, Object> k8s = map(claims.getClaim("kubernetes.io"));
+        String namespace = safe(k8s.get("namespace"), "namespace");
+        String account = safe(map(k8s.get("serviceaccount")).get("name"), "serviceaccount.name");
+        if (!cluster.allowed().contains(namespace + ":" + account)) {
+            throw new AttestationException(Reason.DENIED, "service account " + namespace + ":" + account
+                    + " is not allowed to attest agents (psat.allowed-service-accounts)");
+        }
+        Map<String, Object> pod = map(k8s.get("pod"));
+        Object nodeName = map(k8s.get("node")).get("name");
+        List<String> selectors = new ArrayList<>(List.of("k8s_psat:cluster:" + cluster.name(),
+                "k8s_psat:agent_ns:" + namespace, "k8s_psat:agent_sa:" + account));
+        if (pod.get("name") != null) {
+            selectors.add("k8s_psat:agent_pod_name:" + safe(pod.get("name"), "pod.name"));
+        }
+        String id;
+        if (nodeName != null) {
+            id = safe(nodeName, "node.name");
+            selectors.add("k8s_psat:agent_node_name:" + id);
+        } else {
+            id = safe(pod.get("uid"), "pod.uid");
+        }
+        return new AttestedNode(kind(), cluster.name() + "/" + id, selectors);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> map(Object value) {
+        return value instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+    }
+
+    private static String safe(Object value, String claim) throws AttestationException {
+        if (value instanceof String s && SAFE.matcher(s).matches()) {
+            return s;
+        }
+        throw new AttestationException(Reason.MALFORMED, "the service-account token has no usable kubernetes.io "
+                + claim + " claim");
+    }
+
+    private static String printable(String s) {
+        String cut = s.length() > 80 ? s.substring(0, 80) + "..." : s;
+        return cut.replaceAll("[^\\x20-\\x7e]", "?");
+    }
+}

@@ -1,0 +1,135 @@
+package dev.lanyard.attest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.RSASSASigner;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import dev.lanyard.testing.MutableClock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** k8s_psat with a cluster key pair and JWKS file made here (no cluster). */
+class PsatAttestorTest {
+
+    static final String ISSUER = "https://kubernetes.default.svc.cluster.local";
+    static RSAKey clusterKey;
+    static RSAKey otherKey;
+
+    final MutableClock clock = MutableClock.startingNow();
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void keys() throws Exception {
+        clusterKey = new RSAKeyGenerator(2048).keyID("cluster-1").generate();
+        otherKey = new RSAKeyGenerator(2048).keyID("cluster-1").generate();
+    }
+
+    PsatAttestor attestor() throws Exception {
+        Path jwks = dir.resolve("jwks.json");
+        Files.writeString(jwks, new JWKSet(clusterKey.toPublicJWK()).toString());
+        return new PsatAttestor(new PsatAttestor.Cluster("prod", ISSUER, "lanyard", Set.of("lanyard:lanyard-agent")),
+                PsatKeys.source(Optional.of(jwks), Optional.empty()), clock);
+    }
+
+    String token(RSAKey key, String issuer, String audience, Instant expires, String namespace, String account)
+            throws Exception {
+        JWTClaimsSet claims = new JWTClaimsSet.Builder().issuer(issuer).audience(audience)
+                .subject("system:serviceaccount:" + namespace + ":" + account)
+                .issueTime(Date.from(clock.instant().minusSeconds(10))).notBeforeTime(Date.from(clock.instant().minusSeconds(10)))
+                .expirationTime(Date.from(expires))
+                .claim("kubernetes.io", Map.of("namespace", namespace,
+                        "serviceaccount", Map.of("name", account, "uid", "sa-uid"),
+                        "pod", Map.of("name", "lanyard-agent-x7", "uid", "pod-uid-1"),
+                        "node", Map.of("name", "node-7", "uid", "node-uid-1")))
+                .build();
+        SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(key.getKeyID())
+                .type(JOSEObjectType.JWT).build(), claims);
+        jwt.sign(new RSASSASigner(key));
+        return jwt.serialize();
+    }
+
+    String good() throws Exception {
+        return token(clusterKey, ISSUER, "lanyard", clock.instant().plus(Duration.ofMinutes(10)), "lanyard", "lanyard-agent");
+    }
+
+    @Test
+    void aGoodTokenAttestsTheNodeItNames() throws Exception {
+        AttestedNode node = attestor().verify(new NodeEvidence.Psat("prod", good()), new byte[0], new byte[0]);
+        assertThat(node.id()).isEqualTo("prod/node-7");
+        assertThat(node.selectors()).containsExactly("k8s_psat:cluster:prod", "k8s_psat:agent_ns:lanyard",
+                "k8s_psat:agent_sa:lanyard-agent", "k8s_psat:agent_pod_name:lanyard-agent-x7",
+                "k8s_psat:agent_node_name:node-7");
+    }
+
+    @Test
+    void wrongAudienceIsRefused() throws Exception {
+        refused(token(clusterKey, ISSUER, "vault", clock.instant().plusSeconds(600), "lanyard", "lanyard-agent"),
+                AttestationException.Reason.UNTRUSTED, "audience does not include lanyard");
+    }
+
+    @Test
+    void wrongIssuerIsRefused() throws Exception {
+        refused(token(clusterKey, "https://other.cluster", "lanyard", clock.instant().plusSeconds(600), "lanyard",
+                "lanyard-agent"), AttestationException.Reason.UNTRUSTED, "not the cluster's issuer");
+    }
+
+    @Test
+    void anotherKeyIsRefused() throws Exception {
+        refused(token(otherKey, ISSUER, "lanyard", clock.instant().plusSeconds(600), "lanyard", "lanyard-agent"),
+                AttestationException.Reason.UNTRUSTED, "signature does not verify");
+    }
+
+    @Test
+    void anExpiredTokenIsRefused() throws Exception {
+        String token = good();
+        clock.advance(Duration.ofMinutes(11));
+        refused(token, AttestationException.Reason.EXPIRED, "has expired");
+    }
+
+    @Test
+    void aServiceAccountNotAllowedIsRefused() throws Exception {
+        refused(token(clusterKey, ISSUER, "lanyard", clock.instant().plusSeconds(600), "default", "default"),
+                AttestationException.Reason.DENIED, "default:default is not allowed");
+    }
+
+    @Test
+    void anUnknownClusterIsRefused() throws Exception {
+        assertThatThrownBy(() -> attestor().verify(new NodeEvidence.Psat("staging", good()), new byte[0], new byte[0]))
+                .isInstanceOf(AttestationException.class).hasMessageContaining("not configured");
+    }
+
+    @Test
+    void theTokenNeverAppearsInARefusalOrInToString() throws Exception {
+        String token = token(clusterKey, ISSUER, "vault", clock.instant().plusSeconds(600), "lanyard", "lanyard-agent");
+        assertThatThrownBy(() -> attestor().verify(new NodeEvidence.Psat("prod", token), new byte[0], new byte[0]))
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain(token.substring(token.lastIndexOf('.') + 1)));
+        assertThat(new NodeEvidence.Psat("prod", token).toString()).doesNotContain(token);
+    }
+
+    void refused(String token, AttestationException.Reason reason, String message) throws Exception {
+        PsatAttestor attestor = attestor();
+        assertThatThrownBy(() -> attestor.verify(new NodeEvidence.Psat("prod", token), new byte[0], new byte[0]))
+                .isInstanceOf(AttestationException.class).hasMessageContaining(message)
+                .extracting(e -> ((AttestationException) e).reason()).isEqualTo(reason);
+    }
+
+}

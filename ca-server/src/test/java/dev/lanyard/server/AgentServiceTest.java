@@ -1,0 +1,329 @@
+package dev.lanyard.server;
+
+import static dev.lanyard.server.CertificateServiceTest.assertRefused;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import com.nimbusds.jwt.SignedJWT;
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.credential.Credential;
+import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.NodePki;
+import dev.lanyard.testing.RunningServer;
+import dev.lanyard.token.CertificateThumbprint;
+import dev.lanyard.v1.AgentServiceGrpc;
+import dev.lanyard.v1.AttestAgentParams;
+import dev.lanyard.v1.AttestAgentRequest;
+import dev.lanyard.v1.AttestAgentResponse;
+import dev.lanyard.v1.Attestation;
+import dev.lanyard.v1.BatchNewX509SvidRequest;
+import dev.lanyard.v1.BatchNewX509SvidResponse;
+import dev.lanyard.v1.CertificateResponse;
+import dev.lanyard.v1.CreateJoinTokenRequest;
+import dev.lanyard.v1.CreateRegistrationRequest;
+import dev.lanyard.v1.ListEntriesRequest;
+import dev.lanyard.v1.NewJwtSvidRequest;
+import dev.lanyard.v1.RenewAgentRequest;
+import dev.lanyard.v1.RevocationReason;
+import dev.lanyard.v1.RevocationTarget;
+import dev.lanyard.v1.RevokeRequest;
+import dev.lanyard.v1.SvidParams;
+import dev.lanyard.v1.X509PopAttestation;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.Signature;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The node agent's API on a real server: attestation, entries, batched SVIDs and JWT-SVIDs for workloads. */
+class AgentServiceTest {
+
+    static final String TD = "spiffe://lanyard.local";
+    static final String API = TD + "/ns/payments/sa/api";
+    static final String OTHER = TD + "/ns/other/sa/job";
+
+    @TempDir
+    Path dir;
+    RunningServer lanyard;
+    NodePki pki;
+
+    @BeforeEach
+    void start() throws Exception {
+        pki = new NodePki("node-ca", java.time.Instant.now());
+        Path roots = pki.writeRoot(dir.resolve("node-ca.pem"));
+        lanyard = RunningServer.start(dir.resolve("data"), Map.of("x509pop.roots", roots.toString()));
+    }
+
+    @AfterEach
+    void stop() {
+        lanyard.close();
+    }
+
+    @Test
+    void anAgentAttestsWithAJoinTokenAndServesOnlyItsOwnEntries() throws Exception {
+        Credential agent = attestWithJoinToken();
+        String agentId = CertificateServiceTest.spiffeIdOf(agent.leaf());
+        assertThat(agentId).startsWith(TD + "/lanyard/agent/join_token/");
+
+        register(API, agentId, "unix:uid:1000");
+        register(OTHER, TD + "/lanyard/agent/join_token/someone-else", "unix:uid:1000");
+        var entries = agents(agent).listEntries(ListEntriesRequest.getDefaultInstance());
+        assertThat(entries.getEntriesList()).extracting(r -> r.getSpiffeId()).containsExactly(API);
+        assertThat(entries.getEntries(0).getSelectorsList()).containsExactly("unix:uid:1000");
+
+        KeyPair key = Csrs.ecP256();
+        BatchNewX509SvidResponse batch = agents(agent).batchNewX509Svid(BatchNewX509SvidRequest.newBuilder()
+                .addParams(SvidParams.newBuilder().setSpiffeId(API).setCsr(ByteString.copyFrom(Csrs.csr(key))))
+                .addParams(SvidParams.newBuilder().setSpiffeId(OTHER).setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256()))))
+                .build());
+        assertThat(batch.getResults(0).getErrorCode()).isEmpty();
+        X509Certificate issued = RunningServer.x509(batch.getResults(0).getSvid().getCertificate());
+        assertThat(CertificateServiceTest.spiffeIdOf(issued)).isEqualTo(API);
+        assertThat(issued.getPublicKey()).isEqualTo(key.getPublic());
+        assertThat(batch.getResults(1).getErrorCode()).isEqualTo("PERMISSION_DENIED");
+        assertThat(batch.getResults(1).getErrorMessage()).contains("is not parented to " + agentId);
+
+        List<AuditEvent> audit = lanyard.server().audit().recent(20);
+        assertThat(audit).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("certificate.agent");
+            assertThat(e.actor()).isEqualTo(agentId);
+            assertThat(e.target()).startsWith(API + " serial ");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS);
+        });
+        assertThat(audit).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("certificate.agent");
+            assertThat(e.target()).isEqualTo(OTHER);
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+        });
+    }
+
+    @Test
+    void aNodeSelectorParentIsServedByEveryAgentThatProvedIt() throws Exception {
+        Credential agent = attestWithX509Pop("node-7", Csrs.ecP256());
+        register(API, "x509pop:subject:cn:node-7", "unix:uid:1000");
+        register(OTHER, "x509pop:subject:cn:node-8", "unix:uid:1000");
+        var entries = agents(agent).listEntries(ListEntriesRequest.getDefaultInstance());
+        assertThat(entries.getEntriesList()).extracting(r -> r.getSpiffeId()).containsExactly(API);
+        assertThat(entries.getNodeSelectorsList()).contains("x509pop:subject:cn:node-7");
+    }
+
+    @Test
+    void x509popOverTheStreamGivesTheAgentAnIdFromItsCertificate() throws Exception {
+        Credential agent = attestWithX509Pop("node-7", Csrs.ecP256());
+        assertThat(CertificateServiceTest.spiffeIdOf(agent.leaf())).matches(TD + "/lanyard/agent/x509pop/[0-9a-f]{40}");
+        // The agent renews its own SVID over mTLS.
+        KeyPair next = Csrs.ecP256();
+        CertificateResponse renewed = agents(agent).renewAgent(RenewAgentRequest.newBuilder()
+                .setCsr(ByteString.copyFrom(Csrs.csr(next))).build());
+        assertThat(renewed.getSpiffeId()).isEqualTo(CertificateServiceTest.spiffeIdOf(agent.leaf()));
+    }
+
+    @Test
+    void x509popWithTheWrongKeyIsRefusedAndAudited() {
+        KeyPair nodeKeys = Csrs.ecP256();
+        X509Certificate node = pki.node("node-7", nodeKeys, java.time.Instant.now().minusSeconds(60),
+                java.time.Instant.now().plus(Duration.ofDays(1)));
+        assertRefused(() -> attestX509Pop(node, Csrs.ecP256()), Status.Code.UNAUTHENTICATED,
+                "challenge signature does not verify");
+        assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("agent.attest");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+        });
+    }
+
+    @Test
+    void aKindThisServerDoesNotEnableIsRefusedAndAudited() {
+        assertRefused(() -> attest(Attestation.newBuilder().setK8SPsat(dev.lanyard.v1.PsatAttestation.newBuilder()
+                        .setCluster("prod").setToken("x.y.z")).build(), Csrs.ecP256(), null),
+                Status.Code.INVALID_ARGUMENT, "k8s_psat is not enabled on this server");
+        assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("agent.attest");
+            assertThat(e.target()).isEqualTo("k8s_psat");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+            assertThat(e.reason()).doesNotContain("x.y.z");
+        });
+    }
+
+    @Test
+    void aWorkloadJoinTokenDoesNotAttestAnAgent() {
+        lanyard.register(API);
+        String token = lanyard.joinToken(API);
+        assertRefused(() -> attest(RunningServer.joinTokenAttestation(token), Csrs.ecP256(), null),
+                Status.Code.PERMISSION_DENIED, "created for a workload, not an agent");
+    }
+
+    @Test
+    void anAgentJoinTokenIsSingleUse() {
+        String token = agentJoinToken();
+        attest(RunningServer.joinTokenAttestation(token), Csrs.ecP256(), null);
+        assertRefused(() -> attest(RunningServer.joinTokenAttestation(token), Csrs.ecP256(), null),
+                Status.Code.UNAUTHENTICATED, "already used");
+    }
+
+    @Test
+    void jwtSvidsAreBoundToTheWorkloadsCertificateAndCarryItsGrantedScopes() throws Exception {
+        lanyard.publishExampleContracts();
+        lanyard.applyPolicy("""
+                version: 1
+                grants { spiffe_ids: "spiffe://lanyard.local/ns/payments/*" audience: "ledger" scopes: "ledger.read" }
+                """);
+        Credential agent = attestWithJoinToken();
+        String agentId = CertificateServiceTest.spiffeIdOf(agent.leaf());
+        register(API, agentId, "unix:uid:1000");
+        X509Certificate workloadCert = RunningServer.x509(agents(agent).batchNewX509Svid(BatchNewX509SvidRequest.newBuilder()
+                .addParams(SvidParams.newBuilder().setSpiffeId(API).setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256()))))
+                .build()).getResults(0).getSvid().getCertificate());
+
+        var token = agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(API).setAudience("ledger")
+                .setCertificate(ByteString.copyFrom(workloadCert.getEncoded())).build());
+        var claims = SignedJWT.parse(token.getToken()).getJWTClaimsSet();
+        assertThat(claims.getSubject()).isEqualTo(API);
+        assertThat(claims.getStringClaim("scope")).isEqualTo("ledger.read");
+        assertThat(claims.getJSONObjectClaim("cnf")).isEqualTo(Map.of("x5t#S256",
+                CertificateThumbprint.x5tS256(workloadCert.getEncoded())));
+
+        assertRefused(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(API)
+                .setAudience("payments").setCertificate(ByteString.copyFrom(encoded(workloadCert))).build()),
+                Status.Code.PERMISSION_DENIED, "granted no scope on audience payments");
+        assertRefused(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(API)
+                .setAudience("ledger").setCertificate(ByteString.copyFrom(encoded(agent.leaf()))).build()),
+                Status.Code.INVALID_ARGUMENT, "not " + API);
+    }
+
+    @Test
+    void aRevokedAgentIsCutOffAndAWorkloadCannotCallTheAgentApi() {
+        Credential agent = attestWithJoinToken();
+        String agentId = CertificateServiceTest.spiffeIdOf(agent.leaf());
+        lanyard.revocations().revoke(RevokeRequest.newBuilder()
+                .setTarget(RevocationTarget.newBuilder().setSpiffeId(agentId))
+                .setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build());
+        assertRefused(() -> agents(agent).listEntries(ListEntriesRequest.getDefaultInstance()),
+                Status.Code.PERMISSION_DENIED, "revoked");
+
+        lanyard.register(API);
+        Credential workload = lanyard.bootstrap(API);
+        assertRefused(() -> agents(workload).listEntries(ListEntriesRequest.getDefaultInstance()),
+                Status.Code.PERMISSION_DENIED, "is not a node agent");
+    }
+
+    @Test
+    void registrationsCheckTheirParentAndSelectors() {
+        assertRefused(() -> register(API, TD + "/ns/not/an/agent", "unix:uid:1000"), Status.Code.INVALID_ARGUMENT,
+                "is not an agent ID");
+        assertRefused(() -> register(API, "x509pop:subject:cn:node-7", "unix:uid:root"), Status.Code.INVALID_ARGUMENT,
+                "not a number");
+        assertRefused(() -> register(API, "x509pop:subject:cn:node-7", "unix:sha256:XYZ"), Status.Code.INVALID_ARGUMENT,
+                "64 lower-case hex");
+        assertRefused(() -> register(API, "x509pop:subject:cn:node-7"), Status.Code.INVALID_ARGUMENT,
+                "parent_id and selectors go together");
+        var created = register(API, "x509pop:subject:cn:node-7", "unix:uid:1000", "unix:path:/usr/bin/api");
+        assertThat(created.getParentId()).isEqualTo("x509pop:subject:cn:node-7");
+        assertThat(created.getSelectorsList()).containsExactly("unix:path:/usr/bin/api", "unix:uid:1000");
+    }
+
+    // --- helpers ---
+
+    dev.lanyard.v1.Registration register(String id, String parent, String... selectors) {
+        return lanyard.admin().createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(id)
+                .setParentId(parent).addAllSelectors(List.of(selectors)).build());
+    }
+
+    AgentServiceGrpc.AgentServiceBlockingStub agents(Credential client) {
+        return AgentServiceGrpc.newBlockingStub(lanyard.channel(client)).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    String agentJoinToken() {
+        return lanyard.admin().createJoinToken(CreateJoinTokenRequest.newBuilder().setAgent(true).build()).getToken();
+    }
+
+    Credential attestWithJoinToken() {
+        KeyPair keys = Csrs.ecP256();
+        return RunningServer.credential(keys, attest(RunningServer.joinTokenAttestation(agentJoinToken()), keys, null));
+    }
+
+    Credential attestWithX509Pop(String cn, KeyPair nodeKeys) {
+        X509Certificate node = pki.node(cn, nodeKeys, java.time.Instant.now().minusSeconds(60),
+                java.time.Instant.now().plus(Duration.ofDays(1)));
+        KeyPair agentKeys = Csrs.ecP256();
+        return RunningServer.credential(agentKeys, attestX509Pop(node, nodeKeys, agentKeys));
+    }
+
+    CertificateResponse attestX509Pop(X509Certificate node, KeyPair signer) {
+        return attestX509Pop(node, signer, Csrs.ecP256());
+    }
+
+    CertificateResponse attestX509Pop(X509Certificate node, KeyPair signer, KeyPair agentKeys) {
+        return attest(Attestation.newBuilder().setX509Pop(X509PopAttestation.newBuilder()
+                .addChain(ByteString.copyFrom(encoded(node)))).build(), agentKeys, signer);
+    }
+
+    /** Runs the AttestAgent stream: params, then (x509pop) the signed challenge; the SVID or the refusal. */
+    CertificateResponse attest(Attestation attestation, KeyPair agentKeys, KeyPair challengeSigner) {
+        LinkedBlockingQueue<Object> inbox = new LinkedBlockingQueue<>();
+        CompletableFuture<CertificateResponse> done = new CompletableFuture<>();
+        var stub = AgentServiceGrpc.newStub(lanyard.channel(null)).withDeadlineAfter(30, TimeUnit.SECONDS);
+        StreamObserver<AttestAgentRequest>[] requests = new StreamObserver[1];
+        requests[0] = stub.attestAgent(new StreamObserver<>() {
+            @Override
+            public void onNext(AttestAgentResponse response) {
+                if (response.hasSvid()) {
+                    done.complete(response.getSvid());
+                    return;
+                }
+                try {
+                    Signature signer = Signature.getInstance("SHA256withECDSA");
+                    signer.initSign(challengeSigner.getPrivate());
+                    signer.update(response.getChallenge().toByteArray());
+                    requests[0].onNext(AttestAgentRequest.newBuilder()
+                            .setChallengeResponse(ByteString.copyFrom(signer.sign())).build());
+                } catch (Exception e) {
+                    done.completeExceptionally(e);
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                done.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                inbox.add("completed");
+            }
+        });
+        requests[0].onNext(AttestAgentRequest.newBuilder().setParams(AttestAgentParams.newBuilder()
+                .setAttestation(attestation).setCsr(ByteString.copyFrom(Csrs.csr(agentKeys)))).build());
+        try {
+            CertificateResponse svid = done.get(30, TimeUnit.SECONDS);
+            requests[0].onCompleted();
+            return svid;
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof StatusRuntimeException s) {
+                throw s;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static byte[] encoded(X509Certificate cert) {
+        try {
+            return cert.getEncoded();
+        } catch (java.security.cert.CertificateEncodingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
