@@ -31,7 +31,7 @@ final class AuditCommand {
 
     static <T> T withAudit(AdminOptions admin, AuditCall<T> body) throws Exception {
         var credential = admin.credential();
-        ManagedChannel channel = Channels.open(admin.server, credential.bundle(), credential);
+        ManagedChannel channel = admin.channel(credential);
         try {
             return body.call(AuditServiceGrpc.newBlockingStub(channel));
         } finally {

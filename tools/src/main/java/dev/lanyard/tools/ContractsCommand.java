@@ -39,6 +39,8 @@ final class ContractsCommand {
 
         @Override
         public Integer call() throws Exception {
+            LocalFile.requireReadable(file,
+                    "a FileDescriptorSet made by protoc --descriptor_set_out=FILE --include_imports");
             byte[] bytes = Files.readAllBytes(file);
             String name = source != null ? source : file.getFileName().toString();
             PublishContractsResponse response = admin.withAdmin(a -> ContractServiceGrpc.newBlockingStub(a.getChannel())

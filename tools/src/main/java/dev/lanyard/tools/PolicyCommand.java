@@ -31,6 +31,7 @@ final class PolicyCommand {
 
         @Override
         public Integer call() throws Exception {
+            LocalFile.requireReadable(file, "a policy file in protobuf text (.txtpb) or JSON (.json)");
             Policy policy = PolicyFiles.read(file);
             ApplyPolicyResponse response = admin.withAdmin(a -> PolicyServiceGrpc.newBlockingStub(a.getChannel())
                     .withDeadlineAfter(60, TimeUnit.SECONDS)

@@ -1,8 +1,6 @@
 package dev.lanyard.tools;
 
 import dev.lanyard.credential.Credential;
-import dev.lanyard.credential.CredentialDirectory;
-import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.revocation.RevocationReason;
 import dev.lanyard.v1.ListRevocationsRequest;
 import dev.lanyard.v1.ListRevocationsResponse;
@@ -180,14 +178,14 @@ final class RevocationCommands {
         @Override
         public Integer call() throws Exception {
             Credential credential = in != null
-                    ? new CredentialDirectory(in).read(CryptoProviders.bouncyCastleOnly()) : admin.credential();
+                    ? CredentialFiles.read(in, "--in", "`lanyard cert issue --out DIR`") : admin.credential();
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             long last = after;
             int seen = 0;
             Duration backoff = Duration.ofMillis(500);
             while (true) {
-                ManagedChannel channel = Channels.open(admin.server, credential.bundle(), credential);
+                ManagedChannel channel = admin.channel(credential);
                 try {
                     Iterator<RevocationEvent> events = RevocationServiceGrpc.newBlockingStub(channel)
                             .watchRevocations(WatchRevocationsRequest.newBuilder().setAfterSequence(last).build());
@@ -242,7 +240,7 @@ final class RevocationCommands {
 
     static <T> T withRevocations(AdminOptions admin, RevocationCall<T> body) throws Exception {
         Credential credential = admin.credential();
-        ManagedChannel channel = Channels.open(admin.server, credential.bundle(), credential);
+        ManagedChannel channel = admin.channel(credential);
         try {
             return body.call(RevocationServiceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS));
         } finally {

@@ -2,7 +2,6 @@ package dev.lanyard.tools;
 
 import dev.lanyard.credential.Credential;
 import dev.lanyard.credential.CredentialDirectory;
-import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.v1.IssueTokenRequest;
 import dev.lanyard.v1.IssueTokenResponse;
 import dev.lanyard.v1.TokenServiceGrpc;
@@ -26,7 +25,8 @@ final class TokenCommand {
     static final class Issue implements Callable<Integer> {
         @Spec
         CommandSpec spec;
-        @Option(names = "--server", defaultValue = "localhost:8443", description = "HOST:PORT (default: ${DEFAULT-VALUE})")
+        @Option(names = "--server", defaultValue = "${env:LANYARD_SERVER:-localhost:8443}",
+                description = "the server's gRPC address HOST:PORT (default: ${DEFAULT-VALUE}; env LANYARD_SERVER)")
         String server;
         @Option(names = "--in", required = true, description = "the workload's credential directory")
         Path in;
@@ -39,12 +39,14 @@ final class TokenCommand {
 
         @Override
         public Integer call() throws Exception {
-            Credential credential = new CredentialDirectory(in).read(CryptoProviders.bouncyCastleOnly());
+            Credential credential = CredentialFiles.read(in, "--in",
+                    "`lanyard cert issue --out DIR` (register the identity and create a join token first)");
             IssueTokenRequest.Builder request = IssueTokenRequest.newBuilder().setAudience(audience).addAllScopes(scopes);
             if (ttl != null) {
                 request.setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(ttl.getSeconds()));
             }
-            ManagedChannel channel = Channels.open(server, credential.bundle(), credential);
+            ManagedChannel channel = Channels.open(server, credential.bundle(),
+                    "the roots in " + in.resolve(CredentialDirectory.BUNDLE), credential);
             try {
                 IssueTokenResponse token = TokenServiceGrpc.newBlockingStub(channel)
                         .withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request.build());
