@@ -194,7 +194,7 @@ public final class LanyardServer implements AutoCloseable {
         });
         // No token outlives its minting by more than the max TTL; verifiers allow at most 5 minutes of skew.
         Revoker revoker = new Revoker(config.trustDomain(), issued, revocationLog, revocations,
-                config.tokens().maxTtl().plus(Duration.ofMinutes(5)), clock);
+                config.tokens().maxTtl().plus(Duration.ofMinutes(5)), id -> registrations.find(id).isPresent(), clock);
         this.revocationWatchers = new RevocationWatchers(revocations,
                 Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-revocation-fanout")),
                 config.revocations().heartbeatInterval(), clock);
@@ -253,7 +253,8 @@ public final class LanyardServer implements AutoCloseable {
                 keyService.bindService(),
                 new ContractGrpcService(contracts, audit, clock).bindService(),
                 new PolicyGrpcService(policy, policyHistory, audit, clock).bindService(),
-                new AuditGrpcService(audit, new AuditedCall(audit, clock)).bindService(),
+                new AuditGrpcService(audit, new AuditedCall(audit, clock),
+                        Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-audit-follow"))).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
         AccessPolicy access = accessPolicy(config);
@@ -553,6 +554,11 @@ public final class LanyardServer implements AutoCloseable {
             @Override
             public Optional<String> forceStep() {
                 return caRotation.forceStep();
+            }
+
+            @Override
+            public dev.lanyard.rotation.RotationPlanner planner() {
+                return caRotation.planner();
             }
         };
     }

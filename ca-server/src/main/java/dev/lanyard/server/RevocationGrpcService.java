@@ -61,7 +61,8 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
         calls.run("revocation.revoke", target, detail, response, () -> {
             RevocationTarget parsed = RevocationProtos.target(request.getTarget());
             RevocationReason reason = RevocationProtos.reason(request.getReasonValue());
-            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor()));
+            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor(),
+                    request.getForce()));
             if (result.created()) {
                 onRevoked.accept(parsed.kind());
             }

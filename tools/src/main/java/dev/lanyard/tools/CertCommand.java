@@ -26,7 +26,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "cert", description = "A workload's own certificate: bootstrap and renew. Keys never leave this machine.",
+@Command(footer = {"%nExample:", "  LANYARD_JOIN_TOKEN=$TOKEN ./lanyard cert issue --out ./payments-creds --root-fingerprint sha256:<hex>", "  ./lanyard cert renew --in ./payments-creds"},
+        name = "cert", description = "A workload's own certificate: bootstrap and renew. Keys never leave this machine.",
         subcommands = {CertCommand.Issue.class, CertCommand.Renew.class})
 final class CertCommand {
 

@@ -9,7 +9,7 @@ import picocli.CommandLine.Help;
 import picocli.CommandLine.Parameters;
 
 /** `lanyard help [COMMAND [SUBCOMMAND...]]`: the usage of exactly that command (picocli's own stops at one level). */
-@Command(name = "help", helpCommand = true, description = "Show the usage of a command: `lanyard help cert issue`.")
+@Command(name = "help", helpCommand = true, mixinStandardHelpOptions = true, description = "Show the usage of a command: `lanyard help cert issue`.")
 final class HelpCommand implements CommandLine.IHelpCommandInitializable2, Runnable {
 
     @Parameters(paramLabel = "COMMAND", arity = "0..*", description = "the command, and its subcommands, to show")

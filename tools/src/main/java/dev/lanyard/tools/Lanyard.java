@@ -45,7 +45,7 @@ public final class Lanyard {
     /** --help and --version on every command and subcommand, so required options never block --help. */
     private static void everyCommand(CommandLine commandLine) {
         CommandSpec spec = commandLine.getCommandSpec();
-        if (!spec.mixinStandardHelpOptions() && !(commandLine.getCommand() instanceof CommandLine.IHelpCommandInitializable2)) {
+        if (!spec.mixinStandardHelpOptions()) {
             spec.mixinStandardHelpOptions(true);
         }
         if (spec.findOption("--verbose") == null && spec.subcommands().isEmpty()) {
@@ -70,7 +70,10 @@ public final class Lanyard {
     private static int usage(CommandLine.ParameterException e, String[] args) {
         CommandLine commandLine = e.getCommandLine();
         PrintWriter err = commandLine.getErr();
-        err.println("error: " + e.getMessage());
+        String subcommands = commandLine.getSubcommands().isEmpty() ? ""
+                : " (`" + commandLine.getCommandSpec().qualifiedName() + "` has: "
+                        + String.join(", ", commandLine.getSubcommands().keySet()) + ")";
+        err.println("error: " + e.getMessage() + subcommands);
         CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
         err.println("hint: `" + commandLine.getCommandSpec().qualifiedName() + " --help` shows its options and an"
                 + " example");

@@ -42,7 +42,8 @@ final class RevocationCommands {
 
     /** Exactly one thing to revoke. */
     static final class What {
-        @Option(names = "--serial", required = true, description = "a certificate serial (hex)")
+        @Option(names = "--serial", required = true,
+                description = "a certificate serial in hex, as `lanyard certs list` or `openssl x509 -noout -serial` print it")
         String serial;
         @Option(names = "--spiffe-id", required = true,
                 description = "an identity: all its certificates and tokens, and no new ones until reinstated")
@@ -53,7 +54,7 @@ final class RevocationCommands {
         RevocationTarget target() {
             RevocationTarget.Builder b = RevocationTarget.newBuilder();
             if (serial != null) {
-                b.setSerial(serial);
+                b.setSerial(Serials.parse("--serial", serial));
             } else if (spiffeId != null) {
                 b.setSpiffeId(spiffeId);
             } else {
@@ -63,7 +64,8 @@ final class RevocationCommands {
         }
     }
 
-    @Command(name = "revoke", description = "Revoke a certificate, an identity or a token; verifiers hear of it at once.")
+    @Command(footer = {"%nExample:", "  ./lanyard revoke --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --reason keyCompromise --note \"laptop stolen\"", "  ./lanyard revoke --serial 0A1B2C...   # as `lanyard certs list` or `openssl x509 -noout -serial` print it"},
+        name = "revoke", description = "Revoke a certificate, an identity or a token; verifiers hear of it at once.")
     static final class Revoke implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -77,6 +79,9 @@ final class RevocationCommands {
         String reason;
         @Option(names = "--note", defaultValue = "", description = "free text for the audit trail and listings")
         String note;
+        @Option(names = "--force", description = "revoke a SPIFFE ID even if it was never registered nor issued a"
+                + " certificate (to refuse it in advance)")
+        boolean force;
 
         @Override
         public Integer call() throws Exception {
@@ -84,21 +89,34 @@ final class RevocationCommands {
                     spec.commandLine(), "unknown --reason " + reason + "; one of "
                             + Arrays.stream(RevocationReason.values()).map(RevocationReason::rfcName)
                                     .collect(Collectors.joining(", "))));
-            RevokeResponse response = withRevocations(admin, r -> r.revoke(RevokeRequest.newBuilder()
-                    .setTarget(what.target()).setReasonValue(parsed.code()).setNote(note).build()));
+            RevocationTarget target = what.target();
+            RevokeResponse response;
+            try {
+                response = withRevocations(admin, r -> r.revoke(RevokeRequest.newBuilder()
+                        .setTarget(target).setReasonValue(parsed.code()).setNote(note).setForce(force).build()));
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == Status.Code.NOT_FOUND && what.spiffeId != null) {
+                    throw new CliFailure(admin.server, "refused: NOT_FOUND: " + e.getStatus().getDescription(),
+                            "check the SPIFFE ID (`lanyard registration list`); to refuse it before it exists, add"
+                                    + " --force", ExitCodes.REFUSED);
+                }
+                throw e;
+            }
             PrintWriter out = spec.commandLine().getOut();
             Revocation revocation = response.getRevocation();
             out.printf("%s %s (%s), sequence %d%n", response.getCreated() ? "revoked" : "already revoked:",
                     target(revocation.getTarget()), reasonName(revocation.getReasonValue()), revocation.getSequence());
             if (!response.getRevokedSerialsList().isEmpty()) {
-                out.println("with its certificates: " + String.join(", ", response.getRevokedSerialsList()));
+                out.println("with its certificates: " + response.getRevokedSerialsList().stream().map(Serials::display)
+                        .collect(Collectors.joining(", ")));
             }
             out.flush();
             return 0;
         }
     }
 
-    @Command(name = "reinstate", description = "Lift an identity's revocation: it may bootstrap again with a new join"
+    @Command(footer = {"%nExample:", "  ./lanyard reinstate --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --note \"laptop recovered\""},
+        name = "reinstate", description = "Lift an identity's revocation: it may bootstrap again with a new join"
             + " token (its revoked certificates and tokens stay revoked).")
     static final class Reinstate implements Callable<Integer> {
         @Spec
@@ -120,12 +138,14 @@ final class RevocationCommands {
         }
     }
 
-    @Command(name = "revocations", description = "The revocations in force, and the live stream of them.",
+    @Command(footer = {"%nExample:", "  ./lanyard revocations list", "  ./lanyard revocations watch"},
+        name = "revocations", description = "The revocations in force, and the live stream of them.",
             subcommands = {ListAll.class, Watch.class})
     static final class Revocations {
     }
 
-    @Command(name = "list", description = "Revocations in force, oldest first.")
+    @Command(footer = {"%nExample:", "  ./lanyard revocations list --kind serial"},
+        name = "list", description = "Revocations in force, oldest first.")
     static final class ListAll implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -160,7 +180,8 @@ final class RevocationCommands {
         }
     }
 
-    @Command(name = "watch", description = "Print every revocation as it happens; reconnects and resumes by itself.")
+    @Command(footer = {"%nExample:", "  ./lanyard revocations watch --after 41 --heartbeats"},
+        name = "watch", description = "Print every revocation as it happens; reconnects and resumes by itself.")
     static final class Watch implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -263,7 +284,7 @@ final class RevocationCommands {
 
     private static String value(RevocationTarget t) {
         return switch (t.getTargetCase()) {
-            case SERIAL -> t.getSerial();
+            case SERIAL -> Serials.display(t.getSerial());
             case SPIFFE_ID -> t.getSpiffeId();
             case JTI -> t.getJti();
             case TARGET_NOT_SET -> "";

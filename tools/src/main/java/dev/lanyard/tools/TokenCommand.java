@@ -18,10 +18,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "token", description = "Signed tokens for calling other services.", subcommands = TokenCommand.Issue.class)
+@Command(footer = {"%nExample:", "  ./lanyard token issue --in ./shop-creds --audience payments --scope payments.charge"},
+        name = "token", description = "Signed tokens for calling other services.", subcommands = TokenCommand.Issue.class)
 final class TokenCommand {
 
-    @Command(name = "issue", description = "Mint a token with this workload's credential; only the token goes to stdout.")
+    @Command(footer = {"%nExample:", "  ./lanyard token issue --in ./shop-creds --audience payments --scope payments.charge --ttl 2m"},
+        name = "issue", description = "Mint a token with this workload's credential; only the token goes to stdout.")
     static final class Issue implements Callable<Integer> {
         @Spec
         CommandSpec spec;
