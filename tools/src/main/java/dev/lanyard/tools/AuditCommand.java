@@ -211,7 +211,7 @@ final class AuditCommand {
                 err.flush();
                 return ExitCodes.VERIFICATION;
             }
-            out.printf("audit trail intact: %,d records; head #%d %s%n", verifier.count(), verifier.lastId(),
+            out.printf("audit trail intact: %,d records; head %d:%s%n", verifier.count(), verifier.lastId(),
                     verifier.lastHash());
             out.flush();
             return 0;
