@@ -1,6 +1,7 @@
 package dev.lanyard.tools;
 
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -9,12 +10,6 @@ import picocli.CommandLine.Model.OptionSpec;
 /** The `lanyard` command line: a dev server, the production server, admin and workload verbs, and benches. */
 @Command(name = "lanyard", mixinStandardHelpOptions = true, version = "lanyard 0.1.0",
         description = "Internal certificate authority and service-identity issuer.",
-        subcommands = {
-            DevCommand.class, ServerCommand.class, RegistrationCommand.class, JoinTokenCommand.class,
-            CertsCommand.class, CertCommand.class, TokenCommand.class, ContractsCommand.class, PolicyCommand.class,
-            KeysCommand.class, RevocationCommands.Revoke.class, RevocationCommands.Reinstate.class,
-            RevocationCommands.Revocations.class, AuditCommand.class, BenchCommand.class, HelpCommand.class,
-            CompletionCommand.class},
         footer = {"%nEvery command takes --help; `lanyard help COMMAND [SUBCOMMAND]` says the same.",
             "Admin verbs use ./lanyard-data/admin and localhost:8443 unless told otherwise (--data, --admin, --server;"
                 + " LANYARD_SERVER sets the default --server).",
@@ -29,16 +24,75 @@ import picocli.CommandLine.Model.OptionSpec;
             "5:verification failed (the audit chain is broken)"})
 public final class Lanyard {
 
-    public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+    /**
+     * The subcommands, in the order help lists them. Picocli reflects over every command it is given,
+     * which loads the classes (and protobuf types) their methods name: a run builds only the command it
+     * runs, and the whole tree only for help, completion or a command it does not know.
+     */
+    private static final List<String> COMMANDS = List.of("dev", "server", "registration", "join-token", "certs", "cert",
+            "token", "contracts", "policy", "keys", "revoke", "reinstate", "revocations", "audit", "bench", "help",
+            "completion");
+
+    // A switch, not a map of constructor references: a lambda's bootstrap alone costs a start-up measurably.
+    private static Object command(String name) {
+        return switch (name) {
+            case "dev" -> new DevCommand();
+            case "server" -> new ServerCommand();
+            case "registration" -> new RegistrationCommand();
+            case "join-token" -> new JoinTokenCommand();
+            case "certs" -> new CertsCommand();
+            case "cert" -> new CertCommand();
+            case "token" -> new TokenCommand();
+            case "contracts" -> new ContractsCommand();
+            case "policy" -> new PolicyCommand();
+            case "keys" -> new KeysCommand();
+            case "revoke" -> new RevocationCommands.Revoke();
+            case "reinstate" -> new RevocationCommands.Reinstate();
+            case "revocations" -> new RevocationCommands.Revocations();
+            case "audit" -> new AuditCommand();
+            case "bench" -> new BenchCommand();
+            case "help" -> new HelpCommand();
+            case "completion" -> new CompletionCommand();
+            default -> throw new IllegalArgumentException(name);
+        };
     }
 
-    /** The configured command line; tests run it in-process. */
+    public static void main(String[] args) {
+        System.exit(commandLine(args).execute(args));
+    }
+
+    /** The whole command line; tests run it in-process. */
     public static CommandLine commandLine() {
+        return commandLine(new String[0]);
+    }
+
+    /** The command line for {@code args}: only the command they name when that is all they need. */
+    static CommandLine commandLine(String[] args) {
         CommandLine commandLine = new CommandLine(new Lanyard());
+        String first = args.length > 0 ? args[0] : "";
+        boolean one = COMMANDS.contains(first) && !first.equals("help") && !first.equals("completion");
+        boolean rootOnly = args.length == 1 && (first.equals("--version") || first.equals("-V"));
+        if (one) {
+            commandLine.addSubcommand(first, command(first));
+        } else if (!rootOnly) {
+            for (String name : COMMANDS) {
+                commandLine.addSubcommand(name, command(name));
+            }
+        }
         everyCommand(commandLine);
-        commandLine.setExecutionExceptionHandler(Lanyard::handle);
-        commandLine.setParameterExceptionHandler(Lanyard::usage);
+        // Anonymous classes, not method references: see command(String).
+        commandLine.setExecutionExceptionHandler(new CommandLine.IExecutionExceptionHandler() {
+            @Override
+            public int handleExecutionException(Exception e, CommandLine cl, CommandLine.ParseResult parseResult) {
+                return handle(e, cl, parseResult);
+            }
+        });
+        commandLine.setParameterExceptionHandler(new CommandLine.IParameterExceptionHandler() {
+            @Override
+            public int handleParseException(CommandLine.ParameterException e, String[] arguments) {
+                return usage(e, arguments);
+            }
+        });
         return commandLine;
     }
 
@@ -51,7 +105,9 @@ public final class Lanyard {
         if (spec.findOption("--verbose") == null && spec.subcommands().isEmpty()) {
             spec.addOption(OptionSpec.builder("--verbose").description("on failure, print the stack trace too").build());
         }
-        commandLine.getSubcommands().values().stream().distinct().forEach(Lanyard::everyCommand);
+        for (CommandLine sub : commandLine.getSubcommands().values()) {
+            everyCommand(sub);
+        }
     }
 
     /** A failure is what was tried, what went wrong and what to do; the stack trace only with --verbose. */
