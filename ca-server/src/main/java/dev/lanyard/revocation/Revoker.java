@@ -13,7 +13,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
-import java.util.function.Predicate;
 
 /**
  * Carries out revocations and reinstatements: resolves what a target covers, writes it durably,
@@ -41,36 +40,23 @@ public final class Revoker {
     private final RevocationRepository repository;
     private final RevocationRegistry registry;
     private final Duration tokenLifetimeBound;
-    private final Predicate<SpiffeId> registered;
     private final Clock clock;
 
     /**
      * @param tokenLifetimeBound no token lives longer than this after it is minted (max TTL plus
      *                           verifier skew): a revoked jti is remembered that long
-     * @param registered         whether an identity has a registration: revoking one that has none and
-     *                           never had a certificate is most likely a typo, and needs {@code force}
      */
     public Revoker(String trustDomain, IssuedCertificateRepository issued, RevocationRepository repository,
-            RevocationRegistry registry, Duration tokenLifetimeBound, Predicate<SpiffeId> registered, Clock clock) {
+            RevocationRegistry registry, Duration tokenLifetimeBound, Clock clock) {
         this.trustDomain = trustDomain;
         this.issued = issued;
         this.repository = repository;
         this.registry = registry;
         this.tokenLifetimeBound = tokenLifetimeBound;
-        this.registered = registered;
         this.clock = clock;
     }
 
     public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor)
-            throws Refusal {
-        return revoke(target, reason, note, actor, false);
-    }
-
-    /**
-     * @param force revoke an identity even if it was never registered nor issued a certificate (in
-     *              advance); without it that is refused as NOT_FOUND, most likely a typo
-     */
-    public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor, boolean force)
             throws Refusal {
         checkNote(note);
         Instant now = clock.instant();
@@ -89,11 +75,6 @@ public final class Revoker {
             }
             case SPIFFE_ID -> {
                 SpiffeId id = spiffeId(target.value());
-                if (!force && !registered.test(id) && issued.list(Optional.of(id), Optional.empty(), 1)
-                        .certificates().isEmpty()) {
-                    throw new Refusal(Code.NOT_FOUND, id + " is not registered and was never issued a certificate;"
-                            + " to refuse it in advance anyway, revoke with force");
-                }
                 RevocationRepository.IdentityOutcome outcome;
                 try {
                     outcome = repository.revokeIdentity(new NewRevocation(target, reason, note, now, actor,

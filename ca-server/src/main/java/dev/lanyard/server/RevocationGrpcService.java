@@ -61,8 +61,7 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
         calls.run("revocation.revoke", target, detail, response, () -> {
             RevocationTarget parsed = RevocationProtos.target(request.getTarget());
             RevocationReason reason = RevocationProtos.reason(request.getReasonValue());
-            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor(),
-                    request.getForce()));
+            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor()));
             if (result.created()) {
                 onRevoked.accept(parsed.kind());
             }

@@ -79,9 +79,6 @@ final class RevocationCommands {
         String reason;
         @Option(names = "--note", defaultValue = "", description = "free text for the audit trail and listings")
         String note;
-        @Option(names = "--force", description = "revoke a SPIFFE ID even if it was never registered nor issued a"
-                + " certificate (to refuse it in advance)")
-        boolean force;
 
         @Override
         public Integer call() throws Exception {
@@ -93,12 +90,12 @@ final class RevocationCommands {
             RevokeResponse response;
             try {
                 response = withRevocations(admin, r -> r.revoke(RevokeRequest.newBuilder()
-                        .setTarget(target).setReasonValue(parsed.code()).setNote(note).setForce(force).build()));
+                        .setTarget(target).setReasonValue(parsed.code()).setNote(note).build()));
             } catch (StatusRuntimeException e) {
                 if (e.getStatus().getCode() == Status.Code.NOT_FOUND && what.spiffeId != null) {
                     throw new CliFailure(admin.server, "refused: NOT_FOUND: " + e.getStatus().getDescription(),
-                            "check the SPIFFE ID (`lanyard registration list`); to refuse it before it exists, add"
-                                    + " --force", ExitCodes.REFUSED);
+                            "check the SPIFFE ID (`lanyard registration list`); to refuse an identity before it exists,"
+                                    + " register it, then revoke it", ExitCodes.REFUSED);
                 }
                 throw e;
             }

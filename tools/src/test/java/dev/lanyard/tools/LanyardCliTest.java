@@ -328,17 +328,18 @@ class LanyardCliTest {
     }
 
     @Test
-    void revokingAnIdentityNeverRegisteredNeedsForce() {
+    void revokingAnIdentityNeverRegisteredIsRefusedWithWhatToDo() {
         String typo = "spiffe://lanyard.local/ns/cli/sa/ap";
         Run refused = admin("revoke", "--spiffe-id", typo);
         assertThat(refused.exit()).isEqualTo(ExitCodes.REFUSED);
-        assertThat(refused.err()).contains("refused: NOT_FOUND: " + typo + " is not registered and was never issued a"
-                + " certificate", "hint: check the SPIFFE ID (`lanyard registration list`); to refuse it before it"
-                + " exists, add --force");
+        assertThat(refused.err()).contains("refused: NOT_FOUND: " + typo + " was never registered",
+                "hint: check the SPIFFE ID (`lanyard registration list`); to refuse an identity before it exists,"
+                        + " register it, then revoke it");
         assertThat(admin("revocations", "list").out()).doesNotContain(typo);
-        Run forced = admin("revoke", "--spiffe-id", typo, "--force");
-        assertThat(forced.exit()).as(forced.err()).isZero();
-        assertThat(forced.out()).contains("revoked " + typo);
+        admin("registration", "create", "--spiffe-id", typo);
+        Run inAdvance = admin("revoke", "--spiffe-id", typo);
+        assertThat(inAdvance.exit()).as(inAdvance.err()).isZero();
+        assertThat(inAdvance.out()).contains("revoked " + typo);
     }
 
     @Test
