@@ -291,14 +291,14 @@ class LanyardCliTest {
         assertThat(both.exit()).as(both.err()).isZero();
         assertThat(both.out()).containsPattern("audit trail intact: \\d+ records");
         Run liveOnly = admin("audit", "verify");
-        assertThat(liveOnly.exit()).isEqualTo(1);
+        assertThat(liveOnly.exit()).isEqualTo(ExitCodes.VERIFICATION);
         assertThat(liveOnly.err()).contains("records 1 to " + upTo + " were deleted", "pass --archive FILE");
         assertThat(admin("audit", "tail", "-n", "5", "--action", "audit.archive").out())
                 .contains("records 1 to " + upTo + " moved to the file");
 
         Files.writeString(file, Files.readString(file).replace("registration.create", "registration.delete"));
         Run tampered = admin("audit", "verify", "--archive", file.toString());
-        assertThat(tampered.exit()).isEqualTo(1);
+        assertThat(tampered.exit()).isEqualTo(ExitCodes.VERIFICATION);
         assertThat(tampered.err()).contains("record " + upTo + " was edited", "in the archive " + file);
     }
 
