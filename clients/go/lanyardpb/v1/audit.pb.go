@@ -344,9 +344,10 @@ const file_lanyard_v1_audit_proto_rawDesc = "" +
 	"\x05until\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"j\n" +
 	"\x11ListAuditResponse\x121\n" +
 	"\arecords\x18\x01 \x03(\v2\x17.lanyard.v1.AuditRecordR\arecords\x12\"\n" +
-	"\rnext_after_id\x18\x02 \x01(\x03R\vnextAfterId2X\n" +
+	"\rnext_after_id\x18\x02 \x01(\x03R\vnextAfterId2\xa0\x01\n" +
 	"\fAuditService\x12H\n" +
-	"\tListAudit\x12\x1c.lanyard.v1.ListAuditRequest\x1a\x1d.lanyard.v1.ListAuditResponseB`\n" +
+	"\tListAudit\x12\x1c.lanyard.v1.ListAuditRequest\x1a\x1d.lanyard.v1.ListAuditResponse\x12F\n" +
+	"\vFollowAudit\x12\x1c.lanyard.v1.ListAuditRequest\x1a\x17.lanyard.v1.AuditRecord0\x01B`\n" +
 	"\x0edev.lanyard.v1B\n" +
 	"AuditProtoP\x01Z@github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1;lanyardv1b\x06proto3"
 
@@ -375,9 +376,11 @@ var file_lanyard_v1_audit_proto_depIdxs = []int32{
 	3, // 2: lanyard.v1.ListAuditRequest.until:type_name -> google.protobuf.Timestamp
 	0, // 3: lanyard.v1.ListAuditResponse.records:type_name -> lanyard.v1.AuditRecord
 	1, // 4: lanyard.v1.AuditService.ListAudit:input_type -> lanyard.v1.ListAuditRequest
-	2, // 5: lanyard.v1.AuditService.ListAudit:output_type -> lanyard.v1.ListAuditResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
+	1, // 5: lanyard.v1.AuditService.FollowAudit:input_type -> lanyard.v1.ListAuditRequest
+	2, // 6: lanyard.v1.AuditService.ListAudit:output_type -> lanyard.v1.ListAuditResponse
+	0, // 7: lanyard.v1.AuditService.FollowAudit:output_type -> lanyard.v1.AuditRecord
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name

@@ -21,7 +21,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuditService_ListAudit_FullMethodName = "/lanyard.v1.AuditService/ListAudit"
+	AuditService_ListAudit_FullMethodName   = "/lanyard.v1.AuditService/ListAudit"
+	AuditService_FollowAudit_FullMethodName = "/lanyard.v1.AuditService/FollowAudit"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -32,6 +33,10 @@ const (
 type AuditServiceClient interface {
 	// Lists audit records matching the filters, a page at a time.
 	ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error)
+	// Streams the records matching the filters (newest_first and page_size are ignored) with an id
+	// greater than after_id, oldest first, then each new one as it is written, until the caller
+	// cancels. Audited once per stream ("audit.follow"), not per record sent.
+	FollowAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AuditRecord], error)
 }
 
 type auditServiceClient struct {
@@ -52,6 +57,25 @@ func (c *auditServiceClient) ListAudit(ctx context.Context, in *ListAuditRequest
 	return out, nil
 }
 
+func (c *auditServiceClient) FollowAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AuditRecord], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AuditService_ServiceDesc.Streams[0], AuditService_FollowAudit_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ListAuditRequest, AuditRecord]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AuditService_FollowAuditClient = grpc.ServerStreamingClient[AuditRecord]
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -60,6 +84,10 @@ func (c *auditServiceClient) ListAudit(ctx context.Context, in *ListAuditRequest
 type AuditServiceServer interface {
 	// Lists audit records matching the filters, a page at a time.
 	ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error)
+	// Streams the records matching the filters (newest_first and page_size are ignored) with an id
+	// greater than after_id, oldest first, then each new one as it is written, until the caller
+	// cancels. Audited once per stream ("audit.follow"), not per record sent.
+	FollowAudit(*ListAuditRequest, grpc.ServerStreamingServer[AuditRecord]) error
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -72,6 +100,9 @@ type UnimplementedAuditServiceServer struct{}
 
 func (UnimplementedAuditServiceServer) ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAudit not implemented")
+}
+func (UnimplementedAuditServiceServer) FollowAudit(*ListAuditRequest, grpc.ServerStreamingServer[AuditRecord]) error {
+	return status.Error(codes.Unimplemented, "method FollowAudit not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -112,6 +143,17 @@ func _AuditService_ListAudit_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_FollowAudit_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ListAuditRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AuditServiceServer).FollowAudit(m, &grpc.GenericServerStream[ListAuditRequest, AuditRecord]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AuditService_FollowAuditServer = grpc.ServerStreamingServer[AuditRecord]
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +166,12 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AuditService_ListAudit_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "FollowAudit",
+			Handler:       _AuditService_FollowAudit_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "lanyard/v1/audit.proto",
 }

@@ -187,7 +187,11 @@ type KeyInfo struct {
 	// When it stopped signing, if it has.
 	RetiredAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=retired_at,json=retiredAt,proto3" json:"retired_at,omitempty"`
 	// For X.509 CAs, the certificate's notAfter.
-	NotAfter      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	NotAfter *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	// The key's next scheduled step: "activates", "retires", "next key prepared" or "dropped from the bundle".
+	NextStep string `protobuf:"bytes,9,opt,name=next_step,json=nextStep,proto3" json:"next_step,omitempty"`
+	// When that step is due (taken on the first rotation tick after it).
+	NextStepAt    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=next_step_at,json=nextStepAt,proto3" json:"next_step_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,6 +282,20 @@ func (x *KeyInfo) GetNotAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *KeyInfo) GetNextStep() string {
+	if x != nil {
+		return x.NextStep
+	}
+	return ""
+}
+
+func (x *KeyInfo) GetNextStepAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextStepAt
+	}
+	return nil
+}
+
 // The keys, oldest first.
 type ListKeysResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -333,7 +351,7 @@ const file_lanyard_v1_keys_proto_rawDesc = "" +
 	"\x0fListKeysRequest\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.lanyard.v1.KeyKindR\x04kind\"<\n" +
 	"\x11RotateKeysRequest\x12'\n" +
-	"\x04kind\x18\x01 \x01(\x0e2\x13.lanyard.v1.KeyKindR\x04kind\"\xed\x02\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x13.lanyard.v1.KeyKindR\x04kind\"\xc8\x03\n" +
 	"\aKeyInfo\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12'\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x13.lanyard.v1.KeyKindR\x04kind\x12\x16\n" +
@@ -344,7 +362,11 @@ const file_lanyard_v1_keys_proto_rawDesc = "" +
 	"\factivated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vactivatedAt\x129\n" +
 	"\n" +
 	"retired_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tretiredAt\x127\n" +
-	"\tnot_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\";\n" +
+	"\tnot_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12\x1b\n" +
+	"\tnext_step\x18\t \x01(\tR\bnextStep\x12<\n" +
+	"\fnext_step_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"nextStepAt\";\n" +
 	"\x10ListKeysResponse\x12'\n" +
 	"\x04keys\x18\x01 \x03(\v2\x13.lanyard.v1.KeyInfoR\x04keys*H\n" +
 	"\aKeyKind\x12\x18\n" +
@@ -388,16 +410,17 @@ var file_lanyard_v1_keys_proto_depIdxs = []int32{
 	5,  // 4: lanyard.v1.KeyInfo.activated_at:type_name -> google.protobuf.Timestamp
 	5,  // 5: lanyard.v1.KeyInfo.retired_at:type_name -> google.protobuf.Timestamp
 	5,  // 6: lanyard.v1.KeyInfo.not_after:type_name -> google.protobuf.Timestamp
-	3,  // 7: lanyard.v1.ListKeysResponse.keys:type_name -> lanyard.v1.KeyInfo
-	1,  // 8: lanyard.v1.KeyService.ListKeys:input_type -> lanyard.v1.ListKeysRequest
-	2,  // 9: lanyard.v1.KeyService.RotateKeys:input_type -> lanyard.v1.RotateKeysRequest
-	4,  // 10: lanyard.v1.KeyService.ListKeys:output_type -> lanyard.v1.ListKeysResponse
-	4,  // 11: lanyard.v1.KeyService.RotateKeys:output_type -> lanyard.v1.ListKeysResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	5,  // 7: lanyard.v1.KeyInfo.next_step_at:type_name -> google.protobuf.Timestamp
+	3,  // 8: lanyard.v1.ListKeysResponse.keys:type_name -> lanyard.v1.KeyInfo
+	1,  // 9: lanyard.v1.KeyService.ListKeys:input_type -> lanyard.v1.ListKeysRequest
+	2,  // 10: lanyard.v1.KeyService.RotateKeys:input_type -> lanyard.v1.RotateKeysRequest
+	4,  // 11: lanyard.v1.KeyService.ListKeys:output_type -> lanyard.v1.ListKeysResponse
+	4,  // 12: lanyard.v1.KeyService.RotateKeys:output_type -> lanyard.v1.ListKeysResponse
+	11, // [11:13] is the sub-list for method output_type
+	9,  // [9:11] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_lanyard_v1_keys_proto_init() }

@@ -58,6 +58,11 @@ public final class CaRotation {
         refresh();
     }
 
+    /** The rotation rules, for saying when each key's next step is due. */
+    public RotationPlanner planner() {
+        return planner;
+    }
+
     /** The authority that signs now. */
     public CertificateAuthority active() {
         return active.get();

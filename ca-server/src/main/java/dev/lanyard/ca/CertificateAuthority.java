@@ -111,11 +111,16 @@ public final class CertificateAuthority {
         }
     }
 
+    static boolean ipLiteral(String name) {
+        return name.contains(":") || name.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
+    }
+
     private static GeneralNames sans(SpiffeId id, List<String> dnsNames) {
         List<GeneralName> names = new ArrayList<>();
         names.add(new GeneralName(GeneralName.uniformResourceIdentifier, id.toString()));
         for (String dns : dnsNames) {
-            names.add(new GeneralName(GeneralName.dNSName, dns));
+            // Only the server's own names may be IP literals (registrations take DNS names only).
+            names.add(new GeneralName(ipLiteral(dns) ? GeneralName.iPAddress : GeneralName.dNSName, dns));
         }
         return new GeneralNames(names.toArray(GeneralName[]::new));
     }
@@ -135,7 +140,9 @@ public final class CertificateAuthority {
             boolean ok = certificate.getBasicConstraints() == -1
                     && uris == 1
                     && sans.stream().anyMatch(san -> id.toString().equals(san.get(1)))
-                    && dns.equals(List.copyOf(dnsNames))
+                    && dns.equals(dnsNames.stream().filter(n -> !ipLiteral(n)).toList())
+                    && sans.stream().filter(san -> (Integer) san.get(0) == GeneralName.iPAddress).count()
+                            == dnsNames.stream().filter(CertificateAuthority::ipLiteral).count()
                     && !certificate.getNotAfter().toInstant().isAfter(issuerNotAfter)
                     && certificate.getIssuerX500Principal().equals(ca.intermediate().certificate().getSubjectX500Principal());
             if (!ok) {

@@ -9,23 +9,83 @@ import dev.lanyard.v1.AuditServiceGrpc;
 import dev.lanyard.v1.ListAuditRequest;
 import dev.lanyard.v1.ListAuditResponse;
 import io.grpc.StatusException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
-/** Reads the audit trail for admins (behind the admin interceptor); each read is itself audited. */
+/**
+ * Reads the audit trail for admins (behind the admin interceptor); each read is itself audited, and
+ * a follow once when it starts (a follower polling ListAudit would add a record every poll).
+ */
 final class AuditGrpcService extends AuditServiceGrpc.AuditServiceImplBase {
 
     private static final int DEFAULT_PAGE = 100;
     private static final int MAX_PAGE = 1_000;
 
+    /** How often a follow looks for new records (a read of the newest ids, by index). */
+    static final Duration FOLLOW_POLL = Duration.ofMillis(500);
+
     private final AuditLog audit;
     private final AuditedCall calls;
+    private final ScheduledExecutorService followers;
 
-    AuditGrpcService(AuditLog audit, AuditedCall calls) {
+    AuditGrpcService(AuditLog audit, AuditedCall calls, ScheduledExecutorService followers) {
         this.audit = audit;
         this.calls = calls;
+        this.followers = followers;
+    }
+
+    @Override
+    public void followAudit(ListAuditRequest request, StreamObserver<dev.lanyard.v1.AuditRecord> response) {
+        ServerCallStreamObserver<dev.lanyard.v1.AuditRecord> call =
+                (ServerCallStreamObserver<dev.lanyard.v1.AuditRecord>) response;
+        AuditQuery filters;
+        try {
+            filters = query(request.toBuilder().setNewestFirst(false).setPageSize(MAX_PAGE).build());
+        } catch (StatusException e) {
+            calls.record("audit.follow", "", e);
+            response.onError(e);
+            return;
+        }
+        calls.record("audit.follow", "", null);
+        AtomicLong last = new AtomicLong(filters.afterId());
+        Runnable poll = () -> {
+            if (call.isCancelled()) {
+                return;
+            }
+            try {
+                List<AuditRecord> records;
+                do {
+                    records = audit.list(after(filters, last.get()));
+                    for (AuditRecord r : records) {
+                        call.onNext(proto(r));
+                        last.set(r.id());
+                    }
+                } while (records.size() == filters.limit() && !call.isCancelled());
+            } catch (RuntimeException e) {
+                // the store is down or the call went away: the follower reconnects from its last id
+                if (!call.isCancelled()) {
+                    call.onError(io.grpc.Status.UNAVAILABLE.withDescription("cannot read the audit trail")
+                            .asRuntimeException());
+                }
+                throw e;
+            }
+        };
+        ScheduledFuture<?> polling = followers.scheduleWithFixedDelay(poll, 0, FOLLOW_POLL.toMillis(),
+                TimeUnit.MILLISECONDS);
+        call.setOnCancelHandler(() -> polling.cancel(false));
+    }
+
+    private static AuditQuery after(AuditQuery q, long afterId) {
+        return new AuditQuery(afterId, false, q.limit(), q.actor(), q.actionPrefix(), q.target(), q.outcome(), q.since(),
+                q.until());
     }
 
     @Override

@@ -43,6 +43,13 @@ final class AuditedCall {
         }
     }
 
+    /** Audits a call that answers on its own (a stream): SUCCESS when {@code refusal} is null, else REFUSED. */
+    void record(String action, String target, StatusException refusal) {
+        audit.record(new AuditEvent(clock.instant(), actor(), action, target,
+                refusal == null ? AuditEvent.Outcome.SUCCESS : AuditEvent.Outcome.REFUSED,
+                refusal == null ? "" : refusal.getStatus().getCode() + ": " + refusal.getStatus().getDescription()));
+    }
+
     static StatusException invalid(String message) {
         return Status.INVALID_ARGUMENT.withDescription(message).asException();
     }

@@ -2,6 +2,9 @@ package dev.lanyard.server;
 
 import dev.lanyard.rpc.Protos;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.rotation.KeySlot;
+import dev.lanyard.rotation.KeyStatus;
+import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.token.JwtSigningKeys;
 import dev.lanyard.token.SigningKey;
 import dev.lanyard.v1.KeyInfo;
@@ -26,6 +29,9 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
 
         /** One forced step, or the reason it would be unsafe now. */
         Optional<String> forceStep();
+
+        /** The CA's rotation rules. */
+        RotationPlanner planner();
     }
 
     private final JwtSigningKeys jwtKeys;
@@ -83,6 +89,37 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
         if (kind == KeyKind.UNRECOGNIZED) {
             throw AuditedCall.invalid("unknown key kind");
         }
+        return withNextSteps(b.build());
+    }
+
+    /** Each key's next scheduled step (activation, retirement, ...) as its kind's rotation rules say. */
+    private ListKeysResponse withNextSteps(ListKeysResponse keys) {
+        ListKeysResponse.Builder b = ListKeysResponse.newBuilder();
+        for (KeyKind kind : new KeyKind[] {KeyKind.KEY_KIND_X509, KeyKind.KEY_KIND_JWT}) {
+            RotationPlanner planner = kind == KeyKind.KEY_KIND_JWT ? jwtKeys.planner() : x509Keys.planner();
+            // DROPPED CA keys have no next step (and no place in the rotation rules)
+            List<KeyInfo> ofKind = keys.getKeysList().stream().filter(k -> k.getKind() == kind)
+                    .filter(k -> !k.getStatus().equals("DROPPED")).toList();
+            List<KeySlot> slots = ofKind.stream().map(KeyGrpcService::slot).toList();
+            for (int i = 0; i < ofKind.size(); i++) {
+                KeyInfo.Builder info = ofKind.get(i).toBuilder();
+                planner.next(slots, slots.get(i)).ifPresent(t -> info.setNextStep(t.step())
+                        .setNextStepAt(Protos.timestamp(t.at())));
+                b.addKeys(info);
+            }
+            keys.getKeysList().stream().filter(k -> k.getKind() == kind && k.getStatus().equals("DROPPED"))
+                    .forEach(b::addKeys);
+        }
         return b.build();
+    }
+
+    private static java.time.Instant instant(com.google.protobuf.Timestamp t) {
+        return java.time.Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
+    }
+
+    private static KeySlot slot(KeyInfo k) {
+        return new KeySlot(k.getKeyId(), KeyStatus.valueOf(k.getStatus()), instant(k.getCreatedAt()),
+                k.hasActivatedAt() ? Optional.of(instant(k.getActivatedAt())) : Optional.empty(),
+                k.hasRetiredAt() ? Optional.of(instant(k.getRetiredAt())) : Optional.empty());
     }
 }

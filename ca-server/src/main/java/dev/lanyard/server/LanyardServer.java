@@ -268,7 +268,8 @@ public final class LanyardServer implements AutoCloseable {
                 keyService.bindService(),
                 new ContractGrpcService(contracts, audit, clock).bindService(),
                 new PolicyGrpcService(policy, policyHistory, audit, clock).bindService(),
-                new AuditGrpcService(audit, new AuditedCall(audit, clock)).bindService(),
+                new AuditGrpcService(audit, new AuditedCall(audit, clock),
+                        Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-audit-follow"))).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
         AccessPolicy access = accessPolicy(config);
@@ -568,6 +569,11 @@ public final class LanyardServer implements AutoCloseable {
             @Override
             public Optional<String> forceStep() {
                 return caRotation.forceStep();
+            }
+
+            @Override
+            public dev.lanyard.rotation.RotationPlanner planner() {
+                return caRotation.planner();
             }
         };
     }

@@ -202,6 +202,8 @@ public record ServerConfig(
         p.setProperty("http.host", "127.0.0.1");
         p.setProperty("http.port", Integer.toString(httpPort));
         p.setProperty("admin.credential-dir", dataDir.resolve("admin").toString());
+        // Whichever loopback spelling a client uses, the server's certificate names it.
+        p.setProperty("server.dns-names", "localhost,127.0.0.1,::1");
         extra.forEach(p::setProperty);
         return fromProperties(p, dataDir);
     }

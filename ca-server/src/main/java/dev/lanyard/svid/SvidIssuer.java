@@ -175,8 +175,14 @@ public final class SvidIssuer {
         return svid;
     }
 
-    /** The certificate carries the DNS names the CSR asked for (all allowed, by now), not every allowed name. */
+    /**
+     * The certificate carries the DNS names the CSR asked for (all allowed, by now); a CSR that asks for
+     * none gets every name the registration allows, so a workload need not repeat its registration.
+     */
     private static java.util.List<String> requestedDns(ValidatedCsr csr, Registration registration) {
+        if (csr.requestedDnsNames().isEmpty()) {
+            return registration.dnsNames();
+        }
         return registration.dnsNames().stream()
                 .filter(allowed -> csr.requestedDnsNames().stream().anyMatch(allowed::equalsIgnoreCase))
                 .toList();

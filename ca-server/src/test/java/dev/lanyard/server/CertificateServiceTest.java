@@ -72,6 +72,12 @@ class CertificateServiceTest {
     }
 
     @Test
+    void aCsrAskingForNoDnsNameGetsEveryRegisteredOne() {
+        Credential credential = lanyard.bootstrap(WORKLOAD);
+        assertThat(dnsNamesOf(credential.leaf())).containsExactly("api.payments.internal");
+    }
+
+    @Test
     void renewalWithAnExpiredCertificateIsRefused() {
         Credential credential = lanyard.bootstrap(WORKLOAD);
         lanyard.clock().advance(Duration.ofHours(1).plusMinutes(1));

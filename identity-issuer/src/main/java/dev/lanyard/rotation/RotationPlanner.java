@@ -75,6 +75,46 @@ public final class RotationPlanner {
         return new Forced(Optional.of(new RotationStep(RotationStep.Kind.ACTIVATE, prepared.get().id())), "");
     }
 
+    /** What happens to a key next, and from when (on the first rotation tick after it). */
+    public record Transition(String step, Instant at) {
+    }
+
+    /**
+     * The next scheduled step for {@code key} among {@code keys}, as {@link #plan} will take it: a prepared
+     * key activates once published for the publish lead and the active one reached its lifetime; an
+     * active key has its successor prepared a publish lead before its end, and retires when that
+     * successor activates; a retired key is dropped after the retention.
+     */
+    public Optional<Transition> next(List<KeySlot> keys, KeySlot key) {
+        Optional<KeySlot> active = newest(keys, KeyStatus.ACTIVE);
+        Optional<KeySlot> prepared = newest(keys, KeyStatus.PREPARED);
+        Optional<Instant> activeEnd = active.map(a -> a.activatedAt().orElse(a.createdAt()).plus(policy.keyLifetime()));
+        switch (key.status()) {
+            case PREPARED -> {
+                Instant publishedAt = key.createdAt().plus(policy.publishLead());
+                Instant at = activeEnd.filter(end -> end.isAfter(publishedAt)).orElse(publishedAt);
+                return Optional.of(new Transition("activates", active.isEmpty() ? key.createdAt() : at));
+            }
+            case ACTIVE -> {
+                if (active.isPresent() && !active.get().id().equals(key.id())) {
+                    return Optional.of(new Transition("retires", key.createdAt()));
+                }
+                if (prepared.isEmpty()) {
+                    return activeEnd.map(end -> new Transition("next key prepared", end.minus(policy.publishLead())));
+                }
+                Instant successorFrom = prepared.get().createdAt().plus(policy.publishLead());
+                return activeEnd.map(end -> new Transition("retires", end.isAfter(successorFrom) ? end : successorFrom));
+            }
+            case RETIRED -> {
+                return Optional.of(new Transition("dropped from the bundle",
+                        key.retiredAt().orElse(key.createdAt()).plus(policy.retention())));
+            }
+            default -> {
+                return Optional.empty();
+            }
+        }
+    }
+
     /** The outcome of a forced step: the step, or why there is none now. */
     public record Forced(Optional<RotationStep> step, String refusal) {
     }

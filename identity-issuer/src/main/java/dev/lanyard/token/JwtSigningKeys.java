@@ -69,6 +69,11 @@ public final class JwtSigningKeys {
         this.clock = clock;
     }
 
+    /** The rotation rules, for saying when each key's next step is due. */
+    public RotationPlanner planner() {
+        return planner;
+    }
+
     /**
      * Applies every step that is due, if this replica gets the rotation lease within a few seconds,
      * and reloads what other replicas may have changed. Returns the steps applied.

@@ -86,7 +86,20 @@ class PolicyFilesTest {
 
         assertThatThrownBy(() -> PolicyFiles.parse("p.txtpb", content))
                 .isInstanceOf(InvalidPolicyException.class)
-                .hasMessage("policy file p.txtpb is not a valid lanyard.v1.Policy in text format: error at line 2,"
+                .hasMessage("policy file p.txtpb is not a valid lanyard.v1.Policy in text format: field"
+                        + " grants.secret_sauce is unknown (Grant has spiffe_ids, audience, scopes) at line 2, column 31")
+                .hasMessageNotContaining("hunter2");
+    }
+
+    @Test
+    void aMisspelledFieldIsNamedWithItsPathAndTheClosestKnownOne() {
+        byte[] content = "version: 1\ngrants { audience: \"payments\" scope: \"payments.charge\" }\n"
+                .getBytes(StandardCharsets.UTF_8);
+
+        assertThatThrownBy(() -> PolicyFiles.parse("p.txtpb", content))
+                .isInstanceOf(InvalidPolicyException.class)
+                .hasMessage("policy file p.txtpb is not a valid lanyard.v1.Policy in text format: field grants.scope"
+                        + " is unknown (did you mean scopes? Grant has spiffe_ids, audience, scopes) at line 2,"
                         + " column 31");
     }
 

@@ -29,6 +29,25 @@ class RotationPlannerTest {
     }
 
     @Test
+    void nextSaysWhenEachKeyTakesItsNextStep() {
+        KeySlot a = active("a", T0);
+        assertThat(planner.next(List.of(a), a))
+                .contains(new RotationPlanner.Transition("next key prepared", T0.plus(Duration.ofHours(23))));
+        KeySlot b = prepared("b", T0.plus(Duration.ofHours(23)));
+        assertThat(planner.next(List.of(a, b), b))
+                .contains(new RotationPlanner.Transition("activates", T0.plus(Duration.ofHours(24))));
+        assertThat(planner.next(List.of(a, b), a))
+                .contains(new RotationPlanner.Transition("retires", T0.plus(Duration.ofHours(24))));
+        // Prepared by hand early: it waits for the active key's end; prepared late: for its publish lead.
+        KeySlot early = prepared("c", T0.plus(Duration.ofHours(1)));
+        assertThat(planner.next(List.of(a, early), early)).map(RotationPlanner.Transition::at)
+                .contains(T0.plus(Duration.ofHours(24)));
+        KeySlot late = prepared("d", T0.plus(Duration.ofHours(30)));
+        assertThat(planner.next(List.of(a, late), late)).map(RotationPlanner.Transition::at)
+                .contains(T0.plus(Duration.ofHours(31)));
+    }
+
+    @Test
     void activatesAtTheEndOnlyOncePublishedLongEnough() {
         Instant preparedAt = T0.plus(Duration.ofHours(23));
         List<KeySlot> keys = List.of(active("a", T0), prepared("b", preparedAt));

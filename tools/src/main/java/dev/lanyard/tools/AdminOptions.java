@@ -2,7 +2,6 @@ package dev.lanyard.tools;
 
 import dev.lanyard.credential.Credential;
 import dev.lanyard.credential.CredentialDirectory;
-import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.v1.AdminServiceGrpc;
 import io.grpc.ManagedChannel;
 import java.io.IOException;
@@ -13,7 +12,8 @@ import picocli.CommandLine.Option;
 /** Where the server is and which admin credential to present (a mixin of every admin verb). */
 final class AdminOptions {
 
-    @Option(names = "--server", defaultValue = "localhost:8443", description = "HOST:PORT (default: ${DEFAULT-VALUE})")
+    @Option(names = "--server", defaultValue = "${env:LANYARD_SERVER:-localhost:8443}",
+                description = "the server's gRPC address HOST:PORT (default: ${DEFAULT-VALUE}; env LANYARD_SERVER)")
     String server;
 
     @Option(names = "--admin", description = "admin credential directory (cert.pem, key.pem, bundle.pem)")
@@ -30,17 +30,25 @@ final class AdminOptions {
     }
 
     Credential credential() throws IOException {
-        CredentialDirectory dir = new CredentialDirectory(adminDir());
-        if (!dir.exists()) {
-            throw new IOException("no admin credential in " + adminDir() + "; pass --admin DIR or --data DIR");
+        if (!new CredentialDirectory(adminDir()).exists()) {
+            throw new CliFailure(adminDir().toString(), "no admin credential here (cert.pem and key.pem)",
+                    "pass --data DIR (the data directory of `lanyard dev`, default ./lanyard-data) or --admin DIR"
+                            + " (a directory with an admin's cert.pem, key.pem, bundle.pem)", ExitCodes.FAILED);
         }
-        return dir.read(CryptoProviders.bouncyCastleOnly());
+        return CredentialFiles.read(adminDir(), admin != null ? "--admin" : "admin credential",
+                "`lanyard dev` (it writes DATA/admin)");
+    }
+
+    /** A channel to --server that trusts the admin credential's bundle and presents the credential. */
+    ManagedChannel channel(Credential credential) {
+        return Channels.open(server, credential.bundle(), "the roots in " + adminDir().resolve(CredentialDirectory.BUNDLE),
+                credential);
     }
 
     /** Runs {@code body} with an admin stub on a channel closed afterwards. */
     <T> T withAdmin(AdminCall<T> body) throws Exception {
         Credential credential = credential();
-        ManagedChannel channel = Channels.open(server, credential.bundle(), credential);
+        ManagedChannel channel = channel(credential);
         try {
             return body.call(AdminServiceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS));
         } finally {

@@ -18,7 +18,9 @@ import picocli.CommandLine.Model.CommandSpec;
  * (it holds the file), PostgreSQL while replicas run. The file is written and synced before
  * anything is deleted, and the deletion is itself an audit record naming the range and last hash.
  */
-@Command(name = "archive", description = "Move the audit records below --before to a new file, then delete them from"
+@Command(footer = {"%nExample:", "  ./lanyard audit archive --before 1000000 --out audit-2026-11.txt --data lanyard-data   # server stopped",
+            "  ./lanyard audit verify --archive audit-2026-11.txt"},
+        name = "archive", description = "Move the audit records below --before to a new file, then delete them from"
         + " the database (the live chain continues where the file ends; check both with `audit verify --archive`)."
         + " Works on the database: --data DIR for H2 (stop the server first), or --database-url for PostgreSQL.")
 final class AuditArchiveCommand implements Callable<Integer> {

@@ -7,9 +7,12 @@ import dev.lanyard.v1.AuditServiceGrpc;
 import dev.lanyard.v1.ListAuditRequest;
 import dev.lanyard.v1.ListAuditResponse;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -20,7 +23,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "audit", description = "The hash-chained audit trail: read it, follow it, verify it.",
+@Command(footer = {"%nExample:", "  ./lanyard audit tail --follow", "  ./lanyard audit verify"},
+        name = "audit", description = "The hash-chained audit trail: read it, follow it, verify it.",
         subcommands = {AuditCommand.Tail.class, AuditCommand.Verify.class, AuditArchiveCommand.class})
 final class AuditCommand {
 
@@ -31,7 +35,7 @@ final class AuditCommand {
 
     static <T> T withAudit(AdminOptions admin, AuditCall<T> body) throws Exception {
         var credential = admin.credential();
-        ManagedChannel channel = Channels.open(admin.server, credential.bundle(), credential);
+        ManagedChannel channel = admin.channel(credential);
         try {
             return body.call(AuditServiceGrpc.newBlockingStub(channel));
         } finally {
@@ -39,7 +43,8 @@ final class AuditCommand {
         }
     }
 
-    @Command(name = "tail", description = "The newest records, oldest of them first; --follow keeps printing new ones.")
+    @Command(footer = {"%nExample:", "  ./lanyard audit tail --action revocation. -n 50", "  ./lanyard audit tail --follow --outcome REFUSED"},
+        name = "tail", description = "The newest records, oldest of them first; --follow keeps printing new ones.")
     static final class Tail implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -47,8 +52,12 @@ final class AuditCommand {
         AdminOptions admin;
         @Option(names = {"-n", "--lines"}, defaultValue = "20", description = "how many (default: ${DEFAULT-VALUE})")
         int lines;
-        @Option(names = {"-f", "--follow"}, description = "keep printing records as they are written")
+        @Option(names = {"-f", "--follow"}, description = "keep printing records as they are written (one server"
+                + " stream, audited once)")
         boolean follow;
+        @Option(names = "--count", defaultValue = "0", description = "with --follow: exit after this many new records"
+                + " (default: never)")
+        int count;
         @Option(names = "--actor", defaultValue = "", description = "only this actor")
         String actor;
         @Option(names = "--action", defaultValue = "", description = "only actions starting with this")
@@ -72,18 +81,43 @@ final class AuditCommand {
                     last = r.getId();
                 }
                 out.flush();
-                while (follow) {
-                    Thread.sleep(2_000);
-                    ListAuditResponse page = audit.withDeadlineAfter(60, TimeUnit.SECONDS)
-                            .listAudit(filters().setAfterId(last).setPageSize(1000).build());
-                    for (dev.lanyard.v1.AuditRecord r : page.getRecordsList()) {
-                        out.println(line(r));
-                        last = r.getId();
-                    }
-                    out.flush();
+                if (follow) {
+                    follow(audit, last, out);
                 }
                 return 0;
             });
+        }
+
+        /** One server stream (audited once), resumed after the last record printed if the connection drops. */
+        private void follow(AuditServiceGrpc.AuditServiceBlockingStub audit, long after, PrintWriter out)
+                throws InterruptedException {
+            long last = after;
+            int seen = 0;
+            long backoffMillis = 500;
+            while (true) {
+                try {
+                    Iterator<dev.lanyard.v1.AuditRecord> records = audit.followAudit(filters().setAfterId(last).build());
+                    while (records.hasNext()) {
+                        dev.lanyard.v1.AuditRecord r = records.next();
+                        out.println(line(r));
+                        out.flush();
+                        last = r.getId();
+                        backoffMillis = 500;
+                        if (count > 0 && ++seen >= count) {
+                            return;
+                        }
+                    }
+                } catch (StatusRuntimeException e) {
+                    if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+                        throw e;
+                    }
+                    spec.commandLine().getErr().printf("audit stream lost (%s); resuming after record %d%n",
+                            e.getStatus().getDescription(), last);
+                    spec.commandLine().getErr().flush();
+                }
+                Thread.sleep(backoffMillis);
+                backoffMillis = Math.min(backoffMillis * 2, 10_000);
+            }
         }
 
         private ListAuditRequest.Builder filters() {
@@ -92,7 +126,8 @@ final class AuditCommand {
         }
     }
 
-    @Command(name = "verify", description = "Recompute the hash chain over the whole trail and name the first record"
+    @Command(footer = {"%nExample:", "  ./lanyard audit verify", "  ./lanyard audit verify --anchor 1234:9f2c...   # a head printed by an earlier verify"},
+        name = "verify", description = "Recompute the hash chain over the whole trail and name the first record"
             + " that was edited or deleted. Note the head it prints somewhere else: a chain rewritten from some record"
             + " onwards verifies again, but no longer ends in the head you noted (check it with --anchor).")
     static final class Verify implements Callable<Integer> {
@@ -100,7 +135,8 @@ final class AuditCommand {
         CommandSpec spec;
         @Mixin
         AdminOptions admin;
-        @Option(names = "--anchor", description = "ID:HASH of a record noted earlier; it must still have that hash")
+        @Option(names = "--anchor", description = "ID:HASH of a record noted earlier (a head verify printed); it must"
+                + " still have that hash (repeatable)")
         List<String> anchors = new ArrayList<>();
         @Option(names = "--archive", description = "a file `lanyard audit archive` wrote; checked first, with the live"
                 + " chain after it (repeat for several, oldest first)")
@@ -110,14 +146,15 @@ final class AuditCommand {
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
-            java.util.Map<Long, String> expected = new java.util.HashMap<>();
+            java.util.Map<Long, String> expected = new java.util.TreeMap<>();
             for (String anchor : anchors) {
-                String[] parts = anchor.split(":", 2);
-                if (parts.length != 2 || !parts[0].matches("[0-9]+") || !parts[1].matches("[0-9a-f]{64}")) {
-                    throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                            "--anchor must be ID:HASH (a record id and its 64 hex digit hash), got " + anchor);
+                String[] parts = anchor.trim().replaceFirst("^#", "").split(":", 2);
+                if (parts.length != 2 || !parts[0].matches("[0-9]{1,18}") || !parts[1].matches("[0-9a-fA-F]{64}")) {
+                    throw new CliFailure("--anchor " + anchor, "the anchor is malformed (nothing was checked)",
+                            "give ID:HASH as `lanyard audit verify` printed the head: a record id, a colon and the"
+                                    + " record's 64 hex digit hash, e.g. 1234:9f2c...(64 digits)", ExitCodes.USAGE);
                 }
-                expected.put(Long.parseLong(parts[0]), parts[1]);
+                expected.put(Long.parseLong(parts[0]), parts[1].toLowerCase(java.util.Locale.ROOT));
             }
             AuditChain.Verifier verifier = new AuditChain.Verifier();
             Optional<String> problem = Optional.empty();
@@ -161,14 +198,20 @@ final class AuditCommand {
                 }
             });
             if (problem.isEmpty() && !expected.isEmpty()) {
-                problem = Optional.of("anchored record(s) " + expected.keySet() + " are missing: the trail was cut");
+                problem = Optional.of("no record " + expected.keySet().iterator().next() + ": the trail ends at #"
+                        + verifier.lastId() + "; either the anchor's id was mistyped or the trail was cut after #"
+                        + verifier.lastId());
             }
             if (problem.isPresent()) {
-                err.println("audit trail BROKEN after " + verifier.count() + " good records: " + problem.get());
+                boolean anchor = problem.get().startsWith("record ") && problem.get().contains(", not the anchored ")
+                        || problem.get().startsWith("no record ");
+                err.println((anchor ? "audit trail does NOT MATCH the anchor (" + verifier.count()
+                        + " records chain correctly): " : "audit trail BROKEN after " + verifier.count()
+                        + " good records: ") + problem.get());
                 err.flush();
-                return 1;
+                return ExitCodes.VERIFICATION;
             }
-            out.printf("audit trail intact: %,d records; head #%d %s%n", verifier.count(), verifier.lastId(),
+            out.printf("audit trail intact: %,d records; head %d:%s%n", verifier.count(), verifier.lastId(),
                     verifier.lastHash());
             out.flush();
             return 0;
@@ -178,7 +221,8 @@ final class AuditCommand {
     private static Optional<String> anchored(java.util.Map<Long, String> expected, long id, String hash) {
         String anchored = expected.remove(id);
         if (anchored != null && !anchored.equals(hash)) {
-            return Optional.of("record " + id + " no longer has the anchored hash: the chain was rewritten from there on");
+            return Optional.of("record " + id + " has hash " + hash + ", not the anchored " + anchored + ": either the"
+                    + " anchor was mistyped (compare the two) or the chain was rewritten at or before record " + id);
         }
         return Optional.empty();
     }

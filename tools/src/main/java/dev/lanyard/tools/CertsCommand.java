@@ -13,10 +13,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "certs", description = "Issued certificates.", subcommands = CertsCommand.ListAll.class)
+@Command(footer = {"%nExample:", "  ./lanyard certs list --spiffe-id spiffe://lanyard.local/ns/payments/sa/api"},
+        name = "certs", description = "Issued certificates.", subcommands = CertsCommand.ListAll.class)
 final class CertsCommand {
 
-    @Command(name = "list", description = "List issued certificates, newest first.")
+    @Command(footer = {"%nExample:", "  ./lanyard certs list --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --limit 10"},
+        name = "list", description = "List issued certificates, newest first.")
     static final class ListAll implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -43,7 +45,7 @@ final class CertsCommand {
             List<String[]> rows = new ArrayList<>();
             rows.add(new String[] {"SERIAL", "SPIFFE ID", "NOT AFTER", "SHA-256"});
             for (IssuedCertificate c : all.subList(0, Math.min(limit, all.size()))) {
-                rows.add(new String[] {c.getSerialNumber(), c.getSpiffeId(),
+                rows.add(new String[] {Serials.display(c.getSerialNumber()), c.getSpiffeId(),
                     Instant.ofEpochSecond(c.getNotAfter().getSeconds()).toString(),
                     c.getSha256Fingerprint().substring(0, 16) + "…"});
             }

@@ -11,25 +11,21 @@ import io.grpc.ManagedChannel;
 import io.grpc.TlsChannelCredentials;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.CertPathValidator;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
-import java.security.cert.PKIXParameters;
-import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /** gRPC channels to a Lanyard server over TLS, trusting its bundle, optionally presenting a client credential. */
 final class Channels {
@@ -38,14 +34,24 @@ final class Channels {
     }
 
     static ManagedChannel open(String hostPort, List<X509Certificate> roots, Credential client) {
+        return open(hostPort, roots, "the trusted roots", client);
+    }
+
+    /**
+     * A channel to {@code hostPort} that trusts the Lanyard server by its SPIFFE ID on a chain to
+     * {@code roots} ({@code rootsSource} says where they came from, for error messages).
+     */
+    static ManagedChannel open(String hostPort, List<X509Certificate> roots, String rootsSource, Credential client) {
         try {
-            TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder().trustManager(trusting(roots));
+            Optional<String> trustDomain = client == null ? Optional.empty() : ServerTrust.trustDomainOf(client.leaf());
+            TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder()
+                    .trustManager(new ServerTrust(roots, trustDomain, rootsSource));
             if (client != null) {
                 tls.keyManager(new ReloadingKeyManager(client));
             }
             HostPort target = HostPort.parse(hostPort);
             return Grpc.newChannelBuilderForAddress(target.host(), target.port(), tls.build()).build();
-        } catch (GeneralSecurityException | IOException e) {
+        } catch (GeneralSecurityException e) {
             throw new IllegalStateException("cannot set up TLS: " + e.getMessage(), e);
         }
     }
@@ -54,7 +60,9 @@ final class Channels {
     static List<X509Certificate> bundleFile(Path file) throws IOException {
         List<X509Certificate> roots = Pem.parseCertificates(Files.readString(file));
         if (roots.isEmpty()) {
-            throw new IOException(file + " holds no certificate");
+            throw new CliFailure(file.toString(), "the file holds no PEM certificate",
+                    "pass the trust bundle (bundle.pem) that `lanyard cert issue` wrote, or the server's /bundle.pem",
+                    ExitCodes.FAILED);
         }
         return roots;
     }
@@ -67,19 +75,47 @@ final class Channels {
     static List<X509Certificate> pinnedBundle(String hostPort, String pin) {
         String expected = pin.toLowerCase(Locale.ROOT).replace(":", "");
         if (!expected.startsWith("sha256")) {
-            throw new IllegalArgumentException("--root-fingerprint must look like sha256:<64 hex digits>");
+            throw new CliFailure("--root-fingerprint " + pin, "this is not a sha256 fingerprint",
+                    "pass it as `lanyard dev` prints it: sha256:<64 hex digits>", ExitCodes.USAGE);
         }
         expected = expected.substring("sha256".length());
+        if (!expected.matches("[0-9a-f]{64}")) {
+            throw new CliFailure("--root-fingerprint " + pin, "this is not a sha256 fingerprint (64 hex digits)",
+                    "pass it as `lanyard dev` prints it: sha256:<64 hex digits>", ExitCodes.USAGE);
+        }
         AtomicReference<X509Certificate[]> presented = new AtomicReference<>();
-        X509TrustManager recorder = new X509TrustManager() {
+        // Extended, so that JSSE adds no host name check of its own: the chain is judged below, once the bundle is known.
+        X509ExtendedTrustManager recorder = new X509ExtendedTrustManager() {
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType) {
+                presented.set(chain.clone());
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {
+                checkServerTrusted(chain, authType);
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
+                checkServerTrusted(chain, authType);
+            }
+
             @Override
             public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
                 throw new CertificateException("this trust manager only ever sees server certificates");
             }
 
             @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType) {
-                presented.set(chain.clone()); // judged below, once the bundle is known
+            public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+                    throws CertificateException {
+                checkClientTrusted(chain, authType);
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                    throws CertificateException {
+                checkClientTrusted(chain, authType);
             }
 
             @Override
@@ -100,39 +136,29 @@ final class Channels {
             }
             String want = expected;
             X509Certificate pinned = roots.stream().filter(r -> Pem.sha256Fingerprint(r).equals(want)).findFirst()
-                    .orElseThrow(() -> new IllegalStateException(
-                            "no root in the server's trust bundle matches the pinned fingerprint; refusing to continue"));
-            validate(presented.get(), pinned);
+                    .orElseThrow(() -> new CliFailure(hostPort, "TLS: no root in the server's trust bundle matches"
+                            + " the pinned fingerprint sha256:" + want + "; nothing was sent",
+                            "check --root-fingerprint against the one `lanyard dev` printed, and --server",
+                            ExitCodes.CONNECTION));
+            validate(hostPort, presented.get(), pinned);
             return roots;
         } finally {
             channel.shutdownNow();
         }
     }
 
-    private static void validate(X509Certificate[] chain, X509Certificate root) {
+    /** The chain the server presented must lead to the pinned root and name the Lanyard server. */
+    private static void validate(String hostPort, X509Certificate[] chain, X509Certificate root) {
+        if (chain == null || chain.length == 0) {
+            throw new CliFailure(hostPort, "TLS: the server presented no certificate", "check --server",
+                    ExitCodes.CONNECTION);
+        }
         try {
-            if (chain == null) {
-                throw new GeneralSecurityException("the server presented no certificate");
-            }
-            PKIXParameters parameters = new PKIXParameters(Set.of(new TrustAnchor(root, null)));
-            parameters.setRevocationEnabled(false);
-            CertPathValidator.getInstance("PKIX").validate(
-                    CertificateFactory.getInstance("X.509").generateCertPath(Arrays.asList(chain)), parameters);
+            new ServerTrust(List.of(root), Optional.empty(), "the pinned root").checkServerTrusted(chain, "UNKNOWN");
         } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("the server's certificate does not chain to the pinned root: "
-                    + e.getMessage(), e);
+            throw new CliFailure(hostPort, "TLS: " + e.getMessage(), "check --server and --root-fingerprint",
+                    ExitCodes.CONNECTION);
         }
-    }
-
-    private static X509TrustManager trusting(List<X509Certificate> roots) throws GeneralSecurityException, IOException {
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        store.load(null, null);
-        for (int i = 0; i < roots.size(); i++) {
-            store.setCertificateEntry("root-" + i, roots.get(i));
-        }
-        TrustManagerFactory factory = TrustManagerFactory.getInstance("PKIX");
-        factory.init(store);
-        return (X509TrustManager) factory.getTrustManagers()[0];
     }
 
     static X509Certificate certificate(byte[] der) {
@@ -144,16 +170,28 @@ final class Channels {
         }
     }
 
+    /** HOST:PORT, with an IPv6 address in brackets ([::1]:8443). */
     record HostPort(String host, int port) {
         static HostPort parse(String text) {
             int colon = text.lastIndexOf(':');
+            CliFailure bad = new CliFailure("--server " + text, "this is not HOST:PORT",
+                    "pass the server's gRPC address, e.g. --server localhost:8443 or --server [::1]:8443",
+                    ExitCodes.USAGE);
             if (colon <= 0) {
-                throw new IllegalArgumentException("--server must be HOST:PORT, not '" + text + "'");
+                throw bad;
+            }
+            String host = text.substring(0, colon);
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
             }
             try {
-                return new HostPort(text.substring(0, colon), Integer.parseInt(text.substring(colon + 1)));
+                int port = Integer.parseInt(text.substring(colon + 1));
+                if (port < 1 || port > 65535 || host.isEmpty()) {
+                    throw bad;
+                }
+                return new HostPort(host, port);
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--server must be HOST:PORT, not '" + text + "'");
+                throw bad;
             }
         }
     }

@@ -22,11 +22,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "contracts", description = "Audience/scope contracts from compiled .proto descriptor sets.",
+@Command(footer = {"%nExample:", "  ./lanyard contracts publish proto/target/classes/examples.pb", "  ./lanyard contracts list"},
+        name = "contracts", description = "Audience/scope contracts from compiled .proto descriptor sets.",
         subcommands = {ContractsCommand.Publish.class, ContractsCommand.ListAll.class})
 final class ContractsCommand {
 
-    @Command(name = "publish", description = "Publish a FileDescriptorSet (protoc --descriptor_set_out --include_imports).")
+    @Command(footer = {"%nExample:", "  protoc --descriptor_set_out=payments.pb --include_imports payments.proto", "  ./lanyard contracts publish payments.pb --source payments-ci"},
+        name = "publish", description = "Publish a FileDescriptorSet (protoc --descriptor_set_out --include_imports).")
     static final class Publish implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -39,6 +41,8 @@ final class ContractsCommand {
 
         @Override
         public Integer call() throws Exception {
+            LocalFile.requireReadable(file,
+                    "a FileDescriptorSet made by protoc --descriptor_set_out=FILE --include_imports");
             byte[] bytes = Files.readAllBytes(file);
             String name = source != null ? source : file.getFileName().toString();
             PublishContractsResponse response = admin.withAdmin(a -> ContractServiceGrpc.newBlockingStub(a.getChannel())
@@ -53,7 +57,8 @@ final class ContractsCommand {
         }
     }
 
-    @Command(name = "list", description = "List the contracts in force.")
+    @Command(footer = {"%nExample:", "  ./lanyard contracts list"},
+        name = "list", description = "List the contracts in force.")
     static final class ListAll implements Callable<Integer> {
         @Spec
         CommandSpec spec;

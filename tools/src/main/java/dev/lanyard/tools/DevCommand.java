@@ -2,7 +2,11 @@ package dev.lanyard.tools;
 
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -10,7 +14,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "dev", description = "Start a dev CA on localhost: keys, database and an admin credential in --data.")
+@Command(footer = {"%nExample:", "  ./lanyard dev", "  ./lanyard dev --data /tmp/lanyard --port 9443 --http-port 9080"},
+        name = "dev", description = "Start a dev CA on localhost: keys, database and an admin credential in --data.")
 final class DevCommand implements Callable<Integer> {
 
     @Spec
@@ -39,6 +44,9 @@ final class DevCommand implements Callable<Integer> {
             default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--log-format must be text or json");
         });
+        // Before anything is written to --data: a taken port must not leave a half-made dev CA behind.
+        requireFree(port, "gRPC", "--port");
+        requireFree(httpPort, "HTTP", "--http-port");
         LanyardServer server = LanyardServer.start(ServerConfig.dev(data, port, httpPort, x509popRoots == null
                 ? java.util.Map.of() : java.util.Map.of("x509pop.roots", x509popRoots.toAbsolutePath().toString())));
         PrintWriter out = spec.commandLine().getOut();
@@ -66,5 +74,20 @@ final class DevCommand implements Callable<Integer> {
                 server.grpcPort(), data);
         out.flush();
         return ServerLifecycle.runUntilStopped(server);
+    }
+
+    private void requireFree(int candidate, String what, String option) {
+        if (candidate == 0) {
+            return;
+        }
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), candidate));
+        } catch (IOException e) {
+            throw new CliFailure("127.0.0.1:" + candidate + " (" + what + ", " + option + ")",
+                    "the port is already in use (" + e.getMessage() + "); nothing was created in " + data,
+                    "stop what holds it (`ss -ltnp 'sport = :" + candidate + "'` names it; another `lanyard dev`?)"
+                            + " or pass " + option + " with a free port", ExitCodes.FAILED);
+        }
     }
 }

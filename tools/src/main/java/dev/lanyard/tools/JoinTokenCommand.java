@@ -11,11 +11,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "join-token", description = "One-time join tokens for bootstrapping workloads.",
+@Command(footer = {"%nExample:", "  TOKEN=$(./lanyard join-token create --spiffe-id spiffe://lanyard.local/ns/payments/sa/api)"},
+        name = "join-token", description = "One-time join tokens for bootstrapping workloads.",
         subcommands = JoinTokenCommand.Create.class)
 final class JoinTokenCommand {
 
-    @Command(name = "create", description = "Create a join token; only the token goes to stdout.")
+    @Command(footer = {"%nExample:", "  TOKEN=$(./lanyard join-token create --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --ttl 5m)"},
+        name = "create", description = "Create a join token; only the token goes to stdout.")
     static final class Create implements Callable<Integer> {
         @Spec
         CommandSpec spec;

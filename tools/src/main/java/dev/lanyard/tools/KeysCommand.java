@@ -19,11 +19,14 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "keys", description = "JWT signing keys and X.509 issuing CAs.",
+@Command(footer = {"%nExample:", "  ./lanyard keys list", "  ./lanyard keys rotate --jwt"},
+        name = "keys", description = "JWT signing keys and X.509 issuing CAs.",
         subcommands = {KeysCommand.ListAll.class, KeysCommand.Rotate.class})
 final class KeysCommand {
 
-    @Command(name = "list", description = "Every published key with its status.")
+    @Command(footer = {"%nExample:", "  ./lanyard keys list"},
+        name = "list", description = "Every published key with its status and its next scheduled step (when a prepared"
+            + " key activates, an active one retires, a retired one is dropped).")
     static final class ListAll implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -47,7 +50,8 @@ final class KeysCommand {
         boolean x509;
     }
 
-    @Command(name = "rotate", description = "Force one rotation step: prepare the next key, or activate the prepared one.")
+    @Command(footer = {"%nExample:", "  ./lanyard keys rotate --jwt    # prepare the next JWT key (run again to activate it)", "  ./lanyard keys rotate --x509"},
+        name = "rotate", description = "Force one rotation step: prepare the next key, or activate the prepared one.")
     static final class Rotate implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -69,10 +73,12 @@ final class KeysCommand {
 
     static void print(PrintWriter out, ListKeysResponse keys) {
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"KIND", "KEY ID", "STATUS", "ALG", "CREATED"});
+        rows.add(new String[] {"KIND", "KEY ID", "STATUS", "ALG", "CREATED", "NEXT"});
         for (KeyInfo k : keys.getKeysList()) {
             rows.add(new String[] {k.getKind() == KeyKind.KEY_KIND_JWT ? "jwt" : "x509", k.getKeyId(), k.getStatus(),
-                k.getAlgorithm(), Instant.ofEpochSecond(k.getCreatedAt().getSeconds()).toString()});
+                k.getAlgorithm(), Instant.ofEpochSecond(k.getCreatedAt().getSeconds()).toString(),
+                k.getNextStep().isEmpty() ? "" : k.getNextStep() + " at "
+                        + Instant.ofEpochSecond(k.getNextStepAt().getSeconds())});
         }
         Table.print(out, rows);
     }

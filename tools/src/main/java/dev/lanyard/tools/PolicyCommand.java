@@ -16,11 +16,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "policy", description = "The grants policy: who may hold which scopes on which audience.",
+@Command(footer = {"%nExample:", "  ./lanyard policy apply policy.txtpb", "  ./lanyard policy show"},
+        name = "policy", description = "The grants policy: who may hold which scopes on which audience.",
         subcommands = {PolicyCommand.Apply.class, PolicyCommand.Show.class})
 final class PolicyCommand {
 
-    @Command(name = "apply", description = "Apply a policy file (.txtpb/.textproto/.pbtxt or .json); its version must increase.")
+    @Command(footer = {"%nExample:", "  cat > policy.txtpb <<'TXT'", "  version: 2", "  grants { spiffe_ids: \"spiffe://lanyard.local/ns/shop/*\" audience: \"payments\" scopes: \"payments.charge\" }", "  TXT", "  ./lanyard policy apply policy.txtpb"},
+        name = "apply", description = "Apply a policy file (.txtpb/.textproto/.pbtxt or .json); its version must increase.")
     static final class Apply implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -31,6 +33,7 @@ final class PolicyCommand {
 
         @Override
         public Integer call() throws Exception {
+            LocalFile.requireReadable(file, "a policy file in protobuf text (.txtpb) or JSON (.json)");
             Policy policy = PolicyFiles.read(file);
             ApplyPolicyResponse response = admin.withAdmin(a -> PolicyServiceGrpc.newBlockingStub(a.getChannel())
                     .withDeadlineAfter(60, TimeUnit.SECONDS)
@@ -40,7 +43,8 @@ final class PolicyCommand {
         }
     }
 
-    @Command(name = "show", description = "Print the policy in force (protobuf text format).")
+    @Command(footer = {"%nExample:", "  ./lanyard policy show > policy.txtpb   # edit, raise the version, apply again"},
+        name = "show", description = "Print the policy in force (protobuf text format).")
     static final class Show implements Callable<Integer> {
         @Spec
         CommandSpec spec;

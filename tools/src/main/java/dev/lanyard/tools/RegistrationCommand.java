@@ -17,12 +17,14 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "registration", description = "Which SPIFFE IDs may exist.",
+@Command(footer = {"%nExample:", "  ./lanyard registration create --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --dns api.payments.internal", "  ./lanyard registration list"},
+        name = "registration", description = "Which SPIFFE IDs may exist.",
         subcommands = {RegistrationCommand.Create.class, RegistrationCommand.ListAll.class,
             RegistrationCommand.Delete.class})
 final class RegistrationCommand {
 
-    @Command(name = "create", description = "Register a SPIFFE ID.")
+    @Command(footer = {"%nExample:", "  ./lanyard registration create --spiffe-id spiffe://lanyard.local/ns/payments/sa/api \\", "      --dns api.payments.internal --max-ttl 2h"},
+        name = "create", description = "Register a SPIFFE ID.")
     static final class Create implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -57,7 +59,8 @@ final class RegistrationCommand {
         }
     }
 
-    @Command(name = "list", description = "List registrations.")
+    @Command(footer = {"%nExample:", "  ./lanyard registration list --data ./lanyard-data"},
+        name = "list", description = "List registrations.")
     static final class ListAll implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -89,7 +92,8 @@ final class RegistrationCommand {
         }
     }
 
-    @Command(name = "delete", description = "Delete a registration (its certificates can no longer renew).")
+    @Command(footer = {"%nExample:", "  ./lanyard registration delete --spiffe-id spiffe://lanyard.local/ns/payments/sa/api"},
+        name = "delete", description = "Delete a registration (its certificates can no longer renew).")
     static final class Delete implements Callable<Integer> {
         @Spec
         CommandSpec spec;

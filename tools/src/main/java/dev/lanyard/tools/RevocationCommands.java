@@ -1,8 +1,6 @@
 package dev.lanyard.tools;
 
 import dev.lanyard.credential.Credential;
-import dev.lanyard.credential.CredentialDirectory;
-import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.revocation.RevocationReason;
 import dev.lanyard.v1.ListRevocationsRequest;
 import dev.lanyard.v1.ListRevocationsResponse;
@@ -44,7 +42,8 @@ final class RevocationCommands {
 
     /** Exactly one thing to revoke. */
     static final class What {
-        @Option(names = "--serial", required = true, description = "a certificate serial (hex)")
+        @Option(names = "--serial", required = true,
+                description = "a certificate serial in hex, as `lanyard certs list` or `openssl x509 -noout -serial` print it")
         String serial;
         @Option(names = "--spiffe-id", required = true,
                 description = "an identity: all its certificates and tokens, and no new ones until reinstated")
@@ -55,7 +54,7 @@ final class RevocationCommands {
         RevocationTarget target() {
             RevocationTarget.Builder b = RevocationTarget.newBuilder();
             if (serial != null) {
-                b.setSerial(serial);
+                b.setSerial(Serials.parse("--serial", serial));
             } else if (spiffeId != null) {
                 b.setSpiffeId(spiffeId);
             } else {
@@ -65,7 +64,8 @@ final class RevocationCommands {
         }
     }
 
-    @Command(name = "revoke", description = "Revoke a certificate, an identity or a token; verifiers hear of it at once.")
+    @Command(footer = {"%nExample:", "  ./lanyard revoke --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --reason keyCompromise --note \"laptop stolen\"", "  ./lanyard revoke --serial 0A1B2C...   # as `lanyard certs list` or `openssl x509 -noout -serial` print it"},
+        name = "revoke", description = "Revoke a certificate, an identity or a token; verifiers hear of it at once.")
     static final class Revoke implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -86,21 +86,34 @@ final class RevocationCommands {
                     spec.commandLine(), "unknown --reason " + reason + "; one of "
                             + Arrays.stream(RevocationReason.values()).map(RevocationReason::rfcName)
                                     .collect(Collectors.joining(", "))));
-            RevokeResponse response = withRevocations(admin, r -> r.revoke(RevokeRequest.newBuilder()
-                    .setTarget(what.target()).setReasonValue(parsed.code()).setNote(note).build()));
+            RevocationTarget target = what.target();
+            RevokeResponse response;
+            try {
+                response = withRevocations(admin, r -> r.revoke(RevokeRequest.newBuilder()
+                        .setTarget(target).setReasonValue(parsed.code()).setNote(note).build()));
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == Status.Code.NOT_FOUND && what.spiffeId != null) {
+                    throw new CliFailure(admin.server, "refused: NOT_FOUND: " + e.getStatus().getDescription(),
+                            "check the SPIFFE ID (`lanyard registration list`); to refuse an identity before it exists,"
+                                    + " register it, then revoke it", ExitCodes.REFUSED);
+                }
+                throw e;
+            }
             PrintWriter out = spec.commandLine().getOut();
             Revocation revocation = response.getRevocation();
             out.printf("%s %s (%s), sequence %d%n", response.getCreated() ? "revoked" : "already revoked:",
                     target(revocation.getTarget()), reasonName(revocation.getReasonValue()), revocation.getSequence());
             if (!response.getRevokedSerialsList().isEmpty()) {
-                out.println("with its certificates: " + String.join(", ", response.getRevokedSerialsList()));
+                out.println("with its certificates: " + response.getRevokedSerialsList().stream().map(Serials::display)
+                        .collect(Collectors.joining(", ")));
             }
             out.flush();
             return 0;
         }
     }
 
-    @Command(name = "reinstate", description = "Lift an identity's revocation: it may bootstrap again with a new join"
+    @Command(footer = {"%nExample:", "  ./lanyard reinstate --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --note \"laptop recovered\""},
+        name = "reinstate", description = "Lift an identity's revocation: it may bootstrap again with a new join"
             + " token (its revoked certificates and tokens stay revoked).")
     static final class Reinstate implements Callable<Integer> {
         @Spec
@@ -122,12 +135,14 @@ final class RevocationCommands {
         }
     }
 
-    @Command(name = "revocations", description = "The revocations in force, and the live stream of them.",
+    @Command(footer = {"%nExample:", "  ./lanyard revocations list", "  ./lanyard revocations watch"},
+        name = "revocations", description = "The revocations in force, and the live stream of them.",
             subcommands = {ListAll.class, Watch.class})
     static final class Revocations {
     }
 
-    @Command(name = "list", description = "Revocations in force, oldest first.")
+    @Command(footer = {"%nExample:", "  ./lanyard revocations list --kind serial"},
+        name = "list", description = "Revocations in force, oldest first.")
     static final class ListAll implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -162,7 +177,8 @@ final class RevocationCommands {
         }
     }
 
-    @Command(name = "watch", description = "Print every revocation as it happens; reconnects and resumes by itself.")
+    @Command(footer = {"%nExample:", "  ./lanyard revocations watch --after 41 --heartbeats"},
+        name = "watch", description = "Print every revocation as it happens; reconnects and resumes by itself.")
     static final class Watch implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -180,14 +196,14 @@ final class RevocationCommands {
         @Override
         public Integer call() throws Exception {
             Credential credential = in != null
-                    ? new CredentialDirectory(in).read(CryptoProviders.bouncyCastleOnly()) : admin.credential();
+                    ? CredentialFiles.read(in, "--in", "`lanyard cert issue --out DIR`") : admin.credential();
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             long last = after;
             int seen = 0;
             Duration backoff = Duration.ofMillis(500);
             while (true) {
-                ManagedChannel channel = Channels.open(admin.server, credential.bundle(), credential);
+                ManagedChannel channel = admin.channel(credential);
                 try {
                     Iterator<RevocationEvent> events = RevocationServiceGrpc.newBlockingStub(channel)
                             .watchRevocations(WatchRevocationsRequest.newBuilder().setAfterSequence(last).build());
@@ -242,7 +258,7 @@ final class RevocationCommands {
 
     static <T> T withRevocations(AdminOptions admin, RevocationCall<T> body) throws Exception {
         Credential credential = admin.credential();
-        ManagedChannel channel = Channels.open(admin.server, credential.bundle(), credential);
+        ManagedChannel channel = admin.channel(credential);
         try {
             return body.call(RevocationServiceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS));
         } finally {
@@ -265,7 +281,7 @@ final class RevocationCommands {
 
     private static String value(RevocationTarget t) {
         return switch (t.getTargetCase()) {
-            case SERIAL -> t.getSerial();
+            case SERIAL -> Serials.display(t.getSerial());
             case SPIFFE_ID -> t.getSpiffeId();
             case JTI -> t.getJti();
             case TARGET_NOT_SET -> "";

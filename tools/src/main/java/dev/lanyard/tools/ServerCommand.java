@@ -7,7 +7,8 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "server", description = "Run a production server from a configuration file.")
+@Command(footer = {"%nExample:", "  ./lanyard server --config /etc/lanyard/server.properties   # every setting: docs/server.properties"},
+        name = "server", description = "Run a production server from a configuration file.")
 final class ServerCommand implements Callable<Integer> {
 
     @Option(names = "--config", required = true, description = "the server properties file (see docs/server.properties)")

@@ -2,7 +2,6 @@ package dev.lanyard.tools;
 
 import dev.lanyard.credential.Credential;
 import dev.lanyard.credential.CredentialDirectory;
-import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.v1.IssueTokenRequest;
 import dev.lanyard.v1.IssueTokenResponse;
 import dev.lanyard.v1.TokenServiceGrpc;
@@ -19,14 +18,17 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "token", description = "Signed tokens for calling other services.", subcommands = TokenCommand.Issue.class)
+@Command(footer = {"%nExample:", "  ./lanyard token issue --in ./shop-creds --audience payments --scope payments.charge"},
+        name = "token", description = "Signed tokens for calling other services.", subcommands = TokenCommand.Issue.class)
 final class TokenCommand {
 
-    @Command(name = "issue", description = "Mint a token with this workload's credential; only the token goes to stdout.")
+    @Command(footer = {"%nExample:", "  ./lanyard token issue --in ./shop-creds --audience payments --scope payments.charge --ttl 2m"},
+        name = "issue", description = "Mint a token with this workload's credential; only the token goes to stdout.")
     static final class Issue implements Callable<Integer> {
         @Spec
         CommandSpec spec;
-        @Option(names = "--server", defaultValue = "localhost:8443", description = "HOST:PORT (default: ${DEFAULT-VALUE})")
+        @Option(names = "--server", defaultValue = "${env:LANYARD_SERVER:-localhost:8443}",
+                description = "the server's gRPC address HOST:PORT (default: ${DEFAULT-VALUE}; env LANYARD_SERVER)")
         String server;
         @Option(names = "--in", required = true, description = "the workload's credential directory")
         Path in;
@@ -39,12 +41,14 @@ final class TokenCommand {
 
         @Override
         public Integer call() throws Exception {
-            Credential credential = new CredentialDirectory(in).read(CryptoProviders.bouncyCastleOnly());
+            Credential credential = CredentialFiles.read(in, "--in",
+                    "`lanyard cert issue --out DIR` (register the identity and create a join token first)");
             IssueTokenRequest.Builder request = IssueTokenRequest.newBuilder().setAudience(audience).addAllScopes(scopes);
             if (ttl != null) {
                 request.setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(ttl.getSeconds()));
             }
-            ManagedChannel channel = Channels.open(server, credential.bundle(), credential);
+            ManagedChannel channel = Channels.open(server, credential.bundle(),
+                    "the roots in " + in.resolve(CredentialDirectory.BUNDLE), credential);
             try {
                 IssueTokenResponse token = TokenServiceGrpc.newBlockingStub(channel)
                         .withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request.build());

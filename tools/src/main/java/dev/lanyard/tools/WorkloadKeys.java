@@ -42,7 +42,8 @@ enum WorkloadKeys {
                 return k;
             }
         }
-        throw new IllegalArgumentException("--key-type must be one of ec-p256, ec-p384, ed25519, rsa-2048");
+        throw new CliFailure("--key-type " + option, "not a key type this command line makes",
+                "use one of ec-p256, ec-p384, ed25519, rsa-2048", ExitCodes.USAGE);
     }
 
     KeyPair generate() {

@@ -52,8 +52,8 @@ class LanyardCliTest {
         assertThat(admin("registration", "delete", "--spiffe-id", ID).exit()).isZero();
         assertThat(admin("registration", "list").out()).doesNotContain(ID);
         Run again = admin("registration", "delete", "--spiffe-id", ID);
-        assertThat(again.exit()).isEqualTo(1);
-        assertThat(again.err()).contains("error: NOT_FOUND: " + ID + " is not registered");
+        assertThat(again.exit()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(again.err()).contains("error: " + server + ": refused: NOT_FOUND: " + ID + " is not registered");
     }
 
     @Test
@@ -92,7 +92,8 @@ class LanyardCliTest {
         assertThat(second.leaf().getPublicKey()).isNotEqualTo(first.leaf().getPublicKey());
 
         assertThat(admin("certs", "list", "--spiffe-id", ID).out())
-                .contains(first.leaf().getSerialNumber().toString(16), second.leaf().getSerialNumber().toString(16));
+                .contains(openssl(first.leaf().getSerialNumber()), openssl(second.leaf().getSerialNumber()));
+        assertThat(issue.out()).contains("serial " + openssl(first.leaf().getSerialNumber()));
     }
 
     @Test
@@ -112,16 +113,17 @@ class LanyardCliTest {
         String token = tokenFile();
         Run refused = run("cert", "issue", "--server", server, "--root-fingerprint", "sha256:" + "00".repeat(32),
                 "--join-token-file", token, "--out", dir.resolve("x").toString());
-        assertThat(refused.exit()).isEqualTo(1);
-        assertThat(refused.err()).contains("no root in the server's trust bundle matches the pinned fingerprint");
+        assertThat(refused.exit()).isEqualTo(ExitCodes.CONNECTION);
+        assertThat(refused.err()).contains("error: " + server + ": TLS: no root in the server's trust bundle matches"
+                + " the pinned fingerprint sha256:" + "00".repeat(32) + "; nothing was sent");
         assertThat(Files.exists(dir.resolve("x"))).isFalse();
         // The token was never sent, so it still works.
         assertThat(run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
                 "--join-token-file", token, "--out", dir.resolve("y").toString()).exit()).isZero();
         Run reused = run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
                 "--join-token-file", token, "--out", dir.resolve("z").toString());
-        assertThat(reused.exit()).isEqualTo(1);
-        assertThat(reused.err()).contains("error: UNAUTHENTICATED: join token was already used")
+        assertThat(reused.exit()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(reused.err()).contains("refused: UNAUTHENTICATED: join token was already used")
                 .doesNotContain(Files.readString(Path.of(token)).trim());
     }
 
@@ -136,8 +138,8 @@ class LanyardCliTest {
     @Test
     void adminVerbsNeedTheAdminCredential() throws Exception {
         Run missing = run("registration", "list", "--server", server, "--admin", dir.resolve("nothing").toString());
-        assertThat(missing.exit()).isEqualTo(1);
-        assertThat(missing.err()).contains("no admin credential in");
+        assertThat(missing.exit()).isEqualTo(ExitCodes.FAILED);
+        assertThat(missing.err()).contains(dir.resolve("nothing") + ": no admin credential here");
 
         admin("registration", "create", "--spiffe-id", ID);
         Path creds = dir.resolve("workload");
@@ -192,8 +194,8 @@ class LanyardCliTest {
                 "--scope", "payments.refund");
         assertThat(refused.err()).contains("PERMISSION_DENIED", "payments.refund");
 
-        assertThat(admin("keys", "list").out()).contains("jwt", "x509", "ACTIVE");
-        assertThat(admin("keys", "rotate", "--jwt").out()).contains("PREPARED");
+        assertThat(admin("keys", "list").out()).contains("jwt", "x509", "ACTIVE", "NEXT", "next key prepared at ");
+        assertThat(admin("keys", "rotate", "--jwt").out()).containsPattern("PREPARED .* activates at 20");
         assertThat(admin("keys", "rotate", "--x509").out()).contains("PREPARED");
         assertThat(run("keys", "rotate", "--jwt", "--x509", "--server", server).exit()).isEqualTo(2);
 
@@ -213,17 +215,24 @@ class LanyardCliTest {
 
         Run revoked = admin("revoke", "--spiffe-id", ID, "--reason", "keyCompromise", "--note", "laptop stolen");
         assertThat(revoked.exit()).as(revoked.err()).isZero();
-        assertThat(revoked.out()).contains("revoked " + ID + " (keyCompromise), sequence 1", "with its certificates: ");
+        String serial = openssl(new CredentialDirectory(creds).read(CryptoProviders.bouncyCastleOnly()).leaf()
+                .getSerialNumber());
+        assertThat(revoked.out()).contains("revoked " + ID + " (keyCompromise), sequence 1",
+                "with its certificates: " + serial);
         assertThat(admin("revoke", "--spiffe-id", ID).out()).contains("already revoked: " + ID);
         assertThat(admin("revoke", "--jti", "abc", "--reason", "nonsense").exit()).isEqualTo(2);
         Run unknownSerial = admin("revoke", "--serial", "abcdef");
-        assertThat(unknownSerial.exit()).isEqualTo(1);
+        assertThat(unknownSerial.exit()).isEqualTo(ExitCodes.REFUSED);
         assertThat(unknownSerial.err()).contains("NOT_FOUND");
+        // openssl's spelling, with colons and a leading zero, names the same certificate
+        String colons = String.join(":", serial.split("(?<=\\G..)"));
+        assertThat(admin("revoke", "--serial", "serial=" + colons).out()).contains("already revoked: serial " + serial);
+        assertThat(admin("revoke", "--serial", "xyz").err()).contains("error: --serial xyz: not a certificate serial");
 
         Run list = admin("revocations", "list");
         assertThat(list.out()).contains("SEQ", "spiffe_id", ID, "keyCompromise", "laptop stolen", "serial");
         Run renew = run("cert", "renew", "--server", server, "--in", creds.toString());
-        assertThat(renew.exit()).isEqualTo(1);
+        assertThat(renew.exit()).isEqualTo(ExitCodes.REFUSED);
         assertThat(renew.err()).contains("PERMISSION_DENIED", ID + " is revoked");
 
         assertThat(admin("reinstate", "--spiffe-id", ID).out()).contains("reinstated " + ID + ", sequence 3");
@@ -241,12 +250,24 @@ class LanyardCliTest {
         admin("join-token", "create", "--spiffe-id", ID);
         Run intact = admin("audit", "verify");
         assertThat(intact.exit()).as(intact.err()).isZero();
-        assertThat(intact.out()).containsPattern("audit trail intact: \\d+ records; head #\\d+ [0-9a-f]{64}");
-        String head = intact.out().replaceAll("(?s).*head #(\\d+) ([0-9a-f]{64}).*", "$1:$2").trim();
+        assertThat(intact.out()).containsPattern("audit trail intact: \\d+ records; head \\d+:[0-9a-f]{64}");
+        String head = intact.out().replaceAll("(?s).*head (\\d+:[0-9a-f]{64}).*", "$1").trim();
         assertThat(admin("audit", "verify", "--anchor", head).exit()).isZero();
-        Run rewritten = admin("audit", "verify", "--anchor", head.substring(0, head.indexOf(':') + 1) + "ab".repeat(32));
-        assertThat(rewritten.exit()).isEqualTo(1);
-        assertThat(rewritten.err()).contains("no longer has the anchored hash");
+        String headId = head.substring(0, head.indexOf(':'));
+        Run rewritten = admin("audit", "verify", "--anchor", headId + ":" + "ab".repeat(32));
+        assertThat(rewritten.exit()).isEqualTo(ExitCodes.VERIFICATION);
+        assertThat(rewritten.err()).contains("does NOT MATCH the anchor", "record " + headId + " has hash ",
+                "not the anchored " + "ab".repeat(32) + ": either the anchor was mistyped (compare the two) or the chain"
+                        + " was rewritten at or before record " + headId);
+        Run beyond = admin("audit", "verify", "--anchor", "999999:" + "ab".repeat(32));
+        assertThat(beyond.exit()).isEqualTo(ExitCodes.VERIFICATION);
+        assertThat(beyond.err()).contains("no record 999999: the trail ends at #",
+                "either the anchor's id was mistyped or the trail was cut");
+        Run malformed = admin("audit", "verify", "--anchor", headId + ":9f2c...");
+        assertThat(malformed.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(malformed.err()).contains("error: --anchor " + headId + ":9f2c...: the anchor is malformed"
+                + " (nothing was checked)").doesNotContain("rewritten");
+        assertThat(admin("audit", "verify", "--anchor", "#" + head.toUpperCase(java.util.Locale.ROOT)).exit()).isZero();
         Run tail = admin("audit", "tail", "-n", "50");
         assertThat(tail.out()).contains("SUCCESS", "registration.create " + ID, "join-token.create");
 
@@ -257,7 +278,7 @@ class LanyardCliTest {
         }
         long edited = idOf("registration.create");
         Run broken = admin("audit", "verify");
-        assertThat(broken.exit()).isEqualTo(1);
+        assertThat(broken.exit()).isEqualTo(ExitCodes.VERIFICATION);
         assertThat(broken.err()).contains("record " + edited + " was edited");
 
         try (var db = dev.lanyard.store.Database.h2File(dir.resolve("data"));
@@ -265,7 +286,7 @@ class LanyardCliTest {
             s.executeUpdate("delete from audit_events where id <= " + edited);
         }
         Run deleted = admin("audit", "verify");
-        assertThat(deleted.exit()).isEqualTo(1);
+        assertThat(deleted.exit()).isEqualTo(ExitCodes.VERIFICATION);
         assertThat(deleted.err()).contains("records 1 to " + edited + " were deleted");
     }
 
@@ -285,14 +306,14 @@ class LanyardCliTest {
         assertThat(both.exit()).as(both.err()).isZero();
         assertThat(both.out()).containsPattern("audit trail intact: \\d+ records");
         Run liveOnly = admin("audit", "verify");
-        assertThat(liveOnly.exit()).isEqualTo(1);
+        assertThat(liveOnly.exit()).isEqualTo(ExitCodes.VERIFICATION);
         assertThat(liveOnly.err()).contains("records 1 to " + upTo + " were deleted", "pass --archive FILE");
         assertThat(admin("audit", "tail", "-n", "5", "--action", "audit.archive").out())
                 .contains("records 1 to " + upTo + " moved to the file");
 
         Files.writeString(file, Files.readString(file).replace("registration.create", "registration.delete"));
         Run tampered = admin("audit", "verify", "--archive", file.toString());
-        assertThat(tampered.exit()).isEqualTo(1);
+        assertThat(tampered.exit()).isEqualTo(ExitCodes.VERIFICATION);
         assertThat(tampered.err()).contains("record " + upTo + " was edited", "in the archive " + file);
     }
 
@@ -302,8 +323,80 @@ class LanyardCliTest {
     }
 
     @Test
+    void certIssueGetsEveryRegisteredDnsNameAndRenewalKeepsWhatTheCertificateHas() throws Exception {
+        admin("registration", "create", "--spiffe-id", ID, "--dns", "api.cli.internal", "--dns", "cli.internal");
+        Path all = dir.resolve("all");
+        Run issue = run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", tokenFile(), "--out", all.toString());
+        assertThat(issue.out()).contains("DNS api.cli.internal, cli.internal");
+        assertThat(CertCommand.dnsNames(leaf(all))).containsExactly("api.cli.internal", "cli.internal");
+
+        Path narrowed = dir.resolve("narrowed");
+        run("cert", "issue", "--server", server, "--root-fingerprint", lanyard.server().rootFingerprint(),
+                "--join-token-file", tokenFile(), "--out", narrowed.toString(), "--dns", "cli.internal");
+        assertThat(CertCommand.dnsNames(leaf(narrowed))).containsExactly("cli.internal");
+        Run renew = run("cert", "renew", "--server", server, "--in", narrowed.toString());
+        assertThat(renew.exit()).as(renew.err()).isZero();
+        assertThat(CertCommand.dnsNames(leaf(narrowed))).containsExactly("cli.internal");
+        run("cert", "renew", "--server", server, "--in", narrowed.toString(), "--dns", "api.cli.internal");
+        assertThat(CertCommand.dnsNames(leaf(narrowed))).containsExactly("api.cli.internal");
+    }
+
+    @Test
+    void revokingAnIdentityNeverRegisteredIsRefusedWithWhatToDo() {
+        String typo = "spiffe://lanyard.local/ns/cli/sa/ap";
+        Run refused = admin("revoke", "--spiffe-id", typo);
+        assertThat(refused.exit()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(refused.err()).contains("refused: NOT_FOUND: " + typo + " was never registered",
+                "hint: check the SPIFFE ID (`lanyard registration list`); to refuse an identity before it exists,"
+                        + " register it, then revoke it");
+        assertThat(admin("revocations", "list").out()).doesNotContain(typo);
+        admin("registration", "create", "--spiffe-id", typo);
+        Run inAdvance = admin("revoke", "--spiffe-id", typo);
+        assertThat(inAdvance.exit()).as(inAdvance.err()).isZero();
+        assertThat(inAdvance.out()).contains("revoked " + typo);
+    }
+
+    @Test
+    void auditFollowStreamsNewRecordsAndIsAuditedOnce() throws Exception {
+        java.util.concurrent.CompletableFuture<Run> follow = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> admin("audit", "tail", "-n", "1", "--follow", "--action", "registration.", "--count", "2"));
+        Thread.sleep(3_000); // longer than the old 2 s poll: a poller would have audited itself by now
+        admin("registration", "create", "--spiffe-id", ID);
+        admin("registration", "create", "--spiffe-id", ID + "2");
+        Run followed = follow.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(followed.exit()).as(followed.err()).isZero();
+        assertThat(followed.out()).contains("registration.create " + ID, "registration.create " + ID + "2");
+        String reads = admin("audit", "tail", "-n", "1000", "--action", "audit.").out();
+        assertThat(reads.lines().filter(l -> l.contains(" audit.follow "))).hasSize(1);
+        assertThat(reads.lines().filter(l -> l.contains(" audit.list "))).hasSize(1); // the tail's first page
+    }
+
+    @Test
+    void devOnATakenPortNamesItAndCreatesNothing() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Path fresh = dir.resolve("fresh");
+            Run dev = run("dev", "--data", fresh.toString(), "--port", Integer.toString(taken.getLocalPort()),
+                    "--http-port", "0");
+            assertThat(dev.exit()).isEqualTo(ExitCodes.FAILED);
+            assertThat(dev.err()).startsWith("error: 127.0.0.1:" + taken.getLocalPort() + " (gRPC, --port): the port is"
+                    + " already in use").contains("nothing was created in " + fresh, "or pass --port with a free port");
+            assertThat(fresh).doesNotExist();
+        }
+    }
+
+    private static java.security.cert.X509Certificate leaf(Path credential) throws Exception {
+        return new CredentialDirectory(credential).read(CryptoProviders.bouncyCastleOnly()).leaf();
+    }
+
+    @Test
     void usageErrorsExitWithTwo() {
         assertThat(run("cert", "issue", "--out", "x").exit()).isEqualTo(2);
+    }
+
+    private static String openssl(java.math.BigInteger serial) {
+        String hex = serial.toString(16).toUpperCase(java.util.Locale.ROOT);
+        return hex.length() % 2 == 1 ? "0" + hex : hex;
     }
 
     private String tokenFile() throws Exception {
@@ -321,7 +414,7 @@ class LanyardCliTest {
     private static Run run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = Lanyard.commandLine();
+        CommandLine cli = Lanyard.commandLine(args);
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         int exit = cli.execute(args);

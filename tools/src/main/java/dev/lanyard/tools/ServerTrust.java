@@ -1,0 +1,140 @@
+package dev.lanyard.tools;
+
+import java.net.Socket;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.X509TrustManager;
+
+/**
+ * Trusts a Lanyard server the way its workloads do: by its SPIFFE ID ({@code spiffe://TD/lanyard/server})
+ * on a chain to the trusted roots, not by the host name it was reached at, so 127.0.0.1, ::1 or any
+ * name that reaches it works. Each refusal says, in words, which of the two checks failed.
+ */
+final class ServerTrust extends X509ExtendedTrustManager {
+
+    /** Why the server was not trusted, in a sentence a person can act on. */
+    static final class Refused extends CertificateException {
+        Refused(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    static final String SERVER_PATH = "/lanyard/server";
+
+    private final X509TrustManager pkix;
+    private final Optional<String> trustDomain;
+    private final String rootsSource;
+
+    /**
+     * @param trustDomain the server's trust domain when known (from the client's own credential); empty
+     *                    accepts a Lanyard server of any trust domain the roots vouch for
+     * @param rootsSource where the roots came from, for messages ("the pinned root sha256:...", "bundle x.pem")
+     */
+    ServerTrust(List<X509Certificate> roots, Optional<String> trustDomain, String rootsSource)
+            throws GeneralSecurityException {
+        this.pkix = pkix(roots);
+        this.trustDomain = trustDomain;
+        this.rootsSource = rootsSource;
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        try {
+            pkix.checkServerTrusted(chain, authType);
+        } catch (CertificateException e) {
+            throw new Refused("the server's certificate is not signed by " + rootsSource + " (it was issued by "
+                    + (chain.length == 0 ? "nobody" : chain[chain.length - 1].getIssuerX500Principal().getName())
+                    + ")", e);
+        }
+        List<String> ids = spiffeIds(chain[0]);
+        boolean lanyard = ids.stream().anyMatch(id -> id.endsWith(SERVER_PATH)
+                && trustDomain.map(td -> id.equals("spiffe://" + td + SERVER_PATH)).orElse(true));
+        if (!lanyard) {
+            String expected = "spiffe://" + trustDomain.orElse("<trust domain>") + SERVER_PATH;
+            throw new Refused("the server's certificate names " + (ids.isEmpty() ? "no SPIFFE ID" : String.join(", ", ids))
+                    + ", not " + expected + ": this is not the Lanyard server", null);
+        }
+    }
+
+    // The host name is deliberately not checked: the SPIFFE ID above is the server's identity.
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+        checkServerTrusted(chain, authType);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+            throws CertificateException {
+        checkServerTrusted(chain, authType);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        throw new CertificateException("the command line never accepts client certificates");
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+        checkClientTrusted(chain, authType);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+            throws CertificateException {
+        checkClientTrusted(chain, authType);
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+        return pkix.getAcceptedIssuers();
+    }
+
+    static List<String> spiffeIds(X509Certificate certificate) {
+        List<String> ids = new ArrayList<>();
+        try {
+            Collection<List<?>> sans = certificate.getSubjectAlternativeNames();
+            if (sans != null) {
+                for (List<?> san : sans) {
+                    if ((Integer) san.get(0) == 6 && String.valueOf(san.get(1)).startsWith("spiffe://")) {
+                        ids.add(String.valueOf(san.get(1)));
+                    }
+                }
+            }
+        } catch (CertificateParsingException e) {
+            // no readable SANs: no SPIFFE ID
+        }
+        return ids;
+    }
+
+    /** The trust domain of a credential's own SPIFFE ID, if it has one. */
+    static Optional<String> trustDomainOf(X509Certificate leaf) {
+        return spiffeIds(leaf).stream().findFirst()
+                .map(id -> id.substring("spiffe://".length()))
+                .map(rest -> rest.contains("/") ? rest.substring(0, rest.indexOf('/')) : rest);
+    }
+
+    private static X509TrustManager pkix(List<X509Certificate> roots) throws GeneralSecurityException {
+        KeyStore store = KeyStore.getInstance("PKCS12");
+        try {
+            store.load(null, null);
+        } catch (java.io.IOException e) {
+            throw new GeneralSecurityException(e);
+        }
+        for (int i = 0; i < roots.size(); i++) {
+            store.setCertificateEntry("root-" + i, roots.get(i));
+        }
+        TrustManagerFactory factory = TrustManagerFactory.getInstance("PKIX");
+        factory.init(store);
+        return (X509TrustManager) factory.getTrustManagers()[0];
+    }
+}
