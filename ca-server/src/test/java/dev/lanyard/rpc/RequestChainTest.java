@@ -149,6 +149,9 @@ class RequestChainTest {
         for (MethodDescriptor<Message, Message> method : AdminRpcs.all()) {
             unbounded.addAll(InputBounds.unbounded(AdminRpcs.emptyRequest(method).getDescriptorForType()));
         }
+        for (var method : dev.lanyard.v1.AgentServiceGrpc.getServiceDescriptor().getMethods()) {
+            unbounded.addAll(InputBounds.unbounded(AdminRpcs.emptyRequest(cast(method)).getDescriptorForType()));
+        }
         for (var method : List.of(CertificateServiceGrpc.getIssueCertificateMethod(),
                 CertificateServiceGrpc.getRenewCertificateMethod(), TokenServiceGrpc.getIssueTokenMethod(),
                 RevocationServiceGrpc.getWatchRevocationsMethod())) {
