@@ -64,7 +64,7 @@ class LanyardCliTest {
                 "unix:path:/usr/bin/app,unix:uid:1000");
         Run bad = admin("registration", "create", "--spiffe-id", ID + "2", "--parent", "x509pop:subject:cn:node-7",
                 "--selector", "unix:uid:root");
-        assertThat(bad.exit()).isEqualTo(1);
+        assertThat(bad.exit()).isEqualTo(ExitCodes.REFUSED);
         assertThat(bad.err()).contains("INVALID_ARGUMENT", "unix:uid:root", "not a number");
         Run agentToken = admin("join-token", "create", "--agent");
         assertThat(agentToken.out().trim()).matches("lyjt_[0-9a-f]{32}\\.[A-Za-z0-9_-]{43}");
