@@ -43,6 +43,19 @@ func (m *Manager) saveAgentSVID(a *agentSVID, key *ecdsa.PrivateKey) {
 	}
 }
 
+// forgetAgentSVID removes a revoked agent SVID from disk (certificate first, so a certificate is
+// never left without its key).
+func (m *Manager) forgetAgentSVID() {
+	if m.cfg.DataDir == "" {
+		return
+	}
+	for _, name := range []string{certFile, keyFile} {
+		if err := os.Remove(filepath.Join(m.cfg.DataDir, name)); err != nil && !os.IsNotExist(err) {
+			m.log.Warn("cannot remove the revoked agent SVID from disk", "file", name, "error", err)
+		}
+	}
+}
+
 // writeFile replaces a file atomically.
 func writeFile(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"

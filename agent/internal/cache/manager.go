@@ -358,6 +358,8 @@ func (m *Manager) applyRevocations() {
 	if _, revoked := m.follower.Revoked("", a.id.String(), a.leaf.SerialNumber.Text(16)); revoked {
 		if !m.revoked.Swap(true) {
 			m.log.Warn("this agent was revoked; it serves no identity any more", "spiffe_id", a.id)
+			// A restart must prove the node again, which the server refuses until an admin reinstates it.
+			m.forgetAgentSVID()
 		}
 		m.update(func(s State) State { s.SVIDs = nil; return s })
 		return

@@ -23,6 +23,7 @@ import dev.lanyard.v1.CreateJoinTokenRequest;
 import dev.lanyard.v1.CreateRegistrationRequest;
 import dev.lanyard.v1.ListEntriesRequest;
 import dev.lanyard.v1.NewJwtSvidRequest;
+import dev.lanyard.v1.ReinstateRequest;
 import dev.lanyard.v1.RenewAgentRequest;
 import dev.lanyard.v1.RevocationReason;
 import dev.lanyard.v1.RevocationTarget;
@@ -216,6 +217,28 @@ class AgentServiceTest {
         Credential workload = lanyard.bootstrap(API);
         assertRefused(() -> agents(workload).listEntries(ListEntriesRequest.getDefaultInstance()),
                 Status.Code.PERMISSION_DENIED, "is not a node agent");
+    }
+
+    @Test
+    void aRevokedNodeCannotAttestAgainWithTheSameEvidenceUntilReinstated() {
+        KeyPair nodeKeys = Csrs.ecP256();
+        X509Certificate node = pki.node("node-9", nodeKeys, java.time.Instant.now().minusSeconds(60),
+                java.time.Instant.now().plus(Duration.ofDays(1)));
+        String agentId = attestX509Pop(node, nodeKeys).getSpiffeId();
+        lanyard.revocations().revoke(RevokeRequest.newBuilder()
+                .setTarget(RevocationTarget.newBuilder().setSpiffeId(agentId))
+                .setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build());
+
+        assertRefused(() -> attestX509Pop(node, nodeKeys), Status.Code.PERMISSION_DENIED, "revoked");
+        assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("agent.attest");
+            assertThat(e.actor()).isEqualTo(agentId);
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+        });
+
+        lanyard.revocations().reinstate(ReinstateRequest.newBuilder().setSpiffeId(agentId).setNote("node rebuilt").build());
+        CertificateResponse again = attestX509Pop(node, nodeKeys);
+        assertThat(again.getSpiffeId()).isEqualTo(agentId);
     }
 
     @Test
