@@ -27,7 +27,7 @@ import (
 )
 
 // self are the selectors that pick this test process: its uid and its binary.
-func self(t *testing.T) []string {
+func self(t testing.TB) []string {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +312,7 @@ func (w *watcher) OnX509ContextUpdate(c *workloadapi.X509Context) {
 
 func (w *watcher) OnX509ContextWatchError(err error) { w.errs <- err }
 
-func (w *watcher) waitFor(t *testing.T, ok func([]string, error) bool) {
+func (w *watcher) waitFor(t testing.TB, ok func([]string, error) bool) {
 	t.Helper()
 	timeout := time.After(30 * time.Second)
 	for {
@@ -331,7 +331,7 @@ func (w *watcher) waitFor(t *testing.T, ok func([]string, error) bool) {
 	}
 }
 
-func waitFor(t *testing.T, ok func() bool) {
+func waitFor(t testing.TB, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !ok() {

@@ -62,7 +62,7 @@ func TestMain(m *testing.M) {
 
 // needServer skips only when no class path was given (plain `go test`; build.sh always sets it); a
 // server that fails to start fails the test.
-func needServer(t *testing.T) *lanyardtest.Server {
+func needServer(t testing.TB) *lanyardtest.Server {
 	t.Helper()
 	if server == nil {
 		if errors.Is(noServer, lanyardtest.ErrNoClasspath) {
@@ -73,7 +73,7 @@ func needServer(t *testing.T) *lanyardtest.Server {
 	return server
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
+func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -89,8 +89,10 @@ func newID(s *lanyardtest.Server, ns string) spiffeid.ID {
 type runningAgent struct {
 	ID     string
 	Socket string
-	cmd    *exec.Cmd
-	log    *lockedBuffer
+	// From exec to the "serving" line on stdout.
+	Startup time.Duration
+	cmd     *exec.Cmd
+	log     *lockedBuffer
 }
 
 func (a *runningAgent) Addr() string { return "unix://" + a.Socket }
@@ -99,7 +101,7 @@ func (a *runningAgent) clientOption() workloadapi.ClientOption { return workload
 
 // startAgent runs the agent with args (after --socket, --server, --bundle, --data-dir) and waits
 // for it to serve; the test ends it.
-func startAgent(t *testing.T, serverAddr string, env []string, args ...string) *runningAgent {
+func startAgent(t testing.TB, serverAddr string, env []string, args ...string) *runningAgent {
 	t.Helper()
 	s := needServer(t)
 	dir := openDir(t)
@@ -113,6 +115,7 @@ func startAgent(t *testing.T, serverAddr string, env []string, args ...string) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := time.Now()
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +142,7 @@ func startAgent(t *testing.T, serverAddr string, env []string, args ...string) *
 			t.Fatalf("the agent stopped before serving:\n%s", a.log.String())
 		}
 		a.ID = id
+		a.Startup = time.Since(started)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the agent did not serve within 60 s:\n%s", a.log.String())
 	}
@@ -146,7 +150,7 @@ func startAgent(t *testing.T, serverAddr string, env []string, args ...string) *
 }
 
 // joinTokenAgent starts an agent attested by a fresh agent join token.
-func joinTokenAgent(t *testing.T, serverAddr string) *runningAgent {
+func joinTokenAgent(t testing.TB, serverAddr string) *runningAgent {
 	t.Helper()
 	token, err := needServer(t).AgentJoinToken(ctxFor(t, time.Minute))
 	if err != nil {
@@ -157,7 +161,7 @@ func joinTokenAgent(t *testing.T, serverAddr string) *runningAgent {
 
 // openDir is a temporary directory every uid can enter (t.TempDir's parent is 0700): children
 // under other uids reach the socket and run binaries from here.
-func openDir(t *testing.T) string {
+func openDir(t testing.TB) string {
 	dir, err := os.MkdirTemp("", "lanyard-agent-test-")
 	if err != nil {
 		t.Fatal(err)
