@@ -75,7 +75,11 @@ final class AgentProcess implements AutoCloseable {
         if (binary != null) {
             return binary;
         }
-        Path out = Files.createTempDirectory("lanyard-agent-bin").resolve("lanyard-agent");
+        Path bin = Files.createTempDirectory("lanyard-agent-bin");
+        Path out = bin.resolve("lanyard-agent");
+        // Deleted at exit in reverse order: the binary, then its directory.
+        bin.toFile().deleteOnExit();
+        out.toFile().deleteOnExit();
         List<String> command = new ArrayList<>(List.of(go(), "build", "-buildvcs=false", "-o", out.toString(), "."));
         Process build = new ProcessBuilder(command).directory(root.resolve("agent").toFile())
                 .redirectErrorStream(true).start();
