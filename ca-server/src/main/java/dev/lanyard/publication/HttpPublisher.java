@@ -54,6 +54,7 @@ public final class HttpPublisher implements AutoCloseable {
     private final Channel server;
     private final Map<String, Supplier<Document>> exact = new LinkedHashMap<>();
     private final Map<String, Function<String, Optional<Document>>> prefixes = new LinkedHashMap<>();
+    private final Map<String, WebApp> apps = new LinkedHashMap<>();
     private volatile Routes routes;
 
     /**
@@ -109,9 +110,18 @@ public final class HttpPublisher implements AutoCloseable {
         return this;
     }
 
+    /**
+     * An application under a path prefix (e.g. "/console"): GET, HEAD and POST, with a form body of
+     * at most 16 KiB. Added before {@link #start()}.
+     */
+    public HttpPublisher application(String prefix, WebApp app) {
+        apps.put(prefix, app);
+        return this;
+    }
+
     /** Fixes the routes and starts accepting connections. */
     public void start() {
-        routes = new Routes(exact, prefixes);
+        routes = new Routes(exact, prefixes, apps);
         server.config().setAutoRead(true);
     }
 

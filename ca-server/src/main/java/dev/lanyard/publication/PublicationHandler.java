@@ -8,11 +8,13 @@ import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -46,6 +48,8 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
     private final RequestHeadDeadline deadline;
     /** A read was asked for and no message has come yet. Event loop only. */
     private boolean waiting;
+    /** An application request whose body is still arriving, or null. Event loop only. */
+    private AppExchange pending;
 
     PublicationHandler(Routes routes, Executor executor, RequestHeadDeadline deadline) {
         this.routes = routes;
@@ -76,6 +80,8 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
             if (msg instanceof HttpRequest request) {
                 deadline.headArrived();
                 answer(ctx, request);
+            } else if (pending != null && msg instanceof HttpContent content) {
+                bodyPart(ctx, content);
             } else {
                 readNext(ctx); // the (empty) end of a request already answered: on to the next request
             }
@@ -121,6 +127,11 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
             send(ctx, text(HttpResponseStatus.BAD_REQUEST, "malformed request", true), false);
             return;
         }
+        WebApp app = routes.app(path);
+        if (app != null) {
+            startApp(ctx, request, app, path);
+            return;
+        }
         // A body is never read: answering and closing is cheaper than draining it.
         boolean keepAlive = HttpUtil.isKeepAlive(request) && !hasBody;
         Supplier<HttpPublisher.Document> route = routes.find(path);
@@ -140,6 +151,35 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
             } catch (RejectedExecutionException e) {
                 send(ctx, text(HttpResponseStatus.SERVICE_UNAVAILABLE, "shutting down", !head), false);
             }
+        }
+    }
+
+    /** An application request: its body (if any) is collected, within a bound, before it runs. */
+    private void startApp(ChannelHandlerContext ctx, HttpRequest request, WebApp app, String path) {
+        if (HttpUtil.getContentLength(request, 0L) > AppExchange.MAX_BODY_BYTES) {
+            send(ctx, text(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large", true), false);
+            return;
+        }
+        pending = new AppExchange(app, request, path, (java.net.InetSocketAddress) ctx.channel().remoteAddress());
+        readNext(ctx);
+    }
+
+    private void bodyPart(ChannelHandlerContext ctx, HttpContent content) {
+        AppExchange exchange = pending;
+        if (!exchange.append(content.content())) {
+            pending = null;
+            send(ctx, text(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large", true), false);
+            return;
+        }
+        if (!(content instanceof LastHttpContent)) {
+            readNext(ctx);
+            return;
+        }
+        pending = null;
+        try {
+            executor.execute(() -> send(ctx, exchange.run(), exchange.keepAlive()));
+        } catch (RejectedExecutionException e) {
+            send(ctx, text(HttpResponseStatus.SERVICE_UNAVAILABLE, "shutting down", true), false);
         }
     }
 
@@ -171,7 +211,7 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
         return response;
     }
 
-    private static FullHttpResponse text(HttpResponseStatus status, String message, boolean withBody) {
+    static FullHttpResponse text(HttpResponseStatus status, String message, boolean withBody) {
         byte[] body = (message + "\n").getBytes(StandardCharsets.US_ASCII);
         FullHttpResponse response = new DefaultFullHttpResponse(io.netty.handler.codec.http.HttpVersion.HTTP_1_1, status,
                 withBody ? Unpooled.wrappedBuffer(body) : Unpooled.EMPTY_BUFFER);

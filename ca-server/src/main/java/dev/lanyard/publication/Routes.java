@@ -8,11 +8,22 @@ import java.util.function.Supplier;
 
 /** Paths to published documents: exact paths first, then path prefixes. Fixed once serving starts. */
 record Routes(Map<String, Supplier<HttpPublisher.Document>> exact,
-        Map<String, Function<String, Optional<HttpPublisher.Document>>> prefixes) {
+        Map<String, Function<String, Optional<HttpPublisher.Document>>> prefixes, Map<String, WebApp> apps) {
 
     Routes {
         exact = Map.copyOf(exact);
         prefixes = new LinkedHashMap<>(prefixes); // the first matching prefix wins: keep their order
+        apps = Map.copyOf(apps);
+    }
+
+    /** The application serving {@code path} ("/console" serves "/console" and "/console/..."), or null. */
+    WebApp app(String path) {
+        for (Map.Entry<String, WebApp> app : apps.entrySet()) {
+            if (path.equals(app.getKey()) || path.startsWith(app.getKey() + "/")) {
+                return app.getValue();
+            }
+        }
+        return null;
     }
 
     /** The route for {@code path} (whose document may still be null: not found), or null for no route. */

@@ -45,12 +45,15 @@ public final class ContractGrpcService extends ContractServiceGrpc.ContractServi
 
     @Override
     public void listContracts(ListContractsRequest request, StreamObserver<ListContractsResponse> response) {
-        calls.run("contracts.list", "", response, () -> {
-            ListContractsResponse.Builder b = ListContractsResponse.newBuilder().setVersion(registry.version());
-            for (ServiceContract contract : registry.all()) {
-                b.addContracts(contract.toProto());
-            }
-            return b.build();
-        });
+        calls.run("contracts.list", "", response, this::snapshot);
+    }
+
+    /** Every contract with the registry's version, as {@code ListContracts} answers (the console shows it too). */
+    public ListContractsResponse snapshot() {
+        ListContractsResponse.Builder b = ListContractsResponse.newBuilder().setVersion(registry.version());
+        for (ServiceContract contract : registry.all()) {
+            b.addContracts(contract.toProto());
+        }
+        return b.build();
     }
 }

@@ -68,6 +68,15 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
         });
     }
 
+    /** Every key with its next step, as {@code ListKeys} answers it (the console's overview). */
+    public ListKeysResponse snapshot() {
+        try {
+            return list(KeyKind.KEY_KIND_UNSPECIFIED);
+        } catch (StatusException e) {
+            throw new IllegalStateException("listing every key kind cannot be refused", e);
+        }
+    }
+
     private ListKeysResponse list(KeyKind kind) throws StatusException {
         ListKeysResponse.Builder b = ListKeysResponse.newBuilder();
         if (kind == KeyKind.KEY_KIND_X509 || kind == KeyKind.KEY_KIND_UNSPECIFIED) {

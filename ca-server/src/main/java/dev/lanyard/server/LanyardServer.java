@@ -35,7 +35,13 @@ import dev.lanyard.store.Database;
 import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.jwks.OpenIdConfiguration;
 import dev.lanyard.policy.PolicyFileWatcher;
+import dev.lanyard.console.ConsoleApp;
+import dev.lanyard.console.ConsoleSources;
+import dev.lanyard.console.LoginLinks;
+import dev.lanyard.console.Sessions;
 import dev.lanyard.publication.HttpPublisher;
+import dev.lanyard.store.JdbcLoginLinkRepository;
+import dev.lanyard.v1.ConsoleServiceGrpc;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.replica.ChangeFeed;
 import dev.lanyard.replica.DatabaseLease;
@@ -257,16 +263,30 @@ public final class LanyardServer implements AutoCloseable {
                 config.agents().svidTtl(), clock);
         AgentGrpcService agentService = new AgentGrpcService(nodeAttestation(joinTokens, random), agentSvids,
                 tokenIssuer, verifier, authorities);
+        java.util.function.Consumer<dev.lanyard.revocation.RevocationTarget.Kind> onRevoked =
+                kind -> metrics.revoked(kind.name().toLowerCase(java.util.Locale.ROOT));
+        ContractGrpcService contractService = new ContractGrpcService(contracts, audit, clock);
+        LoginLinks loginLinks = new LoginLinks(new JdbcLoginLinkRepository(database.dataSource()), clock, random);
+        if (config.console().enabled()) {
+            // The console shows what the admin RPCs would answer and changes things through the same services.
+            http.application("/console", new ConsoleApp(new ConsoleSources(keyService::snapshot,
+                    () -> caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant(),
+                    registrations, issued, revocations, revoker, onRevoked, audit, contractService::snapshot,
+                    () -> policy.current().toProto(), clock), loginLinks,
+                    new Sessions(clock, random, config.console().sessionTtl()), false));
+        }
         List<ServerServiceDefinition> services = List.of(
+                new ConsoleGrpcService(config.console().enabled() ? Optional.of(loginLinks) : Optional.empty(),
+                        consoleBase(config), new AuditedCall(audit, clock)).bindService(),
                 agentService.bindService(),
                 new CertificateGrpcService(issuer, authorities, metrics).bindService(),
                 new TrustBundleGrpcService(bundles).bindService(),
                 new TokenGrpcService(tokenIssuer, metrics).bindService(),
                 new RevocationGrpcService(revoker, revocations, revocationWatchers, new AuditedCall(audit, clock),
-                        kind -> metrics.revoked(kind.name().toLowerCase(java.util.Locale.ROOT))).bindService(),
+                        onRevoked).bindService(),
                 admin.bindService(),
                 keyService.bindService(),
-                new ContractGrpcService(contracts, audit, clock).bindService(),
+                contractService.bindService(),
                 new PolicyGrpcService(policy, policyHistory, audit, clock).bindService(),
                 new AuditGrpcService(audit, new AuditedCall(audit, clock),
                         Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-audit-follow"))).bindService(),
@@ -597,8 +617,16 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /** Who may call what: the request chain's authorization, as data. */
+    /** Where the console is, as a browser on this host reaches it: the HTTP bind address itself (loopback). */
+    private static String consoleBase(ServerConfig config) {
+        String host = config.httpHost().contains(":") && !config.httpHost().startsWith("[")
+                ? "[" + config.httpHost() + "]" : config.httpHost();
+        return "http://" + host + ":" + config.httpPort();
+    }
+
     private static AccessPolicy accessPolicy(ServerConfig config) {
         return AccessPolicy.builder(new HashSet<>(config.adminIds()))
+                .service(ConsoleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(CertificateServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
                 .method(CertificateServiceGrpc.getIssueCertificateMethod(), AccessPolicy.Access.ANYONE)
                 .service(TrustBundleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE)

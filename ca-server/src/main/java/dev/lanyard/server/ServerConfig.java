@@ -57,7 +57,8 @@ public record ServerConfig(
         HttpLimits httpLimits,
         GrpcLimits grpcLimits,
         Duration certificateRetention,
-        Agents agents) {
+        Agents agents,
+        Console console) {
 
     /** How the server writes its log: lines for people, or one JSON object per line for collectors. */
     public enum LogFormat { TEXT, JSON }
@@ -130,6 +131,15 @@ public record ServerConfig(
         }
     }
 
+    /**
+     * The admin console on the publication port. Until publication is served over HTTPS it may only
+     * be enabled on a loopback HTTP bind (its session cookie would otherwise cross the network in clear).
+     *
+     * @param sessionTtl how long a console session lasts after login (fixed, not sliding)
+     */
+    public record Console(boolean enabled, Duration sessionTtl) {
+    }
+
     /** PEM files of a CA made elsewhere; the root's key stays offline. */
     public record CaImport(Path rootCertificate, Path intermediateCertificate, Path intermediateKey) {
     }
@@ -150,7 +160,7 @@ public record ServerConfig(
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
             "grpc.max-watch-streams-per-identity", "certificates.retention",
             "agent.svid-ttl", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
-            "psat.audience", "psat.allowed-service-accounts");
+            "psat.audience", "psat.allowed-service-accounts", "console.enabled", "console.session-ttl");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -184,6 +194,18 @@ public record ServerConfig(
             throw new IllegalArgumentException(
                     "set exactly one of ca.generate=true or the ca.import.* files");
         }
+        if (console.enabled() && !isLoopback(httpHost)) {
+            throw new IllegalArgumentException("console.enabled=true needs a loopback http.host (127.0.0.1, ::1"
+                    + " or localhost) while publication is plain HTTP; http.host is " + httpHost);
+        }
+        if (console.sessionTtl().isNegative() || console.sessionTtl().isZero()) {
+            throw new IllegalArgumentException("console.session-ttl must be positive");
+        }
+    }
+
+    private static boolean isLoopback(String host) {
+        // Literal addresses and "localhost" only: no name resolution decides this.
+        return host.equals("localhost") || host.equals("::1") || host.equals("[::1]") || host.startsWith("127.");
     }
 
     /** A dev server: a generated CA in {@code dataDir}, loopback only, an admin credential written to disk. */
@@ -204,6 +226,7 @@ public record ServerConfig(
         p.setProperty("admin.credential-dir", dataDir.resolve("admin").toString());
         // Whichever loopback spelling a client uses, the server's certificate names it.
         p.setProperty("server.dns-names", "localhost,127.0.0.1,::1");
+        p.setProperty("console.enabled", "true");
         extra.forEach(p::setProperty);
         return fromProperties(p, dataDir);
     }
@@ -293,7 +316,9 @@ public record ServerConfig(
                 duration(p, "certificates.retention", "7d"),
                 new Agents(duration(p, "agent.svid-ttl", "1h"),
                         list(p.getProperty("x509pop.roots", "")).stream().map(v -> path(base, v)).toList(),
-                        psat(p, base)));
+                        psat(p, base)),
+                new Console(Boolean.parseBoolean(p.getProperty("console.enabled", "false")),
+                        duration(p, "console.session-ttl", "15m")));
     }
 
     private static HttpLimits httpLimits(Properties p) {
@@ -363,7 +388,7 @@ public record ServerConfig(
                 databaseUser, databasePassword, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
-                revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents);
+                revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents, console);
     }
 
     /** Every component, except that the database password is never written out. */

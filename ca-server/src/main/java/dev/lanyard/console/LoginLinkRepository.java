@@ -1,0 +1,23 @@
+package dev.lanyard.console;
+
+import java.time.Instant;
+import java.util.Optional;
+
+/** Console login links, stored by the SHA-256 of their secret only. */
+public interface LoginLinkRepository {
+
+    /** Who a link logs in: the admin and the serial of the certificate the link was minted with. */
+    record Grant(String adminId, String adminSerialHex) {
+    }
+
+    void insert(byte[] secretHash, Grant grant, Instant createdAt, Instant expiresAt);
+
+    /**
+     * Uses the link once: its grant if it exists, is unused and has not expired at {@code now}; a
+     * second call for the same link finds nothing (compare-and-set in the store).
+     */
+    Optional<Grant> redeem(byte[] secretHash, Instant now);
+
+    /** Forgets links that expired before {@code cutoff}; how many. */
+    int pruneExpired(Instant cutoff);
+}

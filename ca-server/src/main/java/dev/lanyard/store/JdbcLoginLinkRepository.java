@@ -1,0 +1,50 @@
+package dev.lanyard.store;
+
+import dev.lanyard.console.LoginLinkRepository;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+public final class JdbcLoginLinkRepository implements LoginLinkRepository {
+
+    private final Jdbc jdbc;
+
+    public JdbcLoginLinkRepository(DataSource dataSource) {
+        this.jdbc = new Jdbc(dataSource);
+    }
+
+    @Override
+    public void insert(byte[] secretHash, Grant grant, Instant createdAt, Instant expiresAt) {
+        jdbc.update("insert into console_login_links (secret_hash, admin_id, admin_serial, created_at, expires_at)"
+                + " values (?, ?, ?, ?, ?)", s -> {
+                    s.setString(1, HexFormat.of().formatHex(secretHash));
+                    s.setString(2, grant.adminId());
+                    s.setString(3, grant.adminSerialHex());
+                    Jdbc.setInstant(s, 4, createdAt);
+                    Jdbc.setInstant(s, 5, expiresAt);
+                });
+    }
+
+    @Override
+    public Optional<Grant> redeem(byte[] secretHash, Instant now) {
+        String hash = HexFormat.of().formatHex(secretHash);
+        // The WHERE clause makes this a compare-and-set: one redemption of a link, on any replica.
+        int used = jdbc.update("update console_login_links set used_at = ? where secret_hash = ?"
+                + " and used_at is null and expires_at > ?", s -> {
+                    Jdbc.setInstant(s, 1, now);
+                    s.setString(2, hash);
+                    Jdbc.setInstant(s, 3, now);
+                });
+        if (used != 1) {
+            return Optional.empty();
+        }
+        return jdbc.queryOne("select admin_id, admin_serial from console_login_links where secret_hash = ?",
+                s -> s.setString(1, hash), row -> new Grant(row.getString("admin_id"), row.getString("admin_serial")));
+    }
+
+    @Override
+    public int pruneExpired(Instant cutoff) {
+        return jdbc.update("delete from console_login_links where expires_at < ?", s -> Jdbc.setInstant(s, 1, cutoff));
+    }
+}
