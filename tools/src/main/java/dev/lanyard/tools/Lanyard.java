@@ -30,7 +30,7 @@ public final class Lanyard {
      * runs, and the whole tree only for help, completion or a command it does not know.
      */
     private static final List<String> COMMANDS = List.of("dev", "server", "registration", "join-token", "certs", "cert",
-            "token", "contracts", "policy", "keys", "revoke", "reinstate", "revocations", "audit", "bench", "help",
+            "token", "contracts", "policy", "keys", "revoke", "reinstate", "revocations", "audit", "console", "bench", "help",
             "completion");
 
     // A switch, not a map of constructor references: a lambda's bootstrap alone costs a start-up measurably.
@@ -50,6 +50,7 @@ public final class Lanyard {
             case "reinstate" -> new RevocationCommands.Reinstate();
             case "revocations" -> new RevocationCommands.Revocations();
             case "audit" -> new AuditCommand();
+            case "console" -> new ConsoleCommand();
             case "bench" -> new BenchCommand();
             case "help" -> new HelpCommand();
             case "completion" -> new CompletionCommand();
