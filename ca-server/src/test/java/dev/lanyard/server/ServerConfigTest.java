@@ -31,6 +31,17 @@ class ServerConfigTest {
     }
 
     @Test
+    void theConsoleIsOffByDefaultAndOnlyOnALoopbackPlainHttpBind() throws Exception {
+        assertThat(load("trust-domain=acme.internal\n").console().enabled()).isFalse();
+        assertThat(load("trust-domain=acme.internal\nhttp.host=127.0.0.1\nconsole.enabled=true\n").console().enabled())
+                .isTrue();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> load(
+                "trust-domain=acme.internal\nhttp.host=0.0.0.0\nconsole.enabled=true\n"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("console.enabled=true needs a loopback http.host").hasMessageContaining("0.0.0.0");
+    }
+
+    @Test
     void connectionLimitsAreRead() throws Exception {
         ServerConfig config = load("trust-domain=acme.internal\nhttp.port=0\nhttp.header-timeout=3s\nhttp.max-connections-per-source=5\n"
                 + "grpc.max-concurrent-streams=7\ngrpc.max-watch-streams-per-identity=2\ngrpc.keepalive-time=30s\n");

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadmeWalkthroughTest {
 
     private static final List<String> SECTIONS = List.of("## Your first certificate", "## Tokens and contracts",
-            "## Revocation", "## Audit");
+            "## Revocation", "## Audit", "## Admin console");
     private static final Pattern SH_BLOCK = Pattern.compile("```sh\n(.*?)```", Pattern.DOTALL);
 
     @TempDir
@@ -39,7 +39,8 @@ class ReadmeWalkthroughTest {
     void theReadmeCommandsRunInOrderAgainstADevServer() throws Exception {
         String script = script(Files.readString(readme()));
         assertThat(script).contains("./lanyard cert issue --out ./payments-creds", "--out ./shop-creds",
-                "./lanyard token issue --in ./shop-creds", "./lanyard revoke --serial", "./lanyard audit verify --anchor");
+                "./lanyard token issue --in ./shop-creds", "./lanyard revoke --serial", "./lanyard audit verify --anchor",
+                "./lanyard console");
         try (RunningServer lanyard = RunningServer.start(dir.resolve("lanyard-data"))) {
             Files.writeString(dir.resolve("walkthrough.sh"),
                     script.replace("sha256:<hex>", lanyard.server().rootFingerprint()));

@@ -1,0 +1,72 @@
+package dev.lanyard.console;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanyard.audit.AuditQuery;
+import dev.lanyard.testing.RunningServer;
+import dev.lanyard.v1.ConsoleServiceGrpc;
+import dev.lanyard.v1.CreateConsoleLoginRequest;
+import dev.lanyard.v1.RevocationTarget;
+import dev.lanyard.v1.RevokeRequest;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The console's session rules over plain HTTP (the browser flow is {@link ConsoleBrowserTest}). */
+class ConsoleSessionTest {
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    @Test
+    void aRevokedAdminsSessionStopsWorking(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir)) {
+            String link = ConsoleServiceGrpc.newBlockingStub(server.channel(server.adminCredential()))
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()).getUrl();
+            HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(link)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(303);
+            String setCookie = login.headers().firstValue("set-cookie").orElseThrow();
+            assertThat(setCookie).contains("HttpOnly", "SameSite=Strict", "Path=/console").doesNotContain("Secure");
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            assertThat(get(server, cookie).statusCode()).isEqualTo(200);
+
+            // Another admin credential is not at hand: the admin revokes its own certificate by serial.
+            String serial = server.adminCredential().leaf().getSerialNumber().toString(16);
+            server.revocations().revoke(RevokeRequest.newBuilder()
+                    .setTarget(RevocationTarget.newBuilder().setSerial(serial)).setReasonValue(1).build());
+
+            HttpResponse<String> after = get(server, cookie);
+            assertThat(after.statusCode()).isEqualTo(403);
+            assertThat(after.body()).contains("Access revoked").contains(serial);
+            assertThat(server.server().audit().list(AuditQuery.all(0, 10_000))).anyMatch(r ->
+                    r.event().action().equals("console.request") && r.event().reason().contains("is revoked"));
+        }
+    }
+
+    @Test
+    void aLinkWithoutAConsoleIsRefusedAndPagesNeedASession(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir)) {
+            HttpResponse<String> page = http.send(HttpRequest.newBuilder(URI.create(server.httpUrl("/console/audit")))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(page.statusCode()).isEqualTo(401);
+            assertThat(page.headers().firstValue("content-security-policy").orElseThrow()).startsWith("default-src 'none'");
+            HttpResponse<String> forged = http.send(HttpRequest.newBuilder(URI.create(
+                    server.httpUrl("/console/login?t=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(forged.statusCode()).isEqualTo(403);
+            assertThat(forged.headers().firstValue("set-cookie")).isEmpty();
+        }
+    }
+
+    private HttpResponse<String> get(RunningServer server, String cookie) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(server.httpUrl("/console/"))).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+}
