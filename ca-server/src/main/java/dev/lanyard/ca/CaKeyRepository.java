@@ -1,10 +1,11 @@
 package dev.lanyard.ca;
 
 import dev.lanyard.rotation.Fence;
+import dev.lanyard.rotation.KeyStatus;
 import java.util.List;
 import java.util.Optional;
 
-/** Durable CA certificates and sealed keys. */
+/** Durable CA certificates and the custody ids of their keys. */
 public interface CaKeyRepository {
 
     void insert(StoredCaKey key);
@@ -13,7 +14,7 @@ public interface CaKeyRepository {
      * Moves a key from one status to another only if it is still in {@code from} (a compare-and-set,
      * so replicas cannot both make the move), stamping activation or retirement time.
      */
-    boolean updateStatus(String id, StoredCaKey.Status from, StoredCaKey.Status to, java.time.Instant at);
+    boolean updateStatus(String id, KeyStatus from, KeyStatus to, java.time.Instant at);
 
     /**
      * In one transaction, only while {@code fence} holds: retires every other active intermediate

@@ -2,7 +2,8 @@ package dev.lanyard.ca;
 
 import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
-import dev.lanyard.crypto.PrivateKeySealer;
+import dev.lanyard.custody.KeyCustody;
+import dev.lanyard.rotation.KeyStatus;
 import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
@@ -11,18 +12,18 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** Persists CA certificates through the repository, private keys sealed; loads them back, opening each key once. */
+/** Persists CA certificates and the custody ids of their keys; loads them back with their custody signers. */
 public final class CaKeyStore {
 
     private final CaKeyRepository repository;
-    private final PrivateKeySealer sealer;
+    private final KeyCustody custody;
     private final CryptoProviders crypto;
     private final Clock clock;
     private final Map<String, CaCertificate> opened = new ConcurrentHashMap<>();
 
-    public CaKeyStore(CaKeyRepository repository, PrivateKeySealer sealer, CryptoProviders crypto, Clock clock) {
+    public CaKeyStore(CaKeyRepository repository, KeyCustody custody, CryptoProviders crypto, Clock clock) {
         this.repository = repository;
-        this.sealer = sealer;
+        this.custody = custody;
         this.crypto = crypto;
         this.clock = clock;
     }
@@ -34,12 +35,12 @@ public final class CaKeyStore {
     /** The newest ACTIVE intermediate and the root that signed it, if the store has a CA. */
     public Optional<IssuingCa> loadActive() {
         return repository.all().stream()
-                .filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE && k.status() == StoredCaKey.Status.ACTIVE)
+                .filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE && k.status() == KeyStatus.ACTIVE)
                 .reduce((older, newer) -> newer)
                 .map(this::load);
     }
 
-    /** The CA an intermediate row belongs to: the intermediate (key opened) and the root that signed it. */
+    /** The CA an intermediate row belongs to: the intermediate (with its signer) and the root that signed it. */
     public IssuingCa load(StoredCaKey intermediateRow) {
         CaCertificate intermediate = open(intermediateRow);
         for (StoredCaKey candidate : repository.all()) {
@@ -55,29 +56,27 @@ public final class CaKeyStore {
 
     /** Stores a new CA: the root (once) and the intermediate as ACTIVE. */
     public void save(IssuingCa ca) {
-        saveIntermediate(ca, StoredCaKey.Status.ACTIVE);
+        saveIntermediate(ca, KeyStatus.ACTIVE);
     }
 
     /** Stores a rotated intermediate under a known root with the given status (PREPARED for rotation). */
-    public void saveIntermediate(IssuingCa ca, StoredCaKey.Status status) {
+    public void saveIntermediate(IssuingCa ca, KeyStatus status) {
         if (repository.find(ca.root().keyId()).isEmpty()) {
-            repository.insert(row(ca.root(), StoredCaKey.Kind.ROOT, StoredCaKey.Status.ACTIVE));
+            repository.insert(row(ca.root(), StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE));
         }
         repository.insert(row(ca.intermediate(), StoredCaKey.Kind.INTERMEDIATE, status));
     }
 
-    private StoredCaKey row(CaCertificate ca, StoredCaKey.Kind kind, StoredCaKey.Status status) {
-        Optional<String> sealed = ca.hasPrivateKey()
-                ? Optional.of(sealer.seal(ca.privateKey(), ca.keyId()))
-                : Optional.empty();
-        return StoredCaKey.created(ca.keyId(), kind, status, Pem.certificates(List.of(ca.certificate())), sealed,
+    private StoredCaKey row(CaCertificate ca, StoredCaKey.Kind kind, KeyStatus status) {
+        Optional<String> custodyId = ca.hasSigner() ? Optional.of(ca.signer().id()) : Optional.empty();
+        return StoredCaKey.created(ca.keyId(), kind, status, Pem.certificates(List.of(ca.certificate())), custodyId,
                 ca.certificate().getNotAfter().toInstant(), clock.instant());
     }
 
     private CaCertificate open(StoredCaKey stored) {
         return opened.computeIfAbsent(stored.id(), id -> new CaCertificate(
                 Pem.parseCertificates(stored.certificatePem()).get(0),
-                stored.sealedPrivateKey().map(sealed -> sealer.open(sealed, id)).orElse(null), id));
+                stored.custodyKeyId().map(custody::signer).orElse(null), id));
     }
 
     private boolean signs(X509Certificate issuer, X509Certificate subject) {

@@ -1,6 +1,5 @@
 package dev.lanyard.ca;
 
-import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.spiffe.SpiffeId;
 import java.math.BigInteger;
@@ -47,19 +46,16 @@ public final class CertificateAuthority {
     private static final X500Name SUBJECT = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.O, "Lanyard").build();
 
     private final IssuingCa ca;
-    private final CryptoProviders crypto;
     private final Clock clock;
     private final SerialNumbers serials;
     private final X500Name issuerName;
     private final AuthorityKeyIdentifier authorityKeyId;
     private final CRLDistPoint crlDistributionPoint;
-    private final String signatureAlgorithm;
     private final Instant issuerNotAfter;
 
-    public CertificateAuthority(IssuingCa ca, CryptoProviders crypto, Clock clock, SerialNumbers serials,
+    public CertificateAuthority(IssuingCa ca, Clock clock, SerialNumbers serials,
             URI crlDistributionPoint) {
         this.ca = ca;
-        this.crypto = crypto;
         this.clock = clock;
         this.serials = serials;
         X509Certificate issuer = ca.intermediate().certificate();
@@ -69,7 +65,6 @@ public final class CertificateAuthority {
                 new DistributionPointName(new GeneralNames(
                         new GeneralName(GeneralName.uniformResourceIdentifier, crlDistributionPoint.toString()))),
                 null, null)});
-        this.signatureAlgorithm = SignatureContentSigner.algorithmFor(ca.intermediate().privateKey());
         this.issuerNotAfter = issuer.getNotAfter().toInstant();
     }
 
@@ -102,7 +97,7 @@ public final class CertificateAuthority {
             builder.addExtension(Extension.subjectAlternativeName, false, sans(id, dnsNames));
             builder.addExtension(Extension.cRLDistributionPoints, false, crlDistributionPoint);
             X509Certificate certificate = X509.certificate(builder.build(
-                    new SignatureContentSigner(crypto, signatureAlgorithm, ca.intermediate().privateKey())));
+                    new SignatureContentSigner(ca.intermediate().signer())));
             validate(certificate, id, dnsNames);
             return new IssuedSvid(id, certificate, ca.chain(), serial, serial.toString(16),
                     Pem.sha256Fingerprint(certificate), ca.intermediate().keyId());

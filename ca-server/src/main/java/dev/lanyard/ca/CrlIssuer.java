@@ -1,6 +1,5 @@
 package dev.lanyard.ca;
 
-import dev.lanyard.crypto.CryptoProviders;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
@@ -14,17 +13,14 @@ import org.bouncycastle.asn1.x509.CRLNumber;
 import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.cert.X509v2CRLBuilder;
 
-/** Signs X.509 v2 CRLs (RFC 5280 section 5) with an issuing CA's key. */
+/** Signs X.509 v2 CRLs (RFC 5280 section 5) with an issuing CA's custody signer. */
 public final class CrlIssuer {
 
     /** One revoked certificate: its serial, when it was revoked, and the RFC 5280 reason code. */
     public record Entry(BigInteger serial, Instant revokedAt, int reasonCode) {
     }
 
-    private final CryptoProviders crypto;
-
-    public CrlIssuer(CryptoProviders crypto) {
-        this.crypto = crypto;
+    public CrlIssuer() {
     }
 
     /**
@@ -43,8 +39,7 @@ public final class CrlIssuer {
             builder.addExtension(Extension.cRLNumber, false, new CRLNumber(BigInteger.valueOf(crlNumber)));
             builder.addExtension(Extension.authorityKeyIdentifier, false,
                     new AuthorityKeyIdentifier(HexFormat.of().parseHex(ca.keyId())));
-            String algorithm = SignatureContentSigner.algorithmFor(ca.privateKey());
-            return builder.build(new SignatureContentSigner(crypto, algorithm, ca.privateKey())).getEncoded();
+            return builder.build(new SignatureContentSigner(ca.signer())).getEncoded();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot encode a CRL", e);
         }

@@ -41,9 +41,10 @@ public final class IssuanceBenchmark {
         Clock clock = Clock.systemUTC();
         SecureRandom random = new SecureRandom();
         SerialNumbers serials = new SerialNumbers(random);
-        IssuingCa ca = new CaGenerator(crypto, clock, serials).generate("bench.local", Duration.ofDays(3650),
+        IssuingCa ca = new CaGenerator(
+                dev.lanyard.custody.Custodies.inMemory(crypto, new java.security.SecureRandom(), clock), clock, serials).generate("bench.local", Duration.ofDays(3650),
                 Duration.ofDays(365));
-        CertificateAuthority authority = new CertificateAuthority(ca, crypto, clock, serials,
+        CertificateAuthority authority = new CertificateAuthority(ca, clock, serials,
                 URI.create("http://localhost:8080/crl"));
         CsrValidator validator = new CsrValidator(crypto, CsrValidator.DEFAULT_MAX_BYTES);
         SpiffeId id = SpiffeId.parse("spiffe://bench.local/bench/worker");

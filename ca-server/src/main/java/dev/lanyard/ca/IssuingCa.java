@@ -10,8 +10,8 @@ public record IssuingCa(CaCertificate root, CaCertificate intermediate) {
     public IssuingCa {
         Objects.requireNonNull(root, "root");
         Objects.requireNonNull(intermediate, "intermediate");
-        if (!intermediate.hasPrivateKey()) {
-            throw new IllegalArgumentException("the issuing intermediate needs its private key");
+        if (!intermediate.hasSigner()) {
+            throw new IllegalArgumentException("the issuing intermediate needs a key in custody");
         }
     }
 

@@ -1,37 +1,27 @@
 package dev.lanyard.ca;
 
-import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.custody.KeyAlgorithm;
+import dev.lanyard.custody.Signer;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
-import java.security.GeneralSecurityException;
-import java.security.PrivateKey;
-import java.security.Signature;
-import java.security.SignatureException;
 import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
 import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.DefaultSignatureAlgorithmIdentifierFinder;
 
 /**
- * A Bouncy Castle {@link ContentSigner} over a plain JCA {@link Signature} of the chosen provider,
- * so certificates are signed by ACCP (AWS-LC) when it is active. One per signature: JCA
- * signatures are not thread-safe.
+ * A Bouncy Castle {@link ContentSigner} over a custody {@link Signer}: certificates and CRLs are
+ * signed wherever the key lives (software, HSM) without this code seeing it. One per signature.
  */
 final class SignatureContentSigner implements ContentSigner {
 
     private final AlgorithmIdentifier algorithm;
-    private final Signature signature;
-    private final ByteArrayOutputStream stream;
+    private final Signer signer;
+    // Bouncy Castle writes the TBS structure in many small pieces: collect it, sign it in one call.
+    private final ByteArrayOutputStream stream = new ByteArrayOutputStream(1024);
 
-    SignatureContentSigner(CryptoProviders crypto, String jcaAlgorithm, PrivateKey key) {
-        try {
-            this.algorithm = new DefaultSignatureAlgorithmIdentifierFinder().find(jcaAlgorithm);
-            this.signature = crypto.signature(jcaAlgorithm);
-            signature.initSign(key);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("cannot sign with " + jcaAlgorithm, e);
-        }
-        // Bouncy Castle writes the TBS structure in many small pieces: collect it, sign it in one update.
-        this.stream = new ByteArrayOutputStream(1024);
+    SignatureContentSigner(Signer signer) {
+        this.signer = signer;
+        this.algorithm = new DefaultSignatureAlgorithmIdentifierFinder().find(x509Name(signer.algorithm()));
     }
 
     @Override
@@ -46,21 +36,11 @@ final class SignatureContentSigner implements ContentSigner {
 
     @Override
     public byte[] getSignature() {
-        try {
-            signature.update(stream.toByteArray());
-            return signature.sign();
-        } catch (SignatureException e) {
-            throw new IllegalStateException("signing failed", e);
-        }
+        return signer.sign(stream.toByteArray());
     }
 
-    /** The signature algorithm a CA key of this type signs with. */
-    static String algorithmFor(PrivateKey key) {
-        return switch (key.getAlgorithm()) {
-            case "EC" -> "SHA256withECDSA";
-            case "RSA" -> "SHA256withRSA";
-            case "Ed25519", "EdDSA" -> "Ed25519";
-            default -> throw new IllegalArgumentException("unsupported CA key algorithm " + key.getAlgorithm());
-        };
+    /** Bouncy Castle's name for the scheme, which carries the PSS parameters in the algorithm identifier. */
+    private static String x509Name(KeyAlgorithm algorithm) {
+        return algorithm == KeyAlgorithm.PS256 ? "SHA256withRSAandMGF1" : algorithm.jcaSignature();
     }
 }

@@ -27,12 +27,40 @@ public final class KeyEncryptionKey {
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
 
     private final SecretKeySpec key;
+    private final String id;
 
     private KeyEncryptionKey(byte[] raw) {
         if (raw.length != KEY_BYTES) {
             throw new IllegalArgumentException("a key-encryption key is " + KEY_BYTES + " bytes, not " + raw.length);
         }
         this.key = new SecretKeySpec(raw, "AES");
+        this.id = idOf(key);
+    }
+
+    /** A KEK that lives only in memory (benchmarks and tools that seal nothing durable). */
+    public static KeyEncryptionKey ephemeral(SecureRandom random) {
+        byte[] raw = new byte[KEY_BYTES];
+        random.nextBytes(raw);
+        return new KeyEncryptionKey(raw);
+    }
+
+    /**
+     * A short public name for this KEK (16 hex digits of an HMAC under it): sealed keys carry it so
+     * the right KEK is picked during a rotation, and errors and audit records can name it.
+     */
+    public String id() {
+        return id;
+    }
+
+    private static String idOf(SecretKeySpec key) {
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(key.getEncoded(), "HmacSHA256"));
+            byte[] tag = mac.doFinal("lanyard-kek-id-v1".getBytes(StandardCharsets.US_ASCII));
+            return java.util.HexFormat.of().formatHex(tag, 0, 8);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is unavailable", e);
+        }
     }
 
     /** Reads a KEK file; refuses one that others than its owner may read. */
@@ -103,6 +131,6 @@ public final class KeyEncryptionKey {
 
     @Override
     public String toString() {
-        return "KeyEncryptionKey[AES-256, value hidden]";
+        return "KeyEncryptionKey[AES-256, id " + id + ", value hidden]";
     }
 }

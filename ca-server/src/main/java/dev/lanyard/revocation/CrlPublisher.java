@@ -61,7 +61,7 @@ public final class CrlPublisher {
         }
         Map<String, Crl> next = new HashMap<>();
         for (CaCertificate ca : issuingCas.get()) {
-            if (!ca.hasPrivateKey()) {
+            if (!ca.hasSigner()) {
                 continue;
             }
             List<CrlIssuer.Entry> revoked = entries.getOrDefault(ca.keyId(), List.of());
@@ -77,7 +77,7 @@ public final class CrlPublisher {
     public void regenerateIfDue() {
         Map<String, Crl> crls = current;
         Instant now = clock.instant();
-        boolean due = issuingCas.get().stream().filter(CaCertificate::hasPrivateKey)
+        boolean due = issuingCas.get().stream().filter(CaCertificate::hasSigner)
                 .anyMatch(ca -> !crls.containsKey(ca.keyId()))
                 || crls.values().stream().anyMatch(c -> !now.isBefore(c.thisUpdate().plus(validity.dividedBy(2))));
         if (due) {

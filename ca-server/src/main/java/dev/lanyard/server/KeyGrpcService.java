@@ -12,7 +12,13 @@ import dev.lanyard.v1.KeyKind;
 import dev.lanyard.v1.KeyServiceGrpc;
 import dev.lanyard.v1.ListKeysRequest;
 import dev.lanyard.v1.ListKeysResponse;
+import dev.lanyard.v1.RotateKekRequest;
+import dev.lanyard.v1.RotateKekResponse;
 import dev.lanyard.v1.RotateKeysRequest;
+import dev.lanyard.custody.KekRotation;
+import java.io.IOException;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
@@ -38,9 +44,12 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
     private final X509Keys x509Keys;
     private final Runnable afterRotation;
     private final AuditedCall calls;
+    private final Optional<KekRotation> kek;
 
-    public KeyGrpcService(JwtSigningKeys jwtKeys, X509Keys x509Keys, Runnable afterRotation, AuditLog audit,
-            Clock clock) {
+    /** {@code kek} is empty when keys are not in software custody (an HSM has no KEK). */
+    public KeyGrpcService(JwtSigningKeys jwtKeys, X509Keys x509Keys, Optional<KekRotation> kek, Runnable afterRotation,
+            AuditLog audit, Clock clock) {
+        this.kek = kek;
         this.jwtKeys = jwtKeys;
         this.x509Keys = x509Keys;
         this.afterRotation = afterRotation;
@@ -75,6 +84,34 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
         } catch (StatusException e) {
             throw new IllegalStateException("listing every key kind cannot be refused", e);
         }
+    }
+
+    /** Audited with the file's path as target and the new KEK's id and count as detail; never key bytes. */
+    @Override
+    public void rotateKek(RotateKekRequest request, StreamObserver<RotateKekResponse> response) {
+        String file = request.getNewKekFile();
+        calls.run("keys.rotate-kek", "kek file " + file, "", response, () -> {
+            if (kek.isEmpty()) {
+                throw Status.FAILED_PRECONDITION.withDescription("keys are not in software custody: there is no"
+                        + " key-encryption key to rotate").asException();
+            }
+            if (file.isBlank()) {
+                throw AuditedCall.invalid("new_kek_file is required: the path of the new KEK file on the server's"
+                        + " host (32 random bytes, base64, mode 0600)");
+            }
+            try {
+                KekRotation.Outcome outcome = kek.get().rotate(Path.of(file));
+                return RotateKekResponse.newBuilder().setKekId(outcome.kekId()).setRewrapped(outcome.rewrapped())
+                        .setMillis(outcome.took().toMillis()).build();
+            } catch (InvalidPathException e) {
+                throw AuditedCall.invalid("new_kek_file is not a path: " + e.getReason());
+            } catch (IOException e) {
+                throw Status.FAILED_PRECONDITION.withDescription("cannot use " + file + " as the new key-encryption"
+                        + " key: " + e.getMessage()).asException();
+            } catch (IllegalStateException e) {
+                throw Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asException();
+            }
+        });
     }
 
     private ListKeysResponse list(KeyKind kind) throws StatusException {

@@ -31,6 +31,12 @@ import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.crypto.PrivateKeySealer;
+import dev.lanyard.crypto.KekRing;
+import dev.lanyard.custody.KekRotation;
+import dev.lanyard.store.JdbcKekRotations;
+import dev.lanyard.custody.KeyCustody;
+import dev.lanyard.custody.SoftwareCustody;
+import dev.lanyard.store.JdbcSealedKeyRepository;
 import dev.lanyard.store.Database;
 import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.jwks.OpenIdConfiguration;
@@ -165,7 +171,11 @@ public final class LanyardServer implements AutoCloseable {
         this.clock = clock;
         this.crypto = CryptoProviders.select();
         KeyEncryptionKey kek = KekSource.load(config, random);
-        PrivateKeySealer sealer = new PrivateKeySealer(kek, random, crypto);
+        KekRing keks = new KekRing(kek);
+        SoftwareCustody custody = new SoftwareCustody(new JdbcSealedKeyRepository(database.dataSource()),
+                new PrivateKeySealer(keks, random, crypto), crypto.primary(), crypto.bouncyCastle(), clock);
+        KekRotation kekRotation = new KekRotation(keks, custody, new JdbcKekRotations(database.dataSource()), clock);
+        kekRotation.atStart();
 
         this.database = database;
         var registrations = new JdbcRegistrationRepository(database.dataSource());
@@ -177,20 +187,20 @@ public final class LanyardServer implements AutoCloseable {
                 config.serverId().toString());
 
         SerialNumbers serials = new SerialNumbers(random);
-        CaKeyStore caKeys = new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), sealer, crypto, clock);
+        CaKeyStore caKeys = new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), custody, crypto, clock);
         // Replicas on one database: one creates the CA, and one at a time takes a rotation step.
         JdbcLeases leases = new JdbcLeases(database.dataSource());
         String replica = DatabaseLease.holderId(random);
         this.ca = loadOrCreateCa(new CaBootstrap(caKeys,
-                new DatabaseLease(leases, "ca-bootstrap", replica, LEASE_TTL, clock), LEASE_TTL.multipliedBy(3)), serials);
+                new DatabaseLease(leases, "ca-bootstrap", replica, LEASE_TTL, clock), LEASE_TTL.multipliedBy(3)), serials, custody);
         RotationLease rotationLease = new DatabaseLease(leases, "rotation", replica, LEASE_TTL, clock);
         this.authorities = new TrustAuthorities(List.of(ca));
         // The issuing CA rotates at half its lifetime; it stays trusted while its certificates can live.
-        this.caRotation = new CaRotation(caKeys, new CaGenerator(crypto, clock, serials),
+        this.caRotation = new CaRotation(caKeys, new CaGenerator(custody, clock, serials),
                 new RotationPlanner(new RotationPolicy(config.intermediateTtl().dividedBy(2),
                         config.tokens().publishLead(), config.maxSvidTtl().plus(CertificateAuthority.BACKDATE))),
                 clock, config.trustDomain(), config.intermediateTtl(),
-                issuing -> new CertificateAuthority(issuing, crypto, clock, serials,
+                issuing -> new CertificateAuthority(issuing, clock, serials,
                         config.crlUrl(issuing.intermediate().keyId())),
                 authorities::update, rotationLease);
         JoinTokens joinTokens = new JoinTokens(joinTokenRepository, clock, random);
@@ -198,7 +208,7 @@ public final class LanyardServer implements AutoCloseable {
         var revocationLog = new JdbcRevocationRepository(database.dataSource());
         this.revocations = new RevocationRegistry(revocationLog, clock);
         revocations.catchUp();
-        this.crls = new CrlPublisher(authorities::issuingCas, revocations, revocationLog, new CrlIssuer(crypto),
+        this.crls = new CrlPublisher(authorities::issuingCas, revocations, revocationLog, new CrlIssuer(),
                 config.revocations().crlValidity(), clock);
         crls.regenerate();
         // Here or on another replica (picked up by the poll): a revoked certificate re-signs the CRLs at once.
@@ -218,10 +228,10 @@ public final class LanyardServer implements AutoCloseable {
                 joinTokens, registrations, issued, audit, clock, config.defaultSvidTtl(), revocations);
 
         ServerConfig.Tokens tokens = config.tokens();
-        this.jwtKeys = new JwtSigningKeys(new JdbcSigningKeyRepository(database.dataSource()), sealer,
+        this.jwtKeys = new JwtSigningKeys(new JdbcSigningKeyRepository(database.dataSource()), custody,
                 new RotationPlanner(new RotationPolicy(tokens.keyLifetime(), tokens.publishLead(),
                         tokens.maxTtl().plus(Duration.ofMinutes(5)))),
-                tokens.algorithm(), crypto.primary(), crypto.bouncyCastle(), clock, rotationLease);
+                tokens.algorithm(), random, clock, rotationLease);
         for (RotationStep step : jwtKeys.tick()) {
             auditRotation("jwt", step);
         }
@@ -254,7 +264,8 @@ public final class LanyardServer implements AutoCloseable {
                 () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
-        KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), bundles::refresh, audit, clock);
+        KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), Optional.of(kekRotation),
+                bundles::refresh, audit, clock);
         TokenIssuer tokenIssuer = new TokenIssuer(minter, contracts, policy, registrations,
                 new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations,
                 new JdbcMintedTokenRepository(auditLog), audit, clock);
@@ -532,7 +543,7 @@ public final class LanyardServer implements AutoCloseable {
             clocks.add(new LanyardMetrics.KeyClock("jwt", k.kid(), Duration.between(since, now),
                     Duration.between(now, since.plus(config.tokens().keyLifetime()))));
         });
-        caRotation.intermediates().stream().filter(k -> k.status() == StoredCaKey.Status.ACTIVE).forEach(k -> {
+        caRotation.intermediates().stream().filter(k -> k.status() == dev.lanyard.rotation.KeyStatus.ACTIVE).forEach(k -> {
             java.time.Instant since = k.activatedAt().orElse(k.createdAt());
             clocks.add(new LanyardMetrics.KeyClock("x509", k.id(), Duration.between(since, now),
                     Duration.between(now, since.plus(config.intermediateTtl().dividedBy(2)))));
@@ -669,17 +680,17 @@ public final class LanyardServer implements AutoCloseable {
         return new NodeAttestation(attestors);
     }
 
-    private IssuingCa loadOrCreateCa(CaBootstrap bootstrap, SerialNumbers serials) {
+    private IssuingCa loadOrCreateCa(CaBootstrap bootstrap, SerialNumbers serials, KeyCustody custody) {
         CaBootstrap.Outcome outcome = bootstrap.loadOrCreate(() -> {
             if (config.caImport().isEmpty()) {
-                return new CaGenerator(crypto, clock, serials)
+                return new CaGenerator(custody, clock, serials)
                         .generate(config.trustDomain(), config.rootTtl(), config.intermediateTtl());
             }
             ServerConfig.CaImport files = config.caImport().get();
             try {
                 return CaImporter.fromPem(Files.readString(files.rootCertificate()),
                         Files.readString(files.intermediateCertificate()), Files.readString(files.intermediateKey()),
-                        crypto, clock);
+                        custody, crypto, clock);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException("cannot read the CA to import: " + e.getMessage(), e);
             }

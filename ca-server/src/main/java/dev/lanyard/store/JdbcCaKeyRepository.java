@@ -3,6 +3,7 @@ package dev.lanyard.store;
 import dev.lanyard.ca.CaKeyRepository;
 import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.rotation.Fence;
+import dev.lanyard.rotation.KeyStatus;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -20,13 +21,13 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
 
     @Override
     public void insert(StoredCaKey key) {
-        jdbc.update("insert into ca_keys (id, kind, status, certificate_pem, sealed_private_key, not_after, created_at,"
+        jdbc.update("insert into ca_keys (id, kind, status, certificate_pem, custody_key_id, not_after, created_at,"
                 + " activated_at, retired_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, key.id());
                     s.setString(2, key.kind().name());
                     s.setString(3, key.status().name());
                     s.setString(4, key.certificatePem());
-                    s.setString(5, key.sealedPrivateKey().orElse(null));
+                    s.setString(5, key.custodyKeyId().orElse(null));
                     Jdbc.setInstant(s, 6, key.notAfter());
                     Jdbc.setInstant(s, 7, key.createdAt());
                     Jdbc.setInstant(s, 8, key.activatedAt().orElse(null));
@@ -35,7 +36,7 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
     }
 
     @Override
-    public boolean updateStatus(String id, StoredCaKey.Status from, StoredCaKey.Status to, Instant at) {
+    public boolean updateStatus(String id, KeyStatus from, KeyStatus to, Instant at) {
         String stamp = switch (to) {
             case ACTIVE -> ", activated_at = ?";
             case RETIRED -> ", retired_at = ?";
@@ -86,8 +87,8 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
 
     private static StoredCaKey map(ResultSet row) throws SQLException {
         return new StoredCaKey(row.getString("id"), StoredCaKey.Kind.valueOf(row.getString("kind")),
-                StoredCaKey.Status.valueOf(row.getString("status")), row.getString("certificate_pem"),
-                Optional.ofNullable(row.getString("sealed_private_key")), Jdbc.getInstant(row, "not_after"),
+                KeyStatus.valueOf(row.getString("status")), row.getString("certificate_pem"),
+                Optional.ofNullable(row.getString("custody_key_id")), Jdbc.getInstant(row, "not_after"),
                 Jdbc.getInstant(row, "created_at"), Optional.ofNullable(Jdbc.getInstant(row, "activated_at")),
                 Optional.ofNullable(Jdbc.getInstant(row, "retired_at")));
     }

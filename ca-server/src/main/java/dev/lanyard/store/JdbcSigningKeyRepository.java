@@ -24,13 +24,13 @@ public final class JdbcSigningKeyRepository implements SigningKeyRepository {
     public void insert(StoredSigningKey key, Fence fence) {
         jdbc.inTransaction(c -> {
             JdbcLeases.check(c, fence, key.createdAt());
-            return Jdbc.update(c, "insert into signing_keys (kid, algorithm, status, public_jwk, sealed_private_key, created_at,"
+            return Jdbc.update(c, "insert into signing_keys (kid, algorithm, status, public_jwk, custody_key_id, created_at,"
                 + " activated_at, retired_at) values (?, ?, ?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, key.kid());
                     s.setString(2, key.algorithm().name());
                     s.setString(3, key.status().name());
                     s.setString(4, key.publicJwkJson());
-                    s.setString(5, key.sealedPrivateKey());
+                    s.setString(5, key.custodyKeyId());
                     Jdbc.setInstant(s, 6, key.createdAt());
                     Jdbc.setInstant(s, 7, key.activatedAt().orElse(null));
                     Jdbc.setInstant(s, 8, key.retiredAt().orElse(null));
@@ -85,7 +85,7 @@ public final class JdbcSigningKeyRepository implements SigningKeyRepository {
     private static StoredSigningKey map(ResultSet row) throws SQLException {
         return new StoredSigningKey(row.getString("kid"), SigningAlgorithm.valueOf(row.getString("algorithm")),
                 KeyStatus.valueOf(row.getString("status")), row.getString("public_jwk"),
-                row.getString("sealed_private_key"), Jdbc.getInstant(row, "created_at"),
+                row.getString("custody_key_id"), Jdbc.getInstant(row, "created_at"),
                 Optional.ofNullable(Jdbc.getInstant(row, "activated_at")),
                 Optional.ofNullable(Jdbc.getInstant(row, "retired_at")));
     }

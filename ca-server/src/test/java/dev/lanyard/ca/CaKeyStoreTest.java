@@ -7,6 +7,9 @@ import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.crypto.PrivateKeySealer;
+import dev.lanyard.custody.KeyCustody;
+import dev.lanyard.custody.SoftwareCustody;
+import dev.lanyard.store.JdbcSealedKeyRepository;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.store.Database;
 import dev.lanyard.store.JdbcCaKeyRepository;
@@ -31,11 +34,16 @@ class CaKeyStoreTest {
 
     @Test
     void savedCaLoadsBackWithWorkingKeys() throws Exception {
-        IssuingCa ca = TestCa.create("example.org", clock);
         try (Database db = Database.h2File(dir)) {
             PrivateKeySealer sealer = new PrivateKeySealer(
                     KeyEncryptionKey.generateFile(dir.resolve("kek"), new SecureRandom()), new SecureRandom(), crypto);
-            CaKeyStore store = new CaKeyStore(new JdbcCaKeyRepository(db.dataSource()), sealer, crypto, clock);
+            SoftwareCustody custody = new SoftwareCustody(new JdbcSealedKeyRepository(db.dataSource()), sealer,
+                    crypto.primary(), crypto.bouncyCastle(), clock);
+            IssuingCa ca = TestCa.create("example.org", clock, custody);
+            // A second custody object on the same tables: keys are found by id, not by object.
+            CaKeyStore store = new CaKeyStore(new JdbcCaKeyRepository(db.dataSource()), new SoftwareCustody(
+                    new JdbcSealedKeyRepository(db.dataSource()), sealer, crypto.primary(), crypto.bouncyCastle(),
+                    clock), crypto, clock);
             assertThat(store.loadActive()).isEmpty();
             store.save(ca);
             IssuingCa loaded = store.loadActive().orElseThrow();
@@ -44,39 +52,43 @@ class CaKeyStoreTest {
             IssuedSvid svid = TestCa.authority(loaded, clock).issue(Csrs.ecP256().getPublic(),
                     SpiffeId.parse("spiffe://example.org/x"), List.of(), Duration.ofMinutes(5));
             svid.certificate().verify(ca.intermediate().certificate().getPublicKey());
-            assertThat(new JdbcCaKeyRepository(db.dataSource()).all())
-                    .allSatisfy(k -> assertThat(k.sealedPrivateKey().orElse("")).doesNotContain("PRIVATE"));
+            assertThat(new JdbcCaKeyRepository(db.dataSource()).all()).extracting(k -> k.custodyKeyId().orElseThrow())
+                    .containsExactly(ca.root().signer().id(), ca.intermediate().signer().id());
         }
     }
 
     @Test
     void importChecksWhatItIsGiven() {
-        IssuingCa ca = TestCa.create("example.org", clock);
-        IssuingCa other = TestCa.create("example.org", clock);
+        TestCa.External external = TestCa.external("example.org", clock);
+        IssuingCa ca = external.ca();
+        TestCa.External other = TestCa.external("example.org", clock);
         String root = Pem.certificates(List.of(ca.root().certificate()));
         String intermediate = Pem.certificates(List.of(ca.intermediate().certificate()));
-        String key = Pem.privateKey(ca.intermediate().privateKey());
+        String key = Pem.privateKey(external.intermediateKey());
+        KeyCustody custody = TestCa.custody(clock);
 
-        IssuingCa imported = CaImporter.fromPem(root, intermediate, key, crypto, clock);
-        assertThat(imported.root().hasPrivateKey()).isFalse();
+        IssuingCa imported = CaImporter.fromPem(root, intermediate, key, custody, crypto, clock);
+        assertThat(imported.root().hasSigner()).isFalse();
+        assertThat(custody.list()).extracting(KeyCustody.KeyEntry::id)
+                .containsExactly("ca-imported-" + ca.intermediate().keyId());
         assertThat(imported.intermediate().keyId()).isEqualTo(ca.intermediate().keyId());
 
-        assertThatThrownBy(() -> CaImporter.fromPem(Pem.certificates(List.of(other.root().certificate())),
-                intermediate, key, crypto, clock)).hasMessageContaining("not signed by the root");
+        assertThatThrownBy(() -> CaImporter.fromPem(Pem.certificates(List.of(other.ca().root().certificate())),
+                intermediate, key, custody, crypto, clock)).hasMessageContaining("not signed by the root");
         assertThatThrownBy(() -> CaImporter.fromPem(root, intermediate,
-                Pem.privateKey(other.intermediate().privateKey()), crypto, clock))
+                Pem.privateKey(other.intermediateKey()), custody, crypto, clock))
                 .hasMessageContaining("does not belong");
-        assertThatThrownBy(() -> CaImporter.fromPem(root, root + intermediate, key, crypto, clock))
+        assertThatThrownBy(() -> CaImporter.fromPem(root, root + intermediate, key, custody, crypto, clock))
                 .hasMessageContaining("exactly one certificate");
         clock.advance(Duration.ofDays(400));
-        assertThatThrownBy(() -> CaImporter.fromPem(root, intermediate, key, crypto, clock))
+        assertThatThrownBy(() -> CaImporter.fromPem(root, intermediate, key, custody, crypto, clock))
                 .hasMessageContaining("not valid now");
     }
 
     @Test
     void rotationNeedsTheRootKey() {
         IssuingCa ca = TestCa.create("example.org", clock);
-        CaGenerator generator = new CaGenerator(crypto, clock, new SerialNumbers(new SecureRandom()));
+        CaGenerator generator = new CaGenerator(TestCa.custody(clock), clock, new SerialNumbers(new SecureRandom()));
         IssuingCa next = generator.rotateIntermediate(ca, "example.org", Duration.ofDays(30));
         assertThat(next.intermediate().keyId()).isNotEqualTo(ca.intermediate().keyId());
         IssuingCa offline = new IssuingCa(new CaCertificate(ca.root().certificate(), null, ca.root().keyId()),

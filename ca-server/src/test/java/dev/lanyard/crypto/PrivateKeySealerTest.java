@@ -51,10 +51,38 @@ class PrivateKeySealerTest {
         String tampered = Base64.getEncoder().encodeToString(raw);
 
         assertThatThrownBy(() -> other.open(sealed, "key-1")).isInstanceOf(KeySealException.class)
-                .hasMessageContaining("cannot be opened");
+                .hasMessageContaining("which this server does not hold");
         assertThatThrownBy(() -> sealer.open(tampered, "key-1")).isInstanceOf(KeySealException.class);
         assertThatThrownBy(() -> sealer.open(sealed, "key-2")).isInstanceOf(KeySealException.class);
         assertThatThrownBy(() -> sealer.open("not base64!", "key-1")).isInstanceOf(KeySealException.class);
+    }
+
+    @Test
+    void rewrapMovesOnlyTheDataKeyToTheNewKekAndBothKeksOpenDuringTheSwitch() throws Exception {
+        KeyEncryptionKey oldKek = KeyEncryptionKey.generateFile(dir.resolve("old"), random);
+        KeyEncryptionKey newKek = KeyEncryptionKey.generateFile(dir.resolve("new"), random);
+        KekRing ring = new KekRing(oldKek);
+        PrivateKeySealer sealer = new PrivateKeySealer(ring, random, crypto);
+        java.security.PrivateKey key = Csrs.ecP256().getPrivate();
+        String sealed = sealer.seal(key, "key-1");
+        assertThat(sealer.kekIdOf(sealed, "key-1")).contains(oldKek.id());
+        assertThat(sealer.rewrap(sealed, "key-1")).as("already under the current KEK").isEqualTo(sealed);
+
+        ring.makeCurrent(newKek);
+        assertThat(sealer.open(sealed, "key-1").getEncoded()).as("the old KEK stays readable").isEqualTo(key.getEncoded());
+        String rewrapped = sealer.rewrap(sealed, "key-1");
+        assertThat(sealer.kekIdOf(rewrapped, "key-1")).contains(newKek.id());
+        byte[] before = Base64.getDecoder().decode(sealed);
+        byte[] after = Base64.getDecoder().decode(rewrapped);
+        int tail = before.length - (1 + 8 + 12 + 48);
+        assertThat(java.util.Arrays.copyOfRange(after, after.length - tail, after.length))
+                .as("the encrypted private key is untouched").isEqualTo(
+                        java.util.Arrays.copyOfRange(before, before.length - tail, before.length));
+        // A server holding only the new KEK opens the re-wrapped key and not the old record.
+        PrivateKeySealer onlyNew = new PrivateKeySealer(newKek, random, crypto);
+        assertThat(onlyNew.open(rewrapped, "key-1").getEncoded()).isEqualTo(key.getEncoded());
+        assertThatThrownBy(() -> onlyNew.open(sealed, "key-1")).hasMessageContaining(oldKek.id());
+        assertThat(newKek.toString()).contains(newKek.id()).contains("hidden");
     }
 
     @Test

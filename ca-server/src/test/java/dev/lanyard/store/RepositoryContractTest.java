@@ -195,18 +195,18 @@ abstract class RepositoryContractTest {
     @Test
     void caKeys() {
         var repo = new JdbcCaKeyRepository(db.dataSource());
-        repo.insert(StoredCaKey.created("root", StoredCaKey.Kind.ROOT, StoredCaKey.Status.ACTIVE, "PEM",
+        repo.insert(StoredCaKey.created("root", StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE, "PEM",
                 Optional.empty(), T.plusSeconds(100), T));
-        repo.insert(StoredCaKey.created("int", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.PREPARED, "PEM2",
+        repo.insert(StoredCaKey.created("int", StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED, "PEM2",
                 Optional.of("sealed"), T.plusSeconds(50), T.plusSeconds(1)));
-        assertThat(repo.updateStatus("int", StoredCaKey.Status.PREPARED, StoredCaKey.Status.ACTIVE, T.plusSeconds(9)))
+        assertThat(repo.updateStatus("int", KeyStatus.PREPARED, KeyStatus.ACTIVE, T.plusSeconds(9)))
                 .isTrue();
-        assertThat(repo.updateStatus("int", StoredCaKey.Status.PREPARED, StoredCaKey.Status.ACTIVE, T)).isFalse();
-        assertThat(repo.updateStatus("none", StoredCaKey.Status.PREPARED, StoredCaKey.Status.ACTIVE, T)).isFalse();
+        assertThat(repo.updateStatus("int", KeyStatus.PREPARED, KeyStatus.ACTIVE, T)).isFalse();
+        assertThat(repo.updateStatus("none", KeyStatus.PREPARED, KeyStatus.ACTIVE, T)).isFalse();
         assertThat(repo.find("int").orElseThrow().activatedAt()).contains(T.plusSeconds(9));
         assertThat(repo.all()).extracting(StoredCaKey::id).containsExactly("root", "int");
-        assertThat(repo.find("int").orElseThrow().status()).isEqualTo(StoredCaKey.Status.ACTIVE);
-        assertThat(repo.find("root").orElseThrow().sealedPrivateKey()).isEmpty();
+        assertThat(repo.find("int").orElseThrow().status()).isEqualTo(KeyStatus.ACTIVE);
+        assertThat(repo.find("root").orElseThrow().custodyKeyId()).isEmpty();
     }
 
     @Test
@@ -214,30 +214,30 @@ abstract class RepositoryContractTest {
         var leases = new JdbcLeases(db.dataSource());
         Fence fence = leases.acquire("rotation", "r1", T, T.plusSeconds(30)).orElseThrow();
         var repo = new JdbcCaKeyRepository(db.dataSource());
-        repo.insert(StoredCaKey.created("root", StoredCaKey.Kind.ROOT, StoredCaKey.Status.ACTIVE, "PEM",
+        repo.insert(StoredCaKey.created("root", StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE, "PEM",
                 Optional.empty(), T.plusSeconds(100), T));
-        repo.insert(StoredCaKey.created("i1", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.ACTIVE, "P1",
+        repo.insert(StoredCaKey.created("i1", StoredCaKey.Kind.INTERMEDIATE, KeyStatus.ACTIVE, "P1",
                 Optional.of("s"), T.plusSeconds(50), T));
-        repo.insert(StoredCaKey.created("i2", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.PREPARED, "P2",
+        repo.insert(StoredCaKey.created("i2", StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED, "P2",
                 Optional.of("s"), T.plusSeconds(60), T.plusSeconds(1)));
-        repo.insert(StoredCaKey.created("i3", StoredCaKey.Kind.INTERMEDIATE, StoredCaKey.Status.PREPARED, "P3",
+        repo.insert(StoredCaKey.created("i3", StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED, "P3",
                 Optional.of("s"), T.plusSeconds(60), T.plusSeconds(2)));
 
         assertThat(repo.activate("i2", T.plusSeconds(5), fence)).isTrue();
         assertThat(repo.activate("i2", T.plusSeconds(6), fence)).as("no longer prepared").isFalse();
-        assertThat(repo.find("i1").orElseThrow().status()).isEqualTo(StoredCaKey.Status.RETIRED);
+        assertThat(repo.find("i1").orElseThrow().status()).isEqualTo(KeyStatus.RETIRED);
         assertThat(repo.find("i1").orElseThrow().retiredAt()).contains(T.plusSeconds(5));
         assertThat(repo.find("root").orElseThrow().status()).as("roots are not intermediates")
-                .isEqualTo(StoredCaKey.Status.ACTIVE);
+                .isEqualTo(KeyStatus.ACTIVE);
 
         // Another replica takes the expired lease: the old holder can no longer activate anything.
         Fence taken = leases.acquire("rotation", "r2", T.plusSeconds(31), T.plusSeconds(61)).orElseThrow();
         assertThat(taken.token()).isGreaterThan(fence.token());
         assertThatThrownBy(() -> repo.activate("i3", T.plusSeconds(32), fence)).isInstanceOf(LeaseLostException.class);
-        assertThat(repo.all()).filteredOn(k -> k.status() == StoredCaKey.Status.ACTIVE)
+        assertThat(repo.all()).filteredOn(k -> k.status() == KeyStatus.ACTIVE)
                 .extracting(StoredCaKey::id).containsExactly("root", "i2");
         assertThat(repo.activate("i3", T.plusSeconds(32), taken)).isTrue();
-        assertThat(repo.all()).filteredOn(k -> k.status() == StoredCaKey.Status.ACTIVE)
+        assertThat(repo.all()).filteredOn(k -> k.status() == KeyStatus.ACTIVE)
                 .extracting(StoredCaKey::id).containsExactly("root", "i3");
     }
 

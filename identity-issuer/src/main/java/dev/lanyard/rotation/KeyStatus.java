@@ -1,4 +1,9 @@
 package dev.lanyard.rotation;
 
-/** A signing key's life: published before it signs, then signing, then published until its last signature expires. */
-public enum KeyStatus { PREPARED, ACTIVE, RETIRED }
+/**
+ * A rotating key's life, for CA intermediates and JWT keys alike: PREPARED (made, not yet trusted
+ * to be known), published once it has been PREPARED for the publish lead (a time, not a stored
+ * state: {@link RotationPlanner} works it out), ACTIVE (signs), RETIRED (published until its last
+ * signature expires), DROPPED (kept as history only; JWT keys are deleted instead).
+ */
+public enum KeyStatus { PREPARED, ACTIVE, RETIRED, DROPPED }

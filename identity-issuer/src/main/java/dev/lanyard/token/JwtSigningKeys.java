@@ -2,19 +2,20 @@ package dev.lanyard.token;
 
 import com.nimbusds.jose.JWSSigner;
 import com.nimbusds.jose.jwk.JWK;
+import dev.lanyard.custody.KeyCustody;
+import dev.lanyard.custody.Signer;
 import dev.lanyard.rotation.Fence;
+import dev.lanyard.rotation.KeyRotator;
 import dev.lanyard.rotation.KeySlot;
 import dev.lanyard.rotation.KeyStatus;
-import dev.lanyard.rotation.LeaseLostException;
 import dev.lanyard.rotation.RotationLease;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationStep;
-import java.security.KeyPair;
-import java.security.Provider;
+import java.security.SecureRandom;
 import java.text.ParseException;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,87 +25,57 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The JWT signing keys: rotated by {@link RotationPlanner} on every {@link #tick()}, persisted so
- * every replica agrees which key signs, private halves sealed at rest and opened once per key.
- * Steps are taken under the rotation lease, one replica at a time; {@link #refresh()} picks up
- * what another replica did.
+ * The JWT signing keys: rotated by the shared {@link KeyRotator} on every {@link #tick()}, persisted
+ * so every replica agrees which key signs, the private halves held by a {@link KeyCustody} and used
+ * only through its signers. {@link #refresh()} picks up what another replica did.
  */
 public final class JwtSigningKeys {
 
     private static final Logger LOG = LoggerFactory.getLogger(JwtSigningKeys.class);
-    private static final Duration LEASE_WAIT = Duration.ofSeconds(10);
 
     /** The key that signs now, with its signer. */
     public record ActiveSigner(String kid, SigningAlgorithm algorithm, JWSSigner signer) {
     }
 
     private final SigningKeyRepository repository;
-    private final KeySealer sealer;
-    private final RotationPlanner planner;
+    private final KeyCustody custody;
     private final SigningAlgorithm algorithm;
-    private final Provider provider;
-    private final Provider fallback;
-    private final Clock clock;
-    private final RotationLease lease;
+    private final SecureRandom random;
+    private final KeyRotator rotator;
     private final Object reloading = new Object();
     private final Map<String, JWSSigner> signers = new ConcurrentHashMap<>();
     private final AtomicReference<List<SigningKey>> published = new AtomicReference<>(List.of());
     private final AtomicReference<Optional<ActiveSigner>> active = new AtomicReference<>(Optional.empty());
 
-    public JwtSigningKeys(SigningKeyRepository repository, KeySealer sealer, RotationPlanner planner,
-            SigningAlgorithm algorithm, Provider provider, Provider fallback, Clock clock) {
-        this(repository, sealer, planner, algorithm, provider, fallback, clock,
-                RotationLease.singleProcess("jwt-rotation"));
+    public JwtSigningKeys(SigningKeyRepository repository, KeyCustody custody, RotationPlanner planner,
+            SigningAlgorithm algorithm, SecureRandom random, Clock clock) {
+        this(repository, custody, planner, algorithm, random, clock, RotationLease.singleProcess("jwt-rotation"));
     }
 
-    public JwtSigningKeys(SigningKeyRepository repository, KeySealer sealer, RotationPlanner planner,
-            SigningAlgorithm algorithm, Provider provider, Provider fallback, Clock clock, RotationLease lease) {
-        this.lease = lease;
+    public JwtSigningKeys(SigningKeyRepository repository, KeyCustody custody, RotationPlanner planner,
+            SigningAlgorithm algorithm, SecureRandom random, Clock clock, RotationLease lease) {
         this.repository = repository;
-        this.sealer = sealer;
-        this.planner = planner;
+        this.custody = custody;
         this.algorithm = algorithm;
-        this.provider = provider;
-        this.fallback = fallback;
-        this.clock = clock;
+        this.random = random;
+        this.rotator = new KeyRotator(new Steps(), planner, lease, clock);
     }
 
     /** The rotation rules, for saying when each key's next step is due. */
     public RotationPlanner planner() {
-        return planner;
+        return rotator.planner();
     }
 
-    /**
-     * Applies every step that is due, if this replica gets the rotation lease within a few seconds,
-     * and reloads what other replicas may have changed. Returns the steps applied.
-     */
+    /** Applies every step that is due (under the rotation lease) and reloads; returns the steps applied. */
     public List<RotationStep> tick() {
-        List<RotationStep> steps = lease.whileHeld(LEASE_WAIT, fence -> {
-            Instant now = clock.instant();
-            List<RotationStep> due = planner.plan(slots(repository.all()), now);
-            for (RotationStep step : due) {
-                apply(step, now, fence);
-            }
-            return due;
-        }).orElse(List.of());
+        List<RotationStep> steps = rotator.tick();
         refresh();
         return steps;
     }
 
     /** `lanyard keys rotate --jwt`: one step now, or the reason it would be unsafe. */
     public Optional<String> forceStep() {
-        Optional<String> refusal;
-        try {
-            refusal = lease.whileHeld(LEASE_WAIT, fence -> {
-                Instant now = clock.instant();
-                RotationPlanner.Forced forced = planner.force(slots(repository.all()), now);
-                forced.step().ifPresent(step -> apply(step, now, fence));
-                return forced.step().isPresent() ? Optional.<String>empty() : Optional.of(forced.refusal());
-            }).orElse(Optional.of("another replica held the rotation lease for " + LEASE_WAIT.toSeconds()
-                    + " s; try again"));
-        } catch (LeaseLostException e) {
-            refusal = Optional.of(e.getMessage());
-        }
+        Optional<String> refusal = rotator.forceStep();
         refresh();
         return refusal;
     }
@@ -121,46 +92,78 @@ public final class JwtSigningKeys {
         return published.get();
     }
 
+    /** The custody id of each key, by kid (for `keys list`). */
+    public Map<String, String> custodyIds() {
+        Map<String, String> ids = new java.util.LinkedHashMap<>();
+        repository.all().forEach(k -> ids.put(k.kid(), k.custodyKeyId()));
+        return ids;
+    }
+
     public ActiveSigner active() {
         return active.get().orElseThrow(() -> new IllegalStateException("no JWT signing key is active yet"));
     }
 
-    private void apply(RotationStep step, Instant now, Fence fence) {
-        switch (step.kind()) {
-            case BOOTSTRAP -> insert(KeyStatus.ACTIVE, now, fence);
-            case PREPARE -> insert(KeyStatus.PREPARED, now, fence);
-            case ACTIVATE -> {
-                if (repository.activate(step.keyId(), now, fence)) {
-                    LOG.info("JWT signing key {} is now active", step.keyId());
-                }
-            }
-            case RETIRE -> repository.updateStatus(step.keyId(), KeyStatus.ACTIVE, KeyStatus.RETIRED, now);
-            case DROP -> {
-                repository.delete(step.keyId());
-                signers.remove(step.keyId());
-                LOG.info("JWT signing key {} dropped: every token it signed has expired", step.keyId());
-            }
-        }
-    }
+    /** What each rotation step means for JWT keys. */
+    private final class Steps implements KeyRotator.Keys {
 
-    private void insert(KeyStatus status, Instant now, Fence fence) {
-        KeyPair keys = algorithm.generate(provider, fallback);
-        JWK jwk = algorithm.publicJwk(keys.getPublic());
-        repository.insert(new StoredSigningKey(jwk.getKeyID(), algorithm, status, jwk.toJSONString(),
-                sealer.seal(keys.getPrivate(), jwk.getKeyID()), now,
-                status == KeyStatus.ACTIVE ? Optional.of(now) : Optional.empty(), Optional.empty()), fence);
-        signers.put(jwk.getKeyID(), algorithm.signer(keys.getPrivate(), provider, fallback));
-        LOG.info("JWT signing key {} ({}) created as {}", jwk.getKeyID(), algorithm, status);
+        @Override
+        public List<KeySlot> slots() {
+            return repository.all().stream()
+                    .map(k -> new KeySlot(k.kid(), k.status(), k.createdAt(), k.activatedAt(), k.retiredAt()))
+                    .toList();
+        }
+
+        @Override
+        public Optional<String> create(KeyStatus status, Instant now, Fence fence) {
+            byte[] suffix = new byte[12];
+            random.nextBytes(suffix);
+            Signer signer = custody.generate("jwt-" + HexFormat.of().formatHex(suffix), algorithm.keyAlgorithm());
+            JWK jwk = algorithm.publicJwk(signer.publicKey());
+            try {
+                repository.insert(new StoredSigningKey(jwk.getKeyID(), algorithm, status, jwk.toJSONString(),
+                        signer.id(), now, status == KeyStatus.ACTIVE ? Optional.of(now) : Optional.empty(),
+                        Optional.empty()), fence);
+            } catch (RuntimeException e) {
+                custody.destroy(signer.id());
+                throw e;
+            }
+            signers.put(jwk.getKeyID(), new CustodyJwsSigner(signer, algorithm));
+            LOG.info("JWT signing key {} ({}, {} custody) created as {}", jwk.getKeyID(), algorithm, custody.name(),
+                    status);
+            return Optional.empty();
+        }
+
+        @Override
+        public boolean activate(String kid, Instant now, Fence fence) {
+            boolean activated = repository.activate(kid, now, fence);
+            if (activated) {
+                LOG.info("JWT signing key {} is now active", kid);
+            }
+            return activated;
+        }
+
+        @Override
+        public void retire(String kid, Instant now) {
+            repository.updateStatus(kid, KeyStatus.ACTIVE, KeyStatus.RETIRED, now);
+        }
+
+        @Override
+        public void drop(String kid, Instant now) {
+            Optional<StoredSigningKey> row = repository.all().stream().filter(k -> k.kid().equals(kid)).findFirst();
+            repository.delete(kid);
+            signers.remove(kid);
+            row.ifPresent(k -> custody.destroy(k.custodyKeyId()));
+            LOG.info("JWT signing key {} dropped: every token it signed has expired", kid);
+        }
     }
 
     private void reload() {
         List<StoredSigningKey> stored = repository.all();
-        List<SigningKey> keys = stored.stream().map(JwtSigningKeys::toPublic).toList();
-        published.set(keys);
+        published.set(stored.stream().map(JwtSigningKeys::toPublic).toList());
         active.set(stored.stream().filter(k -> k.status() == KeyStatus.ACTIVE)
                 .reduce((older, newer) -> newer)
                 .map(k -> new ActiveSigner(k.kid(), k.algorithm(), signers.computeIfAbsent(k.kid(),
-                        kid -> k.algorithm().signer(sealer.open(k.sealedPrivateKey(), kid), provider, fallback)))));
+                        kid -> new CustodyJwsSigner(custody.signer(k.custodyKeyId()), k.algorithm())))));
     }
 
     private static SigningKey toPublic(StoredSigningKey k) {
@@ -170,10 +173,5 @@ public final class JwtSigningKeys {
         } catch (ParseException e) {
             throw new IllegalStateException("stored JWK " + k.kid() + " is unreadable", e);
         }
-    }
-
-    private static List<KeySlot> slots(List<StoredSigningKey> keys) {
-        return keys.stream().map(k -> new KeySlot(k.kid(), k.status(), k.createdAt(), k.activatedAt(), k.retiredAt()))
-                .toList();
     }
 }

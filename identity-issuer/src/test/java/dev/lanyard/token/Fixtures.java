@@ -1,5 +1,8 @@
 package dev.lanyard.token;
 
+import dev.lanyard.custody.InMemorySealedKeyRepository;
+import dev.lanyard.custody.SoftwareCustody;
+import dev.lanyard.custody.TestSealer;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationPolicy;
 import dev.lanyard.spiffe.SpiffeId;
@@ -23,10 +26,15 @@ final class Fixtures {
     }
 
     static JwtSigningKeys keys(SigningAlgorithm algorithm, RotationPolicy policy, Clock clock) {
-        JwtSigningKeys keys = new JwtSigningKeys(new InMemorySigningKeyRepository(), new TestSealer(),
-                new RotationPlanner(policy), algorithm, BC, BC, clock);
+        JwtSigningKeys keys = new JwtSigningKeys(new InMemorySigningKeyRepository(), custody(clock),
+                new RotationPlanner(policy), algorithm, new SecureRandom(), clock);
         keys.tick();
         return keys;
+    }
+
+    /** Software custody as the server has it, on an in-memory store and a test key-encryption key. */
+    static SoftwareCustody custody(Clock clock) {
+        return new SoftwareCustody(new InMemorySealedKeyRepository(), new TestSealer(), BC, BC, clock);
     }
 
     static RotationPolicy dailyPolicy() {

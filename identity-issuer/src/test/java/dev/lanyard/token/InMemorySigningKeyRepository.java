@@ -38,7 +38,7 @@ public final class InMemorySigningKeyRepository implements SigningKeyRepository 
         for (int i = 0; i < keys.size(); i++) {
             StoredSigningKey k = keys.get(i);
             if (k.kid().equals(kid) && k.status() == from) {
-                keys.set(i, new StoredSigningKey(k.kid(), k.algorithm(), to, k.publicJwkJson(), k.sealedPrivateKey(),
+                keys.set(i, new StoredSigningKey(k.kid(), k.algorithm(), to, k.publicJwkJson(), k.custodyKeyId(),
                         k.createdAt(), to == KeyStatus.ACTIVE ? Optional.of(at) : k.activatedAt(),
                         to == KeyStatus.RETIRED ? Optional.of(at) : k.retiredAt()));
                 return true;

@@ -117,10 +117,14 @@ class JwtRotationTest {
     void aSecondReplicaOnTheSameStoreAgreesOnTheActiveKey() {
         MutableClock clock = new MutableClock(Instant.parse("2026-11-01T00:00:00Z"));
         InMemorySigningKeyRepository shared = new InMemorySigningKeyRepository();
-        TestSealer sealer = new TestSealer();
+        // Two processes on one store: each has its own custody object over the same sealed keys.
+        var sealedKeys = new dev.lanyard.custody.InMemorySealedKeyRepository();
+        var sealer = new dev.lanyard.custody.TestSealer();
         var planner = new dev.lanyard.rotation.RotationPlanner(Fixtures.dailyPolicy());
-        JwtSigningKeys a = new JwtSigningKeys(shared, sealer, planner, SigningAlgorithm.ES256, Fixtures.BC, Fixtures.BC, clock);
-        JwtSigningKeys b = new JwtSigningKeys(shared, sealer, planner, SigningAlgorithm.ES256, Fixtures.BC, Fixtures.BC, clock);
+        JwtSigningKeys a = new JwtSigningKeys(shared, new dev.lanyard.custody.SoftwareCustody(sealedKeys, sealer,
+                Fixtures.BC, Fixtures.BC, clock), planner, SigningAlgorithm.ES256, new java.security.SecureRandom(), clock);
+        JwtSigningKeys b = new JwtSigningKeys(shared, new dev.lanyard.custody.SoftwareCustody(sealedKeys, sealer,
+                Fixtures.BC, Fixtures.BC, clock), planner, SigningAlgorithm.ES256, new java.security.SecureRandom(), clock);
         a.tick();
         b.tick();
         assertThat(b.active().kid()).isEqualTo(a.active().kid());

@@ -50,7 +50,8 @@ final class BenchCrl implements Callable<Integer> {
         SecureRandom random = new SecureRandom();
         CryptoProviders crypto = CryptoProviders.select();
         SerialNumbers serials = new SerialNumbers(random);
-        IssuingCa ca = new CaGenerator(crypto, clock, serials).generate("bench.local", Duration.ofDays(3650),
+        IssuingCa ca = new CaGenerator(
+                dev.lanyard.custody.Custodies.inMemory(crypto, new java.security.SecureRandom(), clock), clock, serials).generate("bench.local", Duration.ofDays(3650),
                 Duration.ofDays(365));
         Path dir = Files.createTempDirectory("lanyard-bench-crl");
         try (Database database = Database.h2File(dir)) {
@@ -66,7 +67,7 @@ final class BenchCrl implements Callable<Integer> {
             RevocationRegistry registry = new RevocationRegistry(repository, clock);
             registry.catchUp();
             CrlPublisher crls = new CrlPublisher(() -> List.of(ca.intermediate()), registry, repository,
-                    new CrlIssuer(crypto), Duration.ofHours(24), clock);
+                    new CrlIssuer(), Duration.ofHours(24), clock);
             long[] times = new long[runs];
             for (int r = -3; r < runs; r++) { // three warm-up runs
                 long start = System.nanoTime();

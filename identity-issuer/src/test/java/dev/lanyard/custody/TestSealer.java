@@ -1,4 +1,4 @@
-package dev.lanyard.token;
+package dev.lanyard.custody;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -13,7 +13,7 @@ import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 
-/** AES-GCM with a per-test key: real encryption at rest for the manager's tests (the server uses envelope encryption). */
+/** AES-GCM with a per-test key: real encryption at rest for custody tests (the server uses envelope encryption). */
 public final class TestSealer implements KeySealer {
 
     private final SecretKeySpec key;
@@ -54,5 +54,11 @@ public final class TestSealer implements KeySealer {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** One key for the whole test: nothing to re-wrap. */
+    @Override
+    public String rewrap(String sealed, String keyId) {
+        return sealed;
     }
 }
