@@ -123,6 +123,117 @@ func (x *ListKeysRequest) GetKind() KeyKind {
 	return KeyKind_KEY_KIND_UNSPECIFIED
 }
 
+// A KEK rotation.
+type RotateKekRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Path, on the server's host, of the new KEK file (32 random bytes, base64, mode 0600). Every
+	// replica must be able to read it at the same path; keep the old file until all have restarted.
+	NewKekFile    string `protobuf:"bytes,1,opt,name=new_kek_file,json=newKekFile,proto3" json:"new_kek_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKekRequest) Reset() {
+	*x = RotateKekRequest{}
+	mi := &file_lanyard_v1_keys_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKekRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKekRequest) ProtoMessage() {}
+
+func (x *RotateKekRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_keys_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKekRequest.ProtoReflect.Descriptor instead.
+func (*RotateKekRequest) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RotateKekRequest) GetNewKekFile() string {
+	if x != nil {
+		return x.NewKekFile
+	}
+	return ""
+}
+
+// What a KEK rotation did.
+type RotateKekResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new KEK's id (16 hex digits of an HMAC under it; never the key).
+	KekId string `protobuf:"bytes,1,opt,name=kek_id,json=kekId,proto3" json:"kek_id,omitempty"`
+	// How many data keys were re-wrapped.
+	Rewrapped int32 `protobuf:"varint,2,opt,name=rewrapped,proto3" json:"rewrapped,omitempty"`
+	// How long the re-wrap took, in milliseconds.
+	Millis        int64 `protobuf:"varint,3,opt,name=millis,proto3" json:"millis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKekResponse) Reset() {
+	*x = RotateKekResponse{}
+	mi := &file_lanyard_v1_keys_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKekResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKekResponse) ProtoMessage() {}
+
+func (x *RotateKekResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_keys_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKekResponse.ProtoReflect.Descriptor instead.
+func (*RotateKekResponse) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RotateKekResponse) GetKekId() string {
+	if x != nil {
+		return x.KekId
+	}
+	return ""
+}
+
+func (x *RotateKekResponse) GetRewrapped() int32 {
+	if x != nil {
+		return x.Rewrapped
+	}
+	return 0
+}
+
+func (x *RotateKekResponse) GetMillis() int64 {
+	if x != nil {
+		return x.Millis
+	}
+	return 0
+}
+
 // One step of rotation.
 type RotateKeysRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -134,7 +245,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[1]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -146,7 +257,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[1]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -159,7 +270,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{1}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RotateKeysRequest) GetKind() KeyKind {
@@ -198,7 +309,7 @@ type KeyInfo struct {
 
 func (x *KeyInfo) Reset() {
 	*x = KeyInfo{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[2]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +321,7 @@ func (x *KeyInfo) String() string {
 func (*KeyInfo) ProtoMessage() {}
 
 func (x *KeyInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[2]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +334,7 @@ func (x *KeyInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyInfo.ProtoReflect.Descriptor instead.
 func (*KeyInfo) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{2}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *KeyInfo) GetKeyId() string {
@@ -307,7 +418,7 @@ type ListKeysResponse struct {
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[3]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +430,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[3]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +443,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{3}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListKeysResponse) GetKeys() []*KeyInfo {
@@ -347,9 +458,16 @@ var File_lanyard_v1_keys_proto protoreflect.FileDescriptor
 const file_lanyard_v1_keys_proto_rawDesc = "" +
 	"\n" +
 	"\x15lanyard/v1/keys.proto\x12\n" +
-	"lanyard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\":\n" +
+	"lanyard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\":\n" +
 	"\x0fListKeysRequest\x12'\n" +
-	"\x04kind\x18\x01 \x01(\x0e2\x13.lanyard.v1.KeyKindR\x04kind\"<\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x13.lanyard.v1.KeyKindR\x04kind\";\n" +
+	"\x10RotateKekRequest\x12'\n" +
+	"\fnew_kek_file\x18\x01 \x01(\tB\x05\xb8\x9a#\x80 R\n" +
+	"newKekFile\"`\n" +
+	"\x11RotateKekResponse\x12\x15\n" +
+	"\x06kek_id\x18\x01 \x01(\tR\x05kekId\x12\x1c\n" +
+	"\trewrapped\x18\x02 \x01(\x05R\trewrapped\x12\x16\n" +
+	"\x06millis\x18\x03 \x01(\x03R\x06millis\"<\n" +
 	"\x11RotateKeysRequest\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.lanyard.v1.KeyKindR\x04kind\"\xc8\x03\n" +
 	"\aKeyInfo\x12\x15\n" +
@@ -372,12 +490,13 @@ const file_lanyard_v1_keys_proto_rawDesc = "" +
 	"\aKeyKind\x12\x18\n" +
 	"\x14KEY_KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKEY_KIND_JWT\x10\x01\x12\x11\n" +
-	"\rKEY_KIND_X509\x10\x022\x9e\x01\n" +
+	"\rKEY_KIND_X509\x10\x022\xe8\x01\n" +
 	"\n" +
 	"KeyService\x12E\n" +
 	"\bListKeys\x12\x1b.lanyard.v1.ListKeysRequest\x1a\x1c.lanyard.v1.ListKeysResponse\x12I\n" +
 	"\n" +
-	"RotateKeys\x12\x1d.lanyard.v1.RotateKeysRequest\x1a\x1c.lanyard.v1.ListKeysResponseB_\n" +
+	"RotateKeys\x12\x1d.lanyard.v1.RotateKeysRequest\x1a\x1c.lanyard.v1.ListKeysResponse\x12H\n" +
+	"\tRotateKek\x12\x1c.lanyard.v1.RotateKekRequest\x1a\x1d.lanyard.v1.RotateKekResponseB_\n" +
 	"\x0edev.lanyard.v1B\tKeysProtoP\x01Z@github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1;lanyardv1b\x06proto3"
 
 var (
@@ -393,31 +512,35 @@ func file_lanyard_v1_keys_proto_rawDescGZIP() []byte {
 }
 
 var file_lanyard_v1_keys_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_lanyard_v1_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_lanyard_v1_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_lanyard_v1_keys_proto_goTypes = []any{
 	(KeyKind)(0),                  // 0: lanyard.v1.KeyKind
 	(*ListKeysRequest)(nil),       // 1: lanyard.v1.ListKeysRequest
-	(*RotateKeysRequest)(nil),     // 2: lanyard.v1.RotateKeysRequest
-	(*KeyInfo)(nil),               // 3: lanyard.v1.KeyInfo
-	(*ListKeysResponse)(nil),      // 4: lanyard.v1.ListKeysResponse
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*RotateKekRequest)(nil),      // 2: lanyard.v1.RotateKekRequest
+	(*RotateKekResponse)(nil),     // 3: lanyard.v1.RotateKekResponse
+	(*RotateKeysRequest)(nil),     // 4: lanyard.v1.RotateKeysRequest
+	(*KeyInfo)(nil),               // 5: lanyard.v1.KeyInfo
+	(*ListKeysResponse)(nil),      // 6: lanyard.v1.ListKeysResponse
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_lanyard_v1_keys_proto_depIdxs = []int32{
 	0,  // 0: lanyard.v1.ListKeysRequest.kind:type_name -> lanyard.v1.KeyKind
 	0,  // 1: lanyard.v1.RotateKeysRequest.kind:type_name -> lanyard.v1.KeyKind
 	0,  // 2: lanyard.v1.KeyInfo.kind:type_name -> lanyard.v1.KeyKind
-	5,  // 3: lanyard.v1.KeyInfo.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 4: lanyard.v1.KeyInfo.activated_at:type_name -> google.protobuf.Timestamp
-	5,  // 5: lanyard.v1.KeyInfo.retired_at:type_name -> google.protobuf.Timestamp
-	5,  // 6: lanyard.v1.KeyInfo.not_after:type_name -> google.protobuf.Timestamp
-	5,  // 7: lanyard.v1.KeyInfo.next_step_at:type_name -> google.protobuf.Timestamp
-	3,  // 8: lanyard.v1.ListKeysResponse.keys:type_name -> lanyard.v1.KeyInfo
+	7,  // 3: lanyard.v1.KeyInfo.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 4: lanyard.v1.KeyInfo.activated_at:type_name -> google.protobuf.Timestamp
+	7,  // 5: lanyard.v1.KeyInfo.retired_at:type_name -> google.protobuf.Timestamp
+	7,  // 6: lanyard.v1.KeyInfo.not_after:type_name -> google.protobuf.Timestamp
+	7,  // 7: lanyard.v1.KeyInfo.next_step_at:type_name -> google.protobuf.Timestamp
+	5,  // 8: lanyard.v1.ListKeysResponse.keys:type_name -> lanyard.v1.KeyInfo
 	1,  // 9: lanyard.v1.KeyService.ListKeys:input_type -> lanyard.v1.ListKeysRequest
-	2,  // 10: lanyard.v1.KeyService.RotateKeys:input_type -> lanyard.v1.RotateKeysRequest
-	4,  // 11: lanyard.v1.KeyService.ListKeys:output_type -> lanyard.v1.ListKeysResponse
-	4,  // 12: lanyard.v1.KeyService.RotateKeys:output_type -> lanyard.v1.ListKeysResponse
-	11, // [11:13] is the sub-list for method output_type
-	9,  // [9:11] is the sub-list for method input_type
+	4,  // 10: lanyard.v1.KeyService.RotateKeys:input_type -> lanyard.v1.RotateKeysRequest
+	2,  // 11: lanyard.v1.KeyService.RotateKek:input_type -> lanyard.v1.RotateKekRequest
+	6,  // 12: lanyard.v1.KeyService.ListKeys:output_type -> lanyard.v1.ListKeysResponse
+	6,  // 13: lanyard.v1.KeyService.RotateKeys:output_type -> lanyard.v1.ListKeysResponse
+	3,  // 14: lanyard.v1.KeyService.RotateKek:output_type -> lanyard.v1.RotateKekResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -428,13 +551,14 @@ func file_lanyard_v1_keys_proto_init() {
 	if File_lanyard_v1_keys_proto != nil {
 		return
 	}
+	file_lanyard_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lanyard_v1_keys_proto_rawDesc), len(file_lanyard_v1_keys_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	KeyService_ListKeys_FullMethodName   = "/lanyard.v1.KeyService/ListKeys"
 	KeyService_RotateKeys_FullMethodName = "/lanyard.v1.KeyService/RotateKeys"
+	KeyService_RotateKek_FullMethodName  = "/lanyard.v1.KeyService/RotateKek"
 )
 
 // KeyServiceClient is the client API for KeyService service.
@@ -35,6 +36,9 @@ type KeyServiceClient interface {
 	ListKeys(ctx context.Context, in *ListKeysRequest, opts ...grpc.CallOption) (*ListKeysResponse, error)
 	// Forces one rotation step: prepare a next key if there is none, else activate the prepared one.
 	RotateKeys(ctx context.Context, in *RotateKeysRequest, opts ...grpc.CallOption) (*ListKeysResponse, error)
+	// Re-wraps every software-custody data key under a new key-encryption key read from a file on the
+	// server's host; private keys are never decrypted, signing goes on throughout.
+	RotateKek(ctx context.Context, in *RotateKekRequest, opts ...grpc.CallOption) (*RotateKekResponse, error)
 }
 
 type keyServiceClient struct {
@@ -65,6 +69,16 @@ func (c *keyServiceClient) RotateKeys(ctx context.Context, in *RotateKeysRequest
 	return out, nil
 }
 
+func (c *keyServiceClient) RotateKek(ctx context.Context, in *RotateKekRequest, opts ...grpc.CallOption) (*RotateKekResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateKekResponse)
+	err := c.cc.Invoke(ctx, KeyService_RotateKek_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyServiceServer is the server API for KeyService service.
 // All implementations must embed UnimplementedKeyServiceServer
 // for forward compatibility.
@@ -75,6 +89,9 @@ type KeyServiceServer interface {
 	ListKeys(context.Context, *ListKeysRequest) (*ListKeysResponse, error)
 	// Forces one rotation step: prepare a next key if there is none, else activate the prepared one.
 	RotateKeys(context.Context, *RotateKeysRequest) (*ListKeysResponse, error)
+	// Re-wraps every software-custody data key under a new key-encryption key read from a file on the
+	// server's host; private keys are never decrypted, signing goes on throughout.
+	RotateKek(context.Context, *RotateKekRequest) (*RotateKekResponse, error)
 	mustEmbedUnimplementedKeyServiceServer()
 }
 
@@ -90,6 +107,9 @@ func (UnimplementedKeyServiceServer) ListKeys(context.Context, *ListKeysRequest)
 }
 func (UnimplementedKeyServiceServer) RotateKeys(context.Context, *RotateKeysRequest) (*ListKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateKeys not implemented")
+}
+func (UnimplementedKeyServiceServer) RotateKek(context.Context, *RotateKekRequest) (*RotateKekResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateKek not implemented")
 }
 func (UnimplementedKeyServiceServer) mustEmbedUnimplementedKeyServiceServer() {}
 func (UnimplementedKeyServiceServer) testEmbeddedByValue()                    {}
@@ -148,6 +168,24 @@ func _KeyService_RotateKeys_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyService_RotateKek_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateKekRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).RotateKek(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_RotateKek_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).RotateKek(ctx, req.(*RotateKekRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyService_ServiceDesc is the grpc.ServiceDesc for KeyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +200,10 @@ var KeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateKeys",
 			Handler:    _KeyService_RotateKeys_Handler,
+		},
+		{
+			MethodName: "RotateKek",
+			Handler:    _KeyService_RotateKek_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
