@@ -5,6 +5,8 @@ import dev.lanyard.v1.KeyKind;
 import dev.lanyard.v1.KeyServiceGrpc;
 import dev.lanyard.v1.ListKeysRequest;
 import dev.lanyard.v1.ListKeysResponse;
+import dev.lanyard.v1.RotateKekRequest;
+import dev.lanyard.v1.RotateKekResponse;
 import dev.lanyard.v1.RotateKeysRequest;
 import java.io.PrintWriter;
 import java.time.Instant;
@@ -16,12 +18,14 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(footer = {"%nExample:", "  ./lanyard keys list", "  ./lanyard keys rotate --jwt"},
+@Command(footer = {"%nExample:", "  ./lanyard keys list", "  ./lanyard keys rotate --jwt",
+        "  ./lanyard keys rotate-kek /etc/lanyard/kek-2026"},
         name = "keys", description = "JWT signing keys and X.509 issuing CAs.",
-        subcommands = {KeysCommand.ListAll.class, KeysCommand.Rotate.class})
+        subcommands = {KeysCommand.ListAll.class, KeysCommand.Rotate.class, KeysCommand.RotateKek.class})
 final class KeysCommand {
 
     @Command(footer = {"%nExample:", "  ./lanyard keys list"},
@@ -67,6 +71,32 @@ final class KeysCommand {
                     .withDeadlineAfter(60, TimeUnit.SECONDS)
                     .rotateKeys(RotateKeysRequest.newBuilder().setKind(which).build()));
             print(spec.commandLine().getOut(), keys);
+            return 0;
+        }
+    }
+
+    @Command(footer = {"%nExample:",
+            "  umask 077; head -c 32 /dev/urandom | base64 > /etc/lanyard/kek-2026   # on every server host",
+            "  ./lanyard keys rotate-kek /etc/lanyard/kek-2026",
+            "  # then set kek.file to /etc/lanyard/kek-2026; delete the old file once every replica restarted"},
+        name = "rotate-kek", description = "Re-wrap every software-custody data key under a new key-encryption key,"
+            + " read by the server from FILE on its own host; signing goes on, no private key is decrypted to disk.")
+    static final class RotateKek implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Mixin
+        AdminOptions admin;
+        @Parameters(paramLabel = "FILE", description = "the new KEK file's path on the server's host (32 random bytes,"
+                + " base64, mode 0600)")
+        String file;
+
+        @Override
+        public Integer call() throws Exception {
+            RotateKekResponse done = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
+                    .withDeadlineAfter(600, TimeUnit.SECONDS)
+                    .rotateKek(RotateKekRequest.newBuilder().setNewKekFile(file).build()));
+            spec.commandLine().getOut().printf("key-encryption key %s now wraps every data key (%d re-wrapped in %d ms);"
+                    + " set kek.file to %s%n", done.getKekId(), done.getRewrapped(), done.getMillis(), file);
             return 0;
         }
     }

@@ -198,6 +198,11 @@ class LanyardCliTest {
         assertThat(admin("keys", "rotate", "--jwt").out()).containsPattern("PREPARED .* activates at 20");
         assertThat(admin("keys", "rotate", "--x509").out()).contains("PREPARED");
         assertThat(run("keys", "rotate", "--jwt", "--x509", "--server", server).exit()).isEqualTo(2);
+        java.nio.file.Path kek = dir.resolve("kek-2");
+        dev.lanyard.crypto.KeyEncryptionKey next = dev.lanyard.crypto.KeyEncryptionKey.generateFile(kek,
+                new java.security.SecureRandom());
+        assertThat(admin("keys", "rotate-kek", kek.toString()).out())
+                .contains("key-encryption key " + next.id() + " now wraps every data key");
 
         // The dev server's per-identity rate limit (50/s, burst 100) is what a bench runs into first.
         Run bench = run("bench", "token", "--server", server, "--data", dir.resolve("data").toString(), "--in",
