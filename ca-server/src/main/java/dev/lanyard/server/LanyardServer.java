@@ -614,6 +614,11 @@ public final class LanyardServer implements AutoCloseable {
         return revocationWatchers;
     }
 
+    /** The JWT signing keys (tests look at which key signs). */
+    public JwtSigningKeys jwtKeys() {
+        return jwtKeys;
+    }
+
     public TrustBundles bundles() {
         return bundles;
     }

@@ -28,7 +28,7 @@ public final class TestCa {
     public static final URI CRL = URI.create("http://localhost:8080/crl");
 
     /** A CA made elsewhere, with the intermediate's private key as an operator would hold it in a file. */
-    public record External(IssuingCa ca, PrivateKey intermediateKey) {
+    public record External(IssuingCa ca, PrivateKey rootKey, PrivateKey intermediateKey) {
     }
 
     private TestCa() {
@@ -51,7 +51,7 @@ public final class TestCa {
     public static External external(String trustDomain, Clock clock) {
         Map<String, PrivateKey> exported = new ConcurrentHashMap<>();
         IssuingCa ca = create(trustDomain, clock, new ExportingCustody(custody(clock), exported));
-        return new External(ca, exported.get(ca.intermediate().signer().id()));
+        return new External(ca, exported.get(ca.root().signer().id()), exported.get(ca.intermediate().signer().id()));
     }
 
     public static CertificateAuthority authority(IssuingCa ca, Clock clock) {
