@@ -35,6 +35,7 @@ import dev.lanyard.crypto.KekRing;
 import dev.lanyard.custody.KekRotation;
 import dev.lanyard.store.JdbcKekRotations;
 import dev.lanyard.custody.KeyCustody;
+import dev.lanyard.custody.Pkcs11Custody;
 import dev.lanyard.custody.SoftwareCustody;
 import dev.lanyard.store.JdbcSealedKeyRepository;
 import dev.lanyard.store.Database;
@@ -171,11 +172,22 @@ public final class LanyardServer implements AutoCloseable {
         this.clock = clock;
         this.crypto = CryptoProviders.select();
         KeyEncryptionKey kek = KekSource.load(config, random);
-        KekRing keks = new KekRing(kek);
-        SoftwareCustody custody = new SoftwareCustody(new JdbcSealedKeyRepository(database.dataSource()),
-                new PrivateKeySealer(keks, random, crypto), crypto.primary(), crypto.bouncyCastle(), clock);
-        KekRotation kekRotation = new KekRotation(keks, custody, new JdbcKekRotations(database.dataSource()), clock);
-        kekRotation.atStart();
+        KeyCustody custody;
+        Optional<KekRotation> kekRotation = Optional.empty();
+        if (config.custody().pkcs11()) {
+            ServerConfig.Custody c = config.custody();
+            custody = Pkcs11Custody.open(new Pkcs11Custody.Settings(c.module().orElseThrow(), c.slot(), c.slotIndex(),
+                    Pkcs11Custody.pin(c.pinEnv(), c.pinFile())), clock);
+        } else {
+            KekRing keks = new KekRing(kek);
+            SoftwareCustody software = new SoftwareCustody(new JdbcSealedKeyRepository(database.dataSource()),
+                    new PrivateKeySealer(keks, random, crypto), crypto.primary(), crypto.bouncyCastle(), clock);
+            kekRotation = Optional.of(new KekRotation(keks, software, new JdbcKekRotations(database.dataSource()),
+                    clock));
+            kekRotation.get().atStart();
+            custody = software;
+        }
+        LOG.info("CA and JWT keys are in {} custody", custody.name());
 
         this.database = database;
         var registrations = new JdbcRegistrationRepository(database.dataSource());
@@ -264,7 +276,7 @@ public final class LanyardServer implements AutoCloseable {
                 () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
-        KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), Optional.of(kekRotation),
+        KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), kekRotation,
                 bundles::refresh, audit, clock);
         TokenIssuer tokenIssuer = new TokenIssuer(minter, contracts, policy, registrations,
                 new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations,

@@ -58,7 +58,29 @@ public record ServerConfig(
         GrpcLimits grpcLimits,
         Duration certificateRetention,
         Agents agents,
-        Console console) {
+        Console console,
+        Custody custody) {
+
+    /**
+     * Where CA and JWT private keys live: software custody (sealed under the KEK, the default) or a
+     * PKCS#11 token (module, slot by id or index, PIN from an environment variable or a file).
+     */
+    public record Custody(boolean pkcs11, Optional<Path> module, Optional<Long> slot, int slotIndex,
+            Optional<String> pinEnv, Optional<Path> pinFile) {
+
+        public Custody {
+            if (pkcs11 && module.isEmpty()) {
+                throw new IllegalArgumentException("custody=pkcs11 needs pkcs11.module (the token's PKCS#11 library)");
+            }
+            if (pkcs11 && pinEnv.isEmpty() && pinFile.isEmpty()) {
+                throw new IllegalArgumentException("custody=pkcs11 needs pkcs11.pin-env or pkcs11.pin-file");
+            }
+        }
+
+        static Custody software() {
+            return new Custody(false, Optional.empty(), Optional.empty(), 0, Optional.empty(), Optional.empty());
+        }
+    }
 
     /** How the server writes its log: lines for people, or one JSON object per line for collectors. */
     public enum LogFormat { TEXT, JSON }
@@ -160,7 +182,9 @@ public record ServerConfig(
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
             "grpc.max-watch-streams-per-identity", "certificates.retention",
             "agent.svid-ttl", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
-            "psat.audience", "psat.allowed-service-accounts", "console.enabled", "console.session-ttl");
+            "psat.audience", "psat.allowed-service-accounts", "console.enabled", "console.session-ttl",
+            "custody", "pkcs11.module", "pkcs11.slot",
+            "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -318,7 +342,21 @@ public record ServerConfig(
                         list(p.getProperty("x509pop.roots", "")).stream().map(v -> path(base, v)).toList(),
                         psat(p, base)),
                 new Console(Boolean.parseBoolean(p.getProperty("console.enabled", "false")),
-                        duration(p, "console.session-ttl", "15m")));
+                        duration(p, "console.session-ttl", "15m")),
+                custody(p, base));
+    }
+
+    private static Custody custody(Properties p, Path base) {
+        String kind = p.getProperty("custody", "software");
+        if (!kind.equals("software") && !kind.equals("pkcs11")) {
+            throw new IllegalArgumentException("custody must be software or pkcs11, not " + kind);
+        }
+        return new Custody(kind.equals("pkcs11"),
+                Optional.ofNullable(p.getProperty("pkcs11.module")).map(v -> path(base, v)),
+                Optional.ofNullable(p.getProperty("pkcs11.slot")).map(Long::parseLong),
+                Integer.parseInt(p.getProperty("pkcs11.slot-index", "0")),
+                Optional.ofNullable(p.getProperty("pkcs11.pin-env")),
+                Optional.ofNullable(p.getProperty("pkcs11.pin-file")).map(v -> path(base, v)));
     }
 
     private static HttpLimits httpLimits(Properties p) {
@@ -388,7 +426,8 @@ public record ServerConfig(
                 databaseUser, databasePassword, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
-                revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents, console);
+                revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents, console,
+                custody);
     }
 
     /** Every component, except that the database password is never written out. */
@@ -405,7 +444,8 @@ public record ServerConfig(
                 + serverDnsNames + ", serverCertificateTtl=" + serverCertificateTtl + ", maxCsrBytes=" + maxCsrBytes
                 + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations + ", callLimits=" + callLimits
                 + ", logFormat=" + logFormat + ", httpLimits=" + httpLimits + ", grpcLimits=" + grpcLimits
-                + ", certificateRetention=" + certificateRetention + ", agents=" + agents + "]";
+                + ", certificateRetention=" + certificateRetention + ", agents=" + agents + ", console=" + console
+                + ", custody=" + custody + "]";
     }
 
     /** The {@code iss} of every token: the public URL of this server. */

@@ -96,7 +96,7 @@ class ServerConfigTest {
                 config.adminCredentialTtl(), config.serverDnsNames(), config.serverCertificateTtl(), config.maxCsrBytes(),
                 config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat(),
                 config.httpLimits(), config.grpcLimits(),
-                config.certificateRetention(), config.agents(), config.console());
+                config.certificateRetention(), config.agents(), config.console(), config.custody());
         assertThat(withPassword.toString()).doesNotContain("s3cret").contains("databasePassword=***")
                 .contains("trustDomain=acme.internal");
     }
