@@ -14,6 +14,7 @@ public final class KekRing {
 
     private final Map<String, KeyEncryptionKey> byId = new ConcurrentHashMap<>();
     private volatile KeyEncryptionKey current;
+    private volatile Runnable refresher = () -> { };
 
     public KekRing(KeyEncryptionKey current) {
         this.current = current;
@@ -33,6 +34,19 @@ public final class KekRing {
     public synchronized void makeCurrent(KeyEncryptionKey kek) {
         add(kek);
         current = kek;
+    }
+
+    /**
+     * What {@link #refresh()} runs: looks for a KEK another replica rotated to (KEK rotation sets it,
+     * reading the recorded rotation), so this replica seals with it too and opens what it wrapped.
+     */
+    public void onRefresh(Runnable refresher) {
+        this.refresher = refresher;
+    }
+
+    /** Picks up a KEK rotation made elsewhere; the sealer calls it before sealing and on an unknown KEK id. */
+    public void refresh() {
+        refresher.run();
     }
 
     public Optional<KeyEncryptionKey> find(String id) {

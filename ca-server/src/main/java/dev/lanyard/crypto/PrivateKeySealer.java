@@ -56,6 +56,7 @@ public final class PrivateKeySealer implements KeySealer {
 
     @Override
     public String seal(PrivateKey key, String keyId) {
+        keks.refresh();
         byte[] dataKey = new byte[DATA_KEY];
         byte[] plain = key.getEncoded();
         try {
@@ -129,6 +130,9 @@ public final class PrivateKeySealer implements KeySealer {
 
     /** The data key, unwrapped by the KEK the record names (version 2) or by whichever KEK opens it (version 1). */
     private byte[] unwrap(Parts parts, String keyId, byte[] aad) {
+        if (parts.version() == V2 && keks.find(parts.kekId()).isEmpty()) {
+            keks.refresh();
+        }
         List<KeyEncryptionKey> candidates = parts.version() == V2
                 ? keks.find(parts.kekId()).map(List::of).orElseThrow(() -> new KeySealException("sealed key " + keyId
                         + " is wrapped by key-encryption key " + parts.kekId() + ", which this server does not hold;"

@@ -31,12 +31,14 @@ public final class KekRotation {
     private final SoftwareCustody custody;
     private final JdbcKekRotations history;
     private final Clock clock;
+    private boolean rotating;
 
     public KekRotation(KekRing keks, SoftwareCustody custody, JdbcKekRotations history, Clock clock) {
         this.keks = keks;
         this.custody = custody;
         this.history = history;
         this.clock = clock;
+        keks.onRefresh(this::adoptRecorded);
     }
 
     /**
@@ -45,23 +47,7 @@ public final class KekRotation {
      * versions before KEK ids, and rows an interrupted rotation left behind.
      */
     public void atStart() {
-        Optional<JdbcKekRotations.KekRotationRecord> last = history.latest();
-        if (last.isPresent() && !last.get().kekId().equals(keks.current().id())) {
-            try {
-                KeyEncryptionKey recorded = KeyEncryptionKey.fromFile(last.get().kekFile());
-                if (recorded.id().equals(last.get().kekId())) {
-                    keks.makeCurrent(recorded);
-                    LOG.info("using key-encryption key {} from {} (the last rotate-kek); set kek.file to it",
-                            recorded.id(), last.get().kekFile());
-                } else {
-                    LOG.warn("{} no longer holds key-encryption key {} that rotate-kek recorded",
-                            last.get().kekFile(), last.get().kekId());
-                }
-            } catch (IOException e) {
-                LOG.warn("cannot read key-encryption key file {} that rotate-kek recorded: {}", last.get().kekFile(),
-                        e.getMessage());
-            }
-        }
+        adoptRecorded();
         SoftwareCustody.Rewrap done = custody.rewrapAll();
         if (done.rewritten() > 0) {
             LOG.info("re-wrapped {} data keys under key-encryption key {}", done.rewritten(), keks.current().id());
@@ -69,6 +55,35 @@ public final class KekRotation {
         if (!done.failed().isEmpty()) {
             LOG.warn("{} sealed keys are wrapped by a key-encryption key this server does not hold: {}",
                     done.failed().size(), done.failed());
+        }
+    }
+
+    /**
+     * Makes the KEK the last rotation recorded current here, if it is not and its file is readable
+     * (another replica rotated, or this one restarted before kek.file was changed).
+     */
+    private synchronized void adoptRecorded() {
+        if (rotating) {
+            return;
+        }
+        Optional<JdbcKekRotations.KekRotationRecord> last = history.latest();
+        // A KEK this process holds already is not news (it may be the one a rotation here is leaving).
+        if (last.isEmpty() || keks.find(last.get().kekId()).isPresent()) {
+            return;
+        }
+        try {
+            KeyEncryptionKey recorded = KeyEncryptionKey.fromFile(last.get().kekFile());
+            if (recorded.id().equals(last.get().kekId())) {
+                keks.makeCurrent(recorded);
+                LOG.info("using key-encryption key {} from {} (the last rotate-kek); set kek.file to it",
+                        recorded.id(), last.get().kekFile());
+            } else {
+                LOG.warn("{} no longer holds key-encryption key {} that rotate-kek recorded", last.get().kekFile(),
+                        last.get().kekId());
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot read key-encryption key file {} that rotate-kek recorded: {}", last.get().kekFile(),
+                    e.getMessage());
         }
     }
 
@@ -82,7 +97,13 @@ public final class KekRotation {
         KeyEncryptionKey next = KeyEncryptionKey.fromFile(newKekFile);
         long start = System.nanoTime();
         keks.makeCurrent(next);
-        SoftwareCustody.Rewrap done = custody.rewrapAll();
+        SoftwareCustody.Rewrap done;
+        rotating = true;
+        try {
+            done = custody.rewrapAll();
+        } finally {
+            rotating = false;
+        }
         if (!done.failed().isEmpty()) {
             throw new IllegalStateException(done.failed().size() + " sealed keys could not be re-wrapped (their"
                     + " key-encryption key is not loaded here): " + done.failed() + "; the other " + done.rewritten()
