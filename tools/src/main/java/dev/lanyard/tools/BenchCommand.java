@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "bench", description = "Measure a running server.",
-        subcommands = {BenchCommand.Issue.class, BenchCommand.Token.class, BenchRevocations.class, BenchCrl.class,
+        subcommands = {BenchCommand.Issue.class, BenchCommand.Token.class, BenchRevocations.class, BenchCrl.class, BenchKek.class,
             BenchPreload.class})
 final class BenchCommand {
 
