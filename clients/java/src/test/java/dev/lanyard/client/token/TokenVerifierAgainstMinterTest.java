@@ -43,9 +43,11 @@ class TokenVerifierAgainstMinterTest {
     private Minted mint(SigningAlgorithm algorithm, Set<String> scopes) throws Exception {
         BouncyCastleProvider bc = new BouncyCastleProvider();
         JwtSigningKeys keys = new JwtSigningKeys(
-                new dev.lanyard.token.InMemorySigningKeyRepository(), new dev.lanyard.token.TestSealer(),
+                new dev.lanyard.token.InMemorySigningKeyRepository(),
+                new dev.lanyard.custody.SoftwareCustody(new dev.lanyard.custody.InMemorySealedKeyRepository(),
+                        new dev.lanyard.custody.TestSealer(), bc, bc, clock),
                 new RotationPlanner(new RotationPolicy(Duration.ofHours(6), Duration.ofMinutes(15), Duration.ofHours(1))),
-                algorithm, bc, bc, clock);
+                algorithm, new java.security.SecureRandom(), clock);
         keys.tick();
         TokenMinter minter = new TokenMinter(keys, TestTokens.ISSUER, clock, new SecureRandom(), Duration.ofHours(1));
         MintedToken token = minter.mint(new TokenRequest(SpiffeId.parse(TestTokens.SUBJECT), TestTokens.AUDIENCE, scopes,

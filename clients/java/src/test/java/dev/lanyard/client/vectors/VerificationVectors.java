@@ -22,7 +22,6 @@ import dev.lanyard.token.CertificateThumbprint;
 import dev.lanyard.token.InMemorySigningKeyRepository;
 import dev.lanyard.token.JwtSigningKeys;
 import dev.lanyard.token.SigningAlgorithm;
-import dev.lanyard.token.TestSealer;
 import dev.lanyard.token.TokenMinter;
 import dev.lanyard.token.TokenRequest;
 import java.nio.charset.StandardCharsets;
@@ -68,9 +67,11 @@ public final class VerificationVectors {
 
     VerificationVectors() {
         BouncyCastleProvider bc = new BouncyCastleProvider();
-        minterKeys = new JwtSigningKeys(new InMemorySigningKeyRepository(), new TestSealer(),
+        minterKeys = new JwtSigningKeys(new InMemorySigningKeyRepository(),
+                new dev.lanyard.custody.SoftwareCustody(new dev.lanyard.custody.InMemorySealedKeyRepository(),
+                        new dev.lanyard.custody.TestSealer(), bc, bc, clock),
                 new RotationPlanner(new RotationPolicy(Duration.ofHours(6), Duration.ofMinutes(15), Duration.ofHours(1))),
-                SigningAlgorithm.ES256, bc, bc, clock);
+                SigningAlgorithm.ES256, new java.security.SecureRandom(), clock);
         minterKeys.tick();
         minter = new TokenMinter(minterKeys, TestTokens.ISSUER, clock, new SecureRandom(), Duration.ofHours(1));
     }
