@@ -4,7 +4,8 @@
 #      committed code;
 #   2. go vet and go test in clients/go (integration tests use LANYARD_CLASSPATH to start a server),
 #      then 3,000 inputs of each token-verifier fuzz target;
-#   3. vets, tests and builds examples/payments to examples/payments/target/payments.
+#   3. builds cmd/lanyard-loadgen to clients/go/target/lanyard-loadgen (what `lanyard bench` runs);
+#   4. vets, tests and builds examples/payments to examples/payments/target/payments.
 # LANYARD_SKIP_GO_TESTS=true (Maven's -DskipTests) skips the tests but still checks and builds.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -64,6 +65,10 @@ if [[ "$skip_tests" != "true" ]]; then
     go test -run '^$' -fuzz "^$target\$" -fuzztime 3000x ./verify
   done
 fi
+
+# The load generator `lanyard bench` runs (cmd/lanyard-loadgen), tested above with the module.
+go build -trimpath -ldflags "-s -w" -o target/lanyard-loadgen ./cmd/lanyard-loadgen
+echo "clients/go: built clients/go/target/lanyard-loadgen"
 
 cd "$root/examples/payments"
 echo "examples/payments: go vet, go test, go build -> examples/payments/target/payments"
