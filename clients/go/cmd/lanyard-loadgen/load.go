@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +34,7 @@ const callTimeout = 30 * time.Second
 type call func(ctx context.Context, w, i int) error
 
 // run opens the connections, warms them, runs the warm-up and then the timed window.
-func run(ctx context.Context, c config) (report, error) {
+func run(ctx context.Context, c config, in io.Reader, out io.Writer) (report, error) {
 	svid, err := x509svid.Load(c.certFile, c.keyFile)
 	if err != nil {
 		return report{}, fmt.Errorf("reading the workload credential: %w", err)
@@ -63,6 +65,14 @@ func run(ctx context.Context, c config) (report, error) {
 	}
 	if c.warmup > 0 {
 		closedLoop(ctx, c.concurrency, c.warmup, do)
+	}
+	if c.handshake {
+		if _, err := fmt.Fprintln(out, "warm"); err != nil {
+			return report{}, err
+		}
+		if _, err := bufio.NewReader(in).ReadString('\n'); err != nil {
+			return report{}, fmt.Errorf("waiting for the go-ahead on stdin: %w", err)
+		}
 	}
 	before := cpuTime()
 	lat, errs := closedLoop(ctx, c.concurrency, c.duration, do)

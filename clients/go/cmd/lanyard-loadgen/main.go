@@ -30,6 +30,7 @@ type config struct {
 	csrs        int
 	warmup      time.Duration
 	duration    time.Duration
+	handshake   bool
 }
 
 // report is the JSON object printed at the end; `lanyard bench` reads it.
@@ -65,6 +66,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.csrs, "csrs", 1000, "issue: distinct keys and CSRs made before the window, used in turn")
 	fs.DurationVar(&c.warmup, "warmup", 30*time.Second, "load before the timed window, not measured")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "the timed window")
+	fs.BoolVar(&c.handshake, "handshake", false, "after the warm-up write \"warm\" on stdout and wait for a line"+
+		" on stdin before the timed window (lanyard bench reads the server's /metrics then)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -106,7 +109,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lanyard-loadgen:", err)
 		os.Exit(2)
 	}
-	r, err := run(context.Background(), c)
+	r, err := run(context.Background(), c, os.Stdin, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lanyard-loadgen:", err)
 		os.Exit(1)

@@ -59,6 +59,12 @@ final class BenchCommand {
         @Option(names = "--metrics", description = "the server's /metrics URL, read before and after the window for"
                 + " its CPU, memory and store size (default: http://HOST:8080/metrics for --server HOST:PORT)")
         java.net.URI metrics;
+        @Option(names = "--loader", defaultValue = "go", description = "go: the Go load generator"
+                + " (clients/go/cmd/lanyard-loadgen), light on CPU; java: a loop in this JVM (default: ${DEFAULT-VALUE})")
+        Loader loader;
+        @Option(names = "--loader-binary", description = "the Go load generator (default: $LANYARD_LOADGEN, else"
+                + " clients/go/target/lanyard-loadgen under the current directory or its parents)")
+        java.nio.file.Path loaderBinary;
 
         @Override
         public Integer call() throws Exception {
@@ -72,6 +78,15 @@ final class BenchCommand {
                 IssuanceBenchmark.Result r = IssuanceBenchmark.run(crypto, concurrency, duration);
                 print(out, "in-process issuance (parse CSR, check signature, build and sign leaf)", "certificates",
                         duration, r, crypto.description());
+                return 0;
+            }
+            String what = "mTLS renewals against " + admin.server + ", concurrency " + concurrency + ", after "
+                    + dev.lanyard.server.Durations.format(warmup) + " warm-up";
+            if (loader == Loader.go) {
+                GoLoader go = locate(loaderBinary);
+                runGo(out, go, admin.server, bootstrapBenchIdentity(), List.of("-kind", "issue", "-csrs",
+                        Integer.toString(csrCount)), concurrency, warmup, duration, metricsUrl(metrics, admin), what,
+                        "certificates", "certificate");
                 return 0;
             }
             Credential workload = bootstrapBenchIdentity();
@@ -104,9 +119,7 @@ final class BenchCommand {
                 List<long[]> latencies = closedLoop(concurrency, duration, renew);
                 BenchWindow.Sample after = window.sample();
                 IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(latencies, duration);
-                print(out, "mTLS renewals against " + admin.server + ", concurrency " + concurrency + ", after "
-                        + dev.lanyard.server.Durations.format(warmup) + " warm-up", "certificates", duration, result,
-                        null);
+                print(out, what, "certificates", duration, result, null);
                 BenchWindow.print(out, before, after, result.issued(), "certificate");
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);
@@ -121,6 +134,49 @@ final class BenchCommand {
         private Credential bootstrapBenchIdentity() throws Exception {
             return BenchCommand.bootstrapBenchIdentity(admin);
         }
+    }
+
+    /** Who makes the load: a Go program (the default, light) or a loop in this JVM. */
+    enum Loader { go, java }
+
+    static GoLoader locate(java.nio.file.Path binary) {
+        return GoLoader.locate(Optional.ofNullable(binary), Optional.ofNullable(System.getenv("LANYARD_LOADGEN")),
+                java.nio.file.Path.of(""));
+    }
+
+    /** Runs the Go load generator, reading the server's /metrics around its timed window; prints the report. */
+    static void runGo(PrintWriter out, GoLoader go, String server, Credential workload, List<String> kindArgs,
+            int concurrency, Duration warmup, Duration duration, java.net.URI metrics, String what, String units,
+            String unit) throws Exception {
+        BenchWindow window = new BenchWindow(Optional.of(metrics));
+        BenchWindow.Sample[] samples = new BenchWindow.Sample[2];
+        GoLoader.Result r = go.run(server, workload, kindArgs, concurrency, warmup, duration, new GoLoader.Window() {
+            @Override
+            public void started() {
+                samples[0] = window.sample();
+            }
+
+            @Override
+            public void ended() {
+                samples[1] = window.sample();
+            }
+        });
+        if (r.errors().containsKey("RESOURCE_EXHAUSTED")) {
+            throw rateLimited();
+        }
+        print(out, what, units, duration, new IssuanceBenchmark.Result(r.operations(),
+                r.operations() / (duration.toNanos() / 1e9), Duration.ofNanos(Math.round(r.p50Ms() * 1e6)),
+                Duration.ofNanos(Math.round(r.p99Ms() * 1e6))), null);
+        if (!r.errors().isEmpty()) {
+            out.println("  errors: " + new java.util.TreeMap<>(r.errors()).toString().replaceAll("[{}]", ""));
+        }
+        BenchWindow.print(out, samples[0], samples[1], Math.max(1, r.operations()), unit,
+                Math.round(r.cpuSeconds() * 1e9), " (Go load generator " + go.binary().getFileName() + ")");
+    }
+
+    static IllegalStateException rateLimited() {
+        return new IllegalStateException("the server's per-identity rate limit stopped the bench;"
+                + " run it against a server with a higher token.rate-per-second and token.burst");
     }
 
     static java.net.URI metricsUrl(java.net.URI metrics, AdminOptions admin) {
@@ -234,6 +290,12 @@ final class BenchCommand {
         @Option(names = "--metrics", description = "the server's /metrics URL, read before and after the window for"
                 + " its CPU, memory and store size (default: http://HOST:8080/metrics for --server HOST:PORT)")
         java.net.URI metrics;
+        @Option(names = "--loader", defaultValue = "go", description = "go: the Go load generator"
+                + " (clients/go/cmd/lanyard-loadgen), light on CPU; java: a loop in this JVM (default: ${DEFAULT-VALUE})")
+        Loader loader;
+        @Option(names = "--loader-binary", description = "the Go load generator (default: $LANYARD_LOADGEN, else"
+                + " clients/go/target/lanyard-loadgen under the current directory or its parents)")
+        java.nio.file.Path loaderBinary;
 
         @Override
         public Integer call() throws Exception {
@@ -258,9 +320,19 @@ final class BenchCommand {
                         IssuanceBenchmark.summarize(latencies, duration), crypto.description());
                 return 0;
             }
+            GoLoader go = loader == Loader.go ? locate(loaderBinary) : null;
             Credential workload = in != null
                     ? new dev.lanyard.credential.CredentialDirectory(in).read(CryptoProviders.bouncyCastleOnly())
                     : bootstrapBenchIdentity(admin);
+            String what = "IssueToken over mTLS against " + admin.server + ", concurrency " + concurrency + ", after "
+                    + dev.lanyard.server.Durations.format(warmup) + " warm-up";
+            if (go != null) {
+                List<String> args = new ArrayList<>(List.of("-kind", "token", "-audience", audience));
+                scopes.forEach(scope -> args.addAll(List.of("-scope", scope)));
+                runGo(out, go, admin.server, workload, args, concurrency, warmup, duration, metricsUrl(metrics, admin),
+                        what, "tokens", "token");
+                return 0;
+            }
             dev.lanyard.v1.IssueTokenRequest request = dev.lanyard.v1.IssueTokenRequest.newBuilder()
                     .setAudience(audience).addAllScopes(scopes).build();
             List<ManagedChannel> channels = new ArrayList<>();
@@ -289,14 +361,12 @@ final class BenchCommand {
                 } catch (java.util.concurrent.ExecutionException e) {
                     if (e.getCause() instanceof StatusRuntimeException s
                             && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
-                        throw new IllegalStateException("the server's per-identity rate limit stopped the bench;"
-                                + " run it against a server with a higher token.rate-per-second and token.burst");
+                        throw rateLimited();
                     }
                     throw e;
                 }
                 IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(latencies, duration);
-                print(out, "IssueToken over mTLS against " + admin.server + ", concurrency " + concurrency + ", after "
-                        + dev.lanyard.server.Durations.format(warmup) + " warm-up", "tokens", duration, result, null);
+                print(out, what, "tokens", duration, result, null);
                 BenchWindow.print(out, before, after, result.issued(), "token");
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);

@@ -72,7 +72,13 @@ final class BenchWindow {
     }
 
     static void print(PrintWriter out, Sample before, Sample after, long operations, String unit) {
-        double loaderMs = (after.loaderCpuNanos() - before.loaderCpuNanos()) / 1e6 / operations;
+        print(out, before, after, operations, unit, after.loaderCpuNanos() - before.loaderCpuNanos(), "");
+    }
+
+    /** @param loaderCpuNanos the load generator's CPU in the window, measured by whichever process ran it */
+    static void print(PrintWriter out, Sample before, Sample after, long operations, String unit,
+            long loaderCpuNanos, String loader) {
+        double loaderMs = loaderCpuNanos / 1e6 / operations;
         after.problem().or(before::problem).ifPresentOrElse(
                 problem -> out.printf("  server CPU: not measured (%s)%n", problem),
                 () -> {
@@ -95,7 +101,7 @@ final class BenchWindow {
                                 after.storeBytes(), grown / operations, unit);
                     }
                 });
-        out.printf("  load generator CPU %.3f ms per %s%n", loaderMs, unit);
+        out.printf("  load generator CPU %.3f ms per %s%s%n", loaderMs, unit, loader);
         out.flush();
     }
 

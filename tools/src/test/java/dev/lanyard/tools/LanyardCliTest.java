@@ -151,7 +151,7 @@ class LanyardCliTest {
 
     @Test
     void benchIssueMeasuresRenewals() {
-        Run bench = admin("bench", "issue", "--concurrency", "2", "--duration", "2s", "--warmup", "1s", "--csrs", "8",
+        Run bench = admin("bench", "issue", "--loader", "java", "--concurrency", "2", "--duration", "2s", "--warmup", "1s", "--csrs", "8",
                 "--metrics", "http://localhost:" + lanyard.server().httpPort() + "/metrics");
         assertThat(bench.exit()).as(bench.err()).isZero();
         assertThat(bench.out()).containsPattern("[1-9][0-9,]* certificates in 2s = [0-9,]+ certificates/s")
@@ -205,7 +205,7 @@ class LanyardCliTest {
                 .contains("key-encryption key " + next.id() + " now wraps every data key");
 
         // The dev server's per-identity rate limit (50/s, burst 100) is what a bench runs into first.
-        Run bench = run("bench", "token", "--server", server, "--data", dir.resolve("data").toString(), "--in",
+        Run bench = run("bench", "token", "--loader", "java", "--server", server, "--data", dir.resolve("data").toString(), "--in",
                 creds.toString(), "--concurrency", "2", "--duration", "3s");
         assertThat(bench.exit()).isEqualTo(1);
         assertThat(bench.err()).contains("rate limit stopped the bench", "token.rate-per-second");
