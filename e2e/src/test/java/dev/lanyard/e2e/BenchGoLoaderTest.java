@@ -71,10 +71,12 @@ class BenchGoLoaderTest {
 
     @Test
     void aTokenTheServerRefusesStopsTheBenchWithTheReason() {
-        Run bench = bench("token", "--audience", "payments", "--scope", "payments.read"); // no policy grants it
+        // No contract declares the audience yet: the generator's first call fails, and says why.
+        Run bench = bench("token", "--audience", "payments", "--scope", "payments.read");
         assertThat(bench.exit()).isNotZero();
+        assertThat(bench.out()).isEmpty();
         assertThat(bench.err()).contains("lanyard-loadgen failed (exit 1)", "the first token call",
-                "PermissionDenied");
+                "code = InvalidArgument", "unknown audience \"payments\"");
     }
 
     private Run bench(String kind, String... extra) {
