@@ -14,12 +14,12 @@ var files = []string{"-server", "localhost:8443", "-bundle", "b.pem", "-cert", "
 
 func TestParseConfigTokenWithScopesAndDefaults(t *testing.T) {
 	c, err := parseConfig(append(files, "-kind", "token", "-audience", "payments", "-scope", "a", "-scope", "b",
-		"-duration", "2s", "-warmup", "0s"), io.Discard)
+		"-duration", "2s", "-warmup", "0s", "-handshake"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.kind != "token" || c.audience != "payments" || strings.Join(c.scopes, ",") != "a,b" ||
-		c.duration != 2*time.Second || c.warmup != 0 || c.concurrency != 4 || c.csrs != 1000 {
+		c.duration != 2*time.Second || c.warmup != 0 || !c.handshake || c.concurrency != 4 || c.csrs != 1000 {
 		t.Fatalf("parsed %+v", c)
 	}
 }
