@@ -16,6 +16,8 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.flow.FlowControlHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -32,7 +34,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The HTTP publication endpoints (trust bundle, JWKS, CRLs, metrics) on Netty: GET and HEAD only, a
+ * The HTTP(S) publication endpoints (trust bundle, JWKS, CRLs, metrics) on Netty: GET and HEAD only, a
  * strong ETag over the body, {@code Cache-Control: max-age} and conditional GET, within
  * {@link HttpLimits}. A slow or idle client costs a socket and a few small objects, never a thread.
  *
@@ -56,6 +58,7 @@ public final class HttpPublisher implements AutoCloseable {
     private final Map<String, Function<String, Optional<Document>>> prefixes = new LinkedHashMap<>();
     private final Map<String, WebApp> apps = new LinkedHashMap<>();
     private volatile Routes routes;
+    private volatile SslContext tls;
 
     /**
      * @param documents builds the documents (the suppliers run there); owned by the caller
@@ -119,6 +122,12 @@ public final class HttpPublisher implements AutoCloseable {
         return this;
     }
 
+    /** Serves TLS with {@code context} (HTTPS); without this call, plain HTTP. Set before {@link #start()}. */
+    public HttpPublisher tls(SslContext context) {
+        this.tls = context;
+        return this;
+    }
+
     /** Fixes the routes and starts accepting connections. */
     public void start() {
         routes = new Routes(exact, prefixes, apps);
@@ -139,7 +148,16 @@ public final class HttpPublisher implements AutoCloseable {
         RequestHeadDeadline deadline = new RequestHeadDeadline(limits.headerTimeout());
         channel.pipeline()
                 .addLast("limit", limiter)
-                .addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS))
+                .addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        SslContext context = tls;
+        if (context != null) {
+            // Before the head deadline, which then sees plaintext and, armed at connection open, also
+            // bounds a handshake that trickles in; the handler's own timeout says the same.
+            SslHandler ssl = context.newHandler(channel.alloc());
+            ssl.setHandshakeTimeoutMillis(limits.headerTimeout().toMillis());
+            channel.pipeline().addLast("tls", ssl);
+        }
+        channel.pipeline()
                 .addLast("head-deadline", deadline)
                 .addLast("http", new HttpServerCodec(new HttpDecoderConfig()
                         .setMaxInitialLineLength(limits.maxRequestLineBytes())

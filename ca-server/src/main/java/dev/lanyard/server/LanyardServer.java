@@ -49,6 +49,8 @@ import dev.lanyard.console.Sessions;
 import dev.lanyard.publication.HttpPublisher;
 import dev.lanyard.store.JdbcLoginLinkRepository;
 import dev.lanyard.v1.ConsoleServiceGrpc;
+import dev.lanyard.publication.TlsContexts;
+import dev.lanyard.publication.WebCertificate;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.replica.ChangeFeed;
 import dev.lanyard.replica.DatabaseLease;
@@ -156,6 +158,8 @@ public final class LanyardServer implements AutoCloseable {
     private PolicyFileWatcher policyWatcher;
     private final LocalCredentials localCredentials;
     private final ReloadingKeyManager serverKeys;
+    private final Optional<WebCertificate> webCertificate;
+    private final ReloadingKeyManager webKeys;
     private final ChangeFeed changes;
     private final ScheduledExecutorService scheduler;
     private final RecurringTasks tasks;
@@ -328,6 +332,14 @@ public final class LanyardServer implements AutoCloseable {
                         limits.anonymousBurst()), audit, metrics, clock))
                 .build();
 
+        this.webCertificate = config.publication().webCertificate().map(certificate ->
+                new WebCertificate(certificate, config.publication().webKey().orElseThrow(), crypto));
+        this.webKeys = webCertificate.map(web -> new ReloadingKeyManager(web.load())).orElse(null);
+        switch (config.publication().tls()) {
+            case SPIFFE -> http.tls(TlsContexts.server(serverKeys));
+            case WEB -> http.tls(TlsContexts.server(webKeys));
+            case NONE -> { } // plain HTTP, as configured
+        }
         Duration maxAge = config.bundleRefreshHint();
         String jwksUri = config.issuer() + "/.well-known/jwks.json";
         byte[] discovery = OpenIdConfiguration.build(config.issuer(), jwksUri,
@@ -398,9 +410,12 @@ public final class LanyardServer implements AutoCloseable {
         server.changes.start();
         server.scheduleCertificatePruning();
         server.watchPolicyFile();
+        server.scheduleWebCertificateReload();
         server.health.setStatus("", ServingStatus.SERVING);
-        LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, HTTP on {}:{}", config.trustDomain(),
-                config.grpcHost(), server.grpcPort(), config.httpHost(), server.httpPort());
+        LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, {} on {}:{}, issuer {}", config.trustDomain(),
+                config.grpcHost(), server.grpcPort(), config.publication().tls() == ServerConfig.PublicationTls.NONE
+                        ? "HTTP" : "HTTPS (" + config.publication().tls().name().toLowerCase(java.util.Locale.ROOT) + ")",
+                config.httpHost(), server.httpPort(), config.issuer());
         return server;
     }
 
@@ -484,6 +499,27 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /** Renews the server's own certificate at half-life, forever; a failure is retried in a minute. */
+    /** An operator replaces the web certificate's files; the next handshakes use the new pair. */
+    private void scheduleWebCertificateReload() {
+        webCertificate.ifPresent(web -> {
+            Duration interval = config.publication().reloadInterval();
+            tasks.every(interval, interval, "web certificate reload", () -> {
+                try {
+                    web.reloadIfChanged().ifPresent(credential -> {
+                        webKeys.update(credential);
+                        LOG.info("publication now serves the web certificate {}", credential);
+                        audit.record(new AuditEvent(clock.instant(), "lanyard", "publication.web-certificate",
+                                credential.leaf().getSubjectX500Principal().getName(), AuditEvent.Outcome.SUCCESS,
+                                "serial " + credential.leaf().getSerialNumber().toString(16)));
+                    });
+                } catch (IllegalArgumentException e) {
+                    LOG.error("the web certificate files changed but do not load, the previous certificate keeps"
+                            + " serving: {}", e.getMessage());
+                }
+            });
+        });
+    }
+
     private void scheduleServerRenewal() {
         tasks.once(localCredentials.renewalDelay(serverKeys.credential()), () -> {
             try {

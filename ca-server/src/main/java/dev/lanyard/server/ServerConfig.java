@@ -59,7 +59,8 @@ public record ServerConfig(
         Duration certificateRetention,
         Agents agents,
         Console console,
-        Custody custody) {
+        Custody custody,
+        Publication publication) {
 
     /**
      * Where CA and JWT private keys live: software custody (sealed under the KEK, the default) or a
@@ -162,6 +163,37 @@ public record ServerConfig(
     public record Console(boolean enabled, Duration sessionTtl) {
     }
 
+    /**
+     * How the publication port speaks: TLS with the server's own SPIFFE certificate ({@code spiffe}, for
+     * {@code https_spiffe} consumers), TLS with an operator's web certificate ({@code web}, PEM files
+     * re-read when they change, for {@code https_web} consumers), or plain HTTP ({@code none}, only when
+     * configured: dev servers, or behind a TLS-terminating proxy).
+     */
+    public record Publication(PublicationTls tls, Optional<Path> webCertificate, Optional<Path> webKey,
+            Duration reloadInterval) {
+        public Publication {
+            if ((tls == PublicationTls.WEB) != (webCertificate.isPresent() && webKey.isPresent())
+                    || webCertificate.isPresent() != webKey.isPresent()) {
+                throw new IllegalArgumentException(
+                        "http.tls=web needs http.tls.cert-file and http.tls.key-file, and only it takes them");
+            }
+        }
+    }
+
+    /** The publication port's TLS mode. */
+    public enum PublicationTls {
+        SPIFFE, WEB, NONE;
+
+        static PublicationTls parse(String value) {
+            return switch (value.trim()) {
+                case "spiffe" -> SPIFFE;
+                case "web" -> WEB;
+                case "none" -> NONE;
+                default -> throw new IllegalArgumentException("http.tls must be spiffe, web or none, not " + value);
+            };
+        }
+    }
+
     /** PEM files of a CA made elsewhere; the root's key stays offline. */
     public record CaImport(Path rootCertificate, Path intermediateCertificate, Path intermediateKey) {
     }
@@ -184,7 +216,8 @@ public record ServerConfig(
             "agent.svid-ttl", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
             "psat.audience", "psat.allowed-service-accounts", "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
-            "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file");
+            "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file", "http.tls", "http.tls.cert-file",
+            "http.tls.key-file", "http.tls.reload-interval");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -213,6 +246,11 @@ public record ServerConfig(
         }
         if (tokens.publishLead().compareTo(tokens.keyLifetime()) >= 0) {
             throw new IllegalArgumentException("jwt.publish-lead must be shorter than jwt.key-lifetime");
+        }
+        if (publication.tls() != PublicationTls.NONE && publicUrl.getScheme().equals("http")) {
+            throw new IllegalArgumentException("public-url " + publicUrl + " is http:// but http.tls="
+                    + publication.tls().name().toLowerCase(java.util.Locale.ROOT)
+                    + " serves TLS: use https:// (or http.tls=none)");
         }
         if (generateCa == caImport.isPresent()) {
             throw new IllegalArgumentException(
@@ -247,6 +285,7 @@ public record ServerConfig(
         p.setProperty("grpc.port", Integer.toString(grpcPort));
         p.setProperty("http.host", "127.0.0.1");
         p.setProperty("http.port", Integer.toString(httpPort));
+        p.setProperty("http.tls", "none"); // a dev server publishes over plain HTTP unless told otherwise
         p.setProperty("admin.credential-dir", dataDir.resolve("admin").toString());
         // Whichever loopback spelling a client uses, the server's certificate names it.
         p.setProperty("server.dns-names", "localhost,127.0.0.1,::1");
@@ -279,6 +318,7 @@ public record ServerConfig(
         String trustDomain = required(p, "trust-domain");
         Path dataDir = path(base, p.getProperty("data-dir", "lanyard-data"));
         int httpPort = port(p, "http.port", 8080);
+        PublicationTls tls = PublicationTls.parse(p.getProperty("http.tls", "spiffe"));
         List<SpiffeId> admins = new ArrayList<>();
         for (String id : list(p.getProperty("admin.spiffe-ids", "spiffe://" + trustDomain + "/lanyard/admin"))) {
             admins.add(SpiffeId.parse(id));
@@ -299,7 +339,8 @@ public record ServerConfig(
                 port(p, "grpc.port", 8443),
                 p.getProperty("http.host", "0.0.0.0"),
                 httpPort,
-                URI.create(p.getProperty("public-url", "http://localhost:" + httpPort)),
+                URI.create(p.getProperty("public-url",
+                        (tls == PublicationTls.NONE ? "http" : "https") + "://localhost:" + httpPort)),
                 Optional.ofNullable(p.getProperty("database.url")),
                 p.getProperty("database.user", ""),
                 Optional.ofNullable(System.getenv(passwordEnv)).orElse(""),
@@ -343,7 +384,11 @@ public record ServerConfig(
                         psat(p, base)),
                 new Console(Boolean.parseBoolean(p.getProperty("console.enabled", "false")),
                         duration(p, "console.session-ttl", "15m")),
-                custody(p, base));
+                custody(p, base),
+                new Publication(tls,
+                        Optional.ofNullable(p.getProperty("http.tls.cert-file")).map(v -> path(base, v)),
+                        Optional.ofNullable(p.getProperty("http.tls.key-file")).map(v -> path(base, v)),
+                        duration(p, "http.tls.reload-interval", "10s")));
     }
 
     private static Custody custody(Properties p, Path base) {
@@ -427,7 +472,7 @@ public record ServerConfig(
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
                 revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents, console,
-                custody);
+                custody, publication);
     }
 
     /** Every component, except that the database password is never written out. */
@@ -445,7 +490,7 @@ public record ServerConfig(
                 + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations + ", callLimits=" + callLimits
                 + ", logFormat=" + logFormat + ", httpLimits=" + httpLimits + ", grpcLimits=" + grpcLimits
                 + ", certificateRetention=" + certificateRetention + ", agents=" + agents + ", console=" + console
-                + ", custody=" + custody + "]";
+                + ", custody=" + custody + ", publication=" + publication + "]";
     }
 
     /** The {@code iss} of every token: the public URL of this server. */

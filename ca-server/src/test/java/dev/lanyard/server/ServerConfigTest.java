@@ -23,7 +23,7 @@ class ServerConfigTest {
         assertThat(config.httpPort()).isEqualTo(8080);
         assertThat(config.defaultSvidTtl()).isEqualTo(Duration.ofHours(1));
         assertThat(config.joinTokenTtl()).isEqualTo(Duration.ofMinutes(10));
-        assertThat(config.crlUrl("ab12").toString()).isEqualTo("http://localhost:8080/crl/ab12");
+        assertThat(config.crlUrl("ab12").toString()).isEqualTo("https://localhost:8080/crl/ab12");
         assertThat(config.generateCa()).isTrue();
         assertThat(config.adminCredentialDir()).isEmpty();
         assertThat(config.httpLimits()).as("documented = built-in defaults").isEqualTo(HttpLimits.defaults());
@@ -96,7 +96,8 @@ class ServerConfigTest {
                 config.adminCredentialTtl(), config.serverDnsNames(), config.serverCertificateTtl(), config.maxCsrBytes(),
                 config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat(),
                 config.httpLimits(), config.grpcLimits(),
-                config.certificateRetention(), config.agents(), config.console(), config.custody());
+                config.certificateRetention(), config.agents(), config.console(), config.custody(),
+                config.publication());
         assertThat(withPassword.toString()).doesNotContain("s3cret").contains("databasePassword=***")
                 .contains("trustDomain=acme.internal");
     }

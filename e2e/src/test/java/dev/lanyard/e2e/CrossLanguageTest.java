@@ -120,6 +120,7 @@ class CrossLanguageTest {
                 "grpc.port=" + grpcPort,
                 "http.host=127.0.0.1",
                 "http.port=" + httpPort,
+                "http.tls=none", // the Go and Rust verifiers fetch the JWKS over plain HTTP here
                 "public-url=http://127.0.0.1:" + httpPort,
                 "admin.credential-dir=" + dir.resolve("data/admin"),
                 // Short cache hints and publish lead, so a forced rotation can complete within the run.
