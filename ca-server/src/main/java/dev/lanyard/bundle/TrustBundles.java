@@ -5,7 +5,6 @@ import dev.lanyard.rpc.Protos;
 import com.google.protobuf.ByteString;
 import dev.lanyard.jwks.JwksDocument;
 import dev.lanyard.jwks.SpiffeBundleDocument;
-import dev.lanyard.token.JwtSigningKeys;
 import dev.lanyard.token.SigningKey;
 import dev.lanyard.v1.JwtAuthority;
 import dev.lanyard.v1.TrustBundle;
@@ -15,6 +14,7 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -36,7 +36,7 @@ public final class TrustBundles {
 
     private final String trustDomain;
     private final TrustAuthorities authorities;
-    private final JwtSigningKeys jwtKeys;
+    private final Supplier<List<SigningKey>> jwtKeys;
     private final Duration refreshHint;
     private final Clock clock;
     private final AtomicReference<Snapshot> current = new AtomicReference<>();
@@ -52,7 +52,9 @@ public final class TrustBundles {
         }
     }
 
-    public TrustBundles(String trustDomain, TrustAuthorities authorities, JwtSigningKeys jwtKeys, Duration refreshHint,
+    /** @param jwtKeys the published JWT keys of every algorithm in use */
+    public TrustBundles(String trustDomain, TrustAuthorities authorities, Supplier<List<SigningKey>> jwtKeys,
+            Duration refreshHint,
             Clock clock) {
         this.trustDomain = trustDomain;
         this.authorities = authorities;
@@ -73,7 +75,7 @@ public final class TrustBundles {
     /** Rebuilds the snapshot if the keys changed and pushes it to watchers. */
     public synchronized void refresh() {
         List<X509Certificate> roots = authorities.roots();
-        List<SigningKey> keys = jwtKeys.published();
+        List<SigningKey> keys = jwtKeys.get();
         String contentKey = contentKey(roots, keys);
         Snapshot old = current.get();
         if (old != null && old.contentKey().equals(contentKey)) {

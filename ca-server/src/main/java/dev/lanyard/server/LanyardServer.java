@@ -86,6 +86,8 @@ import dev.lanyard.rpc.ClientCertificateVerifier;
 import dev.lanyard.rpc.RequestChain;
 import dev.lanyard.store.JdbcMintedTokenRepository;
 import dev.lanyard.token.TokenIssuer;
+import dev.lanyard.token.JwtKeySets;
+import dev.lanyard.token.SigningAlgorithm;
 import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.AuditServiceGrpc;
 import dev.lanyard.v1.CertificateServiceGrpc;
@@ -117,6 +119,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -148,6 +151,7 @@ public final class LanyardServer implements AutoCloseable {
     private final TrustAuthorities authorities;
     private final CaRotation caRotation;
     private final JwtSigningKeys jwtKeys;
+    private final JwtKeySets jwtKeySets;
     private final TrustBundles bundles;
     private final RevocationRegistry revocations;
     private final CrlPublisher crls;
@@ -244,14 +248,19 @@ public final class LanyardServer implements AutoCloseable {
                 joinTokens, registrations, issued, audit, clock, config.defaultSvidTtl(), revocations);
 
         ServerConfig.Tokens tokens = config.tokens();
-        this.jwtKeys = new JwtSigningKeys(new JdbcSigningKeyRepository(database.dataSource()), custody,
-                new RotationPlanner(new RotationPolicy(tokens.keyLifetime(), tokens.publishLead(),
-                        tokens.maxTtl().plus(Duration.ofMinutes(5)))),
-                tokens.algorithm(), random, clock, rotationLease);
-        for (RotationStep step : jwtKeys.tick()) {
-            auditRotation("jwt", step);
+        JdbcSigningKeyRepository signingKeys = new JdbcSigningKeyRepository(database.dataSource());
+        RotationPlanner jwtPlanner = new RotationPlanner(new RotationPolicy(tokens.keyLifetime(), tokens.publishLead(),
+                tokens.maxTtl().plus(Duration.ofMinutes(5))));
+        java.util.function.Function<SigningAlgorithm, JwtSigningKeys> keySet = algorithm -> new JwtSigningKeys(
+                signingKeys, custody, jwtPlanner, algorithm, random, clock, rotationLease);
+        this.jwtKeys = keySet.apply(tokens.algorithm());
+        this.jwtKeySets = new JwtKeySets(jwtKeys, keySet, signingKeys.all().stream()
+                .map(dev.lanyard.token.StoredSigningKey::algorithm).collect(java.util.stream.Collectors.toSet()));
+        for (JwtKeySets.Step step : jwtKeySets.tick()) {
+            auditRotation("jwt", step.step());
         }
-        this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeys, config.bundleRefreshHint(), clock);
+        this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeySets::published,
+                config.bundleRefreshHint(), clock);
         this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
         if (tokens.contractsDir().isPresent()) {
             contracts.loadDirectory(tokens.contractsDir().get());
@@ -261,6 +270,7 @@ public final class LanyardServer implements AutoCloseable {
         JdbcPolicyRepository policyHistory = new JdbcPolicyRepository(database.dataSource());
         this.policy = new PolicyStore();
         policyHistory.latest().ifPresent(policy::apply);
+        useExternalAlgorithms();
         TokenMinter minter = new TokenMinter(jwtKeys, config.issuer(), clock, random, tokens.maxTtl());
 
         this.localCredentials = new LocalCredentials(caRotation::active, crypto, issued, clock, random);
@@ -284,7 +294,8 @@ public final class LanyardServer implements AutoCloseable {
                 bundles::refresh, audit, clock);
         TokenIssuer tokenIssuer = new TokenIssuer(minter, contracts, policy, registrations,
                 new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations,
-                new JdbcMintedTokenRepository(auditLog), audit, clock);
+                new JdbcMintedTokenRepository(auditLog), audit, clock,
+                algorithm -> useAlgorithm(algorithm).active());
         AgentSvids agentSvids = new AgentSvids(issuer, new JdbcAgentRepository(database.dataSource()), registrations,
                 new RateLimiter(clock, limits().identityPerSecond(), limits().identityBurst()), config.trustDomain(),
                 config.agents().svidTtl(), clock);
@@ -342,12 +353,12 @@ public final class LanyardServer implements AutoCloseable {
         }
         Duration maxAge = config.bundleRefreshHint();
         String jwksUri = config.issuer() + "/.well-known/jwks.json";
-        byte[] discovery = OpenIdConfiguration.build(config.issuer(), jwksUri,
-                List.of(tokens.algorithm().jws().getName())).getBytes(StandardCharsets.UTF_8);
+        Supplier<byte[]> discovery = () -> OpenIdConfiguration.build(config.issuer(), jwksUri,
+                jwtKeySets.algorithms().stream().map(a -> a.jws().getName()).toList()).getBytes(StandardCharsets.UTF_8);
         http.route("/.well-known/jwks.json", () -> new HttpPublisher.Document("application/jwk-set+json",
                         bundles.current().jwksJson(), maxAge))
                 .route("/.well-known/openid-configuration", () -> new HttpPublisher.Document("application/json",
-                        discovery, maxAge))
+                        discovery.get(), maxAge))
                 .route("/bundle", () -> new HttpPublisher.Document("application/json",
                         bundles.current().spiffeJson(), maxAge))
                 .route("/bundle.pem", () -> new HttpPublisher.Document("application/x-pem-file",
@@ -362,10 +373,11 @@ public final class LanyardServer implements AutoCloseable {
         this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
         this.tasks = new RecurringTasks(scheduler);
         this.changes = new ChangeFeed(database, CHANGE_POLL, config.revocations().pollInterval())
-                .on(ChangeFeed.Topic.KEYS, jwtKeys::refresh).on(ChangeFeed.Topic.KEYS, caRotation::refresh)
+                .on(ChangeFeed.Topic.KEYS, jwtKeySets::refresh).on(ChangeFeed.Topic.KEYS, caRotation::refresh)
                 .on(ChangeFeed.Topic.KEYS, bundles::refresh).on(ChangeFeed.Topic.KEYS, crls::regenerateIfDue)
                 .on(ChangeFeed.Topic.CONTRACTS, contracts::refreshIfChanged)
                 .on(ChangeFeed.Topic.POLICY, new PolicyReload(policy, policyHistory))
+                .on(ChangeFeed.Topic.POLICY, this::useExternalAlgorithms)
                 .on(ChangeFeed.Topic.REVOCATIONS, revocations::catchUp);
     }
 
@@ -569,8 +581,9 @@ public final class LanyardServer implements AutoCloseable {
     /** One rotation tick now (the scheduler runs it; tests that move the clock call it). */
     public void rotateNow() {
         try {
-            for (RotationStep step : jwtKeys.tick()) {
-                auditRotation("jwt", step);
+            useExternalAlgorithms();
+            for (JwtKeySets.Step step : jwtKeySets.tick()) {
+                auditRotation("jwt", step.step());
             }
             for (RotationStep step : caRotation.tick()) {
                 auditRotation("x509", step);
@@ -582,11 +595,31 @@ public final class LanyardServer implements AutoCloseable {
         }
     }
 
+    /** A key set for every algorithm the policy's external audiences are signed with. */
+    private void useExternalAlgorithms() {
+        for (SigningAlgorithm algorithm : policy.current().externalAlgorithms()) {
+            useAlgorithm(algorithm);
+        }
+    }
+
+    /** The key set of {@code algorithm}; made, audited and published at once if it is new. */
+    private JwtSigningKeys useAlgorithm(SigningAlgorithm algorithm) {
+        List<JwtKeySets.Step> steps = new ArrayList<>();
+        JwtSigningKeys set = jwtKeySets.use(algorithm, steps);
+        if (!steps.isEmpty()) {
+            steps.forEach(step -> auditRotation("jwt", step.step()));
+            if (bundles != null) {
+                bundles.refresh();
+            }
+        }
+        return set;
+    }
+
     /** The active JWT key and issuing CA: how long they have signed and when the next one takes over. */
     private List<LanyardMetrics.KeyClock> keyClocks() {
         java.time.Instant now = clock.instant();
         List<LanyardMetrics.KeyClock> clocks = new ArrayList<>();
-        jwtKeys.published().stream().filter(k -> k.status() == dev.lanyard.rotation.KeyStatus.ACTIVE).forEach(k -> {
+        jwtKeySets.published().stream().filter(k -> k.status() == dev.lanyard.rotation.KeyStatus.ACTIVE).forEach(k -> {
             java.time.Instant since = k.activatedAt().orElse(k.createdAt());
             clocks.add(new LanyardMetrics.KeyClock("jwt", k.kid(), Duration.between(since, now),
                     Duration.between(now, since.plus(config.tokens().keyLifetime()))));

@@ -51,10 +51,12 @@ public final class JdbcSigningKeyRepository implements SigningKeyRepository {
             if (prepared == 0) {
                 return false;
             }
+            // Each algorithm has its own active key (ES256 for contracts, RS256 for AWS STS, ...).
             Jdbc.update(c, "update signing_keys set status = 'RETIRED', retired_at = ? where status = 'ACTIVE'"
-                    + " and kid <> ?", s -> {
+                    + " and kid <> ? and algorithm = (select k.algorithm from signing_keys k where k.kid = ?)", s -> {
                         Jdbc.setInstant(s, 1, at);
                         s.setString(2, kid);
+                        s.setString(3, kid);
                     });
             return true;
         });

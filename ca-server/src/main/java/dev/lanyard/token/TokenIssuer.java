@@ -4,6 +4,7 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.contract.TokenScopeCheck;
+import dev.lanyard.policy.GrantsPolicy;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * Mints tokens for authenticated workloads: the contract must declare every scope for the audience
@@ -39,10 +41,17 @@ public final class TokenIssuer {
     private final MintedTokenRepository minted;
     private final AuditLog audit;
     private final Clock clock;
+    private final Function<SigningAlgorithm, JwtSigningKeys.ActiveSigner> externalSigners;
 
+    /**
+     * @param externalSigners the active key of an algorithm an external audience is signed with (its
+     *                        key set is made on first use)
+     */
     public TokenIssuer(TokenMinter minter, ContractRegistry contracts, PolicyStore policy,
             RegistrationRepository registrations, RateLimiter rateLimiter, RevocationRegistry revocations,
-            MintedTokenRepository minted, AuditLog audit, Clock clock) {
+            MintedTokenRepository minted, AuditLog audit, Clock clock,
+            Function<SigningAlgorithm, JwtSigningKeys.ActiveSigner> externalSigners) {
+        this.externalSigners = externalSigners;
         this.minter = minter;
         this.contracts = contracts;
         this.policy = policy;
@@ -97,18 +106,24 @@ public final class TokenIssuer {
                         caller + " is minting tokens faster than its rate limit; retry shortly");
             }
             Set<String> scopes = new LinkedHashSet<>(requestedScopes);
-            TokenScopeCheck check = contracts.check(audience, scopes);
-            if (!check.ok()) {
-                throw Refusal.invalid(check.reason());
-            }
-            Set<String> missing = policy.current().missingScopes(caller, audience, scopes);
-            if (!missing.isEmpty()) {
-                throw Refusal.denied(caller + " is not granted " + new TreeSet<>(missing) + " on audience " + audience);
+            Optional<GrantsPolicy.External> external = policy.current().external(audience);
+            if (external.isPresent()) {
+                checkExternal(caller, external.get(), scopes);
+            } else {
+                TokenScopeCheck check = contracts.check(audience, scopes);
+                if (!check.ok()) {
+                    throw Refusal.invalid(check.reason());
+                }
+                Set<String> missing = policy.current().missingScopes(caller, audience, scopes);
+                if (!missing.isEmpty()) {
+                    throw Refusal.denied(caller + " is not granted " + new TreeSet<>(missing) + " on audience "
+                            + audience);
+                }
             }
             if (registrations.find(caller).isEmpty()) {
                 throw Refusal.denied(caller + " has no registration");
             }
-            MintedToken token = mint(caller, certificate, audience, scopes, ttl);
+            MintedToken token = mint(caller, certificate, audience, scopes, ttl, external);
             try {
                 minted.record(token.jti(), caller, token.expiresAt(), new AuditEvent(clock.instant(), actor,
                         "token.issue", target + " jti " + token.jti() + " scopes " + new TreeSet<>(scopes),
@@ -124,11 +139,29 @@ public final class TokenIssuer {
         }
     }
 
+    /** An external audience takes no scopes (it has no contract) and names who may get its tokens. */
+    private static void checkExternal(SpiffeId caller, GrantsPolicy.External external, Set<String> scopes)
+            throws Refusal {
+        if (!scopes.isEmpty()) {
+            throw Refusal.invalid("audience " + external.audience() + " is an external audience: it takes no scopes,"
+                    + " ask again without them");
+        }
+        if (!external.allows(caller)) {
+            throw Refusal.denied(caller + " may not get tokens for the external audience " + external.audience()
+                    + " (the policy's external_audiences entry does not name it)");
+        }
+    }
+
     private MintedToken mint(SpiffeId caller, X509Certificate certificate, String audience, Set<String> scopes,
-            Optional<Duration> ttl) throws Refusal {
+            Optional<Duration> ttl, Optional<GrantsPolicy.External> external) throws Refusal {
         try {
-            return minter.mint(new TokenRequest(caller, audience, scopes, ttl,
-                    CertificateThumbprint.x5tS256(certificate.getEncoded()), certificate.getNotAfter().toInstant()));
+            TokenRequest request = new TokenRequest(caller, audience, scopes, ttl,
+                    CertificateThumbprint.x5tS256(certificate.getEncoded()), certificate.getNotAfter().toInstant());
+            if (external.isPresent()) {
+                return minter.mintExternal(request, externalSigners.apply(external.get().algorithm()),
+                        external.get().maxTtl());
+            }
+            return minter.mint(request);
         } catch (IllegalArgumentException e) {
             throw Refusal.invalid(e.getMessage());
         } catch (CertificateEncodingException e) {

@@ -5,7 +5,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The discovery document generic JWT libraries use to find the JWKS. */
+/**
+ * The OpenID Connect discovery document relying parties (AWS STS, GCP, Vault, go-oidc) read to find
+ * the JWKS. Every field OpenID Connect Discovery 1.0 section 3 makes REQUIRED is there; Lanyard has
+ * no browser flow, so {@code authorization_endpoint} (required) names a path that answers 404, and
+ * {@code token_endpoint} is left out as the spec allows when only {@code id_token} (implicit) is listed.
+ */
 public final class OpenIdConfiguration {
 
     private OpenIdConfiguration() {
@@ -14,6 +19,7 @@ public final class OpenIdConfiguration {
     public static String build(String issuer, String jwksUri, List<String> algorithms) {
         Map<String, Object> document = new LinkedHashMap<>();
         document.put("issuer", issuer);
+        document.put("authorization_endpoint", issuer + "/connect/authorize");
         document.put("jwks_uri", jwksUri);
         document.put("id_token_signing_alg_values_supported", algorithms);
         document.put("response_types_supported", List.of("id_token"));

@@ -2,9 +2,12 @@ package dev.lanyard.policy;
 
 import dev.lanyard.contract.ContractNames;
 import dev.lanyard.spiffe.SpiffeId;
+import dev.lanyard.token.SigningAlgorithm;
+import dev.lanyard.v1.ExternalAudience;
 import dev.lanyard.v1.Grant;
 import dev.lanyard.v1.Policy;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
@@ -13,6 +16,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -22,10 +26,20 @@ import java.util.Set;
  */
 public final class GrantsPolicy {
 
-    private static final GrantsPolicy EMPTY = new GrantsPolicy(Policy.getDefaultInstance(), Map.of());
+    private static final GrantsPolicy EMPTY = new GrantsPolicy(Policy.getDefaultInstance(), Map.of(), Map.of());
+    /** What an external audience may be signed with: RS256 (AWS STS accepts only RSA) or ES256. */
+    private static final Set<SigningAlgorithm> EXTERNAL_ALGORITHMS = Set.of(SigningAlgorithm.RS256, SigningAlgorithm.ES256);
 
     private final Policy source;
     private final Map<String, List<CompiledGrant>> byAudience;
+    private final Map<String, External> externals;
+
+    /** An audience outside the contracts: how its tokens are signed, how long they live, who may get one. */
+    public record External(String audience, SigningAlgorithm algorithm, Duration maxTtl, List<IdPattern> ids) {
+        public boolean allows(SpiffeId caller) {
+            return ids.stream().anyMatch(id -> id.matches(caller));
+        }
+    }
 
     private record CompiledGrant(List<IdPattern> ids, Set<String> scopes) {
         boolean matches(SpiffeId caller) {
@@ -33,9 +47,10 @@ public final class GrantsPolicy {
         }
     }
 
-    private GrantsPolicy(Policy source, Map<String, List<CompiledGrant>> byAudience) {
+    private GrantsPolicy(Policy source, Map<String, List<CompiledGrant>> byAudience, Map<String, External> externals) {
         this.source = source;
         this.byAudience = byAudience;
+        this.externals = externals;
     }
 
     /** Version 0, no grants: what is in force before any policy is applied. */
@@ -80,12 +95,68 @@ public final class GrantsPolicy {
             byAudience.computeIfAbsent(grant.getAudience(), a -> new ArrayList<>())
                     .add(new CompiledGrant(List.copyOf(ids), Set.copyOf(grant.getScopesList())));
         }
+        Map<String, External> externals = new HashMap<>();
+        for (int i = 0; i < policy.getExternalAudiencesCount(); i++) {
+            compileExternal(i, policy.getExternalAudiences(i), byAudience.keySet(), externals, problems);
+        }
         if (!problems.isEmpty()) {
             throw new InvalidPolicyException(problems);
         }
         Map<String, List<CompiledGrant>> frozen = new HashMap<>();
         byAudience.forEach((audience, grants) -> frozen.put(audience, List.copyOf(grants)));
-        return new GrantsPolicy(policy, Map.copyOf(frozen));
+        return new GrantsPolicy(policy, Map.copyOf(frozen), Map.copyOf(externals));
+    }
+
+    private static void compileExternal(int index, ExternalAudience external, Set<String> grantAudiences,
+            Map<String, External> externals, List<String> problems) {
+        String where = "external_audiences " + index;
+        String audience = external.getAudience();
+        ContractNames.audienceProblem(audience).ifPresent(p -> problems.add(where + ": " + p));
+        if (externals.containsKey(audience)) {
+            problems.add(where + ": audience " + ContractNames.quote(audience) + " is declared twice");
+        }
+        if (grantAudiences.contains(audience)) {
+            problems.add(where + ": audience " + ContractNames.quote(audience)
+                    + " is external, so grants (which give contract scopes) cannot name it");
+        }
+        SigningAlgorithm algorithm = null;
+        try {
+            algorithm = SigningAlgorithm.valueOf(external.getAlgorithm());
+        } catch (IllegalArgumentException e) {
+            // reported below
+        }
+        if (algorithm == null || !EXTERNAL_ALGORITHMS.contains(algorithm)) {
+            problems.add(where + ": algorithm " + ContractNames.quote(external.getAlgorithm())
+                    + " is not one of RS256, ES256");
+        }
+        Duration maxTtl = Duration.ofSeconds(external.getMaxTtl().getSeconds(), external.getMaxTtl().getNanos());
+        if (!external.hasMaxTtl() || maxTtl.isNegative() || maxTtl.isZero()) {
+            problems.add(where + ": max_ttl must be set and positive");
+        }
+        List<IdPattern> ids = new ArrayList<>();
+        if (external.getSpiffeIdsCount() == 0) {
+            problems.add(where + " names no spiffe_ids");
+        }
+        for (String id : external.getSpiffeIdsList()) {
+            try {
+                ids.add(IdPattern.parse(id));
+            } catch (IllegalArgumentException e) {
+                problems.add(where + ": spiffe_ids entry " + ContractNames.quote(id) + " is not valid: " + e.getMessage());
+            }
+        }
+        externals.put(audience, new External(audience, algorithm, maxTtl, List.copyOf(ids)));
+    }
+
+    /** The external audience named {@code audience}, if the policy declares one. */
+    public Optional<External> external(String audience) {
+        return Optional.ofNullable(externals.get(audience));
+    }
+
+    /** The algorithms external audiences are signed with. */
+    public Set<SigningAlgorithm> externalAlgorithms() {
+        Set<SigningAlgorithm> algorithms = new java.util.TreeSet<>();
+        externals.values().forEach(e -> algorithms.add(e.algorithm()));
+        return algorithms;
     }
 
     public long version() {

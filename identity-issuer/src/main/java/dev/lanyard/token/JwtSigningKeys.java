@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The JWT signing keys: rotated by the shared {@link KeyRotator} on every {@link #tick()}, persisted
  * so every replica agrees which key signs, the private halves held by a {@link KeyCustody} and used
- * only through its signers. {@link #refresh()} picks up what another replica did.
+ * only through its signers. {@link #refresh()} picks up what another replica did. One instance per
+ * algorithm; each sees only its algorithm's keys.
  */
 public final class JwtSigningKeys {
 
@@ -108,7 +109,7 @@ public final class JwtSigningKeys {
 
         @Override
         public List<KeySlot> slots() {
-            return repository.all().stream()
+            return mine().stream()
                     .map(k -> new KeySlot(k.kid(), k.status(), k.createdAt(), k.activatedAt(), k.retiredAt()))
                     .toList();
         }
@@ -158,12 +159,22 @@ public final class JwtSigningKeys {
     }
 
     private void reload() {
-        List<StoredSigningKey> stored = repository.all();
-        published.set(stored.stream().map(JwtSigningKeys::toPublic).toList());
+        List<StoredSigningKey> stored = mine();
+        List<SigningKey> keys = stored.stream().map(JwtSigningKeys::toPublic).toList();
+        published.set(keys);
         active.set(stored.stream().filter(k -> k.status() == KeyStatus.ACTIVE)
                 .reduce((older, newer) -> newer)
                 .map(k -> new ActiveSigner(k.kid(), k.algorithm(), signers.computeIfAbsent(k.kid(),
                         kid -> new CustodyJwsSigner(custody.signer(k.custodyKeyId()), k.algorithm())))));
+    }
+
+    /** The keys of this set's algorithm: each algorithm rotates on its own. */
+    private List<StoredSigningKey> mine() {
+        return repository.all().stream().filter(k -> k.algorithm() == algorithm).toList();
+    }
+
+    public SigningAlgorithm algorithm() {
+        return algorithm;
     }
 
     private static SigningKey toPublic(StoredSigningKey k) {

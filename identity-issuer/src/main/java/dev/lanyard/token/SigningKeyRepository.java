@@ -16,7 +16,8 @@ public interface SigningKeyRepository {
     void insert(StoredSigningKey key, Fence fence);
 
     /**
-     * In one transaction, only while {@code fence} holds: retires every other active key and lets
+     * In one transaction, only while {@code fence} holds: retires every other active key of the same
+     * algorithm and lets
      * {@code kid} sign, if it is still PREPARED. So there is never a moment without an active key,
      * and a replica that lost the lease cannot activate anything.
      *

@@ -42,6 +42,20 @@ public final class TokenMinter {
     }
 
     public MintedToken mint(TokenRequest request) {
+        return mint(request, keys.active(), maxTtl, true);
+    }
+
+    /**
+     * A token for an external audience (no contract): signed by {@code signer} (the algorithm the
+     * audience was declared with), at most {@code audienceMaxTtl} long, without a {@code scope} claim.
+     */
+    public MintedToken mintExternal(TokenRequest request, JwtSigningKeys.ActiveSigner signer, Duration audienceMaxTtl) {
+        Duration bound = audienceMaxTtl.compareTo(maxTtl) < 0 ? audienceMaxTtl : maxTtl;
+        return mint(request, signer, bound, false);
+    }
+
+    private MintedToken mint(TokenRequest request, JwtSigningKeys.ActiveSigner signer, Duration maxTtl,
+            boolean scoped) {
         Duration ttl = request.ttl().orElse(DEFAULT_TTL.compareTo(maxTtl) < 0 ? DEFAULT_TTL : maxTtl);
         if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(maxTtl) > 0) {
             throw new IllegalArgumentException("token TTL must be positive and at most " + maxTtl);
@@ -58,7 +72,7 @@ public final class TokenMinter {
         byte[] id = new byte[16];
         random.nextBytes(id);
         String jti = Base64.getUrlEncoder().withoutPadding().encodeToString(id);
-        JWTClaimsSet claims = new JWTClaimsSet.Builder()
+        JWTClaimsSet.Builder claims = new JWTClaimsSet.Builder()
                 .issuer(issuer)
                 .subject(request.subject().toString())
                 .audience(request.audience())
@@ -66,12 +80,12 @@ public final class TokenMinter {
                 .notBeforeTime(Date.from(now))
                 .expirationTime(Date.from(exp))
                 .jwtID(jti)
-                .claim("scope", String.join(" ", new TreeSet<>(request.scopes())))
-                .claim("cnf", Map.of("x5t#S256", request.certificateThumbprint()))
-                .build();
-        JwtSigningKeys.ActiveSigner signer = keys.active();
+                .claim("cnf", Map.of("x5t#S256", request.certificateThumbprint()));
+        if (scoped) {
+            claims.claim("scope", String.join(" ", new TreeSet<>(request.scopes())));
+        }
         SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(signer.algorithm().jws())
-                .keyID(signer.kid()).type(JOSEObjectType.JWT).build(), claims);
+                .keyID(signer.kid()).type(JOSEObjectType.JWT).build(), claims.build());
         try {
             jwt.sign(signer.signer());
         } catch (JOSEException e) {

@@ -25,8 +25,9 @@ public final class InMemorySigningKeyRepository implements SigningKeyRepository 
         if (keys.stream().noneMatch(k -> k.kid().equals(kid) && k.status() == KeyStatus.PREPARED)) {
             return false;
         }
+        SigningAlgorithm algorithm = keys.stream().filter(k -> k.kid().equals(kid)).findFirst().orElseThrow().algorithm();
         for (StoredSigningKey k : List.copyOf(keys)) {
-            if (k.status() == KeyStatus.ACTIVE) {
+            if (k.status() == KeyStatus.ACTIVE && k.algorithm() == algorithm) {
                 updateStatus(k.kid(), KeyStatus.ACTIVE, KeyStatus.RETIRED, at);
             }
         }
