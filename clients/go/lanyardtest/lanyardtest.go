@@ -48,7 +48,7 @@ var ErrNoClasspath = errors.New("LANYARD_CLASSPATH is not set (the class path of
 type Server struct {
 	Dir             string // the data directory
 	GRPCAddr        string // 127.0.0.1:PORT
-	HTTPURL         string // http://localhost:PORT
+	HTTPURL         string // http://localhost:PORT, or https:// with `lanyard dev --http-tls spiffe`
 	RootFingerprint string // sha256:HEX
 	BundleFile      string // PEM roots
 	TrustDomain     spiffeid.TrustDomain
@@ -62,7 +62,7 @@ type Server struct {
 
 var (
 	grpcLine = regexp.MustCompile(`gRPC \(TLS\)\s+localhost:(\d+)`)
-	httpLine = regexp.MustCompile(`HTTP\s+http://localhost:(\d+)/`)
+	httpLine = regexp.MustCompile(`HTTPS?\s+(https?)://localhost:(\d+)/`)
 	pinLine  = regexp.MustCompile(`root fingerprint\s+(sha256:[0-9a-f]{64})`)
 )
 
@@ -154,7 +154,7 @@ func Start(dir string, extra ...string) (*Server, error) {
 				s.GRPCAddr = "127.0.0.1:" + m[1]
 			}
 			if m := httpLine.FindStringSubmatch(line); m != nil {
-				s.HTTPURL = "http://localhost:" + m[1]
+				s.HTTPURL = m[1] + "://localhost:" + m[2]
 			}
 			if m := pinLine.FindStringSubmatch(line); m != nil && !done {
 				s.RootFingerprint = m[1]
@@ -342,6 +342,17 @@ func (s *Server) ApplyPolicy(ctx context.Context, grants ...Grant) error {
 	for _, g := range grants {
 		p.Grants = append(p.Grants, &lanyardv1.Grant{SpiffeIds: g.SpiffeIDs, Audience: g.Audience, Scopes: g.Scopes})
 	}
+	_, err := lanyardv1.NewPolicyServiceClient(s.admin).ApplyPolicy(ctx, &lanyardv1.ApplyPolicyRequest{Policy: p})
+	return err
+}
+
+// ApplyPolicyProto replaces the grants policy with p (its version is set here, increasing by itself):
+// for what Grant does not cover, such as external audiences.
+func (s *Server) ApplyPolicyProto(ctx context.Context, p *lanyardv1.Policy) error {
+	s.mu.Lock()
+	s.policy++
+	p.Version = s.policy
+	s.mu.Unlock()
 	_, err := lanyardv1.NewPolicyServiceClient(s.admin).ApplyPolicy(ctx, &lanyardv1.ApplyPolicyRequest{Policy: p})
 	return err
 }

@@ -14,6 +14,7 @@ package lanyardv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -33,9 +34,12 @@ type Policy struct {
 	// version is refused, so a stale file or a replayed request cannot roll grants back.
 	Version int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	// The grants; a caller holds the union of the scopes of every grant that matches it.
-	Grants        []*Grant `protobuf:"bytes,2,rep,name=grants,proto3" json:"grants,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Grants []*Grant `protobuf:"bytes,2,rep,name=grants,proto3" json:"grants,omitempty"`
+	// Audiences outside the .proto contracts (cloud STS, Vault, ...), each with how its tokens are
+	// signed and how long they may live. At most 100.
+	ExternalAudiences []*ExternalAudience `protobuf:"bytes,3,rep,name=external_audiences,json=externalAudiences,proto3" json:"external_audiences,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
@@ -82,6 +86,90 @@ func (x *Policy) GetGrants() []*Grant {
 	return nil
 }
 
+func (x *Policy) GetExternalAudiences() []*ExternalAudience {
+	if x != nil {
+		return x.ExternalAudiences
+	}
+	return nil
+}
+
+// An audience no .proto contract declares, for a relying party that validates Lanyard's tokens
+// through OpenID Connect discovery: AWS STS AssumeRoleWithWebIdentity (RS256 only), GCP workload
+// identity federation, Vault's JWT auth. Its tokens carry `sub` = the SPIFFE ID and no `scope`.
+type ExternalAudience struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The `aud` value the relying party expects, e.g. "sts.amazonaws.com". Must not also be the
+	// audience of a .proto contract.
+	Audience string `protobuf:"bytes,1,opt,name=audience,proto3" json:"audience,omitempty"`
+	// The JWS algorithm its tokens are signed with: "RS256" or "ES256". The JWKS carries a key
+	// for every algorithm in use.
+	Algorithm string `protobuf:"bytes,2,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// The longest lifetime a token for it may have (e.g. 3600s); at most the server's token.max-ttl.
+	MaxTtl *durationpb.Duration `protobuf:"bytes,3,opt,name=max_ttl,json=maxTtl,proto3" json:"max_ttl,omitempty"`
+	// Who may get tokens for it: exact SPIFFE IDs or "/*" path prefixes, as in Grant. At least one.
+	SpiffeIds     []string `protobuf:"bytes,4,rep,name=spiffe_ids,json=spiffeIds,proto3" json:"spiffe_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExternalAudience) Reset() {
+	*x = ExternalAudience{}
+	mi := &file_lanyard_v1_policy_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExternalAudience) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExternalAudience) ProtoMessage() {}
+
+func (x *ExternalAudience) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_policy_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExternalAudience.ProtoReflect.Descriptor instead.
+func (*ExternalAudience) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_policy_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExternalAudience) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
+func (x *ExternalAudience) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *ExternalAudience) GetMaxTtl() *durationpb.Duration {
+	if x != nil {
+		return x.MaxTtl
+	}
+	return nil
+}
+
+func (x *ExternalAudience) GetSpiffeIds() []string {
+	if x != nil {
+		return x.SpiffeIds
+	}
+	return nil
+}
+
 // Gives the listed workloads the listed scopes on one audience.
 type Grant struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -100,7 +188,7 @@ type Grant struct {
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_lanyard_v1_policy_proto_msgTypes[1]
+	mi := &file_lanyard_v1_policy_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -112,7 +200,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_policy_proto_msgTypes[1]
+	mi := &file_lanyard_v1_policy_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -125,7 +213,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_policy_proto_rawDescGZIP(), []int{1}
+	return file_lanyard_v1_policy_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Grant) GetSpiffeIds() []string {
@@ -154,10 +242,18 @@ var File_lanyard_v1_policy_proto protoreflect.FileDescriptor
 const file_lanyard_v1_policy_proto_rawDesc = "" +
 	"\n" +
 	"\x17lanyard/v1/policy.proto\x12\n" +
-	"lanyard.v1\x1a\x18lanyard/v1/options.proto\"T\n" +
+	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18lanyard/v1/options.proto\"\xa7\x01\n" +
 	"\x06Policy\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x120\n" +
-	"\x06grants\x18\x02 \x03(\v2\x11.lanyard.v1.GrantB\x05\xc0\x9a#\x90NR\x06grants\"y\n" +
+	"\x06grants\x18\x02 \x03(\v2\x11.lanyard.v1.GrantB\x05\xc0\x9a#\x90NR\x06grants\x12Q\n" +
+	"\x12external_audiences\x18\x03 \x03(\v2\x1c.lanyard.v1.ExternalAudienceB\x04\xc0\x9a#dR\x11externalAudiences\"\xb8\x01\n" +
+	"\x10ExternalAudience\x12!\n" +
+	"\baudience\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x04R\baudience\x12\"\n" +
+	"\talgorithm\x18\x02 \x01(\tB\x04\xb8\x9a#\x10R\talgorithm\x122\n" +
+	"\amax_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x12)\n" +
+	"\n" +
+	"spiffe_ids\x18\x04 \x03(\tB\n" +
+	"\xb8\x9a#\x80\x10\xc0\x9a#\xe8\aR\tspiffeIds\"y\n" +
 	"\x05Grant\x12)\n" +
 	"\n" +
 	"spiffe_ids\x18\x01 \x03(\tB\n" +
@@ -179,18 +275,22 @@ func file_lanyard_v1_policy_proto_rawDescGZIP() []byte {
 	return file_lanyard_v1_policy_proto_rawDescData
 }
 
-var file_lanyard_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_lanyard_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_lanyard_v1_policy_proto_goTypes = []any{
-	(*Policy)(nil), // 0: lanyard.v1.Policy
-	(*Grant)(nil),  // 1: lanyard.v1.Grant
+	(*Policy)(nil),              // 0: lanyard.v1.Policy
+	(*ExternalAudience)(nil),    // 1: lanyard.v1.ExternalAudience
+	(*Grant)(nil),               // 2: lanyard.v1.Grant
+	(*durationpb.Duration)(nil), // 3: google.protobuf.Duration
 }
 var file_lanyard_v1_policy_proto_depIdxs = []int32{
-	1, // 0: lanyard.v1.Policy.grants:type_name -> lanyard.v1.Grant
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: lanyard.v1.Policy.grants:type_name -> lanyard.v1.Grant
+	1, // 1: lanyard.v1.Policy.external_audiences:type_name -> lanyard.v1.ExternalAudience
+	3, // 2: lanyard.v1.ExternalAudience.max_ttl:type_name -> google.protobuf.Duration
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_lanyard_v1_policy_proto_init() }
@@ -205,7 +305,7 @@ func file_lanyard_v1_policy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lanyard_v1_policy_proto_rawDesc), len(file_lanyard_v1_policy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -33,6 +33,11 @@ final class DevCommand implements Callable<Integer> {
     @Option(names = "--log-format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE})")
     String logFormat;
 
+    @Option(names = "--http-tls", defaultValue = "none",
+            description = "publication port TLS: none (plain HTTP) or spiffe (the server's SPIFFE certificate)"
+                    + " (default: ${DEFAULT-VALUE})")
+    String httpTls;
+
     @Option(names = "--x509pop-roots", description = "PEM roots of a node PKI: node agents may attest with x509pop")
     Path x509popRoots;
 
@@ -47,8 +52,16 @@ final class DevCommand implements Callable<Integer> {
         // Before anything is written to --data: a taken port must not leave a half-made dev CA behind.
         requireFree(port, "gRPC", "--port");
         requireFree(httpPort, "HTTP", "--http-port");
-        LanyardServer server = LanyardServer.start(ServerConfig.dev(data, port, httpPort, x509popRoots == null
-                ? java.util.Map.of() : java.util.Map.of("x509pop.roots", x509popRoots.toAbsolutePath().toString())));
+        if (!httpTls.equals("none") && !httpTls.equals("spiffe")) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--http-tls must be none or spiffe");
+        }
+        java.util.Map<String, String> extra = new java.util.HashMap<>();
+        extra.put("http.tls", httpTls);
+        if (x509popRoots != null) {
+            extra.put("x509pop.roots", x509popRoots.toAbsolutePath().toString());
+        }
+        LanyardServer server = LanyardServer.start(ServerConfig.dev(data, port, httpPort, extra));
+        boolean https = httpTls.equals("spiffe");
         PrintWriter out = spec.commandLine().getOut();
         String admin = server.config().adminCredentialDir().orElseThrow().toString();
         String td = server.config().trustDomain();
@@ -56,7 +69,7 @@ final class DevCommand implements Callable<Integer> {
 
                 Lanyard dev CA is running (trust domain %s).
                   gRPC (TLS)       localhost:%d
-                  HTTP             http://localhost:%d/bundle.pem
+                  %-16s %s://localhost:%d/bundle.pem
                   admin credential %s
                   root fingerprint %s
                   crypto provider  %s
@@ -69,7 +82,7 @@ final class DevCommand implements Callable<Integer> {
                   ./lanyard cert renew --in ./demo-creds --server localhost:%d --bundle ./demo-creds/bundle.pem
 
                 Ctrl-C stops the server; state stays in %s.
-                """, td, server.grpcPort(), server.httpPort(), admin, server.rootFingerprint(), server.cryptoProvider(),
+                """, td, server.grpcPort(), https ? "HTTPS" : "HTTP", https ? "https" : "http", server.httpPort(), admin, server.rootFingerprint(), server.cryptoProvider(),
                 data, server.grpcPort(), td, data, server.grpcPort(), td, server.grpcPort(), server.rootFingerprint(),
                 server.grpcPort(), data);
         out.flush();
