@@ -112,8 +112,11 @@ type TrustBundle struct {
 	RefreshHint *durationpb.Duration `protobuf:"bytes,4,opt,name=refresh_hint,json=refreshHint,proto3" json:"refresh_hint,omitempty"`
 	// The JWT signing keys a verifier must accept: prepared, active and retired-but-live ones.
 	JwtAuthorities []*JwtAuthority `protobuf:"bytes,5,rep,name=jwt_authorities,json=jwtAuthorities,proto3" json:"jwt_authorities,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The bundles of the trust domains this server federates with (SPIFFE federation), each as last
+	// fetched from its bundle endpoint; only in this server's own bundle, never nested deeper.
+	FederatedBundles []*TrustBundle `protobuf:"bytes,6,rep,name=federated_bundles,json=federatedBundles,proto3" json:"federated_bundles,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *TrustBundle) Reset() {
@@ -177,6 +180,13 @@ func (x *TrustBundle) GetRefreshHint() *durationpb.Duration {
 func (x *TrustBundle) GetJwtAuthorities() []*JwtAuthority {
 	if x != nil {
 		return x.JwtAuthorities
+	}
+	return nil
+}
+
+func (x *TrustBundle) GetFederatedBundles() []*TrustBundle {
+	if x != nil {
+		return x.FederatedBundles
 	}
 	return nil
 }
@@ -270,13 +280,14 @@ const file_lanyard_v1_trust_bundle_proto_rawDesc = "" +
 	"\x1dlanyard/v1/trust_bundle.proto\x12\n" +
 	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n" +
 	"\x17WatchTrustBundleRequest\"\x17\n" +
-	"\x15GetTrustBundleRequest\"\xf8\x01\n" +
+	"\x15GetTrustBundleRequest\"\xbe\x02\n" +
 	"\vTrustBundle\x12!\n" +
 	"\ftrust_domain\x18\x01 \x01(\tR\vtrustDomain\x12)\n" +
 	"\x10x509_authorities\x18\x02 \x03(\fR\x0fx509Authorities\x12\x1a\n" +
 	"\bsequence\x18\x03 \x01(\x03R\bsequence\x12<\n" +
 	"\frefresh_hint\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vrefreshHint\x12A\n" +
-	"\x0fjwt_authorities\x18\x05 \x03(\v2\x18.lanyard.v1.JwtAuthorityR\x0ejwtAuthorities\"\xb5\x01\n" +
+	"\x0fjwt_authorities\x18\x05 \x03(\v2\x18.lanyard.v1.JwtAuthorityR\x0ejwtAuthorities\x12D\n" +
+	"\x11federated_bundles\x18\x06 \x03(\v2\x17.lanyard.v1.TrustBundleR\x10federatedBundles\"\xb5\x01\n" +
 	"\fJwtAuthority\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1d\n" +
 	"\n" +
@@ -314,16 +325,17 @@ var file_lanyard_v1_trust_bundle_proto_goTypes = []any{
 var file_lanyard_v1_trust_bundle_proto_depIdxs = []int32{
 	4, // 0: lanyard.v1.TrustBundle.refresh_hint:type_name -> google.protobuf.Duration
 	3, // 1: lanyard.v1.TrustBundle.jwt_authorities:type_name -> lanyard.v1.JwtAuthority
-	5, // 2: lanyard.v1.JwtAuthority.created_at:type_name -> google.protobuf.Timestamp
-	1, // 3: lanyard.v1.TrustBundleService.GetTrustBundle:input_type -> lanyard.v1.GetTrustBundleRequest
-	0, // 4: lanyard.v1.TrustBundleService.WatchTrustBundle:input_type -> lanyard.v1.WatchTrustBundleRequest
-	2, // 5: lanyard.v1.TrustBundleService.GetTrustBundle:output_type -> lanyard.v1.TrustBundle
-	2, // 6: lanyard.v1.TrustBundleService.WatchTrustBundle:output_type -> lanyard.v1.TrustBundle
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2, // 2: lanyard.v1.TrustBundle.federated_bundles:type_name -> lanyard.v1.TrustBundle
+	5, // 3: lanyard.v1.JwtAuthority.created_at:type_name -> google.protobuf.Timestamp
+	1, // 4: lanyard.v1.TrustBundleService.GetTrustBundle:input_type -> lanyard.v1.GetTrustBundleRequest
+	0, // 5: lanyard.v1.TrustBundleService.WatchTrustBundle:input_type -> lanyard.v1.WatchTrustBundleRequest
+	2, // 6: lanyard.v1.TrustBundleService.GetTrustBundle:output_type -> lanyard.v1.TrustBundle
+	2, // 7: lanyard.v1.TrustBundleService.WatchTrustBundle:output_type -> lanyard.v1.TrustBundle
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_lanyard_v1_trust_bundle_proto_init() }

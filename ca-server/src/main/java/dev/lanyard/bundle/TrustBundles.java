@@ -3,6 +3,7 @@ package dev.lanyard.bundle;
 import dev.lanyard.server.TrustAuthorities;
 import dev.lanyard.rpc.Protos;
 import com.google.protobuf.ByteString;
+import dev.lanyard.federation.ForeignBundle;
 import dev.lanyard.jwks.JwksDocument;
 import dev.lanyard.jwks.SpiffeBundleDocument;
 import dev.lanyard.token.SigningKey;
@@ -38,6 +39,7 @@ public final class TrustBundles {
     private final TrustAuthorities authorities;
     private final Supplier<List<SigningKey>> jwtKeys;
     private final Duration refreshHint;
+    private volatile Supplier<List<ForeignBundle>> federated = List::of;
     private final Clock clock;
     private final AtomicReference<Snapshot> current = new AtomicReference<>();
     private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
@@ -64,6 +66,12 @@ public final class TrustBundles {
         refresh();
     }
 
+    /** The foreign bundles to serve as federated_bundles; set once at wiring. */
+    public void federateWith(Supplier<List<ForeignBundle>> federated) {
+        this.federated = federated;
+        refresh();
+    }
+
     public Snapshot current() {
         return current.get();
     }
@@ -76,7 +84,8 @@ public final class TrustBundles {
     public synchronized void refresh() {
         List<X509Certificate> roots = authorities.roots();
         List<SigningKey> keys = jwtKeys.get();
-        String contentKey = contentKey(roots, keys);
+        List<ForeignBundle> foreign = federated.get();
+        String contentKey = contentKey(roots, keys, foreign);
         Snapshot old = current.get();
         if (old != null && old.contentKey().equals(contentKey)) {
             return;
@@ -94,6 +103,15 @@ public final class TrustBundles {
                     .setAlgorithm(key.algorithm().jws().getName())
                     .setStatus(key.status().name())
                     .setCreatedAt(Protos.timestamp(key.createdAt())));
+        }
+        for (ForeignBundle bundle : foreign) {
+            TrustBundle.Builder other = TrustBundle.newBuilder().setTrustDomain(bundle.trustDomain())
+                    .setSequence(bundle.sequence()).setRefreshHint(Protos.duration(bundle.refreshHint()));
+            bundle.x509Authorities().forEach(root -> other.addX509Authorities(Protos.der(root)));
+            bundle.jwtAuthorities().forEach(key -> other.addJwtAuthorities(JwtAuthority.newBuilder()
+                    .setKeyId(key.keyId()).setAlgorithm(key.algorithm())
+                    .setPublicKey(ByteString.copyFrom(key.publicKey()))));
+            proto.addFederatedBundles(other);
         }
         Snapshot next = new Snapshot(sequence, proto.build(),
                 SpiffeBundleDocument.build(roots, keys, sequence, refreshHint).getBytes(StandardCharsets.UTF_8),
@@ -172,8 +190,9 @@ public final class TrustBundles {
         return spki;
     }
 
-    private static String contentKey(List<X509Certificate> roots, List<SigningKey> keys) {
+    private static String contentKey(List<X509Certificate> roots, List<SigningKey> keys, List<ForeignBundle> foreign) {
         StringBuilder key = new StringBuilder();
+        foreign.forEach(f -> key.append(f.trustDomain()).append('@').append(f.json().hashCode()).append(','));
         roots.forEach(r -> key.append(r.getSerialNumber().toString(16)).append(','));
         keys.forEach(k -> key.append(k.kid()).append(':').append(k.status()).append(','));
         return key.toString();

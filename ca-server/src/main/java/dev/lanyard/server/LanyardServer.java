@@ -46,7 +46,10 @@ import dev.lanyard.console.ConsoleApp;
 import dev.lanyard.console.ConsoleSources;
 import dev.lanyard.console.LoginLinks;
 import dev.lanyard.console.Sessions;
+import dev.lanyard.federation.BundleFetcher;
+import dev.lanyard.federation.Federation;
 import dev.lanyard.publication.HttpPublisher;
+import dev.lanyard.store.JdbcFederationRepository;
 import dev.lanyard.store.JdbcLoginLinkRepository;
 import dev.lanyard.v1.ConsoleServiceGrpc;
 import dev.lanyard.publication.TlsContexts;
@@ -153,6 +156,7 @@ public final class LanyardServer implements AutoCloseable {
     private final JwtSigningKeys jwtKeys;
     private final JwtKeySets jwtKeySets;
     private final TrustBundles bundles;
+    private final Federation federation;
     private final RevocationRegistry revocations;
     private final CrlPublisher crls;
     private final RevocationWatchers revocationWatchers;
@@ -261,6 +265,13 @@ public final class LanyardServer implements AutoCloseable {
         }
         this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeySets::published,
                 config.bundleRefreshHint(), clock);
+        this.federation = new Federation(config.trustDomain(), new JdbcFederationRepository(database.dataSource()),
+                new BundleFetcher(federationWebRoots(), Duration.ofSeconds(5)), audit, clock, () -> {
+                    if (bundles != null) {
+                        bundles.refresh();
+                    }
+                });
+        bundles.federateWith(federation::bundles);
         this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
         if (tokens.contractsDir().isPresent()) {
             contracts.loadDirectory(tokens.contractsDir().get());
@@ -326,6 +337,7 @@ public final class LanyardServer implements AutoCloseable {
                 keyService.bindService(),
                 contractService.bindService(),
                 new PolicyGrpcService(policy, policyHistory, audit, clock).bindService(),
+                new FederationGrpcService(federation, audit, clock).bindService(),
                 new AuditGrpcService(audit, new AuditedCall(audit, clock),
                         Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-audit-follow"))).bindService(),
                 health.getHealthService().bindService(),
@@ -423,6 +435,8 @@ public final class LanyardServer implements AutoCloseable {
         server.scheduleCertificatePruning();
         server.watchPolicyFile();
         server.scheduleWebCertificateReload();
+        server.tasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "federated bundle refresh",
+                server.federation::refreshDue);
         server.health.setStatus("", ServingStatus.SERVING);
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, {} on {}:{}, issuer {}", config.trustDomain(),
                 config.grpcHost(), server.grpcPort(), config.publication().tls() == ServerConfig.PublicationTls.NONE
@@ -595,6 +609,14 @@ public final class LanyardServer implements AutoCloseable {
         }
     }
 
+    /** The roots that authenticate https_web bundle endpoints: the operator's file, or the JDK's. */
+    private Optional<List<X509Certificate>> federationWebRoots() throws IOException {
+        if (config.federationWebRoots().isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(Pem.parseCertificates(Files.readString(config.federationWebRoots().get())));
+    }
+
     /** A key set for every algorithm the policy's external audiences are signed with. */
     private void useExternalAlgorithms() {
         for (SigningAlgorithm algorithm : policy.current().externalAlgorithms()) {
@@ -734,6 +756,7 @@ public final class LanyardServer implements AutoCloseable {
                 .service(KeyServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(ContractServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(PolicyServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .service(dev.lanyard.v1.FederationServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(AuditServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(AgentServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.AGENT)
                 .method(AgentServiceGrpc.getAttestAgentMethod(), AccessPolicy.Access.ANYONE)

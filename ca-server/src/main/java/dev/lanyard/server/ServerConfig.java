@@ -60,7 +60,8 @@ public record ServerConfig(
         Agents agents,
         Console console,
         Custody custody,
-        Publication publication) {
+        Publication publication,
+        Optional<Path> federationWebRoots) {
 
     /**
      * Where CA and JWT private keys live: software custody (sealed under the KEK, the default) or a
@@ -217,7 +218,7 @@ public record ServerConfig(
             "psat.audience", "psat.allowed-service-accounts", "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
             "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file", "http.tls", "http.tls.cert-file",
-            "http.tls.key-file", "http.tls.reload-interval");
+            "http.tls.key-file", "http.tls.reload-interval", "federation.web-roots");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -388,7 +389,8 @@ public record ServerConfig(
                 new Publication(tls,
                         Optional.ofNullable(p.getProperty("http.tls.cert-file")).map(v -> path(base, v)),
                         Optional.ofNullable(p.getProperty("http.tls.key-file")).map(v -> path(base, v)),
-                        duration(p, "http.tls.reload-interval", "10s")));
+                        duration(p, "http.tls.reload-interval", "10s")),
+                Optional.ofNullable(p.getProperty("federation.web-roots")).map(v -> path(base, v)));
     }
 
     private static Custody custody(Properties p, Path base) {
@@ -472,7 +474,7 @@ public record ServerConfig(
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
                 revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents, console,
-                custody, publication);
+                custody, publication, federationWebRoots);
     }
 
     /** Every component, except that the database password is never written out. */
@@ -490,7 +492,8 @@ public record ServerConfig(
                 + ", bundleRefreshHint=" + bundleRefreshHint + ", tokens=" + tokens + ", revocations=" + revocations + ", callLimits=" + callLimits
                 + ", logFormat=" + logFormat + ", httpLimits=" + httpLimits + ", grpcLimits=" + grpcLimits
                 + ", certificateRetention=" + certificateRetention + ", agents=" + agents + ", console=" + console
-                + ", custody=" + custody + ", publication=" + publication + "]";
+                + ", custody=" + custody + ", publication=" + publication
+                + ", federationWebRoots=" + federationWebRoots + "]";
     }
 
     /** The {@code iss} of every token: the public URL of this server. */

@@ -1,0 +1,219 @@
+package dev.lanyard.federation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.credential.CredentialDirectory;
+import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.crypto.Pem;
+import dev.lanyard.server.LanyardServer;
+import dev.lanyard.server.ServerConfig;
+import dev.lanyard.testing.TlsChannels;
+import dev.lanyard.testing.WebPki;
+import dev.lanyard.v1.AddFederationRequest;
+import dev.lanyard.v1.BundleEndpointProfile;
+import dev.lanyard.v1.FederationServiceGrpc;
+import dev.lanyard.v1.GetTrustBundleRequest;
+import dev.lanyard.v1.JwtAuthority;
+import dev.lanyard.v1.KeyKind;
+import dev.lanyard.v1.KeyServiceGrpc;
+import dev.lanyard.v1.ListFederationsRequest;
+import dev.lanyard.v1.RemoveFederationRequest;
+import dev.lanyard.v1.RotateKeysRequest;
+import dev.lanyard.v1.TrustBundle;
+import dev.lanyard.v1.TrustBundleServiceGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two real servers with different trust domains federating both ways over HTTPS: A (a.test) serves
+ * its bundle endpoint with its SPIFFE certificate and B fetches it as https_spiffe; B (b.test) serves
+ * an operator's web certificate and A fetches it as https_web. Each serves the other's bundle in
+ * TrustBundleService; a JWT key rotation in B reaches A; while B is down A keeps B's last bundle.
+ */
+class FederationTest {
+
+    @TempDir
+    Path dir;
+    final List<AutoCloseable> open = new ArrayList<>();
+    LanyardServer a;
+    LanyardServer b;
+
+    @AfterEach
+    void stop() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    @Test
+    void twoTrustDomainsFederateBothWaysARotationInBReachesAAndAnOutageKeepsTheLastBundle() throws Exception {
+        WebPki web = WebPki.selfSigned("localhost");
+        Path webCert = dir.resolve("b-web.pem");
+        Path webKey = dir.resolve("b-web.key");
+        web.write(webCert, webKey);
+        Path webRoots = dir.resolve("web-roots.pem");
+        Files.writeString(webRoots, Pem.certificates(List.of(web.certificate())), StandardCharsets.US_ASCII);
+        a = start("a", Map.of("trust-domain", "a.test", "http.tls", "spiffe", "federation.web-roots", webRoots.toString()));
+        b = start("b", Map.of("trust-domain", "b.test", "http.tls", "web", "http.tls.cert-file", webCert.toString(),
+                "http.tls.key-file", webKey.toString()));
+        var federationA = FederationServiceGrpc.newBlockingStub(admin(a));
+        var federationB = FederationServiceGrpc.newBlockingStub(admin(b));
+
+        // B trusts A's endpoint by A's SPIFFE ID and A's bundle, handed over out of band; a wrong ID fails.
+        String aBundle = new String(a.bundles().current().spiffeJson(), StandardCharsets.UTF_8);
+        String aEndpoint = "https://localhost:" + a.httpPort() + "/bundle";
+        federationB.addFederation(AddFederationRequest.newBuilder().setTrustDomain("a.test")
+                .setBundleEndpointUrl(aEndpoint).setProfile(BundleEndpointProfile.HTTPS_SPIFFE)
+                .setEndpointSpiffeId("spiffe://a.test/not-the-server").setInitialBundle(aBundle).build());
+        awaitTrue(() -> federationB.listFederations(ListFederationsRequest.getDefaultInstance()).getFederations(0)
+                .getLastError().contains("not spiffe://a.test/not-the-server"), "B refuses an endpoint with another ID");
+        federationB.addFederation(AddFederationRequest.newBuilder().setTrustDomain("a.test")
+                .setBundleEndpointUrl(aEndpoint).setProfile(BundleEndpointProfile.HTTPS_SPIFFE)
+                .setEndpointSpiffeId(a.config().serverId().toString()).setInitialBundle(aBundle).build());
+        // A trusts B's endpoint through the web PKI (here: the operator's web root).
+        federationA.addFederation(AddFederationRequest.newBuilder().setTrustDomain("b.test")
+                .setBundleEndpointUrl("https://localhost:" + b.httpPort() + "/bundle")
+                .setProfile(BundleEndpointProfile.HTTPS_WEB).build());
+
+        TrustBundle inA = awaitFederated(a, "b.test", bundle -> true);
+        assertThat(inA.getX509AuthoritiesList()).containsExactlyElementsOf(
+                b.trustBundle().stream().map(dev.lanyard.rpc.Protos::der).toList());
+        TrustBundle inB = awaitFederated(b, "a.test", bundle -> true);
+        assertThat(inB.getX509AuthoritiesList()).containsExactlyElementsOf(
+                a.trustBundle().stream().map(dev.lanyard.rpc.Protos::der).toList());
+        assertThat(federationB.listFederations(ListFederationsRequest.getDefaultInstance()).getFederations(0)
+                .getLastError()).isEmpty();
+
+        // A JWT key rotation in B (a new prepared key in B's bundle) reaches A.
+        long rotated = System.nanoTime();
+        var keys = KeyServiceGrpc.newBlockingStub(admin(b)).rotateKeys(
+                RotateKeysRequest.newBuilder().setKind(KeyKind.KEY_KIND_JWT).build());
+        String prepared = keys.getKeysList().stream().filter(k -> k.getStatus().equals("PREPARED")).findFirst()
+                .orElseThrow().getKeyId();
+        awaitFederated(a, "b.test", bundle -> bundle.getJwtAuthoritiesList().stream()
+                .map(JwtAuthority::getKeyId).anyMatch(prepared::equals));
+        Duration convergence = Duration.ofNanos(System.nanoTime() - rotated);
+        System.out.println("FEDERATION rotation in B visible in A after " + convergence.toMillis() + " ms");
+        TrustBundle beforeOutage = awaitFederated(a, "b.test", bundle -> true);
+
+        // B goes down: A keeps B's last bundle, says why in the listing, audits the failure once.
+        b.close();
+        open.remove(b);
+        awaitTrue(() -> !federationA.listFederations(ListFederationsRequest.getDefaultInstance()).getFederations(0)
+                .getLastError().isEmpty(), "A notices B is down");
+        Thread.sleep(2_000);
+        assertThat(awaitFederated(a, "b.test", bundle -> true)).isEqualTo(beforeOutage);
+        assertThat(a.audit().recent(200)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("federation.bundle");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.FAILED);
+            assertThat(e.reason()).contains("the last good bundle stays");
+        }).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("federation.add");
+            assertThat(e.target()).isEqualTo("b.test");
+            assertThat(e.actor()).isEqualTo("spiffe://a.test/lanyard/admin");
+        });
+
+        // Removing the relationship removes the bundle; bad requests are refused with what is wrong.
+        federationA.removeFederation(RemoveFederationRequest.newBuilder().setTrustDomain("b.test").build());
+        assertThat(trustBundle(a).getFederatedBundlesList()).isEmpty();
+        assertRefused(() -> federationA.removeFederation(RemoveFederationRequest.newBuilder().setTrustDomain("b.test")
+                .build()), Status.Code.NOT_FOUND, "does not federate with b.test");
+        assertRefused(() -> federationA.addFederation(AddFederationRequest.newBuilder().setTrustDomain("a.test")
+                .setBundleEndpointUrl("https://x/bundle").setProfile(BundleEndpointProfile.HTTPS_WEB).build()),
+                Status.Code.INVALID_ARGUMENT, "own trust domain");
+        assertRefused(() -> federationA.addFederation(AddFederationRequest.newBuilder().setTrustDomain("c.test")
+                .setBundleEndpointUrl("http://c.test/bundle").setProfile(BundleEndpointProfile.HTTPS_WEB).build()),
+                Status.Code.INVALID_ARGUMENT, "must be https://");
+        assertRefused(() -> federationA.addFederation(AddFederationRequest.newBuilder().setTrustDomain("c.test")
+                .setBundleEndpointUrl("https://c.test/bundle").setProfile(BundleEndpointProfile.HTTPS_SPIFFE).build()),
+                Status.Code.INVALID_ARGUMENT, "needs the endpoint's SPIFFE ID and an initial bundle");
+        assertRefused(() -> federationA.addFederation(AddFederationRequest.newBuilder().setTrustDomain("c.test")
+                .setBundleEndpointUrl("https://c.test/bundle").setProfile(BundleEndpointProfile.HTTPS_SPIFFE)
+                .setEndpointSpiffeId("spiffe://c.test/server").setInitialBundle("{\"keys\":[]}").build()),
+                Status.Code.INVALID_ARGUMENT, "no x509-svid authority");
+        assertThat(federationA.listFederations(ListFederationsRequest.getDefaultInstance()).getFederationsList())
+                .isEmpty();
+    }
+
+    private LanyardServer start(String name, Map<String, String> settings) throws Exception {
+        Map<String, String> extra = new java.util.HashMap<>(settings);
+        // B's bundle is fetched every second, so the test sees a rotation within seconds.
+        extra.put("bundle.refresh-hint", "1s");
+        extra.put("jwt.publish-lead", "3s");
+        LanyardServer server = LanyardServer.start(ServerConfig.dev(dir.resolve(name), 0, 0, extra), Clock.systemUTC());
+        open.add(server);
+        return server;
+    }
+
+    private ManagedChannel admin(LanyardServer server) throws Exception {
+        var credential = new CredentialDirectory(server.config().adminCredentialDir().orElseThrow())
+                .read(CryptoProviders.bouncyCastleOnly());
+        ManagedChannel channel = TlsChannels.open(server.grpcPort(), server.trustBundle(), credential);
+        open.add(0, () -> {
+            channel.shutdownNow();
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+        });
+        return channel;
+    }
+
+    private TrustBundle trustBundle(LanyardServer server) throws Exception {
+        ManagedChannel channel = TlsChannels.open(server.grpcPort(), server.trustBundle(), null);
+        try {
+            return TrustBundleServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .getTrustBundle(GetTrustBundleRequest.getDefaultInstance());
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    private TrustBundle awaitFederated(LanyardServer server, String trustDomain, Predicate<TrustBundle> condition)
+            throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (true) {
+            Optional<TrustBundle> found = trustBundle(server).getFederatedBundlesList().stream()
+                    .filter(bundle -> bundle.getTrustDomain().equals(trustDomain)).findFirst();
+            if (found.isPresent() && condition.test(found.get())) {
+                return found.get();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(server.config().trustDomain() + " did not get the expected bundle of "
+                        + trustDomain + " within 20 s; it holds " + found);
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private static void awaitTrue(java.util.function.BooleanSupplier condition, String what) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 20 s: " + what);
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private static void assertRefused(Runnable call, Status.Code code, String message) {
+        assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(code);
+            assertThat(e.getStatus().getDescription()).contains(message);
+        });
+    }
+}
