@@ -30,7 +30,8 @@ public final class Lanyard {
      * runs, and the whole tree only for help, completion or a command it does not know.
      */
     private static final List<String> COMMANDS = List.of("dev", "server", "registration", "join-token", "certs", "cert",
-            "token", "contracts", "policy", "keys", "revoke", "reinstate", "revocations", "audit", "console", "bench", "help",
+            "token", "contracts", "policy", "federation", "keys", "revoke", "reinstate", "revocations", "audit",
+            "console", "bench", "help",
             "completion");
 
     // A switch, not a map of constructor references: a lambda's bootstrap alone costs a start-up measurably.
@@ -45,6 +46,7 @@ public final class Lanyard {
             case "token" -> new TokenCommand();
             case "contracts" -> new ContractsCommand();
             case "policy" -> new PolicyCommand();
+            case "federation" -> new FederationCommand();
             case "keys" -> new KeysCommand();
             case "revoke" -> new RevocationCommands.Revoke();
             case "reinstate" -> new RevocationCommands.Reinstate();

@@ -57,6 +57,27 @@ class LanyardCliTest {
     }
 
     @Test
+    void federationsCanBeAddedListedAndRemoved() {
+        // nothing answers at port 1: the relationship stands (its fetches fail until the endpoint answers)
+        Run added = admin("federation", "add", "partner.test", "--endpoint", "https://127.0.0.1:1/bundle",
+                "--profile", "https_web");
+        assertThat(added.exit()).as(added.err()).isZero();
+        assertThat(added.out()).contains("federating with partner.test (https_web https://127.0.0.1:1/bundle)");
+        Run listed = admin("federation", "list");
+        assertThat(listed.out()).contains("TRUST DOMAIN", "partner.test", "https_web", "https://127.0.0.1:1/bundle");
+        Run spiffeWithoutBundle = admin("federation", "add", "other.test", "--endpoint", "https://127.0.0.1:1/bundle",
+                "--profile", "https_spiffe", "--endpoint-id", "spiffe://other.test/lanyard/server");
+        assertThat(spiffeWithoutBundle.exit()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(spiffeWithoutBundle.err()).contains("needs the endpoint's SPIFFE ID and an initial bundle");
+        assertThat(admin("federation", "add", "x.test", "--endpoint", "https://x/b", "--profile", "web").exit())
+                .isEqualTo(ExitCodes.USAGE);
+        assertThat(admin("federation", "remove", "partner.test").out()).contains("no longer federating with partner.test");
+        Run again = admin("federation", "remove", "partner.test");
+        assertThat(again.exit()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(again.err()).contains("does not federate with partner.test");
+    }
+
+    @Test
     void registrationsForANodeAgentNameTheParentAndSelectors() {
         assertThat(admin("registration", "create", "--spiffe-id", ID, "--parent", "x509pop:subject:cn:node-7",
                 "--selector", "unix:uid:1000", "--selector", "unix:path:/usr/bin/app").exit()).isZero();
