@@ -73,6 +73,8 @@ type roots struct {
 	certs    []*x509.Certificate
 	bundle   *x509bundle.Bundle
 	sequence int64
+	// the roots of the trust domains this server federates with (federated_bundles), by trust domain
+	federated map[spiffeid.TrustDomain][]*x509.Certificate
 }
 
 // Source holds the workload's current SVID and trust bundle. Safe for concurrent use.
@@ -184,11 +186,22 @@ func (s *Source) TrustDomain() spiffeid.TrustDomain { return s.td }
 func (s *Source) Roots() []*x509.Certificate { return s.roots.Load().certs }
 
 // GetX509BundleForTrustDomain makes the Source a go-spiffe x509bundle.Source.
+// Besides its own trust domain's bundle it has those of the trust domains Lanyard federates with.
 func (s *Source) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
-	if td != s.td {
-		return nil, fmt.Errorf("identity: no bundle for trust domain %q (this workload is in %q)", td, s.td)
+	r := s.roots.Load()
+	if td == s.td {
+		return r.bundle, nil
 	}
-	return s.roots.Load().bundle, nil
+	if certs, ok := r.federated[td]; ok {
+		return x509bundle.FromX509Authorities(td, certs), nil
+	}
+	return nil, fmt.Errorf("identity: no bundle for trust domain %q (this workload is in %q, and Lanyard does not federate with it)", td, s.td)
+}
+
+// FederatedRoots are the current X.509 roots of a federated trust domain, nil if Lanyard does not
+// federate with it.
+func (s *Source) FederatedRoots(td spiffeid.TrustDomain) []*x509.Certificate {
+	return s.roots.Load().federated[td]
 }
 
 // GetX509SVID makes the Source a go-spiffe x509svid.Source.
@@ -230,9 +243,18 @@ func (s *Source) Status() Status {
 }
 
 func (s *Source) setRoots(certs []*x509.Certificate, sequence int64) {
+	var federated map[spiffeid.TrustDomain][]*x509.Certificate
+	if cur := s.roots.Load(); cur != nil {
+		federated = cur.federated
+	}
+	s.setAllRoots(certs, federated, sequence)
+}
+
+func (s *Source) setAllRoots(certs []*x509.Certificate, federated map[spiffeid.TrustDomain][]*x509.Certificate, sequence int64) {
 	td := s.td
 	if td.IsZero() {
 		td = spiffeid.RequireTrustDomainFromString("bootstrap.invalid")
 	}
-	s.roots.Store(&roots{certs: certs, bundle: x509bundle.FromX509Authorities(td, certs), sequence: sequence})
+	s.roots.Store(&roots{certs: certs, bundle: x509bundle.FromX509Authorities(td, certs), sequence: sequence,
+		federated: federated})
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/lanyard-dev/lanyard/clients/go/retry"
 )
 
@@ -108,6 +110,25 @@ func (s *Source) renew(ctx context.Context) error {
 	return s.redial()
 }
 
+// federatedRoots reads the bundles of the trust domains Lanyard federates with; a bad one is left out.
+func federatedRoots(b *lanyardv1.TrustBundle, log *slog.Logger) map[spiffeid.TrustDomain][]*x509.Certificate {
+	federated := map[spiffeid.TrustDomain][]*x509.Certificate{}
+	for _, f := range b.GetFederatedBundles() {
+		td, err := spiffeid.TrustDomainFromString(f.GetTrustDomain())
+		if err != nil {
+			log.Warn("ignoring a federated bundle with a bad trust domain", "trust_domain", f.GetTrustDomain())
+			continue
+		}
+		certs, err := certsFromDER(f.GetX509Authorities())
+		if err != nil || len(certs) == 0 {
+			log.Warn("ignoring a federated bundle without usable roots", "trust_domain", td.Name())
+			continue
+		}
+		federated[td] = certs
+	}
+	return federated
+}
+
 // watchBundle follows WatchTrustBundle: every new bundle replaces the roots at once, so a CA
 // rotation needs no restart. A broken stream is reopened with backoff.
 func (s *Source) watchBundle(ctx context.Context) {
@@ -146,7 +167,7 @@ func (s *Source) followBundle(ctx context.Context, failures *int) error {
 			continue
 		}
 		if prev := s.roots.Load().sequence; b.GetSequence() != prev {
-			s.setRoots(certs, b.GetSequence())
+			s.setAllRoots(certs, federatedRoots(b, s.log), b.GetSequence())
 			level := slog.LevelInfo
 			if prev == 0 {
 				level = slog.LevelDebug // the first bundle of the watch, not a change

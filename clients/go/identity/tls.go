@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )
 
 // Authorizer decides whether a peer with a verified SPIFFE ID may talk to us.
@@ -19,6 +20,19 @@ func AuthorizeMemberOf(td spiffeid.TrustDomain) Authorizer {
 			return fmt.Errorf("%s is not in trust domain %s", id, td)
 		}
 		return nil
+	}
+}
+
+// AuthorizeMemberOfAny accepts any SPIFFE ID in one of the trust domains: a workload that talks to
+// federated peers names their trust domains (and its own, if it talks to those too).
+func AuthorizeMemberOfAny(tds ...spiffeid.TrustDomain) Authorizer {
+	return func(id spiffeid.ID) error {
+		for _, td := range tds {
+			if id.TrustDomain() == td {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s is not in any of the trust domains %v", id, tds)
 	}
 }
 
@@ -69,7 +83,21 @@ func (s *Source) verifyPeer(authorize Authorizer) func([][]byte, [][]*x509.Certi
 		if err != nil {
 			return fmt.Errorf("identity: the peer sent %w", err)
 		}
-		id, err := verifyChain(chain, s.roots.Load().certs, s.now())
+		// The peer's chain must lead to the roots of its own trust domain: ours, or one Lanyard
+		// federates with. Which trust domains may talk to us is the authorizer's call (by default
+		// only our own), so a federated peer is accepted only where it is allowed.
+		peer, err := x509svid.IDFromCert(chain[0])
+		if err != nil {
+			return fmt.Errorf("identity: the peer's certificate is not an X.509-SVID: %w", err)
+		}
+		r := s.roots.Load()
+		rootCerts := r.certs
+		if peer.TrustDomain() != s.td {
+			if rootCerts = r.federated[peer.TrustDomain()]; rootCerts == nil {
+				return fmt.Errorf("identity: the peer %s is in trust domain %s, which Lanyard does not federate with", peer, peer.TrustDomain())
+			}
+		}
+		id, err := verifyChain(chain, rootCerts, s.now())
 		if err != nil {
 			return fmt.Errorf("identity: the peer's certificate: %w", err)
 		}

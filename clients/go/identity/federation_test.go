@@ -1,0 +1,95 @@
+package identity
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// testCA is a root that signs X.509-SVIDs of one trust domain.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newTestCA(t *testing.T, td string) testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	u, _ := url.Parse("spiffe://" + td)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: td + " root"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, URIs: []*url.URL{u}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return testCA{cert: cert, key: key}
+}
+
+func (ca testCA) svid(t *testing.T, id string) [][]byte {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	u, _ := url.Parse(id)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), NotBefore: time.Now().Add(-time.Minute),
+		NotAfter: time.Now().Add(30 * time.Minute), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, URIs: []*url.URL{u}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [][]byte{der}
+}
+
+// A peer from a federated trust domain is verified against that domain's roots, and accepted only
+// where the authorizer allows its trust domain; a domain Lanyard does not federate with never is.
+func TestAFederatedPeerIsAcceptedOnlyWhereTheAuthorizerAllowsItsTrustDomain(t *testing.T) {
+	a, b, c := newTestCA(t, "a.test"), newTestCA(t, "b.test"), newTestCA(t, "c.test")
+	tdA, tdB, tdC := spiffeid.RequireTrustDomainFromString("a.test"), spiffeid.RequireTrustDomainFromString("b.test"),
+		spiffeid.RequireTrustDomainFromString("c.test")
+	s := &Source{td: tdA, now: time.Now}
+	s.setAllRoots([]*x509.Certificate{a.cert}, map[spiffeid.TrustDomain][]*x509.Certificate{tdB: {b.cert}}, 1)
+
+	fromB := b.svid(t, "spiffe://b.test/ns/shop/sa/api")
+	cases := []struct {
+		name      string
+		authorize Authorizer
+		peer      [][]byte
+		want      string // empty: accepted
+	}{
+		{"own domain, default authorizer", nil, a.svid(t, "spiffe://a.test/ns/x/sa/y"), ""},
+		{"federated domain, default authorizer (own domain only)", nil, fromB, "is not in trust domain a.test"},
+		{"federated domain the authorizer allows", AuthorizeMemberOfAny(tdA, tdB), fromB, ""},
+		{"federated ID the authorizer names", AuthorizeID(spiffeid.RequireFromString("spiffe://b.test/ns/shop/sa/api")), fromB, ""},
+		{"a domain Lanyard does not federate with", AuthorizeMemberOfAny(tdA, tdB, tdC), c.svid(t, "spiffe://c.test/x"),
+			"which Lanyard does not federate with"},
+		{"b.test ID signed by another domain's CA", AuthorizeMemberOfAny(tdB), c.svid(t, "spiffe://b.test/forged"),
+			"the peer's certificate"},
+		{"a.test ID signed by the federated CA", AuthorizeMemberOfAny(tdA, tdB), b.svid(t, "spiffe://a.test/forged"),
+			"the peer's certificate"},
+	}
+	for _, tc := range cases {
+		err := s.verifyPeer(tc.authorize)(tc.peer, nil)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: want an error containing %q, got %v", tc.name, tc.want, err)
+		}
+	}
+	if bundle, err := s.GetX509BundleForTrustDomain(tdB); err != nil || len(bundle.X509Authorities()) != 1 {
+		t.Errorf("the federated bundle of b.test: %v %v", bundle, err)
+	}
+	if _, err := s.GetX509BundleForTrustDomain(tdC); err == nil {
+		t.Error("a bundle for c.test, which is not federated")
+	}
+}
