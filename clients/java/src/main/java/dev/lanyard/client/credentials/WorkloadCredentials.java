@@ -79,6 +79,9 @@ public final class WorkloadCredentials implements AutoCloseable {
     private final SSLContext sslContext;
     private final TokenCache tokens;
     private final AtomicReference<ManagedChannel> lanyard = new AtomicReference<>();
+    private final AtomicReference<java.util.Map<String, List<X509Certificate>>> federatedRoots =
+            new AtomicReference<>(java.util.Map.of());
+    private volatile boolean federationUsed;
     private final List<Consumer<Svid>> listeners = new CopyOnWriteArrayList<>();
     private final Object renewalLock = new Object();
     private ScheduledFuture<?> nextRenewal;
@@ -145,6 +148,46 @@ public final class WorkloadCredentials implements AutoCloseable {
         return sslContext;
     }
 
+    /**
+     * A trust manager for peers from the given trust domains, this workload's own and any Lanyard
+     * federates with: each peer is checked against its own trust domain's roots. The federated
+     * bundles are fetched from Lanyard now and again at every renewal.
+     */
+    public FederatedPeerTrust federatedTrust(Set<String> allowedTrustDomains) throws CredentialException {
+        federationUsed = true;
+        refreshFederatedBundles();
+        String ownTrustDomain = java.net.URI.create(spiffeId()).getHost();
+        return new FederatedPeerTrust(ownTrustDomain, trustManager::roots, federatedRoots::get, allowedTrustDomains);
+    }
+
+    /** Reads the federated bundles from Lanyard's TrustBundleService (federated_bundles). */
+    private void refreshFederatedBundles() throws CredentialException {
+        dev.lanyard.v1.TrustBundle bundle;
+        try {
+            bundle = dev.lanyard.v1.TrustBundleServiceGrpc.newBlockingStub(lanyardChannel())
+                    .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .getTrustBundle(dev.lanyard.v1.GetTrustBundleRequest.getDefaultInstance());
+        } catch (StatusRuntimeException e) {
+            throw new CredentialException("reading the federated bundles from " + target, e.getStatus());
+        }
+        java.util.Map<String, List<X509Certificate>> federated = new java.util.HashMap<>();
+        for (dev.lanyard.v1.TrustBundle foreign : bundle.getFederatedBundlesList()) {
+            List<X509Certificate> roots = new ArrayList<>();
+            for (ByteString der : foreign.getX509AuthoritiesList()) {
+                try {
+                    roots.add((X509Certificate) CertificateFactory.getInstance("X.509")
+                            .generateCertificate(new java.io.ByteArrayInputStream(der.toByteArray())));
+                } catch (java.security.cert.CertificateException e) {
+                    LOG.warn("ignoring an unreadable root of the federated trust domain {}", foreign.getTrustDomain());
+                }
+            }
+            if (!roots.isEmpty()) {
+                federated.put(foreign.getTrustDomain(), List.copyOf(roots));
+            }
+        }
+        federatedRoots.set(java.util.Map.copyOf(federated));
+    }
+
     /** mTLS credentials for gRPC channels to other workloads. */
     public ChannelCredentials channelCredentials() {
         return TlsChannelCredentials.newBuilder().keyManager(keyManager).trustManager(trustManager).build();
@@ -205,6 +248,13 @@ public final class WorkloadCredentials implements AutoCloseable {
             // A new channel means a new TLS session cache: later calls present the new certificate.
             ManagedChannel previous = lanyard.getAndSet(newLanyardChannel());
             previous.shutdown();
+            if (federationUsed) {
+                try {
+                    refreshFederatedBundles();
+                } catch (CredentialException e) {
+                    LOG.warn("could not refresh the federated bundles; keeping the last ones: {}", e.getMessage());
+                }
+            }
             consecutiveFailures = 0;
             lastRenewalFailure = null;
             Duration wait = schedule.untilHalfLife(next.leaf(), clock.instant());
