@@ -136,6 +136,27 @@ impl Identity {
         tls::server_config(self.inner.cert.clone(), self.inner.roots.clone(), self.inner.trust_domain.clone())
     }
 
+    /// A server config that also accepts clients of the federated trust domains named (Lanyard must
+    /// federate with them; each peer is checked against its own trust domain's roots).
+    pub fn server_config_allowing(&self, federated: &[&str]) -> rustls::ServerConfig {
+        tls::server_config_allowing(
+            self.inner.cert.clone(),
+            self.inner.roots.clone(),
+            self.inner.trust_domain.clone(),
+            federated.iter().map(|d| d.to_string()).collect(),
+        )
+    }
+
+    /// A client config that also accepts servers of the federated trust domains named.
+    pub fn client_config_allowing(&self, federated: &[&str]) -> rustls::ClientConfig {
+        tls::client_config_allowing(
+            self.inner.cert.clone(),
+            self.inner.roots.clone(),
+            self.inner.trust_domain.clone(),
+            federated.iter().map(|d| d.to_string()).collect(),
+        )
+    }
+
     /// A client config: presents the current certificate, verifies peers against the current roots.
     pub fn client_config(&self) -> rustls::ClientConfig {
         tls::client_config(self.inner.cert.clone(), self.inner.roots.clone(), self.inner.trust_domain.clone())
@@ -202,6 +223,15 @@ impl Identity {
                     if let Ok(response) = client.watch_trust_bundle(pb::WatchTrustBundleRequest {}).await {
                         let mut stream = response.into_inner();
                         while let Ok(Some(bundle)) = stream.message().await {
+                            identity.inner.roots.set_federated(
+                                bundle
+                                    .federated_bundles
+                                    .into_iter()
+                                    .map(|f| {
+                                        (f.trust_domain, f.x509_authorities.into_iter().map(CertificateDer::from).collect())
+                                    })
+                                    .collect(),
+                            );
                             identity
                                 .inner
                                 .roots

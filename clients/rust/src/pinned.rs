@@ -46,6 +46,7 @@ pub(crate) async fn fetch_bundle(lanyard: &str, pin: &str) -> Result<Vec<Certifi
             UnixTime::now(),
             webpki::KeyUsage::server_auth(),
             &TrustDomain::new(&bundle.trust_domain),
+            &[],
         )
         .map_err(|e| Error::Invalid(format!("the server's certificate does not chain to the pinned root: {e}")))?;
     let expected = format!("spiffe://{}/lanyard/server", bundle.trust_domain);

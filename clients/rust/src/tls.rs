@@ -1,7 +1,8 @@
 //! rustls configuration that always presents the current certificate and trusts the current roots,
 //! so renewal and CA rotation need no restart. Peers are SPIFFE workloads: the chain must lead to a
 //! root of the trust bundle and the leaf must carry a SPIFFE ID of our trust domain; DNS names are
-//! not used to identify them.
+//! not used to identify them. A peer of a federated trust domain is accepted only where the caller
+//! allows that trust domain, and only with a chain to that trust domain's own roots.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
@@ -11,6 +12,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 /// The certificate this workload presents, swapped atomically on renewal.
@@ -57,15 +59,27 @@ impl ResolvesClientCert for CurrentCert {
     }
 }
 
-/// The trusted roots (DER), replaced when the trust bundle changes.
+/// The trusted roots (DER), replaced when the trust bundle changes, and the roots of the trust
+/// domains Lanyard federates with (its federated_bundles), by trust domain.
 #[derive(Debug, Default)]
 pub struct Roots {
     roots: RwLock<Vec<CertificateDer<'static>>>,
+    federated: RwLock<HashMap<String, Vec<CertificateDer<'static>>>>,
 }
 
 impl Roots {
     pub fn new(roots: Vec<CertificateDer<'static>>) -> Arc<Roots> {
-        Arc::new(Roots { roots: RwLock::new(roots) })
+        Arc::new(Roots { roots: RwLock::new(roots), federated: RwLock::default() })
+    }
+
+    /// Replaces the federated trust domains' roots (a domain without roots is left out).
+    pub fn set_federated(&self, federated: HashMap<String, Vec<CertificateDer<'static>>>) {
+        *self.federated.write().expect("lock") = federated.into_iter().filter(|(_, r)| !r.is_empty()).collect();
+    }
+
+    /// The roots of one federated trust domain, if Lanyard federates with it.
+    pub fn federated(&self, trust_domain: &str) -> Option<Vec<CertificateDer<'static>>> {
+        self.federated.read().expect("lock").get(trust_domain).cloned()
     }
 
     pub fn set(&self, roots: Vec<CertificateDer<'static>>) {
@@ -78,8 +92,9 @@ impl Roots {
         self.roots.read().expect("lock").clone()
     }
 
-    /// Checks a chain to the current roots for the given usage, and that the leaf carries a
-    /// SPIFFE ID in `trust_domain` (any, while it is not known yet); returns the SPIFFE ID.
+    /// Checks a chain for the given usage, and that the leaf carries a SPIFFE ID in `trust_domain`
+    /// (any, while it is not known yet) or in one of the federated trust domains in `allowed`, to
+    /// whose own roots it must then chain; returns the SPIFFE ID.
     pub(crate) fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -87,19 +102,28 @@ impl Roots {
         now: UnixTime,
         usage: webpki::KeyUsage,
         trust_domain: &TrustDomain,
+        allowed: &[String],
     ) -> Result<String, rustls::Error> {
-        let roots = self.get();
+        let id = spiffe_id(end_entity).ok_or_else(|| rustls::Error::General("the peer has no SPIFFE ID".into()))?;
+        let domain = trust_domain.get();
+        let peer_domain = id.trim_start_matches("spiffe://").split('/').next().unwrap_or("").to_owned();
+        let roots = if domain.is_empty() || peer_domain == domain {
+            self.get()
+        } else if allowed.contains(&peer_domain) {
+            self.federated(&peer_domain).ok_or_else(|| {
+                rustls::Error::General(format!("{id} is in trust domain {peer_domain}, which Lanyard does not federate with"))
+            })?
+        } else {
+            return Err(rustls::Error::General(format!(
+                "{id} is not in trust domain {domain} (nor in a federated trust domain this caller allows)"
+            )));
+        };
         let anchors: Vec<_> =
             roots.iter().filter_map(|r| webpki::anchor_from_trusted_cert(r).ok().map(|a| a.to_owned())).collect();
         let cert = webpki::EndEntityCert::try_from(end_entity)
             .map_err(|e| rustls::Error::General(format!("bad certificate: {e}")))?;
         cert.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &anchors, intermediates, now, usage, None, None)
             .map_err(|e| rustls::Error::General(format!("certificate not trusted: {e}")))?;
-        let id = spiffe_id(end_entity).ok_or_else(|| rustls::Error::General("the peer has no SPIFFE ID".into()))?;
-        let domain = trust_domain.get();
-        if !domain.is_empty() && !id.starts_with(&format!("spiffe://{domain}/")) {
-            return Err(rustls::Error::General(format!("{id} is not in trust domain {domain}")));
-        }
         Ok(id)
     }
 }
@@ -164,6 +188,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 pub struct SpiffeServerVerifier {
     pub roots: Arc<Roots>,
     pub trust_domain: Arc<TrustDomain>,
+    /// Federated trust domains whose servers this caller accepts (empty: our own only).
+    pub allowed_federated: Vec<String>,
 }
 
 impl ServerCertVerifier for SpiffeServerVerifier {
@@ -175,7 +201,14 @@ impl ServerCertVerifier for SpiffeServerVerifier {
         _ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.roots.verify(end_entity, intermediates, now, webpki::KeyUsage::server_auth(), &self.trust_domain)?;
+        self.roots.verify(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            &self.trust_domain,
+            &self.allowed_federated,
+        )?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -207,6 +240,8 @@ impl ServerCertVerifier for SpiffeServerVerifier {
 pub struct SpiffeClientVerifier {
     pub roots: Arc<Roots>,
     pub trust_domain: Arc<TrustDomain>,
+    /// Federated trust domains whose clients this server accepts (empty: our own only).
+    pub allowed_federated: Vec<String>,
 }
 
 impl ClientCertVerifier for SpiffeClientVerifier {
@@ -220,7 +255,14 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.roots.verify(end_entity, intermediates, now, webpki::KeyUsage::client_auth(), &self.trust_domain)?;
+        self.roots.verify(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::client_auth(),
+            &self.trust_domain,
+            &self.allowed_federated,
+        )?;
         Ok(ClientCertVerified::assertion())
     }
 
@@ -253,11 +295,21 @@ pub fn client_config(
     roots: Arc<Roots>,
     trust_domain: Arc<TrustDomain>,
 ) -> rustls::ClientConfig {
+    client_config_allowing(cert, roots, trust_domain, Vec::new())
+}
+
+/// As [`client_config`], also accepting servers of the federated trust domains in `allowed_federated`.
+pub fn client_config_allowing(
+    cert: Arc<CurrentCert>,
+    roots: Arc<Roots>,
+    trust_domain: Arc<TrustDomain>,
+    allowed_federated: Vec<String>,
+) -> rustls::ClientConfig {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier { roots, trust_domain }))
+        .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier { roots, trust_domain, allowed_federated }))
         .with_client_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec()];
     config
@@ -269,10 +321,20 @@ pub fn server_config(
     roots: Arc<Roots>,
     trust_domain: Arc<TrustDomain>,
 ) -> rustls::ServerConfig {
+    server_config_allowing(cert, roots, trust_domain, Vec::new())
+}
+
+/// As [`server_config`], also accepting clients of the federated trust domains in `allowed_federated`.
+pub fn server_config_allowing(
+    cert: Arc<CurrentCert>,
+    roots: Arc<Roots>,
+    trust_domain: Arc<TrustDomain>,
+    allowed_federated: Vec<String>,
+) -> rustls::ServerConfig {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
-        .with_client_cert_verifier(Arc::new(SpiffeClientVerifier { roots, trust_domain }))
+        .with_client_cert_verifier(Arc::new(SpiffeClientVerifier { roots, trust_domain, allowed_federated }))
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec()];
     config
