@@ -228,7 +228,10 @@ impl Identity {
                                     .federated_bundles
                                     .into_iter()
                                     .map(|f| {
-                                        (f.trust_domain, f.x509_authorities.into_iter().map(CertificateDer::from).collect())
+                                        (
+                                            f.trust_domain,
+                                            f.x509_authorities.into_iter().map(CertificateDer::from).collect(),
+                                        )
                                     })
                                     .collect(),
                             );

@@ -111,7 +111,9 @@ impl Roots {
             self.get()
         } else if allowed.contains(&peer_domain) {
             self.federated(&peer_domain).ok_or_else(|| {
-                rustls::Error::General(format!("{id} is in trust domain {peer_domain}, which Lanyard does not federate with"))
+                rustls::Error::General(format!(
+                    "{id} is in trust domain {peer_domain}, which Lanyard does not federate with"
+                ))
             })?
         } else {
             return Err(rustls::Error::General(format!(
