@@ -44,7 +44,10 @@ type Registration struct {
 	ParentId string `protobuf:"bytes,5,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
 	// Which local processes the agent gives this identity: every selector must match the caller
 	// ("unix:uid:1000", "unix:gid:1000", "unix:user:app", "unix:path:/usr/bin/x", "unix:sha256:<hex>").
-	Selectors     []string `protobuf:"bytes,6,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	Selectors []string `protobuf:"bytes,6,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	// The foreign trust domains this workload federates with: their bundles (as Lanyard fetches them
+	// from their bundle endpoints) are what it gets to trust their workloads.
+	FederatesWith []string `protobuf:"bytes,7,rep,name=federates_with,json=federatesWith,proto3" json:"federates_with,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -121,6 +124,13 @@ func (x *Registration) GetSelectors() []string {
 	return nil
 }
 
+func (x *Registration) GetFederatesWith() []string {
+	if x != nil {
+		return x.FederatesWith
+	}
+	return nil
+}
+
 // Creates a registration.
 type CreateRegistrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -133,7 +143,9 @@ type CreateRegistrationRequest struct {
 	// The agent ID or node selector that may serve it (see Registration.parent_id); needs selectors.
 	ParentId string `protobuf:"bytes,4,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
 	// Workload selectors, all of which must match (see Registration.selectors); need a parent.
-	Selectors     []string `protobuf:"bytes,5,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	Selectors []string `protobuf:"bytes,5,rep,name=selectors,proto3" json:"selectors,omitempty"`
+	// Foreign trust domains it federates with (see Registration.federates_with); not this server's own.
+	FederatesWith []string `protobuf:"bytes,6,rep,name=federates_with,json=federatesWith,proto3" json:"federates_with,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -199,6 +211,13 @@ func (x *CreateRegistrationRequest) GetParentId() string {
 func (x *CreateRegistrationRequest) GetSelectors() []string {
 	if x != nil {
 		return x.Selectors
+	}
+	return nil
+}
+
+func (x *CreateRegistrationRequest) GetFederatesWith() []string {
+	if x != nil {
+		return x.FederatesWith
 	}
 	return nil
 }
@@ -740,7 +759,7 @@ var File_lanyard_v1_admin_proto protoreflect.FileDescriptor
 const file_lanyard_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16lanyard/v1/admin.proto\x12\n" +
-	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\xf2\x01\n" +
+	"lanyard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\x99\x02\n" +
 	"\fRegistration\x12\x1b\n" +
 	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12\x1b\n" +
 	"\tdns_names\x18\x02 \x03(\tR\bdnsNames\x122\n" +
@@ -748,13 +767,15 @@ const file_lanyard_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1b\n" +
 	"\tparent_id\x18\x05 \x01(\tR\bparentId\x12\x1c\n" +
-	"\tselectors\x18\x06 \x03(\tR\tselectors\"\xe8\x01\n" +
+	"\tselectors\x18\x06 \x03(\tR\tselectors\x12%\n" +
+	"\x0efederates_with\x18\a \x03(\tR\rfederatesWith\"\x9a\x02\n" +
 	"\x19CreateRegistrationRequest\x12\"\n" +
 	"\tspiffe_id\x18\x01 \x01(\tB\x05\xb8\x9a#\x80\x10R\bspiffeId\x12&\n" +
 	"\tdns_names\x18\x02 \x03(\tB\t\xb8\x9a#\xfd\x01\xc0\x9a# R\bdnsNames\x122\n" +
 	"\amax_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x12\"\n" +
 	"\tparent_id\x18\x04 \x01(\tB\x05\xb8\x9a#\x80\x10R\bparentId\x12'\n" +
-	"\tselectors\x18\x05 \x03(\tB\t\xb8\x9a#\x80\x04\xc0\x9a#\x10R\tselectors\"]\n" +
+	"\tselectors\x18\x05 \x03(\tB\t\xb8\x9a#\x80\x04\xc0\x9a#\x10R\tselectors\x120\n" +
+	"\x0efederates_with\x18\x06 \x03(\tB\t\xb8\x9a#\xff\x01\xc0\x9a# R\rfederatesWith\"]\n" +
 	"\x18ListRegistrationsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12$\n" +
 	"\n" +

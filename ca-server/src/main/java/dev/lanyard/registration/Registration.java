@@ -10,10 +10,11 @@ import java.util.Optional;
 /**
  * Which SPIFFE ID may exist, which DNS SANs its certificates may carry, their longest lifetime, and
  * (for identities a node agent serves) the parent — an agent ID or a node selector — and the workload
- * selectors a local process must match.
+ * selectors a local process must match, and the foreign trust domains whose bundles the workload gets
+ * (federates_with: Lanyard must federate with each for it to have a bundle).
  */
 public record Registration(SpiffeId spiffeId, List<String> dnsNames, Duration maxTtl, Instant createdAt,
-        Optional<String> parentId, List<String> selectors) {
+        Optional<String> parentId, List<String> selectors, List<String> federatesWith) {
     public Registration {
         Objects.requireNonNull(spiffeId, "spiffeId");
         dnsNames = List.copyOf(dnsNames);
@@ -21,6 +22,13 @@ public record Registration(SpiffeId spiffeId, List<String> dnsNames, Duration ma
         Objects.requireNonNull(createdAt, "createdAt");
         Objects.requireNonNull(parentId, "parentId");
         selectors = List.copyOf(selectors);
+        federatesWith = List.copyOf(federatesWith);
+    }
+
+    /** A registration that federates with no other trust domain. */
+    public Registration(SpiffeId spiffeId, List<String> dnsNames, Duration maxTtl, Instant createdAt,
+            Optional<String> parentId, List<String> selectors) {
+        this(spiffeId, dnsNames, maxTtl, createdAt, parentId, selectors, List.of());
     }
 
     /** A registration no agent serves. */

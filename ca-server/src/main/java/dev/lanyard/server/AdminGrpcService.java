@@ -95,7 +95,22 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
                 throw invalid("parent_id and selectors go together: an agent serves an identity only to"
                         + " processes its selectors pick");
             }
-            Registration registration = new Registration(id, dns, maxTtl, clock.instant(), parent, selectors);
+            List<String> federatesWith = new java.util.ArrayList<>();
+            for (String foreign : request.getFederatesWithList()) {
+                try {
+                    SpiffeId.validateTrustDomain(foreign);
+                } catch (IllegalArgumentException e) {
+                    throw invalid("federates_with " + foreign + " is not a trust domain: " + e.getMessage());
+                }
+                if (foreign.equals(trustDomain)) {
+                    throw invalid("federates_with names this server's own trust domain " + foreign);
+                }
+                if (!federatesWith.contains(foreign)) {
+                    federatesWith.add(foreign);
+                }
+            }
+            Registration registration = new Registration(id, dns, maxTtl, clock.instant(), parent, selectors,
+                    federatesWith);
             if (!registrations.create(registration)) {
                 throw Status.ALREADY_EXISTS.withDescription(id + " is registered already").asException();
             }
@@ -253,6 +268,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
                 .setCreatedAt(Protos.timestamp(r.createdAt()))
                 .setParentId(r.parentId().orElse(""))
                 .addAllSelectors(r.selectors())
+                .addAllFederatesWith(r.federatesWith())
                 .build();
     }
 }

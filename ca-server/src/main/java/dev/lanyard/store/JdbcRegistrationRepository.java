@@ -31,13 +31,14 @@ public final class JdbcRegistrationRepository implements RegistrationRepository 
             }
             try {
                 Jdbc.update(c, "insert into registrations (spiffe_id, dns_names, max_ttl_seconds, created_at,"
-                        + " parent_id, selectors) values (?, ?, ?, ?, ?, ?)", s -> {
+                        + " parent_id, selectors, federates_with) values (?, ?, ?, ?, ?, ?, ?)", s -> {
                             s.setString(1, registration.spiffeId().toString());
                             s.setString(2, String.join(" ", registration.dnsNames()));
                             s.setLong(3, registration.maxTtl().getSeconds());
                             Jdbc.setInstant(s, 4, registration.createdAt());
                             s.setString(5, registration.parentId().orElse(null));
                             s.setString(6, String.join("\n", registration.selectors()));
+                            s.setString(7, String.join(" ", registration.federatesWith()));
                         });
                 return true;
             } catch (SQLException e) {
@@ -91,10 +92,12 @@ public final class JdbcRegistrationRepository implements RegistrationRepository 
     private static Registration map(ResultSet row) throws SQLException {
         String dns = row.getString("dns_names");
         String selectors = row.getString("selectors");
+        String federatesWith = row.getString("federates_with");
         return new Registration(SpiffeId.parse(row.getString("spiffe_id")),
                 dns.isEmpty() ? List.of() : Arrays.asList(dns.split(" ")),
                 Duration.ofSeconds(row.getLong("max_ttl_seconds")), Jdbc.getInstant(row, "created_at"),
                 Optional.ofNullable(row.getString("parent_id")),
-                selectors.isEmpty() ? List.of() : Arrays.asList(selectors.split("\n")));
+                selectors.isEmpty() ? List.of() : Arrays.asList(selectors.split("\n")),
+                federatesWith.isEmpty() ? List.of() : Arrays.asList(federatesWith.split(" ")));
     }
 }

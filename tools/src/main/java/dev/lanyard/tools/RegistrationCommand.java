@@ -42,11 +42,15 @@ final class RegistrationCommand {
         @Option(names = "--selector", description = "a workload selector the local process must match (repeatable):"
                 + " unix:uid:N, unix:gid:N, unix:user:NAME, unix:path:/abs/path, unix:sha256:HEX")
         List<String> selectors = new ArrayList<>();
+        @Option(names = "--federates-with", description = "a foreign trust domain whose workloads it trusts (repeatable;"
+                + " add the trust domain with `lanyard federation add`)")
+        List<String> federatesWith = new ArrayList<>();
 
         @Override
         public Integer call() throws Exception {
             CreateRegistrationRequest.Builder request = CreateRegistrationRequest.newBuilder()
-                    .setSpiffeId(spiffeId).addAllDnsNames(dns).addAllSelectors(selectors);
+                    .setSpiffeId(spiffeId).addAllDnsNames(dns).addAllSelectors(selectors)
+                    .addAllFederatesWith(federatesWith);
             if (parent != null) {
                 request.setParentId(parent);
             }
@@ -81,11 +85,12 @@ final class RegistrationCommand {
                 return result;
             });
             List<String[]> rows = new ArrayList<>();
-            rows.add(new String[] {"SPIFFE ID", "MAX TTL", "DNS NAMES", "PARENT", "SELECTORS"});
+            rows.add(new String[] {"SPIFFE ID", "MAX TTL", "DNS NAMES", "PARENT", "SELECTORS", "FEDERATES WITH"});
             for (Registration r : all) {
                 rows.add(new String[] {r.getSpiffeId(),
                     Durations.format(Duration.ofSeconds(r.getMaxTtl().getSeconds())),
-                    String.join(",", r.getDnsNamesList()), r.getParentId(), String.join(",", r.getSelectorsList())});
+                    String.join(",", r.getDnsNamesList()), r.getParentId(), String.join(",", r.getSelectorsList()),
+                    String.join(",", r.getFederatesWithList())});
             }
             Table.print(spec.commandLine().getOut(), rows);
             return 0;

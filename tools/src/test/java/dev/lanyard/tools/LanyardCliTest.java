@@ -71,6 +71,13 @@ class LanyardCliTest {
         assertThat(spiffeWithoutBundle.err()).contains("needs the endpoint's SPIFFE ID and an initial bundle");
         assertThat(admin("federation", "add", "x.test", "--endpoint", "https://x/b", "--profile", "web").exit())
                 .isEqualTo(ExitCodes.USAGE);
+        // a registration says which trust domains its workload federates with
+        Run registered = admin("registration", "create", "--spiffe-id", ID, "--federates-with", "partner.test");
+        assertThat(registered.exit()).as(registered.err()).isZero();
+        assertThat(admin("registration", "list").out()).contains("FEDERATES WITH", "partner.test");
+        Run own = admin("registration", "create", "--spiffe-id", ID + "-2", "--federates-with", "lanyard.local");
+        assertThat(own.exit()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(own.err()).contains("federates_with names this server's own trust domain lanyard.local");
         assertThat(admin("federation", "remove", "partner.test").out()).contains("no longer federating with partner.test");
         Run again = admin("federation", "remove", "partner.test");
         assertThat(again.exit()).isEqualTo(ExitCodes.REFUSED);
