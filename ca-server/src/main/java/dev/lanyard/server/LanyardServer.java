@@ -441,7 +441,7 @@ public final class LanyardServer implements AutoCloseable {
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, {} on {}:{}, issuer {}", config.trustDomain(),
                 config.grpcHost(), server.grpcPort(), config.publication().tls() == ServerConfig.PublicationTls.NONE
                         ? "HTTP" : "HTTPS (" + config.publication().tls().name().toLowerCase(java.util.Locale.ROOT) + ")",
-                config.httpHost(), server.httpPort(), config.issuer());
+                config.httpHost(), server.httpPort(), server.config().issuer());
         return server;
     }
 
