@@ -19,6 +19,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_build::configure()
         .file_descriptor_set_path(out.join("lanyard_descriptor.bin"))
         .compile_protos(&files, &[protos.clone(), protoc_bin_vendored::include_path()?])?;
+    // The SPIFFE Workload API (vendored from go-spiffe), client only: what the node agent serves.
+    tonic_build::configure().build_server(false).compile_protos(
+        &["proto/spiffe/workload/workload.proto"],
+        &[PathBuf::from("proto"), protoc_bin_vendored::include_path()?],
+    )?;
     println!("cargo:rerun-if-changed=../../proto");
+    println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

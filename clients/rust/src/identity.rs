@@ -1,8 +1,10 @@
 //! The workload's identity: bootstrap with a join token, renew at half-life in the background,
 //! follow the trust bundle, and hand out TLS configs that always use the current certificate.
+//! Or, with [`Identity::from_workload_api`], take it from a node agent's Workload API stream.
 
 use crate::pb::lanyard::v1 as pb;
 use crate::tls::{self, CurrentCert, Roots, TrustDomain};
+use crate::workload::{WorkloadApi, X509Svid};
 use crate::Error;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +58,16 @@ struct Inner {
     generation: AtomicU64,
     renewals: AtomicU64,
     last_error: RwLock<Option<String>>,
+    /// Set when the node agent, not Lanyard, issues and renews our certificate.
+    workload: Option<Agent>,
+}
+
+/// The agent we take our identity from, and which of the identities it serves us is ours (the
+/// first one at start, kept afterwards).
+#[derive(Clone)]
+struct Agent {
+    api: WorkloadApi,
+    spiffe_id: String,
 }
 
 impl Identity {
@@ -68,22 +80,7 @@ impl Identity {
         if roots.is_empty() {
             return Err(Error::Invalid("the bundle holds no certificate".into()));
         }
-        let inner = Arc::new(Inner {
-            lanyard: config.lanyard.clone(),
-            ttl: config.ttl,
-            cert: CurrentCert::new(),
-            roots: Roots::new(roots),
-            trust_domain: TrustDomain::new(""),
-            svid: RwLock::new(Svid {
-                spiffe_id: String::new(),
-                serial: String::new(),
-                not_before: UNIX_EPOCH,
-                not_after: UNIX_EPOCH,
-            }),
-            generation: AtomicU64::new(0),
-            renewals: AtomicU64::new(0),
-            last_error: RwLock::new(None),
-        });
+        let inner = Arc::new(Inner::new(config.lanyard.clone(), config.ttl, roots, None));
         let (key, csr) = new_key_and_csr()?;
         let channel = inner.channel()?;
         let response = pb::certificate_service_client::CertificateServiceClient::new(channel)
@@ -101,6 +98,38 @@ impl Identity {
         identity.spawn_renewal();
         identity.spawn_bundle_watch();
         Ok(identity)
+    }
+
+    /// Takes the identity from the node agent at `endpoint` (`unix:///path`) instead of a join
+    /// token: waits up to `wait` for the agent to serve us an X.509-SVID, then follows its
+    /// `FetchX509SVID` stream (renewals, bundle changes). When the agent no longer has an identity
+    /// for us (revoked, registration deleted) the certificate is dropped: we present none until
+    /// the agent serves one again. `lanyard` (host:port) is still where the revocation stream and
+    /// CRLs come from, reached with the agent-issued certificate.
+    pub async fn from_workload_api(endpoint: &str, lanyard: String, wait: Duration) -> Result<Identity, Error> {
+        let api = WorkloadApi::connect(endpoint)?;
+        let deadline = tokio::time::Instant::now() + wait;
+        let first = loop {
+            match api.fetch_x509_svid(None).await {
+                Ok(svid) => break svid,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::info!("waiting for the agent to serve an X.509-SVID: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let agent = Agent { api, spiffe_id: first.spiffe_id.clone() };
+        let inner = Arc::new(Inner::new(lanyard, None, first.bundle.clone(), Some(agent)));
+        inner.install_svid(first)?;
+        let identity = Identity { inner };
+        identity.spawn_workload_watch();
+        Ok(identity)
+    }
+
+    /// The agent we take our identity from, if we do.
+    pub fn workload_api(&self) -> Option<&WorkloadApi> {
+        self.inner.workload.as_ref().map(|a| &a.api)
     }
 
     /// The certificate held now.
@@ -176,6 +205,17 @@ impl Identity {
     }
 
     async fn try_renew(&self) -> Result<(), Error> {
+        if let Some(agent) = &self.inner.workload {
+            // The agent renews; asking it again shows whether it still serves us.
+            let result = match agent.api.fetch_x509_svid(Some(&agent.spiffe_id)).await {
+                Ok(svid) => self.inner.install_svid(svid),
+                Err(e) => Err(e),
+            };
+            if let Err(Error::Permission(_)) = &result {
+                self.inner.drop_svid();
+            }
+            return result;
+        }
         let (key, csr) = new_key_and_csr()?;
         let response = pb::certificate_service_client::CertificateServiceClient::new(self.inner.channel()?)
             .renew_certificate(pb::RenewCertificateRequest { csr, ttl: self.inner.ttl.map(duration) })
@@ -209,6 +249,40 @@ impl Identity {
                         }
                     }
                 }
+            }
+        });
+    }
+
+    /// Follows the agent's FetchX509SVID stream; reopens it after an error, and drops the
+    /// certificate when the agent says it has none for us.
+    fn spawn_workload_watch(&self) {
+        let identity = self.clone();
+        tokio::spawn(async move {
+            let Some(agent) = identity.inner.workload.clone() else { return };
+            loop {
+                let error = match agent.api.fetch_x509_svids().await {
+                    Ok(mut stream) => loop {
+                        match stream.message().await {
+                            Ok(Some(response)) => {
+                                let result = crate::workload::pick(response, Some(&agent.spiffe_id))
+                                    .and_then(|svid| identity.inner.install_svid(svid));
+                                if let Err(e) = result {
+                                    break e;
+                                }
+                                *identity.inner.last_error.write().expect("lock") = None;
+                            }
+                            Ok(None) => break Error::Transient("the agent ended the X.509-SVID stream".into()),
+                            Err(status) => break Error::from(status),
+                        }
+                    },
+                    Err(e) => e,
+                };
+                if let Error::Permission(_) = error {
+                    identity.inner.drop_svid();
+                }
+                tracing::warn!("X.509-SVID stream from the agent: {error}");
+                *identity.inner.last_error.write().expect("lock") = Some(error.to_string());
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
     }
@@ -249,6 +323,26 @@ impl Identity {
 }
 
 impl Inner {
+    fn new(
+        lanyard: String,
+        ttl: Option<Duration>,
+        roots: Vec<CertificateDer<'static>>,
+        workload: Option<Agent>,
+    ) -> Inner {
+        Inner {
+            lanyard,
+            ttl,
+            cert: CurrentCert::new(),
+            roots: Roots::new(roots),
+            trust_domain: TrustDomain::new(""),
+            svid: RwLock::new(no_svid()),
+            generation: AtomicU64::new(0),
+            renewals: AtomicU64::new(0),
+            last_error: RwLock::new(None),
+            workload,
+        }
+    }
+
     fn channel(&self) -> Result<Channel, Error> {
         crate::transport::channel(
             &self.lanyard,
@@ -258,30 +352,69 @@ impl Inner {
 
     /// Checks what was issued is for our key and installs it.
     fn install(&self, key: rcgen::KeyPair, response: pb::CertificateResponse) -> Result<(), Error> {
-        let (_, leaf) = x509_parser::parse_x509_certificate(&response.certificate)
+        let mut chain = vec![CertificateDer::from(response.certificate)];
+        chain.extend(response.chain.into_iter().map(CertificateDer::from));
+        let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let bundle = response.trust_bundle.into_iter().map(CertificateDer::from).collect();
+        self.install_parts(&key, chain, private, bundle)
+    }
+
+    /// Installs what the agent sent if it is new (the stream repeats it on bundle-only changes).
+    fn install_svid(&self, svid: X509Svid) -> Result<(), Error> {
+        if self.cert.chain().first() == svid.chain.first() {
+            self.roots.set(svid.bundle);
+            return Ok(());
+        }
+        let key = rcgen::KeyPair::try_from(svid.key.secret_der())
+            .map_err(|e| Error::Invalid(format!("the agent's key for {} does not parse: {e}", svid.spiffe_id)))?;
+        let renewal = self.generation.load(Ordering::SeqCst) > 0;
+        self.install_parts(&key, svid.chain, svid.key, svid.bundle)?;
+        if renewal {
+            self.renewals.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// The agent has no identity for us: present none, and say so in [`Identity::svid`].
+    fn drop_svid(&self) {
+        self.cert.clear();
+        *self.svid.write().expect("lock") = no_svid();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn install_parts(
+        &self,
+        key: &rcgen::KeyPair,
+        chain: Vec<CertificateDer<'static>>,
+        private: PrivateKeyDer<'static>,
+        bundle: Vec<CertificateDer<'static>>,
+    ) -> Result<(), Error> {
+        let certificate = chain.first().ok_or_else(|| Error::Invalid("no certificate was issued".into()))?.to_vec();
+        let (_, leaf) = x509_parser::parse_x509_certificate(&certificate)
             .map_err(|e| Error::Invalid(format!("the issued certificate does not parse: {e}")))?;
         if leaf.public_key().raw != key.public_key_der() {
             return Err(Error::Invalid("the issued certificate is not for the key we sent".into()));
         }
-        let spiffe_id = tls::spiffe_id(&response.certificate)
+        let spiffe_id = tls::spiffe_id(&certificate)
             .ok_or_else(|| Error::Invalid("the issued certificate has no SPIFFE ID".into()))?;
         let domain = spiffe_id.trim_start_matches("spiffe://").split('/').next().unwrap_or_default().to_owned();
         let svid = Svid {
             spiffe_id,
-            serial: crate::verify::serial_hex(&response.certificate).unwrap_or_default(),
+            serial: crate::verify::serial_hex(&certificate).unwrap_or_default(),
             not_before: UNIX_EPOCH + Duration::from_secs(leaf.validity().not_before.timestamp().max(0) as u64),
             not_after: UNIX_EPOCH + Duration::from_secs(leaf.validity().not_after.timestamp().max(0) as u64),
         };
-        let mut chain = vec![CertificateDer::from(response.certificate.clone())];
-        chain.extend(response.chain.into_iter().map(CertificateDer::from));
-        let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         self.cert.set(chain, private).map_err(Error::Invalid)?;
-        self.roots.set(response.trust_bundle.into_iter().map(CertificateDer::from).collect());
+        self.roots.set(bundle);
         self.trust_domain.set(&domain);
         *self.svid.write().expect("lock") = svid;
         self.generation.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
+}
+
+fn no_svid() -> Svid {
+    Svid { spiffe_id: String::new(), serial: String::new(), not_before: UNIX_EPOCH, not_after: UNIX_EPOCH }
 }
 
 /// A fresh P-256 key and a CSR for it with an empty subject: the server takes the identity from

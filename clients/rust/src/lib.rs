@@ -1,7 +1,8 @@
 //! Lanyard for Rust services: get an X.509-SVID at startup and keep it renewed ([`identity`]),
 //! fetch certificate-bound tokens ([`token`]), verify incoming tokens ([`verify`]) against a cached
 //! JWKS ([`jwks`]) and the live revocation stream ([`revocation`]), and enforce each RPC's required
-//! scopes, read from the same `.proto` options Lanyard enforces when minting ([`authz`]).
+//! scopes, read from the same `.proto` options Lanyard enforces when minting ([`authz`]). Or take
+//! the identity from a node agent's SPIFFE Workload API instead of a join token ([`workload`]).
 
 pub mod authz;
 pub mod contract;
@@ -14,6 +15,7 @@ pub mod tls;
 pub mod token;
 pub mod transport;
 pub mod verify;
+pub mod workload;
 
 pub use error::Error;
 
@@ -35,6 +37,11 @@ pub mod pb {
                 tonic::include_proto!("examples.payments.v1");
             }
         }
+    }
+
+    /// The SPIFFE Workload API (its .proto has no package), for [`crate::workload`].
+    pub mod workload {
+        tonic::include_proto!("_");
     }
 
     /// Every compiled file, options included: the source of the scope contracts.

@@ -33,6 +33,11 @@ impl CurrentCert {
         Ok(())
     }
 
+    /// Presents nothing from now on: handshakes that need our certificate fail.
+    pub fn clear(&self) {
+        *self.key.write().expect("lock") = None;
+    }
+
     fn get(&self) -> Option<Arc<CertifiedKey>> {
         self.key.read().expect("lock").clone()
     }

@@ -1,4 +1,5 @@
-//! The example ledger service: gets its identity from Lanyard at startup, serves
+//! The example ledger service: gets its identity from Lanyard at startup (with a join token, or
+//! from the node agent's Workload API with `--workload-api unix:///path`), serves
 //! `examples.ledger.v1.LedgerService` over mTLS behind the scope layer, and exposes a loopback HTTP
 //! control API (`/healthz`, `/status`, `POST /call`) that tests and operators use to make it call others.
 
@@ -18,6 +19,8 @@ struct Options {
     bundle: String,
     root_fingerprint: String,
     join_token: String,
+    /// `unix:///path` of a node agent: the identity comes from it instead of a join token.
+    workload_api: String,
     jwks_url: String,
     issuer: String,
     listen: String,
@@ -30,6 +33,7 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
         bundle: String::new(),
         root_fingerprint: String::new(),
         join_token: String::new(),
+        workload_api: String::new(),
         jwks_url: String::new(),
         issuer: String::new(),
         listen: "127.0.0.1:9444".into(),
@@ -47,6 +51,7 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
             "bundle" => o.bundle = value()?,
             "root-fingerprint" => o.root_fingerprint = value()?,
             "join-token" => o.join_token = value()?,
+            "workload-api" => o.workload_api = value()?,
             "jwks-url" => o.jwks_url = value()?,
             "issuer" => o.issuer = value()?,
             "listen" => o.listen = value()?,
@@ -54,20 +59,26 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
             other => return Err(format!("unknown flag --{other}")),
         }
     }
-    if o.join_token.is_empty() {
+    if !o.workload_api.is_empty() {
+        // The agent hands us the certificate and the bundle: nothing to attest or trust up front.
+        if !o.join_token.is_empty() || !o.bundle.is_empty() || !o.root_fingerprint.is_empty() {
+            return Err("--workload-api excludes --join-token, --bundle and --root-fingerprint: the agent gives \
+                        the identity and the bundle"
+                .into());
+        }
+    } else if o.join_token.is_empty() {
         o.join_token = getenv("LANYARD_JOIN_TOKEN").unwrap_or_default();
     }
-    let mut missing: Vec<&str> = [
-        ("--lanyard", &o.lanyard),
-        ("--jwks-url", &o.jwks_url),
-        ("--issuer", &o.issuer),
-        ("--join-token or LANYARD_JOIN_TOKEN", &o.join_token),
-    ]
-    .iter()
-    .filter(|(_, v)| v.is_empty())
-    .map(|(n, _)| *n)
-    .collect();
-    if o.bundle.is_empty() && o.root_fingerprint.is_empty() {
+    let agent = !o.workload_api.is_empty();
+    let mut missing: Vec<&str> = [("--lanyard", &o.lanyard), ("--jwks-url", &o.jwks_url), ("--issuer", &o.issuer)]
+        .iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(n, _)| *n)
+        .collect();
+    if !agent && o.join_token.is_empty() {
+        missing.push("--join-token or LANYARD_JOIN_TOKEN (or --workload-api)");
+    }
+    if !agent && o.bundle.is_empty() && o.root_fingerprint.is_empty() {
         missing.push("--bundle or --root-fingerprint");
     }
     missing.sort();
@@ -102,16 +113,25 @@ async fn main() {
 }
 
 async fn run(o: Options) -> Result<(), String> {
-    let trust = if o.bundle.is_empty() {
-        Trust::RootFingerprint(o.root_fingerprint)
-    } else {
-        Trust::BundlePem(std::fs::read_to_string(&o.bundle).map_err(|e| format!("--bundle {}: {e}", o.bundle))?)
-    };
-    let identity =
-        Identity::bootstrap(Config { lanyard: o.lanyard.clone(), trust, join_token: o.join_token, ttl: None })
+    let identity = if !o.workload_api.is_empty() {
+        let identity = Identity::from_workload_api(&o.workload_api, o.lanyard.clone(), Duration::from_secs(60))
             .await
-            .map_err(|e| format!("bootstrap: {e}"))?;
-    tracing::info!("bootstrapped as {} (serial {})", identity.svid().spiffe_id, identity.svid().serial);
+            .map_err(|e| format!("--workload-api {}: {e}", o.workload_api))?;
+        tracing::info!("identity from the agent: {} (serial {})", identity.svid().spiffe_id, identity.svid().serial);
+        identity
+    } else {
+        let trust = if o.bundle.is_empty() {
+            Trust::RootFingerprint(o.root_fingerprint)
+        } else {
+            Trust::BundlePem(std::fs::read_to_string(&o.bundle).map_err(|e| format!("--bundle {}: {e}", o.bundle))?)
+        };
+        let identity =
+            Identity::bootstrap(Config { lanyard: o.lanyard.clone(), trust, join_token: o.join_token, ttl: None })
+                .await
+                .map_err(|e| format!("bootstrap: {e}"))?;
+        tracing::info!("bootstrapped as {} (serial {})", identity.svid().spiffe_id, identity.svid().serial);
+        identity
+    };
 
     let for_watch = identity.clone();
     let revocations = RevocationWatcher::spawn_with_crls(
@@ -163,7 +183,8 @@ mod tests {
         let err = parse(&args(&["--lanyard", "l:1"]), |_| None).err().unwrap();
         assert_eq!(
             err,
-            "missing --bundle or --root-fingerprint, --issuer, --join-token or LANYARD_JOIN_TOKEN, --jwks-url"
+            "missing --bundle or --root-fingerprint, --issuer, --join-token or LANYARD_JOIN_TOKEN (or --workload-api), \
+             --jwks-url"
         );
         let mut pinned = full.clone();
         pinned[2] = "--root-fingerprint=sha256:ab".into();
@@ -175,5 +196,20 @@ mod tests {
         open.extend(args(&["--control", "0.0.0.0:9"]));
         assert!(parse(&open, |_| Some("t".into())).err().unwrap().contains("loopback"));
         assert!(parse(&args(&["--nope", "x"]), |_| None).err().unwrap().contains("unknown flag --nope"));
+    }
+
+    #[test]
+    fn the_workload_api_replaces_the_join_token_and_the_trust_flags() {
+        let agent =
+            args(&["--lanyard", "l:1", "--workload-api", "unix:///tmp/a.sock", "--jwks-url", "j", "--issuer", "i"]);
+        // The environment's join token is not read in this mode.
+        let o = parse(&agent, |_| Some("lyjt_x.y".into())).unwrap();
+        assert_eq!(o.workload_api, "unix:///tmp/a.sock");
+        assert!(o.join_token.is_empty());
+        for extra in [["--join-token", "t"], ["--bundle", "b.pem"], ["--root-fingerprint", "sha256:ab"]] {
+            let mut both = agent.clone();
+            both.extend(args(&extra));
+            assert!(parse(&both, |_| None).err().unwrap().contains("--workload-api excludes"), "{extra:?}");
+        }
     }
 }
