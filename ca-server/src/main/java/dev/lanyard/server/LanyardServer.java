@@ -303,7 +303,7 @@ public final class LanyardServer implements AutoCloseable {
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
         KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), kekRotation,
                 bundles::refresh, audit, clock);
-        TokenIssuer tokenIssuer = new TokenIssuer(minter, contracts, policy, registrations,
+        TokenIssuer tokenIssuer = new TokenIssuer(minter, contracts, policy,
                 new RateLimiter(clock, tokens.ratePerSecond(), tokens.burst()), revocations,
                 new JdbcMintedTokenRepository(auditLog), audit, clock,
                 algorithm -> useAlgorithm(algorithm).active());

@@ -8,7 +8,6 @@ import dev.lanyard.policy.GrantsPolicy;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
-import dev.lanyard.registration.RegistrationRepository;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.spiffe.SpiffeId;
@@ -35,7 +34,6 @@ public final class TokenIssuer {
     private final TokenMinter minter;
     private final ContractRegistry contracts;
     private final PolicyStore policy;
-    private final RegistrationRepository registrations;
     private final RateLimiter rateLimiter;
     private final RevocationRegistry revocations;
     private final MintedTokenRepository minted;
@@ -48,14 +46,13 @@ public final class TokenIssuer {
      *                        key set is made on first use)
      */
     public TokenIssuer(TokenMinter minter, ContractRegistry contracts, PolicyStore policy,
-            RegistrationRepository registrations, RateLimiter rateLimiter, RevocationRegistry revocations,
+            RateLimiter rateLimiter, RevocationRegistry revocations,
             MintedTokenRepository minted, AuditLog audit, Clock clock,
             Function<SigningAlgorithm, JwtSigningKeys.ActiveSigner> externalSigners) {
         this.externalSigners = externalSigners;
         this.minter = minter;
         this.contracts = contracts;
         this.policy = policy;
-        this.registrations = registrations;
         this.rateLimiter = rateLimiter;
         this.revocations = revocations;
         this.minted = minted;
@@ -119,9 +116,6 @@ public final class TokenIssuer {
                     throw Refusal.denied(caller + " is not granted " + new TreeSet<>(missing) + " on audience "
                             + audience);
                 }
-            }
-            if (registrations.find(caller).isEmpty()) {
-                throw Refusal.denied(caller + " has no registration");
             }
             MintedToken token = mint(caller, certificate, audience, scopes, ttl, external);
             try {

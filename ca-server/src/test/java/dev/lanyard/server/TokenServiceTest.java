@@ -10,6 +10,7 @@ import com.nimbusds.jwt.SignedJWT;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.token.CertificateThumbprint;
+import dev.lanyard.v1.DeleteRegistrationRequest;
 import dev.lanyard.v1.IssueTokenRequest;
 import dev.lanyard.v1.IssueTokenResponse;
 import dev.lanyard.v1.KeyKind;
@@ -105,6 +106,13 @@ class TokenServiceTest {
         assertRefused(() -> lanyard.tokens(web).issueToken(request("payments", "payments.read").toBuilder()
                         .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(7200)).build()),
                 Status.Code.INVALID_ARGUMENT, "at most");
+    }
+
+    @Test
+    void aCallerWhoseRegistrationWasDeletedGetsNoToken() {
+        lanyard.admin().deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(WEB).build());
+        assertRefused(() -> lanyard.tokens(web).issueToken(request("payments", "payments.read")),
+                Status.Code.PERMISSION_DENIED, "has no registration");
     }
 
     @Test
