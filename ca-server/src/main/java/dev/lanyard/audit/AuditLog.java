@@ -13,4 +13,7 @@ public interface AuditLog {
 
     /** Records with their place in the hash chain, as the query asks. */
     List<AuditRecord> list(AuditQuery query);
+
+    /** How many records match the query's filters (its id bound, order and limit do not apply). */
+    long count(AuditQuery query);
 }

@@ -13,7 +13,6 @@ import java.util.Optional;
  */
 final class OverviewPage {
 
-    private static final int COUNT_CAP = 10_000;
     private final ConsoleSources sources;
 
     OverviewPage(ConsoleSources sources) {
@@ -54,10 +53,8 @@ final class OverviewPage {
                 .append(count(actionPrefix, AuditEvent.Outcome.REFUSED, now)).append("</td></tr>");
     }
 
-    private String count(String actionPrefix, AuditEvent.Outcome outcome, Instant now) {
-        int n = sources.audit().list(new AuditQuery(0, true, COUNT_CAP + 1, Optional.empty(), Optional.of(actionPrefix),
-                Optional.empty(), Optional.of(outcome), Optional.of(now.minus(Duration.ofHours(1))), Optional.empty()))
-                .size();
-        return n > COUNT_CAP ? "more than " + COUNT_CAP : Integer.toString(n);
+    private long count(String actionPrefix, AuditEvent.Outcome outcome, Instant now) {
+        return sources.audit().count(new AuditQuery(0, true, 0, Optional.empty(), Optional.of(actionPrefix),
+                Optional.empty(), Optional.of(outcome), Optional.of(now.minus(Duration.ofHours(1))), Optional.empty()));
     }
 }

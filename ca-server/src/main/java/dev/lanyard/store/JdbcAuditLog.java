@@ -8,8 +8,11 @@ import dev.lanyard.audit.AuditRecord;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import javax.sql.DataSource;
 
 /**
@@ -18,6 +21,9 @@ import javax.sql.DataSource;
  * before it, also with several replicas writing to one database ({@link AuditAppender}).
  */
 public final class JdbcAuditLog implements AuditLog {
+
+    /** How far out of time order two appended records can be. */
+    private static final Duration TIME_ORDER_SLACK = Duration.ofMinutes(5);
 
     private final Jdbc jdbc;
     private final AuditAppender appender;
@@ -46,22 +52,63 @@ public final class JdbcAuditLog implements AuditLog {
 
     @Override
     public List<AuditRecord> list(AuditQuery q) {
-        Where where = new Where();
+        Where where = filters(q);
         if (!q.newestFirst()) {
             where.and("id > ?", (s, i) -> s.setLong(i, q.afterId()));
         } else if (q.afterId() > 0) {
             where.and("id < ?", (s, i) -> s.setLong(i, q.afterId()));
         }
+        String sql = "select * from audit_events" + where.sql()
+                + (q.newestFirst() ? " order by id desc" : " order by id") + " fetch first ? rows only";
+        return jdbc.query(sql, s -> s.setInt(where.bind(s), q.limit()), JdbcAuditLog::map);
+    }
+
+    @Override
+    public long count(AuditQuery q) {
+        Where where = filters(q);
+        return jdbc.query("select count(*) from audit_events" + where.sql(), where::bind, row -> row.getLong(1)).get(0);
+    }
+
+    private Where filters(AuditQuery q) {
+        Where where = new Where();
         q.actor().ifPresent(v -> where.and("actor = ?", (s, i) -> s.setString(i, v)));
         q.actionPrefix().ifPresent(v -> where.and("action like ? escape '!'", (s, i) -> s.setString(i,
                 v.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")));
         q.target().ifPresent(v -> where.and("target = ?", (s, i) -> s.setString(i, v)));
         q.outcome().ifPresent(v -> where.and("outcome = ?", (s, i) -> s.setString(i, v.name())));
-        q.since().ifPresent(v -> where.and("occurred_at >= ?", (s, i) -> Jdbc.setInstant(s, i, v)));
+        q.since().ifPresent(v -> {
+            where.and("occurred_at >= ?", (s, i) -> Jdbc.setInstant(s, i, v));
+            // Only a range of the primary key is read: there is no index on the time (it would cost
+            // every append), but ids grow with it.
+            long from = firstIdAtOrAfter(v.minus(TIME_ORDER_SLACK));
+            where.and("id >= ?", (s, i) -> s.setLong(i, from));
+        });
         q.until().ifPresent(v -> where.and("occurred_at < ?", (s, i) -> Jdbc.setInstant(s, i, v)));
-        String sql = "select * from audit_events" + where.sql()
-                + (q.newestFirst() ? " order by id desc" : " order by id") + " fetch first ? rows only";
-        return jdbc.query(sql, s -> s.setInt(where.bind(s), q.limit()), JdbcAuditLog::map);
+        return where;
+    }
+
+    /**
+     * The smallest id whose record is from {@code time} or later, by a binary search over the ids
+     * (a few primary-key reads). Records are appended in time order up to {@link #TIME_ORDER_SLACK}
+     * (their times are taken before the append waits its turn), so the caller searches from that much
+     * earlier and keeps the exact time filter.
+     */
+    private long firstIdAtOrAfter(Instant time) {
+        List<long[]> range = jdbc.query("select min(id), max(id) from audit_events", s -> { },
+                row -> new long[] {row.getLong(1), row.getLong(2)});
+        long low = range.get(0)[0];
+        long high = range.get(0)[1] + 1; // the answer when every record is older
+        while (low < high) {
+            long middle = low + (high - low) / 2;
+            Optional<Instant> at = jdbc.queryOne("select occurred_at from audit_events where id >= ? order by id"
+                    + " fetch first 1 rows only", s -> s.setLong(1, middle), row -> Jdbc.getInstant(row, "occurred_at"));
+            if (at.isPresent() && at.get().isBefore(time)) {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        return low;
     }
 
     /** A where clause built from optional filters, each with its parameter. */

@@ -357,6 +357,29 @@ abstract class RepositoryContractTest {
     }
 
     @Test
+    void auditCountsMatchTheFiltersWithTheTimeWindowReadByIdRange() {
+        var audit = new JdbcAuditLog(db.dataSource());
+        for (int minute = 0; minute < 120; minute++) {
+            audit.record(new AuditEvent(T.plusSeconds(60L * minute), "w", minute % 3 == 0 ? "token.issue" : "certificate.renew",
+                    "t", minute % 2 == 0 ? AuditEvent.Outcome.SUCCESS : AuditEvent.Outcome.REFUSED, ""));
+        }
+        AuditQuery lastHourRenewals = new AuditQuery(0, true, 0, Optional.empty(), Optional.of("certificate."),
+                Optional.empty(), Optional.of(AuditEvent.Outcome.SUCCESS), Optional.of(T.plusSeconds(60L * 60)),
+                Optional.empty());
+        // minutes 60..119 that are even and not multiples of 3: 30 even, of which 10 are multiples of 6
+        assertThat(audit.count(lastHourRenewals)).isEqualTo(20);
+        assertThat(audit.count(new AuditQuery(0, true, 0, Optional.empty(), Optional.empty(), Optional.empty(),
+                Optional.empty(), Optional.of(T.plusSeconds(60L * 119)), Optional.empty()))).isEqualTo(1);
+        assertThat(audit.count(new AuditQuery(0, true, 0, Optional.empty(), Optional.empty(), Optional.empty(),
+                Optional.empty(), Optional.of(T.plusSeconds(60L * 120)), Optional.empty()))).isZero();
+        assertThat(audit.count(new AuditQuery(0, true, 0, Optional.empty(), Optional.empty(), Optional.empty(),
+                Optional.empty(), Optional.of(T.minusSeconds(3600)), Optional.of(T.plusSeconds(60L * 10))))).isEqualTo(10);
+        assertThat(audit.list(new AuditQuery(0, false, 5, Optional.empty(), Optional.empty(), Optional.empty(),
+                Optional.empty(), Optional.of(T.plusSeconds(60L * 100)), Optional.empty())))
+                .extracting(r -> r.event().time()).first().isEqualTo(T.plusSeconds(60L * 100));
+    }
+
+    @Test
     void concurrentAuditAppendsFormOneChainWithoutGaps() throws Exception {
         var audit = new JdbcAuditLog(db.dataSource());
         List<Thread> writers = new ArrayList<>();
