@@ -47,6 +47,11 @@ final class ChainAudit {
 
     /** A rate-limit refusal of {@code key}: recorded if it is the first in this caller's window. */
     void throttled(String key, String actor, String method, String reason) {
+        throttled("rate-limit", key, actor, method, reason);
+    }
+
+    /** A refusal by the limit {@code step} of {@code key}: recorded if it is the first in this caller's window. */
+    void throttled(String step, String key, String actor, String method, String reason) {
         Instant now = clock.instant();
         if (throttled.size() > MAX_TRACKED) {
             throttled.values().removeIf(w -> w.start.plus(QUIET).isBefore(now));
@@ -62,7 +67,7 @@ final class ChainAudit {
             throttled.get(key).suppressed.incrementAndGet(); // another thread opened the window
             return;
         }
-        refused(actor, "rate-limit", method, reason + (left > 0 ? " (" + left
+        refused(actor, step, method, reason + (left > 0 ? " (" + left
                 + " more refusals in the previous window were counted, not recorded)" : "")
                 + "; further refusals in the next " + QUIET.toSeconds() + " s are counted, not recorded");
     }

@@ -87,6 +87,7 @@ import dev.lanyard.v1.RevocationServiceGrpc;
 import dev.lanyard.rpc.AccessPolicy;
 import dev.lanyard.rpc.ClientCertificateVerifier;
 import dev.lanyard.rpc.RequestChain;
+import dev.lanyard.rpc.WatchStreamCap;
 import dev.lanyard.store.JdbcMintedTokenRepository;
 import dev.lanyard.token.TokenIssuer;
 import dev.lanyard.token.JwtKeySets;
@@ -349,7 +350,7 @@ public final class LanyardServer implements AutoCloseable {
                 new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build()));
         services.forEach(grpcBuilder::addService);
         this.grpc = grpcBuilder
-                .intercept(new WatchStreamCap(config.grpcLimits().maxWatchStreamsPerIdentity())) // runs after the chain
+                .intercept(new WatchStreamCap(config.grpcLimits().maxWatchStreamsPerIdentity(), audit, clock)) // after the chain
                 .intercept(new RequestChain(verifier, revocations, access, new RequestChain.Limits(
                         limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
                         limits.anonymousBurst()), audit, metrics, clock))

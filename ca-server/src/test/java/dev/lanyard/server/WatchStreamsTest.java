@@ -125,6 +125,13 @@ class WatchStreamsTest {
         assertThat(refused.getDescription()).contains(WEB).contains("already has " + CAP + " WatchRevocations streams")
                 .contains("grpc.max-watch-streams-per-identity=" + CAP);
         assertThat(open).allSatisfy(w -> assertThat(w.ended).isNotDone());
+        await(() -> lanyard.server().audit().recent(50).stream().anyMatch(e -> e.action().equals("rpc.watch-cap")
+                && e.actor().equals(WEB) && e.outcome() == dev.lanyard.audit.AuditEvent.Outcome.REFUSED
+                && e.reason().contains("already has " + CAP)), "the refusal audited");
+        Watch<RevocationEvent> yetAnother = watchRevocations(lanyard.channel(web), -1);
+        assertThat(yetAnother.ended.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(lanyard.server().audit().recent(50)).as("a second refusal within the minute is counted, not recorded")
+                .filteredOn(e -> e.action().equals("rpc.watch-cap")).hasSize(1);
 
         // another identity is not affected
         Watch<RevocationEvent> other = watchRevocations(lanyard.channel(api), -1);

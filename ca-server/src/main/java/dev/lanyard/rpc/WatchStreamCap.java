@@ -1,5 +1,6 @@
-package dev.lanyard.server;
+package dev.lanyard.rpc;
 
+import dev.lanyard.audit.AuditLog;
 import dev.lanyard.v1.RevocationServiceGrpc;
 import dev.lanyard.v1.TrustBundleServiceGrpc;
 import io.grpc.ForwardingServerCall;
@@ -13,6 +14,7 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
@@ -22,19 +24,22 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Caps the watch streams one caller holds open: at most {@code max} WatchRevocations and, separately,
  * {@code max} WatchTrustBundle streams per SPIFFE ID, or per source address for a caller without a
  * certificate. One more is refused with RESOURCE_EXHAUSTED naming the cap; a slot is freed when its
- * stream ends however it ends. Runs after the peer is identified.
+ * stream ends however it ends. Runs after the peer is identified (after the chain). Refusals are
+ * audited as the chain's rate-limit refusals are: once per caller and minute, with a count.
  */
-final class WatchStreamCap implements ServerInterceptor {
+public final class WatchStreamCap implements ServerInterceptor {
 
     private static final Set<String> WATCHES = Set.of(
             RevocationServiceGrpc.getWatchRevocationsMethod().getFullMethodName(),
             TrustBundleServiceGrpc.getWatchTrustBundleMethod().getFullMethodName());
 
     private final int max;
+    private final ChainAudit audit;
     private final Map<String, Integer> open = new HashMap<>();
 
-    WatchStreamCap(int max) {
+    public WatchStreamCap(int max, AuditLog audit, Clock clock) {
         this.max = max;
+        this.audit = new ChainAudit(audit, clock);
     }
 
     @Override
@@ -47,9 +52,11 @@ final class WatchStreamCap implements ServerInterceptor {
         String caller = caller(call);
         String key = method + " " + caller;
         if (!acquire(key)) {
-            call.close(Status.RESOURCE_EXHAUSTED.withDescription(caller + " already has " + max + " "
-                    + call.getMethodDescriptor().getBareMethodName() + " streams open, the most allowed per identity"
-                    + " (grpc.max-watch-streams-per-identity=" + max + "); close one first"), new Metadata());
+            String reason = caller + " already has " + max + " " + call.getMethodDescriptor().getBareMethodName()
+                    + " streams open, the most allowed per identity (grpc.max-watch-streams-per-identity=" + max
+                    + "); close one first";
+            audit.throttled("watch-cap", key, caller, method, reason);
+            call.close(Status.RESOURCE_EXHAUSTED.withDescription(reason), new Metadata());
             return new ServerCall.Listener<>() {
             };
         }
@@ -87,14 +94,9 @@ final class WatchStreamCap implements ServerInterceptor {
         }
     }
 
-    /** Streams open now for one method and caller (tests). */
-    synchronized int open(String fullMethodName, String caller) {
-        return open.getOrDefault(fullMethodName + " " + caller, 0);
-    }
-
     private static String caller(ServerCall<?, ?> call) {
         try {
-            return dev.lanyard.rpc.Callers.require().spiffeId().toString();
+            return Callers.require().spiffeId().toString();
         } catch (StatusException noCertificate) {
             SocketAddress remote = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
             return remote instanceof InetSocketAddress inet ? "address " + inet.getAddress().getHostAddress()
