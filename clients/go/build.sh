@@ -4,7 +4,8 @@
 #      committed code;
 #   2. go vet and go test in clients/go (integration tests use LANYARD_CLASSPATH to start a server),
 #      then 3,000 inputs of each token-verifier fuzz target;
-#   3. builds cmd/lanyard-loadgen to clients/go/target/lanyard-loadgen (what `lanyard bench` runs);
+#   3. builds cmd/lanyard-loadgen to clients/go/target/lanyard-loadgen (what `lanyard bench` runs) and
+#      cmd/lanyard-cli to clients/go/target/lanyard-cli (the server-calling verbs of ./lanyard);
 #   4. vets, tests and builds examples/payments to examples/payments/target/payments.
 # LANYARD_SKIP_GO_TESTS=true (Maven's -DskipTests) skips the tests but still checks and builds.
 set -euo pipefail
@@ -52,11 +53,13 @@ cd "$here"
 echo "clients/go: go vet ./..."
 go vet ./...
 if [[ "$skip_tests" != "true" ]]; then
+  short=()
   if [[ -z "${LANYARD_CLASSPATH:-}" ]]; then
-    echo "clients/go/build.sh: LANYARD_CLASSPATH is not set; the integration tests will skip" >&2
+    echo "clients/go/build.sh: LANYARD_CLASSPATH is not set; the integration tests will skip (go test -short)" >&2
+    short=(-short)
   fi
   echo "clients/go: go test ./..."
-  go test -count=1 ./...
+  go test -count=1 "${short[@]}" ./...
   # A short bounded run of each fuzz target (the seeds ran above); longer runs: see verify/fuzz_test.go.
   # Counted, not timed: a -fuzztime duration can end in a spurious "context deadline exceeded" on a
   # loaded machine (Go's fuzz coordinator race, golang/go#75804, fixed only in Go 1.27).
@@ -69,6 +72,9 @@ fi
 # The load generator `lanyard bench` runs (cmd/lanyard-loadgen), tested above with the module.
 go build -trimpath -ldflags "-s -w" -o target/lanyard-loadgen ./cmd/lanyard-loadgen
 echo "clients/go: built clients/go/target/lanyard-loadgen"
+# The server-calling verbs of ./lanyard (cmd/lanyard-cli), built the way ./lanyard builds it.
+go build -trimpath -ldflags "-s -w" -o target/lanyard-cli ./cmd/lanyard-cli
+echo "clients/go: built clients/go/target/lanyard-cli"
 
 cd "$root/examples/payments"
 echo "examples/payments: go vet, go test, go build -> examples/payments/target/payments"
