@@ -25,6 +25,10 @@ import org.junit.jupiter.api.io.TempDir;
  * Commands that run until Ctrl-C ({@code --follow}, {@code revocations watch}) are stopped after a
  * few seconds by the ./lanyard stand-in, which counts that as success. The `audit archive` block is left out:
  * it needs the server stopped (H2) or PostgreSQL.
+ *
+ * <p>The stand-in dispatches as ./lanyard does: the server-calling verbs to the Go command line
+ * (clients/go/cmd/lanyard-cli, built here), which hands back what it does not serve (exit 125) to the
+ * Java one. It needs Go; {@code -Dlanyard.skipCrossLanguage=true} runs every command on the JVM instead.
  */
 class ReadmeWalkthroughTest {
 
@@ -71,7 +75,20 @@ class ReadmeWalkthroughTest {
                     "audit trail intact");
             assertThat(log).containsPattern("\n[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\n"); // the token
             assertThat(log).doesNotContain("error:");
+            List<String> dispatched = Files.readAllLines(dir.resolve("dispatch.log"));
+            if (Boolean.getBoolean("lanyard.skipCrossLanguage")) {
+                assertThat(dispatched).allMatch(line -> line.startsWith("java "));
+            } else {
+                assertThat(dispatched).contains("go registration create", "go join-token create", "go cert issue",
+                        "go cert renew", "go token issue", "go revoke --spiffe-id", "go reinstate --spiffe-id",
+                        "go console ", "java contracts publish", "java keys rotate", "java audit verify");
+            }
         }
+    }
+
+    @Test
+    void theStandInGivesTheGoCommandLineTheVerbsTheScriptGivesIt() throws IOException {
+        assertThat(Files.readString(readme().resolveSibling("lanyard"))).contains("case \"" + GO_VERBS + "\" in");
     }
 
     /** The sh blocks of the operator sections, in README order, as one bash script that stops at the first failure. */
@@ -93,24 +110,63 @@ class ReadmeWalkthroughTest {
         return script.toString();
     }
 
-    /** ./lanyard for the walkthrough: this build's classes, stopping the commands that run until Ctrl-C. */
-    private void standIn() throws IOException {
+    /** The verbs ./lanyard gives to the Go command line (kept in step with the script). */
+    static final String GO_VERBS = " registration join-token certs cert token revoke reinstate revocations keys audit console ";
+
+    /**
+     * ./lanyard for the walkthrough: this build's classes behind the Go command line as the script
+     * dispatches, stopping the commands that run until Ctrl-C.
+     */
+    private void standIn() throws IOException, InterruptedException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String run = "'" + java + "' -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
                 // the test class path holds two logback-test.xml files, and logback reports that on stdout
                 + " -Dlogback.statusListenerClass=ch.qos.logback.core.status.NopStatusListener -cp '"
                 + System.getProperty("java.class.path") + "' dev.lanyard.tools.Lanyard \"$@\"";
+        String cli = Boolean.getBoolean("lanyard.skipCrossLanguage") ? "" : goCli().toString();
         List<String> lines = new ArrayList<>(List.of(
                 "#!/usr/bin/env bash",
-                "case \" $* \" in",
-                "  *' --follow '*|*' watch '*)",
-                "    status=0; timeout 20 " + run + " || status=$?",
-                "    [ \"$status\" -eq 124 ] && exit 0; exit \"$status\";;",
+                "if [ -z \"${STAND_IN_INNER:-}\" ]; then",
+                "  case \" $* \" in",
+                "    *' --follow '*|*' watch '*)",
+                "      status=0; STAND_IN_INNER=1 timeout 20 \"$0\" \"$@\" || status=$?",
+                "      [ \"$status\" -eq 124 ] && exit 0; exit \"$status\";;",
+                "  esac",
+                "fi",
+                "cli='" + cli + "'",
+                "case \"" + GO_VERBS + "\" in",
+                "  *\" ${1:-none} \"*)",
+                "    if [ -n \"$cli\" ]; then",
+                "      status=0; LANYARD_CLI_DEFER=1 \"$cli\" \"$@\" || status=$?",
+                "      [ \"$status\" -eq 125 ] || { echo \"go $1 $2\" >> '" + dir.resolve("dispatch.log") + "'; exit \"$status\"; }",
+                "    fi;;",
                 "esac",
+                "echo \"java $1 $2\" >> '" + dir.resolve("dispatch.log") + "'",
                 "exec " + run));
         Path lanyard = dir.resolve("lanyard");
         Files.write(lanyard, lines, StandardCharsets.UTF_8);
         Files.setPosixFilePermissions(lanyard, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    /** Builds clients/go/cmd/lanyard-cli into the test directory; without Go, says what is missing and the flag. */
+    private Path goCli() throws IOException, InterruptedException {
+        String go = Files.isExecutable(Path.of("/usr/local/go/bin/go")) ? "/usr/local/go/bin/go" : "go";
+        Path binary = dir.resolve("lanyard-cli");
+        ProcessBuilder build = new ProcessBuilder(go, "build", "-buildvcs=false", "-o", binary.toString(),
+                "./cmd/lanyard-cli").directory(readme().resolveSibling("clients/go").toFile()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("go-build.log").toFile());
+        Process process;
+        try {
+            process = build.start();
+        } catch (IOException e) {
+            throw new AssertionError("the README walkthrough runs the server-calling verbs on the Go command line, as"
+                    + " ./lanyard does, and Go is not installed (" + e.getMessage() + "); install Go 1.26 or newer, or"
+                    + " pass -Dlanyard.skipCrossLanguage=true to run every command on the JVM", e);
+        }
+        assertThat(process.waitFor(10, TimeUnit.MINUTES)).as("go build did not finish in 10 minutes").isTrue();
+        assertThat(process.exitValue()).as("go build ./cmd/lanyard-cli failed:%n%s",
+                Files.readString(dir.resolve("go-build.log"))).isZero();
+        return binary;
     }
 
     private static Path readme() {
