@@ -493,3 +493,34 @@ func javaCLI(t *testing.T, s *lanyardtest.Server, args ...string) result {
 	}
 	return result{code: code, out: out.String(), err: errOut.String()}
 }
+
+// A port that accepts connections and never answers: gRPC gives up on the handshake after its
+// minimum connect timeout (20 s), and the message says so instead of a bare deadline.
+func TestAPortThatNeverAnswersIsNamed(t *testing.T) {
+	s := needServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, h := range held {
+					h.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	addr := ln.Addr().String()
+	r := cli(t, nil, "registration", "list", "--data", data(s), "--server", addr)
+	if r.code != exitConnection || !strings.HasPrefix(r.err, "error: "+addr+": no answer before the deadline (the TLS"+
+		" handshake did not complete)\nhint: is the server overloaded, or is this a port that accepts connections but"+
+		" does not speak TLS?") {
+		t.Fatalf("a silent port: %s", r)
+	}
+}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 
 	"google.golang.org/grpc/codes"
@@ -135,6 +137,13 @@ func unavailable(s *status.Status, where string, conn *connection) *failure {
 	case strings.Contains(lower, "alpn") || strings.Contains(lower, "no application protocol"):
 		return fail(where, "TLS: the server does not speak HTTP/2, so not gRPC (is this the HTTPS publication port?)",
 			grpcPortHint, exitConnection)
+	case strings.Contains(lower, "authentication handshake failed") && strings.Contains(lower, "deadline exceeded"):
+		if answersPlainHTTP(where) {
+			return fail(where, "TLS: the server did not answer in TLS; it answers plain HTTP (this is the HTTP port)",
+				grpcPortHint, exitConnection)
+		}
+		return fail(where, "no answer before the deadline (the TLS handshake did not complete)", "is the server"+
+			" overloaded, or is this a port that accepts connections but does not speak TLS? "+grpcPortHint, exitConnection)
 	case strings.Contains(lower, "authentication handshake failed"):
 		if strings.Contains(lower, "eof") || strings.Contains(lower, "connection reset") {
 			return fail(where, "the server closed the connection during the TLS handshake ("+said+")",
@@ -187,4 +196,25 @@ func codeName(c codes.Code) string {
 		b.WriteRune(unicode.ToUpper(r))
 	}
 	return b.String()
+}
+
+// answersPlainHTTP says whether hostPort, which did not finish a TLS handshake, speaks plain HTTP
+// (the publication port given as --server).
+func answersPlainHTTP(hostPort string) bool {
+	target, err := parseHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(target.host, target.port), 2*time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("HEAD /healthz HTTP/1.1\r\nHost: " + target.host + "\r\nConnection: close\r\n\r\n")); err != nil {
+		return false
+	}
+	start := make([]byte, 5)
+	_, err = io.ReadFull(conn, start)
+	return err == nil && string(start) == "HTTP/"
 }
