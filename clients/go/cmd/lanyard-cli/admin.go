@@ -313,3 +313,31 @@ func consoleLogin(e *env, args []string) error {
 	fmt.Fprintln(e.stdout, login.GetUrl())
 	return nil
 }
+
+func contractsList(e *env, args []string) error {
+	f := newFlags("contracts list")
+	a := adminFlags(f, e)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	conn, err := a.connect(e)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := e.deadline(adminDeadline)
+	defer cancel()
+	resp, err := lanyardv1.NewContractServiceClient(conn).ListContracts(ctx, &lanyardv1.ListContractsRequest{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "contracts version %d\n", resp.GetVersion())
+	rows := [][]string{{"AUDIENCE", "METHOD", "REQUIRED SCOPES"}}
+	for _, c := range resp.GetContracts() {
+		for _, m := range c.GetMethods() {
+			rows = append(rows, []string{c.GetAudience(), m.GetMethod(), strings.Join(m.GetRequiredScopes(), " ")})
+		}
+	}
+	printTable(e.stdout, rows)
+	return nil
+}

@@ -261,6 +261,22 @@ func TestRevokeListAndReinstate(t *testing.T) {
 	if !regexp.MustCompile(`^reinstated ` + regexp.QuoteMeta(id) + `, sequence \d+\n$`).MatchString(re.out) {
 		t.Fatalf("reinstate said %q", re.out)
 	}
+	// The stream, from before the revocation: the revocation, its certificate, the reinstatement.
+	seq := regexp.MustCompile(`sequence (\d+)`).FindStringSubmatch(r.out)[1]
+	var after int
+	fmt.Sscan(seq, &after)
+	watch := ok(t, cli(t, nil, "revocations", "watch", "--data", data(s), "--after", fmt.Sprint(after-1), "--count", "3"))
+	if !regexp.MustCompile(`^` + seq + ` revoked ` + regexp.QuoteMeta(id) + ` \(keyCompromise\) by spiffe://lanyard.local/lanyard/admin\n` +
+		`\d+ revoked serial ` + serial + ` \(keyCompromise\) by spiffe://lanyard.local/lanyard/admin \[` + regexp.QuoteMeta(id) + `\]\n` +
+		`\d+ reinstated ` + regexp.QuoteMeta(id) + ` by spiffe://lanyard.local/lanyard/admin\n$`).MatchString(watch.out) {
+		t.Fatalf("revocations watch:\n%s", watch.out)
+	}
+	// Any workload credential (not revoked) may watch.
+	_, watcher := enroll(t, "watcher")
+	if w := cli(t, nil, "revocations", "watch", "--in", watcher, "--after", fmt.Sprint(after-1), "--count", "1"); w.code != 0 ||
+		!strings.HasPrefix(w.out, seq+" revoked "+id) {
+		t.Fatalf("revocations watch --in: %s", w)
+	}
 	// By serial, in openssl's spelling.
 	_, dir2 := enroll(t, "revoked")
 	openssl := "serial=" + displaySerial(leafOf(t, dir2).SerialNumber.Text(16))
@@ -459,6 +475,7 @@ func TestSameOutputAsTheJavaCommandLine(t *testing.T) {
 		{"keys", "list", "--data", data(s)},
 		{"certs", "list", "--data", data(s), "--limit", "3"},
 		{"revocations", "list", "--data", data(s)},
+		{"contracts", "list", "--data", data(s)},
 		{"registration", "list", "--data", data(s), "--server", closed},
 		{"registration", "list", "--data", filepath.Join(t.TempDir(), "none")},
 		{"registration", "delete", "--data", data(s), "--spiffe-id", "spiffe://lanyard.local/ns/none/sa/x"},

@@ -1,5 +1,5 @@
 // Command lanyard-cli serves the `lanyard` verbs that call a running server (registration, join-token,
-// certs, cert, token, revoke, reinstate, revocations, keys, audit, console) with the same flags,
+// certs, cert, token, revoke, reinstate, revocations, keys, audit tail, contracts list, console) with the same flags,
 // output and exit status as the Java command line (tools/), in a few milliseconds of CPU instead of
 // a JVM's second: ./lanyard runs it for those verbs when Go is present. What it does not serve (help,
 // a usage error, any other verb or subcommand) it hands back to ./lanyard with exit status 125, and
@@ -45,6 +45,8 @@ var commands = []command{
 	{"revoke", revoke},
 	{"reinstate", reinstate},
 	{"revocations list", revocationsList},
+	{"revocations watch", revocationsWatch},
+	{"contracts list", contractsList},
 	{"audit tail", auditTail},
 	{"token issue", tokenIssue},
 	{"cert issue", certIssue},

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -173,4 +176,79 @@ func targetValue(t *lanyardv1.RevocationTarget) string {
 		return v.Jti
 	}
 	return ""
+}
+
+// revocationsWatch prints every revocation as it happens, resuming after the last one seen when the
+// stream drops.
+func revocationsWatch(e *env, args []string) error {
+	f := newFlags("revocations watch")
+	a := adminFlags(f, e)
+	in := f.String("in", "", "")
+	after := f.Int64("after", 0, "")
+	count := f.Int("count", 0, "")
+	heartbeats := f.Bool("heartbeats", false, "")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	var cred *credential
+	var err error
+	if f.given("in") {
+		cred, err = readCredential(*in, "--in", "`lanyard cert issue --out DIR`")
+	} else {
+		cred, err = a.credential()
+	}
+	if err != nil {
+		return err
+	}
+	conn, err := connectWith(e, *a.server, cred)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	last, seen := *after, 0
+	backoff := 500 * time.Millisecond
+	for {
+		stream, err := lanyardv1.NewRevocationServiceClient(conn).WatchRevocations(e.ctx,
+			&lanyardv1.WatchRevocationsRequest{AfterSequence: last})
+		for err == nil {
+			var event *lanyardv1.RevocationEvent
+			if event, err = stream.Recv(); err != nil {
+				break
+			}
+			backoff = 500 * time.Millisecond
+			if hb := event.GetHeartbeat(); hb != nil {
+				if *heartbeats {
+					fmt.Fprintf(e.stdout, "%d heartbeat %s\n", event.GetSequence(), precise(hb.GetServerTime()))
+				}
+				continue
+			}
+			fmt.Fprintln(e.stdout, describeEvent(event))
+			last = event.GetSequence()
+			if seen++; *count > 0 && seen >= *count {
+				return nil
+			}
+		}
+		if !errors.Is(err, io.EOF) {
+			if s, _ := status.FromError(err); s.Code() != codes.Unavailable {
+				return err
+			}
+			fmt.Fprintf(e.stderr, "stream lost (%s); resuming after sequence %d in %d ms\n", status.Convert(err).Message(),
+				last, backoff.Milliseconds())
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func describeEvent(event *lanyardv1.RevocationEvent) string {
+	if r := event.GetReinstated(); r != nil {
+		return fmt.Sprintf("%d reinstated %s by %s", event.GetSequence(), r.GetSpiffeId(), r.GetReinstatedBy())
+	}
+	r := event.GetRevoked()
+	id := ""
+	if r.GetSpiffeId() != "" {
+		id = " [" + r.GetSpiffeId() + "]"
+	}
+	return fmt.Sprintf("%d revoked %s (%s) by %s%s", event.GetSequence(), describeTarget(r.GetTarget()),
+		reasonName(int32(r.GetReason())), r.GetRevokedBy(), id)
 }

@@ -81,7 +81,8 @@ class ReadmeWalkthroughTest {
             } else {
                 assertThat(dispatched).contains("go registration create", "go join-token create", "go cert issue",
                         "go cert renew", "go token issue", "go revoke --spiffe-id", "go reinstate --spiffe-id",
-                        "go console ", "java contracts publish", "java keys rotate", "java audit verify");
+                        "go console ", "go revocations watch", "java contracts publish", "java keys rotate",
+                        "java audit verify");
             }
         }
     }
@@ -111,7 +112,8 @@ class ReadmeWalkthroughTest {
     }
 
     /** The verbs ./lanyard gives to the Go command line (kept in step with the script). */
-    static final String GO_VERBS = " registration join-token certs cert token revoke reinstate revocations keys audit console ";
+    static final String GO_VERBS = " registration join-token certs cert token revoke reinstate revocations keys audit contracts"
+            + " console ";
 
     /**
      * ./lanyard for the walkthrough: this build's classes behind the Go command line as the script
