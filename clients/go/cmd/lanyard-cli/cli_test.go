@@ -458,7 +458,8 @@ func TestHelpUsageErrorsAndOtherVerbsAreHandedToTheJavaCommandLine(t *testing.T)
 	for _, args := range [][]string{{"registration", "list", "--help"}, {"cert", "issue", "-h"}, {"keys", "rotate", "--jwt"},
 		{"audit", "verify"}, {"registration", "list", "--bogus"}, {"revoke", "--reason", "stolen", "--jti", "x"},
 		{"revoke", "--jti", "x", "--serial", "01"}, {"token", "issue", "--in", "x"}, {"join-token", "create"},
-		{"cert", "issue", "--out", "x", "--ttl", "PT1H", "--bundle", "b"}, {"registration"}, {"dev"}} {
+		{"cert", "issue", "--out", "x", "--ttl", "PT1H", "--bundle", "b"}, {"registration"}, {"dev"},
+		{"registration", "list", "--server", "a:1", "--server=b:2"}} {
 		r := cli(t, deferring, args...)
 		if r.code != exitDefer || r.out != "" || r.err != "" {
 			t.Errorf("%q: want exit 125 and nothing printed, got %s", args, r)

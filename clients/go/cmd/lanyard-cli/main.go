@@ -152,6 +152,9 @@ func (f *flags) parse(args []string) error {
 	if err := f.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
+	if name := f.repeated(args); name != "" {
+		return &usageError{fmt.Sprintf("option '--%s' should be specified only once", name)}
+	}
 	if f.NArg() > 0 {
 		return &usageError{fmt.Sprintf("Unmatched argument: '%s'", f.Arg(0))}
 	}
@@ -163,6 +166,34 @@ func (f *flags) parse(args []string) error {
 		}
 	}
 	return nil
+}
+
+// repeated is an option given twice that takes one value (picocli refuses that; flag keeps the last).
+func (f *flags) repeated(args []string) string {
+	seen := map[flag.Value]string{} // by value: -n and --lines are one option
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--" || !strings.HasPrefix(args[i], "-") {
+			return ""
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		fl := f.Lookup(name)
+		if fl == nil {
+			continue
+		}
+		if _, many := fl.Value.(*list); !many {
+			if first, twice := seen[fl.Value]; twice && fl.Name != "verbose" {
+				if len(first) > len(fl.Name) {
+					return first
+				}
+				return fl.Name
+			}
+			seen[fl.Value] = fl.Name
+		}
+		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) {
+			i++ // its value
+		}
+	}
+	return ""
 }
 
 func (f *flags) require(names ...string) { f.required = append(f.required, names...) }
