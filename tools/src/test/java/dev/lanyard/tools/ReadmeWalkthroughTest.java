@@ -81,8 +81,8 @@ class ReadmeWalkthroughTest {
             } else {
                 assertThat(dispatched).contains("go registration create", "go join-token create", "go cert issue",
                         "go cert renew", "go token issue", "go revoke --spiffe-id", "go reinstate --spiffe-id",
-                        "go console ", "go revocations watch", "java contracts publish", "java keys rotate",
-                        "java audit verify");
+                        "go console ", "go revocations watch", "go audit tail", "java contracts publish (handed back)",
+                        "java keys rotate (handed back)", "java audit verify (handed back)");
             }
         }
     }
@@ -139,8 +139,12 @@ class ReadmeWalkthroughTest {
                 "case \"" + GO_VERBS + "\" in",
                 "  *\" ${1:-none} \"*)",
                 "    if [ -n \"$cli\" ]; then",
+                // before it runs: a command stopped by the timeout above still shows where it ran
+                "      echo \"go $1 $2\" >> '" + dir.resolve("dispatch.log") + "'",
                 "      status=0; LANYARD_CLI_DEFER=1 \"$cli\" \"$@\" || status=$?",
-                "      [ \"$status\" -eq 125 ] || { echo \"go $1 $2\" >> '" + dir.resolve("dispatch.log") + "'; exit \"$status\"; }",
+                "      [ \"$status\" -eq 125 ] || exit \"$status\"",
+                "      echo \"java $1 $2 (handed back)\" >> '" + dir.resolve("dispatch.log") + "'",
+                "      exec " + run,
                 "    fi;;",
                 "esac",
                 "echo \"java $1 $2\" >> '" + dir.resolve("dispatch.log") + "'",
