@@ -453,6 +453,14 @@ func TestBadInputsSayWhatWasTriedAndExitWithTheDocumentedStatus(t *testing.T) {
 	}
 }
 
+func TestRunAloneItSendsHelpToTheJavaCommandLineWithoutRepeatingTheArguments(t *testing.T) {
+	r := cli(t, nil, "cert", "issue", "--join-token", "secret-token-value", "--help")
+	if r.code != exitUsage || r.out != "" || !strings.Contains(r.err, "run it through ./lanyard") ||
+		strings.Contains(r.err, "secret-token-value") {
+		t.Fatalf("cert issue --help run alone: %s", r)
+	}
+}
+
 func TestHelpUsageErrorsAndOtherVerbsAreHandedToTheJavaCommandLine(t *testing.T) {
 	deferring := map[string]string{"LANYARD_CLI_DEFER": "1"}
 	for _, args := range [][]string{{"registration", "list", "--help"}, {"cert", "issue", "-h"}, {"keys", "rotate", "--jwt"},

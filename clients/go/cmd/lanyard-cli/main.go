@@ -66,8 +66,9 @@ func run(e *env, args []string) int {
 		if deferring {
 			return exitDefer
 		}
-		fmt.Fprintf(e.stderr, "lanyard-cli: `lanyard %s` is answered by the Java command line; run it through ./lanyard\n",
-			strings.Join(args, " "))
+		// The arguments are not repeated: they may hold a join token.
+		fmt.Fprintln(e.stderr, "lanyard-cli: help, and every command but the server-calling verbs, is answered by the"+
+			" Java command line; run it through ./lanyard")
 		return exitUsage
 	}
 	err := cmd.run(e, rest)
