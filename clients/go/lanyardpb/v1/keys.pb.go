@@ -77,6 +77,290 @@ func (KeyKind) EnumDescriptor() ([]byte, []int) {
 	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{0}
 }
 
+// Prepares the next intermediate key.
+type PrepareIntermediateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareIntermediateRequest) Reset() {
+	*x = PrepareIntermediateRequest{}
+	mi := &file_lanyard_v1_keys_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareIntermediateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareIntermediateRequest) ProtoMessage() {}
+
+func (x *PrepareIntermediateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_keys_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareIntermediateRequest.ProtoReflect.Descriptor instead.
+func (*PrepareIntermediateRequest) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{0}
+}
+
+// The prepared key and its CSR.
+type PrepareIntermediateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The prepared key's id (its subject key identifier in hex).
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// PKCS#10 CSR, PEM.
+	CsrPem string `protobuf:"bytes,2,opt,name=csr_pem,json=csrPem,proto3" json:"csr_pem,omitempty"`
+	// When the key was made.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// True if the key had already been prepared by an earlier call (the same CSR again).
+	Existing      bool `protobuf:"varint,4,opt,name=existing,proto3" json:"existing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareIntermediateResponse) Reset() {
+	*x = PrepareIntermediateResponse{}
+	mi := &file_lanyard_v1_keys_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareIntermediateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareIntermediateResponse) ProtoMessage() {}
+
+func (x *PrepareIntermediateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_keys_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareIntermediateResponse.ProtoReflect.Descriptor instead.
+func (*PrepareIntermediateResponse) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PrepareIntermediateResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *PrepareIntermediateResponse) GetCsrPem() string {
+	if x != nil {
+		return x.CsrPem
+	}
+	return ""
+}
+
+func (x *PrepareIntermediateResponse) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *PrepareIntermediateResponse) GetExisting() bool {
+	if x != nil {
+		return x.Existing
+	}
+	return false
+}
+
+// An intermediate CA certificate an offline root signed.
+type ImportIntermediateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PEM; the first certificate is the intermediate, any others (its root) are ignored.
+	CertificatePem string `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ImportIntermediateRequest) Reset() {
+	*x = ImportIntermediateRequest{}
+	mi := &file_lanyard_v1_keys_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportIntermediateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportIntermediateRequest) ProtoMessage() {}
+
+func (x *ImportIntermediateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_keys_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportIntermediateRequest.ProtoReflect.Descriptor instead.
+func (*ImportIntermediateRequest) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ImportIntermediateRequest) GetCertificatePem() string {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return ""
+}
+
+// A new root for the trust bundle.
+type AddRootRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The offline root's self-signed certificate, PEM. Empty with generate.
+	CertificatePem string `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	// Make the new root here, in custody (a generated CA only); the next intermediate is signed by it.
+	Generate      bool `protobuf:"varint,2,opt,name=generate,proto3" json:"generate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddRootRequest) Reset() {
+	*x = AddRootRequest{}
+	mi := &file_lanyard_v1_keys_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddRootRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddRootRequest) ProtoMessage() {}
+
+func (x *AddRootRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_keys_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddRootRequest.ProtoReflect.Descriptor instead.
+func (*AddRootRequest) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AddRootRequest) GetCertificatePem() string {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return ""
+}
+
+func (x *AddRootRequest) GetGenerate() bool {
+	if x != nil {
+		return x.Generate
+	}
+	return false
+}
+
+// The root now in the trust bundle.
+type AddRootResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its subject key identifier in hex.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// SHA-256 of its DER, hex.
+	Sha256Fingerprint string `protobuf:"bytes,2,opt,name=sha256_fingerprint,json=sha256Fingerprint,proto3" json:"sha256_fingerprint,omitempty"`
+	// Its notAfter.
+	NotAfter *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	// Every root in the trust bundle now, PEM.
+	BundlePem     string `protobuf:"bytes,4,opt,name=bundle_pem,json=bundlePem,proto3" json:"bundle_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddRootResponse) Reset() {
+	*x = AddRootResponse{}
+	mi := &file_lanyard_v1_keys_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddRootResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddRootResponse) ProtoMessage() {}
+
+func (x *AddRootResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lanyard_v1_keys_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddRootResponse.ProtoReflect.Descriptor instead.
+func (*AddRootResponse) Descriptor() ([]byte, []int) {
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AddRootResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *AddRootResponse) GetSha256Fingerprint() string {
+	if x != nil {
+		return x.Sha256Fingerprint
+	}
+	return ""
+}
+
+func (x *AddRootResponse) GetNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotAfter
+	}
+	return nil
+}
+
+func (x *AddRootResponse) GetBundlePem() string {
+	if x != nil {
+		return x.BundlePem
+	}
+	return ""
+}
+
 // Lists keys.
 type ListKeysRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -88,7 +372,7 @@ type ListKeysRequest struct {
 
 func (x *ListKeysRequest) Reset() {
 	*x = ListKeysRequest{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[0]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -100,7 +384,7 @@ func (x *ListKeysRequest) String() string {
 func (*ListKeysRequest) ProtoMessage() {}
 
 func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[0]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -113,7 +397,7 @@ func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListKeysRequest) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{0}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListKeysRequest) GetKind() KeyKind {
@@ -135,7 +419,7 @@ type RotateKekRequest struct {
 
 func (x *RotateKekRequest) Reset() {
 	*x = RotateKekRequest{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[1]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -147,7 +431,7 @@ func (x *RotateKekRequest) String() string {
 func (*RotateKekRequest) ProtoMessage() {}
 
 func (x *RotateKekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[1]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -160,7 +444,7 @@ func (x *RotateKekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKekRequest.ProtoReflect.Descriptor instead.
 func (*RotateKekRequest) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{1}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RotateKekRequest) GetNewKekFile() string {
@@ -185,7 +469,7 @@ type RotateKekResponse struct {
 
 func (x *RotateKekResponse) Reset() {
 	*x = RotateKekResponse{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[2]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -197,7 +481,7 @@ func (x *RotateKekResponse) String() string {
 func (*RotateKekResponse) ProtoMessage() {}
 
 func (x *RotateKekResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[2]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -210,7 +494,7 @@ func (x *RotateKekResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKekResponse.ProtoReflect.Descriptor instead.
 func (*RotateKekResponse) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{2}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RotateKekResponse) GetKekId() string {
@@ -245,7 +529,7 @@ type RotateKeysRequest struct {
 
 func (x *RotateKeysRequest) Reset() {
 	*x = RotateKeysRequest{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[3]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +541,7 @@ func (x *RotateKeysRequest) String() string {
 func (*RotateKeysRequest) ProtoMessage() {}
 
 func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[3]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +554,7 @@ func (x *RotateKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeysRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeysRequest) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{3}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RotateKeysRequest) GetKind() KeyKind {
@@ -309,7 +593,7 @@ type KeyInfo struct {
 
 func (x *KeyInfo) Reset() {
 	*x = KeyInfo{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[4]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +605,7 @@ func (x *KeyInfo) String() string {
 func (*KeyInfo) ProtoMessage() {}
 
 func (x *KeyInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[4]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +618,7 @@ func (x *KeyInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyInfo.ProtoReflect.Descriptor instead.
 func (*KeyInfo) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{4}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *KeyInfo) GetKeyId() string {
@@ -411,14 +695,16 @@ func (x *KeyInfo) GetNextStepAt() *timestamppb.Timestamp {
 type ListKeysResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The keys.
-	Keys          []*KeyInfo `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	Keys []*KeyInfo `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	// What an operator must act on, e.g. the active issuing CA nears its end and no successor is prepared.
+	Warnings      []string `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_lanyard_v1_keys_proto_msgTypes[5]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +716,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lanyard_v1_keys_proto_msgTypes[5]
+	mi := &file_lanyard_v1_keys_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +729,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{5}
+	return file_lanyard_v1_keys_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListKeysResponse) GetKeys() []*KeyInfo {
@@ -453,12 +739,37 @@ func (x *ListKeysResponse) GetKeys() []*KeyInfo {
 	return nil
 }
 
+func (x *ListKeysResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 var File_lanyard_v1_keys_proto protoreflect.FileDescriptor
 
 const file_lanyard_v1_keys_proto_rawDesc = "" +
 	"\n" +
 	"\x15lanyard/v1/keys.proto\x12\n" +
-	"lanyard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\":\n" +
+	"lanyard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lanyard/v1/options.proto\"\x1c\n" +
+	"\x1aPrepareIntermediateRequest\"\xa4\x01\n" +
+	"\x1bPrepareIntermediateResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x17\n" +
+	"\acsr_pem\x18\x02 \x01(\tR\x06csrPem\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1a\n" +
+	"\bexisting\x18\x04 \x01(\bR\bexisting\"L\n" +
+	"\x19ImportIntermediateRequest\x12/\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\tB\x06\xb8\x9a#\x80\x80\x04R\x0ecertificatePem\"]\n" +
+	"\x0eAddRootRequest\x12/\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\tB\x06\xb8\x9a#\x80\x80\x04R\x0ecertificatePem\x12\x1a\n" +
+	"\bgenerate\x18\x02 \x01(\bR\bgenerate\"\xaf\x01\n" +
+	"\x0fAddRootResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12-\n" +
+	"\x12sha256_fingerprint\x18\x02 \x01(\tR\x11sha256Fingerprint\x127\n" +
+	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12\x1d\n" +
+	"\n" +
+	"bundle_pem\x18\x04 \x01(\tR\tbundlePem\":\n" +
 	"\x0fListKeysRequest\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.lanyard.v1.KeyKindR\x04kind\";\n" +
 	"\x10RotateKekRequest\x12'\n" +
@@ -484,19 +795,23 @@ const file_lanyard_v1_keys_proto_rawDesc = "" +
 	"\tnext_step\x18\t \x01(\tR\bnextStep\x12<\n" +
 	"\fnext_step_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"nextStepAt\";\n" +
+	"nextStepAt\"W\n" +
 	"\x10ListKeysResponse\x12'\n" +
-	"\x04keys\x18\x01 \x03(\v2\x13.lanyard.v1.KeyInfoR\x04keys*H\n" +
+	"\x04keys\x18\x01 \x03(\v2\x13.lanyard.v1.KeyInfoR\x04keys\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings*H\n" +
 	"\aKeyKind\x12\x18\n" +
 	"\x14KEY_KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKEY_KIND_JWT\x10\x01\x12\x11\n" +
-	"\rKEY_KIND_X509\x10\x022\xe8\x01\n" +
+	"\rKEY_KIND_X509\x10\x022\xef\x03\n" +
 	"\n" +
 	"KeyService\x12E\n" +
 	"\bListKeys\x12\x1b.lanyard.v1.ListKeysRequest\x1a\x1c.lanyard.v1.ListKeysResponse\x12I\n" +
 	"\n" +
 	"RotateKeys\x12\x1d.lanyard.v1.RotateKeysRequest\x1a\x1c.lanyard.v1.ListKeysResponse\x12H\n" +
-	"\tRotateKek\x12\x1c.lanyard.v1.RotateKekRequest\x1a\x1d.lanyard.v1.RotateKekResponseB_\n" +
+	"\tRotateKek\x12\x1c.lanyard.v1.RotateKekRequest\x1a\x1d.lanyard.v1.RotateKekResponse\x12f\n" +
+	"\x13PrepareIntermediate\x12&.lanyard.v1.PrepareIntermediateRequest\x1a'.lanyard.v1.PrepareIntermediateResponse\x12Y\n" +
+	"\x12ImportIntermediate\x12%.lanyard.v1.ImportIntermediateRequest\x1a\x1c.lanyard.v1.ListKeysResponse\x12B\n" +
+	"\aAddRoot\x12\x1a.lanyard.v1.AddRootRequest\x1a\x1b.lanyard.v1.AddRootResponseB_\n" +
 	"\x0edev.lanyard.v1B\tKeysProtoP\x01Z@github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1;lanyardv1b\x06proto3"
 
 var (
@@ -512,38 +827,51 @@ func file_lanyard_v1_keys_proto_rawDescGZIP() []byte {
 }
 
 var file_lanyard_v1_keys_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_lanyard_v1_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_lanyard_v1_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_lanyard_v1_keys_proto_goTypes = []any{
-	(KeyKind)(0),                  // 0: lanyard.v1.KeyKind
-	(*ListKeysRequest)(nil),       // 1: lanyard.v1.ListKeysRequest
-	(*RotateKekRequest)(nil),      // 2: lanyard.v1.RotateKekRequest
-	(*RotateKekResponse)(nil),     // 3: lanyard.v1.RotateKekResponse
-	(*RotateKeysRequest)(nil),     // 4: lanyard.v1.RotateKeysRequest
-	(*KeyInfo)(nil),               // 5: lanyard.v1.KeyInfo
-	(*ListKeysResponse)(nil),      // 6: lanyard.v1.ListKeysResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(KeyKind)(0),                        // 0: lanyard.v1.KeyKind
+	(*PrepareIntermediateRequest)(nil),  // 1: lanyard.v1.PrepareIntermediateRequest
+	(*PrepareIntermediateResponse)(nil), // 2: lanyard.v1.PrepareIntermediateResponse
+	(*ImportIntermediateRequest)(nil),   // 3: lanyard.v1.ImportIntermediateRequest
+	(*AddRootRequest)(nil),              // 4: lanyard.v1.AddRootRequest
+	(*AddRootResponse)(nil),             // 5: lanyard.v1.AddRootResponse
+	(*ListKeysRequest)(nil),             // 6: lanyard.v1.ListKeysRequest
+	(*RotateKekRequest)(nil),            // 7: lanyard.v1.RotateKekRequest
+	(*RotateKekResponse)(nil),           // 8: lanyard.v1.RotateKekResponse
+	(*RotateKeysRequest)(nil),           // 9: lanyard.v1.RotateKeysRequest
+	(*KeyInfo)(nil),                     // 10: lanyard.v1.KeyInfo
+	(*ListKeysResponse)(nil),            // 11: lanyard.v1.ListKeysResponse
+	(*timestamppb.Timestamp)(nil),       // 12: google.protobuf.Timestamp
 }
 var file_lanyard_v1_keys_proto_depIdxs = []int32{
-	0,  // 0: lanyard.v1.ListKeysRequest.kind:type_name -> lanyard.v1.KeyKind
-	0,  // 1: lanyard.v1.RotateKeysRequest.kind:type_name -> lanyard.v1.KeyKind
-	0,  // 2: lanyard.v1.KeyInfo.kind:type_name -> lanyard.v1.KeyKind
-	7,  // 3: lanyard.v1.KeyInfo.created_at:type_name -> google.protobuf.Timestamp
-	7,  // 4: lanyard.v1.KeyInfo.activated_at:type_name -> google.protobuf.Timestamp
-	7,  // 5: lanyard.v1.KeyInfo.retired_at:type_name -> google.protobuf.Timestamp
-	7,  // 6: lanyard.v1.KeyInfo.not_after:type_name -> google.protobuf.Timestamp
-	7,  // 7: lanyard.v1.KeyInfo.next_step_at:type_name -> google.protobuf.Timestamp
-	5,  // 8: lanyard.v1.ListKeysResponse.keys:type_name -> lanyard.v1.KeyInfo
-	1,  // 9: lanyard.v1.KeyService.ListKeys:input_type -> lanyard.v1.ListKeysRequest
-	4,  // 10: lanyard.v1.KeyService.RotateKeys:input_type -> lanyard.v1.RotateKeysRequest
-	2,  // 11: lanyard.v1.KeyService.RotateKek:input_type -> lanyard.v1.RotateKekRequest
-	6,  // 12: lanyard.v1.KeyService.ListKeys:output_type -> lanyard.v1.ListKeysResponse
-	6,  // 13: lanyard.v1.KeyService.RotateKeys:output_type -> lanyard.v1.ListKeysResponse
-	3,  // 14: lanyard.v1.KeyService.RotateKek:output_type -> lanyard.v1.RotateKekResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 0: lanyard.v1.PrepareIntermediateResponse.created_at:type_name -> google.protobuf.Timestamp
+	12, // 1: lanyard.v1.AddRootResponse.not_after:type_name -> google.protobuf.Timestamp
+	0,  // 2: lanyard.v1.ListKeysRequest.kind:type_name -> lanyard.v1.KeyKind
+	0,  // 3: lanyard.v1.RotateKeysRequest.kind:type_name -> lanyard.v1.KeyKind
+	0,  // 4: lanyard.v1.KeyInfo.kind:type_name -> lanyard.v1.KeyKind
+	12, // 5: lanyard.v1.KeyInfo.created_at:type_name -> google.protobuf.Timestamp
+	12, // 6: lanyard.v1.KeyInfo.activated_at:type_name -> google.protobuf.Timestamp
+	12, // 7: lanyard.v1.KeyInfo.retired_at:type_name -> google.protobuf.Timestamp
+	12, // 8: lanyard.v1.KeyInfo.not_after:type_name -> google.protobuf.Timestamp
+	12, // 9: lanyard.v1.KeyInfo.next_step_at:type_name -> google.protobuf.Timestamp
+	10, // 10: lanyard.v1.ListKeysResponse.keys:type_name -> lanyard.v1.KeyInfo
+	6,  // 11: lanyard.v1.KeyService.ListKeys:input_type -> lanyard.v1.ListKeysRequest
+	9,  // 12: lanyard.v1.KeyService.RotateKeys:input_type -> lanyard.v1.RotateKeysRequest
+	7,  // 13: lanyard.v1.KeyService.RotateKek:input_type -> lanyard.v1.RotateKekRequest
+	1,  // 14: lanyard.v1.KeyService.PrepareIntermediate:input_type -> lanyard.v1.PrepareIntermediateRequest
+	3,  // 15: lanyard.v1.KeyService.ImportIntermediate:input_type -> lanyard.v1.ImportIntermediateRequest
+	4,  // 16: lanyard.v1.KeyService.AddRoot:input_type -> lanyard.v1.AddRootRequest
+	11, // 17: lanyard.v1.KeyService.ListKeys:output_type -> lanyard.v1.ListKeysResponse
+	11, // 18: lanyard.v1.KeyService.RotateKeys:output_type -> lanyard.v1.ListKeysResponse
+	8,  // 19: lanyard.v1.KeyService.RotateKek:output_type -> lanyard.v1.RotateKekResponse
+	2,  // 20: lanyard.v1.KeyService.PrepareIntermediate:output_type -> lanyard.v1.PrepareIntermediateResponse
+	11, // 21: lanyard.v1.KeyService.ImportIntermediate:output_type -> lanyard.v1.ListKeysResponse
+	5,  // 22: lanyard.v1.KeyService.AddRoot:output_type -> lanyard.v1.AddRootResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_lanyard_v1_keys_proto_init() }
@@ -558,7 +886,7 @@ func file_lanyard_v1_keys_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lanyard_v1_keys_proto_rawDesc), len(file_lanyard_v1_keys_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,9 +21,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KeyService_ListKeys_FullMethodName   = "/lanyard.v1.KeyService/ListKeys"
-	KeyService_RotateKeys_FullMethodName = "/lanyard.v1.KeyService/RotateKeys"
-	KeyService_RotateKek_FullMethodName  = "/lanyard.v1.KeyService/RotateKek"
+	KeyService_ListKeys_FullMethodName            = "/lanyard.v1.KeyService/ListKeys"
+	KeyService_RotateKeys_FullMethodName          = "/lanyard.v1.KeyService/RotateKeys"
+	KeyService_RotateKek_FullMethodName           = "/lanyard.v1.KeyService/RotateKek"
+	KeyService_PrepareIntermediate_FullMethodName = "/lanyard.v1.KeyService/PrepareIntermediate"
+	KeyService_ImportIntermediate_FullMethodName  = "/lanyard.v1.KeyService/ImportIntermediate"
+	KeyService_AddRoot_FullMethodName             = "/lanyard.v1.KeyService/AddRoot"
 )
 
 // KeyServiceClient is the client API for KeyService service.
@@ -39,6 +42,16 @@ type KeyServiceClient interface {
 	// Re-wraps every software-custody data key under a new key-encryption key read from a file on the
 	// server's host; private keys are never decrypted, signing goes on throughout.
 	RotateKek(ctx context.Context, in *RotateKekRequest, opts ...grpc.CallOption) (*RotateKekResponse, error)
+	// Makes the next issuing CA's key in custody and answers its PKCS#10 CSR, for a root kept offline
+	// to sign. Answers the same CSR again while that key waits for its certificate.
+	PrepareIntermediate(ctx context.Context, in *PrepareIntermediateRequest, opts ...grpc.CallOption) (*PrepareIntermediateResponse, error)
+	// Takes the certificate an offline root signed for the prepared key: it must chain to a root in
+	// the trust bundle, hold the prepared key and be a CA valid now. It then rotates in as a generated
+	// CA does: prepared, published, active at the scheduled time, retired.
+	ImportIntermediate(ctx context.Context, in *ImportIntermediateRequest, opts ...grpc.CallOption) (*ListKeysResponse, error)
+	// Adds a root to the trust bundle before anything chains to it: an offline root's certificate, or
+	// (generate) a new root made in custody when this server holds its roots' keys.
+	AddRoot(ctx context.Context, in *AddRootRequest, opts ...grpc.CallOption) (*AddRootResponse, error)
 }
 
 type keyServiceClient struct {
@@ -79,6 +92,36 @@ func (c *keyServiceClient) RotateKek(ctx context.Context, in *RotateKekRequest, 
 	return out, nil
 }
 
+func (c *keyServiceClient) PrepareIntermediate(ctx context.Context, in *PrepareIntermediateRequest, opts ...grpc.CallOption) (*PrepareIntermediateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrepareIntermediateResponse)
+	err := c.cc.Invoke(ctx, KeyService_PrepareIntermediate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyServiceClient) ImportIntermediate(ctx context.Context, in *ImportIntermediateRequest, opts ...grpc.CallOption) (*ListKeysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListKeysResponse)
+	err := c.cc.Invoke(ctx, KeyService_ImportIntermediate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyServiceClient) AddRoot(ctx context.Context, in *AddRootRequest, opts ...grpc.CallOption) (*AddRootResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddRootResponse)
+	err := c.cc.Invoke(ctx, KeyService_AddRoot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyServiceServer is the server API for KeyService service.
 // All implementations must embed UnimplementedKeyServiceServer
 // for forward compatibility.
@@ -92,6 +135,16 @@ type KeyServiceServer interface {
 	// Re-wraps every software-custody data key under a new key-encryption key read from a file on the
 	// server's host; private keys are never decrypted, signing goes on throughout.
 	RotateKek(context.Context, *RotateKekRequest) (*RotateKekResponse, error)
+	// Makes the next issuing CA's key in custody and answers its PKCS#10 CSR, for a root kept offline
+	// to sign. Answers the same CSR again while that key waits for its certificate.
+	PrepareIntermediate(context.Context, *PrepareIntermediateRequest) (*PrepareIntermediateResponse, error)
+	// Takes the certificate an offline root signed for the prepared key: it must chain to a root in
+	// the trust bundle, hold the prepared key and be a CA valid now. It then rotates in as a generated
+	// CA does: prepared, published, active at the scheduled time, retired.
+	ImportIntermediate(context.Context, *ImportIntermediateRequest) (*ListKeysResponse, error)
+	// Adds a root to the trust bundle before anything chains to it: an offline root's certificate, or
+	// (generate) a new root made in custody when this server holds its roots' keys.
+	AddRoot(context.Context, *AddRootRequest) (*AddRootResponse, error)
 	mustEmbedUnimplementedKeyServiceServer()
 }
 
@@ -110,6 +163,15 @@ func (UnimplementedKeyServiceServer) RotateKeys(context.Context, *RotateKeysRequ
 }
 func (UnimplementedKeyServiceServer) RotateKek(context.Context, *RotateKekRequest) (*RotateKekResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateKek not implemented")
+}
+func (UnimplementedKeyServiceServer) PrepareIntermediate(context.Context, *PrepareIntermediateRequest) (*PrepareIntermediateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PrepareIntermediate not implemented")
+}
+func (UnimplementedKeyServiceServer) ImportIntermediate(context.Context, *ImportIntermediateRequest) (*ListKeysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportIntermediate not implemented")
+}
+func (UnimplementedKeyServiceServer) AddRoot(context.Context, *AddRootRequest) (*AddRootResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddRoot not implemented")
 }
 func (UnimplementedKeyServiceServer) mustEmbedUnimplementedKeyServiceServer() {}
 func (UnimplementedKeyServiceServer) testEmbeddedByValue()                    {}
@@ -186,6 +248,60 @@ func _KeyService_RotateKek_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyService_PrepareIntermediate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrepareIntermediateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).PrepareIntermediate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_PrepareIntermediate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).PrepareIntermediate(ctx, req.(*PrepareIntermediateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyService_ImportIntermediate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportIntermediateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).ImportIntermediate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_ImportIntermediate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).ImportIntermediate(ctx, req.(*ImportIntermediateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyService_AddRoot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddRootRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).AddRoot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_AddRoot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).AddRoot(ctx, req.(*AddRootRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyService_ServiceDesc is the grpc.ServiceDesc for KeyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -204,6 +320,18 @@ var KeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateKek",
 			Handler:    _KeyService_RotateKek_Handler,
+		},
+		{
+			MethodName: "PrepareIntermediate",
+			Handler:    _KeyService_PrepareIntermediate_Handler,
+		},
+		{
+			MethodName: "ImportIntermediate",
+			Handler:    _KeyService_ImportIntermediate_Handler,
+		},
+		{
+			MethodName: "AddRoot",
+			Handler:    _KeyService_AddRoot_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

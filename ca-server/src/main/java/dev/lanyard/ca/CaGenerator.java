@@ -3,25 +3,14 @@ package dev.lanyard.ca;
 import dev.lanyard.custody.KeyAlgorithm;
 import dev.lanyard.custody.KeyCustody;
 import dev.lanyard.custody.Signer;
-import java.math.BigInteger;
 import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Date;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
-import org.bouncycastle.asn1.x509.AuthorityKeyIdentifier;
-import org.bouncycastle.asn1.x509.BasicConstraints;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.asn1.x509.KeyUsage;
-import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
-import org.bouncycastle.cert.CertIOException;
-import org.bouncycastle.cert.X509v3CertificateBuilder;
 
 /**
  * Makes a dev CA: an ECDSA P-256 root and an intermediate under it, and later intermediates for
@@ -42,21 +31,28 @@ public final class CaGenerator {
     }
 
     public IssuingCa generate(String trustDomain, Duration rootTtl, Duration intermediateTtl) {
-        Signer rootKey = newKey();
-        Instant now = clock.instant();
-        X500Name rootName = name(trustDomain + " root");
-        X509Certificate root = sign(rootName, rootName, rootKey.publicKey(), rootKey, now.minus(BACKDATE),
-                now.plus(rootTtl), trustDomain, -1);
-        CaCertificate rootCa = new CaCertificate(root, rootKey, X509.keyId(root));
+        CaCertificate rootCa = newRoot(trustDomain, rootTtl);
         return new IssuingCa(rootCa, newIntermediate(rootCa, trustDomain, intermediateTtl));
     }
 
-    /** A new intermediate under the same root, for rotation; needs the root's key. */
-    public IssuingCa rotateIntermediate(IssuingCa current, String trustDomain, Duration ttl) {
-        if (!current.root().hasSigner()) {
+    /** A new self-signed root with its key in custody: the first one, or the next one of a root rotation. */
+    public CaCertificate newRoot(String trustDomain, Duration ttl) {
+        Signer rootKey = newKey();
+        Instant now = clock.instant();
+        String keyId = keyId(rootKey);
+        // The key id in the name: two generations of roots must never share a subject.
+        X500Name rootName = name(trustDomain + " root " + keyId.substring(0, 8));
+        X509Certificate root = sign(rootName, rootName, rootKey.publicKey(), rootKey, now.minus(BACKDATE),
+                now.plus(ttl), trustDomain, -1);
+        return new CaCertificate(root, rootKey, keyId);
+    }
+
+    /** A new intermediate under {@code root}, for rotation; needs the root's key. */
+    public IssuingCa intermediateUnder(CaCertificate root, String trustDomain, Duration ttl) {
+        if (!root.hasSigner()) {
             throw new IllegalStateException("the root key is offline: import a new intermediate signed by it instead");
         }
-        return new IssuingCa(current.root(), newIntermediate(current.root(), trustDomain, ttl));
+        return new IssuingCa(root, newIntermediate(root, trustDomain, ttl));
     }
 
     private CaCertificate newIntermediate(CaCertificate root, String trustDomain, Duration ttl) {
@@ -67,7 +63,7 @@ public final class CaGenerator {
         if (notAfter.isAfter(rootNotAfter)) {
             notAfter = rootNotAfter;
         }
-        String keyId = java.util.HexFormat.of().formatHex(X509.subjectKeyIdentifier(key.publicKey()).getKeyIdentifier());
+        String keyId = keyId(key);
         X509Certificate certificate = sign(X500Name.getInstance(root.certificate().getSubjectX500Principal().getEncoded()),
                 name(trustDomain + " intermediate " + keyId.substring(0, 8)), key.publicKey(),
                 root.signer(), now.minus(BACKDATE), notAfter, trustDomain, 0);
@@ -76,25 +72,17 @@ public final class CaGenerator {
 
     private X509Certificate sign(X500Name issuer, X500Name subject, PublicKey subjectKey, Signer issuerKey,
             Instant notBefore, Instant notAfter, String trustDomain, int pathLength) {
-        try {
-            BigInteger serial = serials.next();
-            X509v3CertificateBuilder builder = new X509v3CertificateBuilder(issuer, serial, Date.from(notBefore),
-                    Date.from(notAfter), subject, SubjectPublicKeyInfo.getInstance(subjectKey.getEncoded()));
-            builder.addExtension(Extension.basicConstraints, true,
-                    pathLength < 0 ? new BasicConstraints(true) : new BasicConstraints(pathLength));
-            builder.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-            builder.addExtension(Extension.subjectKeyIdentifier, false, X509.subjectKeyIdentifier(subjectKey));
-            if (!subjectKey.equals(issuerKey.publicKey())) {
-                builder.addExtension(Extension.authorityKeyIdentifier, false, new AuthorityKeyIdentifier(
-                        X509.subjectKeyIdentifier(issuerKey.publicKey()).getKeyIdentifier()));
-            }
-            // SPIFFE: a signing certificate may carry the trust domain's own SPIFFE ID.
-            builder.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(
-                    new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://" + trustDomain)));
-            return X509.certificate(builder.build(new SignatureContentSigner(issuerKey)));
-        } catch (CertIOException e) {
-            throw new IllegalStateException("cannot build a CA certificate", e);
-        }
+        return CaProfile.build(issuer, subject, subjectKey, issuerKey.publicKey(), new SignatureContentSigner(issuerKey),
+                serials.next(), notBefore, notAfter, trustDomain, pathLength);
+    }
+
+    static String keyId(Signer key) {
+        return java.util.HexFormat.of().formatHex(X509.subjectKeyIdentifier(key.publicKey()).getKeyIdentifier());
+    }
+
+    /** The subject of the next intermediate with key id {@code keyId}. */
+    static X500Name intermediateName(String trustDomain, String keyId) {
+        return name(trustDomain + " intermediate " + keyId.substring(0, 8));
     }
 
     private static X500Name name(String commonName) {
@@ -105,7 +93,7 @@ public final class CaGenerator {
     }
 
     /** A CA key in custody under a fresh random id (the key id, the SKI, is known only once the key exists). */
-    private Signer newKey() {
+    Signer newKey() {
         return custody.generate("ca-" + serials.next().toString(16), KeyAlgorithm.ES256);
     }
 }

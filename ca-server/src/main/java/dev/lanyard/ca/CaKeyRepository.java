@@ -30,4 +30,18 @@ public interface CaKeyRepository {
 
     /** Every CA key, oldest first. */
     List<StoredCaKey> all();
+
+    /** Keeps a prepared intermediate key that waits for its certificate. */
+    void insertPending(PendingCaKey key);
+
+    /** Keys waiting for a certificate, oldest first. */
+    List<PendingCaKey> pending();
+
+    /**
+     * In one transaction: stores {@code certified} (the intermediate with the certificate an offline
+     * root signed) and forgets the pending key {@code pendingId}.
+     *
+     * @return false, storing nothing, if {@code pendingId} is no longer pending (imported meanwhile)
+     */
+    boolean certifyPending(String pendingId, StoredCaKey certified);
 }

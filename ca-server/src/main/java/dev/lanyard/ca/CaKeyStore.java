@@ -20,6 +20,8 @@ public final class CaKeyStore {
     private final CryptoProviders crypto;
     private final Clock clock;
     private final Map<String, CaCertificate> opened = new ConcurrentHashMap<>();
+    private final Map<String, X509Certificate> parsed = new ConcurrentHashMap<>();
+    private final Map<String, String> issuers = new ConcurrentHashMap<>();
 
     public CaKeyStore(CaKeyRepository repository, KeyCustody custody, CryptoProviders crypto, Clock clock) {
         this.repository = repository;
@@ -54,6 +56,36 @@ public final class CaKeyStore {
         throw new IllegalStateException("the store holds intermediate " + intermediate.keyId() + " but not its root");
     }
 
+    /** The certificate of a row, without opening its key (a dropped CA's key may be gone). */
+    public X509Certificate certificate(StoredCaKey row) {
+        return parsed.computeIfAbsent(row.id(), id -> Pem.parseCertificates(row.certificatePem()).get(0));
+    }
+
+    /** The id of the root row among {@code rows} that signed {@code intermediate}, if there is one. */
+    public Optional<String> rootOf(StoredCaKey intermediate, List<StoredCaKey> rows) {
+        String known = issuers.get(intermediate.id());
+        if (known != null) {
+            return Optional.of(known);
+        }
+        for (StoredCaKey candidate : rows) {
+            if (candidate.kind() == StoredCaKey.Kind.ROOT && signs(certificate(candidate), certificate(intermediate))) {
+                issuers.put(intermediate.id(), candidate.id());
+                return Optional.of(candidate.id());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** A root row with its custody signer, if its key is held here. */
+    public CaCertificate openRoot(StoredCaKey row) {
+        return open(row);
+    }
+
+    /** Publishes a new root: ahead of everything that will chain to it. */
+    public void saveRoot(CaCertificate root) {
+        repository.insert(row(root, StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE));
+    }
+
     /** Stores a new CA: the root (once) and the intermediate as ACTIVE. */
     public void save(IssuingCa ca) {
         saveIntermediate(ca, KeyStatus.ACTIVE);
@@ -67,7 +99,7 @@ public final class CaKeyStore {
         repository.insert(row(ca.intermediate(), StoredCaKey.Kind.INTERMEDIATE, status));
     }
 
-    private StoredCaKey row(CaCertificate ca, StoredCaKey.Kind kind, KeyStatus status) {
+    StoredCaKey row(CaCertificate ca, StoredCaKey.Kind kind, KeyStatus status) {
         Optional<String> custodyId = ca.hasSigner() ? Optional.of(ca.signer().id()) : Optional.empty();
         return StoredCaKey.created(ca.keyId(), kind, status, Pem.certificates(List.of(ca.certificate())), custodyId,
                 ca.certificate().getNotAfter().toInstant(), clock.instant());

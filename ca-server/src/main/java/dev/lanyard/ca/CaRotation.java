@@ -10,20 +10,31 @@ import dev.lanyard.rotation.RotationStep;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Rotates the issuing intermediate with the same step machine as JWT keys ({@link KeyRotator}): a
- * next intermediate is prepared under the same root (its key made in custody) and trusted by the
- * server before it signs, becomes active at half of the current one's lifetime, and stays trusted
- * while anything it signed can live. Verifiers trust the root, so a rotation under the same root
- * changes nothing for them. {@link #refresh()} picks up another replica's steps.
+ * next intermediate is prepared (made here under a root whose key is in custody, or imported after
+ * an offline root signed it) and trusted by the server before it signs, becomes active at half of
+ * the current one's lifetime (or of its own certificate's validity, if that is shorter), and stays
+ * trusted while anything it signed can live. {@link #refresh()} picks up another replica's steps.
+ *
+ * <p>Roots: the trust bundle holds every root under which an intermediate is still trusted, and
+ * every root added ahead of a root rotation that nothing chains to yet. A root therefore enters the
+ * bundle before any intermediate under it signs, and leaves only when the last intermediate under
+ * it is dropped, which is when everything that intermediate signed has expired. When the root the
+ * server holds would cut the next intermediate short, the server makes a new root first.
  */
 public final class CaRotation {
 
@@ -34,19 +45,31 @@ public final class CaRotation {
     private final String trustDomain;
     private final Duration intermediateTtl;
     private final Function<IssuingCa, CertificateAuthority> authorities;
-    private final Consumer<List<IssuingCa>> onTrustedChange;
+    private final Duration rootTtl;
+    private final Clock clock;
+    private final BiConsumer<List<IssuingCa>, List<X509Certificate>> onTrustedChange;
     private final KeyRotator rotator;
     private final Object reloading = new Object();
     private final AtomicReference<CertificateAuthority> active = new AtomicReference<>();
     private volatile List<String> trustedIds = List.of();
+    private volatile List<CaCertificate> trustedRoots = List.of();
 
-    public CaRotation(CaKeyStore store, CaGenerator generator, RotationPlanner planner, Clock clock, String trustDomain,
-            Duration intermediateTtl, Function<IssuingCa, CertificateAuthority> authorities,
-            Consumer<List<IssuingCa>> onTrustedChange, RotationLease lease) {
+    /** The CA's names and lifetimes: its trust domain, and how long new roots and intermediates live. */
+    public record Settings(String trustDomain, Duration rootTtl, Duration intermediateTtl) {
+    }
+
+    /**
+     * @param onTrustedChange gets the trusted CAs and the roots added ahead of anything under them
+     */
+    public CaRotation(CaKeyStore store, CaGenerator generator, RotationPlanner planner, Clock clock, Settings settings,
+            Function<IssuingCa, CertificateAuthority> authorities,
+            BiConsumer<List<IssuingCa>, List<X509Certificate>> onTrustedChange, RotationLease lease) {
         this.store = store;
         this.generator = generator;
-        this.trustDomain = trustDomain;
-        this.intermediateTtl = intermediateTtl;
+        this.clock = clock;
+        this.trustDomain = settings.trustDomain();
+        this.rootTtl = settings.rootTtl();
+        this.intermediateTtl = settings.intermediateTtl();
         this.authorities = authorities;
         this.onTrustedChange = onTrustedChange;
         this.rotator = new KeyRotator(new Steps(), planner, lease, clock);
@@ -61,6 +84,28 @@ public final class CaRotation {
     /** The authority that signs now. */
     public CertificateAuthority active() {
         return active.get();
+    }
+
+    /** The roots in the trust bundle now, with their signers where the key is held here. */
+    public List<CaCertificate> trustedRoots() {
+        return trustedRoots;
+    }
+
+    /** The store (the offline import and root additions write to it, then call {@link #refresh()}). */
+    public CaKeyStore store() {
+        return store;
+    }
+
+    /**
+     * The slot of an intermediate as the planner sees it: its successor takes over at the midpoint of
+     * its certificate's validity if that comes before the configured lifetime (an imported certificate
+     * an offline root signed for less time).
+     */
+    public KeySlot slot(StoredCaKey k) {
+        X509Certificate certificate = store.certificate(k);
+        Instant notBefore = certificate.getNotBefore().toInstant();
+        Instant midpoint = notBefore.plus(Duration.between(notBefore, certificate.getNotAfter().toInstant()).dividedBy(2));
+        return new KeySlot(k.id(), k.status(), k.createdAt(), k.activatedAt(), k.retiredAt(), Optional.of(midpoint));
     }
 
     /** Intermediate rows, oldest first, for `lanyard keys list`. */
@@ -94,23 +139,32 @@ public final class CaRotation {
 
         @Override
         public List<KeySlot> slots() {
-            return intermediates().stream().filter(k -> k.status() != KeyStatus.DROPPED)
-                    .map(k -> new KeySlot(k.id(), k.status(), k.createdAt(), k.activatedAt(), k.retiredAt()))
+            return intermediates().stream().filter(k -> k.status() != KeyStatus.DROPPED).map(CaRotation.this::slot)
                     .toList();
         }
 
         /** Always PREPARED: the CA itself is made by {@link CaBootstrap}, so a next one never signs at once. */
         @Override
         public Optional<String> create(KeyStatus status, Instant now, Fence fence) {
-            IssuingCa current = active.get().ca();
-            if (!current.root().hasSigner()) {
-                String why = "the root key is offline: import a new intermediate signed by it to rotate";
+            Optional<CaCertificate> held = trustedRoots.stream().filter(CaCertificate::hasSigner)
+                    .max(Comparator.comparing(r -> r.certificate().getNotAfter()));
+            if (held.isEmpty()) {
+                String why = "the root key is offline: run `lanyard ca prepare`, sign its CSR with the offline root"
+                        + " and `lanyard ca import-intermediate` the certificate";
                 LOG.warn("cannot prepare the next issuing CA: {}", why);
                 return Optional.of(why);
             }
-            IssuingCa next = generator.rotateIntermediate(current, trustDomain, intermediateTtl);
+            CaCertificate root = held.get();
+            if (root.certificate().getNotAfter().toInstant().isBefore(now.plus(intermediateTtl))) {
+                // The next intermediate would be cut short: a new root, published from now, signs it.
+                root = generator.newRoot(trustDomain, rootTtl);
+                store.saveRoot(root);
+                LOG.info("root {} nears its end; made root {} to sign the next issuing CA",
+                        held.get().keyId(), root.keyId());
+            }
+            IssuingCa next = generator.intermediateUnder(root, trustDomain, intermediateTtl);
             store.saveIntermediate(next, KeyStatus.PREPARED);
-            LOG.info("prepared the next issuing CA {}", next.intermediate().keyId());
+            LOG.info("prepared the next issuing CA {} under root {}", next.intermediate().keyId(), root.keyId());
             return Optional.empty();
         }
 
@@ -137,7 +191,8 @@ public final class CaRotation {
     }
 
     private void reload() {
-        List<StoredCaKey> rows = intermediates();
+        List<StoredCaKey> all = store.repository().all();
+        List<StoredCaKey> rows = all.stream().filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE).toList();
         StoredCaKey activeRow = rows.stream().filter(k -> k.status() == KeyStatus.ACTIVE)
                 .reduce((older, newer) -> newer)
                 .orElseThrow(() -> new IllegalStateException("the store has no active issuing CA"));
@@ -145,10 +200,28 @@ public final class CaRotation {
             active.set(authorities.apply(store.load(activeRow)));
         }
         List<StoredCaKey> trusted = rows.stream().filter(k -> k.status() != KeyStatus.DROPPED).toList();
-        List<String> ids = trusted.stream().map(StoredCaKey::id).toList();
+        // Roots nothing chains to yet (added ahead of a root rotation) are published until they expire.
+        Set<String> used = new HashSet<>();
+        Set<String> trustedUnder = new HashSet<>();
+        for (StoredCaKey row : rows) {
+            store.rootOf(row, all).ifPresent(root -> {
+                used.add(root);
+                if (row.status() != KeyStatus.DROPPED) {
+                    trustedUnder.add(root);
+                }
+            });
+        }
+        Instant now = clock.instant();
+        List<StoredCaKey> roots = all.stream().filter(k -> k.kind() == StoredCaKey.Kind.ROOT)
+                .filter(k -> trustedUnder.contains(k.id()) || (!used.contains(k.id()) && k.notAfter().isAfter(now)))
+                .toList();
+        List<String> ids = new ArrayList<>(trusted.stream().map(StoredCaKey::id).toList());
+        roots.forEach(r -> ids.add("root " + r.id()));
         if (!ids.equals(trustedIds)) {
-            trustedIds = ids;
-            onTrustedChange.accept(trusted.stream().map(store::load).toList());
+            trustedIds = List.copyOf(ids);
+            trustedRoots = roots.stream().map(store::openRoot).toList();
+            onTrustedChange.accept(trusted.stream().map(store::load).toList(), roots.stream()
+                    .filter(r -> !used.contains(r.id())).map(store::certificate).toList());
         }
     }
 }

@@ -46,8 +46,10 @@ public final class LanyardMetrics {
      * @param watchers        open WatchRevocations streams
      * @param keys            the active JWT key and issuing CA: age and time to their next rotation
      * @param issuingHorizon  how long the active issuing CA can still issue (its remaining lifetime)
+     * @param successorMissing the active issuing CA nears its hand-over and no successor is prepared
      */
-    public LanyardMetrics(IntSupplier watchers, Supplier<List<KeyClock>> keys, Supplier<Duration> issuingHorizon) {
+    public LanyardMetrics(IntSupplier watchers, Supplier<List<KeyClock>> keys, Supplier<Duration> issuingHorizon,
+            java.util.function.BooleanSupplier successorMissing) {
         certificates = Counter.builder().name("lanyard_certificates_total")
                 .help("Certificate requests by operation (bootstrap, renew), outcome (issued, refused) and refusal code")
                 .labelNames("operation", "outcome", "code").register(registry);
@@ -82,6 +84,10 @@ public final class LanyardMetrics {
         GaugeWithCallback.builder().name("lanyard_issuing_ca_remaining_seconds")
                 .help("Time until the active issuing CA expires: no certificate can outlive it")
                 .callback(cb -> cb.call(seconds(issuingHorizon.get()))).register(registry);
+        GaugeWithCallback.builder().name("lanyard_ca_successor_missing")
+                .help("1 when the active issuing CA nears its hand-over (ca.successor-warning) and no successor is"
+                        + " prepared while the root key is offline, or its hand-over is overdue; else 0")
+                .callback(cb -> cb.call(successorMissing.getAsBoolean() ? 1 : 0)).register(registry);
         registerProcess();
     }
 

@@ -1,6 +1,16 @@
 package dev.lanyard.server;
 
 import dev.lanyard.rpc.Protos;
+import dev.lanyard.rpc.Statuses;
+import dev.lanyard.ca.CaCertificate;
+import dev.lanyard.ca.OfflineIntermediates;
+import dev.lanyard.ca.StoredCaKey;
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.v1.AddRootRequest;
+import dev.lanyard.v1.AddRootResponse;
+import dev.lanyard.v1.ImportIntermediateRequest;
+import dev.lanyard.v1.PrepareIntermediateRequest;
+import dev.lanyard.v1.PrepareIntermediateResponse;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.rotation.KeySlot;
 import dev.lanyard.rotation.KeyStatus;
@@ -38,6 +48,23 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
 
         /** The CA's rotation rules. */
         RotationPlanner planner();
+
+        /** What an operator must act on (an issuing CA near its hand-over with no successor); empty if nothing. */
+        Optional<String> warning();
+
+        OfflineIntermediates.Prepared prepare() throws Refusal;
+
+        /** The imported intermediate's row (PREPARED). */
+        StoredCaKey importIntermediate(String pem) throws Refusal;
+
+        /** Publishes an offline root's certificate ({@code pem}), or a new root made in custody (empty). */
+        CaCertificate addRoot(Optional<String> pem) throws Refusal;
+
+        /** The planner's view of each key that is not dropped (with its certificate's own hand-over time). */
+        List<KeySlot> slots();
+
+        /** Every root in the trust bundle now. */
+        List<java.security.cert.X509Certificate> roots();
     }
 
     private final JwtSigningKeys jwtKeys;
@@ -114,6 +141,62 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
         });
     }
 
+    /** Audited with the key id; the CSR is public and goes back to the caller only. */
+    @Override
+    public void prepareIntermediate(PrepareIntermediateRequest request,
+            StreamObserver<PrepareIntermediateResponse> response) {
+        calls.run("ca.prepare", "x509 next intermediate", response, () -> {
+            OfflineIntermediates.Prepared prepared = refusing(x509Keys::prepare);
+            return PrepareIntermediateResponse.newBuilder().setKeyId(prepared.key().id())
+                    .setCsrPem(prepared.key().csrPem()).setCreatedAt(Protos.timestamp(prepared.key().createdAt()))
+                    .setExisting(prepared.existing()).build();
+        });
+    }
+
+    @Override
+    public void importIntermediate(ImportIntermediateRequest request, StreamObserver<ListKeysResponse> response) {
+        calls.run("ca.import-intermediate", "x509 intermediate", response, () -> {
+            if (request.getCertificatePem().isBlank()) {
+                throw AuditedCall.invalid("certificate_pem is required: the intermediate certificate the offline root"
+                        + " signed, PEM");
+            }
+            refusing(() -> x509Keys.importIntermediate(request.getCertificatePem()));
+            afterRotation.run();
+            return list(KeyKind.KEY_KIND_X509);
+        });
+    }
+
+    @Override
+    public void addRoot(AddRootRequest request, StreamObserver<AddRootResponse> response) {
+        String target = request.getGenerate() ? "x509 root (generated)" : "x509 root";
+        calls.run("ca.add-root", target, response, () -> {
+            if (request.getGenerate() == !request.getCertificatePem().isBlank()) {
+                throw AuditedCall.invalid("give exactly one of certificate_pem (an offline root's certificate) or"
+                        + " generate (a new root made by this server)");
+            }
+            CaCertificate root = refusing(() -> x509Keys.addRoot(request.getGenerate() ? Optional.empty()
+                    : Optional.of(request.getCertificatePem())));
+            afterRotation.run();
+            return AddRootResponse.newBuilder().setKeyId(root.keyId())
+                    .setSha256Fingerprint(dev.lanyard.crypto.Pem.sha256Fingerprint(root.certificate()))
+                    .setNotAfter(Protos.timestamp(root.certificate().getNotAfter().toInstant()))
+                    .setBundlePem(dev.lanyard.crypto.Pem.certificates(x509Keys.roots())).build();
+        });
+    }
+
+    @FunctionalInterface
+    private interface Capability<T> {
+        T call() throws Refusal;
+    }
+
+    private static <T> T refusing(Capability<T> capability) throws StatusException {
+        try {
+            return capability.call();
+        } catch (Refusal refusal) {
+            throw Statuses.exception(refusal);
+        }
+    }
+
     private ListKeysResponse list(KeyKind kind) throws StatusException {
         ListKeysResponse.Builder b = ListKeysResponse.newBuilder();
         if (kind == KeyKind.KEY_KIND_X509 || kind == KeyKind.KEY_KIND_UNSPECIFIED) {
@@ -135,7 +218,11 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
         if (kind == KeyKind.UNRECOGNIZED) {
             throw AuditedCall.invalid("unknown key kind");
         }
-        return withNextSteps(b.build());
+        ListKeysResponse withSteps = withNextSteps(b.build());
+        if (kind == KeyKind.KEY_KIND_X509 || kind == KeyKind.KEY_KIND_UNSPECIFIED) {
+            return withSteps.toBuilder().addAllWarnings(x509Keys.warning().stream().toList()).build();
+        }
+        return withSteps;
     }
 
     /** Each key's next scheduled step (activation, retirement, ...) as its kind's rotation rules say. */
@@ -146,7 +233,10 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
             // DROPPED CA keys have no next step (and no place in the rotation rules)
             List<KeyInfo> ofKind = keys.getKeysList().stream().filter(k -> k.getKind() == kind)
                     .filter(k -> !k.getStatus().equals("DROPPED")).toList();
-            List<KeySlot> slots = ofKind.stream().map(KeyGrpcService::slot).toList();
+            java.util.Map<String, KeySlot> x509 = kind == KeyKind.KEY_KIND_X509
+                    ? x509Keys.slots().stream().collect(java.util.stream.Collectors.toMap(KeySlot::id, s -> s))
+                    : java.util.Map.of();
+            List<KeySlot> slots = ofKind.stream().map(k -> x509.getOrDefault(k.getKeyId(), slot(k))).toList();
             for (int i = 0; i < ofKind.size(); i++) {
                 KeyInfo.Builder info = ofKind.get(i).toBuilder();
                 planner.next(slots, slots.get(i)).ifPresent(t -> info.setNextStep(t.step())

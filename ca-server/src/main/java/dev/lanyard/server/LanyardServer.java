@@ -20,6 +20,11 @@ import dev.lanyard.ca.CaGenerator;
 import dev.lanyard.ca.CaImporter;
 import dev.lanyard.ca.CaKeyStore;
 import dev.lanyard.ca.CaRotation;
+import dev.lanyard.ca.CaCertificate;
+import dev.lanyard.ca.OfflineIntermediates;
+import dev.lanyard.ca.RootAdditions;
+import dev.lanyard.ca.SuccessorWatch;
+import dev.lanyard.refusal.Refusal;
 import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.ca.CertificateAuthority;
 import dev.lanyard.ca.CsrValidator;
@@ -154,6 +159,9 @@ public final class LanyardServer implements AutoCloseable {
     private final IssuingCa ca;
     private final TrustAuthorities authorities;
     private final CaRotation caRotation;
+    private final OfflineIntermediates offlineIntermediates;
+    private final RootAdditions rootAdditions;
+    private final SuccessorWatch successorWatch;
     private final JwtSigningKeys jwtKeys;
     private final JwtKeySets jwtKeySets;
     private final TrustBundles bundles;
@@ -221,13 +229,20 @@ public final class LanyardServer implements AutoCloseable {
         RotationLease rotationLease = new DatabaseLease(leases, "rotation", replica, LEASE_TTL, clock);
         this.authorities = new TrustAuthorities(List.of(ca));
         // The issuing CA rotates at half its lifetime; it stays trusted while its certificates can live.
-        this.caRotation = new CaRotation(caKeys, new CaGenerator(custody, clock, serials),
+        CaGenerator caGenerator = new CaGenerator(custody, clock, serials);
+        this.caRotation = new CaRotation(caKeys, caGenerator,
                 new RotationPlanner(new RotationPolicy(config.intermediateTtl().dividedBy(2),
                         config.tokens().publishLead(), config.maxSvidTtl().plus(CertificateAuthority.BACKDATE))),
-                clock, config.trustDomain(), config.intermediateTtl(),
+                clock, new CaRotation.Settings(config.trustDomain(), config.rootTtl(), config.intermediateTtl()),
                 issuing -> new CertificateAuthority(issuing, clock, serials,
                         config.crlUrl(issuing.intermediate().keyId())),
                 authorities::update, rotationLease);
+        // An imported intermediate must outlast its publish lead and the longest certificate it signs.
+        this.offlineIntermediates = new OfflineIntermediates(caRotation, caGenerator, custody, clock,
+                config.trustDomain(), config.tokens().publishLead().plus(config.maxSvidTtl())
+                        .plus(CertificateAuthority.BACKDATE));
+        this.rootAdditions = new RootAdditions(caRotation, caGenerator, clock, config.trustDomain(), config.rootTtl());
+        this.successorWatch = new SuccessorWatch(caRotation, clock, config.caSuccessorWarning());
         JoinTokens joinTokens = new JoinTokens(joinTokenRepository, clock, random);
 
         var revocationLog = new JdbcRevocationRepository(database.dataSource());
@@ -296,7 +311,8 @@ public final class LanyardServer implements AutoCloseable {
                 .trustManager(new ClientCertificateRequest(authorities::intermediates))
                 .clientAuth(TlsServerCredentials.ClientAuth.OPTIONAL);
         this.metrics = new LanyardMetrics(revocationWatchers::count, this::keyClocks, () -> Duration.between(
-                clock.instant(), caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant()));
+                clock.instant(), caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant()),
+                () -> successorWatch.warning().isPresent());
         metrics.storeBytes(database::bytesOnDisk);
         database.syncCounts().ifPresent(initial -> metrics.storeSyncs(
                 () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
@@ -650,7 +666,7 @@ public final class LanyardServer implements AutoCloseable {
         caRotation.intermediates().stream().filter(k -> k.status() == dev.lanyard.rotation.KeyStatus.ACTIVE).forEach(k -> {
             java.time.Instant since = k.activatedAt().orElse(k.createdAt());
             clocks.add(new LanyardMetrics.KeyClock("x509", k.id(), Duration.between(since, now),
-                    Duration.between(now, since.plus(config.intermediateTtl().dividedBy(2)))));
+                    Duration.between(now, caRotation.planner().end(caRotation.slot(k)))));
         });
         return clocks;
     }
@@ -709,6 +725,37 @@ public final class LanyardServer implements AutoCloseable {
             @Override
             public dev.lanyard.rotation.RotationPlanner planner() {
                 return caRotation.planner();
+            }
+
+            @Override
+            public Optional<String> warning() {
+                return successorWatch.warning();
+            }
+
+            @Override
+            public OfflineIntermediates.Prepared prepare() throws Refusal {
+                return offlineIntermediates.prepare();
+            }
+
+            @Override
+            public StoredCaKey importIntermediate(String pem) throws Refusal {
+                return offlineIntermediates.importCertificate(pem);
+            }
+
+            @Override
+            public CaCertificate addRoot(Optional<String> pem) throws Refusal {
+                return pem.isPresent() ? rootAdditions.add(pem.get()) : rootAdditions.generate();
+            }
+
+            @Override
+            public List<dev.lanyard.rotation.KeySlot> slots() {
+                return caRotation.intermediates().stream()
+                        .filter(k -> k.status() != dev.lanyard.rotation.KeyStatus.DROPPED).map(caRotation::slot).toList();
+            }
+
+            @Override
+            public List<X509Certificate> roots() {
+                return authorities.roots();
             }
         };
     }

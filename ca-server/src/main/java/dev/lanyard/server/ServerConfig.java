@@ -61,7 +61,8 @@ public record ServerConfig(
         Console console,
         Custody custody,
         Publication publication,
-        Optional<Path> federationWebRoots) {
+        Optional<Path> federationWebRoots,
+        Optional<Duration> caSuccessorWarning) {
 
     /**
      * Where CA and JWT private keys live: software custody (sealed under the KEK, the default) or a
@@ -218,7 +219,7 @@ public record ServerConfig(
             "psat.audience", "psat.allowed-service-accounts", "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
             "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file", "http.tls", "http.tls.cert-file",
-            "http.tls.key-file", "http.tls.reload-interval", "federation.web-roots");
+            "http.tls.key-file", "http.tls.reload-interval", "federation.web-roots", "ca.successor-warning");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -390,7 +391,8 @@ public record ServerConfig(
                         Optional.ofNullable(p.getProperty("http.tls.cert-file")).map(v -> path(base, v)),
                         Optional.ofNullable(p.getProperty("http.tls.key-file")).map(v -> path(base, v)),
                         duration(p, "http.tls.reload-interval", "10s")),
-                Optional.ofNullable(p.getProperty("federation.web-roots")).map(v -> path(base, v)));
+                Optional.ofNullable(p.getProperty("federation.web-roots")).map(v -> path(base, v)),
+                Optional.ofNullable(p.getProperty("ca.successor-warning")).map(v -> duration(p, "ca.successor-warning", v)));
     }
 
     private static Custody custody(Properties p, Path base) {
@@ -474,7 +476,7 @@ public record ServerConfig(
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
                 revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents, console,
-                custody, publication, federationWebRoots);
+                custody, publication, federationWebRoots, caSuccessorWarning);
     }
 
     /** Every component, except that the database password is never written out. */
@@ -493,7 +495,7 @@ public record ServerConfig(
                 + ", logFormat=" + logFormat + ", httpLimits=" + httpLimits + ", grpcLimits=" + grpcLimits
                 + ", certificateRetention=" + certificateRetention + ", agents=" + agents + ", console=" + console
                 + ", custody=" + custody + ", publication=" + publication
-                + ", federationWebRoots=" + federationWebRoots + "]";
+                + ", federationWebRoots=" + federationWebRoots + ", caSuccessorWarning=" + caSuccessorWarning + "]";
     }
 
     /** The {@code iss} of every token: the public URL of this server. */

@@ -24,7 +24,7 @@ public final class TrustAuthorities {
     private final AtomicReference<Snapshot> current;
 
     public TrustAuthorities(Collection<IssuingCa> cas) {
-        current = new AtomicReference<>(snapshot(cas));
+        current = new AtomicReference<>(snapshot(cas, List.of()));
     }
 
     public List<X509Certificate> roots() {
@@ -40,12 +40,15 @@ public final class TrustAuthorities {
         return current.get().issuingCas();
     }
 
-    /** Replaces the trusted CAs. */
-    public void update(Collection<IssuingCa> cas) {
-        current.set(snapshot(cas));
+    /**
+     * Replaces the trusted CAs. {@code newRoots} are roots published ahead of any intermediate under
+     * them (a root rotation): in the bundle, but nothing chains to them yet.
+     */
+    public void update(Collection<IssuingCa> cas, Collection<X509Certificate> newRoots) {
+        current.set(snapshot(cas, newRoots));
     }
 
-    private static Snapshot snapshot(Collection<IssuingCa> cas) {
+    private static Snapshot snapshot(Collection<IssuingCa> cas, Collection<X509Certificate> newRoots) {
         Set<X509Certificate> roots = new LinkedHashSet<>();
         List<X509Certificate> intermediates = new ArrayList<>();
         List<CaCertificate> issuing = new ArrayList<>();
@@ -54,6 +57,7 @@ public final class TrustAuthorities {
             intermediates.add(ca.intermediate().certificate());
             issuing.add(ca.intermediate());
         }
+        roots.addAll(newRoots);
         return new Snapshot(List.copyOf(roots), List.copyOf(intermediates), List.copyOf(issuing));
     }
 }

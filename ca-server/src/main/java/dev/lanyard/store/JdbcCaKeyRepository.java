@@ -1,6 +1,7 @@
 package dev.lanyard.store;
 
 import dev.lanyard.ca.CaKeyRepository;
+import dev.lanyard.ca.PendingCaKey;
 import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.rotation.Fence;
 import dev.lanyard.rotation.KeyStatus;
@@ -21,7 +22,11 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
 
     @Override
     public void insert(StoredCaKey key) {
-        jdbc.update("insert into ca_keys (id, kind, status, certificate_pem, custody_key_id, not_after, created_at,"
+        jdbc.inTransaction(c -> insert(c, key));
+    }
+
+    private static int insert(java.sql.Connection c, StoredCaKey key) throws SQLException {
+        return Jdbc.update(c, "insert into ca_keys (id, kind, status, certificate_pem, custody_key_id, not_after, created_at,"
                 + " activated_at, retired_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, key.id());
                     s.setString(2, key.kind().name());
@@ -33,6 +38,35 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
                     Jdbc.setInstant(s, 8, key.activatedAt().orElse(null));
                     Jdbc.setInstant(s, 9, key.retiredAt().orElse(null));
                 });
+    }
+
+    @Override
+    public void insertPending(PendingCaKey key) {
+        jdbc.update("insert into ca_pending_keys (id, custody_key_id, csr_pem, created_at) values (?, ?, ?, ?)", s -> {
+            s.setString(1, key.id());
+            s.setString(2, key.custodyKeyId());
+            s.setString(3, key.csrPem());
+            Jdbc.setInstant(s, 4, key.createdAt());
+        });
+    }
+
+    @Override
+    public List<PendingCaKey> pending() {
+        return jdbc.query("select * from ca_pending_keys order by created_at, id", s -> { },
+                row -> new PendingCaKey(row.getString("id"), row.getString("custody_key_id"), row.getString("csr_pem"),
+                        Jdbc.getInstant(row, "created_at")));
+    }
+
+    @Override
+    public boolean certifyPending(String pendingId, StoredCaKey certified) {
+        return jdbc.inTransaction(c -> {
+            int gone = Jdbc.update(c, "delete from ca_pending_keys where id = ?", s -> s.setString(1, pendingId));
+            if (gone == 0) {
+                return false;
+            }
+            insert(c, certified);
+            return true;
+        });
     }
 
     @Override

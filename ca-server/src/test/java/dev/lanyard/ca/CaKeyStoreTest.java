@@ -89,11 +89,11 @@ class CaKeyStoreTest {
     void rotationNeedsTheRootKey() {
         IssuingCa ca = TestCa.create("example.org", clock);
         CaGenerator generator = new CaGenerator(TestCa.custody(clock), clock, new SerialNumbers(new SecureRandom()));
-        IssuingCa next = generator.rotateIntermediate(ca, "example.org", Duration.ofDays(30));
+        IssuingCa next = generator.intermediateUnder(ca.root(), "example.org", Duration.ofDays(30));
         assertThat(next.intermediate().keyId()).isNotEqualTo(ca.intermediate().keyId());
         IssuingCa offline = new IssuingCa(new CaCertificate(ca.root().certificate(), null, ca.root().keyId()),
                 ca.intermediate());
-        assertThatThrownBy(() -> generator.rotateIntermediate(offline, "example.org", Duration.ofDays(30)))
+        assertThatThrownBy(() -> generator.intermediateUnder(offline.root(), "example.org", Duration.ofDays(30)))
                 .hasMessageContaining("offline");
     }
 }

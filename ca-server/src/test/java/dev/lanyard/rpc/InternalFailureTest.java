@@ -51,7 +51,7 @@ class InternalFailureTest {
                     AccessPolicy.builder(Set.of())
                             .service(TrustBundleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE).build(),
                     new RequestChain.Limits(100, 100, 100, 100), audit,
-                    new LanyardMetrics(() -> 0, List::of, () -> Duration.ZERO), clock);
+                    new LanyardMetrics(() -> 0, List::of, () -> Duration.ZERO, () -> false), clock);
             Server server = NettyServerBuilder.forAddress(new java.net.InetSocketAddress("127.0.0.1", 0))
                     .addService(new TrustBundleServiceGrpc.TrustBundleServiceImplBase() {
                         @Override

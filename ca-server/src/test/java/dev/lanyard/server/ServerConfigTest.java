@@ -97,7 +97,7 @@ class ServerConfigTest {
                 config.bundleRefreshHint(), config.tokens(), config.revocations(), config.callLimits(), config.logFormat(),
                 config.httpLimits(), config.grpcLimits(),
                 config.certificateRetention(), config.agents(), config.console(), config.custody(),
-                config.publication(), config.federationWebRoots());
+                config.publication(), config.federationWebRoots(), config.caSuccessorWarning());
         assertThat(withPassword.toString()).doesNotContain("s3cret").contains("databasePassword=***")
                 .contains("trustDomain=acme.internal");
     }

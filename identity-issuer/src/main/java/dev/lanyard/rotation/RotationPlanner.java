@@ -34,8 +34,7 @@ public final class RotationPlanner {
             // A prepared key with no active one (a half-finished rotation): let it sign.
             steps.add(new RotationStep(RotationStep.Kind.ACTIVATE, prepared.get().id()));
         } else {
-            Instant activeSince = active.get().activatedAt().orElse(active.get().createdAt());
-            Instant end = activeSince.plus(policy.keyLifetime());
+            Instant end = end(active.get());
             if (prepared.isEmpty() && !now.isBefore(end.minus(policy.publishLead()))) {
                 steps.add(RotationStep.of(RotationStep.Kind.PREPARE));
             } else if (prepared.isPresent() && !now.isBefore(end) && published(prepared.get(), now)) {
@@ -88,7 +87,7 @@ public final class RotationPlanner {
     public Optional<Transition> next(List<KeySlot> keys, KeySlot key) {
         Optional<KeySlot> active = newest(keys, KeyStatus.ACTIVE);
         Optional<KeySlot> prepared = newest(keys, KeyStatus.PREPARED);
-        Optional<Instant> activeEnd = active.map(a -> a.activatedAt().orElse(a.createdAt()).plus(policy.keyLifetime()));
+        Optional<Instant> activeEnd = active.map(this::end);
         switch (key.status()) {
             case PREPARED -> {
                 Instant publishedAt = key.createdAt().plus(policy.publishLead());
@@ -117,6 +116,12 @@ public final class RotationPlanner {
 
     /** The outcome of a forced step: the step, or why there is none now. */
     public record Forced(Optional<RotationStep> step, String refusal) {
+    }
+
+    /** When the active key's successor takes over: its policy lifetime, or sooner if its own validity says so. */
+    public Instant end(KeySlot active) {
+        Instant byPolicy = active.activatedAt().orElse(active.createdAt()).plus(policy.keyLifetime());
+        return active.rotateBy().filter(by -> by.isBefore(byPolicy)).orElse(byPolicy);
     }
 
     private boolean published(KeySlot prepared, Instant now) {
