@@ -28,6 +28,9 @@ import org.bouncycastle.util.io.pem.PemWriter;
  */
 public final class IntermediateCsr {
 
+    private static final java.security.Provider BOUNCY_CASTLE =
+            new org.bouncycastle.jce.provider.BouncyCastleProvider();
+
     private IntermediateCsr() {
     }
 
@@ -68,7 +71,9 @@ public final class IntermediateCsr {
             throw new IllegalArgumentException("no CERTIFICATE REQUEST block in the PEM input");
         }
         try {
-            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(csr.getSubjectPublicKeyInfo()))) {
+            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder()
+                    .setProvider(BOUNCY_CASTLE)
+                    .build(csr.getSubjectPublicKeyInfo()))) {
                 throw new IllegalArgumentException("the CSR's signature does not verify with its own public key");
             }
         } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.pkcs.PKCSException e) {
