@@ -19,6 +19,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
+import java.util.stream.Collectors;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +54,7 @@ public final class CaRotation {
     private final AtomicReference<CertificateAuthority> active = new AtomicReference<>();
     private volatile List<String> trustedIds = List.of();
     private volatile List<CaCertificate> trustedRoots = List.of();
+    private volatile Set<String> newRootIds = Set.of();
 
     /** The CA's names and lifetimes: its trust domain, and how long new roots and intermediates live. */
     public record Settings(String trustDomain, Duration rootTtl, Duration intermediateTtl) {
@@ -146,8 +148,10 @@ public final class CaRotation {
         /** Always PREPARED: the CA itself is made by {@link CaBootstrap}, so a next one never signs at once. */
         @Override
         public Optional<String> create(KeyStatus status, Instant now, Fence fence) {
+            // A root added ahead (nothing under it yet) is the one meant to sign next; else the longest-lived.
             Optional<CaCertificate> held = trustedRoots.stream().filter(CaCertificate::hasSigner)
-                    .max(Comparator.comparing(r -> r.certificate().getNotAfter()));
+                    .max(Comparator.comparing((CaCertificate r) -> newRootIds.contains(r.keyId()))
+                            .thenComparing(r -> r.certificate().getNotAfter()));
             if (held.isEmpty()) {
                 String why = "the root key is offline: run `lanyard ca prepare`, sign its CSR with the offline root"
                         + " and `lanyard ca import-intermediate` the certificate";
@@ -220,6 +224,7 @@ public final class CaRotation {
         if (!ids.equals(trustedIds)) {
             trustedIds = List.copyOf(ids);
             trustedRoots = roots.stream().map(store::openRoot).toList();
+            newRootIds = roots.stream().map(StoredCaKey::id).filter(id -> !used.contains(id)).collect(Collectors.toSet());
             onTrustedChange.accept(trusted.stream().map(store::load).toList(), roots.stream()
                     .filter(r -> !used.contains(r.id())).map(store::certificate).toList());
         }
