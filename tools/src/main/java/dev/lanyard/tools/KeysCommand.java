@@ -111,5 +111,8 @@ final class KeysCommand {
                         + Instant.ofEpochSecond(k.getNextStepAt().getSeconds())});
         }
         Table.print(out, rows);
+        for (String warning : keys.getWarningsList()) {
+            out.println("warning: " + warning);
+        }
     }
 }

@@ -30,7 +30,7 @@ public final class Lanyard {
      * runs, and the whole tree only for help, completion or a command it does not know.
      */
     private static final List<String> COMMANDS = List.of("dev", "server", "registration", "join-token", "certs", "cert",
-            "token", "contracts", "policy", "federation", "keys", "revoke", "reinstate", "revocations", "audit",
+            "token", "contracts", "policy", "federation", "keys", "ca", "revoke", "reinstate", "revocations", "audit",
             "console", "bench", "help",
             "completion");
 
@@ -48,6 +48,7 @@ public final class Lanyard {
             case "policy" -> new PolicyCommand();
             case "federation" -> new FederationCommand();
             case "keys" -> new KeysCommand();
+            case "ca" -> new CaCommand();
             case "revoke" -> new RevocationCommands.Revoke();
             case "reinstate" -> new RevocationCommands.Reinstate();
             case "revocations" -> new RevocationCommands.Revocations();
