@@ -232,14 +232,14 @@ public final class LanyardServer implements AutoCloseable {
         CaGenerator caGenerator = new CaGenerator(custody, clock, serials);
         this.caRotation = new CaRotation(caKeys, caGenerator,
                 new RotationPlanner(new RotationPolicy(config.intermediateTtl().dividedBy(2),
-                        config.tokens().publishLead(), config.maxSvidTtl().plus(CertificateAuthority.BACKDATE))),
+                        config.tokens().publishLead(), longestCertificate(config).plus(CertificateAuthority.BACKDATE))),
                 clock, new CaRotation.Settings(config.trustDomain(), config.rootTtl(), config.intermediateTtl()),
                 issuing -> new CertificateAuthority(issuing, clock, serials,
                         config.crlUrl(issuing.intermediate().keyId())),
                 authorities::update, rotationLease);
         // An imported intermediate must outlast its publish lead and the longest certificate it signs.
         this.offlineIntermediates = new OfflineIntermediates(caRotation, caGenerator, custody, clock,
-                config.trustDomain(), config.tokens().publishLead().plus(config.maxSvidTtl())
+                config.trustDomain(), config.tokens().publishLead().plus(longestCertificate(config))
                         .plus(CertificateAuthority.BACKDATE));
         this.rootAdditions = new RootAdditions(caRotation, caGenerator, clock, config.trustDomain(), config.rootTtl());
         this.successorWatch = new SuccessorWatch(caRotation, clock, config.caSuccessorWarning());
@@ -781,6 +781,16 @@ public final class LanyardServer implements AutoCloseable {
     /** Issues a new server certificate now, as the scheduled renewal does at half-life (for tests). */
     void renewServerCertificateNow() {
         serverKeys.update(issueServerCredential());
+    }
+
+    /**
+     * The longest certificate an intermediate signs: a workload's, an agent's or the server's own. A retired
+     * intermediate (and with the last one under it, its root) stays trusted that long, so a root rotation
+     * never strands the server's own certificate.
+     */
+    private static Duration longestCertificate(ServerConfig config) {
+        return java.util.stream.Stream.of(config.maxSvidTtl(), config.serverCertificateTtl(), config.agents().svidTtl())
+                .max(Duration::compareTo).orElseThrow();
     }
 
     /** Who may call what: the request chain's authorization, as data. */

@@ -44,6 +44,17 @@ class LanyardCliTest {
     }
 
     @Test
+    void aGeneratedCaAddsANewRootAndTheNextIntermediateIsSignedByIt() {
+        Run added = admin("ca", "add-root", "--generate");
+        assertThat(added.exit()).as(added.err()).isZero();
+        assertThat(added.out()).contains("is in the trust bundle; the bundle now holds 2 roots");
+        assertThat(admin("keys", "rotate", "--x509").out()).contains("PREPARED");
+        assertThat(lanyard.server().caRotation().intermediates().get(1).id()).isNotEmpty();
+        var prepared = lanyard.server().caRotation().store().load(lanyard.server().caRotation().intermediates().get(1));
+        assertThat(prepared.root().certificate()).isEqualTo(lanyard.server().trustBundle().get(1));
+    }
+
+    @Test
     void registrationsCanBeCreatedListedAndDeleted() {
         assertThat(admin("registration", "create", "--spiffe-id", ID, "--dns", "app.cli.internal", "--max-ttl", "2h")
                 .out()).contains("registered " + ID);

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadmeWalkthroughTest {
 
     private static final List<String> SECTIONS = List.of("## Your first certificate", "## Tokens and contracts",
-            "## Revocation", "## Audit", "## Admin console");
+            "## Revocation", "## Audit", "## Admin console", "## Rotating the CA: offline roots and new roots");
     private static final Pattern SH_BLOCK = Pattern.compile("```sh\n(.*?)```", Pattern.DOTALL);
 
     @TempDir
@@ -72,7 +72,9 @@ class ReadmeWalkthroughTest {
                     "revoked spiffe://lanyard.local/ns/payments/sa/api (keyCompromise)",
                     "revoked serial ",
                     "reinstated spiffe://lanyard.local/ns/payments/sa/api",
-                    "audit trail intact");
+                    "audit trail intact",
+                    "the bundle now holds 2 roots",
+                    "PREPARED");
             assertThat(log).containsPattern("\n[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\n"); // the token
             assertThat(log).doesNotContain("error:");
             List<String> dispatched = Files.readAllLines(dir.resolve("dispatch.log"));
