@@ -9,6 +9,7 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditQuery;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.ca.PendingCaKey;
 import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.rotation.Fence;
@@ -207,6 +208,27 @@ abstract class RepositoryContractTest {
         assertThat(repo.all()).extracting(StoredCaKey::id).containsExactly("root", "int");
         assertThat(repo.find("int").orElseThrow().status()).isEqualTo(KeyStatus.ACTIVE);
         assertThat(repo.find("root").orElseThrow().custodyKeyId()).isEmpty();
+    }
+
+    @Test
+    void aPendingCaKeyBecomesACaKeyInOneStepOnlyOnce() {
+        var repo = new JdbcCaKeyRepository(db.dataSource());
+        repo.insertPending(new PendingCaKey("next", "custody-next", "CSR", T));
+        repo.insertPending(new PendingCaKey("later", "custody-later", "CSR2", T.plusSeconds(1)));
+        assertThat(repo.pending()).extracting(PendingCaKey::id).containsExactly("next", "later");
+        assertThat(repo.pending().get(0)).isEqualTo(new PendingCaKey("next", "custody-next", "CSR", T));
+        StoredCaKey certified = StoredCaKey.created("ski", StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED, "PEM",
+                Optional.of("custody-next"), T.plusSeconds(100), T.plusSeconds(2));
+        assertThat(repo.certifyPending("next", certified)).isTrue();
+        assertThat(repo.certifyPending("next", certified)).as("already certified").isFalse();
+        assertThat(repo.pending()).extracting(PendingCaKey::id).containsExactly("later");
+        assertThat(repo.all()).containsExactly(certified);
+        // A failing insert (the id is taken) keeps the key pending: both writes or neither.
+        StoredCaKey clash = StoredCaKey.created("ski", StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED, "PEM",
+                Optional.of("custody-later"), T.plusSeconds(100), T.plusSeconds(3));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> repo.certifyPending("later", clash))
+                .isInstanceOf(StoreException.class);
+        assertThat(repo.pending()).extracting(PendingCaKey::id).containsExactly("later");
     }
 
     @Test
