@@ -48,6 +48,26 @@ class RotationPlannerTest {
     }
 
     @Test
+    void aKeyWhoseOwnValidityEndsSoonerHandsOverThen() {
+        // An imported CA certificate signed for 12 h of a 24 h policy: its hand-over is its own midpoint.
+        KeySlot a = new KeySlot("a", KeyStatus.ACTIVE, T0, Optional.of(T0), Optional.empty(),
+                Optional.of(T0.plus(Duration.ofHours(6))));
+        assertThat(planner.end(a)).isEqualTo(T0.plus(Duration.ofHours(6)));
+        assertThat(planner.plan(List.of(a), T0.plus(Duration.ofHours(5))))
+                .containsExactly(RotationStep.of(RotationStep.Kind.PREPARE));
+        KeySlot b = prepared("b", T0.plus(Duration.ofHours(5)));
+        assertThat(planner.plan(List.of(a, b), T0.plus(Duration.ofHours(6)).minusMillis(1))).isEmpty();
+        assertThat(planner.plan(List.of(a, b), T0.plus(Duration.ofHours(6))))
+                .containsExactly(new RotationStep(RotationStep.Kind.ACTIVATE, "b"));
+        assertThat(planner.next(List.of(a, b), b)).map(RotationPlanner.Transition::at)
+                .contains(T0.plus(Duration.ofHours(6)));
+        // A later own end than the policy's changes nothing.
+        KeySlot longer = new KeySlot("c", KeyStatus.ACTIVE, T0, Optional.of(T0), Optional.empty(),
+                Optional.of(T0.plus(Duration.ofHours(48))));
+        assertThat(planner.end(longer)).isEqualTo(T0.plus(Duration.ofHours(24)));
+    }
+
+    @Test
     void activatesAtTheEndOnlyOncePublishedLongEnough() {
         Instant preparedAt = T0.plus(Duration.ofHours(23));
         List<KeySlot> keys = List.of(active("a", T0), prepared("b", preparedAt));
