@@ -289,6 +289,10 @@ func keysList(e *env, args []string) error {
 		rows = append(rows, []string{kind, k.GetKeyId(), k.GetStatus(), k.GetAlgorithm(), seconds(k.GetCreatedAt()), next})
 	}
 	printTable(e.stdout, rows)
+	// What the operator must act on, e.g. an issuing CA near its hand-over with no successor prepared.
+	for _, w := range keys.GetWarnings() {
+		fmt.Fprintln(e.stdout, "warning: "+w)
+	}
 	return nil
 }
 
