@@ -67,7 +67,7 @@ class AdminOnlyTest {
         assertThat(adminMethods().map(MethodDescriptor::getServiceName).distinct())
                 .containsExactlyInAnyOrder("lanyard.v1.AdminService", "lanyard.v1.AuditService", "lanyard.v1.KeyService",
                         "lanyard.v1.ContractService", "lanyard.v1.PolicyService", "lanyard.v1.RevocationService");
-        assertThat(adminMethods().count()).isEqualTo(17);
+        assertThat(adminMethods().count()).isEqualTo(20);
     }
 
     @ParameterizedTest(name = "{0}")
