@@ -707,7 +707,8 @@ public final class LanyardServer implements AutoCloseable {
                 List<KeyInfo> keys = new ArrayList<>();
                 for (StoredCaKey k : caRotation.intermediates()) {
                     KeyInfo.Builder info = KeyInfo.newBuilder().setKeyId(k.id()).setKind(KeyKind.KEY_KIND_X509)
-                            .setStatus(k.status().name()).setAlgorithm("ES256")
+                            .setStatus(k.status().name())
+                            .setAlgorithm(signatureAlgorithm(caRotation.store().certificate(k).getPublicKey()))
                             .setCreatedAt(Protos.timestamp(k.createdAt()))
                             .setNotAfter(Protos.timestamp(k.notAfter()));
                     k.activatedAt().ifPresent(t -> info.setActivatedAt(Protos.timestamp(t)));
@@ -758,6 +759,14 @@ public final class LanyardServer implements AutoCloseable {
                 return authorities.roots();
             }
         };
+    }
+
+    /** What an issuing CA's key signs with: generated ones are P-256; an imported one may be P-384 or RSA. */
+    private static String signatureAlgorithm(java.security.PublicKey key) {
+        if (key instanceof java.security.interfaces.ECKey ec) {
+            return ec.getParams().getCurve().getField().getFieldSize() > 256 ? "ES384" : "ES256";
+        }
+        return key.getAlgorithm().equals("RSA") ? "RS256" : key.getAlgorithm();
     }
 
     /** The WatchRevocations fan-out (tests look at its flow control). */
