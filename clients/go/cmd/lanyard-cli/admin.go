@@ -62,6 +62,18 @@ func (a adminOptions) connect(e *env) (*connection, error) {
 	return connectWith(e, *a.server, cred)
 }
 
+// call connects with the admin credential and runs rpc under the admin deadline.
+func (a adminOptions) call(e *env, rpc func(ctx context.Context, conn *connection) error) error {
+	conn, err := a.connect(e)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := e.deadline(adminDeadline)
+	defer cancel()
+	return rpc(ctx, conn)
+}
+
 // connectWith opens an mTLS connection presenting cred and trusting the roots in its bundle.pem.
 func connectWith(e *env, server string, cred *credential) (*connection, error) {
 	roots, err := cred.roots()
@@ -111,19 +123,14 @@ func registrationCreate(e *env, args []string) error {
 		}
 		req.MaxTtl = &durationpb.Duration{Seconds: int64(d / time.Second)}
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	created, err := lanyardv1.NewAdminServiceClient(conn).CreateRegistration(ctx, req)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, "registered "+created.GetSpiffeId())
-	return nil
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		created, err := lanyardv1.NewAdminServiceClient(conn).CreateRegistration(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "registered "+created.GetSpiffeId())
+		return nil
+	})
 }
 
 func registrationList(e *env, args []string) error {
@@ -132,32 +139,27 @@ func registrationList(e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	rows := [][]string{{"SPIFFE ID", "MAX TTL", "DNS NAMES", "PARENT", "SELECTORS", "FEDERATES WITH"}}
-	token := ""
-	for {
-		page, err := lanyardv1.NewAdminServiceClient(conn).ListRegistrations(ctx,
-			&lanyardv1.ListRegistrationsRequest{PageToken: token})
-		if err != nil {
-			return err
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		rows := [][]string{{"SPIFFE ID", "MAX TTL", "DNS NAMES", "PARENT", "SELECTORS", "FEDERATES WITH"}}
+		token := ""
+		for {
+			page, err := lanyardv1.NewAdminServiceClient(conn).ListRegistrations(ctx,
+				&lanyardv1.ListRegistrationsRequest{PageToken: token})
+			if err != nil {
+				return err
+			}
+			for _, r := range page.GetRegistrations() {
+				rows = append(rows, []string{r.GetSpiffeId(), formatDuration(r.GetMaxTtl().GetSeconds()),
+					strings.Join(r.GetDnsNames(), ","), r.GetParentId(), strings.Join(r.GetSelectors(), ","),
+					strings.Join(r.GetFederatesWith(), ",")})
+			}
+			if token = page.GetNextPageToken(); token == "" {
+				break
+			}
 		}
-		for _, r := range page.GetRegistrations() {
-			rows = append(rows, []string{r.GetSpiffeId(), formatDuration(r.GetMaxTtl().GetSeconds()),
-				strings.Join(r.GetDnsNames(), ","), r.GetParentId(), strings.Join(r.GetSelectors(), ","),
-				strings.Join(r.GetFederatesWith(), ",")})
-		}
-		if token = page.GetNextPageToken(); token == "" {
-			break
-		}
-	}
-	printTable(e.stdout, rows)
-	return nil
+		printTable(e.stdout, rows)
+		return nil
+	})
 }
 
 func registrationDelete(e *env, args []string) error {
@@ -168,19 +170,14 @@ func registrationDelete(e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	if _, err := lanyardv1.NewAdminServiceClient(conn).DeleteRegistration(ctx,
-		&lanyardv1.DeleteRegistrationRequest{SpiffeId: *id}); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, "deleted "+*id)
-	return nil
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		if _, err := lanyardv1.NewAdminServiceClient(conn).DeleteRegistration(ctx,
+			&lanyardv1.DeleteRegistrationRequest{SpiffeId: *id}); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "deleted "+*id)
+		return nil
+	})
 }
 
 func joinTokenCreate(e *env, args []string) error {
@@ -203,20 +200,15 @@ func joinTokenCreate(e *env, args []string) error {
 		}
 		req.Ttl = &durationpb.Duration{Seconds: int64(d / time.Second)}
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	token, err := lanyardv1.NewAdminServiceClient(conn).CreateJoinToken(ctx, req)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "join token for %s, single use, expires %s\n", token.GetSpiffeId(), seconds(token.GetExpiresAt()))
-	fmt.Fprintln(e.stdout, token.GetToken())
-	return nil
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		token, err := lanyardv1.NewAdminServiceClient(conn).CreateJoinToken(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "join token for %s, single use, expires %s\n", token.GetSpiffeId(), seconds(token.GetExpiresAt()))
+		fmt.Fprintln(e.stdout, token.GetToken())
+		return nil
+	})
 }
 
 func certsList(e *env, args []string) error {
@@ -227,37 +219,32 @@ func certsList(e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	var all []*lanyardv1.IssuedCertificate
-	token := ""
-	for {
-		page, err := lanyardv1.NewAdminServiceClient(conn).ListCertificates(ctx,
-			&lanyardv1.ListCertificatesRequest{SpiffeId: *id, PageToken: token})
-		if err != nil {
-			return err
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		var all []*lanyardv1.IssuedCertificate
+		token := ""
+		for {
+			page, err := lanyardv1.NewAdminServiceClient(conn).ListCertificates(ctx,
+				&lanyardv1.ListCertificatesRequest{SpiffeId: *id, PageToken: token})
+			if err != nil {
+				return err
+			}
+			all = append(all, page.GetCertificates()...)
+			if token = page.GetNextPageToken(); token == "" || len(all) >= *limit {
+				break
+			}
 		}
-		all = append(all, page.GetCertificates()...)
-		if token = page.GetNextPageToken(); token == "" || len(all) >= *limit {
-			break
+		rows := [][]string{{"SERIAL", "SPIFFE ID", "NOT AFTER", "SHA-256"}}
+		for i, c := range all {
+			if i >= *limit {
+				break
+			}
+			fp := c.GetSha256Fingerprint()
+			rows = append(rows, []string{displaySerial(c.GetSerialNumber()), c.GetSpiffeId(), seconds(c.GetNotAfter()),
+				fp[:min(16, len(fp))] + "…"})
 		}
-	}
-	rows := [][]string{{"SERIAL", "SPIFFE ID", "NOT AFTER", "SHA-256"}}
-	for i, c := range all {
-		if i >= *limit {
-			break
-		}
-		fp := c.GetSha256Fingerprint()
-		rows = append(rows, []string{displaySerial(c.GetSerialNumber()), c.GetSpiffeId(), seconds(c.GetNotAfter()),
-			fp[:min(16, len(fp))] + "…"})
-	}
-	printTable(e.stdout, rows)
-	return nil
+		printTable(e.stdout, rows)
+		return nil
+	})
 }
 
 func keysList(e *env, args []string) error {
@@ -266,34 +253,29 @@ func keysList(e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	keys, err := lanyardv1.NewKeyServiceClient(conn).ListKeys(ctx, &lanyardv1.ListKeysRequest{})
-	if err != nil {
-		return err
-	}
-	rows := [][]string{{"KIND", "KEY ID", "STATUS", "ALG", "CREATED", "NEXT"}}
-	for _, k := range keys.GetKeys() {
-		kind, next := "x509", ""
-		if k.GetKind() == lanyardv1.KeyKind_KEY_KIND_JWT {
-			kind = "jwt"
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		keys, err := lanyardv1.NewKeyServiceClient(conn).ListKeys(ctx, &lanyardv1.ListKeysRequest{})
+		if err != nil {
+			return err
 		}
-		if k.GetNextStep() != "" {
-			next = k.GetNextStep() + " at " + seconds(k.GetNextStepAt())
+		rows := [][]string{{"KIND", "KEY ID", "STATUS", "ALG", "CREATED", "NEXT"}}
+		for _, k := range keys.GetKeys() {
+			kind, next := "x509", ""
+			if k.GetKind() == lanyardv1.KeyKind_KEY_KIND_JWT {
+				kind = "jwt"
+			}
+			if k.GetNextStep() != "" {
+				next = k.GetNextStep() + " at " + seconds(k.GetNextStepAt())
+			}
+			rows = append(rows, []string{kind, k.GetKeyId(), k.GetStatus(), k.GetAlgorithm(), seconds(k.GetCreatedAt()), next})
 		}
-		rows = append(rows, []string{kind, k.GetKeyId(), k.GetStatus(), k.GetAlgorithm(), seconds(k.GetCreatedAt()), next})
-	}
-	printTable(e.stdout, rows)
-	// What the operator must act on, e.g. an issuing CA near its hand-over with no successor prepared.
-	for _, w := range keys.GetWarnings() {
-		fmt.Fprintln(e.stdout, "warning: "+w)
-	}
-	return nil
+		printTable(e.stdout, rows)
+		// What the operator must act on, e.g. an issuing CA near its hand-over with no successor prepared.
+		for _, w := range keys.GetWarnings() {
+			fmt.Fprintln(e.stdout, "warning: "+w)
+		}
+		return nil
+	})
 }
 
 func consoleLogin(e *env, args []string) error {
@@ -302,20 +284,15 @@ func consoleLogin(e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	login, err := lanyardv1.NewConsoleServiceClient(conn).CreateConsoleLogin(ctx, &lanyardv1.CreateConsoleLoginRequest{})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stderr, "console login link for this admin, single use, expires "+seconds(login.GetExpiresAt()))
-	fmt.Fprintln(e.stdout, login.GetUrl())
-	return nil
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		login, err := lanyardv1.NewConsoleServiceClient(conn).CreateConsoleLogin(ctx, &lanyardv1.CreateConsoleLoginRequest{})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stderr, "console login link for this admin, single use, expires "+seconds(login.GetExpiresAt()))
+		fmt.Fprintln(e.stdout, login.GetUrl())
+		return nil
+	})
 }
 
 func contractsList(e *env, args []string) error {
@@ -324,24 +301,19 @@ func contractsList(e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	resp, err := lanyardv1.NewContractServiceClient(conn).ListContracts(ctx, &lanyardv1.ListContractsRequest{})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "contracts version %d\n", resp.GetVersion())
-	rows := [][]string{{"AUDIENCE", "METHOD", "REQUIRED SCOPES"}}
-	for _, c := range resp.GetContracts() {
-		for _, m := range c.GetMethods() {
-			rows = append(rows, []string{c.GetAudience(), m.GetMethod(), strings.Join(m.GetRequiredScopes(), " ")})
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		resp, err := lanyardv1.NewContractServiceClient(conn).ListContracts(ctx, &lanyardv1.ListContractsRequest{})
+		if err != nil {
+			return err
 		}
-	}
-	printTable(e.stdout, rows)
-	return nil
+		fmt.Fprintf(e.stdout, "contracts version %d\n", resp.GetVersion())
+		rows := [][]string{{"AUDIENCE", "METHOD", "REQUIRED SCOPES"}}
+		for _, c := range resp.GetContracts() {
+			for _, m := range c.GetMethods() {
+				rows = append(rows, []string{c.GetAudience(), m.GetMethod(), strings.Join(m.GetRequiredScopes(), " ")})
+			}
+		}
+		printTable(e.stdout, rows)
+		return nil
+	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,37 +50,32 @@ func revoke(e *env, args []string) error {
 	default:
 		target.Target = &lanyardv1.RevocationTarget_Jti{Jti: *jti}
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	resp, err := lanyardv1.NewRevocationServiceClient(conn).Revoke(ctx, &lanyardv1.RevokeRequest{Target: target,
-		Reason: lanyardv1.RevocationReason(code), Note: *note})
-	if s, ok := status.FromError(err); err != nil && ok && s.Code() == codes.NotFound && f.given("spiffe-id") {
-		return fail(*a.server, "refused: NOT_FOUND: "+s.Message(), "check the SPIFFE ID (`lanyard registration list`);"+
-			" to refuse an identity before it exists, register it, then revoke it", exitRefused)
-	}
-	if err != nil {
-		return err
-	}
-	r := resp.GetRevocation()
-	verb := "revoked"
-	if !resp.GetCreated() {
-		verb = "already revoked:"
-	}
-	fmt.Fprintf(e.stdout, "%s %s (%s), sequence %d\n", verb, describeTarget(r.GetTarget()), reasonName(int32(r.GetReason())),
-		r.GetSequence())
-	if serials := resp.GetRevokedSerials(); len(serials) > 0 {
-		shown := make([]string, len(serials))
-		for i, s := range serials {
-			shown[i] = displaySerial(s)
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		resp, err := lanyardv1.NewRevocationServiceClient(conn).Revoke(ctx, &lanyardv1.RevokeRequest{Target: target,
+			Reason: lanyardv1.RevocationReason(code), Note: *note})
+		if s, ok := status.FromError(err); err != nil && ok && s.Code() == codes.NotFound && f.given("spiffe-id") {
+			return fail(*a.server, "refused: NOT_FOUND: "+s.Message(), "check the SPIFFE ID (`lanyard registration list`);"+
+				" to refuse an identity before it exists, register it, then revoke it", exitRefused)
 		}
-		fmt.Fprintln(e.stdout, "with its certificates: "+strings.Join(shown, ", "))
-	}
-	return nil
+		if err != nil {
+			return err
+		}
+		r := resp.GetRevocation()
+		verb := "revoked"
+		if !resp.GetCreated() {
+			verb = "already revoked:"
+		}
+		fmt.Fprintf(e.stdout, "%s %s (%s), sequence %d\n", verb, describeTarget(r.GetTarget()), reasonName(int32(r.GetReason())),
+			r.GetSequence())
+		if serials := resp.GetRevokedSerials(); len(serials) > 0 {
+			shown := make([]string, len(serials))
+			for i, s := range serials {
+				shown[i] = displaySerial(s)
+			}
+			fmt.Fprintln(e.stdout, "with its certificates: "+strings.Join(shown, ", "))
+		}
+		return nil
+	})
 }
 
 func reinstate(e *env, args []string) error {
@@ -91,20 +87,15 @@ func reinstate(e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	resp, err := lanyardv1.NewRevocationServiceClient(conn).Reinstate(ctx, &lanyardv1.ReinstateRequest{SpiffeId: *id,
-		Note: *note})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "reinstated %s, sequence %d\n", *id, resp.GetSequence())
-	return nil
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		resp, err := lanyardv1.NewRevocationServiceClient(conn).Reinstate(ctx, &lanyardv1.ReinstateRequest{SpiffeId: *id,
+			Note: *note})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "reinstated %s, sequence %d\n", *id, resp.GetSequence())
+		return nil
+	})
 }
 
 func revocationsList(e *env, args []string) error {
@@ -115,36 +106,31 @@ func revocationsList(e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	conn, err := a.connect(e)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := e.deadline(adminDeadline)
-	defer cancel()
-	rows := [][]string{{"SEQ", "KIND", "TARGET", "REASON", "REVOKED AT", "BY", "EXPIRES", "NOTE"}}
-	token := ""
-	for {
-		page, err := lanyardv1.NewRevocationServiceClient(conn).ListRevocations(ctx, &lanyardv1.ListRevocationsRequest{
-			SpiffeId: *id, Kind: *kind, PageSize: 1000, PageToken: token})
-		if err != nil {
-			return err
-		}
-		for _, v := range page.GetRevocations() {
-			expires := "never"
-			if v.GetExpiresAt() != nil {
-				expires = precise(v.GetExpiresAt())
+	return a.call(e, func(ctx context.Context, conn *connection) error {
+		rows := [][]string{{"SEQ", "KIND", "TARGET", "REASON", "REVOKED AT", "BY", "EXPIRES", "NOTE"}}
+		token := ""
+		for {
+			page, err := lanyardv1.NewRevocationServiceClient(conn).ListRevocations(ctx, &lanyardv1.ListRevocationsRequest{
+				SpiffeId: *id, Kind: *kind, PageSize: 1000, PageToken: token})
+			if err != nil {
+				return err
 			}
-			rows = append(rows, []string{strconv.FormatInt(v.GetSequence(), 10), targetKind(v.GetTarget()),
-				targetValue(v.GetTarget()), reasonName(int32(v.GetReason())), precise(v.GetRevokedAt()), v.GetRevokedBy(),
-				expires, strings.ReplaceAll(v.GetNote(), "\n", " ")})
+			for _, v := range page.GetRevocations() {
+				expires := "never"
+				if v.GetExpiresAt() != nil {
+					expires = precise(v.GetExpiresAt())
+				}
+				rows = append(rows, []string{strconv.FormatInt(v.GetSequence(), 10), targetKind(v.GetTarget()),
+					targetValue(v.GetTarget()), reasonName(int32(v.GetReason())), precise(v.GetRevokedAt()), v.GetRevokedBy(),
+					expires, strings.ReplaceAll(v.GetNote(), "\n", " ")})
+			}
+			if token = page.GetNextPageToken(); token == "" {
+				break
+			}
 		}
-		if token = page.GetNextPageToken(); token == "" {
-			break
-		}
-	}
-	printTable(e.stdout, rows)
-	return nil
+		printTable(e.stdout, rows)
+		return nil
+	})
 }
 
 func describeTarget(t *lanyardv1.RevocationTarget) string {
