@@ -302,7 +302,8 @@ public final class LanyardServer implements AutoCloseable {
         metrics.storeBytes(database::bytesOnDisk);
         database.syncCounts().ifPresent(initial -> metrics.storeSyncs(
                 () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
-        AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
+        AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued,
+                revocations, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
         KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), kekRotation,
                 bundles::refresh, audit, clock);
