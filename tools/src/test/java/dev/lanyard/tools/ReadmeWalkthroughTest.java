@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadmeWalkthroughTest {
 
     private static final List<String> SECTIONS = List.of("## Your first certificate", "## Tokens and contracts",
-            "## Revocation", "## Audit", "## Admin console");
+            "## Revocation", "## Audit", "## Backup and restore", "## Admin console");
     private static final Pattern SH_BLOCK = Pattern.compile("```sh\n(.*?)```", Pattern.DOTALL);
 
     @TempDir
@@ -72,6 +72,9 @@ class ReadmeWalkthroughTest {
                     "revoked spiffe://lanyard.local/ns/payments/sa/api (keyCompromise)",
                     "revoked serial ",
                     "reinstated spiffe://lanyard.local/ns/payments/sa/api",
+                    "revoked spiffe://lanyard.local/ns/legacy/sa/batch",
+                    "wrote lanyard.backup: ",
+                    "restored ",
                     "audit trail intact");
             assertThat(log).containsPattern("\n[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\n"); // the token
             assertThat(log).doesNotContain("error:");
