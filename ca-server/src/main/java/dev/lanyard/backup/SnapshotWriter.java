@@ -23,10 +23,13 @@ import java.util.Set;
 /**
  * Writes a snapshot into a freshly migrated, empty store: every table's rows in one transaction (the
  * seed rows the migrations made are replaced), then identity columns continue after the largest id
- * restored. A snapshot from another schema version, with a table or column this store does not
- * have, or whose counts do not add up, is refused before anything is committed.
+ * restored. A store that holds anything, a snapshot from another schema version, with a table or
+ * column this store does not have, or whose counts do not add up, is refused before anything is committed.
  */
 public final class SnapshotWriter {
+
+    /** The one-row heads the migrations seed (revocation sequence, audit chain); every other table starts empty. */
+    private static final Set<String> SEEDED = Set.of("revocation_head", "audit_head");
 
     private SnapshotWriter() {
     }
@@ -53,6 +56,7 @@ public final class SnapshotWriter {
                     + " then upgrade");
         }
         List<String> tables = StoreSchema.tables(c);
+        requireEmpty(c);
         c.setAutoCommit(false);
         try {
             for (String table : tables) {
@@ -105,6 +109,32 @@ public final class SnapshotWriter {
         } catch (IOException | SQLException | RuntimeException e) {
             c.rollback();
             throw e;
+        }
+    }
+
+    /**
+     * Refuses a database that holds a Lanyard store with anything in it (only the migrations' seed
+     * rows may be there). Callers run it before migrating a database they did not create, so that
+     * someone's store is not even upgraded by a mistaken restore.
+     */
+    public static void requireEmpty(Connection c) throws SQLException, NotEmptyException {
+        for (String table : StoreSchema.tables(c)) {
+            if (!SEEDED.contains(table)) {
+                try (Statement s = c.createStatement(); ResultSet any = s.executeQuery("select 1 from " + table
+                        + " fetch first 1 rows only")) {
+                    if (any.next()) {
+                        throw new NotEmptyException("the target store is not empty (table " + table + " has rows):"
+                                + " restore into a new, empty store");
+                    }
+                }
+            }
+        }
+    }
+
+    /** The target already holds a store; a restore never merges into one. */
+    public static final class NotEmptyException extends IOException {
+        NotEmptyException(String message) {
+            super(message);
         }
     }
 

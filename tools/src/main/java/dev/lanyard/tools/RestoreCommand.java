@@ -22,10 +22,13 @@ import picocli.CommandLine.Spec;
 
 @Command(footer = {"%nExample:", "  ./lanyard restore --from lanyard.backup --passphrase-file backup.key --data-dir ./restored",
         "  cp lanyard-data/kek restored/kek    # the same key-encryption key the backed-up server used",
-        "  ./lanyard server --config lanyard.properties   # with data-dir = ./restored"},
+        "  ./lanyard server --config lanyard.properties   # with data-dir = ./restored",
+        "  ./lanyard restore --from lanyard.backup --passphrase-file backup.key \\",
+        "      --database-url jdbc:postgresql://db/lanyard --database-user lanyard --database-password-env PGPASSWORD"},
         name = "restore", description = "Offline, before the new server starts: write a backup into a new data"
-            + " directory (H2). The server started on it is the same CA, with the same registrations, certificates,"
-            + " revocations and audit chain; it needs the KEK the backed-up server used (kek.file, or the passphrase).")
+            + " directory (H2) or an empty PostgreSQL database. The server started on it is the same CA, with the same"
+            + " registrations, certificates, revocations and audit chain; it needs the KEK the backed-up server used"
+            + " (kek.file, or the passphrase).")
 final class RestoreCommand implements Callable<Integer> {
 
     @Spec
@@ -35,48 +38,80 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--passphrase-file", required = true, description = "the file with the passphrase it was encrypted"
             + " with")
     Path passphraseFile;
-    @Option(names = "--data-dir", required = true, description = "the new server's data directory; must not exist or"
-            + " be empty")
+    @Option(names = "--data-dir", description = "the new server's data directory (H2); must not exist or be empty")
     Path dataDir;
+    @Option(names = "--database-url", description = "or an empty PostgreSQL database: jdbc:postgresql://... (as"
+            + " database.url in the server config)")
+    String databaseUrl;
+    @Option(names = "--database-user", defaultValue = "", description = "database user")
+    String databaseUser;
+    @Option(names = "--database-password-env", description = "environment variable holding the database password")
+    String passwordEnv;
 
     @Override
     public Integer call() throws Exception {
+        if ((dataDir == null) == (databaseUrl == null)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "pass exactly one of --data-dir DIR (H2) or --database-url URL (PostgreSQL)");
+        }
         LocalFile.requireReadable(from, "--from FILE, a backup written by `lanyard backup`");
         LocalFile.requireReadable(passphraseFile, "--passphrase-file FILE, the backup's passphrase");
-        if (Files.exists(dataDir) && (!Files.isDirectory(dataDir) || !isEmpty(dataDir))) {
+        if (dataDir != null && Files.exists(dataDir) && (!Files.isDirectory(dataDir) || !isEmpty(dataDir))) {
             throw new CliFailure(dataDir.toString(), "is not an empty directory", "restore into a new directory"
                     + " (a restore never merges into, or overwrites, a store)", ExitCodes.FAILED);
         }
         char[] passphrase = BackupCommand.passphraseFile(passphraseFile);
-        boolean existed = Files.exists(dataDir);
+        boolean existed = dataDir == null || Files.exists(dataDir);
         boolean created = false;
         boolean done = false;
         try (InputStream in = new BufferedInputStream(BackupFile.decrypting(
                 new BufferedInputStream(Files.newInputStream(from), 1 << 16), passphrase), 1 << 16)) {
             // the passphrase is checked (above) before anything is created
-            Files.createDirectories(dataDir, PosixFilePermissions.asFileAttribute(
-                    PosixFilePermissions.fromString("rwx------")));
-            created = true;
+            if (dataDir != null) {
+                Files.createDirectories(dataDir, PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString("rwx------")));
+                created = true;
+            }
             SnapshotWriter.Restored restored;
-            try (Database database = Database.h2File(dataDir);
+            String password = java.util.Optional.ofNullable(passwordEnv).map(System::getenv).orElse("");
+            if (databaseUrl != null) {
+                java.util.Properties login = new java.util.Properties();
+                login.setProperty("user", databaseUser);
+                login.setProperty("password", password);
+                try (Connection c = java.sql.DriverManager.getConnection(databaseUrl, login)) {
+                    SnapshotWriter.requireEmpty(c); // before the migrations touch it
+                }
+            }
+            try (Database database = dataDir != null ? Database.h2File(dataDir)
+                    : Database.open(databaseUrl, databaseUser, password);
                     Connection c = database.dataSource().getConnection()) {
                 restored = SnapshotWriter.restore(in, c);
             }
             if (!restored.header().getKekSalt().isEmpty()) {
-                Files.write(dataDir.resolve("kek.salt"), restored.header().getKekSalt().toByteArray());
+                if (dataDir != null) {
+                    Files.write(dataDir.resolve("kek.salt"), restored.header().getKekSalt().toByteArray());
+                } else {
+                    spec.commandLine().getOut().println("the KEK passphrase's salt is not in the database: write it,"
+                            + " base64-decoded, to kek.salt in the server's data directory: "
+                            + java.util.Base64.getEncoder().encodeToString(restored.header().getKekSalt().toByteArray()));
+                }
             }
             done = true;
             var out = spec.commandLine().getOut();
             out.printf("restored %d tables, %d rows of trust domain %s (schema %s, taken %s) into %s%n",
                     restored.tables(), restored.rows(), restored.header().getTrustDomain(),
                     restored.header().getSchemaVersion(),
-                    Instant.ofEpochSecond(restored.header().getTakenAt().getSeconds()), dataDir);
+                    Instant.ofEpochSecond(restored.header().getTakenAt().getSeconds()),
+                    dataDir != null ? dataDir : dev.lanyard.store.Database.redact(databaseUrl));
             out.println(restored.header().getCustody().equals("pkcs11")
                     ? "keys are in the HSM: configure the new server with the same PKCS#11 token"
                     : "keys are sealed under KEK " + restored.header().getKekId() + ": give the new server the same"
                             + " kek.file (or the same KEK passphrase; kek.salt is restored)");
             out.flush();
             return 0;
+        } catch (SnapshotWriter.NotEmptyException e) {
+            throw new CliFailure(dataDir != null ? dataDir.toString() : Database.redact(databaseUrl), e.getMessage(),
+                    "a restore never merges into, or overwrites, a store; nothing was changed", ExitCodes.FAILED);
         } catch (InvalidBackupException e) {
             throw new CliFailure(from.toString(), e.getMessage(), "check --passphrase-file, and that the file is the"
                     + " whole backup `lanyard backup` wrote; nothing was restored", ExitCodes.VERIFICATION);

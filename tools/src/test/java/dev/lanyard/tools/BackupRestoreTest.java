@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.testing.RunningServer;
+import dev.lanyard.testing.TestPostgres;
 import dev.lanyard.v1.BackupServiceGrpc;
 import dev.lanyard.v1.CreateBackupRequest;
 import dev.lanyard.v1.ListRegistrationsRequest;
@@ -186,6 +187,47 @@ class BackupRestoreTest {
         Path empty = Files.createDirectories(dir.resolve("empty"));
         CliRun intoEmpty = restore(backup, key, empty);
         assertThat(intoEmpty.exit()).as(intoEmpty.err()).isZero();
+    }
+
+    @Test
+    void aBackupRestoresIntoAnEmptyPostgresDatabaseAndNeverIntoOneInUse() throws Exception {
+        TestPostgres postgres = TestPostgres.get();
+        Path key = passphrase("correct horse battery staple");
+        Path backup = dir.resolve("lanyard.backup");
+        Credential held;
+        String root;
+        try (RunningServer old = RunningServer.start(dir.resolve("old"))) {
+            old.register(WORKLOAD);
+            held = old.bootstrap(WORKLOAD);
+            root = old.server().rootFingerprint();
+            CliRun made = CliRun.run("backup", "--out", backup.toString(), "--passphrase-file", key.toString(),
+                    "--server", "localhost:" + old.server().grpcPort(), "--data", dir.resolve("old").toString());
+            assertThat(made.exit()).as(made.err()).isZero();
+        }
+        String url = postgres.newDatabase();
+        String[] restore = {"restore", "--from", backup.toString(), "--passphrase-file", key.toString(),
+            "--database-url", url, "--database-user", postgres.user()};
+        CliRun restored = CliRun.run(restore);
+        assertThat(restored.exit()).as(restored.err()).isZero();
+        assertThat(restored.out()).contains("restored ", "of trust domain lanyard.local");
+        CliRun again = CliRun.run(restore);
+        assertThat(again.exit()).isEqualTo(ExitCodes.FAILED);
+        assertThat(again.err()).contains("the target store is not empty", "nothing was changed");
+        CliRun both = CliRun.run("restore", "--from", backup.toString(), "--passphrase-file", key.toString(),
+                "--database-url", url, "--data-dir", dir.resolve("x").toString());
+        assertThat(both.exit()).isEqualTo(ExitCodes.USAGE);
+
+        Path serverDir = Files.createDirectories(dir.resolve("pg-server"));
+        Files.copy(dir.resolve("old").resolve("kek"), serverDir.resolve("kek"), StandardCopyOption.COPY_ATTRIBUTES);
+        try (RunningServer onPostgres = RunningServer.start(serverDir, java.util.Map.of("database.url", url,
+                "database.user", postgres.user()))) {
+            assertThat(onPostgres.server().rootFingerprint()).isEqualTo(root);
+            assertThat(onPostgres.renew(held).chain()).containsExactlyElementsOf(held.chain());
+            CliRun verify = CliRun.run("audit", "verify", "--server", "localhost:" + onPostgres.server().grpcPort(),
+                    "--data", serverDir.toString());
+            assertThat(verify.exit()).as(verify.err()).isZero();
+            assertThat(verify.out()).contains("audit trail intact");
+        }
     }
 
     private static CliRun restore(Path backup, Path key, Path target) {
