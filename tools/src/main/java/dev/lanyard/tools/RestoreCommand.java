@@ -73,41 +73,15 @@ final class RestoreCommand implements Callable<Integer> {
                 created = true;
             }
             SnapshotWriter.Restored restored;
-            String password = java.util.Optional.ofNullable(passwordEnv).map(System::getenv).orElse("");
-            if (databaseUrl != null) {
-                java.util.Properties login = new java.util.Properties();
-                login.setProperty("user", databaseUser);
-                login.setProperty("password", password);
-                try (Connection c = java.sql.DriverManager.getConnection(databaseUrl, login)) {
-                    SnapshotWriter.requireEmpty(c); // before the migrations touch it
-                }
-            }
-            try (Database database = dataDir != null ? Database.h2File(dataDir)
-                    : Database.open(databaseUrl, databaseUser, password);
-                    Connection c = database.dataSource().getConnection()) {
+            try (Database database = openTarget(); Connection c = database.dataSource().getConnection()) {
                 restored = SnapshotWriter.restore(in, c);
             }
-            if (!restored.header().getKekSalt().isEmpty()) {
-                if (dataDir != null) {
-                    Files.write(dataDir.resolve("kek.salt"), restored.header().getKekSalt().toByteArray());
-                } else {
-                    spec.commandLine().getOut().println("the KEK passphrase's salt is not in the database: write it,"
-                            + " base64-decoded, to kek.salt in the server's data directory: "
-                            + java.util.Base64.getEncoder().encodeToString(restored.header().getKekSalt().toByteArray()));
-                }
+            byte[] salt = restored.header().getKekSalt().toByteArray();
+            if (salt.length > 0 && dataDir != null) {
+                Files.write(dataDir.resolve("kek.salt"), salt);
             }
             done = true;
-            var out = spec.commandLine().getOut();
-            out.printf("restored %d tables, %d rows of trust domain %s (schema %s, taken %s) into %s%n",
-                    restored.tables(), restored.rows(), restored.header().getTrustDomain(),
-                    restored.header().getSchemaVersion(),
-                    Instant.ofEpochSecond(restored.header().getTakenAt().getSeconds()),
-                    dataDir != null ? dataDir : dev.lanyard.store.Database.redact(databaseUrl));
-            out.println(restored.header().getCustody().equals("pkcs11")
-                    ? "keys are in the HSM: configure the new server with the same PKCS#11 token"
-                    : "keys are sealed under KEK " + restored.header().getKekId() + ": give the new server the same"
-                            + " kek.file (or the same KEK passphrase; kek.salt is restored)");
-            out.flush();
+            report(restored, salt);
             return 0;
         } catch (SnapshotWriter.NotEmptyException e) {
             throw new CliFailure(dataDir != null ? dataDir.toString() : Database.redact(databaseUrl), e.getMessage(),
@@ -121,6 +95,39 @@ final class RestoreCommand implements Callable<Integer> {
                 deleteTree(dataDir, existed); // nothing half-way: the directory was new or empty
             }
         }
+    }
+
+    /** The new H2 store, or the PostgreSQL database after checking it holds no store (before migrating it). */
+    private Database openTarget() throws IOException, java.sql.SQLException {
+        if (dataDir != null) {
+            return Database.h2File(dataDir);
+        }
+        String password = java.util.Optional.ofNullable(passwordEnv).map(System::getenv).orElse("");
+        java.util.Properties login = new java.util.Properties();
+        login.setProperty("user", databaseUser);
+        login.setProperty("password", password);
+        try (Connection c = java.sql.DriverManager.getConnection(databaseUrl, login)) {
+            SnapshotWriter.requireEmpty(c);
+        }
+        return Database.open(databaseUrl, databaseUser, password);
+    }
+
+    private void report(SnapshotWriter.Restored restored, byte[] salt) {
+        var out = spec.commandLine().getOut();
+        var header = restored.header();
+        out.printf("restored %d tables, %d rows of trust domain %s (schema %s, taken %s) into %s%n",
+                restored.tables(), restored.rows(), header.getTrustDomain(), header.getSchemaVersion(),
+                Instant.ofEpochSecond(header.getTakenAt().getSeconds()),
+                dataDir != null ? dataDir : Database.redact(databaseUrl));
+        if (header.getCustody().equals("pkcs11")) {
+            out.println("keys are in the HSM: configure the new server with the same PKCS#11 token");
+        } else {
+            out.println("keys are sealed under KEK " + header.getKekId() + ": give the new server the same kek.file"
+                    + (salt.length == 0 ? "" : dataDir != null ? " (or the same KEK passphrase; kek.salt is restored)"
+                            : " (or the same KEK passphrase, with this kek.salt, base64: "
+                                    + java.util.Base64.getEncoder().encodeToString(salt) + ")"));
+        }
+        out.flush();
     }
 
     private static boolean isEmpty(Path dir) throws IOException {
