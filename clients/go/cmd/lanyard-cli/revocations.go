@@ -20,6 +20,7 @@ func revoke(e *env, args []string) error {
 	serial, id, jti := f.String("serial", "", ""), f.String("spiffe-id", "", ""), f.String("jti", "", "")
 	reason := f.String("reason", "unspecified", "")
 	note := f.String("note", "", "")
+	force := f.Bool("force", false, "")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -31,6 +32,9 @@ func revoke(e *env, args []string) error {
 	}
 	if given != 1 {
 		return &usageError{"give exactly one of --serial, --spiffe-id and --jti"}
+	}
+	if *force && !f.given("spiffe-id") {
+		return &usageError{"--force goes with --spiffe-id only"}
 	}
 	code, ok := parseReason(*reason)
 	if !ok {
@@ -57,10 +61,10 @@ func revoke(e *env, args []string) error {
 	ctx, cancel := e.deadline(adminDeadline)
 	defer cancel()
 	resp, err := lanyardv1.NewRevocationServiceClient(conn).Revoke(ctx, &lanyardv1.RevokeRequest{Target: target,
-		Reason: lanyardv1.RevocationReason(code), Note: *note})
+		Reason: lanyardv1.RevocationReason(code), Note: *note, Force: *force})
 	if s, ok := status.FromError(err); err != nil && ok && s.Code() == codes.NotFound && f.given("spiffe-id") {
 		return fail(*a.server, "refused: NOT_FOUND: "+s.Message(), "check the SPIFFE ID (`lanyard registration list`);"+
-			" to refuse an identity before it exists, register it, then revoke it", exitRefused)
+			" to refuse an identity before it exists, run the same command with --force", exitRefused)
 	}
 	if err != nil {
 		return err
