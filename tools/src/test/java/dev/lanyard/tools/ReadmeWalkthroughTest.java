@@ -85,7 +85,8 @@ class ReadmeWalkthroughTest {
                 assertThat(dispatched).contains("go registration create", "go join-token create", "go cert issue",
                         "go cert renew", "go token issue", "go revoke --spiffe-id", "go reinstate --spiffe-id",
                         "go console ", "go revocations watch", "go audit tail", "java contracts publish (handed back)",
-                        "java keys rotate (handed back)", "java audit verify (handed back)");
+                        "java keys rotate (handed back)", "java audit verify (handed back)", "java backup --out",
+                        "java restore --from").doesNotContain("java revoke --spiffe-id (handed back)");
             }
         }
     }
