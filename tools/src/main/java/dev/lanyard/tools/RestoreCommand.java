@@ -40,20 +40,12 @@ final class RestoreCommand implements Callable<Integer> {
     Path passphraseFile;
     @Option(names = "--data-dir", description = "the new server's data directory (H2); must not exist or be empty")
     Path dataDir;
-    @Option(names = "--database-url", description = "or an empty PostgreSQL database: jdbc:postgresql://... (as"
-            + " database.url in the server config)")
-    String databaseUrl;
-    @Option(names = "--database-user", defaultValue = "", description = "database user")
-    String databaseUser;
-    @Option(names = "--database-password-env", description = "environment variable holding the database password")
-    String passwordEnv;
+    @picocli.CommandLine.Mixin
+    DatabaseOptions database; // an empty PostgreSQL database instead of --data-dir
 
     @Override
     public Integer call() throws Exception {
-        if ((dataDir == null) == (databaseUrl == null)) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "pass exactly one of --data-dir DIR (H2) or --database-url URL (PostgreSQL)");
-        }
+        database.requireExactlyOne(spec, dataDir, "--data-dir");
         LocalFile.requireReadable(from, "--from FILE, a backup written by `lanyard backup`");
         LocalFile.requireReadable(passphraseFile, "--passphrase-file FILE, the backup's passphrase");
         if (dataDir != null && Files.exists(dataDir) && (!Files.isDirectory(dataDir) || !isEmpty(dataDir))) {
@@ -73,7 +65,7 @@ final class RestoreCommand implements Callable<Integer> {
                 created = true;
             }
             SnapshotWriter.Restored restored;
-            try (Database database = openTarget(); Connection c = database.dataSource().getConnection()) {
+            try (Database store = openTarget(); Connection c = store.dataSource().getConnection()) {
                 restored = SnapshotWriter.restore(in, c);
             }
             byte[] salt = restored.header().getKekSalt().toByteArray();
@@ -84,7 +76,7 @@ final class RestoreCommand implements Callable<Integer> {
             report(restored, salt);
             return 0;
         } catch (SnapshotWriter.NotEmptyException e) {
-            throw new CliFailure(dataDir != null ? dataDir.toString() : Database.redact(databaseUrl), e.getMessage(),
+            throw new CliFailure(database.describe(dataDir), e.getMessage(),
                     "a restore never merges into, or overwrites, a store; nothing was changed", ExitCodes.FAILED);
         } catch (InvalidBackupException e) {
             throw new CliFailure(from.toString(), e.getMessage(), "check --passphrase-file, and that the file is the"
@@ -99,17 +91,15 @@ final class RestoreCommand implements Callable<Integer> {
 
     /** The new H2 store, or the PostgreSQL database after checking it holds no store (before migrating it). */
     private Database openTarget() throws IOException, java.sql.SQLException {
-        if (dataDir != null) {
-            return Database.h2File(dataDir);
+        if (dataDir == null) {
+            java.util.Properties login = new java.util.Properties();
+            login.setProperty("user", database.user);
+            login.setProperty("password", database.password());
+            try (Connection c = java.sql.DriverManager.getConnection(database.url, login)) {
+                SnapshotWriter.requireEmpty(c);
+            }
         }
-        String password = java.util.Optional.ofNullable(passwordEnv).map(System::getenv).orElse("");
-        java.util.Properties login = new java.util.Properties();
-        login.setProperty("user", databaseUser);
-        login.setProperty("password", password);
-        try (Connection c = java.sql.DriverManager.getConnection(databaseUrl, login)) {
-            SnapshotWriter.requireEmpty(c);
-        }
-        return Database.open(databaseUrl, databaseUser, password);
+        return database.open(dataDir);
     }
 
     private void report(SnapshotWriter.Restored restored, byte[] salt) {
@@ -118,7 +108,7 @@ final class RestoreCommand implements Callable<Integer> {
         out.printf("restored %d tables, %d rows of trust domain %s (schema %s, taken %s) into %s%n",
                 restored.tables(), restored.rows(), header.getTrustDomain(), header.getSchemaVersion(),
                 Instant.ofEpochSecond(header.getTakenAt().getSeconds()),
-                dataDir != null ? dataDir : Database.redact(databaseUrl));
+                database.describe(dataDir));
         if (header.getCustody().equals("pkcs11")) {
             out.println("keys are in the HSM: configure the new server with the same PKCS#11 token");
         } else {
