@@ -288,8 +288,13 @@ func TestRevokeListAndReinstate(t *testing.T) {
 	unknown := cli(t, nil, "revoke", "--data", data(s), "--spiffe-id", "spiffe://lanyard.local/ns/typo/sa/none")
 	if unknown.code != exitRefused || !strings.Contains(unknown.err, "refused: NOT_FOUND: ") ||
 		!strings.Contains(unknown.err, "hint: check the SPIFFE ID (`lanyard registration list`); to refuse an identity"+
-			" before it exists, register it, then revoke it") {
+			" before it exists, run the same command with --force") {
 		t.Fatalf("revoking an unknown identity: %s", unknown)
+	}
+	forced := ok(t, cli(t, nil, "revoke", "--data", data(s), "--spiffe-id", "spiffe://lanyard.local/ns/typo/sa/none",
+		"--force"))
+	if !strings.HasPrefix(forced.out, "revoked spiffe://lanyard.local/ns/typo/sa/none (unspecified), sequence ") {
+		t.Fatalf("revoke --force said %q", forced.out)
 	}
 }
 

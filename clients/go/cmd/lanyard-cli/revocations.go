@@ -21,6 +21,7 @@ func revoke(e *env, args []string) error {
 	serial, id, jti := f.String("serial", "", ""), f.String("spiffe-id", "", ""), f.String("jti", "", "")
 	reason := f.String("reason", "unspecified", "")
 	note := f.String("note", "", "")
+	force := f.Bool("force", false, "")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -32,6 +33,9 @@ func revoke(e *env, args []string) error {
 	}
 	if given != 1 {
 		return &usageError{"give exactly one of --serial, --spiffe-id and --jti"}
+	}
+	if *force && !f.given("spiffe-id") {
+		return &usageError{"--force goes with --spiffe-id only"}
 	}
 	code, ok := parseReason(*reason)
 	if !ok {
@@ -52,10 +56,10 @@ func revoke(e *env, args []string) error {
 	}
 	return a.call(e, func(ctx context.Context, conn *connection) error {
 		resp, err := lanyardv1.NewRevocationServiceClient(conn).Revoke(ctx, &lanyardv1.RevokeRequest{Target: target,
-			Reason: lanyardv1.RevocationReason(code), Note: *note})
+			Reason: lanyardv1.RevocationReason(code), Note: *note, Force: *force})
 		if s, ok := status.FromError(err); err != nil && ok && s.Code() == codes.NotFound && f.given("spiffe-id") {
 			return fail(*a.server, "refused: NOT_FOUND: "+s.Message(), "check the SPIFFE ID (`lanyard registration list`);"+
-				" to refuse an identity before it exists, register it, then revoke it", exitRefused)
+				" to refuse an identity before it exists, run the same command with --force", exitRefused)
 		}
 		if err != nil {
 			return err

@@ -318,7 +318,11 @@ type RevokeRequest struct {
 	// The RFC 5280 reason.
 	Reason RevocationReason `protobuf:"varint,2,opt,name=reason,proto3,enum=lanyard.v1.RevocationReason" json:"reason,omitempty"`
 	// A note for the audit trail and listings, at most 1,024 characters.
-	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	// For a SPIFFE ID that was never registered and holds no certificate: revoke it anyway, so that it
+	// cannot be registered or enrolled until it is reinstated. Without it such a revocation is refused
+	// (NOT_FOUND), since it is most often a mistyped ID. Ignored for other targets and known identities.
+	Force         bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -372,6 +376,13 @@ func (x *RevokeRequest) GetNote() string {
 		return x.Note
 	}
 	return ""
+}
+
+func (x *RevokeRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 // The revocation in force after the call.
@@ -968,11 +979,12 @@ const file_lanyard_v1_revocation_proto_rawDesc = "" +
 	"revoked_by\x18\x06 \x01(\tR\trevokedBy\x129\n" +
 	"\n" +
 	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1b\n" +
-	"\tspiffe_id\x18\b \x01(\tR\bspiffeId\"\x96\x01\n" +
+	"\tspiffe_id\x18\b \x01(\tR\bspiffeId\"\xac\x01\n" +
 	"\rRevokeRequest\x124\n" +
 	"\x06target\x18\x01 \x01(\v2\x1c.lanyard.v1.RevocationTargetR\x06target\x124\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x1c.lanyard.v1.RevocationReasonR\x06reason\x12\x19\n" +
-	"\x04note\x18\x03 \x01(\tB\x05\xb8\x9a#\x80\bR\x04note\"\x8b\x01\n" +
+	"\x04note\x18\x03 \x01(\tB\x05\xb8\x9a#\x80\bR\x04note\x12\x14\n" +
+	"\x05force\x18\x04 \x01(\bR\x05force\"\x8b\x01\n" +
 	"\x0eRevokeResponse\x126\n" +
 	"\n" +
 	"revocation\x18\x01 \x01(\v2\x16.lanyard.v1.RevocationR\n" +

@@ -41,7 +41,7 @@ public interface RevocationRepository {
      *
      * @param tokenSkew how long past its expiry a token's revocation is kept (verifier clock skew)
      */
-    IdentityOutcome revokeIdentity(NewRevocation identity, Duration tokenSkew);
+    IdentityOutcome revokeIdentity(NewRevocation identity, Duration tokenSkew, boolean force);
 
     /** Lifts an identity revocation; empty when the identity was not revoked. */
     Optional<RevocationEvent.Reinstated> reinstate(String spiffeId, Instant at, String by, String note);

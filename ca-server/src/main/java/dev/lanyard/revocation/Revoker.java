@@ -58,6 +58,15 @@ public final class Revoker {
 
     public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor)
             throws Refusal {
+        return revoke(target, reason, note, actor, false);
+    }
+
+    /**
+     * As {@link #revoke(RevocationTarget, RevocationReason, String, String)}; with {@code force}, an
+     * identity that was never registered and holds no certificate is revoked too (it is refused otherwise).
+     */
+    public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor, boolean force)
+            throws Refusal {
         checkNote(note);
         Instant now = clock.instant();
         Result result = switch (target.kind()) {
@@ -78,7 +87,7 @@ public final class Revoker {
                 RevocationRepository.IdentityOutcome outcome;
                 try {
                     outcome = repository.revokeIdentity(new NewRevocation(target, reason, note, now, actor,
-                            id.toString(), "", Optional.empty()), VERIFIER_SKEW);
+                            id.toString(), "", Optional.empty()), VERIFIER_SKEW, force);
                 } catch (RefusedInTransaction e) {
                     throw e.refusal();
                 }

@@ -56,11 +56,13 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     private final Duration defaultSvidTtl;
     private final Duration maxSvidTtl;
     private final Duration defaultJoinTokenTtl;
+    private final dev.lanyard.revocation.RevocationRegistry revocations;
 
     public AdminGrpcService(String trustDomain, RegistrationRepository registrations, JoinTokens joinTokens,
-            IssuedCertificateRepository issued, AuditLog audit, Clock clock, Duration defaultSvidTtl,
-            Duration maxSvidTtl, Duration defaultJoinTokenTtl) {
+            IssuedCertificateRepository issued, dev.lanyard.revocation.RevocationRegistry revocations, AuditLog audit,
+            Clock clock, Duration defaultSvidTtl, Duration maxSvidTtl, Duration defaultJoinTokenTtl) {
         this.trustDomain = trustDomain;
+        this.revocations = revocations;
         this.registrations = registrations;
         this.joinTokens = joinTokens;
         this.issued = issued;
@@ -76,6 +78,12 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
             StreamObserver<dev.lanyard.v1.Registration> response) {
         run("registration.create", request.getSpiffeId(), response, () -> {
             SpiffeId id = registrableSpiffeId(request.getSpiffeId());
+            // an identity revoked before it existed (revoke --force) stays out until it is reinstated
+            Optional<dev.lanyard.revocation.Revocation> revoked = revocations.refusalFor(id, Optional.empty());
+            if (revoked.isPresent()) {
+                throw Status.FAILED_PRECONDITION.withDescription(revoked.get().refusalMessage()
+                        + " (lanyard reinstate --spiffe-id " + id + ") before it can be registered").asException();
+            }
             List<String> dns = dnsNames(request.getDnsNamesList());
             Duration maxTtl = Protos.duration(request.hasMaxTtl(), request.getMaxTtl()).orElse(defaultSvidTtl);
             if (maxTtl.isNegative() || maxTtl.isZero() || maxTtl.compareTo(maxSvidTtl) > 0) {

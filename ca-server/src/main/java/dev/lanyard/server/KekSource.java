@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory;
 final class KekSource {
 
     private static final Logger LOG = LoggerFactory.getLogger(KekSource.class);
-    private static final String PASSPHRASE_SALT_FILE = "kek.salt";
+    /** A passphrase KEK's salt, in the data directory (backups carry it). */
+    static final String PASSPHRASE_SALT_FILE = "kek.salt";
 
     private KekSource() {
     }

@@ -195,12 +195,14 @@ public final class LanyardServer implements AutoCloseable {
         KeyEncryptionKey kek = KekSource.load(config, random);
         KeyCustody custody;
         Optional<KekRotation> kekRotation = Optional.empty();
+        Supplier<String> kekId = () -> "";
         if (config.custody().pkcs11()) {
             ServerConfig.Custody c = config.custody();
             custody = Pkcs11Custody.open(new Pkcs11Custody.Settings(c.module().orElseThrow(), c.slot(), c.slotIndex(),
                     Pkcs11Custody.pin(c.pinEnv(), c.pinFile())), clock);
         } else {
             KekRing keks = new KekRing(kek);
+            kekId = () -> keks.current().id();
             SoftwareCustody software = new SoftwareCustody(new JdbcSealedKeyRepository(database.dataSource()),
                     new PrivateKeySealer(keks, random, crypto), crypto.primary(), crypto.bouncyCastle(), clock);
             kekRotation = Optional.of(new KekRotation(keks, software, new JdbcKekRotations(database.dataSource()),
@@ -316,7 +318,8 @@ public final class LanyardServer implements AutoCloseable {
         metrics.storeBytes(database::bytesOnDisk);
         database.syncCounts().ifPresent(initial -> metrics.storeSyncs(
                 () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
-        AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued, audit,
+        AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued,
+                revocations, audit,
                 clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
         KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), kekRotation,
                 bundles::refresh, audit, clock);
@@ -357,6 +360,8 @@ public final class LanyardServer implements AutoCloseable {
                 new FederationGrpcService(federation, audit, clock).bindService(),
                 new AuditGrpcService(audit, new AuditedCall(audit, clock),
                         Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-audit-follow"))).bindService(),
+                new BackupGrpcService(database, backupHeader(config, kekId),
+                        Executors.newSingleThreadExecutor(daemonThreads("lanyard-backup")), audit, clock).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
         AccessPolicy access = accessPolicy(config);
@@ -825,11 +830,33 @@ public final class LanyardServer implements AutoCloseable {
                 .service(PolicyServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(dev.lanyard.v1.FederationServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(AuditServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
+                .service(dev.lanyard.v1.BackupServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(AgentServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.AGENT)
                 .method(AgentServiceGrpc.getAttestAgentMethod(), AccessPolicy.Access.ANYONE)
                 .service(HealthGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE)
                 .service(ServerReflectionGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE)
                 .build();
+    }
+
+    /**
+     * What each backup says of this server: its trust domain, where its keys are, the current KEK's id,
+     * and a passphrase KEK's salt (kek.salt), without which the restored server could not derive the KEK.
+     */
+    private static Supplier<dev.lanyard.v1.BackupHeader> backupHeader(ServerConfig config, Supplier<String> kekId) {
+        return () -> {
+            dev.lanyard.v1.BackupHeader.Builder header = dev.lanyard.v1.BackupHeader.newBuilder()
+                    .setTrustDomain(config.trustDomain().toString())
+                    .setCustody(config.custody().pkcs11() ? "pkcs11" : "software").setKekId(kekId.get());
+            Path salt = config.dataDir().resolve(KekSource.PASSPHRASE_SALT_FILE);
+            if (config.kekPassphraseEnv().isPresent() && Files.exists(salt)) {
+                try {
+                    header.setKekSalt(com.google.protobuf.ByteString.copyFrom(Files.readAllBytes(salt)));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException("cannot read " + salt, e);
+                }
+            }
+            return header.build();
+        };
     }
 
     private ServerConfig.CallLimits limits() {

@@ -57,11 +57,13 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
     public void revoke(RevokeRequest request, StreamObserver<RevokeResponse> response) {
         String target = describe(request.getTarget());
         String detail = RevocationReason.ofCode(request.getReasonValue()).map(RevocationReason::rfcName)
-                .orElse("reason " + request.getReasonValue()) + (request.getNote().isEmpty() ? "" : ": " + request.getNote());
+                .orElse("reason " + request.getReasonValue()) + (request.getNote().isEmpty() ? "" : ": " + request.getNote())
+                + (request.getForce() ? " (force=true)" : "");
         calls.run("revocation.revoke", target, detail, response, () -> {
             RevocationTarget parsed = RevocationProtos.target(request.getTarget());
             RevocationReason reason = RevocationProtos.reason(request.getReasonValue());
-            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor()));
+            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor(),
+                    request.getForce()));
             if (result.created()) {
                 onRevoked.accept(parsed.kind());
             }

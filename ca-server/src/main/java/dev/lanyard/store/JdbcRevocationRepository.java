@@ -52,14 +52,15 @@ public final class JdbcRevocationRepository implements RevocationRepository {
     }
 
     @Override
-    public IdentityOutcome revokeIdentity(NewRevocation identity, Duration tokenSkew) {
+    public IdentityOutcome revokeIdentity(NewRevocation identity, Duration tokenSkew, boolean force) {
         String spiffeId = identity.target().value();
         return jdbc.inTransaction(c -> {
             boolean registered = IdentityOrder.lock(c, spiffeId);
-            if (!registered && Jdbc.query(c, "select 1 from issued_certificates where spiffe_id = ?"
+            if (!force && !registered && Jdbc.query(c, "select 1 from issued_certificates where spiffe_id = ?"
                     + " fetch first 1 rows only", s -> s.setString(1, spiffeId), row -> 1).isEmpty()) {
                 throw new RefusedInTransaction(Refusal.notFound(spiffeId
-                        + " was never registered and holds no certificate; check the SPIFFE ID"));
+                        + " was never registered and holds no certificate; check the SPIFFE ID, or revoke it with"
+                        + " force (lanyard revoke --force) so that it cannot be registered or enrolled until reinstated"));
             }
             Head head = new Head(lockHead(c));
             Outcome outcome = revokeOne(c, head, identity);

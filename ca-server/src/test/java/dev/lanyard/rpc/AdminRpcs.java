@@ -28,7 +28,7 @@ final class AdminRpcs {
         for (ServiceDescriptor service : List.of(AdminServiceGrpc.getServiceDescriptor(),
                 KeyServiceGrpc.getServiceDescriptor(), ContractServiceGrpc.getServiceDescriptor(),
                 PolicyServiceGrpc.getServiceDescriptor(), AuditServiceGrpc.getServiceDescriptor(),
-                RevocationServiceGrpc.getServiceDescriptor())) {
+                RevocationServiceGrpc.getServiceDescriptor(), dev.lanyard.v1.BackupServiceGrpc.getServiceDescriptor())) {
             for (MethodDescriptor<?, ?> method : service.getMethods()) {
                 if (!method.equals(RevocationServiceGrpc.getWatchRevocationsMethod())) {
                     methods.add((MethodDescriptor<Message, Message>) method);

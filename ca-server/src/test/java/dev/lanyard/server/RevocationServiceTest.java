@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
+import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.testing.Csrs;
@@ -184,6 +185,47 @@ class RevocationServiceTest {
         // The pasted token never reaches the audit trail.
         assertThat(lanyard.server().audit().recent(100))
                 .noneMatch(e -> (e.target() + e.reason()).contains(pastedJwt));
+    }
+
+    @Test
+    void anIdentityNeverRegisteredIsRevokedOnlyWithForceAndThenCannotBeRegisteredUntilReinstated() {
+        String unknown = "spiffe://lanyard.local/ns/shop/sa/future";
+        expect(request(identity(unknown)), Status.Code.NOT_FOUND, unknown + " was never registered and holds no"
+                + " certificate; check the SPIFFE ID, or revoke it with force (lanyard revoke --force)");
+        assertThat(list("spiffe_id").getRevocationsList()).isEmpty();
+        assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("revocation.revoke");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+            assertThat(e.reason()).doesNotContain("force=true");
+        });
+
+        RevokeResponse forced = lanyard.revocations().revoke(request(identity(unknown)).toBuilder().setForce(true)
+                .setNote("decommissioned before it shipped").build());
+        assertThat(forced.getCreated()).isTrue();
+        assertThat(forced.getRevokedSerialsList()).isEmpty();
+        assertThat(list("spiffe_id").getRevocationsList()).singleElement()
+                .satisfies(r -> assertThat(r.getTarget().getSpiffeId()).isEqualTo(unknown));
+        assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("revocation.revoke");
+            assertThat(e.target()).contains(unknown);
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS);
+            assertThat(e.reason()).contains("force=true", "decommissioned before it shipped");
+        });
+        // force changes nothing for an identity the server knows, nor for one already revoked
+        assertThat(lanyard.revocations().revoke(request(identity(unknown)).toBuilder().setForce(true).build())
+                .getCreated()).isFalse();
+
+        assertThatThrownBy(() -> lanyard.register(unknown)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+            assertThat(e.getStatus().getDescription()).contains(unknown + " is revoked",
+                    "lanyard reinstate --spiffe-id " + unknown);
+        });
+        assertThat(lanyard.admin().listRegistrations(dev.lanyard.v1.ListRegistrationsRequest.getDefaultInstance())
+                .getRegistrationsList()).noneMatch(r -> r.getSpiffeId().equals(unknown));
+
+        lanyard.revocations().reinstate(ReinstateRequest.newBuilder().setSpiffeId(unknown).build());
+        lanyard.register(unknown);
+        assertThat(lanyard.renew(lanyard.bootstrap(unknown)).leaf()).isNotNull();
     }
 
     @Test

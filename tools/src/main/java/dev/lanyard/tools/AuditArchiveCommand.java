@@ -6,7 +6,6 @@ import dev.lanyard.store.JdbcAuditLog;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -33,25 +32,17 @@ final class AuditArchiveCommand implements Callable<Integer> {
     Path out;
     @Option(names = "--data", description = "the server's data directory (H2)")
     Path data;
-    @Option(names = "--database-url", description = "jdbc:postgresql://... (as database.url in the server config)")
-    String databaseUrl;
-    @Option(names = "--database-user", defaultValue = "", description = "database user")
-    String databaseUser;
-    @Option(names = "--database-password-env", description = "environment variable holding the database password")
-    String passwordEnv;
+    @picocli.CommandLine.Mixin
+    DatabaseOptions database;
 
     @Override
     public Integer call() throws Exception {
-        if ((data == null) == (databaseUrl == null)) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "pass exactly one of --data DIR (H2) or --database-url URL (PostgreSQL)");
-        }
+        database.requireExactlyOne(spec, data, "--data");
         if (before < 2) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--before must be 2 or more");
         }
-        String password = Optional.ofNullable(passwordEnv).map(System::getenv).orElse("");
         String who = "local operator " + System.getProperty("user.name");
-        try (Database db = data != null ? Database.h2File(data) : Database.open(databaseUrl, databaseUser, password)) {
+        try (Database db = database.open(data)) {
             AuditArchive.Result result = new AuditArchive(db.dataSource(), new JdbcAuditLog(db.dataSource()),
                     Clock.systemUTC()).archive(before, out, who);
             PrintWriter o = spec.commandLine().getOut();

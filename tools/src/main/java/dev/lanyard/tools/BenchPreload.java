@@ -5,7 +5,6 @@ import dev.lanyard.store.Preloader;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -30,27 +29,19 @@ final class BenchPreload implements Callable<Integer> {
     String trustDomain;
     @Option(names = "--data", description = "the server's data directory (H2)")
     Path data;
-    @Option(names = "--database-url", description = "jdbc:postgresql://...")
-    String databaseUrl;
-    @Option(names = "--database-user", defaultValue = "", description = "database user")
-    String databaseUser;
-    @Option(names = "--database-password-env", description = "environment variable holding the database password")
-    String passwordEnv;
+    @picocli.CommandLine.Mixin
+    DatabaseOptions database;
 
     @Override
     public Integer call() {
-        if ((data == null) == (databaseUrl == null)) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "pass exactly one of --data DIR (H2) or --database-url URL (PostgreSQL)");
-        }
+        database.requireExactlyOne(spec, data, "--data");
         if (count < 1 || identities < 1) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--count and --identities must be positive");
         }
         PrintWriter out = spec.commandLine().getOut();
-        String password = Optional.ofNullable(passwordEnv).map(System::getenv).orElse("");
         long start = System.nanoTime();
-        try (Database db = data != null ? Database.h2File(data) : Database.open(databaseUrl, databaseUser, password)) {
+        try (Database db = database.open(data)) {
             long before = db.bytesOnDisk();
             new Preloader(db.dataSource(), Clock.systemUTC(), new Random()).preload(count, trustDomain, identities,
                     "bench-preload", done -> {

@@ -13,14 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 @Command(footer = {"%nExample:", "  ./lanyard contracts publish proto/target/classes/examples.pb", "  ./lanyard contracts list"},
         name = "contracts", description = "Audience/scope contracts from compiled .proto descriptor sets.",
@@ -29,49 +24,37 @@ final class ContractsCommand {
 
     @Command(footer = {"%nExample:", "  protoc --descriptor_set_out=payments.pb --include_imports payments.proto", "  ./lanyard contracts publish payments.pb --source payments-ci"},
         name = "publish", description = "Publish a FileDescriptorSet (protoc --descriptor_set_out --include_imports).")
-    static final class Publish implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class Publish extends AdminVerb {
         @Parameters(index = "0", description = "the descriptor set file")
         Path file;
         @Option(names = "--source", description = "who publishes it (default: the file name)")
         String source;
 
         @Override
-        public Integer call() throws Exception {
+        void run(PrintWriter out) throws Exception {
             LocalFile.requireReadable(file,
                     "a FileDescriptorSet made by protoc --descriptor_set_out=FILE --include_imports");
             byte[] bytes = Files.readAllBytes(file);
             String name = source != null ? source : file.getFileName().toString();
-            PublishContractsResponse response = admin.withAdmin(a -> ContractServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS)
-                    .publishContracts(PublishContractsRequest.newBuilder().setSource(name)
+            PublishContractsResponse response = rpc(ContractServiceGrpc::newBlockingStub,
+                    s -> s.publishContracts(PublishContractsRequest.newBuilder().setSource(name)
                             .setDescriptorSet(ByteString.copyFrom(bytes)).build()));
-            PrintWriter out = spec.commandLine().getOut();
             out.println("published " + name + " as version " + response.getVersion());
             response.getWarningsList().forEach(w -> out.println("warning: " + w));
             print(out, response.getContractsList());
-            return 0;
         }
     }
 
     @Command(footer = {"%nExample:", "  ./lanyard contracts list"},
         name = "list", description = "List the contracts in force.")
-    static final class ListAll implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class ListAll extends AdminVerb {
 
         @Override
-        public Integer call() throws Exception {
-            ListContractsResponse response = admin.withAdmin(a -> ContractServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS).listContracts(ListContractsRequest.getDefaultInstance()));
-            spec.commandLine().getOut().println("contracts version " + response.getVersion());
-            print(spec.commandLine().getOut(), response.getContractsList());
-            return 0;
+        void run(PrintWriter out) throws Exception {
+            ListContractsResponse response = rpc(ContractServiceGrpc::newBlockingStub,
+                    s -> s.listContracts(ListContractsRequest.getDefaultInstance()));
+            out.println("contracts version " + response.getVersion());
+            print(out, response.getContractsList());
         }
     }
 

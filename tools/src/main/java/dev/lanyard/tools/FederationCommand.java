@@ -7,21 +7,17 @@ import dev.lanyard.v1.FederationServiceGrpc;
 import dev.lanyard.v1.ListFederationsRequest;
 import dev.lanyard.v1.ListFederationsResponse;
 import dev.lanyard.v1.RemoveFederationRequest;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(footer = {"%nExample:", "  ./lanyard federation add partner.example --endpoint https://ca.partner.example/bundle --profile https_web",
         "  ./lanyard federation list"},
@@ -34,11 +30,7 @@ final class FederationCommand {
             "      --profile https_spiffe --endpoint-id spiffe://eu.acme.internal/lanyard/server --bundle eu-bundle.json"},
         name = "add", description = "Trust a foreign trust domain and fetch its bundle from its bundle endpoint"
                 + " (replaces an existing relationship with it).")
-    static final class Add implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class Add extends AdminVerb {
         @Parameters(index = "0", description = "the foreign trust domain, e.g. partner.example")
         String trustDomain;
         @Option(names = "--endpoint", required = true, description = "its bundle endpoint URL (https://...)")
@@ -52,7 +44,7 @@ final class FederationCommand {
         Path bundle;
 
         @Override
-        public Integer call() throws Exception {
+        void run(PrintWriter out) throws Exception {
             BundleEndpointProfile p = switch (profile) {
                 case "https_web" -> BundleEndpointProfile.HTTPS_WEB;
                 case "https_spiffe" -> BundleEndpointProfile.HTTPS_SPIFFE;
@@ -67,27 +59,21 @@ final class FederationCommand {
                 LocalFile.requireReadable(bundle, "the foreign trust domain's bundle (SPIFFE bundle JSON)");
                 request.setInitialBundle(Files.readString(bundle, StandardCharsets.UTF_8));
             }
-            Federation added = admin.withAdmin(a -> FederationServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS).addFederation(request.build()));
-            spec.commandLine().getOut().println("federating with " + added.getTrustDomain() + " ("
+            Federation added = rpc(FederationServiceGrpc::newBlockingStub, s -> s.addFederation(request.build()));
+            out.println("federating with " + added.getTrustDomain() + " ("
                     + profile + " " + added.getBundleEndpointUrl() + "); its bundle is fetched within seconds"
                     + " (see `lanyard federation list`)");
-            return 0;
         }
     }
 
     @Command(footer = {"%nExample:", "  ./lanyard federation list"},
         name = "list", description = "Every relationship, its bundle's sequence and when it was fetched, and the last error.")
-    static final class ListAll implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class ListAll extends AdminVerb {
 
         @Override
-        public Integer call() throws Exception {
-            ListFederationsResponse response = admin.withAdmin(a -> FederationServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS).listFederations(ListFederationsRequest.getDefaultInstance()));
+        void run(PrintWriter out) throws Exception {
+            ListFederationsResponse response = rpc(FederationServiceGrpc::newBlockingStub,
+                    s -> s.listFederations(ListFederationsRequest.getDefaultInstance()));
             List<String[]> rows = new ArrayList<>();
             rows.add(new String[] {"TRUST DOMAIN", "PROFILE", "ENDPOINT", "SEQUENCE", "FETCHED", "LAST ERROR"});
             for (Federation f : response.getFederationsList()) {
@@ -96,29 +82,21 @@ final class FederationCommand {
                         f.hasBundleFetchedAt() ? Instant.ofEpochSecond(f.getBundleFetchedAt().getSeconds()).toString() : "-",
                         f.getLastError().isEmpty() ? "-" : f.getLastError()});
             }
-            Table.print(spec.commandLine().getOut(), rows);
-            spec.commandLine().getOut().flush();
-            return 0;
+            Table.print(out, rows);
         }
     }
 
     @Command(footer = {"%nExample:", "  ./lanyard federation remove partner.example"},
         name = "remove", description = "Stop trusting a foreign trust domain; its bundle is dropped at once.")
-    static final class Remove implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class Remove extends AdminVerb {
         @Parameters(index = "0", description = "the foreign trust domain")
         String trustDomain;
 
         @Override
-        public Integer call() throws Exception {
-            admin.withAdmin(a -> FederationServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS)
-                    .removeFederation(RemoveFederationRequest.newBuilder().setTrustDomain(trustDomain).build()));
-            spec.commandLine().getOut().println("no longer federating with " + trustDomain);
-            return 0;
+        void run(PrintWriter out) throws Exception {
+            rpc(FederationServiceGrpc::newBlockingStub,
+                    s -> s.removeFederation(RemoveFederationRequest.newBuilder().setTrustDomain(trustDomain).build()));
+            out.println("no longer federating with " + trustDomain);
         }
     }
 }

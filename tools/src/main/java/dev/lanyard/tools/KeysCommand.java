@@ -12,15 +12,10 @@ import java.io.PrintWriter;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 @Command(footer = {"%nExample:", "  ./lanyard keys list", "  ./lanyard keys rotate --jwt",
         "  ./lanyard keys rotate-kek /etc/lanyard/kek-2026"},
@@ -31,18 +26,13 @@ final class KeysCommand {
     @Command(footer = {"%nExample:", "  ./lanyard keys list"},
         name = "list", description = "Every published key with its status and its next scheduled step (when a prepared"
             + " key activates, an active one retires, a retired one is dropped).")
-    static final class ListAll implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class ListAll extends AdminVerb {
 
         @Override
-        public Integer call() throws Exception {
-            ListKeysResponse keys = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS).listKeys(ListKeysRequest.getDefaultInstance()));
-            print(spec.commandLine().getOut(), keys);
-            return 0;
+        void run(PrintWriter out) throws Exception {
+            ListKeysResponse keys = rpc(KeyServiceGrpc::newBlockingStub,
+                    s -> s.listKeys(ListKeysRequest.getDefaultInstance()));
+            print(out, keys);
         }
     }
 
@@ -56,22 +46,16 @@ final class KeysCommand {
 
     @Command(footer = {"%nExample:", "  ./lanyard keys rotate --jwt    # prepare the next JWT key (run again to activate it)", "  ./lanyard keys rotate --x509"},
         name = "rotate", description = "Force one rotation step: prepare the next key, or activate the prepared one.")
-    static final class Rotate implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class Rotate extends AdminVerb {
         @ArgGroup(exclusive = true, multiplicity = "1")
         Kind kind;
 
         @Override
-        public Integer call() throws Exception {
+        void run(PrintWriter out) throws Exception {
             KeyKind which = kind.jwt ? KeyKind.KEY_KIND_JWT : KeyKind.KEY_KIND_X509;
-            ListKeysResponse keys = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS)
-                    .rotateKeys(RotateKeysRequest.newBuilder().setKind(which).build()));
-            print(spec.commandLine().getOut(), keys);
-            return 0;
+            ListKeysResponse keys = rpc(KeyServiceGrpc::newBlockingStub,
+                    s -> s.rotateKeys(RotateKeysRequest.newBuilder().setKind(which).build()));
+            print(out, keys);
         }
     }
 
@@ -81,23 +65,17 @@ final class KeysCommand {
             "  # then set kek.file to /etc/lanyard/kek-2026; delete the old file once every replica restarted"},
         name = "rotate-kek", description = "Re-wrap every software-custody data key under a new key-encryption key,"
             + " read by the server from FILE on its own host; signing goes on, no private key is decrypted to disk.")
-    static final class RotateKek implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class RotateKek extends AdminVerb {
         @Parameters(paramLabel = "FILE", description = "the new KEK file's path on the server's host (32 random bytes,"
                 + " base64, mode 0600)")
         String file;
 
         @Override
-        public Integer call() throws Exception {
-            RotateKekResponse done = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(600, TimeUnit.SECONDS)
-                    .rotateKek(RotateKekRequest.newBuilder().setNewKekFile(file).build()));
-            spec.commandLine().getOut().printf("key-encryption key %s now wraps every data key (%d re-wrapped in %d ms);"
+        void run(PrintWriter out) throws Exception {
+            RotateKekResponse done = rpc(KeyServiceGrpc::newBlockingStub, java.time.Duration.ofSeconds(600),
+                    s -> s.rotateKek(RotateKekRequest.newBuilder().setNewKekFile(file).build()));
+            out.printf("key-encryption key %s now wraps every data key (%d re-wrapped in %d ms);"
                     + " set kek.file to %s%n", done.getKekId(), done.getRewrapped(), done.getMillis(), file);
-            return 0;
         }
     }
 

@@ -21,7 +21,7 @@ import picocli.CommandLine.Model.OptionSpec;
             "2:usage: an unknown or missing option, a malformed value",
             "3:connection: the server could not be reached or not trusted (refused, TLS, no answer)",
             "4:refused by the server (not registered, not allowed, already used, ...)",
-            "5:verification failed (the audit chain is broken)"})
+            "5:verification failed (the audit chain is broken, a backup is altered or the passphrase wrong)"})
 public final class Lanyard {
 
     /**
@@ -31,7 +31,7 @@ public final class Lanyard {
      */
     private static final List<String> COMMANDS = List.of("dev", "server", "registration", "join-token", "certs", "cert",
             "token", "contracts", "policy", "federation", "keys", "ca", "revoke", "reinstate", "revocations", "audit",
-            "console", "bench", "help",
+            "backup", "restore", "console", "bench", "help",
             "completion");
 
     // A switch, not a map of constructor references: a lambda's bootstrap alone costs a start-up measurably.
@@ -53,6 +53,8 @@ public final class Lanyard {
             case "reinstate" -> new RevocationCommands.Reinstate();
             case "revocations" -> new RevocationCommands.Revocations();
             case "audit" -> new AuditCommand();
+            case "backup" -> new BackupCommand();
+            case "restore" -> new RestoreCommand();
             case "console" -> new ConsoleCommand();
             case "bench" -> new BenchCommand();
             case "help" -> new HelpCommand();

@@ -1,6 +1,7 @@
 package dev.lanyard.tools;
 
 import dev.lanyard.server.Durations;
+import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.CreateRegistrationRequest;
 import dev.lanyard.v1.DeleteRegistrationRequest;
 import dev.lanyard.v1.ListRegistrationsRequest;
@@ -10,12 +11,8 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 @Command(footer = {"%nExample:", "  ./lanyard registration create --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --dns api.payments.internal", "  ./lanyard registration list"},
         name = "registration", description = "Which SPIFFE IDs may exist.",
@@ -25,11 +22,7 @@ final class RegistrationCommand {
 
     @Command(footer = {"%nExample:", "  ./lanyard registration create --spiffe-id spiffe://lanyard.local/ns/payments/sa/api \\", "      --dns api.payments.internal --max-ttl 2h"},
         name = "create", description = "Register a SPIFFE ID.")
-    static final class Create implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class Create extends AdminVerb {
         @Option(names = "--spiffe-id", required = true)
         String spiffeId;
         @Option(names = "--dns", description = "an allowed DNS SAN (repeatable)")
@@ -47,7 +40,7 @@ final class RegistrationCommand {
         List<String> federatesWith = new ArrayList<>();
 
         @Override
-        public Integer call() throws Exception {
+        void run(PrintWriter out) throws Exception {
             CreateRegistrationRequest.Builder request = CreateRegistrationRequest.newBuilder()
                     .setSpiffeId(spiffeId).addAllDnsNames(dns).addAllSelectors(selectors)
                     .addAllFederatesWith(federatesWith);
@@ -57,23 +50,18 @@ final class RegistrationCommand {
             if (maxTtl != null) {
                 request.setMaxTtl(com.google.protobuf.Duration.newBuilder().setSeconds(maxTtl.getSeconds()));
             }
-            Registration created = admin.withAdmin(a -> a.createRegistration(request.build()));
-            spec.commandLine().getOut().println("registered " + created.getSpiffeId());
-            return 0;
+            Registration created = rpc(AdminServiceGrpc::newBlockingStub, a -> a.createRegistration(request.build()));
+            out.println("registered " + created.getSpiffeId());
         }
     }
 
     @Command(footer = {"%nExample:", "  ./lanyard registration list --data ./lanyard-data"},
         name = "list", description = "List registrations.")
-    static final class ListAll implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class ListAll extends AdminVerb {
 
         @Override
-        public Integer call() throws Exception {
-            List<Registration> all = admin.withAdmin(a -> {
+        void run(PrintWriter out) throws Exception {
+            List<Registration> all = rpc(AdminServiceGrpc::newBlockingStub, a -> {
                 List<Registration> result = new ArrayList<>();
                 String token = "";
                 do {
@@ -92,27 +80,20 @@ final class RegistrationCommand {
                     String.join(",", r.getDnsNamesList()), r.getParentId(), String.join(",", r.getSelectorsList()),
                     String.join(",", r.getFederatesWithList())});
             }
-            Table.print(spec.commandLine().getOut(), rows);
-            return 0;
+            Table.print(out, rows);
         }
     }
 
     @Command(footer = {"%nExample:", "  ./lanyard registration delete --spiffe-id spiffe://lanyard.local/ns/payments/sa/api"},
         name = "delete", description = "Delete a registration (its certificates can no longer renew).")
-    static final class Delete implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class Delete extends AdminVerb {
         @Option(names = "--spiffe-id", required = true)
         String spiffeId;
 
         @Override
-        public Integer call() throws Exception {
-            admin.withAdmin(a -> a.deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(spiffeId).build()));
-            PrintWriter out = spec.commandLine().getOut();
+        void run(PrintWriter out) throws Exception {
+            rpc(AdminServiceGrpc::newBlockingStub, a -> a.deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(spiffeId).build()));
             out.println("deleted " + spiffeId);
-            return 0;
         }
     }
 }

@@ -64,7 +64,8 @@ final class RevocationCommands {
         }
     }
 
-    @Command(footer = {"%nExample:", "  ./lanyard revoke --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --reason keyCompromise --note \"laptop stolen\"", "  ./lanyard revoke --serial 0A1B2C...   # as `lanyard certs list` or `openssl x509 -noout -serial` print it"},
+    @Command(footer = {"%nExample:", "  ./lanyard revoke --spiffe-id spiffe://lanyard.local/ns/payments/sa/api --reason keyCompromise --note \"laptop stolen\"", "  ./lanyard revoke --serial 0A1B2C...   # as `lanyard certs list` or `openssl x509 -noout -serial` print it",
+            "  ./lanyard revoke --spiffe-id spiffe://lanyard.local/ns/old/sa/app --force   # never registered: keep it out"},
         name = "revoke", description = "Revoke a certificate, an identity or a token; verifiers hear of it at once.")
     static final class Revoke implements Callable<Integer> {
         @Spec
@@ -79,9 +80,16 @@ final class RevocationCommands {
         String reason;
         @Option(names = "--note", defaultValue = "", description = "free text for the audit trail and listings")
         String note;
+        @Option(names = "--force", description = "with --spiffe-id: revoke an identity that was never registered and"
+                + " holds no certificate, so that it cannot be registered or enrolled until reinstated")
+        boolean force;
 
         @Override
         public Integer call() throws Exception {
+            if (force && what.spiffeId == null) {
+                throw new ParameterException(spec.commandLine(), "--force goes with --spiffe-id only (a serial or a"
+                        + " jti is revoked whether or not this server knows it)");
+            }
             RevocationReason parsed = RevocationReason.parse(reason).orElseThrow(() -> new ParameterException(
                     spec.commandLine(), "unknown --reason " + reason + "; one of "
                             + Arrays.stream(RevocationReason.values()).map(RevocationReason::rfcName)
@@ -90,12 +98,12 @@ final class RevocationCommands {
             RevokeResponse response;
             try {
                 response = withRevocations(admin, r -> r.revoke(RevokeRequest.newBuilder()
-                        .setTarget(target).setReasonValue(parsed.code()).setNote(note).build()));
+                        .setTarget(target).setReasonValue(parsed.code()).setNote(note).setForce(force).build()));
             } catch (StatusRuntimeException e) {
                 if (e.getStatus().getCode() == Status.Code.NOT_FOUND && what.spiffeId != null) {
                     throw new CliFailure(admin.server, "refused: NOT_FOUND: " + e.getStatus().getDescription(),
                             "check the SPIFFE ID (`lanyard registration list`); to refuse an identity before it exists,"
-                                    + " register it, then revoke it", ExitCodes.REFUSED);
+                                    + " run the same command with --force", ExitCodes.REFUSED);
                 }
                 throw e;
             }

@@ -387,18 +387,28 @@ class LanyardCliTest {
     }
 
     @Test
-    void revokingAnIdentityNeverRegisteredIsRefusedWithWhatToDo() {
+    void revokingAnIdentityNeverRegisteredNeedsForceAndThenKeepsItOut() {
         String typo = "spiffe://lanyard.local/ns/cli/sa/ap";
         Run refused = admin("revoke", "--spiffe-id", typo);
         assertThat(refused.exit()).isEqualTo(ExitCodes.REFUSED);
         assertThat(refused.err()).contains("refused: NOT_FOUND: " + typo + " was never registered",
                 "hint: check the SPIFFE ID (`lanyard registration list`); to refuse an identity before it exists,"
-                        + " register it, then revoke it");
+                        + " run the same command with --force");
         assertThat(admin("revocations", "list").out()).doesNotContain(typo);
-        admin("registration", "create", "--spiffe-id", typo);
-        Run inAdvance = admin("revoke", "--spiffe-id", typo);
-        assertThat(inAdvance.exit()).as(inAdvance.err()).isZero();
-        assertThat(inAdvance.out()).contains("revoked " + typo);
+        Run forced = admin("revoke", "--spiffe-id", typo, "--force", "--note", "never to exist");
+        assertThat(forced.exit()).as(forced.err()).isZero();
+        assertThat(forced.out()).contains("revoked " + typo);
+        assertThat(admin("revocations", "list").out()).contains(typo);
+        Run register = admin("registration", "create", "--spiffe-id", typo);
+        assertThat(register.exit()).isEqualTo(ExitCodes.REFUSED);
+        assertThat(register.err()).contains("FAILED_PRECONDITION: " + typo + " is revoked",
+                "lanyard reinstate --spiffe-id " + typo);
+        assertThat(admin("audit", "tail", "-n", "20").out()).contains("force=true");
+        Run forceWithSerial = admin("revoke", "--serial", "0A1B", "--force");
+        assertThat(forceWithSerial.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(forceWithSerial.err()).contains("--force goes with --spiffe-id only");
+        assertThat(admin("reinstate", "--spiffe-id", typo).exit()).isZero();
+        assertThat(admin("registration", "create", "--spiffe-id", typo).exit()).isZero();
     }
 
     @Test

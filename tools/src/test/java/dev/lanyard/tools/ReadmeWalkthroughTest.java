@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadmeWalkthroughTest {
 
     private static final List<String> SECTIONS = List.of("## Your first certificate", "## Tokens and contracts",
-            "## Revocation", "## Audit", "## Admin console", "## Rotating the CA: offline roots and new roots");
+            "## Revocation", "## Audit", "## Backup and restore", "## Admin console",
+            "## Rotating the CA: offline roots and new roots");
     private static final Pattern SH_BLOCK = Pattern.compile("```sh\n(.*?)```", Pattern.DOTALL);
 
     @TempDir
@@ -72,6 +73,9 @@ class ReadmeWalkthroughTest {
                     "revoked spiffe://lanyard.local/ns/payments/sa/api (keyCompromise)",
                     "revoked serial ",
                     "reinstated spiffe://lanyard.local/ns/payments/sa/api",
+                    "revoked spiffe://lanyard.local/ns/legacy/sa/batch",
+                    "wrote lanyard.backup: ",
+                    "restored ",
                     "audit trail intact",
                     "the bundle now holds 2 roots",
                     "PREPARED");
@@ -84,7 +88,8 @@ class ReadmeWalkthroughTest {
                 assertThat(dispatched).contains("go registration create", "go join-token create", "go cert issue",
                         "go cert renew", "go token issue", "go revoke --spiffe-id", "go reinstate --spiffe-id",
                         "go console ", "go revocations watch", "go audit tail", "java contracts publish (handed back)",
-                        "java keys rotate (handed back)", "java audit verify (handed back)");
+                        "java keys rotate (handed back)", "java audit verify (handed back)", "java backup --out",
+                        "java restore --from").doesNotContain("java revoke --spiffe-id (handed back)");
             }
         }
     }

@@ -1,0 +1,215 @@
+package dev.lanyard.backup;
+
+import dev.lanyard.v1.BackupChunk;
+import dev.lanyard.v1.BackupHeader;
+import dev.lanyard.v1.BackupRow;
+import dev.lanyard.v1.BackupTable;
+import dev.lanyard.v1.BackupValue;
+import java.io.IOException;
+import java.io.InputStream;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Writes a snapshot into a freshly migrated, empty store: every table's rows in one transaction (the
+ * seed rows the migrations made are replaced), then identity columns continue after the largest id
+ * restored. A store that holds anything, a snapshot from another schema version, with a table or
+ * column this store does not have, or whose counts do not add up, is refused before anything is committed.
+ */
+public final class SnapshotWriter {
+
+    /** The one-row heads the migrations seed (revocation sequence, audit chain); every other table starts empty. */
+    private static final Set<String> SEEDED = Set.of("revocation_head", "audit_head");
+
+    private SnapshotWriter() {
+    }
+
+    /** What a restore wrote. */
+    public record Restored(BackupHeader header, int tables, long rows) {
+    }
+
+    /** Reads length-delimited chunks from {@code in} (a decrypting stream) into the store behind {@code c}. */
+    public static Restored restore(InputStream in, Connection c) throws IOException, SQLException {
+        BackupChunk first = next(in);
+        if (!first.hasHeader()) {
+            throw new InvalidBackupException("the backup does not start with its header");
+        }
+        BackupHeader header = first.getHeader();
+        if (header.getFormat() != SnapshotReader.FORMAT) {
+            throw new InvalidBackupException("backup format " + header.getFormat() + " is not one this Lanyard reads ("
+                    + SnapshotReader.FORMAT + ")");
+        }
+        String version = StoreSchema.version(c);
+        if (!version.equals(header.getSchemaVersion())) {
+            throw new InvalidBackupException("the backup is of schema version " + header.getSchemaVersion()
+                    + " and this Lanyard's is " + version + ": restore with the Lanyard release that made it,"
+                    + " then upgrade");
+        }
+        List<String> tables = StoreSchema.tables(c);
+        requireEmpty(c);
+        c.setAutoCommit(false);
+        try {
+            for (String table : tables) {
+                try (Statement s = c.createStatement()) {
+                    s.executeUpdate("delete from " + table); // the migrations' seed rows
+                }
+            }
+            Set<String> seen = new HashSet<>();
+            long rows = 0;
+            Insert insert = null;
+            while (true) {
+                BackupChunk chunk = next(in);
+                if (chunk.hasTable()) {
+                    if (insert != null) {
+                        insert.close();
+                    }
+                    BackupTable table = chunk.getTable();
+                    if (!tables.contains(table.getName()) || !seen.add(table.getName())) {
+                        throw new InvalidBackupException("the backup holds a table " + table.getName()
+                                + " this store does not have (or holds it twice)");
+                    }
+                    insert = new Insert(c, table);
+                } else if (chunk.hasRows()) {
+                    if (insert == null) {
+                        throw new InvalidBackupException("the backup holds rows before any table");
+                    }
+                    rows += insert.add(chunk.getRows().getRowsList());
+                } else if (chunk.hasEnd()) {
+                    if (insert != null) {
+                        insert.close();
+                    }
+                    if (chunk.getEnd().getTables() != seen.size() || chunk.getEnd().getRows() != rows
+                            || !seen.containsAll(tables)) {
+                        throw new InvalidBackupException("the backup is incomplete: it announces "
+                                + chunk.getEnd().getTables() + " tables and " + chunk.getEnd().getRows()
+                                + " rows, and holds " + seen.size() + " tables (of " + tables.size() + ") and "
+                                + rows + " rows");
+                    }
+                    if (in.read() != -1) {
+                        throw new InvalidBackupException("the backup holds data after its end");
+                    }
+                    break;
+                } else {
+                    throw new InvalidBackupException("the backup holds a part this Lanyard does not know");
+                }
+            }
+            c.commit();
+            restartIdentities(c, tables);
+            return new Restored(header, seen.size(), rows);
+        } catch (IOException | SQLException | RuntimeException e) {
+            c.rollback();
+            throw e;
+        }
+    }
+
+    /**
+     * Refuses a database that holds a Lanyard store with anything in it (only the migrations' seed
+     * rows may be there). Callers run it before migrating a database they did not create, so that
+     * someone's store is not even upgraded by a mistaken restore.
+     */
+    public static void requireEmpty(Connection c) throws SQLException, NotEmptyException {
+        for (String table : StoreSchema.tables(c)) {
+            if (!SEEDED.contains(table)) {
+                try (Statement s = c.createStatement(); ResultSet any = s.executeQuery("select 1 from " + table
+                        + " fetch first 1 rows only")) {
+                    if (any.next()) {
+                        throw new NotEmptyException("the target store is not empty (table " + table + " has rows):"
+                                + " restore into a new, empty store");
+                    }
+                }
+            }
+        }
+    }
+
+    /** The target already holds a store; a restore never merges into one. */
+    public static final class NotEmptyException extends IOException {
+        NotEmptyException(String message) {
+            super(message);
+        }
+    }
+
+    private static BackupChunk next(InputStream in) throws IOException {
+        BackupChunk chunk = BackupChunk.parseDelimitedFrom(in);
+        if (chunk == null) {
+            throw new InvalidBackupException("the backup ends before its end marker");
+        }
+        return chunk;
+    }
+
+    /** Identity columns continue after the largest id restored (explicit ids do not move them). */
+    private static void restartIdentities(Connection c, List<String> tables) throws SQLException {
+        c.setAutoCommit(true);
+        for (String table : tables) {
+            for (String column : StoreSchema.identityColumns(c, table)) {
+                long next;
+                try (Statement s = c.createStatement();
+                        ResultSet max = s.executeQuery("select coalesce(max(" + column + "), 0) + 1 from " + table)) {
+                    max.next();
+                    next = max.getLong(1);
+                }
+                try (Statement s = c.createStatement()) {
+                    s.execute("alter table " + table + " alter column " + column + " restart with " + next);
+                }
+            }
+        }
+    }
+
+    /** A batched insert into one table, with the target's column types. */
+    private static final class Insert implements AutoCloseable {
+        private final PreparedStatement statement;
+        private final int[] types;
+        private final String table;
+
+        Insert(Connection c, BackupTable table) throws SQLException, InvalidBackupException {
+            this.table = table.getName();
+            List<String> columns = table.getColumnsList();
+            this.statement = c.prepareStatement("insert into " + table.getName() + " (" + String.join(", ", columns)
+                    + ") values (" + String.join(", ", java.util.Collections.nCopies(columns.size(), "?")) + ")");
+            var meta = statement.getParameterMetaData();
+            this.types = new int[columns.size()];
+            for (int i = 0; i < types.length; i++) {
+                types[i] = meta.getParameterType(i + 1);
+            }
+        }
+
+        int add(List<BackupRow> rows) throws SQLException, InvalidBackupException {
+            for (BackupRow row : rows) {
+                if (row.getValuesCount() != types.length) {
+                    throw new InvalidBackupException("a row of " + table + " has " + row.getValuesCount()
+                            + " values for " + types.length + " columns");
+                }
+                for (int i = 0; i < types.length; i++) {
+                    bind(i + 1, row.getValues(i));
+                }
+                statement.addBatch();
+            }
+            statement.executeBatch();
+            return rows.size();
+        }
+
+        private void bind(int index, BackupValue value) throws SQLException {
+            switch (value.getValueCase()) {
+                case INTEGER -> statement.setLong(index, value.getInteger());
+                case TEXT -> statement.setString(index, value.getText());
+                case TIME -> statement.setObject(index, OffsetDateTime.ofInstant(Instant.ofEpochSecond(
+                        value.getTime().getSeconds(), value.getTime().getNanos()), ZoneOffset.UTC));
+                default -> statement.setNull(index, types[index - 1] == 0 ? Types.VARCHAR : types[index - 1]);
+            }
+        }
+
+        @Override
+        public void close() throws SQLException {
+            statement.close();
+        }
+    }
+}
