@@ -11,6 +11,7 @@ import dev.lanyard.v1.ListKeysResponse;
 import dev.lanyard.v1.PrepareIntermediateRequest;
 import dev.lanyard.v1.PrepareIntermediateResponse;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.PrivateKey;
@@ -21,9 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -42,30 +41,24 @@ final class CaCommand {
         name = "prepare", description = "Make the next issuing CA's key (in the server's custody: software or HSM) and"
             + " write its CSR, for the offline root to sign. Run again, it writes the same CSR until the certificate"
             + " is imported.")
-    static final class Prepare implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class Prepare extends AdminVerb {
         @Option(names = "--out", description = "write the CSR (PEM) to this file; default: print it")
-        Path out;
+        Path csrFile;
 
         @Override
-        public Integer call() throws Exception {
-            PrepareIntermediateResponse prepared = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS)
-                    .prepareIntermediate(PrepareIntermediateRequest.getDefaultInstance()));
+        void run(PrintWriter out) throws Exception {
+            PrepareIntermediateResponse prepared = rpc(KeyServiceGrpc::newBlockingStub,
+                    s -> s.prepareIntermediate(PrepareIntermediateRequest.getDefaultInstance()));
             String what = (prepared.getExisting() ? "already prepared" : "prepared") + " intermediate key "
                     + prepared.getKeyId();
-            if (out == null) {
-                spec.commandLine().getOut().print(prepared.getCsrPem());
+            if (csrFile == null) {
+                out.print(prepared.getCsrPem());
                 spec.commandLine().getErr().println(what);
             } else {
-                write(out, prepared.getCsrPem());
-                spec.commandLine().getOut().printf("%s; its CSR is in %s: sign it with the offline root, then"
-                        + " `lanyard ca import-intermediate CERT`%n", what, out);
+                write(csrFile, prepared.getCsrPem());
+                out.printf("%s; its CSR is in %s: sign it with the offline root, then"
+                        + " `lanyard ca import-intermediate CERT`%n", what, csrFile);
             }
-            return 0;
         }
     }
 
@@ -118,23 +111,17 @@ final class CaCommand {
             + " prepared key. It must chain to a root in the trust bundle (add a new root first with `ca add-root`),"
             + " hold the prepared key and be a CA valid now; it is then published and takes over at the scheduled"
             + " hand-over (`keys list` says when).")
-    static final class ImportIntermediate implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class ImportIntermediate extends AdminVerb {
         @Parameters(paramLabel = "FILE", description = "the intermediate certificate (PEM; a chain file's first one)")
         Path file;
 
         @Override
-        public Integer call() throws Exception {
+        void run(PrintWriter out) throws Exception {
             LocalFile.requireReadable(file, "FILE, the intermediate certificate (PEM)");
             String pem = Files.readString(file);
-            ListKeysResponse keys = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS)
-                    .importIntermediate(ImportIntermediateRequest.newBuilder().setCertificatePem(pem).build()));
-            KeysCommand.print(spec.commandLine().getOut(), keys);
-            return 0;
+            ListKeysResponse keys = rpc(KeyServiceGrpc::newBlockingStub,
+                    s -> s.importIntermediate(ImportIntermediateRequest.newBuilder().setCertificatePem(pem).build()));
+            KeysCommand.print(out, keys);
         }
     }
 
@@ -144,18 +131,14 @@ final class CaCommand {
             + " anything chains to it. Then the next intermediate is signed by it (imported for an offline root;"
             + " prepared by the server for a generated CA). The old root leaves the bundle by itself once the last"
             + " certificate under it has expired.")
-    static final class AddRoot implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-        @Mixin
-        AdminOptions admin;
+    static final class AddRoot extends AdminVerb {
         @Parameters(paramLabel = "FILE", arity = "0..1", description = "the new root's self-signed certificate (PEM)")
         Path file;
         @Option(names = "--generate", description = "let the server make the new root in its custody (a generated CA)")
         boolean generate;
 
         @Override
-        public Integer call() throws Exception {
+        void run(PrintWriter out) throws Exception {
             if (generate == (file != null)) {
                 throw new CliFailure("ca add-root", "give either FILE or --generate", "FILE for an offline root's"
                         + " certificate, --generate when the server holds its roots' keys", ExitCodes.USAGE);
@@ -165,13 +148,11 @@ final class CaCommand {
                 LocalFile.requireReadable(file, "FILE, the new root's certificate (PEM)");
                 request.setCertificatePem(Files.readString(file));
             }
-            AddRootResponse added = admin.withAdmin(a -> KeyServiceGrpc.newBlockingStub(a.getChannel())
-                    .withDeadlineAfter(60, TimeUnit.SECONDS).addRoot(request.build()));
-            spec.commandLine().getOut().printf("root %s (sha256:%s, valid until %s) is in the trust bundle; the"
+            AddRootResponse added = rpc(KeyServiceGrpc::newBlockingStub, s -> s.addRoot(request.build()));
+            out.printf("root %s (sha256:%s, valid until %s) is in the trust bundle; the"
                     + " bundle now holds %d roots%n", added.getKeyId(), added.getSha256Fingerprint(),
                     Instant.ofEpochSecond(added.getNotAfter().getSeconds()),
                     added.getBundlePem().split("BEGIN CERTIFICATE").length - 1);
-            return 0;
         }
     }
 
