@@ -113,6 +113,11 @@ class FederationTest {
                 a.trustBundle().stream().map(dev.lanyard.rpc.Protos::der).toList());
         assertThat(federationB.listFederations(ListFederationsRequest.getDefaultInstance()).getFederations(0)
                 .getLastError()).isEmpty();
+        // Each bundle document is its server's own: were the other's bundle part of it, each fetch would
+        // change the other's document, and the two would bump each other's sequence every second.
+        byte[] aDocument = a.bundles().current().spiffeJson();
+        Thread.sleep(3_000);
+        assertThat(a.bundles().current().spiffeJson()).isEqualTo(aDocument);
 
         // A JWT key rotation in B (a new prepared key in B's bundle) reaches A.
         long rotated = System.nanoTime();
