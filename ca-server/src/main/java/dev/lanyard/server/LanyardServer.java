@@ -393,7 +393,10 @@ public final class LanyardServer implements AutoCloseable {
                         Duration.ZERO))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
-        this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
+        java.util.concurrent.ScheduledThreadPoolExecutor pool = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+                daemonThreads("lanyard-scheduler"));
+        pool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // close() waits only for a running task
+        this.scheduler = pool;
         this.tasks = new RecurringTasks(scheduler);
         this.changes = new ChangeFeed(database, CHANGE_POLL, config.revocations().pollInterval())
                 .on(ChangeFeed.Topic.KEYS, jwtKeySets::refresh).on(ChangeFeed.Topic.KEYS, caRotation::refresh)
@@ -524,7 +527,17 @@ public final class LanyardServer implements AutoCloseable {
             httpExecutor.shutdownNow();
         }
         if (scheduler != null) {
-            scheduler.shutdownNow();
+            // Let a running task (a federation fetch, an audit write) end before the database closes:
+            // interrupting H2 mid-write closes its file channel under it.
+            scheduler.shutdown();
+            try {
+                if (!scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
+                    scheduler.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                scheduler.shutdownNow();
+                Thread.currentThread().interrupt();
+            }
         }
         database.close();
     }
