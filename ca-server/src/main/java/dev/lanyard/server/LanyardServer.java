@@ -404,7 +404,8 @@ public final class LanyardServer implements AutoCloseable {
                 .on(ChangeFeed.Topic.CONTRACTS, contracts::refreshIfChanged)
                 .on(ChangeFeed.Topic.POLICY, new PolicyReload(policy, policyHistory))
                 .on(ChangeFeed.Topic.POLICY, this::useExternalAlgorithms)
-                .on(ChangeFeed.Topic.REVOCATIONS, revocations::catchUp);
+                .on(ChangeFeed.Topic.REVOCATIONS, revocations::catchUp)
+                .on(ChangeFeed.Topic.FEDERATION, federation::reload);
     }
 
     /** Starts a server with the system clock. */
