@@ -34,6 +34,7 @@ type control struct {
 	log      *slog.Logger
 	serving  atomic.Bool
 	src      *identity.Source
+	peers    identity.Authorizer // the trust domains whose services it calls
 	follower *revocation.Follower
 	tokens   *token.Fetcher
 }
@@ -152,7 +153,7 @@ func (c *control) call(w http.ResponseWriter, r *http.Request) {
 
 func (c *control) invoke(ctx context.Context, target string, method protoreflect.MethodDescriptor, in *dynamicpb.Message, tok string) error {
 	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(credentials.NewTLS(
-		c.src.ClientTLSConfig(identity.AuthorizeMemberOf(c.src.TrustDomain())))))
+		c.src.ClientTLSConfig(c.peers))))
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}

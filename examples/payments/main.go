@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/lanyard-dev/lanyard/clients/go/authz"
 	paymentsv1 "github.com/lanyard-dev/lanyard/clients/go/examplespb/payments/v1"
 	"github.com/lanyard-dev/lanyard/clients/go/identity"
@@ -46,6 +48,8 @@ type options struct {
 	listen    string
 	control   string
 	ttl       time.Duration
+	// federateWith are the federated trust domains whose services this one may call.
+	federateWith []spiffeid.TrustDomain
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -61,6 +65,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9443", "where PaymentsService listens (mTLS)")
 	fs.StringVar(&o.control, "control", "127.0.0.1:9090", "where the HTTP control API listens (loopback only)")
 	fs.DurationVar(&o.ttl, "ttl", 0, "certificate lifetime to ask for (default: the server's)")
+	fs.Func("federate-with", "a federated trust domain whose services POST /call may call (repeatable)", func(v string) error {
+		td, err := spiffeid.TrustDomainFromString(v)
+		if err != nil {
+			return fmt.Errorf("not a trust domain: %w", err)
+		}
+		o.federateWith = append(o.federateWith, td)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -148,6 +160,10 @@ func run(ctx context.Context, o options, log *slog.Logger, ready chan<- string) 
 	go func() { follower.Run(followCtx); close(followed) }()
 	defer func() { stopFollowing(); <-followed }()
 
+	// A revoked peer (ours, or a federated trust domain's that Lanyard passes on) fails the handshake.
+	src.RefuseRevoked(follower)
+	callees := identity.AuthorizeMemberOfAny(append([]spiffeid.TrustDomain{src.TrustDomain()}, o.federateWith...)...)
+
 	v, err := verify.New(verify.Config{Issuer: o.issuer, Audience: "payments", Keys: keys, Revocations: follower})
 	if err != nil {
 		return err
@@ -169,6 +185,7 @@ func run(ctx context.Context, o options, log *slog.Logger, ready chan<- string) 
 	go func() { served <- grpcServer.Serve(ln) }()
 
 	ctl.src = src
+	ctl.peers = callees
 	ctl.follower = follower
 	ctl.tokens = token.NewFetcher(src)
 	ctl.serving.Store(true)

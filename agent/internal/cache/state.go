@@ -20,7 +20,10 @@ type SVID struct {
 	KeyPKCS8  []byte
 	Serial    string
 	Selectors []string // the entry's workload selectors
-	RenewAt   time.Time
+	// FederatesWith are the foreign trust domains the entry federates with: the Workload API
+	// serves their bundles to this identity's workloads.
+	FederatesWith []string
+	RenewAt       time.Time
 }
 
 // State is everything the Workload API serves, as one immutable snapshot.
@@ -30,6 +33,32 @@ type State struct {
 	Roots       []*x509.Certificate
 	JWTKeys     map[string]crypto.PublicKey
 	SVIDs       []*SVID // ordered by SPIFFE ID
+	// Federated are the bundles of the trust domains Lanyard federates with, as it serves them.
+	Federated map[spiffeid.TrustDomain]Bundle
+}
+
+// Bundle is one foreign trust domain's authorities. Immutable.
+type Bundle struct {
+	Roots   []*x509.Certificate
+	JWTKeys map[string]crypto.PublicKey
+}
+
+// FederatedFor are the federated bundles the identities in svids may use: those of the trust
+// domains their entries federate with that Lanyard holds a bundle of.
+func (s *State) FederatedFor(svids []*SVID) map[spiffeid.TrustDomain]Bundle {
+	out := map[spiffeid.TrustDomain]Bundle{}
+	for _, svid := range svids {
+		for _, name := range svid.FederatesWith {
+			td, err := spiffeid.TrustDomainFromString(name)
+			if err != nil {
+				continue
+			}
+			if b, ok := s.Federated[td]; ok {
+				out[td] = b
+			}
+		}
+	}
+	return out
 }
 
 // Matching are the SVIDs whose selectors all match the caller's.

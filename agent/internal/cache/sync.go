@@ -82,6 +82,10 @@ func (m *Manager) SyncNow(ctx context.Context) error {
 			if f, ok := fresh[cur.ID.String()]; ok {
 				next = append(next, f)
 				delete(fresh, cur.ID.String())
+			} else if fw := entries[cur.ID.String()].GetFederatesWith(); !slices.Equal(cur.FederatesWith, fw) {
+				changed := *cur // federating with other trust domains needs no new certificate
+				changed.FederatesWith = slices.Clone(fw)
+				next = append(next, &changed)
 			} else {
 				next = append(next, cur)
 			}
@@ -160,7 +164,8 @@ func (m *Manager) accept(resp *lanyardv1.CertificateResponse, k *keyed) (*SVID, 
 		return nil, err
 	}
 	return &SVID{ID: id, Chain: chain, Key: k.key, KeyPKCS8: der, Serial: chain[0].SerialNumber.Text(16),
-		Selectors: slices.Clone(k.entry.GetSelectors()), RenewAt: renewAt(chain[0])}, nil
+		Selectors: slices.Clone(k.entry.GetSelectors()), FederatesWith: slices.Clone(k.entry.GetFederatesWith()),
+		RenewAt: renewAt(chain[0])}, nil
 }
 
 // dropExpired removes SVIDs past their notAfter (kept through an outage until then, not after).

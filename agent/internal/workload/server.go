@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"log/slog"
+	"maps"
 	"slices"
 
 	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
@@ -100,7 +101,7 @@ func (s *Server) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerSt
 		if len(svids) == 0 {
 			return errNoIdentity
 		}
-		resp := &workload.X509SVIDResponse{}
+		resp := &workload.X509SVIDResponse{FederatedBundles: federatedX509(st, svids)}
 		bundle := concat(st.Roots)
 		for _, svid := range svids {
 			resp.Svids = append(resp.Svids, &workload.X509SVID{SpiffeId: svid.ID.String(), X509Svid: concat(svid.Chain),
@@ -120,26 +121,28 @@ func (s *Server) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerSt
 	}
 }
 
-// FetchX509Bundles streams the trust domain's X.509 roots, now and on every change.
+// FetchX509Bundles streams the trust domain's X.509 roots, and those of the federated trust domains
+// the caller's identities federate with, now and on every change.
 func (s *Server) FetchX509Bundles(_ *workload.X509BundlesRequest, stream grpc.ServerStreamingServer[workload.X509BundlesResponse]) error {
 	selectors, err := s.caller(stream.Context())
 	if err != nil {
 		return err
 	}
-	var last []byte
+	var last map[string][]byte
 	for {
 		changed := s.source.Changed()
 		st := s.source.State()
-		if len(s.identities(st, selectors)) == 0 {
+		svids := s.identities(st, selectors)
+		if len(svids) == 0 {
 			return errNoIdentity
 		}
-		bundle := concat(st.Roots)
-		if !slices.Equal(last, bundle) {
-			if err := stream.Send(&workload.X509BundlesResponse{Bundles: map[string][]byte{
-				st.TrustDomain.IDString(): bundle}}); err != nil {
+		bundles := federatedX509(st, svids)
+		bundles[st.TrustDomain.IDString()] = concat(st.Roots)
+		if last == nil || !maps.EqualFunc(last, bundles, slices.Equal) {
+			if err := stream.Send(&workload.X509BundlesResponse{Bundles: bundles}); err != nil {
 				return err
 			}
-			last = bundle
+			last = bundles
 		}
 		select {
 		case <-changed:
@@ -177,29 +180,34 @@ func (s *Server) FetchJWTSVID(ctx context.Context, req *workload.JWTSVIDRequest)
 	return resp, nil
 }
 
-// FetchJWTBundles streams the JWT keys as a JWKS, now and on every change.
+// FetchJWTBundles streams the JWT keys as a JWKS per trust domain (ours and the federated ones the
+// caller's identities federate with), now and on every change.
 func (s *Server) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.ServerStreamingServer[workload.JWTBundlesResponse]) error {
 	selectors, err := s.caller(stream.Context())
 	if err != nil {
 		return err
 	}
-	var last []byte
+	var last map[string][]byte
 	for {
 		changed := s.source.Changed()
 		st := s.source.State()
-		if len(s.identities(st, selectors)) == 0 {
+		svids := s.identities(st, selectors)
+		if len(svids) == 0 {
 			return errNoIdentity
 		}
-		jwks, err := jwtBundle(st).Marshal()
-		if err != nil {
-			return status.Error(codes.Internal, "the JWT bundle cannot be encoded")
+		bundles := map[string][]byte{}
+		for _, b := range jwtBundles(st, svids).Bundles() {
+			jwks, err := b.Marshal()
+			if err != nil {
+				return status.Error(codes.Internal, "the JWT bundle of "+b.TrustDomain().Name()+" cannot be encoded")
+			}
+			bundles[b.TrustDomain().IDString()] = jwks
 		}
-		if !slices.Equal(last, jwks) {
-			if err := stream.Send(&workload.JWTBundlesResponse{Bundles: map[string][]byte{
-				st.TrustDomain.IDString(): jwks}}); err != nil {
+		if last == nil || !maps.EqualFunc(last, bundles, slices.Equal) {
+			if err := stream.Send(&workload.JWTBundlesResponse{Bundles: bundles}); err != nil {
 				return err
 			}
-			last = jwks
+			last = bundles
 		}
 		select {
 		case <-changed:
@@ -211,7 +219,8 @@ func (s *Server) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.Serv
 
 // ValidateJWTSVID checks a token's signature, time and audience against the JWT bundle.
 func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTSVIDRequest) (*workload.ValidateJWTSVIDResponse, error) {
-	if _, err := s.caller(ctx); err != nil {
+	selectors, err := s.caller(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if req.GetAudience() == "" {
@@ -220,7 +229,9 @@ func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTS
 	if req.GetSvid() == "" {
 		return nil, status.Error(codes.InvalidArgument, "svid must be specified")
 	}
-	svid, err := jwtsvid.ParseAndValidate(req.GetSvid(), jwtBundle(s.source.State()), []string{req.GetAudience()})
+	st := s.source.State()
+	svid, err := jwtsvid.ParseAndValidate(req.GetSvid(), jwtBundles(st, s.identities(st, selectors)),
+		[]string{req.GetAudience()})
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -239,6 +250,25 @@ func jwtBundle(st *cache.State) *jwtbundle.Bundle {
 	return jwtbundle.FromJWTAuthorities(st.TrustDomain, keys)
 }
 
+// jwtBundles are our JWT keys and those of the federated trust domains svids federate with.
+func jwtBundles(st *cache.State, svids []*cache.SVID) *jwtbundle.Set {
+	set := jwtbundle.NewSet(jwtBundle(st))
+	for td, b := range st.FederatedFor(svids) {
+		set.Add(jwtbundle.FromJWTAuthorities(td, b.JWTKeys))
+	}
+	return set
+}
+
+// federatedX509 are the X.509 roots of the federated trust domains svids federate with, by trust
+// domain SPIFFE ID ("spiffe://b.test"), as the Workload API's federated_bundles carries them.
+func federatedX509(st *cache.State, svids []*cache.SVID) map[string][]byte {
+	out := map[string][]byte{}
+	for td, b := range st.FederatedFor(svids) {
+		out[td.IDString()] = concat(b.Roots)
+	}
+	return out
+}
+
 func concat(certs []*x509.Certificate) []byte {
 	var out []byte
 	for _, c := range certs {
@@ -251,5 +281,5 @@ func sameX509(a, b *workload.X509SVIDResponse) bool {
 	return slices.EqualFunc(a.GetSvids(), b.GetSvids(), func(x, y *workload.X509SVID) bool {
 		return x.GetSpiffeId() == y.GetSpiffeId() && slices.Equal(x.GetX509Svid(), y.GetX509Svid()) &&
 			slices.Equal(x.GetBundle(), y.GetBundle())
-	})
+	}) && maps.EqualFunc(a.GetFederatedBundles(), b.GetFederatedBundles(), slices.Equal)
 }

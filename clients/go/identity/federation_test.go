@@ -93,3 +93,41 @@ func TestAFederatedPeerIsAcceptedOnlyWhereTheAuthorizerAllowsItsTrustDomain(t *t
 		t.Error("a bundle for c.test, which is not federated")
 	}
 }
+
+// revokedSet is what a revocation.Follower answers, for the handshake test.
+type revokedSet map[string]string // serial or SPIFFE ID -> what is revoked
+
+func (r revokedSet) Revoked(_, spiffeID, serial string) (string, bool) {
+	if what, ok := r[spiffeID]; ok {
+		return what, true
+	}
+	what, ok := r[serial]
+	return what, ok
+}
+
+// With RefuseRevoked, a handshake refuses a peer whose certificate or identity is revoked, also
+// one of a federated trust domain (Lanyard passes its revocations on).
+func TestAHandshakeRefusesARevokedPeerOnceRefuseRevokedIsSet(t *testing.T) {
+	a, b := newTestCA(t, "a.test"), newTestCA(t, "b.test")
+	tdA, tdB := spiffeid.RequireTrustDomainFromString("a.test"), spiffeid.RequireTrustDomainFromString("b.test")
+	s := &Source{td: tdA, now: time.Now}
+	s.setAllRoots([]*x509.Certificate{a.cert}, map[spiffeid.TrustDomain][]*x509.Certificate{tdB: {b.cert}}, 1)
+	allow := AuthorizeMemberOfAny(tdA, tdB)
+	peer := b.svid(t, "spiffe://b.test/ledger") // serial 2
+	verify := s.verifyPeer(allow)
+	if err := verify(peer, nil); err != nil {
+		t.Fatalf("refused before anything was revoked: %v", err)
+	}
+	s.RefuseRevoked(revokedSet{"2": "certificate 2"})
+	if err := verify(peer, nil); err == nil || !strings.Contains(err.Error(), "certificate 2 is revoked") {
+		t.Fatalf("a revoked certificate passed the handshake check made before RefuseRevoked: %v", err)
+	}
+	s.RefuseRevoked(revokedSet{"spiffe://b.test/ledger": "identity spiffe://b.test/ledger"})
+	if err := s.verifyPeer(allow)(peer, nil); err == nil || !strings.Contains(err.Error(), "is revoked") {
+		t.Fatalf("a revoked identity passed: %v", err)
+	}
+	s.RefuseRevoked(revokedSet{})
+	if err := verify(peer, nil); err != nil {
+		t.Fatalf("refused after the revocation was lifted: %v", err)
+	}
+}

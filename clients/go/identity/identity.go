@@ -92,6 +92,8 @@ type Source struct {
 	conn     atomic.Pointer[grpc.ClientConn]
 	renewals atomic.Int64
 	lastErr  atomic.Pointer[string]
+	// revocations, when set (RefuseRevoked), refuses revoked peers at the TLS handshake
+	revocations atomic.Pointer[Revocations]
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup

@@ -46,6 +46,16 @@ func AuthorizeID(want spiffeid.ID) Authorizer {
 	}
 }
 
+// Revocations says whether an identity or a certificate serial is revoked; revocation.Follower is one.
+type Revocations interface {
+	Revoked(jti, spiffeID, serial string) (what string, revoked bool)
+}
+
+// RefuseRevoked makes every TLS config of this source, made before or after, refuse at the handshake
+// a peer whose identity or certificate r says is revoked: revoked by Lanyard, or by a federated
+// trust domain's Lanyard and pushed on by ours.
+func (s *Source) RefuseRevoked(r Revocations) { s.revocations.Store(&r) }
+
 // ServerTLSConfig is a tls.Config for an mTLS server: it presents the current certificate on every
 // handshake (a renewal needs no restart), requires a client certificate, verifies it against the
 // current roots as an X.509-SVID, and asks authorize about its SPIFFE ID.
@@ -100,6 +110,11 @@ func (s *Source) verifyPeer(authorize Authorizer) func([][]byte, [][]*x509.Certi
 		id, err := verifyChain(chain, rootCerts, s.now())
 		if err != nil {
 			return fmt.Errorf("identity: the peer's certificate: %w", err)
+		}
+		if r := s.revocations.Load(); r != nil {
+			if what, revoked := (*r).Revoked("", id.String(), chain[0].SerialNumber.Text(16)); revoked {
+				return fmt.Errorf("identity: the peer %s is refused: %s is revoked", id, what)
+			}
 		}
 		if authorize == nil {
 			authorize = AuthorizeMemberOf(s.td)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
@@ -38,14 +39,30 @@ type Follower struct {
 
 	mu          sync.RWMutex
 	sequence    int64
-	jtis        map[string]time.Time // value: when it stops mattering (zero: never)
-	serials     map[string]time.Time
+	jtis        map[string]held // by jti
+	serials     map[string]held // by lower-case hex serial
 	identities  map[string]struct{}
 	crl         *crlFallback
 	crlSerials  map[string]map[string]struct{} // by CRL URL
 	connected   bool
 	connections int
 	onChange    func()
+}
+
+// held is a revocation of a certificate or a token.
+type held struct {
+	until       time.Time // when it stops mattering (zero: never)
+	trustDomain string    // "" for Lanyard's own; else the federated trust domain that revoked it
+}
+
+// appliesTo says whether a revocation held refuses a peer or token of spiffeID: one a federated
+// trust domain revoked refuses only that trust domain's (or, when the ID is not known, anyone).
+func (h held) appliesTo(spiffeID string) bool {
+	if h.trustDomain == "" || spiffeID == "" {
+		return true
+	}
+	id, err := spiffeid.FromString(spiffeID)
+	return err != nil || id.TrustDomain().Name() == h.trustDomain
 }
 
 // Option configures a Follower.
@@ -72,7 +89,7 @@ func WithOnChange(f func()) Option { return func(fl *Follower) { fl.onChange = f
 func NewFollower(conns Conns, opts ...Option) *Follower {
 	f := &Follower{conns: conns, now: time.Now, log: slog.Default(), firstSilence: time.Minute,
 		backoff: retry.Backoff{Base: 200 * time.Millisecond, Max: 15 * time.Second, Random: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
-		jtis:    map[string]time.Time{}, serials: map[string]time.Time{}, identities: map[string]struct{}{},
+		jtis:    map[string]held{}, serials: map[string]held{}, identities: map[string]struct{}{},
 		crlSerials: map[string]map[string]struct{}{}}
 	for _, o := range opts {
 		o(f)
@@ -158,9 +175,9 @@ func (f *Follower) apply(ev *lanyardv1.RevocationEvent) error {
 		}
 		switch t := e.Revoked.GetTarget().GetTarget().(type) {
 		case *lanyardv1.RevocationTarget_Jti:
-			f.jtis[t.Jti] = until
+			f.jtis[t.Jti] = held{until, e.Revoked.GetTrustDomain()}
 		case *lanyardv1.RevocationTarget_Serial:
-			f.serials[normalSerial(t.Serial)] = until
+			f.serials[normalSerial(t.Serial)] = held{until, e.Revoked.GetTrustDomain()}
 		case *lanyardv1.RevocationTarget_SpiffeId:
 			f.identities[t.SpiffeId] = struct{}{}
 		default:
@@ -179,9 +196,9 @@ func (f *Follower) apply(ev *lanyardv1.RevocationEvent) error {
 // pruneLocked drops revocations of certificates and tokens that have expired anyway.
 func (f *Follower) pruneLocked() {
 	now := f.now()
-	for _, m := range []map[string]time.Time{f.jtis, f.serials} {
-		for k, until := range m {
-			if !until.IsZero() && now.After(until) {
+	for _, m := range []map[string]held{f.jtis, f.serials} {
+		for k, h := range m {
+			if !h.until.IsZero() && now.After(h.until) {
 				delete(m, k)
 			}
 		}
@@ -195,7 +212,8 @@ func (f *Follower) setConnected(c bool) {
 }
 
 // Revoked says whether the token id, the identity or the certificate serial (lower-case hex) is
-// revoked, and which. Empty arguments are not looked up.
+// revoked, and which. Empty arguments are not looked up. A certificate or token that a federated
+// trust domain revoked (Lanyard passes those on, tagged) refuses only a spiffeID of that trust domain.
 func (f *Follower) Revoked(jti, spiffeID, serial string) (string, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -204,7 +222,7 @@ func (f *Follower) Revoked(jti, spiffeID, serial string) (string, bool) {
 	}
 	if serial != "" {
 		serial = normalSerial(serial)
-		if _, ok := f.serials[serial]; ok {
+		if h, ok := f.serials[serial]; ok && h.appliesTo(spiffeID) {
 			return "certificate " + serial, true
 		}
 		for _, listed := range f.crlSerials {
@@ -213,7 +231,7 @@ func (f *Follower) Revoked(jti, spiffeID, serial string) (string, bool) {
 			}
 		}
 	}
-	if _, ok := f.jtis[jti]; ok && jti != "" {
+	if h, ok := f.jtis[jti]; ok && jti != "" && h.appliesTo(spiffeID) {
 		return "token " + jti, true
 	}
 	return "", false

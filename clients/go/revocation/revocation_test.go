@@ -162,3 +162,48 @@ func TestExpiredRevocationsAreDropped(t *testing.T) {
 		t.Fatal("a live revocation is missing")
 	}
 }
+
+func TestAFederatedRevocationRefusesOnlyItsOwnTrustDomain(t *testing.T) {
+	fed := func(seq int64, td string, target *lanyardv1.RevocationTarget) *lanyardv1.RevocationEvent {
+		ev := revoked(seq, target)
+		ev.GetRevoked().TrustDomain = td
+		return ev
+	}
+	fake := &fakeRevocationServer{events: []*lanyardv1.RevocationEvent{
+		fed(1, "b.test", &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Serial{Serial: "ab01"}}),
+		fed(2, "b.test", &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Jti{Jti: "jb"}}),
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	lanyardv1.RegisterRevocationServiceServer(srv, fake)
+	go srv.Serve(ln)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	f := revocation.NewFollower(conn{cc}, revocation.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	for deadline := time.Now().Add(10 * time.Second); f.Sequence() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("never reached sequence 2")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if what, ok := f.Revoked("", "spiffe://b.test/ledger", "AB01"); !ok || what != "certificate ab01" {
+		t.Fatalf("b.test's revoked certificate is not refused for a b.test peer: %q %v", what, ok)
+	}
+	if _, ok := f.Revoked("jb", "spiffe://b.test/ledger", ""); !ok {
+		t.Fatal("b.test's revoked token is not refused for a b.test subject")
+	}
+	// b.test cannot revoke what another trust domain's peers present.
+	if what, ok := f.Revoked("jb", "spiffe://c.test/x", "ab01"); ok {
+		t.Fatalf("b.test's revocation refused a c.test peer: %q", what)
+	}
+}

@@ -2,10 +2,13 @@
 //! to the caller's TLS client certificate, and holds every scope the RPC's `.proto` options require.
 //! UNAUTHENTICATED for a missing or bad token, PERMISSION_DENIED for a missing scope, a revoked
 //! caller, or a method that declares no scopes (it accepts no token at all: fail closed).
+//! A caller of a federated trust domain is checked by that trust domain's verifier (its Lanyard's
+//! issuer and keys), where one is added with [`ScopeLayer::with_federated`].
 
 use crate::contract::Contracts;
 use crate::transport::PeerCertificates;
 use crate::verify::{Failure, VerifiedToken, Verifier};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,20 +21,45 @@ use tower::{Layer, Service};
 #[derive(Clone)]
 pub struct ScopeLayer {
     verifier: Arc<Verifier>,
+    federated: Arc<HashMap<String, Arc<Verifier>>>,
     contracts: Arc<Contracts>,
 }
 
 impl ScopeLayer {
     pub fn new(verifier: Arc<Verifier>, contracts: Contracts) -> ScopeLayer {
-        ScopeLayer { verifier, contracts: Arc::new(contracts) }
+        ScopeLayer { verifier, federated: Arc::default(), contracts: Arc::new(contracts) }
     }
+
+    /// Checks the tokens of callers from `trust_domain` (a federated one, whose peers the TLS config
+    /// allows) with `verifier`: that trust domain's issuer and keys (`Identity::federated_keys`).
+    pub fn with_federated(mut self, trust_domain: impl Into<String>, verifier: Arc<Verifier>) -> ScopeLayer {
+        Arc::make_mut(&mut self.federated).insert(trust_domain.into(), verifier);
+        self
+    }
+}
+
+/// The verifier for a caller: its trust domain's, if one was added, else ours.
+fn verifier_for<'a>(
+    ours: &'a Arc<Verifier>,
+    federated: &'a HashMap<String, Arc<Verifier>>,
+    peer: Option<&[u8]>,
+) -> &'a Arc<Verifier> {
+    let domain = peer
+        .and_then(crate::tls::spiffe_id)
+        .and_then(|id| id.strip_prefix("spiffe://").and_then(|rest| rest.split('/').next()).map(str::to_owned));
+    domain.and_then(|d| federated.get(&d)).unwrap_or(ours)
 }
 
 impl<S> Layer<S> for ScopeLayer {
     type Service = ScopeService<S>;
 
     fn layer(&self, inner: S) -> ScopeService<S> {
-        ScopeService { inner, verifier: self.verifier.clone(), contracts: self.contracts.clone() }
+        ScopeService {
+            inner,
+            verifier: self.verifier.clone(),
+            federated: self.federated.clone(),
+            contracts: self.contracts.clone(),
+        }
     }
 }
 
@@ -39,6 +67,7 @@ impl<S> Layer<S> for ScopeLayer {
 pub struct ScopeService<S> {
     inner: S,
     verifier: Arc<Verifier>,
+    federated: Arc<HashMap<String, Arc<Verifier>>>,
     contracts: Arc<Contracts>,
 }
 
@@ -60,9 +89,9 @@ where
         // The clone that was polled ready serves this call; a fresh clone stays for the next.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let verifier = self.verifier.clone();
         let contracts = self.contracts.clone();
         let call = Call::of(&request);
+        let verifier = verifier_for(&self.verifier, &self.federated, call.peer.as_deref()).clone();
         Box::pin(async move {
             match authorize(&verifier, &contracts, call).await {
                 Ok(token) => {

@@ -7,6 +7,7 @@ use crate::tls::{self, CurrentCert, Roots, TrustDomain};
 use crate::workload::{WorkloadApi, X509Svid};
 use crate::Error;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,6 +54,8 @@ struct Inner {
     ttl: Option<Duration>,
     cert: Arc<CurrentCert>,
     roots: Arc<Roots>,
+    /// The JWT keys of the federated trust domains, from the trust bundle's federated_bundles.
+    federated_keys: Arc<RwLock<HashMap<String, HashMap<String, jsonwebtoken::jwk::Jwk>>>>,
     trust_domain: Arc<TrustDomain>,
     svid: RwLock<Svid>,
     generation: AtomicU64,
@@ -140,6 +143,15 @@ impl Identity {
     /// The current certificate chain (DER, leaf first, then the issuing CAs).
     pub fn chain(&self) -> Vec<Vec<u8>> {
         self.inner.cert.chain().into_iter().map(|c| c.to_vec()).collect()
+    }
+
+    /// The JWT keys of a federated trust domain, as Lanyard serves them (kept current): a verifier
+    /// of that trust domain's tokens uses them with its issuer.
+    pub fn federated_keys(&self, trust_domain: &str) -> crate::jwks::Keys {
+        crate::jwks::Keys::Federated(crate::jwks::FederatedKeys {
+            all: self.inner.federated_keys.clone(),
+            trust_domain: trust_domain.to_string(),
+        })
     }
 
     pub fn trust_domain(&self) -> String {
@@ -297,6 +309,23 @@ impl Identity {
                     if let Ok(response) = client.watch_trust_bundle(pb::WatchTrustBundleRequest {}).await {
                         let mut stream = response.into_inner();
                         while let Ok(Some(bundle)) = stream.message().await {
+                            *identity.inner.federated_keys.write().expect("lock") = bundle
+                                .federated_bundles
+                                .iter()
+                                .map(|f| {
+                                    let keys = f
+                                        .jwt_authorities
+                                        .iter()
+                                        .filter_map(|k| {
+                                            crate::jwks::jwk_from_spki(&k.key_id, &k.algorithm, &k.public_key)
+                                                .map_err(|e| tracing::warn!("{}: {e}", f.trust_domain))
+                                                .ok()
+                                                .map(|jwk| (k.key_id.clone(), jwk))
+                                        })
+                                        .collect();
+                                    (f.trust_domain.clone(), keys)
+                                })
+                                .collect();
                             identity.inner.roots.set_federated(
                                 bundle
                                     .federated_bundles
@@ -334,6 +363,7 @@ impl Inner {
             ttl,
             cert: CurrentCert::new(),
             roots: Roots::new(roots),
+            federated_keys: Arc::default(),
             trust_domain: TrustDomain::new(""),
             svid: RwLock::new(no_svid()),
             generation: AtomicU64::new(0),

@@ -2,8 +2,11 @@
 //! `Cache-Control: max-age` allows, refetched early (at most once per interval) for an unknown `kid`,
 //! and kept when a refetch fails, so a Lanyard outage does not stop verification.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -13,6 +16,50 @@ pub enum Keys {
     Fixed(HashMap<String, Jwk>),
     /// Lanyard's `/.well-known/jwks.json`.
     Http(HttpJwks),
+    /// A federated trust domain's JWT authorities, as Lanyard serves them in its trust bundle's
+    /// `federated_bundles` (see `Identity::federated_keys`), kept current by the bundle watch.
+    Federated(FederatedKeys),
+}
+
+/// The JWT keys of every federated trust domain, by trust domain, then `kid`; one of them is read.
+#[derive(Clone)]
+pub struct FederatedKeys {
+    pub(crate) all: Arc<RwLock<HashMap<String, HashMap<String, Jwk>>>>,
+    pub(crate) trust_domain: String,
+}
+
+/// A JWK for a JWT authority as Lanyard's trust bundle carries it: a `kid`, its algorithm and a DER
+/// SubjectPublicKeyInfo (EC P-256/P-384 or RSA).
+pub fn jwk_from_spki(kid: &str, algorithm: &str, der: &[u8]) -> Result<Jwk, String> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::public_key::PublicKey;
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der).map_err(|e| format!("key {kid:?}: {e}"))?;
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let unsigned = |bytes: &[u8]| bytes.iter().position(|b| *b != 0).map(|i| bytes[i..].to_vec()).unwrap_or_default();
+    let mut json = match spki.parsed().map_err(|e| format!("key {kid:?}: {e}"))? {
+        PublicKey::EC(point) => {
+            let data = point.data();
+            let (crv, n) = match data.len() {
+                65 => ("P-256", 32),
+                97 => ("P-384", 48),
+                len => return Err(format!("key {kid:?}: an EC point of {len} bytes is not P-256 or P-384")),
+            };
+            if data[0] != 4 {
+                return Err(format!("key {kid:?}: a compressed EC point"));
+            }
+            serde_json::json!({"kty": "EC", "crv": crv, "x": b64(&data[1..1 + n]), "y": b64(&data[1 + n..])})
+        }
+        PublicKey::RSA(rsa) => {
+            serde_json::json!({"kty": "RSA", "n": b64(&unsigned(rsa.modulus)), "e": b64(&unsigned(rsa.exponent))})
+        }
+        _ => return Err(format!("key {kid:?}: not an EC or RSA key")),
+    };
+    json["kid"] = kid.into();
+    json["use"] = "sig".into();
+    if !algorithm.is_empty() {
+        json["alg"] = algorithm.into();
+    }
+    serde_json::from_value(json).map_err(|e| format!("key {kid:?}: {e}"))
 }
 
 impl Keys {
@@ -26,6 +73,9 @@ impl Keys {
         match self {
             Keys::Fixed(keys) => keys.get(kid).cloned(),
             Keys::Http(http) => http.get(kid).await,
+            Keys::Federated(f) => {
+                f.all.read().expect("lock").get(&f.trust_domain).and_then(|keys| keys.get(kid)).cloned()
+            }
         }
     }
 }
@@ -146,5 +196,35 @@ mod tests {
     fn refuses_private_keys() {
         let private = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}"#;
         assert!(parse(private).unwrap_err().contains("private"));
+    }
+
+    #[tokio::test]
+    async fn a_federated_jwt_authority_verifies_what_its_key_signed() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let jwk = jwk_from_spki("fed-1", "ES256", &key.public_key_der()).unwrap();
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+            &serde_json::json!({"sub": "spiffe://a.test/x"}),
+            &jsonwebtoken::EncodingKey::from_ec_der(&key.serialize_der()),
+        )
+        .unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        let decoded = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(decoded.claims["sub"], "spiffe://a.test/x");
+
+        // Served by trust domain: a.test's keys are not b.test's.
+        let keys = FederatedKeys { all: Arc::default(), trust_domain: "a.test".into() };
+        keys.all.write().unwrap().insert("a.test".into(), HashMap::from([("fed-1".to_string(), jwk)]));
+        assert!(Keys::Federated(keys.clone()).get("fed-1").await.is_some());
+        let other = FederatedKeys { all: keys.all.clone(), trust_domain: "b.test".into() };
+        assert!(Keys::Federated(other).get("fed-1").await.is_none());
+        assert!(jwk_from_spki("bad", "ES256", b"not a key").is_err());
     }
 }

@@ -14,9 +14,11 @@ use tonic::transport::Channel;
 
 #[derive(Default)]
 struct State {
-    jtis: RwLock<HashMap<String, u64>>,
+    /// By jti: until when it matters, and the federated trust domain that revoked it ("" for ours).
+    jtis: RwLock<HashMap<String, (u64, String)>>,
     identities: RwLock<HashSet<String>>,
-    serials: RwLock<HashMap<String, u64>>,
+    /// By serial, as `jtis`.
+    serials: RwLock<HashMap<String, (u64, String)>>,
     /// Serials listed by each CRL URL, from its last good fetch.
     crl_serials: RwLock<HashMap<String, HashSet<String>>>,
     last_sequence: AtomicI64,
@@ -119,19 +121,27 @@ fn handle_error(state: &State, status: &tonic::Status) {
     tracing::warn!("revocation stream ended: {status}");
 }
 
+/// Whether a revocation made by `domain` ("" for our Lanyard's own) refuses what `spiffe_id` holds:
+/// a federated trust domain's only its own (or anything, when the ID is not known).
+fn applies_to(domain: &str, spiffe_id: &str) -> bool {
+    domain.is_empty()
+        || spiffe_id.is_empty()
+        || spiffe_id.strip_prefix("spiffe://").and_then(|rest| rest.split('/').next()) == Some(domain)
+}
+
 fn apply(state: &State, event: &pb::RevocationEvent) {
     match &event.event {
         Some(pb::revocation_event::Event::Revoked(r)) => {
             let until = r.expires_at.as_ref().map(|t| t.seconds.max(0) as u64).unwrap_or(u64::MAX);
             match r.target.as_ref().and_then(|t| t.target.as_ref()) {
                 Some(pb::revocation_target::Target::Serial(s)) => {
-                    state.serials.write().expect("lock").insert(normalize(s), until);
+                    state.serials.write().expect("lock").insert(normalize(s), (until, r.trust_domain.clone()));
                 }
                 Some(pb::revocation_target::Target::SpiffeId(id)) => {
                     state.identities.write().expect("lock").insert(id.clone());
                 }
                 Some(pb::revocation_target::Target::Jti(jti)) => {
-                    state.jtis.write().expect("lock").insert(jti.clone(), until);
+                    state.jtis.write().expect("lock").insert(jti.clone(), (until, r.trust_domain.clone()));
                 }
                 None => {}
             }
@@ -159,7 +169,7 @@ fn now() -> u64 {
 
 impl RevocationSet for RevocationWatcher {
     fn is_revoked_jti(&self, jti: &str) -> bool {
-        self.state.jtis.read().expect("lock").get(jti).is_some_and(|until| now() < *until)
+        self.state.jtis.read().expect("lock").get(jti).is_some_and(|(until, _)| now() < *until)
     }
 
     fn is_revoked_identity(&self, spiffe_id: &str) -> bool {
@@ -168,7 +178,27 @@ impl RevocationSet for RevocationWatcher {
 
     fn is_revoked_serial(&self, serial_hex: &str) -> bool {
         let serial = normalize(serial_hex);
-        self.state.serials.read().expect("lock").get(&serial).is_some_and(|until| now() < *until)
+        self.state.serials.read().expect("lock").get(&serial).is_some_and(|(until, _)| now() < *until)
+            || self.state.crl_serials.read().expect("lock").values().any(|listed| listed.contains(&serial))
+    }
+
+    fn is_revoked_jti_of(&self, jti: &str, spiffe_id: &str) -> bool {
+        self.state
+            .jtis
+            .read()
+            .expect("lock")
+            .get(jti)
+            .is_some_and(|(until, domain)| now() < *until && applies_to(domain, spiffe_id))
+    }
+
+    fn is_revoked_serial_of(&self, serial_hex: &str, spiffe_id: &str) -> bool {
+        let serial = normalize(serial_hex);
+        self.state
+            .serials
+            .read()
+            .expect("lock")
+            .get(&serial)
+            .is_some_and(|(until, domain)| now() < *until && applies_to(domain, spiffe_id))
             || self.state.crl_serials.read().expect("lock").values().any(|listed| listed.contains(&serial))
     }
 }
@@ -305,4 +335,35 @@ pub fn distribution_points(der: &[u8]) -> Vec<String> {
         }
     }
     urls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn revoked(sequence: i64, target: pb::revocation_target::Target, trust_domain: &str) -> pb::RevocationEvent {
+        pb::RevocationEvent {
+            sequence,
+            event: Some(pb::revocation_event::Event::Revoked(pb::Revocation {
+                sequence,
+                target: Some(pb::RevocationTarget { target: Some(target) }),
+                trust_domain: trust_domain.into(),
+                ..Default::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn a_federated_revocation_refuses_only_its_own_trust_domain() {
+        let watcher = RevocationWatcher::default();
+        apply(&watcher.state, &revoked(1, pb::revocation_target::Target::Serial("AB01".into()), "b.test"));
+        apply(&watcher.state, &revoked(2, pb::revocation_target::Target::Jti("jb".into()), "b.test"));
+        apply(&watcher.state, &revoked(3, pb::revocation_target::Target::Jti("ours".into()), ""));
+        assert!(watcher.is_revoked_serial_of("ab01", "spiffe://b.test/ledger"));
+        assert!(watcher.is_revoked_jti_of("jb", "spiffe://b.test/ledger"));
+        // b.test cannot revoke what another trust domain's peers hold; our own revocations apply to all.
+        assert!(!watcher.is_revoked_serial_of("ab01", "spiffe://c.test/x"));
+        assert!(!watcher.is_revoked_jti_of("jb", "spiffe://c.test/x"));
+        assert!(watcher.is_revoked_jti_of("ours", "spiffe://c.test/x"));
+    }
 }

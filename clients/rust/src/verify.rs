@@ -72,6 +72,15 @@ pub trait RevocationSet: Send + Sync {
     fn is_revoked_identity(&self, spiffe_id: &str) -> bool;
     /// A certificate serial, lower-case hex without leading zeros.
     fn is_revoked_serial(&self, serial_hex: &str) -> bool;
+    /// As [`RevocationSet::is_revoked_jti`], for a token of `spiffe_id`: a set that knows which
+    /// federated trust domain made a revocation applies it only to that trust domain's tokens.
+    fn is_revoked_jti_of(&self, jti: &str, _spiffe_id: &str) -> bool {
+        self.is_revoked_jti(jti)
+    }
+    /// As [`RevocationSet::is_revoked_serial`], for a certificate of `spiffe_id` (scoped the same way).
+    fn is_revoked_serial_of(&self, serial_hex: &str, _spiffe_id: &str) -> bool {
+        self.is_revoked_serial(serial_hex)
+    }
 }
 
 /// Nothing is revoked.
@@ -327,11 +336,11 @@ impl Verifier {
         if self.revocations.is_revoked_identity(subject) {
             return Err(reject(Failure::Revoked, format!("{subject} is revoked")));
         }
-        if self.revocations.is_revoked_jti(token_id) {
+        if self.revocations.is_revoked_jti_of(token_id, subject) {
             return Err(reject(Failure::Revoked, format!("token {token_id} is revoked")));
         }
         if let Some(serial) = serial_hex(peer_der) {
-            if self.revocations.is_revoked_serial(&serial) {
+            if self.revocations.is_revoked_serial_of(&serial, subject) {
                 return Err(reject(Failure::Revoked, format!("the caller's certificate {serial} is revoked")));
             }
         }

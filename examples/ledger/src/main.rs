@@ -25,6 +25,8 @@ struct Options {
     issuer: String,
     listen: String,
     control: String,
+    /// Federated trust domains whose callers are accepted, each with its Lanyard's token issuer.
+    federate_with: Vec<(String, String)>,
 }
 
 fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Options, String> {
@@ -38,6 +40,7 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
         issuer: String::new(),
         listen: "127.0.0.1:9444".into(),
         control: "127.0.0.1:9091".into(),
+        federate_with: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -56,6 +59,14 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
             "issuer" => o.issuer = value()?,
             "listen" => o.listen = value()?,
             "control" => o.control = value()?,
+            "federate-with" => {
+                let v = value()?;
+                let (domain, issuer) = v
+                    .split_once('=')
+                    .filter(|(d, i)| !d.is_empty() && !d.contains('/') && !i.is_empty())
+                    .ok_or(format!("--federate-with takes TRUST_DOMAIN=ISSUER_URL, not {v:?}"))?;
+                o.federate_with.push((domain.to_owned(), issuer.to_owned()));
+            }
             other => return Err(format!("unknown flag --{other}")),
         }
     }
@@ -147,10 +158,24 @@ async fn run(o: Options) -> Result<(), String> {
         &["examples.ledger.v1.LedgerService", "examples.payments.v1.PaymentsService"],
     )?;
 
+    // A caller of a federated trust domain passes TLS against its own domain's roots and shows a token
+    // of its own Lanyard, checked with that Lanyard's keys from our trust bundle's federated_bundles.
+    let mut scopes = lanyard::authz::ScopeLayer::new(verifier, contracts.clone());
+    for (domain, issuer) in &o.federate_with {
+        scopes = scopes.with_federated(
+            domain.clone(),
+            Arc::new(
+                Verifier::new(issuer.clone(), "ledger", identity.federated_keys(domain))
+                    .with_revocations(Arc::new(revocations.clone())),
+            ),
+        );
+    }
+    let federated: Vec<&str> = o.federate_with.iter().map(|(d, _)| d.as_str()).collect();
+
     let listener = tokio::net::TcpListener::bind(&o.listen).await.map_err(|e| format!("--listen {}: {e}", o.listen))?;
-    let incoming = lanyard::transport::incoming(listener, identity.server_config());
+    let incoming = lanyard::transport::incoming(listener, identity.server_config_allowing(&federated));
     let server = tonic::transport::Server::builder()
-        .layer(lanyard::authz::ScopeLayer::new(verifier, contracts.clone()))
+        .layer(scopes)
         .add_service(lanyard::pb::examples::ledger::v1::ledger_service_server::LedgerServiceServer::new(
             ledger::Ledger::default(),
         ))
@@ -196,6 +221,15 @@ mod tests {
         open.extend(args(&["--control", "0.0.0.0:9"]));
         assert!(parse(&open, |_| Some("t".into())).err().unwrap().contains("loopback"));
         assert!(parse(&args(&["--nope", "x"]), |_| None).err().unwrap().contains("unknown flag --nope"));
+        let mut federated = full.clone();
+        federated.extend(args(&["--federate-with", "a.test=https://a:8443", "--federate-with=c.test=https://c"]));
+        assert_eq!(
+            parse(&federated, |_| Some("t".into())).unwrap().federate_with,
+            vec![("a.test".to_string(), "https://a:8443".to_string()), ("c.test".to_string(), "https://c".to_string())]
+        );
+        let mut bad = full.clone();
+        bad.extend(args(&["--federate-with", "a.test"]));
+        assert!(parse(&bad, |_| Some("t".into())).err().unwrap().contains("TRUST_DOMAIN=ISSUER_URL"));
     }
 
     #[test]

@@ -219,7 +219,11 @@ type Revocation struct {
 	// dropped from the CRL and from listings. Unset for identities: they stay revoked until reinstated.
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	// For a certificate: the SPIFFE ID it was issued to. For an identity revocation: empty.
-	SpiffeId      string `protobuf:"bytes,8,opt,name=spiffe_id,json=spiffeId,proto3" json:"spiffe_id,omitempty"`
+	SpiffeId string `protobuf:"bytes,8,opt,name=spiffe_id,json=spiffeId,proto3" json:"spiffe_id,omitempty"`
+	// Empty for this server's own revocations. For one a federated trust domain's Lanyard published
+	// (re-published here so that local verifiers refuse it too): that trust domain. A verifier applies
+	// it only to peers and tokens of that trust domain.
+	TrustDomain   string `protobuf:"bytes,9,opt,name=trust_domain,json=trustDomain,proto3" json:"trust_domain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -306,6 +310,13 @@ func (x *Revocation) GetExpiresAt() *timestamppb.Timestamp {
 func (x *Revocation) GetSpiffeId() string {
 	if x != nil {
 		return x.SpiffeId
+	}
+	return ""
+}
+
+func (x *Revocation) GetTrustDomain() string {
+	if x != nil {
+		return x.TrustDomain
 	}
 	return ""
 }
@@ -966,7 +977,7 @@ const file_lanyard_v1_revocation_proto_rawDesc = "" +
 	"\x06serial\x18\x01 \x01(\tB\x04\xb8\x9a#@H\x00R\x06serial\x12$\n" +
 	"\tspiffe_id\x18\x02 \x01(\tB\x05\xb8\x9a#\x80\x10H\x00R\bspiffeId\x12\x18\n" +
 	"\x03jti\x18\x03 \x01(\tB\x04\xb8\x9a#@H\x00R\x03jtiB\b\n" +
-	"\x06target\"\xda\x02\n" +
+	"\x06target\"\xfd\x02\n" +
 	"\n" +
 	"Revocation\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x124\n" +
@@ -979,7 +990,8 @@ const file_lanyard_v1_revocation_proto_rawDesc = "" +
 	"revoked_by\x18\x06 \x01(\tR\trevokedBy\x129\n" +
 	"\n" +
 	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1b\n" +
-	"\tspiffe_id\x18\b \x01(\tR\bspiffeId\"\xac\x01\n" +
+	"\tspiffe_id\x18\b \x01(\tR\bspiffeId\x12!\n" +
+	"\ftrust_domain\x18\t \x01(\tR\vtrustDomain\"\xac\x01\n" +
 	"\rRevokeRequest\x124\n" +
 	"\x06target\x18\x01 \x01(\v2\x1c.lanyard.v1.RevocationTargetR\x06target\x124\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x1c.lanyard.v1.RevocationReasonR\x06reason\x12\x19\n" +

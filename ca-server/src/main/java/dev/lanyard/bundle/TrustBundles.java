@@ -40,6 +40,8 @@ public final class TrustBundles {
     private final Supplier<List<SigningKey>> jwtKeys;
     private final Duration refreshHint;
     private volatile Supplier<List<ForeignBundle>> federated = List::of;
+    /** What the bundle endpoint document was last built from (guarded by this). */
+    private String ownContentKey = "";
     private final Clock clock;
     private final AtomicReference<Snapshot> current = new AtomicReference<>();
     private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
@@ -113,8 +115,13 @@ public final class TrustBundles {
                     .setPublicKey(ByteString.copyFrom(key.publicKey()))));
             proto.addFederatedBundles(other);
         }
-        Snapshot next = new Snapshot(sequence, proto.build(),
-                SpiffeBundleDocument.build(roots, keys, sequence, refreshHint).getBytes(StandardCharsets.UTF_8),
+        // The bundle endpoint document is ours alone: a change in a federated bundle leaves it (and its
+        // spiffe_sequence) as it was, or two servers federating both ways would bump each other forever.
+        String ownKey = contentKey(roots, keys, List.of());
+        byte[] spiffeJson = old != null && ownKey.equals(ownContentKey) ? old.spiffeJson()
+                : SpiffeBundleDocument.build(roots, keys, sequence, refreshHint).getBytes(StandardCharsets.UTF_8);
+        ownContentKey = ownKey;
+        Snapshot next = new Snapshot(sequence, proto.build(), spiffeJson,
                 JwksDocument.publicJwks(keys).getBytes(StandardCharsets.UTF_8), contentKey);
         current.set(next);
         for (Watcher watcher : watchers) {

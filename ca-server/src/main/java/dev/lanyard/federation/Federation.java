@@ -81,7 +81,7 @@ public final class Federation {
      *
      * @throws Refusal INVALID_ARGUMENT naming what is wrong
      */
-    public State add(String trustDomain, String endpoint, FederationRelationship.Profile profile,
+    public synchronized State add(String trustDomain, String endpoint, FederationRelationship.Profile profile,
             Optional<String> endpointId, Optional<String> initialBundle) throws Refusal {
         try {
             SpiffeId.validateTrustDomain(trustDomain);
@@ -129,11 +129,46 @@ public final class Federation {
     }
 
     /** @throws Refusal NOT_FOUND if there is no relationship with {@code trustDomain} */
-    public void remove(String trustDomain) throws Refusal {
+    public synchronized void remove(String trustDomain) throws Refusal {
         if (entries.remove(trustDomain) == null | !repository.delete(trustDomain)) {
             throw Refusal.notFound("this server does not federate with " + trustDomain);
         }
         changed.run();
+    }
+
+    /**
+     * Takes up what other replicas sharing the database changed (the change feed calls it): a
+     * relationship added there is followed here from now on, one removed there is dropped, a newer
+     * bundle fetched there replaces the one held.
+     */
+    public synchronized void reload() {
+        Instant now = clock.instant();
+        boolean changedAny = false;
+        Map<String, FederationRepository.Stored> stored = new java.util.HashMap<>();
+        repository.all().forEach(s -> stored.put(s.relationship().trustDomain(), s));
+        for (String td : List.copyOf(entries.keySet())) {
+            if (!stored.containsKey(td)) {
+                entries.remove(td);
+                changedAny = true;
+            }
+        }
+        for (FederationRepository.Stored s : stored.values()) {
+            String td = s.relationship().trustDomain();
+            Entry entry = entries.get(td);
+            Optional<ForeignBundle> bundle = s.bundleJson().map(json -> ForeignBundle.parse(td, json));
+            if (entry == null || !sameEndpoint(entry.relationship, s.relationship())) {
+                entries.put(td, new Entry(s.relationship(), bundle, s.fetchedAt(), now));
+                changedAny = true;
+            } else if (bundle.isPresent() && !bundle.map(ForeignBundle::json).equals(entry.bundle.map(ForeignBundle::json))
+                    && bundle.get().sequence() >= entry.bundle.map(ForeignBundle::sequence).orElse(0L)) {
+                entry.bundle = bundle;
+                entry.fetchedAt = s.fetchedAt();
+                changedAny = true;
+            }
+        }
+        if (changedAny) {
+            changed.run();
+        }
     }
 
     public List<State> list() {
@@ -197,6 +232,10 @@ public final class Federation {
             }
             entry.lastError = error;
         }
+    }
+
+    private static boolean sameEndpoint(FederationRelationship a, FederationRelationship b) {
+        return a.endpoint().equals(b.endpoint()) && a.profile() == b.profile() && a.endpointId().equals(b.endpointId());
     }
 
     private static Duration clamp(Duration hint) {

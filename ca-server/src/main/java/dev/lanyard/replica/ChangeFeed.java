@@ -27,13 +27,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class ChangeFeed implements AutoCloseable {
 
-    public enum Topic { KEYS, CONTRACTS, POLICY, REVOCATIONS }
+    public enum Topic { KEYS, CONTRACTS, POLICY, REVOCATIONS, FEDERATION }
 
     private static final Logger LOG = LoggerFactory.getLogger(ChangeFeed.class);
     private static final String CHANNEL = "lanyard_changes";
     private static final long SLOW_RELOAD_MILLIS = 250;
     private static final Map<String, Topic> TABLES = Map.of("signing_keys", Topic.KEYS, "ca_keys", Topic.KEYS,
-            "contract_sets", Topic.CONTRACTS, "policies", Topic.POLICY, "revocation_events", Topic.REVOCATIONS);
+            "contract_sets", Topic.CONTRACTS, "policies", Topic.POLICY, "revocation_events", Topic.REVOCATIONS,
+            "federations", Topic.FEDERATION);
 
     private final Database database;
     private final JdbcChangeMarkers markers;
@@ -151,6 +152,9 @@ public final class ChangeFeed implements AutoCloseable {
         }
         if (seen == null || seen.revocations() != now.revocations()) {
             moved.add(Topic.REVOCATIONS);
+        }
+        if (seen == null || !seen.federation().equals(now.federation())) {
+            moved.add(Topic.FEDERATION);
         }
         seen = now;
         reload(moved);

@@ -44,9 +44,10 @@ public final class CrlPublisher {
         this.clock = clock;
     }
 
-    /** Whether {@code event} changes what a CRL lists: a certificate was revoked. */
+    /** Whether {@code event} changes what a CRL lists: one of our certificates was revoked. */
     public static boolean listsIn(RevocationEvent event) {
-        return event instanceof RevocationEvent.Revoked r && r.revocation().target().kind() == RevocationTarget.Kind.SERIAL;
+        return event instanceof RevocationEvent.Revoked r && r.revocation().target().kind() == RevocationTarget.Kind.SERIAL
+                && !r.revocation().federated();
     }
 
     /** Signs a new CRL for every trusted issuing CA, each with the next CRL number. */
@@ -54,7 +55,7 @@ public final class CrlPublisher {
         Instant now = clock.instant();
         Map<String, List<CrlIssuer.Entry>> entries = new HashMap<>();
         for (Revocation r : registry.inForce()) {
-            if (r.target().kind() == RevocationTarget.Kind.SERIAL) {
+            if (r.target().kind() == RevocationTarget.Kind.SERIAL && !r.federated()) {
                 entries.computeIfAbsent(r.issuerKeyId(), k -> new ArrayList<>()).add(
                         new CrlIssuer.Entry(new BigInteger(r.target().value(), 16), r.revokedAt(), r.reason().code()));
             }

@@ -10,9 +10,17 @@ import java.util.Optional;
  * @param spiffeId    the certificate's identity for a serial, the identity itself, empty for a token id
  * @param issuerKeyId the CA that issued a revoked serial (its CRL lists it); empty otherwise
  * @param expiresAt   when it stops mattering (the certificate or token has expired); empty for identities
+ * @param trustDomain the federated trust domain whose Lanyard revoked it; empty for this server's own
  */
 public record Revocation(long sequence, RevocationTarget target, RevocationReason reason, String note,
-        Instant revokedAt, String revokedBy, String spiffeId, String issuerKeyId, Optional<Instant> expiresAt) {
+        Instant revokedAt, String revokedBy, String spiffeId, String issuerKeyId, Optional<Instant> expiresAt,
+        String trustDomain) {
+
+    /** One of this server's own revocations. */
+    public Revocation(long sequence, RevocationTarget target, RevocationReason reason, String note, Instant revokedAt,
+            String revokedBy, String spiffeId, String issuerKeyId, Optional<Instant> expiresAt) {
+        this(sequence, target, reason, note, revokedAt, revokedBy, spiffeId, issuerKeyId, expiresAt, "");
+    }
 
     public Revocation {
         Objects.requireNonNull(target, "target");
@@ -23,6 +31,12 @@ public record Revocation(long sequence, RevocationTarget target, RevocationReaso
         Objects.requireNonNull(spiffeId, "spiffeId");
         Objects.requireNonNull(issuerKeyId, "issuerKeyId");
         Objects.requireNonNull(expiresAt, "expiresAt");
+        Objects.requireNonNull(trustDomain, "trustDomain");
+    }
+
+    /** Revoked by a federated trust domain's Lanyard, not by this server. */
+    public boolean federated() {
+        return !trustDomain.isEmpty();
     }
 
     /** Still in force at {@code now}: identities until reinstated, the rest until what they name expired. */

@@ -10,7 +10,13 @@ public interface RevocationRepository {
 
     /** A revocation to record; the repository gives it its sequence. */
     record NewRevocation(RevocationTarget target, RevocationReason reason, String note, Instant revokedAt,
-            String revokedBy, String spiffeId, String issuerKeyId, Optional<Instant> expiresAt) {
+            String revokedBy, String spiffeId, String issuerKeyId, Optional<Instant> expiresAt, String trustDomain) {
+
+        /** One of this server's own. */
+        public NewRevocation(RevocationTarget target, RevocationReason reason, String note, Instant revokedAt,
+                String revokedBy, String spiffeId, String issuerKeyId, Optional<Instant> expiresAt) {
+            this(target, reason, note, revokedAt, revokedBy, spiffeId, issuerKeyId, expiresAt, "");
+        }
     }
 
     /** What {@link #revoke} did for one target: the revocation in force, and whether it is new. */
@@ -45,6 +51,18 @@ public interface RevocationRepository {
 
     /** Lifts an identity revocation; empty when the identity was not revoked. */
     Optional<RevocationEvent.Reinstated> reinstate(String spiffeId, Instant at, String by, String note);
+
+    /** What {@link #importFederated} changed. */
+    record Imported(int revoked, int reinstated) {
+    }
+
+    /**
+     * Brings what is held here of a federated trust domain's revocations to what it lists now, in one
+     * transaction: records each listed one not held yet (tagged with {@code trustDomain}), and lifts
+     * the identity revocations of that trust domain it no longer lists. A serial this server issued
+     * or a token id it minted is never taken from another trust domain.
+     */
+    Imported importFederated(String trustDomain, List<NewRevocation> listed, Instant at, String actor);
 
     /** Events with a sequence above {@code sequence}, oldest first, at most {@code limit}. */
     List<RevocationEvent> eventsAfter(long sequence, int limit);

@@ -22,7 +22,8 @@ public final class RevocationProtos {
                 .setNote(r.note())
                 .setRevokedAt(Protos.timestamp(r.revokedAt()))
                 .setRevokedBy(r.revokedBy())
-                .setSpiffeId(r.target().kind() == RevocationTarget.Kind.SPIFFE_ID ? "" : r.spiffeId());
+                .setSpiffeId(r.target().kind() == RevocationTarget.Kind.SPIFFE_ID ? "" : r.spiffeId())
+                .setTrustDomain(r.trustDomain());
         r.expiresAt().ifPresent(t -> b.setExpiresAt(Protos.timestamp(t)));
         return b.build();
     }

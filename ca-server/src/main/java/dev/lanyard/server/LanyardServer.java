@@ -52,6 +52,7 @@ import dev.lanyard.console.ConsoleSources;
 import dev.lanyard.console.LoginLinks;
 import dev.lanyard.console.Sessions;
 import dev.lanyard.federation.BundleFetcher;
+import dev.lanyard.federation.FederatedRevocations;
 import dev.lanyard.federation.Federation;
 import dev.lanyard.publication.HttpPublisher;
 import dev.lanyard.store.JdbcFederationRepository;
@@ -84,6 +85,7 @@ import dev.lanyard.store.JdbcRegistrationRepository;
 import dev.lanyard.svid.SvidIssuer;
 import dev.lanyard.ca.CrlIssuer;
 import dev.lanyard.revocation.CrlPublisher;
+import dev.lanyard.revocation.RevocationDocument;
 import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.revocation.Revoker;
 import dev.lanyard.store.JdbcRevocationRepository;
@@ -166,6 +168,7 @@ public final class LanyardServer implements AutoCloseable {
     private final JwtKeySets jwtKeySets;
     private final TrustBundles bundles;
     private final Federation federation;
+    private final FederatedRevocations federatedRevocations;
     private final RevocationRegistry revocations;
     private final CrlPublisher crls;
     private final RevocationWatchers revocationWatchers;
@@ -283,13 +286,17 @@ public final class LanyardServer implements AutoCloseable {
         }
         this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeySets::published,
                 config.bundleRefreshHint(), clock);
+        BundleFetcher federationFetcher = new BundleFetcher(federationWebRoots(), Duration.ofSeconds(5));
         this.federation = new Federation(config.trustDomain(), new JdbcFederationRepository(database.dataSource()),
-                new BundleFetcher(federationWebRoots(), Duration.ofSeconds(5)), audit, clock, () -> {
+                federationFetcher, audit, clock, () -> {
                     if (bundles != null) {
                         bundles.refresh();
                     }
                 });
         bundles.federateWith(federation::bundles);
+        // A federated Lanyard's revocations are polled as often as other replicas' (revocation.poll-interval).
+        this.federatedRevocations = new FederatedRevocations(federation, federationFetcher, revocationLog, revocations,
+                audit, clock, config.revocations().pollInterval());
         this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
         if (tokens.contractsDir().isPresent()) {
             contracts.loadDirectory(tokens.contractsDir().get());
@@ -397,6 +404,9 @@ public final class LanyardServer implements AutoCloseable {
                         bundles.current().spiffeJson(), maxAge))
                 .route("/bundle.pem", () -> new HttpPublisher.Document("application/x-pem-file",
                         Pem.certificates(authorities.roots()).getBytes(StandardCharsets.US_ASCII), maxAge))
+                .route("/revocations", () -> new HttpPublisher.Document("application/json",
+                        RevocationDocument.of(config.trustDomain(), revocations.latestSequence(), revocations.inForce())
+                                .json(), Duration.ZERO))
                 .route("/crl", () -> crls.forIssuer(caRotation.active().ca().intermediate().keyId())
                         .map(this::crlDocument).orElse(null))
                 .routePrefix("/crl/", keyId -> crls.forIssuer(keyId).map(this::crlDocument))
@@ -404,7 +414,10 @@ public final class LanyardServer implements AutoCloseable {
                         Duration.ZERO))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
-        this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-scheduler"));
+        java.util.concurrent.ScheduledThreadPoolExecutor pool = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+                daemonThreads("lanyard-scheduler"));
+        pool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // close() waits only for a running task
+        this.scheduler = pool;
         this.tasks = new RecurringTasks(scheduler);
         this.changes = new ChangeFeed(database, CHANGE_POLL, config.revocations().pollInterval())
                 .on(ChangeFeed.Topic.KEYS, jwtKeySets::refresh).on(ChangeFeed.Topic.KEYS, caRotation::refresh)
@@ -412,7 +425,8 @@ public final class LanyardServer implements AutoCloseable {
                 .on(ChangeFeed.Topic.CONTRACTS, contracts::refreshIfChanged)
                 .on(ChangeFeed.Topic.POLICY, new PolicyReload(policy, policyHistory))
                 .on(ChangeFeed.Topic.POLICY, this::useExternalAlgorithms)
-                .on(ChangeFeed.Topic.REVOCATIONS, revocations::catchUp);
+                .on(ChangeFeed.Topic.REVOCATIONS, revocations::catchUp)
+                .on(ChangeFeed.Topic.FEDERATION, federation::reload);
     }
 
     /** Starts a server with the system clock. */
@@ -459,6 +473,9 @@ public final class LanyardServer implements AutoCloseable {
         server.scheduleWebCertificateReload();
         server.tasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "federated bundle refresh",
                 server.federation::refreshDue);
+        Duration revocationPoll = config.revocations().pollInterval();
+        server.tasks.every(revocationPoll, revocationPoll, "federated revocations",
+                server.federatedRevocations::pollDue);
         server.health.setStatus("", ServingStatus.SERVING);
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, {} on {}:{}, issuer {}", config.trustDomain(),
                 config.grpcHost(), server.grpcPort(), config.publication().tls() == ServerConfig.PublicationTls.NONE
@@ -532,7 +549,17 @@ public final class LanyardServer implements AutoCloseable {
             httpExecutor.shutdownNow();
         }
         if (scheduler != null) {
-            scheduler.shutdownNow();
+            // Let a running task (a federation fetch, an audit write) end before the database closes:
+            // interrupting H2 mid-write closes its file channel under it.
+            scheduler.shutdown();
+            try {
+                if (!scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
+                    scheduler.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                scheduler.shutdownNow();
+                Thread.currentThread().interrupt();
+            }
         }
         database.close();
     }

@@ -112,7 +112,8 @@ public record ServerConfig(
      * @param heartbeatInterval how often a quiet WatchRevocations stream gets a heartbeat
      * @param crlValidity       a CRL's nextUpdate after its thisUpdate; regenerated at half of it
      * @param pollInterval      how often a replica listening for other replicas' changes (PostgreSQL) also
-     *                          reloads everything, in case a notification was lost
+     *                          reloads everything, in case a notification was lost; also how often each
+     *                          federated Lanyard's revocations are asked for
      */
     public record Revocations(Duration heartbeatInterval, Duration crlValidity, Duration pollInterval) {
         public Revocations {

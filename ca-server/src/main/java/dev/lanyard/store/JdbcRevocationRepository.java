@@ -108,14 +108,14 @@ public final class JdbcRevocationRepository implements RevocationRepository {
         long sequence = ++head.last;
         insertEvent(c, sequence, REVOKED, r.target().kind().name(), r.target().value(), r.spiffeId(),
                 r.issuerKeyId(), r.reason().code(), r.note(), r.revokedBy(), r.revokedAt(),
-                r.expiresAt().orElse(null));
+                r.expiresAt().orElse(null), r.trustDomain());
         Jdbc.update(c, "insert into revocations (target_kind, target, sequence) values (?, ?, ?)", s -> {
             s.setString(1, r.target().kind().name());
             s.setString(2, r.target().value());
             s.setLong(3, sequence);
         });
         return new Outcome(new Revocation(sequence, r.target(), r.reason(), r.note(), r.revokedAt(),
-                r.revokedBy(), r.spiffeId(), r.issuerKeyId(), r.expiresAt()), true);
+                r.revokedBy(), r.spiffeId(), r.issuerKeyId(), r.expiresAt(), r.trustDomain()), true);
     }
 
     @Override
@@ -131,10 +131,60 @@ public final class JdbcRevocationRepository implements RevocationRepository {
             }
             long sequence = last + 1;
             insertEvent(c, sequence, REINSTATED, RevocationTarget.Kind.SPIFFE_ID.name(), spiffeId, spiffeId, "",
-                    RevocationReason.UNSPECIFIED.code(), note, by, at, null);
+                    RevocationReason.UNSPECIFIED.code(), note, by, at, null, "");
             setHead(c, sequence);
             return Optional.of(new RevocationEvent.Reinstated(sequence, spiffeId, at, by, note));
         });
+    }
+
+    @Override
+    public Imported importFederated(String trustDomain, List<NewRevocation> listed, Instant at, String actor) {
+        return jdbc.inTransaction(c -> {
+            Head head = new Head(lockHead(c));
+            int revoked = 0;
+            for (NewRevocation r : listed) {
+                if (!r.trustDomain().equals(trustDomain)) {
+                    throw new IllegalArgumentException("a revocation of " + r.trustDomain() + " among " + trustDomain + "'s");
+                }
+                if (!ours(c, r.target()) && revokeOne(c, head, r).created()) {
+                    revoked++;
+                }
+            }
+            java.util.Set<String> stillListed = new java.util.HashSet<>();
+            listed.stream().filter(r -> r.target().kind() == RevocationTarget.Kind.SPIFFE_ID)
+                    .forEach(r -> stillListed.add(r.target().value()));
+            int reinstated = 0;
+            for (String id : Jdbc.query(c, "select e.target from revocations r join revocation_events e"
+                    + " on e.sequence = r.sequence where r.target_kind = ? and e.trust_domain = ? order by r.sequence",
+                    s -> {
+                        s.setString(1, RevocationTarget.Kind.SPIFFE_ID.name());
+                        s.setString(2, trustDomain);
+                    }, row -> row.getString(1))) {
+                if (stillListed.contains(id)) {
+                    continue;
+                }
+                Jdbc.update(c, "delete from revocations where target_kind = ? and target = ?", s -> {
+                    s.setString(1, RevocationTarget.Kind.SPIFFE_ID.name());
+                    s.setString(2, id);
+                });
+                insertEvent(c, ++head.last, REINSTATED, RevocationTarget.Kind.SPIFFE_ID.name(), id, id, "",
+                        RevocationReason.UNSPECIFIED.code(), "no longer revoked by " + trustDomain, actor, at, null,
+                        trustDomain);
+                reinstated++;
+            }
+            setHead(c, head.last);
+            return new Imported(revoked, reinstated);
+        });
+    }
+
+    /** A serial this server issued, or a token id it minted: only this server revokes those. */
+    private static boolean ours(Connection c, RevocationTarget target) throws SQLException {
+        String sql = switch (target.kind()) {
+            case SERIAL -> "select 1 from issued_certificates where serial_hex = ?";
+            case JTI -> "select 1 from minted_tokens where jti = ?";
+            case SPIFFE_ID -> null;
+        };
+        return sql != null && !Jdbc.query(c, sql, s -> s.setString(1, target.value()), row -> 1).isEmpty();
     }
 
     @Override
@@ -198,10 +248,11 @@ public final class JdbcRevocationRepository implements RevocationRepository {
     }
 
     private static void insertEvent(Connection c, long sequence, String eventKind, String targetKind, String target,
-            String spiffeId, String issuerKeyId, int reason, String note, String actor, Instant at, Instant expiresAt)
-            throws SQLException {
+            String spiffeId, String issuerKeyId, int reason, String note, String actor, Instant at, Instant expiresAt,
+            String trustDomain) throws SQLException {
         Jdbc.update(c, "insert into revocation_events (sequence, event_kind, target_kind, target, spiffe_id,"
-                + " issuer_key_id, reason, note, actor, occurred_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                + " issuer_key_id, reason, note, actor, occurred_at, expires_at, trust_domain)"
+                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 s -> {
                     s.setLong(1, sequence);
                     s.setString(2, eventKind);
@@ -214,6 +265,7 @@ public final class JdbcRevocationRepository implements RevocationRepository {
                     s.setString(9, actor);
                     Jdbc.setInstant(s, 10, at);
                     Jdbc.setInstant(s, 11, expiresAt);
+                    s.setString(12, trustDomain);
                 });
     }
 
@@ -231,6 +283,7 @@ public final class JdbcRevocationRepository implements RevocationRepository {
         RevocationReason reason = RevocationReason.ofCode(row.getInt("reason")).orElse(RevocationReason.UNSPECIFIED);
         return new Revocation(row.getLong("sequence"), target, reason, row.getString("note"),
                 Jdbc.getInstant(row, "occurred_at"), row.getString("actor"), row.getString("spiffe_id"),
-                row.getString("issuer_key_id"), Optional.ofNullable(Jdbc.getInstant(row, "expires_at")));
+                row.getString("issuer_key_id"), Optional.ofNullable(Jdbc.getInstant(row, "expires_at")),
+                row.getString("trust_domain"));
     }
 }

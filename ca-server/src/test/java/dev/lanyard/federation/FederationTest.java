@@ -9,7 +9,20 @@ import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
+import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TlsChannels;
+import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.CertificateServiceGrpc;
+import dev.lanyard.v1.CreateJoinTokenRequest;
+import dev.lanyard.v1.CreateRegistrationRequest;
+import dev.lanyard.v1.IssueCertificateRequest;
+import dev.lanyard.v1.ReinstateRequest;
+import dev.lanyard.v1.RevocationEvent;
+import dev.lanyard.v1.RevocationReason;
+import dev.lanyard.v1.RevocationServiceGrpc;
+import dev.lanyard.v1.RevokeRequest;
+import dev.lanyard.v1.WatchRevocationsRequest;
 import dev.lanyard.testing.WebPki;
 import dev.lanyard.v1.AddFederationRequest;
 import dev.lanyard.v1.BundleEndpointProfile;
@@ -100,6 +113,11 @@ class FederationTest {
                 a.trustBundle().stream().map(dev.lanyard.rpc.Protos::der).toList());
         assertThat(federationB.listFederations(ListFederationsRequest.getDefaultInstance()).getFederations(0)
                 .getLastError()).isEmpty();
+        // Each bundle document is its server's own: were the other's bundle part of it, each fetch would
+        // change the other's document, and the two would bump each other's sequence every second.
+        byte[] aDocument = a.bundles().current().spiffeJson();
+        Thread.sleep(3_000);
+        assertThat(a.bundles().current().spiffeJson()).isEqualTo(aDocument);
 
         // A JWT key rotation in B (a new prepared key in B's bundle) reaches A.
         long rotated = System.nanoTime();
@@ -150,6 +168,109 @@ class FederationTest {
                 Status.Code.INVALID_ARGUMENT, "no x509-svid authority");
         assertThat(federationA.listFederations(ListFederationsRequest.getDefaultInstance()).getFederationsList())
                 .isEmpty();
+    }
+
+    @Test
+    void aRevocationInBIsPushedToAsWatchersTaggedWithB() throws Exception {
+        WebPki web = WebPki.selfSigned("localhost");
+        Path webCert = dir.resolve("b-web.pem");
+        Path webKey = dir.resolve("b-web.key");
+        web.write(webCert, webKey);
+        Path webRoots = dir.resolve("web-roots.pem");
+        Files.writeString(webRoots, Pem.certificates(List.of(web.certificate())), StandardCharsets.US_ASCII);
+        a = start("a", Map.of("trust-domain", "a.test", "http.tls", "spiffe", "federation.web-roots", webRoots.toString()));
+        b = start("b", Map.of("trust-domain", "b.test", "http.tls", "web", "http.tls.cert-file", webCert.toString(),
+                "http.tls.key-file", webKey.toString()));
+        FederationServiceGrpc.newBlockingStub(admin(a)).addFederation(AddFederationRequest.newBuilder()
+                .setTrustDomain("b.test").setBundleEndpointUrl("https://localhost:" + b.httpPort() + "/bundle")
+                .setProfile(BundleEndpointProfile.HTTPS_WEB).build());
+        awaitFederated(a, "b.test", bundle -> true);
+        var adminB = AdminServiceGrpc.newBlockingStub(admin(b));
+        var revokeB = RevocationServiceGrpc.newBlockingStub(admin(b));
+        adminB.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId("spiffe://b.test/ledger").build());
+        adminB.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId("spiffe://b.test/gone").build());
+
+        // A local verifier of A watches A's stream, and gets B's revocations on it.
+        java.util.concurrent.BlockingQueue<RevocationEvent> watched = new java.util.concurrent.LinkedBlockingQueue<>();
+        RevocationServiceGrpc.newStub(admin(a)).watchRevocations(WatchRevocationsRequest.getDefaultInstance(),
+                new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(RevocationEvent event) {
+                        watched.add(event);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        List<Long> millis = new ArrayList<>();
+        for (int run = 0; run < 5; run++) {
+            String serial = bootstrap(b, adminB, "spiffe://b.test/ledger").getSerialNumber().toString(16);
+            revokeB.revoke(RevokeRequest.newBuilder().setTarget(dev.lanyard.v1.RevocationTarget.newBuilder()
+                    .setSerial(serial)).setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE)
+                    .setNote("a note that stays in b.test").build());
+            long revoked = System.nanoTime();
+            RevocationEvent event = awaitEvent(watched, e -> e.getRevoked().getTarget().getSerial().equals(serial));
+            millis.add(Duration.ofNanos(System.nanoTime() - revoked).toMillis());
+            assertThat(event.getRevoked().getTrustDomain()).isEqualTo("b.test");
+            assertThat(event.getRevoked().getReason()).isEqualTo(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE);
+            assertThat(event.getRevoked().getNote()).isEmpty(); // what B's admin wrote stays in B
+            assertThat(event.getRevoked().getRevokedBy()).isEqualTo("federation b.test");
+            assertThat(event.getRevoked().hasExpiresAt()).isTrue();
+        }
+        millis.sort(Long::compare);
+        System.out.println("FEDERATION revocation in B on A's watch stream after " + millis + " ms, median "
+                + millis.get(millis.size() / 2) + " ms");
+
+        // An identity revoked in B is revoked in A; reinstated in B, it is reinstated in A.
+        revokeB.revoke(RevokeRequest.newBuilder().setTarget(dev.lanyard.v1.RevocationTarget.newBuilder()
+                .setSpiffeId("spiffe://b.test/gone")).build());
+        awaitEvent(watched, e -> e.getRevoked().getTarget().getSpiffeId().equals("spiffe://b.test/gone")
+                && e.getRevoked().getTrustDomain().equals("b.test"));
+        revokeB.reinstate(ReinstateRequest.newBuilder().setSpiffeId("spiffe://b.test/gone").build());
+        awaitEvent(watched, e -> e.getReinstated().getSpiffeId().equals("spiffe://b.test/gone"));
+
+        // A's own CRL lists none of them: they are B's certificates, and B's CRL lists them.
+        assertThat(a.crls().forIssuer(a.caRotation().active().ca().intermediate().keyId()).orElseThrow().entries())
+                .isZero();
+        assertThat(a.audit().recent(200)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("federation.revocations");
+            assertThat(e.target()).isEqualTo("b.test");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS);
+        });
+    }
+
+    private static java.security.cert.X509Certificate bootstrap(LanyardServer server,
+            AdminServiceGrpc.AdminServiceBlockingStub admin, String spiffeId) throws Exception {
+        String token = admin.createJoinToken(CreateJoinTokenRequest.newBuilder().setSpiffeId(spiffeId).build()).getToken();
+        ManagedChannel channel = TlsChannels.open(server.grpcPort(), server.trustBundle(), null);
+        try {
+            var response = CertificateServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .issueCertificate(IssueCertificateRequest.newBuilder()
+                            .setAttestation(RunningServer.joinTokenAttestation(token))
+                            .setCsr(com.google.protobuf.ByteString.copyFrom(Csrs.csr(Csrs.ecP256()))).build());
+            return RunningServer.x509(response.getCertificate());
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    private static RevocationEvent awaitEvent(java.util.concurrent.BlockingQueue<RevocationEvent> events,
+            Predicate<RevocationEvent> wanted) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (true) {
+            RevocationEvent event = events.poll(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+            if (event == null) {
+                throw new AssertionError("no such revocation event within 20 s");
+            }
+            if (wanted.test(event)) {
+                return event;
+            }
+        }
     }
 
     private LanyardServer start(String name, Map<String, String> settings) throws Exception {

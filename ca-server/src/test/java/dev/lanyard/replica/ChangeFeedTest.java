@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** What another replica writes reaches this one's readers within a second, on both databases. */
+/** What another replica writes (policy, contracts, a federation) reaches this one's readers within a second, on both databases. */
 class ChangeFeedTest {
 
     @TempDir
@@ -42,6 +42,7 @@ class ChangeFeedTest {
     private static void picksUpChanges(Database db, Duration safetyPoll) throws Exception {
         var policies = new JdbcPolicyRepository(db.dataSource());
         var contracts = new JdbcContractRepository(db.dataSource());
+        var federations = new dev.lanyard.store.JdbcFederationRepository(db.dataSource());
         BlockingQueue<String> seen = new LinkedBlockingQueue<>();
         CountDownLatch started = new CountDownLatch(1);
         try (ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(250), safetyPoll)
@@ -54,6 +55,11 @@ class ChangeFeedTest {
                 .on(ChangeFeed.Topic.CONTRACTS, () -> {
                     if (contracts.latestVersion() > 0) {
                         seen.add("contracts");
+                    }
+                })
+                .on(ChangeFeed.Topic.FEDERATION, () -> {
+                    if (!federations.all().isEmpty()) {
+                        seen.add("federation");
                     }
                 })) {
             feed.start();
@@ -71,9 +77,19 @@ class ChangeFeedTest {
                 next = seen.poll(1, TimeUnit.SECONDS);
             } while ("policy".equals(next));
             assertThat(next).isEqualTo("contracts");
-            System.out.printf("change feed on %s: a policy reached the reader %d ms after its commit, contracts %d ms after theirs%n",
-                    db.isPostgres() ? "PostgreSQL" : "H2", policyMillis,
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+            long contractsMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            federations.put(new dev.lanyard.federation.FederationRelationship("other.test",
+                    java.net.URI.create("https://other.test/bundle"),
+                    dev.lanyard.federation.FederationRelationship.Profile.HTTPS_WEB, java.util.Optional.empty(),
+                    Instant.now()), java.util.Optional.empty(), 0, Instant.now());
+            start = System.nanoTime();
+            do {
+                next = seen.poll(1, TimeUnit.SECONDS);
+            } while ("policy".equals(next) || "contracts".equals(next));
+            assertThat(next).isEqualTo("federation");
+            System.out.printf("change feed on %s: a policy reached the reader %d ms after its commit, contracts %d ms"
+                    + " after theirs, a federation %d ms after its%n", db.isPostgres() ? "PostgreSQL" : "H2", policyMillis,
+                    contractsMillis, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
         }
     }
 }

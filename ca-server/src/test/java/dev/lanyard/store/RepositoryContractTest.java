@@ -492,6 +492,41 @@ abstract class RepositoryContractTest {
     }
 
     @Test
+    void federatedRevocationsAreImportedOnceNeverOverOurOwnAndLiftedWhenNoLongerListed() {
+        var issued = new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource()));
+        issued.record(new IssuedCertificateRecord("ab1", A, T, T.plusSeconds(3600), "f1", T, "k1"), issuance("ab1"));
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        Optional<Instant> hour = Optional.of(T.plus(Duration.ofHours(1)));
+        List<RevocationRepository.NewRevocation> listed = List.of(
+                federated(RevocationTarget.serial("ff01"), hour),
+                federated(RevocationTarget.serial("ab1"), hour), // ours: only this server revokes it
+                federated(RevocationTarget.spiffeId("spiffe://b.test/x"), Optional.empty()));
+
+        assertThat(repo.importFederated("b.test", listed, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(2, 0));
+        assertThat(repo.importFederated("b.test", listed, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(0, 0));
+        assertThat(repo.eventsAfter(0, 10)).extracting(e -> ((RevocationEvent.Revoked) e).revocation())
+                .allSatisfy(r -> assertThat(r.trustDomain()).isEqualTo("b.test"))
+                .extracting(r -> r.target().value()).containsExactly("ff01", "spiffe://b.test/x");
+        // Our own revocation of our serial is ours, untouched by b.test's list.
+        assertThat(repo.revoke(List.of(newRevocation(RevocationTarget.serial("ab1"), hour))).get(0).created()).isTrue();
+
+        // b.test lifts the identity: so do we; its serial stays (it is lifted only by expiring).
+        assertThat(repo.importFederated("b.test", listed.subList(0, 1), T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(0, 1));
+        assertThat(repo.eventsAfter(3, 10)).singleElement().isInstanceOfSatisfying(RevocationEvent.Reinstated.class,
+                r -> assertThat(r.spiffeId()).isEqualTo("spiffe://b.test/x"));
+        assertThatThrownBy(() -> repo.importFederated("c.test", listed, T, "federation c.test"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private static RevocationRepository.NewRevocation federated(RevocationTarget target, Optional<Instant> expiresAt) {
+        return new RevocationRepository.NewRevocation(target, RevocationReason.KEY_COMPROMISE, "", T,
+                "federation b.test", "", "", expiresAt, "b.test");
+    }
+
+    @Test
     void crlNumbersIncreasePerIssuer() {
         var repo = new JdbcRevocationRepository(db.dataSource());
         assertThat(repo.nextCrlNumber("ca1")).isEqualTo(1);

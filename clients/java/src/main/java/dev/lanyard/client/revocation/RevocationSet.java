@@ -27,4 +27,17 @@ public interface RevocationSet {
 
     /** A certificate serial as hex, any case. */
     boolean isRevokedSerial(String serialHex);
+
+    /**
+     * As {@link #isRevokedJti(String)}, for a token of {@code spiffeId}: a set that knows which
+     * federated trust domain made a revocation applies it only to that trust domain's tokens.
+     */
+    default boolean isRevokedJti(String jti, String spiffeId) {
+        return isRevokedJti(jti);
+    }
+
+    /** As {@link #isRevokedSerial(String)}, for a certificate of {@code spiffeId}, scoped the same way. */
+    default boolean isRevokedSerial(String serialHex, String spiffeId) {
+        return isRevokedSerial(serialHex);
+    }
 }

@@ -57,8 +57,17 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final Clock clock;
 
-    private final Map<String, Instant> jtis = new ConcurrentHashMap<>();
-    private final Map<String, Instant> serials = new ConcurrentHashMap<>();
+    /** A revoked token or certificate: until when it matters, and who revoked it. */
+    private record Held(Instant until, String trustDomain) {
+        /** A federated trust domain's revocation (trustDomain not empty) refuses only its own. */
+        boolean refuses(String spiffeId, Instant now) {
+            return now.isBefore(until) && (trustDomain.isEmpty() || spiffeId.isEmpty()
+                    || spiffeId.startsWith("spiffe://" + trustDomain + "/"));
+        }
+    }
+
+    private final Map<String, Held> jtis = new ConcurrentHashMap<>();
+    private final Map<String, Held> serials = new ConcurrentHashMap<>();
     private final Set<String> identities = ConcurrentHashMap.newKeySet();
     private volatile Set<String> crlSerials = Set.of();
 
@@ -98,8 +107,13 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
 
     @Override
     public boolean isRevokedJti(String jti) {
-        Instant until = jtis.get(jti);
-        return until != null && clock.instant().isBefore(until);
+        return isRevokedJti(jti, "");
+    }
+
+    @Override
+    public boolean isRevokedJti(String jti, String spiffeId) {
+        Held held = jtis.get(jti);
+        return held != null && held.refuses(spiffeId, clock.instant());
     }
 
     @Override
@@ -109,9 +123,14 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
 
     @Override
     public boolean isRevokedSerial(String serialHex) {
+        return isRevokedSerial(serialHex, "");
+    }
+
+    @Override
+    public boolean isRevokedSerial(String serialHex, String spiffeId) {
         String serial = new BigInteger(serialHex, 16).toString(16);
-        Instant until = serials.get(serial);
-        return (until != null && clock.instant().isBefore(until)) || crlSerials.contains(serial);
+        Held held = serials.get(serial);
+        return (held != null && held.refuses(spiffeId, clock.instant())) || crlSerials.contains(serial);
     }
 
     /** True while the stream is up and has caught up with the server. */
@@ -214,23 +233,25 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
         throw new GeneralSecurityException("the CRL is not signed by a trusted issuing CA");
     }
 
-    private void apply(RevocationEvent event) {
+    /** Applies one event of the stream (package-private: tests feed events directly). */
+    void apply(RevocationEvent event) {
         if (event.hasRevoked()) {
             Revocation r = event.getRevoked();
             Instant until = r.hasExpiresAt()
                     ? Instant.ofEpochSecond(r.getExpiresAt().getSeconds(), r.getExpiresAt().getNanos()) : Instant.MAX;
             switch (r.getTarget().getTargetCase()) {
-                case SERIAL -> serials.put(new BigInteger(r.getTarget().getSerial(), 16).toString(16), until);
+                case SERIAL -> serials.put(new BigInteger(r.getTarget().getSerial(), 16).toString(16),
+                        new Held(until, r.getTrustDomain()));
                 case SPIFFE_ID -> identities.add(r.getTarget().getSpiffeId());
-                case JTI -> jtis.put(r.getTarget().getJti(), until);
+                case JTI -> jtis.put(r.getTarget().getJti(), new Held(until, r.getTrustDomain()));
                 case TARGET_NOT_SET -> LOG.warn("a revocation without a target at sequence {}", event.getSequence());
             }
         } else if (event.hasReinstated()) {
             identities.remove(event.getReinstated().getSpiffeId());
         }
         Instant now = clock.instant();
-        jtis.values().removeIf(now::isAfter);
-        serials.values().removeIf(now::isAfter);
+        jtis.values().removeIf(held -> now.isAfter(held.until()));
+        serials.values().removeIf(held -> now.isAfter(held.until()));
     }
 
     /** One stream's events; ignored once that stream has been replaced. */

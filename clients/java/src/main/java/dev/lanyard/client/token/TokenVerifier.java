@@ -145,11 +145,11 @@ public final class TokenVerifier {
         if (revocations.isRevokedIdentity(token.subject())) {
             throw new TokenRejectedException(Reason.REVOKED, Printable.of(token.subject()) + " is revoked");
         }
-        if (revocations.isRevokedJti(token.tokenId())) {
+        if (revocations.isRevokedJti(token.tokenId(), token.subject())) {
             throw new TokenRejectedException(Reason.REVOKED, "token " + Printable.of(token.tokenId()) + " is revoked");
         }
         String serial = peerCertificate.getSerialNumber().toString(16);
-        if (revocations.isRevokedSerial(serial)) {
+        if (revocations.isRevokedSerial(serial, token.subject())) {
             throw new TokenRejectedException(Reason.REVOKED, "the caller's certificate " + serial + " is revoked");
         }
     }

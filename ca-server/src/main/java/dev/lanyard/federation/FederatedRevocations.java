@@ -1,0 +1,135 @@
+package dev.lanyard.federation;
+
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
+import dev.lanyard.revocation.RevocationDocument;
+import dev.lanyard.revocation.RevocationRegistry;
+import dev.lanyard.revocation.RevocationRepository;
+import dev.lanyard.revocation.RevocationTarget;
+import dev.lanyard.spiffe.SpiffeId;
+import java.io.IOException;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Follows each federated Lanyard's revocations: its {@code /revocations} document, beside its bundle
+ * endpoint and fetched over the same authenticated channel, is polled (a conditional GET, so an
+ * unchanged one costs a 304) and what it lists is written to the local revocation log tagged with its
+ * trust domain, from where the watch stream pushes it to local verifiers. An identity revocation is
+ * taken only for an identity of that trust domain; a serial or token id this server issued never.
+ */
+public final class FederatedRevocations {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FederatedRevocations.class);
+    /** A peer without the document (not a Lanyard, or an older one) is asked again this rarely. */
+    static final Duration ABSENT_RETRY = Duration.ofMinutes(5);
+
+    private static final class Follow {
+        volatile Optional<String> etag = Optional.empty();
+        volatile String lastError = "";
+        volatile Instant next = Instant.MIN;
+        volatile long sequence = -1;
+    }
+
+    private final Federation federation;
+    private final BundleFetcher fetcher;
+    private final RevocationRepository repository;
+    private final RevocationRegistry registry;
+    private final AuditLog audit;
+    private final Clock clock;
+    private final Duration interval;
+    private final Map<String, Follow> follows = new ConcurrentHashMap<>();
+
+    /** @param interval how often each peer's document is asked for */
+    public FederatedRevocations(Federation federation, BundleFetcher fetcher, RevocationRepository repository,
+            RevocationRegistry registry, AuditLog audit, Clock clock, Duration interval) {
+        this.federation = federation;
+        this.fetcher = fetcher;
+        this.repository = repository;
+        this.registry = registry;
+        this.audit = audit;
+        this.clock = clock;
+        this.interval = interval;
+    }
+
+    /** Where a peer serves its revocations: beside its bundle document. */
+    static URI documentUrl(FederationRelationship relationship) {
+        return relationship.endpoint().resolve("revocations");
+    }
+
+    /** Polls every federated peer whose turn it is (the scheduler calls it every interval). */
+    public void pollDue() {
+        Instant now = clock.instant();
+        List<Federation.State> states = federation.list();
+        follows.keySet().retainAll(states.stream().map(s -> s.relationship().trustDomain()).toList());
+        for (Federation.State state : states) {
+            Follow follow = follows.computeIfAbsent(state.relationship().trustDomain(), td -> new Follow());
+            if (state.bundle().isPresent() && !now.isBefore(follow.next)) {
+                poll(state, follow, now);
+            }
+        }
+    }
+
+    private void poll(Federation.State state, Follow follow, Instant now) {
+        FederationRelationship relationship = state.relationship();
+        String td = relationship.trustDomain();
+        URI url = documentUrl(relationship);
+        follow.next = now.plus(interval);
+        try {
+            BundleFetcher.Document fetched = fetcher.get(relationship, state.bundle(), url, follow.etag,
+                    RevocationDocument.MAX_BYTES);
+            if (fetched.status() == 304) {
+                return;
+            }
+            RevocationDocument document;
+            try {
+                document = RevocationDocument.parse(fetched.body());
+            } catch (IllegalArgumentException e) {
+                throw new IOException(url + ": " + e.getMessage(), e);
+            }
+            if (!document.trustDomain().equals(td)) {
+                throw new IOException(url + " lists the revocations of " + document.trustDomain() + ", not " + td);
+            }
+            List<RevocationRepository.NewRevocation> listed = document.revocations().stream()
+                    .filter(e -> e.target().kind() != RevocationTarget.Kind.SPIFFE_ID
+                            || SpiffeId.parse(e.target().value()).isMemberOf(td))
+                    .map(e -> new RevocationRepository.NewRevocation(e.target(), e.reason(), "", e.revokedAt(),
+                            "federation " + td, "", "", e.expiresAt(), td))
+                    .toList();
+            RevocationRepository.Imported imported = repository.importFederated(td, listed, now, "federation " + td);
+            registry.catchUp();
+            follow.etag = fetched.etag();
+            follow.sequence = document.sequence();
+            if (!follow.lastError.isEmpty()) {
+                LOG.info("revocations of {} followed again from {}", td, url);
+            }
+            follow.lastError = "";
+            if (imported.revoked() + imported.reinstated() > 0) {
+                audit.record(new AuditEvent(now, "lanyard", "federation.revocations", td, AuditEvent.Outcome.SUCCESS,
+                        imported.revoked() + " revoked, " + imported.reinstated() + " reinstated, from " + url
+                                + " (its sequence " + document.sequence() + ")"));
+                LOG.info("revocations of {}: {} new, {} lifted (its sequence {})", td, imported.revoked(),
+                        imported.reinstated(), document.sequence());
+            }
+        } catch (IOException | RuntimeException e) {
+            String error = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (error.startsWith("HTTP 404")) {
+                follow.next = now.plus(ABSENT_RETRY); // a peer that does not publish revocations
+            }
+            if (!error.equals(follow.lastError)) {
+                audit.record(new AuditEvent(now, "lanyard", "federation.revocations", td, AuditEvent.Outcome.FAILED,
+                        "fetch from " + url + " failed, the revocations held stay: " + error));
+                LOG.warn("following the revocations of {} from {} failed; what is held stays: {}", td, url, error);
+            }
+            follow.lastError = error;
+        }
+    }
+}
