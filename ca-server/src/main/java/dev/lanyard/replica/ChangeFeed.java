@@ -12,6 +12,8 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
@@ -32,6 +34,7 @@ public final class ChangeFeed implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ChangeFeed.class);
     private static final String CHANNEL = "lanyard_changes";
     private static final long SLOW_RELOAD_MILLIS = 250;
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
     private static final Map<String, Topic> TABLES = Map.of("signing_keys", Topic.KEYS, "ca_keys", Topic.KEYS,
             "contract_sets", Topic.CONTRACTS, "policies", Topic.POLICY, "revocation_events", Topic.REVOCATIONS,
             "federations", Topic.FEDERATION);
@@ -44,6 +47,7 @@ public final class ChangeFeed implements AutoCloseable {
     private final Map<Topic, List<Runnable>> readers = new EnumMap<>(Topic.class);
     private final Thread thread;
     private volatile boolean running = true;
+    private final CountDownLatch stopping = new CountDownLatch(1);
     private volatile Connection listening;
     private boolean warned;
 
@@ -66,16 +70,27 @@ public final class ChangeFeed implements AutoCloseable {
         thread.start();
     }
 
+    /**
+     * Stops the feed and waits for a reload in progress to end, so the database can close after it.
+     * The thread is woken, never interrupted: interrupting H2 mid-read closes its file under it.
+     */
     @Override
     public void close() {
         running = false;
-        thread.interrupt();
+        stopping.countDown();
         Connection c = listening;
         if (c != null) {
             try {
                 c.close();
             } catch (SQLException e) {
                 // closing anyway
+            }
+        }
+        if (thread.isAlive() && Thread.currentThread() != thread) {
+            try {
+                thread.join(CLOSE_WAIT.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
     }
@@ -164,6 +179,9 @@ public final class ChangeFeed implements AutoCloseable {
         long start = System.nanoTime();
         for (Topic topic : topics) {
             for (Runnable reader : readers.getOrDefault(topic, List.of())) {
+                if (!running) {
+                    return;
+                }
                 try {
                     reader.run();
                 } catch (RuntimeException e) {
@@ -179,8 +197,7 @@ public final class ChangeFeed implements AutoCloseable {
 
     private boolean sleep(Duration d) {
         try {
-            Thread.sleep(d.toMillis());
-            return running;
+            return !stopping.await(d.toMillis(), TimeUnit.MILLISECONDS) && running;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;

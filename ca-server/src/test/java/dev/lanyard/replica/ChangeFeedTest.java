@@ -14,6 +14,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +37,35 @@ class ChangeFeedTest {
         try (Database db = Database.open(postgres.newDatabase(), postgres.user(), "")) {
             // The safety poll is 30 s here: only LISTEN/NOTIFY can bring the change within a second.
             picksUpChanges(db, Duration.ofSeconds(30));
+        }
+    }
+
+    @Test
+    void closeWaitsForAReloadInProgressSoTheDatabaseClosesAfterIt() throws Exception {
+        try (Database db = Database.h2File(dir)) {
+            var policies = new JdbcPolicyRepository(db.dataSource());
+            CountDownLatch reloading = new CountDownLatch(1);
+            AtomicBoolean interrupted = new AtomicBoolean();
+            AtomicBoolean finished = new AtomicBoolean();
+            ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(1))
+                    .on(ChangeFeed.Topic.POLICY, () -> {
+                        reloading.countDown();
+                        try {
+                            Thread.sleep(500); // a slow reload, as on a loaded machine
+                        } catch (InterruptedException e) {
+                            interrupted.set(true);
+                        }
+                        policies.latestVersion();
+                        finished.set(true);
+                    });
+            feed.start();
+            assertThat(reloading.await(30, TimeUnit.SECONDS)).isTrue();
+
+            feed.close();
+
+            assertThat(finished).as("close returned before the reload in progress ended").isTrue();
+            assertThat(interrupted).as("the reload was interrupted (H2 closes its file under an interrupted read)")
+                    .isFalse();
         }
     }
 
