@@ -223,6 +223,17 @@ impl Identity {
         )
     }
 
+    /// As [`client_config_for`](Self::client_config_for), also accepting servers of the federated
+    /// trust domains named.
+    pub fn client_config_for_allowing(&self, held: &HeldCert, federated: &[&str]) -> rustls::ClientConfig {
+        tls::client_config_presenting(
+            held.clone(),
+            self.inner.roots.clone(),
+            self.inner.trust_domain.clone(),
+            federated.iter().map(|d| d.to_string()).collect(),
+        )
+    }
+
     /// A new mTLS channel to Lanyard presenting the current certificate.
     pub fn lanyard_channel(&self) -> Result<Channel, Error> {
         self.inner.channel()
