@@ -106,7 +106,8 @@ async fn make_call(s: &State, req: CallRequest) -> Result<tonic::Status, String>
     };
     // One certificate for the whole call: the token is bound to it and the connection presents it.
     let Some(mut held) = s.identity.held() else {
-        return Ok(tonic::Status::unavailable("no certificate is held (the agent serves none to us)"));
+        // Only with an identity from the agent, which no longer serves us one (revoked, deleted).
+        return Ok(tonic::Status::permission_denied("the agent serves no identity to us: no certificate is held"));
     };
     let token = if req.token.is_empty() {
         let mut fetched = s.tokens.token(&held, &req.audience, &req.scopes).await;
