@@ -12,6 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "lanyard/v1/trust_bundle.proto",
         "lanyard/v1/token.proto",
         "lanyard/v1/revocation.proto",
+        // Admin, contracts and policy: what the tests against a real server set it up with.
+        "lanyard/v1/admin.proto",
+        "lanyard/v1/contracts.proto",
+        "lanyard/v1/policy.proto",
         "examples/ledger/v1/ledger.proto",
         "examples/payments/v1/payments.proto",
     ]

@@ -2,7 +2,8 @@
 # The Rust half of the build, run by Maven in the test phase of clients/rust (pom.xml):
 #   0. cargo fmt --check of the crate and the example;
 #   1. cargo test of the lanyard crate (unit tests, the shared verification vectors, the CRL fallback
-#      against real CRLs, and a short proptest run of the token fuzz harness, tests/fuzz.rs);
+#      against real CRLs, a short proptest run of the token fuzz harness, tests/fuzz.rs, and tokens
+#      across renewals against a real dev server, tests/binding.rs, which needs LANYARD_CLASSPATH);
 #   2. builds examples/ledger (sharing this crate's target directory, so dependencies compile once)
 #      to examples/ledger/target/debug/ledger, which the cross-language e2e suite runs.
 # Crates come from crates.io (Cargo.lock pins them); protoc is vendored by a crate.

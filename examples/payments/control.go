@@ -106,7 +106,8 @@ type callResult struct {
 	Message string `json:"message"`
 }
 
-// call makes one outgoing call over mTLS with the current certificate and answers its gRPC status.
+// call makes one outgoing call over mTLS with the current certificate and a token bound to it, and
+// answers its gRPC status.
 func (c *control) call(w http.ResponseWriter, r *http.Request) {
 	if !c.serving.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not serving yet"})
@@ -139,21 +140,23 @@ func (c *control) call(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
+	// One certificate for the whole call: the token is bound to it and the connection presents it.
+	svid := c.src.SVID()
 	tok := req.Token
 	if tok == "" {
-		if tok, err = c.tokens.Token(ctx, req.Audience, req.Scopes); err != nil {
+		if tok, err = c.tokens.Token(ctx, svid.Leaf, req.Audience, req.Scopes); err != nil {
 			writeJSON(w, http.StatusOK, result(err, "fetching a token: ", ""))
 			return
 		}
 	}
-	err = c.invoke(ctx, req.Target, method, in, tok)
+	err = c.invoke(ctx, svid, req.Target, method, in, tok)
 	c.log.Info("outgoing call", "target", req.Target, "method", req.Method, "code", codeName(status.Code(err)))
 	writeJSON(w, http.StatusOK, result(err, "", tok))
 }
 
-func (c *control) invoke(ctx context.Context, target string, method protoreflect.MethodDescriptor, in *dynamicpb.Message, tok string) error {
+func (c *control) invoke(ctx context.Context, svid *identity.SVID, target string, method protoreflect.MethodDescriptor, in *dynamicpb.Message, tok string) error {
 	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(credentials.NewTLS(
-		c.src.ClientTLSConfig(c.peers))))
+		c.src.ClientTLSConfigFor(svid, c.peers))))
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}

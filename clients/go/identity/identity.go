@@ -89,7 +89,7 @@ type Source struct {
 
 	svid     atomic.Pointer[SVID]
 	roots    atomic.Pointer[roots]
-	conn     atomic.Pointer[grpc.ClientConn]
+	link     atomic.Pointer[link] // the connection to Lanyard presenting svid (or, mid-renewal, the next one)
 	renewals atomic.Int64
 	lastErr  atomic.Pointer[string]
 	// revocations, when set (RefuseRevoked), refuses revoked peers at the TLS handshake
@@ -99,7 +99,7 @@ type Source struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	closed bool
-	old    []*grpc.ClientConn
+	old    []*link // connections presenting earlier certificates, kept while those are valid
 }
 
 // Start bootstraps (trusting the server per cfg, presenting the join token and a CSR for a fresh
@@ -141,17 +141,16 @@ func Start(ctx context.Context, cfg Config) (*Source, error) {
 		return nil, err
 	}
 	s.setRoots(trusted, 0)
-	conn, err := s.dial()
+	bootstrap, err := s.dial(nil)
 	if err != nil {
 		return nil, err
 	}
-	s.conn.Store(conn)
-	if err := s.bootstrap(ctx, conn, cfg.JoinToken); err != nil {
-		conn.Close()
-		return nil, err
+	s.link.Store(bootstrap)
+	first, err := s.bootstrap(ctx, bootstrap.conn, cfg.JoinToken)
+	if err == nil {
+		err = s.install(first)
 	}
-	// Reconnect so that the connection presents the new certificate from now on.
-	if err := s.redial(); err != nil {
+	if err != nil {
 		s.closeConns()
 		return nil, err
 	}
@@ -214,7 +213,25 @@ func (s *Source) GetX509SVID() (*x509svid.SVID, error) {
 }
 
 // Conn is the current mTLS connection to Lanyard (it changes after a renewal; do not keep it).
-func (s *Source) Conn() *grpc.ClientConn { return s.conn.Load() }
+func (s *Source) Conn() *grpc.ClientConn { return s.link.Load().conn }
+
+// ConnPresenting is an mTLS connection to Lanyard that presents exactly cert, one of this
+// workload's certificates: the current one, or an earlier one while it is valid. A token minted
+// over it is bound to cert (what token.Fetcher needs). An error if cert is not, or no longer, held.
+func (s *Source) ConnPresenting(cert *x509.Certificate) (*grpc.ClientConn, error) {
+	if l := s.link.Load(); l.presents(cert) {
+		return l.conn, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.old {
+		if l.presents(cert) {
+			return l.conn, nil
+		}
+	}
+	return nil, fmt.Errorf("identity: the certificate with serial %s is not held by this workload (any more): take the current one from SVID()",
+		cert.SerialNumber.Text(16))
+}
 
 // Serial is the serial of the current certificate (what token.Credentials asks for).
 func (s *Source) Serial() string { return s.svid.Load().Serial }

@@ -20,8 +20,9 @@ import (
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 )
 
-// dial connects to Lanyard, presenting the current certificate (none before bootstrap).
-func (s *Source) dial() (*grpc.ClientConn, error) {
+// dial connects to Lanyard presenting svid on every handshake of the connection (none for nil,
+// at bootstrap).
+func (s *Source) dial(svid *SVID) (*link, error) {
 	tlsConfig := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// The server is authenticated by verifyServer against the current roots and its SPIFFE ID,
@@ -29,8 +30,8 @@ func (s *Source) dial() (*grpc.ClientConn, error) {
 		InsecureSkipVerify:    true, //nolint:gosec // verified in VerifyPeerCertificate
 		VerifyPeerCertificate: s.verifyServer,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if cur := s.svid.Load(); cur != nil {
-				return &cur.cert, nil
+			if svid != nil {
+				return &svid.cert, nil
 			}
 			return &tls.Certificate{}, nil // bootstrap: no client certificate yet
 		},
@@ -39,7 +40,7 @@ func (s *Source) dial() (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: connecting to %s: %w", s.server, err)
 	}
-	return conn, nil
+	return &link{conn: conn, svid: svid}, nil
 }
 
 // verifyServer accepts a chain to one of the current roots whose leaf is Lanyard's own SVID,
@@ -94,10 +95,10 @@ func (s *Source) ttlProto() *durationpb.Duration {
 	return durationpb.New(s.ttl)
 }
 
-func (s *Source) bootstrap(ctx context.Context, conn *grpc.ClientConn, joinToken string) error {
+func (s *Source) bootstrap(ctx context.Context, conn *grpc.ClientConn, joinToken string) (*SVID, error) {
 	key, csr, err := s.newKeyAndCSR()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := lanyardv1.NewCertificateServiceClient(conn).IssueCertificate(ctx, &lanyardv1.IssueCertificateRequest{
 		Attestation: &lanyardv1.Attestation{Kind: &lanyardv1.Attestation_JoinToken{
@@ -106,37 +107,38 @@ func (s *Source) bootstrap(ctx context.Context, conn *grpc.ClientConn, joinToken
 		Ttl: s.ttlProto(),
 	})
 	if err != nil {
-		return fmt.Errorf("identity: bootstrap with the join token was refused or failed: %w", err)
+		return nil, fmt.Errorf("identity: bootstrap with the join token was refused or failed: %w", err)
 	}
 	return s.accept(resp, key)
 }
 
 // accept checks what the server issued before using it: it chains to the roots, carries the
-// SPIFFE ID the server says, and is for our key.
-func (s *Source) accept(resp *lanyardv1.CertificateResponse, key *ecdsa.PrivateKey) error {
+// SPIFFE ID the server says, and is for our key. It takes the trust bundle the response carries;
+// the caller installs the certificate.
+func (s *Source) accept(resp *lanyardv1.CertificateResponse, key *ecdsa.PrivateKey) (*SVID, error) {
 	chain, err := certsFromDER(append([][]byte{resp.GetCertificate()}, resp.GetChain()...))
 	if err != nil {
-		return fmt.Errorf("identity: the server issued %w", err)
+		return nil, fmt.Errorf("identity: the server issued %w", err)
 	}
 	bundleRoots := s.roots.Load().certs
 	if len(resp.GetTrustBundle()) > 0 {
 		if bundleRoots, err = certsFromDER(resp.GetTrustBundle()); err != nil {
-			return fmt.Errorf("identity: the server's trust bundle holds %w", err)
+			return nil, fmt.Errorf("identity: the server's trust bundle holds %w", err)
 		}
 	}
 	id, err := verifyChain(chain, bundleRoots, s.now())
 	if err != nil {
-		return fmt.Errorf("identity: the issued certificate does not verify: %w", err)
+		return nil, fmt.Errorf("identity: the issued certificate does not verify: %w", err)
 	}
 	if id.String() != resp.GetSpiffeId() {
-		return fmt.Errorf("identity: the issued certificate is for %s, the response says %q", id, resp.GetSpiffeId())
+		return nil, fmt.Errorf("identity: the issued certificate is for %s, the response says %q", id, resp.GetSpiffeId())
 	}
 	if !s.td.IsZero() && id.TrustDomain() != s.td {
-		return fmt.Errorf("identity: the issued certificate is in trust domain %s, not %s", id.TrustDomain(), s.td)
+		return nil, fmt.Errorf("identity: the issued certificate is in trust domain %s, not %s", id.TrustDomain(), s.td)
 	}
 	pub, ok := chain[0].PublicKey.(*ecdsa.PublicKey)
 	if !ok || !pub.Equal(&key.PublicKey) {
-		return errors.New("identity: the issued certificate is not for the key this workload generated")
+		return nil, errors.New("identity: the issued certificate is not for the key this workload generated")
 	}
 	raw := make([][]byte, len(chain))
 	for i, c := range chain {
@@ -145,8 +147,7 @@ func (s *Source) accept(resp *lanyardv1.CertificateResponse, key *ecdsa.PrivateK
 	if s.td.IsZero() {
 		s.td = id.TrustDomain() // at bootstrap, before any goroutine reads it; fixed from then on
 	}
-	s.svid.Store(&SVID{ID: id, Leaf: chain[0], Intermediates: chain[1:], Serial: chain[0].SerialNumber.Text(16),
-		cert: tls.Certificate{Certificate: raw, PrivateKey: key, Leaf: chain[0]}})
 	s.setRoots(bundleRoots, s.roots.Load().sequence)
-	return nil
+	return &SVID{ID: id, Leaf: chain[0], Intermediates: chain[1:], Serial: chain[0].SerialNumber.Text(16),
+		cert: tls.Certificate{Certificate: raw, PrivateKey: key, Leaf: chain[0]}}, nil
 }

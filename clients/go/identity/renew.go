@@ -9,36 +9,54 @@ import (
 
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc"
 
 	"github.com/lanyard-dev/lanyard/clients/go/retry"
 )
 
-// redial replaces the connection to Lanyard, so that the next handshakes present the renewed
-// certificate; the old connection is closed a minute later.
-func (s *Source) redial() error {
-	conn, err := s.dial()
+// link is a connection to Lanyard that presents one certificate for its whole life, reconnects
+// included, so whatever is minted over it is bound to that certificate.
+type link struct {
+	conn *grpc.ClientConn
+	svid *SVID // nil for the bootstrap connection, which presents none
+}
+
+func (l *link) presents(cert *x509.Certificate) bool {
+	return l != nil && l.svid != nil && cert != nil && l.svid.Leaf.Equal(cert)
+}
+
+// install makes svid the certificate presented from now on: first a connection to Lanyard that
+// presents it, then the certificate itself, so that every certificate SVID() returns has a
+// connection presenting it. The previous connection stays open while its certificate is valid
+// (a minute at least: calls in flight and tokens for connections that still present it).
+func (s *Source) install(svid *SVID) error {
+	next, err := s.dial(svid)
 	if err != nil {
 		return err
 	}
-	old := s.conn.Swap(conn)
-	if old == nil {
+	prev := s.link.Swap(next)
+	s.svid.Store(svid)
+	if prev == nil {
 		return nil
 	}
-	// Calls in flight on the old connection (a token request, a watch) finish or move over.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		conn.Close()
-		return old.Close()
+		next.conn.Close()
+		return prev.conn.Close()
 	}
-	s.old = append(s.old, old)
-	time.AfterFunc(time.Minute, func() {
+	s.old = append(s.old, prev)
+	keep := time.Minute
+	if prev.svid != nil {
+		keep = max(keep, prev.svid.Leaf.NotAfter.Sub(s.now()))
+	}
+	time.AfterFunc(keep, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		for i, c := range s.old {
-			if c == old {
+		for i, l := range s.old {
+			if l == prev {
 				s.old = append(s.old[:i], s.old[i+1:]...)
-				old.Close()
+				prev.conn.Close()
 				return
 			}
 		}
@@ -49,12 +67,12 @@ func (s *Source) redial() error {
 func (s *Source) closeConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range s.old {
-		c.Close()
+	for _, l := range s.old {
+		l.conn.Close()
 	}
 	s.old = nil
-	if c := s.conn.Load(); c != nil {
-		c.Close()
+	if l := s.link.Load(); l != nil {
+		l.conn.Close()
 	}
 }
 
@@ -99,15 +117,16 @@ func (s *Source) renew(ctx context.Context) error {
 	}
 	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := lanyardv1.NewCertificateServiceClient(s.conn.Load()).RenewCertificate(callCtx,
+	resp, err := lanyardv1.NewCertificateServiceClient(s.Conn()).RenewCertificate(callCtx,
 		&lanyardv1.RenewCertificateRequest{Csr: csr, Ttl: s.ttlProto()})
 	if err != nil {
 		return fmt.Errorf("identity: renewal: %w", err)
 	}
-	if err := s.accept(resp, key); err != nil {
+	next, err := s.accept(resp, key)
+	if err != nil {
 		return err
 	}
-	return s.redial()
+	return s.install(next)
 }
 
 // federatedRoots reads the bundles of the trust domains Lanyard federates with; a bad one is left out.
@@ -147,7 +166,7 @@ func (s *Source) watchBundle(ctx context.Context) {
 }
 
 func (s *Source) followBundle(ctx context.Context, failures *int) error {
-	stream, err := lanyardv1.NewTrustBundleServiceClient(s.conn.Load()).WatchTrustBundle(ctx, &lanyardv1.WatchTrustBundleRequest{})
+	stream, err := lanyardv1.NewTrustBundleServiceClient(s.Conn()).WatchTrustBundle(ctx, &lanyardv1.WatchTrustBundleRequest{})
 	if err != nil {
 		return err
 	}

@@ -70,15 +70,28 @@ func (s *Source) ServerTLSConfig(authorize Authorizer) *tls.Config {
 	}
 }
 
-// ClientTLSConfig is a tls.Config for an mTLS client: it presents the current certificate and
-// verifies the server as an X.509-SVID against the current roots (not by host name), asking
-// authorize about its SPIFFE ID.
+// ClientTLSConfig is a tls.Config for an mTLS client: it presents the certificate current at each
+// handshake and verifies the server as an X.509-SVID against the current roots (not by host
+// name), asking authorize about its SPIFFE ID. A connection that carries tokens needs
+// ClientTLSConfigFor instead: a token is bound to one certificate.
 func (s *Source) ClientTLSConfig(authorize Authorizer) *tls.Config {
+	return s.clientTLSConfig(func() *SVID { return s.svid.Load() }, authorize)
+}
+
+// ClientTLSConfigFor is ClientTLSConfig presenting exactly svid (say s.SVID(), taken once) on every
+// handshake, reconnections included, so that the tokens sent over the connection can be the ones
+// token.Fetcher mints for svid.Leaf: the peer refuses a token bound to another certificate than
+// the connection's (cnf_mismatch). After a renewal, dial again with the new SVID.
+func (s *Source) ClientTLSConfigFor(svid *SVID, authorize Authorizer) *tls.Config {
+	return s.clientTLSConfig(func() *SVID { return svid }, authorize)
+}
+
+func (s *Source) clientTLSConfig(present func() *SVID, authorize Authorizer) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, //nolint:gosec // verified as an SVID in VerifyPeerCertificate
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return &s.svid.Load().cert, nil
+			return &present().cert, nil
 		},
 		VerifyPeerCertificate: s.verifyPeer(authorize),
 	}

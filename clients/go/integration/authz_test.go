@@ -135,11 +135,11 @@ func TestInterceptorsEnforceTheContract(t *testing.T) {
 	f := startPayments(t)
 	ctx := ctxFor(t)
 	fetcher := token.NewFetcher(f.caller)
-	tok, err := fetcher.Token(ctx, "payments", []string{"payments.charge", "payments.read"})
+	tok, err := fetcher.Token(ctx, f.caller.SVID().Leaf, "payments", []string{"payments.charge", "payments.read"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := fetcher.Token(ctx, "payments", []string{"payments.read", "payments.charge"})
+	again, err := fetcher.Token(ctx, f.caller.SVID().Leaf, "payments", []string{"payments.read", "payments.charge"})
 	if err != nil || again != tok {
 		t.Fatalf("the second fetch did not come from the cache (%v)", err)
 	}
@@ -174,7 +174,7 @@ func TestInterceptorsEnforceTheContract(t *testing.T) {
 	wantStatus(t, err, codes.Unauthenticated, "(cnf_mismatch)")
 
 	// Lanyard refuses to mint a scope the policy does not grant, and that is not transient.
-	_, err = fetcher.Token(ctx, "payments", []string{"payments.refund"})
+	_, err = fetcher.Token(ctx, f.caller.SVID().Leaf, "payments", []string{"payments.refund"})
 	if status.Code(errors.Unwrap(err)) != codes.PermissionDenied || retry.IsTransient(err) {
 		t.Fatalf("want a non-transient PERMISSION_DENIED, got %v", err)
 	}
@@ -214,7 +214,7 @@ func TestRevokedTokenIsRefusedOnceTheFollowerSeesIt(t *testing.T) {
 func TestGoSpiffeAcceptsTokens(t *testing.T) {
 	f := startPayments(t)
 	ctx := ctxFor(t)
-	tok, err := token.NewFetcher(f.caller).Token(ctx, "payments", []string{"payments.read"})
+	tok, err := token.NewFetcher(f.caller).Token(ctx, f.caller.SVID().Leaf, "payments", []string{"payments.read"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestRevokedCertificateAndIdentityAreRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := token.NewFetcher(tc.caller).Token(ctx, "payments", []string{"payments.charge"})
+			tok, err := token.NewFetcher(tc.caller).Token(ctx, tc.caller.SVID().Leaf, "payments", []string{"payments.charge"})
 			if err != nil {
 				t.Fatal(err)
 			}

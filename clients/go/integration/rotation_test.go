@@ -25,7 +25,7 @@ func TestKeyRotationNeedsNoRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	peer := f.caller.SVID().Leaf
-	tok, err := token.NewFetcher(f.caller).Token(ctx, "payments", []string{"payments.read"})
+	tok, err := token.NewFetcher(f.caller).Token(ctx, f.caller.SVID().Leaf, "payments", []string{"payments.read"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,17 @@
 // Package token fetches the tokens a workload sends to the services it calls
 // (TokenService.IssueToken) and caches each until shortly before it expires. A token is bound to
-// the certificate it was minted over, so the cache is keyed by that certificate's serial too: after
-// a renewal the next call gets a token bound to the new certificate.
+// one of the workload's certificates (its cnf claim holds the certificate's x5t#S256), and the
+// service it is sent to refuses it over a connection presenting any other. So a token is always
+// asked for the certificate the outgoing connection presents, it is minted over a connection to
+// Lanyard presenting that same certificate, and the cache is keyed by that certificate's
+// thumbprint: a renewal between minting and calling cannot pair a token with the wrong one.
 package token
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,14 +22,14 @@ import (
 	"google.golang.org/grpc"
 
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
+	"github.com/lanyard-dev/lanyard/clients/go/verify"
 )
 
 // Credentials is what the fetcher needs of the workload's identity; identity.Source is one.
 type Credentials interface {
-	// Conn is the current mTLS connection to Lanyard.
-	Conn() *grpc.ClientConn
-	// Serial is the serial of the certificate that connection presents.
-	Serial() string
+	// ConnPresenting is an mTLS connection to Lanyard that presents exactly cert, or an error if
+	// the workload does not hold cert (any more).
+	ConnPresenting(cert *x509.Certificate) (*grpc.ClientConn, error)
 }
 
 // Fetcher mints and caches tokens. Safe for concurrent use.
@@ -47,7 +53,7 @@ type mint struct {
 
 type entry struct {
 	token     string
-	expiresAt time.Time
+	expiresAt time.Time // the token's, or its certificate's if that comes first
 	refreshAt time.Time
 }
 
@@ -70,10 +76,15 @@ func NewFetcher(creds Credentials, opts ...Option) *Fetcher {
 	return f
 }
 
-// Token returns a token for audience holding scopes, from the cache while it is fresh. The token
-// is a secret: send it as `authorization: Bearer <token>` and never log it. Errors keep the gRPC
-// status of the refusal (retry.IsTransient tells whether to retry).
-func (f *Fetcher) Token(ctx context.Context, audience string, scopes []string) (string, error) {
+// Token returns a token for audience holding scopes, bound to cert: the certificate the connection
+// that will carry the token presents (with identity.Source, take svid := src.SVID() once, dial with
+// src.ClientTLSConfigFor(svid, ...) and pass svid.Leaf here). From the cache while it is fresh.
+// The token is a secret: send it as `authorization: Bearer <token>` and never log it. Errors keep
+// the gRPC status of the refusal (retry.IsTransient tells whether to retry).
+func (f *Fetcher) Token(ctx context.Context, cert *x509.Certificate, audience string, scopes []string) (string, error) {
+	if cert == nil {
+		return "", errors.New("token: the certificate the token is for is required")
+	}
 	if audience == "" {
 		return "", errors.New("token: an audience is required")
 	}
@@ -83,8 +94,8 @@ func (f *Fetcher) Token(ctx context.Context, audience string, scopes []string) (
 	sorted := slices.Clone(scopes)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-	serial := f.creds.Serial()
-	key := serial + "\x00" + audience + "\x00" + strings.Join(sorted, " ")
+	thumbprint := verify.Thumbprint(cert)
+	key := thumbprint + "\x00" + audience + "\x00" + strings.Join(sorted, " ")
 	f.mu.Lock()
 	if e, ok := f.cache[key]; ok && f.now().Before(e.refreshAt) {
 		f.mu.Unlock()
@@ -103,7 +114,7 @@ func (f *Fetcher) Token(ctx context.Context, audience string, scopes []string) (
 	f.inflight[key] = m
 	f.mu.Unlock()
 
-	m.token, m.err = f.mint(ctx, key, serial, audience, sorted)
+	m.token, m.err = f.mint(ctx, key, cert, thumbprint, audience, sorted)
 	f.mu.Lock()
 	delete(f.inflight, key)
 	f.mu.Unlock()
@@ -111,23 +122,57 @@ func (f *Fetcher) Token(ctx context.Context, audience string, scopes []string) (
 	return m.token, m.err
 }
 
-func (f *Fetcher) mint(ctx context.Context, key, serial, audience string, scopes []string) (string, error) {
-	resp, err := lanyardv1.NewTokenServiceClient(f.creds.Conn()).IssueToken(ctx,
+func (f *Fetcher) mint(ctx context.Context, key string, cert *x509.Certificate, thumbprint, audience string, scopes []string) (string, error) {
+	conn, err := f.creds.ConnPresenting(cert)
+	if err != nil {
+		return "", fmt.Errorf("token: minting a token for audience %q: %w", audience, err)
+	}
+	resp, err := lanyardv1.NewTokenServiceClient(conn).IssueToken(ctx,
 		&lanyardv1.IssueTokenRequest{Audience: audience, Scopes: scopes})
 	if err != nil {
 		return "", fmt.Errorf("token: minting a token for audience %q, scopes %q: %w", audience, scopes, err)
 	}
+	// Lanyard binds the token to the certificate our connection presented; check it is the one
+	// asked for, so a mismatch shows here rather than as a refusal by the service called.
+	if bound, err := boundTo(resp.GetToken()); err != nil || bound != thumbprint {
+		return "", fmt.Errorf("token: Lanyard minted a token for audience %q bound to another certificate than serial %s, which the connection presented",
+			audience, cert.SerialNumber.Text(16))
+	}
 	now := f.now()
 	exp := resp.GetExpiresAt().AsTime()
+	if cert.NotAfter.Before(exp) {
+		exp = cert.NotAfter // useless once the certificate it is bound to has expired
+	}
 	margin := min(f.refreshBefore, exp.Sub(now)/5)
 	e := entry{token: resp.GetToken(), expiresAt: exp, refreshAt: exp.Add(-margin)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for k, old := range f.cache {
-		if !now.Before(old.expiresAt) || !strings.HasPrefix(k, serial+"\x00") {
-			delete(f.cache, k) // expired, or bound to a certificate no longer presented
+		if !now.Before(old.expiresAt) {
+			delete(f.cache, k)
 		}
 	}
 	f.cache[key] = e
 	return e.token, nil
+}
+
+// boundTo reads the cnf x5t#S256 of a token we were handed; its signature is for the callee to check.
+func boundTo(token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", errors.New("not a JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", err
+	}
+	var claims struct {
+		Cnf struct {
+			X5t string `json:"x5t#S256"`
+		} `json:"cnf"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", err
+	}
+	return claims.Cnf.X5t, nil
 }

@@ -3,7 +3,7 @@
 //! Or, with [`Identity::from_workload_api`], take it from a node agent's Workload API stream.
 
 use crate::pb::lanyard::v1 as pb;
-use crate::tls::{self, CurrentCert, Roots, TrustDomain};
+use crate::tls::{self, CurrentCert, HeldCert, Roots, TrustDomain};
 use crate::workload::{WorkloadApi, X509Svid};
 use crate::Error;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -198,14 +198,50 @@ impl Identity {
         )
     }
 
-    /// A client config: presents the current certificate, verifies peers against the current roots.
+    /// A client config: presents the certificate current at each handshake, verifies peers against
+    /// the current roots. Connections that carry tokens need [`client_config_for`](Self::client_config_for).
     pub fn client_config(&self) -> rustls::ClientConfig {
         tls::client_config(self.inner.cert.clone(), self.inner.roots.clone(), self.inner.trust_domain.clone())
+    }
+
+    /// The certificate held now, with its key, taken once for a call or a connection: the
+    /// connection presents it ([`client_config_for`](Self::client_config_for)) and the token sent
+    /// over it is bound to it ([`TokenSource::token`](crate::token::TokenSource::token)), so a
+    /// renewal in between cannot pair them wrongly. None while we hold no certificate.
+    pub fn held(&self) -> Option<HeldCert> {
+        self.inner.cert.held()
+    }
+
+    /// A client config presenting exactly `held` on every handshake, reconnections included;
+    /// verifies peers against the current roots. After a renewal, connect again with the new one.
+    pub fn client_config_for(&self, held: &HeldCert) -> rustls::ClientConfig {
+        tls::client_config_presenting(
+            held.clone(),
+            self.inner.roots.clone(),
+            self.inner.trust_domain.clone(),
+            Vec::new(),
+        )
+    }
+
+    /// As [`client_config_for`](Self::client_config_for), also accepting servers of the federated
+    /// trust domains named.
+    pub fn client_config_for_allowing(&self, held: &HeldCert, federated: &[&str]) -> rustls::ClientConfig {
+        tls::client_config_presenting(
+            held.clone(),
+            self.inner.roots.clone(),
+            self.inner.trust_domain.clone(),
+            federated.iter().map(|d| d.to_string()).collect(),
+        )
     }
 
     /// A new mTLS channel to Lanyard presenting the current certificate.
     pub fn lanyard_channel(&self) -> Result<Channel, Error> {
         self.inner.channel()
+    }
+
+    /// A new mTLS channel to Lanyard presenting exactly `held`: what is minted over it is bound to `held`.
+    pub fn lanyard_channel_presenting(&self, held: &HeldCert) -> Result<Channel, Error> {
+        crate::transport::channel(&self.inner.lanyard, self.client_config_for(held))
     }
 
     /// Renews now (the background loop does this at half-life). A failure is also reported by

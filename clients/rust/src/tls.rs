@@ -46,6 +46,51 @@ impl CurrentCert {
     pub fn chain(&self) -> Vec<CertificateDer<'static>> {
         self.get().map(|k| k.cert.clone()).unwrap_or_default()
     }
+
+    /// The certificate presented now, with its key, to present it again later; None before the first.
+    pub fn held(&self) -> Option<HeldCert> {
+        self.get().map(HeldCert)
+    }
+}
+
+/// One certificate this workload holds, with its key: what a connection that carries tokens
+/// presents for its whole life, and what those tokens are bound to (their cnf is its thumbprint).
+#[derive(Debug, Clone)]
+pub struct HeldCert(Arc<CertifiedKey>);
+
+impl HeldCert {
+    /// The leaf certificate (DER).
+    pub fn leaf(&self) -> &[u8] {
+        self.0.cert.first().map(|c| c.as_ref()).unwrap_or_default()
+    }
+
+    /// The RFC 8705 x5t#S256 of the leaf: what a token bound to it carries in cnf.
+    pub fn thumbprint(&self) -> String {
+        crate::verify::thumbprint(self.leaf())
+    }
+
+    /// The leaf's serial, lower-case hex.
+    pub fn serial(&self) -> String {
+        crate::verify::serial_hex(self.leaf()).unwrap_or_default()
+    }
+
+    /// The leaf's notAfter.
+    pub fn not_after(&self) -> std::time::SystemTime {
+        let secs = x509_parser::parse_x509_certificate(self.leaf())
+            .map(|(_, c)| c.validity().not_after.timestamp().max(0) as u64)
+            .unwrap_or(0);
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    }
+}
+
+impl ResolvesClientCert for HeldCert {
+    fn resolve(&self, _: &[&[u8]], _: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 impl ResolvesServerCert for CurrentCert {
@@ -312,6 +357,26 @@ pub fn client_config_allowing(
     trust_domain: Arc<TrustDomain>,
     allowed_federated: Vec<String>,
 ) -> rustls::ClientConfig {
+    client_config_resolving(cert, roots, trust_domain, allowed_federated)
+}
+
+/// A client config presenting exactly `cert` on every handshake (reconnections included), so the
+/// tokens sent over its connections can be the ones bound to `cert`.
+pub fn client_config_presenting(
+    cert: HeldCert,
+    roots: Arc<Roots>,
+    trust_domain: Arc<TrustDomain>,
+    allowed_federated: Vec<String>,
+) -> rustls::ClientConfig {
+    client_config_resolving(Arc::new(cert), roots, trust_domain, allowed_federated)
+}
+
+fn client_config_resolving(
+    cert: Arc<dyn ResolvesClientCert>,
+    roots: Arc<Roots>,
+    trust_domain: Arc<TrustDomain>,
+    allowed_federated: Vec<String>,
+) -> rustls::ClientConfig {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
@@ -319,6 +384,10 @@ pub fn client_config_allowing(
         .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier { roots, trust_domain, allowed_federated }))
         .with_client_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec()];
+    // A resumed TLS 1.3 session sends no certificate: the server takes the one of the handshake
+    // that made the session, which a renewal may have replaced since, so a token bound to the
+    // certificate we present now would be refused (cnf_mismatch). Every handshake is a full one.
+    config.resumption = rustls::client::Resumption::disabled();
     config
 }
 

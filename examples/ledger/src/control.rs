@@ -77,7 +77,7 @@ struct CallRequest {
     request: Option<Value>,
 }
 
-/// Makes one unary call over mTLS with the current certificate and a token, and reports the status.
+/// Makes one call over mTLS with the current certificate and a token bound to it, and reports the status.
 async fn call(Extract(s): Extract<State>, Json(req): Json<CallRequest>) -> (StatusCode, Json<Value>) {
     match make_call(&s, req).await {
         Ok(status) => (StatusCode::OK, Json(json!({"code": code_name(status.code()), "message": status.message()}))),
@@ -104,8 +104,19 @@ async fn make_call(s: &State, req: CallRequest) -> Result<tonic::Status, String>
         }
         None => Vec::new(),
     };
+    // One certificate for the whole call: the token is bound to it and the connection presents it.
+    let Some(mut held) = s.identity.held() else {
+        // Only with an identity from the agent, which no longer serves us one (revoked, deleted).
+        return Ok(tonic::Status::permission_denied("the agent serves no identity to us: no certificate is held"));
+    };
     let token = if req.token.is_empty() {
-        match s.tokens.token(&req.audience, &req.scopes).await {
+        let mut fetched = s.tokens.token(&held, &req.audience, &req.scopes).await;
+        if matches!(fetched, Err(lanyard::Error::Transient(_))) {
+            // From an agent that just renewed us: once more with the certificate now held.
+            held = s.identity.held().unwrap_or(held);
+            fetched = s.tokens.token(&held, &req.audience, &req.scopes).await;
+        }
+        match fetched {
             Ok(t) => t,
             // Lanyard refused to mint: report its status as the outcome of the call.
             Err(e) => return Ok(status_of(e)),
@@ -113,7 +124,8 @@ async fn make_call(s: &State, req: CallRequest) -> Result<tonic::Status, String>
     } else {
         req.token
     };
-    let channel = lanyard::transport::channel(&req.target, s.identity.client_config()).map_err(|e| e.to_string())?;
+    let channel =
+        lanyard::transport::channel(&req.target, s.identity.client_config_for(&held)).map_err(|e| e.to_string())?;
     let mut grpc = tonic::client::Grpc::new(channel);
     if let Err(e) = grpc.ready().await {
         return Ok(tonic::Status::unavailable(e.to_string()));

@@ -49,7 +49,8 @@ import org.junit.jupiter.api.Test;
  * Root rotation with real clients following WatchTrustBundle: the Go payments and Rust ledger services
  * call each other over mTLS throughout while Lanyard publishes a new root, rotates the intermediate
  * under it, and (once every certificate under the old root has expired) drops the old root. No call
- * fails for want of trust (a handshake, an unknown root), calls pass with the old root only, with both
+ * fails, neither for want of trust (a handshake, an unknown root) nor for a token bound to another of
+ * the caller's certificates than its connection presents: calls pass with the old root only, with both
  * and with the new root only, and both services still renew from Lanyard after the old root is gone.
  * Certificates live 10 s here so the whole rotation fits in about a minute.
  */
@@ -188,23 +189,19 @@ class RootRotationTest {
             running.set(false);
             traffic.join();
         }
-        // Certificates renewed every 5 s expose a token-binding problem of the clients, not of trust: the
-        // callee sees another certificate of the caller than the token is bound to (cnf_mismatch). It happens
-        // just as often with no rotation at all (the same setup without the rotation: 66 of 98 calls), so it
-        // is counted and printed here; every other failure fails the test.
-        List<String> cnf = failures.stream().filter(f -> f.contains("cnf_mismatch")).toList();
-        System.out.printf("root rotation e2e: %d calls, %d refused for cnf_mismatch (clients' token binding under 5 s renewals),"
-                + " succeeded by phase %s, %.1f s wall time%n", calls.get(), cnf.size(), succeeded,
-                (System.nanoTime() - start) / 1e9);
-        assertThat(failures).as("calls that failed during the root rotation (of %d) for anything but the token"
-                + " binding (cnf_mismatch)", calls.get()).filteredOn(f -> !f.contains("cnf_mismatch")).isEmpty();
+        // Certificates live 10 s and are backdated 10 s, so half-life comes right after issuance and both
+        // services renew many times a second: every call passes, none refused for a token bound to
+        // another certificate than the one its connection presents (cnf_mismatch).
+        System.out.printf("root rotation e2e: %d calls, %d failed, succeeded by phase %s, renewals Go %s / Rust %s,"
+                + " %.1f s wall time%n", calls.get(), failures.size(), succeeded, payments.status().get("renewals"),
+                ledger.status().get("renewals"), (System.nanoTime() - start) / 1e9);
+        assertThat(failures).as("calls that failed during the root rotation (of %d)", calls.get()).isEmpty();
         for (String each : List.of("old root only", "both roots")) {
             assertThat(succeeded.getOrDefault(each, new AtomicInteger()).get()).as("calls that passed with %s", each)
                     .isPositive();
         }
-        assertThat(succeeded.getOrDefault("new root only", new AtomicInteger()).get()
-                + failures.stream().filter(f -> f.startsWith("new root only")).count())
-                .as("calls made with the new root only").isPositive();
+        assertThat(succeeded.getOrDefault("new root only", new AtomicInteger()).get())
+                .as("calls that passed with the new root only").isPositive();
     }
 
     /** Prepare, wait out the publish lead, activate (refused with FAILED_PRECONDITION until then). */

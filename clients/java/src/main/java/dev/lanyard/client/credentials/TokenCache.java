@@ -18,25 +18,27 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Tokens by (audience, scopes), reused until 30 s before they expire. A token is bound to the
- * certificate the workload held when it was minted, so an entry counts only while that is still the
- * current certificate; a renewal makes every cached token stale.
+ * Tokens by (certificate, audience, scopes), reused until 30 s before they expire. A token is bound
+ * to one certificate (its cnf is the certificate's x5t#S256) and the service called refuses it over a
+ * connection presenting any other, so each is minted over a channel to Lanyard presenting the
+ * certificate asked for, checked to be bound to it, and kept at most until that certificate expires.
  */
 final class TokenCache {
 
-    /** Mints a token; {@link WorkloadCredentials} calls Lanyard's TokenService. */
+    /** Mints a token over a channel presenting {@code svid}; {@link WorkloadCredentials} calls Lanyard's TokenService. */
     @FunctionalInterface
     interface Issuer {
-        IssueTokenResponse issue(IssueTokenRequest request) throws CredentialException;
+        IssueTokenResponse issue(IssueTokenRequest request, Svid svid) throws CredentialException;
     }
 
     static final Duration REFRESH_BEFORE_EXPIRY = Duration.ofSeconds(30);
     static final int MAX_ENTRIES = 1024;
 
-    private record Key(String audience, List<String> scopes) {
+    private record Key(String thumbprint, String audience, List<String> scopes) {
     }
 
-    private record Entry(String token, Instant expiresAt, String boundTo) {
+    /** Replaced from refreshAt on: 30 s (or a fifth of its life) before the token, or its certificate, expires. */
+    private record Entry(String token, Instant refreshAt) {
     }
 
     private final Issuer issuer;
@@ -48,41 +50,47 @@ final class TokenCache {
         this.clock = clock;
     }
 
-    String token(String audience, Set<String> scopes, X509Certificate current) throws CredentialException {
+    String token(String audience, Set<String> scopes, Svid svid) throws CredentialException {
         if (audience == null || audience.isBlank()) {
             throw new IllegalArgumentException("an audience is required");
         }
         Objects.requireNonNull(scopes, "scopes");
+        Objects.requireNonNull(svid, "svid");
         TreeSet<String> sorted = new TreeSet<>(scopes);
-        Key key = new Key(audience, List.copyOf(sorted));
-        String thumbprint = Thumbprint.x5tS256(current);
+        X509Certificate certificate = svid.leaf();
+        String thumbprint = Thumbprint.x5tS256(certificate);
+        Key key = new Key(thumbprint, audience, List.copyOf(sorted));
         Entry cached = entries.get(key);
-        if (cached != null && usable(cached, thumbprint)) {
+        if (cached != null && usable(cached)) {
             return cached.token();
         }
         IssueTokenResponse response = issuer.issue(IssueTokenRequest.newBuilder()
-                .setAudience(audience).addAllScopes(sorted).build());
-        Entry fresh = new Entry(response.getToken(), instant(response.getExpiresAt()), boundThumbprint(response));
-        if (usable(fresh, thumbprint)) {
-            if (entries.size() >= MAX_ENTRIES) {
-                entries.values().removeIf(e -> !usable(e, thumbprint));
-            }
+                .setAudience(audience).addAllScopes(sorted).build(), svid);
+        if (!thumbprint.equals(boundThumbprint(response))) {
+            throw new CredentialException("Lanyard minted a token for " + audience + " bound to another certificate than"
+                    + " serial " + svid.serialHex() + ", which the channel presented");
+        }
+        Instant expiresAt = instant(response.getExpiresAt());
+        Instant certificateExpires = certificate.getNotAfter().toInstant();
+        Instant usefulUntil = expiresAt.isAfter(certificateExpires) ? certificateExpires : expiresAt;
+        Duration life = Duration.between(clock.instant(), usefulUntil);
+        Duration margin = life.dividedBy(5).compareTo(REFRESH_BEFORE_EXPIRY) < 0 ? life.dividedBy(5) : REFRESH_BEFORE_EXPIRY;
+        Entry fresh = new Entry(response.getToken(), usefulUntil.minus(margin));
+        if (entries.size() >= MAX_ENTRIES) {
+            entries.values().removeIf(e -> !usable(e));
+        }
+        if (entries.size() < MAX_ENTRIES) {
             entries.put(key, fresh);
         }
         return fresh.token();
-    }
-
-    void clear() {
-        entries.clear();
     }
 
     int size() {
         return entries.size();
     }
 
-    private boolean usable(Entry entry, String thumbprint) {
-        return thumbprint.equals(entry.boundTo())
-                && clock.instant().isBefore(entry.expiresAt().minus(REFRESH_BEFORE_EXPIRY));
+    private boolean usable(Entry entry) {
+        return clock.instant().isBefore(entry.refreshAt());
     }
 
     // Our own token from an authenticated channel: read, not verified, only to learn its binding.

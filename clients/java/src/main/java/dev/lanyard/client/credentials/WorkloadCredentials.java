@@ -59,9 +59,12 @@ import org.slf4j.LoggerFactory;
  * retried with doubling backoff; a refusal (for example the identity was revoked) stops renewal,
  * and the current certificate serves until it expires — see {@link #lastRenewalFailure()}.
  *
- * <p>Tokens are bound to the certificate that was current when they were minted. After a renewal,
- * channels built earlier keep their TLS sessions (and the old certificate, valid until its expiry);
- * rebuild them from a {@linkplain #addRenewalListener renewal listener} if they use fresh tokens.
+ * <p>A token is bound to one certificate, and the service called refuses it over a connection that
+ * presents another. So a channel that carries tokens is built for one SVID, taken once:
+ * {@code Svid svid = credentials.svid()}, then {@link #channelCredentials(Svid)} for the channel and
+ * {@link #token(Svid, String, Set)} for its tokens. After a renewal, such a channel keeps presenting
+ * its SVID (and gets tokens for it) until that expires; build a new one from a
+ * {@linkplain #addRenewalListener renewal listener}.
  */
 public final class WorkloadCredentials implements AutoCloseable {
 
@@ -78,7 +81,13 @@ public final class WorkloadCredentials implements AutoCloseable {
     private final ReloadingTrustManager trustManager;
     private final SSLContext sslContext;
     private final TokenCache tokens;
-    private final AtomicReference<ManagedChannel> lanyard = new AtomicReference<>();
+    /** A channel to Lanyard presenting exactly one SVID: what is minted over it is bound to that SVID. */
+    private record Link(Svid svid, ManagedChannel channel) {
+    }
+
+    private final AtomicReference<Link> lanyard = new AtomicReference<>();
+    /** Links of earlier SVIDs, kept while those are valid for the channels that still present them. */
+    private final List<Link> retired = new CopyOnWriteArrayList<>();
     private final AtomicReference<java.util.Map<String, List<X509Certificate>>> federatedRoots =
             new AtomicReference<>(java.util.Map.of());
     private volatile boolean federationUsed;
@@ -106,7 +115,7 @@ public final class WorkloadCredentials implements AutoCloseable {
             throw new IllegalStateException("cannot make a TLS context: " + e.getMessage(), e);
         }
         this.tokens = new TokenCache(this::issueToken, clock);
-        lanyard.set(newLanyardChannel());
+        lanyard.set(new Link(svid, newLanyardChannel(svid)));
     }
 
     public static Builder builder() {
@@ -188,9 +197,21 @@ public final class WorkloadCredentials implements AutoCloseable {
         federatedRoots.set(java.util.Map.copyOf(federated));
     }
 
-    /** mTLS credentials for gRPC channels to other workloads. */
+    /**
+     * mTLS credentials for gRPC channels to other workloads, presenting the SVID current at each
+     * handshake. A channel that carries tokens needs {@link #channelCredentials(Svid)}.
+     */
     public ChannelCredentials channelCredentials() {
         return TlsChannelCredentials.newBuilder().keyManager(keyManager).trustManager(trustManager).build();
+    }
+
+    /**
+     * mTLS credentials presenting exactly {@code svid} on every handshake of the channel, reconnections
+     * included, so that the tokens it carries can be {@link #token(Svid, String, Set)} for the same SVID.
+     */
+    public ChannelCredentials channelCredentials(Svid svid) {
+        return TlsChannelCredentials.newBuilder().keyManager(new ReloadingKeyManager(Objects.requireNonNull(svid, "svid")))
+                .trustManager(trustManager).build();
     }
 
     /** mTLS credentials for a gRPC server: client certificates are required and must chain to the bundle. */
@@ -200,13 +221,16 @@ public final class WorkloadCredentials implements AutoCloseable {
     }
 
     /**
-     * A token for calling {@code audience} with {@code scopes}, bound to the current certificate;
-     * cached and reused until 30 s before it expires or the certificate is renewed.
+     * A token for calling {@code audience} with {@code scopes}, bound to {@code svid}'s certificate: send
+     * it over a channel built with {@link #channelCredentials(Svid)} for the same SVID. Minted over a
+     * channel to Lanyard presenting that SVID; cached until 30 s (or a fifth of its life) before it, or
+     * the certificate, expires.
      *
-     * @throws CredentialException when Lanyard refuses (the message names the status and reason)
+     * @throws CredentialException when Lanyard refuses (the message names the status and reason), or
+     *     when {@code svid} is no longer held (an earlier one that has expired)
      */
-    public String token(String audience, Set<String> scopes) throws CredentialException {
-        return tokens.token(audience, scopes, certificate());
+    public String token(Svid svid, String audience, Set<String> scopes) throws CredentialException {
+        return tokens.token(audience, scopes, svid);
     }
 
     /** Called with the new SVID after every renewal, on the renewing thread. */
@@ -242,12 +266,13 @@ public final class WorkloadCredentials implements AutoCloseable {
             }
             List<X509Certificate> bundle = parseBundle(response);
             Svid next = IssuedSvidCheck.check(response, request.keys(), bundle, current.spiffeId(), clock.instant());
+            // First a channel to Lanyard presenting the new SVID, then the SVID itself: whatever svid()
+            // returns has a channel to mint its tokens over. A new channel also means a new TLS session
+            // cache, so no handshake resumes a session made with the previous certificate.
+            Link previous = lanyard.getAndSet(new Link(next, newLanyardChannel(next)));
             keyManager.update(next);
             trustManager.update(next.bundle());
-            tokens.clear();
-            // A new channel means a new TLS session cache: later calls present the new certificate.
-            ManagedChannel previous = lanyard.getAndSet(newLanyardChannel());
-            previous.shutdown();
+            retire(previous);
             if (federationUsed) {
                 try {
                     refreshFederatedBundles();
@@ -308,9 +333,38 @@ public final class WorkloadCredentials implements AutoCloseable {
         nextRenewal = scheduler.schedule(this::scheduledRenewal, wait.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    private IssueTokenResponse issueToken(IssueTokenRequest request) throws CredentialException {
+    /** Keeps the previous link while its SVID is valid; closes those that expired. */
+    private void retire(Link previous) {
+        retired.add(previous);
+        for (Link link : retired) {
+            if (!clock.instant().isBefore(link.svid().leaf().getNotAfter().toInstant())) {
+                retired.remove(link);
+                link.channel().shutdown();
+            }
+        }
+    }
+
+    /** The channel to Lanyard presenting exactly {@code svid}. */
+    private ManagedChannel lanyardChannel(Svid svid) throws CredentialException {
+        Link current = lanyard.get();
+        if (current.svid().equals(svid)) {
+            return lanyardChannel();
+        }
+        for (Link link : retired) {
+            if (link.svid().equals(svid)) {
+                if (!clock.instant().isBefore(svid.leaf().getNotAfter().toInstant())) {
+                    break;
+                }
+                return link.channel();
+            }
+        }
+        throw new CredentialException("the SVID with serial " + svid.serialHex() + " is not held (any more): take the"
+                + " current one from svid()");
+    }
+
+    private IssueTokenResponse issueToken(IssueTokenRequest request, Svid svid) throws CredentialException {
         try {
-            return TokenServiceGrpc.newBlockingStub(lanyardChannel())
+            return TokenServiceGrpc.newBlockingStub(lanyardChannel(svid))
                     .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
                     .issueToken(request);
         } catch (StatusRuntimeException e) {
@@ -325,21 +379,21 @@ public final class WorkloadCredentials implements AutoCloseable {
      * our renewal schedule (or the caller of {@link #token}) decides when to try again.
      */
     private ManagedChannel lanyardChannel() {
-        ManagedChannel channel = lanyard.get();
-        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
-            ManagedChannel fresh = newLanyardChannel();
-            if (lanyard.compareAndSet(channel, fresh)) {
-                channel.shutdownNow();
-                return fresh;
+        Link link = lanyard.get();
+        if (link.channel().getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            Link fresh = new Link(link.svid(), newLanyardChannel(link.svid()));
+            if (lanyard.compareAndSet(link, fresh)) {
+                link.channel().shutdownNow();
+                return fresh.channel();
             }
-            fresh.shutdownNow();
-            return lanyard.get();
+            fresh.channel().shutdownNow();
+            return lanyard.get().channel();
         }
-        return channel;
+        return link.channel();
     }
 
-    private ManagedChannel newLanyardChannel() {
-        return Grpc.newChannelBuilder(target, channelCredentials()).build();
+    private ManagedChannel newLanyardChannel(Svid svid) {
+        return Grpc.newChannelBuilder(target, channelCredentials(svid)).build();
     }
 
     /** Stops renewing and closes the connection to Lanyard. The TLS material keeps working until it expires. */
@@ -351,10 +405,14 @@ public final class WorkloadCredentials implements AutoCloseable {
                 nextRenewal.cancel(false);
             }
         }
-        ManagedChannel channel = lanyard.get();
-        if (channel != null) {
-            channel.shutdownNow();
+        Link link = lanyard.get();
+        if (link != null) {
+            link.channel().shutdownNow();
         }
+        for (Link old : retired) {
+            old.channel().shutdownNow();
+        }
+        retired.clear();
     }
 
     @Override

@@ -26,26 +26,34 @@ class TokenCacheTest {
 
     private final MutableClock clock = new MutableClock(Instant.parse("2030-01-01T12:00:00Z"));
     private final TestPki pki = new TestPki(clock, "lanyard.local");
-    private final X509Certificate first = pki.leaf(TestTokens.SUBJECT).leaf();
-    private final X509Certificate renewed = pki.leaf(TestTokens.SUBJECT).leaf();
+    private final Svid first = svid(pki.leaf(TestTokens.SUBJECT));
+    private final Svid renewed = svid(pki.leaf(TestTokens.SUBJECT));
     private final FakeIssuer issuer = new FakeIssuer();
     private final TokenCache cache = new TokenCache(issuer, clock);
 
-    /** Mints like Lanyard's TokenService: 5 minute tokens bound to the certificate of the connection. */
+    private static Svid svid(TestPki.Held held) {
+        return new Svid(TestTokens.SUBJECT, held.privateKey(), held.leaf(), List.of(held.intermediate()), List.of());
+    }
+
+    /**
+     * Mints like Lanyard's TokenService: 5 minute tokens bound to the certificate of the connection,
+     * which presents the SVID asked for unless {@code connection} says otherwise.
+     */
     private final class FakeIssuer implements TokenCache.Issuer {
         final List<IssueTokenRequest> requests = new ArrayList<>();
-        X509Certificate connection = first;
+        X509Certificate connection;
         Status failure;
 
         @Override
-        public IssueTokenResponse issue(IssueTokenRequest request) throws CredentialException {
+        public IssueTokenResponse issue(IssueTokenRequest request, Svid svid) throws CredentialException {
             requests.add(request);
+            X509Certificate presented = connection != null ? connection : svid.leaf();
             if (failure != null) {
                 throw new CredentialException("token for " + request.getAudience(), failure);
             }
             Instant now = clock.instant();
             Instant expires = now.plus(Duration.ofMinutes(5));
-            JWTClaimsSet claims = TestTokens.claims(connection, now).audience(request.getAudience())
+            JWTClaimsSet claims = TestTokens.claims(presented, now).audience(request.getAudience())
                     .claim("scope", String.join(" ", request.getScopesList()))
                     .expirationTime(Date.from(expires)).build();
             return IssueTokenResponse.newBuilder()
@@ -89,27 +97,40 @@ class TokenCacheTest {
     }
 
     @Test
-    void mintsAgainOnceTheCertificateIsRenewed() throws Exception {
+    void keepsTokensPerCertificate() throws Exception {
         String token = cache.token("payments", Set.of("payments.read"), first);
-        issuer.connection = renewed;
 
         String fresh = cache.token("payments", Set.of("payments.read"), renewed);
 
         assertThat(fresh).isNotEqualTo(token);
         assertThat(cache.token("payments", Set.of("payments.read"), renewed)).isEqualTo(fresh);
+        // A channel that still presents the first certificate still gets the token bound to it.
+        assertThat(cache.token("payments", Set.of("payments.read"), first)).isEqualTo(token);
         assertThat(issuer.requests).hasSize(2);
     }
 
     @Test
-    void doesNotCacheATokenBoundToAnotherCertificateThanTheCurrentOne() throws Exception {
-        // Minted over a connection that still presented the previous certificate.
-        issuer.connection = first;
+    void refusesATokenBoundToAnotherCertificateThanTheOneAskedFor() {
+        // Minted over a connection that presented the previous certificate.
+        issuer.connection = first.leaf();
 
-        cache.token("payments", Set.of("payments.read"), renewed);
-        cache.token("payments", Set.of("payments.read"), renewed);
-
-        assertThat(issuer.requests).hasSize(2);
+        assertThatThrownBy(() -> cache.token("payments", Set.of("payments.read"), renewed))
+                .isInstanceOf(CredentialException.class)
+                .hasMessage("Lanyard minted a token for payments bound to another certificate than serial "
+                        + renewed.serialHex() + ", which the channel presented");
         assertThat(cache.size()).isZero();
+    }
+
+    @Test
+    void keepsNoTokenPastItsCertificate() throws Exception {
+        Svid shortLived = svid(pki.leaf(TestTokens.SUBJECT));
+        clock.advance(Duration.between(clock.instant(), shortLived.leaf().getNotAfter().toInstant()).minusMinutes(1));
+        String token = cache.token("payments", Set.of("payments.read"), shortLived);
+
+        clock.advance(Duration.ofSeconds(47)); // 12 s (a fifth of the minute left) before the certificate expires
+        assertThat(cache.token("payments", Set.of("payments.read"), shortLived)).isEqualTo(token);
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(cache.token("payments", Set.of("payments.read"), shortLived)).isNotEqualTo(token);
     }
 
     @Test
@@ -120,16 +141,6 @@ class TokenCacheTest {
                 .isInstanceOf(CredentialException.class)
                 .hasMessage("token for payments: PERMISSION_DENIED: scope payments.refund is not granted");
         assertThat(cache.size()).isZero();
-    }
-
-    @Test
-    void clearForgetsEveryToken() throws Exception {
-        cache.token("payments", Set.of("payments.read"), first);
-
-        cache.clear();
-        cache.token("payments", Set.of("payments.read"), first);
-
-        assertThat(issuer.requests).hasSize(2);
     }
 
     @Test

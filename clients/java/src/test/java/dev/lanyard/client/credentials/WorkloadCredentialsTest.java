@@ -327,12 +327,121 @@ class WorkloadCredentialsTest {
         }
     }
 
+    /** Serves ListItems and records, per call, whether the token's cnf is the caller's certificate. */
+    private Server bindingCheckingServer(WorkloadCredentials credentials, List<String> mismatches, List<String> seen)
+            throws java.io.IOException {
+        ServerInterceptor checkBinding = new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                    ServerCallHandler<Q, R> next) {
+                try {
+                    X509Certificate peer = (X509Certificate) call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION)
+                            .getPeerCertificates()[0];
+                    String token = headers.get(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER))
+                            .substring("Bearer ".length());
+                    Object bound = com.nimbusds.jwt.JWTParser.parse(token).getJWTClaimsSet().getJSONObjectClaim("cnf")
+                            .get("x5t#S256");
+                    seen.add(peer.getSerialNumber().toString(16));
+                    if (!dev.lanyard.client.token.Thumbprint.x5tS256(peer).equals(bound)) {
+                        mismatches.add("serial " + peer.getSerialNumber().toString(16));
+                    }
+                } catch (Exception e) {
+                    mismatches.add(e.toString());
+                }
+                return next.startCall(call, headers);
+            }
+        };
+        InventoryServiceGrpc.InventoryServiceImplBase service = new InventoryServiceGrpc.InventoryServiceImplBase() {
+            @Override
+            public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
+                response.onNext(ListItemsResponse.getDefaultInstance());
+                response.onCompleted();
+            }
+        };
+        Server server = Grpc.newServerBuilderForPort(0, credentials.serverCredentials())
+                .addService(ServerInterceptors.intercept(service, checkBinding)).build().start();
+        toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
+        return server;
+    }
+
+    private static void callWithToken(ManagedChannel channel, String token) {
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+        InventoryServiceGrpc.newBlockingStub(channel)
+                .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers))
+                .withDeadlineAfter(30, TimeUnit.SECONDS).listItems(ListItemsRequest.getDefaultInstance());
+    }
+
+    @Test
+    void aTokenTravelsOnAChannelPresentingTheCertificateItIsBoundToAcrossRenewals() throws Exception {
+        lanyard.publishExampleContracts();
+        lanyard.applyPolicy("""
+                version: 1
+                grants { spiffe_ids: "%s" audience: "payments" scopes: "payments.read" }
+                """.formatted(FRONTEND));
+        WorkloadCredentials inventory = bootstrap(INVENTORY, "localhost");
+        WorkloadCredentials frontend = bootstrap(FRONTEND);
+        List<String> mismatches = new CopyOnWriteArrayList<>();
+        List<String> seen = new CopyOnWriteArrayList<>();
+        int port = bindingCheckingServer(inventory, mismatches, seen).getPort();
+
+        // A renewal between taking the token and the handshake: the channel still presents the SVID taken.
+        Svid before = frontend.svid();
+        String token = frontend.token(before, "payments", Set.of("payments.read"));
+        frontend.renewNow();
+        ManagedChannel kept = Grpc.newChannelBuilderForAddress("localhost", port, frontend.channelCredentials(before))
+                .build();
+        toClose.add(kept::shutdownNow);
+        callWithToken(kept, token);
+        // After the renewal that channel still gets tokens for its SVID, minted over a channel presenting it.
+        String later = frontend.token(before, "payments", Set.of("payments.read"));
+        assertThat(later).isEqualTo(token);
+        callWithToken(kept, later);
+
+        // Renewals racing with calls: each call takes one SVID for its channel and its token.
+        java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+        java.util.concurrent.atomic.AtomicInteger renewals = new java.util.concurrent.atomic.AtomicInteger();
+        Thread renewing = new Thread(() -> {
+            while (running.get()) {
+                try {
+                    frontend.renewNow();
+                    renewals.incrementAndGet();
+                } catch (CredentialException e) {
+                    mismatches.add("renewal: " + e.getMessage());
+                }
+            }
+        });
+        renewing.start();
+        int calls = 0;
+        try {
+            for (; calls < 60; calls++) {
+                Svid svid = frontend.svid();
+                String bound = frontend.token(svid, "payments", Set.of("payments.read"));
+                ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", port,
+                        frontend.channelCredentials(svid)).build();
+                try {
+                    callWithToken(channel, bound);
+                } finally {
+                    channel.shutdownNow();
+                }
+            }
+        } finally {
+            running.set(false);
+            renewing.join();
+        }
+
+        assertThat(mismatches).as("calls whose token was bound to another certificate than the channel's").isEmpty();
+        assertThat(seen).hasSize(calls + 2);
+        assertThat(renewals.get()).as("renewals during the calls").isGreaterThan(5);
+        assertThat(new java.util.HashSet<>(seen).size()).as("certificates presented").isGreaterThan(5);
+    }
+
     @Test
     void tokenSaysWhatLanyardAnswered() throws Exception {
         WorkloadCredentials credentials = bootstrap(FRONTEND);
 
         CredentialException e = catchThrowableOfType(CredentialException.class,
-                () -> credentials.token("payments", Set.of("payments.read")));
+                () -> credentials.token(credentials.svid(), "payments", Set.of("payments.read")));
 
         assertThat(e.status()).isPresent();
         assertThat(e.getMessage()).startsWith("token for payments [payments.read] from " + target() + ": ");
