@@ -573,7 +573,6 @@ public final class LanyardServer implements AutoCloseable {
                 authorities.roots());
     }
 
-    /** Renews the server's own certificate at half-life, forever; a failure is retried in a minute. */
     /** An operator replaces the web certificate's files; the next handshakes use the new pair. */
     private void scheduleWebCertificateReload() {
         webCertificate.ifPresent(web -> {
@@ -595,6 +594,7 @@ public final class LanyardServer implements AutoCloseable {
         });
     }
 
+    /** Renews the server's own certificate at half-life, forever; a failure is retried in a minute. */
     private void scheduleServerRenewal() {
         tasks.once(localCredentials.renewalDelay(serverKeys.credential()), () -> {
             try {
@@ -603,6 +603,9 @@ public final class LanyardServer implements AutoCloseable {
                         serverKeys.credential().leaf().getSerialNumber().toString(16));
                 scheduleServerRenewal();
             } catch (RuntimeException e) {
+                if (scheduler.isShutdown()) {
+                    return; // closing: the database may be gone already
+                }
                 LOG.error("could not renew the server certificate; retrying in 1 minute", e);
                 tasks.once(Duration.ofMinutes(1), this::scheduleServerRenewal);
             }

@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -31,8 +32,18 @@ final class RecurringTasks {
         }, first.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Runs {@code task} once after {@code delay}. */
+    /**
+     * Runs {@code task} once after {@code delay}; nothing once the server is closing (a task that
+     * reschedules itself, such as the server certificate's renewal, may run into the shutdown).
+     */
     void once(Duration delay, Runnable task) {
-        scheduler.schedule(task, delay.toMillis(), TimeUnit.MILLISECONDS);
+        try {
+            scheduler.schedule(task, delay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            if (!scheduler.isShutdown()) {
+                throw e;
+            }
+            LOG.debug("not scheduled: the server is closing");
+        }
     }
 }
