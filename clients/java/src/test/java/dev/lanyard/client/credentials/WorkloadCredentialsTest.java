@@ -282,15 +282,8 @@ class WorkloadCredentialsTest {
                 return next.startCall(call, headers);
             }
         };
-        InventoryServiceGrpc.InventoryServiceImplBase service = new InventoryServiceGrpc.InventoryServiceImplBase() {
-            @Override
-            public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
-                response.onNext(ListItemsResponse.getDefaultInstance());
-                response.onCompleted();
-            }
-        };
         Server server = Grpc.newServerBuilderForPort(0, inventory.serverCredentials())
-                .addService(ServerInterceptors.intercept(service, recordCaller)).build().start();
+                .addService(ServerInterceptors.intercept(new EmptyInventory(), recordCaller)).build().start();
         toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
 
         call(frontend, server.getPort());
@@ -313,6 +306,15 @@ class WorkloadCredentialsTest {
             socket.setSSLParameters(parameters);
             socket.startHandshake();
             assertThat(socket.getSession().getPeerCertificates()[0]).isEqualTo(inventory.certificate());
+        }
+    }
+
+    /** Answers ListItems with nothing: the tests look at who called and with what. */
+    private static final class EmptyInventory extends InventoryServiceGrpc.InventoryServiceImplBase {
+        @Override
+        public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
+            response.onNext(ListItemsResponse.getDefaultInstance());
+            response.onCompleted();
         }
     }
 
@@ -351,15 +353,8 @@ class WorkloadCredentialsTest {
                 return next.startCall(call, headers);
             }
         };
-        InventoryServiceGrpc.InventoryServiceImplBase service = new InventoryServiceGrpc.InventoryServiceImplBase() {
-            @Override
-            public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
-                response.onNext(ListItemsResponse.getDefaultInstance());
-                response.onCompleted();
-            }
-        };
         Server server = Grpc.newServerBuilderForPort(0, credentials.serverCredentials())
-                .addService(ServerInterceptors.intercept(service, checkBinding)).build().start();
+                .addService(ServerInterceptors.intercept(new EmptyInventory(), checkBinding)).build().start();
         toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
         return server;
     }
