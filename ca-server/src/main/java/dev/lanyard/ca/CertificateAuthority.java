@@ -40,7 +40,12 @@ import org.bouncycastle.cert.X509v3CertificateBuilder;
  */
 public final class CertificateAuthority {
 
-    /** Backdating absorbs clock skew between us and relying parties; a few seconds is enough. */
+    /**
+     * Backdating absorbs clock skew between us and relying parties; a few seconds is enough. A
+     * certificate shorter than ten times this is backdated a tenth of its life instead: clients renew
+     * at half-life counted from notBefore, so a full backdate would make a 10 s certificate due the
+     * moment it is issued and its holder renew without pause.
+     */
     public static final Duration BACKDATE = Duration.ofSeconds(10);
 
     private static final X500Name SUBJECT = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.O, "Lanyard").build();
@@ -72,6 +77,11 @@ public final class CertificateAuthority {
         return ca;
     }
 
+    static Duration backdate(Duration lifetime) {
+        Duration tenth = lifetime.dividedBy(10);
+        return tenth.compareTo(BACKDATE) < 0 ? tenth : BACKDATE;
+    }
+
     public IssuedSvid issue(PublicKey subjectKey, SpiffeId id, List<String> dnsNames, Duration ttl) {
         Instant now = clock.instant();
         Instant notAfter = now.plus(ttl);
@@ -85,7 +95,7 @@ public final class CertificateAuthority {
         boolean rsa = subjectKey.getAlgorithm().equals("RSA");
         try {
             X509v3CertificateBuilder builder = new X509v3CertificateBuilder(issuerName, serial,
-                    Date.from(now.minus(BACKDATE)), Date.from(notAfter), SUBJECT,
+                    Date.from(now.minus(backdate(Duration.between(now, notAfter)))), Date.from(notAfter), SUBJECT,
                     SubjectPublicKeyInfo.getInstance(subjectKey.getEncoded()));
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
             builder.addExtension(Extension.keyUsage, true, new KeyUsage(

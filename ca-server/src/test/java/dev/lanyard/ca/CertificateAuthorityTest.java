@@ -61,6 +61,20 @@ class CertificateAuthorityTest {
     }
 
     @Test
+    void aShortCertificateIsBackdatedATenthOfItsLifeSoItsHalfLifeComesAfterItIsIssued() {
+        X509Certificate tenSeconds = authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofSeconds(10))
+                .certificate();
+        X509Certificate twoMinutes = authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofMinutes(2))
+                .certificate();
+
+        assertThat(tenSeconds.getNotBefore().toInstant()).isEqualTo(NOW.minusSeconds(1));
+        Instant halfLife = tenSeconds.getNotBefore().toInstant().plus(Duration.between(
+                tenSeconds.getNotBefore().toInstant(), tenSeconds.getNotAfter().toInstant()).dividedBy(2));
+        assertThat(halfLife).isEqualTo(NOW.plusMillis(4500));
+        assertThat(twoMinutes.getNotBefore().toInstant()).isEqualTo(NOW.minusSeconds(10));
+    }
+
+    @Test
     void chainValidatesWithPkix() throws Exception {
         IssuedSvid svid = authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofHours(1));
         PKIXParameters parameters = new PKIXParameters(Set.of(new TrustAnchor(ca.root().certificate(), null)));

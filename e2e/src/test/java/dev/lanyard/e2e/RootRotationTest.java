@@ -189,9 +189,9 @@ class RootRotationTest {
             running.set(false);
             traffic.join();
         }
-        // Certificates live 10 s and are backdated 10 s, so half-life comes right after issuance and both
-        // services renew many times a second: every call passes, none refused for a token bound to
-        // another certificate than the one its connection presents (cnf_mismatch).
+        // Certificates live 10 s (backdated 1 s), so both services renew about every 4.5 s besides the
+        // renewals asked for above: every call passes, none refused for a token bound to another
+        // certificate than the one its connection presents (cnf_mismatch).
         System.out.printf("root rotation e2e: %d calls, %d failed, succeeded by phase %s, renewals Go %s / Rust %s,"
                 + " %.1f s wall time%n", calls.get(), failures.size(), succeeded, payments.status().get("renewals"),
                 ledger.status().get("renewals"), (System.nanoTime() - start) / 1e9);
