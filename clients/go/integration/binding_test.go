@@ -15,9 +15,9 @@ import (
 	"github.com/lanyard-dev/lanyard/clients/go/token"
 )
 
-// TestTokensFollowRenewalsWithNoCnfMismatch: a caller whose 10 s certificates renew about every
-// second (the server backdates notBefore 10 s, so half-life is reached soon after issuance) keeps
-// calling a service with tokens from one Fetcher, from four goroutines, for 15 s. Two dial a
+// TestTokensFollowRenewalsWithNoCnfMismatch: a caller whose 10 s certificates are renewed every
+// 250 ms (besides its own renewals at half-life) keeps calling a service with tokens from one
+// Fetcher, from four goroutines, for 15 s. Two dial a
 // connection per call, two keep one and dial again after each renewal. Every call must pass: a
 // token always travels on a connection presenting the certificate it is bound to.
 func TestTokensFollowRenewalsWithNoCnfMismatch(t *testing.T) {
@@ -30,6 +30,17 @@ func TestTokensFollowRenewalsWithNoCnfMismatch(t *testing.T) {
 	var failures []string
 	var wg sync.WaitGroup
 	end := time.Now().Add(15 * time.Second)
+	wg.Add(1)
+	go func() { // renewals racing the calls
+		defer wg.Done()
+		for time.Now().Before(end) {
+			if err := caller.RenewNow(ctxFor(t)); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}()
 	for worker := range 4 {
 		wg.Add(1)
 		go func() {

@@ -104,7 +104,7 @@ func TestBootstrapRefusals(t *testing.T) {
 // TestRenewalKeepsServingWithoutRestart: a TLS server built once from ServerTLSConfig presents the
 // renewed certificate after renewal, and clients keep connecting.
 func TestRenewalKeepsServingWithoutRestart(t *testing.T) {
-	srv := workload(t, "renew", 20*time.Second) // lifetime 30 s with the backdate: renews ~5 s in
+	srv := workload(t, "renew", 20*time.Second) // lifetime 22 s with the 2 s backdate: renews ~9 s in
 	cli := workload(t, "renewclient", 0)
 	first := srv.SVID()
 

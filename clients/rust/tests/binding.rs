@@ -221,7 +221,7 @@ async fn tokens_follow_renewals_with_no_cnf_mismatch() {
     let server = start_server();
     let (caller_token, ledger_token) = set_up(&server).await;
     let ledger = serve_ledger(&server, ledger_token).await;
-    // 10 s certificates, backdated 10 s by the server: half-life comes right after each issuance.
+    // 10 s certificates, renewed every 250 ms below besides the identity's own renewals at half-life.
     let caller = Identity::bootstrap(Config {
         lanyard: server.grpc.clone(),
         trust: Trust::BundlePem(bundle_pem(&server)),
@@ -236,6 +236,14 @@ async fn tokens_follow_renewals_with_no_cnf_mismatch() {
     let failures = Arc::new(Mutex::new(Vec::new()));
     let end = Instant::now() + Duration::from_secs(15);
     let mut workers = Vec::new();
+    let renewing = caller.clone();
+    workers.push(tokio::spawn(async move {
+        // Renewals racing the calls.
+        while Instant::now() < end {
+            renewing.renew().await.expect("a renewal");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }));
     for worker in 0..4 {
         let (caller, tokens, calls, failures, ledger) =
             (caller.clone(), tokens.clone(), calls.clone(), failures.clone(), ledger.clone());
