@@ -837,7 +837,6 @@ public final class LanyardServer implements AutoCloseable {
                 .max(Duration::compareTo).orElseThrow();
     }
 
-    /** Who may call what: the request chain's authorization, as data. */
     /** Where the console is, as a browser on this host reaches it: the HTTP bind address itself (loopback). */
     private static String consoleBase(ServerConfig config) {
         String host = config.httpHost().contains(":") && !config.httpHost().startsWith("[")
@@ -845,6 +844,7 @@ public final class LanyardServer implements AutoCloseable {
         return "http://" + host + ":" + config.httpPort();
     }
 
+    /** Who may call what: the request chain's authorization, as data. */
     private static AccessPolicy accessPolicy(ServerConfig config) {
         return AccessPolicy.builder(new HashSet<>(config.adminIds()))
                 .service(ConsoleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
