@@ -363,7 +363,7 @@ public final class LanyardServer implements AutoCloseable {
                 admin.bindService(),
                 keyService.bindService(),
                 contractService.bindService(),
-                new PolicyGrpcService(policy, policyHistory, audit, clock).bindService(),
+                new PolicyGrpcService(policy, policyHistory, audit, clock, this::useExternalAlgorithms).bindService(),
                 new FederationGrpcService(federation, audit, clock).bindService(),
                 new AuditGrpcService(audit, new AuditedCall(audit, clock),
                         Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-audit-follow"))).bindService(),

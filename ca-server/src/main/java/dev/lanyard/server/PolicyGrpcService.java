@@ -23,12 +23,20 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
     private final JdbcPolicyRepository history;
     private final AuditedCall calls;
     private final Clock clock;
+    private final Runnable applied;
 
-    public PolicyGrpcService(PolicyStore store, JdbcPolicyRepository history, AuditLog audit, Clock clock) {
+    /**
+     * @param applied runs after a policy is in force here, before the reply: what the policy needs at
+     *                once (an external audience's key set, in the JWKS and discovery) is ready when
+     *                the caller hears back, not at the next change-feed poll
+     */
+    public PolicyGrpcService(PolicyStore store, JdbcPolicyRepository history, AuditLog audit, Clock clock,
+            Runnable applied) {
         this.store = store;
         this.history = history;
         this.calls = new AuditedCall(audit, clock);
         this.clock = clock;
+        this.applied = applied;
     }
 
     @Override
@@ -54,6 +62,7 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
                     // a newer version from another replica got here first; it stays in force
                 }
             }
+            applied.run();
             return ApplyPolicyResponse.newBuilder().setVersion(request.getPolicy().getVersion()).build();
         });
     }
