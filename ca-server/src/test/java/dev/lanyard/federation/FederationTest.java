@@ -77,15 +77,7 @@ class FederationTest {
 
     @Test
     void twoTrustDomainsFederateBothWaysARotationInBReachesAAndAnOutageKeepsTheLastBundle() throws Exception {
-        WebPki web = WebPki.selfSigned("localhost");
-        Path webCert = dir.resolve("b-web.pem");
-        Path webKey = dir.resolve("b-web.key");
-        web.write(webCert, webKey);
-        Path webRoots = dir.resolve("web-roots.pem");
-        Files.writeString(webRoots, Pem.certificates(List.of(web.certificate())), StandardCharsets.US_ASCII);
-        a = start("a", Map.of("trust-domain", "a.test", "http.tls", "spiffe", "federation.web-roots", webRoots.toString()));
-        b = start("b", Map.of("trust-domain", "b.test", "http.tls", "web", "http.tls.cert-file", webCert.toString(),
-                "http.tls.key-file", webKey.toString()));
+        startAOverSpiffeAndBOverWeb();
         var federationA = FederationServiceGrpc.newBlockingStub(admin(a));
         var federationB = FederationServiceGrpc.newBlockingStub(admin(b));
 
@@ -172,15 +164,7 @@ class FederationTest {
 
     @Test
     void aRevocationInBIsPushedToAsWatchersTaggedWithB() throws Exception {
-        WebPki web = WebPki.selfSigned("localhost");
-        Path webCert = dir.resolve("b-web.pem");
-        Path webKey = dir.resolve("b-web.key");
-        web.write(webCert, webKey);
-        Path webRoots = dir.resolve("web-roots.pem");
-        Files.writeString(webRoots, Pem.certificates(List.of(web.certificate())), StandardCharsets.US_ASCII);
-        a = start("a", Map.of("trust-domain", "a.test", "http.tls", "spiffe", "federation.web-roots", webRoots.toString()));
-        b = start("b", Map.of("trust-domain", "b.test", "http.tls", "web", "http.tls.cert-file", webCert.toString(),
-                "http.tls.key-file", webKey.toString()));
+        startAOverSpiffeAndBOverWeb();
         FederationServiceGrpc.newBlockingStub(admin(a)).addFederation(AddFederationRequest.newBuilder()
                 .setTrustDomain("b.test").setBundleEndpointUrl("https://localhost:" + b.httpPort() + "/bundle")
                 .setProfile(BundleEndpointProfile.HTTPS_WEB).build());
@@ -271,6 +255,19 @@ class FederationTest {
                 return event;
             }
         }
+    }
+
+    /** a.test publishes over https_spiffe; b.test over https_web with a web certificate a.test trusts. */
+    private void startAOverSpiffeAndBOverWeb() throws Exception {
+        WebPki web = WebPki.selfSigned("localhost");
+        Path webCert = dir.resolve("b-web.pem");
+        Path webKey = dir.resolve("b-web.key");
+        web.write(webCert, webKey);
+        Path webRoots = dir.resolve("web-roots.pem");
+        Files.writeString(webRoots, Pem.certificates(List.of(web.certificate())), StandardCharsets.US_ASCII);
+        a = start("a", Map.of("trust-domain", "a.test", "http.tls", "spiffe", "federation.web-roots", webRoots.toString()));
+        b = start("b", Map.of("trust-domain", "b.test", "http.tls", "web", "http.tls.cert-file", webCert.toString(),
+                "http.tls.key-file", webKey.toString()));
     }
 
     private LanyardServer start(String name, Map<String, String> settings) throws Exception {
