@@ -46,8 +46,11 @@ type options struct {
 	jwksURL   string
 	issuer    string
 	listen    string
-	control   string
-	ttl       time.Duration
+	// listener, when set (tests), serves instead of a new listener on listen: a port picked and
+	// released first could be taken by another socket before run binds it.
+	listener net.Listener
+	control  string
+	ttl      time.Duration
 	// federateWith are the federated trust domains whose services this one may call.
 	federateWith []spiffeid.TrustDomain
 }
@@ -177,9 +180,11 @@ func run(ctx context.Context, o options, log *slog.Logger, ready chan<- string) 
 		grpc.UnaryInterceptor(enforcer.UnaryServerInterceptor()),
 		grpc.StreamInterceptor(enforcer.StreamServerInterceptor()))
 	paymentsv1.RegisterPaymentsServiceServer(grpcServer, newPayments())
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
+	ln := o.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", o.listen); err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
 	}
 	served := make(chan error, 1)
 	go func() { served <- grpcServer.Serve(ln) }()

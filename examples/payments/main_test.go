@@ -66,9 +66,8 @@ func instance(t *testing.T, name string, ttl time.Duration) (control, listen str
 		t.Fatal(err)
 	}
 	listen = ln.Addr().String()
-	ln.Close()
 	o := options{lanyard: server.GRPCAddr, bundle: server.BundleFile, joinToken: token, jwksURL: server.JWKSURL(),
-		issuer: server.Issuer(), listen: listen, control: "127.0.0.1:0", ttl: ttl}
+		issuer: server.Issuer(), listen: listen, listener: ln, control: "127.0.0.1:0", ttl: ttl}
 	runCtx, stop := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -216,7 +215,7 @@ func TestRenewalWithoutRestart(t *testing.T) {
 		Audience: "payments", Scopes: []string{"payments.charge"}}); err != nil {
 		t.Fatal(err)
 	}
-	renewing, renewingTarget := instance(t, "renewing", 20*time.Second) // 30 s of life with the backdate
+	renewing, renewingTarget := instance(t, "renewing", 20*time.Second) // 22 s of life with the 2 s backdate
 	caller, callerTarget := instance(t, "caller", 0)
 	_, before := get(t, renewing, "/healthz")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
