@@ -66,6 +66,21 @@ public final class RunningServer implements AutoCloseable {
         return server;
     }
 
+    /** Whether {@code c}'s leaf and intermediate chain to one of {@code roots}, at this server's clock. */
+    public boolean chainsTo(Credential c, List<X509Certificate> roots) {
+        try {
+            java.security.cert.PKIXParameters parameters = new java.security.cert.PKIXParameters(roots.stream()
+                    .map(r -> new java.security.cert.TrustAnchor(r, null)).collect(java.util.stream.Collectors.toSet()));
+            parameters.setRevocationEnabled(false);
+            parameters.setDate(java.util.Date.from(clock().instant()));
+            java.security.cert.CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509")
+                    .generateCertPath(List.of(c.leaf(), c.chain().get(0))), parameters);
+            return true;
+        } catch (GeneralSecurityException e) {
+            return false;
+        }
+    }
+
     public MutableClock clock() {
         return clock;
     }
