@@ -1,6 +1,7 @@
 package dev.lanyard.backup;
 
 import com.google.protobuf.Timestamp;
+import dev.lanyard.store.Dialect;
 import dev.lanyard.v1.BackupChunk;
 import dev.lanyard.v1.BackupEnd;
 import dev.lanyard.v1.BackupHeader;
@@ -25,7 +26,8 @@ import java.util.Locale;
  * PostgreSQL's REPEATABLE READ and H2's SNAPSHOT both see the whole database as it was at the
  * transaction's first read, whatever commits meanwhile: the CA keys, certificates, revocations and
  * the audit chain with its head agree with each other. (H2's REPEATABLE READ would take each
- * table's snapshot at its own first read, which is not one point in time.)
+ * table's snapshot at its own first read, which is not one point in time.) SQLite's read
+ * transaction (in WAL mode) sees the database as of its first read too.
  */
 public final class SnapshotReader {
 
@@ -50,10 +52,12 @@ public final class SnapshotReader {
      *
      * @param header the server's part of the header (trust domain, time, custody); the schema version is added here
      */
-    public static Counts read(Connection c, boolean postgres, BackupHeader header, Sink sink) throws Exception {
-        if (postgres) {
+    public static Counts read(Connection c, Dialect dialect, BackupHeader header, Sink sink) throws Exception {
+        if (dialect == Dialect.POSTGRESQL) {
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             c.setReadOnly(true);
+        } else if (dialect == Dialect.SQLITE) {
+            c.setReadOnly(true); // a deferred transaction: no write lock for the length of the backup
         } else {
             try (Statement s = c.createStatement()) {
                 s.execute("set session characteristics as transaction isolation level snapshot");
@@ -67,7 +71,7 @@ public final class SnapshotReader {
             List<String> tables = StoreSchema.tables(c);
             long rows = 0;
             for (String table : tables) {
-                rows += table(c, table, sink);
+                rows += table(c, table, dialect, sink);
             }
             sink.accept(BackupChunk.newBuilder().setEnd(BackupEnd.newBuilder().setTables(tables.size()).setRows(rows))
                     .build());
@@ -77,7 +81,7 @@ public final class SnapshotReader {
         }
     }
 
-    private static long table(Connection c, String table, Sink sink) throws Exception {
+    private static long table(Connection c, String table, Dialect dialect, Sink sink) throws Exception {
         try (PreparedStatement s = c.prepareStatement("select * from " + table)) {
             s.setFetchSize(ROWS_PER_CHUNK);
             try (ResultSet rs = s.executeQuery()) {
@@ -87,6 +91,10 @@ public final class SnapshotReader {
                 for (int i = 1; i <= types.length; i++) {
                     t.addColumns(meta.getColumnName(i).toLowerCase(Locale.ROOT));
                     types[i - 1] = meta.getColumnType(i);
+                    // SQLite reports a column by the type its values have (integers, for times), not as declared.
+                    if (dialect == Dialect.SQLITE && meta.getColumnTypeName(i).toLowerCase(Locale.ROOT).startsWith("timestamp")) {
+                        types[i - 1] = Types.TIMESTAMP_WITH_TIMEZONE;
+                    }
                 }
                 sink.accept(BackupChunk.newBuilder().setTable(t).build());
                 long count = 0;

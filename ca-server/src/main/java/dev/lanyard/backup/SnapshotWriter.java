@@ -1,5 +1,6 @@
 package dev.lanyard.backup;
 
+import dev.lanyard.store.Dialect;
 import dev.lanyard.v1.BackupChunk;
 import dev.lanyard.v1.BackupHeader;
 import dev.lanyard.v1.BackupRow;
@@ -175,10 +176,13 @@ public final class SnapshotWriter {
             List<String> columns = table.getColumnsList();
             this.statement = c.prepareStatement("insert into " + table.getName() + " (" + String.join(", ", columns)
                     + ") values (" + String.join(", ", java.util.Collections.nCopies(columns.size(), "?")) + ")");
-            var meta = statement.getParameterMetaData();
             this.types = new int[columns.size()];
-            for (int i = 0; i < types.length; i++) {
-                types[i] = meta.getParameterType(i + 1);
+            // SQLite's driver knows a parameter's type only once it is bound, and a null needs none there.
+            if (Dialect.of(c) != Dialect.SQLITE) {
+                var meta = statement.getParameterMetaData();
+                for (int i = 0; i < types.length; i++) {
+                    types[i] = meta.getParameterType(i + 1);
+                }
             }
         }
 

@@ -1,5 +1,6 @@
 package dev.lanyard.backup;
 
+import dev.lanyard.store.Dialect;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -8,7 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
-/** What a snapshot and a restore read of the store's own shape, in SQL that H2 2.x and PostgreSQL both run. */
+/**
+ * What a snapshot and a restore read of the store's own shape, in SQL that H2 2.x and PostgreSQL both
+ * run; SQLite, which has no information_schema, lists its tables in sqlite_master.
+ */
 final class StoreSchema {
 
     /** Flyway's own table: it says which schema version the store is at, and is not backed up. */
@@ -32,8 +36,11 @@ final class StoreSchema {
     /** The store's tables, lower case, sorted; Flyway's history left out. */
     static List<String> tables(Connection c) throws SQLException {
         List<String> tables = new ArrayList<>();
-        try (PreparedStatement s = c.prepareStatement("select table_name from information_schema.tables"
-                + " where table_schema = current_schema and table_type = 'BASE TABLE'");
+        String sql = Dialect.of(c) == Dialect.SQLITE
+                ? "select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\'"
+                : "select table_name from information_schema.tables"
+                        + " where table_schema = current_schema and table_type = 'BASE TABLE'";
+        try (PreparedStatement s = c.prepareStatement(sql);
                 ResultSet rows = s.executeQuery()) {
             while (rows.next()) {
                 String name = rows.getString(1).toLowerCase(Locale.ROOT);
@@ -46,9 +53,15 @@ final class StoreSchema {
         return tables;
     }
 
-    /** The columns of {@code table} generated as identity (their next value is reset after a restore). */
+    /**
+     * The columns of {@code table} generated as identity (their next value is reset after a restore).
+     * None on SQLite: its autoincrement row ids continue after the largest one inserted, given or not.
+     */
     static List<String> identityColumns(Connection c, String table) throws SQLException {
         List<String> columns = new ArrayList<>();
+        if (Dialect.of(c) == Dialect.SQLITE) {
+            return columns;
+        }
         try (PreparedStatement s = c.prepareStatement("select column_name from information_schema.columns"
                 + " where table_schema = current_schema and lower(table_name) = ? and is_identity = 'YES'")) {
             s.setString(1, table);

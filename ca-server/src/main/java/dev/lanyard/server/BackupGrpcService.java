@@ -54,7 +54,7 @@ public final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImpl
                 .build();
         readers.execute(() -> {
             try (Connection c = database.openDedicatedConnection()) {
-                SnapshotReader.Counts counts = SnapshotReader.read(c, database.isPostgres(), head, flow::send);
+                SnapshotReader.Counts counts = SnapshotReader.read(c, database.dialect(), head, flow::send);
                 call.onCompleted();
                 record(actor, AuditEvent.Outcome.SUCCESS, request.getNote(), "schema " + counts.schemaVersion() + ", "
                         + counts.tables() + " tables, " + counts.rows() + " rows");

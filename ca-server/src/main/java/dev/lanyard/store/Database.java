@@ -2,29 +2,36 @@ package dev.lanyard.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.configuration.FluentConfiguration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A pooled JDBC database with the schema migrated to the current version before first use, whose
  * commits are on stable storage before they return: H2 syncs its file after each commit, one sync
- * shared by the commits that finished before it ({@link GroupSync}); PostgreSQL runs with
- * synchronous_commit (set per connection if the server's default is off).
+ * shared by the commits that finished before it ({@link GroupSync}); SQLite syncs its write-ahead
+ * log at each commit (synchronous=FULL); PostgreSQL runs with synchronous_commit (set per connection
+ * if the server's default is off).
  */
 public final class Database implements AutoCloseable {
 
@@ -47,15 +54,27 @@ public final class Database implements AutoCloseable {
     private static final String POSTGRES_SYNCHRONOUS_COMMIT = "select set_config('synchronous_commit', 'on', false)"
             + " where current_setting('synchronous_commit') = 'off'";
 
+    /**
+     * SQLite settings, on every connection. WAL: a commit appends its pages to the write-ahead log and
+     * leaves the database file to the checkpoint, which writes them back in place and lets the log be
+     * reused (the file does not grow with each commit, as H2's copy-on-write chunks do). synchronous=FULL:
+     * the log is fsync'd at every commit, before it returns (NORMAL would sync only at checkpoints,
+     * and a power loss could take the last commits). busy_timeout: a writer waits for the one writer
+     * SQLite allows at a time, as long as H2's LOCK_TIMEOUT, instead of failing at once. The schema
+     * declares no foreign keys, so foreign_keys stays off.
+     */
+    private static final Map<String, String> SQLITE_SETTINGS = Map.of("journal_mode", "WAL", "synchronous", "FULL",
+            "busy_timeout", "10000");
+
     private final HikariDataSource pool;
     private final DataSource dataSource;
     private final Optional<GroupSync> sync;
-    private final boolean h2;
+    private final Dialect dialect;
     private final Optional<ScheduledExecutorService> compaction;
 
-    private Database(HikariDataSource pool, DataSource dataSource, Optional<GroupSync> sync) {
+    private Database(HikariDataSource pool, DataSource dataSource, Optional<GroupSync> sync, Dialect dialect) {
         this.pool = pool;
-        this.h2 = sync.isPresent();
+        this.dialect = dialect;
         this.compaction = sync.map(s -> {
             ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread thread = new Thread(r, "lanyard-h2-compaction");
@@ -71,15 +90,18 @@ public final class Database implements AutoCloseable {
     }
 
     public static Database open(String jdbcUrl, String user, String password) {
-        boolean h2 = jdbcUrl.startsWith("jdbc:h2:");
-        boolean postgres = jdbcUrl.startsWith("jdbc:postgresql:");
+        Dialect dialect = Dialect.ofUrl(jdbcUrl);
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(jdbcUrl);
-        config.setUsername(user);
-        config.setPassword(password);
+        if (dialect == Dialect.SQLITE) {
+            SQLITE_SETTINGS.forEach(config::addDataSourceProperty); // SQLite has no users
+        } else {
+            config.setUsername(user);
+            config.setPassword(password);
+        }
         config.setMaximumPoolSize(8);
         config.setPoolName("lanyard");
-        if (postgres) {
+        if (dialect == Dialect.POSTGRESQL) {
             config.setConnectionInitSql(POSTGRES_SYNCHRONOUS_COMMIT);
         }
         HikariDataSource dataSource;
@@ -90,28 +112,63 @@ public final class Database implements AutoCloseable {
                     + rootMessage(e), e);
         }
         try {
+            if (dialect == Dialect.SQLITE) {
+                requireDurableSqlite(dataSource);
+            }
             // Shared migrations, and PostgreSQL's own (the triggers that notify other replicas of changes).
-            String[] locations = jdbcUrl.startsWith("jdbc:postgresql:")
+            String[] locations = dialect == Dialect.POSTGRESQL
                     ? new String[] {"classpath:db/migration", "classpath:db/vendor/postgresql"}
                     : new String[] {"classpath:db/migration"};
-            Flyway.configure().dataSource(dataSource).locations(locations).load().migrate();
-        } catch (FlywayException e) {
-            dataSource.close();
-            throw new IllegalStateException("cannot migrate the database schema: " + e.getMessage(), e);
-        }
-        if (postgres) {
-            warnIfNotDurable(dataSource);
-        }
-        if (!h2) {
-            return new Database(dataSource, dataSource, Optional.empty());
-        }
-        // CHECKPOINT SYNC stores what H2 has not written yet (MVStore commit) and forces the file (fsync).
-        GroupSync sync = new GroupSync(c -> {
-            try (PreparedStatement s = c.prepareStatement("checkpoint sync")) {
-                s.execute();
+            FluentConfiguration flyway = Flyway.configure().dataSource(dataSource).locations(locations);
+            if (dialect == Dialect.SQLITE) {
+                flyway.resourceProvider(new SqliteMigrations(flyway));
             }
-        });
-        return new Database(dataSource, new DurableDataSource(dataSource, sync), Optional.of(sync));
+            flyway.load().migrate();
+        } catch (FlywayException | IllegalStateException e) {
+            dataSource.close();
+            throw e instanceof FlywayException ? new IllegalStateException("cannot migrate the database schema: "
+                    + e.getMessage(), e) : e;
+        }
+        return switch (dialect) {
+            case POSTGRESQL -> {
+                warnIfNotDurable(dataSource);
+                yield new Database(dataSource, dataSource, Optional.empty(), dialect);
+            }
+            // SQLite syncs its log at each commit itself (synchronous=FULL): no group sync.
+            case SQLITE -> new Database(dataSource, new SqliteDataSource(dataSource), Optional.empty(), dialect);
+            case H2 -> {
+                // CHECKPOINT SYNC stores what H2 has not written yet (MVStore commit) and forces the file (fsync).
+                GroupSync sync = new GroupSync(c -> {
+                    try (PreparedStatement s = c.prepareStatement("checkpoint sync")) {
+                        s.execute();
+                    }
+                });
+                yield new Database(dataSource, new DurableDataSource(dataSource, sync), Optional.of(sync), dialect);
+            }
+        };
+    }
+
+    /** A URL may override the settings; a store that would acknowledge commits it can lose does not start. */
+    private static void requireDurableSqlite(DataSource dataSource) {
+        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
+            String journal;
+            int synchronous;
+            try (ResultSet row = s.executeQuery("pragma journal_mode")) {
+                row.next();
+                journal = row.getString(1);
+            }
+            try (ResultSet row = s.executeQuery("pragma synchronous")) {
+                row.next();
+                synchronous = row.getInt(1);
+            }
+            if (!"wal".equalsIgnoreCase(journal) || synchronous < 2) {
+                throw new IllegalStateException("SQLite runs with journal_mode=" + journal + " and synchronous="
+                        + synchronous + ": Lanyard needs journal_mode=WAL and synchronous=FULL (2) or EXTRA (3)"
+                        + " so that every commit is on stable storage before it returns; remove them from database.url");
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot read SQLite's settings: " + e.getMessage(), e);
+        }
     }
 
     /** With fsync off PostgreSQL acknowledges commits it may lose on a crash: say so at start. */
@@ -141,6 +198,25 @@ public final class Database implements AutoCloseable {
         return h2("file:" + dataDir.toAbsolutePath().resolve("lanyard"));
     }
 
+    /**
+     * An SQLite file in the data directory, {@code lanyard.db} (with its write-ahead log {@code lanyard.db-wal}
+     * beside it while it is open). Every commit is in the log and synced before it returns; see
+     * {@link #SQLITE_SETTINGS}.
+     */
+    public static Database sqliteFile(Path dataDir) {
+        return open("jdbc:sqlite:" + sqlitePath(dataDir), "", "");
+    }
+
+    /** Where {@link #sqliteFile} keeps the store. */
+    public static Path sqlitePath(Path dataDir) {
+        return dataDir.toAbsolutePath().resolve("lanyard.db");
+    }
+
+    /** Where {@link #h2File} keeps the store. */
+    public static Path h2Path(Path dataDir) {
+        return dataDir.toAbsolutePath().resolve("lanyard.mv.db");
+    }
+
     /** @param location an H2 database name: {@code file:/path/name}, or a registered file system's prefix (tests) */
     static Database h2(String location) {
         return open("jdbc:h2:" + location + H2_SETTINGS, "lanyard", "");
@@ -151,14 +227,22 @@ public final class Database implements AutoCloseable {
         return dataSource;
     }
 
-    /** PostgreSQL can push changes to replicas (LISTEN/NOTIFY); H2 cannot. */
+    /** PostgreSQL can push changes to replicas (LISTEN/NOTIFY); H2 and SQLite cannot. */
     public boolean isPostgres() {
-        return pool.getJdbcUrl().startsWith("jdbc:postgresql:");
+        return dialect == Dialect.POSTGRESQL;
+    }
+
+    public Dialect dialect() {
+        return dialect;
     }
 
     /** A connection of its own, outside the pool, for a long LISTEN (the pool would recycle it). */
     public Connection openDedicatedConnection() throws SQLException {
         Properties properties = new Properties();
+        if (dialect == Dialect.SQLITE) {
+            properties.putAll(SQLITE_SETTINGS);
+            return SqliteDataSource.wrap(DriverManager.getConnection(pool.getJdbcUrl(), properties));
+        }
         if (pool.getUsername() != null && !pool.getUsername().isEmpty()) {
             properties.setProperty("user", pool.getUsername());
         }
@@ -169,18 +253,39 @@ public final class Database implements AutoCloseable {
     }
 
     /**
-     * Bytes the store takes on disk: the H2 file (with what MVStore has not reclaimed yet), or the
-     * PostgreSQL database; -1 if it cannot be read.
+     * Bytes the store takes on disk: the H2 file (with what MVStore has not reclaimed yet), the SQLite
+     * file with its write-ahead log, or the PostgreSQL database; -1 if it cannot be read.
      */
     public long bytesOnDisk() {
         try (Connection c = pool.getConnection()) {
-            String sql = h2 ? "select setting_value from information_schema.settings where setting_name = 'info.FILE_SIZE'"
+            if (dialect == Dialect.SQLITE) {
+                return sqliteBytesOnDisk(c);
+            }
+            String sql = dialect == Dialect.H2 ? "select setting_value from information_schema.settings where setting_name = 'info.FILE_SIZE'"
                     : "select pg_database_size(current_database())";
             try (PreparedStatement s = c.prepareStatement(sql); ResultSet row = s.executeQuery()) {
                 return row.next() ? Long.parseLong(row.getString(1)) : -1;
             }
         } catch (SQLException | NumberFormatException e) {
             return -1;
+        }
+    }
+
+    private static long sqliteBytesOnDisk(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet row = s.executeQuery("pragma database_list")) {
+            row.next(); // main
+            Path file = Path.of(row.getString("file"));
+            long bytes = 0;
+            for (Path part : new Path[] {file, Path.of(file + "-wal")}) {
+                try {
+                    bytes += Files.size(part);
+                } catch (NoSuchFileException e) {
+                    // no log (yet, or after a clean close)
+                } catch (IOException e) {
+                    return -1;
+                }
+            }
+            return bytes;
         }
     }
 

@@ -65,6 +65,17 @@ abstract class RepositoryContractTest {
         repo.create(new Registration(A, List.of(), Duration.ofHours(1), T));
         if (before.isPresent()) { // H2: the store syncs its file itself (H2DurabilityTest watches the fsync)
             assertThat(db.syncCounts().orElseThrow().syncs()).isGreaterThan(before.get().syncs());
+        } else if (db.dialect() == Dialect.SQLITE) { // SQLite syncs its write-ahead log at each commit with FULL
+            try (var c = db.dataSource().getConnection(); var s = c.createStatement()) {
+                try (var row = s.executeQuery("pragma journal_mode")) {
+                    row.next();
+                    assertThat(row.getString(1)).isEqualTo("wal");
+                }
+                try (var row = s.executeQuery("pragma synchronous")) {
+                    row.next();
+                    assertThat(row.getInt(1)).isEqualTo(2); // FULL
+                }
+            }
         } else { // PostgreSQL syncs its WAL on commit unless synchronous_commit is off
             try (var c = db.dataSource().getConnection(); var s = c.createStatement();
                     var row = s.executeQuery("select current_setting('synchronous_commit')")) {
@@ -431,10 +442,13 @@ abstract class RepositoryContractTest {
 
     @Test
     void recordsWrittenBeforeTheChainAreChainedInTheirOrder() throws Exception {
-        try (var c = db.dataSource().getConnection(); var s = c.createStatement()) {
-            s.execute("insert into audit_events (id, occurred_at, actor, action, target, outcome, reason) values"
-                    + " (5, timestamp with time zone '2026-11-01 10:00:00+00', 'a', 'old.one', 't', 'SUCCESS', ''),"
-                    + " (9, timestamp with time zone '2026-11-01 10:00:01+00', 'a', 'old.two', 't', 'REFUSED', 'no')");
+        // Times bound, not literals: SQLite keeps them as integers (each store binds them its own way).
+        try (var c = db.dataSource().getConnection(); var s = c.prepareStatement("insert into audit_events"
+                + " (id, occurred_at, actor, action, target, outcome, reason) values"
+                + " (5, ?, 'a', 'old.one', 't', 'SUCCESS', ''), (9, ?, 'a', 'old.two', 't', 'REFUSED', 'no')")) {
+            Jdbc.setInstant(s, 1, Instant.parse("2026-11-01T10:00:00Z"));
+            Jdbc.setInstant(s, 2, Instant.parse("2026-11-01T10:00:01Z"));
+            s.executeUpdate();
         }
         var audit = new JdbcAuditLog(db.dataSource());
         audit.record(new AuditEvent(T, "b", "new.one", "t", AuditEvent.Outcome.SUCCESS, ""));

@@ -1,0 +1,275 @@
+package dev.lanyard.store;
+
+import java.io.PrintWriter;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.SQLFeatureNotSupportedException;
+import java.sql.SQLIntegrityConstraintViolationException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+
+/**
+ * SQLite behind the SQL the repositories write for H2 and PostgreSQL, so that they run unchanged:
+ * <ul>
+ * <li>Transactions begin IMMEDIATE: the write lock is taken at the start, so a transaction that reads
+ * then writes is serialised as {@code select ... for update} serialises it elsewhere, and the
+ * {@code for update} itself (which SQLite does not parse) is dropped. A second writer waits
+ * (busy_timeout) instead of failing. The driver's own transaction handling is not used: at
+ * {@code commit()} it begins the next transaction at once, which with IMMEDIATE would hold the write
+ * lock until the connection went back to the pool.</li>
+ * <li>{@code fetch first N rows only} becomes {@code limit N}.</li>
+ * <li>Times ({@link OffsetDateTime} bound with {@code setObject}, read with
+ * {@code getObject(column, OffsetDateTime.class)}) are integers, microseconds since the epoch in UTC:
+ * 8 bytes where ISO text takes 27, and they compare as the times do.</li>
+ * <li>Constraint violations carry the SQLState H2 and PostgreSQL give them (23505 for a duplicate key).</li>
+ * </ul>
+ */
+final class SqliteDataSource implements DataSource {
+
+    private static final int SQLITE_CONSTRAINT = 19;
+    private static final int SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
+    private static final int SQLITE_CONSTRAINT_UNIQUE = 2067;
+    private static final Pattern FOR_UPDATE = Pattern.compile("(?i)\\s+for\\s+update\\b");
+    private static final Pattern FETCH_FIRST = Pattern.compile("(?i)\\bfetch\\s+first\\s+(\\?|\\d+)\\s+rows?\\s+only\\b");
+
+    private final DataSource delegate;
+
+    SqliteDataSource(DataSource delegate) {
+        this.delegate = delegate;
+    }
+
+    /** The SQL of H2 and PostgreSQL that SQLite spells differently, in SQLite's spelling. */
+    static String translate(String sql) {
+        return FETCH_FIRST.matcher(FOR_UPDATE.matcher(sql).replaceAll("")).replaceAll("limit $1");
+    }
+
+    static long micros(Instant instant) {
+        return ChronoUnit.MICROS.between(Instant.EPOCH, instant);
+    }
+
+    static OffsetDateTime time(long micros) {
+        return OffsetDateTime.ofInstant(Instant.EPOCH.plus(micros, ChronoUnit.MICROS), ZoneOffset.UTC);
+    }
+
+    @Override
+    public Connection getConnection() throws SQLException {
+        return wrap(delegate.getConnection());
+    }
+
+    @Override
+    public Connection getConnection(String user, String password) throws SQLException {
+        return wrap(delegate.getConnection(user, password));
+    }
+
+    /** {@code connection} (in auto-commit mode, as the driver and the pool hand it out) with SQLite's differences. */
+    static Connection wrap(Connection connection) {
+        return proxy(Connection.class, new Transactions(connection));
+    }
+
+    /** Begins, commits and rolls back with SQL; everything else goes to the driver, SQL translated. */
+    private static final class Transactions implements InvocationHandler {
+        private final Connection connection;
+        private boolean inTransaction;
+        private boolean autoCommit = true;
+        private boolean readOnly;
+
+        Transactions(Connection connection) {
+            this.connection = connection;
+        }
+
+        @Override
+        public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+            switch (method.getName()) {
+                case "getAutoCommit":
+                    return autoCommit;
+                case "setAutoCommit":
+                    boolean on = (Boolean) args[0];
+                    if (on && !autoCommit) {
+                        end("commit"); // JDBC: switching auto-commit on commits the transaction
+                    }
+                    autoCommit = on;
+                    return null;
+                case "commit":
+                    end("commit");
+                    return null;
+                case "rollback":
+                    if (args == null) {
+                        end("rollback");
+                        return null;
+                    }
+                    break;
+                case "setReadOnly":
+                    readOnly = (Boolean) args[0]; // the driver fixes it at open; here it picks the BEGIN
+                    return null;
+                case "isReadOnly":
+                    return readOnly;
+                case "close":
+                    if (inTransaction) {
+                        end("rollback"); // the pool must not get a connection that holds the write lock
+                    }
+                    autoCommit = true;
+                    readOnly = false;
+                    break;
+                case "prepareStatement":
+                    args[0] = translate((String) args[0]);
+                    begin();
+                    return proxy(PreparedStatement.class, new Statements(call(connection, method, args)));
+                case "createStatement":
+                    begin();
+                    return proxy(Statement.class, new Statements(call(connection, method, args)));
+                default:
+                    break;
+            }
+            return call(connection, method, args);
+        }
+
+        /**
+         * Statements of a transaction run after BEGIN IMMEDIATE, taken when the first one is prepared. A
+         * read-only transaction (a backup's snapshot) begins DEFERRED: it sees the database as of its first
+         * read and holds no lock, so writers go on meanwhile.
+         */
+        private void begin() throws SQLException {
+            if (!autoCommit && !inTransaction) {
+                try (Statement s = connection.createStatement()) {
+                    s.execute(readOnly ? "begin deferred" : "begin immediate");
+                }
+                inTransaction = true;
+            }
+        }
+
+        private void end(String how) throws SQLException {
+            if (inTransaction) {
+                inTransaction = false;
+                try (Statement s = connection.createStatement()) {
+                    s.execute(how);
+                } catch (SQLException e) {
+                    // SQLite rolls a transaction back itself on some errors (a full disk, say): nothing left to end.
+                    if (!how.equals("rollback") || e.getMessage() == null || !e.getMessage().contains("no transaction")) {
+                        throw e;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Translates the SQL a plain statement runs, binds times as integers, and wraps result sets. */
+    private static final class Statements implements InvocationHandler {
+        private final Statement statement;
+
+        Statements(Object statement) {
+            this.statement = (Statement) statement;
+        }
+
+        @Override
+        public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+            String name = method.getName();
+            if (args != null && args.length > 0 && args[0] instanceof String sql
+                    && (name.startsWith("execute") || name.equals("addBatch"))) {
+                args[0] = translate(sql);
+            }
+            if (name.equals("setObject") && args.length >= 2) {
+                if (args[1] instanceof OffsetDateTime time) {
+                    ((PreparedStatement) statement).setLong((Integer) args[0], micros(time.toInstant()));
+                    return null;
+                }
+                if (args[1] instanceof Instant instant) {
+                    ((PreparedStatement) statement).setLong((Integer) args[0], micros(instant));
+                    return null;
+                }
+            }
+            Object result = call(statement, method, args);
+            return result instanceof ResultSet rows ? proxy(ResultSet.class, new Rows(rows)) : result;
+        }
+    }
+
+    /** Reads the integer times back as {@link OffsetDateTime}. */
+    private static final class Rows implements InvocationHandler {
+        private final ResultSet rows;
+
+        Rows(ResultSet rows) {
+            this.rows = rows;
+        }
+
+        @Override
+        public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+            if (method.getName().equals("getObject") && args.length == 2 && args[1] == OffsetDateTime.class) {
+                long micros = args[0] instanceof Integer index ? rows.getLong(index) : rows.getLong((String) args[0]);
+                return rows.wasNull() ? null : time(micros);
+            }
+            return call(rows, method, args);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> T proxy(Class<T> type, InvocationHandler handler) {
+        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, handler);
+    }
+
+    private static Object call(Object target, Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause() instanceof SQLException sql ? withSqlState(sql) : e.getCause();
+        }
+    }
+
+    /**
+     * The driver gives SQLite's result codes and no SQLState; the repositories tell a duplicate key
+     * (23505) or another constraint (class 23) by SQLState, as H2 and PostgreSQL report them.
+     */
+    static SQLException withSqlState(SQLException e) {
+        if (e.getSQLState() != null || (e.getErrorCode() & 0xff) != SQLITE_CONSTRAINT) {
+            return e;
+        }
+        boolean duplicate = e.getErrorCode() == SQLITE_CONSTRAINT_UNIQUE || e.getErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
+        return new SQLIntegrityConstraintViolationException(e.getMessage(), duplicate ? "23505" : "23000",
+                e.getErrorCode(), e);
+    }
+
+    @Override
+    public PrintWriter getLogWriter() throws SQLException {
+        return delegate.getLogWriter();
+    }
+
+    @Override
+    public void setLogWriter(PrintWriter out) throws SQLException {
+        delegate.setLogWriter(out);
+    }
+
+    @Override
+    public void setLoginTimeout(int seconds) throws SQLException {
+        delegate.setLoginTimeout(seconds);
+    }
+
+    @Override
+    public int getLoginTimeout() throws SQLException {
+        return delegate.getLoginTimeout();
+    }
+
+    @Override
+    public Logger getParentLogger() throws SQLFeatureNotSupportedException {
+        return delegate.getParentLogger();
+    }
+
+    @Override
+    public <T> T unwrap(Class<T> iface) throws SQLException {
+        return iface.isInstance(this) ? iface.cast(this) : delegate.unwrap(iface);
+    }
+
+    @Override
+    public boolean isWrapperFor(Class<?> iface) throws SQLException {
+        return iface.isInstance(this) || delegate.isWrapperFor(iface);
+    }
+}
