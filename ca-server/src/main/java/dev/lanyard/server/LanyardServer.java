@@ -44,6 +44,7 @@ import dev.lanyard.custody.Pkcs11Custody;
 import dev.lanyard.custody.SoftwareCustody;
 import dev.lanyard.store.JdbcSealedKeyRepository;
 import dev.lanyard.store.Database;
+import dev.lanyard.store.EmbeddedStore;
 import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.jwks.OpenIdConfiguration;
 import dev.lanyard.policy.PolicyFileWatcher;
@@ -439,7 +440,7 @@ public final class LanyardServer implements AutoCloseable {
         createPrivateDirectory(config.dataDir());
         Database database = config.databaseUrl().isPresent()
                 ? Database.open(config.databaseUrl().get(), config.databaseUser(), config.databasePassword())
-                : Database.h2File(config.dataDir());
+                : EmbeddedStore.of(config.dataDir(), config.embeddedStore()).open(config.dataDir());
         // HTTP binds first: with http.port=0 the URLs the server publishes must name the port it got.
         ExecutorService httpExecutor = Executors.newFixedThreadPool(4, daemonThreads("lanyard-http"));
         LanyardServer server;

@@ -3,6 +3,7 @@ package dev.lanyard.server;
 import dev.lanyard.publication.HttpLimits;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.store.Database;
+import dev.lanyard.store.EmbeddedStore;
 import dev.lanyard.token.SigningAlgorithm;
 import java.io.IOException;
 import java.io.Reader;
@@ -34,6 +35,7 @@ public record ServerConfig(
         Optional<String> databaseUrl,
         String databaseUser,
         String databasePassword,
+        Optional<EmbeddedStore> embeddedStore,
         Path kekFile,
         Optional<String> kekPassphraseEnv,
         boolean generateCa,
@@ -203,7 +205,7 @@ public record ServerConfig(
 
     private static final Set<String> KNOWN_KEYS = Set.of(
             "trust-domain", "data-dir", "grpc.host", "grpc.port", "http.host", "http.port", "public-url",
-            "database.url", "database.user", "database.password-env", "kek.file", "kek.passphrase-env",
+            "database.url", "database.user", "database.password-env", "database.embedded", "kek.file", "kek.passphrase-env",
             "ca.generate", "ca.import.root-cert", "ca.import.intermediate-cert", "ca.import.intermediate-key",
             "ca.root-ttl", "ca.intermediate-ttl", "svid.default-ttl", "svid.max-ttl", "join-token.default-ttl",
             "admin.spiffe-ids", "admin.credential-dir", "admin.credential-ttl", "server.dns-names",
@@ -347,6 +349,7 @@ public record ServerConfig(
                 Optional.ofNullable(p.getProperty("database.url")),
                 p.getProperty("database.user", ""),
                 Optional.ofNullable(System.getenv(passwordEnv)).orElse(""),
+                embeddedStore(p),
                 path(base, p.getProperty("kek.file", dataDir.resolve("kek").toString())),
                 Optional.ofNullable(p.getProperty("kek.passphrase-env")),
                 generate,
@@ -446,6 +449,19 @@ public record ServerConfig(
         }
     }
 
+    /** database.embedded: which store a new data directory gets; meaningless beside database.url. */
+    private static Optional<EmbeddedStore> embeddedStore(Properties p) {
+        String value = p.getProperty("database.embedded");
+        if (value == null) {
+            return Optional.empty();
+        }
+        if (p.getProperty("database.url") != null) {
+            throw new IllegalArgumentException("database.embedded (h2 or sqlite, in data-dir) and database.url"
+                    + " name two stores: set one of them");
+        }
+        return Optional.of(EmbeddedStore.parse(value));
+    }
+
     private static Optional<Psat> psat(Properties p, Path base) {
         if (p.getProperty("psat.cluster") == null) {
             return Optional.empty();
@@ -473,7 +489,7 @@ public record ServerConfig(
         URI url = publicUrl.getPort() != 0 ? publicUrl : URI.create(publicUrl.getScheme() + "://"
                 + publicUrl.getHost() + ":" + boundPort + publicUrl.getRawPath());
         return new ServerConfig(trustDomain, dataDir, grpcHost, grpcPort, httpHost, boundPort, url, databaseUrl,
-                databaseUser, databasePassword, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
+                databaseUser, databasePassword, embeddedStore, kekFile, kekPassphraseEnv, generateCa, caImport, rootTtl,
                 intermediateTtl, defaultSvidTtl, maxSvidTtl, joinTokenTtl, adminIds, adminCredentialDir,
                 adminCredentialTtl, serverDnsNames, serverCertificateTtl, maxCsrBytes, bundleRefreshHint, tokens,
                 revocations, callLimits, logFormat, httpLimits, grpcLimits, certificateRetention, agents, console,
@@ -486,7 +502,7 @@ public record ServerConfig(
         return "ServerConfig[trustDomain=" + trustDomain + ", dataDir=" + dataDir + ", grpc=" + grpcHost + ":" + grpcPort
                 + ", http=" + httpHost + ":" + httpPort + ", publicUrl=" + publicUrl + ", databaseUrl="
                 + databaseUrl.map(Database::redact) + ", databaseUser=" + databaseUser + ", databasePassword="
-                + (databasePassword.isEmpty() ? "" : "***") + ", kekFile=" + kekFile + ", kekPassphraseEnv="
+                + (databasePassword.isEmpty() ? "" : "***") + ", embeddedStore=" + embeddedStore + ", kekFile=" + kekFile + ", kekPassphraseEnv="
                 + kekPassphraseEnv + ", generateCa=" + generateCa + ", caImport=" + caImport + ", rootTtl=" + rootTtl
                 + ", intermediateTtl=" + intermediateTtl + ", defaultSvidTtl=" + defaultSvidTtl + ", maxSvidTtl="
                 + maxSvidTtl + ", joinTokenTtl=" + joinTokenTtl + ", adminIds=" + adminIds + ", adminCredentialDir="

@@ -86,11 +86,22 @@ class ServerConfigTest {
     }
 
     @Test
+    void theEmbeddedStoreIsChosenByDatabaseEmbeddedAndNotBesideADatabaseUrl() throws Exception {
+        assertThat(load("trust-domain=acme.internal\n").embeddedStore()).isEmpty();
+        assertThat(load("trust-domain=acme.internal\ndatabase.embedded=sqlite\n").embeddedStore())
+                .contains(dev.lanyard.store.EmbeddedStore.SQLITE);
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\ndatabase.embedded=derby\n"))
+                .hasMessageContaining("h2 or sqlite, not derby");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\ndatabase.embedded=h2\n"
+                + "database.url=jdbc:postgresql://db/lanyard\n")).hasMessageContaining("set one of them");
+    }
+
+    @Test
     void theDatabasePasswordNeverShowsInTheConfigsText() throws Exception {
         ServerConfig config = load("trust-domain=acme.internal\n");
         ServerConfig withPassword = new ServerConfig(config.trustDomain(), config.dataDir(), config.grpcHost(),
                 config.grpcPort(), config.httpHost(), config.httpPort(), config.publicUrl(), config.databaseUrl(),
-                "lanyard", "s3cret-db-password", config.kekFile(), config.kekPassphraseEnv(), config.generateCa(),
+                "lanyard", "s3cret-db-password", config.embeddedStore(), config.kekFile(), config.kekPassphraseEnv(), config.generateCa(),
                 config.caImport(), config.rootTtl(), config.intermediateTtl(), config.defaultSvidTtl(),
                 config.maxSvidTtl(), config.joinTokenTtl(), config.adminIds(), config.adminCredentialDir(),
                 config.adminCredentialTtl(), config.serverDnsNames(), config.serverCertificateTtl(), config.maxCsrBytes(),

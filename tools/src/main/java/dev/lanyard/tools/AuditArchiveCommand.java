@@ -30,7 +30,7 @@ final class AuditArchiveCommand implements Callable<Integer> {
     long before;
     @Option(names = "--out", required = true, description = "the archive file to create (never overwritten)")
     Path out;
-    @Option(names = "--data", description = "the server's data directory (H2)")
+    @Option(names = "--data", description = "the server's data directory (H2 or SQLite)")
     Path data;
     @picocli.CommandLine.Mixin
     DatabaseOptions database;

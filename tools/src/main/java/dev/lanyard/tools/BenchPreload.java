@@ -27,7 +27,7 @@ final class BenchPreload implements Callable<Integer> {
     int identities;
     @Option(names = "--trust-domain", defaultValue = "lanyard.local", description = "(default: ${DEFAULT-VALUE})")
     String trustDomain;
-    @Option(names = "--data", description = "the server's data directory (H2)")
+    @Option(names = "--data", description = "the server's data directory (H2 or SQLite)")
     Path data;
     @picocli.CommandLine.Mixin
     DatabaseOptions database;
