@@ -1,11 +1,16 @@
 package dev.lanyard.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.backup.BackupFile;
 import dev.lanyard.backup.SnapshotWriter;
 import dev.lanyard.credential.Credential;
+import dev.lanyard.registration.Registration;
+import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.store.Database;
+import dev.lanyard.store.EmbeddedStore;
+import dev.lanyard.store.JdbcRegistrationRepository;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TestPostgres;
 import dev.lanyard.v1.BackupChunk;
@@ -20,16 +25,19 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.SecureRandom;
 import java.sql.Connection;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A backup of a server on PostgreSQL, restored into H2: the snapshot is read the same way from
- * both databases, and the store it restores is the same CA. (The H2 → H2 path, the CLI and its bad
- * inputs are tools' BackupRestoreTest.)
+ * A backup of a server on one database restored into an embedded store of the other kind: the
+ * snapshot is read the same way from each, and the store it restores is the same CA. (The H2 → H2
+ * path, the CLI and its bad inputs are tools' BackupRestoreTest.)
  */
 class BackupServiceTest {
 
@@ -42,12 +50,39 @@ class BackupServiceTest {
     @Test
     void aPostgresStoreRestoresIntoH2AsTheSameCa() throws Exception {
         TestPostgres postgres = TestPostgres.get();
+        restoresAsTheSameCa(Map.of("database.url", postgres.newDatabase(), "database.user", postgres.user()),
+                EmbeddedStore.H2);
+    }
+
+    @Test
+    void anH2StoreRestoresIntoSqliteAsTheSameCa() throws Exception {
+        restoresAsTheSameCa(Map.of("database.embedded", "h2"), EmbeddedStore.SQLITE);
+    }
+
+    @Test
+    void anSqliteStoreRestoresIntoH2AsTheSameCa() throws Exception {
+        restoresAsTheSameCa(Map.of("database.embedded", "sqlite"), EmbeddedStore.H2);
+    }
+
+    @Test
+    void aRestoreRefusesAnSqliteStoreThatHoldsAnything() throws Exception {
+        try (Database sqlite = Database.sqliteFile(dir)) {
+            new JdbcRegistrationRepository(sqlite.dataSource()).create(new Registration(SpiffeId.parse(WORKLOAD),
+                    List.of(), Duration.ofHours(1), Instant.now()));
+            try (Connection c = sqlite.dataSource().getConnection()) {
+                assertThatThrownBy(() -> SnapshotWriter.requireEmpty(c))
+                        .isInstanceOf(SnapshotWriter.NotEmptyException.class)
+                        .hasMessageContaining("table registrations has rows");
+            }
+        }
+    }
+
+    private void restoresAsTheSameCa(Map<String, String> source, EmbeddedStore target) throws Exception {
         byte[] sealed;
         Credential held;
         String root;
         long chunks = 0;
-        try (RunningServer old = RunningServer.start(dir.resolve("old"), Map.of("database.url",
-                postgres.newDatabase(), "database.user", postgres.user()))) {
+        try (RunningServer old = RunningServer.start(dir.resolve("old"), source)) {
             old.register(WORKLOAD);
             held = old.bootstrap(WORKLOAD);
             root = old.server().rootFingerprint();
@@ -74,12 +109,14 @@ class BackupServiceTest {
         Files.createDirectories(restored);
         SnapshotWriter.Restored done;
         try (InputStream in = BackupFile.decrypting(new ByteArrayInputStream(sealed), PASSPHRASE);
-                Database h2 = Database.h2File(restored); Connection c = h2.dataSource().getConnection()) {
+                Database store = target.open(restored); Connection c = store.dataSource().getConnection()) {
             done = SnapshotWriter.restore(in, c);
         }
         assertThat(done.rows()).isGreaterThan(10);
         Files.copy(dir.resolve("old").resolve("kek"), restored.resolve("kek"), StandardCopyOption.COPY_ATTRIBUTES);
+        // Started without database.embedded: the restored directory's own store is found and kept.
         try (RunningServer again = RunningServer.start(restored)) {
+            assertThat(EmbeddedStore.of(restored, java.util.Optional.empty())).isEqualTo(target);
             assertThat(again.server().rootFingerprint()).isEqualTo(root);
             assertThat(again.renew(held).chain()).containsExactlyElementsOf(held.chain());
             again.register("spiffe://lanyard.local/ns/shop/sa/new"); // identity columns continue after the restored ids

@@ -40,10 +40,11 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** A server process killed (SIGKILL, no shutdown hook) right after a revocation returned. */
+/** A server process killed (SIGKILL, no shutdown hook) right after a revocation returned, on either embedded store. */
 class KilledServerTest {
 
     static final String WORKLOAD = "spiffe://lanyard.local/ns/shop/sa/web";
@@ -63,8 +64,12 @@ class KilledServerTest {
         }
     }
 
-    @Test
-    void aRevocationThatReturnedSurvivesAKill() throws Exception {
+    String store;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"h2", "sqlite"})
+    void aRevocationThatReturnedSurvivesAKill(String embedded) throws Exception {
+        store = embedded;
         start(0, 0);
         Credential admin = new CredentialDirectory(dir.resolve("admin")).read(CryptoProviders.bouncyCastleOnly());
         AdminServiceGrpc.newBlockingStub(channel(admin)).createRegistration(
@@ -113,7 +118,8 @@ class KilledServerTest {
     private void start(int grpc, int http) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                DevServerProcess.class.getName(), dir.toString(), Integer.toString(grpc), Integer.toString(http))
+                DevServerProcess.class.getName(), dir.toString(), Integer.toString(grpc), Integer.toString(http),
+                "database.embedded=" + store)
                 .redirectErrorStream(true).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         List<String> lines = new ArrayList<>();

@@ -16,8 +16,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Group commit when the database goes away: waiting appends fail together, not one outage each. */
 class AuditAppenderTest {
@@ -31,9 +32,10 @@ class AuditAppenderTest {
         db.close();
     }
 
-    @Test
-    void appendsWaitingWhileTheDatabaseGoesDownFailTogetherWithOneAttempt() throws Exception {
-        db = Database.h2File(dir);
+    @ParameterizedTest
+    @EnumSource(EmbeddedStore.class)
+    void appendsWaitingWhileTheDatabaseGoesDownFailTogetherWithOneAttempt(EmbeddedStore store) throws Exception {
+        db = store.open(dir);
         var audit = new JdbcAuditLog(db.dataSource()); // chains on start, before the outage is staged
         var gate = new CountDownLatch(1);
         var down = new AtomicBoolean();

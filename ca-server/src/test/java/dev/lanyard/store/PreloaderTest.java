@@ -15,8 +15,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Preloaded records look like the server's: certificates findable, each with an audit record in an intact chain. */
 class PreloaderTest {
@@ -26,9 +27,10 @@ class PreloaderTest {
     @TempDir
     Path dir;
 
-    @Test
-    void preloadedIssuancesJoinTheChainAndTheServersOwnAppendsFollowThem() {
-        try (Database db = Database.h2File(dir)) {
+    @ParameterizedTest
+    @EnumSource(EmbeddedStore.class)
+    void preloadedIssuancesJoinTheChainAndTheServersOwnAppendsFollowThem(EmbeddedStore store) {
+        try (Database db = store.open(dir)) {
             var audit = new JdbcAuditLog(db.dataSource());
             audit.record(new AuditEvent(NOW, "admin", "registration.create", "x", AuditEvent.Outcome.SUCCESS, ""));
             List<Long> progress = new ArrayList<>();
