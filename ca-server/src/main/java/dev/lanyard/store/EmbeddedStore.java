@@ -48,6 +48,11 @@ public enum EmbeddedStore {
         return existing.or(() -> configured).orElse(FOR_NEW_DIRECTORIES);
     }
 
+    /** The store {@code dataDir} holds (or a new one of the default kind), as a server started there opens it. */
+    public static Database openIn(Path dataDir) {
+        return of(dataDir, Optional.empty()).open(dataDir);
+    }
+
     /** Opens (and creates, in a new directory) this store in {@code dataDir}, migrated to the current schema. */
     public Database open(Path dataDir) {
         return this == H2 ? Database.h2File(dataDir) : Database.sqliteFile(dataDir);

@@ -7,6 +7,7 @@ import com.google.protobuf.Message;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.store.Database;
+import dev.lanyard.store.EmbeddedStore;
 import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.AdminServiceGrpc;
@@ -86,7 +87,7 @@ class AdminServiceTest {
         assertRefused(() -> AdminServiceGrpc.newBlockingStub(lanyard.channel(workload))
                         .listRegistrations(ListRegistrationsRequest.getDefaultInstance()),
                 Status.Code.PERMISSION_DENIED, "not an admin");
-        try (Database db = Database.h2File(lanyard.dataDir())) {
+        try (Database db = EmbeddedStore.openIn(lanyard.dataDir())) {
             List<AuditEvent> events = new JdbcAuditLog(db.dataSource()).recent(50);
             assertThat(events).anySatisfy(e -> {
                 assertThat(e.actor()).isEqualTo(WORKLOAD);

@@ -315,7 +315,7 @@ class LanyardCliTest {
         Run tail = admin("audit", "tail", "-n", "50");
         assertThat(tail.out()).contains("SUCCESS", "registration.create " + ID, "join-token.create");
 
-        try (var db = dev.lanyard.store.Database.h2File(dir.resolve("data"));
+        try (var db = dev.lanyard.store.EmbeddedStore.openIn(dir.resolve("data"));
                 var c = db.dataSource().getConnection(); var s = c.createStatement()) {
             s.executeUpdate("update audit_events set actor = 'spiffe://lanyard.local/someone-else'"
                     + " where action = 'registration.create'");
@@ -325,7 +325,7 @@ class LanyardCliTest {
         assertThat(broken.exit()).isEqualTo(ExitCodes.VERIFICATION);
         assertThat(broken.err()).contains("record " + edited + " was edited");
 
-        try (var db = dev.lanyard.store.Database.h2File(dir.resolve("data"));
+        try (var db = dev.lanyard.store.EmbeddedStore.openIn(dir.resolve("data"));
                 var c = db.dataSource().getConnection(); var s = c.createStatement()) {
             s.executeUpdate("delete from audit_events where id <= " + edited);
         }
