@@ -192,10 +192,10 @@ public final class Database implements AutoCloseable {
     }
 
     /**
-     * The embedded default: an H2 file in the data directory. H2 normally writes commits up to
-     * 500 ms later (WRITE_DELAY); with 0 every commit reaches the file before it returns, and the
-     * sync after it (see {@link #open}) puts it on stable storage, so neither a killed server nor a
-     * power loss loses what it acknowledged.
+     * An H2 file in the data directory (the embedded store before SQLite; such directories keep it).
+     * H2 normally writes commits up to 500 ms later (WRITE_DELAY); with 0 every commit reaches the
+     * file before it returns, and the sync after it (see {@link #open}) puts it on stable storage, so
+     * neither a killed server nor a power loss loses what it acknowledged.
      */
     public static Database h2File(Path dataDir) {
         return h2("file:" + dataDir.toAbsolutePath().resolve("lanyard"));

@@ -23,7 +23,7 @@ final class DatabaseOptions {
     @Option(names = "--database-password-env", description = "environment variable holding the database password")
     String passwordEnv;
     @Option(names = "--embedded", description = "h2 or sqlite: the store a new data directory gets (as database.embedded"
-            + " in the server config; default h2); a directory that holds a store keeps it")
+            + " in the server config; default sqlite); a directory that holds a store keeps it")
     String embedded;
 
     /** A usage error unless exactly one of the data directory ({@code dirOption}) and --database-url was given. */

@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
         "  ./lanyard restore --from lanyard.backup --passphrase-file backup.key \\",
         "      --database-url jdbc:postgresql://db/lanyard --database-user lanyard --database-password-env PGPASSWORD"},
         name = "restore", description = "Offline, before the new server starts: write a backup into a new data"
-            + " directory (H2, or SQLite with --embedded sqlite) or an empty PostgreSQL database. The server started"
+            + " directory (SQLite, or H2 with --embedded h2) or an empty PostgreSQL database. The server started"
             + " on it is the same CA, with the same"
             + " registrations, certificates, revocations and audit chain; it needs the KEK the backed-up server used"
             + " (kek.file, or the passphrase).")
@@ -39,8 +39,8 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--passphrase-file", required = true, description = "the file with the passphrase it was encrypted"
             + " with")
     Path passphraseFile;
-    @Option(names = "--data-dir", description = "the new server's data directory (H2, or SQLite with --embedded"
-            + " sqlite); must not exist or be empty")
+    @Option(names = "--data-dir", description = "the new server's data directory (SQLite, or H2 with --embedded"
+            + " h2); must not exist or be empty")
     Path dataDir;
     @picocli.CommandLine.Mixin
     DatabaseOptions database; // an empty PostgreSQL database instead of --data-dir
