@@ -116,12 +116,14 @@ final class SqliteDataSource implements DataSource {
                 case "isReadOnly":
                     return readOnly;
                 case "close":
-                    if (inTransaction) {
+                    try {
                         end("rollback"); // the pool must not get a connection that holds the write lock
+                    } finally {
+                        autoCommit = true;
+                        readOnly = false;
+                        call(connection, method, args);
                     }
-                    autoCommit = true;
-                    readOnly = false;
-                    break;
+                    return null;
                 case "prepareStatement":
                     args[0] = translate((String) args[0]);
                     begin();
