@@ -1,13 +1,9 @@
 package dev.lanyard.store;
 
-import java.io.PrintWriter;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 
 /**
@@ -15,13 +11,12 @@ import javax.sql.DataSource;
  * repository writes through {@link Jdbc#inTransaction}, so no write path can forget the sync.
  * Writes in auto-commit mode are not covered; Lanyard makes none after the schema migration.
  */
-final class DurableDataSource implements DataSource {
+final class DurableDataSource extends ConnectionWrappingDataSource {
 
-    private final DataSource delegate;
     private final GroupSync sync;
 
     DurableDataSource(DataSource delegate, GroupSync sync) {
-        this.delegate = delegate;
+        super(delegate);
         this.sync = sync;
     }
 
@@ -30,16 +25,7 @@ final class DurableDataSource implements DataSource {
     }
 
     @Override
-    public Connection getConnection() throws SQLException {
-        return durable(delegate.getConnection());
-    }
-
-    @Override
-    public Connection getConnection(String user, String password) throws SQLException {
-        return durable(delegate.getConnection(user, password));
-    }
-
-    private Connection durable(Connection connection) {
+    Connection wrapConnection(Connection connection) {
         return (Connection) Proxy.newProxyInstance(Connection.class.getClassLoader(), new Class<?>[] {Connection.class},
                 (proxy, method, args) -> {
                     Object result = invoke(connection, method, args);
@@ -56,40 +42,5 @@ final class DurableDataSource implements DataSource {
         } catch (InvocationTargetException e) {
             throw e.getCause();
         }
-    }
-
-    @Override
-    public PrintWriter getLogWriter() throws SQLException {
-        return delegate.getLogWriter();
-    }
-
-    @Override
-    public void setLogWriter(PrintWriter out) throws SQLException {
-        delegate.setLogWriter(out);
-    }
-
-    @Override
-    public void setLoginTimeout(int seconds) throws SQLException {
-        delegate.setLoginTimeout(seconds);
-    }
-
-    @Override
-    public int getLoginTimeout() throws SQLException {
-        return delegate.getLoginTimeout();
-    }
-
-    @Override
-    public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-        return delegate.getParentLogger();
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws SQLException {
-        return iface.isInstance(this) ? iface.cast(this) : delegate.unwrap(iface);
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) throws SQLException {
-        return iface.isInstance(this) || delegate.isWrapperFor(iface);
     }
 }

@@ -1,6 +1,5 @@
 package dev.lanyard.store;
 
-import java.io.PrintWriter;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -9,14 +8,12 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
 import java.sql.SQLIntegrityConstraintViolationException;
 import java.sql.Statement;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
-import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
@@ -36,7 +33,7 @@ import javax.sql.DataSource;
  * <li>Constraint violations carry the SQLState H2 and PostgreSQL give them (23505 for a duplicate key).</li>
  * </ul>
  */
-final class SqliteDataSource implements DataSource {
+final class SqliteDataSource extends ConnectionWrappingDataSource {
 
     private static final int SQLITE_CONSTRAINT = 19;
     private static final int SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
@@ -44,10 +41,8 @@ final class SqliteDataSource implements DataSource {
     private static final Pattern FOR_UPDATE = Pattern.compile("(?i)\\s+for\\s+update\\b");
     private static final Pattern FETCH_FIRST = Pattern.compile("(?i)\\bfetch\\s+first\\s+(\\?|\\d+)\\s+rows?\\s+only\\b");
 
-    private final DataSource delegate;
-
     SqliteDataSource(DataSource delegate) {
-        this.delegate = delegate;
+        super(delegate);
     }
 
     /** The SQL of H2 and PostgreSQL that SQLite spells differently, in SQLite's spelling. */
@@ -64,13 +59,8 @@ final class SqliteDataSource implements DataSource {
     }
 
     @Override
-    public Connection getConnection() throws SQLException {
-        return wrap(delegate.getConnection());
-    }
-
-    @Override
-    public Connection getConnection(String user, String password) throws SQLException {
-        return wrap(delegate.getConnection(user, password));
+    Connection wrapConnection(Connection connection) {
+        return wrap(connection);
     }
 
     /** {@code connection} (in auto-commit mode, as the driver and the pool hand it out) with SQLite's differences. */
@@ -238,40 +228,5 @@ final class SqliteDataSource implements DataSource {
         boolean duplicate = e.getErrorCode() == SQLITE_CONSTRAINT_UNIQUE || e.getErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
         return new SQLIntegrityConstraintViolationException(e.getMessage(), duplicate ? "23505" : "23000",
                 e.getErrorCode(), e);
-    }
-
-    @Override
-    public PrintWriter getLogWriter() throws SQLException {
-        return delegate.getLogWriter();
-    }
-
-    @Override
-    public void setLogWriter(PrintWriter out) throws SQLException {
-        delegate.setLogWriter(out);
-    }
-
-    @Override
-    public void setLoginTimeout(int seconds) throws SQLException {
-        delegate.setLoginTimeout(seconds);
-    }
-
-    @Override
-    public int getLoginTimeout() throws SQLException {
-        return delegate.getLoginTimeout();
-    }
-
-    @Override
-    public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-        return delegate.getParentLogger();
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws SQLException {
-        return iface.isInstance(this) ? iface.cast(this) : delegate.unwrap(iface);
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) throws SQLException {
-        return iface.isInstance(this) || delegate.isWrapperFor(iface);
     }
 }
