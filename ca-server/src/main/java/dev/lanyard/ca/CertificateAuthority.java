@@ -5,20 +5,21 @@ import dev.lanyard.spiffe.SpiffeId;
 import java.math.BigInteger;
 import java.net.URI;
 import java.security.PublicKey;
-import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.Date;
+import java.util.Arrays;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1IA5String;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
 import org.bouncycastle.asn1.x509.AuthorityKeyIdentifier;
 import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Certificate;
 import org.bouncycastle.asn1.x509.CRLDistPoint;
 import org.bouncycastle.asn1.x509.DistributionPoint;
 import org.bouncycastle.asn1.x509.DistributionPointName;
@@ -29,7 +30,7 @@ import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
 import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
-import org.bouncycastle.cert.CertIOException;
+import org.bouncycastle.asn1.x509.TBSCertificate;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 
 /**
@@ -93,9 +94,11 @@ public final class CertificateAuthority {
         }
         BigInteger serial = serials.next();
         boolean rsa = subjectKey.getAlgorithm().equals("RSA");
+        Instant notBefore = now.minus(backdate(Duration.between(now, notAfter))).truncatedTo(ChronoUnit.SECONDS);
+        notAfter = notAfter.truncatedTo(ChronoUnit.SECONDS);
         try {
             X509v3CertificateBuilder builder = new X509v3CertificateBuilder(issuerName, serial,
-                    Date.from(now.minus(backdate(Duration.between(now, notAfter)))), Date.from(notAfter), SUBJECT,
+                    CertificateTimes.time(notBefore), CertificateTimes.time(notAfter), SUBJECT,
                     SubjectPublicKeyInfo.getInstance(subjectKey.getEncoded()));
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
             builder.addExtension(Extension.keyUsage, true, new KeyUsage(
@@ -106,12 +109,10 @@ public final class CertificateAuthority {
             builder.addExtension(Extension.authorityKeyIdentifier, false, authorityKeyId);
             builder.addExtension(Extension.subjectAlternativeName, false, sans(id, dnsNames));
             builder.addExtension(Extension.cRLDistributionPoints, false, crlDistributionPoint);
-            X509Certificate certificate = X509.certificate(builder.build(
-                    new SignatureContentSigner(ca.intermediate().signer())));
-            validate(certificate, id, dnsNames);
-            return new IssuedSvid(id, certificate, ca.chain(), serial, serial.toString(16),
-                    Pem.sha256Fingerprint(certificate), ca.intermediate().keyId());
-        } catch (CertIOException e) {
+            byte[] der = builder.build(new SignatureContentSigner(ca.intermediate().signer())).getEncoded();
+            validate(der, id, dnsNames, notBefore, notAfter);
+            return new IssuedSvid(id, der, notBefore, notAfter, ca.chain(), serial, ca.intermediate().keyId());
+        } catch (java.io.IOException e) {
             throw new IllegalStateException("cannot build an X.509-SVID", e);
         }
     }
@@ -131,30 +132,38 @@ public final class CertificateAuthority {
     }
 
     /**
-     * Reads back what was signed and checks the profile, so a builder mistake can never leave the
-     * server. The signature itself is not re-verified: for ECDSA that would double the cost of
-     * every issuance to guard against a fault the signer does not have.
+     * Reads back what was signed, from its DER, and checks the profile, so a builder mistake can never
+     * leave the server. The signature itself is not re-verified: for ECDSA that would double the cost
+     * of every issuance to guard against a fault the signer does not have.
      */
-    private void validate(X509Certificate certificate, SpiffeId id, List<String> dnsNames) {
+    private void validate(byte[] der, SpiffeId id, List<String> dnsNames, Instant notBefore, Instant notAfter) {
+        TBSCertificate tbs;
         try {
-            Collection<List<?>> sans = certificate.getSubjectAlternativeNames();
-            long uris = sans.stream().filter(san -> (Integer) san.get(0) == GeneralName.uniformResourceIdentifier)
-                    .count();
-            List<Object> dns = sans.stream().filter(san -> (Integer) san.get(0) == GeneralName.dNSName)
-                    .map(san -> (Object) san.get(1)).toList();
-            boolean ok = certificate.getBasicConstraints() == -1
-                    && uris == 1
-                    && sans.stream().anyMatch(san -> id.toString().equals(san.get(1)))
-                    && dns.equals(dnsNames.stream().filter(n -> !ipLiteral(n)).toList())
-                    && sans.stream().filter(san -> (Integer) san.get(0) == GeneralName.iPAddress).count()
-                            == dnsNames.stream().filter(CertificateAuthority::ipLiteral).count()
-                    && !certificate.getNotAfter().toInstant().isAfter(issuerNotAfter)
-                    && certificate.getIssuerX500Principal().equals(ca.intermediate().certificate().getSubjectX500Principal());
-            if (!ok) {
-                throw new IllegalStateException("a signed certificate does not match the X.509-SVID profile");
-            }
-        } catch (CertificateParsingException e) {
+            tbs = Certificate.getInstance(der).getTBSCertificate();
+        } catch (RuntimeException e) {
             throw new IllegalStateException("a signed certificate cannot be read back", e);
         }
+        BasicConstraints constraints = BasicConstraints.fromExtensions(tbs.getExtensions());
+        GeneralName[] sans = GeneralNames.fromExtensions(tbs.getExtensions(), Extension.subjectAlternativeName)
+                .getNames();
+        List<String> uris = names(sans, GeneralName.uniformResourceIdentifier);
+        List<String> dns = names(sans, GeneralName.dNSName);
+        long ips = Arrays.stream(sans).filter(san -> san.getTagNo() == GeneralName.iPAddress).count();
+        boolean ok = constraints != null && !constraints.isCA()
+                && uris.equals(List.of(id.toString()))
+                && dns.equals(dnsNames.stream().filter(n -> !ipLiteral(n)).toList())
+                && ips == dnsNames.stream().filter(CertificateAuthority::ipLiteral).count()
+                && tbs.getStartDate().equals(CertificateTimes.time(notBefore))
+                && tbs.getEndDate().equals(CertificateTimes.time(notAfter))
+                && !notAfter.isAfter(issuerNotAfter)
+                && tbs.getIssuer().equals(issuerName);
+        if (!ok) {
+            throw new IllegalStateException("a signed certificate does not match the X.509-SVID profile");
+        }
+    }
+
+    private static List<String> names(GeneralName[] sans, int tag) {
+        return Arrays.stream(sans).filter(san -> san.getTagNo() == tag)
+                .map(san -> ASN1IA5String.getInstance(san.getName()).getString()).toList();
     }
 }

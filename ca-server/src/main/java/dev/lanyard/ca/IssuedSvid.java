@@ -1,15 +1,108 @@
 package dev.lanyard.ca;
 
 import dev.lanyard.spiffe.SpiffeId;
+import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.util.HexFormat;
 import java.util.List;
 
-/** A freshly signed X.509-SVID with what the store and the response need of it. */
-public record IssuedSvid(SpiffeId spiffeId, X509Certificate certificate, List<X509Certificate> chain,
-        BigInteger serial, String serialHex, String sha256Fingerprint, String issuerKeyId) {
+/**
+ * A freshly signed X.509-SVID with what the store and the response need of it. It is kept as the
+ * DER that was signed: a renewal answers with those bytes and records the times, so the JCA object
+ * is only made for the few callers that need one ({@link #certificate()}). Parsing every issued
+ * certificate with the JDK's factory cost a sixth of a renewal, and its cache of parsed certificates
+ * kept each one alive long enough to reach the old generation.
+ */
+public final class IssuedSvid {
 
-    public IssuedSvid {
-        chain = List.copyOf(chain);
+    private final SpiffeId spiffeId;
+    private final byte[] der;
+    private final Instant notBefore;
+    private final Instant notAfter;
+    private final List<X509Certificate> chain;
+    private final BigInteger serial;
+    private final String serialHex;
+    private final String sha256Fingerprint;
+    private final String issuerKeyId;
+    private volatile X509Certificate certificate;
+
+    public IssuedSvid(SpiffeId spiffeId, byte[] der, Instant notBefore, Instant notAfter,
+            List<X509Certificate> chain, BigInteger serial, String issuerKeyId) {
+        this.spiffeId = spiffeId;
+        this.der = der.clone();
+        this.notBefore = notBefore;
+        this.notAfter = notAfter;
+        this.chain = List.copyOf(chain);
+        this.serial = serial;
+        this.serialHex = serial.toString(16);
+        this.sha256Fingerprint = sha256Hex(der);
+        this.issuerKeyId = issuerKeyId;
+    }
+
+    public SpiffeId spiffeId() {
+        return spiffeId;
+    }
+
+    /** The certificate's DER (a copy). */
+    public byte[] der() {
+        return der.clone();
+    }
+
+    public Instant notBefore() {
+        return notBefore;
+    }
+
+    public Instant notAfter() {
+        return notAfter;
+    }
+
+    /** The certificate as a JCA object, parsed on first use. */
+    public X509Certificate certificate() {
+        X509Certificate parsed = certificate;
+        if (parsed == null) {
+            try {
+                parsed = (X509Certificate) CertificateFactory.getInstance("X.509")
+                        .generateCertificate(new ByteArrayInputStream(der));
+            } catch (CertificateException e) {
+                throw new IllegalStateException("a certificate we signed cannot be parsed", e);
+            }
+            certificate = parsed;
+        }
+        return parsed;
+    }
+
+    public List<X509Certificate> chain() {
+        return chain;
+    }
+
+    public BigInteger serial() {
+        return serial;
+    }
+
+    public String serialHex() {
+        return serialHex;
+    }
+
+    /** SHA-256 of the DER, lower-case hex. */
+    public String sha256Fingerprint() {
+        return sha256Fingerprint;
+    }
+
+    public String issuerKeyId() {
+        return issuerKeyId;
+    }
+
+    private static String sha256Hex(byte[] der) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(der));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("no SHA-256", e);
+        }
     }
 }

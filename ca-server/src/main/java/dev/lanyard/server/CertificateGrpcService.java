@@ -71,9 +71,9 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
     static CertificateResponse toResponse(IssuedSvid svid, TrustAuthorities authorities) {
         CertificateResponse.Builder b = CertificateResponse.newBuilder()
                 .setSpiffeId(svid.spiffeId().toString())
-                .setCertificate(Protos.der(svid.certificate()))
+                .setCertificate(com.google.protobuf.ByteString.copyFrom(svid.der()))
                 .setSerialNumber(svid.serialHex())
-                .setExpiresAt(Protos.timestamp(svid.certificate().getNotAfter().toInstant()));
+                .setExpiresAt(Protos.timestamp(svid.notAfter()));
         for (X509Certificate intermediate : svid.chain()) {
             b.addChain(Protos.der(intermediate));
         }

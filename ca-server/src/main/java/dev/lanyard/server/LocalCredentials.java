@@ -44,7 +44,7 @@ final class LocalCredentials {
         KeyPair keys = newKeyPair();
         IssuedSvid svid = ca.get().issue(keys.getPublic(), id, dnsNames, ttl);
         issued.record(new IssuedCertificateRecord(svid.serialHex(), id,
-                svid.certificate().getNotBefore().toInstant(), svid.certificate().getNotAfter().toInstant(),
+                svid.notBefore(), svid.notAfter(),
                 svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
                 new AuditEvent(clock.instant(), "lanyard", "certificate.local", id + " serial " + svid.serialHex(),
                         AuditEvent.Outcome.SUCCESS, ""));

@@ -165,7 +165,7 @@ public final class SvidIssuer {
         try {
             issued.recordForWorkload(new IssuedCertificateRecord(
                     svid.serialHex(), registration.spiffeId(),
-                    svid.certificate().getNotBefore().toInstant(), svid.certificate().getNotAfter().toInstant(),
+                    svid.notBefore(), svid.notAfter(),
                     svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
                     new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
                             + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerial);

@@ -58,6 +58,32 @@ class CertificateAuthorityTest {
         assertThat(svid.serialHex()).isEqualTo(leaf.getSerialNumber().toString(16));
         assertThat(svid.chain()).containsExactly(ca.intermediate().certificate());
         assertThat(svid.issuerKeyId()).isEqualTo(ca.intermediate().keyId());
+        // What the store records and the response carries, without parsing the certificate again.
+        assertThat(svid.der()).isEqualTo(leaf.getEncoded());
+        assertThat(svid.notBefore()).isEqualTo(leaf.getNotBefore().toInstant());
+        assertThat(svid.notAfter()).isEqualTo(leaf.getNotAfter().toInstant());
+        assertThat(svid.sha256Fingerprint()).isEqualTo(dev.lanyard.crypto.Pem.sha256Fingerprint(leaf));
+    }
+
+    @Test
+    void validityTimesAreEncodedAsBouncyCastleEncodesThemOnBothSidesOf2050() throws Exception {
+        for (String time : List.of("1950-01-01T00:00:00Z", "2026-12-01T10:11:12Z", "2049-12-31T23:59:59Z",
+                "2050-01-01T00:00:00Z", "2100-06-30T12:00:00Z", "1949-12-31T23:59:59Z")) {
+            Instant instant = Instant.parse(time);
+            assertThat(CertificateTimes.time(instant).getEncoded())
+                    .as(time).isEqualTo(new org.bouncycastle.asn1.x509.Time(java.util.Date.from(instant)).getEncoded());
+            assertThat(CertificateTimes.time(instant).getDate().toInstant()).as(time).isEqualTo(instant);
+        }
+    }
+
+    @Test
+    void subSecondClockReadingsAreCutToTheSecondTheCertificateCarries() throws Exception {
+        clock.set(NOW.plusMillis(999));
+        IssuedSvid svid = authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofHours(1));
+
+        assertThat(svid.notBefore()).isEqualTo(svid.certificate().getNotBefore().toInstant()).isEqualTo(NOW.minusSeconds(10));
+        assertThat(svid.notAfter()).isEqualTo(svid.certificate().getNotAfter().toInstant())
+                .isEqualTo(NOW.plus(Duration.ofHours(1)));
     }
 
     @Test
