@@ -25,9 +25,11 @@ public interface IssuedCertificateRepository {
      * As {@link #record}, for a workload: in the same transaction, ordered with any revocation of its
      * identity (see the store's {@code IdentityOrder}), it is refused with a
      * {@link dev.lanyard.refusal.RefusedInTransaction} when the identity has no registration or is
-     * revoked, or {@code presentedSerial} (the certificate a renewal came with) is.
+     * revoked, or {@code presentedSerial} (the certificate a renewal came with) is; retryably when the
+     * registration is not {@code decidedOn}, the one it was issued under (a node agent's SVID: not compared).
      */
-    void recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, Optional<String> presentedSerial);
+    void recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, Optional<String> presentedSerial,
+            dev.lanyard.registration.Registration decidedOn);
 
     Optional<IssuedCertificateRecord> findBySerial(String serialHex);
 

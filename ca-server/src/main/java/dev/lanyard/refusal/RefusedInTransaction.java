@@ -10,13 +10,28 @@ public final class RefusedInTransaction extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     private final Refusal refusal;
+    private final boolean retryable;
 
     public RefusedInTransaction(Refusal refusal) {
+        this(refusal, false);
+    }
+
+    private RefusedInTransaction(Refusal refusal, boolean retryable) {
         super(refusal.getMessage(), null, false, false);
         this.refusal = refusal;
+        this.retryable = retryable;
+    }
+
+    /** A refusal because what the request was decided on changed meanwhile: deciding again may succeed. */
+    public static RefusedInTransaction retryable(Refusal refusal) {
+        return new RefusedInTransaction(refusal, true);
     }
 
     public Refusal refusal() {
         return refusal;
+    }
+
+    public boolean retryable() {
+        return retryable;
     }
 }

@@ -4,6 +4,8 @@ import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
 import java.sql.Connection;
 import java.sql.SQLException;
+import dev.lanyard.registration.Registration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
@@ -25,6 +27,21 @@ final class IdentityOrder {
                 s -> s.setString(1, spiffeId), row -> row.getString(1)).isEmpty();
     }
 
+    /**
+     * As {@link #lock}, for a workload; what an issuance decides on of the locked registration (its DNS
+     * names, longest lifetime and creation time), which also tells one registration from another made
+     * for the same SPIFFE ID after a delete (registrations are never updated).
+     */
+    private static Optional<String> lockRegistration(Connection c, String spiffeId) throws SQLException {
+        return Jdbc.query(c, "select dns_names, max_ttl_seconds, created_at from registrations where spiffe_id = ?"
+                + " for update", s -> s.setString(1, spiffeId), row -> decided(row.getString("dns_names"),
+                        row.getLong("max_ttl_seconds"), Jdbc.getInstant(row, "created_at"))).stream().findFirst();
+    }
+
+    private static String decided(String dnsNames, long maxTtlSeconds, Instant createdAt) {
+        return dnsNames + "|" + maxTtlSeconds + "|" + createdAt;
+    }
+
     private static boolean isAgent(String spiffeId) {
         int path = spiffeId.indexOf('/', "spiffe://".length());
         return path > 0 && spiffeId.startsWith(dev.lanyard.registration.Selectors.AGENT_PREFIX, path);
@@ -32,10 +49,25 @@ final class IdentityOrder {
 
     /**
      * Locks the identity and refuses (rolling the transaction back) when it has no registration, it
-     * is revoked, or the certificate the caller presented ({@code presentedSerial}) is.
+     * is revoked, or the certificate the caller presented ({@code presentedSerial}) is; and, retryably,
+     * when a workload's registration is not {@code decidedOn}, the one the caller decided on (it was
+     * deleted and created again meanwhile). A node agent's own SVID is decided on its agents row, not
+     * compared.
      */
-    static void lockUnrevoked(Connection c, String spiffeId, Optional<String> presentedSerial) throws SQLException {
-        if (!lock(c, spiffeId)) {
+    static void lockUnrevoked(Connection c, String spiffeId, Optional<String> presentedSerial,
+            Optional<Registration> decidedOn) throws SQLException {
+        if (decidedOn.isPresent() && !isAgent(spiffeId)) {
+            Optional<String> locked = lockRegistration(c, spiffeId);
+            if (locked.isEmpty()) {
+                throw new RefusedInTransaction(Refusal.denied(spiffeId + " has no registration"));
+            }
+            Registration decided = decidedOn.get();
+            if (!locked.get().equals(decided(String.join(" ", decided.dnsNames()), decided.maxTtl().getSeconds(),
+                    decided.createdAt()))) {
+                throw RefusedInTransaction.retryable(Refusal.precondition("the registration of " + spiffeId
+                        + " was replaced while this request was being served; ask again"));
+            }
+        } else if (!lock(c, spiffeId)) {
             throw new RefusedInTransaction(Refusal.denied(spiffeId + " has no registration"));
         }
         List<String> revoked = Jdbc.query(c, "select target_kind from revocations where (target_kind = 'SPIFFE_ID'"

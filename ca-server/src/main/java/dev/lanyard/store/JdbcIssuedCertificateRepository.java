@@ -3,6 +3,7 @@ package dev.lanyard.store;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.registration.Registration;
 import dev.lanyard.spiffe.SpiffeId;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -29,9 +30,10 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
     }
 
     @Override
-    public void recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance, Optional<String> presentedSerial) {
+    public void recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance, Optional<String> presentedSerial,
+            Registration decidedOn) {
         audit.record(issuance, connection -> {
-            IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerial);
+            IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerial, Optional.of(decidedOn));
             return insert(connection, c);
         });
     }

@@ -19,7 +19,7 @@ public final class JdbcMintedTokenRepository implements MintedTokenRepository {
     public void record(String jti, SpiffeId spiffeId, Instant expiresAt, AuditEvent minting,
             Optional<String> presentedSerial) {
         audit.record(minting, c -> {
-            IdentityOrder.lockUnrevoked(c, spiffeId.toString(), presentedSerial);
+            IdentityOrder.lockUnrevoked(c, spiffeId.toString(), presentedSerial, Optional.empty());
             return Jdbc.update(c, "insert into minted_tokens (jti, spiffe_id, expires_at) values (?, ?, ?)", s -> {
                 s.setString(1, jti);
                 s.setString(2, spiffeId.toString());

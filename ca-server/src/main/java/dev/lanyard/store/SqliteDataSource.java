@@ -14,6 +14,8 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
@@ -45,9 +47,23 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
         super(delegate);
     }
 
+    /**
+     * Translations made so far: the repositories' SQL is a small fixed set of strings, so each is
+     * rewritten once rather than on every statement. Bounded, should a caller build SQL that varies.
+     */
+    private static final Map<String, String> TRANSLATED = new ConcurrentHashMap<>();
+    private static final int TRANSLATIONS_KEPT = 1024;
+
     /** The SQL of H2 and PostgreSQL that SQLite spells differently, in SQLite's spelling. */
     static String translate(String sql) {
-        return FETCH_FIRST.matcher(FOR_UPDATE.matcher(sql).replaceAll("")).replaceAll("limit $1");
+        String translated = TRANSLATED.get(sql);
+        if (translated == null) {
+            translated = FETCH_FIRST.matcher(FOR_UPDATE.matcher(sql).replaceAll("")).replaceAll("limit $1");
+            if (TRANSLATED.size() < TRANSLATIONS_KEPT) {
+                TRANSLATED.put(sql, translated);
+            }
+        }
+        return translated;
     }
 
     static long micros(Instant instant) {

@@ -16,6 +16,7 @@ import dev.lanyard.ca.IssuedSvid;
 import dev.lanyard.ca.SanPolicy;
 import dev.lanyard.ca.ValidatedCsr;
 import dev.lanyard.registration.Registration;
+import dev.lanyard.registration.RegistrationCache;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.revocation.RevocationTarget;
@@ -26,6 +27,7 @@ import dev.lanyard.v1.Attestation;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -41,6 +43,7 @@ public final class SvidIssuer {
     private final CsrValidator csrValidator;
     private final Attestor attestor;
     private final RegistrationRepository registrations;
+    private final RegistrationCache heldRegistrations;
     private final IssuedCertificateRepository issued;
     private final AuditLog audit;
     private final Clock clock;
@@ -54,6 +57,7 @@ public final class SvidIssuer {
         this.csrValidator = csrValidator;
         this.attestor = attestor;
         this.registrations = registrations;
+        this.heldRegistrations = new RegistrationCache(registrations, RegistrationCache.DEFAULT_CAPACITY);
         this.issued = issued;
         this.audit = audit;
         this.clock = clock;
@@ -72,7 +76,9 @@ public final class SvidIssuer {
             actor = id.toString();
             target = id.toString();
             refuseIfRevoked(id, Optional.empty());
-            Registration registration = registrationOf(id);
+            // Read from the database, not from memory: the join token is redeemed before the certificate
+            // is recorded, so this issuance cannot be decided again as a renewal is.
+            Registration registration = registrationOf(id, registrations::find);
             Duration lifetime = lifetime(ttl, registration);
             checkSans(csr, registration);
             attestor.redeem(attestation);
@@ -96,11 +102,19 @@ public final class SvidIssuer {
         try {
             refuseIfRevoked(peer, Optional.of(peerSerialHex));
             ValidatedCsr csr = validate(csrDer);
-            Registration registration = registrationOf(peer);
-            Duration lifetime = lifetime(ttl, registration);
-            checkSans(csr, registration);
-            return issueAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
-                    Optional.of(peerSerialHex));
+            for (int attempt = 1; ; attempt++) {
+                Registration registration = registrationOf(peer, heldRegistrations::find);
+                Duration lifetime = lifetime(ttl, registration);
+                checkSans(csr, registration);
+                try {
+                    return signAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
+                            Optional.of(peerSerialHex));
+                } catch (RefusedInTransaction e) {
+                    if (!e.retryable() || attempt == 2) {
+                        throw e.refusal();
+                    } // else the registration held in memory was replaced: decide again on the current one
+                }
+            }
         } catch (Refusal e) {
             refuse(peer.toString(), "certificate.renew", peer.toString(), e);
             throw e;
@@ -122,11 +136,12 @@ public final class SvidIssuer {
         }
     }
 
-    private Registration registrationOf(SpiffeId id) throws Refusal {
+    private static Registration registrationOf(SpiffeId id, Function<SpiffeId, Optional<Registration>> source)
+            throws Refusal {
         if (ReservedIds.isReserved(id)) {
             throw new Refusal(Code.PERMISSION_DENIED, id + " is reserved for Lanyard itself and cannot be issued to a workload");
         }
-        return registrations.find(id).orElseThrow(() -> new Refusal(
+        return source.apply(id).orElseThrow(() -> new Refusal(
                 Code.PERMISSION_DENIED, id + " has no registration; an admin must register it first"));
     }
 
@@ -156,21 +171,32 @@ public final class SvidIssuer {
 
     /**
      * Signs, then records the certificate with its audit record, ordered in the database with any
-     * revocation of the identity: a revocation that committed first refuses it here.
+     * revocation of the identity: a revocation that committed first refuses it here, and so does a
+     * registration other than {@code registration} (deleted and created again meanwhile).
      */
     IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
             Duration lifetime, String actor, String action, Optional<String> presentedSerial) throws Refusal {
+        try {
+            return signAndRecord(csr, registration, lifetime, actor, action, presentedSerial);
+        } catch (RefusedInTransaction e) {
+            throw e.refusal();
+        }
+    }
+
+    /** As {@link #issueAndRecord}, the refusal left in its transaction's exception; what was held of the registration is forgotten then. */
+    private IssuedSvid signAndRecord(ValidatedCsr csr, Registration registration,
+            Duration lifetime, String actor, String action, Optional<String> presentedSerial) {
         IssuedSvid svid = ca.get().issue(
                 csr.publicKey(), registration.spiffeId(), requestedDns(csr, registration), lifetime);
         try {
             issued.recordForWorkload(new IssuedCertificateRecord(
-                    svid.serialHex(), registration.spiffeId(),
-                    svid.notBefore(), svid.notAfter(),
+                    svid.serialHex(), registration.spiffeId(), svid.notBefore(), svid.notAfter(),
                     svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
                     new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
-                            + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerial);
+                            + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerial, registration);
         } catch (RefusedInTransaction e) {
-            throw e.refusal();
+            heldRegistrations.forget(registration.spiffeId()); // deleted, replaced or revoked: read it again next time
+            throw e;
         }
         return svid;
     }

@@ -109,6 +109,34 @@ class CertificateServiceTest {
     }
 
     @Test
+    void renewalAfterTheRegistrationItRenewedUnderWasDeletedIsRefusedAndStoresNothing() {
+        Credential credential = lanyard.renew(lanyard.bootstrap(WORKLOAD)); // the issuer now holds the registration
+        lanyard.admin().deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(WORKLOAD).build());
+
+        // The registration held in memory lets it sign; the transaction that records the certificate refuses it.
+        assertRefused(() -> lanyard.renew(credential), Status.Code.PERMISSION_DENIED, "has no registration");
+        assertRefused(() -> lanyard.renew(credential), Status.Code.PERMISSION_DENIED, "has no registration");
+        assertThat(issuedCount(WORKLOAD)).isEqualTo(2);
+    }
+
+    @Test
+    void renewalAfterTheRegistrationWasReplacedFollowsTheNewOne() {
+        Credential credential = lanyard.renew(lanyard.bootstrap(WORKLOAD));
+        assertThat(dnsNamesOf(credential.leaf())).containsExactly("api.payments.internal");
+        lanyard.admin().deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(WORKLOAD).build());
+        lanyard.admin().createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(WORKLOAD)
+                .addDnsNames("api-v2.payments.internal")
+                .setMaxTtl(com.google.protobuf.Duration.newBuilder().setSeconds(600)).build());
+
+        // Signed first under the registration held in memory, refused in the transaction, decided again.
+        Credential renewed = lanyard.renew(credential);
+        assertThat(dnsNamesOf(renewed.leaf())).containsExactly("api-v2.payments.internal");
+        assertThat(Duration.between(renewed.leaf().getNotBefore().toInstant(), renewed.leaf().getNotAfter().toInstant()))
+                .isLessThanOrEqualTo(Duration.ofSeconds(600 + 10));
+        assertThat(issuedCount(WORKLOAD)).isEqualTo(3);
+    }
+
+    @Test
     void renewalCannotChangeTheIdentity() {
         Credential credential = lanyard.bootstrap(WORKLOAD);
         assertRefused(() -> lanyard.certificates(credential).renewCertificate(RenewCertificateRequest.newBuilder()
