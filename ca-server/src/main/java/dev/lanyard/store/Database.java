@@ -98,6 +98,8 @@ public final class Database implements AutoCloseable {
         config.setJdbcUrl(jdbcUrl);
         if (dialect == Dialect.SQLITE) {
             SQLITE_SETTINGS.forEach(config::addDataSourceProperty); // SQLite has no users
+            // A local file needs no fresh connections; kept ones keep their prepared statements (SqliteStatements).
+            config.setMaxLifetime(0);
         } else {
             config.setUsername(user);
             config.setPassword(password);

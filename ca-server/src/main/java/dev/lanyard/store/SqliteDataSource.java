@@ -87,6 +87,7 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
     /** Begins, commits and rolls back with SQL; everything else goes to the driver, SQL translated. */
     private static final class Transactions implements InvocationHandler {
         private final Connection connection;
+        private Connection driver;
         private boolean inTransaction;
         private boolean autoCommit = true;
         private boolean readOnly;
@@ -133,10 +134,16 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
                 case "prepareStatement":
                     args[0] = translate((String) args[0]);
                     begin();
-                    return proxy(PreparedStatement.class, new Statements(call(connection, method, args)));
+                    if (args.length == 1) {
+                        String sql = (String) args[0];
+                        SqliteStatements kept = SqliteStatements.of(driver());
+                        PreparedStatement statement = kept.take(driver(), sql);
+                        return proxy(PreparedStatement.class, new Statements(statement, () -> kept.give(sql, statement)));
+                    }
+                    return proxy(PreparedStatement.class, new Statements(call(connection, method, args), null));
                 case "createStatement":
                     begin();
-                    return proxy(Statement.class, new Statements(call(connection, method, args)));
+                    return proxy(Statement.class, new Statements(call(connection, method, args), null));
                 default:
                     break;
             }
@@ -150,9 +157,7 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
          */
         private void begin() throws SQLException {
             if (!autoCommit && !inTransaction) {
-                try (Statement s = connection.createStatement()) {
-                    s.execute(readOnly ? "begin deferred" : "begin immediate");
-                }
+                execute(readOnly ? "begin deferred" : "begin immediate");
                 inTransaction = true;
             }
         }
@@ -160,8 +165,8 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
         private void end(String how) throws SQLException {
             if (inTransaction) {
                 inTransaction = false;
-                try (Statement s = connection.createStatement()) {
-                    s.execute(how);
+                try {
+                    execute(how);
                 } catch (SQLException e) {
                     // SQLite rolls a transaction back itself on some errors (a full disk, say): nothing left to end.
                     if (!how.equals("rollback") || e.getMessage() == null || !e.getMessage().contains("no transaction")) {
@@ -170,19 +175,64 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
                 }
             }
         }
+
+        /** The driver's connection behind the pool's: the one prepared statements are kept for. */
+        private Connection driver() throws SQLException {
+            if (driver == null) {
+                driver = connection.unwrap(org.sqlite.SQLiteConnection.class);
+            }
+            return driver;
+        }
+
+        private void execute(String sql) throws SQLException {
+            SqliteStatements kept = SqliteStatements.of(driver());
+            PreparedStatement statement = kept.take(driver(), sql);
+            try {
+                statement.execute();
+            } finally {
+                kept.give(sql, statement);
+            }
+        }
     }
 
-    /** Translates the SQL a plain statement runs, binds times as integers, and wraps result sets. */
+    /** One action on the database that may fail. */
+    @FunctionalInterface
+    private interface SqlAction {
+        void run() throws SQLException;
+    }
+
+    /**
+     * Translates the SQL a plain statement runs, binds times as integers, and wraps result sets; a kept
+     * statement ({@link SqliteStatements}) is given back at close instead of closed.
+     */
     private static final class Statements implements InvocationHandler {
         private final Statement statement;
+        private final SqlAction giveBack;
+        private boolean closed;
 
-        Statements(Object statement) {
+        Statements(Object statement, SqlAction giveBack) {
             this.statement = (Statement) statement;
+            this.giveBack = giveBack;
         }
 
         @Override
         public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
             String name = method.getName();
+            if (giveBack != null) {
+                if (name.equals("close")) {
+                    if (!closed) {
+                        closed = true;
+                        giveBack.run();
+                    }
+                    return null;
+                }
+                if (name.equals("isClosed")) {
+                    return closed;
+                }
+                if (closed) {
+                    throw new SQLException("statement is closed");
+                }
+            }
             if (args != null && args.length > 0 && args[0] instanceof String sql
                     && (name.startsWith("execute") || name.equals("addBatch"))) {
                 args[0] = translate(sql);

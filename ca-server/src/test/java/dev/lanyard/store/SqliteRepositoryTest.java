@@ -1,6 +1,7 @@
 package dev.lanyard.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.registration.Registration;
 import dev.lanyard.spiffe.SpiffeId;
@@ -49,6 +50,43 @@ class SqliteRepositoryTest extends RepositoryContractTest {
             assertThat(count(snapshot)).isEqualTo(2);
             snapshot.rollback();
         }
+    }
+
+    @Test
+    void aStatementIsPreparedOncePerConnectionAndUsedAgainWithItsParametersCleared() throws Exception {
+        var registrations = new JdbcRegistrationRepository(db.dataSource());
+        registrations.create(new Registration(SpiffeId.parse("spiffe://example.org/a"), List.of(),
+                Duration.ofHours(1), Instant.now()));
+        String sql = "select count(*) from registrations where spiffe_id = ?";
+        try (var c = db.dataSource().getConnection()) {
+            java.sql.PreparedStatement first = c.prepareStatement(sql);
+            var driverStatement = first.unwrap(java.sql.PreparedStatement.class);
+            first.setString(1, "spiffe://example.org/a");
+            try (var row = first.executeQuery()) {
+                row.next();
+                assertThat(row.getInt(1)).isEqualTo(1);
+            }
+            try (var nested = c.prepareStatement(sql)) {
+                assertThat(nested.unwrap(java.sql.PreparedStatement.class)).as("one in use: another is prepared")
+                        .isNotSameAs(driverStatement);
+            }
+            first.close();
+            assertThat(first.isClosed()).isTrue();
+            assertThatThrownBy(() -> first.setString(1, "x")).isInstanceOf(java.sql.SQLException.class)
+                    .hasMessageContaining("closed");
+
+            try (var again = c.prepareStatement(sql)) {
+                assertThat(again.unwrap(java.sql.PreparedStatement.class)).isSameAs(driverStatement);
+                try (var row = again.executeQuery()) { // an unbound parameter is null in SQLite
+                    row.next();
+                    assertThat(row.getInt(1)).as("the parameter bound by its last user is cleared").isZero();
+                }
+            }
+        }
+        // Transactions on the kept statements still commit and roll back.
+        registrations.create(new Registration(SpiffeId.parse("spiffe://example.org/b"), List.of(),
+                Duration.ofHours(1), Instant.now()));
+        assertThat(registrations.list(null, 10)).hasSize(2);
     }
 
     private static int count(java.sql.Connection c) throws Exception {

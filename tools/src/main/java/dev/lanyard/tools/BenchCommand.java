@@ -111,13 +111,24 @@ final class BenchCommand {
                 }
                 java.util.function.IntConsumer renew = worker -> stubs.get(worker)
                         .withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[worker]++));
-                if (!warmup.isZero()) {
-                    closedLoop(concurrency, warmup, renew);
-                }
                 BenchWindow window = new BenchWindow(Optional.of(metricsUrl(metrics, admin)));
-                BenchWindow.Sample before = window.sample();
-                List<long[]> latencies = closedLoop(concurrency, duration, renew);
-                BenchWindow.Sample after = window.sample();
+                BenchWindow.Sample before;
+                List<long[]> latencies;
+                BenchWindow.Sample after;
+                try {
+                    if (!warmup.isZero()) {
+                        closedLoop(concurrency, warmup, renew);
+                    }
+                    before = window.sample();
+                    latencies = closedLoop(concurrency, duration, renew);
+                    after = window.sample();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof StatusRuntimeException s
+                            && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+                        throw rateLimited("certificate");
+                    }
+                    throw e;
+                }
                 IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(latencies, duration);
                 print(out, what, "certificates", duration, result, null);
                 BenchWindow.print(out, before, after, result.issued(), "certificate");
@@ -162,7 +173,7 @@ final class BenchCommand {
             }
         });
         if (r.errors().containsKey("RESOURCE_EXHAUSTED")) {
-            throw rateLimited();
+            throw rateLimited(unit);
         }
         print(out, what, units, duration, new IssuanceBenchmark.Result(r.operations(),
                 r.operations() / (duration.toNanos() / 1e9), Duration.ofNanos(Math.round(r.p50Ms() * 1e6)),
@@ -174,9 +185,11 @@ final class BenchCommand {
                 Math.round(r.cpuSeconds() * 1e9), " (Go load generator " + go.binary().getFileName() + ")");
     }
 
-    static IllegalStateException rateLimited() {
+    /** What stopped a bench that ran into a rate limit, with the settings that raise it ({@code unit}: certificate or token). */
+    static IllegalStateException rateLimited(String unit) {
         return new IllegalStateException("the server's per-identity rate limit stopped the bench;"
-                + " run it against a server with a higher token.rate-per-second and token.burst");
+                + " run it against a server with a higher limits.identity-per-second and limits.identity-burst"
+                + (unit.equals("token") ? ", and token.rate-per-second and token.burst" : ""));
     }
 
     static java.net.URI metricsUrl(java.net.URI metrics, AdminOptions admin) {
@@ -361,7 +374,7 @@ final class BenchCommand {
                 } catch (java.util.concurrent.ExecutionException e) {
                     if (e.getCause() instanceof StatusRuntimeException s
                             && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
-                        throw rateLimited();
+                        throw rateLimited("token");
                     }
                     throw e;
                 }

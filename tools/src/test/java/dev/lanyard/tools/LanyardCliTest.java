@@ -189,7 +189,17 @@ class LanyardCliTest {
     }
 
     @Test
-    void benchIssueMeasuresRenewals() {
+    void benchIssueMeasuresRenewals() throws Exception {
+        // A bench that outruns the per-identity call limit says which settings raise it.
+        restartWith(java.util.Map.of("limits.identity-per-second", "5", "limits.identity-burst", "10"));
+        Run limited = admin("bench", "issue", "--loader", "java", "--concurrency", "2", "--duration", "1s", "--warmup", "0s",
+                "--csrs", "8", "--metrics", "http://localhost:" + lanyard.server().httpPort() + "/metrics");
+        assertThat(limited.exit()).isEqualTo(1);
+        assertThat(limited.err()).contains("rate limit stopped the bench", "limits.identity-per-second")
+                .doesNotContain("token.rate-per-second");
+
+        // Renewals outrun the dev server's limit (500/s, burst 1,000) too, within the window: raised.
+        restartWith(java.util.Map.of("limits.identity-per-second", "1000000", "limits.identity-burst", "1000000"));
         Run bench = admin("bench", "issue", "--loader", "java", "--concurrency", "2", "--duration", "2s", "--warmup", "1s", "--csrs", "8",
                 "--metrics", "http://localhost:" + lanyard.server().httpPort() + "/metrics");
         assertThat(bench.exit()).as(bench.err()).isZero();
@@ -457,6 +467,12 @@ class LanyardCliTest {
         Path file = Files.createTempFile(dir, "token", "");
         Files.writeString(file, admin("join-token", "create", "--spiffe-id", ID).out());
         return file.toString();
+    }
+
+    private void restartWith(java.util.Map<String, String> settings) throws Exception {
+        lanyard.close();
+        lanyard = RunningServer.start(dir.resolve("data"), settings);
+        server = "localhost:" + lanyard.server().grpcPort();
     }
 
     private Run admin(String... args) {
