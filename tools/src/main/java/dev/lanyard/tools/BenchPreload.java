@@ -40,6 +40,15 @@ final class BenchPreload implements Callable<Integer> {
                     "--count and --identities must be positive");
         }
         PrintWriter out = spec.commandLine().getOut();
+        if (data != null) {
+            // A preload fills a store before its server first starts, as the server would make the directory.
+            try {
+                java.nio.file.Files.createDirectories(data);
+            } catch (java.io.IOException e) {
+                throw new CliFailure(data.toString(), "cannot create the data directory: " + e.getMessage(),
+                        "nothing was written", ExitCodes.FAILED);
+            }
+        }
         long start = System.nanoTime();
         try (Database db = database.open(data)) {
             long before = db.bytesOnDisk();

@@ -211,6 +211,15 @@ class LanyardCliTest {
     }
 
     @Test
+    void benchPreloadFillsANewDataDirectory() {
+        Path fresh = dir.resolve("preloaded").resolve("data");
+        Run preload = run("bench", "preload", "--count", "25", "--identities", "5", "--data", fresh.toString());
+        assertThat(preload.exit()).as(preload.err()).isZero();
+        assertThat(preload.out()).contains("preloaded 25 certificates with their audit records");
+        assertThat(dev.lanyard.store.Database.sqlitePath(fresh)).exists();
+    }
+
+    @Test
     void contractsPolicyTokensAndKeys() throws Exception {
         Path examples = dir.resolve("examples.pb");
         try (var in = getClass().getResourceAsStream("/examples.pb")) {
