@@ -111,27 +111,11 @@ final class BenchCommand {
                 }
                 java.util.function.IntConsumer renew = worker -> stubs.get(worker)
                         .withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[worker]++));
-                BenchWindow window = new BenchWindow(Optional.of(metricsUrl(metrics, admin)));
-                BenchWindow.Sample before;
-                List<long[]> latencies;
-                BenchWindow.Sample after;
-                try {
-                    if (!warmup.isZero()) {
-                        closedLoop(concurrency, warmup, renew);
-                    }
-                    before = window.sample();
-                    latencies = closedLoop(concurrency, duration, renew);
-                    after = window.sample();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof StatusRuntimeException s
-                            && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
-                        throw rateLimited("certificate");
-                    }
-                    throw e;
-                }
-                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(latencies, duration);
+                Measured window = measure(new BenchWindow(Optional.of(metricsUrl(metrics, admin))), concurrency, warmup,
+                        duration, renew, "certificate");
+                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), duration);
                 print(out, what, "certificates", duration, result, null);
-                BenchWindow.print(out, before, after, result.issued(), "certificate");
+                BenchWindow.print(out, window.before(), window.after(), result.issued(), "certificate");
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);
             }
@@ -235,6 +219,32 @@ final class BenchCommand {
     }
 
     /** Runs {@code call} in a closed loop on each of {@code workers} threads until the deadline; latencies in ns. */
+    /** The server's metrics before and after the timed window, and each worker's latencies in it. */
+    record Measured(BenchWindow.Sample before, List<long[]> latencies, BenchWindow.Sample after) {
+    }
+
+    /**
+     * The Java loader's warm-up, then its timed window between two samples of the server's metrics. A
+     * refusal by the per-identity rate limit ends it with the settings that raise the limit.
+     */
+    static Measured measure(BenchWindow window, int concurrency, Duration warmup, Duration duration,
+            java.util.function.IntConsumer call, String unit) throws Exception {
+        try {
+            if (!warmup.isZero()) {
+                closedLoop(concurrency, warmup, call);
+            }
+            BenchWindow.Sample before = window.sample();
+            List<long[]> latencies = closedLoop(concurrency, duration, call);
+            return new Measured(before, latencies, window.sample());
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof StatusRuntimeException s
+                    && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+                throw rateLimited(unit);
+            }
+            throw e;
+        }
+    }
+
     static List<long[]> closedLoop(int workers, Duration duration, java.util.function.IntConsumer call)
             throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(workers);
@@ -358,29 +368,13 @@ final class BenchCommand {
                     stub.withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request); // warm up; fails fast if not granted
                     stubs.add(stub);
                 }
-                List<long[]> latencies;
-                BenchWindow window = new BenchWindow(Optional.of(metricsUrl(metrics, admin)));
-                BenchWindow.Sample before;
-                BenchWindow.Sample after;
-                try {
-                    java.util.function.IntConsumer issue =
-                            worker -> stubs.get(worker).withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request);
-                    if (!warmup.isZero()) {
-                        closedLoop(concurrency, warmup, issue);
-                    }
-                    before = window.sample();
-                    latencies = closedLoop(concurrency, duration, issue);
-                    after = window.sample();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof StatusRuntimeException s
-                            && s.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED) {
-                        throw rateLimited("token");
-                    }
-                    throw e;
-                }
-                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(latencies, duration);
+                java.util.function.IntConsumer issue =
+                        worker -> stubs.get(worker).withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request);
+                Measured window = measure(new BenchWindow(Optional.of(metricsUrl(metrics, admin))), concurrency, warmup,
+                        duration, issue, "token");
+                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), duration);
                 print(out, what, "tokens", duration, result, null);
-                BenchWindow.print(out, before, after, result.issued(), "token");
+                BenchWindow.print(out, window.before(), window.after(), result.issued(), "token");
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);
             }
