@@ -8,6 +8,20 @@ public interface AuditLog {
     /** Appends one record durably before returning. */
     void record(AuditEvent event);
 
+    /** A change to the store that is kept only together with its audit record. */
+    @FunctionalInterface
+    interface Change<T, E extends Exception> {
+        T make() throws E;
+    }
+
+    /**
+     * Makes {@code change} and appends {@code event} in one transaction: both are stored or neither.
+     * A change that throws leaves nothing and no record (its caller records the refusal). The change
+     * runs on the calling thread while it holds the trail's head, so it must be short and only use the
+     * store.
+     */
+    <T, E extends Exception> T recordWith(AuditEvent event, Change<T, E> change) throws E;
+
     /** The newest {@code limit} records, newest first. */
     List<AuditEvent> recent(int limit);
 

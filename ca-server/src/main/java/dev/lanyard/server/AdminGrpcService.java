@@ -76,7 +76,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     @Override
     public void createRegistration(CreateRegistrationRequest request,
             StreamObserver<dev.lanyard.v1.Registration> response) {
-        run("registration.create", request.getSpiffeId(), response, () -> {
+        calls.runInOneTransaction("registration.create", request.getSpiffeId(), response, () -> {
             SpiffeId id = registrableSpiffeId(request.getSpiffeId());
             // an identity revoked before it existed (revoke --force) stays out until it is reinstated
             Optional<dev.lanyard.revocation.Revocation> revoked = revocations.refusalFor(id, Optional.empty());
@@ -144,7 +144,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     @Override
     public void deleteRegistration(DeleteRegistrationRequest request,
             StreamObserver<DeleteRegistrationResponse> response) {
-        run("registration.delete", request.getSpiffeId(), response, () -> {
+        calls.runInOneTransaction("registration.delete", request.getSpiffeId(), response, () -> {
             SpiffeId id = ourSpiffeId(request.getSpiffeId());
             if (!registrations.delete(id)) {
                 throw Status.NOT_FOUND.withDescription(id + " is not registered").asException();
@@ -155,7 +155,8 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
 
     @Override
     public void createJoinToken(CreateJoinTokenRequest request, StreamObserver<CreateJoinTokenResponse> response) {
-        run("join-token.create", request.getAgent() ? "agent" : request.getSpiffeId(), response, () -> {
+        String target = request.getAgent() ? "agent" : request.getSpiffeId();
+        calls.runInOneTransaction("join-token.create", target, response, () -> {
             Duration ttl = Protos.duration(request.hasTtl(), request.getTtl()).orElse(defaultJoinTokenTtl);
             if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_JOIN_TOKEN_TTL) > 0) {
                 throw invalid("ttl must be positive and at most 24h");

@@ -3,6 +3,7 @@ package dev.lanyard.store;
 import dev.lanyard.audit.AuditChain;
 import dev.lanyard.audit.AuditText;
 import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -57,6 +58,50 @@ final class AuditAppender {
         }
         if (append.failure != null) {
             throw append.failure;
+        }
+    }
+
+    /**
+     * Makes {@code change} on this thread and appends {@code event}, in one transaction of their own
+     * that the change's repositories join ({@link Jdbc#joining}). Appends arriving meanwhile wait for the
+     * next shared transaction.
+     */
+    <T, E extends Exception> T appendWith(AuditEvent event, AuditLog.Change<T, E> change) throws E {
+        committing.lock();
+        try {
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    return jdbc.inTransaction(c -> {
+                        Head head = Head.lock(c);
+                        T result = jdbc.joining(c, connection -> {
+                            try {
+                                return change.make();
+                            } catch (RuntimeException e) {
+                                throw e;
+                            } catch (Exception e) {
+                                throw new ChangeRefused(e); // rolls the transaction back
+                            }
+                        });
+                        try {
+                            insert(c, head, event).store(c);
+                        } catch (SQLException e) {
+                            if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
+                                throw new ChainMovedException(e);
+                            }
+                            throw e;
+                        }
+                        return result;
+                    });
+                } catch (ChainMovedException e) {
+                    if (attempt >= MAX_ATTEMPTS) {
+                        throw new StoreException(e.getCause());
+                    }
+                } catch (ChangeRefused e) {
+                    throw e.<E>refusal();
+                }
+            }
+        } finally {
+            committing.unlock();
         }
     }
 
@@ -184,6 +229,20 @@ final class AuditAppender {
         @Override
         public synchronized SQLException getCause() {
             return (SQLException) super.getCause();
+        }
+    }
+
+    /** What a change refused with (a checked exception), carried out of the transaction it rolls back. */
+    private static final class ChangeRefused extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        ChangeRefused(Exception refusal) {
+            super(refusal);
+        }
+
+        @SuppressWarnings("unchecked")
+        <E extends Exception> E refusal() {
+            return (E) getCause();
         }
     }
 

@@ -31,10 +31,38 @@ final class Jdbc {
         T run(Connection connection) throws SQLException;
     }
 
+    /** A transaction this thread is inside, that every Jdbc on the same data source joins ({@link #joining}). */
+    private record Joined(DataSource dataSource, Connection connection) {
+    }
+
+    private static final ThreadLocal<Joined> JOINED = new ThreadLocal<>();
+
     private final DataSource dataSource;
 
     Jdbc(DataSource dataSource) {
         this.dataSource = dataSource;
+    }
+
+    /**
+     * Runs {@code work} with every query and transaction of this data source on this thread joining
+     * {@code connection}'s transaction (its own begin and commit are skipped), so that writes made
+     * through other repositories commit or roll back with it.
+     */
+    <T> T joining(Connection connection, Work<T> work) throws SQLException {
+        if (JOINED.get() != null) {
+            throw new IllegalStateException("already inside a joined transaction");
+        }
+        JOINED.set(new Joined(dataSource, connection));
+        try {
+            return work.run(connection);
+        } finally {
+            JOINED.remove();
+        }
+    }
+
+    private Connection joined() {
+        Joined joined = JOINED.get();
+        return joined != null && joined.dataSource() == dataSource ? joined.connection() : null;
     }
 
     int update(String sql, Binder binder) {
@@ -49,6 +77,14 @@ final class Jdbc {
     }
 
     <T> List<T> query(String sql, Binder binder, RowMapper<T> mapper) {
+        Connection joined = joined();
+        if (joined != null) {
+            try {
+                return query(joined, sql, binder, mapper);
+            } catch (SQLException e) {
+                throw new StoreException(e);
+            }
+        }
         try (Connection connection = dataSource.getConnection()) {
             return query(connection, sql, binder, mapper);
         } catch (SQLException e) {
@@ -75,6 +111,14 @@ final class Jdbc {
     }
 
     <T> T inTransaction(Work<T> work) {
+        Connection joined = joined();
+        if (joined != null) {
+            try {
+                return work.run(joined);
+            } catch (SQLException e) {
+                throw new StoreException(e);
+            }
+        }
         try (Connection connection = dataSource.getConnection()) {
             boolean autoCommit = connection.getAutoCommit();
             connection.setAutoCommit(false);

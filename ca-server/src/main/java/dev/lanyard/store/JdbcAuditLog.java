@@ -39,6 +39,11 @@ public final class JdbcAuditLog implements AuditLog {
         appender.append(event, c -> null);
     }
 
+    @Override
+    public <T, E extends Exception> T recordWith(AuditEvent event, Change<T, E> change) throws E {
+        return appender.appendWith(event, change);
+    }
+
     /** Appends {@code event} in the same transaction as {@code alongside}: both are stored or neither. */
     void record(AuditEvent event, Jdbc.Work<?> alongside) {
         appender.append(event, alongside);

@@ -1,8 +1,11 @@
 package dev.lanyard.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.registration.Registration;
+import dev.lanyard.spiffe.SpiffeId;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.nio.file.Path;
@@ -68,6 +71,63 @@ class AuditAppenderTest {
         assertThat(connectionRequests.get()).as("the first append's try, then one for the nine waiting together")
                 .isEqualTo(2);
         assertThat(audit.recent(10)).isEmpty();
+    }
+
+    /** A refusal a change makes, as a checked exception (a gRPC StatusException, say). */
+    static final class Refused extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Refused(String message) {
+            super(message);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(EmbeddedStore.class)
+    void aChangeAndItsAuditRecordAreStoredTogetherOrNotAtAll(EmbeddedStore store) throws Exception {
+        db = store.open(dir);
+        var audit = new JdbcAuditLog(db.dataSource());
+        var registrations = new JdbcRegistrationRepository(db.dataSource());
+        SpiffeId kept = SpiffeId.parse("spiffe://example.org/kept");
+        SpiffeId refused = SpiffeId.parse("spiffe://example.org/refused");
+        SpiffeId unaudited = SpiffeId.parse("spiffe://example.org/unaudited");
+
+        assertThat(audit.<Boolean, Refused>recordWith(event("registration.create", "admin"),
+                () -> registrations.create(registration(kept)))).isTrue();
+        assertThat(registrations.find(kept)).isPresent();
+
+        // The change refuses after writing: its write is rolled back and no record is written.
+        assertThatThrownBy(() -> audit.<Boolean, Refused>recordWith(event("registration.create", "admin"), () -> {
+            registrations.create(registration(refused));
+            throw new Refused("no");
+        })).isInstanceOf(Refused.class).hasMessage("no");
+        assertThat(registrations.find(refused)).isEmpty();
+
+        // The record cannot be written (the database refuses it): the change is not kept either.
+        try (var c = db.dataSource().getConnection(); var s = c.createStatement()) {
+            s.execute(store == EmbeddedStore.SQLITE
+                    ? "create trigger refuse_test_actor before insert on audit_events when new.actor = 'refused-actor'"
+                            + " begin select raise(abort, 'refused by the test'); end"
+                    : "alter table audit_events add constraint refuse_test_actor check (actor <> 'refused-actor')");
+        }
+        assertThatThrownBy(() -> audit.<Boolean, Refused>recordWith(event("registration.create", "refused-actor"),
+                () -> registrations.create(registration(unaudited)))).isInstanceOf(StoreException.class);
+        assertThat(registrations.find(unaudited)).isEmpty();
+
+        List<AuditEvent> recorded = audit.recent(10);
+        assertThat(recorded).extracting(AuditEvent::action).containsOnlyOnce("registration.create");
+        var chain = new dev.lanyard.audit.AuditChain.Verifier();
+        for (var record : audit.list(dev.lanyard.audit.AuditQuery.all(0, 100))) {
+            assertThat(chain.accept(record)).as("the chain stays whole").isEmpty();
+        }
+    }
+
+    private static AuditEvent event(String action, String actor) {
+        return new AuditEvent(Instant.now(), actor, action, "target", AuditEvent.Outcome.SUCCESS, "");
+    }
+
+    private static Registration registration(SpiffeId id) {
+        return new Registration(id, List.of(), java.time.Duration.ofHours(1), Instant.now());
     }
 
     private static Thread append(AuditAppender appender, String action, List<Throwable> failures) {

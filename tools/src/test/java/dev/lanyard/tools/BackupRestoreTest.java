@@ -111,10 +111,8 @@ class BackupRestoreTest {
             CliRun tail = CliRun.run("audit", "tail", "-n", "1000", "--server", server, "--data", restoredDir.toString());
             long audited = tail.out().lines().filter(l -> l.contains("registration.create") && l.contains("SUCCESS"))
                     .count();
-            // A registration and its audit record are two commits (AuditedCall audits after the body's
-            // commit), so the snapshot may fall between them for the one registration the single writer was
-            // making: at most one without its record, and never a record without its registration.
-            assertThat(audited).isBetween((long) registrations.size() - 1, (long) registrations.size());
+            // A registration and its audit record are one commit (AuditedCall.runInOneTransaction).
+            assertThat(audited).isEqualTo(registrations.size());
             assertThat(registrations.size()).isLessThanOrEqualTo(2 + registeredDuringBackup.get());
         }
     }
