@@ -37,8 +37,7 @@ final class AuditedCall {
             response.onNext(result);
             response.onCompleted();
         } catch (StatusException e) {
-            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
-                    e.getStatus().getCode() + ": " + e.getStatus().getDescription()));
+            refused(actor, action, target, e);
             response.onError(e);
         }
     }
@@ -56,10 +55,14 @@ final class AuditedCall {
             response.onNext(result);
             response.onCompleted();
         } catch (StatusException e) {
-            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
-                    e.getStatus().getCode() + ": " + e.getStatus().getDescription()));
+            refused(actor, action, target, e);
             response.onError(e);
         }
+    }
+
+    private void refused(String actor, String action, String target, StatusException e) {
+        audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
+                e.getStatus().getCode() + ": " + e.getStatus().getDescription()));
     }
 
     /** Audits a call that answers on its own (a stream): SUCCESS when {@code refusal} is null, else REFUSED. */

@@ -2,9 +2,9 @@ package dev.lanyard.store;
 
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
+import dev.lanyard.registration.Registration;
 import java.sql.Connection;
 import java.sql.SQLException;
-import dev.lanyard.registration.Registration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
