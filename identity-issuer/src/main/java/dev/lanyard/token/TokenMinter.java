@@ -28,6 +28,11 @@ public final class TokenMinter {
     private final Clock clock;
     private final SecureRandom random;
     private final Duration maxTtl;
+    /** The header of the key that signed last, kept encoded: Nimbus serialises a built header again for every token. */
+    private volatile KeyHeader lastHeader;
+
+    private record KeyHeader(String kid, com.nimbusds.jose.JWSAlgorithm algorithm, JWSHeader header) {
+    }
 
     public TokenMinter(JwtSigningKeys keys, String issuer, Clock clock, SecureRandom random, Duration maxTtl) {
         this.keys = keys;
@@ -84,13 +89,28 @@ public final class TokenMinter {
         if (scoped) {
             claims.claim("scope", String.join(" ", new TreeSet<>(request.scopes())));
         }
-        SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(signer.algorithm().jws())
-                .keyID(signer.kid()).type(JOSEObjectType.JWT).build(), claims.build());
+        SignedJWT jwt = new SignedJWT(header(signer), claims.build());
         try {
             jwt.sign(signer.signer());
         } catch (JOSEException e) {
             throw new IllegalStateException("token signing failed", e);
         }
         return new MintedToken(jwt.serialize(), jti, exp, signer.kid());
+    }
+
+    /** {@code alg}, {@code kid} and {@code typ} of {@code signer}'s tokens, parsed from their encoding so it is reused. */
+    private JWSHeader header(JwtSigningKeys.ActiveSigner signer) {
+        KeyHeader last = lastHeader;
+        if (last == null || !last.kid().equals(signer.kid()) || !last.algorithm().equals(signer.algorithm().jws())) {
+            JWSHeader built = new JWSHeader.Builder(signer.algorithm().jws()).keyID(signer.kid())
+                    .type(JOSEObjectType.JWT).build();
+            try {
+                last = new KeyHeader(signer.kid(), signer.algorithm().jws(), JWSHeader.parse(built.toBase64URL()));
+            } catch (java.text.ParseException e) {
+                throw new IllegalStateException("a JWS header we built cannot be parsed", e);
+            }
+            lastHeader = last;
+        }
+        return last.header();
     }
 }

@@ -58,6 +58,27 @@ class TokenMinterTest {
     }
 
     @Test
+    void eachTokenNamesTheKeyThatSignedItAcrossARotation() throws Exception {
+        JwtSigningKeys keys = Fixtures.keys(SigningAlgorithm.ES256, Fixtures.dailyPolicy(), clock);
+        TokenMinter minter = Fixtures.minter(keys, clock);
+        String first = keys.active().kid();
+        SignedJWT one = SignedJWT.parse(minter.mint(Fixtures.request(NOW.plus(Duration.ofDays(3)), Optional.empty())).jwt());
+        SignedJWT two = SignedJWT.parse(minter.mint(Fixtures.request(NOW.plus(Duration.ofDays(3)), Optional.empty())).jwt());
+        assertThat(one.getHeader().getKeyID()).isEqualTo(first);
+        assertThat(two.getHeader().toBase64URL()).isEqualTo(one.getHeader().toBase64URL());
+
+        for (int step = 0; step < 6 * 48 && keys.active().kid().equals(first); step++) {
+            clock.advance(Duration.ofMinutes(10)); // the next key is published ahead, then activated
+            keys.tick();
+        }
+        assertThat(keys.active().kid()).isNotEqualTo(first);
+        SignedJWT after = SignedJWT.parse(minter.mint(Fixtures.request(NOW.plus(Duration.ofDays(3)), Optional.empty())).jwt());
+        assertThat(after.getHeader().getKeyID()).isEqualTo(keys.active().kid());
+        assertThat(after.verify(new ECDSAVerifier((ECKey) JWKSet.parse(JwksDocument.publicJwks(keys.published()))
+                .getKeyByKeyId(after.getHeader().getKeyID())))).isTrue();
+    }
+
+    @Test
     void neverOutlivesTheCallersCertificateAndRefusesTooLongTtls() throws Exception {
         JwtSigningKeys keys = Fixtures.keys(SigningAlgorithm.ES256, Fixtures.dailyPolicy(), clock);
         TokenMinter minter = Fixtures.minter(keys, clock);
