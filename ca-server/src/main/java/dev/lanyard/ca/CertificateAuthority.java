@@ -1,6 +1,5 @@
 package dev.lanyard.ca;
 
-import dev.lanyard.crypto.Pem;
 import dev.lanyard.spiffe.SpiffeId;
 import java.math.BigInteger;
 import java.net.URI;
@@ -13,6 +12,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Pattern;
 import org.bouncycastle.asn1.ASN1Encoding;
 import org.bouncycastle.asn1.ASN1IA5String;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -51,6 +51,7 @@ public final class CertificateAuthority {
     public static final Duration BACKDATE = Duration.ofSeconds(10);
 
     private static final X500Name SUBJECT = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.O, "Lanyard").build();
+    private static final Pattern IPV4 = Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
 
     private final IssuingCa ca;
     private final Clock clock;
@@ -118,8 +119,6 @@ public final class CertificateAuthority {
             throw new IllegalStateException("cannot build an X.509-SVID", e);
         }
     }
-
-    private static final java.util.regex.Pattern IPV4 = java.util.regex.Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
 
     static boolean ipLiteral(String name) {
         return name.contains(":") || IPV4.matcher(name).matches();

@@ -19,7 +19,6 @@ import dev.lanyard.registration.Registration;
 import dev.lanyard.registration.RegistrationCache;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationRegistry;
-import dev.lanyard.revocation.RevocationTarget;
 import dev.lanyard.registration.RegistrationRepository;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.refusal.Refusal.Code;
