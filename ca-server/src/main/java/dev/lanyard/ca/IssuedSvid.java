@@ -1,15 +1,10 @@
 package dev.lanyard.ca;
 
+import dev.lanyard.crypto.Pem;
 import dev.lanyard.spiffe.SpiffeId;
-import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.security.cert.CertificateException;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -41,7 +36,7 @@ public final class IssuedSvid {
         this.chain = List.copyOf(chain);
         this.serial = serial;
         this.serialHex = serial.toString(16);
-        this.sha256Fingerprint = sha256Hex(der);
+        this.sha256Fingerprint = Pem.sha256Fingerprint(der);
         this.issuerKeyId = issuerKeyId;
     }
 
@@ -66,12 +61,7 @@ public final class IssuedSvid {
     public X509Certificate certificate() {
         X509Certificate parsed = certificate;
         if (parsed == null) {
-            try {
-                parsed = (X509Certificate) CertificateFactory.getInstance("X.509")
-                        .generateCertificate(new ByteArrayInputStream(der));
-            } catch (CertificateException e) {
-                throw new IllegalStateException("a certificate we signed cannot be parsed", e);
-            }
+            parsed = X509.certificate(der);
             certificate = parsed;
         }
         return parsed;
@@ -96,13 +86,5 @@ public final class IssuedSvid {
 
     public String issuerKeyId() {
         return issuerKeyId;
-    }
-
-    private static String sha256Hex(byte[] der) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(der));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("no SHA-256", e);
-        }
     }
 }

@@ -23,9 +23,17 @@ final class X509 {
 
     static X509Certificate certificate(X509CertificateHolder holder) {
         try {
+            return certificate(holder.getEncoded());
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("a certificate we built cannot be encoded", e);
+        }
+    }
+
+    static X509Certificate certificate(byte[] der) {
+        try {
             return (X509Certificate) CertificateFactory.getInstance("X.509")
-                    .generateCertificate(new ByteArrayInputStream(holder.getEncoded()));
-        } catch (CertificateException | java.io.IOException e) {
+                    .generateCertificate(new ByteArrayInputStream(der));
+        } catch (CertificateException e) {
             throw new IllegalStateException("a certificate we built cannot be parsed", e);
         }
     }

@@ -100,8 +100,17 @@ public final class Pem {
     /** SHA-256 of the DER, lower-case hex without separators. */
     public static String sha256Fingerprint(X509Certificate certificate) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(certificate.getEncoded()));
-        } catch (NoSuchAlgorithmException | CertificateEncodingException e) {
+            return sha256Fingerprint(certificate.getEncoded());
+        } catch (CertificateEncodingException e) {
+            throw new IllegalStateException("cannot fingerprint a certificate", e);
+        }
+    }
+
+    /** As {@link #sha256Fingerprint(X509Certificate)}, of a certificate's DER. */
+    public static String sha256Fingerprint(byte[] der) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(der));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("cannot fingerprint a certificate", e);
         }
     }

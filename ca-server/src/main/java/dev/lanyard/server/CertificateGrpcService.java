@@ -71,7 +71,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
     static CertificateResponse toResponse(IssuedSvid svid, TrustAuthorities authorities) {
         CertificateResponse.Builder b = CertificateResponse.newBuilder()
                 .setSpiffeId(svid.spiffeId().toString())
-                .setCertificate(com.google.protobuf.ByteString.copyFrom(svid.der()))
+                .setCertificate(com.google.protobuf.UnsafeByteOperations.unsafeWrap(svid.der())) // der() is a copy of its own
                 .setSerialNumber(svid.serialHex())
                 .setExpiresAt(Protos.timestamp(svid.notAfter()));
         for (X509Certificate intermediate : svid.chain()) {

@@ -82,14 +82,7 @@ final class AuditAppender {
                                 throw new ChangeRefused(e); // rolls the transaction back
                             }
                         });
-                        try {
-                            insert(c, head, event).store(c);
-                        } catch (SQLException e) {
-                            if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
-                                throw new ChainMovedException(e);
-                            }
-                            throw e;
-                        }
+                        link(c, head, event).store(c);
                         return result;
                     });
                 } catch (ChainMovedException e) {
@@ -161,18 +154,23 @@ final class AuditAppender {
                 append.alongside.run(c);
             }
             for (Append append : batch) {
-                try {
-                    head = insert(c, head, append.event);
-                } catch (SQLException e) {
-                    if (UNIQUE_VIOLATION.equals(e.getSQLState())) {
-                        throw new ChainMovedException(e); // the id is taken: the tip moved under us
-                    }
-                    throw e;
-                }
+                head = link(c, head, append.event);
             }
             head.store(c);
             return null;
         });
+    }
+
+    /** {@link #insert}, a taken id reported as {@link ChainMovedException}: the tip moved under us. */
+    private static Head link(Connection c, Head head, AuditEvent e) throws SQLException {
+        try {
+            return insert(c, head, e);
+        } catch (SQLException failure) {
+            if (UNIQUE_VIOLATION.equals(failure.getSQLState())) {
+                throw new ChainMovedException(failure);
+            }
+            throw failure;
+        }
     }
 
     private static Head insert(Connection c, Head head, AuditEvent e) throws SQLException {

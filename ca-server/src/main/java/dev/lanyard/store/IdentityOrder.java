@@ -28,18 +28,22 @@ final class IdentityOrder {
     }
 
     /**
-     * As {@link #lock}, for a workload; what an issuance decides on of the locked registration (its DNS
-     * names, longest lifetime and creation time), which also tells one registration from another made
-     * for the same SPIFFE ID after a delete (registrations are never updated).
+     * What an issuance decides on of a workload's registration: its DNS names, longest lifetime and
+     * creation time, which also tells one registration from another made for the same SPIFFE ID after
+     * a delete (registrations are never updated). DNS names as the registrations table keeps them.
      */
-    private static Optional<String> lockRegistration(Connection c, String spiffeId) throws SQLException {
-        return Jdbc.query(c, "select dns_names, max_ttl_seconds, created_at from registrations where spiffe_id = ?"
-                + " for update", s -> s.setString(1, spiffeId), row -> decided(row.getString("dns_names"),
-                        row.getLong("max_ttl_seconds"), Jdbc.getInstant(row, "created_at"))).stream().findFirst();
+    private record Decided(String dnsNames, long maxTtlSeconds, Instant createdAt) {
+        static Decided of(Registration registration) {
+            return new Decided(String.join(" ", registration.dnsNames()), registration.maxTtl().getSeconds(),
+                    registration.createdAt());
+        }
     }
 
-    private static String decided(String dnsNames, long maxTtlSeconds, Instant createdAt) {
-        return dnsNames + "|" + maxTtlSeconds + "|" + createdAt;
+    /** As {@link #lock}, for a workload; what the locked registration decides. */
+    private static Optional<Decided> lockRegistration(Connection c, String spiffeId) throws SQLException {
+        return Jdbc.query(c, "select dns_names, max_ttl_seconds, created_at from registrations where spiffe_id = ?"
+                + " for update", s -> s.setString(1, spiffeId), row -> new Decided(row.getString("dns_names"),
+                        row.getLong("max_ttl_seconds"), Jdbc.getInstant(row, "created_at"))).stream().findFirst();
     }
 
     private static boolean isAgent(String spiffeId) {
@@ -57,13 +61,11 @@ final class IdentityOrder {
     static void lockUnrevoked(Connection c, String spiffeId, Optional<String> presentedSerial,
             Optional<Registration> decidedOn) throws SQLException {
         if (decidedOn.isPresent() && !isAgent(spiffeId)) {
-            Optional<String> locked = lockRegistration(c, spiffeId);
+            Optional<Decided> locked = lockRegistration(c, spiffeId);
             if (locked.isEmpty()) {
                 throw new RefusedInTransaction(Refusal.denied(spiffeId + " has no registration"));
             }
-            Registration decided = decidedOn.get();
-            if (!locked.get().equals(decided(String.join(" ", decided.dnsNames()), decided.maxTtl().getSeconds(),
-                    decided.createdAt()))) {
+            if (!locked.get().equals(Decided.of(decidedOn.get()))) {
                 throw RefusedInTransaction.retryable(Refusal.precondition("the registration of " + spiffeId
                         + " was replaced while this request was being served; ask again"));
             }

@@ -88,6 +88,7 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
     private static final class Transactions implements InvocationHandler {
         private final Connection connection;
         private Connection driver;
+        private SqliteStatements kept;
         private boolean inTransaction;
         private boolean autoCommit = true;
         private boolean readOnly;
@@ -136,7 +137,7 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
                     begin();
                     if (args.length == 1) {
                         String sql = (String) args[0];
-                        SqliteStatements kept = SqliteStatements.of(driver());
+                        SqliteStatements kept = kept();
                         PreparedStatement statement = kept.take(driver(), sql);
                         return proxy(PreparedStatement.class, new Statements(statement, () -> kept.give(sql, statement)));
                     }
@@ -184,8 +185,16 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
             return driver;
         }
 
+        /** This connection's kept statements, looked up once per checkout rather than per statement. */
+        private SqliteStatements kept() throws SQLException {
+            if (kept == null) {
+                kept = SqliteStatements.of(driver());
+            }
+            return kept;
+        }
+
         private void execute(String sql) throws SQLException {
-            SqliteStatements kept = SqliteStatements.of(driver());
+            SqliteStatements kept = kept();
             PreparedStatement statement = kept.take(driver(), sql);
             try {
                 statement.execute();
