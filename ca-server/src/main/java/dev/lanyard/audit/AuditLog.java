@@ -1,12 +1,20 @@
 package dev.lanyard.audit;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /** The append-only audit trail, hash-chained (see {@link AuditChain}). */
 public interface AuditLog {
 
     /** Appends one record durably before returning. */
     void record(AuditEvent event);
+
+    /**
+     * Appends one record without waiting: the future completes once it is durable, or exceptionally
+     * if it could not be stored. For callers that must not block (a request on a network thread);
+     * what they chain on it must not block either.
+     */
+    CompletableFuture<Void> recordAsync(AuditEvent event);
 
     /** A change to the store that is kept only together with its audit record. */
     @FunctionalInterface

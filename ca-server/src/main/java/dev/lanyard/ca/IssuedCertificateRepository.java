@@ -27,8 +27,9 @@ public interface IssuedCertificateRepository {
      * {@link dev.lanyard.refusal.RefusedInTransaction} when the identity has no registration or is
      * revoked, or {@code presentedSerial} (the certificate a renewal came with) is; retryably when the
      * registration is not {@code decidedOn}, the one it was issued under (a node agent's SVID: not compared).
+     * Returns at once: the future completes when both are committed, or with what refused them.
      */
-    void recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, Optional<String> presentedSerial,
+    java.util.concurrent.CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, Optional<String> presentedSerial,
             dev.lanyard.registration.Registration decidedOn);
 
     Optional<IssuedCertificateRecord> findBySerial(String serialHex);

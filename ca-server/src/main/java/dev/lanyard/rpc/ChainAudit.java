@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -37,8 +38,10 @@ final class ChainAudit {
         this.clock = clock;
     }
 
-    void refused(String actor, String step, String method, String reason) {
-        audit.record(new AuditEvent(clock.instant(), actor, "rpc." + step, method, AuditEvent.Outcome.REFUSED, reason));
+    /** Completes once the refusal's record is durable (the chain may run on a network thread: it does not wait). */
+    CompletableFuture<Void> refused(String actor, String step, String method, String reason) {
+        return audit.recordAsync(new AuditEvent(clock.instant(), actor, "rpc." + step, method,
+                AuditEvent.Outcome.REFUSED, reason));
     }
 
     void failed(String actor, String method, String reason) {
@@ -46,12 +49,15 @@ final class ChainAudit {
     }
 
     /** A rate-limit refusal of {@code key}: recorded if it is the first in this caller's window. */
-    void throttled(String key, String actor, String method, String reason) {
-        throttled("rate-limit", key, actor, method, reason);
+    CompletableFuture<Void> throttled(String key, String actor, String method, String reason) {
+        return throttled("rate-limit", key, actor, method, reason);
     }
 
-    /** A refusal by the limit {@code step} of {@code key}: recorded if it is the first in this caller's window. */
-    void throttled(String step, String key, String actor, String method, String reason) {
+    /**
+     * A refusal by the limit {@code step} of {@code key}: recorded if it is the first in this caller's
+     * window; completes once that record is durable, or at once when it is only counted.
+     */
+    CompletableFuture<Void> throttled(String step, String key, String actor, String method, String reason) {
         Instant now = clock.instant();
         if (throttled.size() > MAX_TRACKED) {
             throttled.values().removeIf(w -> w.start.plus(QUIET).isBefore(now));
@@ -59,15 +65,15 @@ final class ChainAudit {
         Window window = throttled.get(key);
         if (window != null && window.start.plus(QUIET).isAfter(now)) {
             window.suppressed.incrementAndGet();
-            return;
+            return CompletableFuture.completedFuture(null);
         }
         Window fresh = new Window(now);
         long left = window == null ? 0 : window.suppressed.get();
         if (window == null ? throttled.putIfAbsent(key, fresh) != null : !throttled.replace(key, window, fresh)) {
             throttled.get(key).suppressed.incrementAndGet(); // another thread opened the window
-            return;
+            return CompletableFuture.completedFuture(null);
         }
-        refused(actor, step, method, reason + (left > 0 ? " (" + left
+        return refused(actor, step, method, reason + (left > 0 ? " (" + left
                 + " more refusals in the previous window were counted, not recorded)" : "")
                 + "; further refusals in the next " + QUIET.toSeconds() + " s are counted, not recorded");
     }

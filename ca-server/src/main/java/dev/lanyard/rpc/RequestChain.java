@@ -19,6 +19,7 @@ import java.net.SocketAddress;
 import java.time.Clock;
 import java.util.HexFormat;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -82,8 +83,8 @@ public final class RequestChain implements ServerInterceptor {
         String source = source(call);
         String overLimit = limits.exceeded(peer, source);
         if (overLimit != null) {
-            audit.throttled(peer == null ? source : actor, actor, method, overLimit);
-            guarded.close(Status.RESOURCE_EXHAUSTED.withDescription(overLimit), new Metadata());
+            closeAfter(audit.throttled(peer == null ? source : actor, actor, method, overLimit), guarded,
+                    Status.RESOURCE_EXHAUSTED.withDescription(overLimit));
             return new ServerCall.Listener<>() {
             };
         }
@@ -92,10 +93,24 @@ public final class RequestChain implements ServerInterceptor {
     }
 
     private <Q> ServerCall.Listener<Q> refuse(GuardedCall<Q, ?> call, String step, Status status) {
-        audit.refused(call.actor, step, call.method, status.getCode() + ": " + status.getDescription());
-        call.close(status, new Metadata());
+        call.refused = true;
+        closeAfter(audit.refused(call.actor, step, call.method, status.getCode() + ": " + status.getDescription()),
+                call, status);
         return new ServerCall.Listener<>() {
         };
+    }
+
+    /**
+     * Answers a refusal once its audit record is durable, without holding the thread meanwhile. The
+     * caller is refused even if the record could not be stored; the log says so.
+     */
+    private static void closeAfter(CompletableFuture<Void> recorded, GuardedCall<?, ?> call, Status status) {
+        recorded.whenComplete((done, failure) -> {
+            if (failure != null) {
+                LOG.error("could not audit the refusal of {} for {}", call.method, call.actor, failure);
+            }
+            call.close(status, new Metadata());
+        });
     }
 
     private static String source(ServerCall<?, ?> call) {
@@ -113,6 +128,8 @@ public final class RequestChain implements ServerInterceptor {
         final String actor;
         final long startNanos;
         final AtomicBoolean closed = new AtomicBoolean();
+        /** Refused by the chain, the answer waiting for its audit record: the handler must not see more. */
+        volatile boolean refused;
 
         GuardedCall(ServerCall<Q, R> call, String method, String actor, long startNanos) {
             super(call);
@@ -133,6 +150,11 @@ public final class RequestChain implements ServerInterceptor {
             }
             super.close(answer, trailers);
             metrics.rpc(method, answer.getCode().name(), System.nanoTime() - startNanos);
+        }
+
+        /** Closed, or refused and about to be: no more of the call goes to the handler. */
+        boolean answered() {
+            return refused || closed.get();
         }
 
         /** Logs and audits an internal failure under a new correlation id; the status the caller gets. */
@@ -170,7 +192,7 @@ public final class RequestChain implements ServerInterceptor {
 
         @Override
         public void onMessage(Q message) {
-            if (call.closed.get()) {
+            if (call.answered()) {
                 return;
             }
             Optional<String> violation = bounds.violation(message);
@@ -184,14 +206,14 @@ public final class RequestChain implements ServerInterceptor {
 
         @Override
         public void onHalfClose() {
-            if (!call.closed.get()) {
+            if (!call.answered()) {
                 guard(super::onHalfClose);
             }
         }
 
         @Override
         public void onReady() {
-            if (!call.closed.get()) {
+            if (!call.answered()) {
                 guard(super::onReady);
             }
         }

@@ -6,6 +6,7 @@ import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.rpc.AuthenticatedPeer;
 import dev.lanyard.rpc.Callers;
+import dev.lanyard.rpc.Replies;
 import dev.lanyard.rpc.Statuses;
 import dev.lanyard.svid.SvidIssuer;
 import dev.lanyard.v1.CertificateResponse;
@@ -46,26 +47,22 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
         }
     }
 
+    /** Runs on the network thread (see {@code CallExecutors}): nothing here blocks; the reply follows the commit. */
     @Override
     public void renewCertificate(RenewCertificateRequest request, StreamObserver<CertificateResponse> response) {
         long start = System.nanoTime();
-        String code = "";
+        AuthenticatedPeer peer;
         try {
-            AuthenticatedPeer peer = Callers.require();
-            IssuedSvid svid = issuer.renew(peer.spiffeId(), peer.certificate().getSerialNumber().toString(16),
-                    request.getCsr().toByteArray(),
-                    Protos.duration(request.hasTtl(), request.getTtl()));
-            response.onNext(toResponse(svid, authorities));
-            response.onCompleted();
+            peer = Callers.require();
         } catch (StatusException e) {
-            code = e.getStatus().getCode().name();
             response.onError(e);
-        } catch (Refusal e) {
-            Status status = status(e);
-            code = status.getCode().name();
-            response.onError(status.asException());
+            metrics.certificate("renew", e.getStatus().getCode().name(), start, System.nanoTime());
+            return;
         }
-        metrics.certificate("renew", code, start, System.nanoTime());
+        Replies.when(issuer.renewAsync(peer.spiffeId(), peer.certificate().getSerialNumber().toString(16),
+                        request.getCsr().toByteArray(), Protos.duration(request.hasTtl(), request.getTtl())),
+                response, svid -> toResponse(svid, authorities),
+                code -> metrics.certificate("renew", code, start, System.nanoTime()));
     }
 
     static CertificateResponse toResponse(IssuedSvid svid, TrustAuthorities authorities) {

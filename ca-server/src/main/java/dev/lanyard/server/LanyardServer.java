@@ -185,6 +185,7 @@ public final class LanyardServer implements AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final RecurringTasks tasks;
     private final ExecutorService httpExecutor;
+    private final CallExecutors callExecutors = new CallExecutors();
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server grpc;
     private final HttpPublisher http;
@@ -379,6 +380,8 @@ public final class LanyardServer implements AutoCloseable {
                 new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build()));
         services.forEach(grpcBuilder::addService);
         this.grpc = grpcBuilder
+                .directExecutor() // for the calls that never block; the others go to a pool
+                .callExecutor(callExecutors)
                 .intercept(new WatchStreamCap(config.grpcLimits().maxWatchStreamsPerIdentity(), audit, clock)) // after the chain
                 .intercept(new RequestChain(verifier, revocations, access, new RequestChain.Limits(
                         limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
@@ -543,6 +546,7 @@ public final class LanyardServer implements AutoCloseable {
             grpc.shutdownNow();
             Thread.currentThread().interrupt();
         }
+        callExecutors.close();
         if (http != null) {
             http.close();
         }

@@ -2,11 +2,9 @@ package dev.lanyard.server;
 
 import dev.lanyard.rpc.Protos;
 import dev.lanyard.metrics.LanyardMetrics;
-import dev.lanyard.refusal.Refusal;
 import dev.lanyard.rpc.AuthenticatedPeer;
 import dev.lanyard.rpc.Callers;
-import dev.lanyard.rpc.Statuses;
-import dev.lanyard.token.MintedToken;
+import dev.lanyard.rpc.Replies;
 import dev.lanyard.token.TokenIssuer;
 import dev.lanyard.v1.IssueTokenRequest;
 import dev.lanyard.v1.IssueTokenResponse;
@@ -25,27 +23,26 @@ public final class TokenGrpcService extends TokenServiceGrpc.TokenServiceImplBas
         this.metrics = metrics;
     }
 
+    /** Runs on the network thread (see {@code CallExecutors}): nothing here blocks; the reply follows the commit. */
     @Override
     public void issueToken(IssueTokenRequest request, StreamObserver<IssueTokenResponse> response) {
         long start = System.nanoTime();
+        AuthenticatedPeer peer;
         try {
-            AuthenticatedPeer peer = Callers.require();
-            MintedToken token = issuer.issue(peer.spiffeId(), peer.certificate(), request.getAudience(),
-                    request.getScopesList(), Protos.duration(request.hasTtl(), request.getTtl()));
-            response.onNext(IssueTokenResponse.newBuilder()
-                    .setToken(token.jwt())
-                    .setTokenId(token.jti())
-                    .setExpiresAt(Protos.timestamp(token.expiresAt()))
-                    .setKeyId(token.kid())
-                    .build());
-            response.onCompleted();
-            metrics.token("", start, System.nanoTime());
+            peer = Callers.require();
         } catch (StatusException e) {
             metrics.token(e.getStatus().getCode().name(), start, System.nanoTime());
             response.onError(e);
-        } catch (Refusal e) {
-            metrics.token(Statuses.of(e).getCode().name(), start, System.nanoTime());
-            response.onError(Statuses.exception(e));
+            return;
         }
+        Replies.when(issuer.issueAsync(peer.spiffeId(), peer.certificate(), request.getAudience(),
+                        request.getScopesList(), Protos.duration(request.hasTtl(), request.getTtl())),
+                response, token -> IssueTokenResponse.newBuilder()
+                        .setToken(token.jwt())
+                        .setTokenId(token.jti())
+                        .setExpiresAt(Protos.timestamp(token.expiresAt()))
+                        .setKeyId(token.kid())
+                        .build(),
+                code -> metrics.token(code, start, System.nanoTime()));
     }
 }

@@ -8,7 +8,12 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -17,10 +22,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * the next transaction (group commit): the chain's head is one row that every append locks, so one
  * commit per append would make the database's commit latency the ceiling of issuance.
  *
- * <p>No thread of its own: whoever takes the lock commits everything queued, its own append and
- * the others'; the others find theirs done when they get the lock. If a shared transaction fails
- * on one append's data, its appends are retried one per transaction, so the one that fails (a
- * duplicate serial) fails alone and leaves no trace.
+ * <p>A caller that waits ({@link #append}) commits everything queued itself if it takes the lock
+ * first, its own append and the others'; the others find theirs done when they get the lock. A
+ * caller that does not wait ({@link #appendAsync}: a request served on a network thread, which must
+ * not block) leaves its append to the committer, one thread that runs only while appends are
+ * queued, and is told through a future once its append is durable. Futures are completed after the
+ * lock is released, so what they start (sending a reply) never holds up the next commit. If a
+ * shared transaction fails on one append's data, its appends are retried one per transaction, so
+ * the one that fails (a duplicate serial) fails alone and leaves no trace.
  */
 final class AuditAppender {
 
@@ -34,9 +43,20 @@ final class AuditAppender {
     private final Jdbc jdbc;
     private final ConcurrentLinkedQueue<Append> queue = new ConcurrentLinkedQueue<>();
     private final ReentrantLock committing = new ReentrantLock();
+    /** Whether the committer has been asked to run and has not yet found the queue empty. */
+    private final AtomicBoolean committerDue = new AtomicBoolean();
+    private final ThreadPoolExecutor committer;
 
     AuditAppender(Jdbc jdbc) {
         this.jdbc = jdbc;
+        // One thread, gone after a quiet second: an audit trail that sees no asynchronous appends
+        // (a test's, a command's) keeps no thread.
+        this.committer = new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread thread = new Thread(r, "lanyard-audit-commit");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.committer.allowCoreThreadTimeOut(true);
     }
 
     /**
@@ -48,17 +68,55 @@ final class AuditAppender {
     void append(AuditEvent event, Jdbc.Work<?> alongside) {
         Append append = new Append(event, alongside);
         queue.add(append);
+        List<Append> committed = new ArrayList<>();
         committing.lock();
         try {
             while (!append.finished) {
-                commit(drain());
+                committed.addAll(commit(drain()));
             }
         } finally {
             committing.unlock();
         }
+        committed.forEach(Append::settle);
         if (append.failure != null) {
             throw append.failure;
         }
+    }
+
+    /**
+     * As {@link #append}, without waiting: the future completes once both are committed, or
+     * exceptionally with what {@link #append} would have thrown. Completed on the committer's thread
+     * (or a waiting caller's that committed it), so what depends on it must not block.
+     */
+    CompletableFuture<Void> appendAsync(AuditEvent event, Jdbc.Work<?> alongside) {
+        Append append = new Append(event, alongside);
+        queue.add(append);
+        if (committerDue.compareAndSet(false, true)) {
+            committer.execute(this::commitQueued);
+        }
+        return append.done;
+    }
+
+    /** The committer: commits what is queued until the queue is empty. */
+    private void commitQueued() {
+        do {
+            try {
+                while (!queue.isEmpty()) {
+                    List<Append> committed;
+                    committing.lock();
+                    try {
+                        committed = commit(drain());
+                    } finally {
+                        committing.unlock();
+                    }
+                    committed.forEach(Append::settle);
+                }
+            } finally {
+                committerDue.set(false); // also after an Error, so the next append asks again
+            }
+            // An append queued after the last drain but before the flag fell found it still up and
+            // did not ask again: look once more.
+        } while (!queue.isEmpty() && committerDue.compareAndSet(false, true));
     }
 
     /**
@@ -113,26 +171,26 @@ final class AuditAppender {
      * alone so the bad one fails by itself; if the database itself failed, they all fail at once
      * rather than each waiting out the outage again.
      */
-    private void commit(List<Append> batch) {
+    private List<Append> commit(List<Append> batch) {
         for (int attempt = 1; ; attempt++) {
             try {
                 write(batch);
                 batch.forEach(append -> append.finish(null));
-                return;
+                return batch;
             } catch (ChainMovedException e) {
                 if (attempt < MAX_ATTEMPTS) {
                     continue;
                 }
                 StoreException failure = new StoreException(e.getCause());
                 batch.forEach(append -> append.finish(failure));
-                return;
+                return batch;
             } catch (RuntimeException e) {
                 if (batch.size() > 1 && blamesOneAppend(e)) {
                     batch.forEach(append -> commit(List.of(append)));
                 } else {
                     batch.forEach(append -> append.finish(e));
                 }
-                return;
+                return batch;
             }
         }
     }
@@ -244,10 +302,14 @@ final class AuditAppender {
         }
     }
 
-    /** One caller's append; written by the committer under the lock, read by the caller after it. */
+    /**
+     * One caller's append; its outcome is written under the lock and read by a waiting caller after
+     * it, or {@linkplain #settle settled} into its future by whoever committed it, after the lock.
+     */
     private static final class Append {
         final AuditEvent event;
         final Jdbc.Work<?> alongside;
+        final CompletableFuture<Void> done = new CompletableFuture<>();
         boolean finished;
         RuntimeException failure;
 
@@ -259,6 +321,14 @@ final class AuditAppender {
         void finish(RuntimeException failure) {
             this.finished = true;
             this.failure = failure;
+        }
+
+        void settle() {
+            if (failure == null) {
+                done.complete(null);
+            } else {
+                done.completeExceptionally(failure);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import javax.sql.DataSource;
 
 /**
@@ -40,6 +41,11 @@ public final class JdbcAuditLog implements AuditLog {
     }
 
     @Override
+    public CompletableFuture<Void> recordAsync(AuditEvent event) {
+        return appender.appendAsync(event, c -> null);
+    }
+
+    @Override
     public <T, E extends Exception> T recordWith(AuditEvent event, Change<T, E> change) throws E {
         return appender.appendWith(event, change);
     }
@@ -47,6 +53,11 @@ public final class JdbcAuditLog implements AuditLog {
     /** Appends {@code event} in the same transaction as {@code alongside}: both are stored or neither. */
     void record(AuditEvent event, Jdbc.Work<?> alongside) {
         appender.append(event, alongside);
+    }
+
+    /** As {@link #record(AuditEvent, Jdbc.Work)}, without waiting (see {@link AuditAppender#appendAsync}). */
+    CompletableFuture<Void> recordAsync(AuditEvent event, Jdbc.Work<?> alongside) {
+        return appender.appendAsync(event, alongside);
     }
 
     @Override

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import javax.sql.DataSource;
 
 public final class JdbcIssuedCertificateRepository implements IssuedCertificateRepository {
@@ -30,9 +31,9 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
     }
 
     @Override
-    public void recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance, Optional<String> presentedSerial,
-            Registration decidedOn) {
-        audit.record(issuance, connection -> {
+    public CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance,
+            Optional<String> presentedSerial, Registration decidedOn) {
+        return audit.recordAsync(issuance, connection -> {
             IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerial, Optional.of(decidedOn));
             return insert(connection, c);
         });

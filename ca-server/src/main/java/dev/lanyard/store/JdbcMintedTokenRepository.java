@@ -5,6 +5,7 @@ import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.token.MintedTokenRepository;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 public final class JdbcMintedTokenRepository implements MintedTokenRepository {
 
@@ -16,9 +17,9 @@ public final class JdbcMintedTokenRepository implements MintedTokenRepository {
     }
 
     @Override
-    public void record(String jti, SpiffeId spiffeId, Instant expiresAt, AuditEvent minting,
+    public CompletableFuture<Void> record(String jti, SpiffeId spiffeId, Instant expiresAt, AuditEvent minting,
             Optional<String> presentedSerial) {
-        audit.record(minting, c -> {
+        return audit.recordAsync(minting, c -> {
             IdentityOrder.lockUnrevoked(c, spiffeId.toString(), presentedSerial, Optional.empty());
             return Jdbc.update(c, "insert into minted_tokens (jti, spiffe_id, expires_at) values (?, ?, ?)", s -> {
                 s.setString(1, jti);

@@ -1,5 +1,6 @@
 package dev.lanyard.svid;
 
+import dev.lanyard.refusal.Pending;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
 import dev.lanyard.registration.ReservedIds;
@@ -26,6 +27,7 @@ import dev.lanyard.v1.Attestation;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -98,26 +100,51 @@ public final class SvidIssuer {
      */
     public IssuedSvid renew(SpiffeId peer, String peerSerialHex, byte[] csrDer, Optional<Duration> ttl)
             throws Refusal {
+        return Pending.await(renewAsync(peer, peerSerialHex, csrDer, ttl));
+    }
+
+    /**
+     * {@link #renew} without blocking (it may read a registration the cache does not hold): the
+     * checks and the signature run on this thread; the future completes once the certificate and its
+     * audit record are committed, or with the {@link Refusal} once that is audited.
+     */
+    public CompletableFuture<IssuedSvid> renewAsync(SpiffeId peer, String peerSerialHex, byte[] csrDer,
+            Optional<Duration> ttl) {
+        ValidatedCsr csr;
         try {
             refuseIfRevoked(peer, Optional.of(peerSerialHex));
-            ValidatedCsr csr = validate(csrDer);
-            for (int attempt = 1; ; attempt++) {
-                Registration registration = registrationOf(peer, heldRegistrations::find);
-                Duration lifetime = lifetime(ttl, registration);
-                checkSans(csr, registration);
-                try {
-                    return signAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
-                            Optional.of(peerSerialHex));
-                } catch (RefusedInTransaction e) {
-                    if (!e.retryable() || attempt == 2) {
-                        throw e.refusal();
-                    } // else the registration held in memory was replaced: decide again on the current one
-                }
-            }
+            csr = validate(csrDer);
         } catch (Refusal e) {
-            refuse(peer.toString(), "certificate.renew", peer.toString(), e);
-            throw e;
+            return refused(peer.toString(), "certificate.renew", peer.toString(), e);
         }
+        return renewDecided(peer, peerSerialHex, csr, ttl, 1);
+    }
+
+    /** Decides on the registration held in memory and records; decides once more if it was replaced meanwhile. */
+    private CompletableFuture<IssuedSvid> renewDecided(SpiffeId peer, String peerSerialHex, ValidatedCsr csr,
+            Optional<Duration> ttl, int attempt) {
+        Registration registration;
+        Duration lifetime;
+        try {
+            registration = registrationOf(peer, heldRegistrations::find);
+            lifetime = lifetime(ttl, registration);
+            checkSans(csr, registration);
+        } catch (Refusal e) {
+            return refused(peer.toString(), "certificate.renew", peer.toString(), e);
+        }
+        return signAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
+                Optional.of(peerSerialHex)).<CompletableFuture<IssuedSvid>>handle((svid, failure) -> {
+                    if (failure == null) {
+                        return CompletableFuture.completedFuture(svid);
+                    }
+                    if (Pending.cause(failure) instanceof RefusedInTransaction e) {
+                        if (e.retryable() && attempt == 1) {
+                            return renewDecided(peer, peerSerialHex, csr, ttl, 2); // decide again on the current one
+                        }
+                        return this.<IssuedSvid>refused(peer.toString(), "certificate.renew", peer.toString(), e.refusal());
+                    }
+                    return CompletableFuture.failedFuture(Pending.cause(failure));
+                }).thenCompose(Function.identity());
     }
 
     ValidatedCsr validate(byte[] der) throws Refusal {
@@ -176,28 +203,30 @@ public final class SvidIssuer {
     IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
             Duration lifetime, String actor, String action, Optional<String> presentedSerial) throws Refusal {
         try {
-            return signAndRecord(csr, registration, lifetime, actor, action, presentedSerial);
+            return Pending.await(signAndRecord(csr, registration, lifetime, actor, action, presentedSerial));
         } catch (RefusedInTransaction e) {
             throw e.refusal();
         }
     }
 
-    /** As {@link #issueAndRecord}, the refusal left in its transaction's exception; what was held of the registration is forgotten then. */
-    private IssuedSvid signAndRecord(ValidatedCsr csr, Registration registration,
+    /**
+     * As {@link #issueAndRecord}, without waiting for the commit; the refusal left in its transaction's
+     * exception. What was held of the registration is forgotten then.
+     */
+    private CompletableFuture<IssuedSvid> signAndRecord(ValidatedCsr csr, Registration registration,
             Duration lifetime, String actor, String action, Optional<String> presentedSerial) {
         IssuedSvid svid = ca.get().issue(
                 csr.publicKey(), registration.spiffeId(), requestedDns(csr, registration), lifetime);
-        try {
-            issued.recordForWorkload(new IssuedCertificateRecord(
-                    svid.serialHex(), registration.spiffeId(), svid.notBefore(), svid.notAfter(),
-                    svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
-                    new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
-                            + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerial, registration);
-        } catch (RefusedInTransaction e) {
-            heldRegistrations.forget(registration.spiffeId()); // deleted, replaced or revoked: read it again next time
-            throw e;
-        }
-        return svid;
+        return issued.recordForWorkload(new IssuedCertificateRecord(
+                svid.serialHex(), registration.spiffeId(), svid.notBefore(), svid.notAfter(),
+                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
+                new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
+                        + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerial, registration)
+                .whenComplete((recorded, failure) -> {
+                    if (failure != null && Pending.cause(failure) instanceof RefusedInTransaction) {
+                        heldRegistrations.forget(registration.spiffeId()); // deleted, replaced or revoked: read it again next time
+                    }
+                }).thenApply(recorded -> svid);
     }
 
     /**
@@ -216,6 +245,12 @@ public final class SvidIssuer {
     void refuse(String actor, String action, String target, Refusal e) {
         audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
                 e.code() + ": " + e.getMessage()));
+    }
+
+    /** {@link #refuse} without waiting: fails with {@code e} once its audit record is durable. */
+    private <T> CompletableFuture<T> refused(String actor, String action, String target, Refusal e) {
+        return audit.recordAsync(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
+                e.code() + ": " + e.getMessage())).thenCompose(recorded -> CompletableFuture.failedFuture(e));
     }
 
     private static Code csrCode(CsrRejectedException e) {

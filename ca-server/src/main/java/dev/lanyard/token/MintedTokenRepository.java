@@ -15,6 +15,7 @@ public interface MintedTokenRepository {
      * Records a minted token with the audit record of its minting, in one transaction ordered with
      * any revocation of its identity: refused with a {@link dev.lanyard.refusal.RefusedInTransaction}
      * when the identity or {@code presentedSerial} is revoked or the identity has no registration.
+     * Returns at once: the future completes when both are committed, or with what refused them.
      */
-    void record(String jti, SpiffeId spiffeId, Instant expiresAt, AuditEvent minting, Optional<String> presentedSerial);
+    java.util.concurrent.CompletableFuture<Void> record(String jti, SpiffeId spiffeId, Instant expiresAt, AuditEvent minting, Optional<String> presentedSerial);
 }

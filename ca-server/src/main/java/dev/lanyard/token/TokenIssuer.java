@@ -6,6 +6,7 @@ import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.contract.TokenScopeCheck;
 import dev.lanyard.policy.GrantsPolicy;
 import dev.lanyard.policy.PolicyStore;
+import dev.lanyard.refusal.Pending;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
 import dev.lanyard.revocation.Revocation;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
 /**
@@ -63,6 +65,16 @@ public final class TokenIssuer {
     /** A token for {@code caller}, bound to the certificate it called with. */
     public MintedToken issue(SpiffeId caller, X509Certificate certificate, String audience, List<String> requestedScopes,
             Optional<Duration> ttl) throws Refusal {
+        return Pending.await(issueAsync(caller, certificate, audience, requestedScopes, ttl));
+    }
+
+    /**
+     * {@link #issue} without blocking: the checks and the signature run on this thread; the future
+     * completes once the token's record and its audit record are committed, or with the
+     * {@link Refusal} once that is audited.
+     */
+    public CompletableFuture<MintedToken> issueAsync(SpiffeId caller, X509Certificate certificate, String audience,
+            List<String> requestedScopes, Optional<Duration> ttl) {
         return issue(caller.toString(), caller, certificate, audience, requestedScopes, ttl);
     }
 
@@ -86,14 +98,16 @@ public final class TokenIssuer {
                 throw refused;
             }
         }
-        return issue(agent.toString(), workload, certificate, audience, scopes, ttl);
+        return Pending.await(issue(agent.toString(), workload, certificate, audience, scopes, ttl));
     }
 
-    private MintedToken issue(String actor, SpiffeId caller, X509Certificate certificate, String audience,
-            List<String> requestedScopes, Optional<Duration> ttl) throws Refusal {
+    private CompletableFuture<MintedToken> issue(String actor, SpiffeId caller, X509Certificate certificate,
+            String audience, List<String> requestedScopes, Optional<Duration> ttl) {
         String target = "audience " + audience + (actor.equals(caller.toString()) ? "" : " for " + caller);
+        MintedToken token;
+        Set<String> scopes = new LinkedHashSet<>(requestedScopes);
+        String serial = certificate.getSerialNumber().toString(16);
         try {
-            String serial = certificate.getSerialNumber().toString(16);
             Optional<Revocation> revoked = revocations.refusalFor(caller, Optional.of(serial));
             if (revoked.isPresent()) {
                 throw Refusal.denied(revoked.get().refusalMessage());
@@ -102,7 +116,6 @@ public final class TokenIssuer {
                 throw new Refusal(Refusal.Code.RESOURCE_EXHAUSTED,
                         caller + " is minting tokens faster than its rate limit; retry shortly");
             }
-            Set<String> scopes = new LinkedHashSet<>(requestedScopes);
             Optional<GrantsPolicy.External> external = policy.current().external(audience);
             if (external.isPresent()) {
                 checkExternal(caller, external.get(), scopes);
@@ -117,20 +130,28 @@ public final class TokenIssuer {
                             + audience);
                 }
             }
-            MintedToken token = mint(caller, certificate, audience, scopes, ttl, external);
-            try {
-                minted.record(token.jti(), caller, token.expiresAt(), new AuditEvent(clock.instant(), actor,
-                        "token.issue", target + " jti " + token.jti() + " scopes " + new TreeSet<>(scopes),
-                        AuditEvent.Outcome.SUCCESS, ""), Optional.of(serial));
-            } catch (RefusedInTransaction e) {
-                throw e.refusal();
-            }
-            return token;
+            token = mint(caller, certificate, audience, scopes, ttl, external);
         } catch (Refusal e) {
-            audit.record(new AuditEvent(clock.instant(), actor, "token.issue", target, AuditEvent.Outcome.REFUSED,
-                    e.code() + ": " + e.getMessage()));
-            throw e;
+            return refused(actor, target, e);
         }
+        return minted.record(token.jti(), caller, token.expiresAt(), new AuditEvent(clock.instant(), actor,
+                "token.issue", target + " jti " + token.jti() + " scopes " + new TreeSet<>(scopes),
+                AuditEvent.Outcome.SUCCESS, ""), Optional.of(serial)).<CompletableFuture<MintedToken>>handle((recorded, failure) -> {
+                    if (failure == null) {
+                        return CompletableFuture.completedFuture(token);
+                    }
+                    if (Pending.cause(failure) instanceof RefusedInTransaction e) {
+                        return this.<MintedToken>refused(actor, target, e.refusal());
+                    }
+                    return CompletableFuture.failedFuture(Pending.cause(failure));
+                }).thenCompose(Function.identity());
+    }
+
+    /** Fails with {@code e} once its audit record is durable. */
+    private <T> CompletableFuture<T> refused(String actor, String target, Refusal e) {
+        return audit.recordAsync(new AuditEvent(clock.instant(), actor, "token.issue", target,
+                AuditEvent.Outcome.REFUSED, e.code() + ": " + e.getMessage()))
+                .thenCompose(recorded -> CompletableFuture.failedFuture(e));
     }
 
     /** An external audience takes no scopes (it has no contract) and names who may get its tokens. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditQuery;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.spiffe.SpiffeId;
 import java.lang.reflect.InvocationTargetException;
@@ -13,8 +14,12 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
@@ -23,7 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Group commit when the database goes away: waiting appends fail together, not one outage each. */
+/**
+ * Group commit: appends that wait and appends that do not share transactions; when the database goes
+ * away, waiting appends fail together, not one outage each.
+ */
 class AuditAppenderTest {
 
     @TempDir
@@ -118,6 +126,66 @@ class AuditAppenderTest {
         assertThat(recorded).extracting(AuditEvent::action).containsOnlyOnce("registration.create");
         var chain = new dev.lanyard.audit.AuditChain.Verifier();
         for (var record : audit.list(dev.lanyard.audit.AuditQuery.all(0, 100))) {
+            assertThat(chain.accept(record)).as("the chain stays whole").isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(EmbeddedStore.class)
+    void appendsThatDoNotWaitCompleteOnceStoredAndOneBadAppendFailsAlone(EmbeddedStore store) throws Exception {
+        db = store.open(dir);
+        var audit = new JdbcAuditLog(db.dataSource());
+        var appender = new AuditAppender(new Jdbc(db.dataSource()));
+        int callers = 4;
+        int each = 50;
+        List<CompletableFuture<Boolean>> storedWhenDone = new CopyOnWriteArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < callers; t++) {
+            int caller = t;
+            Thread thread = new Thread(() -> {
+                for (int i = 0; i < each; i++) {
+                    String target = caller + "-" + i;
+                    AuditEvent event = new AuditEvent(Instant.now(), "test", "async", target,
+                            AuditEvent.Outcome.SUCCESS, "");
+                    if (i % 10 == 9) {
+                        appender.append(event, c -> null); // one that waits, among those that do not
+                        continue;
+                    }
+                    Jdbc.Work<?> work = caller == 0 && i == 20
+                            ? c -> {
+                                throw new SQLException("value too long", "22001"); // this append's own data
+                            }
+                            : c -> null;
+                    // When the future completes, the record is there to read.
+                    storedWhenDone.add(appender.appendAsync(event, work).thenApply(done -> audit.list(
+                            new AuditQuery(0, false, 10, Optional.empty(), Optional.empty(), Optional.of(target),
+                                    Optional.empty(), Optional.empty(), Optional.empty())).size() == 1));
+                }
+            });
+            threads.add(thread);
+            thread.start();
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+
+        List<Throwable> failures = new ArrayList<>();
+        int stored = 0;
+        for (CompletableFuture<Boolean> f : storedWhenDone) {
+            try {
+                assertThat(f.get(30, TimeUnit.SECONDS)).as("stored before its future completed").isTrue();
+                stored++;
+            } catch (ExecutionException e) {
+                failures.add(e.getCause());
+            }
+        }
+        assertThat(failures).singleElement().isInstanceOf(StoreException.class);
+        assertThat(stored).isEqualTo(callers * (each - each / 10) - 1);
+        List<dev.lanyard.audit.AuditRecord> records = audit.list(AuditQuery.all(0, 1000));
+        assertThat(records).hasSize(callers * each - 1);
+        assertThat(records).extracting(r -> r.event().target()).doesNotContain("0-20").doesNotHaveDuplicates();
+        var chain = new dev.lanyard.audit.AuditChain.Verifier();
+        for (var record : records) {
             assertThat(chain.accept(record)).as("the chain stays whole").isEmpty();
         }
     }
