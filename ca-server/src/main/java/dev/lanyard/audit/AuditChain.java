@@ -19,6 +19,15 @@ public final class AuditChain {
     /** The "previous hash" of the first record. */
     public static final String GENESIS = "0".repeat(64);
 
+    /** One digest per thread, kept: looking one up costs more than hashing a record. */
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is always available", e);
+        }
+    });
+
     private AuditChain() {
     }
 
@@ -27,12 +36,7 @@ public final class AuditChain {
      * keeps), actor, action, target, outcome, reason and the previous hash; lower-case hex.
      */
     public static String hash(long id, AuditEvent event, String previousHash) {
-        MessageDigest sha256;
-        try {
-            sha256 = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is always available", e);
-        }
+        MessageDigest sha256 = SHA256.get(); // digest() below leaves it reset for the next record
         for (String field : new String[] {Long.toString(id), Long.toString(micros(event.time())), event.actor(),
                 event.action(), event.target(), event.outcome().name(), event.reason(), previousHash}) {
             byte[] bytes = field.getBytes(StandardCharsets.UTF_8);

@@ -64,10 +64,11 @@ public final class Database implements AutoCloseable {
      * journal_size_limit: the log keeps its largest size on disk; after a large transaction (a restore,
      * a preload) a checkpoint cuts it back to 16 MB, above the 4 MB that a checkpoint every 1,000 pages
      * (SQLite's default) leaves in steady use. The schema declares no foreign keys, so foreign_keys
-     * stays off.
+     * stays off. jdbc.get_generated_keys (the driver's, not SQLite's): off, or the driver runs a query
+     * for the new row id after every insert; {@link SqliteDataSource} reads it only when asked.
      */
     private static final Map<String, String> SQLITE_SETTINGS = Map.of("journal_mode", "WAL", "synchronous", "FULL",
-            "busy_timeout", "10000", "journal_size_limit", Long.toString(16L << 20));
+            "busy_timeout", "10000", "journal_size_limit", Long.toString(16L << 20), "jdbc.get_generated_keys", "false");
 
     private final HikariDataSource pool;
     private final DataSource dataSource;

@@ -256,21 +256,36 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
                     return null;
                 }
             }
+            if (name.equals("getGeneratedKeys")) {
+                // Read when asked: the driver would read them after every insert (jdbc.get_generated_keys is off).
+                Statement lastRowId = statement.getConnection().createStatement();
+                return proxy(ResultSet.class, new Rows(lastRowId.executeQuery("select last_insert_rowid()"), lastRowId));
+            }
             Object result = call(statement, method, args);
-            return result instanceof ResultSet rows ? proxy(ResultSet.class, new Rows(rows)) : result;
+            return result instanceof ResultSet rows ? proxy(ResultSet.class, new Rows(rows, null)) : result;
         }
     }
 
-    /** Reads the integer times back as {@link OffsetDateTime}. */
+    /** Reads the integer times back as {@link OffsetDateTime}; closes the statement it came from, if its own. */
     private static final class Rows implements InvocationHandler {
         private final ResultSet rows;
+        private final Statement own;
 
-        Rows(ResultSet rows) {
+        Rows(ResultSet rows, Statement own) {
             this.rows = rows;
+            this.own = own;
         }
 
         @Override
         public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+            if (own != null && method.getName().equals("close")) {
+                try {
+                    rows.close();
+                } finally {
+                    own.close();
+                }
+                return null;
+            }
             if (method.getName().equals("getObject") && args.length == 2 && args[1] == OffsetDateTime.class) {
                 long micros = args[0] instanceof Integer index ? rows.getLong(index) : rows.getLong((String) args[0]);
                 return rows.wasNull() ? null : time(micros);
