@@ -65,6 +65,15 @@ public final class CsrValidator {
 
     private final CryptoProviders crypto;
     private final int maxDerBytes;
+    /**
+     * Per thread, per signature algorithm: a verifier and the key factory that makes its keys.
+     * Looking them up for every CSR (a provider lookup and a reflective constructor each) cost a
+     * tenth of a renewal on the network thread; each is initialised for its CSR's key before use.
+     */
+    private final ThreadLocal<Map<String, Verifier>> verifiers = ThreadLocal.withInitial(java.util.HashMap::new);
+
+    private record Verifier(Signature signature, KeyFactory keys) {
+    }
 
     public CsrValidator(CryptoProviders crypto, int maxDerBytes) {
         this.crypto = crypto;
@@ -143,18 +152,13 @@ public final class CsrValidator {
     private PublicKey verifySignature(CertificationRequest request, CertificationRequestInfo info,
             SubjectPublicKeyInfo spki, SignatureAlgorithm algorithm, String keyOid) throws CsrRejectedException {
         try {
-            String keyAlgorithm = keyOid.equals(EC) ? "EC" : keyOid.equals(RSA) ? "RSA" : "Ed25519";
-            Signature signature = crypto.signature(algorithm.jcaName());
-            // The key must belong to the provider that verifies with it; where that provider cannot
-            // make such keys (ACCP has no Ed25519 key factory), Bouncy Castle does both.
-            KeyFactory keys;
-            try {
-                keys = KeyFactory.getInstance(keyAlgorithm, signature.getProvider());
-            } catch (NoSuchAlgorithmException e) {
-                signature = Signature.getInstance(algorithm.jcaName(), crypto.bouncyCastle());
-                keys = KeyFactory.getInstance(keyAlgorithm, crypto.bouncyCastle());
+            Verifier verifier = verifiers.get().get(algorithm.jcaName());
+            if (verifier == null) {
+                verifier = verifier(algorithm, keyOid);
+                verifiers.get().put(algorithm.jcaName(), verifier);
             }
-            PublicKey publicKey = keys.generatePublic(new X509EncodedKeySpec(spki.getEncoded(ASN1Encoding.DER)));
+            Signature signature = verifier.signature();
+            PublicKey publicKey = verifier.keys().generatePublic(new X509EncodedKeySpec(spki.getEncoded(ASN1Encoding.DER)));
             signature.initVerify(publicKey);
             signature.update(info.getEncoded(ASN1Encoding.DER));
             if (!signature.verify(request.getSignature().getOctets())) {
@@ -165,6 +169,21 @@ public final class CsrValidator {
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
             throw new CsrRejectedException(Reason.BAD_SIGNATURE,
                     "CSR signature does not verify: it was not signed by the key it carries");
+        }
+    }
+
+    /**
+     * The key must belong to the provider that verifies with it; where that provider cannot make such
+     * keys (ACCP has no Ed25519 key factory), Bouncy Castle does both.
+     */
+    private Verifier verifier(SignatureAlgorithm algorithm, String keyOid) throws GeneralSecurityException {
+        String keyAlgorithm = keyOid.equals(EC) ? "EC" : keyOid.equals(RSA) ? "RSA" : "Ed25519";
+        Signature signature = crypto.signature(algorithm.jcaName());
+        try {
+            return new Verifier(signature, KeyFactory.getInstance(keyAlgorithm, signature.getProvider()));
+        } catch (NoSuchAlgorithmException e) {
+            return new Verifier(Signature.getInstance(algorithm.jcaName(), crypto.bouncyCastle()),
+                    KeyFactory.getInstance(keyAlgorithm, crypto.bouncyCastle()));
         }
     }
 

@@ -15,6 +15,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
@@ -299,7 +300,16 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
         return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, handler);
     }
 
+    /**
+     * The JDBC interface methods the proxies have called, opened once: every java.sql method is public,
+     * and the access check Method.invoke otherwise makes on each call cost more than the call.
+     */
+    private static final Set<Method> OPENED = ConcurrentHashMap.newKeySet();
+
     private static Object call(Object target, Method method, Object[] args) throws Throwable {
+        if (!OPENED.contains(method) && OPENED.add(method)) {
+            method.setAccessible(true);
+        }
         try {
             return method.invoke(target, args);
         } catch (InvocationTargetException e) {

@@ -9,8 +9,10 @@ import java.util.List;
 
 /**
  * A {@link Signer} over a JCA private key: a software key opened in memory, or a PKCS#11 key handle
- * whose private half never leaves the token. A fresh {@link Signature} per call: they are not
- * thread-safe, and making one is cheap next to signing.
+ * whose private half never leaves the token. One initialised {@link Signature} per thread, kept:
+ * they are not thread-safe, and making one per call (a provider lookup, a reflective constructor,
+ * initSign) cost as much as an ECDSA signature. After {@code sign()} a Signature is ready to sign
+ * again with the same key.
  */
 final class JcaSigner implements Signer {
 
@@ -19,6 +21,7 @@ final class JcaSigner implements Signer {
     private final PrivateKey key;
     private final PublicKey publicKey;
     private final List<Provider> providers;
+    private final ThreadLocal<Signature> signatures = new ThreadLocal<>();
 
     /** {@code providers} are tried in order; the first that accepts the key signs. */
     JcaSigner(String id, KeyAlgorithm algorithm, PrivateKey key, PublicKey publicKey, List<Provider> providers) {
@@ -46,11 +49,19 @@ final class JcaSigner implements Signer {
 
     @Override
     public byte[] sign(byte[] data) {
-        Signature signature = initialised();
+        Signature signature = signatures.get();
+        if (signature == null) {
+            signature = initialised();
+            signatures.set(signature);
+        }
         try {
             signature.update(data);
             return signature.sign();
-        } catch (GeneralSecurityException e) {
+        } catch (GeneralSecurityException | RuntimeException e) {
+            signatures.remove(); // in no known state: the next call starts afresh
+            if (e instanceof RuntimeException unchecked) {
+                throw unchecked;
+            }
             throw new CustodyException("key " + id + " could not sign: " + e.getMessage(), e);
         }
     }

@@ -41,6 +41,25 @@ class SoftwareCustodyTest {
                 java.util.Base64.getEncoder().encodeToString(found.publicKey().getEncoded()));
     }
 
+    @ParameterizedTest
+    @EnumSource(KeyAlgorithm.class)
+    void oneSignerSignsAgainAndAgainFromSeveralThreadsAtOnce(KeyAlgorithm algorithm) throws Exception {
+        Signer signer = custody().generate("shared", algorithm);
+        java.util.List<java.util.concurrent.Future<Boolean>> results = new java.util.ArrayList<>();
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            for (int i = 0; i < 200; i++) {
+                byte[] data = ("message " + i).getBytes(StandardCharsets.US_ASCII);
+                results.add(pool.submit(() -> verifies(signer, signer.sign(data), data)));
+            }
+            for (var result : results) {
+                assertThat(result.get()).as("each signature is over its own message").isTrue();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void anImportedKeyKeepsItsPublicHalfAndAKeyFromAnOldTableGetsOneWorkedOut() throws Exception {
         KeyPairGenerator generator = KeyPairGenerator.getInstance("EC", BC);
@@ -73,12 +92,16 @@ class SoftwareCustodyTest {
     }
 
     private static boolean verifies(Signer signer, byte[] signature) throws Exception {
+        return verifies(signer, signature, DATA);
+    }
+
+    private static boolean verifies(Signer signer, byte[] signature, byte[] data) throws Exception {
         Signature verifier = Signature.getInstance(signer.algorithm().jcaSignature(), BC);
         if (signer.algorithm().signatureParameters().isPresent()) {
             verifier.setParameter(signer.algorithm().signatureParameters().get());
         }
         verifier.initVerify(signer.publicKey());
-        verifier.update(DATA);
+        verifier.update(data);
         return verifier.verify(signature);
     }
 }
