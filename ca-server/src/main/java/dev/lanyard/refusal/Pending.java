@@ -3,6 +3,7 @@ package dev.lanyard.refusal;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
 
 /** What an asynchronous capability's future failed with, as the synchronous call would have thrown it. */
 public final class Pending {
@@ -29,6 +30,21 @@ public final class Pending {
             cause = cause.getCause();
         }
         return cause;
+    }
+
+    /**
+     * {@code result}, or, if it failed with a {@link RefusedInTransaction}, what {@code refused} makes of
+     * that; any other failure as it is.
+     */
+    public static <T> CompletableFuture<T> orIfRefused(CompletableFuture<T> result,
+            Function<RefusedInTransaction, CompletableFuture<T>> refused) {
+        return result.handle((value, failure) -> {
+            if (failure == null) {
+                return CompletableFuture.completedFuture(value);
+            }
+            return cause(failure) instanceof RefusedInTransaction e ? refused.apply(e)
+                    : CompletableFuture.<T>failedFuture(cause(failure));
+        }).thenCompose(Function.identity());
     }
 
     private static Refusal rethrown(Throwable failure) throws Refusal {

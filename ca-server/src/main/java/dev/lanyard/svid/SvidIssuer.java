@@ -132,19 +132,10 @@ public final class SvidIssuer {
         } catch (Refusal e) {
             return refused(peer.toString(), "certificate.renew", peer.toString(), e);
         }
-        return signAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
-                Optional.of(peerSerialHex)).<CompletableFuture<IssuedSvid>>handle((svid, failure) -> {
-                    if (failure == null) {
-                        return CompletableFuture.completedFuture(svid);
-                    }
-                    if (Pending.cause(failure) instanceof RefusedInTransaction e) {
-                        if (e.retryable() && attempt == 1) {
-                            return renewDecided(peer, peerSerialHex, csr, ttl, 2); // decide again on the current one
-                        }
-                        return this.<IssuedSvid>refused(peer.toString(), "certificate.renew", peer.toString(), e.refusal());
-                    }
-                    return CompletableFuture.failedFuture(Pending.cause(failure));
-                }).thenCompose(Function.identity());
+        return Pending.orIfRefused(signAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
+                Optional.of(peerSerialHex)), e -> e.retryable() && attempt == 1
+                        ? renewDecided(peer, peerSerialHex, csr, ttl, 2) // decide again on the current one
+                        : refused(peer.toString(), "certificate.renew", peer.toString(), e.refusal()));
     }
 
     ValidatedCsr validate(byte[] der) throws Refusal {

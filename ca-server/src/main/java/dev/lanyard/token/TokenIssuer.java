@@ -8,7 +8,6 @@ import dev.lanyard.policy.GrantsPolicy;
 import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.refusal.Pending;
 import dev.lanyard.refusal.Refusal;
-import dev.lanyard.refusal.RefusedInTransaction;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.spiffe.SpiffeId;
@@ -134,17 +133,10 @@ public final class TokenIssuer {
         } catch (Refusal e) {
             return refused(actor, target, e);
         }
-        return minted.record(token.jti(), caller, token.expiresAt(), new AuditEvent(clock.instant(), actor,
-                "token.issue", target + " jti " + token.jti() + " scopes " + new TreeSet<>(scopes),
-                AuditEvent.Outcome.SUCCESS, ""), Optional.of(serial)).<CompletableFuture<MintedToken>>handle((recorded, failure) -> {
-                    if (failure == null) {
-                        return CompletableFuture.completedFuture(token);
-                    }
-                    if (Pending.cause(failure) instanceof RefusedInTransaction e) {
-                        return this.<MintedToken>refused(actor, target, e.refusal());
-                    }
-                    return CompletableFuture.failedFuture(Pending.cause(failure));
-                }).thenCompose(Function.identity());
+        return Pending.orIfRefused(minted.record(token.jti(), caller, token.expiresAt(), new AuditEvent(clock.instant(),
+                actor, "token.issue", target + " jti " + token.jti() + " scopes " + new TreeSet<>(scopes),
+                AuditEvent.Outcome.SUCCESS, ""), Optional.of(serial)).thenApply(recorded -> token),
+                e -> refused(actor, target, e.refusal()));
     }
 
     /** Fails with {@code e} once its audit record is durable. */
