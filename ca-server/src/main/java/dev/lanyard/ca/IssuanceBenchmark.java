@@ -40,7 +40,7 @@ public final class IssuanceBenchmark {
     public static Result run(CryptoProviders crypto, int threads, Duration duration) throws InterruptedException {
         Clock clock = Clock.systemUTC();
         SecureRandom random = new SecureRandom();
-        SerialNumbers serials = new SerialNumbers(random);
+        SerialNumbers serials = new SerialNumbers(random, clock);
         IssuingCa ca = new CaGenerator(
                 dev.lanyard.custody.Custodies.inMemory(crypto, new java.security.SecureRandom(), clock), clock, serials).generate("bench.local", Duration.ofDays(3650),
                 Duration.ofDays(365));

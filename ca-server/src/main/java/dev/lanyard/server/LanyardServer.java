@@ -226,7 +226,7 @@ public final class LanyardServer implements AutoCloseable {
         this.certificatePruner = new ExpiredCertificatePruner(issued, auditLog, clock, config.certificateRetention(),
                 config.serverId().toString());
 
-        SerialNumbers serials = new SerialNumbers(random);
+        SerialNumbers serials = new SerialNumbers(random, clock);
         CaKeyStore caKeys = new CaKeyStore(new JdbcCaKeyRepository(database.dataSource()), custody, crypto, clock);
         // Replicas on one database: one creates the CA, and one at a time takes a rotation step.
         JdbcLeases leases = new JdbcLeases(database.dataSource());

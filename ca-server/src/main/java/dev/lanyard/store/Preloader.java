@@ -2,7 +2,9 @@ package dev.lanyard.store;
 
 import dev.lanyard.audit.AuditChain;
 import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.ca.SerialNumbers;
 import dev.lanyard.spiffe.SpiffeId;
+import java.math.BigInteger;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -68,7 +70,8 @@ public final class Preloader {
                 // Spread over the past: the oldest issued count/20,000 hours ago (20,000 renewals an hour).
                 Instant issued = AuditChain.stored(now.minus(Duration.ofMillis((count - k) * 180)));
                 SpiffeId id = SpiffeId.parse("spiffe://" + trustDomain + "/ns/bench/sa/workload-" + (k % identities));
-                String serial = hex(16);
+                // As the server makes them: the time of issue on top, so they sort in the order issued.
+                String serial = SerialNumbers.of(issued, new BigInteger(SerialNumbers.randomBits(), random)).toString(16);
                 certificate.setString(1, serial);
                 certificate.setString(2, id.toString());
                 Jdbc.setInstant(certificate, 3, issued.minusSeconds(5));

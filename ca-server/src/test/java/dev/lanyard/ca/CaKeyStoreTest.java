@@ -88,7 +88,7 @@ class CaKeyStoreTest {
     @Test
     void rotationNeedsTheRootKey() {
         IssuingCa ca = TestCa.create("example.org", clock);
-        CaGenerator generator = new CaGenerator(TestCa.custody(clock), clock, new SerialNumbers(new SecureRandom()));
+        CaGenerator generator = new CaGenerator(TestCa.custody(clock), clock, new SerialNumbers(new SecureRandom(), clock));
         IssuingCa next = generator.intermediateUnder(ca.root(), "example.org", Duration.ofDays(30));
         assertThat(next.intermediate().keyId()).isNotEqualTo(ca.intermediate().keyId());
         IssuingCa offline = new IssuingCa(new CaCertificate(ca.root().certificate(), null, ca.root().keyId()),

@@ -16,6 +16,7 @@ import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Date;
 import java.util.HashSet;
 import java.util.List;
@@ -130,17 +131,29 @@ class CertificateAuthorityTest {
     }
 
     @Test
-    void serialsAreRandomUniqueAnd128Bits() {
-        Set<BigInteger> serials = new HashSet<>();
+    void serialsAreUnpredictableUniqueAndSortInTheOrderIssued() {
+        List<BigInteger> issued = new ArrayList<>();
         for (int i = 0; i < 200; i++) {
+            if (i % 2 == 0) {
+                clock.set(clock.instant().plusMillis(1)); // two serials in each millisecond
+            }
             BigInteger serial = authority.issue(Csrs.ecP256().getPublic(), ID, List.of(), Duration.ofMinutes(5))
                     .serial();
             assertThat(serial.signum()).isPositive();
             assertThat(serial.bitLength()).isLessThanOrEqualTo(128);
-            serials.add(serial);
+            issued.add(serial);
         }
-        assertThat(serials).hasSize(200);
-        assertThat(serials.stream().mapToInt(BigInteger::bitLength).max().orElse(0)).isGreaterThan(120);
+        assertThat(new HashSet<>(issued)).hasSize(200);
+        // The time is on top: a later millisecond sorts later, as a number and as the hex the store keeps.
+        for (int i = 2; i < issued.size(); i += 2) {
+            assertThat(issued.get(i)).isGreaterThan(issued.get(i - 1));
+            assertThat(issued.get(i).toString(16)).hasSameSizeAs(issued.get(i - 1).toString(16))
+                    .isGreaterThan(issued.get(i - 1).toString(16));
+        }
+        // 80 random bits below it: the two serials of one millisecond differ there, and so do all the others.
+        BigInteger randomPart = BigInteger.ONE.shiftLeft(80).subtract(BigInteger.ONE);
+        assertThat(issued.stream().map(s -> s.and(randomPart)).distinct().count()).isEqualTo(200);
+        assertThat(issued.stream().mapToInt(s -> s.and(randomPart).bitLength()).max().orElse(0)).isGreaterThan(72);
     }
 
     @Test

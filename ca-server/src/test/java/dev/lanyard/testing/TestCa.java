@@ -39,7 +39,7 @@ public final class TestCa {
     }
 
     public static IssuingCa create(String trustDomain, Clock clock, KeyCustody custody) {
-        return new CaGenerator(custody, clock, new SerialNumbers(new SecureRandom()))
+        return new CaGenerator(custody, clock, new SerialNumbers(new SecureRandom(), clock))
                 .generate(trustDomain, Duration.ofDays(3650), Duration.ofDays(365));
     }
 
@@ -55,7 +55,7 @@ public final class TestCa {
     }
 
     public static CertificateAuthority authority(IssuingCa ca, Clock clock) {
-        return new CertificateAuthority(ca, clock, new SerialNumbers(new SecureRandom()), CRL);
+        return new CertificateAuthority(ca, clock, new SerialNumbers(new SecureRandom(), clock), CRL);
     }
 
     /** Makes keys outside custody and imports them, keeping a copy: what "a CA made elsewhere" means. */

@@ -49,7 +49,7 @@ final class BenchCrl implements Callable<Integer> {
         Clock clock = Clock.systemUTC();
         SecureRandom random = new SecureRandom();
         CryptoProviders crypto = CryptoProviders.select();
-        SerialNumbers serials = new SerialNumbers(random);
+        SerialNumbers serials = new SerialNumbers(random, clock);
         IssuingCa ca = new CaGenerator(
                 dev.lanyard.custody.Custodies.inMemory(crypto, new java.security.SecureRandom(), clock), clock, serials).generate("bench.local", Duration.ofDays(3650),
                 Duration.ofDays(365));
