@@ -2,6 +2,9 @@ package dev.lanyard.rpc;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.Status;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -9,6 +12,8 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The audit records the chain itself writes: refusals of its own steps and internal failures.
@@ -16,6 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * since, so a flood cannot turn into a flood of audit rows.
  */
 final class ChainAudit {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChainAudit.class);
 
     private static final Duration QUIET = Duration.ofMinutes(1);
     private static final int MAX_TRACKED = 10_000;
@@ -42,6 +49,20 @@ final class ChainAudit {
     CompletableFuture<Void> refused(String actor, String step, String method, String reason) {
         return audit.recordAsync(new AuditEvent(clock.instant(), actor, "rpc." + step, method,
                 AuditEvent.Outcome.REFUSED, reason));
+    }
+
+    /**
+     * Answers a refusal once its audit record is durable, without holding the thread meanwhile. The
+     * caller is refused even if the record could not be stored; the log says so.
+     */
+    static void closeAfter(CompletableFuture<Void> recorded, ServerCall<?, ?> call, Status status) {
+        recorded.whenComplete((done, failure) -> {
+            if (failure != null) {
+                LOG.error("could not audit the refusal of a call to {}", call.getMethodDescriptor().getFullMethodName(),
+                        failure);
+            }
+            call.close(status, new Metadata());
+        });
     }
 
     void failed(String actor, String method, String reason) {

@@ -19,7 +19,6 @@ import java.net.SocketAddress;
 import java.time.Clock;
 import java.util.HexFormat;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -83,7 +82,7 @@ public final class RequestChain implements ServerInterceptor {
         String source = source(call);
         String overLimit = limits.exceeded(peer, source);
         if (overLimit != null) {
-            closeAfter(audit.throttled(peer == null ? source : actor, actor, method, overLimit), guarded,
+            ChainAudit.closeAfter(audit.throttled(peer == null ? source : actor, actor, method, overLimit), guarded,
                     Status.RESOURCE_EXHAUSTED.withDescription(overLimit));
             return new ServerCall.Listener<>() {
             };
@@ -94,23 +93,10 @@ public final class RequestChain implements ServerInterceptor {
 
     private <Q> ServerCall.Listener<Q> refuse(GuardedCall<Q, ?> call, String step, Status status) {
         call.refused = true;
-        closeAfter(audit.refused(call.actor, step, call.method, status.getCode() + ": " + status.getDescription()),
-                call, status);
+        ChainAudit.closeAfter(audit.refused(call.actor, step, call.method, status.getCode() + ": "
+                + status.getDescription()), call, status);
         return new ServerCall.Listener<>() {
         };
-    }
-
-    /**
-     * Answers a refusal once its audit record is durable, without holding the thread meanwhile. The
-     * caller is refused even if the record could not be stored; the log says so.
-     */
-    private static void closeAfter(CompletableFuture<Void> recorded, GuardedCall<?, ?> call, Status status) {
-        recorded.whenComplete((done, failure) -> {
-            if (failure != null) {
-                LOG.error("could not audit the refusal of {} for {}", call.method, call.actor, failure);
-            }
-            call.close(status, new Metadata());
-        });
     }
 
     private static String source(ServerCall<?, ?> call) {

@@ -55,8 +55,8 @@ public final class WatchStreamCap implements ServerInterceptor {
             String reason = caller + " already has " + max + " " + call.getMethodDescriptor().getBareMethodName()
                     + " streams open, the most allowed per identity (grpc.max-watch-streams-per-identity=" + max
                     + "); close one first";
-            audit.throttled("watch-cap", key, caller, method, reason);
-            call.close(Status.RESOURCE_EXHAUSTED.withDescription(reason), new Metadata());
+            ChainAudit.closeAfter(audit.throttled("watch-cap", key, caller, method, reason), call,
+                    Status.RESOURCE_EXHAUSTED.withDescription(reason));
             return new ServerCall.Listener<>() {
             };
         }
