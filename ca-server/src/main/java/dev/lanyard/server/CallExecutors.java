@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * and the commit answers them later. So they stay on the network thread that read them, with no
  * hand-off to a pool thread and back; the hand-offs (about ten thread switches a renewal) cost more
  * CPU than the handler itself. Every other call may block (admin changes, streams, a bootstrap's
- * database reads) and runs on a pool.
+ * database reads) and runs on a pool; so do renewals and tokens when the keys are in an HSM, where
+ * each signature is a call to another device that may wait.
  */
 final class CallExecutors implements ServerCallExecutorSupplier, AutoCloseable {
 
@@ -27,8 +28,11 @@ final class CallExecutors implements ServerCallExecutorSupplier, AutoCloseable {
             TokenServiceGrpc.getIssueTokenMethod().getFullMethodName());
 
     private final ExecutorService blocking;
+    private final boolean inPlace;
 
-    CallExecutors() {
+    /** @param signsInProcess whether signing happens in this process (software keys), not in an HSM */
+    CallExecutors(boolean signsInProcess) {
+        this.inPlace = signsInProcess;
         AtomicInteger threads = new AtomicInteger();
         this.blocking = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "lanyard-grpc-" + threads.incrementAndGet());
@@ -39,7 +43,7 @@ final class CallExecutors implements ServerCallExecutorSupplier, AutoCloseable {
 
     @Override
     public <Q, R> Executor getExecutor(ServerCall<Q, R> call, Metadata headers) {
-        return NON_BLOCKING.contains(call.getMethodDescriptor().getFullMethodName()) ? null : blocking;
+        return inPlace && NON_BLOCKING.contains(call.getMethodDescriptor().getFullMethodName()) ? null : blocking;
     }
 
     /** After the server has terminated: no call is left to run. */

@@ -185,7 +185,7 @@ public final class LanyardServer implements AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final RecurringTasks tasks;
     private final ExecutorService httpExecutor;
-    private final CallExecutors callExecutors = new CallExecutors();
+    private final CallExecutors callExecutors;
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server grpc;
     private final HttpPublisher http;
@@ -216,6 +216,7 @@ public final class LanyardServer implements AutoCloseable {
             custody = software;
         }
         LOG.info("CA and JWT keys are in {} custody", custody.name());
+        this.callExecutors = new CallExecutors(!config.custody().pkcs11());
 
         this.database = database;
         var registrations = new JdbcRegistrationRepository(database.dataSource());

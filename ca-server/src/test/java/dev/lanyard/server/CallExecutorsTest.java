@@ -16,12 +16,15 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** Renewals and tokens stay on the network thread; every other call, which may block, goes to the pool. */
+/**
+ * Renewals and tokens stay on the network thread unless keys are in an HSM; every other call, which
+ * may block, goes to the pool.
+ */
 class CallExecutorsTest {
 
     @Test
     void onlyRenewalsAndTokensRunInPlaceAndTheRestOnThePoolUntilClosed() throws Exception {
-        try (CallExecutors executors = new CallExecutors()) {
+        try (CallExecutors executors = new CallExecutors(true)) {
             assertThat(executors.getExecutor(call(CertificateServiceGrpc.getRenewCertificateMethod()), new Metadata()))
                     .as("in place").isNull();
             assertThat(executors.getExecutor(call(TokenServiceGrpc.getIssueTokenMethod()), new Metadata()))
@@ -37,6 +40,16 @@ class CallExecutorsTest {
 
             executors.close();
             assertThatThrownBy(() -> bootstrap.execute(() -> { })).isInstanceOf(RejectedExecutionException.class);
+        }
+    }
+
+    @Test
+    void withKeysInAnHsmEveryCallRunsOnThePool() {
+        try (CallExecutors executors = new CallExecutors(false)) {
+            assertThat(executors.getExecutor(call(CertificateServiceGrpc.getRenewCertificateMethod()), new Metadata()))
+                    .isNotNull();
+            assertThat(executors.getExecutor(call(TokenServiceGrpc.getIssueTokenMethod()), new Metadata()))
+                    .isNotNull();
         }
     }
 
