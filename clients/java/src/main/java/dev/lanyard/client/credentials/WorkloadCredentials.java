@@ -257,11 +257,17 @@ public final class WorkloadCredentials implements AutoCloseable {
                 renew.setTtl(protoDuration(ttl));
             }
             CertificateResponse response;
+            ManagedChannel channel = lanyardChannel();
             try {
-                response = CertificateServiceGrpc.newBlockingStub(lanyardChannel())
+                response = CertificateServiceGrpc.newBlockingStub(channel)
                         .withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
                         .renewCertificate(renew.build());
             } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+                    // The next attempt connects afresh when it runs, rather than riding a reconnect the
+                    // channel began on its own timer while Lanyard was still away.
+                    replace(channel);
+                }
                 throw new CredentialException("renewal of " + current.spiffeId() + " at " + target, e.getStatus());
             }
             List<X509Certificate> bundle = parseBundle(response);
@@ -381,15 +387,24 @@ public final class WorkloadCredentials implements AutoCloseable {
     private ManagedChannel lanyardChannel() {
         Link link = lanyard.get();
         if (link.channel().getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
-            Link fresh = new Link(link.svid(), newLanyardChannel(link.svid()));
-            if (lanyard.compareAndSet(link, fresh)) {
-                link.channel().shutdownNow();
-                return fresh.channel();
-            }
-            fresh.channel().shutdownNow();
-            return lanyard.get().channel();
+            return replace(link.channel());
         }
         return link.channel();
+    }
+
+    /** A new channel for the current SVID in place of {@code failed}, unless another thread replaced it already. */
+    private ManagedChannel replace(ManagedChannel failed) {
+        Link link = lanyard.get();
+        if (link.channel() != failed) {
+            return link.channel();
+        }
+        Link fresh = new Link(link.svid(), newLanyardChannel(link.svid()));
+        if (lanyard.compareAndSet(link, fresh)) {
+            link.channel().shutdown(); // calls still on it (a token, say) finish there
+            return fresh.channel();
+        }
+        fresh.channel().shutdownNow();
+        return lanyard.get().channel();
     }
 
     private ManagedChannel newLanyardChannel(Svid svid) {
