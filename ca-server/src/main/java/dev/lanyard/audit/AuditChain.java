@@ -1,9 +1,9 @@
 package dev.lanyard.audit;
 
+import dev.lanyard.crypto.Sha256;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
@@ -19,15 +19,6 @@ public final class AuditChain {
     /** The "previous hash" of the first record. */
     public static final String GENESIS = "0".repeat(64);
 
-    /** One digest per thread, kept: looking one up costs more than hashing a record. */
-    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is always available", e);
-        }
-    });
-
     private AuditChain() {
     }
 
@@ -36,7 +27,7 @@ public final class AuditChain {
      * keeps), actor, action, target, outcome, reason and the previous hash; lower-case hex.
      */
     public static String hash(long id, AuditEvent event, String previousHash) {
-        MessageDigest sha256 = SHA256.get(); // digest() below leaves it reset for the next record
+        MessageDigest sha256 = Sha256.digest();
         for (String field : new String[] {Long.toString(id), Long.toString(micros(event.time())), event.actor(),
                 event.action(), event.target(), event.outcome().name(), event.reason(), previousHash}) {
             byte[] bytes = field.getBytes(StandardCharsets.UTF_8);

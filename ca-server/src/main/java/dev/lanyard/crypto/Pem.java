@@ -6,8 +6,6 @@ import java.io.StringReader;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.PrivateKey;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.CertificateException;
@@ -108,10 +106,6 @@ public final class Pem {
 
     /** As {@link #sha256Fingerprint(X509Certificate)}, of a certificate's DER. */
     public static String sha256Fingerprint(byte[] der) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(der));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("cannot fingerprint a certificate", e);
-        }
+        return HexFormat.of().formatHex(Sha256.digest().digest(der));
     }
 }

@@ -30,16 +30,11 @@ final class AuditedCall {
 
     /** As {@link #run(String, String, StreamObserver, Body)}, recording {@code detail} (e.g. a reason) on success too. */
     <T> void run(String action, String target, String detail, StreamObserver<T> response, Body<T> body) {
-        String actor = actor();
-        try {
+        answer(action, target, response, () -> {
             T result = body.call();
-            audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.SUCCESS, detail));
-            response.onNext(result);
-            response.onCompleted();
-        } catch (StatusException e) {
-            refused(actor, action, target, e);
-            response.onError(e);
-        }
+            audit.record(new AuditEvent(clock.instant(), actor(), action, target, AuditEvent.Outcome.SUCCESS, detail));
+            return result;
+        });
     }
 
     /**
@@ -48,21 +43,20 @@ final class AuditedCall {
      * keep the change without its record. A refused body leaves nothing but the REFUSED record.
      */
     <T> void runInOneTransaction(String action, String target, StreamObserver<T> response, Body<T> body) {
-        String actor = actor();
+        answer(action, target, response, () -> audit.recordWith(new AuditEvent(clock.instant(), actor(), action,
+                target, AuditEvent.Outcome.SUCCESS, ""), body::call));
+    }
+
+    /** Answers with what {@code recorded} returns, or with its refusal, recorded. */
+    private <T> void answer(String action, String target, StreamObserver<T> response, Body<T> recorded) {
         try {
-            T result = audit.recordWith(new AuditEvent(clock.instant(), actor, action, target,
-                    AuditEvent.Outcome.SUCCESS, ""), body::call);
+            T result = recorded.call();
             response.onNext(result);
             response.onCompleted();
         } catch (StatusException e) {
-            refused(actor, action, target, e);
+            record(action, target, e);
             response.onError(e);
         }
-    }
-
-    private void refused(String actor, String action, String target, StatusException e) {
-        audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
-                e.getStatus().getCode() + ": " + e.getStatus().getDescription()));
     }
 
     /** Audits a call that answers on its own (a stream): SUCCESS when {@code refusal} is null, else REFUSED. */

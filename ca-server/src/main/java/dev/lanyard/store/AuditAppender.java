@@ -68,16 +68,9 @@ final class AuditAppender {
     void append(AuditEvent event, Jdbc.Work<?> alongside) {
         Append append = new Append(event, alongside);
         queue.add(append);
-        List<Append> committed = new ArrayList<>();
-        committing.lock();
-        try {
-            while (!append.finished) {
-                committed.addAll(commit(drain()));
-            }
-        } finally {
-            committing.unlock();
+        while (!append.finished) {
+            commitNext(); // ours, or nothing if whoever held the lock committed it meanwhile
         }
-        committed.forEach(Append::settle);
         if (append.failure != null) {
             throw append.failure;
         }
@@ -102,14 +95,7 @@ final class AuditAppender {
         do {
             try {
                 while (!queue.isEmpty()) {
-                    List<Append> committed;
-                    committing.lock();
-                    try {
-                        committed = commit(drain());
-                    } finally {
-                        committing.unlock();
-                    }
-                    committed.forEach(Append::settle);
+                    commitNext();
                 }
             } finally {
                 committerDue.set(false); // also after an Error, so the next append asks again
@@ -154,6 +140,19 @@ final class AuditAppender {
         } finally {
             committing.unlock();
         }
+    }
+
+    /** Under the lock, commits what is queued (if anything); then settles it, the lock released. */
+    private void commitNext() {
+        List<Append> committed;
+        committing.lock();
+        try {
+            List<Append> batch = drain();
+            committed = batch.isEmpty() ? batch : commit(batch);
+        } finally {
+            committing.unlock();
+        }
+        committed.forEach(Append::settle);
     }
 
     private List<Append> drain() {
@@ -303,14 +302,15 @@ final class AuditAppender {
     }
 
     /**
-     * One caller's append; its outcome is written under the lock and read by a waiting caller after
-     * it, or {@linkplain #settle settled} into its future by whoever committed it, after the lock.
+     * One caller's append; its outcome is written under the lock and read by a waiting caller, or
+     * {@linkplain #settle settled} into its future by whoever committed it, after the lock.
      */
     private static final class Append {
         final AuditEvent event;
         final Jdbc.Work<?> alongside;
         final CompletableFuture<Void> done = new CompletableFuture<>();
-        boolean finished;
+        /** Read by a waiting caller outside the lock. */
+        volatile boolean finished;
         RuntimeException failure;
 
         Append(AuditEvent event, Jdbc.Work<?> alongside) {
@@ -319,8 +319,8 @@ final class AuditAppender {
         }
 
         void finish(RuntimeException failure) {
-            this.finished = true;
             this.failure = failure;
+            this.finished = true; // last: whoever reads it true sees the failure too
         }
 
         void settle() {

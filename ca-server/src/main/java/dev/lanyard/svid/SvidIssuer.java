@@ -96,17 +96,10 @@ public final class SvidIssuer {
 
     /**
      * Renewal: {@code peer} is the SPIFFE ID of the verified client certificate, {@code peerSerialHex}
-     * its serial; a revoked identity or certificate is refused.
-     */
-    public IssuedSvid renew(SpiffeId peer, String peerSerialHex, byte[] csrDer, Optional<Duration> ttl)
-            throws Refusal {
-        return Pending.await(renewAsync(peer, peerSerialHex, csrDer, ttl));
-    }
-
-    /**
-     * {@link #renew} without blocking (it may read a registration the cache does not hold): the
-     * checks and the signature run on this thread; the future completes once the certificate and its
-     * audit record are committed, or with the {@link Refusal} once that is audited.
+     * its serial; a revoked identity or certificate is refused. It does not wait for the store (it may
+     * read a registration the cache does not hold): the checks and the signature run on this thread;
+     * the future completes once the certificate and its audit record are committed, or with the
+     * {@link Refusal} once that is audited.
      */
     public CompletableFuture<IssuedSvid> renewAsync(SpiffeId peer, String peerSerialHex, byte[] csrDer,
             Optional<Duration> ttl) {
@@ -234,14 +227,18 @@ public final class SvidIssuer {
     }
 
     void refuse(String actor, String action, String target, Refusal e) {
-        audit.record(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
-                e.code() + ": " + e.getMessage()));
+        audit.record(refusal(actor, action, target, e));
     }
 
     /** {@link #refuse} without waiting: fails with {@code e} once its audit record is durable. */
     private <T> CompletableFuture<T> refused(String actor, String action, String target, Refusal e) {
-        return audit.recordAsync(new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
-                e.code() + ": " + e.getMessage())).thenCompose(recorded -> CompletableFuture.failedFuture(e));
+        return audit.recordAsync(refusal(actor, action, target, e))
+                .thenCompose(recorded -> CompletableFuture.failedFuture(e));
+    }
+
+    private AuditEvent refusal(String actor, String action, String target, Refusal e) {
+        return new AuditEvent(clock.instant(), actor, action, target, AuditEvent.Outcome.REFUSED,
+                e.code() + ": " + e.getMessage());
     }
 
     private static Code csrCode(CsrRejectedException e) {

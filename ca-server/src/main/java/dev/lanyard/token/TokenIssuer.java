@@ -61,16 +61,10 @@ public final class TokenIssuer {
         this.clock = clock;
     }
 
-    /** A token for {@code caller}, bound to the certificate it called with. */
-    public MintedToken issue(SpiffeId caller, X509Certificate certificate, String audience, List<String> requestedScopes,
-            Optional<Duration> ttl) throws Refusal {
-        return Pending.await(issueAsync(caller, certificate, audience, requestedScopes, ttl));
-    }
-
     /**
-     * {@link #issue} without blocking: the checks and the signature run on this thread; the future
-     * completes once the token's record and its audit record are committed, or with the
-     * {@link Refusal} once that is audited.
+     * A token for {@code caller}, bound to the certificate it called with, without blocking: the checks
+     * and the signature run on this thread; the future completes once the token's record and its audit
+     * record are committed, or with the {@link Refusal} once that is audited.
      */
     public CompletableFuture<MintedToken> issueAsync(SpiffeId caller, X509Certificate certificate, String audience,
             List<String> requestedScopes, Optional<Duration> ttl) {
@@ -92,8 +86,7 @@ public final class TokenIssuer {
             if (scopes.isEmpty() && contracts.check(audience, Set.of()).outcome()
                     != dev.lanyard.contract.TokenScopeCheck.Outcome.UNKNOWN_AUDIENCE) {
                 Refusal refused = Refusal.denied(workload + " is granted no scope on audience " + audience);
-                audit.record(new AuditEvent(clock.instant(), agent.toString(), "token.issue", "audience " + audience
-                        + " for " + workload, AuditEvent.Outcome.REFUSED, refused.code() + ": " + refused.getMessage()));
+                audit.record(refusal(agent.toString(), "audience " + audience + " for " + workload, refused));
                 throw refused;
             }
         }
@@ -141,9 +134,12 @@ public final class TokenIssuer {
 
     /** Fails with {@code e} once its audit record is durable. */
     private <T> CompletableFuture<T> refused(String actor, String target, Refusal e) {
-        return audit.recordAsync(new AuditEvent(clock.instant(), actor, "token.issue", target,
-                AuditEvent.Outcome.REFUSED, e.code() + ": " + e.getMessage()))
-                .thenCompose(recorded -> CompletableFuture.failedFuture(e));
+        return audit.recordAsync(refusal(actor, target, e)).thenCompose(recorded -> CompletableFuture.failedFuture(e));
+    }
+
+    private AuditEvent refusal(String actor, String target, Refusal e) {
+        return new AuditEvent(clock.instant(), actor, "token.issue", target, AuditEvent.Outcome.REFUSED,
+                e.code() + ": " + e.getMessage());
     }
 
     /** An external audience takes no scopes (it has no contract) and names who may get its tokens. */

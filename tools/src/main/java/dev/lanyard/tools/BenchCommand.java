@@ -218,7 +218,6 @@ final class BenchCommand {
         throw new IllegalStateException("the admin credential carries no SPIFFE ID");
     }
 
-    /** Runs {@code call} in a closed loop on each of {@code workers} threads until the deadline; latencies in ns. */
     /** The server's metrics before and after the timed window, and each worker's latencies in it. */
     record Measured(BenchWindow.Sample before, List<long[]> latencies, BenchWindow.Sample after) {
     }
@@ -245,6 +244,7 @@ final class BenchCommand {
         }
     }
 
+    /** Runs {@code call} in a closed loop on each of {@code workers} threads until the deadline; latencies in ns. */
     static List<long[]> closedLoop(int workers, Duration duration, java.util.function.IntConsumer call)
             throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(workers);
