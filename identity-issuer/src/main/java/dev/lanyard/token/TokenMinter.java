@@ -9,7 +9,6 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.Date;
 import java.util.Map;
 import java.util.TreeSet;
@@ -65,7 +64,8 @@ public final class TokenMinter {
         if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(maxTtl) > 0) {
             throw new IllegalArgumentException("token TTL must be positive and at most " + maxTtl);
         }
-        Instant now = Instant.ofEpochSecond(clock.instant().getEpochSecond());
+        Instant minted = clock.instant();
+        Instant now = Instant.ofEpochSecond(minted.getEpochSecond());
         Instant exp = now.plus(ttl);
         if (exp.isAfter(request.callerCertificateNotAfter())) {
             // A token never outlives the certificate it is bound to.
@@ -74,9 +74,7 @@ public final class TokenMinter {
         if (!exp.isAfter(now)) {
             throw new IllegalArgumentException("the caller's certificate has expired");
         }
-        byte[] id = new byte[16];
-        random.nextBytes(id);
-        String jti = Base64.getUrlEncoder().withoutPadding().encodeToString(id);
+        String jti = TokenIds.next(minted, random);
         JWTClaimsSet.Builder claims = new JWTClaimsSet.Builder()
                 .issuer(issuer)
                 .subject(request.subject().toString())

@@ -49,7 +49,7 @@ class TokenMinterTest {
         assertThat(claims.getIssueTime()).isEqualTo(Date.from(NOW));
         assertThat(claims.getNotBeforeTime()).isEqualTo(Date.from(NOW));
         assertThat(claims.getExpirationTime()).isEqualTo(Date.from(NOW.plus(TokenMinter.DEFAULT_TTL)));
-        assertThat(claims.getJWTID()).isEqualTo(token.jti()).hasSize(22);
+        assertThat(claims.getJWTID()).isEqualTo(token.jti()).hasSize(TokenIds.LENGTH);
         assertThat(claims.getStringClaim("scope")).isEqualTo("payments.charge payments.read");
         assertThat(claims.getJSONObjectClaim("cnf")).isEqualTo(Map.of("x5t#S256", "thumbprint-of-the-callers-certificate"));
         assertThat(token.toString()).doesNotContain(token.jwt());
