@@ -5,6 +5,7 @@ import dev.lanyard.audit.AuditText;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -126,7 +127,7 @@ final class AuditAppender {
                                 throw new ChangeRefused(e); // rolls the transaction back
                             }
                         });
-                        link(c, head, event).store(c);
+                        link(c, head, List.of(event)).store(c);
                         return result;
                     });
                 } catch (ChainMovedException e) {
@@ -199,7 +200,8 @@ final class AuditAppender {
         if (!(e instanceof StoreException) || !(e.getCause() instanceof SQLException sql)) {
             return true;
         }
-        return sql.getSQLState() != null && (sql.getSQLState().startsWith("22") || sql.getSQLState().startsWith("23"));
+        String state = sqlState(sql);
+        return state != null && (state.startsWith("22") || state.startsWith("23"));
     }
 
     private void write(List<Append> batch) {
@@ -210,59 +212,90 @@ final class AuditAppender {
             for (Append append : batch) {
                 append.alongside.run(c);
             }
-            for (Append append : batch) {
-                head = link(c, head, append.event);
-            }
-            head.store(c);
+            link(c, head, batch.stream().map(append -> append.event).toList()).store(c);
             return null;
         });
     }
 
-    /** {@link #insert}, a taken id reported as {@link ChainMovedException}: the tip moved under us. */
-    private static Head link(Connection c, Head head, AuditEvent e) throws SQLException {
-        try {
-            return insert(c, head, e);
+    /**
+     * Chains {@code events} after {@code head} in one batch (one round trip to PostgreSQL however
+     * many there are); a taken id is reported as {@link ChainMovedException}: the tip moved under us.
+     */
+    private static Head link(Connection c, Head head, List<AuditEvent> events) throws SQLException {
+        try (PreparedStatement insert = c.prepareStatement("insert into audit_events (id, occurred_at, actor, action,"
+                + " target, outcome, reason, previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            Head tip = head;
+            for (AuditEvent e : events) {
+                tip = add(insert, tip, e);
+            }
+            insert.executeBatch();
+            return tip;
         } catch (SQLException failure) {
-            if (UNIQUE_VIOLATION.equals(failure.getSQLState())) {
+            if (isUniqueViolation(failure)) {
                 throw new ChainMovedException(failure);
             }
             throw failure;
         }
     }
 
-    private static Head insert(Connection c, Head head, AuditEvent e) throws SQLException {
+    /** Binds {@code e} as the record after {@code head} and adds it to the batch; returns the new head. */
+    private static Head add(PreparedStatement insert, Head head, AuditEvent e) throws SQLException {
         AuditEvent event = AuditText.stored(new AuditEvent(AuditChain.stored(e.time()), e.actor(), e.action(),
                 e.target(), e.outcome(), e.reason()));
         long id = head.lastId() + 1;
         String hash = AuditChain.hash(id, event, head.lastHash());
-        Jdbc.update(c, "insert into audit_events (id, occurred_at, actor, action, target, outcome, reason,"
-                + " previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
-                    s.setLong(1, id);
-                    Jdbc.setInstant(s, 2, event.time());
-                    s.setString(3, event.actor());
-                    s.setString(4, event.action());
-                    s.setString(5, event.target());
-                    s.setString(6, event.outcome().name());
-                    s.setString(7, event.reason());
-                    s.setString(8, head.lastHash());
-                    s.setString(9, hash);
-                });
+        insert.setLong(1, id);
+        Jdbc.setInstant(insert, 2, event.time());
+        insert.setString(3, event.actor());
+        insert.setString(4, event.action());
+        insert.setString(5, event.target());
+        insert.setString(6, event.outcome().name());
+        insert.setString(7, event.reason());
+        insert.setString(8, head.lastHash());
+        insert.setString(9, hash);
+        insert.addBatch();
         return new Head(id, hash);
     }
+
+    private static boolean isUniqueViolation(SQLException failure) {
+        return UNIQUE_VIOLATION.equals(sqlState(failure));
+    }
+
+    /**
+     * What went wrong, as SQLState: a batch reports it for the statement in it that failed, which
+     * drivers put on the exception, on the next one or on its cause.
+     */
+    private static String sqlState(SQLException failure) {
+        for (SQLException e = failure; e != null; e = e.getNextException()) {
+            if (e.getSQLState() != null) {
+                return e.getSQLState();
+            }
+        }
+        return failure.getCause() instanceof SQLException cause ? cause.getSQLState() : null;
+    }
+
 
     /** The chain's newest id and hash: one row, locked by every writer (of every replica). */
     record Head(long lastId, String lastHash) {
 
         static Head lock(Connection c) throws SQLException {
-            Head head = Jdbc.query(c, "select last_id, last_hash from audit_head where id = 1 for update", s -> { },
-                    row -> new Head(row.getLong(1), row.getString(2))).get(0);
             // The tip is read from the records themselves: under contention H2 has handed a writer a
             // head row older than the newest commit. Should two writers still pick the same id, the
-            // primary key refuses the second, which starts again from the new tip (commit()).
-            List<Head> tip = Jdbc.query(c, "select id, hash from audit_events where id > ? and hash is not null"
-                    + " order by id desc fetch first 1 rows only", s -> s.setLong(1, head.lastId()),
-                    row -> new Head(row.getLong(1), row.getString(2)));
-            return tip.isEmpty() ? head : tip.get(0);
+            // primary key refuses the second, which starts again from the new tip (commit()). One
+            // statement, so one round trip to PostgreSQL while the records agree with the head.
+            record Locked(Head head, boolean moved, long newest) {
+            }
+            Locked locked = Jdbc.query(c, "select last_id, last_hash, (select max(id) from audit_events"
+                    + " where id > last_id and hash is not null) from audit_head where id = 1 for update", s -> { }, row -> {
+                        long newest = row.getLong(3);
+                        boolean moved = !row.wasNull();
+                        return new Locked(new Head(row.getLong(1), row.getString(2)), moved, newest);
+                    }).get(0);
+            if (!locked.moved()) {
+                return locked.head();
+            }
+            return Jdbc.query(c, "select id, hash from audit_events where id = ?", s -> s.setLong(1, locked.newest()),
+                    row -> new Head(row.getLong(1), row.getString(2))).get(0);
         }
 
         void store(Connection c) throws SQLException {
