@@ -298,6 +298,12 @@ final class AuditAppender {
                     row -> new Head(row.getLong(1), row.getString(2))).get(0);
         }
 
+        /**
+         * Rewritten at every commit, not only read: on PostgreSQL a writer that waited for the row's
+         * lock is handed the row's newest version, while a query of the records in the same
+         * statement still sees them as they were before the wait (tried: without this update the
+         * second replica kept picking taken ids).
+         */
         void store(Connection c) throws SQLException {
             Jdbc.update(c, "update audit_head set last_id = ?, last_hash = ? where id = 1", s -> {
                 s.setLong(1, lastId);
