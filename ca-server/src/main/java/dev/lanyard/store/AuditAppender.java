@@ -221,7 +221,7 @@ final class AuditAppender {
      * Chains {@code events} after {@code head} in one batch (one round trip to PostgreSQL however
      * many there are); a taken id is reported as {@link ChainMovedException}: the tip moved under us.
      */
-    private static Head link(Connection c, Head head, List<AuditEvent> events) throws SQLException {
+    static Head link(Connection c, Head head, List<AuditEvent> events) throws SQLException {
         try (PreparedStatement insert = c.prepareStatement("insert into audit_events (id, occurred_at, actor, action,"
                 + " target, outcome, reason, previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             Head tip = head;
@@ -273,7 +273,6 @@ final class AuditAppender {
         }
         return failure.getCause() instanceof SQLException cause ? cause.getSQLState() : null;
     }
-
 
     /** The chain's newest id and hash: one row, locked by every writer (of every replica). */
     record Head(long lastId, String lastHash) {

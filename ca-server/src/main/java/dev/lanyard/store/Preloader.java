@@ -11,7 +11,9 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import java.util.function.LongConsumer;
 import javax.sql.DataSource;
@@ -60,11 +62,10 @@ public final class Preloader {
     private void batch(Connection c, long first, int n, long count, Instant now, String trustDomain, int identities,
             String issuerKeyId) throws SQLException {
         AuditAppender.Head head = AuditAppender.Head.lock(c);
+        List<AuditEvent> events = new ArrayList<>(n);
         try (PreparedStatement certificate = c.prepareStatement("insert into issued_certificates (serial_hex,"
                 + " spiffe_id, not_before, not_after, sha256_fingerprint, issued_at, issuer_key_id)"
-                + " values (?, ?, ?, ?, ?, ?, ?)");
-                PreparedStatement audit = c.prepareStatement("insert into audit_events (id, occurred_at, actor,"
-                        + " action, target, outcome, reason, previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                + " values (?, ?, ?, ?, ?, ?, ?)")) {
             for (int i = 0; i < n; i++) {
                 long k = first + i;
                 // Spread over the past: the oldest issued count/20,000 hours ago (20,000 renewals an hour).
@@ -81,26 +82,12 @@ public final class Preloader {
                 certificate.setString(7, issuerKeyId);
                 certificate.addBatch();
 
-                AuditEvent event = new AuditEvent(issued, id.toString(), "certificate.renew",
-                        id + " serial " + serial, AuditEvent.Outcome.SUCCESS, "");
-                long auditId = head.lastId() + 1;
-                String hash = AuditChain.hash(auditId, event, head.lastHash());
-                audit.setLong(1, auditId);
-                Jdbc.setInstant(audit, 2, event.time());
-                audit.setString(3, event.actor());
-                audit.setString(4, event.action());
-                audit.setString(5, event.target());
-                audit.setString(6, event.outcome().name());
-                audit.setString(7, event.reason());
-                audit.setString(8, head.lastHash());
-                audit.setString(9, hash);
-                audit.addBatch();
-                head = new AuditAppender.Head(auditId, hash);
+                events.add(new AuditEvent(issued, id.toString(), "certificate.renew", id + " serial " + serial,
+                        AuditEvent.Outcome.SUCCESS, ""));
             }
             certificate.executeBatch();
-            audit.executeBatch();
         }
-        head.store(c);
+        AuditAppender.link(c, head, events).store(c);
     }
 
     private String hex(int bytes) {
