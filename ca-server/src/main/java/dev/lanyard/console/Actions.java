@@ -11,7 +11,7 @@ import java.util.Optional;
 /**
  * The console's state changes: revoke an identity (after a confirmation step) and reinstate one,
  * through the same {@link Revoker} as the gRPC RevocationService, audited with the same actions plus
- * channel=console.
+ * channel=console (a success in the transaction of the change itself).
  */
 final class Actions {
 
@@ -57,11 +57,11 @@ final class Actions {
         String detail = reason.get().rfcName() + (note.isEmpty() ? "" : ": " + note);
         try {
             RevocationTarget target = RevocationTarget.spiffeId(id);
-            Revoker.Result result = sources.revoker().revoke(target, reason.get(), note, admin);
+            Revoker.Result result = sources.revoker().revoke(target, reason.get(), note, admin, false,
+                    event(session, "revocation.revoke", target.toString(), AuditEvent.Outcome.SUCCESS, detail));
             if (result.created()) {
                 sources.onRevoked().accept(target.kind());
             }
-            record(session, "revocation.revoke", target.toString(), AuditEvent.Outcome.SUCCESS, detail);
             return Outcome.to("/console/identities?done=" + Forms.encode("revoked " + id + " ("
                     + result.revokedSerials().size() + " live certificates)"));
         } catch (Refusal e) {
@@ -75,8 +75,8 @@ final class Actions {
         String id = form.getOrDefault("spiffe_id", "");
         String note = form.getOrDefault("note", "");
         try {
-            sources.revoker().reinstate(id, note, session.grant().adminId());
-            record(session, "revocation.reinstate", id, AuditEvent.Outcome.SUCCESS, note);
+            sources.revoker().reinstate(id, note, session.grant().adminId(),
+                    event(session, "revocation.reinstate", id, AuditEvent.Outcome.SUCCESS, note));
             return Outcome.to("/console/identities?done=" + Forms.encode("reinstated " + id));
         } catch (Refusal e) {
             return refused(session, "revocation.reinstate", id, note, e);
@@ -99,7 +99,12 @@ final class Actions {
 
     private void record(Sessions.Session session, String action, String target, AuditEvent.Outcome outcome,
             String detail) {
-        sources.audit().record(new AuditEvent(sources.clock().instant(), session.grant().adminId(), action, target,
-                outcome, channel(detail)));
+        sources.audit().record(event(session, action, target, outcome, detail));
+    }
+
+    private AuditEvent event(Sessions.Session session, String action, String target, AuditEvent.Outcome outcome,
+            String detail) {
+        return new AuditEvent(sources.clock().instant(), session.grant().adminId(), action, target, outcome,
+                channel(detail));
     }
 }

@@ -1,5 +1,7 @@
 package dev.lanyard.revocation;
 
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditLog;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
 import dev.lanyard.ca.IssuedCertificateRecord;
@@ -15,9 +17,11 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Carries out revocations and reinstatements: resolves what a target covers, writes it durably,
- * then brings the in-memory registry (and through its listeners watchers and the CRLs) up to date
- * before returning, so the caller's next request already sees it.
+ * Carries out revocations and reinstatements: resolves what a target covers, writes it durably in
+ * one transaction with its audit record (no crash keeps one without the other), then brings the
+ * in-memory registry (and through its listeners watchers and the CRLs) up to date before
+ * returning, so the caller's next request already sees it. Watchers hear of nothing that was not
+ * committed.
  */
 public final class Revoker {
 
@@ -40,6 +44,7 @@ public final class Revoker {
     private final RevocationRepository repository;
     private final RevocationRegistry registry;
     private final Duration tokenLifetimeBound;
+    private final AuditLog audit;
     private final Clock clock;
 
     /**
@@ -47,29 +52,33 @@ public final class Revoker {
      *                           verifier skew): a revoked jti is remembered that long
      */
     public Revoker(String trustDomain, IssuedCertificateRepository issued, RevocationRepository repository,
-            RevocationRegistry registry, Duration tokenLifetimeBound, Clock clock) {
+            RevocationRegistry registry, Duration tokenLifetimeBound, AuditLog audit, Clock clock) {
         this.trustDomain = trustDomain;
         this.issued = issued;
         this.repository = repository;
         this.registry = registry;
         this.tokenLifetimeBound = tokenLifetimeBound;
+        this.audit = audit;
         this.clock = clock;
     }
 
-    public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor)
-            throws Refusal {
-        return revoke(target, reason, note, actor, false);
+    /**
+     * Revokes {@code target} and stores {@code record} (its audit record) in the same transaction.
+     * With {@code force}, an identity that was never registered and holds no certificate is revoked
+     * too (it is refused otherwise).
+     */
+    public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor, boolean force,
+            AuditEvent record) throws Refusal {
+        checkNote(note);
+        Result result = audit.recordWith(record, () -> store(target, reason, note, actor, force));
+        registry.catchUp(); // the registry's listeners (watchers, CRLs) are up to date when this returns
+        return result;
     }
 
-    /**
-     * As {@link #revoke(RevocationTarget, RevocationReason, String, String)}; with {@code force}, an
-     * identity that was never registered and holds no certificate is revoked too (it is refused otherwise).
-     */
-    public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor, boolean force)
+    private Result store(RevocationTarget target, RevocationReason reason, String note, String actor, boolean force)
             throws Refusal {
-        checkNote(note);
         Instant now = clock.instant();
-        Result result = switch (target.kind()) {
+        return switch (target.kind()) {
             case SERIAL -> {
                 IssuedCertificateRecord certificate = issued.findBySerial(target.value()).orElseThrow(
                         () -> new Refusal(Code.NOT_FOUND,
@@ -101,21 +110,17 @@ public final class Revoker {
                 yield new Result(outcome.revocation(), outcome.created(), List.of(), 0, 0);
             }
         };
-        registry.catchUp(); // the registry's listeners (watchers, CRLs) are up to date when this returns
-        return result;
     }
 
-    /** Lifts an identity revocation; its revoked certificates and tokens stay revoked. */
-    public RevocationEvent.Reinstated reinstate(String spiffeId, String note, String actor)
+    /** Lifts an identity revocation, stored with {@code record}; its revoked certificates and tokens stay revoked. */
+    public RevocationEvent.Reinstated reinstate(String spiffeId, String note, String actor, AuditEvent record)
             throws Refusal {
         checkNote(note);
         SpiffeId id = spiffeId(spiffeId);
-        Optional<RevocationEvent.Reinstated> reinstated = repository.reinstate(id.toString(), clock.instant(), actor, note);
-        if (reinstated.isEmpty()) {
-            throw new Refusal(Code.NOT_FOUND, id + " is not revoked");
-        }
+        RevocationEvent.Reinstated reinstated = audit.recordWith(record, () -> repository.reinstate(id.toString(),
+                clock.instant(), actor, note).orElseThrow(() -> new Refusal(Code.NOT_FOUND, id + " is not revoked")));
         registry.catchUp();
-        return reinstated.get();
+        return reinstated;
     }
 
     private static NewRevocation certificateRevocation(IssuedCertificateRecord certificate, RevocationReason reason,

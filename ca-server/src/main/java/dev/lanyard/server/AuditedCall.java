@@ -16,6 +16,12 @@ final class AuditedCall {
         T call() throws StatusException;
     }
 
+    /** A body that stores its own SUCCESS record, {@code success}, in the transaction of its change. */
+    @FunctionalInterface
+    interface RecordingBody<T> {
+        T call(AuditEvent success) throws StatusException;
+    }
+
     private final AuditLog audit;
     private final Clock clock;
 
@@ -45,6 +51,16 @@ final class AuditedCall {
     <T> void runInOneTransaction(String action, String target, StreamObserver<T> response, Body<T> body) {
         answer(action, target, response, () -> audit.recordWith(new AuditEvent(clock.instant(), actor(), action,
                 target, AuditEvent.Outcome.SUCCESS, ""), body::call));
+    }
+
+    /**
+     * As {@link #runInOneTransaction} for a body that must act between its commit and the answer (a
+     * revocation tells its watchers): it is handed the SUCCESS record and stores it with its change.
+     */
+    <T> void runRecording(String action, String target, String detail, StreamObserver<T> response,
+            RecordingBody<T> body) {
+        answer(action, target, response, () -> body.call(new AuditEvent(clock.instant(), actor(), action, target,
+                AuditEvent.Outcome.SUCCESS, detail)));
     }
 
     /** Answers with what {@code recorded} returns, or with its refusal, recorded. */

@@ -267,7 +267,7 @@ public final class LanyardServer implements AutoCloseable {
         });
         // No token outlives its minting by more than the max TTL; verifiers allow at most 5 minutes of skew.
         Revoker revoker = new Revoker(config.trustDomain(), issued, revocationLog, revocations,
-                config.tokens().maxTtl().plus(Duration.ofMinutes(5)), clock);
+                config.tokens().maxTtl().plus(Duration.ofMinutes(5)), audit, clock);
         this.revocationWatchers = new RevocationWatchers(revocations,
                 Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-revocation-fanout")),
                 config.revocations().heartbeatInterval(), clock);

@@ -59,11 +59,11 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
         String detail = RevocationReason.ofCode(request.getReasonValue()).map(RevocationReason::rfcName)
                 .orElse("reason " + request.getReasonValue()) + (request.getNote().isEmpty() ? "" : ": " + request.getNote())
                 + (request.getForce() ? " (force=true)" : "");
-        calls.run("revocation.revoke", target, detail, response, () -> {
+        calls.runRecording("revocation.revoke", target, detail, response, success -> {
             RevocationTarget parsed = RevocationProtos.target(request.getTarget());
             RevocationReason reason = RevocationProtos.reason(request.getReasonValue());
             Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor(),
-                    request.getForce()));
+                    request.getForce(), success));
             if (result.created()) {
                 onRevoked.accept(parsed.kind());
             }
@@ -77,9 +77,9 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
 
     @Override
     public void reinstate(ReinstateRequest request, StreamObserver<ReinstateResponse> response) {
-        calls.run("revocation.reinstate", request.getSpiffeId(), request.getNote(), response, () -> {
+        calls.runRecording("revocation.reinstate", request.getSpiffeId(), request.getNote(), response, success -> {
             RevocationEvent.Reinstated reinstated = refusing(
-                    () -> revoker.reinstate(request.getSpiffeId(), request.getNote(), Callers.actor()));
+                    () -> revoker.reinstate(request.getSpiffeId(), request.getNote(), Callers.actor(), success));
             return ReinstateResponse.newBuilder().setSequence(reinstated.sequence()).build();
         });
     }
