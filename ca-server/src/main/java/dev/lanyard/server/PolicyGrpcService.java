@@ -21,6 +21,7 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
 
     private final PolicyStore store;
     private final JdbcPolicyRepository history;
+    private final AuditLog audit;
     private final AuditedCall calls;
     private final Clock clock;
     private final Runnable applied;
@@ -34,6 +35,7 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
             Runnable applied) {
         this.store = store;
         this.history = history;
+        this.audit = audit;
         this.calls = new AuditedCall(audit, clock);
         this.clock = clock;
         this.applied = applied;
@@ -41,9 +43,10 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
 
     @Override
     public void applyPolicy(ApplyPolicyRequest request, StreamObserver<ApplyPolicyResponse> response) {
-        calls.run("policy.apply", "version " + request.getPolicy().getVersion(), response, () -> {
+        calls.runRecording("policy.apply", "version " + request.getPolicy().getVersion(), "", response, success -> {
             synchronized (store) {
-                // The database first: a policy in force on this replica is one every replica can load.
+                // The database first, with its audit record: a policy in force on this replica is one
+                // every replica can load, and one the audit trail names.
                 long version = request.getPolicy().getVersion();
                 try {
                     GrantsPolicy.from(request.getPolicy());
@@ -51,11 +54,14 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
                     throw AuditedCall.invalid(e.getMessage());
                 }
                 long inForce = Math.max(store.current().version(), history.latestVersion());
-                if (version <= inForce || !history.save(request.getPolicy(),
-                        Callers.require().spiffeId().toString(), clock.instant())) {
-                    throw Status.FAILED_PRECONDITION.withDescription(
-                            new StalePolicyException(version, Math.max(inForce, version)).getMessage()).asException();
-                }
+                audit.recordWith(success, () -> {
+                    if (version <= inForce || !history.save(request.getPolicy(),
+                            Callers.require().spiffeId().toString(), clock.instant())) {
+                        throw Status.FAILED_PRECONDITION.withDescription(new StalePolicyException(version,
+                                Math.max(inForce, version)).getMessage()).asException();
+                    }
+                    return version;
+                });
                 try {
                     store.apply(request.getPolicy());
                 } catch (StalePolicyException e) {

@@ -72,6 +72,30 @@ class AuditServiceTest {
     }
 
     @Test
+    void aPolicyWhoseAuditRecordCannotBeStoredIsNeitherStoredNorInForce() throws Exception {
+        var policies = dev.lanyard.v1.PolicyServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()));
+        long before = policies.getPolicy(dev.lanyard.v1.GetPolicyRequest.getDefaultInstance()).getVersion();
+        lanyard.refuseAuditRecords("policy.apply");
+        String policy = """
+                version: %d
+                grants { spiffe_ids: "spiffe://lanyard.local/ns/shop/*" audience: "payments" scopes: "payments.read" }
+                """.formatted(before + 1);
+
+        assertThatThrownBy(() -> lanyard.applyPolicy(policy)).isInstanceOfSatisfying(StatusRuntimeException.class,
+                e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INTERNAL));
+        assertThat(policies.getPolicy(dev.lanyard.v1.GetPolicyRequest.getDefaultInstance()).getVersion())
+                .isEqualTo(before);
+
+        // Not stored either: the same version applies once records can be written again.
+        lanyard.refuseAuditRecords(null);
+        lanyard.applyPolicy(policy);
+        assertThat(policies.getPolicy(dev.lanyard.v1.GetPolicyRequest.getDefaultInstance()).getVersion())
+                .isEqualTo(before + 1);
+        assertThat(lanyard.server().audit().recent(20)).filteredOn(e -> e.action().equals("policy.apply"))
+                .singleElement().satisfies(e -> assertThat(e.outcome()).isEqualTo(dev.lanyard.audit.AuditEvent.Outcome.SUCCESS));
+    }
+
+    @Test
     void filtersAndPagesInBothDirections() {
         for (int i = 0; i < 5; i++) {
             lanyard.register(WEB + i);

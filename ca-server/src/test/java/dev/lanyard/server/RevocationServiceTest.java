@@ -142,9 +142,7 @@ class RevocationServiceTest {
 
     @Test
     void aRevocationWhoseAuditRecordCannotBeStoredIsNotMadeAndAReinstatementLikewise() throws Exception {
-        Path store = dir.resolve("lanyard.db");
-        assertThat(store).as("the dev server's SQLite store").exists();
-        refuseAuditRecords(store, "revocation.revoke");
+        lanyard.refuseAuditRecords("revocation.revoke");
         long crlNumberBefore = crlNumber(crl());
 
         assertThatThrownBy(() -> revoke(identity(WEB), RevocationReason.REVOCATION_REASON_KEY_COMPROMISE, "stolen"))
@@ -156,7 +154,7 @@ class RevocationServiceTest {
         assertThat(crlNumber(crl())).isEqualTo(crlNumberBefore);
         assertThat(lanyard.server().audit().recent(50)).noneMatch(e -> e.action().equals("revocation.revoke"));
 
-        refuseAuditRecords(store, "revocation.reinstate");
+        lanyard.refuseAuditRecords("revocation.reinstate");
         assertThat(revoke(identity(WEB), RevocationReason.REVOCATION_REASON_KEY_COMPROMISE, "stolen").getCreated())
                 .isTrue();
         assertThatThrownBy(() -> lanyard.revocations().reinstate(ReinstateRequest.newBuilder().setSpiffeId(WEB)
@@ -165,15 +163,6 @@ class RevocationServiceTest {
         assertThat(list("").getRevocationsList()).extracting(r -> r.getTarget().getSpiffeId()).contains(WEB);
         assertThatThrownBy(() -> lanyard.bootstrap(WEB)).isInstanceOfSatisfying(StatusRuntimeException.class,
                 e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
-    }
-
-    /** Makes the store refuse audit records of {@code action} (and of no other), as a failing disk might refuse all. */
-    private static void refuseAuditRecords(Path store, String action) throws Exception {
-        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + store); var s = c.createStatement()) {
-            s.execute("drop trigger if exists refuse_test_records");
-            s.execute("create trigger refuse_test_records before insert on audit_events when new.action = '" + action
-                    + "' begin select raise(abort, 'refused by the test'); end");
-        }
     }
 
     @Test

@@ -125,6 +125,22 @@ public final class RunningServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes the store refuse audit records of {@code action} (and of no other), as a failing disk
+     * would refuse every write; {@code null} lifts it.
+     */
+    public void refuseAuditRecords(String action) throws java.sql.SQLException {
+        Path store = dataDir.resolve("lanyard.db");
+        org.assertj.core.api.Assertions.assertThat(store).as("the dev server's SQLite store").exists();
+        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + store); var s = c.createStatement()) {
+            s.execute("drop trigger if exists refuse_test_records");
+            if (action != null) {
+                s.execute("create trigger refuse_test_records before insert on audit_events when new.action = '"
+                        + action + "' begin select raise(abort, 'refused by the test'); end");
+            }
+        }
+    }
+
     /** Applies a grants policy given as protobuf text. */
     public void applyPolicy(String textProto) {
         try {
