@@ -17,24 +17,31 @@ import java.time.Clock;
 public final class ContractGrpcService extends ContractServiceGrpc.ContractServiceImplBase {
 
     private final ContractRegistry registry;
+    private final AuditLog audit;
     private final AuditedCall calls;
 
     public ContractGrpcService(ContractRegistry registry, AuditLog audit, Clock clock) {
         this.registry = registry;
+        this.audit = audit;
         this.calls = new AuditedCall(audit, clock);
     }
 
     @Override
     public void publishContracts(PublishContractsRequest request, StreamObserver<PublishContractsResponse> response) {
-        calls.run("contracts.publish", request.getSource(), response, () -> {
+        calls.runRecording("contracts.publish", request.getSource(), "", response, success -> {
             if (request.getSource().isBlank()) {
                 throw AuditedCall.invalid("source is required: name the team or service the descriptor set comes from");
             }
             PublishResult result;
             try {
-                result = registry.publish(request.getSource(), request.getDescriptorSet().toByteArray());
+                // A new version is stored with its audit record; the same bytes again store the record alone.
+                result = registry.publish(request.getSource(), request.getDescriptorSet().toByteArray(),
+                        write -> audit.recordWith(success, write::getAsLong));
             } catch (InvalidContractException e) {
                 throw AuditedCall.invalid(e.reason());
+            }
+            if (!result.changed()) {
+                audit.record(success);
             }
             PublishContractsResponse.Builder b = PublishContractsResponse.newBuilder()
                     .setVersion(result.version()).addAllWarnings(result.warnings());

@@ -96,6 +96,32 @@ class AuditServiceTest {
     }
 
     @Test
+    void contractsWhoseAuditRecordCannotBeStoredAreNeitherStoredNorInForce() throws Exception {
+        var contracts = dev.lanyard.v1.ContractServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()));
+        lanyard.refuseAuditRecords("contracts.publish");
+        assertThatThrownBy(lanyard::publishExampleContracts).isInstanceOfSatisfying(StatusRuntimeException.class,
+                e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INTERNAL));
+        assertThat(contracts.listContracts(dev.lanyard.v1.ListContractsRequest.getDefaultInstance()).getContractsList())
+                .isEmpty();
+
+        // Not stored either: the same bytes are a new version once records can be written again.
+        lanyard.refuseAuditRecords(null);
+        byte[] examples;
+        try (var in = AuditServiceTest.class.getResourceAsStream("/examples.pb")) {
+            examples = in.readAllBytes();
+        }
+        var publish = dev.lanyard.v1.PublishContractsRequest.newBuilder().setSource("examples")
+                .setDescriptorSet(com.google.protobuf.ByteString.copyFrom(examples)).build();
+        assertThat(contracts.publishContracts(publish).getVersion()).isPositive();
+        assertThat(contracts.listContracts(dev.lanyard.v1.ListContractsRequest.getDefaultInstance()).getContractsList())
+                .isNotEmpty();
+        // The same bytes again store nothing new, and are audited all the same.
+        contracts.publishContracts(publish);
+        assertThat(lanyard.server().audit().recent(20)).filteredOn(e -> e.action().equals("contracts.publish"))
+                .hasSize(2).allSatisfy(e -> assertThat(e.outcome()).isEqualTo(dev.lanyard.audit.AuditEvent.Outcome.SUCCESS));
+    }
+
+    @Test
     void filtersAndPagesInBothDirections() {
         for (int i = 0; i < 5; i++) {
             lanyard.register(WEB + i);

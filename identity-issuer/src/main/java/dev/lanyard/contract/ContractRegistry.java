@@ -18,6 +18,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -53,6 +54,12 @@ public final class ContractRegistry {
         return ContractExtractor.extract(DescriptorSets.build(descriptorSetBytes));
     }
 
+    /** Stores a new version: runs {@code write} and returns its version, with what must be stored alongside. */
+    @FunctionalInterface
+    public interface VersionStore {
+        long store(LongSupplier write);
+    }
+
     /**
      * Validates {@code descriptorSet} and stores it as the newest version of {@code source}.
      * Publishing the bytes the source already has stores nothing and reports {@code changed=false}.
@@ -60,6 +67,14 @@ public final class ContractRegistry {
      * @throws InvalidContractException naming every problem; nothing changed then
      */
     public PublishResult publish(String source, byte[] descriptorSet) {
+        return publish(source, descriptorSet, LongSupplier::getAsLong);
+    }
+
+    /**
+     * As {@link #publish(String, byte[])}, the new version written through {@code durably} (which
+     * stores an audit record in the same transaction, say); it is in force here only once that returned.
+     */
+    public PublishResult publish(String source, byte[] descriptorSet, VersionStore durably) {
         checkSource(source);
         ContractSet contracts = parse(descriptorSet);
         String digest = digest(descriptorSet);
@@ -75,7 +90,7 @@ public final class ContractRegistry {
             if (!candidate.conflicts().isEmpty()) {
                 throw new InvalidContractException(candidate.conflicts());
             }
-            long version = repository.saveVersion(source, descriptorSet, clock.instant());
+            long version = durably.store(() -> repository.saveVersion(source, descriptorSet, clock.instant()));
             current = base.with(new Published(source, version, digest, contracts));
             List<String> warnings = new ArrayList<>(contracts.warnings());
             warnings.addAll(candidate.replacements());
