@@ -77,12 +77,13 @@ public final class Federation {
     }
 
     /**
-     * Adds or replaces the relationship with {@code trustDomain}; its first fetch is due at once.
+     * Adds or replaces the relationship with {@code trustDomain}, stored in one transaction with
+     * {@code record} (its audit record); its first fetch is due at once.
      *
      * @throws Refusal INVALID_ARGUMENT naming what is wrong
      */
     public synchronized State add(String trustDomain, String endpoint, FederationRelationship.Profile profile,
-            Optional<String> endpointId, Optional<String> initialBundle) throws Refusal {
+            Optional<String> endpointId, Optional<String> initialBundle, AuditEvent record) throws Refusal {
         try {
             SpiffeId.validateTrustDomain(trustDomain);
         } catch (IllegalArgumentException e) {
@@ -121,18 +122,36 @@ public final class Federation {
         }
         Instant now = clock.instant();
         FederationRelationship relationship = new FederationRelationship(trustDomain, url, profile, id, now);
-        repository.put(relationship, bundle.map(ForeignBundle::json), bundle.map(ForeignBundle::sequence).orElse(0L), now);
+        Optional<ForeignBundle> initial = bundle;
+        audit.recordWith(record, () -> {
+            repository.put(relationship, initial.map(ForeignBundle::json), initial.map(ForeignBundle::sequence).orElse(0L),
+                    now);
+            return null;
+        });
         Entry entry = new Entry(relationship, bundle, bundle.map(b -> now), now);
         entries.put(trustDomain, entry);
         changed.run();
         return state(entry);
     }
 
-    /** @throws Refusal NOT_FOUND if there is no relationship with {@code trustDomain} */
-    public synchronized void remove(String trustDomain) throws Refusal {
-        if (entries.remove(trustDomain) == null | !repository.delete(trustDomain)) {
-            throw Refusal.notFound("this server does not federate with " + trustDomain);
+    /**
+     * Ends the relationship with {@code trustDomain}, deleted in one transaction with {@code record}.
+     *
+     * @throws Refusal NOT_FOUND if there is no relationship with {@code trustDomain}
+     */
+    public synchronized void remove(String trustDomain, AuditEvent record) throws Refusal {
+        try {
+            audit.recordWith(record, () -> {
+                if (!repository.delete(trustDomain)) {
+                    throw Refusal.notFound("this server does not federate with " + trustDomain);
+                }
+                return null;
+            });
+        } catch (Refusal e) {
+            entries.remove(trustDomain); // another replica removed it already: follow the store
+            throw e;
         }
+        entries.remove(trustDomain);
         changed.run();
     }
 

@@ -31,8 +31,8 @@ public final class FederationGrpcService extends FederationServiceGrpc.Federatio
 
     @Override
     public void addFederation(AddFederationRequest request, StreamObserver<dev.lanyard.v1.Federation> response) {
-        calls.run("federation.add", request.getTrustDomain(), request.getBundleEndpointUrl() + " "
-                + request.getProfile(), response, () -> {
+        calls.runRecording("federation.add", request.getTrustDomain(), request.getBundleEndpointUrl() + " "
+                + request.getProfile(), response, success -> {
                     FederationRelationship.Profile profile = switch (request.getProfile()) {
                         case HTTPS_WEB -> FederationRelationship.Profile.HTTPS_WEB;
                         case HTTPS_SPIFFE -> FederationRelationship.Profile.HTTPS_SPIFFE;
@@ -40,7 +40,7 @@ public final class FederationGrpcService extends FederationServiceGrpc.Federatio
                     };
                     try {
                         return toProto(federation.add(request.getTrustDomain(), request.getBundleEndpointUrl(), profile,
-                                optional(request.getEndpointSpiffeId()), optional(request.getInitialBundle())));
+                                optional(request.getEndpointSpiffeId()), optional(request.getInitialBundle()), success));
                     } catch (Refusal e) {
                         throw Statuses.exception(e);
                     }
@@ -58,9 +58,9 @@ public final class FederationGrpcService extends FederationServiceGrpc.Federatio
 
     @Override
     public void removeFederation(RemoveFederationRequest request, StreamObserver<RemoveFederationResponse> response) {
-        calls.run("federation.remove", request.getTrustDomain(), response, () -> {
+        calls.runRecording("federation.remove", request.getTrustDomain(), "", response, success -> {
             try {
-                federation.remove(request.getTrustDomain());
+                federation.remove(request.getTrustDomain(), success);
             } catch (Refusal e) {
                 throw Statuses.exception(e);
             }

@@ -32,7 +32,7 @@ class FederationReloadTest {
                     .build()).toString(true);
 
             one.add("other.test", "https://other.test:8443/bundle", FederationRelationship.Profile.HTTPS_SPIFFE,
-                    Optional.of("spiffe://other.test/lanyard/server"), Optional.of(document));
+                    Optional.of("spiffe://other.test/lanyard/server"), Optional.of(document), record("federation.add"));
             assertThat(two.list()).isEmpty();
             two.reload();
             assertThat(two.list()).singleElement().satisfies(s -> {
@@ -44,12 +44,17 @@ class FederationReloadTest {
             two.reload(); // nothing moved: nothing changes
             assertThat(changesOnTwo).hasValue(1);
 
-            one.remove("other.test");
+            one.remove("other.test", record("federation.remove"));
             two.reload();
             assertThat(two.list()).isEmpty();
             assertThat(two.bundles()).isEmpty();
             assertThat(changesOnTwo).hasValue(2);
         }
+    }
+
+    private static dev.lanyard.audit.AuditEvent record(String action) {
+        return new dev.lanyard.audit.AuditEvent(java.time.Instant.now(), "spiffe://here.test/admin", action, "other.test",
+                dev.lanyard.audit.AuditEvent.Outcome.SUCCESS, "");
     }
 
     private static Federation federation(Database db, AtomicInteger changes) {

@@ -122,6 +122,29 @@ class AuditServiceTest {
     }
 
     @Test
+    void aFederationWhoseAuditRecordCannotBeStoredIsNeitherAddedNorRemoved() throws Exception {
+        var federations = dev.lanyard.v1.FederationServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()));
+        var add = dev.lanyard.v1.AddFederationRequest.newBuilder().setTrustDomain("other.test")
+                .setBundleEndpointUrl("https://other.test/bundle").setProfile(dev.lanyard.v1.BundleEndpointProfile.HTTPS_WEB)
+                .build();
+        var list = dev.lanyard.v1.ListFederationsRequest.getDefaultInstance();
+        lanyard.refuseAuditRecords("federation.add");
+        assertThatThrownBy(() -> federations.addFederation(add)).isInstanceOfSatisfying(StatusRuntimeException.class,
+                e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INTERNAL));
+        assertThat(federations.listFederations(list).getFederationsList()).isEmpty();
+
+        lanyard.refuseAuditRecords("federation.remove");
+        federations.addFederation(add);
+        var remove = dev.lanyard.v1.RemoveFederationRequest.newBuilder().setTrustDomain("other.test").build();
+        assertThatThrownBy(() -> federations.removeFederation(remove)).isInstanceOfSatisfying(
+                StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.INTERNAL));
+        assertThat(federations.listFederations(list).getFederationsList()).hasSize(1);
+        lanyard.refuseAuditRecords(null);
+        federations.removeFederation(remove);
+        assertThat(federations.listFederations(list).getFederationsList()).isEmpty();
+    }
+
+    @Test
     void filtersAndPagesInBothDirections() {
         for (int i = 0; i < 5; i++) {
             lanyard.register(WEB + i);
