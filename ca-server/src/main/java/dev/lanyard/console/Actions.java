@@ -47,7 +47,6 @@ final class Actions {
         String id = form.getOrDefault("spiffe_id", "");
         String note = form.getOrDefault("note", "");
         Optional<RevocationReason> reason = RevocationReason.parse(form.getOrDefault("reason", ""));
-        String admin = session.grant().adminId();
         if (reason.isEmpty()) {
             return refused(session, "revocation.revoke", id, "", Refusal.invalid("choose a revocation reason"));
         }
@@ -57,7 +56,7 @@ final class Actions {
         String detail = reason.get().rfcName() + (note.isEmpty() ? "" : ": " + note);
         try {
             RevocationTarget target = RevocationTarget.spiffeId(id);
-            Revoker.Result result = sources.revoker().revoke(target, reason.get(), note, admin, false,
+            Revoker.Result result = sources.revoker().revoke(target, reason.get(), note, false,
                     event(session, "revocation.revoke", target.toString(), AuditEvent.Outcome.SUCCESS, detail));
             if (result.created()) {
                 sources.onRevoked().accept(target.kind());
@@ -75,7 +74,7 @@ final class Actions {
         String id = form.getOrDefault("spiffe_id", "");
         String note = form.getOrDefault("note", "");
         try {
-            sources.revoker().reinstate(id, note, session.grant().adminId(),
+            sources.revoker().reinstate(id, note,
                     event(session, "revocation.reinstate", id, AuditEvent.Outcome.SUCCESS, note));
             return Outcome.to("/console/identities?done=" + Forms.encode("reinstated " + id));
         } catch (Refusal e) {

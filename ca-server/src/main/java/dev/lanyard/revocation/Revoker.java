@@ -63,14 +63,14 @@ public final class Revoker {
     }
 
     /**
-     * Revokes {@code target} and stores {@code record} (its audit record) in the same transaction.
-     * With {@code force}, an identity that was never registered and holds no certificate is revoked
-     * too (it is refused otherwise).
+     * Revokes {@code target} and stores {@code record} (its audit record, whose actor revokes) in the
+     * same transaction. With {@code force}, an identity that was never registered and holds no
+     * certificate is revoked too (it is refused otherwise).
      */
-    public Result revoke(RevocationTarget target, RevocationReason reason, String note, String actor, boolean force,
+    public Result revoke(RevocationTarget target, RevocationReason reason, String note, boolean force,
             AuditEvent record) throws Refusal {
         checkNote(note);
-        Result result = audit.recordWith(record, () -> store(target, reason, note, actor, force));
+        Result result = audit.recordWith(record, () -> store(target, reason, note, record.actor(), force));
         registry.catchUp(); // the registry's listeners (watchers, CRLs) are up to date when this returns
         return result;
     }
@@ -112,13 +112,15 @@ public final class Revoker {
         };
     }
 
-    /** Lifts an identity revocation, stored with {@code record}; its revoked certificates and tokens stay revoked. */
-    public RevocationEvent.Reinstated reinstate(String spiffeId, String note, String actor, AuditEvent record)
-            throws Refusal {
+    /**
+     * Lifts an identity revocation, stored with {@code record} (whose actor reinstates); its revoked
+     * certificates and tokens stay revoked.
+     */
+    public RevocationEvent.Reinstated reinstate(String spiffeId, String note, AuditEvent record) throws Refusal {
         checkNote(note);
         SpiffeId id = spiffeId(spiffeId);
         RevocationEvent.Reinstated reinstated = audit.recordWith(record, () -> repository.reinstate(id.toString(),
-                clock.instant(), actor, note).orElseThrow(() -> new Refusal(Code.NOT_FOUND, id + " is not revoked")));
+                clock.instant(), record.actor(), note).orElseThrow(() -> new Refusal(Code.NOT_FOUND, id + " is not revoked")));
         registry.catchUp();
         return reinstated;
     }

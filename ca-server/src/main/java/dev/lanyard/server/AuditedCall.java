@@ -49,8 +49,7 @@ final class AuditedCall {
      * keep the change without its record. A refused body leaves nothing but the REFUSED record.
      */
     <T> void runInOneTransaction(String action, String target, StreamObserver<T> response, Body<T> body) {
-        answer(action, target, response, () -> audit.recordWith(new AuditEvent(clock.instant(), actor(), action,
-                target, AuditEvent.Outcome.SUCCESS, ""), body::call));
+        runRecording(action, target, "", response, success -> audit.recordWith(success, body::call));
     }
 
     /**

@@ -6,7 +6,6 @@ import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationEvent;
 import dev.lanyard.revocation.RevocationReason;
 import dev.lanyard.refusal.Refusal;
-import dev.lanyard.rpc.Callers;
 import dev.lanyard.rpc.Statuses;
 import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.revocation.RevocationTarget;
@@ -62,8 +61,8 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
         calls.runRecording("revocation.revoke", target, detail, response, success -> {
             RevocationTarget parsed = RevocationProtos.target(request.getTarget());
             RevocationReason reason = RevocationProtos.reason(request.getReasonValue());
-            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), Callers.actor(),
-                    request.getForce(), success));
+            Revoker.Result result = refusing(() -> revoker.revoke(parsed, reason, request.getNote(), request.getForce(),
+                    success));
             if (result.created()) {
                 onRevoked.accept(parsed.kind());
             }
@@ -79,7 +78,7 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
     public void reinstate(ReinstateRequest request, StreamObserver<ReinstateResponse> response) {
         calls.runRecording("revocation.reinstate", request.getSpiffeId(), request.getNote(), response, success -> {
             RevocationEvent.Reinstated reinstated = refusing(
-                    () -> revoker.reinstate(request.getSpiffeId(), request.getNote(), Callers.actor(), success));
+                    () -> revoker.reinstate(request.getSpiffeId(), request.getNote(), success));
             return ReinstateResponse.newBuilder().setSequence(reinstated.sequence()).build();
         });
     }

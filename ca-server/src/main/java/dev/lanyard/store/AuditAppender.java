@@ -127,7 +127,7 @@ final class AuditAppender {
                                 throw new ChangeRefused(e); // rolls the transaction back
                             }
                         });
-                        link(c, head, List.of(event)).store(c);
+                        link(c, head, List.of(event));
                         return result;
                     });
                 } catch (ChainMovedException e) {
@@ -212,30 +212,31 @@ final class AuditAppender {
             for (Append append : batch) {
                 append.alongside.run(c);
             }
-            link(c, head, batch.stream().map(append -> append.event).toList()).store(c);
+            link(c, head, batch.stream().map(append -> append.event).toList());
             return null;
         });
     }
 
     /**
      * Chains {@code events} after {@code head} in one batch (one round trip to PostgreSQL however
-     * many there are); a taken id is reported as {@link ChainMovedException}: the tip moved under us.
+     * many there are) and moves the head row to the last of them; a taken id is reported as
+     * {@link ChainMovedException}: the tip moved under us.
      */
-    static Head link(Connection c, Head head, List<AuditEvent> events) throws SQLException {
+    static void link(Connection c, Head head, List<AuditEvent> events) throws SQLException {
+        Head tip = head;
         try (PreparedStatement insert = c.prepareStatement("insert into audit_events (id, occurred_at, actor, action,"
                 + " target, outcome, reason, previous_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-            Head tip = head;
             for (AuditEvent e : events) {
                 tip = add(insert, tip, e);
             }
             insert.executeBatch();
-            return tip;
         } catch (SQLException failure) {
             if (isUniqueViolation(failure)) {
                 throw new ChainMovedException(failure);
             }
             throw failure;
         }
+        tip.store(c);
     }
 
     /** Binds {@code e} as the record after {@code head} and adds it to the batch; returns the new head. */

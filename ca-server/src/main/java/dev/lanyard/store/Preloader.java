@@ -2,7 +2,7 @@ package dev.lanyard.store;
 
 import dev.lanyard.audit.AuditChain;
 import dev.lanyard.audit.AuditEvent;
-import dev.lanyard.ca.SerialNumbers;
+import dev.lanyard.ids.TimeOrderedId;
 import dev.lanyard.spiffe.SpiffeId;
 import java.math.BigInteger;
 import java.sql.Connection;
@@ -72,7 +72,7 @@ public final class Preloader {
                 Instant issued = AuditChain.stored(now.minus(Duration.ofMillis((count - k) * 180)));
                 SpiffeId id = SpiffeId.parse("spiffe://" + trustDomain + "/ns/bench/sa/workload-" + (k % identities));
                 // As the server makes them: the time of issue on top, so they sort in the order issued.
-                String serial = SerialNumbers.of(issued, new BigInteger(SerialNumbers.randomBits(), random)).toString(16);
+                String serial = new BigInteger(1, TimeOrderedId.next(issued, random)).toString(16);
                 certificate.setString(1, serial);
                 certificate.setString(2, id.toString());
                 Jdbc.setInstant(certificate, 3, issued.minusSeconds(5));
@@ -87,7 +87,7 @@ public final class Preloader {
             }
             certificate.executeBatch();
         }
-        AuditAppender.link(c, head, events).store(c);
+        AuditAppender.link(c, head, events);
     }
 
     private String hex(int bytes) {
