@@ -179,6 +179,7 @@ public final class LanyardServer implements AutoCloseable {
     private PolicyFileWatcher policyWatcher;
     private final LocalCredentials localCredentials;
     private final ReloadingKeyManager serverKeys;
+    private final Optional<DevAdminCredential> adminCredential;
     private final Optional<WebCertificate> webCertificate;
     private final ReloadingKeyManager webKeys;
     private final ChangeFeed changes;
@@ -314,7 +315,10 @@ public final class LanyardServer implements AutoCloseable {
 
         this.localCredentials = new LocalCredentials(caRotation::active, crypto, issued, clock, random);
         this.serverKeys = new ReloadingKeyManager(issueServerCredential());
-        config.adminCredentialDir().ifPresent(this::writeAdminCredential);
+        this.adminCredential = config.adminCredentialDir().map(dir -> new DevAdminCredential(
+                new CredentialDirectory(dir), config.adminIds().get(0), config.adminCredentialTtl(), localCredentials,
+                () -> caRotation.active().ca().intermediate().certificate(), authorities::roots, crypto));
+        adminCredential.ifPresent(DevAdminCredential::keep);
 
         ClientCertificateVerifier verifier = new ClientCertificateVerifier(
                 authorities::intermediates, config.trustDomain(), crypto.primary(), clock);
@@ -662,6 +666,7 @@ public final class LanyardServer implements AutoCloseable {
             }
             bundles.refresh();
             crls.regenerateIfDue(); // a newly trusted CA gets its (empty) CRL before it signs anything
+            adminCredential.ifPresent(DevAdminCredential::keep); // outlives its lifetime and CA rotations
         } catch (RuntimeException e) {
             LOG.error("key rotation tick failed; retrying at the next tick", e);
         }
@@ -945,30 +950,6 @@ public final class LanyardServer implements AutoCloseable {
         LOG.info("{}: new CA with root sha256:{}", action, root);
         return outcome.ca();
     }
-
-    /**
-     * Writes the admin credential if there is none or it has used half its life. Only when
-     * configured (dev mode): the key is made here, so it is written 0600 into the data directory.
-     */
-    private void writeAdminCredential(Path dir) {
-        CredentialDirectory credentials = new CredentialDirectory(dir);
-        try {
-            if (credentials.exists()) {
-                Credential current = credentials.read(crypto);
-                boolean ours = authorities.intermediates().stream()
-                        .anyMatch(i -> i.getSubjectX500Principal().equals(current.leaf().getIssuerX500Principal()));
-                if (ours && !localCredentials.renewalDelay(current).isZero()) {
-                    return;
-                }
-            }
-            credentials.write(localCredentials.issue(config.adminIds().get(0), List.of(), config.adminCredentialTtl(),
-                    authorities.roots()));
-            LOG.info("wrote the admin credential for {} to {}", config.adminIds().get(0), dir);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot write the admin credential to " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
 
     private static void createPrivateDirectory(Path dir) throws IOException {
         if (!Files.exists(dir)) {

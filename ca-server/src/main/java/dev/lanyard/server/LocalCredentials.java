@@ -12,6 +12,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Clock;
 import java.time.Duration;
@@ -40,7 +41,7 @@ final class LocalCredentials {
         this.random = random;
     }
 
-    Credential issue(SpiffeId id, List<String> dnsNames, Duration ttl, List<java.security.cert.X509Certificate> bundle) {
+    Credential issue(SpiffeId id, List<String> dnsNames, Duration ttl, List<X509Certificate> bundle) {
         KeyPair keys = newKeyPair();
         IssuedSvid svid = ca.get().issue(keys.getPublic(), id, dnsNames, ttl);
         issued.record(new IssuedCertificateRecord(svid.serialHex(), id,
@@ -53,8 +54,12 @@ final class LocalCredentials {
 
     /** When to renew: at half of the certificate's lifetime, as every client does. */
     Duration renewalDelay(Credential credential) {
-        long notBefore = credential.leaf().getNotBefore().getTime();
-        long notAfter = credential.leaf().getNotAfter().getTime();
+        return renewalDelay(credential.leaf());
+    }
+
+    Duration renewalDelay(X509Certificate leaf) {
+        long notBefore = leaf.getNotBefore().getTime();
+        long notAfter = leaf.getNotAfter().getTime();
         long halfLife = notBefore + (notAfter - notBefore) / 2;
         return Duration.ofMillis(Math.max(0, halfLife - clock.millis()));
     }

@@ -89,9 +89,49 @@ class RotationTest {
                 .filteredOn(e -> e.action().equals("key.rotate") && e.actor().equals("lanyard"))
                 .extracting(e -> e.target().replaceAll(" [0-9a-f]{16,}$", ""))
                 .contains("x509 prepare", "x509 activate", "jwt bootstrap");
-        // A certificate of the retired CA still renews (the admin credential lived past the clock move,
-        // so use a fresh bootstrap from before): the old intermediate is trusted while its leaves live.
+        // A certificate of the retired CA still renews: the old intermediate is trusted while its leaves live.
         assertThat(before.chain()).isNotEmpty();
+    }
+
+    @Test
+    void theDevAdminCredentialIsWrittenAgainAtHalfLifeAndAfterACaRotationWithoutARestart() {
+        Credential first = lanyard.adminCredential();
+        lanyard.server().rotateNow();
+        assertThat(lanyard.adminCredential().leaf()).as("nothing due: kept").isEqualTo(first.leaf());
+
+        // Half of its 24 hours: the next tick writes a new one from the same CA.
+        lanyard.clock().advance(Duration.ofHours(12).plusMinutes(1));
+        lanyard.server().rotateNow();
+        Credential renewed = lanyard.adminCredential();
+        assertThat(renewed.leaf()).isNotEqualTo(first.leaf());
+        assertThat(renewed.privateKey()).isNotEqualTo(first.privateKey());
+        assertThat(renewed.chain()).isEqualTo(first.chain());
+        assertThat(listsKeys(first)).as("the old one serves until it expires").isTrue();
+
+        // The issuing CA rotates at half its life: the credential comes from the new CA at that tick,
+        // long after the first one expired.
+        lanyard.clock().advance(Duration.ofDays(182).minusMinutes(10));
+        lanyard.server().rotateNow();
+        lanyard.clock().advance(Duration.ofMinutes(10));
+        lanyard.server().rotateNow();
+        Credential rotated = lanyard.adminCredential();
+        assertThat(rotated.chain()).isNotEqualTo(renewed.chain())
+                .containsExactly(lanyard.server().caRotation().active().ca().intermediate().certificate());
+        assertThat(listsKeys(rotated)).isTrue();
+        assertThat(listsKeys(first)).as("expired").isFalse();
+        // Written at start, at half-life, when the clock jumped past its life, and after the rotation.
+        assertThat(lanyard.server().audit().recent(200)).filteredOn(e -> e.action().equals("certificate.local")
+                && e.target().startsWith("spiffe://lanyard.local/lanyard/admin ")).hasSize(4);
+    }
+
+    private boolean listsKeys(Credential admin) {
+        try {
+            KeyServiceGrpc.newBlockingStub(lanyard.channel(admin)).withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .listKeys(dev.lanyard.v1.ListKeysRequest.getDefaultInstance());
+            return true;
+        } catch (io.grpc.StatusRuntimeException e) {
+            return false;
+        }
     }
 
     @Test
