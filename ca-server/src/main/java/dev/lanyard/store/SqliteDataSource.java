@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
+import org.sqlite.SQLiteException;
 
 /**
  * SQLite behind the SQL the repositories write for H2 and PostgreSQL, so that they run unchanged:
@@ -325,7 +326,9 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
         if (e.getSQLState() != null || (e.getErrorCode() & 0xff) != SQLITE_CONSTRAINT) {
             return e;
         }
-        boolean duplicate = e.getErrorCode() == SQLITE_CONSTRAINT_UNIQUE || e.getErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
+        // getErrorCode() is the primary code (19); which constraint failed is in the extended one.
+        int code = e instanceof SQLiteException sqlite ? sqlite.getResultCode().code : e.getErrorCode();
+        boolean duplicate = code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY;
         return new SQLIntegrityConstraintViolationException(e.getMessage(), duplicate ? "23505" : "23000",
                 e.getErrorCode(), e);
     }

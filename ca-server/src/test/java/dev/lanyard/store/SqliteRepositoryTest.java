@@ -24,6 +24,35 @@ class SqliteRepositoryTest extends RepositoryContractTest {
     }
 
     @Test
+    void aDuplicateKeyCarriesTheSqlStateOfADuplicateAloneAndInABatch() throws Exception {
+        try (java.sql.Connection c = db.dataSource().getConnection(); java.sql.Statement s = c.createStatement()) {
+            s.execute("create temporary table probe (k integer primary key, u varchar(8) unique, n integer not null)");
+            s.execute("insert into probe values (1, 'a', 1)");
+            for (String sql : List.of("insert into probe values (1, 'b', 1)", "insert into probe values (2, 'a', 1)")) {
+                assertThatThrownBy(() -> s.execute(sql)).isInstanceOfSatisfying(java.sql.SQLException.class,
+                        e -> assertThat(stateOf(e)).isEqualTo("23505"));
+                try (java.sql.PreparedStatement batch = c.prepareStatement(sql)) {
+                    batch.addBatch();
+                    assertThatThrownBy(batch::executeBatch).isInstanceOfSatisfying(java.sql.SQLException.class,
+                            e -> assertThat(stateOf(e)).as("in a batch").isEqualTo("23505"));
+                }
+            }
+            assertThatThrownBy(() -> s.execute("insert into probe values (3, 'c', null)"))
+                    .isInstanceOfSatisfying(java.sql.SQLException.class, e -> assertThat(stateOf(e)).isEqualTo("23000"));
+        }
+    }
+
+    /** Where AuditAppender looks: the exception, its next ones, its cause. */
+    private static String stateOf(java.sql.SQLException failure) {
+        for (java.sql.SQLException e = failure; e != null; e = e.getNextException()) {
+            if (e.getSQLState() != null) {
+                return e.getSQLState();
+            }
+        }
+        return failure.getCause() instanceof java.sql.SQLException cause ? cause.getSQLState() : null;
+    }
+
+    @Test
     void dataSurvivesReopeningAndMigrationsRunOnce() {
         new JdbcRegistrationRepository(db.dataSource()).create(new Registration(
                 SpiffeId.parse("spiffe://example.org/kept"), List.of(), Duration.ofHours(1), Instant.now()));
