@@ -41,6 +41,24 @@ class ChangeFeedTest {
     }
 
     @Test
+    void onPostgresCloseEndsTheWaitForNotificationsAtOnce() throws Exception {
+        TestPostgres postgres = TestPostgres.get();
+        try (Database db = Database.open(postgres.newDatabase(), postgres.user(), "")) {
+            CountDownLatch listening = new CountDownLatch(1);
+            ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30))
+                    .on(ChangeFeed.Topic.POLICY, listening::countDown);
+            feed.start();
+            assertThat(listening.await(30, TimeUnit.SECONDS)).as("the feed's first reload").isTrue();
+            Thread.sleep(200); // waiting for notifications now, for up to the 30 s safety poll
+
+            long start = System.nanoTime();
+            feed.close();
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertThat(millis).as("close waited for the safety poll").isLessThan(2_000);
+        }
+    }
+
+    @Test
     void closeWaitsForAReloadInProgressSoTheDatabaseClosesAfterIt() throws Exception {
         try (Database db = Database.h2File(dir)) {
             var policies = new JdbcPolicyRepository(db.dataSource());
