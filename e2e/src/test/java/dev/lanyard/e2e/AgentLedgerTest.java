@@ -11,6 +11,7 @@ import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
+import dev.lanyard.testing.TempDirectories;
 import dev.lanyard.testing.TlsChannels;
 import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.ApplyPolicyRequest;
@@ -129,6 +130,7 @@ class AgentLedgerTest {
         if (server != null) {
             server.close();
         }
+        TempDirectories.delete(dir);
     }
 
     @Test

@@ -11,6 +11,7 @@ import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
 import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.TempDirectories;
 import dev.lanyard.testing.TlsChannels;
 import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.ApplyPolicyRequest;
@@ -175,6 +176,7 @@ class CrossLanguageTest {
         if (server != null) {
             server.close();
         }
+        TempDirectories.delete(dir);
         System.out.printf("cross-language suite: %.1f s wall time%n", (System.nanoTime() - suiteStart) / 1e9);
     }
 

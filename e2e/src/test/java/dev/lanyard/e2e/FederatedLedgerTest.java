@@ -10,6 +10,7 @@ import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
+import dev.lanyard.testing.TempDirectories;
 import dev.lanyard.testing.TlsChannels;
 import dev.lanyard.testing.WebPki;
 import dev.lanyard.v1.AddFederationRequest;
@@ -122,6 +123,7 @@ class FederatedLedgerTest {
         for (int i = open.size() - 1; i >= 0; i--) {
             open.get(i).close();
         }
+        TempDirectories.delete(dir);
     }
 
     @Test

@@ -12,6 +12,7 @@ import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
+import dev.lanyard.testing.TempDirectories;
 import dev.lanyard.testing.TlsChannels;
 import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.ApplyPolicyRequest;
@@ -98,6 +99,7 @@ class JavaSpiffeAgentTest {
         if (server != null) {
             server.close();
         }
+        TempDirectories.delete(dir);
     }
 
     @Test

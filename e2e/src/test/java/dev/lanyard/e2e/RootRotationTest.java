@@ -10,6 +10,7 @@ import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
+import dev.lanyard.testing.TempDirectories;
 import dev.lanyard.testing.TlsChannels;
 import dev.lanyard.v1.AddRootRequest;
 import dev.lanyard.v1.AdminServiceGrpc;
@@ -67,6 +68,7 @@ class RootRotationTest {
     private final AtomicInteger requestNumber = new AtomicInteger();
     private LanyardServer server;
     private Credential admin;
+    private Path dir;
 
     @AfterEach
     void stop() throws Exception {
@@ -77,13 +79,14 @@ class RootRotationTest {
         if (server != null) {
             server.close();
         }
+        TempDirectories.delete(dir);
     }
 
     @Test
     void goAndRustFollowTheBundleThroughARootRotationWithNoCallFailingForTrust() throws Exception {
         long start = System.nanoTime();
         Path root = Path.of(System.getProperty("lanyard.root", "..")).toAbsolutePath().normalize();
-        Path dir = Files.createTempDirectory("lanyard-e2e-roots");
+        dir = Files.createTempDirectory("lanyard-e2e-roots");
         int grpcPort = freePort();
         int httpPort = freePort();
         Path config = dir.resolve("server.properties");
