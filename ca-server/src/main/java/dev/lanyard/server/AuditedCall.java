@@ -49,7 +49,13 @@ final class AuditedCall {
      * keep the change without its record. A refused body leaves nothing but the REFUSED record.
      */
     <T> void runInOneTransaction(String action, String target, StreamObserver<T> response, Body<T> body) {
-        runRecording(action, target, "", response, success -> audit.recordWith(success, body::call));
+        runInOneTransaction(action, target, "", response, body);
+    }
+
+    /** As {@link #runInOneTransaction(String, String, StreamObserver, Body)}, recording {@code detail} on success too. */
+    <T> void runInOneTransaction(String action, String target, String detail, StreamObserver<T> response,
+            Body<T> body) {
+        runRecording(action, target, detail, response, success -> audit.recordWith(success, body::call));
     }
 
     /**

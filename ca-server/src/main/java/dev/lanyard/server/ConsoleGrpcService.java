@@ -32,7 +32,8 @@ final class ConsoleGrpcService extends ConsoleServiceGrpc.ConsoleServiceImplBase
     @Override
     public void createConsoleLogin(CreateConsoleLoginRequest request,
             StreamObserver<CreateConsoleLoginResponse> response) {
-        calls.run("console.login-link", "console", "channel=console", response, () -> {
+        // The link and its record are one transaction: no link can be redeemed that nobody audited.
+        calls.runInOneTransaction("console.login-link", "console", "channel=console", response, () -> {
             if (links.isEmpty()) {
                 throw Status.FAILED_PRECONDITION.withDescription("the admin console is not enabled on this server"
                         + " (console.enabled=true, on a loopback http.host)").asException();

@@ -1,13 +1,17 @@
 package dev.lanyard.console;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditQuery;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.ConsoleServiceGrpc;
 import dev.lanyard.v1.CreateConsoleLoginRequest;
 import dev.lanyard.v1.RevocationTarget;
 import dev.lanyard.v1.RevokeRequest;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -47,6 +51,27 @@ class ConsoleSessionTest {
             assertThat(after.body()).contains("Access revoked").contains(serial);
             assertThat(server.server().audit().list(AuditQuery.all(0, 10_000))).anyMatch(r ->
                     r.event().action().equals("console.request") && r.event().reason().contains("is revoked"));
+        }
+    }
+
+    @Test
+    void aLinkWhoseAuditRecordCannotBeStoredIsNotMade(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir)) {
+            var console = ConsoleServiceGrpc.newBlockingStub(server.channel(server.adminCredential()))
+                    .withDeadlineAfter(30, TimeUnit.SECONDS);
+            server.refuseAuditRecords("console.login-link");
+            assertThatThrownBy(() -> console.createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class,
+                            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL));
+            assertThat(server.rows("console_login_links")).as("a link nobody audited").isZero();
+
+            server.refuseAuditRecords(null);
+            String link = console.createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()).getUrl();
+            assertThat(server.rows("console_login_links")).isEqualTo(1);
+            assertThat(http.send(HttpRequest.newBuilder(URI.create(link)).build(), HttpResponse.BodyHandlers.ofString())
+                    .statusCode()).isEqualTo(303);
+            assertThat(server.server().audit().recent(50)).filteredOn(e -> e.action().equals("console.login-link"))
+                    .singleElement().satisfies(e -> assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS));
         }
     }
 

@@ -141,6 +141,15 @@ public final class RunningServer implements AutoCloseable {
         }
     }
 
+    /** How many rows {@code table} of the dev server's SQLite store holds, read beside the server. */
+    public long rows(String table) throws java.sql.SQLException {
+        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dataDir.resolve("lanyard.db"));
+                var s = c.createStatement(); var row = s.executeQuery("select count(*) from " + table)) {
+            row.next();
+            return row.getLong(1);
+        }
+    }
+
     /** Applies a grants policy given as protobuf text. */
     public void applyPolicy(String textProto) {
         try {
