@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -58,7 +57,6 @@ func (t trustFlags) trust(e *env, f *flags, server string) (serverTrust, error) 
 var keyTypes = map[string]func() (crypto.Signer, error){
 	"ec-p256":  func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) },
 	"ec-p384":  func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) },
-	"ed25519":  func() (crypto.Signer, error) { _, k, err := ed25519.GenerateKey(rand.Reader); return k, err },
 	"rsa-2048": func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) },
 }
 
@@ -66,7 +64,7 @@ func keyGenerator(option string) (func() (crypto.Signer, error), error) {
 	g, ok := keyTypes[option]
 	if !ok {
 		return nil, fail("--key-type "+option, "not a key type this command line makes",
-			"use one of ec-p256, ec-p384, ed25519, rsa-2048", exitUsage)
+			"use one of ec-p256, ec-p384, rsa-2048", exitUsage)
 	}
 	return g, nil
 }

@@ -60,8 +60,7 @@ public final class CsrValidator {
             "1.2.840.10045.4.3.4", new SignatureAlgorithm("SHA512withECDSA", EC),
             "1.2.840.113549.1.1.11", new SignatureAlgorithm("SHA256withRSA", RSA),
             "1.2.840.113549.1.1.12", new SignatureAlgorithm("SHA384withRSA", RSA),
-            "1.2.840.113549.1.1.13", new SignatureAlgorithm("SHA512withRSA", RSA),
-            ED25519, new SignatureAlgorithm("Ed25519", ED25519));
+            "1.2.840.113549.1.1.13", new SignatureAlgorithm("SHA512withRSA", RSA));
 
     private final CryptoProviders crypto;
     private final int maxDerBytes;
@@ -141,11 +140,14 @@ public final class CsrValidator {
                 }
                 return "RSA " + bits;
             }
-            case ED25519 -> {
-                return "Ed25519";
-            }
+            // A workload presents its certificate to Lanyard to renew it and to mint tokens, and the
+            // server's TLS (BoringSSL) does not accept Ed25519 client signatures: refused here rather
+            // than issued as a certificate that could never renew.
+            case ED25519 -> throw new CsrRejectedException(Reason.UNSUPPORTED_KEY, "Ed25519 keys are not allowed:"
+                    + " a certificate with one could not be presented to Lanyard's TLS to renew it or to mint"
+                    + " tokens; use ECDSA P-256 or P-384, or RSA of at least 2048 bits");
             default -> throw new CsrRejectedException(Reason.UNSUPPORTED_KEY, "key algorithm " + keyOid
-                    + " is not allowed; use ECDSA P-256 or P-384, Ed25519, or RSA of at least 2048 bits");
+                    + " is not allowed; use ECDSA P-256 or P-384, or RSA of at least 2048 bits");
         }
     }
 

@@ -183,6 +183,8 @@ class CertificateServiceTest {
         assertRefused(() -> issueWith(token, Csrs.csrSignedWith(Csrs.generate("RSA", 1024), "SHA256withRSA")),
                 Status.Code.INVALID_ARGUMENT, "1024");
         assertRefused(() -> issueWith(token, new byte[64 * 1024]), Status.Code.INVALID_ARGUMENT, "");
+        assertRefused(() -> issueWith(token, Csrs.csrSignedWith(Csrs.generate("Ed25519", 0), "Ed25519")),
+                Status.Code.INVALID_ARGUMENT, "Ed25519 keys are not allowed");
         assertRefused(() -> issueWith(token, Csrs.csr(Csrs.ecP256(), "evil.example")),
                 Status.Code.PERMISSION_DENIED, "evil.example");
         assertRefused(() -> issueWith(token, Csrs.csr(Csrs.ecP256(), "spiffe://lanyard.local/ns/other")),

@@ -76,7 +76,7 @@ final class CertCommand {
         List<String> dns = new ArrayList<>();
         @Option(names = "--ttl", converter = DurationConverter.class, description = "requested lifetime")
         Duration ttl;
-        @Option(names = "--key-type", defaultValue = "ec-p256", description = "ec-p256, ec-p384, ed25519 or rsa-2048")
+        @Option(names = "--key-type", defaultValue = "ec-p256", description = "ec-p256, ec-p384 or rsa-2048")
         String keyType;
 
         @Override
@@ -143,7 +143,7 @@ final class CertCommand {
         List<String> dns = new ArrayList<>();
         @Option(names = "--ttl", converter = DurationConverter.class, description = "requested lifetime")
         Duration ttl;
-        @Option(names = "--key-type", defaultValue = "ec-p256", description = "ec-p256, ec-p384, ed25519 or rsa-2048")
+        @Option(names = "--key-type", defaultValue = "ec-p256", description = "ec-p256, ec-p384 or rsa-2048")
         String keyType;
 
         @Override

@@ -21,7 +21,6 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 enum WorkloadKeys {
     EC_P256("ec-p256", "EC", "secp256r1", "SHA256withECDSA"),
     EC_P384("ec-p384", "EC", "secp384r1", "SHA384withECDSA"),
-    ED25519("ed25519", "Ed25519", null, "Ed25519"),
     RSA_2048("rsa-2048", "RSA", null, "SHA256withRSA");
 
     private final String option;
@@ -43,7 +42,7 @@ enum WorkloadKeys {
             }
         }
         throw new CliFailure("--key-type " + option, "not a key type this command line makes",
-                "use one of ec-p256, ec-p384, ed25519, rsa-2048", ExitCodes.USAGE);
+                "use one of ec-p256, ec-p384, rsa-2048", ExitCodes.USAGE);
     }
 
     KeyPair generate() {

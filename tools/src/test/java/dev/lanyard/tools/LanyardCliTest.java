@@ -139,11 +139,16 @@ class LanyardCliTest {
     void bootstrapTrustingABundleFileWithAnotherKeyType() throws Exception {
         admin("registration", "create", "--spiffe-id", ID);
         Path bundle = dir.resolve("data/admin/bundle.pem");
-        Run issue = run("cert", "issue", "--server", server, "--bundle", bundle.toString(), "--key-type", "ed25519",
-                "--join-token-file", tokenFile(), "--out", dir.resolve("ed").toString());
+        Run issue = run("cert", "issue", "--server", server, "--bundle", bundle.toString(), "--key-type", "rsa-2048",
+                "--join-token-file", tokenFile(), "--out", dir.resolve("rsa").toString());
         assertThat(issue.exit()).as(issue.err()).isZero();
-        assertThat(new CredentialDirectory(dir.resolve("ed")).read(CryptoProviders.bouncyCastleOnly()).leaf()
-                .getPublicKey().getAlgorithm()).isIn("Ed25519", "EdDSA");
+        assertThat(new CredentialDirectory(dir.resolve("rsa")).read(CryptoProviders.bouncyCastleOnly()).leaf()
+                .getPublicKey().getAlgorithm()).isEqualTo("RSA");
+        // Not Ed25519: its certificate could not be presented to the server to renew.
+        Run ed = run("cert", "issue", "--server", server, "--bundle", bundle.toString(), "--key-type", "ed25519",
+                "--join-token-file", tokenFile(), "--out", dir.resolve("ed").toString());
+        assertThat(ed.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(ed.err()).contains("--key-type ed25519: not a key type this command line makes");
     }
 
     @Test
