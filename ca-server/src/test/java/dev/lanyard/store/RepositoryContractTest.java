@@ -29,6 +29,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.RepeatedTest;
@@ -197,6 +198,50 @@ abstract class RepositoryContractTest {
         var verifier = new AuditChain.Verifier();
         assertThat(records).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
         assertThat(verifier.lastId()).isEqualTo(stored.get());
+    }
+
+    @Test
+    void aWorkloadsCertificateOrTokenIsStoredOnlyWhileNeitherItsIdentityNorThePresentedCertificateIsRevoked()
+            throws Exception {
+        Registration registration = new Registration(A, List.of(), Duration.ofHours(1), T);
+        new JdbcRegistrationRepository(db.dataSource()).create(registration);
+        var audit = new JdbcAuditLog(db.dataSource());
+        var issued = new JdbcIssuedCertificateRepository(db.dataSource(), audit);
+        var tokens = new JdbcMintedTokenRepository(audit);
+        var revocations = new JdbcRevocationRepository(db.dataSource());
+        java.util.function.BiFunction<String, String, java.util.concurrent.CompletableFuture<Void>> certificate =
+                (serial, presented) -> issued.recordForWorkload(new IssuedCertificateRecord(serial, A, T,
+                        T.plusSeconds(3600), "f", T, "k1"), issuance(serial), Optional.of(presented), registration);
+        java.util.function.BiFunction<String, String, java.util.concurrent.CompletableFuture<Void>> token =
+                (jti, presented) -> tokens.record(jti, A, T.plusSeconds(300), new AuditEvent(T, A.toString(),
+                        "token.issue", A + " jti " + jti, AuditEvent.Outcome.SUCCESS, ""), Optional.of(presented));
+
+        certificate.apply("c1", "aa1").get(30, java.util.concurrent.TimeUnit.SECONDS);
+        token.apply("j1", "aa1").get(30, java.util.concurrent.TimeUnit.SECONDS);
+        // The certificate the caller presented is revoked: refused, naming it.
+        revocations.revoke(List.of(newRevocation(RevocationTarget.serial("aa1"), Optional.of(T.plusSeconds(3600)))));
+        assertRefused(certificate.apply("c2", "aa1"), "certificate aa1 was revoked while this request was being served");
+        assertRefused(token.apply("j2", "aa1"), "certificate aa1 was revoked while this request was being served");
+        certificate.apply("c3", "aa2").get(30, java.util.concurrent.TimeUnit.SECONDS);
+        // The identity is revoked: refused, naming it.
+        revocations.revokeIdentity(newRevocation(RevocationTarget.spiffeId(A.toString()), Optional.empty()),
+                Duration.ZERO, false);
+        assertRefused(certificate.apply("c4", "aa2"), A + " was revoked while this request was being served");
+        assertRefused(token.apply("j4", "aa2"), A + " was revoked while this request was being served");
+
+        // Nothing refused was stored, neither the record nor its audit record.
+        assertThat(Stream.of("c1", "c2", "c3", "c4").filter(serial -> issued.findBySerial(serial).isPresent()))
+                .containsExactly("c1", "c3");
+        assertThat(issued.findBySerial("c1")).contains(new IssuedCertificateRecord("c1", A, T, T.plusSeconds(3600),
+                "f", T, "k1"));
+        assertThat(audit.recent(100)).extracting(AuditEvent::target)
+                .containsExactlyInAnyOrder(A + " serial c1", A + " jti j1", A + " serial c3");
+    }
+
+    private static void assertRefused(java.util.concurrent.CompletableFuture<Void> stored, String reason) {
+        assertThatThrownBy(() -> stored.get(30, java.util.concurrent.TimeUnit.SECONDS))
+                .hasRootCauseInstanceOf(dev.lanyard.refusal.RefusedInTransaction.class)
+                .rootCause().hasMessageContaining(reason);
     }
 
     private static AuditEvent issuance(String serial) {
