@@ -52,7 +52,10 @@ final class AuditedCall {
         runInOneTransaction(action, target, "", response, body);
     }
 
-    /** As {@link #runInOneTransaction(String, String, StreamObserver, Body)}, recording {@code detail} on success too. */
+    /**
+     * As {@link #runInOneTransaction(String, String, StreamObserver, Body)}, recording {@code detail} on
+     * success too.
+     */
     <T> void runInOneTransaction(String action, String target, String detail, StreamObserver<T> response,
             Body<T> body) {
         runRecording(action, target, detail, response, success -> audit.recordWith(success, body::call));

@@ -6,7 +6,6 @@ import dev.lanyard.registration.Registration;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Instant;
-import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 
@@ -53,19 +52,14 @@ final class IdentityOrder {
     }
 
     /**
-     * Locks the identity and inserts {@code row} (a certificate's or token's record), or refuses
-     * (rolling the transaction back) when it has no registration, it is revoked, or the certificate the
-     * caller presented ({@code presentedSerial}) is; and, retryably, when a workload's registration is
-     * not {@code decidedOn}, the one the caller decided on (it was deleted and created again meanwhile).
-     * A node agent's own SVID is decided on its agents row, not compared.
-     *
-     * <p>The revocation check and the insert are one statement, {@code insert ... select ... where not
-     * exists}: a round trip fewer to PostgreSQL per issuance. It starts once the lock is held, so it sees
-     * a revocation that whoever held the lock before committed (each statement of a READ COMMITTED
-     * transaction reads what was committed when it started).
+     * Locks the identity and refuses (rolling the transaction back) when it has no registration, it
+     * is revoked, or the certificate the caller presented ({@code presentedSerial}) is; and, retryably,
+     * when a workload's registration is not {@code decidedOn}, the one the caller decided on (it was
+     * deleted and created again meanwhile). A node agent's own SVID is decided on its agents row, not
+     * compared.
      */
-    static void insertUnrevoked(Connection c, String spiffeId, Optional<String> presentedSerial,
-            Optional<Registration> decidedOn, Insert insert, Jdbc.Binder values) throws SQLException {
+    static void lockUnrevoked(Connection c, String spiffeId, Optional<String> presentedSerial,
+            Optional<Registration> decidedOn) throws SQLException {
         if (decidedOn.isPresent() && !isAgent(spiffeId)) {
             Optional<Decided> locked = lockRegistration(c, spiffeId);
             if (locked.isEmpty()) {
@@ -78,32 +72,14 @@ final class IdentityOrder {
         } else if (!lock(c, spiffeId)) {
             throw new RefusedInTransaction(Refusal.denied(spiffeId + " has no registration"));
         }
-        int inserted = Jdbc.update(c, insert.sql(), s -> {
-            values.bind(s);
-            s.setString(insert.columns() + 1, spiffeId);
-            s.setString(insert.columns() + 2, presentedSerial.orElse(""));
-        });
-        if (inserted == 0) {
-            List<String> revoked = Jdbc.query(c, "select target_kind from revocations where " + REVOKED, s -> {
-                s.setString(1, spiffeId);
-                s.setString(2, presentedSerial.orElse(""));
-            }, r -> r.getString(1));
+        List<String> revoked = Jdbc.query(c, "select target_kind from revocations where (target_kind = 'SPIFFE_ID'"
+                + " and target = ?) or (target_kind = 'SERIAL' and target = ?)", s -> {
+                    s.setString(1, spiffeId);
+                    s.setString(2, presentedSerial.orElse(""));
+                }, row -> row.getString(1));
+        if (!revoked.isEmpty()) {
             throw new RefusedInTransaction(Refusal.denied((revoked.contains("SPIFFE_ID") ? spiffeId
                     : "certificate " + presentedSerial.orElse("")) + " was revoked while this request was being served"));
-        }
-    }
-
-    private static final String REVOKED = "(target_kind = 'SPIFFE_ID' and target = ?)"
-            + " or (target_kind = 'SERIAL' and target = ?)";
-
-    /** The insert of one record into a table, made only while its identity is not revoked. */
-    record Insert(String sql, int columns) {
-
-        /** Values for the columns are parameters 1..n; the revocation check's follow. */
-        static Insert into(String table, String... columns) {
-            return new Insert("insert into " + table + " (" + String.join(", ", columns) + ") select "
-                    + String.join(", ", Collections.nCopies(columns.length, "?"))
-                    + " where not exists (select 1 from revocations where " + REVOKED + ")", columns.length);
         }
     }
 }

@@ -34,32 +34,22 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
     public CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance,
             Optional<String> presentedSerial, Registration decidedOn) {
         return audit.recordAsync(issuance, connection -> {
-            IdentityOrder.insertUnrevoked(connection, c.spiffeId().toString(), presentedSerial, Optional.of(decidedOn),
-                    UNREVOKED, values(c));
-            return null;
+            IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerial, Optional.of(decidedOn));
+            return insert(connection, c);
         });
     }
 
-    private static final String[] COLUMNS = {"serial_hex", "spiffe_id", "not_before", "not_after",
-        "sha256_fingerprint", "issued_at", "issuer_key_id"};
-    private static final String INSERT = "insert into issued_certificates (" + String.join(", ", COLUMNS)
-            + ") values (?, ?, ?, ?, ?, ?, ?)";
-    private static final IdentityOrder.Insert UNREVOKED = IdentityOrder.Insert.into("issued_certificates", COLUMNS);
-
     private static int insert(Connection connection, IssuedCertificateRecord c) throws SQLException {
-        return Jdbc.update(connection, INSERT, values(c));
-    }
-
-    private static Jdbc.Binder values(IssuedCertificateRecord c) {
-        return s -> {
-            s.setString(1, c.serialHex());
-            s.setString(2, c.spiffeId().toString());
-            Jdbc.setInstant(s, 3, c.notBefore());
-            Jdbc.setInstant(s, 4, c.notAfter());
-            s.setString(5, c.sha256Fingerprint());
-            Jdbc.setInstant(s, 6, c.issuedAt());
-            s.setString(7, c.issuerKeyId());
-        };
+        return Jdbc.update(connection, "insert into issued_certificates (serial_hex, spiffe_id, not_before, not_after,"
+                + " sha256_fingerprint, issued_at, issuer_key_id) values (?, ?, ?, ?, ?, ?, ?)", s -> {
+                    s.setString(1, c.serialHex());
+                    s.setString(2, c.spiffeId().toString());
+                    Jdbc.setInstant(s, 3, c.notBefore());
+                    Jdbc.setInstant(s, 4, c.notAfter());
+                    s.setString(5, c.sha256Fingerprint());
+                    Jdbc.setInstant(s, 6, c.issuedAt());
+                    s.setString(7, c.issuerKeyId());
+                });
     }
 
     @Override

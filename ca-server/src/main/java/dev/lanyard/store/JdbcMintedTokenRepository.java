@@ -9,9 +9,6 @@ import java.util.concurrent.CompletableFuture;
 
 public final class JdbcMintedTokenRepository implements MintedTokenRepository {
 
-    private static final IdentityOrder.Insert INSERT = IdentityOrder.Insert.into("minted_tokens", "jti", "spiffe_id",
-            "expires_at");
-
     private final JdbcAuditLog audit;
 
     /** @param audit the trail each minting record joins, in the same transaction */
@@ -23,12 +20,12 @@ public final class JdbcMintedTokenRepository implements MintedTokenRepository {
     public CompletableFuture<Void> record(String jti, SpiffeId spiffeId, Instant expiresAt, AuditEvent minting,
             Optional<String> presentedSerial) {
         return audit.recordAsync(minting, c -> {
-            IdentityOrder.insertUnrevoked(c, spiffeId.toString(), presentedSerial, Optional.empty(), INSERT, s -> {
+            IdentityOrder.lockUnrevoked(c, spiffeId.toString(), presentedSerial, Optional.empty());
+            return Jdbc.update(c, "insert into minted_tokens (jti, spiffe_id, expires_at) values (?, ?, ?)", s -> {
                 s.setString(1, jti);
                 s.setString(2, spiffeId.toString());
                 Jdbc.setInstant(s, 3, expiresAt);
             });
-            return null;
         });
     }
 }

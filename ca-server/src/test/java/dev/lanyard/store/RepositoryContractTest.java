@@ -220,8 +220,9 @@ abstract class RepositoryContractTest {
         token.apply("j1", "aa1").get(30, java.util.concurrent.TimeUnit.SECONDS);
         // The certificate the caller presented is revoked: refused, naming it.
         revocations.revoke(List.of(newRevocation(RevocationTarget.serial("aa1"), Optional.of(T.plusSeconds(3600)))));
-        assertRefused(certificate.apply("c2", "aa1"), "certificate aa1 was revoked while this request was being served");
-        assertRefused(token.apply("j2", "aa1"), "certificate aa1 was revoked while this request was being served");
+        String presentedRevoked = "certificate aa1 was revoked while this request was being served";
+        assertRefused(certificate.apply("c2", "aa1"), presentedRevoked);
+        assertRefused(token.apply("j2", "aa1"), presentedRevoked);
         certificate.apply("c3", "aa2").get(30, java.util.concurrent.TimeUnit.SECONDS);
         // The identity is revoked: refused, naming it.
         revocations.revokeIdentity(newRevocation(RevocationTarget.spiffeId(A.toString()), Optional.empty()),

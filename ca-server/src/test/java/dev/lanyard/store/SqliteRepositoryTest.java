@@ -38,7 +38,8 @@ class SqliteRepositoryTest extends RepositoryContractTest {
                 }
             }
             assertThatThrownBy(() -> s.execute("insert into probe values (3, 'c', null)"))
-                    .isInstanceOfSatisfying(java.sql.SQLException.class, e -> assertThat(stateOf(e)).isEqualTo("23000"));
+                    .isInstanceOfSatisfying(java.sql.SQLException.class,
+                            e -> assertThat(stateOf(e)).isEqualTo("23000"));
         }
     }
 
