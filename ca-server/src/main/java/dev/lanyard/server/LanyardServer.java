@@ -666,9 +666,13 @@ public final class LanyardServer implements AutoCloseable {
             }
             bundles.refresh();
             crls.regenerateIfDue(); // a newly trusted CA gets its (empty) CRL before it signs anything
-            adminCredential.ifPresent(DevAdminCredential::keep); // outlives its lifetime and CA rotations
         } catch (RuntimeException e) {
             LOG.error("key rotation tick failed; retrying at the next tick", e);
+        }
+        try {
+            adminCredential.ifPresent(DevAdminCredential::keep); // outlives its lifetime and CA rotations
+        } catch (RuntimeException e) {
+            LOG.error("could not write the admin credential; retrying at the next tick", e);
         }
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
+import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.testing.Csrs;
 import dev.lanyard.testing.RunningServer;
@@ -185,6 +186,8 @@ class CertificateServiceTest {
         assertRefused(() -> issueWith(token, new byte[64 * 1024]), Status.Code.INVALID_ARGUMENT, "");
         assertRefused(() -> issueWith(token, Csrs.csrSignedWith(Csrs.generate("Ed25519", 0), "Ed25519")),
                 Status.Code.INVALID_ARGUMENT, "Ed25519 keys are not allowed");
+        assertThat(lanyard.server().audit().recent(50)).anyMatch(e -> e.outcome() == AuditEvent.Outcome.REFUSED
+                && e.reason().contains("Ed25519 keys are not allowed"));
         assertRefused(() -> issueWith(token, Csrs.csr(Csrs.ecP256(), "evil.example")),
                 Status.Code.PERMISSION_DENIED, "evil.example");
         assertRefused(() -> issueWith(token, Csrs.csr(Csrs.ecP256(), "spiffe://lanyard.local/ns/other")),
