@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 const (
@@ -66,7 +67,23 @@ func readCredential(dir, option, howToCreate string) (*credential, error) {
 	return c, nil
 }
 
+// pairingAttempts bounds how often a read that found another credential's key is made again.
+const pairingAttempts = 20
+
+// loadCredential reads a credential directory. The server that writes one (a dev server's admin
+// credential) replaces key.pem, then cert.pem: a read between the two pairs the old certificate
+// with the new key, which tls.X509KeyPair refuses, so such a read is made again.
 func loadCredential(dir string) (*credential, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := loadCredentialOnce(dir)
+		if err == nil || attempt == pairingAttempts || !strings.Contains(err.Error(), "does not match public key") {
+			return c, err
+		}
+		time.Sleep(5 * time.Millisecond) // the writer's certificate follows its key
+	}
+}
+
+func loadCredentialOnce(dir string) (*credential, error) {
 	certPEM, err := os.ReadFile(inDir(dir, certFile))
 	if err != nil {
 		return nil, err

@@ -53,7 +53,37 @@ public final class CredentialDirectory {
         writeAtomically(CERT, Pem.certificates(certs), false);
     }
 
+    /**
+     * Reads the credential. A writer replaces the key, then the certificate: a read between the two
+     * would pair the old certificate with the new key, so such a read is made again.
+     */
     public Credential read(CryptoProviders crypto) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            Credential credential = readOnce(crypto);
+            if (credential.keyMatchesCertificate()) {
+                return credential;
+            }
+            if (attempt == PAIRING_ATTEMPTS) {
+                throw new IOException(dir.resolve(KEY) + " is not the key of " + dir.resolve(CERT));
+            }
+            pauseForTheWriter();
+        }
+    }
+
+    /** How many times a read that found another credential's key is made again before giving up. */
+    public static final int PAIRING_ATTEMPTS = 20;
+
+    /** A moment for a writer between the key and the certificate to finish, before reading again. */
+    public static void pauseForTheWriter() throws IOException {
+        try {
+            Thread.sleep(5);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while reading a credential being rewritten");
+        }
+    }
+
+    private Credential readOnce(CryptoProviders crypto) throws IOException {
         List<X509Certificate> certs = Pem.parseCertificates(Files.readString(dir.resolve(CERT)));
         if (certs.isEmpty()) {
             throw new IOException(dir.resolve(CERT) + " holds no certificate");

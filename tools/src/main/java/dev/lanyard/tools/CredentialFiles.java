@@ -42,8 +42,7 @@ final class CredentialFiles {
             }
         }
         try {
-            Credential light = withTheJdk(dir);
-            return light != null ? light : new CredentialDirectory(dir).read(CryptoProviders.bouncyCastleOnly());
+            return readPaired(dir);
         } catch (IOException | RuntimeException e) {
             if (e instanceof java.nio.file.AccessDeniedException denied) {
                 throw new CliFailure(denied.getFile(), "permission denied",
@@ -51,6 +50,24 @@ final class CredentialFiles {
             }
             throw new CliFailure(option + " " + dir, "the credential cannot be read: " + e.getMessage(),
                     "re-create it with " + howToCreate, ExitCodes.FAILED);
+        }
+    }
+
+    /** As {@link CredentialDirectory#read}: a read that found another credential's key is made again. */
+    private static Credential readPaired(Path dir) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            Credential light = withTheJdk(dir);
+            if (light == null) {
+                return new CredentialDirectory(dir).read(CryptoProviders.bouncyCastleOnly());
+            }
+            if (light.keyMatchesCertificate()) {
+                return light;
+            }
+            if (attempt == CredentialDirectory.PAIRING_ATTEMPTS) {
+                throw new IOException(dir.resolve(CredentialDirectory.KEY) + " is not the key of "
+                        + dir.resolve(CredentialDirectory.CERT));
+            }
+            CredentialDirectory.pauseForTheWriter();
         }
     }
 

@@ -1,0 +1,90 @@
+package dev.lanyard.credential;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanyard.crypto.CryptoProviders;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.Signature;
+import java.security.spec.ECGenParameterSpec;
+import java.util.Date;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CredentialDirectoryTest {
+
+    @TempDir
+    Path dir;
+
+    /** A running dev server rewrites its admin credential while commands read it. */
+    @Test
+    void aReaderNeverPairsACertificateWithAnotherCredentialsKey() throws Exception {
+        List<Credential> credentials = List.of(selfSigned("a"), selfSigned("b"));
+        CredentialDirectory directory = new CredentialDirectory(dir);
+        directory.write(credentials.get(0));
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread writer = new Thread(() -> {
+            for (int i = 1; !stop.get(); i++) {
+                try {
+                    directory.write(credentials.get(i % 2));
+                    Thread.sleep(2); // hundreds of rewrites a second: far more often than any server rewrites
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        writer.start();
+        AtomicInteger mismatched = new AtomicInteger();
+        int reads = 0;
+        long end = System.nanoTime() + 3_000_000_000L;
+        try {
+            while (System.nanoTime() < end) {
+                Credential read = directory.read(CryptoProviders.bouncyCastleOnly());
+                reads++;
+                if (!pairs(read)) {
+                    mismatched.incrementAndGet();
+                }
+            }
+        } finally {
+            stop.set(true);
+            writer.join();
+        }
+        assertThat(reads).isGreaterThan(20);
+        assertThat(mismatched.get()).as("reads of %d whose key is not the certificate's", reads).isZero();
+    }
+
+    private static boolean pairs(Credential credential) throws Exception {
+        byte[] message = "probe".getBytes(StandardCharsets.US_ASCII);
+        Signature sign = Signature.getInstance("SHA256withECDSA");
+        sign.initSign(credential.privateKey());
+        sign.update(message);
+        Signature verify = Signature.getInstance("SHA256withECDSA");
+        verify.initVerify(credential.leaf().getPublicKey());
+        verify.update(message);
+        return verify.verify(sign.sign());
+    }
+
+    private static Credential selfSigned(String name) throws Exception {
+        KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+        generator.initialize(new ECGenParameterSpec("secp256r1"));
+        KeyPair keys = generator.generateKeyPair();
+        X500Name subject = new X500Name("CN=" + name);
+        Date now = new Date();
+        var certificate = new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(subject,
+                BigInteger.ONE, now, new Date(now.getTime() + 3_600_000), subject, keys.getPublic())
+                .build(new JcaContentSignerBuilder("SHA256withECDSA").build(keys.getPrivate())));
+        return new Credential(keys.getPrivate(), certificate, List.of(), List.of(certificate));
+    }
+}
