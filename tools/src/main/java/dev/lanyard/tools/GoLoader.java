@@ -139,8 +139,12 @@ final class GoLoader {
 
     private IllegalStateException failed(Process process, CompletableFuture<String> stderr, String line)
             throws InterruptedException {
-        process.destroy();
-        process.waitFor(10, TimeUnit.SECONDS);
+        // A loader that stopped on its own said why on stderr: let it exit and be read before destroy(),
+        // which closes the streams under the reader ("Stream closed" instead of the reason).
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroy();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
         String err = stderr.getNow("").strip();
         try {
             err = stderr.get(10, TimeUnit.SECONDS).strip();
