@@ -1,6 +1,7 @@
 package dev.lanyard.attest;
 
 import dev.lanyard.attest.AttestationException.Reason;
+import dev.lanyard.crypto.KeyPairing;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.PublicKey;
@@ -123,17 +124,12 @@ public final class X509PopAttestor implements NodeAttestor {
     }
 
     private static boolean signatureValid(PublicKey key, byte[] data, byte[] signature) {
-        String algorithm = switch (key.getAlgorithm()) {
-            case "EC" -> "SHA256withECDSA";
-            case "RSA" -> "SHA256withRSA";
-            case "Ed25519", "EdDSA" -> "Ed25519";
-            default -> null;
-        };
-        if (algorithm == null) {
+        Optional<String> algorithm = KeyPairing.signatureFor(key.getAlgorithm());
+        if (algorithm.isEmpty()) {
             return false;
         }
         try {
-            Signature verifier = Signature.getInstance(algorithm);
+            Signature verifier = Signature.getInstance(algorithm.get());
             verifier.initVerify(key);
             verifier.update(data);
             return verifier.verify(signature);

@@ -2,15 +2,13 @@ package dev.lanyard.publication;
 
 import dev.lanyard.credential.Credential;
 import dev.lanyard.crypto.CryptoProviders;
+import dev.lanyard.crypto.KeyPairing;
 import dev.lanyard.crypto.Pem;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
-import java.security.PublicKey;
-import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import java.util.List;
@@ -75,7 +73,7 @@ public final class WebCertificate {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(keyFile + ": " + e.getMessage()); // no cause: it may quote the key
         }
-        if (!matches(key, chain.get(0).getPublicKey())) {
+        if (!KeyPairing.matches(key, chain.get(0).getPublicKey())) {
             throw new IllegalArgumentException(keyFile + " is not the key of the first certificate in "
                     + certificateFile);
         }
@@ -89,28 +87,6 @@ public final class WebCertificate {
             return Files.readAllBytes(file);
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Signs a fixed message and verifies it with the leaf's key: works for every key type alike. */
-    private static boolean matches(PrivateKey key, PublicKey leafKey) {
-        String algorithm = switch (key.getAlgorithm()) {
-            case "EC", "ECDSA" -> "SHA256withECDSA";
-            case "RSA" -> "SHA256withRSA";
-            default -> "Ed25519";
-        };
-        try {
-            byte[] message = "lanyard web certificate check".getBytes(StandardCharsets.US_ASCII);
-            Signature signer = Signature.getInstance(algorithm);
-            signer.initSign(key);
-            signer.update(message);
-            byte[] signature = signer.sign();
-            Signature verifier = Signature.getInstance(algorithm);
-            verifier.initVerify(leafKey);
-            verifier.update(message);
-            return verifier.verify(signature);
-        } catch (GeneralSecurityException e) {
-            return false;
         }
     }
 }
