@@ -99,6 +99,13 @@ public final class CaKeyStore {
         repository.insert(row(ca.intermediate(), StoredCaKey.Kind.INTERMEDIATE, status));
     }
 
+    /** Destroys the custody key of a CA that was made but never stored: nothing may use it. */
+    public void discard(CaCertificate ca) {
+        if (ca.hasSigner()) {
+            custody.destroy(ca.signer().id());
+        }
+    }
+
     StoredCaKey row(CaCertificate ca, StoredCaKey.Kind kind, KeyStatus status) {
         Optional<String> custodyId = ca.hasSigner() ? Optional.of(ca.signer().id()) : Optional.empty();
         return StoredCaKey.created(ca.keyId(), kind, status, Pem.certificates(List.of(ca.certificate())), custodyId,

@@ -7,6 +7,7 @@ import dev.lanyard.rotation.KeyStatus;
 import dev.lanyard.rotation.RotationLease;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationStep;
+import dev.lanyard.rotation.StepLog;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -115,16 +116,16 @@ public final class CaRotation {
         return store.repository().all().stream().filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE).toList();
     }
 
-    /** Applies what the planner says is due now, under the lease; returns the steps taken (for the audit trail). */
-    public List<RotationStep> tick() {
-        List<RotationStep> taken = rotator.tick();
+    /** Applies what the planner says is due now, under the lease, each step recorded in {@code log}; returns the steps taken. */
+    public List<RotationStep> tick(StepLog log) {
+        List<RotationStep> taken = rotator.tick(log);
         refresh();
         return taken;
     }
 
-    /** `lanyard keys rotate --x509`: one step now, or the reason it would be unsafe. */
-    public Optional<String> forceStep() {
-        Optional<String> refusal = rotator.forceStep();
+    /** `lanyard keys rotate --x509`: one step now, recorded in {@code log}, or the reason it would be unsafe. */
+    public Optional<String> forceStep(StepLog log) {
+        Optional<String> refusal = rotator.forceStep(log);
         refresh();
         return refusal;
     }
@@ -147,7 +148,7 @@ public final class CaRotation {
 
         /** Always PREPARED: the CA itself is made by {@link CaBootstrap}, so a next one never signs at once. */
         @Override
-        public Optional<String> create(KeyStatus status, Instant now, Fence fence) {
+        public Optional<String> create(KeyStatus status, Instant now, Fence fence, KeyRotator.StepWrite write) {
             // A root added ahead (nothing under it yet) is the one meant to sign next; else the longest-lived.
             Optional<CaCertificate> held = trustedRoots.stream().filter(CaCertificate::hasSigner)
                     .max(Comparator.comparing((CaCertificate r) -> newRootIds.contains(r.keyId()))
@@ -159,22 +160,31 @@ public final class CaRotation {
                 return Optional.of(why);
             }
             CaCertificate root = held.get();
-            if (root.certificate().getNotAfter().toInstant().isBefore(now.plus(intermediateTtl))) {
-                // The next intermediate would be cut short: a new root, published from now, signs it.
-                root = generator.newRoot(trustDomain, rootTtl);
-                store.saveRoot(root);
-                LOG.info("root {} nears its end; made root {} to sign the next issuing CA",
-                        held.get().keyId(), root.keyId());
+            // The next intermediate would be cut short: a new root, published from now, signs it.
+            Optional<CaCertificate> newRoot = root.certificate().getNotAfter().toInstant().isBefore(now.plus(intermediateTtl))
+                    ? Optional.of(generator.newRoot(trustDomain, rootTtl)) : Optional.empty();
+            IssuingCa next = generator.intermediateUnder(newRoot.orElse(root), trustDomain, intermediateTtl);
+            // saveIntermediate stores a new root with its first intermediate, in the step's one transaction.
+            try {
+                write.store(next.intermediate().keyId(), () -> {
+                    store.saveIntermediate(next, KeyStatus.PREPARED);
+                    return true;
+                });
+            } catch (RuntimeException e) {
+                store.discard(next.intermediate());
+                newRoot.ifPresent(store::discard);
+                throw e;
             }
-            IssuingCa next = generator.intermediateUnder(root, trustDomain, intermediateTtl);
-            store.saveIntermediate(next, KeyStatus.PREPARED);
-            LOG.info("prepared the next issuing CA {} under root {}", next.intermediate().keyId(), root.keyId());
+            newRoot.ifPresent(r -> LOG.info("root {} nears its end; made root {} to sign the next issuing CA",
+                    root.keyId(), r.keyId()));
+            LOG.info("prepared the next issuing CA {} under root {}", next.intermediate().keyId(),
+                    newRoot.orElse(root).keyId());
             return Optional.empty();
         }
 
         @Override
-        public boolean activate(String id, Instant now, Fence fence) {
-            boolean activated = store.repository().activate(id, now, fence);
+        public boolean activate(String id, Instant now, Fence fence, KeyRotator.StepWrite write) {
+            boolean activated = write.store(id, () -> store.repository().activate(id, now, fence));
             if (activated) {
                 LOG.info("issuing CA {} is now active", id);
             }
@@ -182,15 +192,19 @@ public final class CaRotation {
         }
 
         @Override
-        public void retire(String id, Instant now) {
-            store.repository().updateStatus(id, KeyStatus.ACTIVE, KeyStatus.RETIRED, now);
+        public boolean retire(String id, Instant now, KeyRotator.StepWrite write) {
+            return write.store(id, () -> store.repository().updateStatus(id, KeyStatus.ACTIVE, KeyStatus.RETIRED, now));
         }
 
         /** Kept as history (its certificate names what it signed); its key is no longer needed. */
         @Override
-        public void drop(String id, Instant now) {
-            store.repository().updateStatus(id, KeyStatus.RETIRED, KeyStatus.DROPPED, now);
-            LOG.info("issuing CA {} dropped: everything it signed has expired", id);
+        public boolean drop(String id, Instant now, KeyRotator.StepWrite write) {
+            boolean dropped = write.store(id,
+                    () -> store.repository().updateStatus(id, KeyStatus.RETIRED, KeyStatus.DROPPED, now));
+            if (dropped) {
+                LOG.info("issuing CA {} dropped: everything it signed has expired", id);
+            }
+            return dropped;
         }
     }
 

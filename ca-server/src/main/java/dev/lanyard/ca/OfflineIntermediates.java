@@ -1,5 +1,6 @@
 package dev.lanyard.ca;
 
+import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.custody.KeyCustody;
 import dev.lanyard.custody.Signer;
@@ -52,8 +53,11 @@ public final class OfflineIntermediates {
         this.minimumValidity = minimumValidity;
     }
 
-    /** The next intermediate's key and CSR; the one already waiting for its certificate, if there is one. */
-    public Prepared prepare() throws Refusal {
+    /**
+     * The next intermediate's key and CSR, stored with {@code record}; the one already waiting for its
+     * certificate, if there is one (then {@code record} is stored alone).
+     */
+    public Prepared prepare(ChangeRecord record) throws Refusal {
         CaKeyRepository repository = rotation.store().repository();
         Optional<StoredCaKey> successor = rotation.intermediates().stream()
                 .filter(k -> k.status() == KeyStatus.PREPARED).findFirst();
@@ -63,22 +67,32 @@ public final class OfflineIntermediates {
         }
         List<PendingCaKey> pending = repository.pending();
         if (!pending.isEmpty()) {
-            return new Prepared(pending.get(pending.size() - 1), true);
+            PendingCaKey waiting = pending.get(pending.size() - 1);
+            record.withDetail("key " + waiting.id() + " (already prepared)").alone();
+            return new Prepared(waiting, true);
         }
         Signer key = generator.newKey();
         String keyId = CaGenerator.keyId(key);
         PendingCaKey prepared = new PendingCaKey(keyId, key.id(),
                 IntermediateCsr.create(key, CaGenerator.intermediateName(trustDomain, keyId), trustDomain),
                 clock.instant());
-        repository.insertPending(prepared);
+        try {
+            record.withDetail("key " + keyId).with(() -> {
+                repository.insertPending(prepared);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            custody.destroy(key.id()); // neither stored nor recorded: nothing may use it
+            throw e;
+        }
         return new Prepared(prepared, false);
     }
 
     /**
      * Takes the certificate an offline root signed for the prepared key. Every check runs before
-     * anything is written; a refusal stores nothing.
+     * anything is written; a refusal stores nothing. The row is stored with {@code record}.
      */
-    public StoredCaKey importCertificate(String pem) throws Refusal {
+    public StoredCaKey importCertificate(String pem, ChangeRecord record) throws Refusal {
         X509Certificate certificate = firstCertificate(pem);
         List<PendingCaKey> pending = rotation.store().repository().pending();
         if (pending.isEmpty()) {
@@ -104,9 +118,12 @@ public final class OfflineIntermediates {
         StoredCaKey row = StoredCaKey.created(id, StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED,
                 Pem.certificates(List.of(certificate)), Optional.of(key.custodyKeyId()),
                 certificate.getNotAfter().toInstant(), now);
-        if (!rotation.store().repository().certifyPending(key.id(), row)) {
-            throw Refusal.precondition("prepared key " + key.id() + " was imported by another call meanwhile");
-        }
+        record.withDetail("key " + id).with(() -> {
+            if (!rotation.store().repository().certifyPending(key.id(), row)) {
+                throw Refusal.precondition("prepared key " + key.id() + " was imported by another call meanwhile");
+            }
+            return null;
+        });
         rotation.refresh();
         return row;
     }

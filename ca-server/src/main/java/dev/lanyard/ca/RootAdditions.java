@@ -1,5 +1,6 @@
 package dev.lanyard.ca;
 
+import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.refusal.Refusal;
 import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
@@ -31,8 +32,8 @@ public final class RootAdditions {
         this.rootTtl = rootTtl;
     }
 
-    /** Publishes an offline root's self-signed certificate. */
-    public CaCertificate add(String pem) throws Refusal {
+    /** Publishes an offline root's self-signed certificate, stored with {@code record}. */
+    public CaCertificate add(String pem, ChangeRecord record) throws Refusal {
         X509Certificate root = OfflineIntermediates.firstCertificate(pem);
         if (root.getBasicConstraints() < 0) {
             throw Refusal.invalid("the certificate is not a CA certificate (no basicConstraints CA:true)");
@@ -62,27 +63,35 @@ public final class RootAdditions {
             throw Refusal.invalid("the root names trust domain " + trustDomainOfRoot + ", not " + trustDomain);
         }
         CaCertificate added = new CaCertificate(root, null, X509.keyId(root));
-        save(added);
+        save(added, record);
         return added;
     }
 
-    /** Makes and publishes a new root in custody; only where this server holds its roots' keys. */
-    public CaCertificate generate() throws Refusal {
+    /** Makes and publishes a new root in custody, stored with {@code record}; only where this server holds its roots' keys. */
+    public CaCertificate generate(ChangeRecord record) throws Refusal {
         List<CaCertificate> roots = rotation.trustedRoots();
         if (roots.stream().noneMatch(CaCertificate::hasSigner)) {
             throw Refusal.precondition("this CA's root keys are offline: add the new root's certificate instead"
                     + " (`lanyard ca add-root FILE`)");
         }
         CaCertificate root = generator.newRoot(trustDomain, rootTtl);
-        save(root);
+        try {
+            save(root, record);
+        } catch (Refusal | RuntimeException e) {
+            rotation.store().discard(root); // neither stored nor recorded: nothing may use it
+            throw e;
+        }
         return root;
     }
 
-    private void save(CaCertificate root) throws Refusal {
+    private void save(CaCertificate root, ChangeRecord record) throws Refusal {
         if (rotation.store().repository().find(root.keyId()).isPresent()) {
             throw new Refusal(Refusal.Code.ALREADY_EXISTS, "root " + root.keyId() + " is already known");
         }
-        rotation.store().saveRoot(root);
+        record.withDetail("root " + root.keyId()).with(() -> {
+            rotation.store().saveRoot(root);
+            return null;
+        });
         rotation.refresh();
     }
 }

@@ -1,5 +1,6 @@
 package dev.lanyard.custody;
 
+import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.crypto.KekRing;
 import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.store.JdbcKekRotations;
@@ -88,12 +89,15 @@ public final class KekRotation {
     }
 
     /**
-     * Makes the KEK in {@code newKekFile} current and re-wraps every data key under it.
+     * Makes the KEK in {@code newKekFile} current and re-wraps every data key under it; the rotation
+     * is recorded (for restarts and other replicas) together with {@code record}. Re-wrapping runs
+     * before, in batches of its own: a key re-wrapped under a KEK whose rotation was never recorded
+     * still opens here, and {@link #atStart()} finishes what is left.
      *
      * @throws IOException if the file cannot be read or is not a KEK file (nothing changed then)
      * @throws IllegalStateException if some keys could not be re-wrapped (named; the rest were)
      */
-    public synchronized Outcome rotate(Path newKekFile) throws IOException {
+    public synchronized Outcome rotate(Path newKekFile, ChangeRecord record) throws IOException {
         KeyEncryptionKey next = KeyEncryptionKey.fromFile(newKekFile);
         long start = System.nanoTime();
         keks.makeCurrent(next);
@@ -110,8 +114,11 @@ public final class KekRotation {
                     + " were. Restart with the old KEK file readable and run rotate-kek again");
         }
         Instant finished = clock.instant();
-        history.record(new JdbcKekRotations.KekRotationRecord(next.id(), newKekFile.toAbsolutePath(),
-                done.rewritten(), finished));
+        record.withDetail("kek " + next.id() + ", " + done.rewritten() + " data keys re-wrapped").with(() -> {
+            history.record(new JdbcKekRotations.KekRotationRecord(next.id(), newKekFile.toAbsolutePath(),
+                    done.rewritten(), finished));
+            return null;
+        });
         Duration took = Duration.ofNanos(System.nanoTime() - start);
         LOG.info("key-encryption key rotated to {}: {} data keys re-wrapped in {} ms", next.id(), done.rewritten(),
                 took.toMillis());

@@ -12,9 +12,11 @@ import dev.lanyard.v1.ImportIntermediateRequest;
 import dev.lanyard.v1.PrepareIntermediateRequest;
 import dev.lanyard.v1.PrepareIntermediateResponse;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.rotation.KeySlot;
 import dev.lanyard.rotation.KeyStatus;
 import dev.lanyard.rotation.RotationPlanner;
+import dev.lanyard.rotation.StepLog;
 import dev.lanyard.token.JwtSigningKeys;
 import dev.lanyard.token.SigningKey;
 import dev.lanyard.v1.KeyInfo;
@@ -43,8 +45,8 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
     public interface X509Keys {
         List<KeyInfo> list();
 
-        /** One forced step, or the reason it would be unsafe now. */
-        Optional<String> forceStep();
+        /** One forced step, recorded in {@code log}, or the reason it would be unsafe now. */
+        Optional<String> forceStep(StepLog log);
 
         /** The CA's rotation rules. */
         RotationPlanner planner();
@@ -52,13 +54,17 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
         /** What an operator must act on (an issuing CA near its hand-over with no successor); empty if nothing. */
         Optional<String> warning();
 
-        OfflineIntermediates.Prepared prepare() throws Refusal;
+        /** The next key and its CSR; {@code record} is stored with it. */
+        OfflineIntermediates.Prepared prepare(ChangeRecord record) throws Refusal;
 
-        /** The imported intermediate's row (PREPARED). */
-        StoredCaKey importIntermediate(String pem) throws Refusal;
+        /** The imported intermediate's row (PREPARED), stored with {@code record}. */
+        StoredCaKey importIntermediate(String pem, ChangeRecord record) throws Refusal;
 
-        /** Publishes an offline root's certificate ({@code pem}), or a new root made in custody (empty). */
-        CaCertificate addRoot(Optional<String> pem) throws Refusal;
+        /**
+         * Publishes an offline root's certificate ({@code pem}), or a new root made in custody (empty),
+         * stored with {@code record}.
+         */
+        CaCertificate addRoot(Optional<String> pem, ChangeRecord record) throws Refusal;
 
         /** The planner's view of each key that is not dropped (with its certificate's own hand-over time). */
         List<KeySlot> slots();
@@ -72,6 +78,7 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
     private final Runnable afterRotation;
     private final AuditedCall calls;
     private final Optional<KekRotation> kek;
+    private final AuditLog audit;
 
     /** {@code kek} is empty when keys are not in software custody (an HSM has no KEK). */
     public KeyGrpcService(JwtSigningKeys jwtKeys, X509Keys x509Keys, Optional<KekRotation> kek, Runnable afterRotation,
@@ -81,6 +88,7 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
         this.x509Keys = x509Keys;
         this.afterRotation = afterRotation;
         this.calls = new AuditedCall(audit, clock);
+        this.audit = audit;
     }
 
     @Override
@@ -90,10 +98,11 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
 
     @Override
     public void rotateKeys(RotateKeysRequest request, StreamObserver<ListKeysResponse> response) {
-        calls.run("keys.rotate", request.getKind().name(), response, () -> {
+        calls.runRecording("keys.rotate", request.getKind().name(), "", response, success -> {
+            StepLog log = AuditedSteps.forced(new ChangeRecord(audit, success));
             Optional<String> refusal = switch (request.getKind()) {
-                case KEY_KIND_JWT -> jwtKeys.forceStep();
-                case KEY_KIND_X509 -> x509Keys.forceStep();
+                case KEY_KIND_JWT -> jwtKeys.forceStep(log);
+                case KEY_KIND_X509 -> x509Keys.forceStep(log);
                 default -> throw AuditedCall.invalid("kind must be KEY_KIND_JWT or KEY_KIND_X509");
             };
             if (refusal.isPresent()) {
@@ -117,7 +126,7 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
     @Override
     public void rotateKek(RotateKekRequest request, StreamObserver<RotateKekResponse> response) {
         String file = request.getNewKekFile();
-        calls.run("keys.rotate-kek", "kek file " + file, "", response, () -> {
+        calls.runRecording("keys.rotate-kek", "kek file " + file, "", response, success -> {
             if (kek.isEmpty()) {
                 throw Status.FAILED_PRECONDITION.withDescription("keys are not in software custody: there is no"
                         + " key-encryption key to rotate").asException();
@@ -127,7 +136,7 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
                         + " host (32 random bytes, base64, mode 0600)");
             }
             try {
-                KekRotation.Outcome outcome = kek.get().rotate(Path.of(file));
+                KekRotation.Outcome outcome = kek.get().rotate(Path.of(file), new ChangeRecord(audit, success));
                 return RotateKekResponse.newBuilder().setKekId(outcome.kekId()).setRewrapped(outcome.rewrapped())
                         .setMillis(outcome.took().toMillis()).build();
             } catch (InvalidPathException e) {
@@ -145,8 +154,8 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
     @Override
     public void prepareIntermediate(PrepareIntermediateRequest request,
             StreamObserver<PrepareIntermediateResponse> response) {
-        calls.run("ca.prepare", "x509 next intermediate", response, () -> {
-            OfflineIntermediates.Prepared prepared = refusing(x509Keys::prepare);
+        calls.runRecording("ca.prepare", "x509 next intermediate", "", response, success -> {
+            OfflineIntermediates.Prepared prepared = refusing(() -> x509Keys.prepare(new ChangeRecord(audit, success)));
             return PrepareIntermediateResponse.newBuilder().setKeyId(prepared.key().id())
                     .setCsrPem(prepared.key().csrPem()).setCreatedAt(Protos.timestamp(prepared.key().createdAt()))
                     .setExisting(prepared.existing()).build();
@@ -155,12 +164,12 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
 
     @Override
     public void importIntermediate(ImportIntermediateRequest request, StreamObserver<ListKeysResponse> response) {
-        calls.run("ca.import-intermediate", "x509 intermediate", response, () -> {
+        calls.runRecording("ca.import-intermediate", "x509 intermediate", "", response, success -> {
             if (request.getCertificatePem().isBlank()) {
                 throw AuditedCall.invalid("certificate_pem is required: the intermediate certificate the offline root"
                         + " signed, PEM");
             }
-            refusing(() -> x509Keys.importIntermediate(request.getCertificatePem()));
+            refusing(() -> x509Keys.importIntermediate(request.getCertificatePem(), new ChangeRecord(audit, success)));
             afterRotation.run();
             return list(KeyKind.KEY_KIND_X509);
         });
@@ -169,13 +178,13 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
     @Override
     public void addRoot(AddRootRequest request, StreamObserver<AddRootResponse> response) {
         String target = request.getGenerate() ? "x509 root (generated)" : "x509 root";
-        calls.run("ca.add-root", target, response, () -> {
+        calls.runRecording("ca.add-root", target, "", response, success -> {
             if (request.getGenerate() == !request.getCertificatePem().isBlank()) {
                 throw AuditedCall.invalid("give exactly one of certificate_pem (an offline root's certificate) or"
                         + " generate (a new root made by this server)");
             }
             CaCertificate root = refusing(() -> x509Keys.addRoot(request.getGenerate() ? Optional.empty()
-                    : Optional.of(request.getCertificatePem())));
+                    : Optional.of(request.getCertificatePem()), new ChangeRecord(audit, success)));
             afterRotation.run();
             return AddRootResponse.newBuilder().setKeyId(root.keyId())
                     .setSha256Fingerprint(dev.lanyard.crypto.Pem.sha256Fingerprint(root.certificate()))

@@ -15,6 +15,7 @@ import dev.lanyard.svid.AgentSvids;
 import dev.lanyard.v1.AgentServiceGrpc;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.ca.CaBootstrap;
 import dev.lanyard.ca.CaGenerator;
 import dev.lanyard.ca.CaImporter;
@@ -69,7 +70,7 @@ import dev.lanyard.rotation.RotationLease;
 import dev.lanyard.store.JdbcLeases;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationPolicy;
-import dev.lanyard.rotation.RotationStep;
+import dev.lanyard.rotation.StepLog;
 import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.store.JdbcContractRepository;
 import dev.lanyard.store.JdbcPolicyRepository;
@@ -285,9 +286,7 @@ public final class LanyardServer implements AutoCloseable {
         this.jwtKeys = keySet.apply(tokens.algorithm());
         this.jwtKeySets = new JwtKeySets(jwtKeys, keySet, signingKeys.all().stream()
                 .map(dev.lanyard.token.StoredSigningKey::algorithm).collect(java.util.stream.Collectors.toSet()));
-        for (JwtKeySets.Step step : jwtKeySets.tick()) {
-            auditRotation("jwt", step.step());
-        }
+        jwtKeySets.tick(AuditedSteps.scheduled(audit, clock, "jwt"));
         this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeySets::published,
                 config.bundleRefreshHint(), clock);
         BundleFetcher federationFetcher = new BundleFetcher(federationWebRoots(), Duration.ofSeconds(5));
@@ -658,12 +657,8 @@ public final class LanyardServer implements AutoCloseable {
     public void rotateNow() {
         try {
             useExternalAlgorithms();
-            for (JwtKeySets.Step step : jwtKeySets.tick()) {
-                auditRotation("jwt", step.step());
-            }
-            for (RotationStep step : caRotation.tick()) {
-                auditRotation("x509", step);
-            }
+            jwtKeySets.tick(AuditedSteps.scheduled(audit, clock, "jwt"));
+            caRotation.tick(AuditedSteps.scheduled(audit, clock, "x509"));
             bundles.refresh();
             crls.regenerateIfDue(); // a newly trusted CA gets its (empty) CRL before it signs anything
         } catch (RuntimeException e) {
@@ -694,9 +689,8 @@ public final class LanyardServer implements AutoCloseable {
     /** The key set of {@code algorithm}; made, audited and published at once if it is new. */
     private JwtSigningKeys useAlgorithm(SigningAlgorithm algorithm) {
         List<JwtKeySets.Step> steps = new ArrayList<>();
-        JwtSigningKeys set = jwtKeySets.use(algorithm, steps);
+        JwtSigningKeys set = jwtKeySets.use(algorithm, AuditedSteps.scheduled(audit, clock, "jwt"), steps);
         if (!steps.isEmpty()) {
-            steps.forEach(step -> auditRotation("jwt", step.step()));
             if (bundles != null) {
                 bundles.refresh();
             }
@@ -719,13 +713,6 @@ public final class LanyardServer implements AutoCloseable {
                     Duration.between(now, caRotation.planner().end(caRotation.slot(k)))));
         });
         return clocks;
-    }
-
-    /** A scheduled rotation step, done by the server itself. */
-    private void auditRotation(String kind, RotationStep step) {
-        audit.record(new AuditEvent(clock.instant(), "lanyard", "key.rotate",
-                kind + " " + step.kind().name().toLowerCase(java.util.Locale.ROOT)
-                        + (step.keyId().isEmpty() ? "" : " " + step.keyId()), AuditEvent.Outcome.SUCCESS, "scheduled"));
     }
 
     private void watchPolicyFile() throws IOException {
@@ -769,8 +756,8 @@ public final class LanyardServer implements AutoCloseable {
             }
 
             @Override
-            public Optional<String> forceStep() {
-                return caRotation.forceStep();
+            public Optional<String> forceStep(StepLog log) {
+                return caRotation.forceStep(log);
             }
 
             @Override
@@ -784,18 +771,18 @@ public final class LanyardServer implements AutoCloseable {
             }
 
             @Override
-            public OfflineIntermediates.Prepared prepare() throws Refusal {
-                return offlineIntermediates.prepare();
+            public OfflineIntermediates.Prepared prepare(ChangeRecord record) throws Refusal {
+                return offlineIntermediates.prepare(record);
             }
 
             @Override
-            public StoredCaKey importIntermediate(String pem) throws Refusal {
-                return offlineIntermediates.importCertificate(pem);
+            public StoredCaKey importIntermediate(String pem, ChangeRecord record) throws Refusal {
+                return offlineIntermediates.importCertificate(pem, record);
             }
 
             @Override
-            public CaCertificate addRoot(Optional<String> pem) throws Refusal {
-                return pem.isPresent() ? rootAdditions.add(pem.get()) : rootAdditions.generate();
+            public CaCertificate addRoot(Optional<String> pem, ChangeRecord record) throws Refusal {
+                return pem.isPresent() ? rootAdditions.add(pem.get(), record) : rootAdditions.generate(record);
             }
 
             @Override

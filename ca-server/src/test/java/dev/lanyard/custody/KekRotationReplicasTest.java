@@ -2,16 +2,20 @@ package dev.lanyard.custody;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.KekRing;
 import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.crypto.PrivateKeySealer;
 import dev.lanyard.store.Database;
+import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.store.JdbcKekRotations;
 import dev.lanyard.store.JdbcSealedKeyRepository;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Instant;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,7 +50,9 @@ class KekRotationReplicasTest {
             Replica b = replica(db, old);
             a.custody().generate("before", KeyAlgorithm.ES256);
 
-            KekRotation.Outcome outcome = a.rotation().rotate(newFile);
+            KekRotation.Outcome outcome = a.rotation().rotate(newFile, new ChangeRecord(new JdbcAuditLog(db.dataSource()),
+                    new AuditEvent(Instant.now(), "admin", "keys.rotate-kek", "kek file " + newFile,
+                            AuditEvent.Outcome.SUCCESS, "")));
             assertThat(outcome.rewrapped()).isEqualTo(1);
             a.custody().generate("made-by-a-after", KeyAlgorithm.ES256);
 

@@ -6,11 +6,13 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 
 /**
  * The one step machine behind CA and JWT key rotation: asks the planner what is due, takes the
  * steps under the rotation lease (one replica at a time, writes fenced), and lets an admin force
- * one step. What a step means for a kind of key is its {@link Keys}.
+ * one step. What a step means for a kind of key is its {@link Keys}; each step's writes are stored
+ * together with its record ({@link StepLog}).
  */
 public final class KeyRotator {
 
@@ -23,18 +25,33 @@ public final class KeyRotator {
         List<KeySlot> slots();
 
         /**
-         * Makes the next key with {@code status} (ACTIVE on bootstrap, else PREPARED), in custody and
-         * in the store. Empty when done; otherwise why it cannot (an offline root, say).
+         * Makes the next key with {@code status} (ACTIVE on bootstrap, else PREPARED) in custody, then
+         * stores it through {@code write}. Empty when done; otherwise why it cannot (an offline root, say).
          */
-        Optional<String> create(KeyStatus status, Instant now, Fence fence);
+        Optional<String> create(KeyStatus status, Instant now, Fence fence, StepWrite write);
 
-        /** Lets a PREPARED key sign and retires the others, in one fenced write; false if it was not PREPARED. */
-        boolean activate(String id, Instant now, Fence fence);
+        /**
+         * Lets a PREPARED key sign and retires the others, in one fenced write through {@code write};
+         * false if it was not PREPARED.
+         */
+        boolean activate(String id, Instant now, Fence fence, StepWrite write);
 
-        void retire(String id, Instant now);
+        /** Retires an ACTIVE key through {@code write}; false if it was not ACTIVE. */
+        boolean retire(String id, Instant now, StepWrite write);
 
-        /** Everything the key signed has expired. */
-        void drop(String id, Instant now);
+        /** Everything the key signed has expired: stops publishing it, through {@code write}; false if it was not RETIRED. */
+        boolean drop(String id, Instant now, StepWrite write);
+    }
+
+    /**
+     * A step's store writes, recorded in their transaction as the step on {@code keyId} (a new key's
+     * id is known only once it is made). Only store writes go in: custody calls stay outside.
+     */
+    @FunctionalInterface
+    public interface StepWrite {
+
+        /** @return what {@code write} returned: false if it found nothing to change (nothing is recorded) */
+        boolean store(String keyId, BooleanSupplier write);
     }
 
     private final Keys keys;
@@ -53,22 +70,24 @@ public final class KeyRotator {
         return planner;
     }
 
-    /** Takes every step that is due, if the lease comes within a few seconds; returns the steps taken. */
-    public List<RotationStep> tick() {
+    /**
+     * Takes every step that is due, if the lease comes within a few seconds, each recorded in {@code log}
+     * with its writes; returns the steps taken (a new key's step names it).
+     */
+    public List<RotationStep> tick(StepLog log) {
         return lease.whileHeld(LEASE_WAIT, fence -> {
             Instant now = clock.instant();
             List<RotationStep> taken = new ArrayList<>();
             for (RotationStep step : planner.plan(keys.slots(), now)) {
-                if (apply(step, now, fence).isEmpty()) {
-                    taken.add(step);
-                }
+                Taken result = apply(step, now, fence, log);
+                result.step().ifPresent(taken::add);
             }
             return taken;
         }).orElse(List.of());
     }
 
-    /** `lanyard keys rotate`: one step now, or the reason it would be unsafe. */
-    public Optional<String> forceStep() {
+    /** `lanyard keys rotate`: one step now, recorded in {@code log}, or the reason it would be unsafe. */
+    public Optional<String> forceStep(StepLog log) {
         try {
             return lease.whileHeld(LEASE_WAIT, fence -> {
                 Instant now = clock.instant();
@@ -76,7 +95,7 @@ public final class KeyRotator {
                 if (forced.step().isEmpty()) {
                     return Optional.of(forced.refusal());
                 }
-                return apply(forced.step().get(), now, fence);
+                return apply(forced.step().get(), now, fence, log).refusal();
             }).orElse(Optional.of("another replica held the rotation lease for " + LEASE_WAIT.toSeconds()
                     + " s; try again"));
         } catch (LeaseLostException e) {
@@ -84,21 +103,30 @@ public final class KeyRotator {
         }
     }
 
-    private Optional<String> apply(RotationStep step, Instant now, Fence fence) {
-        switch (step.kind()) {
-            case BOOTSTRAP -> {
-                return keys.create(KeyStatus.ACTIVE, now, fence);
+    /** What applying a step came to: the step as recorded, or why nothing was done. */
+    private record Taken(Optional<RotationStep> step, Optional<String> refusal) {
+    }
+
+    private Taken apply(RotationStep step, Instant now, Fence fence, StepLog log) {
+        List<RotationStep> recorded = new ArrayList<>(1);
+        StepWrite write = (keyId, change) -> {
+            RotationStep named = new RotationStep(step.kind(), keyId);
+            boolean changed = log.recordWith(named, change);
+            if (changed) {
+                recorded.add(named);
             }
-            case PREPARE -> {
-                return keys.create(KeyStatus.PREPARED, now, fence);
-            }
-            case ACTIVATE -> {
-                return keys.activate(step.keyId(), now, fence) ? Optional.empty()
-                        : Optional.of("key " + step.keyId() + " is no longer prepared");
-            }
-            case RETIRE -> keys.retire(step.keyId(), now);
-            case DROP -> keys.drop(step.keyId(), now);
-        }
-        return Optional.empty();
+            return changed;
+        };
+        Optional<String> refusal = switch (step.kind()) {
+            case BOOTSTRAP -> keys.create(KeyStatus.ACTIVE, now, fence, write);
+            case PREPARE -> keys.create(KeyStatus.PREPARED, now, fence, write);
+            case ACTIVATE -> keys.activate(step.keyId(), now, fence, write) ? Optional.empty()
+                    : Optional.of("key " + step.keyId() + " is no longer prepared");
+            case RETIRE -> keys.retire(step.keyId(), now, write) ? Optional.empty()
+                    : Optional.of("key " + step.keyId() + " is no longer active");
+            case DROP -> keys.drop(step.keyId(), now, write) ? Optional.empty()
+                    : Optional.of("key " + step.keyId() + " is no longer retired");
+        };
+        return new Taken(recorded.stream().findFirst(), refusal);
     }
 }

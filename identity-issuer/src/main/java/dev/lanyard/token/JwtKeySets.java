@@ -1,6 +1,7 @@
 package dev.lanyard.token;
 
 import dev.lanyard.rotation.RotationStep;
+import dev.lanyard.rotation.StepLog;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -48,14 +49,14 @@ public final class JwtKeySets {
 
     /**
      * The set of {@code algorithm}, made (and its first key made active) if it was not in use: a
-     * policy that names a new algorithm can be served at once.
+     * policy that names a new algorithm can be served at once. Its steps are recorded in {@code log}.
      */
-    public synchronized JwtSigningKeys use(SigningAlgorithm algorithm, List<Step> steps) {
+    public synchronized JwtSigningKeys use(SigningAlgorithm algorithm, StepLog log, List<Step> steps) {
         JwtSigningKeys set = sets.get(algorithm);
         if (set == null) {
             set = create.apply(algorithm);
             sets.put(algorithm, set);
-            for (RotationStep step : set.tick()) {
+            for (RotationStep step : set.tick(log)) {
                 steps.add(new Step(algorithm, step));
             }
         }
@@ -67,11 +68,11 @@ public final class JwtKeySets {
         return java.util.Optional.ofNullable(sets.get(algorithm));
     }
 
-    /** Every due step of every set. */
-    public List<Step> tick() {
+    /** Every due step of every set, each recorded in {@code log}. */
+    public List<Step> tick(StepLog log) {
         List<Step> steps = new ArrayList<>();
         for (JwtSigningKeys set : sets.values()) {
-            for (RotationStep step : set.tick()) {
+            for (RotationStep step : set.tick(log)) {
                 steps.add(new Step(set.algorithm(), step));
             }
         }

@@ -11,6 +11,7 @@ import dev.lanyard.rotation.KeyStatus;
 import dev.lanyard.rotation.RotationLease;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationStep;
+import dev.lanyard.rotation.StepLog;
 import java.security.SecureRandom;
 import java.text.ParseException;
 import java.time.Clock;
@@ -67,16 +68,16 @@ public final class JwtSigningKeys {
         return rotator.planner();
     }
 
-    /** Applies every step that is due (under the rotation lease) and reloads; returns the steps applied. */
-    public List<RotationStep> tick() {
-        List<RotationStep> steps = rotator.tick();
+    /** Applies every step that is due (under the rotation lease), each recorded in {@code log}, and reloads; returns the steps applied. */
+    public List<RotationStep> tick(StepLog log) {
+        List<RotationStep> steps = rotator.tick(log);
         refresh();
         return steps;
     }
 
-    /** `lanyard keys rotate --jwt`: one step now, or the reason it would be unsafe. */
-    public Optional<String> forceStep() {
-        Optional<String> refusal = rotator.forceStep();
+    /** `lanyard keys rotate --jwt`: one step now, recorded in {@code log}, or the reason it would be unsafe. */
+    public Optional<String> forceStep(StepLog log) {
+        Optional<String> refusal = rotator.forceStep(log);
         refresh();
         return refusal;
     }
@@ -115,17 +116,20 @@ public final class JwtSigningKeys {
         }
 
         @Override
-        public Optional<String> create(KeyStatus status, Instant now, Fence fence) {
+        public Optional<String> create(KeyStatus status, Instant now, Fence fence, KeyRotator.StepWrite write) {
             byte[] suffix = new byte[12];
             random.nextBytes(suffix);
             Signer signer = custody.generate("jwt-" + HexFormat.of().formatHex(suffix), algorithm.keyAlgorithm());
             JWK jwk = algorithm.publicJwk(signer.publicKey());
             try {
-                repository.insert(new StoredSigningKey(jwk.getKeyID(), algorithm, status, jwk.toJSONString(),
-                        signer.id(), now, status == KeyStatus.ACTIVE ? Optional.of(now) : Optional.empty(),
-                        Optional.empty()), fence);
+                write.store(jwk.getKeyID(), () -> {
+                    repository.insert(new StoredSigningKey(jwk.getKeyID(), algorithm, status, jwk.toJSONString(),
+                            signer.id(), now, status == KeyStatus.ACTIVE ? Optional.of(now) : Optional.empty(),
+                            Optional.empty()), fence);
+                    return true;
+                });
             } catch (RuntimeException e) {
-                custody.destroy(signer.id());
+                custody.destroy(signer.id()); // neither stored nor recorded: nothing may use it
                 throw e;
             }
             signers.put(jwk.getKeyID(), new CustodyJwsSigner(signer, algorithm));
@@ -135,8 +139,8 @@ public final class JwtSigningKeys {
         }
 
         @Override
-        public boolean activate(String kid, Instant now, Fence fence) {
-            boolean activated = repository.activate(kid, now, fence);
+        public boolean activate(String kid, Instant now, Fence fence, KeyRotator.StepWrite write) {
+            boolean activated = write.store(kid, () -> repository.activate(kid, now, fence));
             if (activated) {
                 LOG.info("JWT signing key {} is now active", kid);
             }
@@ -144,17 +148,21 @@ public final class JwtSigningKeys {
         }
 
         @Override
-        public void retire(String kid, Instant now) {
-            repository.updateStatus(kid, KeyStatus.ACTIVE, KeyStatus.RETIRED, now);
+        public boolean retire(String kid, Instant now, KeyRotator.StepWrite write) {
+            return write.store(kid, () -> repository.updateStatus(kid, KeyStatus.ACTIVE, KeyStatus.RETIRED, now));
         }
 
+        /** The row goes with its record; the custody key after, outside the transaction (an HSM call may wait). */
         @Override
-        public void drop(String kid, Instant now) {
+        public boolean drop(String kid, Instant now, KeyRotator.StepWrite write) {
             Optional<StoredSigningKey> row = repository.all().stream().filter(k -> k.kid().equals(kid)).findFirst();
-            repository.delete(kid);
+            if (!write.store(kid, () -> repository.delete(kid))) {
+                return false;
+            }
             signers.remove(kid);
             row.ifPresent(k -> custody.destroy(k.custodyKeyId()));
             LOG.info("JWT signing key {} dropped: every token it signed has expired", kid);
+            return true;
         }
     }
 

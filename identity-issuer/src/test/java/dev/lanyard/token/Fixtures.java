@@ -5,6 +5,7 @@ import dev.lanyard.custody.SoftwareCustody;
 import dev.lanyard.custody.TestSealer;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationPolicy;
+import dev.lanyard.rotation.StepLog;
 import dev.lanyard.spiffe.SpiffeId;
 import java.security.Provider;
 import java.security.SecureRandom;
@@ -28,7 +29,7 @@ final class Fixtures {
     static JwtSigningKeys keys(SigningAlgorithm algorithm, RotationPolicy policy, Clock clock) {
         JwtSigningKeys keys = new JwtSigningKeys(new InMemorySigningKeyRepository(), custody(clock),
                 new RotationPlanner(policy), algorithm, new SecureRandom(), clock);
-        keys.tick();
+        keys.tick(StepLog.unrecorded());
         return keys;
     }
 

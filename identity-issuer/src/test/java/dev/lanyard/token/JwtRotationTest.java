@@ -10,6 +10,7 @@ import com.nimbusds.jwt.SignedJWT;
 import dev.lanyard.jwks.JwksDocument;
 import dev.lanyard.rotation.KeyStatus;
 import dev.lanyard.rotation.RotationPolicy;
+import dev.lanyard.rotation.StepLog;
 import dev.lanyard.testing.MutableClock;
 import java.time.Duration;
 import java.time.Instant;
@@ -53,7 +54,7 @@ class JwtRotationTest {
 
         for (Instant now = start; now.isBefore(start.plus(Duration.ofDays(10))); now = now.plus(TICK)) {
             clock.set(now);
-            keys.tick();
+            keys.tick(StepLog.unrecorded());
             if (!keys.active().kid().equals(activeKid)) {
                 activations++;
                 activeKid = keys.active().kid();
@@ -104,11 +105,11 @@ class JwtRotationTest {
         MutableClock clock = new MutableClock(Instant.parse("2026-11-01T00:00:00Z"));
         JwtSigningKeys keys = Fixtures.keys(SigningAlgorithm.ES256, Fixtures.dailyPolicy(), clock);
         String first = keys.active().kid();
-        assertThat(keys.forceStep()).isEmpty();
+        assertThat(keys.forceStep(StepLog.unrecorded())).isEmpty();
         assertThat(keys.published()).extracting(SigningKey::status).containsExactly(KeyStatus.ACTIVE, KeyStatus.PREPARED);
-        assertThat(keys.forceStep()).get().asString().contains("may sign from");
+        assertThat(keys.forceStep(StepLog.unrecorded())).get().asString().contains("may sign from");
         clock.advance(Duration.ofMinutes(10));
-        assertThat(keys.forceStep()).isEmpty();
+        assertThat(keys.forceStep(StepLog.unrecorded())).isEmpty();
         assertThat(keys.active().kid()).isNotEqualTo(first);
         assertThat(keys.published()).extracting(SigningKey::status).containsExactly(KeyStatus.RETIRED, KeyStatus.ACTIVE);
     }
@@ -125,13 +126,13 @@ class JwtRotationTest {
                 Fixtures.BC, Fixtures.BC, clock), planner, SigningAlgorithm.ES256, new java.security.SecureRandom(), clock);
         JwtSigningKeys b = new JwtSigningKeys(shared, new dev.lanyard.custody.SoftwareCustody(sealedKeys, sealer,
                 Fixtures.BC, Fixtures.BC, clock), planner, SigningAlgorithm.ES256, new java.security.SecureRandom(), clock);
-        a.tick();
-        b.tick();
+        a.tick(StepLog.unrecorded());
+        b.tick(StepLog.unrecorded());
         assertThat(b.active().kid()).isEqualTo(a.active().kid());
         clock.advance(Duration.ofHours(24));
-        a.tick();
-        b.tick();
-        a.tick();
+        a.tick(StepLog.unrecorded());
+        b.tick(StepLog.unrecorded());
+        a.tick(StepLog.unrecorded());
         assertThat(b.active().kid()).isEqualTo(a.active().kid());
         assertThat(shared.all()).filteredOn(k -> k.status() == KeyStatus.ACTIVE).hasSize(1);
     }

@@ -11,6 +11,7 @@ import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jwt.SignedJWT;
 import dev.lanyard.jwks.JwksDocument;
+import dev.lanyard.rotation.StepLog;
 import dev.lanyard.testing.MutableClock;
 import java.time.Duration;
 import java.time.Instant;
@@ -69,7 +70,7 @@ class TokenMinterTest {
 
         for (int step = 0; step < 6 * 48 && keys.active().kid().equals(first); step++) {
             clock.advance(Duration.ofMinutes(10)); // the next key is published ahead, then activated
-            keys.tick();
+            keys.tick(StepLog.unrecorded());
         }
         assertThat(keys.active().kid()).isNotEqualTo(first);
         SignedJWT after = SignedJWT.parse(minter.mint(Fixtures.request(NOW.plus(Duration.ofDays(3)), Optional.empty())).jwt());

@@ -9,6 +9,7 @@ import dev.lanyard.client.testing.TestTokens;
 import dev.lanyard.jwks.JwksDocument;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationPolicy;
+import dev.lanyard.rotation.StepLog;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.testing.MutableClock;
 import dev.lanyard.token.CertificateThumbprint;
@@ -48,7 +49,7 @@ class TokenVerifierAgainstMinterTest {
                         new dev.lanyard.custody.TestSealer(), bc, bc, clock),
                 new RotationPlanner(new RotationPolicy(Duration.ofHours(6), Duration.ofMinutes(15), Duration.ofHours(1))),
                 algorithm, new java.security.SecureRandom(), clock);
-        keys.tick();
+        keys.tick(StepLog.unrecorded());
         TokenMinter minter = new TokenMinter(keys, TestTokens.ISSUER, clock, new SecureRandom(), Duration.ofHours(1));
         MintedToken token = minter.mint(new TokenRequest(SpiffeId.parse(TestTokens.SUBJECT), TestTokens.AUDIENCE, scopes,
                 Optional.empty(), CertificateThumbprint.x5tS256(caller.getEncoded()),

@@ -16,6 +16,7 @@ import dev.lanyard.client.testing.TestTokens;
 import dev.lanyard.jwks.JwksDocument;
 import dev.lanyard.rotation.RotationPlanner;
 import dev.lanyard.rotation.RotationPolicy;
+import dev.lanyard.rotation.StepLog;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.testing.MutableClock;
 import dev.lanyard.token.CertificateThumbprint;
@@ -72,7 +73,7 @@ public final class VerificationVectors {
                         new dev.lanyard.custody.TestSealer(), bc, bc, clock),
                 new RotationPlanner(new RotationPolicy(Duration.ofHours(6), Duration.ofMinutes(15), Duration.ofHours(1))),
                 SigningAlgorithm.ES256, new java.security.SecureRandom(), clock);
-        minterKeys.tick();
+        minterKeys.tick(StepLog.unrecorded());
         minter = new TokenMinter(minterKeys, TestTokens.ISSUER, clock, new SecureRandom(), Duration.ofHours(1));
     }
 
