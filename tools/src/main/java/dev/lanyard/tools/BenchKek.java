@@ -1,5 +1,7 @@
 package dev.lanyard.tools;
 
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.KekRing;
 import dev.lanyard.crypto.KeyEncryptionKey;
@@ -9,6 +11,7 @@ import dev.lanyard.custody.KeyAlgorithm;
 import dev.lanyard.custody.SealedKeyRepository;
 import dev.lanyard.custody.SoftwareCustody;
 import dev.lanyard.store.Database;
+import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.store.JdbcKekRotations;
 import dev.lanyard.store.JdbcSealedKeyRepository;
 import java.io.PrintWriter;
@@ -64,7 +67,9 @@ final class BenchKek implements Callable<Integer> {
             SoftwareCustody custody = new SoftwareCustody(store, sealer, crypto.primary(), crypto.bouncyCastle(), clock);
             KekRotation rotation = new KekRotation(keks, custody, new JdbcKekRotations(database.dataSource()), clock);
             KeyEncryptionKey.generateFile(dir.resolve("kek-2"), random);
-            KekRotation.Outcome outcome = rotation.rotate(dir.resolve("kek-2"));
+            KekRotation.Outcome outcome = rotation.rotate(dir.resolve("kek-2"), new ChangeRecord(
+                    new JdbcAuditLog(database.dataSource()), new AuditEvent(clock.instant(), "bench",
+                            "keys.rotate-kek", "kek file kek-2", AuditEvent.Outcome.SUCCESS, "")));
             out.printf("rotate-kek: %,d data keys re-wrapped in %,d ms (%.3f ms per key), H2, %s%n",
                     outcome.rewrapped(), outcome.took().toMillis(), outcome.took().toNanos() / 1e6 / outcome.rewrapped(),
                     crypto.description());
