@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -89,10 +88,10 @@ public final class KekRotation {
     }
 
     /**
-     * Makes the KEK in {@code newKekFile} current and re-wraps every data key under it; the rotation
-     * is recorded (for restarts and other replicas) together with {@code record}. Re-wrapping runs
-     * before, in batches of its own: a key re-wrapped under a KEK whose rotation was never recorded
-     * still opens here, and {@link #atStart()} finishes what is left.
+     * Makes the KEK in {@code newKekFile} current and re-wraps every data key under it. The rotation
+     * is recorded, together with {@code record}, before the first key is re-wrapped: a server that
+     * stops mid-way (or another replica) loads the new KEK from that record beside its kek.file, so
+     * it opens keys wrapped either way, and {@link #atStart()} re-wraps the rest.
      *
      * @throws IOException if the file cannot be read or is not a KEK file (nothing changed then)
      * @throws IllegalStateException if some keys could not be re-wrapped (named; the rest were)
@@ -100,11 +99,16 @@ public final class KekRotation {
     public synchronized Outcome rotate(Path newKekFile, ChangeRecord record) throws IOException {
         KeyEncryptionKey next = KeyEncryptionKey.fromFile(newKekFile);
         long start = System.nanoTime();
-        keks.makeCurrent(next);
         SoftwareCustody.Rewrap done;
-        rotating = true;
+        rotating = true; // this rotation's own record is not news to adoptRecorded
         try {
+            record.withDetail("kek " + next.id()).with(() -> {
+                history.started(next.id(), newKekFile.toAbsolutePath(), clock.instant());
+                return null;
+            });
+            keks.makeCurrent(next);
             done = custody.rewrapAll();
+            history.finished(next.id(), done.rewritten(), clock.instant());
         } finally {
             rotating = false;
         }
@@ -113,12 +117,6 @@ public final class KekRotation {
                     + " key-encryption key is not loaded here): " + done.failed() + "; the other " + done.rewritten()
                     + " were. Restart with the old KEK file readable and run rotate-kek again");
         }
-        Instant finished = clock.instant();
-        record.withDetail("kek " + next.id() + ", " + done.rewritten() + " data keys re-wrapped").with(() -> {
-            history.record(new JdbcKekRotations.KekRotationRecord(next.id(), newKekFile.toAbsolutePath(),
-                    done.rewritten(), finished));
-            return null;
-        });
         Duration took = Duration.ofNanos(System.nanoTime() - start);
         LOG.info("key-encryption key rotated to {}: {} data keys re-wrapped in {} ms", next.id(), done.rewritten(),
                 took.toMillis());

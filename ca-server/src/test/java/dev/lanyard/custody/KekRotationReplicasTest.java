@@ -1,6 +1,7 @@
 package dev.lanyard.custody;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.ChangeRecord;
@@ -16,6 +17,9 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,8 +36,12 @@ class KekRotationReplicasTest {
     }
 
     private Replica replica(Database db, KeyEncryptionKey configured) {
+        return replica(db, configured, new JdbcSealedKeyRepository(db.dataSource()));
+    }
+
+    private Replica replica(Database db, KeyEncryptionKey configured, SealedKeyRepository sealedKeys) {
         KekRing keks = new KekRing(configured);
-        SoftwareCustody custody = new SoftwareCustody(new JdbcSealedKeyRepository(db.dataSource()),
+        SoftwareCustody custody = new SoftwareCustody(sealedKeys,
                 new PrivateKeySealer(keks, random, crypto), crypto.primary(), crypto.bouncyCastle(), Clock.systemUTC());
         KekRotation rotation = new KekRotation(keks, custody, new JdbcKekRotations(db.dataSource()), Clock.systemUTC());
         rotation.atStart();
@@ -50,9 +58,7 @@ class KekRotationReplicasTest {
             Replica b = replica(db, old);
             a.custody().generate("before", KeyAlgorithm.ES256);
 
-            KekRotation.Outcome outcome = a.rotation().rotate(newFile, new ChangeRecord(new JdbcAuditLog(db.dataSource()),
-                    new AuditEvent(Instant.now(), "admin", "keys.rotate-kek", "kek file " + newFile,
-                            AuditEvent.Outcome.SUCCESS, "")));
+            KekRotation.Outcome outcome = a.rotation().rotate(newFile, record(db, newFile));
             assertThat(outcome.rewrapped()).isEqualTo(1);
             a.custody().generate("made-by-a-after", KeyAlgorithm.ES256);
 
@@ -68,5 +74,69 @@ class KekRotationReplicasTest {
             }
             assertThat(onlyNew.custody().list()).hasSize(3);
         }
+    }
+
+    @Test
+    void aRotationStoppedMidWayIsFinishedByAServerStartedAgainWithTheOldKekFile() throws Exception {
+        KeyEncryptionKey old = KeyEncryptionKey.generateFile(dir.resolve("kek-1"), random);
+        Path newFile = dir.resolve("kek-2");
+        KeyEncryptionKey next = KeyEncryptionKey.generateFile(newFile, random);
+        try (Database db = Database.h2File(dir)) {
+            // The store fails the second re-wrap, where a process killed during the rotation would stop.
+            JdbcSealedKeyRepository store = new JdbcSealedKeyRepository(db.dataSource());
+            AtomicInteger replaced = new AtomicInteger();
+            SealedKeyRepository stopsMidWay = new SealedKeyRepository() {
+                @Override
+                public boolean insert(SealedKey key) {
+                    return store.insert(key);
+                }
+
+                @Override
+                public Optional<SealedKey> find(String id) {
+                    return store.find(id);
+                }
+
+                @Override
+                public List<SealedKey> all() {
+                    return store.all();
+                }
+
+                @Override
+                public boolean delete(String id) {
+                    return store.delete(id);
+                }
+
+                @Override
+                public boolean replaceSealed(String id, String expected, String replacement) {
+                    if (replaced.incrementAndGet() == 2) {
+                        throw new IllegalStateException("the process stops here");
+                    }
+                    return store.replaceSealed(id, expected, replacement);
+                }
+            };
+            Replica a = replica(db, old, stopsMidWay);
+            for (String id : List.of("one", "two", "three")) {
+                a.custody().generate(id, KeyAlgorithm.ES256);
+            }
+            assertThatThrownBy(() -> a.rotation().rotate(newFile, record(db, newFile)))
+                    .hasMessage("the process stops here");
+
+            // Started again before anyone changed kek.file: the recorded rotation names the new KEK.
+            Replica restarted = replica(db, old);
+            assertThat(restarted.keks().current().id()).isEqualTo(next.id());
+            Replica onlyNew = replica(db, next);
+            for (String id : List.of("one", "two", "three")) {
+                assertThat(restarted.custody().signer(id).sign(new byte[] {1})).isNotEmpty();
+                assertThat(onlyNew.custody().signer(id).sign(new byte[] {2})).as("re-wrapped at the restart")
+                        .isNotEmpty();
+            }
+            assertThat(new JdbcAuditLog(db.dataSource()).recent(10)).extracting(AuditEvent::reason)
+                    .containsExactly("kek " + next.id());
+        }
+    }
+
+    private static ChangeRecord record(Database db, Path newFile) {
+        return new ChangeRecord(new JdbcAuditLog(db.dataSource()), new AuditEvent(Instant.now(), "admin",
+                "keys.rotate-kek", "kek file " + newFile, AuditEvent.Outcome.SUCCESS, ""));
     }
 }
