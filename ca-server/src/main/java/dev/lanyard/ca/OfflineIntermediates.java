@@ -78,9 +78,18 @@ public final class OfflineIntermediates {
                 clock.instant());
         try {
             record.withDetail("key " + keyId).with(() -> {
+                // Checked again where every recorded change is serialised: a concurrent prepare may have won.
+                List<PendingCaKey> meanwhile = repository.pending();
+                if (!meanwhile.isEmpty()) {
+                    throw new PreparedMeanwhile(meanwhile.get(meanwhile.size() - 1));
+                }
                 repository.insertPending(prepared);
                 return null;
             });
+        } catch (PreparedMeanwhile e) {
+            custody.destroy(key.id());
+            record.withDetail("key " + e.waiting.id() + " (already prepared)").alone();
+            return new Prepared(e.waiting, true);
         } catch (RuntimeException e) {
             custody.destroy(key.id()); // neither stored nor recorded: nothing may use it
             throw e;
@@ -126,6 +135,16 @@ public final class OfflineIntermediates {
         });
         rotation.refresh();
         return row;
+    }
+
+    /** Rolls back a prepare that found another's key stored first. */
+    private static final class PreparedMeanwhile extends RuntimeException {
+        private final transient PendingCaKey waiting;
+
+        PreparedMeanwhile(PendingCaKey waiting) {
+            super(null, null, false, false);
+            this.waiting = waiting;
+        }
     }
 
     static X509Certificate firstCertificate(String pem) throws Refusal {

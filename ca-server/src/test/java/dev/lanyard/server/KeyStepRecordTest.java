@@ -129,6 +129,36 @@ class KeyStepRecordTest {
                 .contains("kek " + next.id());
     }
 
+    @Test
+    void concurrentPreparesStoreOneKeyAndAnswerItToEach() throws Exception {
+        Map<String, Long> before = rows();
+        int callers = 4;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(callers);
+        try {
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<String>> answers = new java.util.ArrayList<>();
+            for (int i = 0; i < callers; i++) {
+                answers.add(pool.submit(() -> {
+                    go.await();
+                    return keys.prepareIntermediate(PrepareIntermediateRequest.getDefaultInstance()).getKeyId();
+                }));
+            }
+            go.countDown();
+            java.util.Set<String> ids = new java.util.HashSet<>();
+            for (var answer : answers) {
+                ids.add(answer.get(60, TimeUnit.SECONDS));
+            }
+            assertThat(ids).as("one key, answered to every caller").hasSize(1);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(rows().get("ca_pending_keys")).isEqualTo(1);
+        assertThat(rows().get("custody_keys")).as("no spare key left in custody")
+                .isEqualTo(before.get("custody_keys") + 1);
+        assertThat(lanyard.server().audit().recent(50)).filteredOn(e -> e.action().equals("ca.prepare"))
+                .hasSize(callers).allSatisfy(e -> assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS));
+    }
+
     private static void assertInternal(ThrowingCallable call) {
         assertThatThrownBy(call).isInstanceOfSatisfying(StatusRuntimeException.class,
                 e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL));
