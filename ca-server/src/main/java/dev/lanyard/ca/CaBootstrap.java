@@ -1,8 +1,10 @@
 package dev.lanyard.ca;
 
+import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.rotation.RotationLease;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -12,7 +14,7 @@ import java.util.function.Supplier;
  */
 public final class CaBootstrap {
 
-    /** The CA to serve, and whether this replica made it (to audit). */
+    /** The CA to serve, and whether this replica made it. */
     public record Outcome(IssuingCa ca, boolean created) {
     }
 
@@ -28,7 +30,12 @@ public final class CaBootstrap {
         this.patience = patience;
     }
 
-    public Outcome loadOrCreate(Supplier<IssuingCa> create) {
+    /**
+     * The CA in the store; else one made by {@code create} (under the bootstrap lease) and stored with
+     * the audit record {@code record} gives it, in one transaction. A CA whose rows or record cannot be
+     * stored has its keys destroyed in custody, and the exception goes to the caller.
+     */
+    public Outcome loadOrCreate(Supplier<IssuingCa> create, Function<IssuingCa, ChangeRecord> record) {
         long deadline = System.nanoTime() + patience.toNanos();
         while (true) {
             Optional<IssuingCa> existing = store.loadActive();
@@ -39,7 +46,16 @@ public final class CaBootstrap {
                     .map(ca -> new Outcome(ca, false))
                     .orElseGet(() -> {
                         IssuingCa ca = create.get();
-                        store.save(ca);
+                        try {
+                            record.apply(ca).with(() -> {
+                                store.save(ca);
+                                return null;
+                            });
+                        } catch (RuntimeException e) {
+                            store.discard(ca.intermediate());
+                            store.discard(ca.root());
+                            throw e;
+                        }
                         return new Outcome(ca, true);
                     }));
             if (made.isPresent()) {

@@ -916,6 +916,7 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     private IssuingCa loadOrCreateCa(CaBootstrap bootstrap, SerialNumbers serials, KeyCustody custody) {
+        String action = config.caImport().isPresent() ? "ca.import" : "ca.generate";
         CaBootstrap.Outcome outcome = bootstrap.loadOrCreate(() -> {
             if (config.caImport().isEmpty()) {
                 return new CaGenerator(custody, clock, serials)
@@ -929,15 +930,13 @@ public final class LanyardServer implements AutoCloseable {
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException("cannot read the CA to import: " + e.getMessage(), e);
             }
-        });
+        }, ca -> new ChangeRecord(audit, new AuditEvent(clock.instant(), "lanyard", action,
+                "root sha256:" + Pem.sha256Fingerprint(ca.root().certificate()), AuditEvent.Outcome.SUCCESS, "")));
         String root = Pem.sha256Fingerprint(outcome.ca().root().certificate());
         if (!outcome.created()) {
             LOG.info("loaded CA {} from the store", root);
             return outcome.ca();
         }
-        String action = config.caImport().isPresent() ? "ca.import" : "ca.generate";
-        audit.record(new AuditEvent(clock.instant(), "lanyard", action, "root sha256:" + root,
-                AuditEvent.Outcome.SUCCESS, ""));
         LOG.info("{}: new CA with root sha256:{}", action, root);
         return outcome.ca();
     }
