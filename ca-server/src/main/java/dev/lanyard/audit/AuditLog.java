@@ -2,6 +2,7 @@ package dev.lanyard.audit;
 
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
 /** The append-only audit trail, hash-chained (see {@link AuditChain}). */
 public interface AuditLog {
@@ -29,6 +30,12 @@ public interface AuditLog {
      * store.
      */
     <T, E extends Exception> T recordWith(AuditEvent event, Change<T, E> change) throws E;
+
+    /**
+     * As {@link #recordWith(AuditEvent, Change)} for a change whose record says what it did: the record
+     * is {@code event} of the change's result, appended in the same transaction.
+     */
+    <T, E extends Exception> T recordWith(Function<T, AuditEvent> event, Change<T, E> change) throws E;
 
     /** The newest {@code limit} records, newest first. */
     List<AuditEvent> recent(int limit);

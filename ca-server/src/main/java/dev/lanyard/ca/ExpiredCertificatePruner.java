@@ -44,21 +44,38 @@ public final class ExpiredCertificatePruner implements Runnable {
         pruneNow();
     }
 
-    /** Returns how many records were deleted. */
+    /**
+     * Returns how many records were deleted. Each batch is deleted in one transaction with its audit
+     * record, which says how many it deleted: no record is lost to a crash between the two.
+     */
     public long pruneNow() {
         Instant now = clock.instant();
         Instant cutoff = now.minus(retention);
         long deleted = 0;
         int batch;
         do {
-            batch = certificates.pruneExpired(cutoff, BATCH);
+            try {
+                batch = audit.recordWith(count -> new AuditEvent(now, actor, "certificates.prune",
+                        "expired before " + cutoff, AuditEvent.Outcome.SUCCESS, count
+                                + " certificate records deleted, " + retention + " after their expiry"), () -> {
+                                    int count = certificates.pruneExpired(cutoff, BATCH);
+                                    if (count == 0) {
+                                        throw new NothingExpired();
+                                    }
+                                    return count;
+                                });
+            } catch (NothingExpired e) {
+                batch = 0;
+            }
             deleted += batch;
         } while (batch == BATCH);
-        if (deleted > 0) {
-            audit.record(new AuditEvent(now, actor, "certificates.prune", "expired before " + cutoff,
-                    AuditEvent.Outcome.SUCCESS, deleted + " certificate records deleted, " + retention
-                            + " after their expiry"));
-        }
         return deleted;
+    }
+
+    /** Rolls back (and so leaves unrecorded) a batch that found nothing to delete. */
+    private static final class NothingExpired extends Exception {
+        NothingExpired() {
+            super(null, null, false, false);
+        }
     }
 }

@@ -1,9 +1,9 @@
 package dev.lanyard.store;
 
 import dev.lanyard.audit.AuditChain;
-import dev.lanyard.audit.AuditText;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -16,6 +16,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 
 /**
  * Appends audit records to the hash chain, each with the writes it goes with (the certificate it
@@ -107,11 +108,11 @@ final class AuditAppender {
     }
 
     /**
-     * Makes {@code change} on this thread and appends {@code event}, in one transaction of their own
-     * that the change's repositories join ({@link Jdbc#joining}). Appends arriving meanwhile wait for the
-     * next shared transaction.
+     * Makes {@code change} on this thread and appends {@code event} of its result, in one transaction of
+     * their own that the change's repositories join ({@link Jdbc#joining}). Appends arriving meanwhile
+     * wait for the next shared transaction.
      */
-    <T, E extends Exception> T appendWith(AuditEvent event, AuditLog.Change<T, E> change) throws E {
+    <T, E extends Exception> T appendWith(Function<T, AuditEvent> event, AuditLog.Change<T, E> change) throws E {
         committing.lock();
         try {
             for (int attempt = 1; ; attempt++) {
@@ -127,7 +128,7 @@ final class AuditAppender {
                                 throw new ChangeRefused(e); // rolls the transaction back
                             }
                         });
-                        link(c, head, List.of(event));
+                        link(c, head, List.of(event.apply(result)));
                         return result;
                     });
                 } catch (ChainMovedException e) {

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import javax.sql.DataSource;
 
 /**
@@ -47,6 +48,11 @@ public final class JdbcAuditLog implements AuditLog {
 
     @Override
     public <T, E extends Exception> T recordWith(AuditEvent event, Change<T, E> change) throws E {
+        return appender.appendWith(result -> event, change);
+    }
+
+    @Override
+    public <T, E extends Exception> T recordWith(Function<T, AuditEvent> event, Change<T, E> change) throws E {
         return appender.appendWith(event, change);
     }
 

@@ -1,6 +1,7 @@
 package dev.lanyard.ca;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.spiffe.SpiffeId;
@@ -71,6 +72,25 @@ class ExpiredCertificatePrunerTest {
         assertThat(pruner(T.plus(Duration.ofDays(30))).pruneNow()).isEqualTo(ExpiredCertificatePruner.BATCH + 5);
         assertThat(certificates.list(java.util.Optional.empty(), java.util.Optional.empty(), 10).certificates())
                 .isEmpty();
+        assertThat(audit.recent(2)).as("one record per batch, saying what it deleted")
+                .extracting(e -> e.reason().substring(0, e.reason().indexOf(' ')))
+                .containsExactly("5", Integer.toString(ExpiredCertificatePruner.BATCH));
+    }
+
+    @Test
+    void aBatchWhoseRecordCannotBeStoredDeletesNothing() throws Exception {
+        db.close(); // SQLite, where a trigger can refuse the record
+        db = Database.sqliteFile(java.nio.file.Files.createDirectories(dir.resolve("sqlite")));
+        audit = new JdbcAuditLog(db.dataSource());
+        certificates = new JdbcIssuedCertificateRepository(db.dataSource(), audit);
+        issue("expired", T.plus(Duration.ofHours(1)));
+        try (java.sql.Connection c = db.dataSource().getConnection(); java.sql.Statement s = c.createStatement()) {
+            s.execute("create trigger refuse_prune before insert on audit_events when new.action = 'certificates.prune'"
+                    + " begin select raise(abort, 'refused by the test'); end");
+        }
+        assertThatThrownBy(() -> pruner(T.plus(Duration.ofDays(30))).pruneNow())
+                .hasMessageContaining("refused by the test");
+        assertThat(certificates.findBySerial("expired")).as("not deleted without its record").isPresent();
     }
 
     private ExpiredCertificatePruner pruner(Instant now) {
