@@ -231,25 +231,30 @@ public final class Federation {
                 throw new IOException("the endpoint served sequence " + fetched.sequence() + ", older than the "
                         + entry.bundle.get().sequence() + " held");
             }
-            repository.updateBundle(td, fetched.json(), fetched.sequence(), now);
+            // Stored with its record, or not at all (then the last good bundle stays, as for a failed fetch).
+            audit.recordWith(new AuditEvent(now, "lanyard", "federation.bundle", td, AuditEvent.Outcome.SUCCESS,
+                    "sequence " + fetched.sequence() + ", " + fetched.x509Authorities().size() + " X.509 and "
+                            + fetched.jwtAuthorities().size() + " JWT authorities from " + entry.relationship.endpoint()),
+                    () -> {
+                        repository.updateBundle(td, fetched.json(), fetched.sequence(), now);
+                        return null;
+                    });
             entry.bundle = Optional.of(fetched);
             entry.fetchedAt = Optional.of(now);
-            audit.record(new AuditEvent(now, "lanyard", "federation.bundle", td, AuditEvent.Outcome.SUCCESS,
-                    "sequence " + fetched.sequence() + ", " + fetched.x509Authorities().size() + " X.509 and "
-                            + fetched.jwtAuthorities().size() + " JWT authorities from " + entry.relationship.endpoint()));
             LOG.info("federated bundle of {} updated to sequence {}", td, fetched.sequence());
             changed.run();
         } catch (IOException | RuntimeException e) {
             // Keep the last good bundle; retry within a few seconds, at most at the hint.
             entry.nextFetch = now.plus(clamp(hint.compareTo(Duration.ofSeconds(5)) < 0 ? hint : Duration.ofSeconds(5)));
             String error = e.getMessage() == null ? e.toString() : e.getMessage();
-            if (!error.equals(entry.lastError)) {
-                audit.record(new AuditEvent(now, "lanyard", "federation.bundle", td, AuditEvent.Outcome.FAILED,
-                        "fetch from " + entry.relationship.endpoint() + " failed, the last good bundle stays: " + error));
+            String last = entry.lastError;
+            entry.lastError = error; // shown by ListFederations even if the record below cannot be stored
+            if (!error.equals(last)) {
                 LOG.warn("fetching the bundle of {} from {} failed; keeping the last good one: {}", td,
                         entry.relationship.endpoint(), error);
+                audit.record(new AuditEvent(now, "lanyard", "federation.bundle", td, AuditEvent.Outcome.FAILED,
+                        "fetch from " + entry.relationship.endpoint() + " failed, the last good bundle stays: " + error));
             }
-            entry.lastError = error;
         }
     }
 

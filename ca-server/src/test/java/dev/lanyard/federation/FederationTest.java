@@ -257,6 +257,44 @@ class FederationTest {
         }
     }
 
+    @Test
+    void aFetchedBundleWhoseRecordCannotBeStoredIsNotKept() throws Exception {
+        startAOverSpiffeAndBOverWeb();
+        var federationA = FederationServiceGrpc.newBlockingStub(admin(a));
+        refuseRecordsInA("federation.bundle");
+        federationA.addFederation(AddFederationRequest.newBuilder().setTrustDomain("b.test")
+                .setBundleEndpointUrl("https://localhost:" + b.httpPort() + "/bundle")
+                .setProfile(BundleEndpointProfile.HTTPS_WEB).build());
+        awaitTrue(() -> federationA.listFederations(ListFederationsRequest.getDefaultInstance()).getFederations(0)
+                .getLastError().contains("refused by the test"), "A's fetch of B's bundle fails on its record");
+        assertThat(trustBundle(a).getFederatedBundlesList()).as("not served without its record").isEmpty();
+        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("a").resolve("lanyard.db"));
+                var s = c.createStatement(); var row = s.executeQuery("select count(*) from federations"
+                        + " where bundle_json is not null")) {
+            row.next();
+            assertThat(row.getLong(1)).as("not stored without its record").isZero();
+        }
+
+        refuseRecordsInA(null);
+        awaitFederated(a, "b.test", bundle -> true);
+        assertThat(a.audit().recent(50)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("federation.bundle");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS);
+        });
+    }
+
+    private void refuseRecordsInA(String action) throws Exception {
+        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("a").resolve("lanyard.db"));
+                var s = c.createStatement()) {
+            s.execute("pragma busy_timeout = 10000");
+            s.execute("drop trigger if exists refuse_test_records");
+            if (action != null) {
+                s.execute("create trigger refuse_test_records before insert on audit_events when new.action = '"
+                        + action + "' begin select raise(abort, 'refused by the test'); end");
+            }
+        }
+    }
+
     /** a.test publishes over https_spiffe; b.test over https_web with a web certificate a.test trusts. */
     private void startAOverSpiffeAndBOverWeb() throws Exception {
         WebPki web = WebPki.selfSigned("localhost");
