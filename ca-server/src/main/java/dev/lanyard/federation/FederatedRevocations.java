@@ -104,7 +104,22 @@ public final class FederatedRevocations {
                     .map(e -> new RevocationRepository.NewRevocation(e.target(), e.reason(), "", e.revokedAt(),
                             "federation " + td, "", "", e.expiresAt(), td))
                     .toList();
-            RevocationRepository.Imported imported = repository.importFederated(td, listed, now, "federation " + td);
+            // What changed is stored with its record, or not at all (then the next poll tries again).
+            RevocationRepository.Imported imported;
+            try {
+                imported = audit.recordWith(result -> new AuditEvent(now, "lanyard", "federation.revocations", td,
+                        AuditEvent.Outcome.SUCCESS, result.revoked() + " revoked, " + result.reinstated()
+                                + " reinstated, from " + url + " (its sequence " + document.sequence() + ")"), () -> {
+                                    RevocationRepository.Imported result = repository.importFederated(td, listed, now,
+                                            "federation " + td);
+                                    if (result.revoked() + result.reinstated() == 0) {
+                                        throw new NothingNew();
+                                    }
+                                    return result;
+                                });
+            } catch (NothingNew e) {
+                imported = new RevocationRepository.Imported(0, 0);
+            }
             registry.catchUp();
             follow.etag = fetched.etag();
             follow.sequence = document.sequence();
@@ -113,9 +128,6 @@ public final class FederatedRevocations {
             }
             follow.lastError = "";
             if (imported.revoked() + imported.reinstated() > 0) {
-                audit.record(new AuditEvent(now, "lanyard", "federation.revocations", td, AuditEvent.Outcome.SUCCESS,
-                        imported.revoked() + " revoked, " + imported.reinstated() + " reinstated, from " + url
-                                + " (its sequence " + document.sequence() + ")"));
                 LOG.info("revocations of {}: {} new, {} lifted (its sequence {})", td, imported.revoked(),
                         imported.reinstated(), document.sequence());
             }
@@ -130,6 +142,13 @@ public final class FederatedRevocations {
                 LOG.warn("following the revocations of {} from {} failed; what is held stays: {}", td, url, error);
             }
             follow.lastError = error;
+        }
+    }
+
+    /** Rolls back (and so leaves unrecorded) an import that changed nothing. */
+    private static final class NothingNew extends Exception {
+        NothingNew() {
+            super(null, null, false, false);
         }
     }
 }

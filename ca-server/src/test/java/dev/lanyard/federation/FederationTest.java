@@ -283,6 +283,43 @@ class FederationTest {
         });
     }
 
+    @Test
+    void federatedRevocationsWhoseRecordCannotBeStoredAreNotTakenIn() throws Exception {
+        startAOverSpiffeAndBOverWeb();
+        FederationServiceGrpc.newBlockingStub(admin(a)).addFederation(AddFederationRequest.newBuilder()
+                .setTrustDomain("b.test").setBundleEndpointUrl("https://localhost:" + b.httpPort() + "/bundle")
+                .setProfile(BundleEndpointProfile.HTTPS_WEB).build());
+        awaitFederated(a, "b.test", bundle -> true);
+        AdminServiceGrpc.newBlockingStub(admin(b)).createRegistration(CreateRegistrationRequest.newBuilder()
+                .setSpiffeId("spiffe://b.test/gone").build());
+        refuseRecordsInA("federation.revocations");
+        RevocationServiceGrpc.newBlockingStub(admin(b)).revoke(RevokeRequest.newBuilder()
+                .setTarget(dev.lanyard.v1.RevocationTarget.newBuilder().setSpiffeId("spiffe://b.test/gone")).build());
+        Thread.sleep(4_000); // A polls B's revocations every second
+        assertThat(revocationsInA("spiffe://b.test/gone")).as("not taken in without its record").isZero();
+
+        refuseRecordsInA(null);
+        awaitTrue(() -> revocationsInA("spiffe://b.test/gone") == 1, "A takes B's revocation in with its record");
+        assertThat(a.audit().recent(50)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("federation.revocations");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS);
+            assertThat(e.reason()).startsWith("1 revoked, 0 reinstated");
+        });
+    }
+
+    private long revocationsInA(String target) {
+        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("a").resolve("lanyard.db"));
+                var s = c.prepareStatement("select count(*) from revocations where target = ?")) {
+            s.setString(1, target);
+            try (var row = s.executeQuery()) {
+                row.next();
+                return row.getLong(1);
+            }
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private void refuseRecordsInA(String action) throws Exception {
         try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("a").resolve("lanyard.db"));
                 var s = c.createStatement()) {
