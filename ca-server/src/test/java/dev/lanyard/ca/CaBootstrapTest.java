@@ -15,10 +15,9 @@ import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.store.JdbcCaKeyRepository;
 import dev.lanyard.store.JdbcSealedKeyRepository;
 import dev.lanyard.testing.MutableClock;
+import dev.lanyard.testing.RefusedRecords;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.sql.Connection;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
@@ -45,7 +44,7 @@ class CaBootstrapTest {
                     Duration.ofSeconds(10));
             CaGenerator generator = new CaGenerator(custody, clock, new SerialNumbers(random, clock));
             JdbcAuditLog audit = new JdbcAuditLog(db.dataSource());
-            refuseRecordsOf(db, "ca.generate");
+            RefusedRecords.refuse(Database.sqlitePath(dir), "ca.generate");
 
             assertThatThrownBy(() -> bootstrap.loadOrCreate(
                     () -> generator.generate("example.org", Duration.ofDays(3650), Duration.ofDays(365)),
@@ -54,7 +53,7 @@ class CaBootstrapTest {
             assertThat(custody.list()).as("the new CA's keys are destroyed").isEmpty();
             assertThat(audit.recent(10)).isEmpty();
 
-            refuseRecordsOf(db, null);
+            RefusedRecords.allow(Database.sqlitePath(dir));
             CaBootstrap.Outcome made = bootstrap.loadOrCreate(
                     () -> generator.generate("example.org", Duration.ofDays(3650), Duration.ofDays(365)),
                     ca -> record(audit, ca));
@@ -68,15 +67,5 @@ class CaBootstrapTest {
     private ChangeRecord record(JdbcAuditLog audit, IssuingCa ca) {
         return new ChangeRecord(audit, new AuditEvent(clock.instant(), "lanyard", "ca.generate",
                 "root " + ca.root().keyId(), AuditEvent.Outcome.SUCCESS, ""));
-    }
-
-    private static void refuseRecordsOf(Database db, String action) throws Exception {
-        try (Connection c = db.dataSource().getConnection(); Statement s = c.createStatement()) {
-            s.execute("drop trigger if exists refuse_test_records");
-            if (action != null) {
-                s.execute("create trigger refuse_test_records before insert on audit_events when new.action = '"
-                        + action + "' begin select raise(abort, 'refused by the test'); end");
-            }
-        }
     }
 }

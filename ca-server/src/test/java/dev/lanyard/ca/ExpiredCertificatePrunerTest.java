@@ -8,6 +8,7 @@ import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.store.Database;
 import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.store.JdbcIssuedCertificateRepository;
+import dev.lanyard.testing.RefusedRecords;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -84,10 +85,7 @@ class ExpiredCertificatePrunerTest {
         audit = new JdbcAuditLog(db.dataSource());
         certificates = new JdbcIssuedCertificateRepository(db.dataSource(), audit);
         issue("expired", T.plus(Duration.ofHours(1)));
-        try (java.sql.Connection c = db.dataSource().getConnection(); java.sql.Statement s = c.createStatement()) {
-            s.execute("create trigger refuse_prune before insert on audit_events when new.action = 'certificates.prune'"
-                    + " begin select raise(abort, 'refused by the test'); end");
-        }
+        RefusedRecords.refuse(Database.sqlitePath(dir.resolve("sqlite")), "certificates.prune");
         assertThatThrownBy(() -> pruner(T.plus(Duration.ofDays(30))).pruneNow())
                 .hasMessageContaining("refused by the test");
         assertThat(certificates.findBySerial("expired")).as("not deleted without its record").isPresent();

@@ -10,6 +10,7 @@ import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
 import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.RefusedRecords;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TlsChannels;
 import dev.lanyard.v1.AdminServiceGrpc;
@@ -321,14 +322,11 @@ class FederationTest {
     }
 
     private void refuseRecordsInA(String action) throws Exception {
-        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("a").resolve("lanyard.db"));
-                var s = c.createStatement()) {
-            s.execute("pragma busy_timeout = 10000");
-            s.execute("drop trigger if exists refuse_test_records");
-            if (action != null) {
-                s.execute("create trigger refuse_test_records before insert on audit_events when new.action = '"
-                        + action + "' begin select raise(abort, 'refused by the test'); end");
-            }
+        Path store = dir.resolve("a").resolve("lanyard.db");
+        if (action == null) {
+            RefusedRecords.allow(store);
+        } else {
+            RefusedRecords.refuse(store, action);
         }
     }
 

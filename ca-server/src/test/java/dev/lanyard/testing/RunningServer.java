@@ -132,12 +132,10 @@ public final class RunningServer implements AutoCloseable {
     public void refuseAuditRecords(String action) throws java.sql.SQLException {
         Path store = dataDir.resolve("lanyard.db");
         org.assertj.core.api.Assertions.assertThat(store).as("the dev server's SQLite store").exists();
-        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + store); var s = c.createStatement()) {
-            s.execute("drop trigger if exists refuse_test_records");
-            if (action != null) {
-                s.execute("create trigger refuse_test_records before insert on audit_events when new.action = '"
-                        + action + "' begin select raise(abort, 'refused by the test'); end");
-            }
+        if (action == null) {
+            RefusedRecords.allow(store);
+        } else {
+            RefusedRecords.refuse(store, action);
         }
     }
 
