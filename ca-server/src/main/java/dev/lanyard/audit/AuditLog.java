@@ -1,6 +1,7 @@
 package dev.lanyard.audit;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
@@ -36,6 +37,13 @@ public interface AuditLog {
      * is {@code event} of the change's result, appended in the same transaction.
      */
     <T, E extends Exception> T recordWith(Function<T, AuditEvent> event, Change<T, E> change) throws E;
+
+    /**
+     * As {@link #recordWith(Function, Change)} for a change that may find nothing to do (another
+     * replica did it): when it returns empty, whatever it wrote is rolled back and nothing is recorded.
+     */
+    <T, E extends Exception> Optional<T> recordIfChanged(Function<T, AuditEvent> event,
+            Change<Optional<T>, E> change) throws E;
 
     /** The newest {@code limit} records, newest first. */
     List<AuditEvent> recent(int limit);

@@ -20,6 +20,16 @@ public final class ChangeRecord {
         return log.recordWith(event, change);
     }
 
+    /**
+     * Makes {@code change} and stores this record in one transaction if it changed something (returned
+     * true); else rolls it back and stores nothing. Returns what {@code change} returned.
+     */
+    public boolean withIfChanged(java.util.function.BooleanSupplier change) {
+        return log.recordIfChanged(changed -> event,
+                () -> change.getAsBoolean() ? java.util.Optional.of(true) : java.util.Optional.<Boolean>empty())
+                .isPresent();
+    }
+
     /** Stores the record alone: the call succeeded without changing anything (it found its change made). */
     public void alone() {
         log.record(event);

@@ -5,6 +5,7 @@ import dev.lanyard.audit.AuditLog;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 
 /**
  * Deletes the records of certificates that expired more than a retention window ago, so the store
@@ -54,28 +55,14 @@ public final class ExpiredCertificatePruner implements Runnable {
         long deleted = 0;
         int batch;
         do {
-            try {
-                batch = audit.recordWith(count -> new AuditEvent(now, actor, "certificates.prune",
-                        "expired before " + cutoff, AuditEvent.Outcome.SUCCESS, count
-                                + " certificate records deleted, " + retention + " after their expiry"), () -> {
-                                    int count = certificates.pruneExpired(cutoff, BATCH);
-                                    if (count == 0) {
-                                        throw new NothingExpired();
-                                    }
-                                    return count;
-                                });
-            } catch (NothingExpired e) {
-                batch = 0;
-            }
+            batch = audit.recordIfChanged(count -> new AuditEvent(now, actor, "certificates.prune",
+                    "expired before " + cutoff, AuditEvent.Outcome.SUCCESS, count
+                            + " certificate records deleted, " + retention + " after their expiry"), () -> {
+                                int count = certificates.pruneExpired(cutoff, BATCH);
+                                return count == 0 ? Optional.<Integer>empty() : Optional.of(count);
+                            }).orElse(0);
             deleted += batch;
         } while (batch == BATCH);
         return deleted;
-    }
-
-    /** Rolls back (and so leaves unrecorded) a batch that found nothing to delete. */
-    private static final class NothingExpired extends Exception {
-        NothingExpired() {
-            super(null, null, false, false);
-        }
     }
 }

@@ -67,34 +67,39 @@ public final class OfflineIntermediates {
         }
         List<PendingCaKey> pending = repository.pending();
         if (!pending.isEmpty()) {
-            PendingCaKey waiting = pending.get(pending.size() - 1);
-            record.withDetail("key " + waiting.id() + " (already prepared)").alone();
-            return new Prepared(waiting, true);
+            return waiting(pending, record);
         }
         Signer key = generator.newKey();
         String keyId = CaGenerator.keyId(key);
         PendingCaKey prepared = new PendingCaKey(keyId, key.id(),
                 IntermediateCsr.create(key, CaGenerator.intermediateName(trustDomain, keyId), trustDomain),
                 clock.instant());
+        boolean stored;
         try {
-            record.withDetail("key " + keyId).with(() -> {
-                // Checked again where every recorded change is serialised: a concurrent prepare may have won.
-                List<PendingCaKey> meanwhile = repository.pending();
-                if (!meanwhile.isEmpty()) {
-                    throw new PreparedMeanwhile(meanwhile.get(meanwhile.size() - 1));
+            // Checked again where every recorded change is serialised: a concurrent prepare may have won.
+            stored = record.withDetail("key " + keyId).withIfChanged(() -> {
+                if (!repository.pending().isEmpty()) {
+                    return false;
                 }
                 repository.insertPending(prepared);
-                return null;
+                return true;
             });
-        } catch (PreparedMeanwhile e) {
-            custody.destroy(key.id());
-            record.withDetail("key " + e.waiting.id() + " (already prepared)").alone();
-            return new Prepared(e.waiting, true);
         } catch (RuntimeException e) {
             custody.destroy(key.id()); // neither stored nor recorded: nothing may use it
             throw e;
         }
-        return new Prepared(prepared, false);
+        if (stored) {
+            return new Prepared(prepared, false);
+        }
+        custody.destroy(key.id());
+        return waiting(repository.pending(), record);
+    }
+
+    /** The key already waiting for its certificate (the newest), answered again; {@code record} stored alone. */
+    private static Prepared waiting(List<PendingCaKey> pending, ChangeRecord record) {
+        PendingCaKey waiting = pending.get(pending.size() - 1);
+        record.withDetail("key " + waiting.id() + " (already prepared)").alone();
+        return new Prepared(waiting, true);
     }
 
     /**
@@ -135,16 +140,6 @@ public final class OfflineIntermediates {
         });
         rotation.refresh();
         return row;
-    }
-
-    /** Rolls back a prepare that found another's key stored first. */
-    private static final class PreparedMeanwhile extends RuntimeException {
-        private final transient PendingCaKey waiting;
-
-        PreparedMeanwhile(PendingCaKey waiting) {
-            super(null, null, false, false);
-            this.waiting = waiting;
-        }
     }
 
     static X509Certificate firstCertificate(String pem) throws Refusal {

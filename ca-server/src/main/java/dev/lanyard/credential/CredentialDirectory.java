@@ -58,28 +58,37 @@ public final class CredentialDirectory {
      * would pair the old certificate with the new key, so such a read is made again.
      */
     public Credential read(CryptoProviders crypto) throws IOException {
+        return untilPaired(dir, () -> readOnce(crypto));
+    }
+
+    /** One read of a credential directory, however it parses the files. */
+    @FunctionalInterface
+    public interface Read {
+        Credential once() throws IOException;
+    }
+
+    /** How many times a read that found another credential's key is made again before giving up. */
+    private static final int PAIRING_ATTEMPTS = 20;
+
+    /**
+     * Reads {@code dir} with {@code read} until the key matches the certificate (a writer between the
+     * two files was seen), 5 ms apart, at most {@value #PAIRING_ATTEMPTS} times.
+     */
+    public static Credential untilPaired(Path dir, Read read) throws IOException {
         for (int attempt = 1; ; attempt++) {
-            Credential credential = readOnce(crypto);
+            Credential credential = read.once();
             if (credential.keyMatchesCertificate()) {
                 return credential;
             }
             if (attempt == PAIRING_ATTEMPTS) {
                 throw new IOException(dir.resolve(KEY) + " is not the key of " + dir.resolve(CERT));
             }
-            pauseForTheWriter();
-        }
-    }
-
-    /** How many times a read that found another credential's key is made again before giving up. */
-    public static final int PAIRING_ATTEMPTS = 20;
-
-    /** A moment for a writer between the key and the certificate to finish, before reading again. */
-    public static void pauseForTheWriter() throws IOException {
-        try {
-            Thread.sleep(5);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while reading a credential being rewritten");
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while reading a credential being rewritten");
+            }
         }
     }
 

@@ -105,21 +105,15 @@ public final class FederatedRevocations {
                             "federation " + td, "", "", e.expiresAt(), td))
                     .toList();
             // What changed is stored with its record, or not at all (then the next poll tries again).
-            RevocationRepository.Imported imported;
-            try {
-                imported = audit.recordWith(result -> new AuditEvent(now, "lanyard", "federation.revocations", td,
-                        AuditEvent.Outcome.SUCCESS, result.revoked() + " revoked, " + result.reinstated()
-                                + " reinstated, from " + url + " (its sequence " + document.sequence() + ")"), () -> {
-                                    RevocationRepository.Imported result = repository.importFederated(td, listed, now,
-                                            "federation " + td);
-                                    if (result.revoked() + result.reinstated() == 0) {
-                                        throw new NothingNew();
-                                    }
-                                    return result;
-                                });
-            } catch (NothingNew e) {
-                imported = new RevocationRepository.Imported(0, 0);
-            }
+            RevocationRepository.Imported imported = audit.recordIfChanged(result -> new AuditEvent(now, "lanyard",
+                    "federation.revocations", td, AuditEvent.Outcome.SUCCESS, result.revoked() + " revoked, "
+                            + result.reinstated() + " reinstated, from " + url + " (its sequence "
+                            + document.sequence() + ")"), () -> {
+                                RevocationRepository.Imported result = repository.importFederated(td, listed, now,
+                                        "federation " + td);
+                                return result.revoked() + result.reinstated() == 0 ? Optional.empty()
+                                        : Optional.of(result);
+                            }).orElse(new RevocationRepository.Imported(0, 0));
             registry.catchUp();
             follow.etag = fetched.etag();
             follow.sequence = document.sequence();
@@ -142,13 +136,6 @@ public final class FederatedRevocations {
                 LOG.warn("following the revocations of {} from {} failed; what is held stays: {}", td, url, error);
             }
             follow.lastError = error;
-        }
-    }
-
-    /** Rolls back (and so leaves unrecorded) an import that changed nothing. */
-    private static final class NothingNew extends Exception {
-        NothingNew() {
-            super(null, null, false, false);
         }
     }
 }

@@ -13,13 +13,6 @@ import java.util.function.Function;
 /** Key rotation steps recorded in the audit trail, each in the transaction of its writes. */
 final class AuditedSteps implements StepLog {
 
-    /** Thrown inside the transaction to roll back a step that found nothing to change. */
-    private static final class NothingChanged extends Exception {
-        NothingChanged() {
-            super(null, null, false, false);
-        }
-    }
-
     private final Function<RotationStep, ChangeRecord> records;
 
     private AuditedSteps(Function<RotationStep, ChangeRecord> records) {
@@ -39,16 +32,7 @@ final class AuditedSteps implements StepLog {
 
     @Override
     public boolean recordWith(RotationStep step, BooleanSupplier write) {
-        try {
-            return records.apply(step).with(() -> {
-                if (!write.getAsBoolean()) {
-                    throw new NothingChanged();
-                }
-                return true;
-            });
-        } catch (NothingChanged e) {
-            return false;
-        }
+        return records.apply(step).withIfChanged(write);
     }
 
     /** "prepare 3f2a…": the step and the key it is about. */

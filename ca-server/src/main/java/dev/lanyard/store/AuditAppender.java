@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -141,6 +142,19 @@ final class AuditAppender {
             }
         } finally {
             committing.unlock();
+        }
+    }
+
+    /**
+     * As {@link #appendWith} for a change that may find nothing to do: when it returns empty, whatever
+     * it wrote is rolled back and no record is appended.
+     */
+    <T, E extends Exception> Optional<T> appendIfChanged(Function<T, AuditEvent> event,
+            AuditLog.Change<Optional<T>, E> change) throws E {
+        try {
+            return appendWith(result -> event.apply(result.orElseThrow(Unchanged::new)), change);
+        } catch (Unchanged e) {
+            return Optional.empty();
         }
     }
 
@@ -328,6 +342,13 @@ final class AuditAppender {
     }
 
     /** What a change refused with (a checked exception), carried out of the transaction it rolls back. */
+    /** Thrown inside the transaction to roll back a change that found nothing to do. */
+    private static final class Unchanged extends RuntimeException {
+        Unchanged() {
+            super(null, null, false, false);
+        }
+    }
+
     private static final class ChangeRefused extends RuntimeException {
         private static final long serialVersionUID = 1L;
 

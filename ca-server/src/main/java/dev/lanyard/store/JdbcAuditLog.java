@@ -56,6 +56,12 @@ public final class JdbcAuditLog implements AuditLog {
         return appender.appendWith(event, change);
     }
 
+    @Override
+    public <T, E extends Exception> Optional<T> recordIfChanged(Function<T, AuditEvent> event,
+            Change<Optional<T>, E> change) throws E {
+        return appender.appendIfChanged(event, change);
+    }
+
     /** Appends {@code event} in the same transaction as {@code alongside}: both are stored or neither. */
     void record(AuditEvent event, Jdbc.Work<?> alongside) {
         appender.append(event, alongside);

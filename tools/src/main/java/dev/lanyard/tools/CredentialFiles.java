@@ -55,20 +55,10 @@ final class CredentialFiles {
 
     /** As {@link CredentialDirectory#read}: a read that found another credential's key is made again. */
     private static Credential readPaired(Path dir) throws IOException {
-        for (int attempt = 1; ; attempt++) {
+        return CredentialDirectory.untilPaired(dir, () -> {
             Credential light = withTheJdk(dir);
-            if (light == null) {
-                return new CredentialDirectory(dir).read(CryptoProviders.bouncyCastleOnly());
-            }
-            if (light.keyMatchesCertificate()) {
-                return light;
-            }
-            if (attempt == CredentialDirectory.PAIRING_ATTEMPTS) {
-                throw new IOException(dir.resolve(CredentialDirectory.KEY) + " is not the key of "
-                        + dir.resolve(CredentialDirectory.CERT));
-            }
-            CredentialDirectory.pauseForTheWriter();
-        }
+            return light != null ? light : new CredentialDirectory(dir).read(CryptoProviders.bouncyCastleOnly());
+        });
     }
 
     /**
