@@ -275,10 +275,10 @@ public final class WorkloadCredentials implements AutoCloseable {
             // First a channel to Lanyard presenting the new SVID, then the SVID itself: whatever svid()
             // returns has a channel to mint its tokens over. A new channel also means a new TLS session
             // cache, so no handshake resumes a session made with the previous certificate.
-            Link previous = lanyard.getAndSet(new Link(next, newLanyardChannel(next)));
+            swapIn(new Link(next, newLanyardChannel(next)));
             keyManager.update(next);
             trustManager.update(next.bundle());
-            retire(previous);
+            closeExpired();
             if (federationUsed) {
                 try {
                     refreshFederatedBundles();
@@ -339,9 +339,24 @@ public final class WorkloadCredentials implements AutoCloseable {
         nextRenewal = scheduler.schedule(this::scheduledRenewal, wait.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Keeps the previous link while its SVID is valid; closes those that expired. */
-    private void retire(Link previous) {
-        retired.add(previous);
+    /**
+     * Makes {@code next} the current link. The previous one is kept (while its SVID is valid) before the
+     * swap, so a token for it finds its channel at every instant: either as the current link or as a
+     * retired one. A failed channel replaced meanwhile ({@link #replace}) makes the swap try again.
+     */
+    private void swapIn(Link next) {
+        while (true) {
+            Link previous = lanyard.get();
+            retired.add(previous);
+            if (lanyard.compareAndSet(previous, next)) {
+                return;
+            }
+            retired.remove(previous);
+        }
+    }
+
+    /** Closes the retired links whose SVID has expired. */
+    private void closeExpired() {
         for (Link link : retired) {
             if (!clock.instant().isBefore(link.svid().leaf().getNotAfter().toInstant())) {
                 retired.remove(link);
@@ -354,7 +369,11 @@ public final class WorkloadCredentials implements AutoCloseable {
     private ManagedChannel lanyardChannel(Svid svid) throws CredentialException {
         Link current = lanyard.get();
         if (current.svid().equals(svid)) {
-            return lanyardChannel();
+            Link usable = usable(current);
+            if (usable.svid().equals(svid)) {
+                return usable.channel();
+            }
+            // Renewed meanwhile: the link read is now among the retired ones.
         }
         for (Link link : retired) {
             if (link.svid().equals(svid)) {
@@ -385,26 +404,33 @@ public final class WorkloadCredentials implements AutoCloseable {
      * our renewal schedule (or the caller of {@link #token}) decides when to try again.
      */
     private ManagedChannel lanyardChannel() {
-        Link link = lanyard.get();
+        return usable(lanyard.get()).channel();
+    }
+
+    /** {@code link}, or the link that replaced it if its channel failed to connect. */
+    private Link usable(Link link) {
         if (link.channel().getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
             return replace(link.channel());
         }
-        return link.channel();
+        return link;
     }
 
-    /** A new channel for the current SVID in place of {@code failed}, unless another thread replaced it already. */
-    private ManagedChannel replace(ManagedChannel failed) {
+    /**
+     * A new link for the current SVID in place of the one whose channel is {@code failed}, unless another
+     * thread replaced or renewed it already; the current link either way.
+     */
+    private Link replace(ManagedChannel failed) {
         Link link = lanyard.get();
         if (link.channel() != failed) {
-            return link.channel();
+            return link;
         }
         Link fresh = new Link(link.svid(), newLanyardChannel(link.svid()));
         if (lanyard.compareAndSet(link, fresh)) {
             link.channel().shutdown(); // calls still on it (a token, say) finish there
-            return fresh.channel();
+            return fresh;
         }
         fresh.channel().shutdownNow();
-        return lanyard.get().channel();
+        return lanyard.get();
     }
 
     private ManagedChannel newLanyardChannel(Svid svid) {
