@@ -224,6 +224,9 @@ func (s *Source) ConnPresenting(cert *x509.Certificate) (*grpc.ClientConn, error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if l := s.link.Load(); l.presents(cert) { // renewed meanwhile? install swaps under this lock
+		return l.conn, nil
+	}
 	for _, l := range s.old {
 		if l.presents(cert) {
 			return l.conn, nil

@@ -34,13 +34,16 @@ func (s *Source) install(svid *SVID) error {
 	if err != nil {
 		return err
 	}
+	// The swap and the keeping of the previous connection happen under one lock, which
+	// ConnPresenting takes before it looks again: a token for the previous certificate finds its
+	// connection at every instant.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	prev := s.link.Swap(next)
 	s.svid.Store(svid)
 	if prev == nil {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
 		next.conn.Close()
 		return prev.conn.Close()
