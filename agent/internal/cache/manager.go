@@ -173,7 +173,7 @@ func (m *Manager) dial() (*grpc.ClientConn, error) {
 		},
 		VerifyPeerCertificate: m.verifyServer,
 	}
-	return grpc.NewClient(m.cfg.Server, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	return grpc.NewClient(m.cfg.Server, identity.DialOptions(credentials.NewTLS(cfg))...)
 }
 
 func (m *Manager) verifyServer(raw [][]byte, _ [][]*x509.Certificate) error {

@@ -36,7 +36,7 @@ func (s *Source) dial(svid *SVID) (*link, error) {
 			return &tls.Certificate{}, nil // bootstrap: no client certificate yet
 		},
 	}
-	conn, err := grpc.NewClient(s.server, grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
+	conn, err := grpc.NewClient(s.server, DialOptions(credentials.NewTLS(tlsConfig))...)
 	if err != nil {
 		return nil, fmt.Errorf("identity: connecting to %s: %w", s.server, err)
 	}

@@ -41,7 +41,7 @@ func fetchPinnedBundle(ctx context.Context, server, pin string, now func() time.
 			return nil
 		},
 	}
-	conn, err := grpc.NewClient(server, grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
+	conn, err := grpc.NewClient(server, DialOptions(credentials.NewTLS(tlsConfig))...)
 	if err != nil {
 		return nil, fmt.Errorf("identity: connecting to %s: %w", server, err)
 	}

@@ -37,6 +37,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/lanyard-dev/lanyard/clients/go/identity"
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 )
 
@@ -251,7 +252,7 @@ func (s *Server) adminConn() (*grpc.ClientConn, error) {
 			return err
 		},
 	}
-	return grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	return grpc.NewClient(s.GRPCAddr, identity.DialOptions(credentials.NewTLS(cfg))...)
 }
 
 // Admin is a connection authenticated with the admin credential.

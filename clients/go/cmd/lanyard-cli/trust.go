@@ -13,6 +13,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/lanyard-dev/lanyard/clients/go/identity"
 )
 
 const serverPath = "/lanyard/server"
@@ -168,8 +170,7 @@ func dial(server string, verify func([]*x509.Certificate) *trustRefusal, client 
 	}
 	addr := net.JoinHostPort(target.host, target.port)
 	// passthrough: the dialer below resolves the name, so an unknown host is told from a closed port.
-	c.ClientConn, err = grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+	c.ClientConn, err = grpc.NewClient("passthrough:///"+addr, append(identity.DialOptions(credentials.NewTLS(cfg)),
 		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
 			conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", a)
 			if err != nil {
@@ -178,7 +179,7 @@ func dial(server string, verify func([]*x509.Certificate) *trustRefusal, client 
 				c.mu.Unlock()
 			}
 			return conn, err
-		}))
+		}))...)
 	if err != nil {
 		return nil, fail(server, "cannot set up the connection: "+err.Error(), "", exitFailed)
 	}

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/lanyard-dev/lanyard/clients/go/identity"
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 )
 
@@ -47,7 +48,7 @@ func run(ctx context.Context, c config, in io.Reader, out io.Writer) (report, er
 	tlsConfig := tlsconfig.MTLSClientConfig(svid, bundle, tlsconfig.AuthorizeMemberOf(td))
 	conns := make([]*grpc.ClientConn, c.concurrency)
 	for w := range conns {
-		conns[w], err = grpc.NewClient(c.server, grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
+		conns[w], err = grpc.NewClient(c.server, identity.DialOptions(credentials.NewTLS(tlsConfig))...)
 		if err != nil {
 			return report{}, fmt.Errorf("connecting to %s: %w", c.server, err)
 		}
