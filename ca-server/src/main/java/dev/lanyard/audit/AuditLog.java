@@ -30,7 +30,9 @@ public interface AuditLog {
      * runs on the calling thread while it holds the trail's head, so it must be short and only use the
      * store.
      */
-    <T, E extends Exception> T recordWith(AuditEvent event, Change<T, E> change) throws E;
+    default <T, E extends Exception> T recordWith(AuditEvent event, Change<T, E> change) throws E {
+        return recordWith(result -> event, change);
+    }
 
     /**
      * As {@link #recordWith(AuditEvent, Change)} for a change whose record says what it did: the record

@@ -1,5 +1,8 @@
 package dev.lanyard.audit;
 
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+
 /**
  * The SUCCESS record of a change not made yet, handed to the code that makes it: that code does its
  * slow part first (making a key in custody, checking a certificate), then stores its writes and this
@@ -24,9 +27,9 @@ public final class ChangeRecord {
      * Makes {@code change} and stores this record in one transaction if it changed something (returned
      * true); else rolls it back and stores nothing. Returns what {@code change} returned.
      */
-    public boolean withIfChanged(java.util.function.BooleanSupplier change) {
+    public boolean withIfChanged(BooleanSupplier change) {
         return log.recordIfChanged(changed -> event,
-                () -> change.getAsBoolean() ? java.util.Optional.of(true) : java.util.Optional.<Boolean>empty())
+                () -> change.getAsBoolean() ? Optional.of(true) : Optional.<Boolean>empty())
                 .isPresent();
     }
 

@@ -105,7 +105,7 @@ public final class FederatedRevocations {
                             "federation " + td, "", "", e.expiresAt(), td))
                     .toList();
             // What changed is stored with its record, or not at all (then the next poll tries again).
-            RevocationRepository.Imported imported = audit.recordIfChanged(result -> new AuditEvent(now, "lanyard",
+            Optional<RevocationRepository.Imported> imported = audit.recordIfChanged(result -> new AuditEvent(now, "lanyard",
                     "federation.revocations", td, AuditEvent.Outcome.SUCCESS, result.revoked() + " revoked, "
                             + result.reinstated() + " reinstated, from " + url + " (its sequence "
                             + document.sequence() + ")"), () -> {
@@ -113,7 +113,7 @@ public final class FederatedRevocations {
                                         "federation " + td);
                                 return result.revoked() + result.reinstated() == 0 ? Optional.empty()
                                         : Optional.of(result);
-                            }).orElse(new RevocationRepository.Imported(0, 0));
+                            });
             registry.catchUp();
             follow.etag = fetched.etag();
             follow.sequence = document.sequence();
@@ -121,10 +121,8 @@ public final class FederatedRevocations {
                 LOG.info("revocations of {} followed again from {}", td, url);
             }
             follow.lastError = "";
-            if (imported.revoked() + imported.reinstated() > 0) {
-                LOG.info("revocations of {}: {} new, {} lifted (its sequence {})", td, imported.revoked(),
-                        imported.reinstated(), document.sequence());
-            }
+            imported.ifPresent(changed -> LOG.info("revocations of {}: {} new, {} lifted (its sequence {})", td,
+                    changed.revoked(), changed.reinstated(), document.sequence()));
         } catch (IOException | RuntimeException e) {
             String error = e.getMessage() == null ? e.toString() : e.getMessage();
             if (error.startsWith("HTTP 404")) {

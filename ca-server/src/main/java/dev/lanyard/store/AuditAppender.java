@@ -341,7 +341,6 @@ final class AuditAppender {
         }
     }
 
-    /** What a change refused with (a checked exception), carried out of the transaction it rolls back. */
     /** Thrown inside the transaction to roll back a change that found nothing to do. */
     private static final class Unchanged extends RuntimeException {
         Unchanged() {
@@ -349,6 +348,7 @@ final class AuditAppender {
         }
     }
 
+    /** What a change refused with (a checked exception), carried out of the transaction it rolls back. */
     private static final class ChangeRefused extends RuntimeException {
         private static final long serialVersionUID = 1L;
 

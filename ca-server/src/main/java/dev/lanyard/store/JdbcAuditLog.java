@@ -47,11 +47,6 @@ public final class JdbcAuditLog implements AuditLog {
     }
 
     @Override
-    public <T, E extends Exception> T recordWith(AuditEvent event, Change<T, E> change) throws E {
-        return appender.appendWith(result -> event, change);
-    }
-
-    @Override
     public <T, E extends Exception> T recordWith(Function<T, AuditEvent> event, Change<T, E> change) throws E {
         return appender.appendWith(event, change);
     }
