@@ -105,15 +105,15 @@ public final class FederatedRevocations {
                             "federation " + td, "", "", e.expiresAt(), td))
                     .toList();
             // What changed is stored with its record, or not at all (then the next poll tries again).
-            Optional<RevocationRepository.Imported> imported = audit.recordIfChanged(result -> new AuditEvent(now, "lanyard",
-                    "federation.revocations", td, AuditEvent.Outcome.SUCCESS, result.revoked() + " revoked, "
-                            + result.reinstated() + " reinstated, from " + url + " (its sequence "
-                            + document.sequence() + ")"), () -> {
-                                RevocationRepository.Imported result = repository.importFederated(td, listed, now,
-                                        "federation " + td);
-                                return result.revoked() + result.reinstated() == 0 ? Optional.empty()
-                                        : Optional.of(result);
-                            });
+            Optional<RevocationRepository.Imported> imported = audit.recordIfChanged(
+                    result -> new AuditEvent(now, "lanyard", "federation.revocations", td, AuditEvent.Outcome.SUCCESS,
+                            result.revoked() + " revoked, " + result.reinstated() + " reinstated, from " + url
+                                    + " (its sequence " + document.sequence() + ")"),
+                    () -> {
+                        RevocationRepository.Imported result = repository.importFederated(td, listed, now,
+                                "federation " + td);
+                        return result.revoked() + result.reinstated() == 0 ? Optional.empty() : Optional.of(result);
+                    });
             registry.catchUp();
             follow.etag = fetched.etag();
             follow.sequence = document.sequence();
