@@ -69,7 +69,7 @@ public final class RequestChain implements ServerInterceptor {
 
         if (peer != null) {
             Optional<Revocation> revoked = revocations.refusalFor(peer.spiffeId(),
-                    Optional.of(peer.certificate().getSerialNumber().toString(16)));
+                    Optional.of(peer.serialHex()));
             if (revoked.isPresent()) {
                 return refuse(guarded, "revoked", Status.PERMISSION_DENIED.withDescription(
                         revoked.get().refusalMessage()));

@@ -134,7 +134,7 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
         answer(response, () -> {
             AuthenticatedPeer peer = Callers.require();
             return CertificateGrpcService.toResponse(svids.renew(peer.spiffeId(),
-                    peer.certificate().getSerialNumber().toString(16), request.getCsr().toByteArray()), authorities);
+                    peer.serialHex(), request.getCsr().toByteArray()), authorities);
         });
     }
 

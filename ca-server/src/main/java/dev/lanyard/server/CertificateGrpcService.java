@@ -59,7 +59,7 @@ public final class CertificateGrpcService extends CertificateServiceGrpc.Certifi
             metrics.certificate("renew", e.getStatus().getCode().name(), start, System.nanoTime());
             return;
         }
-        Replies.when(issuer.renewAsync(peer.spiffeId(), peer.certificate().getSerialNumber().toString(16),
+        Replies.when(issuer.renewAsync(peer.spiffeId(), peer.serialHex(),
                         request.getCsr().toByteArray(), Protos.duration(request.hasTtl(), request.getTtl())),
                 response, svid -> toResponse(svid, authorities),
                 code -> metrics.certificate("renew", code, start, System.nanoTime()));

@@ -35,7 +35,7 @@ public final class TokenGrpcService extends TokenServiceGrpc.TokenServiceImplBas
             response.onError(e);
             return;
         }
-        Replies.when(issuer.issueAsync(peer.spiffeId(), peer.certificate(), request.getAudience(),
+        Replies.when(issuer.issueAsync(peer.spiffeId(), peer.bound(), request.getAudience(),
                         request.getScopesList(), Protos.duration(request.hasTtl(), request.getTtl())),
                 response, token -> IssueTokenResponse.newBuilder()
                         .setToken(token.jwt())

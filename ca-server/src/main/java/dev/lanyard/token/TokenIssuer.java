@@ -11,7 +11,6 @@ import dev.lanyard.refusal.Refusal;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationRegistry;
 import dev.lanyard.spiffe.SpiffeId;
-import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -66,7 +65,7 @@ public final class TokenIssuer {
      * and the signature run on this thread; the future completes once the token's record and its audit
      * record are committed, or with the {@link Refusal} once that is audited.
      */
-    public CompletableFuture<MintedToken> issueAsync(SpiffeId caller, X509Certificate certificate, String audience,
+    public CompletableFuture<MintedToken> issueAsync(SpiffeId caller, BoundCertificate certificate, String audience,
             List<String> requestedScopes, Optional<Duration> ttl) {
         return issue(caller.toString(), caller, certificate, audience, requestedScopes, ttl);
     }
@@ -90,15 +89,15 @@ public final class TokenIssuer {
                 throw refused;
             }
         }
-        return Pending.await(issue(agent.toString(), workload, certificate, audience, scopes, ttl));
+        return Pending.await(issue(agent.toString(), workload, BoundCertificate.of(certificate), audience, scopes, ttl));
     }
 
-    private CompletableFuture<MintedToken> issue(String actor, SpiffeId caller, X509Certificate certificate,
+    private CompletableFuture<MintedToken> issue(String actor, SpiffeId caller, BoundCertificate certificate,
             String audience, List<String> requestedScopes, Optional<Duration> ttl) {
         String target = "audience " + audience + (actor.equals(caller.toString()) ? "" : " for " + caller);
         MintedToken token;
         Set<String> scopes = new LinkedHashSet<>(requestedScopes);
-        String serial = certificate.getSerialNumber().toString(16);
+        String serial = certificate.serialHex();
         try {
             Optional<Revocation> revoked = revocations.refusalFor(caller, Optional.of(serial));
             if (revoked.isPresent()) {
@@ -155,11 +154,11 @@ public final class TokenIssuer {
         }
     }
 
-    private MintedToken mint(SpiffeId caller, X509Certificate certificate, String audience, Set<String> scopes,
+    private MintedToken mint(SpiffeId caller, BoundCertificate certificate, String audience, Set<String> scopes,
             Optional<Duration> ttl, Optional<GrantsPolicy.External> external) throws Refusal {
         try {
-            TokenRequest request = new TokenRequest(caller, audience, scopes, ttl,
-                    CertificateThumbprint.x5tS256(certificate.getEncoded()), certificate.getNotAfter().toInstant());
+            TokenRequest request = new TokenRequest(caller, audience, scopes, ttl, certificate.x5tS256(),
+                    certificate.notAfter());
             if (external.isPresent()) {
                 return minter.mintExternal(request, externalSigners.apply(external.get().algorithm()),
                         external.get().maxTtl());
@@ -167,8 +166,6 @@ public final class TokenIssuer {
             return minter.mint(request);
         } catch (IllegalArgumentException e) {
             throw Refusal.invalid(e.getMessage());
-        } catch (CertificateEncodingException e) {
-            throw new IllegalStateException("the caller's certificate cannot be encoded", e);
         }
     }
 }
