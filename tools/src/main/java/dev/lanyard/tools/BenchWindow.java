@@ -13,13 +13,14 @@ import java.util.Optional;
 /**
  * What a benchmark's timed window cost besides time: the server's CPU (process_cpu_seconds_total
  * on its /metrics, read before and after), this load generator's own CPU, the store's bytes on
- * disk (lanyard_store_bytes) and the server's resident memory.
+ * disk (lanyard_store_bytes) and the server's resident memory; and how busy this machine was, and
+ * how much of its time the hypervisor took ({@link HostCpu}).
  */
 final class BenchWindow {
 
     /** One reading; a server figure is NaN or -1 when /metrics could not be read. */
     record Sample(double serverCpuSeconds, long storeBytes, long serverResidentBytes, long loaderCpuNanos,
-            double commits, double syncs, Optional<String> problem) {
+            double commits, double syncs, Optional<String> problem, Optional<HostCpu> host) {
     }
 
     private final Optional<URI> metrics;
@@ -38,27 +39,33 @@ final class BenchWindow {
 
     Sample sample() {
         long loader = loaderCpuNanos();
+        Optional<HostCpu> host = HostCpu.read();
         if (metrics.isEmpty()) {
-            return new Sample(Double.NaN, -1, -1, loader, Double.NaN, Double.NaN, Optional.of("no --metrics URL"));
+            return unread(loader, host, "no --metrics URL");
         }
         try {
             HttpResponse<String> response = http.send(HttpRequest.newBuilder(metrics.get())
                     .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != 200) {
-                return new Sample(Double.NaN, -1, -1, loader, Double.NaN, Double.NaN,
-                        Optional.of(metrics.get() + " answered HTTP " + response.statusCode()));
+                return unread(loader, host, metrics.get() + " answered HTTP " + response.statusCode());
             }
             String body = response.body();
             return new Sample(value(body, "process_cpu_seconds_total"), (long) value(body, "lanyard_store_bytes"),
-                    (long) value(body, "process_resident_memory_bytes"), loader, value(body, "lanyard_store_commits_total"),
-                    value(body, "lanyard_store_syncs_total"), Optional.empty());
+                    (long) value(body, "process_resident_memory_bytes"), loader,
+                    value(body, "lanyard_store_commits_total"), value(body, "lanyard_store_syncs_total"),
+                    Optional.empty(), host);
         } catch (IOException e) {
-            return new Sample(Double.NaN, -1, -1, loader, Double.NaN, Double.NaN, Optional.of("cannot read "
-                    + metrics.get() + ": " + e + " (pass --metrics http://HOST:HTTP-PORT/metrics)"));
+            return unread(loader, host, "cannot read " + metrics.get() + ": " + e
+                    + " (pass --metrics http://HOST:HTTP-PORT/metrics)");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new Sample(Double.NaN, -1, -1, loader, Double.NaN, Double.NaN, Optional.of("interrupted"));
+            return unread(loader, host, "interrupted");
         }
+    }
+
+    /** A sample without the server's figures, saying why. */
+    private static Sample unread(long loaderCpuNanos, Optional<HostCpu> host, String problem) {
+        return new Sample(Double.NaN, -1, -1, loaderCpuNanos, Double.NaN, Double.NaN, Optional.of(problem), host);
     }
 
     /** The value of an unlabelled sample in the Prometheus text format; NaN if absent. */
@@ -102,6 +109,9 @@ final class BenchWindow {
                     }
                 });
         out.printf("  load generator CPU %.3f ms per %s%s%n", loaderMs, unit, loader);
+        if (before.host().isPresent() && after.host().isPresent()) {
+            out.printf("  this machine: %s (/proc/stat)%n", after.host().get().since(before.host().get()));
+        }
         out.flush();
     }
 

@@ -212,7 +212,8 @@ class LanyardCliTest {
                 .contains("p50", "p99", "after 1s warm-up")
                 .containsPattern("server CPU [0-9.]+ ms per certificate; server resident memory [0-9,]+ MB")
                 .containsPattern("store on disk [0-9,]+ → [0-9,]+ bytes \\(-?[0-9,]+ bytes per certificate\\)")
-                .containsPattern("load generator CPU [0-9.]+ ms per certificate");
+                .containsPattern("load generator CPU [0-9.]+ ms per certificate")
+                .containsPattern("this machine: [0-9]+ % of CPU time busy, [0-9.]+ % stolen by the hypervisor");
     }
 
     @Test
