@@ -43,50 +43,34 @@ final class BenchCommand {
         CommandSpec spec;
         @Mixin
         AdminOptions admin;
-        @Option(names = "--concurrency", defaultValue = "4", description = "parallel channels (default: ${DEFAULT-VALUE})")
-        int concurrency;
-        @Option(names = "--duration", defaultValue = "20s", converter = DurationConverter.class,
-                description = "how long to measure (default: ${DEFAULT-VALUE})")
-        Duration duration;
+        @Mixin
+        LoadOptions load;
         @Option(names = "--in-process", description = "measure the crypto limit in this process instead (no server)")
         boolean inProcess;
         @Option(names = "--csrs", defaultValue = "1000",
                 description = "distinct keys and CSRs made before the window, used in turn (default: ${DEFAULT-VALUE})")
         int csrCount;
-        @Option(names = "--warmup", defaultValue = "30s", converter = DurationConverter.class,
-                description = "load before the timed window, not measured (default: ${DEFAULT-VALUE})")
-        Duration warmup;
-        @Option(names = "--metrics", description = "the server's /metrics URL, read before and after the window for"
-                + " its CPU, memory and store size (default: http://HOST:8080/metrics for --server HOST:PORT)")
-        java.net.URI metrics;
-        @Option(names = "--loader", defaultValue = "go", description = "go: the Go load generator"
-                + " (clients/go/cmd/lanyard-loadgen), light on CPU; java: a loop in this JVM (default: ${DEFAULT-VALUE})")
-        Loader loader;
-        @Option(names = "--loader-binary", description = "the Go load generator (default: $LANYARD_LOADGEN, else"
-                + " clients/go/target/lanyard-loadgen under the current directory or its parents)")
-        java.nio.file.Path loaderBinary;
 
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            if (concurrency < 1 || duration.isNegative() || duration.isZero() || csrCount < 1 || warmup.isNegative()) {
-                throw new IllegalArgumentException("--concurrency, --duration and --csrs must be positive,"
-                        + " --warmup not negative");
+            load.check();
+            if (csrCount < 1) {
+                throw new IllegalArgumentException("--csrs must be positive");
             }
             if (inProcess) {
                 CryptoProviders crypto = CryptoProviders.select();
-                IssuanceBenchmark.Result r = IssuanceBenchmark.run(crypto, concurrency, duration);
+                IssuanceBenchmark.Result r = IssuanceBenchmark.run(crypto, load.concurrency, load.duration);
                 print(out, "in-process issuance (parse CSR, check signature, build and sign leaf)", "certificates",
-                        duration, r, crypto.description());
+                        load.duration, r, crypto.description());
                 return 0;
             }
-            String what = "mTLS renewals against " + admin.server + ", concurrency " + concurrency + ", after "
-                    + dev.lanyard.server.Durations.format(warmup) + " warm-up";
-            if (loader == Loader.go) {
-                GoLoader go = locate(loaderBinary);
+            String what = "mTLS renewals against " + admin.server + ", concurrency " + load.concurrency + ", after "
+                    + dev.lanyard.server.Durations.format(load.warmup) + " warm-up";
+            if (load.loader == Loader.go) {
+                GoLoader go = locate(load.loaderBinary);
                 runGo(out, go, admin.server, bootstrapBenchIdentity(), List.of("-kind", "issue", "-csrs",
-                        Integer.toString(csrCount)), concurrency, warmup, duration, metricsUrl(metrics, admin), what,
-                        "certificates", "certificate");
+                        Integer.toString(csrCount)), load, load.metricsUrl(admin), what, "certificates", "certificate");
                 return 0;
             }
             Credential workload = bootstrapBenchIdentity();
@@ -98,23 +82,22 @@ final class BenchCommand {
             List<ManagedChannel> channels = new ArrayList<>();
             try {
                 List<CertificateServiceGrpc.CertificateServiceBlockingStub> stubs = new ArrayList<>();
-                for (int i = 0; i < concurrency; i++) {
+                for (int i = 0; i < load.concurrency; i++) {
                     ManagedChannel channel = Channels.open(admin.server, workload.bundle(), workload);
                     channels.add(channel);
                     var stub = CertificateServiceGrpc.newBlockingStub(channel);
                     stub.withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, 0)); // warm the connection
                     stubs.add(stub);
                 }
-                int[] next = new int[concurrency];
-                for (int w = 0; w < concurrency; w++) {
-                    next[w] = w * (csrs.size() / concurrency); // each channel starts at its own part of the pool
+                int[] next = new int[load.concurrency];
+                for (int w = 0; w < load.concurrency; w++) {
+                    next[w] = w * (csrs.size() / load.concurrency); // each channel starts at its own part of the pool
                 }
                 java.util.function.IntConsumer renew = worker -> stubs.get(worker)
                         .withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[worker]++));
-                Measured window = measure(new BenchWindow(Optional.of(metricsUrl(metrics, admin))), concurrency, warmup,
-                        duration, renew, "certificate");
-                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), duration);
-                print(out, what, "certificates", duration, result, null);
+                Measured window = measure(load, load.metricsUrl(admin), renew, "certificate");
+                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), load.duration);
+                print(out, what, "certificates", load.duration, result, null);
                 BenchWindow.print(out, window.before(), window.after(), result.issued(), "certificate");
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);
@@ -141,11 +124,10 @@ final class BenchCommand {
 
     /** Runs the Go load generator, reading the server's /metrics around its timed window; prints the report. */
     static void runGo(PrintWriter out, GoLoader go, String server, Credential workload, List<String> kindArgs,
-            int concurrency, Duration warmup, Duration duration, java.net.URI metrics, String what, String units,
-            String unit) throws Exception {
+            LoadOptions load, java.net.URI metrics, String what, String units, String unit) throws Exception {
         BenchWindow window = new BenchWindow(Optional.of(metrics));
         BenchWindow.Sample[] samples = new BenchWindow.Sample[2];
-        GoLoader.Result r = go.run(server, workload, kindArgs, concurrency, warmup, duration, new GoLoader.Window() {
+        GoLoader.Window sampling = new GoLoader.Window() {
             @Override
             public void started() {
                 samples[0] = window.sample();
@@ -155,7 +137,9 @@ final class BenchCommand {
             public void ended() {
                 samples[1] = window.sample();
             }
-        });
+        };
+        Duration duration = load.duration;
+        GoLoader.Result r = go.run(server, workload, kindArgs, load.concurrency, load.warmup, duration, sampling);
         if (r.errors().containsKey("RESOURCE_EXHAUSTED")) {
             throw rateLimited(unit);
         }
@@ -174,10 +158,6 @@ final class BenchCommand {
         return new IllegalStateException("the server's per-identity rate limit stopped the bench;"
                 + " run it against a server with a higher limits.identity-per-second and limits.identity-burst"
                 + (unit.equals("token") ? ", and token.rate-per-second and token.burst" : ""));
-    }
-
-    static java.net.URI metricsUrl(java.net.URI metrics, AdminOptions admin) {
-        return metrics != null ? metrics : BenchWindow.defaultMetrics(admin.server);
     }
 
     /** Registers spiffe://<td>/bench/load (once; /lanyard/* is reserved) and bootstraps it with a join token. */
@@ -226,14 +206,15 @@ final class BenchCommand {
      * The Java loader's warm-up, then its timed window between two samples of the server's metrics. A
      * refusal by the per-identity rate limit ends it with the settings that raise the limit.
      */
-    static Measured measure(BenchWindow window, int concurrency, Duration warmup, Duration duration,
-            java.util.function.IntConsumer call, String unit) throws Exception {
+    static Measured measure(LoadOptions load, java.net.URI metrics, java.util.function.IntConsumer call, String unit)
+            throws Exception {
+        BenchWindow window = new BenchWindow(Optional.of(metrics));
         try {
-            if (!warmup.isZero()) {
-                closedLoop(concurrency, warmup, call);
+            if (!load.warmup.isZero()) {
+                closedLoop(load.concurrency, load.warmup, call);
             }
             BenchWindow.Sample before = window.sample();
-            List<long[]> latencies = closedLoop(concurrency, duration, call);
+            List<long[]> latencies = closedLoop(load.concurrency, load.duration, call);
             return new Measured(before, latencies, window.sample());
         } catch (java.util.concurrent.ExecutionException e) {
             if (e.getCause() instanceof StatusRuntimeException s
@@ -294,11 +275,8 @@ final class BenchCommand {
         CommandSpec spec;
         @Mixin
         AdminOptions admin;
-        @Option(names = "--concurrency", defaultValue = "4", description = "parallel channels (default: ${DEFAULT-VALUE})")
-        int concurrency;
-        @Option(names = "--duration", defaultValue = "20s", converter = DurationConverter.class,
-                description = "how long to measure (default: ${DEFAULT-VALUE})")
-        Duration duration;
+        @Mixin
+        LoadOptions load;
         @Option(names = "--in", description = "the calling workload's credential (default: bootstrap the bench identity)")
         java.nio.file.Path in;
         @Option(names = "--audience", defaultValue = "payments", description = "(default: ${DEFAULT-VALUE})")
@@ -307,29 +285,18 @@ final class BenchCommand {
         List<String> scopes;
         @Option(names = "--in-process", description = "measure raw ES256 signatures with the active provider instead")
         boolean inProcess;
-        @Option(names = "--warmup", defaultValue = "30s", converter = DurationConverter.class,
-                description = "load before the timed window, not measured (default: ${DEFAULT-VALUE})")
-        Duration warmup;
-        @Option(names = "--metrics", description = "the server's /metrics URL, read before and after the window for"
-                + " its CPU, memory and store size (default: http://HOST:8080/metrics for --server HOST:PORT)")
-        java.net.URI metrics;
-        @Option(names = "--loader", defaultValue = "go", description = "go: the Go load generator"
-                + " (clients/go/cmd/lanyard-loadgen), light on CPU; java: a loop in this JVM (default: ${DEFAULT-VALUE})")
-        Loader loader;
-        @Option(names = "--loader-binary", description = "the Go load generator (default: $LANYARD_LOADGEN, else"
-                + " clients/go/target/lanyard-loadgen under the current directory or its parents)")
-        java.nio.file.Path loaderBinary;
 
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
+            load.check();
             if (inProcess) {
                 CryptoProviders crypto = CryptoProviders.select();
                 java.security.KeyPairGenerator generator = crypto.keyPairGenerator("EC");
                 generator.initialize(new java.security.spec.ECGenParameterSpec("secp256r1"));
                 java.security.PrivateKey key = generator.generateKeyPair().getPrivate();
                 byte[] message = new byte[300];
-                List<long[]> latencies = closedLoop(concurrency, duration, worker -> {
+                List<long[]> latencies = closedLoop(load.concurrency, load.duration, worker -> {
                     try {
                         java.security.Signature signature = crypto.signature("SHA256withECDSA");
                         signature.initSign(key);
@@ -339,21 +306,20 @@ final class BenchCommand {
                         throw new IllegalStateException(e);
                     }
                 });
-                print(out, "raw ES256 signatures, " + concurrency + " threads", "signatures", duration,
-                        IssuanceBenchmark.summarize(latencies, duration), crypto.description());
+                print(out, "raw ES256 signatures, " + load.concurrency + " threads", "signatures", load.duration,
+                        IssuanceBenchmark.summarize(latencies, load.duration), crypto.description());
                 return 0;
             }
-            GoLoader go = loader == Loader.go ? locate(loaderBinary) : null;
+            GoLoader go = load.loader == Loader.go ? locate(load.loaderBinary) : null;
             Credential workload = in != null
                     ? new dev.lanyard.credential.CredentialDirectory(in).read(CryptoProviders.bouncyCastleOnly())
                     : bootstrapBenchIdentity(admin);
-            String what = "IssueToken over mTLS against " + admin.server + ", concurrency " + concurrency + ", after "
-                    + dev.lanyard.server.Durations.format(warmup) + " warm-up";
+            String what = "IssueToken over mTLS against " + admin.server + ", concurrency " + load.concurrency
+                    + ", after " + dev.lanyard.server.Durations.format(load.warmup) + " warm-up";
             if (go != null) {
                 List<String> args = new ArrayList<>(List.of("-kind", "token", "-audience", audience));
                 scopes.forEach(scope -> args.addAll(List.of("-scope", scope)));
-                runGo(out, go, admin.server, workload, args, concurrency, warmup, duration, metricsUrl(metrics, admin),
-                        what, "tokens", "token");
+                runGo(out, go, admin.server, workload, args, load, load.metricsUrl(admin), what, "tokens", "token");
                 return 0;
             }
             dev.lanyard.v1.IssueTokenRequest request = dev.lanyard.v1.IssueTokenRequest.newBuilder()
@@ -361,7 +327,7 @@ final class BenchCommand {
             List<ManagedChannel> channels = new ArrayList<>();
             try {
                 List<dev.lanyard.v1.TokenServiceGrpc.TokenServiceBlockingStub> stubs = new ArrayList<>();
-                for (int i = 0; i < concurrency; i++) {
+                for (int i = 0; i < load.concurrency; i++) {
                     ManagedChannel channel = Channels.open(admin.server, workload.bundle(), workload);
                     channels.add(channel);
                     var stub = dev.lanyard.v1.TokenServiceGrpc.newBlockingStub(channel);
@@ -370,10 +336,9 @@ final class BenchCommand {
                 }
                 java.util.function.IntConsumer issue =
                         worker -> stubs.get(worker).withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request);
-                Measured window = measure(new BenchWindow(Optional.of(metricsUrl(metrics, admin))), concurrency, warmup,
-                        duration, issue, "token");
-                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), duration);
-                print(out, what, "tokens", duration, result, null);
+                Measured window = measure(load, load.metricsUrl(admin), issue, "token");
+                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), load.duration);
+                print(out, what, "tokens", load.duration, result, null);
                 BenchWindow.print(out, window.before(), window.after(), result.issued(), "token");
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);

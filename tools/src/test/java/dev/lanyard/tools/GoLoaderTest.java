@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -59,5 +60,22 @@ class GoLoaderTest {
                 "--server", "localhost:1", "--data", dir.toString());
         assertThat(run.exit()).isNotZero();
         assertThat(run.err()).contains("the Go load generator is missing", "--loader java");
+    }
+
+    @Test
+    void aLoadThatCannotRunIsRefusedBeforeTouchingTheServerByBothBenches() {
+        for (String kind : List.of("issue", "token")) {
+            for (List<String> bad : List.of(List.of("--concurrency", "0"), List.of("--duration", "0s"),
+                    List.of("--warmup", "PT-1S"))) {
+                List<String> args = new java.util.ArrayList<>(List.of("bench", kind, "--server", "localhost:1",
+                        "--data", dir.toString()));
+                args.addAll(bad);
+                CliRun run = CliRun.run(args.toArray(String[]::new));
+                assertThat(run.exit()).as(String.join(" ", args)).isNotZero();
+                assertThat(run.err()).as(String.join(" ", args))
+                        .contains("--concurrency and --duration must be positive, --warmup not negative")
+                        .doesNotContain("localhost:1");
+            }
+        }
     }
 }
