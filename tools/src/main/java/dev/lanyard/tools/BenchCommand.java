@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -50,6 +51,10 @@ final class BenchCommand {
         @Option(names = "--csrs", defaultValue = "1000",
                 description = "distinct keys and CSRs made before the window, used in turn (default: ${DEFAULT-VALUE})")
         int csrCount;
+        @Option(names = "--compare-in-process", converter = DurationConverter.class, description = "after the window,"
+                + " measure the in-process issuance for this long in this process and print the server's CPU per"
+                + " renewal as a multiple of its CPU per certificate (run the bench on the server's machine)")
+        Duration compareInProcess;
 
         @Override
         public Integer call() throws Exception {
@@ -57,6 +62,9 @@ final class BenchCommand {
             load.check();
             if (csrCount < 1) {
                 throw new IllegalArgumentException("--csrs must be positive");
+            }
+            if (compareInProcess != null && (compareInProcess.isNegative() || compareInProcess.isZero())) {
+                throw new IllegalArgumentException("--compare-in-process must be positive");
             }
             if (inProcess) {
                 CryptoProviders crypto = CryptoProviders.select();
@@ -69,8 +77,10 @@ final class BenchCommand {
                     + dev.lanyard.server.Durations.format(load.warmup) + " warm-up";
             if (load.loader == Loader.go) {
                 GoLoader go = locate(load.loaderBinary);
-                runGo(out, go, admin.server, bootstrapBenchIdentity(), List.of("-kind", "issue", "-csrs",
-                        Integer.toString(csrCount)), load, load.metricsUrl(admin), what, "certificates", "certificate");
+                OptionalDouble serverMs = runGo(out, go, admin.server, bootstrapBenchIdentity(), List.of("-kind",
+                        "issue", "-csrs", Integer.toString(csrCount)), load, load.metricsUrl(admin), what,
+                        "certificates", "certificate");
+                compare(out, serverMs);
                 return 0;
             }
             Credential workload = bootstrapBenchIdentity();
@@ -99,10 +109,38 @@ final class BenchCommand {
                 IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), load.duration);
                 print(out, what, "certificates", load.duration, result, null);
                 BenchWindow.print(out, window.before(), window.after(), result.issued(), "certificate");
+                compare(out, BenchWindow.serverCpuMs(window.before(), window.after(), result.issued()));
             } finally {
                 channels.forEach(ManagedChannel::shutdownNow);
             }
             return 0;
+        }
+
+        /**
+         * With --compare-in-process: the in-process issuance's CPU per certificate on this machine right
+         * after the window (the host's speed drifts over minutes), and the server's as a multiple of it.
+         */
+        private void compare(PrintWriter out, OptionalDouble serverMs) {
+            if (compareInProcess == null) {
+                return;
+            }
+            CryptoProviders crypto = CryptoProviders.select();
+            int threads = Runtime.getRuntime().availableProcessors();
+            try {
+                // Compiled first, as the server's issuance is after its warm-up.
+                IssuanceBenchmark.run(crypto, threads, compareInProcess.compareTo(Duration.ofSeconds(5)) < 0
+                        ? compareInProcess : Duration.ofSeconds(5));
+                long cpuBefore = BenchWindow.processCpuNanos();
+                IssuanceBenchmark.Result r = IssuanceBenchmark.run(crypto, threads, compareInProcess);
+                double inProcessMs = (BenchWindow.processCpuNanos() - cpuBefore) / 1e6 / Math.max(1, r.issued());
+                out.printf("  in-process issuance right after, in this process: %.3f ms of CPU per certificate"
+                        + " (%,.0f/s on %d threads)%s%n", inProcessMs, r.perSecond(), threads, serverMs.isPresent()
+                                ? String.format("; the server's CPU per renewal is %.1f× that", serverMs.getAsDouble()
+                                        / inProcessMs) : "");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            out.flush();
         }
 
         private static RenewCertificateRequest request(List<byte[]> csrs, int i) {
@@ -123,7 +161,8 @@ final class BenchCommand {
     }
 
     /** Runs the Go load generator, reading the server's /metrics around its timed window; prints the report. */
-    static void runGo(PrintWriter out, GoLoader go, String server, Credential workload, List<String> kindArgs,
+    /** @return the server's CPU per operation in the window, in ms, when /metrics told it */
+    static OptionalDouble runGo(PrintWriter out, GoLoader go, String server, Credential workload, List<String> kindArgs,
             LoadOptions load, java.net.URI metrics, String what, String units, String unit) throws Exception {
         BenchWindow window = new BenchWindow(Optional.of(metrics));
         BenchWindow.Sample[] samples = new BenchWindow.Sample[2];
@@ -151,6 +190,7 @@ final class BenchCommand {
         }
         BenchWindow.print(out, samples[0], samples[1], Math.max(1, r.operations()), unit,
                 Math.round(r.cpuSeconds() * 1e9), " (Go load generator " + go.binary().getFileName() + ")");
+        return BenchWindow.serverCpuMs(samples[0], samples[1], r.operations());
     }
 
     /** What stopped a bench that ran into a rate limit, with the settings that raise it ({@code unit}: certificate or token). */

@@ -9,6 +9,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalDouble;
 
 /**
  * What a benchmark's timed window cost besides time: the server's CPU (process_cpu_seconds_total
@@ -38,7 +39,7 @@ final class BenchWindow {
     }
 
     Sample sample() {
-        long loader = loaderCpuNanos();
+        long loader = processCpuNanos();
         Optional<HostCpu> host = HostCpu.read();
         if (metrics.isEmpty()) {
             return unread(loader, host, "no --metrics URL");
@@ -93,7 +94,7 @@ final class BenchWindow {
                         out.println("  server CPU: not measured (the server's /metrics has no process_cpu_seconds_total)");
                         return;
                     }
-                    double serverMs = (after.serverCpuSeconds() - before.serverCpuSeconds()) * 1e3 / operations;
+                    double serverMs = serverCpuMs(before, after, operations).orElseThrow();
                     out.printf("  server CPU %.3f ms per %s; server resident memory %,d MB%n", serverMs, unit,
                             after.serverResidentBytes() >> 20);
                     double commits = after.commits() - before.commits();
@@ -115,7 +116,17 @@ final class BenchWindow {
         out.flush();
     }
 
-    private static long loaderCpuNanos() {
+    /** The server's CPU per operation in the window, in ms; empty when /metrics could not tell. */
+    static OptionalDouble serverCpuMs(Sample before, Sample after, long operations) {
+        if (before.problem().isPresent() || after.problem().isPresent() || Double.isNaN(after.serverCpuSeconds())
+                || operations <= 0) {
+            return OptionalDouble.empty();
+        }
+        return OptionalDouble.of((after.serverCpuSeconds() - before.serverCpuSeconds()) * 1e3 / operations);
+    }
+
+    /** This process's CPU time so far (the Java loader's, or the in-process comparison's). */
+    static long processCpuNanos() {
         if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
             return os.getProcessCpuTime();
         }

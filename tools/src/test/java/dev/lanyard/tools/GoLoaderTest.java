@@ -77,5 +77,9 @@ class GoLoaderTest {
                         .doesNotContain("localhost:1");
             }
         }
+        CliRun run = CliRun.run("bench", "issue", "--server", "localhost:1", "--data", dir.toString(),
+                "--compare-in-process", "0s");
+        assertThat(run.exit()).isNotZero();
+        assertThat(run.err()).contains("--compare-in-process must be positive").doesNotContain("localhost:1");
     }
 }

@@ -206,14 +206,16 @@ class LanyardCliTest {
         // Renewals outrun the dev server's limit (500/s, burst 1,000) too, within the window: raised.
         restartWith(java.util.Map.of("limits.identity-per-second", "1000000", "limits.identity-burst", "1000000"));
         Run bench = admin("bench", "issue", "--loader", "java", "--concurrency", "2", "--duration", "2s", "--warmup", "1s", "--csrs", "8",
-                "--metrics", "http://localhost:" + lanyard.server().httpPort() + "/metrics");
+                "--metrics", "http://localhost:" + lanyard.server().httpPort() + "/metrics", "--compare-in-process", "1s");
         assertThat(bench.exit()).as(bench.err()).isZero();
         assertThat(bench.out()).containsPattern("[1-9][0-9,]* certificates in 2s = [0-9,]+ certificates/s")
                 .contains("p50", "p99", "after 1s warm-up")
                 .containsPattern("server CPU [0-9.]+ ms per certificate; server resident memory [0-9,]+ MB")
                 .containsPattern("store on disk [0-9,]+ → [0-9,]+ bytes \\(-?[0-9,]+ bytes per certificate\\)")
                 .containsPattern("load generator CPU [0-9.]+ ms per certificate")
-                .containsPattern("this machine: [0-9]+ % of CPU time busy, [0-9.]+ % stolen by the hypervisor");
+                .containsPattern("this machine: [0-9]+ % of CPU time busy, [0-9.]+ % stolen by the hypervisor")
+                .containsPattern("in-process issuance right after, in this process: [0-9.]+ ms of CPU per certificate"
+                        + " \\([0-9,]+/s on [0-9]+ threads\\); the server's CPU per renewal is [0-9.]+× that");
     }
 
     @Test
