@@ -120,26 +120,22 @@ final class BenchCommand {
          * With --compare-in-process: the in-process issuance's CPU per certificate on this machine right
          * after the window (the host's speed drifts over minutes), and the server's as a multiple of it.
          */
-        private void compare(PrintWriter out, OptionalDouble serverMs) {
+        private void compare(PrintWriter out, OptionalDouble serverMs) throws InterruptedException {
             if (compareInProcess == null) {
                 return;
             }
             CryptoProviders crypto = CryptoProviders.select();
             int threads = Runtime.getRuntime().availableProcessors();
-            try {
-                // Compiled first, as the server's issuance is after its warm-up.
-                IssuanceBenchmark.run(crypto, threads, compareInProcess.compareTo(Duration.ofSeconds(5)) < 0
-                        ? compareInProcess : Duration.ofSeconds(5));
-                long cpuBefore = BenchWindow.processCpuNanos();
-                IssuanceBenchmark.Result r = IssuanceBenchmark.run(crypto, threads, compareInProcess);
-                double inProcessMs = (BenchWindow.processCpuNanos() - cpuBefore) / 1e6 / Math.max(1, r.issued());
-                out.printf("  in-process issuance right after, in this process: %.3f ms of CPU per certificate"
-                        + " (%,.0f/s on %d threads)%s%n", inProcessMs, r.perSecond(), threads, serverMs.isPresent()
-                                ? String.format("; the server's CPU per renewal is %.1f× that", serverMs.getAsDouble()
-                                        / inProcessMs) : "");
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            Duration warmUp = compareInProcess.compareTo(Duration.ofSeconds(5)) < 0 ? compareInProcess
+                    : Duration.ofSeconds(5);
+            IssuanceBenchmark.run(crypto, threads, warmUp); // compiled first, as the server's issuance is
+            long cpuBefore = BenchWindow.processCpuNanos();
+            IssuanceBenchmark.Result r = IssuanceBenchmark.run(crypto, threads, compareInProcess);
+            double inProcessMs = (BenchWindow.processCpuNanos() - cpuBefore) / 1e6 / Math.max(1, r.issued());
+            String ratio = serverMs.isEmpty() ? ""
+                    : String.format("; the server's CPU per renewal is %.1f× that", serverMs.getAsDouble() / inProcessMs);
+            out.printf("  in-process issuance right after, in this process: %.3f ms of CPU per certificate"
+                    + " (%,.0f/s on %d threads)%s%n", inProcessMs, r.perSecond(), threads, ratio);
             out.flush();
         }
 
@@ -160,8 +156,11 @@ final class BenchCommand {
                 java.nio.file.Path.of(""));
     }
 
-    /** Runs the Go load generator, reading the server's /metrics around its timed window; prints the report. */
-    /** @return the server's CPU per operation in the window, in ms, when /metrics told it */
+    /**
+     * Runs the Go load generator, reading the server's /metrics around its timed window; prints the report.
+     *
+     * @return the server's CPU per operation in the window, in ms, when /metrics told it
+     */
     static OptionalDouble runGo(PrintWriter out, GoLoader go, String server, Credential workload, List<String> kindArgs,
             LoadOptions load, java.net.URI metrics, String what, String units, String unit) throws Exception {
         BenchWindow window = new BenchWindow(Optional.of(metrics));
