@@ -93,7 +93,24 @@ func (s *Server) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerSt
 	if err != nil {
 		return err
 	}
-	var last *workload.X509SVIDResponse
+	return follow(stream.Context(), s, selectors, func(st *cache.State, svids []*cache.SVID) (*workload.X509SVIDResponse, error) {
+		resp := &workload.X509SVIDResponse{FederatedBundles: federatedX509(st, svids)}
+		bundle := concat(st.Roots)
+		for _, svid := range svids {
+			resp.Svids = append(resp.Svids, &workload.X509SVID{SpiffeId: svid.ID.String(), X509Svid: concat(svid.Chain),
+				X509SvidKey: svid.KeyPKCS8, Bundle: bundle})
+		}
+		return resp, nil
+	}, sameX509, stream.Send)
+}
+
+// follow sends what build makes of the caller's identities now, and again after every change of
+// the agent's state that alters it, until the stream ends. A caller with no identity (also one whose
+// last identity went away) is answered PermissionDenied.
+func follow[T any](ctx context.Context, s *Server, selectors []string, build func(*cache.State, []*cache.SVID) (T, error),
+	same func(a, b T) bool, send func(T) error) error {
+	var last T
+	sent := false
 	for {
 		changed := s.source.Changed()
 		st := s.source.State()
@@ -101,24 +118,27 @@ func (s *Server) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerSt
 		if len(svids) == 0 {
 			return errNoIdentity
 		}
-		resp := &workload.X509SVIDResponse{FederatedBundles: federatedX509(st, svids)}
-		bundle := concat(st.Roots)
-		for _, svid := range svids {
-			resp.Svids = append(resp.Svids, &workload.X509SVID{SpiffeId: svid.ID.String(), X509Svid: concat(svid.Chain),
-				X509SvidKey: svid.KeyPKCS8, Bundle: bundle})
+		current, err := build(st, svids)
+		if err != nil {
+			return err
 		}
-		if last == nil || !sameX509(last, resp) {
-			if err := stream.Send(resp); err != nil {
+		if !sent || !same(last, current) {
+			if err := send(current); err != nil {
 				return err
 			}
-			last = resp
+			last, sent = current, true
 		}
 		select {
 		case <-changed:
-		case <-stream.Context().Done():
+		case <-ctx.Done():
 			return nil
 		}
 	}
+}
+
+// sameBundles tells whether two sets of bundles, by trust domain, hold the same bytes.
+func sameBundles(a, b map[string][]byte) bool {
+	return maps.EqualFunc(a, b, slices.Equal)
 }
 
 // FetchX509Bundles streams the trust domain's X.509 roots, and those of the federated trust domains
@@ -128,28 +148,13 @@ func (s *Server) FetchX509Bundles(_ *workload.X509BundlesRequest, stream grpc.Se
 	if err != nil {
 		return err
 	}
-	var last map[string][]byte
-	for {
-		changed := s.source.Changed()
-		st := s.source.State()
-		svids := s.identities(st, selectors)
-		if len(svids) == 0 {
-			return errNoIdentity
-		}
+	return follow(stream.Context(), s, selectors, func(st *cache.State, svids []*cache.SVID) (map[string][]byte, error) {
 		bundles := federatedX509(st, svids)
 		bundles[st.TrustDomain.IDString()] = concat(st.Roots)
-		if last == nil || !maps.EqualFunc(last, bundles, slices.Equal) {
-			if err := stream.Send(&workload.X509BundlesResponse{Bundles: bundles}); err != nil {
-				return err
-			}
-			last = bundles
-		}
-		select {
-		case <-changed:
-		case <-stream.Context().Done():
-			return nil
-		}
-	}
+		return bundles, nil
+	}, sameBundles, func(bundles map[string][]byte) error {
+		return stream.Send(&workload.X509BundlesResponse{Bundles: bundles})
+	})
 }
 
 // FetchJWTSVID mints JWT-SVIDs (Lanyard tokens bound to the workload's current X.509-SVID) for one audience.
@@ -187,34 +192,19 @@ func (s *Server) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.Serv
 	if err != nil {
 		return err
 	}
-	var last map[string][]byte
-	for {
-		changed := s.source.Changed()
-		st := s.source.State()
-		svids := s.identities(st, selectors)
-		if len(svids) == 0 {
-			return errNoIdentity
-		}
+	return follow(stream.Context(), s, selectors, func(st *cache.State, svids []*cache.SVID) (map[string][]byte, error) {
 		bundles := map[string][]byte{}
 		for _, b := range jwtBundles(st, svids).Bundles() {
 			jwks, err := b.Marshal()
 			if err != nil {
-				return status.Error(codes.Internal, "the JWT bundle of "+b.TrustDomain().Name()+" cannot be encoded")
+				return nil, status.Error(codes.Internal, "the JWT bundle of "+b.TrustDomain().Name()+" cannot be encoded")
 			}
 			bundles[b.TrustDomain().IDString()] = jwks
 		}
-		if last == nil || !maps.EqualFunc(last, bundles, slices.Equal) {
-			if err := stream.Send(&workload.JWTBundlesResponse{Bundles: bundles}); err != nil {
-				return err
-			}
-			last = bundles
-		}
-		select {
-		case <-changed:
-		case <-stream.Context().Done():
-			return nil
-		}
-	}
+		return bundles, nil
+	}, sameBundles, func(bundles map[string][]byte) error {
+		return stream.Send(&workload.JWTBundlesResponse{Bundles: bundles})
+	})
 }
 
 // ValidateJWTSVID checks a token's signature, time and audience against the JWT bundle.
