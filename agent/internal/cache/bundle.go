@@ -15,21 +15,12 @@ import (
 
 // watchBundle follows TrustBundleService.WatchTrustBundle: X.509 roots and JWT keys, on every change.
 func (m *Manager) watchBundle(ctx context.Context) {
-	failures := 0
-	for ctx.Err() == nil {
-		err := m.followBundle(ctx, &failures)
-		if ctx.Err() != nil {
-			return
-		}
+	retry.Follow(ctx, m.backoff, m.followBundle, func(err error) {
 		m.log.Debug("trust bundle watch interrupted; reconnecting", "error", err)
-		if retry.Sleep(ctx, m.backoff.Delay(failures)) != nil {
-			return
-		}
-		failures++
-	}
+	})
 }
 
-func (m *Manager) followBundle(ctx context.Context, failures *int) error {
+func (m *Manager) followBundle(ctx context.Context, received func()) error {
 	stream, err := lanyardv1.NewTrustBundleServiceClient(m.Conn()).WatchTrustBundle(ctx, &lanyardv1.WatchTrustBundleRequest{})
 	if err != nil {
 		return err
@@ -39,7 +30,7 @@ func (m *Manager) followBundle(ctx context.Context, failures *int) error {
 		if err != nil {
 			return err
 		}
-		*failures = 0
+		received()
 		if b.GetTrustDomain() != m.State().TrustDomain.Name() {
 			m.log.Warn("ignoring a trust bundle of another trust domain", "trust_domain", b.GetTrustDomain())
 			continue

@@ -154,21 +154,12 @@ func federatedRoots(b *lanyardv1.TrustBundle, log *slog.Logger) map[spiffeid.Tru
 // watchBundle follows WatchTrustBundle: every new bundle replaces the roots at once, so a CA
 // rotation needs no restart. A broken stream is reopened with backoff.
 func (s *Source) watchBundle(ctx context.Context) {
-	failures := 0
-	for ctx.Err() == nil {
-		err := s.followBundle(ctx, &failures)
-		if ctx.Err() != nil {
-			return
-		}
+	retry.Follow(ctx, s.backoff, s.followBundle, func(err error) {
 		s.log.Warn("trust bundle watch interrupted; reconnecting", "error", err)
-		if retry.Sleep(ctx, s.backoff.Delay(failures)) != nil {
-			return
-		}
-		failures++
-	}
+	})
 }
 
-func (s *Source) followBundle(ctx context.Context, failures *int) error {
+func (s *Source) followBundle(ctx context.Context, received func()) error {
 	stream, err := lanyardv1.NewTrustBundleServiceClient(s.Conn()).WatchTrustBundle(ctx, &lanyardv1.WatchTrustBundleRequest{})
 	if err != nil {
 		return err
@@ -178,7 +169,7 @@ func (s *Source) followBundle(ctx context.Context, failures *int) error {
 		if err != nil {
 			return err
 		}
-		*failures = 0
+		received()
 		if b.GetTrustDomain() != s.td.Name() {
 			s.log.Warn("ignoring a trust bundle of another trust domain", "trust_domain", b.GetTrustDomain())
 			continue

@@ -80,3 +80,23 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Follow keeps a stream followed until ctx is done: it runs follow, and after each return waits
+// with b and runs it again. The wait grows with every attempt that ended before it received
+// anything; follow calls received once a message arrives, which starts the waits over. broken hears
+// why each attempt ended (not when ctx ended it).
+func Follow(ctx context.Context, b Backoff, follow func(ctx context.Context, received func()) error, broken func(error)) {
+	failures := 0
+	received := func() { failures = 0 }
+	for ctx.Err() == nil {
+		err := follow(ctx, received)
+		if ctx.Err() != nil {
+			return
+		}
+		broken(err)
+		if Sleep(ctx, b.Delay(failures)) != nil {
+			return
+		}
+		failures++
+	}
+}

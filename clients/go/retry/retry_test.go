@@ -53,3 +53,39 @@ func TestBackoffGrowsWithJitterAndStaysUnderMax(t *testing.T) {
 		t.Errorf("a huge attempt number overflowed: %s", d)
 	}
 }
+
+func TestFollowWaitsLongerAfterEachEmptyAttemptAndStartsOverAfterAMessage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := retry.Backoff{Base: 20 * time.Millisecond, Max: time.Second}
+	var starts []time.Time
+	var broken []error
+	attempt := 0
+	retry.Follow(ctx, b, func(ctx context.Context, received func()) error {
+		starts = append(starts, time.Now())
+		attempt++
+		switch attempt {
+		case 5: // a stream that delivered, then broke: the next wait is the first one again
+			received()
+		case 7:
+			cancel()
+			return errors.New("ended by the caller")
+		}
+		return fmt.Errorf("attempt %d", attempt)
+	}, func(err error) { broken = append(broken, err) })
+
+	if attempt != 7 {
+		t.Fatalf("%d attempts, want 7 (Follow must stop once ctx is done)", attempt)
+	}
+	if len(broken) != 6 || broken[0].Error() != "attempt 1" {
+		t.Fatalf("broken heard %v, want attempts 1-6 and not the one ctx ended", broken)
+	}
+	waits := make([]time.Duration, len(starts)-1)
+	for i := range waits {
+		waits[i] = starts[i+1].Sub(starts[i])
+	}
+	// Without jitter the waits are 20, 40, 80, 160 ms, then 20 ms after the delivering attempt, then 40 ms.
+	if waits[3] < 160*time.Millisecond || waits[4] >= 160*time.Millisecond {
+		t.Fatalf("waits %v: want them to grow to 160 ms, then start over after a delivered message", waits)
+	}
+}
