@@ -90,13 +90,13 @@ final class BenchWindow {
         after.problem().or(before::problem).ifPresentOrElse(
                 problem -> out.printf("  server CPU: not measured (%s)%n", problem),
                 () -> {
-                    if (Double.isNaN(after.serverCpuSeconds())) {
+                    OptionalDouble serverMs = serverCpuMs(before, after, operations);
+                    if (serverMs.isEmpty()) {
                         out.println("  server CPU: not measured (the server's /metrics has no process_cpu_seconds_total)");
                         return;
                     }
-                    double serverMs = serverCpuMs(before, after, operations).orElseThrow();
-                    out.printf("  server CPU %.3f ms per %s; server resident memory %,d MB%n", serverMs, unit,
-                            after.serverResidentBytes() >> 20);
+                    out.printf("  server CPU %.3f ms per %s; server resident memory %,d MB%n", serverMs.getAsDouble(),
+                            unit, after.serverResidentBytes() >> 20);
                     double commits = after.commits() - before.commits();
                     if (!Double.isNaN(commits)) {
                         out.printf("  store: %,.0f commits, %,.0f syncs (%.2f syncs per commit, %.2f per %s)%n",
