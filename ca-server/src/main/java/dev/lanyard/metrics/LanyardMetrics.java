@@ -122,12 +122,27 @@ public final class LanyardMetrics {
 
     /** Commits made durable by the store's own sync, and the syncs (fsync) that did it (H2). */
     public void storeSyncs(LongSupplier commits, LongSupplier syncs) {
-        CounterWithCallback.builder().name("lanyard_store_commits_total")
-                .help("Commits the store made durable with its own sync (H2)")
-                .callback(cb -> cb.call(commits.getAsLong())).register(registry);
-        CounterWithCallback.builder().name("lanyard_store_syncs_total")
-                .help("File syncs (fsync) the store made; one covers every commit finished before it (H2)")
-                .callback(cb -> cb.call(syncs.getAsLong())).register(registry);
+        counter("lanyard_store_commits_total", "Commits the store made durable with its own sync (H2)", commits);
+        counter("lanyard_store_syncs_total",
+                "File syncs (fsync) the store made; one covers every commit finished before it (H2)", syncs);
+    }
+
+    /**
+     * The audit trail's commits and the records in them, on every store: records per commit is how
+     * many requests share one durable commit (group commit).
+     */
+    public void auditCommits(LongSupplier commits, LongSupplier records) {
+        counter("lanyard_audit_commits_total",
+                "Transactions that appended audit records, each durable before any of its requests was answered",
+                commits);
+        counter("lanyard_audit_records_total", "Audit records appended, each in one of lanyard_audit_commits_total",
+                records);
+    }
+
+    /** A counter kept elsewhere, read at each scrape. */
+    private void counter(String name, String help, LongSupplier value) {
+        CounterWithCallback.builder().name(name).help(help).callback(cb -> cb.call(value.getAsLong()))
+                .register(registry);
     }
 
     /** The store's size on disk, read at each scrape (the H2 file, or the PostgreSQL database). */

@@ -329,6 +329,7 @@ public final class LanyardServer implements AutoCloseable {
                 clock.instant(), caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant()),
                 () -> successorWatch.warning().isPresent());
         metrics.storeBytes(database::bytesOnDisk);
+        metrics.auditCommits(auditLog::commits, auditLog::appended);
         database.syncCounts().ifPresent(initial -> metrics.storeSyncs(
                 () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued,

@@ -16,6 +16,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
@@ -49,6 +50,9 @@ final class AuditAppender {
     /** Whether the committer has been asked to run and has not yet found the queue empty. */
     private final AtomicBoolean committerDue = new AtomicBoolean();
     private final ThreadPoolExecutor committer;
+    /** Transactions that appended records, and the records they appended: how well appends share commits. */
+    private final LongAdder commits = new LongAdder();
+    private final LongAdder appended = new LongAdder();
 
     AuditAppender(Jdbc jdbc) {
         this.jdbc = jdbc;
@@ -118,7 +122,7 @@ final class AuditAppender {
         try {
             for (int attempt = 1; ; attempt++) {
                 try {
-                    return jdbc.inTransaction(c -> {
+                    T committed = jdbc.inTransaction(c -> {
                         Head head = Head.lock(c);
                         T result = jdbc.joining(c, connection -> {
                             try {
@@ -132,6 +136,8 @@ final class AuditAppender {
                         link(c, head, List.of(event.apply(result)));
                         return result;
                     });
+                    counted(1);
+                    return committed;
                 } catch (ChainMovedException e) {
                     if (attempt >= MAX_ATTEMPTS) {
                         throw new StoreException(e.getCause());
@@ -190,6 +196,7 @@ final class AuditAppender {
         for (int attempt = 1; ; attempt++) {
             try {
                 write(batch);
+                counted(batch.size());
                 batch.forEach(append -> append.finish(null));
                 return batch;
             } catch (ChainMovedException e) {
@@ -208,6 +215,21 @@ final class AuditAppender {
                 return batch;
             }
         }
+    }
+
+    private void counted(int records) {
+        commits.increment();
+        appended.add(records);
+    }
+
+    /** Transactions committed that appended records (each durable before any of its callers heard back). */
+    long commits() {
+        return commits.sum();
+    }
+
+    /** Records appended by those transactions. */
+    long appended() {
+        return appended.sum();
     }
 
     /** SQLState class 22 (data exception) or 23 (constraint violation), or a bug in one append's work. */

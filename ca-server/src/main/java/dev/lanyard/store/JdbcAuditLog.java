@@ -57,6 +57,19 @@ public final class JdbcAuditLog implements AuditLog {
         return appender.appendIfChanged(event, change);
     }
 
+    /**
+     * Transactions committed since start that appended audit records, and the records in them: records
+     * per commit is how many requests share one durable commit.
+     */
+    public long commits() {
+        return appender.commits();
+    }
+
+    /** Audit records appended since start (see {@link #commits}). */
+    public long appended() {
+        return appender.appended();
+    }
+
     /** Appends {@code event} in the same transaction as {@code alongside}: both are stored or neither. */
     void record(AuditEvent event, Jdbc.Work<?> alongside) {
         appender.append(event, alongside);

@@ -78,4 +78,27 @@ class MetricsTest {
                 .containsPattern("lanyard_issuing_ca_remaining_seconds 3\\.15[0-9]+E7")
                 .doesNotContain(WEB);
     }
+
+    @Test
+    void countsEveryAuditRecordOnceAndTheCommitsTheyShared() throws Exception {
+        lanyard.register(WEB);
+        lanyard.renew(lanyard.bootstrap(WEB));
+
+        long before = lanyard.rows("audit_events");
+        String text = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(lanyard.httpUrl("/metrics")))
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(lanyard.rows("audit_events")).as("nothing appended meanwhile").isEqualTo(before);
+
+        // A fresh data directory: every record in the trail was appended by this server.
+        double records = sample(text, "lanyard_audit_records_total");
+        double commits = sample(text, "lanyard_audit_commits_total");
+        assertThat(records).isEqualTo(before);
+        assertThat(commits).isPositive().isLessThanOrEqualTo(records);
+    }
+
+    private static double sample(String exposition, String name) {
+        return exposition.lines().filter(line -> line.startsWith(name + " ")).mapToDouble(line ->
+                Double.parseDouble(line.substring(name.length() + 1).trim())).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + name + " in /metrics"));
+    }
 }

@@ -124,6 +124,8 @@ class AuditAppenderTest {
 
         List<AuditEvent> recorded = audit.recent(10);
         assertThat(recorded).extracting(AuditEvent::action).containsOnlyOnce("registration.create");
+        assertThat(audit.commits()).as("the kept change's commit alone: rolled-back ones are not counted").isOne();
+        assertThat(audit.appended()).isOne();
         var chain = new dev.lanyard.audit.AuditChain.Verifier();
         for (var record : audit.list(dev.lanyard.audit.AuditQuery.all(0, 100))) {
             assertThat(chain.accept(record)).as("the chain stays whole").isEmpty();
@@ -181,6 +183,10 @@ class AuditAppenderTest {
         }
         assertThat(failures).singleElement().isInstanceOf(StoreException.class);
         assertThat(stored).isEqualTo(callers * (each - each / 10) - 1);
+        assertThat(appender.appended()).as("every stored record counted once, the failed one not")
+                .isEqualTo(callers * each - 1);
+        assertThat(appender.commits()).as("one commit or more per record, never more commits than records")
+                .isBetween(1L, appender.appended());
         List<dev.lanyard.audit.AuditRecord> records = audit.list(AuditQuery.all(0, 1000));
         assertThat(records).hasSize(callers * each - 1);
         assertThat(records).extracting(r -> r.event().target()).doesNotContain("0-20").doesNotHaveDuplicates();

@@ -14,14 +14,16 @@ import java.util.OptionalDouble;
 /**
  * What a benchmark's timed window cost besides time: the server's CPU (process_cpu_seconds_total
  * on its /metrics, read before and after), this load generator's own CPU, the store's bytes on
- * disk (lanyard_store_bytes) and the server's resident memory; and how busy this machine was, and
- * how much of its time the hypervisor took ({@link HostCpu}).
+ * disk (lanyard_store_bytes), how many audit records shared each commit, and the server's resident
+ * memory; and how busy this machine was, and how much of its time the hypervisor took
+ * ({@link HostCpu}).
  */
 final class BenchWindow {
 
     /** One reading; a server figure is NaN or -1 when /metrics could not be read. */
     record Sample(double serverCpuSeconds, long storeBytes, long serverResidentBytes, long loaderCpuNanos,
-            double commits, double syncs, Optional<String> problem, Optional<HostCpu> host) {
+            double commits, double syncs, double auditCommits, double auditRecords, Optional<String> problem,
+            Optional<HostCpu> host) {
     }
 
     private final Optional<URI> metrics;
@@ -54,6 +56,7 @@ final class BenchWindow {
             return new Sample(value(body, "process_cpu_seconds_total"), (long) value(body, "lanyard_store_bytes"),
                     (long) value(body, "process_resident_memory_bytes"), loader,
                     value(body, "lanyard_store_commits_total"), value(body, "lanyard_store_syncs_total"),
+                    value(body, "lanyard_audit_commits_total"), value(body, "lanyard_audit_records_total"),
                     Optional.empty(), host);
         } catch (IOException e) {
             return unread(loader, host, "cannot read " + metrics.get() + ": " + e
@@ -66,7 +69,8 @@ final class BenchWindow {
 
     /** A sample without the server's figures, saying why. */
     private static Sample unread(long loaderCpuNanos, Optional<HostCpu> host, String problem) {
-        return new Sample(Double.NaN, -1, -1, loaderCpuNanos, Double.NaN, Double.NaN, Optional.of(problem), host);
+        return new Sample(Double.NaN, -1, -1, loaderCpuNanos, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
+                Optional.of(problem), host);
     }
 
     /** The value of an unlabelled sample in the Prometheus text format; NaN if absent. */
@@ -102,6 +106,12 @@ final class BenchWindow {
                         out.printf("  store: %,.0f commits, %,.0f syncs (%.2f syncs per commit, %.2f per %s)%n",
                                 commits, after.syncs() - before.syncs(), (after.syncs() - before.syncs()) / commits,
                                 (after.syncs() - before.syncs()) / operations, unit);
+                    }
+                    double auditCommits = after.auditCommits() - before.auditCommits();
+                    if (auditCommits > 0) {
+                        out.printf("  audit trail: %,.0f records in %,.0f commits (%.2f records per commit)%n",
+                                after.auditRecords() - before.auditRecords(), auditCommits,
+                                (after.auditRecords() - before.auditRecords()) / auditCommits);
                     }
                     if (before.storeBytes() >= 0 && after.storeBytes() >= 0) {
                         long grown = after.storeBytes() - before.storeBytes();

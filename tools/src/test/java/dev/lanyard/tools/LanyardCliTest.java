@@ -212,6 +212,7 @@ class LanyardCliTest {
                 .contains("p50", "p99", "after 1s warm-up")
                 .containsPattern("server CPU [0-9.]+ ms per certificate; server resident memory [0-9,]+ MB")
                 .containsPattern("store on disk [0-9,]+ → [0-9,]+ bytes \\(-?[0-9,]+ bytes per certificate\\)")
+                .containsPattern("audit trail: [1-9][0-9,]* records in [1-9][0-9,]* commits \\([0-9.]+ records per commit\\)")
                 .containsPattern("load generator CPU [0-9.]+ ms per certificate")
                 .containsPattern("this machine: [0-9]+ % of CPU time busy, [0-9.]+ % stolen by the hypervisor")
                 .containsPattern("in-process issuance right after, in this process: [0-9.]+ ms of CPU per certificate"
