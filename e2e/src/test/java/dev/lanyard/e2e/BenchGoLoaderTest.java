@@ -68,6 +68,15 @@ class BenchGoLoaderTest {
                 .doesNotContain("errors:")
                 .containsPattern("server CPU [0-9.]+ ms per token")
                 .containsPattern("load generator CPU [0-9.]+ ms per token \\(Go load generator lanyard-loadgen\\)");
+        // Each token is one audit record, stored before the token is sent: the window's records are its tokens.
+        assertThat(figure(bench.out(), "([0-9,]+) tokens in 2s")).isEqualTo(
+                figure(bench.out(), "audit trail: ([0-9,]+) records in [0-9,]+ commits"));
+    }
+
+    private static long figure(String report, String pattern) {
+        var matcher = java.util.regex.Pattern.compile(pattern).matcher(report);
+        assertThat(matcher.find()).as("%s in:%n%s", pattern, report).isTrue();
+        return Long.parseLong(matcher.group(1).replace(",", ""));
     }
 
     @Test
