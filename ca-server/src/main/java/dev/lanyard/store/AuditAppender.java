@@ -136,7 +136,7 @@ final class AuditAppender {
                         link(c, head, List.of(event.apply(result)));
                         return result;
                     });
-                    counted(1);
+                    countCommit(1);
                     return committed;
                 } catch (ChainMovedException e) {
                     if (attempt >= MAX_ATTEMPTS) {
@@ -196,7 +196,7 @@ final class AuditAppender {
         for (int attempt = 1; ; attempt++) {
             try {
                 write(batch);
-                counted(batch.size());
+                countCommit(batch.size());
                 batch.forEach(append -> append.finish(null));
                 return batch;
             } catch (ChainMovedException e) {
@@ -217,7 +217,7 @@ final class AuditAppender {
         }
     }
 
-    private void counted(int records) {
+    private void countCommit(int records) {
         commits.increment();
         appended.add(records);
     }
