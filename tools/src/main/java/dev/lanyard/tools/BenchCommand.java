@@ -77,8 +77,8 @@ final class BenchCommand {
                     + dev.lanyard.server.Durations.format(load.warmup) + " warm-up";
             if (load.loader == Loader.go) {
                 GoLoader go = locate(load.loaderBinary);
-                OptionalDouble serverMs = runGo(out, go, admin.server, bootstrapBenchIdentity(), List.of("-kind",
-                        "issue", "-csrs", Integer.toString(csrCount)), load, load.metricsUrl(admin), what,
+                OptionalDouble serverMs = runGo(out, go, admin, bootstrapBenchIdentity(), List.of("-kind",
+                        "issue", "-csrs", Integer.toString(csrCount)), load, what,
                         "certificates", "certificate");
                 compare(out, serverMs);
                 return 0;
@@ -105,7 +105,7 @@ final class BenchCommand {
                 }
                 java.util.function.IntConsumer renew = worker -> stubs.get(worker)
                         .withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[worker]++));
-                Measured window = measure(load, load.metricsUrl(admin), renew, "certificate");
+                Measured window = measure(load, admin, renew, "certificate");
                 IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), load.duration);
                 print(out, what, "certificates", load.duration, result, null);
                 BenchWindow.print(out, window.before(), window.after(), result.issued(), "certificate");
@@ -161,9 +161,9 @@ final class BenchCommand {
      *
      * @return the server's CPU per operation in the window, in ms, when /metrics told it
      */
-    static OptionalDouble runGo(PrintWriter out, GoLoader go, String server, Credential workload, List<String> kindArgs,
-            LoadOptions load, java.net.URI metrics, String what, String units, String unit) throws Exception {
-        BenchWindow window = new BenchWindow(Optional.of(metrics));
+    static OptionalDouble runGo(PrintWriter out, GoLoader go, AdminOptions admin, Credential workload,
+            List<String> kindArgs, LoadOptions load, String what, String units, String unit) throws Exception {
+        BenchWindow window = new BenchWindow(Optional.of(load.metricsUrl(admin)));
         BenchWindow.Sample[] samples = new BenchWindow.Sample[2];
         GoLoader.Window sampling = new GoLoader.Window() {
             @Override
@@ -177,7 +177,7 @@ final class BenchCommand {
             }
         };
         Duration duration = load.duration;
-        GoLoader.Result r = go.run(server, workload, kindArgs, load.concurrency, load.warmup, duration, sampling);
+        GoLoader.Result r = go.run(admin.server, workload, kindArgs, load.concurrency, load.warmup, duration, sampling);
         if (r.errors().containsKey("RESOURCE_EXHAUSTED")) {
             throw rateLimited(unit);
         }
@@ -245,9 +245,9 @@ final class BenchCommand {
      * The Java loader's warm-up, then its timed window between two samples of the server's metrics. A
      * refusal by the per-identity rate limit ends it with the settings that raise the limit.
      */
-    static Measured measure(LoadOptions load, java.net.URI metrics, java.util.function.IntConsumer call, String unit)
+    static Measured measure(LoadOptions load, AdminOptions admin, java.util.function.IntConsumer call, String unit)
             throws Exception {
-        BenchWindow window = new BenchWindow(Optional.of(metrics));
+        BenchWindow window = new BenchWindow(Optional.of(load.metricsUrl(admin)));
         try {
             if (!load.warmup.isZero()) {
                 closedLoop(load.concurrency, load.warmup, call);
@@ -358,7 +358,7 @@ final class BenchCommand {
             if (go != null) {
                 List<String> args = new ArrayList<>(List.of("-kind", "token", "-audience", audience));
                 scopes.forEach(scope -> args.addAll(List.of("-scope", scope)));
-                runGo(out, go, admin.server, workload, args, load, load.metricsUrl(admin), what, "tokens", "token");
+                runGo(out, go, admin, workload, args, load, what, "tokens", "token");
                 return 0;
             }
             dev.lanyard.v1.IssueTokenRequest request = dev.lanyard.v1.IssueTokenRequest.newBuilder()
@@ -375,7 +375,7 @@ final class BenchCommand {
                 }
                 java.util.function.IntConsumer issue =
                         worker -> stubs.get(worker).withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request);
-                Measured window = measure(load, load.metricsUrl(admin), issue, "token");
+                Measured window = measure(load, admin, issue, "token");
                 IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), load.duration);
                 print(out, what, "tokens", load.duration, result, null);
                 BenchWindow.print(out, window.before(), window.after(), result.issued(), "token");
