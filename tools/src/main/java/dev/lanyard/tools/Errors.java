@@ -9,6 +9,7 @@ import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
@@ -48,6 +49,11 @@ final class Errors {
         if (e instanceof AccessDeniedException denied) {
             return new CliFailure(denied.getFile(), "permission denied",
                     "run as the user that owns it, or fix its permissions", ExitCodes.FAILED);
+        }
+        if (e instanceof FileAlreadyExistsException exists) {
+            // Files a command writes once (an archive, a backup) are never overwritten.
+            return new CliFailure(exists.getFile(), "exists already", "name a new file, or move the old one away",
+                    ExitCodes.FAILED);
         }
         if (e instanceof NotDirectoryException notDir) {
             return new CliFailure(notDir.getFile(), "not a directory", "pass a directory", ExitCodes.FAILED);

@@ -373,6 +373,10 @@ class LanyardCliTest {
                 dir.resolve("data").toString());
         assertThat(archived.exit()).as(archived.err()).isZero();
         assertThat(archived.out()).contains("archived audit records 1 to " + upTo, file.toString());
+        Run again = run("audit", "archive", "--before", Long.toString(upTo + 2), "--out", file.toString(), "--data",
+                dir.resolve("data").toString());
+        assertThat(again.exit()).isEqualTo(ExitCodes.FAILED);
+        assertThat(again.err()).contains(file + ": exists already", "name a new file");
 
         Run both = admin("audit", "verify", "--archive", file.toString());
         assertThat(both.exit()).as(both.err()).isZero();
