@@ -24,6 +24,9 @@ import picocli.CommandLine.Model.OptionSpec;
             "5:verification failed (the audit chain is broken, a backup is altered or the passphrase wrong)"})
 public final class Lanyard {
 
+    /** Columns of --help: picocli would wrap the longest example (113 characters) inside a word at its default 80. */
+    private static final int USAGE_WIDTH = 120;
+
     /**
      * The subcommands, in the order help lists them. Picocli reflects over every command it is given,
      * which loads the classes (and protobuf types) their methods name: a run builds only the command it
@@ -86,6 +89,7 @@ public final class Lanyard {
             }
         }
         everyCommand(commandLine);
+        commandLine.setUsageHelpWidth(USAGE_WIDTH);
         // Anonymous classes, not method references: see command(String).
         commandLine.setExecutionExceptionHandler(new CommandLine.IExecutionExceptionHandler() {
             @Override

@@ -31,6 +31,10 @@ class CliHelpTest {
             assertThat(help.out()).as("help " + path).startsWith("Usage: lanyard " + path + " ");
             if (!path.startsWith("bench") && !path.equals("help")) { // bench belongs to another change
                 assertThat(help.out()).as("help " + path).contains("Example:");
+                // Examples are pasted into a shell: none is wrapped inside a word onto an unindented line.
+                String examples = help.out().substring(help.out().indexOf("Example:") + "Example:".length());
+                assertThat(examples.lines().filter(line -> !line.isBlank() && !line.startsWith(" ")))
+                        .as("help " + path + ": an example wrapped").isEmpty();
             }
         }
     }
