@@ -18,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,14 +31,14 @@ class ConsoleSessionTest {
     @Test
     void aRevokedAdminsSessionStopsWorking(@TempDir Path dir) throws Exception {
         try (RunningServer server = RunningServer.start(dir)) {
-            String link = ConsoleServiceGrpc.newBlockingStub(server.channel(server.adminCredential()))
-                    .withDeadlineAfter(30, TimeUnit.SECONDS)
-                    .createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()).getUrl();
+            String link = loginLink(server);
+            assertThat(link).startsWith("http://127.0.0.1:" + server.server().httpPort() + "/console/login?t=");
             HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(link)).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(login.statusCode()).isEqualTo(303);
             String setCookie = login.headers().firstValue("set-cookie").orElseThrow();
-            assertThat(setCookie).contains("HttpOnly", "SameSite=Strict", "Path=/console").doesNotContain("Secure");
+            assertThat(setCookie).as("plain HTTP: a Secure cookie would never come back")
+                    .contains("HttpOnly", "SameSite=Strict", "Path=/console").doesNotContain("Secure");
             String cookie = setCookie.substring(0, setCookie.indexOf(';'));
             assertThat(get(server, cookie).statusCode()).isEqualTo(200);
 
@@ -88,6 +89,31 @@ class ConsoleSessionTest {
             assertThat(forged.statusCode()).isEqualTo(403);
             assertThat(forged.headers().firstValue("set-cookie")).isEmpty();
         }
+    }
+
+    @Test
+    void overTlsTheLinkIsHttpsAndTheCookieSecure(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir, Map.of("http.tls", "spiffe"))) {
+            String link = loginLink(server);
+            assertThat(link).startsWith("https://127.0.0.1:" + server.server().httpPort() + "/console/login?t=");
+            HttpClient https = server.httpsClient();
+            HttpResponse<String> login = https.send(HttpRequest.newBuilder(URI.create(link)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(303);
+            String setCookie = login.headers().firstValue("set-cookie").orElseThrow();
+            assertThat(setCookie).contains("HttpOnly", "SameSite=Strict", "Path=/console", "; Secure");
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            HttpResponse<String> page = https.send(HttpRequest.newBuilder(URI.create(link.substring(0,
+                    link.indexOf("/console/")) + "/console/")).header("Cookie", cookie).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(page.statusCode()).isEqualTo(200);
+        }
+    }
+
+    private static String loginLink(RunningServer server) {
+        return ConsoleServiceGrpc.newBlockingStub(server.channel(server.adminCredential()))
+                .withDeadlineAfter(30, TimeUnit.SECONDS)
+                .createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()).getUrl();
     }
 
     private HttpResponse<String> get(RunningServer server, String cookie) throws Exception {
