@@ -18,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -88,6 +89,30 @@ class ConsoleSessionTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(forged.statusCode()).isEqualTo(403);
             assertThat(forged.headers().firstValue("set-cookie")).isEmpty();
+        }
+    }
+
+    @Test
+    void aRevokedAdminsLinkOpensNoSession(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir)) {
+            String link = loginLink(server);
+            String serial = server.adminCredential().leaf().getSerialNumber().toString(16);
+            server.revocations().revoke(RevokeRequest.newBuilder()
+                    .setTarget(RevocationTarget.newBuilder().setSerial(serial)).setReasonValue(1).build());
+
+            HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(link)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(403);
+            assertThat(login.body()).contains("Login link refused").contains("certificate " + serial + " is revoked");
+            assertThat(login.headers().firstValue("set-cookie")).as("no session").isEmpty();
+            List<AuditEvent> logins = server.server().audit().recent(50).stream()
+                    .filter(e -> e.action().equals("console.login")).toList();
+            assertThat(logins).singleElement().satisfies(e -> {
+                assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+                assertThat(e.actor()).isEqualTo(server.server().config().adminIds().get(0).toString());
+                assertThat(e.reason()).contains("channel=console", "is revoked").doesNotContain(link.substring(
+                        link.indexOf("t=") + 2));
+            });
         }
     }
 
