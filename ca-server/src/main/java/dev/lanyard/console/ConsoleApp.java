@@ -7,6 +7,7 @@ import dev.lanyard.spiffe.SpiffeId;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -75,8 +76,11 @@ public final class ConsoleApp implements WebApp {
                     + " (a link works once, within " + LoginLinks.VALIDITY.toSeconds() + " s)."
                     + " Run <code>lanyard console</code> for a new one.</p>");
         }
-        // The link was good when minted; the admin may have been revoked since.
-        Optional<String> refusal = revoked(grant.get()).map(Revocation::refusalMessage);
+        // The link was good when minted; the admin may have been revoked, or its certificate expired, since.
+        Optional<String> refusal = revoked(grant.get()).map(Revocation::refusalMessage)
+                .or(() -> sources.clock().instant().isBefore(grant.get().adminNotAfter()) ? Optional.empty()
+                        : Optional.of("the certificate this link was made with (serial "
+                                + grant.get().adminSerialHex() + ") has expired"));
         if (refusal.isPresent()) {
             audit(grant.get(), "console.login", "", AuditEvent.Outcome.REFUSED, refusal.get());
             return loginRefused("<p>" + Html.esc(refusal.get()) + ".</p>");
@@ -84,9 +88,9 @@ public final class ConsoleApp implements WebApp {
         Sessions.Opened opened = sessions.open(grant.get());
         audit(grant.get(), "console.login", "session until " + opened.session().expiresAt(),
                 AuditEvent.Outcome.SUCCESS, "");
+        long maxAge = Duration.between(sources.clock().instant(), opened.session().expiresAt()).toSeconds();
         return redirect("/console/", List.of(Map.entry("Set-Cookie", COOKIE + "=" + opened.cookie()
-                + "; Path=/console; HttpOnly; SameSite=Strict; Max-Age=" + sessions.ttl().toSeconds()
-                + (secure ? "; Secure" : ""))));
+                + "; Path=/console; HttpOnly; SameSite=Strict; Max-Age=" + maxAge + (secure ? "; Secure" : ""))));
     }
 
     private Response loginRefused(String body) {

@@ -18,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -132,6 +133,37 @@ class ConsoleSessionTest {
                     link.indexOf("/console/")) + "/console/")).header("Cookie", cookie).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(page.statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aSessionEndsWhenTheAdminCertificateDoes(@TempDir Path dir) throws Exception {
+        // A 10-minute admin certificate, a 15-minute session setting: the certificate ends the session.
+        try (RunningServer server = RunningServer.start(dir, Map.of("admin.credential-ttl", "10m"))) {
+            Instant notAfter = server.adminCredential().leaf().getNotAfter().toInstant();
+            HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(loginLink(server))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(303);
+            String setCookie = login.headers().firstValue("set-cookie").orElseThrow();
+            long maxAge = Long.parseLong(setCookie.replaceAll(".*Max-Age=(\\d+).*", "$1"));
+            assertThat(maxAge).isLessThanOrEqualTo(Duration.between(server.clock().instant(), notAfter).toSeconds());
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            assertThat(get(server, cookie).statusCode()).isEqualTo(200);
+            assertThat(server.server().audit().recent(50)).filteredOn(e -> e.action().equals("console.login"))
+                    .singleElement().satisfies(e -> assertThat(e.target()).isEqualTo("session until " + notAfter));
+
+            server.clock().set(notAfter.minusSeconds(30));
+            String late = loginLink(server);
+            server.clock().set(notAfter.minusSeconds(1));
+            assertThat(get(server, cookie).statusCode()).isEqualTo(200);
+            server.clock().set(notAfter);
+            assertThat(get(server, cookie).statusCode()).as("the certificate has expired").isEqualTo(401);
+            // A link still within its minute, made with a certificate that has since expired, opens nothing.
+            HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create(late)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(refused.statusCode()).isEqualTo(403);
+            assertThat(refused.body()).contains("Login link refused", "has expired");
+            assertThat(refused.headers().firstValue("set-cookie")).isEmpty();
         }
     }
 
