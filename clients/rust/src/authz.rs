@@ -7,7 +7,7 @@
 
 use crate::contract::Contracts;
 use crate::transport::PeerCertificates;
-use crate::verify::{Failure, VerifiedToken, Verifier};
+use crate::verify::{trust_domain_of, Failure, VerifiedToken, Verifier};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -38,16 +38,18 @@ impl ScopeLayer {
     }
 }
 
-/// The verifier for a caller: its trust domain's, if one was added, else ours.
+/// The verifier for a caller: its trust domain's, if one was added, else ours; with the federated
+/// trust domain it was chosen for, whose workloads alone its tokens may speak for.
 fn verifier_for<'a>(
     ours: &'a Arc<Verifier>,
     federated: &'a HashMap<String, Arc<Verifier>>,
     peer: Option<&[u8]>,
-) -> &'a Arc<Verifier> {
-    let domain = peer
-        .and_then(crate::tls::spiffe_id)
-        .and_then(|id| id.strip_prefix("spiffe://").and_then(|rest| rest.split('/').next()).map(str::to_owned));
-    domain.and_then(|d| federated.get(&d)).unwrap_or(ours)
+) -> (&'a Arc<Verifier>, Option<String>) {
+    let id = peer.and_then(crate::tls::spiffe_id).unwrap_or_default();
+    match federated.get_key_value(trust_domain_of(&id)) {
+        Some((domain, verifier)) => (verifier, Some(domain.clone())),
+        None => (ours, None),
+    }
 }
 
 impl<S> Layer<S> for ScopeLayer {
@@ -91,9 +93,10 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let contracts = self.contracts.clone();
         let call = Call::of(&request);
-        let verifier = verifier_for(&self.verifier, &self.federated, call.peer.as_deref()).clone();
+        let (verifier, domain) = verifier_for(&self.verifier, &self.federated, call.peer.as_deref());
+        let verifier = verifier.clone();
         Box::pin(async move {
-            match authorize(&verifier, &contracts, call).await {
+            match authorize(&verifier, domain.as_deref(), &contracts, call).await {
                 Ok(token) => {
                     request.headers_mut().remove(http::header::AUTHORIZATION);
                     request.extensions_mut().insert(token);
@@ -127,7 +130,12 @@ impl Call {
     }
 }
 
-async fn authorize(verifier: &Verifier, contracts: &Contracts, call: Call) -> Result<VerifiedToken, Status> {
+async fn authorize(
+    verifier: &Verifier,
+    domain: Option<&str>,
+    contracts: &Contracts,
+    call: Call,
+) -> Result<VerifiedToken, Status> {
     let path = call.path.as_str();
     let contract =
         contracts.get(path).ok_or_else(|| Status::permission_denied(format!("{path} is not a known method")))?;
@@ -154,6 +162,15 @@ async fn authorize(verifier: &Verifier, contracts: &Contracts, call: Call) -> Re
             Status::unauthenticated(message)
         }
     })?;
+    // A federated issuer speaks only for its own workloads, whatever keys its verifier was given.
+    if let Some(domain) = domain {
+        if trust_domain_of(verified.subject()) != domain {
+            return Err(Status::unauthenticated(format!(
+                "token refused: wrong_issuer: sub {:?} is not in trust domain {domain:?}, whose issuer signed the token",
+                verified.subject()
+            )));
+        }
+    }
     let missing = verified.missing_scopes(&contract.required_scopes);
     if !missing.is_empty() {
         return Err(Status::permission_denied(format!(
@@ -163,4 +180,168 @@ async fn authorize(verifier: &Verifier, contracts: &Contracts, call: Call) -> Re
         )));
     }
     Ok(verified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwks::{FederatedKeys, Keys};
+    use crate::verify::thumbprint;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    use serde_json::json;
+    use std::sync::RwLock;
+    use tower::ServiceExt;
+
+    const POST: &str = "/examples.ledger.v1.LedgerService/PostEntry";
+
+    /// A trust domain: its CA and its Lanyard's token signing key (ES256, kid "<td>-k1").
+    struct Domain {
+        name: &'static str,
+        ca: rcgen::Certificate,
+        ca_key: KeyPair,
+        token_key: KeyPair,
+    }
+
+    impl Domain {
+        fn new(name: &'static str) -> Domain {
+            let ca_key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::default();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca = params.self_signed(&ca_key).unwrap();
+            Domain { name, ca, ca_key, token_key: KeyPair::generate().unwrap() }
+        }
+
+        fn kid(&self) -> String {
+            format!("{}-k1", self.name)
+        }
+
+        fn issuer(&self) -> String {
+            format!("https://lanyard.{}", self.name)
+        }
+
+        fn jwk(&self) -> serde_json::Value {
+            let point = self.token_key.public_key_raw();
+            json!({"kty": "EC", "crv": "P-256", "kid": self.kid(), "use": "sig", "alg": "ES256",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])})
+        }
+
+        fn fixed_keys(&self) -> Keys {
+            Keys::fixed(&json!({ "keys": [self.jwk()] }).to_string()).unwrap()
+        }
+
+        /// The keys as the trust bundle's federated_bundles give them (`Identity::federated_keys`).
+        fn federated_keys(&self) -> Keys {
+            let jwk = serde_json::from_value(self.jwk()).unwrap();
+            let all = HashMap::from([(self.name.to_string(), HashMap::from([(self.kid(), jwk)]))]);
+            Keys::Federated(FederatedKeys { all: Arc::new(RwLock::new(all)), trust_domain: self.name.into() })
+        }
+
+        fn svid(&self, id: &str) -> Vec<u8> {
+            let mut params = CertificateParams::default();
+            params.subject_alt_names = vec![SanType::URI(id.try_into().unwrap())];
+            params.signed_by(&KeyPair::generate().unwrap(), &self.ca, &self.ca_key).unwrap().der().to_vec()
+        }
+
+        /// A token this domain's Lanyard signs: any `sub`, bound to `peer`.
+        fn token(&self, sub: &str, peer: &[u8]) -> String {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+            let claims = json!({"iss": self.issuer(), "sub": sub, "aud": "ledger", "iat": now, "nbf": now,
+                "exp": now + 300, "jti": format!("{}-t1", self.name), "scope": "ledger.write",
+                "cnf": {"x5t#S256": thumbprint(peer)}});
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            header.kid = Some(self.kid());
+            let key = jsonwebtoken::EncodingKey::from_ec_pem(self.token_key.serialize_pem().as_bytes()).unwrap();
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        }
+    }
+
+    /// Calls PostEntry through the layer as a TLS connection presenting `peer` would; the subject
+    /// the handler would see, or the refusal.
+    async fn call(layer: &ScopeLayer, peer: &[u8], token: &str) -> Result<String, (String, String)> {
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let handler = {
+            let seen = seen.clone();
+            tower::service_fn(move |request: http::Request<()>| {
+                *seen.lock().unwrap() = request.extensions().get::<VerifiedToken>().map(|t| t.subject().to_owned());
+                async { Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::empty_body())) }
+            })
+        };
+        let mut request = http::Request::builder()
+            .uri(POST)
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        request.extensions_mut().insert(PeerCertificates(Arc::new(vec![peer.to_vec()])));
+        let response = layer.layer(handler).oneshot(request).await.unwrap();
+        let header =
+            |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let subject = seen.lock().unwrap().clone();
+        subject.ok_or_else(|| (header("grpc-status"), percent_decoded(&header("grpc-message"))))
+    }
+
+    /// A grpc-message as sent: percent-encoded.
+    fn percent_decoded(text: &str) -> String {
+        let mut bytes = text.bytes();
+        let mut out = Vec::new();
+        while let Some(b) = bytes.next() {
+            match b {
+                b'%' => {
+                    let hex: String = bytes.by_ref().take(2).map(char::from).collect();
+                    out.push(u8::from_str_radix(&hex, 16).unwrap());
+                }
+                _ => out.push(b),
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    fn contracts() -> Contracts {
+        Contracts::from_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET, &["examples.ledger.v1.LedgerService"]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_federated_issuer_speaks_only_for_its_own_trust_domain() {
+        let (a, b, c) = (Domain::new("a.test"), Domain::new("b.test"), Domain::new("c.test"));
+        let ours = Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys()));
+        // b.test's keys from the trust bundle; c.test's from a fixed JWKS, which names no trust domain.
+        let layer = ScopeLayer::new(ours, contracts())
+            .with_federated("b.test", Arc::new(Verifier::new(b.issuer(), "ledger", b.federated_keys())))
+            .with_federated("c.test", Arc::new(Verifier::new(c.issuer(), "ledger", c.fixed_keys())));
+        let victim = "spiffe://a.test/ns/ledger/sa/treasurer";
+
+        for evil in [&b, &c] {
+            let peer = evil.svid(&format!("spiffe://{}/ns/shop/sa/api", evil.name));
+            let (status, message) = call(&layer, &peer, &evil.token(victim, &peer)).await.unwrap_err();
+            assert_eq!(status, "16", "{message}");
+            assert!(message.contains("wrong_issuer"), "{message}");
+            assert!(message.contains(&format!("not in trust domain \"{}\"", evil.name)), "{message}");
+            // its own workloads' tokens still pass, with their own identity
+            let own = format!("spiffe://{}/ns/shop/sa/api", evil.name);
+            assert_eq!(call(&layer, &peer, &evil.token(&own, &peer)).await.unwrap(), own);
+        }
+        let peer = a.svid("spiffe://a.test/ns/shop/sa/api");
+        assert_eq!(
+            call(&layer, &peer, &a.token("spiffe://a.test/ns/shop/sa/api", &peer)).await.unwrap(),
+            "spiffe://a.test/ns/shop/sa/api"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verifier_refuses_a_subject_outside_its_trust_domain() {
+        let (a, b) = (Domain::new("a.test"), Domain::new("b.test"));
+        let peer = b.svid("spiffe://b.test/ns/shop/sa/api");
+        let forged = b.token("spiffe://a.test/ns/ledger/sa/treasurer", &peer);
+        let federated = Verifier::new(b.issuer(), "ledger", b.federated_keys());
+        let refused = federated.verify(&forged, &peer).await.unwrap_err();
+        assert_eq!(refused.failure, Failure::WrongIssuer, "{refused}");
+        assert!(federated.verify(&b.token("spiffe://b.test/ns/shop/sa/api", &peer), &peer).await.is_ok());
+
+        let peer = a.svid("spiffe://a.test/ns/shop/sa/api");
+        let ours = Verifier::new(a.issuer(), "ledger", a.fixed_keys()).with_trust_domain("a.test");
+        let refused = ours.verify(&a.token("spiffe://b.test/ns/shop/sa/api", &peer), &peer).await.unwrap_err();
+        assert_eq!(refused.failure, Failure::WrongIssuer, "{refused}");
+        assert!(ours.verify(&a.token("spiffe://a.test/ns/shop/sa/api", &peer), &peer).await.is_ok());
+    }
 }

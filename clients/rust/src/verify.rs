@@ -162,11 +162,20 @@ pub struct Verifier {
     algorithms: Vec<String>,
     keys: Keys,
     revocations: Arc<dyn RevocationSet>,
+    /// The trust domain whose issuer and keys these are: a token's `sub` must be in it, or another
+    /// trust domain's issuer could speak for our workloads (or theirs for each other).
+    trust_domain: Option<String>,
 }
 
 impl Verifier {
-    /// Every algorithm Lanyard can sign with is allowed; `none` and HS* never are.
+    /// Every algorithm Lanyard can sign with is allowed; `none` and HS* never are. With a federated
+    /// trust domain's keys (`Identity::federated_keys`), only tokens of that trust domain's workloads
+    /// verify; with others, see [`Verifier::with_trust_domain`].
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>, keys: Keys) -> Verifier {
+        let trust_domain = match &keys {
+            Keys::Federated(f) => Some(f.trust_domain.clone()),
+            _ => None,
+        };
         Verifier {
             issuer: issuer.into(),
             audience: audience.into(),
@@ -174,6 +183,7 @@ impl Verifier {
             algorithms: ["ES256", "ES384", "EdDSA", "RS256", "PS256"].map(String::from).to_vec(),
             keys,
             revocations: Arc::new(NoRevocations),
+            trust_domain,
         }
     }
 
@@ -187,6 +197,12 @@ impl Verifier {
     pub fn with_algorithms(mut self, algorithms: &[&str]) -> Verifier {
         self.algorithms =
             algorithms.iter().filter(|a| !a.starts_with("HS") && **a != "none").map(|a| a.to_string()).collect();
+        self
+    }
+
+    /// Accepts only tokens whose `sub` is in `trust_domain`, the one whose issuer and keys these are.
+    pub fn with_trust_domain(mut self, trust_domain: impl Into<String>) -> Verifier {
+        self.trust_domain = Some(trust_domain.into());
         self
     }
 
@@ -304,6 +320,14 @@ impl Verifier {
         if !is_spiffe_id(subject) {
             return Err(reject(Failure::Malformed, format!("sub {subject:?} is not a SPIFFE ID")));
         }
+        if let Some(domain) = &self.trust_domain {
+            if trust_domain_of(subject) != domain {
+                return Err(reject(
+                    Failure::WrongIssuer,
+                    format!("sub {subject:?} is not in trust domain {domain:?}, whose issuer signed the token"),
+                ));
+            }
+        }
         let token_id = string_claim(claims, "jti")?;
         if token_id.trim().is_empty() {
             return Err(reject(Failure::Malformed, "jti is blank"));
@@ -379,6 +403,11 @@ fn time_claim(claims: &Value, name: &str) -> Result<i64, Rejected> {
         Some(n) if (0.0..=1e11).contains(&n) => Ok(n as i64),
         _ => Err(reject(Failure::Malformed, format!("{name} is not a NumericDate from 0 to 1e11"))),
     }
+}
+
+/// The trust domain of a SPIFFE ID (`spiffe://td/...` → `td`), empty for anything else.
+pub(crate) fn trust_domain_of(spiffe_id: &str) -> &str {
+    spiffe_id.strip_prefix("spiffe://").and_then(|rest| rest.split('/').next()).unwrap_or_default()
 }
 
 fn is_spiffe_id(s: &str) -> bool {

@@ -7,6 +7,7 @@ import dev.lanyard.spiffe.SpiffeId;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -54,7 +55,7 @@ public final class ConsoleApp implements WebApp {
                     + " Run <code>lanyard console</code> for a new login link.</p>");
         }
         Sessions.Session session = found.get();
-        Optional<Revocation> revoked = revoked(session);
+        Optional<Revocation> revoked = revoked(session.grant());
         if (revoked.isPresent()) {
             sessions.close(session);
             audit(session, "console.request", request.path(), AuditEvent.Outcome.REFUSED, revoked.get().refusalMessage());
@@ -71,16 +72,29 @@ public final class ConsoleApp implements WebApp {
         Optional<LoginLinkRepository.Grant> grant = links.redeem(
                 Forms.parse(request.query()).getOrDefault("t", ""));
         if (grant.isEmpty()) {
-            return page(403, "Login link refused", null, "<p>This login link is unknown, used already or expired"
+            return loginRefused("<p>This login link is unknown, used already or expired"
                     + " (a link works once, within " + LoginLinks.VALIDITY.toSeconds() + " s)."
                     + " Run <code>lanyard console</code> for a new one.</p>");
         }
+        // The link was good when minted; the admin may have been revoked, or its certificate expired, since.
+        Optional<String> refusal = revoked(grant.get()).map(Revocation::refusalMessage)
+                .or(() -> sources.clock().instant().isBefore(grant.get().adminNotAfter()) ? Optional.empty()
+                        : Optional.of("the certificate this link was made with (serial "
+                                + grant.get().adminSerialHex() + ") has expired"));
+        if (refusal.isPresent()) {
+            audit(grant.get(), "console.login", "", AuditEvent.Outcome.REFUSED, refusal.get());
+            return loginRefused("<p>" + Html.esc(refusal.get()) + ".</p>");
+        }
         Sessions.Opened opened = sessions.open(grant.get());
-        audit(opened.session(), "console.login", "session until " + opened.session().expiresAt(),
+        audit(grant.get(), "console.login", "session until " + opened.session().expiresAt(),
                 AuditEvent.Outcome.SUCCESS, "");
+        long maxAge = Duration.between(sources.clock().instant(), opened.session().expiresAt()).toSeconds();
         return redirect("/console/", List.of(Map.entry("Set-Cookie", COOKIE + "=" + opened.cookie()
-                + "; Path=/console; HttpOnly; SameSite=Strict; Max-Age=" + sessions.ttl().toSeconds()
-                + (secure ? "; Secure" : ""))));
+                + "; Path=/console; HttpOnly; SameSite=Strict; Max-Age=" + maxAge + (secure ? "; Secure" : ""))));
+    }
+
+    private Response loginRefused(String body) {
+        return page(403, "Login link refused", null, body);
     }
 
     private Response view(Sessions.Session session, Request request) {
@@ -115,14 +129,19 @@ public final class ConsoleApp implements WebApp {
                 : html(outcome.get().status(), outcome.get().page());
     }
 
-    private Optional<Revocation> revoked(Sessions.Session session) {
-        return sources.revocations().refusalFor(SpiffeId.parse(session.grant().adminId()),
-                Optional.of(session.grant().adminSerialHex()));
+    /** Whether the admin, by identity or by the certificate its login link was made with, is revoked. */
+    private Optional<Revocation> revoked(LoginLinkRepository.Grant grant) {
+        return sources.revocations().refusalFor(SpiffeId.parse(grant.adminId()), Optional.of(grant.adminSerialHex()));
     }
 
     private void audit(Sessions.Session session, String action, String target, AuditEvent.Outcome outcome,
             String detail) {
-        sources.audit().record(new AuditEvent(sources.clock().instant(), session.grant().adminId(), action, target,
+        audit(session.grant(), action, target, outcome, detail);
+    }
+
+    private void audit(LoginLinkRepository.Grant grant, String action, String target, AuditEvent.Outcome outcome,
+            String detail) {
+        sources.audit().record(new AuditEvent(sources.clock().instant(), grant.adminId(), action, target,
                 outcome, Actions.channel(detail)));
     }
 

@@ -6,8 +6,11 @@ import java.util.Optional;
 /** Console login links, stored by the SHA-256 of their secret only. */
 public interface LoginLinkRepository {
 
-    /** Who a link logs in: the admin and the serial of the certificate the link was minted with. */
-    record Grant(String adminId, String adminSerialHex) {
+    /**
+     * Who a link logs in: the admin, and the serial and end of validity of the certificate the link was
+     * minted with (a session lasts no longer than that certificate).
+     */
+    record Grant(String adminId, String adminSerialHex, Instant adminNotAfter) {
     }
 
     void insert(byte[] secretHash, Grant grant, Instant createdAt, Instant expiresAt);

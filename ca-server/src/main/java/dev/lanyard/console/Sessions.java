@@ -40,11 +40,13 @@ public final class Sessions {
         return ttl;
     }
 
+    /** A session of {@code ttl}, ending sooner if the admin's certificate does. */
     public Opened open(LoginLinkRepository.Grant grant) {
         Instant now = clock.instant();
         open.values().removeIf(s -> !s.expiresAt().isAfter(now));
         String cookie = token();
-        Session session = new Session(key(cookie), grant, token(), now.plus(ttl));
+        Instant end = now.plus(ttl).isAfter(grant.adminNotAfter()) ? grant.adminNotAfter() : now.plus(ttl);
+        Session session = new Session(key(cookie), grant, token(), end);
         open.put(session.key(), session);
         return new Opened(session, cookie);
     }

@@ -40,7 +40,7 @@ final class ConsoleGrpcService extends ConsoleServiceGrpc.ConsoleServiceImplBase
             }
             AuthenticatedPeer admin = Callers.require();
             LoginLinks.Minted minted = links.get().mint(new LoginLinkRepository.Grant(admin.spiffeId().toString(),
-                    admin.serialHex()));
+                    admin.serialHex(), admin.certificate().getNotAfter().toInstant()));
             return CreateConsoleLoginResponse.newBuilder()
                     .setUrl(base + "/console/login?t=" + minted.secret())
                     .setExpiresAt(Protos.timestamp(minted.expiresAt()))

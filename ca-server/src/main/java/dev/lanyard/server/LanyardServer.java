@@ -356,7 +356,7 @@ public final class LanyardServer implements AutoCloseable {
                     () -> caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant(),
                     registrations, issued, revocations, revoker, onRevoked, audit, contractService::snapshot,
                     () -> policy.current().toProto(), clock), loginLinks,
-                    new Sessions(clock, random, config.console().sessionTtl()), false));
+                    new Sessions(clock, random, config.console().sessionTtl()), servesTls(config)));
         }
         List<ServerServiceDefinition> services = List.of(
                 new ConsoleGrpcService(config.console().enabled() ? Optional.of(loginLinks) : Optional.empty(),
@@ -840,11 +840,19 @@ public final class LanyardServer implements AutoCloseable {
                 .max(Duration::compareTo).orElseThrow();
     }
 
-    /** Where the console is, as a browser on this host reaches it: the HTTP bind address itself (loopback). */
+    /**
+     * Where the console is, as a browser on this host reaches it: the HTTP bind address itself (loopback),
+     * over https:// when the HTTP listener serves TLS.
+     */
     private static String consoleBase(ServerConfig config) {
         String host = config.httpHost().contains(":") && !config.httpHost().startsWith("[")
                 ? "[" + config.httpHost() + "]" : config.httpHost();
-        return "http://" + host + ":" + config.httpPort();
+        return (servesTls(config) ? "https://" : "http://") + host + ":" + config.httpPort();
+    }
+
+    /** Whether the HTTP listener (JWKS, bundle, console) serves TLS: the console's cookie is then Secure. */
+    private static boolean servesTls(ServerConfig config) {
+        return config.publication().tls() != ServerConfig.PublicationTls.NONE;
     }
 
     /** Who may call what: the request chain's authorization, as data. */

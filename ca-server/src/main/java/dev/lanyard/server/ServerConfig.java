@@ -270,9 +270,21 @@ public record ServerConfig(
         }
     }
 
-    private static boolean isLoopback(String host) {
-        // Literal addresses and "localhost" only: no name resolution decides this.
-        return host.equals("localhost") || host.equals("::1") || host.equals("[::1]") || host.startsWith("127.");
+    static boolean isLoopback(String host) {
+        // The exact name "localhost" or a loopback IP literal; any other name is not loopback, and no name
+        // resolution decides this (a literal checked first never makes getByName look anything up).
+        if (host.equals("localhost")) {
+            return true;
+        }
+        String literal = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        if (!org.bouncycastle.util.IPAddress.isValid(literal)) {
+            return false;
+        }
+        try {
+            return java.net.InetAddress.getByName(literal).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     /** A dev server: a generated CA in {@code dataDir}, loopback only, an admin credential written to disk. */

@@ -16,13 +16,14 @@ public final class JdbcLoginLinkRepository implements LoginLinkRepository {
 
     @Override
     public void insert(byte[] secretHash, Grant grant, Instant createdAt, Instant expiresAt) {
-        jdbc.update("insert into console_login_links (secret_hash, admin_id, admin_serial, created_at, expires_at)"
-                + " values (?, ?, ?, ?, ?)", s -> {
+        jdbc.update("insert into console_login_links (secret_hash, admin_id, admin_serial, admin_not_after,"
+                + " created_at, expires_at) values (?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, HexFormat.of().formatHex(secretHash));
                     s.setString(2, grant.adminId());
                     s.setString(3, grant.adminSerialHex());
-                    Jdbc.setInstant(s, 4, createdAt);
-                    Jdbc.setInstant(s, 5, expiresAt);
+                    Jdbc.setInstant(s, 4, grant.adminNotAfter());
+                    Jdbc.setInstant(s, 5, createdAt);
+                    Jdbc.setInstant(s, 6, expiresAt);
                 });
     }
 
@@ -39,8 +40,11 @@ public final class JdbcLoginLinkRepository implements LoginLinkRepository {
         if (used != 1) {
             return Optional.empty();
         }
-        return jdbc.queryOne("select admin_id, admin_serial from console_login_links where secret_hash = ?",
-                s -> s.setString(1, hash), row -> new Grant(row.getString("admin_id"), row.getString("admin_serial")));
+        // A link without its certificate's end (minted by an older replica) logs nobody in.
+        return jdbc.queryOne("select admin_id, admin_serial, admin_not_after from console_login_links"
+                + " where secret_hash = ? and admin_not_after is not null", s -> s.setString(1, hash),
+                row -> new Grant(row.getString("admin_id"), row.getString("admin_serial"),
+                        Jdbc.getInstant(row, "admin_not_after")));
     }
 
     @Override

@@ -18,6 +18,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,14 +33,14 @@ class ConsoleSessionTest {
     @Test
     void aRevokedAdminsSessionStopsWorking(@TempDir Path dir) throws Exception {
         try (RunningServer server = RunningServer.start(dir)) {
-            String link = ConsoleServiceGrpc.newBlockingStub(server.channel(server.adminCredential()))
-                    .withDeadlineAfter(30, TimeUnit.SECONDS)
-                    .createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()).getUrl();
+            String link = loginLink(server);
+            assertThat(link).startsWith("http://127.0.0.1:" + server.server().httpPort() + "/console/login?t=");
             HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(link)).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(login.statusCode()).isEqualTo(303);
             String setCookie = login.headers().firstValue("set-cookie").orElseThrow();
-            assertThat(setCookie).contains("HttpOnly", "SameSite=Strict", "Path=/console").doesNotContain("Secure");
+            assertThat(setCookie).as("plain HTTP: a Secure cookie would never come back")
+                    .contains("HttpOnly", "SameSite=Strict", "Path=/console").doesNotContain("Secure");
             String cookie = setCookie.substring(0, setCookie.indexOf(';'));
             assertThat(get(server, cookie).statusCode()).isEqualTo(200);
 
@@ -88,6 +91,86 @@ class ConsoleSessionTest {
             assertThat(forged.statusCode()).isEqualTo(403);
             assertThat(forged.headers().firstValue("set-cookie")).isEmpty();
         }
+    }
+
+    @Test
+    void aRevokedAdminsLinkOpensNoSession(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir)) {
+            String link = loginLink(server);
+            String serial = server.adminCredential().leaf().getSerialNumber().toString(16);
+            server.revocations().revoke(RevokeRequest.newBuilder()
+                    .setTarget(RevocationTarget.newBuilder().setSerial(serial)).setReasonValue(1).build());
+
+            HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(link)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(403);
+            assertThat(login.body()).contains("Login link refused").contains("certificate " + serial + " is revoked");
+            assertThat(login.headers().firstValue("set-cookie")).as("no session").isEmpty();
+            List<AuditEvent> logins = server.server().audit().recent(50).stream()
+                    .filter(e -> e.action().equals("console.login")).toList();
+            assertThat(logins).singleElement().satisfies(e -> {
+                assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+                assertThat(e.actor()).isEqualTo(server.server().config().adminIds().get(0).toString());
+                assertThat(e.reason()).contains("channel=console", "is revoked").doesNotContain(link.substring(
+                        link.indexOf("t=") + 2));
+            });
+        }
+    }
+
+    @Test
+    void overTlsTheLinkIsHttpsAndTheCookieSecure(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir, Map.of("http.tls", "spiffe"))) {
+            String link = loginLink(server);
+            assertThat(link).startsWith("https://127.0.0.1:" + server.server().httpPort() + "/console/login?t=");
+            HttpClient https = server.httpsClient();
+            HttpResponse<String> login = https.send(HttpRequest.newBuilder(URI.create(link)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(303);
+            String setCookie = login.headers().firstValue("set-cookie").orElseThrow();
+            assertThat(setCookie).contains("HttpOnly", "SameSite=Strict", "Path=/console", "; Secure");
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            HttpResponse<String> page = https.send(HttpRequest.newBuilder(URI.create(link.substring(0,
+                    link.indexOf("/console/")) + "/console/")).header("Cookie", cookie).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(page.statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aSessionEndsWhenTheAdminCertificateDoes(@TempDir Path dir) throws Exception {
+        // A 10-minute admin certificate, a 15-minute session setting: the certificate ends the session.
+        try (RunningServer server = RunningServer.start(dir, Map.of("admin.credential-ttl", "10m"))) {
+            Instant notAfter = server.adminCredential().leaf().getNotAfter().toInstant();
+            HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(loginLink(server))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(303);
+            String setCookie = login.headers().firstValue("set-cookie").orElseThrow();
+            long maxAge = Long.parseLong(setCookie.replaceAll(".*Max-Age=(\\d+).*", "$1"));
+            assertThat(maxAge).isLessThanOrEqualTo(Duration.between(server.clock().instant(), notAfter).toSeconds());
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            assertThat(get(server, cookie).statusCode()).isEqualTo(200);
+            assertThat(server.server().audit().recent(50)).filteredOn(e -> e.action().equals("console.login"))
+                    .singleElement().satisfies(e -> assertThat(e.target()).isEqualTo("session until " + notAfter));
+
+            server.clock().set(notAfter.minusSeconds(30));
+            String late = loginLink(server);
+            server.clock().set(notAfter.minusSeconds(1));
+            assertThat(get(server, cookie).statusCode()).isEqualTo(200);
+            server.clock().set(notAfter);
+            assertThat(get(server, cookie).statusCode()).as("the certificate has expired").isEqualTo(401);
+            // A link still within its minute, made with a certificate that has since expired, opens nothing.
+            HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create(late)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(refused.statusCode()).isEqualTo(403);
+            assertThat(refused.body()).contains("Login link refused", "has expired");
+            assertThat(refused.headers().firstValue("set-cookie")).isEmpty();
+        }
+    }
+
+    private static String loginLink(RunningServer server) {
+        return ConsoleServiceGrpc.newBlockingStub(server.channel(server.adminCredential()))
+                .withDeadlineAfter(30, TimeUnit.SECONDS)
+                .createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()).getUrl();
     }
 
     private HttpResponse<String> get(RunningServer server, String cookie) throws Exception {

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import dev.lanyard.publication.HttpLimits;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,6 +40,24 @@ class ServerConfigTest {
                 "trust-domain=acme.internal\nhttp.host=0.0.0.0\nconsole.enabled=true\n"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("console.enabled=true needs a loopback http.host").hasMessageContaining("0.0.0.0");
+    }
+
+    @Test
+    void onlyALoopbackAddressOrLocalhostIsLoopbackNeverANameThatLooksLikeOne() throws Exception {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> load(
+                "trust-domain=acme.internal\nhttp.host=127.evil.example\nconsole.enabled=true\n"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("console.enabled=true needs a loopback http.host")
+                .hasMessageContaining("127.evil.example");
+        for (String loopback : List.of("localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]",
+                "0:0:0:0:0:0:0:1")) {
+            assertThat(ServerConfig.isLoopback(loopback)).as(loopback).isTrue();
+        }
+        // Names are not resolved: these are not loopback however a resolver would answer.
+        for (String not : List.of("127.evil.example", "127.0.0.1.nip.io", "127.0.0.1.", "localhost.evil.example",
+                "LOCALHOST.", "127", "10.0.0.1", "0.0.0.0", "::", "[::1", "")) {
+            assertThat(ServerConfig.isLoopback(not)).as(not).isFalse();
+        }
     }
 
     @Test

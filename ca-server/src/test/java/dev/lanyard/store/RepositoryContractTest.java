@@ -11,6 +11,7 @@ import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.ca.PendingCaKey;
 import dev.lanyard.ca.StoredCaKey;
+import dev.lanyard.console.LoginLinkRepository;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.rotation.Fence;
 import dev.lanyard.rotation.KeyStatus;
@@ -57,6 +58,17 @@ abstract class RepositoryContractTest {
     @AfterEach
     void close() {
         db.close();
+    }
+
+    @Test
+    void aLoginLinkIsRedeemedOnceWithItsAdminAndTheEndOfTheAdminsCertificate() {
+        var links = new JdbcLoginLinkRepository(db.dataSource());
+        byte[] hash = new byte[32];
+        hash[0] = 7;
+        var grant = new LoginLinkRepository.Grant(A.toString(), "1f", T.plus(Duration.ofMinutes(10)));
+        links.insert(hash, grant, T, T.plus(Duration.ofMinutes(1)));
+        assertThat(links.redeem(hash, T.plusSeconds(1))).contains(grant);
+        assertThat(links.redeem(hash, T.plusSeconds(2))).as("used once").isEmpty();
     }
 
     @Test

@@ -182,6 +182,26 @@ public final class RunningServer implements AutoCloseable {
         }
     }
 
+    /** An HTTP client trusting this server's bundle: it reaches an http.tls=spiffe listener. */
+    public java.net.http.HttpClient httpsClient() {
+        try {
+            java.security.KeyStore store = java.security.KeyStore.getInstance("PKCS12");
+            store.load(null, null);
+            List<X509Certificate> roots = server.trustBundle();
+            for (int i = 0; i < roots.size(); i++) {
+                store.setCertificateEntry("root-" + i, roots.get(i));
+            }
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(store);
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            return java.net.http.HttpClient.newBuilder().sslContext(context)
+                    .connectTimeout(java.time.Duration.ofSeconds(10)).build();
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException("cannot trust this server's bundle", e);
+        }
+    }
+
     public String httpUrl(String path) {
         return "http://127.0.0.1:" + server.httpPort() + path;
     }
