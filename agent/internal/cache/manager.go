@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/lanyard-dev/lanyard/agent/internal/nodeattest"
+	"github.com/lanyard-dev/lanyard/agent/internal/securedir"
 	"github.com/lanyard-dev/lanyard/clients/go/identity"
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 	"github.com/lanyard-dev/lanyard/clients/go/retry"
@@ -81,6 +82,12 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 		m.log = slog.Default()
 	}
 	m.jwts = newJWTCache()
+	if cfg.DataDir != "" {
+		// Before anything is read from it or attested: the agent's key must not go where others reach.
+		if err := securedir.Ensure(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("agent: the data directory: %w", err)
+		}
+	}
 	var roots []*x509.Certificate
 	var err error
 	if cfg.BundleFile != "" {
