@@ -47,12 +47,20 @@ type Config struct {
 // batchSize is the most entries one BatchNewX509Svid carries (the server's max_items).
 const batchSize = 100
 
+// revocationChecker says whether a token id, an identity or a certificate serial is revoked;
+// revocation.Follower is one.
+type revocationChecker interface {
+	Revoked(jti, spiffeID, serial string) (what string, revoked bool)
+}
+
 // Manager holds the agent's state and keeps it current. Safe for concurrent use.
 type Manager struct {
 	cfg      Config
 	log      *slog.Logger
 	backoff  retry.Backoff
 	follower *revocation.Follower
+	// revocations is the follower, as asked about identities, serials and token ids.
+	revocations revocationChecker
 
 	state   atomic.Pointer[State]
 	agent   atomic.Pointer[agentSVID]
@@ -118,6 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	m.conn.Store(conn)
 	m.follower = revocation.NewFollower(m, revocation.WithLogger(m.log), revocation.WithOnChange(m.applyRevocations))
+	m.revocations = m.follower
 
 	runCtx, stop := context.WithCancel(context.Background())
 	m.stop = stop
@@ -158,9 +167,17 @@ func (m *Manager) Conn() *grpc.ClientConn { return m.conn.Load() }
 
 // update replaces the state under the lock with what change returns, and wakes the watchers.
 func (m *Manager) update(change func(old State) State) {
+	m.updateIf(func(old State) (State, bool) { return change(old), true })
+}
+
+// updateIf is update where change may say that nothing changed (then nothing is replaced).
+func (m *Manager) updateIf(change func(old State) (State, bool)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	next := change(*m.state.Load())
+	next, changed := change(*m.state.Load())
+	if !changed {
+		return
+	}
 	next.Version = m.state.Load().Version + 1
 	m.state.Store(&next)
 	close(m.changed)
@@ -372,15 +389,21 @@ func (m *Manager) applyRevocations() {
 		return
 	}
 	isRevoked := func(s *SVID) bool {
-		_, revoked := m.follower.Revoked("", s.ID.String(), s.Serial)
+		_, revoked := m.isRevoked(s)
 		return revoked
 	}
-	if !slices.ContainsFunc(m.State().SVIDs, isRevoked) {
-		return
-	}
-	m.update(func(s State) State {
+	// Checked under the state lock, so an SVID a sync is merging at the same time is either seen
+	// here or refused by the merge (which asks the follower, which already holds the revocation).
+	dropped := false
+	m.updateIf(func(s State) (State, bool) {
+		if !slices.ContainsFunc(s.SVIDs, isRevoked) {
+			return s, false
+		}
 		s.SVIDs = slices.DeleteFunc(slices.Clone(s.SVIDs), isRevoked)
-		return s
+		dropped = true
+		return s, true
 	})
-	m.log.Info("dropped revoked identities")
+	if dropped {
+		m.log.Info("dropped revoked identities")
+	}
 }
