@@ -162,6 +162,15 @@ func (m *Manager) Changed() <-chan struct{} {
 // AgentID is the agent's own SPIFFE ID.
 func (m *Manager) AgentID() spiffeid.ID { return m.agent.Load().id }
 
+// Revoked says whether a token id, an identity or a certificate serial (lower-case hex) is revoked,
+// as the revocation follower knows it.
+func (m *Manager) Revoked(jti, spiffeID, serial string) (string, bool) {
+	if m.revocations == nil {
+		return "", false
+	}
+	return m.revocations.Revoked(jti, spiffeID, serial)
+}
+
 // Conn is the current mTLS connection to Lanyard (revocation.Conns).
 func (m *Manager) Conn() *grpc.ClientConn { return m.conn.Load() }
 
