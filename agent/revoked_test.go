@@ -166,6 +166,12 @@ func TestValidateJWTSVIDRefusesARevokedTokenOrSubject(t *testing.T) {
 	if err := validates(identityTok); err != nil {
 		t.Fatalf("revoking one jti refused another token: %v", err)
 	}
+	// The agent does not hand the revoked token out again from its cache: a new one is minted.
+	if again, againJTI := token(byJTI); again == jtiTok || againJTI == jti {
+		t.Fatal("FetchJWTSVID handed out the token whose jti is revoked")
+	} else if err := validates(again); err != nil {
+		t.Fatalf("the token minted after the revoked one does not validate: %v", err)
+	}
 
 	if _, err := s.Revoke(ctx, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_SpiffeId{SpiffeId: byIdentity.String()}}); err != nil {
 		t.Fatal(err)
