@@ -313,7 +313,12 @@ func (m *Manager) renewAgentLoop(ctx context.Context) {
 			return
 		}
 		if m.revoked.Load() {
-			return
+			// Nothing is renewed while the agent is revoked; it may be reinstated.
+			failures = 0
+			if retry.Sleep(ctx, m.cfg.SyncInterval) != nil {
+				return
+			}
+			continue
 		}
 		if err := m.renewAgent(ctx); err != nil {
 			failures++
@@ -396,6 +401,15 @@ func (m *Manager) applyRevocations() {
 		}
 		m.update(func(s State) State { s.SVIDs = nil; return s })
 		return
+	}
+	// Reinstated (the follower replays a revocation and its reinstatement one event at a time, so
+	// an agent started after both passes through "revoked" first): serve and renew again, and keep
+	// the agent SVID on disk again. The next sync brings the registrations' SVIDs back.
+	if m.revoked.Swap(false) {
+		m.log.Info("this agent was reinstated; it serves again", "spiffe_id", a.id)
+		if key, ok := a.cert.PrivateKey.(*ecdsa.PrivateKey); ok {
+			m.saveAgentSVID(a, key)
+		}
 	}
 	isRevoked := func(s *SVID) bool {
 		_, revoked := m.isRevoked(s)
