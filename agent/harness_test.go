@@ -43,6 +43,12 @@ func TestMain(m *testing.M) {
 	if child := os.Getenv(childEnv); child != "" {
 		os.Exit(childMain(child))
 	}
+	if spec := os.Getenv(execEnv); spec != "" {
+		os.Exit(execChildMain(spec))
+	}
+	if spec := os.Getenv(inheritedEnv); spec != "" {
+		os.Exit(inheritedMain(spec))
+	}
 	os.Exit(lanyardtest.MainWith(m, "lanyard-agent-it-", func(dir string) ([]string, error) {
 		var err error
 		if nodeCA, err = newTestPKI("node-ca"); err != nil {

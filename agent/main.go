@@ -20,6 +20,7 @@ import (
 	"github.com/lanyard-dev/lanyard/agent/internal/config"
 	"github.com/lanyard-dev/lanyard/agent/internal/nodeattest"
 	"github.com/lanyard-dev/lanyard/agent/internal/peer"
+	"github.com/lanyard-dev/lanyard/agent/internal/securedir"
 	"github.com/lanyard-dev/lanyard/agent/internal/workload"
 )
 
@@ -43,6 +44,10 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	// Checked before attesting (a join token is single use): the socket's directory must be ours.
+	if err := securedir.Ensure(filepath.Dir(cfg.Socket), 0o755); err != nil {
+		return fmt.Errorf("the socket's directory: %w", err)
+	}
 	manager, err := cache.Start(ctx, cache.Config{Server: cfg.Server, BundleFile: cfg.Bundle,
 		RootFingerprint: cfg.RootFingerprint, DataDir: cfg.DataDir, Evidence: evidence(cfg),
 		SyncInterval: cfg.SyncInterval.Duration, SVIDTTL: cfg.WorkloadSVIDTTL.Duration, Logger: log})
@@ -136,20 +141,33 @@ func evidence(cfg config.Config) func() (nodeattest.Evidence, error) {
 	}
 }
 
-// listen makes the socket's directory and replaces a stale socket; the socket is open to every
-// local user (each caller is attested, and gets only what its selectors match).
+// listen replaces a stale socket in the socket's directory (checked by securedir: the agent's own,
+// writable by nobody else); the socket is open to every local user (each caller is attested, and
+// gets only what its selectors match). The socket is bound and given its mode inside a private
+// directory, where nobody can put a symlink in its place, then renamed to path (rename replaces
+// whatever is at path, and follows no symlink there).
 func listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
+	dir := filepath.Dir(path)
+	if err := securedir.Ensure(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("the socket's directory: %w", err)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	l, err := net.Listen("unix", path)
+	private, err := os.MkdirTemp(dir, ".agent-sock-")
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o777); err != nil {
+	defer os.RemoveAll(private)
+	tmp := filepath.Join(private, filepath.Base(path))
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, err
+	}
+	// The listener is not to unlink tmp (gone after the rename) when closed; main removes path.
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, 0o777); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		l.Close()
 		return nil, err
 	}

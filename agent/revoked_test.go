@@ -11,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	ledgerv1 "github.com/lanyard-dev/lanyard/clients/go/examplespb/ledger/v1"
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
+	"github.com/lanyard-dev/lanyard/clients/go/lanyardtest"
 )
 
 // A revoked agent drops what it served and forgets its own SVID; restarted with the same node
@@ -96,4 +100,84 @@ func runUntilExit(t *testing.T, serverAddr string, args []string) (string, error
 func (a *runningAgent) stop() {
 	a.cmd.Process.Signal(syscall.SIGTERM)
 	a.cmd.Wait()
+}
+
+// ValidateJWTSVID refuses (InvalidArgument) a token whose jti is revoked, or whose subject identity
+// is revoked, once the agent has seen the revocation; a token revoked in neither way still
+// validates. Not parallel: it replaces the grants policy.
+func TestValidateJWTSVIDRefusesARevokedTokenOrSubject(t *testing.T) {
+	s := needServer(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	agent := joinTokenAgent(t, s.GRPCAddr)
+	byIdentity, byJTI, untouched := newID(s, "jwt-revoked"), newID(s, "jwt-revoked"), newID(s, "jwt-revoked")
+	ids := []string{byIdentity.String(), byJTI.String(), untouched.String()}
+	for _, id := range []spiffeid.ID{byIdentity, byJTI, untouched} {
+		if err := s.RegisterForAgent(ctx, id, agent.ID, self(t)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PublishContracts(ctx, "agent-test", ledgerv1.File_examples_ledger_v1_ledger_proto); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyPolicy(ctx, lanyardtest.Grant{SpiffeIDs: ids, Audience: "ledger", Scopes: []string{"ledger.read"}}); err != nil {
+		t.Fatal(err)
+	}
+	client, err := workloadapi.New(ctx, agent.clientOption())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	waitFor(t, func() bool {
+		svids, err := client.FetchX509SVIDs(ctx)
+		return err == nil && len(svids) == len(ids)
+	})
+	token := func(id spiffeid.ID) (string, string) {
+		svid, err := client.FetchJWTSVID(ctx, jwtsvid.Params{Audience: "ledger", Subject: id})
+		if err != nil {
+			t.Fatalf("JWT-SVID for %s: %v", id, err)
+		}
+		jti, _ := svid.Claims["jti"].(string)
+		if jti == "" {
+			t.Fatalf("the JWT-SVID of %s has no jti: %v", id, svid.Claims)
+		}
+		return svid.Marshal(), jti
+	}
+	validates := func(tok string) error {
+		_, err := client.ValidateJWTSVID(ctx, tok, "ledger")
+		return err
+	}
+	refusedAsRevoked := func(tok string) bool {
+		err := validates(tok)
+		return status.Code(err) == codes.InvalidArgument && strings.Contains(status.Convert(err).Message(), "revoked")
+	}
+	identityTok, _ := token(byIdentity)
+	jtiTok, jti := token(byJTI)
+	untouchedTok, _ := token(untouched)
+	for _, tok := range []string{identityTok, jtiTok, untouchedTok} {
+		if err := validates(tok); err != nil {
+			t.Fatalf("a fresh token does not validate: %v", err)
+		}
+	}
+
+	if _, err := s.Revoke(ctx, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Jti{Jti: jti}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return refusedAsRevoked(jtiTok) })
+	if err := validates(identityTok); err != nil {
+		t.Fatalf("revoking one jti refused another token: %v", err)
+	}
+	// The agent does not hand the revoked token out again from its cache: a new one is minted.
+	if again, againJTI := token(byJTI); again == jtiTok || againJTI == jti {
+		t.Fatal("FetchJWTSVID handed out the token whose jti is revoked")
+	} else if err := validates(again); err != nil {
+		t.Fatalf("the token minted after the revoked one does not validate: %v", err)
+	}
+
+	if _, err := s.Revoke(ctx, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_SpiffeId{SpiffeId: byIdentity.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return refusedAsRevoked(identityTok) })
+	if err := validates(untouchedTok); err != nil {
+		t.Fatalf("a token revoked in no way does not validate: %v", err)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/lanyard-dev/lanyard/agent/internal/securedir"
 )
 
 // The agent SVID is kept on disk (key 0600, directory 0700) so a restart does not need another
@@ -21,7 +23,8 @@ func (m *Manager) saveAgentSVID(a *agentSVID, key *ecdsa.PrivateKey) {
 	if m.cfg.DataDir == "" {
 		return
 	}
-	if err := os.MkdirAll(m.cfg.DataDir, 0o700); err != nil {
+	// Checked again at each write: the key goes only into a directory that is still the agent's own.
+	if err := securedir.Ensure(m.cfg.DataDir, 0o700); err != nil {
 		m.log.Warn("cannot keep the agent SVID on disk", "error", err)
 		return
 	}
@@ -56,13 +59,41 @@ func (m *Manager) forgetAgentSVID() {
 	}
 }
 
-// writeFile replaces a file atomically.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+// writeFile replaces a file atomically: the data goes into a new file of the same directory (created
+// with O_EXCL and mode 0600, so no file someone else made beforehand is reused, whatever its mode),
+// is synced, gets its mode, and is renamed over path; then the directory is synced.
+func writeFile(path string, data []byte, mode os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(mode); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(filepath.Clean(dir)); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // loadAgentSVID reads the agent SVID on disk if it chains to the roots and has a quarter of its life left.

@@ -2,6 +2,9 @@ package cache
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +21,7 @@ type jwtKey struct{ id, serial, audience string }
 
 type jwtToken struct {
 	token   string
+	jti     string
 	renewAt time.Time
 	expires time.Time
 }
@@ -32,9 +36,13 @@ func (m *Manager) JWTSVID(ctx context.Context, svid *SVID, audience string) (str
 	m.jwts.mu.Lock()
 	if t, ok := m.jwts.tokens[key]; ok && now.Before(t.renewAt) {
 		m.jwts.mu.Unlock()
-		return t.token, nil
+		// A cached token whose jti was revoked since is not handed out again: a new one is minted.
+		if _, revoked := m.Revoked(t.jti, key.id, ""); !revoked {
+			return t.token, nil
+		}
+	} else {
+		m.jwts.mu.Unlock()
 	}
-	m.jwts.mu.Unlock()
 	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	resp, err := lanyardv1.NewAgentServiceClient(m.Conn()).NewJwtSvid(callCtx, &lanyardv1.NewJwtSvidRequest{
@@ -50,6 +58,26 @@ func (m *Manager) JWTSVID(ctx context.Context, svid *SVID, audience string) (str
 			delete(m.jwts.tokens, k)
 		}
 	}
-	m.jwts.tokens[key] = jwtToken{token: resp.GetToken(), renewAt: now.Add(expires.Sub(now) / 2), expires: expires}
+	m.jwts.tokens[key] = jwtToken{token: resp.GetToken(), jti: jtiOf(resp.GetToken()), renewAt: now.Add(expires.Sub(now) / 2), expires: expires}
 	return resp.GetToken(), nil
+}
+
+// jtiOf is the jti claim of a token the server just issued (read, not verified: it only names the
+// cached token in revocation look-ups).
+func jtiOf(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims struct {
+		JTI string `json:"jti"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return ""
+	}
+	return claims.JTI
 }

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/lanyard-dev/lanyard/agent/internal/nodeattest"
+	"github.com/lanyard-dev/lanyard/agent/internal/securedir"
 	"github.com/lanyard-dev/lanyard/clients/go/identity"
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 	"github.com/lanyard-dev/lanyard/clients/go/retry"
@@ -46,12 +47,20 @@ type Config struct {
 // batchSize is the most entries one BatchNewX509Svid carries (the server's max_items).
 const batchSize = 100
 
+// revocationChecker says whether a token id, an identity or a certificate serial is revoked;
+// revocation.Follower is one.
+type revocationChecker interface {
+	Revoked(jti, spiffeID, serial string) (what string, revoked bool)
+}
+
 // Manager holds the agent's state and keeps it current. Safe for concurrent use.
 type Manager struct {
 	cfg      Config
 	log      *slog.Logger
 	backoff  retry.Backoff
 	follower *revocation.Follower
+	// revocations is the follower, as asked about identities, serials and token ids.
+	revocations revocationChecker
 
 	state   atomic.Pointer[State]
 	agent   atomic.Pointer[agentSVID]
@@ -81,6 +90,12 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 		m.log = slog.Default()
 	}
 	m.jwts = newJWTCache()
+	if cfg.DataDir != "" {
+		// Before anything is read from it or attested: the agent's key must not go where others reach.
+		if err := securedir.Ensure(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("agent: the data directory: %w", err)
+		}
+	}
 	var roots []*x509.Certificate
 	var err error
 	if cfg.BundleFile != "" {
@@ -111,6 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	m.conn.Store(conn)
 	m.follower = revocation.NewFollower(m, revocation.WithLogger(m.log), revocation.WithOnChange(m.applyRevocations))
+	m.revocations = m.follower
 
 	runCtx, stop := context.WithCancel(context.Background())
 	m.stop = stop
@@ -146,14 +162,31 @@ func (m *Manager) Changed() <-chan struct{} {
 // AgentID is the agent's own SPIFFE ID.
 func (m *Manager) AgentID() spiffeid.ID { return m.agent.Load().id }
 
+// Revoked says whether a token id, an identity or a certificate serial (lower-case hex) is revoked,
+// as the revocation follower knows it.
+func (m *Manager) Revoked(jti, spiffeID, serial string) (string, bool) {
+	if m.revocations == nil {
+		return "", false
+	}
+	return m.revocations.Revoked(jti, spiffeID, serial)
+}
+
 // Conn is the current mTLS connection to Lanyard (revocation.Conns).
 func (m *Manager) Conn() *grpc.ClientConn { return m.conn.Load() }
 
 // update replaces the state under the lock with what change returns, and wakes the watchers.
 func (m *Manager) update(change func(old State) State) {
+	m.updateIf(func(old State) (State, bool) { return change(old), true })
+}
+
+// updateIf is update where change may say that nothing changed (then nothing is replaced).
+func (m *Manager) updateIf(change func(old State) (State, bool)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	next := change(*m.state.Load())
+	next, changed := change(*m.state.Load())
+	if !changed {
+		return
+	}
 	next.Version = m.state.Load().Version + 1
 	m.state.Store(&next)
 	close(m.changed)
@@ -280,7 +313,12 @@ func (m *Manager) renewAgentLoop(ctx context.Context) {
 			return
 		}
 		if m.revoked.Load() {
-			return
+			// Nothing is renewed while the agent is revoked; it may be reinstated.
+			failures = 0
+			if retry.Sleep(ctx, m.cfg.SyncInterval) != nil {
+				return
+			}
+			continue
 		}
 		if err := m.renewAgent(ctx); err != nil {
 			failures++
@@ -364,16 +402,31 @@ func (m *Manager) applyRevocations() {
 		m.update(func(s State) State { s.SVIDs = nil; return s })
 		return
 	}
+	// Reinstated (the follower replays a revocation and its reinstatement one event at a time, so
+	// an agent started after both passes through "revoked" first): serve and renew again, and keep
+	// the agent SVID on disk again. The next sync brings the registrations' SVIDs back.
+	if m.revoked.Swap(false) {
+		m.log.Info("this agent was reinstated; it serves again", "spiffe_id", a.id)
+		if key, ok := a.cert.PrivateKey.(*ecdsa.PrivateKey); ok {
+			m.saveAgentSVID(a, key)
+		}
+	}
 	isRevoked := func(s *SVID) bool {
-		_, revoked := m.follower.Revoked("", s.ID.String(), s.Serial)
+		_, revoked := m.isRevoked(s)
 		return revoked
 	}
-	if !slices.ContainsFunc(m.State().SVIDs, isRevoked) {
-		return
-	}
-	m.update(func(s State) State {
+	// Checked under the state lock, so an SVID a sync is merging at the same time is either seen
+	// here or refused by the merge (which asks the follower, which already holds the revocation).
+	dropped := false
+	m.updateIf(func(s State) (State, bool) {
+		if !slices.ContainsFunc(s.SVIDs, isRevoked) {
+			return s, false
+		}
 		s.SVIDs = slices.DeleteFunc(slices.Clone(s.SVIDs), isRevoked)
-		return s
+		dropped = true
+		return s, true
 	})
-	m.log.Info("dropped revoked identities")
+	if dropped {
+		m.log.Info("dropped revoked identities")
+	}
 }

@@ -73,7 +73,22 @@ func (m *Manager) SyncNow(ctx context.Context) error {
 			fresh[s.ID.String()] = s
 		}
 	}
+	m.merge(entries, fresh)
+	return firstErr
+}
+
+// merge puts the fresh SVIDs of a sync into the state, under the state lock: entries are the
+// registrations listed (an SVID whose entry is gone goes too), fresh the SVIDs just issued. An SVID
+// the revocation follower says is revoked (by identity or serial) is not kept, fresh or not: a
+// revocation that arrived while the batch was in flight was applied to the state as it was then, and
+// must not come back with the batch. (applyRevocations checks under the same lock, after the
+// follower holds the revocation, so one of the two always sees the other.) A revoked agent keeps none.
+func (m *Manager) merge(entries map[string]*lanyardv1.Registration, fresh map[string]*SVID) {
 	m.update(func(s State) State {
+		if m.revoked.Load() {
+			s.SVIDs = nil
+			return s
+		}
 		var next []*SVID
 		for _, cur := range s.SVIDs {
 			if _, listed := entries[cur.ID.String()]; !listed {
@@ -93,6 +108,13 @@ func (m *Manager) SyncNow(ctx context.Context) error {
 		for _, f := range fresh {
 			next = append(next, f)
 		}
+		next = slices.DeleteFunc(next, func(svid *SVID) bool {
+			what, revoked := m.isRevoked(svid)
+			if revoked {
+				m.log.Info("not serving a revoked identity the server issued", "spiffe_id", svid.ID, "revoked", what)
+			}
+			return revoked
+		})
 		slices.SortFunc(next, func(a, b *SVID) int {
 			if a.ID.String() < b.ID.String() {
 				return -1
@@ -102,7 +124,14 @@ func (m *Manager) SyncNow(ctx context.Context) error {
 		s.SVIDs = next
 		return s
 	})
-	return firstErr
+}
+
+// isRevoked asks the revocation follower about an SVID's identity and serial.
+func (m *Manager) isRevoked(s *SVID) (string, bool) {
+	if m.revocations == nil {
+		return "", false
+	}
+	return m.revocations.Revoked("", s.ID.String(), s.Serial)
 }
 
 // issue asks for one batch; an entry the server refuses is logged and keeps its old SVID, if any.

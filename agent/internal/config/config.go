@@ -13,14 +13,17 @@ import (
 
 // Config is everything the agent needs. Durations are Go duration strings in the file ("30s").
 type Config struct {
-	// Socket is the unix socket of the Workload API (what SPIFFE_ENDPOINT_SOCKET names).
+	// Socket is the unix socket of the Workload API (what SPIFFE_ENDPOINT_SOCKET names). Its directory
+	// must be the agent's own and writable by nobody else (it is made 0755 if absent).
 	Socket string `json:"socket"`
 	// Server is Lanyard's gRPC address, HOST:PORT.
 	Server string `json:"server"`
 	// Bundle (PEM roots) or RootFingerprint ("sha256:HEX") says how to trust the server at first contact.
 	Bundle          string `json:"bundle"`
 	RootFingerprint string `json:"root_fingerprint"`
-	// DataDir keeps the agent's own SVID and key (0600) so a restart needs no new attestation.
+	// DataDir keeps the agent's own SVID and key (0600) so a restart needs no new attestation. It
+	// must be the agent's own, mode 0700 (made so if absent), inside directories nobody else may
+	// write to (sticky ones like /tmp excepted).
 	DataDir string `json:"data_dir"`
 	// Attestor is how the node proves itself: join_token, x509pop or k8s_psat.
 	Attestor string `json:"attestor"`

@@ -1,7 +1,12 @@
 // Package peer attests the local process on the other end of the Workload API socket from what the
-// kernel says: pid, uid and gid by SO_PEERCRED at accept, then the executable's path and SHA-256
-// through /proc/<pid>/exe, and a check that the pid still names the same process (its start time)
-// after everything was read, so a process that exited and whose pid was reused cannot pass.
+// kernel says: pid, uid and gid by SO_PEERCRED at accept, with a pidfd of that process
+// (SO_PEERPIDFD, where the kernel has it) and the file its executable is (device and inode of
+// /proc/<pid>/exe); then, at each call, the executable's path and SHA-256 through /proc/<pid>/exe,
+// and checks that the pid still names the process that connected (its pidfd still reaches it, its
+// start time is the same) after everything was read, so a process that exited and whose pid was
+// reused cannot pass, and that it still runs the executable it ran when it connected: a process
+// that connected and then exec'd (or handed the connection to one that did) is refused, since the
+// start time does not change across execve.
 package peer
 
 import (
@@ -29,7 +34,70 @@ type Info struct {
 	PID       int32
 	UID, GID  uint32
 	StartTime uint64 // clock ticks after boot, field 22 of /proc/<pid>/stat
+	// Exe is the file the process was executing when it connected (zero if it could not be read).
+	Exe ExeID
+	// pidfd is the connecting process's pidfd (SO_PEERPIDFD), nil where the kernel lacks it; it is
+	// closed with the connection.
+	pidfd *os.File
 	credentials.CommonAuthInfo
+}
+
+// ExeID names an executable file: its device and inode.
+type ExeID struct {
+	Dev, Ino uint64
+}
+
+// ExeOf is the file /proc/<pid>/exe is now (zero if it cannot be read).
+func ExeOf(pid int32) ExeID {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/proc/"+strconv.Itoa(int(pid))+"/exe", &st); err != nil {
+		return ExeID{}
+	}
+	return ExeID{Dev: st.Dev, Ino: st.Ino}
+}
+
+// alive says whether the pid still names the process that connected: its pidfd (where there is
+// one) still reaches a live process, and the pid's start time is the one seen at accept.
+func (info Info) alive() bool {
+	if info.pidfd != nil {
+		raw, err := info.pidfd.SyscallConn()
+		if err != nil {
+			return false
+		}
+		var sigErr error
+		// Control holds the file open while it runs: a pidfd closed with its connection is never
+		// confused with another file that took its number.
+		if err := raw.Control(func(fd uintptr) { sigErr = unix.PidfdSendSignal(int(fd), 0, nil, 0) }); err != nil || sigErr != nil {
+			return false
+		}
+	}
+	start, err := StartTime(info.PID)
+	return err == nil && start == info.StartTime
+}
+
+// check refuses a caller whose pid no longer names the process that connected, or whose process
+// now runs another executable than when it connected.
+func (info Info) check() error {
+	changed := ExeOf(info.PID) != info.Exe
+	if !info.alive() {
+		return ErrGone
+	}
+	if changed {
+		return ErrExecChanged
+	}
+	return nil
+}
+
+// pidConn closes the process's pidfd with the connection.
+type pidConn struct {
+	net.Conn
+	pidfd *os.File
+}
+
+func (c *pidConn) Close() error {
+	err := c.Conn.Close()
+	c.pidfd.Close()
+	return err
 }
 
 // AuthType names the mechanism for gRPC.
@@ -38,7 +106,7 @@ func (Info) AuthType() string { return "unix-peercred" }
 // Credentials are gRPC transport credentials for a unix socket that read SO_PEERCRED at accept.
 type Credentials struct{}
 
-// ServerHandshake records the peer's pid, uid, gid and process start time.
+// ServerHandshake records the peer's pid, uid, gid, pidfd, process start time and executable.
 func (Credentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	uc, ok := conn.(*net.UnixConn)
 	if !ok {
@@ -50,20 +118,47 @@ func (Credentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInf
 	}
 	var cred *unix.Ucred
 	var credErr error
+	pidfd := -1
 	if err := raw.Control(func(fd uintptr) {
 		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if credErr == nil {
+			// The process that connected, whatever its pid names later; a kernel without
+			// SO_PEERPIDFD (before 6.5) answers ENOPROTOOPT and the start time alone is checked.
+			if p, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PEERPIDFD); err == nil {
+				pidfd = p
+			}
+		}
 	}); err != nil {
 		return nil, nil, err
 	}
 	if credErr != nil {
 		return nil, nil, fmt.Errorf("peer: SO_PEERCRED: %w", credErr)
 	}
-	start, err := StartTime(cred.Pid)
-	if err != nil {
+	info := Info{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid,
+		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}
+	if pidfd >= 0 {
+		info.pidfd = os.NewFile(uintptr(pidfd), "pidfd:"+strconv.Itoa(int(cred.Pid)))
+	}
+	fail := func(err error) (net.Conn, credentials.AuthInfo, error) {
+		if info.pidfd != nil {
+			info.pidfd.Close()
+		}
 		return nil, nil, fmt.Errorf("peer: the calling process %d: %w", cred.Pid, err)
 	}
-	return conn, Info{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid, StartTime: start,
-		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}, nil
+	start, err := StartTime(cred.Pid)
+	if err != nil {
+		return fail(err)
+	}
+	info.StartTime = start
+	info.Exe = ExeOf(cred.Pid)
+	// Both were read through the pid: they are the connecting process's only if it is still there.
+	if !info.alive() {
+		return fail(ErrGone)
+	}
+	if info.pidfd != nil {
+		conn = &pidConn{Conn: conn, pidfd: info.pidfd}
+	}
+	return conn, info, nil
 }
 
 // ClientHandshake is not used: the agent only serves on the socket.
@@ -136,8 +231,17 @@ func NewAttestor(ttl time.Duration) *Attestor {
 // ErrGone means the process exited (or its pid now names another process) during attestation.
 var ErrGone = errors.New("peer: the calling process exited or its pid was reused during attestation")
 
+// ErrExecChanged means the process on the connection runs another executable than when it
+// connected (it exec'd, or the connection was handed to a process that did).
+var ErrExecChanged = errors.New("peer: the calling process changed its executable since it connected; reconnect")
+
 // Selectors are the caller's unix:uid, unix:gid, unix:user, unix:path and unix:sha256 selectors.
+// Each call first checks that the process is still the one that connected, running the same
+// executable (so cached selectors are never handed to an exec'd image).
 func (a *Attestor) Selectors(info Info) ([]string, error) {
+	if err := info.check(); err != nil {
+		return nil, err
+	}
 	key := procKey{info.PID, info.StartTime}
 	now := a.now()
 	a.mu.Lock()
@@ -158,13 +262,17 @@ func (a *Attestor) Selectors(info Info) ([]string, error) {
 	if path, err := os.Readlink(exe); err == nil {
 		selectors = append(selectors, "unix:path:"+path)
 	}
-	if sum, err := a.sha256(exe); err == nil {
+	sum, err := a.sha256(exe, info.Exe)
+	if errors.Is(err, ErrExecChanged) {
+		return nil, err
+	} else if err == nil {
 		selectors = append(selectors, "unix:sha256:"+sum)
 	}
 	// Everything above was read through the pid: it counts only if the pid still names the process
-	// that connected.
-	if start, err := StartTime(info.PID); err != nil || start != info.StartTime {
-		return nil, ErrGone
+	// that connected, still running what it ran then (the path was read before the hashed file was
+	// opened and found to be that file).
+	if err := info.check(); err != nil {
+		return nil, err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -177,8 +285,9 @@ func (a *Attestor) Selectors(info Info) ([]string, error) {
 	return selectors, nil
 }
 
-// sha256 hashes the executable, reusing the hash of an unchanged file.
-func (a *Attestor) sha256(exe string) (string, error) {
+// sha256 hashes the executable, reusing the hash of an unchanged file; it is ErrExecChanged if the
+// file opened is not want, the executable seen at accept.
+func (a *Attestor) sha256(exe string, want ExeID) (string, error) {
 	f, err := os.Open(exe)
 	if err != nil {
 		return "", err
@@ -187,6 +296,9 @@ func (a *Attestor) sha256(exe string) (string, error) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 		return "", err
+	}
+	if (ExeID{Dev: st.Dev, Ino: st.Ino}) != want {
+		return "", ErrExecChanged
 	}
 	key := fileKey{dev: st.Dev, ino: st.Ino, size: st.Size, ctimeNanos: st.Ctim.Nano()}
 	a.mu.Lock()

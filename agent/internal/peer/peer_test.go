@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,5 +80,58 @@ func TestEveryEntrySelectorMustMatch(t *testing.T) {
 		if got := Matches(c.entry, caller); got != c.want {
 			t.Errorf("Matches(%v) = %v, want %v", c.entry, got, c.want)
 		}
+	}
+}
+
+// Where the kernel has SO_PEERPIDFD, the handshake holds the connecting process's pidfd, checks
+// it on every call, and closes it with the connection.
+func TestThePidfdIsHeldWithTheConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, auth, err := Credentials{}.ServerHandshake(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := auth.(Info)
+	if info.pidfd == nil {
+		conn.Close()
+		t.Skip("this kernel has no SO_PEERPIDFD: the start time alone is checked")
+	}
+	if info.Exe == (ExeID{}) || info.Exe != ExeOf(int32(os.Getpid())) {
+		t.Fatalf("the executable at accept: %+v", info.Exe)
+	}
+	if _, err := NewAttestor(time.Second).Selectors(info); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if _, err := NewAttestor(time.Second).Selectors(info); err != ErrGone {
+		t.Fatalf("after the connection closed its pidfd: %v, want ErrGone", err)
+	}
+}
+
+// A caller whose executable is not the one seen at accept is refused, with a message to reconnect.
+func TestAnotherExecutableThanAtAcceptIsRefused(t *testing.T) {
+	start, err := StartTime(int32(os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := ExeOf(int32(os.Getpid()))
+	exe.Ino++
+	_, err = NewAttestor(time.Second).Selectors(Info{PID: int32(os.Getpid()), StartTime: start, Exe: exe})
+	if err != ErrExecChanged || !strings.Contains(err.Error(), "reconnect") {
+		t.Fatalf("got %v, want ErrExecChanged", err)
 	}
 }

@@ -31,6 +31,9 @@ type Source interface {
 	State() *cache.State
 	Changed() <-chan struct{}
 	JWTSVID(ctx context.Context, svid *cache.SVID, audience string) (string, error)
+	// Revoked says whether a token id, an identity or a certificate serial is revoked, as the
+	// revocations the agent follows say.
+	Revoked(jti, spiffeID, serial string) (what string, revoked bool)
 }
 
 // Server implements workload.SpiffeWorkloadAPIServer.
@@ -207,7 +210,12 @@ func (s *Server) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.Serv
 	})
 }
 
-// ValidateJWTSVID checks a token's signature, time and audience against the JWT bundle.
+// ValidateJWTSVID checks a token's signature, time and audience against the JWT bundle, and that
+// neither its jti nor its subject identity is revoked (the revocations the agent follows, with the
+// semantics of the Go verifier in clients/go/verify: a jti revoked by a federated trust domain
+// refuses only that trust domain's tokens). A revoked certificate serial cannot be checked here:
+// the token is bound (cnf) to the presenter's certificate, which ValidateJWTSVID is not given;
+// the relying party that terminates the TLS connection checks that serial.
 func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTSVIDRequest) (*workload.ValidateJWTSVIDResponse, error) {
 	selectors, err := s.caller(ctx)
 	if err != nil {
@@ -224,6 +232,10 @@ func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTS
 		[]string{req.GetAudience()})
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	jti, _ := svid.Claims["jti"].(string)
+	if what, revoked := s.source.Revoked(jti, svid.ID.String(), ""); revoked {
+		return nil, status.Errorf(codes.InvalidArgument, "the token is revoked: %s is revoked", what)
 	}
 	claims, err := structpb.NewStruct(svid.Claims)
 	if err != nil {
