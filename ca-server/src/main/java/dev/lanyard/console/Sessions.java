@@ -36,10 +36,6 @@ public final class Sessions {
         this.ttl = ttl;
     }
 
-    public Duration ttl() {
-        return ttl;
-    }
-
     /** A session of {@code ttl}, ending sooner if the admin's certificate does. */
     public Opened open(LoginLinkRepository.Grant grant) {
         Instant now = clock.instant();
