@@ -45,7 +45,9 @@ type RevocationServiceClient interface {
 	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
 	// Every revocation event after `after_sequence`, then each new one as it happens, with
 	// heartbeats in between. A client that reconnects passes the last sequence it saw and
-	// receives exactly what it missed.
+	// receives exactly what it missed. The stream of a caller that is itself revoked ends
+	// PERMISSION_DENIED; it ends UNAUTHENTICATED once the caller's certificate expires: reconnect
+	// with the renewed one.
 	WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RevocationEvent], error)
 }
 
@@ -124,7 +126,9 @@ type RevocationServiceServer interface {
 	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
 	// Every revocation event after `after_sequence`, then each new one as it happens, with
 	// heartbeats in between. A client that reconnects passes the last sequence it saw and
-	// receives exactly what it missed.
+	// receives exactly what it missed. The stream of a caller that is itself revoked ends
+	// PERMISSION_DENIED; it ends UNAUTHENTICATED once the caller's certificate expires: reconnect
+	// with the renewed one.
 	WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[RevocationEvent]) error
 	mustEmbedUnimplementedRevocationServiceServer()
 }

@@ -10,6 +10,7 @@ import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
@@ -29,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * revoked certificate or identity → authorize → rate limit → bound every input → the handler →
  * audit (refusals of these steps, and FAILED for internal errors, which the caller sees as INTERNAL
  * with a correlation id the log and the audit record carry too) → metrics. Handlers only parse,
- * call a capability and answer; no call answers UNKNOWN.
+ * call a capability and answer; no call answers UNKNOWN. A streaming call stays under its caller's
+ * watch while it runs: it is ended when its caller is revoked or its certificate expires.
  */
 public final class RequestChain implements ServerInterceptor {
 
@@ -42,6 +44,7 @@ public final class RequestChain implements ServerInterceptor {
     private final InputBounds bounds = new InputBounds();
     private final ChainAudit audit;
     private final LanyardMetrics metrics;
+    private final OpenCalls open;
 
     public RequestChain(ClientCertificateVerifier verifier, RevocationRegistry revocations, AccessPolicy access,
             Limits limits, AuditLog audit, LanyardMetrics metrics, Clock clock) {
@@ -52,6 +55,20 @@ public final class RequestChain implements ServerInterceptor {
                 limits.anonymousPerSecond(), limits.anonymousBurst()), clock);
         this.audit = new ChainAudit(audit, clock);
         this.metrics = metrics;
+        this.open = new OpenCalls(revocations, clock);
+    }
+
+    /**
+     * Ends every open streaming call whose caller has been revoked or whose certificate has expired.
+     * Revocations do this as they are recorded; the server runs it every second for expiry.
+     */
+    public void closeLapsedCalls() {
+        open.sweep();
+    }
+
+    /** Streaming calls open now. */
+    public int openCalls() {
+        return open.size();
     }
 
     /** Call rates per identity, and per source address for calls without a certificate. */
@@ -65,7 +82,11 @@ public final class RequestChain implements ServerInterceptor {
         Object caller = authentication.identify(call);
         AuthenticatedPeer peer = caller instanceof AuthenticatedPeer p ? p : null;
         String actor = peer == null ? "anonymous" : peer.spiffeId().toString();
-        GuardedCall<Q, R> guarded = new GuardedCall<>(call, method, actor, System.nanoTime());
+        // Only streams can outlive their caller's rights; a unary call is left to finish (and costs nothing here).
+        boolean streaming = call.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY;
+        GuardedCall<Q, R> guarded = peer != null && streaming
+                ? new StreamingCall<>(call, method, peer, System.nanoTime())
+                : new GuardedCall<>(call, method, actor, System.nanoTime());
 
         if (peer != null) {
             Optional<Revocation> revoked = revocations.refusalFor(peer.spiffeId(),
@@ -88,7 +109,15 @@ public final class RequestChain implements ServerInterceptor {
             };
         }
         Context context = Context.current().withValue(Callers.PEER, caller);
-        return new GuardedListener<>(Contexts.interceptCall(context, guarded, headers, next), guarded);
+        if (guarded instanceof StreamingCall<Q, R> stream) {
+            open.add(stream);
+        }
+        try {
+            return new GuardedListener<>(Contexts.interceptCall(context, guarded, headers, next), guarded);
+        } catch (RuntimeException e) {
+            guarded.forget(); // gRPC closes the stream itself: neither our close nor the listener will run
+            throw e;
+        }
     }
 
     private <Q> ServerCall.Listener<Q> refuse(GuardedCall<Q, ?> call, String step, Status status) {
@@ -109,7 +138,7 @@ public final class RequestChain implements ServerInterceptor {
      * The call as the handler sees it: closed once, an UNKNOWN status (an exception the handler did
      * not map) becomes INTERNAL with a correlation id, and every close is measured.
      */
-    private final class GuardedCall<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
+    private class GuardedCall<Q, R> extends ForwardingServerCall.SimpleForwardingServerCall<Q, R> {
         final String method;
         final String actor;
         final long startNanos;
@@ -143,6 +172,10 @@ public final class RequestChain implements ServerInterceptor {
             return refused || closed.get();
         }
 
+        /** The call is over, however it ended: nothing of it is kept. */
+        void forget() {
+        }
+
         /** Logs and audits an internal failure under a new correlation id; the status the caller gets. */
         Status failed(Throwable cause) {
             String reference = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
@@ -164,6 +197,65 @@ public final class RequestChain implements ServerInterceptor {
                     metrics.rpc(method, status.getCode().name(), System.nanoTime() - startNanos);
                 }
             }
+        }
+    }
+
+    /**
+     * A streaming call of an authenticated caller, kept in the open calls until it ends: the chain may
+     * end it from another thread (a revocation, an expiry), so its sends and its close take turns, and
+     * once it is ended the handler's further sends are dropped and it hears the call was cancelled.
+     */
+    private final class StreamingCall<Q, R> extends GuardedCall<Q, R> implements OpenCalls.Call {
+        private final AuthenticatedPeer peer;
+        private final AtomicBoolean ending = new AtomicBoolean();
+
+        StreamingCall(ServerCall<Q, R> call, String method, AuthenticatedPeer peer, long startNanos) {
+            super(call, method, peer.spiffeId().toString(), startNanos);
+            this.peer = peer;
+        }
+
+        @Override
+        public AuthenticatedPeer peer() {
+            return peer;
+        }
+
+        @Override
+        public void end(String step, Status status) {
+            if (!answered() && ending.compareAndSet(false, true)) {
+                refuse(this, step, status);
+            }
+        }
+
+        @Override
+        public synchronized void sendHeaders(Metadata headers) {
+            if (!answered()) {
+                super.sendHeaders(headers);
+            }
+        }
+
+        @Override
+        public synchronized void sendMessage(R message) {
+            if (!answered()) {
+                super.sendMessage(message);
+            }
+        }
+
+        @Override
+        public void close(Status status, Metadata trailers) {
+            synchronized (this) {
+                super.close(status, trailers);
+            }
+            open.remove(this);
+        }
+
+        @Override
+        public boolean isCancelled() {
+            return ending.get() || super.isCancelled();
+        }
+
+        @Override
+        void forget() {
+            open.remove(this);
         }
     }
 
@@ -206,12 +298,15 @@ public final class RequestChain implements ServerInterceptor {
 
         @Override
         public void onCancel() {
+            call.forget();
             guard(super::onCancel);
         }
 
+        /** A call the chain ended under the handler is, to the handler, cancelled: its cancel handler runs. */
         @Override
         public void onComplete() {
-            guard(super::onComplete);
+            call.forget();
+            guard(call instanceof StreamingCall<?, ?> s && s.ending.get() ? super::onCancel : super::onComplete);
         }
 
         private void guard(Runnable step) {

@@ -189,6 +189,7 @@ public final class LanyardServer implements AutoCloseable {
     private final ExecutorService httpExecutor;
     private final CallExecutors callExecutors;
     private final HealthStatusManager health = new HealthStatusManager();
+    private final RequestChain chain;
     private final Server grpc;
     private final HttpPublisher http;
 
@@ -384,13 +385,14 @@ public final class LanyardServer implements AutoCloseable {
         NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
                 new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build()));
         services.forEach(grpcBuilder::addService);
+        this.chain = new RequestChain(verifier, revocations, access, new RequestChain.Limits(
+                limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
+                limits.anonymousBurst()), audit, metrics, clock);
         this.grpc = grpcBuilder
                 .directExecutor() // for the calls that never block; the others go to a pool
                 .callExecutor(callExecutors)
                 .intercept(new WatchStreamCap(config.grpcLimits().maxWatchStreamsPerIdentity(), audit, clock)) // after the chain
-                .intercept(new RequestChain(verifier, revocations, access, new RequestChain.Limits(
-                        limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
-                        limits.anonymousBurst()), audit, metrics, clock))
+                .intercept(chain)
                 .build();
 
         this.webCertificate = config.publication().webCertificate().map(certificate ->
@@ -480,6 +482,9 @@ public final class LanyardServer implements AutoCloseable {
         server.scheduleCertificatePruning();
         server.watchPolicyFile();
         server.scheduleWebCertificateReload();
+        // Revocations end the streams of the revoked as they are recorded; expiry is looked for every second.
+        server.tasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "closing calls of expired certificates",
+                server.chain::closeLapsedCalls);
         server.tasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "federated bundle refresh",
                 server.federation::refreshDue);
         Duration revocationPoll = config.revocations().pollInterval();
@@ -642,6 +647,11 @@ public final class LanyardServer implements AutoCloseable {
             revocations.pruneExpired();
             crls.regenerateIfDue();
         });
+    }
+
+    /** The chain every gRPC call passes (tests count the calls it keeps open). */
+    public RequestChain requestChain() {
+        return chain;
     }
 
     /** The audit trail this server writes. */
