@@ -3,6 +3,7 @@ package dev.lanyard.server;
 import dev.lanyard.rpc.Protos;
 import dev.lanyard.attest.JoinTokens;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.registration.Registration;
@@ -76,7 +77,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     @Override
     public void createRegistration(CreateRegistrationRequest request,
             StreamObserver<dev.lanyard.v1.Registration> response) {
-        calls.runInOneTransaction("registration.create", request.getSpiffeId(), response, () -> {
+        calls.runInOneTransaction("registration.create", AuditText.spiffeId(request.getSpiffeId()), response, () -> {
             SpiffeId id = registrableSpiffeId(request.getSpiffeId());
             // an identity revoked before it existed (revoke --force) stays out until it is reinstated
             Optional<dev.lanyard.revocation.Revocation> revoked = revocations.refusalFor(id, Optional.empty());
@@ -144,7 +145,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     @Override
     public void deleteRegistration(DeleteRegistrationRequest request,
             StreamObserver<DeleteRegistrationResponse> response) {
-        calls.runInOneTransaction("registration.delete", request.getSpiffeId(), response, () -> {
+        calls.runInOneTransaction("registration.delete", AuditText.spiffeId(request.getSpiffeId()), response, () -> {
             SpiffeId id = ourSpiffeId(request.getSpiffeId());
             if (!registrations.delete(id)) {
                 throw Status.NOT_FOUND.withDescription(id + " is not registered").asException();
@@ -155,7 +156,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
 
     @Override
     public void createJoinToken(CreateJoinTokenRequest request, StreamObserver<CreateJoinTokenResponse> response) {
-        String target = request.getAgent() ? "agent" : request.getSpiffeId();
+        String target = request.getAgent() ? "agent" : AuditText.spiffeId(request.getSpiffeId());
         calls.runInOneTransaction("join-token.create", target, response, () -> {
             Duration ttl = Protos.duration(request.hasTtl(), request.getTtl()).orElse(defaultJoinTokenTtl);
             if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_JOIN_TOKEN_TTL) > 0) {
@@ -186,7 +187,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
 
     @Override
     public void listCertificates(ListCertificatesRequest request, StreamObserver<ListCertificatesResponse> response) {
-        run("certificate.list", request.getSpiffeId(), response, () -> {
+        run("certificate.list", AuditText.spiffeId(request.getSpiffeId()), response, () -> {
             Optional<SpiffeId> filter = request.getSpiffeId().isEmpty()
                     ? Optional.empty() : Optional.of(ourSpiffeId(request.getSpiffeId()));
             Optional<String> cursor = request.getPageToken().isEmpty()
@@ -216,7 +217,8 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         try {
             id = SpiffeId.parse(text);
         } catch (IllegalArgumentException e) {
-            throw invalid("spiffe_id '" + text + "' is not a SPIFFE ID: " + e.getMessage());
+            // never the text itself: it may be a secret pasted into the wrong field
+            throw invalid("spiffe_id (" + text.length() + " characters) is not a SPIFFE ID: " + e.getMessage());
         }
         if (!id.isMemberOf(trustDomain)) {
             throw invalid("spiffe_id " + id + " is not in this server's trust domain " + trustDomain);

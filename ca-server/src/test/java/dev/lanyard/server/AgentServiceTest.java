@@ -2,6 +2,7 @@ package dev.lanyard.server;
 
 import static dev.lanyard.server.CertificateServiceTest.assertRefused;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import com.nimbusds.jwt.SignedJWT;
@@ -201,6 +202,16 @@ class AgentServiceTest {
         assertRefused(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(API)
                 .setAudience("ledger").setCertificate(ByteString.copyFrom(encoded(agent.leaf()))).build()),
                 Status.Code.INVALID_ARGUMENT, "not " + API);
+        // a token pasted as the spiffe_id is refused without being repeated
+        String jwt = token.getToken();
+        assertThatThrownBy(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(jwt)
+                .setAudience("ledger").setCertificate(ByteString.copyFrom(workloadCert.getEncoded())).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription())
+                            .startsWith("spiffe_id (" + jwt.length() + " characters) is not a SPIFFE ID")
+                            .doesNotContain(jwt.substring(jwt.length() - 16));
+                });
     }
 
     @Test
