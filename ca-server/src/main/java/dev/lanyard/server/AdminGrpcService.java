@@ -1,11 +1,14 @@
 package dev.lanyard.server;
 
 import dev.lanyard.rpc.Protos;
+import dev.lanyard.rpc.Statuses;
 import dev.lanyard.attest.JoinTokens;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.audit.AuditText;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.registration.AdminIds;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.registration.RegistrationRepository;
 import dev.lanyard.registration.ReservedIds;
@@ -58,11 +61,14 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     private final Duration maxSvidTtl;
     private final Duration defaultJoinTokenTtl;
     private final dev.lanyard.revocation.RevocationRegistry revocations;
+    private final AdminIds admins;
 
-    public AdminGrpcService(String trustDomain, RegistrationRepository registrations, JoinTokens joinTokens,
-            IssuedCertificateRepository issued, dev.lanyard.revocation.RevocationRegistry revocations, AuditLog audit,
+    public AdminGrpcService(String trustDomain, AdminIds admins, RegistrationRepository registrations,
+            JoinTokens joinTokens, IssuedCertificateRepository issued,
+            dev.lanyard.revocation.RevocationRegistry revocations, AuditLog audit,
             Clock clock, Duration defaultSvidTtl, Duration maxSvidTtl, Duration defaultJoinTokenTtl) {
         this.trustDomain = trustDomain;
+        this.admins = admins;
         this.revocations = revocations;
         this.registrations = registrations;
         this.joinTokens = joinTokens;
@@ -226,12 +232,17 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         return id;
     }
 
-    /** A SPIFFE ID a workload may be registered under: ours, and not reserved for Lanyard. */
+    /** A SPIFFE ID a workload may be registered under: ours, not reserved for Lanyard, not an admin's. */
     private SpiffeId registrableSpiffeId(String text) throws StatusException {
         SpiffeId id = ourSpiffeId(text);
         if (ReservedIds.isReserved(id)) {
             throw Status.PERMISSION_DENIED.withDescription("spiffe_id " + id + " is reserved for Lanyard's own server,"
                     + " agents and admins (" + ReservedIds.PREFIX + "*); choose another path").asException();
+        }
+        try {
+            admins.refuseAsWorkload(id);
+        } catch (Refusal e) {
+            throw Statuses.exception(e);
         }
         return id;
     }

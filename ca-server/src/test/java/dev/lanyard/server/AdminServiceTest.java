@@ -175,6 +175,32 @@ class AdminServiceTest {
     }
 
     @Test
+    void anAdminIdOutsideTheReservedPrefixIsNeverRegisteredNorGivenAJoinToken(@TempDir Path other) throws Exception {
+        String alice = "spiffe://lanyard.local/ops/alice";
+        try (RunningServer withAlice = RunningServer.start(other, Map.of("admin.spiffe-ids",
+                "spiffe://lanyard.local/lanyard/admin," + alice))) {
+            var admin = withAlice.admin();
+            assertRefused(() -> admin.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(alice)
+                    .build()), Status.Code.PERMISSION_DENIED, alice + " is an admin of this server");
+            // nor as an entry a node agent would serve
+            assertRefused(() -> admin.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(alice)
+                    .setParentId("spiffe://lanyard.local/lanyard/agent/join_token/node-1").addSelectors("unix:uid:1000")
+                    .build()), Status.Code.PERMISSION_DENIED, alice + " is an admin of this server");
+            assertRefused(() -> admin.createJoinToken(CreateJoinTokenRequest.newBuilder().setSpiffeId(alice).build()),
+                    Status.Code.PERMISSION_DENIED, alice + " is an admin of this server");
+            assertThat(admin.listRegistrations(ListRegistrationsRequest.getDefaultInstance()).getRegistrationsList())
+                    .isEmpty();
+            List<AuditEvent> trail = withAlice.server().audit().recent(50);
+            for (String action : List.of("registration.create", "join-token.create")) {
+                assertThat(trail).as(action).anyMatch(e -> e.action().equals(action) && e.target().equals(alice)
+                        && e.outcome() == AuditEvent.Outcome.REFUSED && e.reason().contains("is an admin of this server"));
+            }
+            // other IDs outside /lanyard/ still register
+            withAlice.register(WORKLOAD);
+        }
+    }
+
+    @Test
     void registrationsArePaged() {
         for (int i = 0; i < 7; i++) {
             lanyard.register("spiffe://lanyard.local/svc/" + i);
