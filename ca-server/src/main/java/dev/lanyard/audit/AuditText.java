@@ -1,5 +1,7 @@
 package dev.lanyard.audit;
 
+import dev.lanyard.spiffe.SpiffeId;
+
 /**
  * Makes a value from a request safe to store in the audit trail and to print: control characters
  * (newlines, ANSI escapes, bidi overrides) become visible {@code \\uXXXX} escapes, so a crafted SAN
@@ -20,6 +22,22 @@ public final class AuditText {
     public static AuditEvent stored(AuditEvent e) {
         return new AuditEvent(e.time(), bounded(e.actor(), MAX_ACTOR), bounded(e.action(), MAX_ACTION),
                 bounded(e.target(), MAX_TARGET), e.outcome(), bounded(e.reason(), MAX_REASON));
+    }
+
+    /**
+     * A spiffe_id from a request as an audit record, an error message or a log may name it: itself
+     * when it parses as a SPIFFE ID, else only its length, so a secret pasted in its place (a JWT, a
+     * join token) is never repeated. Empty stays empty.
+     */
+    public static String spiffeId(String text) {
+        if (text.isEmpty()) {
+            return "";
+        }
+        try {
+            return SpiffeId.parse(text).toString();
+        } catch (IllegalArgumentException e) {
+            return "invalid spiffe_id (" + text.length() + " characters)";
+        }
     }
 
     /** {@code value} with control characters escaped, cut to at most {@code max} characters. */

@@ -5,7 +5,7 @@ public final class CsrRejectedException extends Exception {
 
     private static final long serialVersionUID = 1L;
 
-    public enum Reason { TOO_LARGE, MALFORMED, UNSUPPORTED_KEY, BAD_SIGNATURE, DISALLOWED_SAN }
+    public enum Reason { TOO_LARGE, MALFORMED, UNSUPPORTED_KEY, BAD_SIGNATURE, DISALLOWED_SAN, DISALLOWED_EXTENSION }
 
     private final Reason reason;
 

@@ -25,15 +25,17 @@ import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.RSAPublicKey;
 import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 
 /**
- * Checks a PKCS#10 request before anything is issued for it: its size, its DER, its key type and
- * that its signature proves possession of the key. The signature is checked with a plain JCA
+ * Checks a PKCS#10 request before anything is issued for it: its size, its DER, its key type, that
+ * its signature proves possession of the key, and that it asks for no CA powers. The signature is checked with a plain JCA
  * {@link Signature} of the active provider over the request info; Bouncy Castle's verifier
  * builder cannot use ACCP keys and halves issuance throughput.
  */
@@ -102,7 +104,7 @@ public final class CsrValidator {
         PublicKey publicKey = verifySignature(request, info, spki, algorithm, keyOid);
         List<String> uris = new ArrayList<>();
         List<String> dnsNames = new ArrayList<>();
-        readSubjectAlternativeNames(info, uris, dnsNames);
+        readExtensionRequest(info, uris, dnsNames);
         return new ValidatedCsr(publicKey, keyDescription, uris, dnsNames, commonName(info));
     }
 
@@ -189,7 +191,13 @@ public final class CsrValidator {
         }
     }
 
-    private static void readSubjectAlternativeNames(CertificationRequestInfo info, List<String> uris,
+    /**
+     * Reads the requested SANs, and refuses a request for CA powers: the certificate is built with
+     * CA:false whatever the CSR says, but a client that asks to sign certificates has a mistake or
+     * an intent we refuse rather than quietly overrule. Other requested extensions (key usages
+     * digitalSignature and keyAgreement, extended key usages) are ignored, as the profile sets them.
+     */
+    private static void readExtensionRequest(CertificationRequestInfo info, List<String> uris,
             List<String> dnsNames) throws CsrRejectedException {
         try {
             for (ASN1Encodable encodable : info.getAttributes()) {
@@ -198,8 +206,9 @@ public final class CsrValidator {
                     continue;
                 }
                 for (ASN1Encodable value : attribute.getAttributeValues()) {
-                    GeneralNames names = GeneralNames.fromExtensions(Extensions.getInstance(value),
-                            Extension.subjectAlternativeName);
+                    Extensions extensions = Extensions.getInstance(value);
+                    refuseCaPowers(extensions);
+                    GeneralNames names = GeneralNames.fromExtensions(extensions, Extension.subjectAlternativeName);
                     if (names == null) {
                         continue;
                     }
@@ -216,6 +225,24 @@ public final class CsrValidator {
             }
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new CsrRejectedException(Reason.MALFORMED, "CSR has an unreadable extension request");
+        }
+    }
+
+    private static void refuseCaPowers(Extensions extensions) throws CsrRejectedException {
+        BasicConstraints constraints = BasicConstraints.fromExtensions(extensions);
+        if (constraints != null && constraints.isCA()) {
+            throw new CsrRejectedException(Reason.DISALLOWED_EXTENSION, "CSR asks for basic constraints CA:true;"
+                    + " Lanyard issues only leaf certificates (CA:false): leave basicConstraints out of the CSR");
+        }
+        KeyUsage usage = KeyUsage.fromExtensions(extensions);
+        if (usage != null && (usage.hasUsages(KeyUsage.keyCertSign) || usage.hasUsages(KeyUsage.cRLSign))) {
+            throw new CsrRejectedException(Reason.DISALLOWED_EXTENSION, "CSR asks for key usage keyCertSign or"
+                    + " cRLSign; a workload certificate signs no certificates or CRLs: ask for digitalSignature"
+                    + " (and keyAgreement) only, or no key usage");
+        }
+        if (extensions.getExtension(Extension.nameConstraints) != null) {
+            throw new CsrRejectedException(Reason.DISALLOWED_EXTENSION, "CSR asks for name constraints,"
+                    + " which only a CA certificate carries; leave them out of the CSR");
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.lanyard.console;
 
 import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.revocation.RevocationReason;
 import dev.lanyard.revocation.RevocationTarget;
@@ -83,8 +84,8 @@ final class Actions {
     }
 
     private Outcome refused(Sessions.Session session, String action, String target, String detail, Refusal e) {
-        record(session, action, target.length() > 512 ? target.substring(0, 512) + "..." : target,
-                AuditEvent.Outcome.REFUSED, e.code() + ": " + e.getMessage());
+        // every console action names a spiffe_id: one that does not parse is named by its length only
+        record(session, action, AuditText.spiffeId(target), AuditEvent.Outcome.REFUSED, e.code() + ": " + e.getMessage());
         int status = switch (e.code()) {
             case NOT_FOUND -> 404;
             case PERMISSION_DENIED -> 403;

@@ -1,5 +1,6 @@
 package dev.lanyard.revocation;
 
+import dev.lanyard.spiffe.SpiffeId;
 import java.util.Objects;
 import java.util.regex.Pattern;
 
@@ -28,9 +29,16 @@ public record RevocationTarget(Kind kind, String value) {
         return new RevocationTarget(Kind.SERIAL, normalized);
     }
 
-    /** A SPIFFE ID; its form and trust domain are checked by the caller, which knows the trust domain. */
+    /**
+     * A SPIFFE ID; its trust domain is checked by the caller, which knows it. The message of a refusal
+     * never repeats the text, which may be a secret pasted in the wrong field.
+     */
     public static RevocationTarget spiffeId(String id) {
-        return new RevocationTarget(Kind.SPIFFE_ID, id);
+        try {
+            return new RevocationTarget(Kind.SPIFFE_ID, SpiffeId.parse(id).toString());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("spiffe_id is not a SPIFFE ID: " + e.getMessage());
+        }
     }
 
     public static RevocationTarget jti(String jti) {

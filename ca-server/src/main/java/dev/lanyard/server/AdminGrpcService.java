@@ -1,10 +1,14 @@
 package dev.lanyard.server;
 
 import dev.lanyard.rpc.Protos;
+import dev.lanyard.rpc.Statuses;
 import dev.lanyard.attest.JoinTokens;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.registration.AdminIds;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.registration.RegistrationRepository;
 import dev.lanyard.registration.ReservedIds;
@@ -57,11 +61,14 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     private final Duration maxSvidTtl;
     private final Duration defaultJoinTokenTtl;
     private final dev.lanyard.revocation.RevocationRegistry revocations;
+    private final AdminIds admins;
 
-    public AdminGrpcService(String trustDomain, RegistrationRepository registrations, JoinTokens joinTokens,
-            IssuedCertificateRepository issued, dev.lanyard.revocation.RevocationRegistry revocations, AuditLog audit,
+    public AdminGrpcService(String trustDomain, AdminIds admins, RegistrationRepository registrations,
+            JoinTokens joinTokens, IssuedCertificateRepository issued,
+            dev.lanyard.revocation.RevocationRegistry revocations, AuditLog audit,
             Clock clock, Duration defaultSvidTtl, Duration maxSvidTtl, Duration defaultJoinTokenTtl) {
         this.trustDomain = trustDomain;
+        this.admins = admins;
         this.revocations = revocations;
         this.registrations = registrations;
         this.joinTokens = joinTokens;
@@ -76,7 +83,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     @Override
     public void createRegistration(CreateRegistrationRequest request,
             StreamObserver<dev.lanyard.v1.Registration> response) {
-        calls.runInOneTransaction("registration.create", request.getSpiffeId(), response, () -> {
+        calls.runInOneTransaction("registration.create", AuditText.spiffeId(request.getSpiffeId()), response, () -> {
             SpiffeId id = registrableSpiffeId(request.getSpiffeId());
             // an identity revoked before it existed (revoke --force) stays out until it is reinstated
             Optional<dev.lanyard.revocation.Revocation> revoked = revocations.refusalFor(id, Optional.empty());
@@ -144,7 +151,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     @Override
     public void deleteRegistration(DeleteRegistrationRequest request,
             StreamObserver<DeleteRegistrationResponse> response) {
-        calls.runInOneTransaction("registration.delete", request.getSpiffeId(), response, () -> {
+        calls.runInOneTransaction("registration.delete", AuditText.spiffeId(request.getSpiffeId()), response, () -> {
             SpiffeId id = ourSpiffeId(request.getSpiffeId());
             if (!registrations.delete(id)) {
                 throw Status.NOT_FOUND.withDescription(id + " is not registered").asException();
@@ -155,7 +162,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
 
     @Override
     public void createJoinToken(CreateJoinTokenRequest request, StreamObserver<CreateJoinTokenResponse> response) {
-        String target = request.getAgent() ? "agent" : request.getSpiffeId();
+        String target = request.getAgent() ? "agent" : AuditText.spiffeId(request.getSpiffeId());
         calls.runInOneTransaction("join-token.create", target, response, () -> {
             Duration ttl = Protos.duration(request.hasTtl(), request.getTtl()).orElse(defaultJoinTokenTtl);
             if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_JOIN_TOKEN_TTL) > 0) {
@@ -186,7 +193,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
 
     @Override
     public void listCertificates(ListCertificatesRequest request, StreamObserver<ListCertificatesResponse> response) {
-        run("certificate.list", request.getSpiffeId(), response, () -> {
+        run("certificate.list", AuditText.spiffeId(request.getSpiffeId()), response, () -> {
             Optional<SpiffeId> filter = request.getSpiffeId().isEmpty()
                     ? Optional.empty() : Optional.of(ourSpiffeId(request.getSpiffeId()));
             Optional<String> cursor = request.getPageToken().isEmpty()
@@ -216,7 +223,8 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         try {
             id = SpiffeId.parse(text);
         } catch (IllegalArgumentException e) {
-            throw invalid("spiffe_id '" + text + "' is not a SPIFFE ID: " + e.getMessage());
+            // never the text itself: it may be a secret pasted into the wrong field
+            throw invalid("spiffe_id (" + text.length() + " characters) is not a SPIFFE ID: " + e.getMessage());
         }
         if (!id.isMemberOf(trustDomain)) {
             throw invalid("spiffe_id " + id + " is not in this server's trust domain " + trustDomain);
@@ -224,12 +232,17 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         return id;
     }
 
-    /** A SPIFFE ID a workload may be registered under: ours, and not reserved for Lanyard. */
+    /** A SPIFFE ID a workload may be registered under: ours, not reserved for Lanyard, not an admin's. */
     private SpiffeId registrableSpiffeId(String text) throws StatusException {
         SpiffeId id = ourSpiffeId(text);
         if (ReservedIds.isReserved(id)) {
             throw Status.PERMISSION_DENIED.withDescription("spiffe_id " + id + " is reserved for Lanyard's own server,"
                     + " agents and admins (" + ReservedIds.PREFIX + "*); choose another path").asException();
+        }
+        try {
+            admins.refuseAsWorkload(id);
+        } catch (Refusal e) {
+            throw Statuses.exception(e);
         }
         return id;
     }

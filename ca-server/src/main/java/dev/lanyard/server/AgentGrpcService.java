@@ -205,7 +205,8 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
         try {
             return SpiffeId.parse(text);
         } catch (IllegalArgumentException e) {
-            throw Refusal.invalid("spiffe_id '" + text + "' is not a SPIFFE ID: " + e.getMessage());
+            // never the text itself: it may be a secret pasted into the wrong field
+            throw Refusal.invalid("spiffe_id (" + text.length() + " characters) is not a SPIFFE ID: " + e.getMessage());
         }
     }
 

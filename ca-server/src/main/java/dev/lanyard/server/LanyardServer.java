@@ -84,6 +84,7 @@ import dev.lanyard.store.JdbcCaKeyRepository;
 import dev.lanyard.store.JdbcIssuedCertificateRepository;
 import dev.lanyard.store.JdbcJoinTokenRepository;
 import dev.lanyard.store.JdbcRegistrationRepository;
+import dev.lanyard.registration.AdminIds;
 import dev.lanyard.svid.SvidIssuer;
 import dev.lanyard.ca.CrlIssuer;
 import dev.lanyard.revocation.CrlPublisher;
@@ -223,6 +224,7 @@ public final class LanyardServer implements AutoCloseable {
 
         this.database = database;
         var registrations = new JdbcRegistrationRepository(database.dataSource());
+        AdminIds adminIds = new AdminIds(config.adminIds());
         var joinTokenRepository = new JdbcJoinTokenRepository(database.dataSource());
         var auditLog = new JdbcAuditLog(database.dataSource());
         this.audit = auditLog;
@@ -276,7 +278,7 @@ public final class LanyardServer implements AutoCloseable {
                 config.revocations().heartbeatInterval(), clock);
 
         SvidIssuer issuer = new SvidIssuer(caRotation::active, new CsrValidator(crypto, config.maxCsrBytes()),
-                joinTokens, registrations, issued, audit, clock, config.defaultSvidTtl(), revocations);
+                joinTokens, registrations, issued, audit, clock, config.defaultSvidTtl(), revocations, adminIds);
 
         ServerConfig.Tokens tokens = config.tokens();
         JdbcSigningKeyRepository signingKeys = new JdbcSigningKeyRepository(database.dataSource());
@@ -333,9 +335,8 @@ public final class LanyardServer implements AutoCloseable {
         metrics.auditCommits(auditLog::commits, auditLog::appended);
         database.syncCounts().ifPresent(initial -> metrics.storeSyncs(
                 () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
-        AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), registrations, joinTokens, issued,
-                revocations, audit,
-                clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
+        AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), adminIds, registrations, joinTokens,
+                issued, revocations, audit, clock, config.defaultSvidTtl(), config.maxSvidTtl(), config.joinTokenTtl());
         KeyGrpcService keyService = new KeyGrpcService(jwtKeys, x509Keys(), kekRotation,
                 bundles::refresh, audit, clock);
         TokenIssuer tokenIssuer = new TokenIssuer(minter, contracts, policy,

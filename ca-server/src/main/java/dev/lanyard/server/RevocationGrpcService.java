@@ -1,5 +1,6 @@
 package dev.lanyard.server;
 
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.rpc.RevocationProtos;
 import dev.lanyard.revocation.RevocationWatchers;
 import dev.lanyard.revocation.Revocation;
@@ -76,7 +77,8 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
 
     @Override
     public void reinstate(ReinstateRequest request, StreamObserver<ReinstateResponse> response) {
-        calls.runRecording("revocation.reinstate", request.getSpiffeId(), request.getNote(), response, success -> {
+        String target = AuditText.spiffeId(request.getSpiffeId());
+        calls.runRecording("revocation.reinstate", target, request.getNote(), response, success -> {
             RevocationEvent.Reinstated reinstated = refusing(
                     () -> revoker.reinstate(request.getSpiffeId(), request.getNote(), success));
             return ReinstateResponse.newBuilder().setSequence(reinstated.sequence()).build();
@@ -85,7 +87,8 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
 
     @Override
     public void listRevocations(ListRevocationsRequest request, StreamObserver<ListRevocationsResponse> response) {
-        calls.run("revocation.list", request.getSpiffeId(), response, () -> {
+        calls.run("revocation.list", AuditText.spiffeId(request.getSpiffeId()), response, () -> {
+            checkFilter(request.getSpiffeId());
             int size = pageSize(request.getPageSize());
             long after = pageToken(request.getPageToken());
             Optional<RevocationTarget.Kind> kind = kind(request.getKind());
@@ -140,7 +143,19 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
             String text = RevocationProtos.target(target).toString();
             return text.length() > 512 ? text.substring(0, 512) + "..." : text;
         } catch (StatusException e) {
-            return "invalid " + target.getTargetCase().name().toLowerCase(Locale.ROOT);
+            return target.hasSpiffeId() ? AuditText.spiffeId(target.getSpiffeId())
+                    : "invalid " + target.getTargetCase().name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** Refuses a spiffe_id filter that is no SPIFFE ID rather than list nothing for it. */
+    private static void checkFilter(String spiffeId) throws StatusException {
+        if (!spiffeId.isEmpty()) {
+            try {
+                RevocationTarget.spiffeId(spiffeId);
+            } catch (IllegalArgumentException e) {
+                throw AuditedCall.invalid(e.getMessage());
+            }
         }
     }
 

@@ -11,7 +11,6 @@ import dev.lanyard.ca.ValidatedCsr;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.registration.RegistrationRepository;
-import dev.lanyard.registration.ReservedIds;
 import dev.lanyard.registration.Selectors;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.token.RateLimiter;
@@ -112,7 +111,8 @@ public final class AgentSvids {
     /** The entries the agent may serve, and its node selectors. */
     public Entries entries(SpiffeId agent) throws Refusal {
         AgentRecord record = recordOf(agent);
-        return new Entries(registrations.withParent(parents(record)), record.nodeSelectors());
+        return new Entries(registrations.withParent(parents(record)).stream()
+                .filter(r -> issuer.isWorkloadId(r.spiffeId())).toList(), record.nodeSelectors());
     }
 
     /** What an agent serves. */
@@ -141,9 +141,7 @@ public final class AgentSvids {
     public Registration entryFor(SpiffeId agent, SpiffeId workload) throws Refusal {
         issuer.refuseIfRevoked(agent, Optional.empty());
         issuer.refuseIfRevoked(workload, Optional.empty());
-        if (ReservedIds.isReserved(workload)) {
-            throw Refusal.denied(workload + " is reserved for Lanyard itself");
-        }
+        issuer.refuseIfNotAWorkloadId(workload);
         Registration entry = registrations.find(workload).orElseThrow(() -> Refusal.denied(
                 workload + " has no registration; an admin must register it first"));
         if (entry.parentId().isEmpty() || !parents(recordOf(agent)).contains(entry.parentId().get())) {

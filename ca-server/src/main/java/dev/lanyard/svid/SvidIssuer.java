@@ -3,6 +3,7 @@ package dev.lanyard.svid;
 import dev.lanyard.refusal.Pending;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
+import dev.lanyard.registration.AdminIds;
 import dev.lanyard.registration.ReservedIds;
 import dev.lanyard.attest.AttestationException;
 import dev.lanyard.attest.Attestor;
@@ -50,10 +51,11 @@ public final class SvidIssuer {
     private final Clock clock;
     private final Duration defaultTtl;
     private final RevocationRegistry revocations;
+    private final AdminIds admins;
 
     public SvidIssuer(Supplier<CertificateAuthority> ca, CsrValidator csrValidator, Attestor attestor,
             RegistrationRepository registrations, IssuedCertificateRepository issued, AuditLog audit,
-            Clock clock, Duration defaultTtl, RevocationRegistry revocations) {
+            Clock clock, Duration defaultTtl, RevocationRegistry revocations, AdminIds admins) {
         this.ca = ca;
         this.csrValidator = csrValidator;
         this.attestor = attestor;
@@ -64,6 +66,7 @@ public final class SvidIssuer {
         this.clock = clock;
         this.defaultTtl = defaultTtl;
         this.revocations = revocations;
+        this.admins = admins;
     }
 
     /** Bootstrap: the identity comes from the attestation, never from the CSR. */
@@ -146,11 +149,25 @@ public final class SvidIssuer {
         }
     }
 
-    private static Registration registrationOf(SpiffeId id, Function<SpiffeId, Optional<Registration>> source)
-            throws Refusal {
+    /**
+     * Refuses an ID no workload may hold, even when a registration names it (one made before the ID
+     * was configured as an admin's, or restored from a backup).
+     */
+    void refuseIfNotAWorkloadId(SpiffeId id) throws Refusal {
         if (ReservedIds.isReserved(id)) {
             throw new Refusal(Code.PERMISSION_DENIED, id + " is reserved for Lanyard itself and cannot be issued to a workload");
         }
+        admins.refuseAsWorkload(id);
+    }
+
+    /** Whether a workload may hold {@code id}; an entry for one that may not is not served to agents. */
+    boolean isWorkloadId(SpiffeId id) {
+        return !ReservedIds.isReserved(id) && !admins.contains(id);
+    }
+
+    private Registration registrationOf(SpiffeId id, Function<SpiffeId, Optional<Registration>> source)
+            throws Refusal {
+        refuseIfNotAWorkloadId(id);
         return source.apply(id).orElseThrow(() -> new Refusal(
                 Code.PERMISSION_DENIED, id + " has no registration; an admin must register it first"));
     }

@@ -6,10 +6,23 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lanyard.ca.CsrRejectedException.Reason;
 import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.testing.Csrs;
+import java.io.IOException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.spec.ECGenParameterSpec;
 import java.util.Arrays;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1Encoding;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.GeneralSubtree;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.asn1.x509.NameConstraints;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -39,6 +52,34 @@ class CsrValidatorTest {
         assertThat(csr.requestedUris()).containsExactly("spiffe://example.org/a");
         assertThat(csr.requestedDnsNames()).containsExactly("a.example.org");
         assertThat(csr.commonName()).isEmpty();
+    }
+
+    @Test
+    void refusesACsrAskingForCaPowers() throws Exception {
+        assertRejected(Csrs.csrRequesting(Csrs.ecP256(), extension(Extension.basicConstraints, new BasicConstraints(true))),
+                Reason.DISALLOWED_EXTENSION, "basic constraints CA:true");
+        assertRejected(Csrs.csrRequesting(Csrs.ecP256(), extension(Extension.basicConstraints, new BasicConstraints(0))),
+                Reason.DISALLOWED_EXTENSION, "basic constraints CA:true");
+        assertRejected(Csrs.csrRequesting(Csrs.ecP256(), extension(Extension.keyUsage,
+                new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyCertSign))), Reason.DISALLOWED_EXTENSION,
+                "keyCertSign or cRLSign");
+        assertRejected(Csrs.csrRequesting(Csrs.ecP256(), extension(Extension.keyUsage, new KeyUsage(KeyUsage.cRLSign))),
+                Reason.DISALLOWED_EXTENSION, "keyCertSign or cRLSign");
+        assertRejected(Csrs.csrRequesting(Csrs.ecP256(), extension(Extension.nameConstraints, new NameConstraints(
+                new GeneralSubtree[] {new GeneralSubtree(new GeneralName(GeneralName.dNSName, "example.org"))}, null))),
+                Reason.DISALLOWED_EXTENSION, "name constraints");
+    }
+
+    @Test
+    void acceptsTheExtensionsALeafMayAskFor() throws Exception {
+        ValidatedCsr csr = validator.validate(Csrs.csrRequesting(Csrs.ecP256(),
+                extension(Extension.basicConstraints, new BasicConstraints(false)),
+                extension(Extension.keyUsage, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement)),
+                extension(Extension.extendedKeyUsage, new ExtendedKeyUsage(
+                        new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth})),
+                extension(Extension.subjectAlternativeName, new GeneralNames(
+                        new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://example.org/a")))));
+        assertThat(csr.requestedUris()).containsExactly("spiffe://example.org/a");
     }
 
     @Test
@@ -97,6 +138,11 @@ class CsrValidatorTest {
         assertThatThrownBy(() -> validator.validate(der))
                 .isInstanceOfSatisfying(CsrRejectedException.class, e -> assertThat(e.reason()).isEqualTo(reason))
                 .hasMessageContaining(message);
+    }
+
+    private static Extension extension(ASN1ObjectIdentifier oid, ASN1Encodable value) throws IOException {
+        return new Extension(oid, oid.equals(Extension.basicConstraints) || oid.equals(Extension.nameConstraints),
+                value.toASN1Primitive().getEncoded(ASN1Encoding.DER));
     }
 
     private static KeyPair ec(String curve) {

@@ -173,6 +173,43 @@ class ConsoleSessionTest {
                 .createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()).getUrl();
     }
 
+    @Test
+    void aSecretPastedAsTheSpiffeIdOfAnActionIsRefusedAndNeverRecorded(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir)) {
+            String workload = "spiffe://lanyard.local/ns/shop/sa/web";
+            server.register(workload);
+            String joinToken = server.joinToken(workload);
+            String link = ConsoleServiceGrpc.newBlockingStub(server.channel(server.adminCredential()))
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .createConsoleLogin(CreateConsoleLoginRequest.getDefaultInstance()).getUrl();
+            String setCookie = http.send(HttpRequest.newBuilder(URI.create(link)).build(),
+                    HttpResponse.BodyHandlers.ofString()).headers().firstValue("set-cookie").orElseThrow();
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            String identities = http.send(HttpRequest.newBuilder(URI.create(server.httpUrl("/console/identities")))
+                    .header("Cookie", cookie).build(), HttpResponse.BodyHandlers.ofString()).body();
+            java.util.regex.Matcher csrf = java.util.regex.Pattern.compile("name=\"csrf\" value=\"([^\"]+)\"")
+                    .matcher(identities);
+            assertThat(csrf.find()).isTrue();
+            for (String path : java.util.List.of("/console/identities/revoke", "/console/identities/reinstate")) {
+                HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create(server.httpUrl(path)))
+                        .header("Cookie", cookie).header("Content-Type", "application/x-www-form-urlencoded")
+                        .POST(HttpRequest.BodyPublishers.ofString("csrf=" + csrf.group(1) + "&reason=keyCompromise"
+                                + "&confirm=yes&spiffe_id=" + Forms.encode(joinToken)))
+                        .build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(refused.statusCode()).isEqualTo(400);
+                assertThat(refused.body()).contains("not a SPIFFE ID").doesNotContain(joinToken);
+            }
+            String described = "invalid spiffe_id (" + joinToken.length() + " characters)";
+            var trail = server.server().audit().list(AuditQuery.all(0, 10_000));
+            for (String action : java.util.List.of("revocation.revoke", "revocation.reinstate")) {
+                assertThat(trail).as(action).anyMatch(r -> r.event().action().equals(action)
+                        && r.event().outcome() == AuditEvent.Outcome.REFUSED && r.event().target().equals(described));
+            }
+            assertThat(trail).allSatisfy(r -> assertThat(r.event().toString())
+                    .doesNotContain(joinToken).doesNotContain(joinToken.substring(joinToken.length() - 16)));
+        }
+    }
+
     private HttpResponse<String> get(RunningServer server, String cookie) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(server.httpUrl("/console/"))).header("Cookie", cookie).build(),
                 HttpResponse.BodyHandlers.ofString());

@@ -2,6 +2,7 @@ package dev.lanyard.server;
 
 import static dev.lanyard.server.CertificateServiceTest.assertRefused;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.Message;
 import dev.lanyard.audit.AuditEvent;
@@ -14,6 +15,7 @@ import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.CreateJoinTokenRequest;
 import dev.lanyard.v1.CreateRegistrationRequest;
 import dev.lanyard.v1.DeleteRegistrationRequest;
+import dev.lanyard.v1.IssueTokenRequest;
 import dev.lanyard.v1.ListCertificatesRequest;
 import dev.lanyard.v1.ListRegistrationsRequest;
 import dev.lanyard.v1.ListRegistrationsResponse;
@@ -126,6 +128,76 @@ class AdminServiceTest {
                     assertThat(r.getDnsNamesList()).containsExactly("web.shop.internal");
                     assertThat(r.getMaxTtl().getSeconds()).isEqualTo(3600);
                 });
+    }
+
+    @Test
+    void aSecretPastedAsTheSpiffeIdIsRefusedAndNeverRepeatedInTheAnswerOrTheAuditTrail() {
+        lanyard.publishExampleContracts();
+        lanyard.applyPolicy("""
+                version: 1
+                grants { spiffe_ids: "spiffe://lanyard.local/ns/shop/*" audience: "payments" scopes: "payments.read" }
+                """);
+        lanyard.register(WORKLOAD);
+        String jwt = lanyard.tokens(lanyard.bootstrap(WORKLOAD)).issueToken(IssueTokenRequest.newBuilder()
+                .setAudience("payments").addScopes("payments.read").build()).getToken();
+        String joinToken = lanyard.joinToken(WORKLOAD);
+        var admin = lanyard.admin();
+        for (String secret : List.of(jwt, joinToken)) {
+            refusedWithoutRepeating(() -> admin.createRegistration(
+                    CreateRegistrationRequest.newBuilder().setSpiffeId(secret).build()), secret);
+            refusedWithoutRepeating(() -> admin.deleteRegistration(
+                    DeleteRegistrationRequest.newBuilder().setSpiffeId(secret).build()), secret);
+            refusedWithoutRepeating(() -> admin.createJoinToken(
+                    CreateJoinTokenRequest.newBuilder().setSpiffeId(secret).build()), secret);
+            refusedWithoutRepeating(() -> admin.listCertificates(
+                    ListCertificatesRequest.newBuilder().setSpiffeId(secret).build()), secret);
+            String described = "invalid spiffe_id (" + secret.length() + " characters)";
+            List<AuditEvent> trail = lanyard.server().audit().recent(200);
+            for (String action : List.of("registration.create", "registration.delete", "join-token.create",
+                    "certificate.list")) {
+                assertThat(trail).as(action).anyMatch(e -> e.action().equals(action)
+                        && e.outcome() == AuditEvent.Outcome.REFUSED && e.target().equals(described));
+            }
+            assertThat(trail).allSatisfy(e -> assertThat(e.toString())
+                    .doesNotContain(secret).doesNotContain(secret.substring(secret.length() - 16)));
+        }
+        assertThat(admin.listRegistrations(ListRegistrationsRequest.getDefaultInstance()).getRegistrationsList())
+                .extracting(Registration::getSpiffeId).containsExactly(WORKLOAD);
+    }
+
+    private static void refusedWithoutRepeating(Runnable call, String secret) {
+        assertThatThrownBy(call::run).isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(e.getStatus().getDescription())
+                    .startsWith("spiffe_id (" + secret.length() + " characters) is not a SPIFFE ID")
+                    .doesNotContain(secret.substring(secret.length() - 16));
+        });
+    }
+
+    @Test
+    void anAdminIdOutsideTheReservedPrefixIsNeverRegisteredNorGivenAJoinToken(@TempDir Path other) throws Exception {
+        String alice = "spiffe://lanyard.local/ops/alice";
+        try (RunningServer withAlice = RunningServer.start(other, Map.of("admin.spiffe-ids",
+                "spiffe://lanyard.local/lanyard/admin," + alice))) {
+            var admin = withAlice.admin();
+            assertRefused(() -> admin.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(alice)
+                    .build()), Status.Code.PERMISSION_DENIED, alice + " is an admin of this server");
+            // nor as an entry a node agent would serve
+            assertRefused(() -> admin.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(alice)
+                    .setParentId("spiffe://lanyard.local/lanyard/agent/join_token/node-1").addSelectors("unix:uid:1000")
+                    .build()), Status.Code.PERMISSION_DENIED, alice + " is an admin of this server");
+            assertRefused(() -> admin.createJoinToken(CreateJoinTokenRequest.newBuilder().setSpiffeId(alice).build()),
+                    Status.Code.PERMISSION_DENIED, alice + " is an admin of this server");
+            assertThat(admin.listRegistrations(ListRegistrationsRequest.getDefaultInstance()).getRegistrationsList())
+                    .isEmpty();
+            List<AuditEvent> trail = withAlice.server().audit().recent(50);
+            for (String action : List.of("registration.create", "join-token.create")) {
+                assertThat(trail).as(action).anyMatch(e -> e.action().equals(action) && e.target().equals(alice)
+                        && e.outcome() == AuditEvent.Outcome.REFUSED && e.reason().contains("is an admin of this server"));
+            }
+            // other IDs outside /lanyard/ still register
+            withAlice.register(WORKLOAD);
+        }
     }
 
     @Test

@@ -2,6 +2,7 @@ package dev.lanyard.server;
 
 import static dev.lanyard.server.CertificateServiceTest.assertRefused;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import com.nimbusds.jwt.SignedJWT;
@@ -21,6 +22,7 @@ import dev.lanyard.v1.BatchNewX509SvidResponse;
 import dev.lanyard.v1.CertificateResponse;
 import dev.lanyard.v1.CreateJoinTokenRequest;
 import dev.lanyard.v1.CreateRegistrationRequest;
+import dev.lanyard.v1.IssueCertificateRequest;
 import dev.lanyard.v1.ListEntriesRequest;
 import dev.lanyard.v1.NewJwtSvidRequest;
 import dev.lanyard.v1.ReinstateRequest;
@@ -201,6 +203,16 @@ class AgentServiceTest {
         assertRefused(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(API)
                 .setAudience("ledger").setCertificate(ByteString.copyFrom(encoded(agent.leaf()))).build()),
                 Status.Code.INVALID_ARGUMENT, "not " + API);
+        // a token pasted as the spiffe_id is refused without being repeated
+        String jwt = token.getToken();
+        assertThatThrownBy(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(jwt)
+                .setAudience("ledger").setCertificate(ByteString.copyFrom(workloadCert.getEncoded())).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription())
+                            .startsWith("spiffe_id (" + jwt.length() + " characters) is not a SPIFFE ID")
+                            .doesNotContain(jwt.substring(jwt.length() - 16));
+                });
     }
 
     @Test
@@ -254,6 +266,42 @@ class AgentServiceTest {
         var created = register(API, "x509pop:subject:cn:node-7", "unix:uid:1000", "unix:path:/usr/bin/api");
         assertThat(created.getParentId()).isEqualTo("x509pop:subject:cn:node-7");
         assertThat(created.getSelectorsList()).containsExactly("unix:path:/usr/bin/api", "unix:uid:1000");
+    }
+
+    @Test
+    void anIdConfiguredAsAnAdminAfterItWasRegisteredIsNeitherServedNorIssued() throws Exception {
+        String alice = TD + "/ops/alice";
+        String carol = TD + "/ops/carol";
+        Credential agent = attestWithJoinToken();
+        String agentId = CertificateServiceTest.spiffeIdOf(agent.leaf());
+        register(alice, agentId, "unix:uid:1000");
+        register(API, agentId, "unix:uid:1000");
+        lanyard.register(carol);
+        String carolsToken = lanyard.joinToken(carol);
+        lanyard.close();
+        // the same data directory, now with two admin IDs outside /lanyard/
+        lanyard = RunningServer.start(dir.resolve("data"), Map.of("x509pop.roots", dir.resolve("node-ca.pem").toString(),
+                "admin.spiffe-ids", TD + "/lanyard/admin," + alice + "," + carol));
+
+        assertThat(agents(agent).listEntries(ListEntriesRequest.getDefaultInstance()).getEntriesList())
+                .extracting(r -> r.getSpiffeId()).containsExactly(API);
+        BatchNewX509SvidResponse batch = agents(agent).batchNewX509Svid(BatchNewX509SvidRequest.newBuilder()
+                .addParams(SvidParams.newBuilder().setSpiffeId(alice).setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256()))))
+                .build());
+        assertThat(batch.getResults(0).getErrorCode()).isEqualTo("PERMISSION_DENIED");
+        assertThat(batch.getResults(0).getErrorMessage()).contains(alice + " is an admin of this server");
+        assertRefused(() -> lanyard.certificates(null).issueCertificate(IssueCertificateRequest.newBuilder()
+                        .setAttestation(RunningServer.joinTokenAttestation(carolsToken))
+                        .setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256()))).build()),
+                Status.Code.PERMISSION_DENIED, carol + " is an admin of this server");
+
+        List<AuditEvent> audit = lanyard.server().audit().recent(50);
+        assertThat(audit).anyMatch(e -> e.action().equals("certificate.agent") && e.target().equals(alice)
+                && e.outcome() == AuditEvent.Outcome.REFUSED && e.reason().contains("is an admin of this server"));
+        assertThat(audit).anyMatch(e -> e.action().equals("certificate.bootstrap") && e.target().equals(carol)
+                && e.outcome() == AuditEvent.Outcome.REFUSED && e.reason().contains("is an admin of this server"));
+        assertThat(lanyard.admin().listCertificates(dev.lanyard.v1.ListCertificatesRequest.getDefaultInstance())
+                .getCertificatesList()).extracting(c -> c.getSpiffeId()).doesNotContain(alice, carol);
     }
 
     // --- helpers ---

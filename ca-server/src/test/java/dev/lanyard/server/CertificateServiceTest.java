@@ -15,6 +15,9 @@ import dev.lanyard.v1.IssueCertificateRequest;
 import dev.lanyard.v1.ListCertificatesRequest;
 import dev.lanyard.v1.RenewCertificateRequest;
 import io.grpc.Status;
+import org.bouncycastle.asn1.DEROctetString;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Extension;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -174,7 +177,7 @@ class CertificateServiceTest {
     }
 
     @Test
-    void badCsrsAreRefusedAndConsumeNothing() {
+    void badCsrsAreRefusedAndConsumeNothing() throws Exception {
         String token = lanyard.joinToken(WORKLOAD);
         byte[] good = Csrs.csr(Csrs.ecP256());
         byte[] tampered = good.clone();
@@ -188,6 +191,12 @@ class CertificateServiceTest {
                 Status.Code.INVALID_ARGUMENT, "Ed25519 keys are not allowed");
         assertThat(lanyard.server().audit().recent(50)).anyMatch(e -> e.outcome() == AuditEvent.Outcome.REFUSED
                 && e.reason().contains("Ed25519 keys are not allowed"));
+        // asking for CA powers is refused, not quietly overruled by the leaf profile
+        byte[] caRequest = Csrs.csrRequesting(Csrs.ecP256(), new Extension(Extension.basicConstraints, true,
+                new DEROctetString(new BasicConstraints(true))));
+        assertRefused(() -> issueWith(token, caRequest), Status.Code.INVALID_ARGUMENT, "basic constraints CA:true");
+        assertThat(lanyard.server().audit().recent(50)).anyMatch(e -> e.outcome() == AuditEvent.Outcome.REFUSED
+                && e.reason().contains("basic constraints CA:true"));
         assertRefused(() -> issueWith(token, Csrs.csr(Csrs.ecP256(), "evil.example")),
                 Status.Code.PERMISSION_DENIED, "evil.example");
         assertRefused(() -> issueWith(token, Csrs.csr(Csrs.ecP256(), "spiffe://lanyard.local/ns/other")),

@@ -213,6 +213,38 @@ class RevocationServiceTest {
     }
 
     @Test
+    void aSecretPastedAsTheSpiffeIdIsRefusedAndNeverRepeatedInTheAnswerOrTheAuditTrail() {
+        String jwt = lanyard.tokens(web).issueToken(tokenRequest()).getToken();
+        String joinToken = lanyard.joinToken(API);
+        for (String secret : List.of(jwt, joinToken)) {
+            refusedWithoutRepeating(() -> lanyard.revocations().revoke(RevokeRequest.newBuilder()
+                    .setTarget(identity(secret)).setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build()),
+                    secret);
+            refusedWithoutRepeating(() -> lanyard.revocations().reinstate(
+                    ReinstateRequest.newBuilder().setSpiffeId(secret).build()), secret);
+            refusedWithoutRepeating(() -> lanyard.revocations().listRevocations(
+                    ListRevocationsRequest.newBuilder().setSpiffeId(secret).build()), secret);
+            String described = "invalid spiffe_id (" + secret.length() + " characters)";
+            List<AuditEvent> trail = lanyard.server().audit().recent(200);
+            for (String action : List.of("revocation.revoke", "revocation.reinstate", "revocation.list")) {
+                assertThat(trail).as(action).anyMatch(e -> e.action().equals(action)
+                        && e.outcome() == AuditEvent.Outcome.REFUSED && e.target().equals(described));
+            }
+            assertThat(trail).allSatisfy(e -> assertThat(e.toString())
+                    .doesNotContain(secret).doesNotContain(secret.substring(secret.length() - 16)));
+        }
+        assertThat(list("").getRevocationsList()).isEmpty();
+    }
+
+    private static void refusedWithoutRepeating(Runnable call, String secret) {
+        assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(e.getStatus().getDescription()).contains("not a SPIFFE ID")
+                    .doesNotContain(secret.substring(secret.length() - 16));
+        });
+    }
+
+    @Test
     void anIdentityNeverRegisteredIsRevokedOnlyWithForceAndThenCannotBeRegisteredUntilReinstated() {
         String unknown = "spiffe://lanyard.local/ns/shop/sa/future";
         expect(request(identity(unknown)), Status.Code.NOT_FOUND, unknown + " was never registered and holds no"

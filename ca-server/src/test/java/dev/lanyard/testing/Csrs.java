@@ -71,6 +71,23 @@ public final class Csrs {
         }
     }
 
+    /** A DER CSR for {@code keys} (SHA256withECDSA) whose extension request holds {@code extensions}. */
+    public static byte[] csrRequesting(KeyPair keys, Extension... extensions) {
+        try {
+            ExtensionsGenerator requested = new ExtensionsGenerator();
+            for (Extension extension : extensions) {
+                requested.addExtension(extension);
+            }
+            return new JcaPKCS10CertificationRequestBuilder(new X500Name(""), keys.getPublic())
+                    .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, requested.generate())
+                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(keys.getPrivate())).getEncoded();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (OperatorCreationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public static byte[] csr(KeyPair keys, String... sans) {
         return csrSignedWith(keys, "SHA256withECDSA", sans);
     }

@@ -1,0 +1,17 @@
+package dev.lanyard.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+class AuditTextTest {
+
+    @Test
+    void aSpiffeIdIsNamedOnlyWhenItParses() {
+        assertThat(AuditText.spiffeId("spiffe://lanyard.local/ns/shop/sa/web")).isEqualTo("spiffe://lanyard.local/ns/shop/sa/web");
+        String jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+        assertThat(AuditText.spiffeId(jwt)).isEqualTo("invalid spiffe_id (" + jwt.length() + " characters)");
+        assertThat(AuditText.spiffeId("spiffe://lanyard.local/x?token=" + jwt)).startsWith("invalid spiffe_id (");
+        assertThat(AuditText.spiffeId("")).isEmpty();
+    }
+}
