@@ -81,6 +81,15 @@ public final class RevocationWatchers implements AutoCloseable {
         });
     }
 
+    /**
+     * Runs {@code task} on the fan-out thread after what is queued there now: after a batch the
+     * registry applied (this object's listener queues its broadcast as the registry calls it) has
+     * been offered to every open stream.
+     */
+    public void afterFanout(Runnable task) {
+        onFanout(task);
+    }
+
     private void onFanout(Runnable task) {
         try {
             fanout.execute(task);

@@ -13,8 +13,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * The streaming calls open now, each under the caller it was authenticated as. The chain checks a
  * caller when its call starts, but a stream can outlive that check by hours: {@link #sweep()} ends
  * every open call whose caller has since been revoked (its identity or its certificate's serial, here
- * or on another replica: the registry's listeners run on every catch-up) or whose certificate has
- * expired (a timer runs it every second). Unary calls are not kept: they end before either matters,
+ * or on another replica: the server sweeps after every batch the registry applies) or whose
+ * certificate has expired (the server sweeps every second). Unary calls are not kept: they end before either matters,
  * and the hot paths (renewals, tokens) pay nothing for this.
  */
 final class OpenCalls {
@@ -35,7 +35,6 @@ final class OpenCalls {
     OpenCalls(RevocationRegistry revocations, Clock clock) {
         this.revocations = revocations;
         this.clock = clock;
-        revocations.addListener(batch -> sweep());
     }
 
     /** Keeps {@code call} until it is removed, then ends it at once if its caller is no longer good. */

@@ -60,7 +60,9 @@ public final class RequestChain implements ServerInterceptor {
 
     /**
      * Ends every open streaming call whose caller has been revoked or whose certificate has expired.
-     * Revocations do this as they are recorded; the server runs it every second for expiry.
+     * The server runs it after every batch of revocations, once the revocation watchers were sent
+     * that batch (so a revoked watcher hears of its own revocation before its stream ends), and
+     * every second for expiry.
      */
     public void closeLapsedCalls() {
         open.sweep();

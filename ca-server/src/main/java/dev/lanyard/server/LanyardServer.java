@@ -483,7 +483,10 @@ public final class LanyardServer implements AutoCloseable {
         server.scheduleCertificatePruning();
         server.watchPolicyFile();
         server.scheduleWebCertificateReload();
-        // Revocations end the streams of the revoked as they are recorded; expiry is looked for every second.
+        // Revocations end the streams of the revoked as they are recorded, after the revocation watchers
+        // were sent them (the watchers' listener was added first and queues its broadcast on the same
+        // thread); expiry is looked for every second.
+        server.revocations.addListener(batch -> server.revocationWatchers.afterFanout(server.chain::closeLapsedCalls));
         server.tasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "closing calls of expired certificates",
                 server.chain::closeLapsedCalls);
         server.tasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "federated bundle refresh",

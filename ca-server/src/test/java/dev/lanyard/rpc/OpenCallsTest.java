@@ -130,6 +130,8 @@ class OpenCallsTest {
         Status ended = web.ended.get(ENDS_WITHIN_SECONDS, TimeUnit.SECONDS);
         assertThat(ended.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         assertThat(ended.getDescription()).contains(WEB + " is revoked");
+        assertThat(web.received).as("the revoked watch was sent its own revocation before it ended")
+                .anyMatch(e -> e.hasRevoked() && e.getRevoked().getTarget().getSpiffeId().equals(WEB));
         await(() -> api.received.stream().anyMatch(e -> e.hasRevoked()
                 && e.getRevoked().getTarget().getSpiffeId().equals(WEB)), "the other watch heard of the revocation");
         assertThat(api.ended).isNotDone();
