@@ -66,7 +66,9 @@ public final class CrlPublisher {
                 continue;
             }
             List<CrlIssuer.Entry> revoked = entries.getOrDefault(ca.keyId(), List.of());
-            long number = numbers.nextCrlNumber(ca.keyId());
+            // Never below the epoch second: after a restore from a backup, numbers stay above those the
+            // lost server published since the backup (monotonic for relying parties that keep the highest).
+            long number = numbers.nextCrlNumber(ca.keyId(), now.getEpochSecond());
             Instant nextUpdate = now.plus(validity);
             byte[] der = issuer.issue(ca, number, now, nextUpdate, revoked);
             next.put(ca.keyId(), new Crl(ca.keyId(), number, now, nextUpdate, revoked.size(), der));

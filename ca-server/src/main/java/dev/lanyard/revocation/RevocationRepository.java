@@ -73,6 +73,11 @@ public interface RevocationRepository {
      */
     int pruneExpired(Instant now);
 
-    /** The next CRL number for an issuing CA, durably (never handed out twice, also across replicas). */
-    long nextCrlNumber(String issuerKeyId);
+    /**
+     * The next CRL number for an issuing CA, durably (never handed out twice, also across replicas),
+     * and at least {@code atLeast}: a store restored from a backup continues from the backup's last
+     * number, lower than those the lost server went on to publish, so the caller passes a floor that
+     * time moves past them (the epoch second).
+     */
+    long nextCrlNumber(String issuerKeyId, long atLeast);
 }

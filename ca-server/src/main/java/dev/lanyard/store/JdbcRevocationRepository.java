@@ -210,11 +210,11 @@ public final class JdbcRevocationRepository implements RevocationRepository {
     }
 
     @Override
-    public long nextCrlNumber(String issuerKeyId) {
+    public long nextCrlNumber(String issuerKeyId, long atLeast) {
         return jdbc.inTransaction(c -> {
             List<Long> last = Jdbc.query(c, "select last_number from crl_numbers where issuer_key_id = ? for update",
                     s -> s.setString(1, issuerKeyId), row -> row.getLong(1));
-            long next = last.isEmpty() ? 1 : last.get(0) + 1;
+            long next = Math.max(last.isEmpty() ? 1 : last.get(0) + 1, atLeast);
             if (last.isEmpty()) {
                 Jdbc.update(c, "insert into crl_numbers (issuer_key_id, last_number) values (?, ?)", s -> {
                     s.setString(1, issuerKeyId);

@@ -601,9 +601,20 @@ abstract class RepositoryContractTest {
     @Test
     void crlNumbersIncreasePerIssuer() {
         var repo = new JdbcRevocationRepository(db.dataSource());
-        assertThat(repo.nextCrlNumber("ca1")).isEqualTo(1);
-        assertThat(repo.nextCrlNumber("ca1")).isEqualTo(2);
-        assertThat(repo.nextCrlNumber("ca2")).isEqualTo(1);
+        assertThat(repo.nextCrlNumber("ca1", 0)).isEqualTo(1);
+        assertThat(repo.nextCrlNumber("ca1", 0)).isEqualTo(2);
+        assertThat(repo.nextCrlNumber("ca2", 0)).isEqualTo(1);
+    }
+
+    @Test
+    void aCrlNumberIsNeverBelowTheFloorNorEverRepeated() {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        assertThat(repo.nextCrlNumber("ca1", 0)).isEqualTo(1);
+        // a restored store continues from the backup's last number: the clock's floor lifts it
+        assertThat(repo.nextCrlNumber("ca1", 1_700_000_000L)).isEqualTo(1_700_000_000L);
+        // two CRLs within one second: the second still gets a new number
+        assertThat(repo.nextCrlNumber("ca1", 1_700_000_000L)).isEqualTo(1_700_000_001L);
+        assertThat(repo.nextCrlNumber("ca1", 5)).isEqualTo(1_700_000_002L);
     }
 
     private static RevocationRepository.NewRevocation newRevocation(RevocationTarget target, Optional<Instant> expiresAt) {
