@@ -103,8 +103,9 @@ public final class KekRotation {
         }
         throw new KeySealException("key-encryption key " + kekId + " is current (`lanyard keys rotate-kek` recorded"
                 + " it) but this server cannot load it from " + file + " (" + problem + "); refusing to seal keys"
-                + " under the older key-encryption key " + keks.current().id() + ": make " + file + " readable"
-                + " here (owner-only), or set kek.file to a copy of it and restart");
+                + " under the older key-encryption key " + keks.current().id() + " (and keys wrapped by " + kekId
+                + " cannot be opened here): make " + file + " readable here (owner-only), or set kek.file to a"
+                + " copy of it and restart");
     }
 
     /**
