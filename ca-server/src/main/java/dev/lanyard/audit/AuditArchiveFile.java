@@ -1,14 +1,13 @@
 package dev.lanyard.audit;
 
+import dev.lanyard.store.DurableFiles;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.OutputStreamWriter;
 import java.io.Writer;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -26,10 +25,13 @@ public final class AuditArchiveFile {
     private AuditArchiveFile() {
     }
 
-    /** Writes {@code records} to a new file and forces it to disk; an existing file is never overwritten. */
+    /**
+     * Writes {@code records} to a new file, durably (file and directory entry forced to disk: the
+     * records are deleted from the database next); an existing file is never overwritten.
+     */
     public static void write(Path file, List<AuditRecord> records) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                Writer out = Channels.newWriter(channel, StandardCharsets.UTF_8)) {
+        DurableFiles.createNew(file, stream -> {
+            Writer out = new OutputStreamWriter(stream, StandardCharsets.UTF_8);
             out.write(HEADER + "\n");
             for (AuditRecord r : records) {
                 AuditEvent e = r.event();
@@ -38,8 +40,7 @@ public final class AuditArchiveFile {
                         r.previousHash(), r.hash()) + "\n");
             }
             out.flush();
-            channel.force(true);
-        }
+        });
     }
 
     /** The records in the file, in order; a line that cannot be read is named in the exception. */

@@ -44,7 +44,10 @@ public final class KekRing {
         this.refresher = refresher;
     }
 
-    /** Picks up a KEK rotation made elsewhere; the sealer calls it before sealing and on an unknown KEK id. */
+    /**
+     * Picks up a KEK rotation made elsewhere; the sealer calls it before sealing and on an unknown KEK
+     * id. Throws {@link KeySealException} if a newer KEK is current but cannot be loaded here.
+     */
     public void refresh() {
         refresher.run();
     }

@@ -1,5 +1,6 @@
 package dev.lanyard.crypto;
 
+import dev.lanyard.store.DurableFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
@@ -84,16 +85,19 @@ public final class KeyEncryptionKey {
         return new KeyEncryptionKey(raw);
     }
 
-    /** Creates a new KEK file, owner-only from the first byte; never overwrites one. */
+    /**
+     * Creates a new KEK file, owner-only from the first byte; never overwrites one. It is on disk
+     * (file and directory entry) before this returns: keys sealed under it are stored next.
+     */
     public static KeyEncryptionKey generateFile(Path file, SecureRandom random) throws IOException {
         byte[] raw = new byte[KEY_BYTES];
         random.nextBytes(raw);
         try {
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            DurableFiles.createNew(file, (Base64.getEncoder().encodeToString(raw) + "\n")
+                    .getBytes(StandardCharsets.US_ASCII), OWNER_ONLY);
         } catch (FileAlreadyExistsException e) {
             throw new IOException("key-encryption key file " + file + " exists already; refusing to overwrite it");
         }
-        Files.writeString(file, Base64.getEncoder().encodeToString(raw) + "\n", StandardCharsets.US_ASCII);
         return new KeyEncryptionKey(raw);
     }
 

@@ -3,8 +3,10 @@ package dev.lanyard.custody;
 import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.crypto.KekRing;
 import dev.lanyard.crypto.KeyEncryptionKey;
+import dev.lanyard.crypto.KeySealException;
 import dev.lanyard.store.JdbcKekRotations;
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,6 +24,8 @@ import org.slf4j.LoggerFactory;
 public final class KekRotation {
 
     private static final Logger LOG = LoggerFactory.getLogger(KekRotation.class);
+    /** Re-wrap passes before a rotation that keeps finding keys under another KEK gives up. */
+    private static final int MAX_PASSES = 5;
 
     /** What a rotation did. */
     public record Outcome(String kekId, int rewrapped, Duration took) {
@@ -47,7 +51,13 @@ public final class KekRotation {
      * versions before KEK ids, and rows an interrupted rotation left behind.
      */
     public void atStart() {
-        adoptRecorded();
+        try {
+            adoptRecorded();
+        } catch (KeySealException e) {
+            // Re-wrapping now would wrap under the older KEK; the server runs, but seals nothing until it has the file.
+            LOG.warn("{}", e.getMessage());
+            return;
+        }
         SoftwareCustody.Rewrap done = custody.rewrapAll();
         if (done.rewritten() > 0) {
             LOG.info("re-wrapped {} data keys under key-encryption key {}", done.rewritten(), keks.current().id());
@@ -61,6 +71,9 @@ public final class KekRotation {
     /**
      * Makes the KEK the last rotation recorded current here, if it is not and its file is readable
      * (another replica rotated, or this one restarted before kek.file was changed).
+     *
+     * @throws KeySealException if that KEK cannot be loaded here: sealing under the older one would
+     *                          leave a key that retiring the older KEK makes unopenable
      */
     private synchronized void adoptRecorded() {
         if (rotating) {
@@ -71,30 +84,40 @@ public final class KekRotation {
         if (last.isEmpty() || keks.find(last.get().kekId()).isPresent()) {
             return;
         }
+        String kekId = last.get().kekId();
+        Path file = last.get().kekFile();
+        String problem;
         try {
-            KeyEncryptionKey recorded = KeyEncryptionKey.fromFile(last.get().kekFile());
-            if (recorded.id().equals(last.get().kekId())) {
+            KeyEncryptionKey recorded = KeyEncryptionKey.fromFile(file);
+            if (recorded.id().equals(kekId)) {
                 keks.makeCurrent(recorded);
                 LOG.info("using key-encryption key {} from {} (the last rotate-kek); set kek.file to it",
-                        recorded.id(), last.get().kekFile());
-            } else {
-                LOG.warn("{} no longer holds key-encryption key {} that rotate-kek recorded", last.get().kekFile(),
-                        last.get().kekId());
+                        recorded.id(), file);
+                return;
             }
+            problem = "it holds key-encryption key " + recorded.id() + " now";
+        } catch (NoSuchFileException e) {
+            problem = "no such file here";
         } catch (IOException e) {
-            LOG.warn("cannot read key-encryption key file {} that rotate-kek recorded: {}", last.get().kekFile(),
-                    e.getMessage());
+            problem = e.getMessage();
         }
+        throw new KeySealException("key-encryption key " + kekId + " is current (`lanyard keys rotate-kek` recorded"
+                + " it) but this server cannot load it from " + file + " (" + problem + "); refusing to seal keys"
+                + " under the older key-encryption key " + keks.current().id() + " (and keys wrapped by " + kekId
+                + " cannot be opened here): make " + file + " readable here (owner-only), or set kek.file to a"
+                + " copy of it and restart");
     }
 
     /**
      * Makes the KEK in {@code newKekFile} current and re-wraps every data key under it. The rotation
      * is recorded, together with {@code record}, before the first key is re-wrapped: a server that
      * stops mid-way (or another replica) loads the new KEK from that record beside its kek.file, so
-     * it opens keys wrapped either way, and {@link #atStart()} re-wraps the rest.
+     * it opens keys wrapped either way, and {@link #atStart()} re-wraps the rest. It returns only
+     * once a pass over the table finds every sealed key under the new KEK.
      *
      * @throws IOException if the file cannot be read or is not a KEK file (nothing changed then)
-     * @throws IllegalStateException if some keys could not be re-wrapped (named; the rest were)
+     * @throws IllegalStateException if some keys could not be re-wrapped (named; the rest were), or
+     *                               keys sealed under another KEK kept being stored meanwhile
      */
     public synchronized Outcome rotate(Path newKekFile, ChangeRecord record) throws IOException {
         KeyEncryptionKey next = KeyEncryptionKey.fromFile(newKekFile);
@@ -107,7 +130,7 @@ public final class KekRotation {
                 return null;
             });
             keks.makeCurrent(next);
-            done = custody.rewrapAll();
+            done = rewrapUntilSettled(next);
             history.finished(next.id(), done.rewritten(), clock.instant());
         } finally {
             rotating = false;
@@ -121,5 +144,29 @@ public final class KekRotation {
         LOG.info("key-encryption key rotated to {}: {} data keys re-wrapped in {} ms", next.id(), done.rewritten(),
                 took.toMillis());
         return new Outcome(next.id(), done.rewritten(), took);
+    }
+
+    /**
+     * Re-wraps until a pass, after the first, finds every key under {@code next} already: a key
+     * sealed under the old KEK just before {@code next} became current (here, or on a replica that
+     * had not seen the rotation yet) can be stored after the first pass read the table, and would
+     * be lost when the old KEK is retired.
+     */
+    private SoftwareCustody.Rewrap rewrapUntilSettled(KeyEncryptionKey next) {
+        int rewritten = 0;
+        for (int pass = 1; ; pass++) {
+            SoftwareCustody.Rewrap done = custody.rewrapAll();
+            rewritten += done.rewritten();
+            if (!done.failed().isEmpty() || pass > 1 && done.rewritten() == 0) {
+                return new SoftwareCustody.Rewrap(rewritten, done.failed());
+            }
+            if (pass == MAX_PASSES) {
+                throw new IllegalStateException("key-encryption key rotation to " + next.id() + " did not settle:"
+                        + " keys sealed under another key-encryption key were still being stored after " + pass
+                        + " passes (" + done.rewritten() + " in the last; is a replica running that cannot load "
+                        + next.id() + "?). Every key found was re-wrapped; keep the old KEK file and run rotate-kek"
+                        + " again");
+            }
+        }
     }
 }

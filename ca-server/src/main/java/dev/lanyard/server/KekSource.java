@@ -1,9 +1,12 @@
 package dev.lanyard.server;
 
 import dev.lanyard.crypto.KeyEncryptionKey;
+import dev.lanyard.store.DurableFiles;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +30,13 @@ final class KekSource {
             }
             Path saltFile = config.dataDir().resolve(PASSPHRASE_SALT_FILE);
             if (!Files.exists(saltFile)) {
-                Files.write(saltFile, KeyEncryptionKey.newSalt(random));
+                // Durable before any key is sealed under the KEK it derives: a lost salt loses every key.
+                try {
+                    DurableFiles.createNew(saltFile, KeyEncryptionKey.newSalt(random),
+                            PosixFilePermissions.fromString("rw-------"));
+                } catch (FileAlreadyExistsException e) {
+                    // another process made it meanwhile: use that one
+                }
             }
             return KeyEncryptionKey.fromPassphrase(passphrase.toCharArray(), Files.readAllBytes(saltFile));
         }

@@ -12,6 +12,8 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
@@ -29,6 +31,11 @@ public final class AuditArchive {
             return lastId - firstId + 1;
         }
     }
+
+    private static final String ACTION = "audit.archive";
+    /** The reason of an {@link #ACTION} record, as written below: the next archive links to its hash. */
+    private static final Pattern NOTE = Pattern.compile(
+            "records (\\d+) to (\\d+) moved to the file; the last one's hash is ([0-9a-f]{64})");
 
     private final Jdbc jdbc;
     private final JdbcAuditLog audit;
@@ -73,7 +80,7 @@ public final class AuditArchive {
         AuditArchiveFile.write(file, records);
         AuditRecord last = records.get(records.size() - 1);
         Result result = new Result(records.get(0).id(), last.id(), last.hash());
-        audit.record(new AuditEvent(clock.instant(), actor, "audit.archive", file.toAbsolutePath().toString(),
+        audit.record(new AuditEvent(clock.instant(), actor, ACTION, file.toAbsolutePath().toString(),
                 AuditEvent.Outcome.SUCCESS, "records " + result.firstId() + " to " + result.lastId()
                         + " moved to the file; the last one's hash is " + result.lastHash()),
                 c -> {
@@ -88,14 +95,32 @@ public final class AuditArchive {
     }
 
     /** Records must link to each other; the first to GENESIS or to an earlier archive's last hash. */
-    private static void checkChain(List<AuditRecord> records) {
+    private void checkChain(List<AuditRecord> records) {
         AuditRecord first = records.get(0);
-        AuditChain.Verifier verifier = AuditChain.Verifier.continuing(first.id() - 1, first.previousHash());
+        AuditChain.Verifier verifier = first.id() == 1 ? new AuditChain.Verifier() : afterArchive(first.id());
         for (AuditRecord r : records) {
             Optional<String> broken = verifier.accept(r);
             if (broken.isPresent()) {
                 throw new IllegalArgumentException("the audit chain is broken, not archiving it: " + broken.get());
             }
         }
+    }
+
+    /**
+     * Where the live chain starting at {@code firstId} must continue from: the last record of the
+     * archive that ended just before it, as the latest audit.archive record names it (that record is
+     * always live: it was written after the range it names was deleted, and before any later range).
+     */
+    private AuditChain.Verifier afterArchive(long firstId) {
+        Optional<Matcher> note = jdbc.queryOne("select reason from audit_events where action = ? order by id desc"
+                + " fetch first 1 rows only", s -> s.setString(1, ACTION), row -> row.getString(1))
+                .map(NOTE::matcher).filter(Matcher::matches)
+                .filter(m -> Long.parseLong(m.group(2)) == firstId - 1);
+        if (note.isEmpty()) {
+            throw new IllegalArgumentException("the audit chain is broken, not archiving it: the live chain starts at"
+                    + " record " + firstId + " but no " + ACTION + " record names record " + (firstId - 1)
+                    + " as the end of an archive (records were deleted some other way)");
+        }
+        return AuditChain.Verifier.continuing(firstId - 1, note.get().group(3));
     }
 }

@@ -88,10 +88,16 @@ class PrivateKeySealerTest {
     @Test
     void kekFileIsOwnerOnlyAndNeverOverwritten() throws Exception {
         Path file = dir.resolve("kek");
-        KeyEncryptionKey.generateFile(file, random);
+        KeyEncryptionKey made = KeyEncryptionKey.generateFile(file, random);
         assertThat(Files.getPosixFilePermissions(file)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        String written = Files.readString(file);
+        assertThat(Base64.getDecoder().decode(written.trim())).hasSize(32);
         assertThatThrownBy(() -> KeyEncryptionKey.generateFile(file, random)).hasMessageContaining("refusing to overwrite");
-        KeyEncryptionKey.fromFile(file);
+        assertThat(Files.readString(file)).as("the existing KEK is kept").isEqualTo(written);
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files).as("no temporary file left beside it").containsExactly(file);
+        }
+        assertThat(KeyEncryptionKey.fromFile(file).id()).isEqualTo(made.id());
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
         assertThatThrownBy(() -> KeyEncryptionKey.fromFile(file)).hasMessageContaining("readable by others");
     }

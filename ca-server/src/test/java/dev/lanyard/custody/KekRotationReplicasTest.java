@@ -8,17 +8,22 @@ import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.KekRing;
 import dev.lanyard.crypto.KeyEncryptionKey;
+import dev.lanyard.crypto.KeySealException;
 import dev.lanyard.crypto.PrivateKeySealer;
 import dev.lanyard.store.Database;
 import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.store.JdbcKekRotations;
 import dev.lanyard.store.JdbcSealedKeyRepository;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -85,33 +90,13 @@ class KekRotationReplicasTest {
             // The store fails the second re-wrap, where a process killed during the rotation would stop.
             JdbcSealedKeyRepository store = new JdbcSealedKeyRepository(db.dataSource());
             AtomicInteger replaced = new AtomicInteger();
-            SealedKeyRepository stopsMidWay = new SealedKeyRepository() {
-                @Override
-                public boolean insert(SealedKey key) {
-                    return store.insert(key);
-                }
-
-                @Override
-                public Optional<SealedKey> find(String id) {
-                    return store.find(id);
-                }
-
-                @Override
-                public List<SealedKey> all() {
-                    return store.all();
-                }
-
-                @Override
-                public boolean delete(String id) {
-                    return store.delete(id);
-                }
-
+            SealedKeyRepository stopsMidWay = new Delegating(store) {
                 @Override
                 public boolean replaceSealed(String id, String expected, String replacement) {
                     if (replaced.incrementAndGet() == 2) {
                         throw new IllegalStateException("the process stops here");
                     }
-                    return store.replaceSealed(id, expected, replacement);
+                    return super.replaceSealed(id, expected, replacement);
                 }
             };
             Replica a = replica(db, old, stopsMidWay);
@@ -132,6 +117,171 @@ class KekRotationReplicasTest {
             }
             assertThat(new JdbcAuditLog(db.dataSource()).recent(10)).extracting(AuditEvent::reason)
                     .containsExactly("kek " + next.id());
+        }
+    }
+
+    @Test
+    void aKeySealedUnderTheOldKekAndStoredAfterTheRewrapReadTheTableIsRewrappedBeforeRotateReturns()
+            throws Exception {
+        KeyEncryptionKey old = KeyEncryptionKey.generateFile(dir.resolve("kek-1"), random);
+        Path newFile = dir.resolve("kek-2");
+        KeyEncryptionKey next = KeyEncryptionKey.generateFile(newFile, random);
+        try (Database db = Database.h2File(dir)) {
+            JdbcSealedKeyRepository store = new JdbcSealedKeyRepository(db.dataSource());
+            CountDownLatch sealedUnderOld = new CountDownLatch(1);
+            CountDownLatch insertNow = new CountDownLatch(1);
+            CountDownLatch stored = new CountDownLatch(1);
+            // B (a CA or JWT rotation step) has sealed "late" under the old KEK; its insert waits for A's rotation.
+            Replica b = replica(db, old, new Delegating(store) {
+                @Override
+                public boolean insert(SealedKey key) {
+                    sealedUnderOld.countDown();
+                    await(insertNow);
+                    try {
+                        return super.insert(key);
+                    } finally {
+                        stored.countDown();
+                    }
+                }
+            });
+            // A's re-wrap reads the table, then B's insert lands.
+            AtomicBoolean rotating = new AtomicBoolean();
+            Replica a = replica(db, old, new Delegating(store) {
+                @Override
+                public List<SealedKey> all() {
+                    List<SealedKey> all = super.all();
+                    if (rotating.compareAndSet(true, false)) {
+                        insertNow.countDown();
+                        await(stored);
+                    }
+                    return all;
+                }
+            });
+            a.custody().generate("before", KeyAlgorithm.ES256);
+            Thread late = new Thread(() -> b.custody().generate("late", KeyAlgorithm.ES256));
+            late.start();
+            sealedUnderOld.await();
+
+            rotating.set(true);
+            KekRotation.Outcome outcome = a.rotation().rotate(newFile, record(db, newFile));
+            late.join();
+            assertThat(outcome.rewrapped()).as("\"before\" in the first pass, \"late\" in the next").isEqualTo(2);
+
+            // The operator retires the old KEK: every key opens with the new one alone.
+            Replica onlyNew = replica(db, next);
+            for (String id : List.of("before", "late")) {
+                assertThat(onlyNew.custody().signer(id).sign(new byte[] {1})).as(id).isNotEmpty();
+            }
+        }
+    }
+
+    @Test
+    void aRotationDuringWhichKeysKeepBeingSealedUnderAnotherKekFailsAndSaysWhy() throws Exception {
+        KeyEncryptionKey old = KeyEncryptionKey.generateFile(dir.resolve("kek-1"), random);
+        Path newFile = dir.resolve("kek-2");
+        KeyEncryptionKey next = KeyEncryptionKey.generateFile(newFile, random);
+        try (Database db = Database.h2File(dir)) {
+            JdbcSealedKeyRepository store = new JdbcSealedKeyRepository(db.dataSource());
+            // A server that never looks at the rotation record (an earlier version) seals under the old KEK.
+            SoftwareCustody stale = new SoftwareCustody(store, new PrivateKeySealer(old, random, crypto),
+                    crypto.primary(), crypto.bouncyCastle(), Clock.systemUTC());
+            AtomicBoolean rotating = new AtomicBoolean();
+            AtomicInteger passes = new AtomicInteger();
+            Replica a = replica(db, old, new Delegating(store) {
+                @Override
+                public List<SealedKey> all() {
+                    List<SealedKey> all = super.all();
+                    if (rotating.get()) {
+                        stale.generate("stray-" + passes.incrementAndGet(), KeyAlgorithm.ES256);
+                    }
+                    return all;
+                }
+            });
+            a.custody().generate("before", KeyAlgorithm.ES256);
+            rotating.set(true);
+
+            assertThatThrownBy(() -> a.rotation().rotate(newFile, record(db, newFile)))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("key-encryption key rotation to " + next.id() + " did not settle")
+                    .hasMessageContaining("run rotate-kek again");
+            assertThat(passes.get()).as("bounded").isEqualTo(5);
+            assertThat(new JdbcKekRotations(db.dataSource()).latest().orElseThrow().rewrapped())
+                    .as("not recorded as finished").isZero();
+        }
+    }
+
+    @Test
+    void aReplicaThatCannotLoadTheNewKekRefusesToSealUnderTheOldOne() throws Exception {
+        KeyEncryptionKey old = KeyEncryptionKey.generateFile(dir.resolve("kek-1"), random);
+        Path newFile = dir.resolve("kek-2");
+        KeyEncryptionKey next = KeyEncryptionKey.generateFile(newFile, random);
+        try (Database db = Database.h2File(dir)) {
+            Replica a = replica(db, old);
+            Replica c = replica(db, old);
+            a.rotation().rotate(newFile, record(db, newFile));
+            // The recorded path is on A's host; C's host has no such file.
+            Path elsewhere = Files.move(newFile, dir.resolve("kek-2.on-another-host"));
+
+            for (Replica each : List.of(c, replica(db, old))) {
+                assertThatThrownBy(() -> each.custody().generate("made-by-c", KeyAlgorithm.ES256))
+                        .isInstanceOf(KeySealException.class)
+                        .hasMessageContaining("key-encryption key " + next.id() + " is current")
+                        .hasMessageContaining("cannot load it from " + newFile.toAbsolutePath())
+                        .hasMessageContaining("refusing to seal keys under the older key-encryption key " + old.id());
+                assertThat(each.custody().list()).extracting(KeyCustody.KeyEntry::id).doesNotContain("made-by-c");
+                assertThat(each.keks().current().id()).isEqualTo(old.id());
+            }
+
+            // Once the file is there, C seals under the new KEK.
+            Files.move(elsewhere, newFile);
+            c.custody().generate("made-by-c", KeyAlgorithm.ES256);
+            assertThat(c.keks().current().id()).isEqualTo(next.id());
+            assertThat(replica(db, next).custody().signer("made-by-c").sign(new byte[] {1})).isNotEmpty();
+        }
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            if (!latch.await(30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("timed out");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The real repository, with a test's step added around one call. */
+    private static class Delegating implements SealedKeyRepository {
+        private final SealedKeyRepository store;
+
+        Delegating(SealedKeyRepository store) {
+            this.store = store;
+        }
+
+        @Override
+        public boolean insert(SealedKey key) {
+            return store.insert(key);
+        }
+
+        @Override
+        public Optional<SealedKey> find(String id) {
+            return store.find(id);
+        }
+
+        @Override
+        public List<SealedKey> all() {
+            return store.all();
+        }
+
+        @Override
+        public boolean delete(String id) {
+            return store.delete(id);
+        }
+
+        @Override
+        public boolean replaceSealed(String id, String expected, String replacement) {
+            return store.replaceSealed(id, expected, replacement);
         }
     }
 

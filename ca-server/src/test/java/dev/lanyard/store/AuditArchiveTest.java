@@ -94,6 +94,42 @@ class AuditArchiveTest {
         assertThat(all().get(0).id()).as("nothing deleted").isEqualTo(1);
     }
 
+    @Test
+    void aSecondArchiveContinuesFromTheFirstOnesLastHash() throws Exception {
+        Path first = dir.resolve("audit-1.txt");
+        Path second = dir.resolve("audit-2.txt");
+        archive.archive(4, first, "operator");
+        AuditArchive.Result result = archive.archive(9, second, "operator");
+
+        assertThat(result.firstId()).isEqualTo(4);
+        List<AuditRecord> archived = new ArrayList<>(AuditArchiveFile.read(first));
+        archived.addAll(AuditArchiveFile.read(second));
+        assertThat(verify(archived, all())).isEmpty();
+    }
+
+    @Test
+    void aLiveChainThatDoesNotStartWhereTheLastArchiveEndedIsNotArchived() throws Exception {
+        archive.archive(4, dir.resolve("audit-1.txt"), "operator");
+        new Jdbc(db.dataSource()).update("delete from audit_events where id = 4", s -> { });
+
+        assertThatThrownBy(() -> archive.archive(9, dir.resolve("audit-2.txt"), "operator"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the audit chain is broken, not archiving it: the live chain starts at record 5 but no"
+                        + " audit.archive record names record 4 as the end of an archive (records were deleted some"
+                        + " other way)");
+        assertThat(Files.exists(dir.resolve("audit-2.txt"))).isFalse();
+        assertThat(all().get(0).id()).as("nothing deleted").isEqualTo(5);
+    }
+
+    @Test
+    void aLiveChainWhoseStartWasDeletedWithoutAnArchiveIsNotArchived() throws Exception {
+        new Jdbc(db.dataSource()).update("delete from audit_events where id <= 2", s -> { });
+
+        assertThatThrownBy(() -> archive.archive(7, dir.resolve("audit-1.txt"), "operator"))
+                .hasMessageContaining("the live chain starts at record 3 but no audit.archive record names record 2");
+        assertThat(Files.exists(dir.resolve("audit-1.txt"))).isFalse();
+    }
+
     private List<AuditRecord> all() {
         List<AuditRecord> records = new ArrayList<>();
         long after = 0;
