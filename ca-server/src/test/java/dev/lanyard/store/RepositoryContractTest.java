@@ -223,10 +223,10 @@ abstract class RepositoryContractTest {
         var revocations = new JdbcRevocationRepository(db.dataSource());
         java.util.function.BiFunction<String, String, java.util.concurrent.CompletableFuture<Void>> certificate =
                 (serial, presented) -> issued.recordForWorkload(new IssuedCertificateRecord(serial, A, T,
-                        T.plusSeconds(3600), "f", T, "k1"), issuance(serial), Optional.of(presented), registration);
+                        T.plusSeconds(3600), "f", T, "k1"), issuance(serial), List.of(presented), registration);
         java.util.function.BiFunction<String, String, java.util.concurrent.CompletableFuture<Void>> token =
                 (jti, presented) -> tokens.record(jti, A, T.plusSeconds(300), new AuditEvent(T, A.toString(),
-                        "token.issue", A + " jti " + jti, AuditEvent.Outcome.SUCCESS, ""), Optional.of(presented));
+                        "token.issue", A + " jti " + jti, AuditEvent.Outcome.SUCCESS, ""), List.of(presented));
 
         certificate.apply("c1", "aa1").get(30, java.util.concurrent.TimeUnit.SECONDS);
         token.apply("j1", "aa1").get(30, java.util.concurrent.TimeUnit.SECONDS);
