@@ -164,10 +164,11 @@ public final class CaRotation {
             Optional<CaCertificate> newRoot = root.certificate().getNotAfter().toInstant().isBefore(now.plus(intermediateTtl))
                     ? Optional.of(generator.newRoot(trustDomain, rootTtl)) : Optional.empty();
             IssuingCa next = generator.intermediateUnder(newRoot.orElse(root), trustDomain, intermediateTtl);
-            // saveIntermediate stores a new root with its first intermediate, in the step's one transaction.
+            // saveIntermediate stores a new root with its first intermediate, in the step's one transaction, and
+            // only under the lease: a replica that stalled making the keys cannot add a second next CA.
             try {
                 write.store(next.intermediate().keyId(), () -> {
-                    store.saveIntermediate(next, KeyStatus.PREPARED);
+                    store.saveIntermediate(next, KeyStatus.PREPARED, fence);
                     return true;
                 });
             } catch (RuntimeException e) {
