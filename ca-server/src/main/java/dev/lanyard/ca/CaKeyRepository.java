@@ -17,6 +17,9 @@ public interface CaKeyRepository {
      */
     void insert(StoredCaKey key, Fence fence);
 
+    /** Notes that a DROPPED key's custody key was destroyed (its row keeps no custody id); false if not DROPPED. */
+    boolean keyDestroyed(String id);
+
     /**
      * Moves a key from one status to another only if it is still in {@code from} (a compare-and-set,
      * so replicas cannot both make the move), stamping activation or retirement time.

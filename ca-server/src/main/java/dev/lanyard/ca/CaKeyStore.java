@@ -113,6 +113,28 @@ public final class CaKeyStore {
         }
     }
 
+    /**
+     * Destroys the custody key of a DROPPED CA and notes it on its row; a crash in between is finished
+     * by calling it again. Nothing needs the key: everything the CA signed has expired, and CRLs are
+     * signed only by the CAs still trusted.
+     */
+    public void destroyKey(StoredCaKey dropped) {
+        if (dropped.status() != KeyStatus.DROPPED) {
+            throw new IllegalArgumentException("CA " + dropped.id() + " is " + dropped.status() + ", not DROPPED");
+        }
+        forget(dropped);
+        dropped.custodyKeyId().ifPresent(custody::destroy);
+        repository.keyDestroyed(dropped.id());
+    }
+
+    /** Lets go of what this process opened of a DROPPED CA's key (dropped here or by another replica). */
+    public void forget(StoredCaKey dropped) {
+        CaCertificate held = opened.remove(dropped.id());
+        if (held != null && held.hasSigner()) {
+            custody.forget(held.signer().id());
+        }
+    }
+
     StoredCaKey row(CaCertificate ca, StoredCaKey.Kind kind, KeyStatus status) {
         Optional<String> custodyId = ca.hasSigner() ? Optional.of(ca.signer().id()) : Optional.empty();
         return StoredCaKey.created(ca.keyId(), kind, status, Pem.certificates(List.of(ca.certificate())), custodyId,

@@ -49,6 +49,12 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
     }
 
     @Override
+    public boolean keyDestroyed(String id) {
+        return jdbc.update("update ca_keys set custody_key_id = null where id = ? and status = 'DROPPED'",
+                s -> s.setString(1, id)) == 1;
+    }
+
+    @Override
     public void insertPending(PendingCaKey key) {
         jdbc.update("insert into ca_pending_keys (id, custody_key_id, csr_pem, created_at) values (?, ?, ?, ?)", s -> {
             s.setString(1, key.id());

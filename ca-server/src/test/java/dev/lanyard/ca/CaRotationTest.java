@@ -8,6 +8,7 @@ import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.crypto.PrivateKeySealer;
+import dev.lanyard.custody.CustodyException;
 import dev.lanyard.custody.KeyCustody;
 import dev.lanyard.custody.SoftwareCustody;
 import dev.lanyard.replica.DatabaseLease;
@@ -141,5 +142,51 @@ class CaRotationTest {
                         org.assertj.core.groups.Tuple.tuple(StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED));
         assertThat(audit.recent(10)).extracting(AuditEvent::target).singleElement().asString()
                 .startsWith("x509 PREPARE ");
+    }
+
+    @Test
+    void aDroppedCasKeyIsDestroyedAndNoReplicaKeepsItOpen() {
+        Replica a = replica(lease("a"));
+        Replica b = replica(lease("b"));
+        StoredCaKey first = a.rotation().intermediates().get(0);
+        String firstKey = first.custodyKeyId().orElseThrow();
+        assertThat(b.rotation().active().ca().intermediate().keyId()).as("b signs with it").isEqualTo(first.id());
+
+        clock.advance(INTERMEDIATE_TTL.dividedBy(2).minus(LEAD.dividedBy(2)));
+        a.rotation().tick(audited()); // prepare
+        clock.advance(LEAD);
+        a.rotation().tick(audited()); // activate; the first retires
+        clock.advance(RETENTION.plusMinutes(1));
+        a.rotation().tick(audited()); // drop
+
+        StoredCaKey dropped = a.store().repository().find(first.id()).orElseThrow();
+        assertThat(dropped.status()).isEqualTo(KeyStatus.DROPPED);
+        assertThat(dropped.custodyKeyId()).as("its row names no key").isEmpty();
+        assertThat(a.custody().list()).extracting(KeyCustody.KeyEntry::id).doesNotContain(firstKey);
+        assertThatThrownBy(() -> a.custody().signer(firstKey)).isInstanceOf(CustodyException.class);
+
+        // The other replica, which opened the key when it signed with it, lets go of it on its next reload.
+        b.rotation().refresh();
+        assertThatThrownBy(() -> b.custody().signer(firstKey)).isInstanceOf(CustodyException.class);
+        assertThat(b.rotation().active().ca().intermediate().keyId()).isNotEqualTo(first.id());
+    }
+
+    @Test
+    void aDropInterruptedBeforeItsKeyWasDestroyedIsFinishedByTheNextTick() {
+        Replica a = replica(lease("a"));
+        StoredCaKey first = a.rotation().intermediates().get(0);
+        String firstKey = first.custodyKeyId().orElseThrow();
+        clock.advance(INTERMEDIATE_TTL.dividedBy(2).minus(LEAD.dividedBy(2)));
+        a.rotation().tick(audited());
+        clock.advance(LEAD);
+        a.rotation().tick(audited());
+        // The drop step committed, and the replica stopped before it destroyed the key.
+        assertThat(a.store().repository().updateStatus(first.id(), KeyStatus.RETIRED, KeyStatus.DROPPED,
+                clock.instant())).isTrue();
+        assertThat(a.custody().list()).extracting(KeyCustody.KeyEntry::id).contains(firstKey);
+
+        a.rotation().tick(audited());
+        assertThat(a.custody().list()).extracting(KeyCustody.KeyEntry::id).doesNotContain(firstKey);
+        assertThat(a.store().repository().find(first.id()).orElseThrow().custodyKeyId()).isEmpty();
     }
 }
