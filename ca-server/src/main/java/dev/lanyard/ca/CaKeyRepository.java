@@ -11,6 +11,16 @@ public interface CaKeyRepository {
     void insert(StoredCaKey key);
 
     /**
+     * As {@link #insert(StoredCaKey)}, for a rotation step: refused with a
+     * {@link dev.lanyard.rotation.LeaseLostException}, storing nothing, unless {@code fence} still
+     * holds the rotation lease (a replica that stalled while it made the keys cannot add a second CA).
+     */
+    void insert(StoredCaKey key, Fence fence);
+
+    /** Notes that a DROPPED key's custody key was destroyed (its row keeps no custody id); false if not DROPPED. */
+    boolean keyDestroyed(String id);
+
+    /**
      * Moves a key from one status to another only if it is still in {@code from} (a compare-and-set,
      * so replicas cannot both make the move), stamping activation or retirement time.
      */

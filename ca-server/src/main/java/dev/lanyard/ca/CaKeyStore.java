@@ -3,6 +3,7 @@ package dev.lanyard.ca;
 import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.custody.KeyCustody;
+import dev.lanyard.rotation.Fence;
 import dev.lanyard.rotation.KeyStatus;
 import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
@@ -86,23 +87,51 @@ public final class CaKeyStore {
         repository.insert(row(root, StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE));
     }
 
-    /** Stores a new CA: the root (once) and the intermediate as ACTIVE. */
+    /** Stores a new CA: the root and the intermediate as ACTIVE. */
     public void save(IssuingCa ca) {
-        saveIntermediate(ca, KeyStatus.ACTIVE);
-    }
-
-    /** Stores a rotated intermediate under a known root with the given status (PREPARED for rotation). */
-    public void saveIntermediate(IssuingCa ca, KeyStatus status) {
         if (repository.find(ca.root().keyId()).isEmpty()) {
             repository.insert(row(ca.root(), StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE));
         }
-        repository.insert(row(ca.intermediate(), StoredCaKey.Kind.INTERMEDIATE, status));
+        repository.insert(row(ca.intermediate(), StoredCaKey.Kind.INTERMEDIATE, KeyStatus.ACTIVE));
+    }
+
+    /**
+     * Stores a rotated intermediate with the given status (PREPARED for rotation), and its root if it is
+     * new, only while {@code fence} holds the rotation lease.
+     */
+    public void saveIntermediate(IssuingCa ca, KeyStatus status, Fence fence) {
+        if (repository.find(ca.root().keyId()).isEmpty()) {
+            repository.insert(row(ca.root(), StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE), fence);
+        }
+        repository.insert(row(ca.intermediate(), StoredCaKey.Kind.INTERMEDIATE, status), fence);
     }
 
     /** Destroys the custody key of a CA that was made but never stored: nothing may use it. */
     public void discard(CaCertificate ca) {
         if (ca.hasSigner()) {
             custody.destroy(ca.signer().id());
+        }
+    }
+
+    /**
+     * Destroys the custody key of a DROPPED CA and notes it on its row; a crash in between is finished
+     * by calling it again. Nothing needs the key: everything the CA signed has expired, and CRLs are
+     * signed only by the CAs still trusted.
+     */
+    public void destroyKey(StoredCaKey dropped) {
+        if (dropped.status() != KeyStatus.DROPPED) {
+            throw new IllegalArgumentException("CA " + dropped.id() + " is " + dropped.status() + ", not DROPPED");
+        }
+        forget(dropped);
+        dropped.custodyKeyId().ifPresent(custody::destroy);
+        repository.keyDestroyed(dropped.id());
+    }
+
+    /** Lets go of what this process opened of a DROPPED CA's key (dropped here or by another replica). */
+    public void forget(StoredCaKey dropped) {
+        CaCertificate held = opened.remove(dropped.id());
+        if (held != null && held.hasSigner()) {
+            custody.forget(held.signer().id());
         }
     }
 

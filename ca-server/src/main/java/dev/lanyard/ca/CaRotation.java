@@ -119,8 +119,15 @@ public final class CaRotation {
     /** Applies what the planner says is due now, under the lease, each step recorded in {@code log}; returns the steps taken. */
     public List<RotationStep> tick(StepLog log) {
         List<RotationStep> taken = rotator.tick(log);
+        destroyDroppedKeys();
         refresh();
         return taken;
+    }
+
+    /** Finishes a drop whose custody key was not destroyed (the replica stopped in between). */
+    private void destroyDroppedKeys() {
+        intermediates().stream().filter(k -> k.status() == KeyStatus.DROPPED && k.custodyKeyId().isPresent())
+                .forEach(store::destroyKey);
     }
 
     /** `lanyard keys rotate --x509`: one step now, recorded in {@code log}, or the reason it would be unsafe. */
@@ -164,10 +171,11 @@ public final class CaRotation {
             Optional<CaCertificate> newRoot = root.certificate().getNotAfter().toInstant().isBefore(now.plus(intermediateTtl))
                     ? Optional.of(generator.newRoot(trustDomain, rootTtl)) : Optional.empty();
             IssuingCa next = generator.intermediateUnder(newRoot.orElse(root), trustDomain, intermediateTtl);
-            // saveIntermediate stores a new root with its first intermediate, in the step's one transaction.
+            // saveIntermediate stores a new root with its first intermediate, in the step's one transaction, and
+            // only under the lease: a replica that stalled making the keys cannot add a second next CA.
             try {
                 write.store(next.intermediate().keyId(), () -> {
-                    store.saveIntermediate(next, KeyStatus.PREPARED);
+                    store.saveIntermediate(next, KeyStatus.PREPARED, fence);
                     return true;
                 });
             } catch (RuntimeException e) {
@@ -196,12 +204,17 @@ public final class CaRotation {
             return write.store(id, () -> store.repository().updateStatus(id, KeyStatus.ACTIVE, KeyStatus.RETIRED, now));
         }
 
-        /** Kept as history (its certificate names what it signed); its key is no longer needed. */
+        /**
+         * Kept as history (its certificate names what it signed); its key is destroyed after the step
+         * commits, outside its transaction (an HSM call may wait): nothing it signed is still valid, and
+         * it signs no more CRLs (only trusted CAs do).
+         */
         @Override
         public boolean drop(String id, Instant now, KeyRotator.StepWrite write) {
             boolean dropped = write.store(id,
                     () -> store.repository().updateStatus(id, KeyStatus.RETIRED, KeyStatus.DROPPED, now));
             if (dropped) {
+                store.repository().find(id).ifPresent(store::destroyKey);
                 LOG.info("issuing CA {} dropped: everything it signed has expired", id);
             }
             return dropped;
@@ -218,6 +231,8 @@ public final class CaRotation {
             active.set(authorities.apply(store.load(activeRow)));
         }
         List<StoredCaKey> trusted = rows.stream().filter(k -> k.status() != KeyStatus.DROPPED).toList();
+        // A CA dropped here or by another replica: no opened copy of its key stays in memory.
+        rows.stream().filter(k -> k.status() == KeyStatus.DROPPED).forEach(store::forget);
         // Roots nothing chains to yet (added ahead of a root rotation) are published until they expire.
         Set<String> used = new HashSet<>();
         Set<String> trustedUnder = new HashSet<>();

@@ -25,11 +25,12 @@ public interface IssuedCertificateRepository {
      * As {@link #record}, for a workload: in the same transaction, ordered with any revocation of its
      * identity (see the store's {@code IdentityOrder}), it is refused with a
      * {@link dev.lanyard.refusal.RefusedInTransaction} when the identity has no registration or is
-     * revoked, or {@code presentedSerial} (the certificate a renewal came with) is; retryably when the
+     * revoked, or one of {@code presentedSerials} is (the certificate a renewal came with; the certificate
+     * of the node agent that asks for a workload); retryably when the
      * registration is not {@code decidedOn}, the one it was issued under (a node agent's SVID: not compared).
      * Returns at once: the future completes when both are committed, or with what refused them.
      */
-    java.util.concurrent.CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, Optional<String> presentedSerial,
+    java.util.concurrent.CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, List<String> presentedSerials,
             dev.lanyard.registration.Registration decidedOn);
 
     Optional<IssuedCertificateRecord> findBySerial(String serialHex);

@@ -164,6 +164,11 @@ public final class Pkcs11Custody implements KeyCustody {
     }
 
     @Override
+    public void forget(String id) {
+        opened.remove(id);
+    }
+
+    @Override
     public synchronized boolean destroy(String id) {
         opened.remove(id);
         try {

@@ -153,13 +153,14 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
     @Override
     public void batchNewX509Svid(BatchNewX509SvidRequest request, StreamObserver<BatchNewX509SvidResponse> response) {
         answer(response, () -> {
-            SpiffeId agent = Callers.require().spiffeId();
+            AuthenticatedPeer agent = Callers.require();
             BatchNewX509SvidResponse.Builder b = BatchNewX509SvidResponse.newBuilder();
             for (SvidParams params : request.getParamsList()) {
                 SvidResult.Builder result = SvidResult.newBuilder().setSpiffeId(params.getSpiffeId());
                 try {
-                    IssuedSvid svid = svids.issueForWorkload(agent, spiffeId(params.getSpiffeId()),
-                            params.getCsr().toByteArray(), Protos.duration(params.hasTtl(), params.getTtl()));
+                    IssuedSvid svid = svids.issueForWorkload(agent.spiffeId(), agent.serialHex(),
+                            spiffeId(params.getSpiffeId()), params.getCsr().toByteArray(),
+                            Protos.duration(params.hasTtl(), params.getTtl()));
                     result.setSvid(CertificateGrpcService.toResponse(svid, authorities));
                 } catch (Refusal e) {
                     result.setErrorCode(Statuses.of(e).getCode().name()).setErrorMessage(e.getMessage());
@@ -173,12 +174,12 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
     @Override
     public void newJwtSvid(NewJwtSvidRequest request, StreamObserver<NewJwtSvidResponse> response) {
         answer(response, () -> {
-            SpiffeId agent = Callers.require().spiffeId();
+            AuthenticatedPeer agent = Callers.require();
             SpiffeId workload = spiffeId(request.getSpiffeId());
-            svids.entryFor(agent, workload);
+            svids.entryFor(agent.spiffeId(), agent.serialHex(), workload);
             X509Certificate certificate = workloadCertificate(request.getCertificate().toByteArray(), workload);
-            MintedToken token = tokens.issueForAgent(agent, workload, certificate, request.getAudience(),
-                    request.getScopesList(), Protos.duration(request.hasTtl(), request.getTtl()));
+            MintedToken token = tokens.issueForAgent(agent.spiffeId(), agent.serialHex(), workload, certificate,
+                    request.getAudience(), request.getScopesList(), Protos.duration(request.hasTtl(), request.getTtl()));
             return NewJwtSvidResponse.newBuilder().setToken(token.jwt())
                     .setExpiresAt(token.expiresAt().getEpochSecond()).build();
         });

@@ -658,6 +658,11 @@ public final class LanyardServer implements AutoCloseable {
         return chain;
     }
 
+    /** The revocations this replica holds in memory, following the store (tests hold one back). */
+    public RevocationRegistry revocationRegistry() {
+        return revocations;
+    }
+
     /** The audit trail this server writes. */
     public AuditLog audit() {
         return audit;

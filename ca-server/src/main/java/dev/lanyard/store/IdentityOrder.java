@@ -53,12 +53,14 @@ final class IdentityOrder {
 
     /**
      * Locks the identity and refuses (rolling the transaction back) when it has no registration, it
-     * is revoked, or the certificate the caller presented ({@code presentedSerial}) is; and, retryably,
-     * when a workload's registration is not {@code decidedOn}, the one the caller decided on (it was
-     * deleted and created again meanwhile). A node agent's own SVID is decided on its agents row, not
-     * compared.
+     * is revoked, or a certificate the request rests on ({@code presentedSerials}: the caller's, and a
+     * node agent's when it asks for a workload) is; and, retryably, when a workload's registration is
+     * not {@code decidedOn}, the one the caller decided on (it was deleted and created again meanwhile).
+     * A node agent's own SVID is decided on its agents row, not compared. An agent's revocation is seen
+     * through its certificate's serial: revoking an identity revokes its live certificates by serial in
+     * the same transaction, so only the workload's row is locked (one lock order, as revocations take).
      */
-    static void lockUnrevoked(Connection c, String spiffeId, Optional<String> presentedSerial,
+    static void lockUnrevoked(Connection c, String spiffeId, List<String> presentedSerials,
             Optional<Registration> decidedOn) throws SQLException {
         if (decidedOn.isPresent() && !isAgent(spiffeId)) {
             Optional<Decided> locked = lockRegistration(c, spiffeId);
@@ -72,14 +74,20 @@ final class IdentityOrder {
         } else if (!lock(c, spiffeId)) {
             throw new RefusedInTransaction(Refusal.denied(spiffeId + " has no registration"));
         }
-        List<String> revoked = Jdbc.query(c, "select target_kind from revocations where (target_kind = 'SPIFFE_ID'"
-                + " and target = ?) or (target_kind = 'SERIAL' and target = ?)", s -> {
+        String serials = presentedSerials.isEmpty() ? ""
+                : " or (target_kind = 'SERIAL' and target in (" + String.join(", ",
+                        java.util.Collections.nCopies(presentedSerials.size(), "?")) + "))";
+        List<String[]> revoked = Jdbc.query(c, "select target_kind, target from revocations where (target_kind ="
+                + " 'SPIFFE_ID' and target = ?)" + serials, s -> {
                     s.setString(1, spiffeId);
-                    s.setString(2, presentedSerial.orElse(""));
-                }, row -> row.getString(1));
+                    for (int i = 0; i < presentedSerials.size(); i++) {
+                        s.setString(i + 2, presentedSerials.get(i));
+                    }
+                }, row -> new String[] {row.getString(1), row.getString(2)});
         if (!revoked.isEmpty()) {
-            throw new RefusedInTransaction(Refusal.denied((revoked.contains("SPIFFE_ID") ? spiffeId
-                    : "certificate " + presentedSerial.orElse("")) + " was revoked while this request was being served"));
+            String what = revoked.stream().anyMatch(r -> r[0].equals("SPIFFE_ID")) ? spiffeId
+                    : "certificate " + revoked.get(0)[1];
+            throw new RefusedInTransaction(Refusal.denied(what + " was revoked while this request was being served"));
         }
     }
 }

@@ -25,6 +25,14 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
         jdbc.inTransaction(c -> insert(c, key));
     }
 
+    @Override
+    public void insert(StoredCaKey key, Fence fence) {
+        jdbc.inTransaction(c -> {
+            JdbcLeases.check(c, fence, key.createdAt());
+            return insert(c, key);
+        });
+    }
+
     private static int insert(java.sql.Connection c, StoredCaKey key) throws SQLException {
         return Jdbc.update(c, "insert into ca_keys (id, kind, status, certificate_pem, custody_key_id, not_after, created_at,"
                 + " activated_at, retired_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", s -> {
@@ -38,6 +46,12 @@ public final class JdbcCaKeyRepository implements CaKeyRepository {
                     Jdbc.setInstant(s, 8, key.activatedAt().orElse(null));
                     Jdbc.setInstant(s, 9, key.retiredAt().orElse(null));
                 });
+    }
+
+    @Override
+    public boolean keyDestroyed(String id) {
+        return jdbc.update("update ca_keys set custody_key_id = null where id = ? and status = 'DROPPED'",
+                s -> s.setString(1, id)) == 1;
     }
 
     @Override

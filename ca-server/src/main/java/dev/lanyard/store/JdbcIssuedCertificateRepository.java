@@ -32,9 +32,9 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
 
     @Override
     public CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance,
-            Optional<String> presentedSerial, Registration decidedOn) {
+            List<String> presentedSerials, Registration decidedOn) {
         return audit.recordAsync(issuance, connection -> {
-            IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerial, Optional.of(decidedOn));
+            IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerials, Optional.of(decidedOn));
             return insert(connection, c);
         });
     }

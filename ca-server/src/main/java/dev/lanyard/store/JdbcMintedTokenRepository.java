@@ -4,6 +4,7 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.token.MintedTokenRepository;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
@@ -18,9 +19,9 @@ public final class JdbcMintedTokenRepository implements MintedTokenRepository {
 
     @Override
     public CompletableFuture<Void> record(String jti, SpiffeId spiffeId, Instant expiresAt, AuditEvent minting,
-            Optional<String> presentedSerial) {
+            List<String> presentedSerials) {
         return audit.recordAsync(minting, c -> {
-            IdentityOrder.lockUnrevoked(c, spiffeId.toString(), presentedSerial, Optional.empty());
+            IdentityOrder.lockUnrevoked(c, spiffeId.toString(), presentedSerials, Optional.empty());
             return Jdbc.update(c, "insert into minted_tokens (jti, spiffe_id, expires_at) values (?, ?, ?)", s -> {
                 s.setString(1, jti);
                 s.setString(2, spiffeId.toString());

@@ -79,7 +79,7 @@ public final class AgentSvids {
             attestor.redeem(evidence);
             agents.save(new AgentRecord(agent, node.kind(), node.selectors(), clock.instant()));
             return issuer.issueAndRecord(csr, agentRegistration(agent), agentTtl, actor, "agent.attest",
-                    Optional.empty());
+                    List.of());
         } catch (AttestationException e) {
             Refusal refused = new Refusal(SvidIssuer.attestationCode(e), e.getMessage());
             issuer.refuse(actor, "agent.attest", evidence.kind(), refused);
@@ -101,7 +101,7 @@ public final class AgentSvids {
             recordOf(agent);
             ValidatedCsr csr = issuer.validate(csrDer);
             return issuer.issueAndRecord(csr, agentRegistration(agent), agentTtl, agent.toString(), "agent.renew",
-                    Optional.of(serialHex));
+                    List.of(serialHex));
         } catch (Refusal e) {
             issuer.refuse(agent.toString(), "agent.renew", agent.toString(), e);
             throw e;
@@ -119,15 +119,20 @@ public final class AgentSvids {
     public record Entries(List<Registration> registrations, List<String> nodeSelectors) {
     }
 
-    /** An X.509-SVID for {@code workload}, whose entry must be parented to {@code agent}. */
-    public IssuedSvid issueForWorkload(SpiffeId agent, SpiffeId workload, byte[] csrDer, Optional<Duration> ttl)
-            throws Refusal {
+    /**
+     * An X.509-SVID for {@code workload}, whose entry must be parented to {@code agent}; refused, in the
+     * transaction that records it, if the agent's certificate ({@code agentSerialHex}) or identity was
+     * revoked meanwhile (on this replica or another whose revocations this one has not caught up with).
+     */
+    public IssuedSvid issueForWorkload(SpiffeId agent, String agentSerialHex, SpiffeId workload, byte[] csrDer,
+            Optional<Duration> ttl) throws Refusal {
         try {
-            Registration entry = entryFor(agent, workload);
+            Registration entry = entryFor(agent, agentSerialHex, workload);
             ValidatedCsr csr = issuer.validate(csrDer);
             Duration lifetime = issuer.lifetime(ttl, entry);
             SvidIssuer.checkSans(csr, entry);
-            return issuer.issueAndRecord(csr, entry, lifetime, agent.toString(), "certificate.agent", Optional.empty());
+            return issuer.issueAndRecord(csr, entry, lifetime, agent.toString(), "certificate.agent",
+                    List.of(agentSerialHex));
         } catch (Refusal e) {
             issuer.refuse(agent.toString(), "certificate.agent", workload.toString(), e);
             throw e;
@@ -135,11 +140,12 @@ public final class AgentSvids {
     }
 
     /**
-     * The workload's entry if {@code agent} may act for it now: the agent and the workload are not
-     * revoked, the entry is parented to the agent, and the workload is within its call rate.
+     * The workload's entry if {@code agent}, calling with the certificate {@code agentSerialHex}, may act
+     * for it now: the agent, its certificate and the workload are not revoked, the entry is parented to
+     * the agent, and the workload is within its call rate.
      */
-    public Registration entryFor(SpiffeId agent, SpiffeId workload) throws Refusal {
-        issuer.refuseIfRevoked(agent, Optional.empty());
+    public Registration entryFor(SpiffeId agent, String agentSerialHex, SpiffeId workload) throws Refusal {
+        issuer.refuseIfRevoked(agent, Optional.of(agentSerialHex));
         issuer.refuseIfRevoked(workload, Optional.empty());
         issuer.refuseIfNotAWorkloadId(workload);
         Registration entry = registrations.find(workload).orElseThrow(() -> Refusal.denied(

@@ -27,6 +27,7 @@ import dev.lanyard.refusal.Refusal.Code;
 import dev.lanyard.v1.Attestation;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
@@ -86,7 +87,7 @@ public final class SvidIssuer {
             Duration lifetime = lifetime(ttl, registration);
             checkSans(csr, registration);
             attestor.redeem(attestation);
-            return issueAndRecord(csr, registration, lifetime, actor, "certificate.bootstrap", Optional.empty());
+            return issueAndRecord(csr, registration, lifetime, actor, "certificate.bootstrap", List.of());
         } catch (AttestationException e) {
             Refusal refused = new Refusal(attestationCode(e), e.getMessage());
             refuse(actor, "certificate.bootstrap", target, refused);
@@ -129,7 +130,7 @@ public final class SvidIssuer {
             return refused(peer.toString(), "certificate.renew", peer.toString(), e);
         }
         return Pending.orIfRefused(signAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
-                Optional.of(peerSerialHex)), e -> e.retryable() && attempt == 1
+                List.of(peerSerialHex)), e -> e.retryable() && attempt == 1
                         ? renewDecided(peer, peerSerialHex, csr, ttl, 2) // decide again on the current one
                         : refused(peer.toString(), "certificate.renew", peer.toString(), e.refusal()));
     }
@@ -202,9 +203,9 @@ public final class SvidIssuer {
      * registration other than {@code registration} (deleted and created again meanwhile).
      */
     IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
-            Duration lifetime, String actor, String action, Optional<String> presentedSerial) throws Refusal {
+            Duration lifetime, String actor, String action, List<String> presentedSerials) throws Refusal {
         try {
-            return Pending.await(signAndRecord(csr, registration, lifetime, actor, action, presentedSerial));
+            return Pending.await(signAndRecord(csr, registration, lifetime, actor, action, presentedSerials));
         } catch (RefusedInTransaction e) {
             throw e.refusal();
         }
@@ -215,14 +216,14 @@ public final class SvidIssuer {
      * exception. What was held of the registration is forgotten then.
      */
     private CompletableFuture<IssuedSvid> signAndRecord(ValidatedCsr csr, Registration registration,
-            Duration lifetime, String actor, String action, Optional<String> presentedSerial) {
+            Duration lifetime, String actor, String action, List<String> presentedSerials) {
         IssuedSvid svid = ca.get().issue(
                 csr.publicKey(), registration.spiffeId(), requestedDns(csr, registration), lifetime);
         return issued.recordForWorkload(new IssuedCertificateRecord(
                 svid.serialHex(), registration.spiffeId(), svid.notBefore(), svid.notAfter(),
                 svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
                 new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
-                        + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerial, registration)
+                        + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerials, registration)
                 .whenComplete((recorded, failure) -> {
                     if (failure != null && Pending.cause(failure) instanceof RefusedInTransaction) {
                         heldRegistrations.forget(registration.spiffeId()); // deleted, replaced or revoked: read it again next time
@@ -234,7 +235,7 @@ public final class SvidIssuer {
      * The certificate carries the DNS names the CSR asked for (all allowed, by now); a CSR that asks for
      * none gets every name the registration allows, so a workload need not repeat its registration.
      */
-    private static java.util.List<String> requestedDns(ValidatedCsr csr, Registration registration) {
+    private static List<String> requestedDns(ValidatedCsr csr, Registration registration) {
         if (csr.requestedDnsNames().isEmpty()) {
             return registration.dnsNames();
         }

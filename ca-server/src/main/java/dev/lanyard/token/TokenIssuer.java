@@ -67,16 +67,17 @@ public final class TokenIssuer {
      */
     public CompletableFuture<MintedToken> issueAsync(SpiffeId caller, BoundCertificate certificate, String audience,
             List<String> requestedScopes, Optional<Duration> ttl) {
-        return issue(caller.toString(), caller, certificate, audience, requestedScopes, ttl);
+        return issue(caller.toString(), caller, certificate, List.of(), audience, requestedScopes, ttl);
     }
 
     /**
      * A token for a workload a node agent serves, bound to the workload's current certificate that the
      * agent holds; the same rules as for the workload itself, audited with the agent as actor. No
      * requested scopes means every scope the policy grants the workload on the audience that its
-     * contract declares (the Workload API asks for an audience only).
+     * contract declares (the Workload API asks for an audience only). Refused, in the transaction that
+     * records it, if the agent's certificate ({@code agentSerialHex}) or identity was revoked meanwhile.
      */
-    public MintedToken issueForAgent(SpiffeId agent, SpiffeId workload, X509Certificate certificate, String audience,
+    public MintedToken issueForAgent(SpiffeId agent, String agentSerialHex, SpiffeId workload, X509Certificate certificate, String audience,
             List<String> requestedScopes, Optional<Duration> ttl) throws Refusal {
         List<String> scopes = requestedScopes;
         if (scopes.isEmpty()) {
@@ -89,11 +90,13 @@ public final class TokenIssuer {
                 throw refused;
             }
         }
-        return Pending.await(issue(agent.toString(), workload, BoundCertificate.of(certificate), audience, scopes, ttl));
+        return Pending.await(issue(agent.toString(), workload, BoundCertificate.of(certificate), List.of(agentSerialHex),
+                audience, scopes, ttl));
     }
 
+    /** @param actingFor the serials of certificates the request also rests on: a node agent's */
     private CompletableFuture<MintedToken> issue(String actor, SpiffeId caller, BoundCertificate certificate,
-            String audience, List<String> requestedScopes, Optional<Duration> ttl) {
+            List<String> actingFor, String audience, List<String> requestedScopes, Optional<Duration> ttl) {
         String target = "audience " + audience + (actor.equals(caller.toString()) ? "" : " for " + caller);
         MintedToken token;
         Set<String> scopes = new LinkedHashSet<>(requestedScopes);
@@ -127,8 +130,12 @@ public final class TokenIssuer {
         }
         return Pending.orIfRefused(minted.record(token.jti(), caller, token.expiresAt(), new AuditEvent(clock.instant(),
                 actor, "token.issue", target + " jti " + token.jti() + " scopes " + new TreeSet<>(scopes),
-                AuditEvent.Outcome.SUCCESS, ""), Optional.of(serial)).thenApply(recorded -> token),
+                AuditEvent.Outcome.SUCCESS, ""), presented(serial, actingFor)).thenApply(recorded -> token),
                 e -> refused(actor, target, e.refusal()));
+    }
+
+    private static List<String> presented(String serial, List<String> actingFor) {
+        return java.util.stream.Stream.concat(java.util.stream.Stream.of(serial), actingFor.stream()).toList();
     }
 
     /** Fails with {@code e} once its audit record is durable. */

@@ -231,6 +231,73 @@ class AgentServiceTest {
                 Status.Code.PERMISSION_DENIED, "is not a node agent");
     }
 
+    /**
+     * A replica that has not yet caught up with an agent's revocation (committed by another replica)
+     * lets the agent through the request chain; the transaction that would record a workload's SVID or
+     * JWT-SVID for it sees the revocation (of the agent's certificate, by serial) and refuses it.
+     */
+    @Test
+    void aReplicaBehindAnAgentsRevocationRecordsNothingMoreForTheAgent() throws Exception {
+        lanyard.publishExampleContracts();
+        lanyard.applyPolicy("""
+                version: 1
+                grants { spiffe_ids: "spiffe://lanyard.local/ns/payments/*" audience: "ledger" scopes: "ledger.read" }
+                """);
+        Credential agent = attestWithJoinToken();
+        String agentId = CertificateServiceTest.spiffeIdOf(agent.leaf());
+        String agentSerial = agent.leaf().getSerialNumber().toString(16);
+        register(API, agentId, "unix:uid:1000");
+        X509Certificate workloadCert = RunningServer.x509(agents(agent).batchNewX509Svid(BatchNewX509SvidRequest
+                .newBuilder().addParams(SvidParams.newBuilder().setSpiffeId(API)
+                        .setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256())))).build()).getResults(0).getSvid()
+                .getCertificate());
+
+        try (LanyardServer second = LanyardServer.start(ServerConfig.dev(dir.resolve("data"), 0, 0), lanyard.clock())) {
+            io.grpc.ManagedChannel channel = dev.lanyard.testing.TlsChannels.open(second.grpcPort(),
+                    second.trustBundle(), agent);
+            try {
+                var onSecond = AgentServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+                SvidParams params = SvidParams.newBuilder().setSpiffeId(API)
+                        .setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256()))).build();
+                NewJwtSvidRequest jwt = NewJwtSvidRequest.newBuilder().setSpiffeId(API).setAudience("ledger")
+                        .setCertificate(ByteString.copyFrom(workloadCert.getEncoded())).build();
+                assertThat(onSecond.batchNewX509Svid(BatchNewX509SvidRequest.newBuilder().addParams(params).build())
+                        .getResults(0).getErrorCode()).isEmpty();
+                // The second replica's registry catches up under its own lock: held here, it stays behind.
+                synchronized (second.revocationRegistry()) {
+                    lanyard.revocations().revoke(RevokeRequest.newBuilder()
+                            .setTarget(RevocationTarget.newBuilder().setSpiffeId(agentId))
+                            .setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build());
+                    long certificates = lanyard.rows("issued_certificates");
+                    long tokens = lanyard.rows("minted_tokens");
+                    String refusal = refusalOf(agentSerial);
+
+                    var result = onSecond.batchNewX509Svid(BatchNewX509SvidRequest.newBuilder().addParams(params)
+                            .build()).getResults(0);
+                    assertThat(result.getErrorCode()).isEqualTo("PERMISSION_DENIED");
+                    assertThat(result.getErrorMessage()).isEqualTo(refusal);
+                    assertRefused(() -> onSecond.newJwtSvid(jwt), Status.Code.PERMISSION_DENIED, refusal);
+
+                    assertThat(lanyard.rows("issued_certificates")).isEqualTo(certificates);
+                    assertThat(lanyard.rows("minted_tokens")).isEqualTo(tokens);
+                    assertThat(second.revocationRegistry().refusalFor(dev.lanyard.spiffe.SpiffeId.parse(agentId),
+                            java.util.Optional.empty())).as("still behind").isEmpty();
+                }
+                List<AuditEvent> audit = second.audit().recent(10);
+                assertThat(audit).anyMatch(e -> e.action().equals("certificate.agent") && e.actor().equals(agentId)
+                        && e.outcome() == AuditEvent.Outcome.REFUSED && e.reason().contains(refusalOf(agentSerial)));
+                assertThat(audit).anyMatch(e -> e.action().equals("token.issue") && e.actor().equals(agentId)
+                        && e.outcome() == AuditEvent.Outcome.REFUSED && e.reason().contains(refusalOf(agentSerial)));
+            } finally {
+                channel.shutdownNow();
+            }
+        }
+    }
+
+    private static String refusalOf(String serial) {
+        return "certificate " + serial + " was revoked while this request was being served";
+    }
+
     @Test
     void aRevokedNodeCannotAttestAgainWithTheSameEvidenceUntilReinstated() {
         KeyPair nodeKeys = Csrs.ecP256();

@@ -223,10 +223,10 @@ abstract class RepositoryContractTest {
         var revocations = new JdbcRevocationRepository(db.dataSource());
         java.util.function.BiFunction<String, String, java.util.concurrent.CompletableFuture<Void>> certificate =
                 (serial, presented) -> issued.recordForWorkload(new IssuedCertificateRecord(serial, A, T,
-                        T.plusSeconds(3600), "f", T, "k1"), issuance(serial), Optional.of(presented), registration);
+                        T.plusSeconds(3600), "f", T, "k1"), issuance(serial), List.of(presented), registration);
         java.util.function.BiFunction<String, String, java.util.concurrent.CompletableFuture<Void>> token =
                 (jti, presented) -> tokens.record(jti, A, T.plusSeconds(300), new AuditEvent(T, A.toString(),
-                        "token.issue", A + " jti " + jti, AuditEvent.Outcome.SUCCESS, ""), Optional.of(presented));
+                        "token.issue", A + " jti " + jti, AuditEvent.Outcome.SUCCESS, ""), List.of(presented));
 
         certificate.apply("c1", "aa1").get(30, java.util.concurrent.TimeUnit.SECONDS);
         token.apply("j1", "aa1").get(30, java.util.concurrent.TimeUnit.SECONDS);
@@ -236,6 +236,9 @@ abstract class RepositoryContractTest {
         assertRefused(certificate.apply("c2", "aa1"), presentedRevoked);
         assertRefused(token.apply("j2", "aa1"), presentedRevoked);
         certificate.apply("c3", "aa2").get(30, java.util.concurrent.TimeUnit.SECONDS);
+        // A node agent asks for the workload: its own certificate (the second serial) is revoked.
+        assertRefused(issued.recordForWorkload(new IssuedCertificateRecord("c5", A, T, T.plusSeconds(3600), "f", T,
+                "k1"), issuance("c5"), List.of("aa2", "aa1"), registration), presentedRevoked);
         // The identity is revoked: refused, naming it.
         revocations.revokeIdentity(newRevocation(RevocationTarget.spiffeId(A.toString()), Optional.empty()),
                 Duration.ZERO, false);
@@ -243,7 +246,7 @@ abstract class RepositoryContractTest {
         assertRefused(token.apply("j4", "aa2"), A + " was revoked while this request was being served");
 
         // Nothing refused was stored, neither the record nor its audit record.
-        assertThat(Stream.of("c1", "c2", "c3", "c4").filter(serial -> issued.findBySerial(serial).isPresent()))
+        assertThat(Stream.of("c1", "c2", "c3", "c4", "c5").filter(serial -> issued.findBySerial(serial).isPresent()))
                 .containsExactly("c1", "c3");
         assertThat(issued.findBySerial("c1")).contains(new IssuedCertificateRecord("c1", A, T, T.plusSeconds(3600),
                 "f", T, "k1"));
@@ -298,6 +301,29 @@ abstract class RepositoryContractTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> repo.certifyPending("later", clash))
                 .isInstanceOf(StoreException.class);
         assertThat(repo.pending()).extracting(PendingCaKey::id).containsExactly("later");
+    }
+
+    @Test
+    void caKeysARotationStepMakesAreInsertedOnlyUnderTheFenceAndForgetTheirKeyOnlyOnceDropped() {
+        var leases = new JdbcLeases(db.dataSource());
+        Fence fence = leases.acquire("rotation", "r1", T, T.plusSeconds(30)).orElseThrow();
+        var repo = new JdbcCaKeyRepository(db.dataSource());
+        repo.insert(StoredCaKey.created("i1", StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED, "P1",
+                Optional.of("s1"), T.plusSeconds(60), T.plusSeconds(1)), fence);
+        Fence taken = leases.acquire("rotation", "r2", T.plusSeconds(31), T.plusSeconds(61)).orElseThrow();
+        assertThatThrownBy(() -> repo.insert(StoredCaKey.created("i2", StoredCaKey.Kind.INTERMEDIATE,
+                KeyStatus.PREPARED, "P2", Optional.of("s2"), T.plusSeconds(60), T.plusSeconds(32)), fence))
+                .isInstanceOf(LeaseLostException.class);
+        assertThat(repo.all()).extracting(StoredCaKey::id).containsExactly("i1");
+        repo.insert(StoredCaKey.created("i2", StoredCaKey.Kind.INTERMEDIATE, KeyStatus.PREPARED, "P2",
+                Optional.of("s2"), T.plusSeconds(60), T.plusSeconds(32)), taken);
+
+        assertThat(repo.keyDestroyed("i1")).as("not dropped").isFalse();
+        assertThat(repo.find("i1").orElseThrow().custodyKeyId()).contains("s1");
+        assertThat(repo.updateStatus("i1", KeyStatus.PREPARED, KeyStatus.DROPPED, T.plusSeconds(40))).isTrue();
+        assertThat(repo.keyDestroyed("i1")).isTrue();
+        assertThat(repo.find("i1").orElseThrow().custodyKeyId()).isEmpty();
+        assertThat(repo.find("i2").orElseThrow().custodyKeyId()).contains("s2");
     }
 
     @Test

@@ -98,5 +98,10 @@ public final class TestCa {
         public boolean destroy(String id) {
             return inner.destroy(id);
         }
+
+        @Override
+        public void forget(String id) {
+            inner.forget(id);
+        }
     }
 }

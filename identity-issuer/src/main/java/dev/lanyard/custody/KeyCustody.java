@@ -43,4 +43,10 @@ public interface KeyCustody {
 
     /** Destroys the key; returns false if there was none. */
     boolean destroy(String id);
+
+    /**
+     * Lets go of what this process opened of the key (a key another replica dropped and destroyed):
+     * the key itself, if still held, is untouched, and a later {@link #signer} opens it again.
+     */
+    void forget(String id);
 }

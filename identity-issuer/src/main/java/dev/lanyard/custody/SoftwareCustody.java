@@ -72,6 +72,11 @@ public final class SoftwareCustody implements KeyCustody {
         return repository.delete(id);
     }
 
+    @Override
+    public void forget(String id) {
+        opened.remove(id);
+    }
+
     /** What {@link #rewrapAll()} did: rows rewritten, and the ids it could not unwrap (a KEK this process lacks). */
     public record Rewrap(int rewritten, List<String> failed) {
     }

@@ -31,6 +31,11 @@ final class CustodyJwsSigner implements JWSSigner {
         this.algorithm = algorithm.jws();
     }
 
+    /** The custody id of the key it signs with. */
+    String custodyKeyId() {
+        return signer.id();
+    }
+
     @Override
     public Base64URL sign(JWSHeader header, byte[] signingInput) throws JOSEException {
         if (!algorithm.equals(header.getAlgorithm())) {

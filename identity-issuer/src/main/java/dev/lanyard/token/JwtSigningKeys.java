@@ -45,7 +45,7 @@ public final class JwtSigningKeys {
     private final SecureRandom random;
     private final KeyRotator rotator;
     private final Object reloading = new Object();
-    private final Map<String, JWSSigner> signers = new ConcurrentHashMap<>();
+    private final Map<String, CustodyJwsSigner> signers = new ConcurrentHashMap<>();
     private final AtomicReference<List<SigningKey>> published = new AtomicReference<>(List.of());
     private final AtomicReference<Optional<ActiveSigner>> active = new AtomicReference<>(Optional.empty());
 
@@ -168,6 +168,15 @@ public final class JwtSigningKeys {
 
     private void reload() {
         List<StoredSigningKey> stored = mine();
+        // A key dropped here or by another replica (its row is gone): no opened copy of it stays in memory.
+        java.util.Set<String> kept = new java.util.HashSet<>(stored.stream().map(StoredSigningKey::kid).toList());
+        signers.entrySet().removeIf(e -> {
+            if (kept.contains(e.getKey())) {
+                return false;
+            }
+            custody.forget(e.getValue().custodyKeyId());
+            return true;
+        });
         List<SigningKey> keys = stored.stream().map(JwtSigningKeys::toPublic).toList();
         published.set(keys);
         active.set(stored.stream().filter(k -> k.status() == KeyStatus.ACTIVE)

@@ -1,6 +1,7 @@
 package dev.lanyard.token;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.nimbusds.jose.crypto.ECDSAVerifier;
 import com.nimbusds.jose.jwk.ECKey;
@@ -135,5 +136,34 @@ class JwtRotationTest {
         a.tick(StepLog.unrecorded());
         assertThat(b.active().kid()).isEqualTo(a.active().kid());
         assertThat(shared.all()).filteredOn(k -> k.status() == KeyStatus.ACTIVE).hasSize(1);
+    }
+
+    @Test
+    void aKeyDroppedByOneReplicaIsNotKeptOpenByAnother() {
+        MutableClock clock = new MutableClock(Instant.parse("2026-11-01T00:00:00Z"));
+        InMemorySigningKeyRepository shared = new InMemorySigningKeyRepository();
+        var sealedKeys = new dev.lanyard.custody.InMemorySealedKeyRepository();
+        var sealer = new dev.lanyard.custody.TestSealer();
+        var planner = new dev.lanyard.rotation.RotationPlanner(Fixtures.dailyPolicy());
+        var custodyOfB = new dev.lanyard.custody.SoftwareCustody(sealedKeys, sealer, Fixtures.BC, Fixtures.BC, clock);
+        JwtSigningKeys a = new JwtSigningKeys(shared, new dev.lanyard.custody.SoftwareCustody(sealedKeys, sealer,
+                Fixtures.BC, Fixtures.BC, clock), planner, SigningAlgorithm.ES256, new java.security.SecureRandom(), clock);
+        JwtSigningKeys b = new JwtSigningKeys(shared, custodyOfB, planner, SigningAlgorithm.ES256,
+                new java.security.SecureRandom(), clock);
+        a.tick(StepLog.unrecorded());
+        b.refresh(); // b signs with the first key: it opened it
+        String first = b.active().kid();
+        String firstKey = a.custodyIds().get(first);
+        assertThat(custodyOfB.signer(firstKey)).isNotNull();
+
+        // Only a takes steps, until the first key is dropped (every token it signed has expired).
+        for (int i = 0; i < 24 * 12 * 3 && a.custodyIds().containsKey(first); i++) {
+            clock.advance(Duration.ofMinutes(5));
+            a.tick(StepLog.unrecorded());
+        }
+        assertThat(a.custodyIds()).doesNotContainKey(first);
+        b.refresh();
+        assertThatThrownBy(() -> custodyOfB.signer(firstKey)).isInstanceOf(dev.lanyard.custody.CustodyException.class);
+        assertThat(b.active().kid()).isNotEqualTo(first);
     }
 }
