@@ -138,14 +138,27 @@ public final class JdbcRevocationRepository implements RevocationRepository {
     }
 
     @Override
-    public Imported importFederated(String trustDomain, List<NewRevocation> listed, Instant at, String actor) {
+    public Imported importFederated(String trustDomain, List<NewRevocation> listed, int maxHeld, Instant at,
+            String actor) {
+        for (NewRevocation r : listed) {
+            if (!r.trustDomain().equals(trustDomain)) {
+                throw new IllegalArgumentException("a revocation of " + r.trustDomain() + " among " + trustDomain + "'s");
+            }
+        }
         return jdbc.inTransaction(c -> {
             Head head = new Head(lockHead(c));
+            // Checked before anything is written: a peer listing ever new serials or token ids each
+            // poll is refused once what is held of it reaches the bound, instead of growing the log.
+            java.util.Set<RevocationTarget> held = new java.util.HashSet<>(heldCredentials(c, trustDomain, at));
+            listed.stream().map(NewRevocation::target).filter(t -> t.kind() != RevocationTarget.Kind.SPIFFE_ID)
+                    .forEach(held::add);
+            if (held.size() > maxHeld) {
+                throw new IllegalStateException("taking them in would hold " + held.size()
+                        + " certificate and token revocations of " + trustDomain + ", over the " + maxHeld
+                        + " allowed");
+            }
             int revoked = 0;
             for (NewRevocation r : listed) {
-                if (!r.trustDomain().equals(trustDomain)) {
-                    throw new IllegalArgumentException("a revocation of " + r.trustDomain() + " among " + trustDomain + "'s");
-                }
                 if (!ours(c, r.target()) && revokeOne(c, head, r).created()) {
                     revoked++;
                 }
@@ -175,6 +188,18 @@ public final class JdbcRevocationRepository implements RevocationRepository {
             setHead(c, head.last);
             return new Imported(revoked, reinstated);
         });
+    }
+
+    /** The serial and token revocations of a federated trust domain in force at {@code at}. */
+    private static List<RevocationTarget> heldCredentials(Connection c, String trustDomain, Instant at)
+            throws SQLException {
+        return Jdbc.query(c, "select r.target_kind, r.target from revocations r join revocation_events e"
+                + " on e.sequence = r.sequence where e.trust_domain = ? and r.target_kind <> ? and e.expires_at > ?",
+                s -> {
+                    s.setString(1, trustDomain);
+                    s.setString(2, RevocationTarget.Kind.SPIFFE_ID.name());
+                    Jdbc.setInstant(s, 3, at);
+                }, row -> new RevocationTarget(RevocationTarget.Kind.valueOf(row.getString(1)), row.getString(2)));
     }
 
     /** A serial this server issued, or a token id it minted: only this server revokes those. */

@@ -574,9 +574,9 @@ abstract class RepositoryContractTest {
                 federated(RevocationTarget.serial("ab1"), hour), // ours: only this server revokes it
                 federated(RevocationTarget.spiffeId("spiffe://b.test/x"), Optional.empty()));
 
-        assertThat(repo.importFederated("b.test", listed, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", listed, 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(2, 0));
-        assertThat(repo.importFederated("b.test", listed, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", listed, 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 0));
         assertThat(repo.eventsAfter(0, 10)).extracting(e -> ((RevocationEvent.Revoked) e).revocation())
                 .allSatisfy(r -> assertThat(r.trustDomain()).isEqualTo("b.test"))
@@ -585,12 +585,36 @@ abstract class RepositoryContractTest {
         assertThat(repo.revoke(List.of(newRevocation(RevocationTarget.serial("ab1"), hour))).get(0).created()).isTrue();
 
         // b.test lifts the identity: so do we; its serial stays (it is lifted only by expiring).
-        assertThat(repo.importFederated("b.test", listed.subList(0, 1), T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", listed.subList(0, 1), 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 1));
         assertThat(repo.eventsAfter(3, 10)).singleElement().isInstanceOfSatisfying(RevocationEvent.Reinstated.class,
                 r -> assertThat(r.spiffeId()).isEqualTo("spiffe://b.test/x"));
-        assertThatThrownBy(() -> repo.importFederated("c.test", listed, T, "federation c.test"))
+        assertThatThrownBy(() -> repo.importFederated("c.test", listed, 100, T, "federation c.test"))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aFederatedTrustDomainHoldsAtMostMaxHeldCertificateAndTokenRevocationsAndAnImportOverItStoresNothing() {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        Optional<Instant> hour = Optional.of(T.plus(Duration.ofHours(1)));
+        List<RevocationRepository.NewRevocation> first = List.of(federated(RevocationTarget.jti("j1"), hour),
+                federated(RevocationTarget.serial("f1"), hour),
+                federated(RevocationTarget.spiffeId("spiffe://b.test/x"), Optional.empty())); // not counted
+        assertThat(repo.importFederated("b.test", first, 2, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(3, 0));
+
+        // Ever new token ids: with the two held, three is over the bound; nothing of it is stored.
+        List<RevocationRepository.NewRevocation> fresh = List.of(federated(RevocationTarget.jti("j2"), hour),
+                federated(RevocationTarget.spiffeId("spiffe://b.test/y"), Optional.empty()));
+        assertThatThrownBy(() -> repo.importFederated("b.test", fresh, 2, T, "federation b.test"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("taking them in would hold 3 certificate and token revocations of b.test, over the 2 allowed");
+        assertThat(repo.eventsAfter(3, 10)).isEmpty();
+        // Relisting what is held is fine; once those expired, new ones are taken in.
+        assertThat(repo.importFederated("b.test", first, 2, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(0, 0));
+        assertThat(repo.importFederated("b.test", fresh, 2, T.plus(Duration.ofHours(1)), "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(2, 1));
     }
 
     private static RevocationRepository.NewRevocation federated(RevocationTarget target, Optional<Instant> expiresAt) {
