@@ -39,8 +39,8 @@ type Follower struct {
 
 	mu          sync.RWMutex
 	sequence    int64
-	jtis        map[string]held // by jti
-	serials     map[string]held // by lower-case hex serial
+	jtis        map[string]map[string]held // by jti, then by the trust domain that revoked it
+	serials     map[string]map[string]held // by lower-case hex serial, then as jtis
 	identities  map[string]struct{}
 	crl         *crlFallback
 	crlSerials  map[string]map[string]struct{} // by CRL URL
@@ -89,7 +89,7 @@ func WithOnChange(f func()) Option { return func(fl *Follower) { fl.onChange = f
 func NewFollower(conns Conns, opts ...Option) *Follower {
 	f := &Follower{conns: conns, now: time.Now, log: slog.Default(), firstSilence: time.Minute,
 		backoff: retry.Backoff{Base: 200 * time.Millisecond, Max: 15 * time.Second, Random: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
-		jtis:    map[string]held{}, serials: map[string]held{}, identities: map[string]struct{}{},
+		jtis:    map[string]map[string]held{}, serials: map[string]map[string]held{}, identities: map[string]struct{}{},
 		crlSerials: map[string]map[string]struct{}{}}
 	for _, o := range opts {
 		o(f)
@@ -175,9 +175,9 @@ func (f *Follower) apply(ev *lanyardv1.RevocationEvent) error {
 		}
 		switch t := e.Revoked.GetTarget().GetTarget().(type) {
 		case *lanyardv1.RevocationTarget_Jti:
-			f.jtis[t.Jti] = held{until, e.Revoked.GetTrustDomain()}
+			hold(f.jtis, t.Jti, held{until, e.Revoked.GetTrustDomain()})
 		case *lanyardv1.RevocationTarget_Serial:
-			f.serials[normalSerial(t.Serial)] = held{until, e.Revoked.GetTrustDomain()}
+			hold(f.serials, normalSerial(t.Serial), held{until, e.Revoked.GetTrustDomain()})
 		case *lanyardv1.RevocationTarget_SpiffeId:
 			f.identities[t.SpiffeId] = struct{}{}
 		default:
@@ -193,12 +193,36 @@ func (f *Follower) apply(ev *lanyardv1.RevocationEvent) error {
 	return nil
 }
 
+// hold keeps a revocation of value beside those other trust domains hold of the same value: one
+// federated trust domain's never replaces another's, or Lanyard's own.
+func hold(m map[string]map[string]held, value string, h held) {
+	if m[value] == nil {
+		m[value] = map[string]held{}
+	}
+	m[value][h.trustDomain] = h
+}
+
+// refusing is a revocation of value held that refuses spiffeID, if any.
+func refusing(m map[string]map[string]held, value, spiffeID string) bool {
+	for _, h := range m[value] {
+		if h.appliesTo(spiffeID) {
+			return true
+		}
+	}
+	return false
+}
+
 // pruneLocked drops revocations of certificates and tokens that have expired anyway.
 func (f *Follower) pruneLocked() {
 	now := f.now()
-	for _, m := range []map[string]held{f.jtis, f.serials} {
-		for k, h := range m {
-			if !h.until.IsZero() && now.After(h.until) {
+	for _, m := range []map[string]map[string]held{f.jtis, f.serials} {
+		for k, byDomain := range m {
+			for td, h := range byDomain {
+				if !h.until.IsZero() && now.After(h.until) {
+					delete(byDomain, td)
+				}
+			}
+			if len(byDomain) == 0 {
 				delete(m, k)
 			}
 		}
@@ -222,7 +246,7 @@ func (f *Follower) Revoked(jti, spiffeID, serial string) (string, bool) {
 	}
 	if serial != "" {
 		serial = normalSerial(serial)
-		if h, ok := f.serials[serial]; ok && h.appliesTo(spiffeID) {
+		if refusing(f.serials, serial, spiffeID) {
 			return "certificate " + serial, true
 		}
 		for _, listed := range f.crlSerials {
@@ -231,7 +255,7 @@ func (f *Follower) Revoked(jti, spiffeID, serial string) (string, bool) {
 			}
 		}
 	}
-	if h, ok := f.jtis[jti]; ok && jti != "" && h.appliesTo(spiffeID) {
+	if jti != "" && refusing(f.jtis, jti, spiffeID) {
 		return "token " + jti, true
 	}
 	return "", false

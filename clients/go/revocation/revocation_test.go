@@ -207,3 +207,52 @@ func TestAFederatedRevocationRefusesOnlyItsOwnTrustDomain(t *testing.T) {
 		t.Fatalf("b.test's revocation refused a c.test peer: %q", what)
 	}
 }
+
+func TestTwoTrustDomainsRevokingOneSerialOrJtiAreBothHeld(t *testing.T) {
+	fed := func(seq int64, td string, target *lanyardv1.RevocationTarget) *lanyardv1.RevocationEvent {
+		ev := revoked(seq, target)
+		ev.GetRevoked().TrustDomain = td
+		return ev
+	}
+	serial := &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Serial{Serial: "c0ffee01"}}
+	jti := &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Jti{Jti: "shared"}}
+	// c.test revokes its own certificate and token; b.test then lists the same serial and jti.
+	fake := &fakeRevocationServer{events: []*lanyardv1.RevocationEvent{
+		fed(1, "c.test", serial), fed(2, "b.test", serial), fed(3, "c.test", jti), fed(4, "b.test", jti),
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	lanyardv1.RegisterRevocationServiceServer(srv, fake)
+	go srv.Serve(ln)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	f := revocation.NewFollower(conn{cc}, revocation.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		revocation.WithBackoff(retry.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	for deadline := time.Now().Add(10 * time.Second); f.Sequence() < 4; {
+		if time.Now().After(deadline) {
+			t.Fatal("never reached sequence 4")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, td := range []string{"c.test", "b.test"} {
+		if what, ok := f.Revoked("", "spiffe://"+td+"/w", "c0ffee01"); !ok {
+			t.Fatalf("%s's revocation of the certificate does not refuse a %s peer: %q", td, td, what)
+		}
+		if what, ok := f.Revoked("shared", "spiffe://"+td+"/w", ""); !ok {
+			t.Fatalf("%s's revocation of the token does not refuse a %s subject: %q", td, td, what)
+		}
+	}
+	if what, ok := f.Revoked("shared", "spiffe://d.test/w", "c0ffee01"); ok {
+		t.Fatalf("another trust domain's revocations refused a d.test peer: %q", what)
+	}
+}

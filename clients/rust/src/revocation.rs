@@ -12,13 +12,17 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tonic::transport::Channel;
 
+/// Revoked values, each by the trust domain that revoked it: until when it matters.
+type Held = HashMap<String, HashMap<String, u64>>;
+
 #[derive(Default)]
 struct State {
-    /// By jti: until when it matters, and the federated trust domain that revoked it ("" for ours).
-    jtis: RwLock<HashMap<String, (u64, String)>>,
+    /// By jti, then by the federated trust domain that revoked it ("" for ours): until when it
+    /// matters. One trust domain's revocation never replaces another's of the same jti.
+    jtis: RwLock<Held>,
     identities: RwLock<HashSet<String>>,
     /// By serial, as `jtis`.
-    serials: RwLock<HashMap<String, (u64, String)>>,
+    serials: RwLock<Held>,
     /// Serials listed by each CRL URL, from its last good fetch.
     crl_serials: RwLock<HashMap<String, HashSet<String>>>,
     last_sequence: AtomicI64,
@@ -135,13 +139,15 @@ fn apply(state: &State, event: &pb::RevocationEvent) {
             let until = r.expires_at.as_ref().map(|t| t.seconds.max(0) as u64).unwrap_or(u64::MAX);
             match r.target.as_ref().and_then(|t| t.target.as_ref()) {
                 Some(pb::revocation_target::Target::Serial(s)) => {
-                    state.serials.write().expect("lock").insert(normalize(s), (until, r.trust_domain.clone()));
+                    let mut serials = state.serials.write().expect("lock");
+                    serials.entry(normalize(s)).or_default().insert(r.trust_domain.clone(), until);
                 }
                 Some(pb::revocation_target::Target::SpiffeId(id)) => {
                     state.identities.write().expect("lock").insert(id.clone());
                 }
                 Some(pb::revocation_target::Target::Jti(jti)) => {
-                    state.jtis.write().expect("lock").insert(jti.clone(), (until, r.trust_domain.clone()));
+                    let mut jtis = state.jtis.write().expect("lock");
+                    jtis.entry(jti.clone()).or_default().insert(r.trust_domain.clone(), until);
                 }
                 None => {}
             }
@@ -151,6 +157,15 @@ fn apply(state: &State, event: &pb::RevocationEvent) {
         }
         _ => {}
     }
+}
+
+/// Whether a revocation of `value` held, by whichever trust domain, refuses what `spiffe_id` holds.
+fn refuses(held: &RwLock<Held>, value: &str, spiffe_id: &str) -> bool {
+    let now = now();
+    held.read()
+        .expect("lock")
+        .get(value)
+        .is_some_and(|by_domain| by_domain.iter().any(|(domain, until)| now < *until && applies_to(domain, spiffe_id)))
 }
 
 fn normalize(serial: &str) -> String {
@@ -169,7 +184,7 @@ fn now() -> u64 {
 
 impl RevocationSet for RevocationWatcher {
     fn is_revoked_jti(&self, jti: &str) -> bool {
-        self.state.jtis.read().expect("lock").get(jti).is_some_and(|(until, _)| now() < *until)
+        refuses(&self.state.jtis, jti, "")
     }
 
     fn is_revoked_identity(&self, spiffe_id: &str) -> bool {
@@ -178,27 +193,17 @@ impl RevocationSet for RevocationWatcher {
 
     fn is_revoked_serial(&self, serial_hex: &str) -> bool {
         let serial = normalize(serial_hex);
-        self.state.serials.read().expect("lock").get(&serial).is_some_and(|(until, _)| now() < *until)
+        refuses(&self.state.serials, &serial, "")
             || self.state.crl_serials.read().expect("lock").values().any(|listed| listed.contains(&serial))
     }
 
     fn is_revoked_jti_of(&self, jti: &str, spiffe_id: &str) -> bool {
-        self.state
-            .jtis
-            .read()
-            .expect("lock")
-            .get(jti)
-            .is_some_and(|(until, domain)| now() < *until && applies_to(domain, spiffe_id))
+        refuses(&self.state.jtis, jti, spiffe_id)
     }
 
     fn is_revoked_serial_of(&self, serial_hex: &str, spiffe_id: &str) -> bool {
         let serial = normalize(serial_hex);
-        self.state
-            .serials
-            .read()
-            .expect("lock")
-            .get(&serial)
-            .is_some_and(|(until, domain)| now() < *until && applies_to(domain, spiffe_id))
+        refuses(&self.state.serials, &serial, spiffe_id)
             || self.state.crl_serials.read().expect("lock").values().any(|listed| listed.contains(&serial))
     }
 }
@@ -365,5 +370,24 @@ mod tests {
         assert!(!watcher.is_revoked_serial_of("ab01", "spiffe://c.test/x"));
         assert!(!watcher.is_revoked_jti_of("jb", "spiffe://c.test/x"));
         assert!(watcher.is_revoked_jti_of("ours", "spiffe://c.test/x"));
+    }
+
+    #[test]
+    fn two_trust_domains_revoking_one_serial_or_jti_are_both_held() {
+        use pb::revocation_target::Target;
+        let watcher = RevocationWatcher::default();
+        // c.test revokes its certificate and token; b.test then lists the same serial and jti.
+        apply(&watcher.state, &revoked(1, Target::Serial("c0ffee01".into()), "c.test"));
+        apply(&watcher.state, &revoked(2, Target::Serial("c0ffee01".into()), "b.test"));
+        apply(&watcher.state, &revoked(3, Target::Jti("shared".into()), "c.test"));
+        apply(&watcher.state, &revoked(4, Target::Jti("shared".into()), "b.test"));
+        for td in ["c.test", "b.test"] {
+            let peer = format!("spiffe://{td}/w");
+            assert!(watcher.is_revoked_serial_of("c0ffee01", &peer), "{td}'s certificate revocation");
+            assert!(watcher.is_revoked_jti_of("shared", &peer), "{td}'s token revocation");
+        }
+        assert!(!watcher.is_revoked_serial_of("c0ffee01", "spiffe://d.test/w"));
+        assert!(!watcher.is_revoked_jti_of("shared", "spiffe://d.test/w"));
+        assert!(watcher.is_revoked_serial("c0ffee01"));
     }
 }

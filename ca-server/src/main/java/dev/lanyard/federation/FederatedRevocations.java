@@ -46,11 +46,20 @@ public final class FederatedRevocations {
     private final AuditLog audit;
     private final Clock clock;
     private final Duration interval;
+    private final Duration maxLifetime;
+    private final int maxEntries;
     private final Map<String, Follow> follows = new ConcurrentHashMap<>();
 
-    /** @param interval how often each peer's document is asked for */
+    /**
+     * @param interval    how often each peer's document is asked for
+     * @param maxLifetime the longest a peer's certificate or token may still live: a revocation of one
+     *                    is held at most this long from when it is taken in, whatever expiry it names
+     * @param maxEntries  the most certificate and token revocations held of one peer: a document
+     *                    that lists more, or would bring what is held of it over this, is refused
+     */
     public FederatedRevocations(Federation federation, BundleFetcher fetcher, RevocationRepository repository,
-            RevocationRegistry registry, AuditLog audit, Clock clock, Duration interval) {
+            RevocationRegistry registry, AuditLog audit, Clock clock, Duration interval, Duration maxLifetime,
+            int maxEntries) {
         this.federation = federation;
         this.fetcher = fetcher;
         this.repository = repository;
@@ -58,6 +67,8 @@ public final class FederatedRevocations {
         this.audit = audit;
         this.clock = clock;
         this.interval = interval;
+        this.maxLifetime = maxLifetime;
+        this.maxEntries = maxEntries;
     }
 
     /** Where a peer serves its revocations: beside its bundle document. */
@@ -98,11 +109,21 @@ public final class FederatedRevocations {
             if (!document.trustDomain().equals(td)) {
                 throw new IOException(url + " lists the revocations of " + document.trustDomain() + ", not " + td);
             }
+            long credentials = document.revocations().stream()
+                    .filter(e -> e.target().kind() != RevocationTarget.Kind.SPIFFE_ID).count();
+            if (credentials > maxEntries) {
+                throw new IOException(url + " lists " + credentials + " certificate and token revocations, over the "
+                        + maxEntries + " taken from one trust domain (federation.revocation-max-entries)");
+            }
+            // A certificate or token revocation is held until what it names expires, but never longer
+            // than a credential can live: a peer cannot make one permanent. What has expired is left out.
+            Instant latest = now.plus(maxLifetime);
             List<RevocationRepository.NewRevocation> listed = document.revocations().stream()
-                    .filter(e -> e.target().kind() != RevocationTarget.Kind.SPIFFE_ID
-                            || SpiffeId.parse(e.target().value()).isMemberOf(td))
+                    .filter(e -> e.target().kind() == RevocationTarget.Kind.SPIFFE_ID
+                            ? SpiffeId.parse(e.target().value()).isMemberOf(td)
+                            : e.expiresAt().orElseThrow().isAfter(now))
                     .map(e -> new RevocationRepository.NewRevocation(e.target(), e.reason(), "", e.revokedAt(),
-                            "federation " + td, "", "", e.expiresAt(), td))
+                            "federation " + td, "", "", e.expiresAt().map(t -> t.isAfter(latest) ? latest : t), td))
                     .toList();
             // What changed is stored with its record, or not at all (then the next poll tries again).
             Optional<RevocationRepository.Imported> imported = audit.recordIfChanged(
@@ -110,7 +131,7 @@ public final class FederatedRevocations {
                             result.revoked() + " revoked, " + result.reinstated() + " reinstated, from " + url
                                     + " (its sequence " + document.sequence() + ")"),
                     () -> {
-                        RevocationRepository.Imported result = repository.importFederated(td, listed, now,
+                        RevocationRepository.Imported result = repository.importFederated(td, listed, maxEntries, now,
                                 "federation " + td);
                         return result.revoked() + result.reinstated() == 0 ? Optional.empty() : Optional.of(result);
                     });

@@ -58,7 +58,8 @@ public record RevocationDocument(String trustDomain, long sequence, List<Entry> 
     }
 
     /**
-     * Reads a document; every entry is checked as a revocation target is.
+     * Reads a document; every entry is checked as a revocation target is, and a serial's or jti's must
+     * say when it expires.
      *
      * @throws IllegalArgumentException saying what is wrong
      */
@@ -76,7 +77,13 @@ public record RevocationDocument(String trustDomain, long sequence, List<Entry> 
                 }
                 @SuppressWarnings("unchecked")
                 Map<String, Object> m = (Map<String, Object>) raw;
-                entries.add(new Entry(target(m),
+                RevocationTarget target = target(m);
+                // A certificate or token stops mattering when it expires: without its expiry its
+                // revocation would be held forever, so a document that omits it is refused.
+                if (target.kind() != RevocationTarget.Kind.SPIFFE_ID && !m.containsKey("expires_at")) {
+                    throw new IllegalArgumentException("the revocation of " + target + " has no expires_at");
+                }
+                entries.add(new Entry(target,
                         RevocationReason.ofCode(intOf(m, "reason")).orElse(RevocationReason.UNSPECIFIED),
                         Instant.ofEpochSecond(JSONObjectUtils.getLong(m, "revoked_at")),
                         m.containsKey("expires_at") ? Optional.of(Instant.ofEpochSecond(JSONObjectUtils.getLong(m,

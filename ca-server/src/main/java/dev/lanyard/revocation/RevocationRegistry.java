@@ -27,7 +27,8 @@ public final class RevocationRegistry {
 
     private final RevocationRepository repository;
     private final Clock clock;
-    private final Map<RevocationTarget, Revocation> inForce = new ConcurrentHashMap<>();
+    /** Keyed by who revoked it too: a federated trust domain's revocations are its own ('' is this server). */
+    private final Map<Key, Revocation> inForce = new ConcurrentHashMap<>();
     private final NavigableMap<Long, RevocationEvent> log = new ConcurrentSkipListMap<>();
     private final List<Consumer<List<RevocationEvent>>> listeners = new CopyOnWriteArrayList<>();
     private volatile long latestSequence;
@@ -62,9 +63,13 @@ public final class RevocationRegistry {
 
     private void apply(RevocationEvent event) {
         if (event instanceof RevocationEvent.Revoked r) {
-            inForce.put(r.revocation().target(), r.revocation());
+            inForce.put(new Key(r.revocation().trustDomain(), r.revocation().target()), r.revocation());
         } else if (event instanceof RevocationEvent.Reinstated r) {
-            inForce.remove(RevocationTarget.spiffeId(r.spiffeId()));
+            // An identity is revoked only by its own trust domain's server: this one, or the peer of its
+            // trust domain. At most one of the two is held.
+            RevocationTarget identity = RevocationTarget.spiffeId(r.spiffeId());
+            inForce.remove(new Key("", identity));
+            inForce.remove(new Key(SpiffeId.parse(r.spiffeId()).trustDomain(), identity));
         }
         log.put(event.sequence(), event);
         latestSequence = event.sequence();
@@ -74,22 +79,35 @@ public final class RevocationRegistry {
         return latestSequence;
     }
 
-    /** The revocation of {@code target} if it is in force now. */
+    /** This server's own revocation of {@code target} if it is in force now. */
     public Optional<Revocation> find(RevocationTarget target) {
-        Revocation revocation = inForce.get(target);
+        return find("", target);
+    }
+
+    /** The revocation of {@code target} by {@code trustDomain} ('' for this server) if it is in force now. */
+    public Optional<Revocation> find(String trustDomain, RevocationTarget target) {
+        Revocation revocation = inForce.get(new Key(trustDomain, target));
         return revocation != null && revocation.inForceAt(clock.instant()) ? Optional.of(revocation) : Optional.empty();
     }
 
     /**
      * Why a caller holding the certificate {@code serialHex} for {@code id} must be refused, if it
-     * must: the identity's revocation first, then the certificate's.
+     * must: the identity's revocation first, then the certificate's; each as this server revoked it or
+     * as the federated trust domain of {@code id} did (another trust domain's never applies).
      */
     public Optional<Revocation> refusalFor(SpiffeId id, Optional<String> serialHex) {
-        Optional<Revocation> identity = find(RevocationTarget.spiffeId(id.toString()));
+        Optional<Revocation> identity = findOwnOrBy(id.trustDomain(), RevocationTarget.spiffeId(id.toString()));
         if (identity.isPresent() || serialHex.isEmpty()) {
             return identity;
         }
-        return find(new RevocationTarget(RevocationTarget.Kind.SERIAL, serialHex.get()));
+        return findOwnOrBy(id.trustDomain(), new RevocationTarget(RevocationTarget.Kind.SERIAL, serialHex.get()));
+    }
+
+    private Optional<Revocation> findOwnOrBy(String trustDomain, RevocationTarget target) {
+        return find(target).or(() -> find(trustDomain, target));
+    }
+
+    private record Key(String trustDomain, RevocationTarget target) {
     }
 
     /** Every revocation in force now, oldest first. */

@@ -24,8 +24,8 @@ public interface RevocationRepository {
     }
 
     /**
-     * Records each revocation whose target is not revoked already, all in one transaction, and
-     * returns, in order, the revocation in force for each.
+     * Records each revocation whose target is not revoked already by its trust domain (this server's
+     * own: ''), all in one transaction, and returns, in order, the revocation in force for each.
      */
     List<Outcome> revoke(List<NewRevocation> revocations);
 
@@ -58,11 +58,14 @@ public interface RevocationRepository {
 
     /**
      * Brings what is held here of a federated trust domain's revocations to what it lists now, in one
-     * transaction: records each listed one not held yet (tagged with {@code trustDomain}), and lifts
+     * transaction: records each listed one it does not hold yet (tagged with {@code trustDomain}; another
+     * trust domain's revocation of the same serial or jti is another revocation), and lifts
      * the identity revocations of that trust domain it no longer lists. A serial this server issued
-     * or a token id it minted is never taken from another trust domain.
+     * or a token id it minted is never taken from another trust domain. Refused as a whole
+     * ({@link IllegalStateException}, nothing stored) when the serial and token revocations of that
+     * trust domain in force here at {@code at}, with those listed, would be more than {@code maxHeld}.
      */
-    Imported importFederated(String trustDomain, List<NewRevocation> listed, Instant at, String actor);
+    Imported importFederated(String trustDomain, List<NewRevocation> listed, int maxHeld, Instant at, String actor);
 
     /** Events with a sequence above {@code sequence}, oldest first, at most {@code limit}. */
     List<RevocationEvent> eventsAfter(long sequence, int limit);

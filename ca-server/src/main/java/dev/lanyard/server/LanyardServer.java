@@ -302,7 +302,8 @@ public final class LanyardServer implements AutoCloseable {
         bundles.federateWith(federation::bundles);
         // A federated Lanyard's revocations are polled as often as other replicas' (revocation.poll-interval).
         this.federatedRevocations = new FederatedRevocations(federation, federationFetcher, revocationLog, revocations,
-                audit, clock, config.revocations().pollInterval());
+                audit, clock, config.revocations().pollInterval(), config.revocations().federatedMaxLifetime(),
+                config.revocations().federatedMaxEntries());
         this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
         if (tokens.contractsDir().isPresent()) {
             contracts.loadDirectory(tokens.contractsDir().get());

@@ -116,8 +116,12 @@ public record ServerConfig(
      * @param pollInterval      how often a replica listening for other replicas' changes (PostgreSQL) also
      *                          reloads everything, in case a notification was lost; also how often each
      *                          federated Lanyard's revocations are asked for
+     * @param federatedMaxLifetime a federated Lanyard's certificate or token revocation is held at most
+     *                          this long after it is taken in, whatever expiry it names
+     * @param federatedMaxEntries the most certificate and token revocations held of one federated Lanyard
      */
-    public record Revocations(Duration heartbeatInterval, Duration crlValidity, Duration pollInterval) {
+    public record Revocations(Duration heartbeatInterval, Duration crlValidity, Duration pollInterval,
+            Duration federatedMaxLifetime, int federatedMaxEntries) {
         public Revocations {
             if (heartbeatInterval.compareTo(Duration.ofMillis(100)) < 0) {
                 throw new IllegalArgumentException("revocation.heartbeat-interval must be at least 100ms");
@@ -127,6 +131,9 @@ public record ServerConfig(
             }
             if (pollInterval.compareTo(Duration.ofMillis(100)) < 0) {
                 throw new IllegalArgumentException("revocation.poll-interval must be at least 100ms");
+            }
+            if (federatedMaxEntries < 1) {
+                throw new IllegalArgumentException("federation.revocation-max-entries must be at least 1");
             }
         }
     }
@@ -222,7 +229,8 @@ public record ServerConfig(
             "psat.audience", "psat.allowed-service-accounts", "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
             "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file", "http.tls", "http.tls.cert-file",
-            "http.tls.key-file", "http.tls.reload-interval", "federation.web-roots", "ca.successor-warning");
+            "http.tls.key-file", "http.tls.reload-interval", "federation.web-roots", "ca.successor-warning",
+            "federation.revocation-max-lifetime", "federation.revocation-max-entries");
 
     public ServerConfig {
         SpiffeId.validateTrustDomain(trustDomain);
@@ -388,7 +396,10 @@ public record ServerConfig(
                         Optional.ofNullable(p.getProperty("policy.file")).map(v -> path(base, v))),
                 new Revocations(duration(p, "revocation.heartbeat-interval", "5s"),
                         duration(p, "revocation.crl-validity", "24h"),
-                        duration(p, "revocation.poll-interval", "1s")),
+                        duration(p, "revocation.poll-interval", "1s"),
+                        duration(p, "federation.revocation-max-lifetime",
+                                Durations.format(longestCredential(p).plus(Duration.ofMinutes(5)))),
+                        integer(p, "federation.revocation-max-entries", 10_000)),
                 new CallLimits(Double.parseDouble(p.getProperty("limits.identity-per-second", "500")),
                         Integer.parseInt(p.getProperty("limits.identity-burst", "1000")),
                         Double.parseDouble(p.getProperty("limits.anonymous-per-second", "20")),
@@ -409,6 +420,17 @@ public record ServerConfig(
                         duration(p, "http.tls.reload-interval", "10s")),
                 Optional.ofNullable(p.getProperty("federation.web-roots")).map(v -> path(base, v)),
                 Optional.ofNullable(p.getProperty("ca.successor-warning")).map(v -> duration(p, "ca.successor-warning", v)));
+    }
+
+    /**
+     * The longest a credential of this server lives (its certificates and tokens, at least 24 hours):
+     * a federated peer's are assumed to live no longer, unless federation.revocation-max-lifetime says so.
+     */
+    private static Duration longestCredential(Properties p) {
+        return java.util.stream.Stream.of(Duration.ofHours(24), duration(p, "svid.max-ttl", "24h"),
+                duration(p, "server.certificate-ttl", "24h"), duration(p, "agent.svid-ttl", "1h"),
+                duration(p, "admin.credential-ttl", "24h"), duration(p, "token.max-ttl", "1h"))
+                .max(Duration::compareTo).orElseThrow();
     }
 
     private static Custody custody(Properties p, Path base) {

@@ -100,8 +100,9 @@ public final class JdbcRevocationRepository implements RevocationRepository {
         }
     }
 
+    /** Records {@code r} unless its trust domain (this server: '') holds a revocation of its target already. */
     private static Outcome revokeOne(Connection c, Head head, NewRevocation r) throws SQLException {
-        Optional<Revocation> existing = inForce(c, r.target());
+        Optional<Revocation> existing = inForce(c, r.trustDomain(), r.target());
         if (existing.isPresent()) {
             return new Outcome(existing.get(), false);
         }
@@ -109,11 +110,13 @@ public final class JdbcRevocationRepository implements RevocationRepository {
         insertEvent(c, sequence, REVOKED, r.target().kind().name(), r.target().value(), r.spiffeId(),
                 r.issuerKeyId(), r.reason().code(), r.note(), r.revokedBy(), r.revokedAt(),
                 r.expiresAt().orElse(null), r.trustDomain());
-        Jdbc.update(c, "insert into revocations (target_kind, target, sequence) values (?, ?, ?)", s -> {
-            s.setString(1, r.target().kind().name());
-            s.setString(2, r.target().value());
-            s.setLong(3, sequence);
-        });
+        Jdbc.update(c, "insert into revocations (trust_domain, target_kind, target, sequence) values (?, ?, ?, ?)",
+                s -> {
+                    s.setString(1, r.trustDomain());
+                    s.setString(2, r.target().kind().name());
+                    s.setString(3, r.target().value());
+                    s.setLong(4, sequence);
+                });
         return new Outcome(new Revocation(sequence, r.target(), r.reason(), r.note(), r.revokedAt(),
                 r.revokedBy(), r.spiffeId(), r.issuerKeyId(), r.expiresAt(), r.trustDomain()), true);
     }
@@ -122,10 +125,11 @@ public final class JdbcRevocationRepository implements RevocationRepository {
     public Optional<RevocationEvent.Reinstated> reinstate(String spiffeId, Instant at, String by, String note) {
         return jdbc.inTransaction(c -> {
             long last = lockHead(c);
-            int removed = Jdbc.update(c, "delete from revocations where target_kind = ? and target = ?", s -> {
-                s.setString(1, RevocationTarget.Kind.SPIFFE_ID.name());
-                s.setString(2, spiffeId);
-            });
+            int removed = Jdbc.update(c, "delete from revocations where trust_domain = '' and target_kind = ?"
+                    + " and target = ?", s -> {
+                        s.setString(1, RevocationTarget.Kind.SPIFFE_ID.name());
+                        s.setString(2, spiffeId);
+                    });
             if (removed == 0) {
                 return Optional.empty();
             }
@@ -138,14 +142,27 @@ public final class JdbcRevocationRepository implements RevocationRepository {
     }
 
     @Override
-    public Imported importFederated(String trustDomain, List<NewRevocation> listed, Instant at, String actor) {
+    public Imported importFederated(String trustDomain, List<NewRevocation> listed, int maxHeld, Instant at,
+            String actor) {
+        for (NewRevocation r : listed) {
+            if (!r.trustDomain().equals(trustDomain)) {
+                throw new IllegalArgumentException("a revocation of " + r.trustDomain() + " among " + trustDomain + "'s");
+            }
+        }
         return jdbc.inTransaction(c -> {
             Head head = new Head(lockHead(c));
+            // Checked before anything is written: a peer listing ever new serials or token ids each
+            // poll is refused once what is held of it reaches the bound, instead of growing the log.
+            java.util.Set<RevocationTarget> held = new java.util.HashSet<>(heldCredentials(c, trustDomain, at));
+            listed.stream().map(NewRevocation::target).filter(t -> t.kind() != RevocationTarget.Kind.SPIFFE_ID)
+                    .forEach(held::add);
+            if (held.size() > maxHeld) {
+                throw new IllegalStateException("taking them in would hold " + held.size()
+                        + " certificate and token revocations of " + trustDomain + ", over the " + maxHeld
+                        + " allowed");
+            }
             int revoked = 0;
             for (NewRevocation r : listed) {
-                if (!r.trustDomain().equals(trustDomain)) {
-                    throw new IllegalArgumentException("a revocation of " + r.trustDomain() + " among " + trustDomain + "'s");
-                }
                 if (!ours(c, r.target()) && revokeOne(c, head, r).created()) {
                     revoked++;
                 }
@@ -154,18 +171,18 @@ public final class JdbcRevocationRepository implements RevocationRepository {
             listed.stream().filter(r -> r.target().kind() == RevocationTarget.Kind.SPIFFE_ID)
                     .forEach(r -> stillListed.add(r.target().value()));
             int reinstated = 0;
-            for (String id : Jdbc.query(c, "select e.target from revocations r join revocation_events e"
-                    + " on e.sequence = r.sequence where r.target_kind = ? and e.trust_domain = ? order by r.sequence",
-                    s -> {
+            for (String id : Jdbc.query(c, "select target from revocations where target_kind = ? and trust_domain = ?"
+                    + " order by sequence", s -> {
                         s.setString(1, RevocationTarget.Kind.SPIFFE_ID.name());
                         s.setString(2, trustDomain);
                     }, row -> row.getString(1))) {
                 if (stillListed.contains(id)) {
                     continue;
                 }
-                Jdbc.update(c, "delete from revocations where target_kind = ? and target = ?", s -> {
-                    s.setString(1, RevocationTarget.Kind.SPIFFE_ID.name());
-                    s.setString(2, id);
+                Jdbc.update(c, "delete from revocations where trust_domain = ? and target_kind = ? and target = ?", s -> {
+                    s.setString(1, trustDomain);
+                    s.setString(2, RevocationTarget.Kind.SPIFFE_ID.name());
+                    s.setString(3, id);
                 });
                 insertEvent(c, ++head.last, REINSTATED, RevocationTarget.Kind.SPIFFE_ID.name(), id, id, "",
                         RevocationReason.UNSPECIFIED.code(), "no longer revoked by " + trustDomain, actor, at, null,
@@ -175,6 +192,18 @@ public final class JdbcRevocationRepository implements RevocationRepository {
             setHead(c, head.last);
             return new Imported(revoked, reinstated);
         });
+    }
+
+    /** The serial and token revocations of a federated trust domain in force at {@code at}. */
+    private static List<RevocationTarget> heldCredentials(Connection c, String trustDomain, Instant at)
+            throws SQLException {
+        return Jdbc.query(c, "select r.target_kind, r.target from revocations r join revocation_events e"
+                + " on e.sequence = r.sequence where r.trust_domain = ? and r.target_kind <> ? and e.expires_at > ?",
+                s -> {
+                    s.setString(1, trustDomain);
+                    s.setString(2, RevocationTarget.Kind.SPIFFE_ID.name());
+                    Jdbc.setInstant(s, 3, at);
+                }, row -> new RevocationTarget(RevocationTarget.Kind.valueOf(row.getString(1)), row.getString(2)));
     }
 
     /** A serial this server issued, or a token id it minted: only this server revokes those. */
@@ -239,11 +268,13 @@ public final class JdbcRevocationRepository implements RevocationRepository {
         Jdbc.update(c, "update revocation_head set last_sequence = ? where id = 1", s -> s.setLong(1, last));
     }
 
-    private static Optional<Revocation> inForce(Connection c, RevocationTarget target) throws SQLException {
+    private static Optional<Revocation> inForce(Connection c, String trustDomain, RevocationTarget target)
+            throws SQLException {
         return Jdbc.query(c, "select e.* from revocations r join revocation_events e on e.sequence = r.sequence"
-                + " where r.target_kind = ? and r.target = ?", s -> {
-                    s.setString(1, target.kind().name());
-                    s.setString(2, target.value());
+                + " where r.trust_domain = ? and r.target_kind = ? and r.target = ?", s -> {
+                    s.setString(1, trustDomain);
+                    s.setString(2, target.kind().name());
+                    s.setString(3, target.value());
                 }, JdbcRevocationRepository::revocation).stream().findFirst();
     }
 

@@ -29,6 +29,22 @@ class ServerConfigTest {
         assertThat(config.adminCredentialDir()).isEmpty();
         assertThat(config.httpLimits()).as("documented = built-in defaults").isEqualTo(HttpLimits.defaults());
         assertThat(config.grpcLimits()).as("documented = built-in defaults").isEqualTo(GrpcLimits.defaults());
+        assertThat(config.revocations().federatedMaxEntries()).isEqualTo(10_000);
+    }
+
+    @Test
+    void aFederatedPeersCredentialRevocationsAreBoundedByTheLongestCredentialHereUnlessConfigured() throws Exception {
+        ServerConfig.Revocations defaults = load("trust-domain=acme.internal\n").revocations();
+        assertThat(defaults.federatedMaxLifetime()).isEqualTo(Duration.ofHours(24).plusMinutes(5));
+        assertThat(defaults.federatedMaxEntries()).isEqualTo(10_000);
+        assertThat(load("trust-domain=acme.internal\ntoken.max-ttl=2d\n").revocations().federatedMaxLifetime())
+                .isEqualTo(Duration.ofDays(2).plusMinutes(5));
+        assertThat(load("trust-domain=acme.internal\nfederation.revocation-max-lifetime=7d\n"
+                + "federation.revocation-max-entries=50\n").revocations())
+                .extracting(ServerConfig.Revocations::federatedMaxLifetime, ServerConfig.Revocations::federatedMaxEntries)
+                .containsExactly(Duration.ofDays(7), 50);
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\nfederation.revocation-max-entries=0\n"))
+                .hasMessageContaining("federation.revocation-max-entries must be at least 1");
     }
 
     @Test

@@ -600,9 +600,9 @@ abstract class RepositoryContractTest {
                 federated(RevocationTarget.serial("ab1"), hour), // ours: only this server revokes it
                 federated(RevocationTarget.spiffeId("spiffe://b.test/x"), Optional.empty()));
 
-        assertThat(repo.importFederated("b.test", listed, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", listed, 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(2, 0));
-        assertThat(repo.importFederated("b.test", listed, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", listed, 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 0));
         assertThat(repo.eventsAfter(0, 10)).extracting(e -> ((RevocationEvent.Revoked) e).revocation())
                 .allSatisfy(r -> assertThat(r.trustDomain()).isEqualTo("b.test"))
@@ -611,17 +611,92 @@ abstract class RepositoryContractTest {
         assertThat(repo.revoke(List.of(newRevocation(RevocationTarget.serial("ab1"), hour))).get(0).created()).isTrue();
 
         // b.test lifts the identity: so do we; its serial stays (it is lifted only by expiring).
-        assertThat(repo.importFederated("b.test", listed.subList(0, 1), T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", listed.subList(0, 1), 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 1));
         assertThat(repo.eventsAfter(3, 10)).singleElement().isInstanceOfSatisfying(RevocationEvent.Reinstated.class,
                 r -> assertThat(r.spiffeId()).isEqualTo("spiffe://b.test/x"));
-        assertThatThrownBy(() -> repo.importFederated("c.test", listed, T, "federation c.test"))
+        assertThatThrownBy(() -> repo.importFederated("c.test", listed, 100, T, "federation c.test"))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
+    @Test
+    void aFederatedTrustDomainHoldsAtMostMaxHeldCertificateAndTokenRevocationsAndAnImportOverItStoresNothing() {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        Optional<Instant> hour = Optional.of(T.plus(Duration.ofHours(1)));
+        List<RevocationRepository.NewRevocation> first = List.of(federated(RevocationTarget.jti("j1"), hour),
+                federated(RevocationTarget.serial("f1"), hour),
+                federated(RevocationTarget.spiffeId("spiffe://b.test/x"), Optional.empty())); // not counted
+        assertThat(repo.importFederated("b.test", first, 2, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(3, 0));
+
+        // Ever new token ids: with the two held, three is over the bound; nothing of it is stored.
+        List<RevocationRepository.NewRevocation> fresh = List.of(federated(RevocationTarget.jti("j2"), hour),
+                federated(RevocationTarget.spiffeId("spiffe://b.test/y"), Optional.empty()));
+        assertThatThrownBy(() -> repo.importFederated("b.test", fresh, 2, T, "federation b.test"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("taking them in would hold 3 certificate and token revocations of b.test, over the 2 allowed");
+        assertThat(repo.eventsAfter(3, 10)).isEmpty();
+        // Relisting what is held is fine; once those expired, new ones are taken in.
+        assertThat(repo.importFederated("b.test", first, 2, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(0, 0));
+        assertThat(repo.importFederated("b.test", fresh, 2, T.plus(Duration.ofHours(1)), "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(2, 1));
+    }
+
+    @Test
+    void twoFederatedTrustDomainsRevokingOneSerialHoldTwoRevocationsEachRefusingOnlyItsOwnPeers() {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        RevocationTarget serial = RevocationTarget.serial("c0ffee01");
+        RevocationTarget jti = RevocationTarget.jti("shared-jti");
+        // b.test lists c.test's serial (and a token id) first, to expire soon; then c.test revokes them.
+        assertThat(repo.importFederated("b.test", List.of(federated("b.test", serial, Optional.of(T.plusSeconds(60))),
+                federated("b.test", jti, Optional.of(T.plusSeconds(60)))), 10, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(2, 0));
+        Optional<Instant> day = Optional.of(T.plus(Duration.ofDays(1)));
+        List<RevocationRepository.NewRevocation> cListed = List.of(federated("c.test", serial, day),
+                federated("c.test", jti, day));
+        assertThat(repo.importFederated("c.test", cListed, 10, T, "federation c.test"))
+                .as("b.test's revocations neither block nor stand for c.test's")
+                .isEqualTo(new RevocationRepository.Imported(2, 0));
+        assertThat(repo.importFederated("c.test", cListed, 10, T, "federation c.test"))
+                .isEqualTo(new RevocationRepository.Imported(0, 0));
+        // This server's own revocation of the same token id is a third, and its own.
+        assertThat(repo.revoke(List.of(newRevocation(jti, day))).get(0).created()).isTrue();
+
+        var registry = new dev.lanyard.revocation.RevocationRegistry(repo, java.time.Clock.fixed(T, java.time.ZoneOffset.UTC));
+        registry.catchUp();
+        assertThat(registry.inForce()).extracting(r -> r.trustDomain() + " " + r.target())
+                .containsExactly("b.test serial c0ffee01", "b.test jti shared-jti", "c.test serial c0ffee01",
+                        "c.test jti shared-jti", " jti shared-jti");
+        // A c.test peer presenting that certificate is refused for c.test's revocation; a d.test one is not.
+        assertThat(registry.refusalFor(SpiffeId.parse("spiffe://c.test/w"), Optional.of("c0ffee01")))
+                .hasValueSatisfying(r -> assertThat(r.trustDomain()).isEqualTo("c.test"));
+        assertThat(registry.refusalFor(SpiffeId.parse("spiffe://b.test/w"), Optional.of("c0ffee01")))
+                .hasValueSatisfying(r -> assertThat(r.trustDomain()).isEqualTo("b.test"));
+        assertThat(registry.refusalFor(SpiffeId.parse("spiffe://d.test/w"), Optional.of("c0ffee01"))).isEmpty();
+        assertThat(registry.find(serial)).as("not this server's revocation").isEmpty();
+
+        // b.test's expire and are pruned; c.test's stay, here and in the database.
+        var later = new dev.lanyard.revocation.RevocationRegistry(repo,
+                java.time.Clock.fixed(T.plus(Duration.ofHours(1)), java.time.ZoneOffset.UTC));
+        later.catchUp();
+        later.pruneExpired();
+        assertThat(repo.importFederated("c.test", cListed, 10, T.plus(Duration.ofHours(1)), "federation c.test"))
+                .isEqualTo(new RevocationRepository.Imported(0, 0));
+        assertThat(later.refusalFor(SpiffeId.parse("spiffe://c.test/w"), Optional.of("c0ffee01")))
+                .hasValueSatisfying(r -> assertThat(r.trustDomain()).isEqualTo("c.test"));
+        assertThat(later.inForce()).extracting(r -> r.trustDomain() + " " + r.target())
+                .containsExactly("c.test serial c0ffee01", "c.test jti shared-jti", " jti shared-jti");
+    }
+
     private static RevocationRepository.NewRevocation federated(RevocationTarget target, Optional<Instant> expiresAt) {
+        return federated("b.test", target, expiresAt);
+    }
+
+    private static RevocationRepository.NewRevocation federated(String trustDomain, RevocationTarget target,
+            Optional<Instant> expiresAt) {
         return new RevocationRepository.NewRevocation(target, RevocationReason.KEY_COMPROMISE, "", T,
-                "federation b.test", "", "", expiresAt, "b.test");
+                "federation " + trustDomain, "", "", expiresAt, trustDomain);
     }
 
     @Test

@@ -66,8 +66,9 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
         }
     }
 
-    private final Map<String, Held> jtis = new ConcurrentHashMap<>();
-    private final Map<String, Held> serials = new ConcurrentHashMap<>();
+    /** By jti (serial), then by the trust domain that revoked it: one never replaces another's. */
+    private final Map<String, Map<String, Held>> jtis = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, Held>> serials = new ConcurrentHashMap<>();
     private final Set<String> identities = ConcurrentHashMap.newKeySet();
     private volatile Set<String> crlSerials = Set.of();
 
@@ -112,8 +113,7 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
 
     @Override
     public boolean isRevokedJti(String jti, String spiffeId) {
-        Held held = jtis.get(jti);
-        return held != null && held.refuses(spiffeId, clock.instant());
+        return refuses(jtis, jti, spiffeId);
     }
 
     @Override
@@ -129,8 +129,12 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
     @Override
     public boolean isRevokedSerial(String serialHex, String spiffeId) {
         String serial = new BigInteger(serialHex, 16).toString(16);
-        Held held = serials.get(serial);
-        return (held != null && held.refuses(spiffeId, clock.instant())) || crlSerials.contains(serial);
+        return refuses(serials, serial, spiffeId) || crlSerials.contains(serial);
+    }
+
+    private boolean refuses(Map<String, Map<String, Held>> held, String value, String spiffeId) {
+        Instant now = clock.instant();
+        return held.getOrDefault(value, Map.of()).values().stream().anyMatch(h -> h.refuses(spiffeId, now));
     }
 
     /** True while the stream is up and has caught up with the server. */
@@ -240,18 +244,21 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
             Instant until = r.hasExpiresAt()
                     ? Instant.ofEpochSecond(r.getExpiresAt().getSeconds(), r.getExpiresAt().getNanos()) : Instant.MAX;
             switch (r.getTarget().getTargetCase()) {
-                case SERIAL -> serials.put(new BigInteger(r.getTarget().getSerial(), 16).toString(16),
-                        new Held(until, r.getTrustDomain()));
+                case SERIAL -> serials.computeIfAbsent(new BigInteger(r.getTarget().getSerial(), 16).toString(16),
+                        k -> new ConcurrentHashMap<>()).put(r.getTrustDomain(), new Held(until, r.getTrustDomain()));
                 case SPIFFE_ID -> identities.add(r.getTarget().getSpiffeId());
-                case JTI -> jtis.put(r.getTarget().getJti(), new Held(until, r.getTrustDomain()));
+                case JTI -> jtis.computeIfAbsent(r.getTarget().getJti(), k -> new ConcurrentHashMap<>())
+                        .put(r.getTrustDomain(), new Held(until, r.getTrustDomain()));
                 case TARGET_NOT_SET -> LOG.warn("a revocation without a target at sequence {}", event.getSequence());
             }
         } else if (event.hasReinstated()) {
             identities.remove(event.getReinstated().getSpiffeId());
         }
         Instant now = clock.instant();
-        jtis.values().removeIf(held -> now.isAfter(held.until()));
-        serials.values().removeIf(held -> now.isAfter(held.until()));
+        for (Map<String, Map<String, Held>> held : List.of(jtis, serials)) {
+            held.values().forEach(byDomain -> byDomain.values().removeIf(h -> now.isAfter(h.until())));
+            held.values().removeIf(Map::isEmpty);
+        }
     }
 
     /** One stream's events; ignored once that stream has been replaced. */

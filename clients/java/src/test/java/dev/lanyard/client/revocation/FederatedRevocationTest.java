@@ -40,6 +40,30 @@ class FederatedRevocationTest {
         }
     }
 
+    @Test
+    void twoTrustDomainsRevokingOneSerialOrJtiAreBothHeldNeitherReplacingTheOther() throws Exception {
+        ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+        ManagedChannel nowhere = Grpc.newChannelBuilder("127.0.0.1:1", InsecureChannelCredentials.create())
+                .build();
+        try (RevocationWatcher watcher = RevocationWatcher.builder().channel(nowhere).scheduler(scheduler).start()) {
+            // c.test revokes its certificate and token; b.test then lists the same serial and jti.
+            watcher.apply(revoked(1, RevocationTarget.newBuilder().setSerial("c0ffee01").build(), "c.test"));
+            watcher.apply(revoked(2, RevocationTarget.newBuilder().setSerial("c0ffee01").build(), "b.test"));
+            watcher.apply(revoked(3, RevocationTarget.newBuilder().setJti("shared").build(), "c.test"));
+            watcher.apply(revoked(4, RevocationTarget.newBuilder().setJti("shared").build(), "b.test"));
+
+            for (String td : java.util.List.of("c.test", "b.test")) {
+                assertThat(watcher.isRevokedSerial("c0ffee01", "spiffe://" + td + "/w")).as(td).isTrue();
+                assertThat(watcher.isRevokedJti("shared", "spiffe://" + td + "/w")).as(td).isTrue();
+            }
+            assertThat(watcher.isRevokedSerial("c0ffee01", "spiffe://d.test/w")).isFalse();
+            assertThat(watcher.isRevokedJti("shared", "spiffe://d.test/w")).isFalse();
+        } finally {
+            nowhere.shutdownNow();
+            scheduler.shutdownNow();
+        }
+    }
+
     private static RevocationEvent revoked(long sequence, RevocationTarget target, String trustDomain) {
         return RevocationEvent.newBuilder().setSequence(sequence).setRevoked(Revocation.newBuilder()
                 .setSequence(sequence).setTarget(target).setTrustDomain(trustDomain)).build();
