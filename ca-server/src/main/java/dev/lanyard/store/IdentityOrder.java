@@ -77,8 +77,10 @@ final class IdentityOrder {
         String serials = presentedSerials.isEmpty() ? ""
                 : " or (target_kind = 'SERIAL' and target in (" + String.join(", ",
                         java.util.Collections.nCopies(presentedSerials.size(), "?")) + "))";
-        List<String[]> revoked = Jdbc.query(c, "select target_kind, target from revocations where (target_kind ="
-                + " 'SPIFFE_ID' and target = ?)" + serials, s -> {
+        // Only this server's own revocations ('' trust domain) can name our identities and serials; the
+        // trust domain also leads the primary key, so this is a key lookup on every issuance.
+        List<String[]> revoked = Jdbc.query(c, "select target_kind, target from revocations where trust_domain = ''"
+                + " and ((target_kind = 'SPIFFE_ID' and target = ?)" + serials + ")", s -> {
                     s.setString(1, spiffeId);
                     for (int i = 0; i < presentedSerials.size(); i++) {
                         s.setString(i + 2, presentedSerials.get(i));
