@@ -357,6 +357,44 @@ class FederationTest {
         });
     }
 
+    @Test
+    void aStaleRevocationDocumentIsRefusedAndWhatTheNewerOneRevokedStays() throws Exception {
+        WebPki web = WebPki.selfSigned("localhost");
+        Path webRoots = dir.resolve("web-roots.pem");
+        Files.writeString(webRoots, Pem.certificates(List.of(web.certificate())), StandardCharsets.US_ASCII);
+        ScriptedEndpoint peer = new ScriptedEndpoint(web,
+                bundleDocument(WebPki.selfSigned("b.test").certificate(), 1, 300), Integer.MAX_VALUE);
+        open.add(peer);
+        peer.serveRevocations(revocationDocument(5, "spiffe://b.test/x"));
+        a = start("a", Map.of("trust-domain", "a.test", "federation.web-roots", webRoots.toString()));
+        FederationServiceGrpc.newBlockingStub(admin(a)).addFederation(AddFederationRequest.newBuilder()
+                .setTrustDomain("b.test").setBundleEndpointUrl("https://localhost:" + peer.port() + "/bundle")
+                .setProfile(BundleEndpointProfile.HTTPS_WEB).build());
+        awaitTrue(() -> revocationsInA("spiffe://b.test/x") == 1, "A takes in b.test's revocation of sequence 5");
+
+        // A caching proxy serves an older copy, from before spiffe://b.test/x was revoked: refused.
+        peer.serveRevocations(revocationDocument(4));
+        int served = peer.revocationAnswers();
+        awaitTrue(() -> peer.revocationAnswers() >= served + 2, "A polls the older copy");
+        awaitTrue(() -> a.audit().recent(50).stream().anyMatch(e -> e.action().equals("federation.revocations")
+                && e.outcome() == AuditEvent.Outcome.FAILED && e.reason().contains("served sequence 4, older than the 5"
+                        + " applied")), "A audits the refused copy");
+        assertThat(revocationsInA("spiffe://b.test/x")).as("the revocation stays").isEqualTo(1);
+
+        // A newer document that no longer lists it lifts it.
+        peer.serveRevocations(revocationDocument(6));
+        awaitTrue(() -> revocationsInA("spiffe://b.test/x") == 0, "sequence 6 reinstates spiffe://b.test/x");
+    }
+
+    private static String revocationDocument(long sequence, String... revokedIds) {
+        StringBuilder list = new StringBuilder();
+        for (String id : revokedIds) {
+            list.append(list.length() == 0 ? "" : ",").append("{\"spiffe_id\":\"").append(id)
+                    .append("\",\"reason\":0,\"revoked_at\":1700000000}");
+        }
+        return "{\"trust_domain\":\"b.test\",\"sequence\":" + sequence + ",\"revocations\":[" + list + "]}";
+    }
+
     /** A SPIFFE bundle document with one X.509 authority. */
     static String bundleDocument(java.security.cert.X509Certificate root, long sequence, long refreshHintSeconds)
             throws Exception {
