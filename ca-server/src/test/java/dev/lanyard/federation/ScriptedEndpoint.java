@@ -33,7 +33,7 @@ final class ScriptedEndpoint implements AutoCloseable {
     }
 
     private final SSLServerSocket server;
-    private final String document;
+    private volatile String document;
     private final AtomicInteger good;
     private final List<Window> windows = new CopyOnWriteArrayList<>();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
@@ -63,6 +63,11 @@ final class ScriptedEndpoint implements AutoCloseable {
 
     List<Window> windows() {
         return List.copyOf(windows);
+    }
+
+    /** What /bundle serves from now on (while it serves good answers). */
+    void serveBundle(String document) {
+        this.document = document;
     }
 
     /** What /revocations serves from now on. */
