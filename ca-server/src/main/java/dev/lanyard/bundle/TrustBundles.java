@@ -3,6 +3,7 @@ package dev.lanyard.bundle;
 import dev.lanyard.server.TrustAuthorities;
 import dev.lanyard.rpc.Protos;
 import com.google.protobuf.ByteString;
+import dev.lanyard.crypto.Sha256;
 import dev.lanyard.federation.ForeignBundle;
 import dev.lanyard.jwks.JwksDocument;
 import dev.lanyard.jwks.SpiffeBundleDocument;
@@ -14,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Supplier;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -199,7 +201,11 @@ public final class TrustBundles {
 
     private static String contentKey(List<X509Certificate> roots, List<SigningKey> keys, List<ForeignBundle> foreign) {
         StringBuilder key = new StringBuilder();
-        foreign.forEach(f -> key.append(f.trustDomain()).append('@').append(f.json().hashCode()).append(','));
+        // A digest of each document, not String.hashCode: a changed bundle with a colliding 32-bit hash
+        // would be stored yet never served.
+        foreign.forEach(f -> key.append(f.trustDomain()).append('@')
+                .append(HexFormat.of().formatHex(Sha256.digest().digest(f.json().getBytes(StandardCharsets.UTF_8))))
+                .append(','));
         roots.forEach(r -> key.append(r.getSerialNumber().toString(16)).append(','));
         keys.forEach(k -> key.append(k.kid()).append(':').append(k.status()).append(','));
         return key.toString();

@@ -1,11 +1,12 @@
 package dev.lanyard.federation;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -14,7 +15,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
@@ -54,32 +61,92 @@ public final class BundleFetcher {
 
     /**
      * GETs {@code url} (on the endpoint's host) over the same authenticated channel as the bundle:
-     * 200 or, when {@code etag} still matches, 304; IOException for any other answer or a body over
-     * {@code maxBytes}.
+     * 200 or, when {@code etag} still matches, 304; IOException for any other answer, a body over
+     * {@code maxBytes}, or an exchange not over within the timeout. The timeout bounds the whole
+     * exchange, body included (the JDK's request timeout ends with the headers), so a peer that
+     * trickles its body cannot hold the caller.
      */
     Document get(FederationRelationship relationship, Optional<ForeignBundle> current, URI url, Optional<String> etag,
             int maxBytes) throws IOException {
         HttpRequest.Builder request = HttpRequest.newBuilder(url).timeout(timeout).GET();
         etag.ifPresent(tag -> request.header("If-None-Match", tag));
+        CompletableFuture<HttpResponse<byte[]>> exchange = client(relationship, current).sendAsync(request.build(),
+                info -> info.statusCode() == 200 ? new LimitedBody(url, maxBytes)
+                        : HttpResponse.BodySubscribers.replacing(new byte[0]));
+        HttpResponse<byte[]> response;
         try {
-            HttpResponse<InputStream> response = client(relationship, current).send(request.build(),
-                    HttpResponse.BodyHandlers.ofInputStream());
-            try (InputStream body = response.body()) {
-                if (response.statusCode() == 304 && etag.isPresent()) {
-                    return new Document(304, new byte[0], etag);
-                }
-                if (response.statusCode() != 200) {
-                    throw new IOException("HTTP " + response.statusCode() + " from " + url);
-                }
-                byte[] bytes = body.readNBytes(maxBytes + 1);
-                if (bytes.length > maxBytes) {
-                    throw new IOException("the document at " + url + " is over " + maxBytes + " bytes");
-                }
-                return new Document(200, bytes, response.headers().firstValue("ETag"));
+            response = exchange.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            exchange.cancel(true); // aborts the exchange and closes its connection
+            throw new IOException(url + " did not answer in full within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw new IOException(io.getMessage() == null ? io.toString() : io.getMessage(), io);
             }
+            throw new IOException(cause == null ? e.toString() : cause.toString(), cause);
         } catch (InterruptedException e) {
+            exchange.cancel(true);
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
+        }
+        if (response.statusCode() == 304 && etag.isPresent()) {
+            return new Document(304, new byte[0], etag);
+        }
+        if (response.statusCode() != 200) {
+            throw new IOException("HTTP " + response.statusCode() + " from " + url);
+        }
+        return new Document(200, response.body(), response.headers().firstValue("ETag"));
+    }
+
+    /** Collects a body of at most {@code maxBytes}; a larger one fails at once and the rest is not read. */
+    private static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
+        private final URI url;
+        private final int maxBytes;
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+        private Flow.Subscription subscription;
+
+        LimitedBody(URI url, int maxBytes) {
+            this.url = url;
+            this.maxBytes = maxBytes;
+        }
+
+        @Override
+        public CompletionStage<byte[]> getBody() {
+            return body;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription subscription) {
+            this.subscription = subscription;
+            subscription.request(1);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> buffers) {
+            for (ByteBuffer buffer : buffers) {
+                if (bytes.size() + buffer.remaining() > maxBytes) {
+                    subscription.cancel();
+                    body.completeExceptionally(new IOException("the document at " + url + " is over " + maxBytes
+                            + " bytes"));
+                    return;
+                }
+                byte[] chunk = new byte[buffer.remaining()];
+                buffer.get(chunk);
+                bytes.writeBytes(chunk);
+            }
+            subscription.request(1);
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            body.completeExceptionally(error);
+        }
+
+        @Override
+        public void onComplete() {
+            body.complete(bytes.toByteArray());
         }
     }
 

@@ -32,11 +32,18 @@ public final class FederatedRevocations {
     /** A peer without the document (not a Lanyard, or an older one) is asked again this rarely. */
     static final Duration ABSENT_RETRY = Duration.ofMinutes(5);
 
+    /** What is followed of one relationship; a replaced relationship starts afresh. */
     private static final class Follow {
+        final FederationRelationship relationship;
         volatile Optional<String> etag = Optional.empty();
         volatile String lastError = "";
         volatile Instant next = Instant.MIN;
+        /** The sequence of the last document applied: an older one is a stale copy, refused. */
         volatile long sequence = -1;
+
+        Follow(FederationRelationship relationship) {
+            this.relationship = relationship;
+        }
     }
 
     private final Federation federation;
@@ -82,7 +89,9 @@ public final class FederatedRevocations {
         List<Federation.State> states = federation.list();
         follows.keySet().retainAll(states.stream().map(s -> s.relationship().trustDomain()).toList());
         for (Federation.State state : states) {
-            Follow follow = follows.computeIfAbsent(state.relationship().trustDomain(), td -> new Follow());
+            Follow follow = follows.compute(state.relationship().trustDomain(), (td, held) ->
+                    held != null && held.relationship.equals(state.relationship()) ? held
+                            : new Follow(state.relationship()));
             if (state.bundle().isPresent() && !now.isBefore(follow.next)) {
                 poll(state, follow, now);
             }
@@ -108,6 +117,11 @@ public final class FederatedRevocations {
             }
             if (!document.trustDomain().equals(td)) {
                 throw new IOException(url + " lists the revocations of " + document.trustDomain() + ", not " + td);
+            }
+            if (document.sequence() < follow.sequence) {
+                // A stale copy (a caching proxy): applied, it would lift what the newer one revoked.
+                throw new IOException(url + " served sequence " + document.sequence() + ", older than the "
+                        + follow.sequence + " applied");
             }
             long credentials = document.revocations().stream()
                     .filter(e -> e.target().kind() != RevocationTarget.Kind.SPIFFE_ID).count();

@@ -9,6 +9,7 @@ import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -121,7 +122,9 @@ public final class Federation {
             throw Refusal.invalid("https_web authenticates the endpoint by its host name: give no endpoint SPIFFE ID");
         }
         Instant now = clock.instant();
-        FederationRelationship relationship = new FederationRelationship(trustDomain, url, profile, id, now);
+        // Microseconds, as the store keeps it: a relationship is told from its replacement by it.
+        FederationRelationship relationship = new FederationRelationship(trustDomain, url, profile, id,
+                now.truncatedTo(ChronoUnit.MICROS));
         Optional<ForeignBundle> initial = bundle;
         audit.recordWith(record, () -> {
             repository.put(relationship, initial.map(ForeignBundle::json), initial.map(ForeignBundle::sequence).orElse(0L),
@@ -175,7 +178,7 @@ public final class Federation {
             String td = s.relationship().trustDomain();
             Entry entry = entries.get(td);
             Optional<ForeignBundle> bundle = s.bundleJson().map(json -> ForeignBundle.parse(td, json));
-            if (entry == null || !sameEndpoint(entry.relationship, s.relationship())) {
+            if (entry == null || !entry.relationship.equals(s.relationship())) { // added, or replaced
                 entries.put(td, new Entry(s.relationship(), bundle, s.fetchedAt(), now));
                 changedAny = true;
             } else if (bundle.isPresent() && !bundle.map(ForeignBundle::json).equals(entry.bundle.map(ForeignBundle::json))
@@ -231,14 +234,20 @@ public final class Federation {
                 throw new IOException("the endpoint served sequence " + fetched.sequence() + ", older than the "
                         + entry.bundle.get().sequence() + " held");
             }
-            // Stored with its record, or not at all (then the last good bundle stays, as for a failed fetch).
-            audit.recordWith(new AuditEvent(now, "lanyard", "federation.bundle", td, AuditEvent.Outcome.SUCCESS,
-                    "sequence " + fetched.sequence() + ", " + fetched.x509Authorities().size() + " X.509 and "
-                            + fetched.jwtAuthorities().size() + " JWT authorities from " + entry.relationship.endpoint()),
-                    () -> {
-                        repository.updateBundle(td, fetched.json(), fetched.sequence(), now);
-                        return null;
-                    });
+            // Stored with its record, or not at all (then the last good bundle stays, as for a failed fetch);
+            // not over the bundle of a relationship replaced on another replica, nor over a newer bundle.
+            Optional<Boolean> stored = audit.recordIfChanged(result -> new AuditEvent(now, "lanyard",
+                    "federation.bundle", td, AuditEvent.Outcome.SUCCESS, "sequence " + fetched.sequence() + ", "
+                            + fetched.x509Authorities().size() + " X.509 and " + fetched.jwtAuthorities().size()
+                            + " JWT authorities from " + entry.relationship.endpoint()),
+                    () -> repository.updateBundle(entry.relationship, fetched.json(), fetched.sequence(), now)
+                            ? Optional.of(true) : Optional.empty());
+            if (stored.isEmpty()) {
+                LOG.info("the bundle of {} fetched from {} is dropped: the relationship was replaced or a newer"
+                        + " bundle stored on another replica; taking up the store", td, entry.relationship.endpoint());
+                reload();
+                return;
+            }
             entry.bundle = Optional.of(fetched);
             entry.fetchedAt = Optional.of(now);
             LOG.info("federated bundle of {} updated to sequence {}", td, fetched.sequence());
@@ -256,10 +265,6 @@ public final class Federation {
                         "fetch from " + entry.relationship.endpoint() + " failed, the last good bundle stays: " + error));
             }
         }
-    }
-
-    private static boolean sameEndpoint(FederationRelationship a, FederationRelationship b) {
-        return a.endpoint().equals(b.endpoint()) && a.profile() == b.profile() && a.endpointId().equals(b.endpointId());
     }
 
     private static Duration clamp(Duration hint) {

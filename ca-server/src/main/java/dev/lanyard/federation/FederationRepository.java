@@ -15,7 +15,13 @@ public interface FederationRepository {
     /** Adds or replaces the relationship; its bundle is {@code initialBundle} (may be empty). */
     void put(FederationRelationship relationship, Optional<String> initialBundle, long sequence, Instant at);
 
-    void updateBundle(String trustDomain, String json, long sequence, Instant fetchedAt);
+    /**
+     * Stores a bundle fetched for {@code relationship}, only if that relationship is still the one
+     * stored (not removed or replaced, on any replica) and no bundle of a higher sequence is stored.
+     *
+     * @return false when it stored nothing
+     */
+    boolean updateBundle(FederationRelationship relationship, String json, long sequence, Instant fetchedAt);
 
     boolean delete(String trustDomain);
 

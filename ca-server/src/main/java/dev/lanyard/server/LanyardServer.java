@@ -187,6 +187,9 @@ public final class LanyardServer implements AutoCloseable {
     private final ChangeFeed changes;
     private final ScheduledExecutorService scheduler;
     private final RecurringTasks tasks;
+    /** Federation fetches, on a thread of their own: a slow peer delays only other peers' fetches. */
+    private final ScheduledExecutorService federationScheduler;
+    private final RecurringTasks federationTasks;
     private final ExecutorService httpExecutor;
     private final CallExecutors callExecutors;
     private final HealthStatusManager health = new HealthStatusManager();
@@ -432,6 +435,11 @@ public final class LanyardServer implements AutoCloseable {
         pool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // close() waits only for a running task
         this.scheduler = pool;
         this.tasks = new RecurringTasks(scheduler);
+        java.util.concurrent.ScheduledThreadPoolExecutor federationPool =
+                new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemonThreads("lanyard-federation"));
+        federationPool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        this.federationScheduler = federationPool;
+        this.federationTasks = new RecurringTasks(federationScheduler);
         this.changes = new ChangeFeed(database, CHANGE_POLL, config.revocations().pollInterval())
                 .on(ChangeFeed.Topic.KEYS, jwtKeySets::refresh).on(ChangeFeed.Topic.KEYS, caRotation::refresh)
                 .on(ChangeFeed.Topic.KEYS, bundles::refresh).on(ChangeFeed.Topic.KEYS, crls::regenerateIfDue)
@@ -490,10 +498,12 @@ public final class LanyardServer implements AutoCloseable {
         server.revocations.addListener(batch -> server.revocationWatchers.afterFanout(server.chain::closeLapsedCalls));
         server.tasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "closing calls of expired certificates",
                 server.chain::closeLapsedCalls);
-        server.tasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "federated bundle refresh",
+        // Federation fetches wait on foreign endpoints (each at most BundleFetcher's timeout): not on the
+        // scheduler that rotates keys, renews the server certificate and closes lapsed calls.
+        server.federationTasks.every(Duration.ofSeconds(1), Duration.ofSeconds(1), "federated bundle refresh",
                 server.federation::refreshDue);
         Duration revocationPoll = config.revocations().pollInterval();
-        server.tasks.every(revocationPoll, revocationPoll, "federated revocations",
+        server.federationTasks.every(revocationPoll, revocationPoll, "federated revocations",
                 server.federatedRevocations::pollDue);
         server.health.setStatus("", ServingStatus.SERVING);
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, {} on {}:{}, issuer {}", config.trustDomain(),
@@ -568,20 +578,32 @@ public final class LanyardServer implements AutoCloseable {
         if (httpExecutor != null) {
             httpExecutor.shutdownNow();
         }
-        if (scheduler != null) {
-            // Let a running task (a federation fetch, an audit write) end before the database closes:
-            // interrupting H2 mid-write closes its file channel under it.
-            scheduler.shutdown();
-            try {
-                if (!scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
-                    scheduler.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                scheduler.shutdownNow();
-                Thread.currentThread().interrupt();
-            }
+        // Let a running task (a federation fetch, an audit write) end before the database closes:
+        // interrupting H2 mid-write closes its file channel under it. Both end together (a fetch
+        // ends within its timeout).
+        if (federationScheduler != null) {
+            federationScheduler.shutdown();
         }
+        if (scheduler != null) {
+            scheduler.shutdown();
+        }
+        awaitEnd(federationScheduler);
+        awaitEnd(scheduler);
         database.close();
+    }
+
+    private static void awaitEnd(ScheduledExecutorService executor) {
+        if (executor == null) {
+            return;
+        }
+        try {
+            if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+                executor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            executor.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
     }
 
     private HttpPublisher.Document crlDocument(CrlPublisher.Crl crl) {

@@ -39,14 +39,20 @@ public final class JdbcFederationRepository implements FederationRepository {
     }
 
     @Override
-    public void updateBundle(String trustDomain, String json, long sequence, Instant fetchedAt) {
-        jdbc.update("update federations set bundle_json = ?, bundle_sequence = ?, bundle_fetched_at = ?"
-                + " where trust_domain = ?", s -> {
+    public boolean updateBundle(FederationRelationship relationship, String json, long sequence, Instant fetchedAt) {
+        return jdbc.update("update federations set bundle_json = ?, bundle_sequence = ?, bundle_fetched_at = ?"
+                + " where trust_domain = ? and endpoint_url = ? and profile = ? and coalesce(endpoint_spiffe_id, '') = ?"
+                + " and created_at = ? and bundle_sequence <= ?", s -> {
                     s.setString(1, json);
                     s.setLong(2, sequence);
                     Jdbc.setInstant(s, 3, fetchedAt);
-                    s.setString(4, trustDomain);
-                });
+                    s.setString(4, relationship.trustDomain());
+                    s.setString(5, relationship.endpoint().toString());
+                    s.setString(6, relationship.profile().name());
+                    s.setString(7, relationship.endpointId().map(SpiffeId::toString).orElse(""));
+                    Jdbc.setInstant(s, 8, relationship.createdAt());
+                    s.setLong(9, sequence);
+                }) == 1;
     }
 
     @Override

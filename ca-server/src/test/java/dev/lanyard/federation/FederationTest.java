@@ -308,6 +308,105 @@ class FederationTest {
         });
     }
 
+    @Test
+    void aPeerThatTricklesItsBodyFailsTheFetchInTimeKeepsTheLastBundleAndHoldsNoOtherTask() throws Exception {
+        WebPki web = WebPki.selfSigned("localhost");
+        Path webRoots = dir.resolve("web-roots.pem");
+        Files.writeString(webRoots, Pem.certificates(List.of(web.certificate())), StandardCharsets.US_ASCII);
+        // B's endpoint serves one good bundle (refresh hint 1 s), then trickles every answer.
+        ScriptedEndpoint peer = new ScriptedEndpoint(web, bundleDocument(WebPki.selfSigned("b.test").certificate(), 1, 1), 1);
+        open.add(peer);
+        // A's server certificate lives 4 s: the shared scheduler renews it about every 2 s.
+        a = start("a", Map.of("trust-domain", "a.test", "federation.web-roots", webRoots.toString(),
+                "server.certificate-ttl", "4s"));
+        var federationA = FederationServiceGrpc.newBlockingStub(admin(a));
+        String endpoint = "https://localhost:" + peer.port() + "/bundle";
+        federationA.addFederation(AddFederationRequest.newBuilder().setTrustDomain("b.test")
+                .setBundleEndpointUrl(endpoint).setProfile(BundleEndpointProfile.HTTPS_WEB).build());
+        TrustBundle good = awaitFederated(a, "b.test", bundle -> true);
+
+        // The next fetch is trickled: it fails within the 5 s timeout, saying so, while A's server
+        // certificate is still renewed by the shared scheduler.
+        List<long[]> serials = new ArrayList<>(); // {System.nanoTime(), serial's hash}
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        String error = "";
+        while (!error.contains("did not answer in full") || peer.windows().isEmpty()
+                || peer.windows().get(0).end == 0) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("A's fetch from the trickling endpoint did not fail within 30 s; listed error: "
+                        + error + ", trickled answers: " + peer.windows().size());
+            }
+            serials.add(new long[] {System.nanoTime(), a.serverCertificate().getSerialNumber().hashCode()});
+            error = federationA.listFederations(ListFederationsRequest.getDefaultInstance()).getFederations(0)
+                    .getLastError();
+            Thread.sleep(100);
+        }
+        assertThat(error).isEqualTo(endpoint + " did not answer in full within 5000 ms");
+        ScriptedEndpoint.Window stuck = peer.windows().get(0);
+        assertThat(Duration.ofNanos(stuck.end - stuck.start)).as("the stuck fetch lasted about the timeout")
+                .isLessThan(Duration.ofSeconds(8));
+        // Only samples taken while the fetch was surely still stuck (the peer sees its client go late).
+        assertThat(serials.stream().filter(s -> s[0] > stuck.start && s[0] < stuck.end - 1_000_000_000L)
+                .map(s -> s[1]).distinct().count()).as("server certificates seen while a federation fetch was stuck")
+                .isGreaterThanOrEqualTo(2);
+        assertThat(awaitFederated(a, "b.test", bundle -> true)).as("the last good bundle stays").isEqualTo(good);
+        assertThat(a.audit().recent(200)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("federation.bundle");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.FAILED);
+            assertThat(e.reason()).contains("the last good bundle stays").contains("did not answer in full");
+        });
+    }
+
+    @Test
+    void aStaleRevocationDocumentIsRefusedAndWhatTheNewerOneRevokedStays() throws Exception {
+        WebPki web = WebPki.selfSigned("localhost");
+        Path webRoots = dir.resolve("web-roots.pem");
+        Files.writeString(webRoots, Pem.certificates(List.of(web.certificate())), StandardCharsets.US_ASCII);
+        ScriptedEndpoint peer = new ScriptedEndpoint(web,
+                bundleDocument(WebPki.selfSigned("b.test").certificate(), 1, 300), Integer.MAX_VALUE);
+        open.add(peer);
+        peer.serveRevocations(revocationDocument(5, "spiffe://b.test/x"));
+        a = start("a", Map.of("trust-domain", "a.test", "federation.web-roots", webRoots.toString()));
+        FederationServiceGrpc.newBlockingStub(admin(a)).addFederation(AddFederationRequest.newBuilder()
+                .setTrustDomain("b.test").setBundleEndpointUrl("https://localhost:" + peer.port() + "/bundle")
+                .setProfile(BundleEndpointProfile.HTTPS_WEB).build());
+        awaitTrue(() -> revocationsInA("spiffe://b.test/x") == 1, "A takes in b.test's revocation of sequence 5");
+
+        // A caching proxy serves an older copy, from before spiffe://b.test/x was revoked: refused.
+        peer.serveRevocations(revocationDocument(4));
+        int served = peer.revocationAnswers();
+        awaitTrue(() -> peer.revocationAnswers() >= served + 2, "A polls the older copy");
+        awaitTrue(() -> a.audit().recent(50).stream().anyMatch(e -> e.action().equals("federation.revocations")
+                && e.outcome() == AuditEvent.Outcome.FAILED && e.reason().contains("served sequence 4, older than the 5"
+                        + " applied")), "A audits the refused copy");
+        assertThat(revocationsInA("spiffe://b.test/x")).as("the revocation stays").isEqualTo(1);
+
+        // A newer document that no longer lists it lifts it.
+        peer.serveRevocations(revocationDocument(6));
+        awaitTrue(() -> revocationsInA("spiffe://b.test/x") == 0, "sequence 6 reinstates spiffe://b.test/x");
+    }
+
+    private static String revocationDocument(long sequence, String... revokedIds) {
+        StringBuilder list = new StringBuilder();
+        for (String id : revokedIds) {
+            list.append(list.length() == 0 ? "" : ",").append("{\"spiffe_id\":\"").append(id)
+                    .append("\",\"reason\":0,\"revoked_at\":1700000000}");
+        }
+        return "{\"trust_domain\":\"b.test\",\"sequence\":" + sequence + ",\"revocations\":[" + list + "]}";
+    }
+
+    /** A SPIFFE bundle document with one X.509 authority. */
+    static String bundleDocument(java.security.cert.X509Certificate root, long sequence, long refreshHintSeconds)
+            throws Exception {
+        Map<String, Object> json = new com.nimbusds.jose.jwk.JWKSet(new com.nimbusds.jose.jwk.ECKey.Builder(
+                com.nimbusds.jose.jwk.ECKey.parse(root)).keyUse(new com.nimbusds.jose.jwk.KeyUse("x509-svid"))
+                .x509CertChain(List.of(com.nimbusds.jose.util.Base64.encode(root.getEncoded()))).build())
+                .toJSONObject(true);
+        json.put("spiffe_sequence", sequence);
+        json.put("spiffe_refresh_hint", refreshHintSeconds);
+        return com.nimbusds.jose.util.JSONObjectUtils.toJSONString(json);
+    }
+
     private long revocationsInA(String target) {
         try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("a").resolve("lanyard.db"));
                 var s = c.prepareStatement("select count(*) from revocations where target = ?")) {

@@ -12,6 +12,7 @@ import dev.lanyard.ca.IssuedCertificateRepository;
 import dev.lanyard.ca.PendingCaKey;
 import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.console.LoginLinkRepository;
+import dev.lanyard.federation.FederationRelationship;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.rotation.Fence;
 import dev.lanyard.rotation.KeyStatus;
@@ -24,6 +25,7 @@ import dev.lanyard.revocation.RevocationReason;
 import dev.lanyard.revocation.RevocationRepository;
 import dev.lanyard.revocation.RevocationTarget;
 import dev.lanyard.spiffe.SpiffeId;
+import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -697,6 +699,38 @@ abstract class RepositoryContractTest {
             Optional<Instant> expiresAt) {
         return new RevocationRepository.NewRevocation(target, RevocationReason.KEY_COMPROMISE, "", T,
                 "federation " + trustDomain, "", "", expiresAt, trustDomain);
+    }
+
+    @Test
+    void aFetchedBundleIsStoredOnlyForTheRelationshipItWasFetchedForAndNeverOverANewerOne() {
+        var federations = new JdbcFederationRepository(db.dataSource());
+        Instant created = Instant.parse("2026-11-01T10:00:00.123456Z"); // microseconds, as Federation keeps them
+        var first = new FederationRelationship("b.test", URI.create("https://b.test/bundle"),
+                FederationRelationship.Profile.HTTPS_SPIFFE, Optional.of(SpiffeId.parse("spiffe://b.test/server")),
+                created);
+        federations.put(first, Optional.of("{\"initial\":1}"), 1, T);
+        assertThat(federations.all()).singleElement().satisfies(s -> assertThat(s.relationship()).isEqualTo(first));
+        assertThat(federations.updateBundle(first, "{\"fetched\":3}", 3, T)).isTrue();
+        assertThat(federations.updateBundle(first, "{\"fetched\":2}", 2, T)).as("older than the stored").isFalse();
+        assertThat(federations.all()).singleElement().satisfies(s -> {
+            assertThat(s.bundleJson()).contains("{\"fetched\":3}");
+            assertThat(s.bundleSequence()).isEqualTo(3);
+        });
+
+        // Replaced (a new initial bundle for the same endpoint): a fetch for the old one stores nothing.
+        var replaced = new FederationRelationship("b.test", first.endpoint(), first.profile(), first.endpointId(),
+                created.plusSeconds(1));
+        federations.put(replaced, Optional.of("{\"initial\":2}"), 1, T);
+        assertThat(federations.updateBundle(first, "{\"fetched\":4}", 4, T)).isFalse();
+        assertThat(federations.all()).singleElement().satisfies(s -> assertThat(s.bundleJson())
+                .contains("{\"initial\":2}"));
+        var web = new FederationRelationship("b.test", URI.create("https://web.b.test/bundle"),
+                FederationRelationship.Profile.HTTPS_WEB, Optional.empty(), created.plusSeconds(2));
+        federations.put(web, Optional.empty(), 0, T);
+        assertThat(federations.updateBundle(replaced, "{\"fetched\":5}", 5, T)).isFalse();
+        assertThat(federations.updateBundle(web, "{\"fetched\":5}", 5, T)).isTrue();
+        assertThat(federations.all()).singleElement().satisfies(s -> assertThat(s.bundleJson())
+                .contains("{\"fetched\":5}"));
     }
 
     @Test
