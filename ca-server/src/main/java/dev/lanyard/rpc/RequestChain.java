@@ -300,15 +300,21 @@ public final class RequestChain implements ServerInterceptor {
 
         @Override
         public void onCancel() {
-            call.forget();
-            guard(super::onCancel);
+            try {
+                guard(super::onCancel);
+            } finally {
+                call.forget(); // after the handler and the interceptors inside the chain heard of it
+            }
         }
 
         /** A call the chain ended under the handler is, to the handler, cancelled: its cancel handler runs. */
         @Override
         public void onComplete() {
-            call.forget();
-            guard(call instanceof StreamingCall<?, ?> s && s.ending.get() ? super::onCancel : super::onComplete);
+            try {
+                guard(call instanceof StreamingCall<?, ?> s && s.ending.get() ? super::onCancel : super::onComplete);
+            } finally {
+                call.forget();
+            }
         }
 
         private void guard(Runnable step) {
