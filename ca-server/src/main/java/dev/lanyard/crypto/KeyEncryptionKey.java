@@ -66,13 +66,7 @@ public final class KeyEncryptionKey {
 
     /** Reads a KEK file; refuses one that others than its owner may read. */
     public static KeyEncryptionKey fromFile(Path file) throws IOException {
-        Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
-        for (PosixFilePermission p : permissions) {
-            if (!p.name().startsWith("OWNER")) {
-                throw new IOException("key-encryption key file " + file + " is readable by others ("
-                        + PosixFilePermissions.toString(permissions) + "); chmod 600 it");
-            }
-        }
+        OwnerOnlyFile.require(file, "key-encryption key file");
         byte[] raw;
         try {
             raw = Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());

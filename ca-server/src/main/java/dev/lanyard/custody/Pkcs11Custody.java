@@ -1,5 +1,6 @@
 package dev.lanyard.custody;
 
+import dev.lanyard.crypto.OwnerOnlyFile;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -103,6 +104,7 @@ public final class Pkcs11Custody implements KeyCustody {
             return value.toCharArray();
         }
         if (file.isPresent()) {
+            OwnerOnlyFile.require(file.get(), "PKCS#11 PIN file (pkcs11.pin-file)");
             return Files.readAllLines(file.get(), StandardCharsets.UTF_8).stream().findFirst().orElse("").toCharArray();
         }
         throw new IllegalStateException("custody=pkcs11 needs pkcs11.pin-env or pkcs11.pin-file");

@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.testing.SoftHsm;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.Key;
 import java.security.KeyStore;
 import java.security.Provider;
@@ -16,6 +19,7 @@ import java.util.Optional;
 import java.util.UUID;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -59,6 +63,21 @@ class Pkcs11CustodyTest {
         assertThat(open().destroy(id)).isTrue();
         assertThatThrownBy(() -> open().signer(id)).isInstanceOf(CustodyException.class)
                 .hasMessageContaining("no key with id " + id);
+    }
+
+    @Test
+    void aPinFileOthersMayReadIsRefusedWithoutItsContent(@TempDir Path dir)
+            throws Exception {
+        Path file = dir.resolve("hsm-pin");
+        Files.writeString(file, "8642097531\n");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+        assertThatThrownBy(() -> Pkcs11Custody.pin(Optional.empty(), Optional.of(file)))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("PKCS#11 PIN file (pkcs11.pin-file) " + file + " is readable by others")
+                .hasMessageContaining("chmod 600")
+                .hasMessageNotContaining("8642097531");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        assertThat(Pkcs11Custody.pin(Optional.empty(), Optional.of(file))).isEqualTo("8642097531".toCharArray());
     }
 
     @Test
