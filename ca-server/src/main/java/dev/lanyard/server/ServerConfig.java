@@ -357,6 +357,14 @@ public record ServerConfig(
         }
         boolean generate = Boolean.parseBoolean(p.getProperty("ca.generate", caImport.isEmpty() ? "true" : "false"));
         String passwordEnv = p.getProperty("database.password-env", "LANYARD_DATABASE_PASSWORD");
+        // Credential lifetimes, read once: the federated revocation cap is derived from them.
+        Duration svidMaxTtl = duration(p, "svid.max-ttl", "24h");
+        Duration adminCredentialTtl = duration(p, "admin.credential-ttl", "24h");
+        Duration serverCertificateTtl = duration(p, "server.certificate-ttl", "24h");
+        Duration tokenMaxTtl = duration(p, "token.max-ttl", "1h");
+        Duration agentSvidTtl = duration(p, "agent.svid-ttl", "1h");
+        Duration longestCredential = java.util.stream.Stream.of(Duration.ofHours(24), svidMaxTtl, serverCertificateTtl,
+                agentSvidTtl, adminCredentialTtl, tokenMaxTtl).max(Duration::compareTo).orElseThrow();
         return new ServerConfig(
                 trustDomain,
                 dataDir,
@@ -377,17 +385,17 @@ public record ServerConfig(
                 duration(p, "ca.root-ttl", "3650d"),
                 duration(p, "ca.intermediate-ttl", "365d"),
                 duration(p, "svid.default-ttl", "1h"),
-                duration(p, "svid.max-ttl", "24h"),
+                svidMaxTtl,
                 duration(p, "join-token.default-ttl", "10m"),
                 admins,
                 Optional.ofNullable(p.getProperty("admin.credential-dir")).map(s -> path(base, s)),
-                duration(p, "admin.credential-ttl", "24h"),
+                adminCredentialTtl,
                 list(p.getProperty("server.dns-names", "localhost")),
-                duration(p, "server.certificate-ttl", "24h"),
+                serverCertificateTtl,
                 Integer.parseInt(p.getProperty("csr.max-bytes", "16384")),
                 duration(p, "bundle.refresh-hint", "5m"),
                 new Tokens(SigningAlgorithm.valueOf(p.getProperty("token.algorithm", "ES256")),
-                        duration(p, "token.max-ttl", "1h"),
+                        tokenMaxTtl,
                         Double.parseDouble(p.getProperty("token.rate-per-second", "50")),
                         Integer.parseInt(p.getProperty("token.burst", "100")),
                         duration(p, "jwt.key-lifetime", "24h"),
@@ -398,7 +406,7 @@ public record ServerConfig(
                         duration(p, "revocation.crl-validity", "24h"),
                         duration(p, "revocation.poll-interval", "1s"),
                         duration(p, "federation.revocation-max-lifetime",
-                                Durations.format(longestCredential(p).plus(Duration.ofMinutes(5)))),
+                                Durations.format(longestCredential.plus(Duration.ofMinutes(5)))),
                         integer(p, "federation.revocation-max-entries", 10_000)),
                 new CallLimits(Double.parseDouble(p.getProperty("limits.identity-per-second", "500")),
                         Integer.parseInt(p.getProperty("limits.identity-burst", "1000")),
@@ -408,7 +416,7 @@ public record ServerConfig(
                 httpLimits(p),
                 grpcLimits(p),
                 duration(p, "certificates.retention", "7d"),
-                new Agents(duration(p, "agent.svid-ttl", "1h"),
+                new Agents(agentSvidTtl,
                         list(p.getProperty("x509pop.roots", "")).stream().map(v -> path(base, v)).toList(),
                         psat(p, base)),
                 new Console(Boolean.parseBoolean(p.getProperty("console.enabled", "false")),
@@ -426,13 +434,6 @@ public record ServerConfig(
      * The longest a credential of this server lives (its certificates and tokens, at least 24 hours):
      * a federated peer's are assumed to live no longer, unless federation.revocation-max-lifetime says so.
      */
-    private static Duration longestCredential(Properties p) {
-        return java.util.stream.Stream.of(Duration.ofHours(24), duration(p, "svid.max-ttl", "24h"),
-                duration(p, "server.certificate-ttl", "24h"), duration(p, "agent.svid-ttl", "1h"),
-                duration(p, "admin.credential-ttl", "24h"), duration(p, "token.max-ttl", "1h"))
-                .max(Duration::compareTo).orElseThrow();
-    }
-
     private static Custody custody(Properties p, Path base) {
         String kind = p.getProperty("custody", "software");
         if (!kind.equals("software") && !kind.equals("pkcs11")) {

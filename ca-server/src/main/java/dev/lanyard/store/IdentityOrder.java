@@ -6,6 +6,7 @@ import dev.lanyard.registration.Registration;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 
@@ -76,7 +77,7 @@ final class IdentityOrder {
         }
         String serials = presentedSerials.isEmpty() ? ""
                 : " or (target_kind = 'SERIAL' and target in (" + String.join(", ",
-                        java.util.Collections.nCopies(presentedSerials.size(), "?")) + "))";
+                        Collections.nCopies(presentedSerials.size(), "?")) + "))";
         // Only this server's own revocations ('' trust domain) can name our identities and serials; the
         // trust domain also leads the primary key, so this is a key lookup on every issuance.
         List<String[]> revoked = Jdbc.query(c, "select target_kind, target from revocations where trust_domain = ''"
