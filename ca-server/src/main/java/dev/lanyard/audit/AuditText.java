@@ -36,8 +36,34 @@ public final class AuditText {
         try {
             return SpiffeId.parse(text).toString();
         } catch (IllegalArgumentException e) {
-            return "invalid spiffe_id (" + text.length() + " characters)";
+            return invalid("spiffe_id", text);
         }
+    }
+
+    /** A trust domain name from a request, named as {@link #spiffeId} names a SPIFFE ID. */
+    public static String trustDomain(String text) {
+        if (text.isEmpty()) {
+            return "";
+        }
+        try {
+            SpiffeId.validateTrustDomain(text);
+            return text;
+        } catch (IllegalArgumentException e) {
+            return invalid("trust_domain", text);
+        }
+    }
+
+    /**
+     * Request text that failed its check, as a refusal may name it: the field and the length, never the
+     * text, which may be a secret pasted into the wrong field. "dns_names[0] (412 characters)".
+     */
+    public static String unnamed(String field, String text) {
+        return field + " (" + text.length() + " characters)";
+    }
+
+    /** Request text that failed its check, as an audit target: "invalid dns_names[0] (412 characters)". */
+    public static String invalid(String field, String text) {
+        return "invalid " + unnamed(field, text);
     }
 
     /** {@code value} with control characters escaped, cut to at most {@code max} characters. */

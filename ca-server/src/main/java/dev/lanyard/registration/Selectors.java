@@ -1,5 +1,6 @@
 package dev.lanyard.registration;
 
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.spiffe.SpiffeId;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,29 +30,40 @@ public final class Selectors {
         return id.path().startsWith(AGENT_PREFIX) && id.path().length() > AGENT_PREFIX.length();
     }
 
-    /** The parent in canonical form, or why it is not one. */
+    /**
+     * The parent in canonical form, or why it is not one. The reason names the text only once it parsed:
+     * it may be a secret pasted into the wrong field.
+     */
     public static String parent(String text, String trustDomain) {
         if (text.startsWith("spiffe://")) {
-            SpiffeId id = SpiffeId.parse(text);
+            SpiffeId id;
+            try {
+                id = SpiffeId.parse(text);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(AuditText.unnamed("parent_id", text) + " is not a SPIFFE ID: "
+                        + e.getMessage());
+            }
             if (!id.isMemberOf(trustDomain) || !isAgent(id)) {
-                throw new IllegalArgumentException("parent_id " + text + " is not an agent ID of this trust domain"
+                throw new IllegalArgumentException("parent_id " + id + " is not an agent ID of this trust domain"
                         + " (spiffe://" + trustDomain + AGENT_PREFIX + "...)");
             }
             return id.toString();
         }
         if (!NODE.matcher(text).matches()) {
-            throw new IllegalArgumentException("parent_id '" + text + "' is neither an agent ID nor a node selector"
-                    + " (x509pop:subject:cn:NAME, x509pop:ca:fingerprint:HEX, k8s_psat:cluster:NAME, ...)");
+            throw new IllegalArgumentException(AuditText.unnamed("parent_id", text) + " is neither an agent ID nor a"
+                    + " node selector (x509pop:subject:cn:NAME, x509pop:ca:fingerprint:HEX, k8s_psat:cluster:NAME, ...)");
         }
         return text;
     }
 
-    /** Workload selectors, sorted and without duplicates, or why one is not valid. */
+    /** Workload selectors, sorted and without duplicates, or why one is not valid (by its place, not its text). */
     public static List<String> workload(List<String> selectors) {
         TreeSet<String> out = new TreeSet<>();
-        for (String s : selectors) {
+        for (int i = 0; i < selectors.size(); i++) {
+            String s = selectors.get(i);
+            String field = "selectors[" + i + "]";
             workloadProblem(s).ifPresent(p -> {
-                throw new IllegalArgumentException("selector '" + s + "': " + p);
+                throw new IllegalArgumentException(AuditText.unnamed(field, s) + ": " + p);
             });
             out.add(s);
         }
@@ -71,7 +83,7 @@ public final class Selectors {
                     : Optional.of("not an absolute path");
             case "sha256" -> SHA256.matcher(value).matches() ? Optional.empty()
                     : Optional.of("not 64 lower-case hex digits");
-            default -> Optional.of("unknown kind '" + parts[1] + "'; use uid, gid, user, path or sha256");
+            default -> Optional.of("unknown kind; use uid, gid, user, path or sha256");
         };
     }
 }

@@ -7,6 +7,7 @@ import dev.lanyard.audit.AuditLog;
 import dev.lanyard.audit.AuditText;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.ca.SanPolicy;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.registration.AdminIds;
 import dev.lanyard.registration.Registration;
@@ -37,7 +38,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.TreeSet;
-import java.util.regex.Pattern;
 
 /**
  * Registrations, join tokens and the issued-certificate list. Only reachable through
@@ -45,8 +45,6 @@ import java.util.regex.Pattern;
  */
 public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
 
-    private static final Pattern DNS_NAME = Pattern.compile(
-            "(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
     private static final int DEFAULT_PAGE = 100;
     private static final int MAX_PAGE = 1000;
     private static final Duration MAX_JOIN_TOKEN_TTL = Duration.ofHours(24);
@@ -111,11 +109,13 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
                         + " processes its selectors pick");
             }
             List<String> federatesWith = new java.util.ArrayList<>();
-            for (String foreign : request.getFederatesWithList()) {
+            for (int i = 0; i < request.getFederatesWithCount(); i++) {
+                String foreign = request.getFederatesWith(i);
                 try {
                     SpiffeId.validateTrustDomain(foreign);
                 } catch (IllegalArgumentException e) {
-                    throw invalid("federates_with " + foreign + " is not a trust domain: " + e.getMessage());
+                    throw invalid(AuditText.unnamed("federates_with[" + i + "]", foreign) + " is not a trust domain: "
+                            + e.getMessage());
                 }
                 if (foreign.equals(trustDomain)) {
                     throw invalid("federates_with names this server's own trust domain " + foreign);
@@ -197,7 +197,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
             Optional<SpiffeId> filter = request.getSpiffeId().isEmpty()
                     ? Optional.empty() : Optional.of(ourSpiffeId(request.getSpiffeId()));
             Optional<String> cursor = request.getPageToken().isEmpty()
-                    ? Optional.empty() : Optional.of(decodeToken(request.getPageToken()));
+                    ? Optional.empty() : Optional.of(certificateCursor(request.getPageToken()));
             IssuedCertificateRepository.Page page = issued.list(filter, cursor, pageSize(request.getPageSize()));
             ListCertificatesResponse.Builder b = ListCertificatesResponse.newBuilder();
             for (IssuedCertificateRecord c : page.certificates()) {
@@ -224,7 +224,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
             id = SpiffeId.parse(text);
         } catch (IllegalArgumentException e) {
             // never the text itself: it may be a secret pasted into the wrong field
-            throw invalid("spiffe_id (" + text.length() + " characters) is not a SPIFFE ID: " + e.getMessage());
+            throw invalid(AuditText.unnamed("spiffe_id", text) + " is not a SPIFFE ID: " + e.getMessage());
         }
         if (!id.isMemberOf(trustDomain)) {
             throw invalid("spiffe_id " + id + " is not in this server's trust domain " + trustDomain);
@@ -249,10 +249,11 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
 
     private static List<String> dnsNames(List<String> requested) throws StatusException {
         TreeSet<String> names = new TreeSet<>();
-        for (String name : requested) {
-            String lower = name.toLowerCase(Locale.ROOT);
-            if (!DNS_NAME.matcher(lower).matches()) {
-                throw invalid("dns name '" + name + "' is not a valid host name (no wildcards, no IP addresses)");
+        for (int i = 0; i < requested.size(); i++) {
+            String lower = requested.get(i).toLowerCase(Locale.ROOT);
+            if (!SanPolicy.isHostName(lower)) {
+                throw invalid(AuditText.unnamed("dns_names[" + i + "]", lower)
+                        + " is not a valid host name (no wildcards, no IP addresses)");
             }
             names.add(lower);
         }
@@ -276,6 +277,17 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         } catch (IllegalArgumentException e) {
             throw invalid("page_token is not one this server handed out");
         }
+    }
+
+    /** The certificate list's cursor (a row id) in a page token, refused as the caller's mistake if it is none. */
+    private static String certificateCursor(String token) throws StatusException {
+        String cursor = decodeToken(token);
+        try {
+            Long.parseLong(cursor);
+        } catch (NumberFormatException e) {
+            throw invalid("page_token is not one this server handed out");
+        }
+        return cursor;
     }
 
     private static StatusException invalid(String message) {

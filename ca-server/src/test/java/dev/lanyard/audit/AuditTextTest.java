@@ -14,4 +14,14 @@ class AuditTextTest {
         assertThat(AuditText.spiffeId("spiffe://lanyard.local/x?token=" + jwt)).startsWith("invalid spiffe_id (");
         assertThat(AuditText.spiffeId("")).isEmpty();
     }
+
+    @Test
+    void textThatFailedItsCheckIsNamedByFieldAndLengthOnly() {
+        String joinToken = "lyjt_0123456789abcdef0123456789abcdef.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdE";
+        assertThat(AuditText.unnamed("dns_names[2]", joinToken)).isEqualTo("dns_names[2] (81 characters)");
+        assertThat(AuditText.invalid("audience", joinToken)).isEqualTo("invalid audience (81 characters)");
+        assertThat(AuditText.trustDomain("b.test")).isEqualTo("b.test");
+        assertThat(AuditText.trustDomain(joinToken)).isEqualTo("invalid trust_domain (81 characters)");
+        assertThat(AuditText.trustDomain("")).isEmpty();
+    }
 }

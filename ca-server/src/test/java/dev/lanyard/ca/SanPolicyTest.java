@@ -38,6 +38,18 @@ class SanPolicyTest {
                 .hasMessageContaining("common name admin");
     }
 
+    @Test
+    void namesOnlyWhatIsAHostNameOrASpiffeId() {
+        String jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+        assertThatThrownBy(() -> SanPolicy.check(csr(List.of("spiffe://" + jwt), List.of(), Optional.empty()), ID,
+                ALLOWED)).hasMessage("CSR asks for URI SAN invalid URI SAN (" + (jwt.length() + 9)
+                        + " characters); this identity is " + ID);
+        assertThatThrownBy(() -> SanPolicy.check(csr(List.of(), List.of(jwt), Optional.empty()), ID, ALLOWED))
+                .hasMessageStartingWith("CSR asks for DNS name invalid DNS name (" + jwt.length() + " characters)");
+        assertThatThrownBy(() -> SanPolicy.check(csr(List.of(), List.of(), Optional.of(jwt)), ID, ALLOWED))
+                .hasMessageStartingWith("CSR asks for common name invalid common name (" + jwt.length() + " characters)");
+    }
+
     private static ValidatedCsr csr(List<String> uris, List<String> dns, Optional<String> cn) {
         return new ValidatedCsr(dev.lanyard.testing.Csrs.ecP256().getPublic(), "ECDSA P-256", uris, dns, cn);
     }

@@ -10,6 +10,7 @@ import dev.lanyard.credential.Credential;
 import dev.lanyard.store.Database;
 import dev.lanyard.store.EmbeddedStore;
 import dev.lanyard.store.JdbcAuditLog;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.CreateJoinTokenRequest;
@@ -198,6 +199,53 @@ class AdminServiceTest {
             // other IDs outside /lanyard/ still register
             withAlice.register(WORKLOAD);
         }
+    }
+
+    @Test
+    void aSecretPastedIntoAnyOtherFieldIsRefusedAndNeverRepeatedInTheAnswerOrTheAuditTrail() {
+        String id = "spiffe://lanyard.local/ns/shop/sa/new";
+        String agent = "spiffe://lanyard.local/lanyard/agent/join_token/node-1";
+        var admin = lanyard.admin();
+        for (String secret : PastedSecrets.of(lanyard)) {
+            List<CreateRegistrationRequest> requests = List.of(
+                    CreateRegistrationRequest.newBuilder().setSpiffeId(id).addDnsNames("web.shop.internal")
+                            .addDnsNames(secret).build(),
+                    CreateRegistrationRequest.newBuilder().setSpiffeId(id).addFederatesWith(secret).build(),
+                    CreateRegistrationRequest.newBuilder().setSpiffeId(id).setParentId(secret)
+                            .addSelectors("unix:uid:1000").build(),
+                    CreateRegistrationRequest.newBuilder().setSpiffeId(id).setParentId("spiffe://" + secret)
+                            .addSelectors("unix:uid:1000").build(),
+                    CreateRegistrationRequest.newBuilder().setSpiffeId(id).setParentId(agent)
+                            .addSelectors("unix:uid:1000").addSelectors(secret).build(),
+                    CreateRegistrationRequest.newBuilder().setSpiffeId(id).setParentId(agent)
+                            .addSelectors("unix:" + secret + ":1000").build(),
+                    CreateRegistrationRequest.newBuilder().setSpiffeId(id).setParentId(agent)
+                            .addSelectors("unix:path:" + secret).build());
+            for (CreateRegistrationRequest request : requests) {
+                assertThat(PastedSecrets.refusedWithoutRepeating(() -> admin.createRegistration(request),
+                        Status.Code.INVALID_ARGUMENT, secret)).contains(" characters");
+            }
+            PastedSecrets.refusedWithoutRepeating(() -> admin.listRegistrations(
+                    ListRegistrationsRequest.newBuilder().setPageToken(secret).build()), Status.Code.INVALID_ARGUMENT,
+                    secret);
+            PastedSecrets.refusedWithoutRepeating(() -> admin.listCertificates(
+                    ListCertificatesRequest.newBuilder().setPageToken(secret).build()), Status.Code.INVALID_ARGUMENT,
+                    secret);
+            PastedSecrets.assertRefusedRecord(lanyard, "registration.create", id);
+            PastedSecrets.assertRefusedRecord(lanyard, "registration.list", "");
+            // the chain refuses a page token longer than the 64 characters a certificate cursor can be
+            if (secret.length() > 64) {
+                PastedSecrets.assertRefusedRecord(lanyard, "rpc.bounds", "lanyard.v1.AdminService/ListCertificates");
+            } else {
+                PastedSecrets.assertRefusedRecord(lanyard, "certificate.list", "");
+            }
+            PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+        }
+        // a page token that decodes, but to no cursor this server made, is the caller's mistake too
+        assertRefused(() -> admin.listCertificates(ListCertificatesRequest.newBuilder()
+                .setPageToken("eyJhbGciOiJFUzI1NiJ9").build()), Status.Code.INVALID_ARGUMENT, "page_token");
+        assertThat(admin.listRegistrations(ListRegistrationsRequest.getDefaultInstance()).getRegistrationsList())
+                .extracting(Registration::getSpiffeId).containsExactly(PastedSecrets.HOLDER);
     }
 
     @Test

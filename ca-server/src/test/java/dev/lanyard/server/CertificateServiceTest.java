@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.CertificateResponse;
 import dev.lanyard.v1.CreateRegistrationRequest;
@@ -60,6 +61,23 @@ class CertificateServiceTest {
         assertThat(renewed.leaf().getPublicKey()).isNotEqualTo(first.leaf().getPublicKey());
         assertThat(renewed.leaf().getSerialNumber()).isNotEqualTo(first.leaf().getSerialNumber());
         assertThat(issuedCount(WORKLOAD)).isEqualTo(2);
+    }
+
+    @Test
+    void aSecretPastedAsANameInTheCsrIsRefusedAndNeverRepeatedInTheAnswerOrTheAuditTrail() {
+        for (String secret : PastedSecrets.of(lanyard)) {
+            for (String san : java.util.List.of(secret, "spiffe://" + secret)) {
+                String joinToken = lanyard.joinToken(WORKLOAD);
+                String refusal = PastedSecrets.refusedWithoutRepeating(() -> lanyard.certificates(null).issueCertificate(
+                        IssueCertificateRequest.newBuilder().setAttestation(RunningServer.joinTokenAttestation(joinToken))
+                                .setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256(), san))).build()),
+                        Status.Code.PERMISSION_DENIED, secret);
+                assertThat(refusal).contains("CSR asks for", "(" + san.length() + " characters)");
+            }
+            PastedSecrets.assertRefusedRecord(lanyard, "certificate.bootstrap", WORKLOAD);
+            PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+        }
+        assertThat(issuedCount(WORKLOAD)).isZero();
     }
 
     @Test
