@@ -2,6 +2,8 @@ package dev.lanyard.token;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
+import dev.lanyard.contract.ContractNames;
 import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.contract.TokenScopeCheck;
 import dev.lanyard.policy.GrantsPolicy;
@@ -97,11 +99,12 @@ public final class TokenIssuer {
     /** @param actingFor the serials of certificates the request also rests on: a node agent's */
     private CompletableFuture<MintedToken> issue(String actor, SpiffeId caller, BoundCertificate certificate,
             List<String> actingFor, String audience, List<String> requestedScopes, Optional<Duration> ttl) {
-        String target = "audience " + audience + (actor.equals(caller.toString()) ? "" : " for " + caller);
+        String target = named(audience) + (actor.equals(caller.toString()) ? "" : " for " + caller);
         MintedToken token;
         Set<String> scopes = new LinkedHashSet<>(requestedScopes);
         String serial = certificate.serialHex();
         try {
+            checkNames(audience, requestedScopes);
             Optional<Revocation> revoked = revocations.refusalFor(caller, Optional.of(serial));
             if (revoked.isPresent()) {
                 throw Refusal.denied(revoked.get().refusalMessage());
@@ -132,6 +135,29 @@ public final class TokenIssuer {
                 actor, "token.issue", target + " jti " + token.jti() + " scopes " + new TreeSet<>(scopes),
                 AuditEvent.Outcome.SUCCESS, ""), presented(serial, actingFor)).thenApply(recorded -> token),
                 e -> refused(actor, target, e.refusal()));
+    }
+
+    /** The audience as the audit target names it: only a well-formed one (it may be a pasted secret). */
+    private static String named(String audience) {
+        return audience.isEmpty() || ContractNames.audienceProblem(audience).isEmpty() ? "audience " + audience
+                : AuditText.invalid("audience", audience);
+    }
+
+    /**
+     * Refuses an audience or scope that is not even a well-formed name, by its length only: it may be a
+     * secret pasted into the wrong field, and no contract or policy can know it anyway.
+     */
+    private static void checkNames(String audience, List<String> scopes) throws Refusal {
+        if (!audience.isEmpty() && ContractNames.audienceProblem(audience).isPresent()) {
+            throw Refusal.invalid(AuditText.unnamed("audience", audience) + " is not an audience: a SPIFFE ID or"
+                    + " a name of lower-case letters, digits, '.', '-' and '_'");
+        }
+        for (int i = 0; i < scopes.size(); i++) {
+            if (ContractNames.scopeProblem(scopes.get(i)).isPresent()) {
+                throw Refusal.invalid(AuditText.unnamed("scopes[" + i + "]", scopes.get(i)) + " is not a scope:"
+                        + " lower-case words of [a-z0-9_] joined by '.' or ':'");
+            }
+        }
     }
 
     private static List<String> presented(String serial, List<String> actingFor) {

@@ -10,6 +10,7 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.testing.Csrs;
 import dev.lanyard.testing.NodePki;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.token.CertificateThumbprint;
 import dev.lanyard.v1.AgentServiceGrpc;
@@ -213,6 +214,21 @@ class AgentServiceTest {
                             .startsWith("spiffe_id (" + jwt.length() + " characters) is not a SPIFFE ID")
                             .doesNotContain(jwt.substring(jwt.length() - 16));
                 });
+        // ... and so is one pasted as the audience or a scope
+        for (String secret : PastedSecrets.of(lanyard)) {
+            for (NewJwtSvidRequest.Builder request : List.of(NewJwtSvidRequest.newBuilder().setAudience(secret),
+                    NewJwtSvidRequest.newBuilder().setAudience("ledger").addScopes(secret))) {
+                PastedSecrets.refusedWithoutRepeating(() -> agents(agent).newJwtSvid(request.setSpiffeId(API)
+                        .setCertificate(ByteString.copyFrom(encoded(workloadCert))).build()),
+                        Status.Code.INVALID_ARGUMENT, secret);
+            }
+            if (secret.length() <= 128) {
+                PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "invalid audience (" + secret.length()
+                        + " characters) for " + API);
+                PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "audience ledger for " + API);
+            }
+            PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+        }
     }
 
     @Test

@@ -8,6 +8,7 @@ import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.lanyard.credential.Credential;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.token.CertificateThumbprint;
 import dev.lanyard.v1.DeleteRegistrationRequest;
@@ -106,6 +107,33 @@ class TokenServiceTest {
         assertRefused(() -> lanyard.tokens(web).issueToken(request("payments", "payments.read").toBuilder()
                         .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(7200)).build()),
                 Status.Code.INVALID_ARGUMENT, "at most");
+    }
+
+    @Test
+    void aSecretPastedAsTheAudienceOrAScopeIsRefusedAndNeverRepeatedInTheAnswerOrTheAuditTrail() {
+        for (String secret : PastedSecrets.of(lanyard)) {
+            PastedSecrets.refusedWithoutRepeating(() -> lanyard.tokens(web).issueToken(request(secret, "payments.read")),
+                    Status.Code.INVALID_ARGUMENT, secret);
+            PastedSecrets.refusedWithoutRepeating(() -> lanyard.tokens(web).issueToken(request("payments", secret)),
+                    Status.Code.INVALID_ARGUMENT, secret);
+            PastedSecrets.refusedWithoutRepeating(() -> lanyard.tokens(web).issueToken(
+                    request("payments", "payments.read", secret)), Status.Code.INVALID_ARGUMENT, secret);
+            // the chain bounds what is longer than the field allows (a JWT as audience); the rest reaches the issuer
+            if (secret.length() <= 128) {
+                assertThat(RpcRefusals.of(() -> lanyard.tokens(web).issueToken(request(secret, "payments.read"))))
+                        .isEqualTo("INVALID_ARGUMENT: audience (" + secret.length() + " characters) is not an"
+                                + " audience: a SPIFFE ID or a name of lower-case letters, digits, '.', '-' and '_'");
+                assertThat(RpcRefusals.of(() -> lanyard.tokens(web).issueToken(
+                        request("payments", "payments.read", secret)))).startsWith(
+                                "INVALID_ARGUMENT: scopes[1] (" + secret.length() + " characters) is not a scope");
+                PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "invalid audience (" + secret.length()
+                        + " characters)");
+                PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "audience payments");
+            } else {
+                PastedSecrets.assertRefusedRecord(lanyard, "rpc.bounds", "lanyard.v1.TokenService/IssueToken");
+            }
+            PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+        }
     }
 
     @Test
