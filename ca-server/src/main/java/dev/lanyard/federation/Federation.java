@@ -2,6 +2,7 @@ package dev.lanyard.federation;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.spiffe.SpiffeId;
 import java.io.IOException;
@@ -85,22 +86,21 @@ public final class Federation {
      */
     public synchronized State add(String trustDomain, String endpoint, FederationRelationship.Profile profile,
             Optional<String> endpointId, Optional<String> initialBundle, AuditEvent record) throws Refusal {
-        try {
-            SpiffeId.validateTrustDomain(trustDomain);
-        } catch (IllegalArgumentException e) {
-            throw Refusal.invalid("trust domain " + trustDomain + " is not valid: " + e.getMessage());
-        }
+        checkTrustDomain(trustDomain);
         if (trustDomain.equals(ownTrustDomain)) {
             throw Refusal.invalid(trustDomain + " is this server's own trust domain");
         }
+        // Text that fails its check is named by its length only: it may be a secret pasted into the wrong field.
         URI url;
         try {
             url = new URI(endpoint);
         } catch (java.net.URISyntaxException e) {
-            throw Refusal.invalid("bundle endpoint URL " + endpoint + " is not a URL: " + e.getMessage());
+            throw Refusal.invalid(AuditText.unnamed("bundle_endpoint_url", endpoint) + " is not a URL: "
+                    + e.getReason() + " at index " + e.getIndex());
         }
         if (!"https".equals(url.getScheme()) || url.getHost() == null) {
-            throw Refusal.invalid("bundle endpoint URL " + endpoint + " must be https://host[:port]/path");
+            throw Refusal.invalid(AuditText.unnamed("bundle_endpoint_url", endpoint)
+                    + " must be https://host[:port]/path");
         }
         Optional<SpiffeId> id = Optional.empty();
         Optional<ForeignBundle> bundle = Optional.empty();
@@ -111,9 +111,14 @@ public final class Federation {
             }
             try {
                 id = Optional.of(SpiffeId.parse(endpointId.get()));
+            } catch (IllegalArgumentException e) {
+                throw Refusal.invalid(AuditText.unnamed("endpoint_spiffe_id", endpointId.get())
+                        + " is not a SPIFFE ID: " + e.getMessage());
+            }
+            try {
                 bundle = Optional.of(ForeignBundle.parse(trustDomain, initialBundle.get()));
             } catch (IllegalArgumentException e) {
-                throw Refusal.invalid(e.getMessage());
+                throw Refusal.invalid("initial_bundle: " + e.getMessage());
             }
             if (!id.get().isMemberOf(trustDomain)) {
                 throw Refusal.invalid("endpoint SPIFFE ID " + id.get() + " is not in " + trustDomain);
@@ -143,6 +148,7 @@ public final class Federation {
      * @throws Refusal NOT_FOUND if there is no relationship with {@code trustDomain}
      */
     public synchronized void remove(String trustDomain, AuditEvent record) throws Refusal {
+        checkTrustDomain(trustDomain);
         try {
             audit.recordWith(record, () -> {
                 if (!repository.delete(trustDomain)) {
@@ -156,6 +162,15 @@ public final class Federation {
         }
         entries.remove(trustDomain);
         changed.run();
+    }
+
+    private static void checkTrustDomain(String trustDomain) throws Refusal {
+        try {
+            SpiffeId.validateTrustDomain(trustDomain);
+        } catch (IllegalArgumentException e) {
+            throw Refusal.invalid(AuditText.unnamed("trust_domain", trustDomain) + " is not a trust domain: "
+                    + e.getMessage());
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.federation.Federation;
 import dev.lanyard.federation.FederationRelationship;
 import dev.lanyard.refusal.Refusal;
@@ -31,7 +32,9 @@ public final class FederationGrpcService extends FederationServiceGrpc.Federatio
 
     @Override
     public void addFederation(AddFederationRequest request, StreamObserver<dev.lanyard.v1.Federation> response) {
-        calls.runRecording("federation.add", request.getTrustDomain(), request.getBundleEndpointUrl() + " "
+        String target = AuditText.trustDomain(request.getTrustDomain());
+        // the URL is in the record only on success, once it parsed
+        calls.runRecording("federation.add", target, request.getBundleEndpointUrl() + " "
                 + request.getProfile(), response, success -> {
                     FederationRelationship.Profile profile = switch (request.getProfile()) {
                         case HTTPS_WEB -> FederationRelationship.Profile.HTTPS_WEB;
@@ -58,7 +61,8 @@ public final class FederationGrpcService extends FederationServiceGrpc.Federatio
 
     @Override
     public void removeFederation(RemoveFederationRequest request, StreamObserver<RemoveFederationResponse> response) {
-        calls.runRecording("federation.remove", request.getTrustDomain(), "", response, success -> {
+        String target = AuditText.trustDomain(request.getTrustDomain());
+        calls.runRecording("federation.remove", target, "", response, success -> {
             try {
                 federation.remove(request.getTrustDomain(), success);
             } catch (Refusal e) {

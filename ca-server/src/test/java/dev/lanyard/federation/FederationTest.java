@@ -10,6 +10,7 @@ import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.LanyardServer;
 import dev.lanyard.server.ServerConfig;
 import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RefusedRecords;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TlsChannels;
@@ -161,6 +162,41 @@ class FederationTest {
                 Status.Code.INVALID_ARGUMENT, "no x509-svid authority");
         assertThat(federationA.listFederations(ListFederationsRequest.getDefaultInstance()).getFederationsList())
                 .isEmpty();
+    }
+
+    @Test
+    void aSecretPastedIntoAnyFieldIsRefusedAndNeverRepeatedInTheAnswerOrTheAuditTrail() throws Exception {
+        try (RunningServer lanyard = RunningServer.start(dir.resolve("pasted"))) {
+            var federation = FederationServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()))
+                    .withDeadlineAfter(30, TimeUnit.SECONDS);
+            AddFederationRequest web = AddFederationRequest.newBuilder().setTrustDomain("c.test")
+                    .setBundleEndpointUrl("https://c.test/bundle").setProfile(BundleEndpointProfile.HTTPS_WEB).build();
+            AddFederationRequest spiffe = web.toBuilder().setProfile(BundleEndpointProfile.HTTPS_SPIFFE)
+                    .setEndpointSpiffeId("spiffe://c.test/server").setInitialBundle("{\"keys\":[]}").build();
+            for (String secret : PastedSecrets.of(lanyard)) {
+                for (AddFederationRequest request : List.of(web.toBuilder().setTrustDomain(secret).build(),
+                        web.toBuilder().setBundleEndpointUrl(secret).build(),
+                        web.toBuilder().setBundleEndpointUrl("https://" + secret + "/\u0001").build(),
+                        spiffe.toBuilder().setEndpointSpiffeId(secret).build(),
+                        spiffe.toBuilder().setInitialBundle(secret).build(),
+                        spiffe.toBuilder().setInitialBundle("{\"" + secret + "\": ").build())) {
+                    PastedSecrets.refusedWithoutRepeating(() -> federation.addFederation(request),
+                            Status.Code.INVALID_ARGUMENT, secret);
+                }
+                PastedSecrets.refusedWithoutRepeating(() -> federation.removeFederation(
+                        RemoveFederationRequest.newBuilder().setTrustDomain(secret).build()),
+                        Status.Code.INVALID_ARGUMENT, secret);
+                PastedSecrets.assertRefusedRecord(lanyard, "federation.add", "c.test");
+                if (secret.length() <= 255) {
+                    String described = "invalid trust_domain (" + secret.length() + " characters)";
+                    PastedSecrets.assertRefusedRecord(lanyard, "federation.add", described);
+                    PastedSecrets.assertRefusedRecord(lanyard, "federation.remove", described);
+                }
+                PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+            }
+            assertThat(federation.listFederations(ListFederationsRequest.getDefaultInstance()).getFederationsList())
+                    .isEmpty();
+        }
     }
 
     @Test
