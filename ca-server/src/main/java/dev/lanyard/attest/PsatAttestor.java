@@ -7,6 +7,7 @@ import com.nimbusds.jose.proc.SecurityContext;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
 import dev.lanyard.attest.AttestationException.Reason;
+import dev.lanyard.audit.AuditText;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
@@ -59,8 +60,9 @@ public final class PsatAttestor implements NodeAttestor {
     public AttestedNode verify(NodeEvidence evidence, byte[] challenge, byte[] response) throws AttestationException {
         NodeEvidence.Psat psat = (NodeEvidence.Psat) evidence;
         if (!cluster.name().equals(psat.cluster())) {
-            throw new AttestationException(Reason.UNTRUSTED, "cluster '" + printable(psat.cluster())
-                    + "' is not configured on this server (psat.cluster)");
+            // never the text itself: it may be a secret pasted into the wrong field
+            throw new AttestationException(Reason.UNTRUSTED, AuditText.unnamed("cluster", psat.cluster())
+                    + " is not configured on this server (psat.cluster)");
         }
         if (psat.token().isEmpty()) {
             throw new AttestationException(Reason.MISSING, "the service-account token is empty");

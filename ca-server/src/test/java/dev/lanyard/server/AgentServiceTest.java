@@ -161,6 +161,30 @@ class AgentServiceTest {
     }
 
     @Test
+    void aSecretPastedIntoAPsatAttestationIsRefusedAndNeverRepeatedInTheAnswerOrTheAuditTrail() throws Exception {
+        Path jwks = dir.resolve("cluster-jwks.json");
+        java.nio.file.Files.writeString(jwks, new com.nimbusds.jose.jwk.JWKSet(
+                new com.nimbusds.jose.jwk.gen.ECKeyGenerator(com.nimbusds.jose.jwk.Curve.P_256).keyID("cluster-1")
+                        .generate().toPublicJWK()).toString());
+        lanyard.close();
+        lanyard = RunningServer.start(dir.resolve("psat"), Map.of("psat.cluster", "prod",
+                "psat.issuer", "https://k8s.example", "psat.jwks-file", jwks.toString(),
+                "psat.allowed-service-accounts", "lanyard:agent"));
+        for (String secret : PastedSecrets.of(lanyard)) {
+            boolean jwt = !secret.startsWith("lyjt_");
+            // a JWT is longer than a cluster name may be (the chain refuses it), and as the token it parses
+            var cluster = dev.lanyard.v1.PsatAttestation.newBuilder().setCluster(secret).setToken("x.y.z").build();
+            PastedSecrets.refusedWithoutRepeating(() -> attest(Attestation.newBuilder().setK8SPsat(cluster).build(),
+                    Csrs.ecP256(), null), jwt ? Status.Code.INVALID_ARGUMENT : Status.Code.UNAUTHENTICATED, secret);
+            var token = dev.lanyard.v1.PsatAttestation.newBuilder().setCluster("prod").setToken(secret).build();
+            PastedSecrets.refusedWithoutRepeating(() -> attest(Attestation.newBuilder().setK8SPsat(token).build(),
+                    Csrs.ecP256(), null), jwt ? Status.Code.UNAUTHENTICATED : Status.Code.INVALID_ARGUMENT, secret);
+            PastedSecrets.assertRefusedRecord(lanyard, "agent.attest", "k8s_psat");
+            PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+        }
+    }
+
+    @Test
     void aWorkloadJoinTokenDoesNotAttestAnAgent() {
         lanyard.register(API);
         String token = lanyard.joinToken(API);
