@@ -1,6 +1,7 @@
 package dev.lanyard.audit;
 
 import dev.lanyard.spiffe.SpiffeId;
+import java.util.regex.Pattern;
 
 /**
  * Makes a value from a request safe to store in the audit trail and to print: control characters
@@ -14,6 +15,9 @@ public final class AuditText {
     public static final int MAX_ACTION = 128;
     public static final int MAX_TARGET = 1_024;
     public static final int MAX_REASON = 2_048;
+
+    private static final Pattern TOKEN = Pattern.compile(
+            "eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.|lyjt_[0-9a-f]{32}\\.[A-Za-z0-9_-]");
 
     private AuditText() {
     }
@@ -59,6 +63,15 @@ public final class AuditText {
      */
     public static String unnamed(String field, String text) {
         return field + " (" + text.length() + " characters)";
+    }
+
+    /**
+     * Whether free text a request carries (a note, a source name) holds a JWT or a join token: such text
+     * is refused rather than recorded, whatever else may be right with it. A JWS starts with "eyJ" (a
+     * JSON header); a join token is {@code lyjt_<id>.<secret>} (see {@code JoinTokens}).
+     */
+    public static boolean holdsToken(String text) {
+        return TOKEN.matcher(text).find();
     }
 
     /** Request text that failed its check, as an audit target: "invalid dns_names[0] (412 characters)". */

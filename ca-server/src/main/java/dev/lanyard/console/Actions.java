@@ -51,12 +51,14 @@ final class Actions {
         if (reason.isEmpty()) {
             return refused(session, "revocation.revoke", id, "", Refusal.invalid("choose a revocation reason"));
         }
-        if (!"yes".equals(form.get("confirm"))) {
-            return new Outcome(Optional.empty(), 200, confirmation.page(id, reason.get(), note, session));
-        }
         String detail = reason.get().rfcName() + (note.isEmpty() ? "" : ": " + note);
         try {
+            // what the revocation would refuse is refused before the page that asks to confirm it
             RevocationTarget target = RevocationTarget.spiffeId(id);
+            Revoker.checkNote(note);
+            if (!"yes".equals(form.get("confirm"))) {
+                return new Outcome(Optional.empty(), 200, confirmation.page(id, reason.get(), note, session));
+            }
             Revoker.Result result = sources.revoker().revoke(target, reason.get(), note, false,
                     event(session, "revocation.revoke", target.toString(), AuditEvent.Outcome.SUCCESS, detail));
             if (result.created()) {

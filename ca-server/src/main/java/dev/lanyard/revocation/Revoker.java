@@ -2,6 +2,7 @@ package dev.lanyard.revocation;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.refusal.Refusal;
 import dev.lanyard.refusal.RefusedInTransaction;
 import dev.lanyard.ca.IssuedCertificateRecord;
@@ -145,12 +146,17 @@ public final class Revoker {
         return id;
     }
 
-    private static void checkNote(String note) throws Refusal {
+    /** Refuses a note too long, with control characters, or holding a token; the console asks before it confirms. */
+    public static void checkNote(String note) throws Refusal {
         if (note.length() > MAX_NOTE) {
             throw new Refusal(Code.INVALID_ARGUMENT, "the note is longer than " + MAX_NOTE + " characters");
         }
         if (note.chars().anyMatch(c -> Character.isISOControl(c) && c != '\n' && c != '\t')) {
             throw new Refusal(Code.INVALID_ARGUMENT, "the note contains control characters");
+        }
+        if (AuditText.holdsToken(note)) {
+            throw new Refusal(Code.INVALID_ARGUMENT, "the note holds a JWT or a join token, which no record may keep;"
+                    + " leave it out");
         }
     }
 }

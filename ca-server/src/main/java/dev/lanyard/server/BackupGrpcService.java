@@ -2,6 +2,7 @@ package dev.lanyard.server;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.backup.SnapshotReader;
 import dev.lanyard.rpc.Callers;
 import dev.lanyard.store.Database;
@@ -48,6 +49,14 @@ public final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImpl
     @Override
     public void createBackup(CreateBackupRequest request, StreamObserver<BackupChunk> response) {
         String actor = Callers.actor();
+        if (AuditText.holdsToken(request.getNote())) {
+            Status refused = Status.INVALID_ARGUMENT.withDescription(
+                    "the note holds a JWT or a join token, which no record may keep; leave it out");
+            audit.record(new AuditEvent(clock.instant(), actor, "backup.create", "store", AuditEvent.Outcome.REFUSED,
+                    refused.getCode() + ": " + refused.getDescription()));
+            response.onError(refused.asException());
+            return;
+        }
         ServerCallStreamObserver<BackupChunk> call = (ServerCallStreamObserver<BackupChunk>) response;
         FlowControl flow = new FlowControl(call);
         BackupHeader head = header.get().toBuilder().setTakenAt(dev.lanyard.rpc.Protos.timestamp(clock.instant()))

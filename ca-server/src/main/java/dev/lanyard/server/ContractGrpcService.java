@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.contract.ContractRegistry;
 import dev.lanyard.contract.InvalidContractException;
 import dev.lanyard.contract.PublishResult;
@@ -28,9 +29,21 @@ public final class ContractGrpcService extends ContractServiceGrpc.ContractServi
 
     @Override
     public void publishContracts(PublishContractsRequest request, StreamObserver<PublishContractsResponse> response) {
-        calls.runRecording("contracts.publish", request.getSource(), "", response, success -> {
-            if (request.getSource().isBlank()) {
+        String source = request.getSource();
+        // a source that is no source name, or holds a token, is never repeated: it may be a pasted secret
+        boolean named = ContractRegistry.isSource(source) && !AuditText.holdsToken(source);
+        String target = source.isEmpty() || named ? source : AuditText.invalid("source", source);
+        calls.runRecording("contracts.publish", target, "", response, success -> {
+            if (source.isBlank()) {
                 throw AuditedCall.invalid("source is required: name the team or service the descriptor set comes from");
+            }
+            if (!ContractRegistry.isSource(source)) {
+                throw AuditedCall.invalid(AuditText.unnamed("source", source) + " is not a source name: "
+                        + ContractRegistry.SOURCE_RULE);
+            }
+            if (!named) {
+                throw AuditedCall.invalid(AuditText.unnamed("source", source) + " holds a JWT or a join token:"
+                        + " name the team or service the descriptor set comes from");
             }
             PublishResult result;
             try {

@@ -24,4 +24,12 @@ class AuditTextTest {
         assertThat(AuditText.trustDomain(joinToken)).isEqualTo("invalid trust_domain (81 characters)");
         assertThat(AuditText.trustDomain("")).isEmpty();
     }
+
+    @Test
+    void aJwtOrAJoinTokenIsFoundInFreeText() {
+        assertThat(AuditText.holdsToken("see eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln, sorry")).isTrue();
+        assertThat(AuditText.holdsToken("lyjt_0123456789abcdef0123456789abcdef.AbCdEfGh")).isTrue();
+        assertThat(AuditText.holdsToken("laptop stolen; ticket OPS-1234, see eyJ in the runbook")).isFalse();
+        assertThat(AuditText.holdsToken("github.com/acme/payments@v1.2.3")).isFalse();
+    }
 }

@@ -11,6 +11,7 @@ import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.store.Database;
 import dev.lanyard.store.EmbeddedStore;
 import dev.lanyard.store.JdbcRegistrationRepository;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TestPostgres;
 import dev.lanyard.v1.BackupChunk;
@@ -62,6 +63,21 @@ class BackupServiceTest {
     @Test
     void anSqliteStoreRestoresIntoH2AsTheSameCa() throws Exception {
         restoresAsTheSameCa(Map.of("database.embedded", "sqlite"), EmbeddedStore.H2);
+    }
+
+    @Test
+    void aSecretPastedIntoTheNoteIsRefusedAndNeverRecorded() throws Exception {
+        try (RunningServer lanyard = RunningServer.start(dir.resolve("pasted"))) {
+            var backups = BackupServiceGrpc.newBlockingStub(lanyard.channel(lanyard.adminCredential()))
+                    .withDeadlineAfter(30, TimeUnit.SECONDS);
+            for (String secret : PastedSecrets.of(lanyard)) {
+                PastedSecrets.refusedWithoutRepeating(() -> backups.createBackup(CreateBackupRequest.newBuilder()
+                        .setNote("before the upgrade " + secret).build()).hasNext(), io.grpc.Status.Code.INVALID_ARGUMENT,
+                        secret);
+                PastedSecrets.assertRefusedRecord(lanyard, "backup.create", "store");
+                PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+            }
+        }
     }
 
     @Test

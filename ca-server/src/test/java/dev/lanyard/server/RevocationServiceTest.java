@@ -8,6 +8,7 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.IssueCertificateRequest;
 import dev.lanyard.v1.IssueTokenRequest;
@@ -234,6 +235,26 @@ class RevocationServiceTest {
                     .doesNotContain(secret).doesNotContain(secret.substring(secret.length() - 16)));
         }
         assertThat(list("").getRevocationsList()).isEmpty();
+    }
+
+    @Test
+    void aSecretPastedIntoANoteIsRefusedAndNeverRecorded() {
+        lanyard.revocations().revoke(RevokeRequest.newBuilder().setTarget(identity(API))
+                .setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build());
+        for (String secret : PastedSecrets.of(lanyard)) {
+            for (String note : List.of(secret, "pasted by mistake: " + secret)) {
+                PastedSecrets.refusedWithoutRepeating(() -> lanyard.revocations().revoke(RevokeRequest.newBuilder()
+                        .setTarget(identity(WEB)).setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE)
+                        .setNote(note).build()), Status.Code.INVALID_ARGUMENT, secret);
+                PastedSecrets.refusedWithoutRepeating(() -> lanyard.revocations().reinstate(ReinstateRequest.newBuilder()
+                        .setSpiffeId(API).setNote(note).build()), Status.Code.INVALID_ARGUMENT, secret);
+            }
+            PastedSecrets.assertRefusedRecord(lanyard, "revocation.revoke", WEB);
+            PastedSecrets.assertRefusedRecord(lanyard, "revocation.reinstate", API);
+            PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+        }
+        assertThat(list("spiffe_id").getRevocationsList()).extracting(r -> r.getTarget().getSpiffeId())
+                .containsExactly(API);
     }
 
     private static void refusedWithoutRepeating(Runnable call, String secret) {

@@ -36,6 +36,9 @@ public final class ContractRegistry {
 
     private static final Logger log = LoggerFactory.getLogger(ContractRegistry.class);
     private static final Pattern SOURCE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}");
+    /** What a source name is, in words. */
+    public static final String SOURCE_RULE = "use 1 to 200 letters, digits, '.', '_', ':', '/', '@' or '-',"
+            + " starting with a letter or digit";
     private static final List<String> FILE_SUFFIXES = List.of(".pb", ".desc", ".binpb");
 
     private final ContractRepository repository;
@@ -231,11 +234,15 @@ public final class ContractRegistry {
         return union;
     }
 
+    /** Whether {@code source} is a well-formed source name. */
+    public static boolean isSource(String source) {
+        return source != null && SOURCE.matcher(source).matches();
+    }
+
     private static void checkSource(String source) {
-        if (source == null || !SOURCE.matcher(source).matches()) {
+        if (!isSource(source)) {
             throw new InvalidContractException("source " + (source == null ? "is missing" : ContractNames.quote(source)
-                    + " is not valid") + ": use 1 to 200 letters, digits, '.', '_', ':', '/', '@' or '-',"
-                    + " starting with a letter or digit");
+                    + " is not valid") + ": " + SOURCE_RULE);
         }
     }
 
