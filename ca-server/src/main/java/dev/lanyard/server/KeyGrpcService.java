@@ -12,6 +12,7 @@ import dev.lanyard.v1.ImportIntermediateRequest;
 import dev.lanyard.v1.PrepareIntermediateRequest;
 import dev.lanyard.v1.PrepareIntermediateResponse;
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.audit.ChangeRecord;
 import dev.lanyard.rotation.KeySlot;
 import dev.lanyard.rotation.KeyStatus;
@@ -29,6 +30,7 @@ import dev.lanyard.v1.RotateKekResponse;
 import dev.lanyard.v1.RotateKeysRequest;
 import dev.lanyard.custody.KekRotation;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import io.grpc.Status;
@@ -122,11 +124,14 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
         }
     }
 
-    /** Audited with the file's path as target and the new KEK's id and count as detail; never key bytes. */
+    /** Audited with the path as target once it names a file, and the new KEK's id and count; never key bytes. */
     @Override
     public void rotateKek(RotateKekRequest request, StreamObserver<RotateKekResponse> response) {
         String file = request.getNewKekFile();
-        calls.runRecording("keys.rotate-kek", "kek file " + file, "", response, success -> {
+        // The path is named only once it names a file here: a key pasted in its place must never be repeated.
+        boolean named = file.isEmpty() || isFile(file);
+        String target = named ? "kek file " + file : AuditText.invalid("new_kek_file", file);
+        calls.runRecording("keys.rotate-kek", target, "", response, success -> {
             if (kek.isEmpty()) {
                 throw Status.FAILED_PRECONDITION.withDescription("keys are not in software custody: there is no"
                         + " key-encryption key to rotate").asException();
@@ -135,12 +140,14 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
                 throw AuditedCall.invalid("new_kek_file is required: the path of the new KEK file on the server's"
                         + " host (32 random bytes, base64, mode 0600)");
             }
+            if (!named) {
+                throw Status.FAILED_PRECONDITION.withDescription("cannot use " + AuditText.unnamed("new_kek_file", file)
+                        + " as the new key-encryption key: it names no file on the server's host").asException();
+            }
             try {
                 KekRotation.Outcome outcome = kek.get().rotate(Path.of(file), new ChangeRecord(audit, success));
                 return RotateKekResponse.newBuilder().setKekId(outcome.kekId()).setRewrapped(outcome.rewrapped())
                         .setMillis(outcome.took().toMillis()).build();
-            } catch (InvalidPathException e) {
-                throw AuditedCall.invalid("new_kek_file is not a path: " + e.getReason());
             } catch (IOException e) {
                 throw Status.FAILED_PRECONDITION.withDescription("cannot use " + file + " as the new key-encryption"
                         + " key: " + e.getMessage()).asException();
@@ -148,6 +155,14 @@ public final class KeyGrpcService extends KeyServiceGrpc.KeyServiceImplBase {
                 throw Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asException();
             }
         });
+    }
+
+    private static boolean isFile(String path) {
+        try {
+            return Files.isRegularFile(Path.of(path));
+        } catch (InvalidPathException e) {
+            return false;
+        }
     }
 
     /** Audited with the key id; the CSR is public and goes back to the caller only. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanyard.credential.Credential;
 import dev.lanyard.crypto.KeyEncryptionKey;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.KeyServiceGrpc;
 import dev.lanyard.v1.RotateKekRequest;
@@ -108,6 +109,16 @@ class KekRotationTest {
             Files.setPosixFilePermissions(garbage, PosixFilePermissions.fromString("rw-------"));
             assertRefused(() -> keys.rotateKek(RotateKekRequest.newBuilder().setNewKekFile(garbage.toString()).build()),
                     Status.Code.FAILED_PRECONDITION, "base64");
+            // a key pasted where its file's path goes, or a token, is refused and never repeated
+            String pastedKey = Files.readString(open).trim();
+            for (String secret : java.util.List.of(pastedKey, PastedSecrets.of(lanyard).get(1))) {
+                assertThat(PastedSecrets.refusedWithoutRepeating(() -> keys.rotateKek(RotateKekRequest.newBuilder()
+                        .setNewKekFile(secret).build()), Status.Code.FAILED_PRECONDITION, secret))
+                        .contains("cannot use new_kek_file (" + secret.length() + " characters)");
+                PastedSecrets.assertRefusedRecord(lanyard, "keys.rotate-kek",
+                        "invalid new_kek_file (" + secret.length() + " characters)");
+                PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+            }
             lanyard.restart();
             lanyard.renew(held);
             assertRefused(() -> KeyServiceGrpc.newBlockingStub(lanyard.channel(held)).rotateKek(
