@@ -5,6 +5,7 @@ import dev.lanyard.spiffe.SpiffeId;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 
@@ -21,6 +22,7 @@ public final class Selectors {
     private static final Pattern NUMBER = Pattern.compile("[0-9]{1,10}");
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}");
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+    private static final Set<String> KINDS = Set.of("uid", "gid", "user", "path", "sha256");
 
     private Selectors() {
     }
@@ -63,11 +65,20 @@ public final class Selectors {
             String s = selectors.get(i);
             String field = "selectors[" + i + "]";
             workloadProblem(s).ifPresent(p -> {
-                throw new IllegalArgumentException(AuditText.unnamed(field, s) + ": " + p);
+                throw new IllegalArgumentException(described(field, s) + ": " + p);
             });
             out.add(s);
         }
         return new ArrayList<>(out);
+    }
+
+    /** A selector that failed its check, as a refusal names it: its known kind, never its value. */
+    private static String described(String field, String selector) {
+        String[] parts = selector.split(":", 3);
+        if (parts.length == 3 && parts[0].equals("unix") && KINDS.contains(parts[1])) {
+            return field + " unix:" + parts[1] + ":(" + parts[2].length() + " characters)";
+        }
+        return AuditText.unnamed(field, selector);
     }
 
     private static Optional<String> workloadProblem(String selector) {
