@@ -302,7 +302,7 @@ func pinnedBundle(e *env, server, pin string) ([]*x509.Certificate, error) {
 		problem = "this is not a sha256 fingerprint (64 hex digits)"
 	}
 	if problem != "" {
-		return nil, fail("--root-fingerprint "+pin, problem, "pass it as `lanyard dev` prints it: sha256:<64 hex digits>",
+		return nil, fail(unnamed("--root-fingerprint", pin), problem, "pass it as `lanyard dev` prints it: sha256:<64 hex digits>",
 			exitUsage)
 	}
 	var presented []*x509.Certificate

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+	"unicode/utf16"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -44,6 +46,12 @@ func (f *failure) render() string {
 		s += "\nhint: " + f.advice
 	}
 	return s
+}
+
+// unnamed names text a command line refused by the option and its length only, never the text: a token
+// pasted into the wrong option must not be repeated (tools/.../AuditText.unnamed).
+func unnamed(option, text string) string {
+	return fmt.Sprintf("%s (%d characters)", option, len(utf16.Encode([]rune(text))))
 }
 
 func fail(tried, problem, advice string, code int) *failure {

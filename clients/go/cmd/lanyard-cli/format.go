@@ -89,7 +89,7 @@ func parseSerial(option, input string) (string, error) {
 		hex = hex[2:]
 	}
 	if !hexSerial.MatchString(hex) {
-		return "", fail(option+" "+input, "not a certificate serial", "give it in hex as `lanyard certs list` or"+
+		return "", fail(unnamed(option, input), "not a certificate serial", "give it in hex as `lanyard certs list` or"+
 			" `openssl x509 -noout -serial` prints it, e.g. 0A1B2C", exitUsage)
 	}
 	n, _ := new(big.Int).SetString(hex, 16)
@@ -103,12 +103,13 @@ var simpleDuration = regexp.MustCompile(`^(\d+)(ms|s|m|h|d)$`)
 func parseDuration(option, text string) (time.Duration, error) {
 	m := simpleDuration.FindStringSubmatch(strings.TrimSpace(text))
 	if m == nil {
-		return 0, &usageError{fmt.Sprintf("Invalid value for option '%s': '%s' is not a duration; use e.g. 30s, 10m,"+
-			" 1h, 7d or PT1H", option, text)}
+		return 0, &usageError{fmt.Sprintf("Invalid value for option '%s': %s is not a duration; use e.g. 30s, 10m,"+
+			" 1h, 7d or PT1H", option, unnamed("the value", text))}
 	}
 	n, err := strconv.ParseInt(m[1], 10, 64)
 	if err != nil {
-		return 0, &usageError{fmt.Sprintf("Invalid value for option '%s': '%s' is too long", option, text)}
+		return 0, &usageError{fmt.Sprintf("Invalid value for option '%s': %s is too long", option,
+			unnamed("the value", text))}
 	}
 	unit := map[string]time.Duration{"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour,
 		"d": 24 * time.Hour}[m[2]]

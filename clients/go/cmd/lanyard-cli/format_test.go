@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,9 +31,16 @@ func TestSerialsAsOpensslPrintsThem(t *testing.T) {
 	}
 	_, err := parseSerial("--serial", "zz")
 	f, ok := err.(*failure)
-	if !ok || f.code != exitUsage || f.render() != "error: --serial zz: not a certificate serial\nhint: give it in hex as"+
+	if !ok || f.code != exitUsage || f.render() != "error: --serial (2 characters): not a certificate serial\nhint: give it in hex as"+
 		" `lanyard certs list` or `openssl x509 -noout -serial` prints it, e.g. 0A1B2C" {
 		t.Errorf("parseSerial(zz) = %v", err)
+	}
+	// a token pasted as the serial is named by its length only
+	pasted := "lyjt_0123456789abcdef0123456789abcdef.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdE"
+	_, err = parseSerial("--serial", pasted)
+	if f, ok := err.(*failure); !ok || strings.Contains(f.render(), "AbCdEfGh") ||
+		!strings.HasPrefix(f.render(), "error: --serial (81 characters): not a certificate serial") {
+		t.Errorf("parseSerial(a join token) = %v", err)
 	}
 }
 

@@ -39,7 +39,7 @@ func revoke(e *env, args []string) error {
 	}
 	code, ok := parseReason(*reason)
 	if !ok {
-		return &usageError{"unknown --reason " + *reason}
+		return &usageError{"unknown " + unnamed("--reason", *reason)}
 	}
 	target := &lanyardv1.RevocationTarget{}
 	switch {

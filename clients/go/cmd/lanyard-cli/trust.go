@@ -23,7 +23,7 @@ const serverPath = "/lanyard/server"
 type hostPort struct{ host, port string }
 
 func parseHostPort(text string) (hostPort, error) {
-	bad := fail("--server "+text, "this is not HOST:PORT",
+	bad := fail(unnamed("--server", text), "this is not HOST:PORT",
 		"pass the server's gRPC address, e.g. --server localhost:8443 or --server [::1]:8443", exitUsage)
 	colon := strings.LastIndex(text, ":")
 	if colon <= 0 {

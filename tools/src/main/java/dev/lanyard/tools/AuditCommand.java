@@ -3,6 +3,7 @@ package dev.lanyard.tools;
 import dev.lanyard.audit.AuditChain;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditRecord;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.v1.AuditServiceGrpc;
 import dev.lanyard.v1.ListAuditRequest;
 import dev.lanyard.v1.ListAuditResponse;
@@ -150,7 +151,7 @@ final class AuditCommand {
             for (String anchor : anchors) {
                 String[] parts = anchor.trim().replaceFirst("^#", "").split(":", 2);
                 if (parts.length != 2 || !parts[0].matches("[0-9]{1,18}") || !parts[1].matches("[0-9a-fA-F]{64}")) {
-                    throw new CliFailure("--anchor " + anchor, "the anchor is malformed (nothing was checked)",
+                    throw new CliFailure(AuditText.unnamed("--anchor", anchor), "the anchor is malformed (nothing was checked)",
                             "give ID:HASH as `lanyard audit verify` printed the head: a record id, a colon and the"
                                     + " record's 64 hex digit hash, e.g. 1234:9f2c...(64 digits)", ExitCodes.USAGE);
                 }

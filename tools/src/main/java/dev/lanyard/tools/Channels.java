@@ -1,5 +1,6 @@
 package dev.lanyard.tools;
 
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.ReloadingKeyManager;
@@ -75,12 +76,13 @@ final class Channels {
     static List<X509Certificate> pinnedBundle(String hostPort, String pin) {
         String expected = pin.toLowerCase(Locale.ROOT).replace(":", "");
         if (!expected.startsWith("sha256")) {
-            throw new CliFailure("--root-fingerprint " + pin, "this is not a sha256 fingerprint",
+            throw new CliFailure(AuditText.unnamed("--root-fingerprint", pin), "this is not a sha256 fingerprint",
                     "pass it as `lanyard dev` prints it: sha256:<64 hex digits>", ExitCodes.USAGE);
         }
         expected = expected.substring("sha256".length());
         if (!expected.matches("[0-9a-f]{64}")) {
-            throw new CliFailure("--root-fingerprint " + pin, "this is not a sha256 fingerprint (64 hex digits)",
+            throw new CliFailure(AuditText.unnamed("--root-fingerprint", pin),
+                    "this is not a sha256 fingerprint (64 hex digits)",
                     "pass it as `lanyard dev` prints it: sha256:<64 hex digits>", ExitCodes.USAGE);
         }
         AtomicReference<X509Certificate[]> presented = new AtomicReference<>();
@@ -174,7 +176,7 @@ final class Channels {
     record HostPort(String host, int port) {
         static HostPort parse(String text) {
             int colon = text.lastIndexOf(':');
-            CliFailure bad = new CliFailure("--server " + text, "this is not HOST:PORT",
+            CliFailure bad = new CliFailure(AuditText.unnamed("--server", text), "this is not HOST:PORT",
                     "pass the server's gRPC address, e.g. --server localhost:8443 or --server [::1]:8443",
                     ExitCodes.USAGE);
             if (colon <= 0) {

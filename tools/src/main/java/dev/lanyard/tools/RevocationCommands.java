@@ -1,5 +1,6 @@
 package dev.lanyard.tools;
 
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.revocation.RevocationReason;
 import dev.lanyard.v1.ListRevocationsRequest;
@@ -91,7 +92,7 @@ final class RevocationCommands {
                         + " jti is revoked whether or not this server knows it)");
             }
             RevocationReason parsed = RevocationReason.parse(reason).orElseThrow(() -> new ParameterException(
-                    spec.commandLine(), "unknown --reason " + reason + "; one of "
+                    spec.commandLine(), "unknown " + AuditText.unnamed("--reason", reason) + "; one of "
                             + Arrays.stream(RevocationReason.values()).map(RevocationReason::rfcName)
                                     .collect(Collectors.joining(", "))));
             RevocationTarget target = what.target();

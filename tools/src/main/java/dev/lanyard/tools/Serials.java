@@ -1,5 +1,6 @@
 package dev.lanyard.tools;
 
+import dev.lanyard.audit.AuditText;
 import java.math.BigInteger;
 import java.util.Locale;
 
@@ -33,7 +34,7 @@ final class Serials {
             hex = hex.substring(2);
         }
         if (!hex.matches("[0-9A-Fa-f]{1,64}")) {
-            throw new CliFailure(option + " " + input, "not a certificate serial",
+            throw new CliFailure(AuditText.unnamed(option, input), "not a certificate serial",
                     "give it in hex as `lanyard certs list` or `openssl x509 -noout -serial` prints it, e.g. 0A1B2C",
                     ExitCodes.USAGE);
         }

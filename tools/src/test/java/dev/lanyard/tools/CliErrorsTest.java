@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.server.ReloadingKeyManager;
+import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TestCa;
 import io.grpc.Grpc;
@@ -179,15 +180,36 @@ class CliErrorsTest {
     void malformedValuesAreUsageErrors() {
         CliRun server = CliRun.run("registration", "list", "--data", data, "--server", "localhost");
         assertThat(server.exit()).isEqualTo(ExitCodes.USAGE);
-        assertThat(server.err()).startsWith("error: --server localhost: this is not HOST:PORT");
+        assertThat(server.err()).startsWith("error: --server (9 characters): this is not HOST:PORT");
 
         CliRun pin = CliRun.run("cert", "issue", "--root-fingerprint", "sha256:abc", "--join-token", "x", "--out", "x");
         assertThat(pin.exit()).isEqualTo(ExitCodes.USAGE);
-        assertThat(pin.err()).startsWith("error: --root-fingerprint sha256:abc: this is not a sha256 fingerprint");
+        assertThat(pin.err()).startsWith("error: --root-fingerprint (10 characters): this is not a sha256 fingerprint");
 
         CliRun unknown = CliRun.run("cert", "isue");
         assertThat(unknown.exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(unknown.err()).contains("error: Unmatched argument at index 1: 'isue'", "Did you mean",
                 "issue");
+    }
+
+    /** A token pasted into the wrong option is refused as a usage error that does not repeat it. */
+    @Test
+    void aSecretPastedIntoAnOptionIsNotRepeated() {
+        String address = "localhost:" + lanyard.server().grpcPort();
+        for (String secret : PastedSecrets.of(lanyard)) {
+            List<CliRun> runs = List.of(
+                    CliRun.run("cert", "issue", "--root-fingerprint", secret, "--join-token", "x", "--out", "x"),
+                    CliRun.run("registration", "list", "--data", data, "--server", secret),
+                    CliRun.run("revoke", "--serial", secret, "--data", data, "--server", address),
+                    CliRun.run("revoke", "--jti", "abc", "--reason", secret, "--data", data, "--server", address),
+                    CliRun.run("audit", "verify", "--anchor", secret, "--data", data, "--server", address),
+                    CliRun.run("join-token", "create", "--spiffe-id", ID, "--ttl", secret, "--data", data,
+                            "--server", address));
+            for (CliRun run : runs) {
+                assertThat(run.exit()).as(run.err()).isEqualTo(ExitCodes.USAGE);
+                assertThat(run.err()).contains("(" + secret.length() + " characters)");
+                PastedSecrets.assertNotRepeated(run.out() + run.err(), secret);
+            }
+        }
     }
 }

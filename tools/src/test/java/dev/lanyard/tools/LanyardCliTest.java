@@ -104,7 +104,7 @@ class LanyardCliTest {
         Run bad = admin("registration", "create", "--spiffe-id", ID + "2", "--parent", "x509pop:subject:cn:node-7",
                 "--selector", "unix:uid:root");
         assertThat(bad.exit()).isEqualTo(ExitCodes.REFUSED);
-        assertThat(bad.err()).contains("INVALID_ARGUMENT", "unix:uid:root", "not a number");
+        assertThat(bad.err()).contains("INVALID_ARGUMENT", "selectors[0] unix:uid:(4 characters)", "not a number");
         Run agentToken = admin("join-token", "create", "--agent");
         assertThat(agentToken.out().trim()).matches("lyjt_[0-9a-f]{32}\\.[A-Za-z0-9_-]{43}");
         assertThat(agentToken.err()).contains("spiffe://lanyard.local/lanyard/agent/join_token/");
@@ -299,7 +299,7 @@ class LanyardCliTest {
         // openssl's spelling, with colons and a leading zero, names the same certificate
         String colons = String.join(":", serial.split("(?<=\\G..)"));
         assertThat(admin("revoke", "--serial", "serial=" + colons).out()).contains("already revoked: serial " + serial);
-        assertThat(admin("revoke", "--serial", "xyz").err()).contains("error: --serial xyz: not a certificate serial");
+        assertThat(admin("revoke", "--serial", "xyz").err()).contains("error: --serial (3 characters): not a certificate serial");
 
         Run list = admin("revocations", "list");
         assertThat(list.out()).contains("SEQ", "spiffe_id", ID, "keyCompromise", "laptop stolen", "serial");
@@ -337,7 +337,8 @@ class LanyardCliTest {
                 "either the anchor's id was mistyped or the trail was cut");
         Run malformed = admin("audit", "verify", "--anchor", headId + ":9f2c...");
         assertThat(malformed.exit()).isEqualTo(ExitCodes.USAGE);
-        assertThat(malformed.err()).contains("error: --anchor " + headId + ":9f2c...: the anchor is malformed"
+        assertThat(malformed.err()).contains("error: --anchor (" + (headId + ":9f2c...").length()
+                + " characters): the anchor is malformed"
                 + " (nothing was checked)").doesNotContain("rewritten");
         assertThat(admin("audit", "verify", "--anchor", "#" + head.toUpperCase(java.util.Locale.ROOT)).exit()).isZero();
         Run tail = admin("audit", "tail", "-n", "50");
