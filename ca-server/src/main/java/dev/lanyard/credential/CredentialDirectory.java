@@ -2,12 +2,11 @@ package dev.lanyard.credential;
 
 import dev.lanyard.crypto.CryptoProviders;
 import dev.lanyard.crypto.Pem;
+import dev.lanyard.store.DurableFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.cert.X509Certificate;
@@ -43,7 +42,10 @@ public final class CredentialDirectory {
     }
 
     public void write(Credential credential) throws IOException {
-        Files.createDirectories(dir);
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+            DurableFiles.forceDirectory(dir.toAbsolutePath().getParent()); // the new directory's entry
+        }
         // The key first and the certificate last: a reader that sees the new certificate also finds its key.
         writeAtomically(KEY, Pem.privateKey(credential.privateKey()), true);
         writeAtomically(BUNDLE, Pem.certificates(credential.bundle()), false);
@@ -104,17 +106,13 @@ public final class CredentialDirectory {
                 certs.get(0), certs.subList(1, certs.size()), bundle);
     }
 
+    /** Replaced atomically and durably: after a power loss the file is the old one or the whole new one. */
     private void writeAtomically(String name, String content, boolean secret) throws IOException {
-        Path tmp = dir.resolve("." + name + ".tmp");
-        Files.deleteIfExists(tmp);
+        byte[] bytes = content.getBytes(StandardCharsets.US_ASCII);
         if (secret) {
-            try {
-                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
-            } catch (FileAlreadyExistsException e) {
-                throw new IOException("could not create " + tmp + " exclusively", e);
-            }
+            DurableFiles.replace(dir.resolve(name), bytes, OWNER_ONLY);
+        } else {
+            DurableFiles.replace(dir.resolve(name), bytes);
         }
-        Files.write(tmp, content.getBytes(StandardCharsets.US_ASCII));
-        Files.move(tmp, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 }

@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
@@ -15,11 +16,12 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * New files that must survive a power loss once written, because what the database stores next
- * depends on them (a KEK, a passphrase's salt, an audit archive whose records are then deleted).
- * The content goes to a temporary file beside the target, is forced to disk, is linked under the
- * target's name only if no file has it (an existing one is never replaced), and then the directory
- * is forced, so after a crash the target is either absent or whole.
+ * Files that must survive a power loss once written, because what happens next depends on them (a
+ * KEK, a passphrase's salt, an audit archive whose records are then deleted, a credential the command
+ * line said it wrote). The content goes to a temporary file beside the target, created exclusively
+ * with its final permissions, is forced to disk, is linked (a new file: an existing one is never
+ * replaced) or renamed (a replacement) under the target's name, and then the directory is forced,
+ * so after a crash the target is either the old file or the whole new one.
  */
 public final class DurableFiles {
 
@@ -42,26 +44,59 @@ public final class DurableFiles {
         create(file, content);
     }
 
+    /**
+     * Replaces {@code file} (or creates it) with {@code content}, atomically: a reader sees the old file
+     * or the new one, never a part; with {@code permissions} from the temporary file's creation, so a
+     * secret is never readable by others, not even before the rename.
+     */
+    public static void replace(Path file, byte[] content, Set<PosixFilePermission> permissions) throws IOException {
+        replace(file, out -> out.write(content), PosixFilePermissions.asFileAttribute(permissions));
+    }
+
+    /** As {@link #replace(Path, byte[], Set)}, with the default (umask) permissions. */
+    public static void replace(Path file, byte[] content) throws IOException {
+        replace(file, out -> out.write(content));
+    }
+
     /** @throws java.nio.file.FileAlreadyExistsException if {@code file} exists (it is left as it was) */
     private static void create(Path file, Content content, FileAttribute<?>... attributes) throws IOException {
         Path target = file.toAbsolutePath();
-        Path dir = target.getParent();
-        Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current()
-                .nextLong()) + ".tmp");
-        Set<OpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        Path tmp = written(target, content, attributes);
         try {
-            try (FileChannel channel = FileChannel.open(tmp, options, attributes)) {
-                OutputStream out = Channels.newOutputStream(channel);
-                content.writeTo(out);
-                out.flush();
-                channel.force(true);
-            }
             // link(2), unlike rename(2), fails if the target exists: nothing there is ever replaced.
             Files.createLink(target, tmp);
         } finally {
             Files.deleteIfExists(tmp);
         }
-        forceDirectory(dir);
+        forceDirectory(target.getParent());
+    }
+
+    private static void replace(Path file, Content content, FileAttribute<?>... attributes) throws IOException {
+        Path target = file.toAbsolutePath();
+        Path tmp = written(target, content, attributes);
+        try {
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        forceDirectory(target.getParent());
+    }
+
+    /** A new temporary file beside {@code target}, made exclusively, holding {@code content} on disk. */
+    private static Path written(Path target, Content content, FileAttribute<?>... attributes) throws IOException {
+        Path tmp = target.getParent().resolve("." + target.getFileName() + "."
+                + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        Set<OpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        try (FileChannel channel = FileChannel.open(tmp, options, attributes)) {
+            OutputStream out = Channels.newOutputStream(channel);
+            content.writeTo(out);
+            out.flush();
+            channel.force(true);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        return tmp;
     }
 
     /** Makes the directory's entries (a file just linked or removed there) durable. */

@@ -65,6 +65,24 @@ class CredentialDirectoryTest {
         assertThat(mismatched.get()).as("reads of %d whose key is not the certificate's", reads).isZero();
     }
 
+    @Test
+    void aRewriteReplacesEveryFileWithTheKeyOwnerOnlyAndLeavesNothingBeside() throws Exception {
+        CredentialDirectory directory = new CredentialDirectory(dir.resolve("new").resolve("credential"));
+        directory.write(selfSigned("a"));
+        Credential b = selfSigned("b");
+        directory.write(b);
+
+        Credential read = directory.read(CryptoProviders.bouncyCastleOnly());
+        assertThat(read.leaf()).isEqualTo(b.leaf());
+        assertThat(pairs(read)).as("the key read is b's").isTrue();
+        assertThat(java.nio.file.Files.getPosixFilePermissions(directory.path().resolve(CredentialDirectory.KEY)))
+                .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        try (var files = java.nio.file.Files.list(directory.path())) {
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder(CredentialDirectory.CERT, CredentialDirectory.KEY, CredentialDirectory.BUNDLE);
+        }
+    }
+
     private static boolean pairs(Credential credential) throws Exception {
         byte[] message = "probe".getBytes(StandardCharsets.US_ASCII);
         Signature sign = Signature.getInstance("SHA256withECDSA");

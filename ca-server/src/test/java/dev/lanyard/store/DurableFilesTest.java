@@ -12,7 +12,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A new file appears whole, with its permissions from the start, and never replaces one that is there. */
+/**
+ * A new file appears whole, with its permissions from the start, and never replaces one that is there;
+ * a replacement appears whole too, with its permissions from the start.
+ */
 class DurableFilesTest {
 
     @TempDir
@@ -61,6 +64,28 @@ class DurableFilesTest {
             throw new java.io.IOException("disk full");
         })).hasMessage("disk full");
         assertThat(names()).isEmpty();
+    }
+
+    @Test
+    void aReplacementIsWholeWithItsPermissionsFromTheStartAndLeavesNothingBesideIt() throws Exception {
+        Path file = dir.resolve("key.pem");
+        DurableFiles.replace(file, "old\n".getBytes(StandardCharsets.US_ASCII), PosixFilePermissions.fromString("rw-------"));
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+        DurableFiles.replace(file, "new\n".getBytes(StandardCharsets.US_ASCII), PosixFilePermissions.fromString("rw-------"));
+
+        assertThat(Files.readString(file)).isEqualTo("new\n");
+        assertThat(Files.getPosixFilePermissions(file)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        assertThat(names()).containsExactly("key.pem");
+    }
+
+    @Test
+    void aReplacementThatCannotTakeTheNameLeavesNothingBesideIt() throws Exception {
+        Path file = dir.resolve("cert.pem");
+        Files.createDirectories(file.resolve("in-the-way"));
+        assertThatThrownBy(() -> DurableFiles.replace(file, "new\n".getBytes(StandardCharsets.US_ASCII)))
+                .isInstanceOf(java.io.IOException.class);
+        assertThat(file.resolve("in-the-way")).isDirectory();
+        assertThat(names()).containsExactly("cert.pem");
     }
 
     private java.util.List<String> names() throws Exception {
