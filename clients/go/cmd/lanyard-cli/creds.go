@@ -177,8 +177,14 @@ func readBundleFile(file string) ([]*x509.Certificate, error) {
 // writeCredential writes the key first and the certificate last, each replaced atomically, so a
 // reader that sees the new certificate also finds its key; key.pem is 0600 from its creation.
 func writeCredential(dir string, key crypto.Signer, chain, bundle []*x509.Certificate) error {
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil { // the new directory's entry
+			return err
+		}
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -201,6 +207,9 @@ func pemOf(certs []*x509.Certificate) []byte {
 	return out
 }
 
+// writeAtomically replaces dir/name durably (tools/.../DurableFiles.replace): a temporary file made
+// exclusively with its final mode, forced to disk, renamed over the target, then the directory forced,
+// so after a power loss the file is the old one or the whole new one.
 func writeAtomically(dir, name string, content []byte, mode os.FileMode) error {
 	tmp := filepath.Join(dir, "."+name+".tmp")
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -210,12 +219,29 @@ func writeAtomically(dir, name string, content []byte, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(content); err != nil {
-		f.Close()
+	_, err = f.Write(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	if err := f.Close(); err != nil {
+	return syncDir(dir)
+}
+
+// syncDir makes the directory's entries (a file just renamed there) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, name))
+	defer d.Close()
+	return d.Sync()
 }

@@ -74,3 +74,48 @@ func TestACredentialReadWhileItIsRewrittenIsNeverMismatched(t *testing.T) {
 		t.Fatalf("only %d reads", reads)
 	}
 }
+
+// A rewrite replaces every file: the key is 0600 from its creation, and nothing is left beside them.
+func TestACredentialRewriteLeavesTheNewFilesOnlyWithTheKeyOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "credential")
+	var last *x509.Certificate
+	for i := 1; i <= 2; i++ {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		template := &x509.Certificate{SerialNumber: big.NewInt(int64(i)), Subject: pkix.Name{CommonName: "c"},
+			NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last, err = x509.ParseCertificate(der); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeCredential(dir, key, []*x509.Certificate{last}, []*x509.Certificate{last}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read, err := loadCredential(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !read.leaf.Equal(last) {
+		t.Fatal("the certificate read is not the one written last")
+	}
+	if info, err := os.Stat(filepath.Join(dir, keyFile)); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key.pem: %v, %v", info.Mode(), err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 3 {
+		t.Fatalf("the directory holds %v, not only the three files", names)
+	}
+}
