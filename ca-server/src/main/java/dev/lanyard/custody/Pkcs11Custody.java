@@ -3,6 +3,8 @@ package dev.lanyard.custody;
 import dev.lanyard.crypto.OwnerOnlyFile;
 import java.io.IOException;
 import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +21,7 @@ import java.security.spec.ECGenParameterSpec;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Date;
 import java.util.List;
@@ -68,8 +71,19 @@ public final class Pkcs11Custody implements KeyCustody {
         this.clock = clock;
     }
 
-    /** Logs in to the token; fails with what to check if the module, slot or PIN is wrong. */
+    /**
+     * Logs in to the token; fails with what to check if the module, slot or PIN is wrong. The PIN in
+     * {@code settings} is zeroed once the login is done or failed: nothing needs it after.
+     */
     public static Pkcs11Custody open(Settings settings, Clock clock) {
+        try {
+            return login(settings, clock);
+        } finally {
+            Arrays.fill(settings.pin(), '\0');
+        }
+    }
+
+    private static Pkcs11Custody login(Settings settings, Clock clock) {
         if (!Files.isReadable(settings.module())) {
             throw new CustodyException("PKCS#11 module " + settings.module() + " does not exist or is not readable"
                     + " (pkcs11.module; SoftHSM2's is /usr/lib/softhsm/libsofthsm2.so from the Debian package softhsm2)");
@@ -94,7 +108,11 @@ public final class Pkcs11Custody implements KeyCustody {
         }
     }
 
-    /** The PIN from an environment variable or a file (its first line), whichever is configured. */
+    /**
+     * The PIN from an environment variable or a file (its first line), whichever is configured. What
+     * was read from the file is zeroed here; {@link #open} zeroes the PIN. (An environment variable is
+     * a String, which cannot be zeroed: the file is the better place for a PIN.)
+     */
     public static char[] pin(Optional<String> env, Optional<Path> file) throws IOException {
         if (env.isPresent()) {
             String value = System.getenv(env.get());
@@ -105,9 +123,29 @@ public final class Pkcs11Custody implements KeyCustody {
         }
         if (file.isPresent()) {
             OwnerOnlyFile.require(file.get(), "PKCS#11 PIN file (pkcs11.pin-file)");
-            return Files.readAllLines(file.get(), StandardCharsets.UTF_8).stream().findFirst().orElse("").toCharArray();
+            return firstLine(Files.readAllBytes(file.get()));
         }
         throw new IllegalStateException("custody=pkcs11 needs pkcs11.pin-env or pkcs11.pin-file");
+    }
+
+    /** The first line of {@code content} (UTF-8); {@code content} and the decoded copy are zeroed. */
+    static char[] firstLine(byte[] content) throws IOException {
+        CharBuffer chars = null;
+        try {
+            chars = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(content));
+            int end = 0;
+            while (end < chars.limit() && chars.get(end) != '\n' && chars.get(end) != '\r') {
+                end++;
+            }
+            char[] line = new char[end];
+            chars.get(line);
+            return line;
+        } finally {
+            Arrays.fill(content, (byte) 0);
+            if (chars != null) {
+                Arrays.fill(chars.array(), '\0');
+            }
+        }
     }
 
     @Override

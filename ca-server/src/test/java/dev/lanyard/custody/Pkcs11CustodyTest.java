@@ -81,6 +81,28 @@ class Pkcs11CustodyTest {
     }
 
     @Test
+    void thePinIsZeroedOnceTheLoginIsDoneOrFailed() {
+        char[] pin = SoftHsm.PIN.toCharArray();
+        Pkcs11Custody.open(new Pkcs11Custody.Settings(SoftHsm.MODULE, Optional.of(SoftHsm.token().slot()), 0, pin),
+                Clock.systemUTC());
+        assertThat(pin).containsOnly('\0');
+        char[] refused = SoftHsm.PIN.toCharArray();
+        assertThatThrownBy(() -> Pkcs11Custody.open(new Pkcs11Custody.Settings(Path.of("/nonexistent/libpkcs11.so"),
+                Optional.empty(), 0, refused), Clock.systemUTC())).isInstanceOf(CustodyException.class);
+        assertThat(refused).containsOnly('\0');
+    }
+
+    @Test
+    void aPinFileIsReadIntoABufferThatIsZeroedAfterUse() throws Exception {
+        byte[] content = "8642097531\r\nsecond line\n".getBytes(StandardCharsets.UTF_8);
+        assertThat(Pkcs11Custody.firstLine(content)).isEqualTo("8642097531".toCharArray());
+        assertThat(content).containsOnly((byte) 0);
+        byte[] notUtf8 = {(byte) 0xff, '1', '2'};
+        assertThatThrownBy(() -> Pkcs11Custody.firstLine(notUtf8)).isInstanceOf(IOException.class);
+        assertThat(notUtf8).containsOnly((byte) 0);
+    }
+
+    @Test
     void refusesImportsDuplicateIdsAndAMissingModuleWithWhatToDo() {
         Pkcs11Custody custody = open();
         String id = "dup-" + UUID.randomUUID();
