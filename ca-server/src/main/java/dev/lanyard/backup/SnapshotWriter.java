@@ -1,6 +1,7 @@
 package dev.lanyard.backup;
 
 import dev.lanyard.store.Dialect;
+import dev.lanyard.store.JdbcRevocationRepository;
 import dev.lanyard.v1.BackupChunk;
 import dev.lanyard.v1.BackupHeader;
 import dev.lanyard.v1.BackupRow;
@@ -14,18 +15,21 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Types;
+import java.time.Clock;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
 /**
  * Writes a snapshot into a freshly migrated, empty store: every table's rows in one transaction (the
- * seed rows the migrations made are replaced), then identity columns continue after the largest id
- * restored. A store that holds anything, a snapshot from another schema version, with a table or
- * column this store does not have, or whose counts do not add up, is refused before anything is committed.
+ * seed rows the migrations made are replaced) and the revocation sequence moved past any the lost
+ * server can have handed out, then identity columns continue after the largest id restored. A store
+ * that holds anything, a snapshot from another schema version, with a table or column this store does
+ * not have, or whose counts do not add up, is refused before anything is committed.
  */
 public final class SnapshotWriter {
 
@@ -39,8 +43,12 @@ public final class SnapshotWriter {
     public record Restored(BackupHeader header, int tables, long rows) {
     }
 
-    /** Reads length-delimited chunks from {@code in} (a decrypting stream) into the store behind {@code c}. */
-    public static Restored restore(InputStream in, Connection c) throws IOException, SQLException {
+    /**
+     * Reads length-delimited chunks from {@code in} (a decrypting stream) into the store behind {@code c}.
+     *
+     * @param clock the time of the restore, which the revocation sequence continues above ({@link #revocationFloor})
+     */
+    public static Restored restore(InputStream in, Connection c, Clock clock) throws IOException, SQLException {
         BackupChunk first = next(in);
         if (!first.hasHeader()) {
             throw new InvalidBackupException("the backup does not start with its header");
@@ -104,6 +112,7 @@ public final class SnapshotWriter {
                     throw new InvalidBackupException("the backup holds a part this Lanyard does not know");
                 }
             }
+            JdbcRevocationRepository.raiseHead(c, revocationFloor(clock.instant()));
             c.commit();
             restartIdentities(c, tables);
             return new Restored(header, seen.size(), rows);
@@ -111,6 +120,25 @@ public final class SnapshotWriter {
             c.rollback();
             throw e;
         }
+    }
+
+    /**
+     * The revocation sequence a restored store continues above: the restore's time in microseconds
+     * since the epoch, unless the backup's own head is higher. The lost server went on after the backup
+     * and handed out sequences the backup does not hold; its watchers resume from those (they pass the
+     * last one they saw), so the events this store records must be numbered above them, or those
+     * watchers would take them for what they have seen and never hear of them. A store's sequences
+     * count one per event from 1, or from the floor of an earlier restore, so they stay below the time
+     * in microseconds as long as fewer than a million events a second were written since it started (or
+     * was last restored): no revocation rate comes near that, where seconds (the CRL numbers' floor: one
+     * CRL at a time) or even milliseconds could be outrun by revoking an identity with thousands of live
+     * certificates just after a restore. Time only moves the head forward, so a restore on a machine
+     * whose clock is behind is no worse than no floor, and a watcher whose sequence is still above the
+     * head is refused (OUT_OF_RANGE) and starts again from 0. The value stays below 2^53 (exact as a
+     * JSON number) until the year 2255.
+     */
+    static long revocationFloor(Instant restoredAt) {
+        return ChronoUnit.MICROS.between(Instant.EPOCH, restoredAt);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.lanyard.revocation;
 
+import dev.lanyard.refusal.Refusal;
 import dev.lanyard.spiffe.SpiffeId;
 import java.time.Clock;
 import java.time.Instant;
@@ -77,6 +78,24 @@ public final class RevocationRegistry {
 
     public long latestSequence() {
         return latestSequence;
+    }
+
+    /**
+     * Refuses to resume a watch after {@code sequence} if this store never handed that sequence out: the
+     * watcher followed another store, or an older copy of this one, and resuming would skip the events
+     * this store numbers up to it. One past what this replica has loaded is looked up in the database
+     * (another replica may have handed it out; the watch gets what follows once this one catches up).
+     */
+    public void requireHandedOut(long sequence) throws Refusal {
+        if (sequence <= latestSequence) {
+            return;
+        }
+        long head = repository.lastSequence();
+        if (sequence > head) {
+            throw new Refusal(Refusal.Code.OUT_OF_RANGE, "after_sequence " + sequence
+                    + " is past the newest revocation sequence " + head + " of this server's store (the watcher"
+                    + " followed another store, or an older copy of this one): watch again from 0");
+        }
     }
 
     /** This server's own revocation of {@code target} if it is in force now. */

