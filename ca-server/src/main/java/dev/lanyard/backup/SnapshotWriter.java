@@ -25,11 +25,11 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Writes a snapshot into a freshly migrated, empty store: every table's rows in one transaction (the
- * seed rows the migrations made are replaced) and the revocation sequence moved past any the lost
- * server can have handed out, then identity columns continue after the largest id restored. A store
+ * Writes a snapshot into a freshly migrated, empty store, in one transaction: every table's rows (the
+ * seed rows the migrations made are replaced), identity columns continued after the largest id
+ * restored, and the revocation sequence moved past any the lost server can have handed out. A store
  * that holds anything, a snapshot from another schema version, with a table or column this store does
- * not have, or whose counts do not add up, is refused before anything is committed.
+ * not have, or whose counts do not add up, is refused, and nothing is committed.
  */
 public final class SnapshotWriter {
 
@@ -112,12 +112,16 @@ public final class SnapshotWriter {
                     throw new InvalidBackupException("the backup holds a part this Lanyard does not know");
                 }
             }
-            JdbcRevocationRepository.raiseHead(c, revocationFloor(clock.instant()));
-            c.commit();
             restartIdentities(c, tables);
+            JdbcRevocationRepository.raiseHead(c, revocationFloor(clock.instant()));
+            c.commit(); // the last step: nothing is rolled back once it returned
             return new Restored(header, seen.size(), rows);
         } catch (IOException | SQLException | RuntimeException e) {
-            c.rollback();
+            try {
+                c.rollback();
+            } catch (SQLException | RuntimeException rollback) {
+                e.addSuppressed(rollback); // what went wrong is the first failure, not this one
+            }
             throw e;
         }
     }
@@ -175,9 +179,13 @@ public final class SnapshotWriter {
         return chunk;
     }
 
-    /** Identity columns continue after the largest id restored (explicit ids do not move them). */
+    /**
+     * Identity columns continue after the largest id restored (explicit ids do not move them). Inside
+     * the restore's transaction: PostgreSQL's ALTER TABLE is transactional, and H2's restart of an
+     * identity neither commits the transaction nor is undone by its rollback (the ids of a store that
+     * was then rolled back skip a few, which is harmless). SQLite has no identity columns.
+     */
     private static void restartIdentities(Connection c, List<String> tables) throws SQLException {
-        c.setAutoCommit(true);
         for (String table : tables) {
             for (String column : StoreSchema.identityColumns(c, table)) {
                 long next;

@@ -125,6 +125,45 @@ class SnapshotWriterTest {
         }
     }
 
+    /**
+     * PostgreSQL runs the identity restart in the restore's transaction; made to fail there (another
+     * session holds a lock ALTER TABLE waits for, past lock_timeout), the restore rolls back whole and
+     * throws the lock timeout itself, not a failed rollback of a transaction that was already committed.
+     */
+    @Test
+    void anIdentityRestartThatFailsRollsTheRestoreBackAndItsOwnErrorSurfaces() throws Exception {
+        try (Database target = Target.POSTGRESQL.open.apply(dir)) {
+            try (Connection blocker = target.openDedicatedConnection(); Connection c = target.openDedicatedConnection()) {
+                blocker.setAutoCommit(false);
+                try (Statement s = blocker.createStatement()) {
+                    s.executeQuery("select 1 from audit_events").close(); // holds ACCESS SHARE to its end
+                }
+                try (Statement s = c.createStatement()) {
+                    s.execute("set lock_timeout = '300ms'");
+                }
+                assertThatThrownBy(() -> SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c,
+                        Clock.fixed(RESTORED_AT, ZoneOffset.UTC)))
+                        .isInstanceOfSatisfying(SQLException.class, e -> {
+                            assertThat(e.getSQLState()).as(e.toString()).isEqualTo("55P03"); // lock_not_available
+                            assertThat(e.getSuppressed()).isEmpty();
+                        })
+                        .hasMessageContaining("lock timeout");
+                blocker.rollback();
+
+                // Nothing was kept: the store is as the migrations left it, and a restore goes through now.
+                SnapshotWriter.requireEmpty(c);
+                assertThat(ids(target, "select last_sequence from revocation_head")).containsExactly(0L);
+                assertThat(ids(target, "select id from audit_events")).isEmpty();
+                c.setAutoCommit(true);
+                try (Statement s = c.createStatement()) {
+                    s.execute("set lock_timeout = 0");
+                }
+                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(RESTORED_AT, ZoneOffset.UTC));
+            }
+            assertThat(ids(target, "select id from audit_events order by id")).containsExactly(1L, 2L);
+        }
+    }
+
     private static List<Long> ids(Database db, String sql) throws SQLException {
         try (Connection c = db.dataSource().getConnection(); Statement s = c.createStatement();
                 ResultSet rows = s.executeQuery(sql)) {
