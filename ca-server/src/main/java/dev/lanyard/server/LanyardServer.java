@@ -384,7 +384,7 @@ public final class LanyardServer implements AutoCloseable {
                         Executors.newSingleThreadExecutor(daemonThreads("lanyard-backup")), audit, clock).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
-        AccessPolicy access = accessPolicy(config);
+        AccessPolicy access = accessPolicy(adminIds);
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
         NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
@@ -898,8 +898,8 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /** Who may call what: the request chain's authorization, as data. */
-    private static AccessPolicy accessPolicy(ServerConfig config) {
-        return AccessPolicy.builder(new HashSet<>(config.adminIds()))
+    private static AccessPolicy accessPolicy(AdminIds adminIds) {
+        return AccessPolicy.builder(adminIds)
                 .service(ConsoleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(CertificateServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
                 .method(CertificateServiceGrpc.getIssueCertificateMethod(), AccessPolicy.Access.ANYONE)
