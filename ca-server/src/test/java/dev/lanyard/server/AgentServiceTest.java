@@ -56,6 +56,7 @@ class AgentServiceTest {
     static final String TD = "spiffe://lanyard.local";
     static final String API = TD + "/ns/payments/sa/api";
     static final String OTHER = TD + "/ns/other/sa/job";
+    static final String BATCH = TD + "/ns/payments/sa/batch";
 
     @TempDir
     Path dir;
@@ -115,11 +116,14 @@ class AgentServiceTest {
     @Test
     void aNodeSelectorParentIsServedByEveryAgentThatProvedIt() throws Exception {
         Credential agent = attestWithX509Pop("node-7", Csrs.ecP256());
+        String root = "x509pop:ca:fingerprint:" + java.util.HexFormat.of().formatHex(
+                java.security.MessageDigest.getInstance("SHA-1").digest(pki.root().getEncoded()));
         register(API, "x509pop:subject:cn:node-7", "unix:uid:1000");
         register(OTHER, "x509pop:subject:cn:node-8", "unix:uid:1000");
+        register(BATCH, root + ":subject:cn:node-7", "unix:uid:1000");
         var entries = agents(agent).listEntries(ListEntriesRequest.getDefaultInstance());
-        assertThat(entries.getEntriesList()).extracting(r -> r.getSpiffeId()).containsExactly(API);
-        assertThat(entries.getNodeSelectorsList()).contains("x509pop:subject:cn:node-7");
+        assertThat(entries.getEntriesList()).extracting(r -> r.getSpiffeId()).containsExactlyInAnyOrder(API, BATCH);
+        assertThat(entries.getNodeSelectorsList()).contains("x509pop:subject:cn:node-7", root + ":subject:cn:node-7");
     }
 
     @Test
@@ -143,6 +147,22 @@ class AgentServiceTest {
         assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
             assertThat(e.action()).isEqualTo("agent.attest");
             assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+        });
+    }
+
+    @Test
+    void x509popWithACertificateNotForClientSignaturesIsRefusedAndAudited() {
+        KeyPair nodeKeys = Csrs.ecP256();
+        X509Certificate serverOnly = pki.node("node-7", nodeKeys, java.time.Instant.now().minusSeconds(60),
+                java.time.Instant.now().plus(Duration.ofDays(1)), org.bouncycastle.asn1.x509.KeyUsage.digitalSignature,
+                org.bouncycastle.asn1.x509.KeyPurposeId.id_kp_serverAuth);
+        assertRefused(() -> attestX509Pop(serverOnly, nodeKeys), Status.Code.PERMISSION_DENIED,
+                "the node certificate's extended key usage does not include clientAuth");
+        assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("agent.attest");
+            assertThat(e.target()).isEqualTo("x509pop");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+            assertThat(e.reason()).contains("does not include clientAuth");
         });
     }
 
