@@ -1,6 +1,7 @@
 package dev.lanyard.attest;
 
 import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.KeySourceException;
 import com.nimbusds.jose.jwk.source.JWKSource;
 import com.nimbusds.jose.proc.JWSVerificationKeySelector;
 import com.nimbusds.jose.proc.SecurityContext;
@@ -17,10 +18,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * k8s_psat: a Kubernetes projected service-account token, checked against the cluster's OIDC issuer
- * and JWKS (a file or a URL, see {@code ServerConfig}): signature, {@code iss}, {@code aud}, time claims
+ * and JWKS (a file or an https URL, see {@code ServerConfig}): signature, {@code iss}, {@code aud}, time claims
  * (with a little skew), and that the token's namespace:service-account is allowed. The agent ID is
  * {@code <cluster>/<node name>} when the token names the node (Kubernetes 1.30+), else {@code <cluster>/<pod uid>}.
  */
@@ -33,6 +36,7 @@ public final class PsatAttestor implements NodeAttestor {
         }
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(PsatAttestor.class);
     private static final Duration SKEW = Duration.ofSeconds(30);
     private static final Pattern SAFE = Pattern.compile("[A-Za-z0-9._-]{1,253}");
 
@@ -70,6 +74,11 @@ public final class PsatAttestor implements NodeAttestor {
             claims = processor.process(psat.token(), null);
         } catch (ParseException e) {
             throw new AttestationException(Reason.MALFORMED, "the service-account token is not a JWT");
+        } catch (KeySourceException e) {
+            // The server's side (psat.jwks-url unreachable or its TLS not trusted): the cause is for the log.
+            LOG.warn("k8s_psat: the JWKS of cluster {} cannot be fetched: {}", cluster.name(), causes(e));
+            throw new AttestationException(Reason.UNTRUSTED, "the cluster's JWKS cannot be fetched"
+                    + " (psat.jwks-url); the server log says why");
         } catch (Exception e) {
             // Nimbus' messages can quote the token's content; say only what failed.
             throw new AttestationException(Reason.UNTRUSTED,
@@ -114,6 +123,18 @@ public final class PsatAttestor implements NodeAttestor {
             id = safe(pod.get("uid"), "pod.uid");
         }
         return new AttestedNode(kind(), cluster.name() + "/" + id, selectors);
+    }
+
+    /** The messages of {@code e} and its causes (a TLS failure says why only a few causes down). */
+    private static String causes(Throwable e) {
+        StringBuilder out = new StringBuilder(String.valueOf(e.getMessage()));
+        Throwable cause = e.getCause();
+        for (int depth = 0; cause != null && depth < 5; depth++, cause = cause.getCause()) {
+            if (cause.getMessage() != null && out.indexOf(cause.getMessage()) < 0) {
+                out.append(": ").append(cause.getMessage());
+            }
+        }
+        return out.toString();
     }
 
     @SuppressWarnings("unchecked")

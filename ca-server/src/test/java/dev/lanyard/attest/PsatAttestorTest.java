@@ -12,7 +12,10 @@ import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
+import dev.lanyard.testing.HttpsJwks;
 import dev.lanyard.testing.MutableClock;
+import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,8 +49,11 @@ class PsatAttestorTest {
     PsatAttestor attestor() throws Exception {
         Path jwks = dir.resolve("jwks.json");
         Files.writeString(jwks, new JWKSet(clusterKey.toPublicJWK()).toString());
-        return new PsatAttestor(new PsatAttestor.Cluster("prod", ISSUER, "lanyard", Set.of("lanyard:lanyard-agent")),
-                PsatKeys.source(Optional.of(jwks), Optional.empty()), clock);
+        return new PsatAttestor(cluster(), PsatKeys.source(Optional.of(jwks), Optional.empty(), Optional.empty()), clock);
+    }
+
+    static PsatAttestor.Cluster cluster() {
+        return new PsatAttestor.Cluster("prod", ISSUER, "lanyard", Set.of("lanyard:lanyard-agent"));
     }
 
     String token(RSAKey key, String issuer, String audience, Instant expires, String namespace, String account)
@@ -78,6 +84,39 @@ class PsatAttestorTest {
         assertThat(node.selectors()).containsExactly("k8s_psat:cluster:prod", "k8s_psat:agent_ns:lanyard",
                 "k8s_psat:agent_sa:lanyard-agent", "k8s_psat:agent_pod_name:lanyard-agent-x7",
                 "k8s_psat:agent_node_name:node-7");
+    }
+
+    /** A cluster's JWKS over real TLS whose CA only psat.jwks-ca-file makes trusted. */
+    @Test
+    void anHttpsJwksIsTrustedThroughTheClusterCaFileAndNotWithoutIt() throws Exception {
+        try (HttpsJwks endpoint = HttpsJwks.serve(new JWKSet(clusterKey.toPublicJWK()))) {
+            Path ca = endpoint.writeCa(dir.resolve("cluster-ca.pem"));
+            PsatAttestor withCa = new PsatAttestor(cluster(),
+                    PsatKeys.source(Optional.empty(), Optional.of(endpoint.url()), Optional.of(ca)), clock);
+            assertThat(withCa.verify(new NodeEvidence.Psat("prod", good()), new byte[0], new byte[0]).id())
+                    .isEqualTo("prod/node-7");
+            assertThat(endpoint.fetches()).isEqualTo(1);
+
+            PsatAttestor jdkRoots = new PsatAttestor(cluster(),
+                    PsatKeys.source(Optional.empty(), Optional.of(endpoint.url()), Optional.empty()), clock);
+            String token = good();
+            assertThatThrownBy(() -> jdkRoots.verify(new NodeEvidence.Psat("prod", token), new byte[0], new byte[0]))
+                    .isInstanceOf(AttestationException.class)
+                    .hasMessage("the cluster's JWKS cannot be fetched (psat.jwks-url); the server log says why")
+                    .extracting(e -> ((AttestationException) e).reason()).isEqualTo(AttestationException.Reason.UNTRUSTED);
+            assertThat(endpoint.fetches()).as("the TLS handshake failed before any request").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aJwksUrlOtherThanHttpsOrAnUnusableCaFileIsRefused() throws Exception {
+        assertThatThrownBy(() -> PsatKeys.source(Optional.empty(),
+                Optional.of(URI.create("http://127.0.0.1:8080/openid/v1/jwks")), Optional.empty()))
+                .isInstanceOf(IOException.class).hasMessageContaining("psat.jwks-url must be an https:// URL");
+        Path empty = Files.writeString(dir.resolve("empty.pem"), "");
+        assertThatThrownBy(() -> PsatKeys.source(Optional.empty(),
+                Optional.of(URI.create("https://k8s.example/openid/v1/jwks")), Optional.of(empty)))
+                .isInstanceOf(IOException.class).hasMessageContaining("psat.jwks-ca-file " + empty + " holds no PEM certificate");
     }
 
     @Test
