@@ -151,11 +151,12 @@ public record ServerConfig(
     /**
      * One Kubernetes cluster whose projected service-account tokens attest agents: its OIDC issuer,
      * its JWKS (a file, or an https URL fetched and cached, its TLS checked against {@code jwksCaFile}
-     * when set, else the JDK's roots), the audience the token must carry, and the "namespace:service-account"
-     * pairs allowed to attest.
+     * when set, else the JDK's roots), the audience the token must carry, the "namespace:service-account"
+     * pairs allowed to attest, and the longest a token may live from iat to exp.
      */
     public record Psat(String cluster, String issuer, Optional<Path> jwksFile, Optional<URI> jwksUrl,
-            Optional<Path> jwksCaFile, String audience, List<String> allowedServiceAccounts) {
+            Optional<Path> jwksCaFile, String audience, List<String> allowedServiceAccounts,
+            Duration maxTokenLifetime) {
         public Psat {
             allowedServiceAccounts = List.copyOf(allowedServiceAccounts);
             if (jwksFile.isPresent() == jwksUrl.isPresent()) {
@@ -237,7 +238,7 @@ public record ServerConfig(
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
             "grpc.max-watch-streams-per-identity", "certificates.retention",
             "agent.svid-ttl", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
-            "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts",
+            "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts", "psat.max-token-lifetime",
             "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
             "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file", "http.tls", "http.tls.cert-file",
@@ -518,7 +519,10 @@ public record ServerConfig(
                 Optional.ofNullable(p.getProperty("psat.jwks-url")).map(ServerConfig::jwksUrl),
                 Optional.ofNullable(p.getProperty("psat.jwks-ca-file")).map(v -> path(base, v)),
                 p.getProperty("psat.audience", "lanyard"),
-                list(p.getProperty("psat.allowed-service-accounts", ""))));
+                list(p.getProperty("psat.allowed-service-accounts", "")),
+                // A kubelet-projected token lives expirationSeconds (default 1h, SPIRE's examples ask 2h)
+                // from iat to exp; the API server extends only tokens for its own audience, not ours.
+                duration(p, "psat.max-token-lifetime", "2h")));
     }
 
     private static URI jwksUrl(String value) {

@@ -191,6 +191,18 @@ class ServerConfigTest {
     }
 
     @Test
+    void psatCapsATokensLifetimeAtTwoHoursUnlessTold() throws Exception {
+        String cluster = "trust-domain=acme.internal\npsat.cluster=prod\npsat.issuer=https://k8s.example\n"
+                + "psat.allowed-service-accounts=lanyard:agent\npsat.jwks-file=jwks.json\n";
+        assertThat(load(cluster).agents().psat().orElseThrow().maxTokenLifetime())
+                .isEqualTo(java.time.Duration.ofHours(2));
+        assertThat(load(cluster + "psat.max-token-lifetime=30m\n").agents().psat().orElseThrow().maxTokenLifetime())
+                .isEqualTo(java.time.Duration.ofMinutes(30));
+        assertThatThrownBy(() -> load(cluster + "psat.max-token-lifetime=0s\n"))
+                .hasMessageContaining("psat.max-token-lifetime must be positive");
+    }
+
+    @Test
     void mistakesAreRefusedNotDefaulted() throws Exception {
         assertThatThrownBy(() -> load("trust-domain=acme.internal\ngrpc.prot=9443\n"))
                 .hasMessageContaining("unknown configuration keys: [grpc.prot]");
