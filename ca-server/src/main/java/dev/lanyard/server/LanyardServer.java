@@ -960,8 +960,8 @@ public final class LanyardServer implements AutoCloseable {
         if (agents.psat().isPresent()) {
             ServerConfig.Psat psat = agents.psat().get();
             attestors.add(new PsatAttestor(new PsatAttestor.Cluster(psat.cluster(), psat.issuer(), psat.audience(),
-                    new HashSet<>(psat.allowedServiceAccounts())), PsatKeys.source(psat.jwksFile(), psat.jwksUrl()),
-                    clock));
+                    new HashSet<>(psat.allowedServiceAccounts()), psat.maxTokenLifetime()),
+                    PsatKeys.source(psat.jwksFile(), psat.jwksUrl(), psat.jwksCaFile()), clock));
         }
         return new NodeAttestation(attestors);
     }
