@@ -6,11 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lanyard.backup.BackupFile;
 import dev.lanyard.backup.SnapshotWriter;
 import dev.lanyard.credential.Credential;
+import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.store.Database;
 import dev.lanyard.store.EmbeddedStore;
 import dev.lanyard.store.JdbcRegistrationRepository;
+import dev.lanyard.testing.LogCapture;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TestPostgres;
 import dev.lanyard.v1.BackupChunk;
@@ -77,42 +79,46 @@ class BackupServiceTest {
         }
     }
 
+    @Test
+    void aRestoredStoreStartedWithoutItsKekRefusesOnceNamingTheKekAndMakesNoNewOne() throws Exception {
+        byte[] sealed;
+        String root;
+        try (RunningServer old = RunningServer.start(dir.resolve("old"))) {
+            root = old.server().rootFingerprint();
+            sealed = backUp(old);
+        }
+        String kekId = KeyEncryptionKey.fromFile(dir.resolve("old").resolve("kek")).id();
+        Path restored = restore(sealed, EmbeddedStore.SQLITE);
+
+        try (LogCapture logs = new LogCapture()) {
+            assertThatThrownBy(() -> RunningServer.start(restored)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("kek.file " + restored.resolve("kek") + " does not exist, and the store holds 3 private"
+                            + " keys sealed under key-encryption key " + kekId + ": a new KEK could open none of them,"
+                            + " so the server does not start. Copy the KEK file of the server this store comes from"
+                            + " (`lanyard restore` names the KEK it needs) to " + restored.resolve("kek")
+                            + " (owner-only: chmod 600), or set kek.file to it, and start again");
+            assertThat(logs.lines()).as("said once, by the refusal, not logged besides")
+                    .noneMatch(line -> line.contains("key-encryption key"));
+        }
+        assertThat(restored.resolve("kek")).as("no new KEK beside keys it cannot open").doesNotExist();
+
+        Files.copy(dir.resolve("old").resolve("kek"), restored.resolve("kek"), StandardCopyOption.COPY_ATTRIBUTES);
+        try (RunningServer again = RunningServer.start(restored)) {
+            assertThat(again.server().rootFingerprint()).isEqualTo(root);
+        }
+    }
+
     private void restoresAsTheSameCa(Map<String, String> source, EmbeddedStore target) throws Exception {
         byte[] sealed;
         Credential held;
         String root;
-        long chunks = 0;
         try (RunningServer old = RunningServer.start(dir.resolve("old"), source)) {
             old.register(WORKLOAD);
             held = old.bootstrap(WORKLOAD);
             root = old.server().rootFingerprint();
-            ByteArrayOutputStream file = new ByteArrayOutputStream();
-            try (OutputStream out = BackupFile.encrypting(file, PASSPHRASE, new SecureRandom())) {
-                Iterator<BackupChunk> stream = BackupServiceGrpc.newBlockingStub(old.channel(old.adminCredential()))
-                        .withDeadlineAfter(60, TimeUnit.SECONDS).createBackup(CreateBackupRequest.getDefaultInstance());
-                while (stream.hasNext()) {
-                    BackupChunk chunk = stream.next();
-                    if (chunk.hasHeader()) {
-                        assertThat(chunk.getHeader().getTrustDomain()).isEqualTo("lanyard.local");
-                        assertThat(chunk.getHeader().getCustody()).isEqualTo("software");
-                        assertThat(chunk.getHeader().getKekId()).matches("[0-9a-f]{16}");
-                    }
-                    chunk.writeDelimitedTo(out);
-                    chunks++;
-                }
-            }
-            sealed = file.toByteArray();
+            sealed = backUp(old);
         }
-        assertThat(chunks).isGreaterThan(10);
-
-        Path restored = dir.resolve("restored");
-        Files.createDirectories(restored);
-        SnapshotWriter.Restored done;
-        try (InputStream in = BackupFile.decrypting(new ByteArrayInputStream(sealed), PASSPHRASE);
-                Database store = target.open(restored); Connection c = store.dataSource().getConnection()) {
-            done = SnapshotWriter.restore(in, c);
-        }
-        assertThat(done.rows()).isGreaterThan(10);
+        Path restored = restore(sealed, target);
         Files.copy(dir.resolve("old").resolve("kek"), restored.resolve("kek"), StandardCopyOption.COPY_ATTRIBUTES);
         // Started without database.embedded: the restored directory's own store is found and kept.
         try (RunningServer again = RunningServer.start(restored)) {
@@ -121,5 +127,40 @@ class BackupServiceTest {
             assertThat(again.renew(held).chain()).containsExactlyElementsOf(held.chain());
             again.register("spiffe://lanyard.local/ns/shop/sa/new"); // identity columns continue after the restored ids
         }
+    }
+
+    /** A backup of {@code old}'s whole store, encrypted as `lanyard backup` writes it. */
+    private static byte[] backUp(RunningServer old) throws Exception {
+        long chunks = 0;
+        ByteArrayOutputStream file = new ByteArrayOutputStream();
+        try (OutputStream out = BackupFile.encrypting(file, PASSPHRASE, new SecureRandom())) {
+            Iterator<BackupChunk> stream = BackupServiceGrpc.newBlockingStub(old.channel(old.adminCredential()))
+                    .withDeadlineAfter(60, TimeUnit.SECONDS).createBackup(CreateBackupRequest.getDefaultInstance());
+            while (stream.hasNext()) {
+                BackupChunk chunk = stream.next();
+                if (chunk.hasHeader()) {
+                    assertThat(chunk.getHeader().getTrustDomain()).isEqualTo("lanyard.local");
+                    assertThat(chunk.getHeader().getCustody()).isEqualTo("software");
+                    assertThat(chunk.getHeader().getKekId()).matches("[0-9a-f]{16}");
+                }
+                chunk.writeDelimitedTo(out);
+                chunks++;
+            }
+        }
+        assertThat(chunks).isGreaterThan(10);
+        return file.toByteArray();
+    }
+
+    /** A fresh data directory holding only the restored store, as `lanyard restore --data-dir` leaves it. */
+    private Path restore(byte[] sealed, EmbeddedStore target) throws Exception {
+        Path restored = dir.resolve("restored");
+        Files.createDirectories(restored);
+        SnapshotWriter.Restored done;
+        try (InputStream in = BackupFile.decrypting(new ByteArrayInputStream(sealed), PASSPHRASE);
+                Database store = target.open(restored); Connection c = store.dataSource().getConnection()) {
+            done = SnapshotWriter.restore(in, c);
+        }
+        assertThat(done.rows()).isGreaterThan(10);
+        return restored;
     }
 }
