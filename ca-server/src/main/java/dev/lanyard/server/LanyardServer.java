@@ -34,7 +34,6 @@ import dev.lanyard.ca.SerialNumbers;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.credential.CredentialDirectory;
 import dev.lanyard.crypto.CryptoProviders;
-import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.crypto.PrivateKeySealer;
 import dev.lanyard.crypto.KekRing;
@@ -204,7 +203,6 @@ public final class LanyardServer implements AutoCloseable {
         this.httpExecutor = httpExecutor;
         this.clock = clock;
         this.crypto = CryptoProviders.select();
-        KeyEncryptionKey kek = KekSource.load(config, random);
         KeyCustody custody;
         Optional<KekRotation> kekRotation = Optional.empty();
         Supplier<String> kekId = () -> "";
@@ -213,9 +211,10 @@ public final class LanyardServer implements AutoCloseable {
             custody = Pkcs11Custody.open(new Pkcs11Custody.Settings(c.module().orElseThrow(), c.slot(), c.slotIndex(),
                     Pkcs11Custody.pin(c.pinEnv(), c.pinFile())), clock);
         } else {
-            KekRing keks = new KekRing(kek);
+            JdbcSealedKeyRepository sealedKeys = new JdbcSealedKeyRepository(database.dataSource());
+            KekRing keks = new KekRing(KekSource.load(config, random, sealedKeys.all()));
             kekId = () -> keks.current().id();
-            SoftwareCustody software = new SoftwareCustody(new JdbcSealedKeyRepository(database.dataSource()),
+            SoftwareCustody software = new SoftwareCustody(sealedKeys,
                     new PrivateKeySealer(keks, random, crypto), crypto.primary(), crypto.bouncyCastle(), clock);
             kekRotation = Optional.of(new KekRotation(keks, software, new JdbcKekRotations(database.dataSource()),
                     clock));
@@ -384,7 +383,7 @@ public final class LanyardServer implements AutoCloseable {
                         Executors.newSingleThreadExecutor(daemonThreads("lanyard-backup")), audit, clock).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
-        AccessPolicy access = accessPolicy(config);
+        AccessPolicy access = accessPolicy(adminIds);
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
         NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
@@ -898,8 +897,8 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /** Who may call what: the request chain's authorization, as data. */
-    private static AccessPolicy accessPolicy(ServerConfig config) {
-        return AccessPolicy.builder(new HashSet<>(config.adminIds()))
+    private static AccessPolicy accessPolicy(AdminIds adminIds) {
+        return AccessPolicy.builder(adminIds)
                 .service(ConsoleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(CertificateServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
                 .method(CertificateServiceGrpc.getIssueCertificateMethod(), AccessPolicy.Access.ANYONE)
@@ -960,8 +959,8 @@ public final class LanyardServer implements AutoCloseable {
         if (agents.psat().isPresent()) {
             ServerConfig.Psat psat = agents.psat().get();
             attestors.add(new PsatAttestor(new PsatAttestor.Cluster(psat.cluster(), psat.issuer(), psat.audience(),
-                    new HashSet<>(psat.allowedServiceAccounts())), PsatKeys.source(psat.jwksFile(), psat.jwksUrl()),
-                    clock));
+                    new HashSet<>(psat.allowedServiceAccounts()), psat.maxTokenLifetime()),
+                    PsatKeys.source(psat.jwksFile(), psat.jwksUrl(), psat.jwksCaFile()), clock));
         }
         return new NodeAttestation(attestors);
     }

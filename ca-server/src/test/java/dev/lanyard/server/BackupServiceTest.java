@@ -6,11 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lanyard.backup.BackupFile;
 import dev.lanyard.backup.SnapshotWriter;
 import dev.lanyard.credential.Credential;
+import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.spiffe.SpiffeId;
 import dev.lanyard.store.Database;
 import dev.lanyard.store.EmbeddedStore;
 import dev.lanyard.store.JdbcRegistrationRepository;
+import dev.lanyard.testing.LogCapture;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TestPostgres;
 import dev.lanyard.v1.BackupChunk;
@@ -32,6 +34,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.SecureRandom;
 import java.sql.Connection;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Iterator;
@@ -40,7 +43,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -86,6 +89,35 @@ class BackupServiceTest {
         }
     }
 
+    @Test
+    void aRestoredStoreStartedWithoutItsKekRefusesOnceNamingTheKekAndMakesNoNewOne() throws Exception {
+        byte[] sealed;
+        String root;
+        try (RunningServer old = RunningServer.start(dir.resolve("old"))) {
+            root = old.server().rootFingerprint();
+            sealed = backUp(old);
+        }
+        String kekId = KeyEncryptionKey.fromFile(dir.resolve("old").resolve("kek")).id();
+        Path restored = restore(sealed, EmbeddedStore.SQLITE);
+
+        try (LogCapture logs = new LogCapture()) {
+            assertThatThrownBy(() -> RunningServer.start(restored)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("kek.file " + restored.resolve("kek") + " does not exist, and the store holds 3 private"
+                            + " keys sealed under key-encryption key " + kekId + ": a new KEK could open none of them,"
+                            + " so the server does not start. Copy the KEK file of the server this store comes from"
+                            + " (`lanyard restore` names the KEK it needs) to " + restored.resolve("kek")
+                            + " (owner-only: chmod 600), or set kek.file to it, and start again");
+            assertThat(logs.lines()).as("said once, by the refusal, not logged besides")
+                    .noneMatch(line -> line.contains("key-encryption key"));
+        }
+        assertThat(restored.resolve("kek")).as("no new KEK beside keys it cannot open").doesNotExist();
+
+        Files.copy(dir.resolve("old").resolve("kek"), restored.resolve("kek"), StandardCopyOption.COPY_ATTRIBUTES);
+        try (RunningServer again = RunningServer.start(restored)) {
+            assertThat(again.server().rootFingerprint()).isEqualTo(root);
+        }
+    }
+
     /**
      * The lost server went on after the backup, and its watchers with it; the store restored from the
      * backup numbers its revocations above anything the lost server handed out, so a watcher resuming
@@ -93,8 +125,8 @@ class BackupServiceTest {
      * newest sequence is refused, naming both, over real gRPC.
      */
     @ParameterizedTest
-    @EnumSource(RestoredInto.class)
-    void aWatcherOfTheLostServerGetsEveryRevocationMadeAfterTheRestore(RestoredInto target) throws Exception {
+    @ValueSource(strings = {"h2", "sqlite", "postgresql"})
+    void aWatcherOfTheLostServerGetsEveryRevocationMadeAfterTheRestore(String target) throws Exception {
         byte[] sealed;
         Credential watcher;
         long lastSeen;
@@ -102,17 +134,26 @@ class BackupServiceTest {
             old.register(WORKLOAD);
             watcher = old.bootstrap(WORKLOAD);
             revokeJti(old, "before-the-backup");
-            ByteArrayOutputStream file = new ByteArrayOutputStream();
-            backUp(old, file);
-            sealed = file.toByteArray();
+            sealed = backUp(old);
             revokeJti(old, "lost-1");
             lastSeen = revokeJti(old, "lost-2"); // a verifier saw it, then the server was lost
         }
         assertThat(lastSeen).isEqualTo(3);
 
-        Path restored = Files.createDirectories(dir.resolve("restored"));
+        Path restored;
+        Map<String, String> config = Map.of();
+        if (target.equals("postgresql")) {
+            TestPostgres postgres = TestPostgres.get();
+            String url = postgres.newDatabase();
+            try (Database store = Database.open(url, postgres.user(), "")) {
+                restoreInto(sealed, store);
+            }
+            restored = Files.createDirectories(dir.resolve("restored"));
+            config = Map.of("database.url", url, "database.user", postgres.user());
+        } else {
+            restored = restore(sealed, EmbeddedStore.parse(target));
+        }
         Files.copy(dir.resolve("old").resolve("kek"), restored.resolve("kek"), StandardCopyOption.COPY_ATTRIBUTES);
-        Map<String, String> config = target.restore(sealed, restored);
         try (RunningServer again = RunningServer.start(restored, config)) {
             long first = revokeJti(again, "after-the-restore-1");
             long second = revokeJti(again, "after-the-restore-2");
@@ -138,40 +179,39 @@ class BackupServiceTest {
         }
     }
 
-    /** Where a backup is restored to; returns the settings a server needs on top of its data directory. */
-    enum RestoredInto {
-        H2, SQLITE, POSTGRESQL;
-
-        Map<String, String> restore(byte[] sealed, Path dataDir) throws Exception {
-            Map<String, String> config = Map.of();
-            Database store;
-            if (this == POSTGRESQL) {
-                TestPostgres postgres = TestPostgres.get();
-                String url = postgres.newDatabase();
-                config = Map.of("database.url", url, "database.user", postgres.user());
-                store = Database.open(url, postgres.user(), "");
-            } else {
-                store = (this == H2 ? EmbeddedStore.H2 : EmbeddedStore.SQLITE).open(dataDir);
-            }
-            try (InputStream in = BackupFile.decrypting(new ByteArrayInputStream(sealed), PASSPHRASE);
-                    store; Connection c = store.dataSource().getConnection()) {
-                SnapshotWriter.restore(in, c, java.time.Clock.systemUTC());
-            }
-            return config;
-        }
-    }
-
     private static long revokeJti(RunningServer server, String jti) {
         return server.revocations().revoke(RevokeRequest.newBuilder()
                 .setTarget(dev.lanyard.v1.RevocationTarget.newBuilder().setJti(jti))
                 .setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build()).getRevocation().getSequence();
     }
 
-    /** Takes a backup of {@code server} over gRPC into {@code file}, encrypted; returns how many chunks. */
-    private static long backUp(RunningServer server, OutputStream file) throws Exception {
+    private void restoresAsTheSameCa(Map<String, String> source, EmbeddedStore target) throws Exception {
+        byte[] sealed;
+        Credential held;
+        String root;
+        try (RunningServer old = RunningServer.start(dir.resolve("old"), source)) {
+            old.register(WORKLOAD);
+            held = old.bootstrap(WORKLOAD);
+            root = old.server().rootFingerprint();
+            sealed = backUp(old);
+        }
+        Path restored = restore(sealed, target);
+        Files.copy(dir.resolve("old").resolve("kek"), restored.resolve("kek"), StandardCopyOption.COPY_ATTRIBUTES);
+        // Started without database.embedded: the restored directory's own store is found and kept.
+        try (RunningServer again = RunningServer.start(restored)) {
+            assertThat(EmbeddedStore.of(restored, java.util.Optional.empty())).isEqualTo(target);
+            assertThat(again.server().rootFingerprint()).isEqualTo(root);
+            assertThat(again.renew(held).chain()).containsExactlyElementsOf(held.chain());
+            again.register("spiffe://lanyard.local/ns/shop/sa/new"); // identity columns continue after the restored ids
+        }
+    }
+
+    /** A backup of {@code old}'s whole store, encrypted as `lanyard backup` writes it. */
+    private static byte[] backUp(RunningServer old) throws Exception {
         long chunks = 0;
+        ByteArrayOutputStream file = new ByteArrayOutputStream();
         try (OutputStream out = BackupFile.encrypting(file, PASSPHRASE, new SecureRandom())) {
-            Iterator<BackupChunk> stream = BackupServiceGrpc.newBlockingStub(server.channel(server.adminCredential()))
+            Iterator<BackupChunk> stream = BackupServiceGrpc.newBlockingStub(old.channel(old.adminCredential()))
                     .withDeadlineAfter(60, TimeUnit.SECONDS).createBackup(CreateBackupRequest.getDefaultInstance());
             while (stream.hasNext()) {
                 BackupChunk chunk = stream.next();
@@ -184,39 +224,25 @@ class BackupServiceTest {
                 chunks++;
             }
         }
-        return chunks;
+        assertThat(chunks).isGreaterThan(10);
+        return file.toByteArray();
     }
 
-    private void restoresAsTheSameCa(Map<String, String> source, EmbeddedStore target) throws Exception {
-        byte[] sealed;
-        Credential held;
-        String root;
-        long chunks;
-        try (RunningServer old = RunningServer.start(dir.resolve("old"), source)) {
-            old.register(WORKLOAD);
-            held = old.bootstrap(WORKLOAD);
-            root = old.server().rootFingerprint();
-            ByteArrayOutputStream file = new ByteArrayOutputStream();
-            chunks = backUp(old, file);
-            sealed = file.toByteArray();
+    /** A fresh data directory holding only the restored store, as `lanyard restore --data-dir` leaves it. */
+    private Path restore(byte[] sealed, EmbeddedStore target) throws Exception {
+        Path restored = Files.createDirectories(dir.resolve("restored"));
+        try (Database store = target.open(restored)) {
+            restoreInto(sealed, store);
         }
-        assertThat(chunks).isGreaterThan(10);
+        return restored;
+    }
 
-        Path restored = dir.resolve("restored");
-        Files.createDirectories(restored);
+    private static void restoreInto(byte[] sealed, Database store) throws Exception {
         SnapshotWriter.Restored done;
         try (InputStream in = BackupFile.decrypting(new ByteArrayInputStream(sealed), PASSPHRASE);
-                Database store = target.open(restored); Connection c = store.dataSource().getConnection()) {
-            done = SnapshotWriter.restore(in, c, java.time.Clock.systemUTC());
+                Connection c = store.dataSource().getConnection()) {
+            done = SnapshotWriter.restore(in, c, Clock.systemUTC());
         }
         assertThat(done.rows()).isGreaterThan(10);
-        Files.copy(dir.resolve("old").resolve("kek"), restored.resolve("kek"), StandardCopyOption.COPY_ATTRIBUTES);
-        // Started without database.embedded: the restored directory's own store is found and kept.
-        try (RunningServer again = RunningServer.start(restored)) {
-            assertThat(EmbeddedStore.of(restored, java.util.Optional.empty())).isEqualTo(target);
-            assertThat(again.server().rootFingerprint()).isEqualTo(root);
-            assertThat(again.renew(held).chain()).containsExactlyElementsOf(held.chain());
-            again.register("spiffe://lanyard.local/ns/shop/sa/new"); // identity columns continue after the restored ids
-        }
     }
 }

@@ -329,6 +329,23 @@ abstract class RepositoryContractTest {
     }
 
     @Test
+    void aRootThatLeftTheBundleIsDroppedOnceOtherReplicasHearOfItAndItsKeyIsForgottenOnlyThen() {
+        var repo = new JdbcCaKeyRepository(db.dataSource());
+        var markers = new JdbcChangeMarkers(db.dataSource());
+        repo.insert(StoredCaKey.created("root", StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE, "PEM", Optional.of("root-key"),
+                T.plusSeconds(600), T));
+        String before = markers.read().keys();
+        assertThat(repo.keyDestroyed("root")).as("in the bundle").isFalse();
+
+        assertThat(repo.updateStatus("root", KeyStatus.ACTIVE, KeyStatus.DROPPED, T.plusSeconds(60))).isTrue();
+        assertThat(repo.updateStatus("root", KeyStatus.ACTIVE, KeyStatus.DROPPED, T.plusSeconds(61))).as("once")
+                .isFalse();
+        assertThat(markers.read().keys()).as("a replica that polls sees the root go").isNotEqualTo(before);
+        assertThat(repo.keyDestroyed("root")).isTrue();
+        assertThat(repo.find("root").orElseThrow().custodyKeyId()).isEmpty();
+    }
+
+    @Test
     void caKeyActivationRetiresTheOthersInOneFencedStep() {
         var leases = new JdbcLeases(db.dataSource());
         Fence fence = leases.acquire("rotation", "r1", T, T.plusSeconds(30)).orElseThrow();
