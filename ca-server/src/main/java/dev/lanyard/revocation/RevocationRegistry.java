@@ -33,6 +33,8 @@ public final class RevocationRegistry {
     private final NavigableMap<Long, RevocationEvent> log = new ConcurrentSkipListMap<>();
     private final List<Consumer<List<RevocationEvent>>> listeners = new CopyOnWriteArrayList<>();
     private volatile long latestSequence;
+    /** The store's head when this replica first caught up, or -1 before: see {@link #documentSequence()}. */
+    private volatile long headAtStart = -1;
 
     public RevocationRegistry(RevocationRepository repository, Clock clock) {
         this.repository = repository;
@@ -46,6 +48,9 @@ public final class RevocationRegistry {
 
     /** Applies every durable event beyond the last one seen; returns how many there were. */
     public synchronized int catchUp() {
+        if (headAtStart < 0) {
+            headAtStart = repository.lastSequence(); // before the events: none at or below it is missed
+        }
         int applied = 0;
         while (true) {
             List<RevocationEvent> batch = repository.eventsAfter(latestSequence, PAGE);
@@ -78,6 +83,15 @@ public final class RevocationRegistry {
 
     public long latestSequence() {
         return latestSequence;
+    }
+
+    /**
+     * The sequence a published revocation document carries: the newest event applied, or the store's
+     * head at start when that is higher (events pruned since, or a restore's floor above what the lost
+     * server published), so that a peer which applied an earlier document never takes this one for stale.
+     */
+    public long documentSequence() {
+        return Math.max(latestSequence, headAtStart);
     }
 
     /**

@@ -420,7 +420,7 @@ public final class LanyardServer implements AutoCloseable {
                 .route("/bundle.pem", () -> new HttpPublisher.Document("application/x-pem-file",
                         Pem.certificates(authorities.roots()).getBytes(StandardCharsets.US_ASCII), maxAge))
                 .route("/revocations", () -> new HttpPublisher.Document("application/json",
-                        RevocationDocument.of(config.trustDomain(), revocations.latestSequence(), revocations.inForce())
+                        RevocationDocument.of(config.trustDomain(), revocations.documentSequence(), revocations.inForce())
                                 .json(), Duration.ZERO))
                 .route("/crl", () -> crls.forIssuer(caRotation.active().ca().intermediate().keyId())
                         .map(this::crlDocument).orElse(null))

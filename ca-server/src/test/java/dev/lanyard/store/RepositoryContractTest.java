@@ -639,10 +639,14 @@ abstract class RepositoryContractTest {
         var restarted = new dev.lanyard.revocation.RevocationRegistry(repo, later);
         restarted.catchUp();
         assertThat(restarted.latestSequence()).isZero();
+        assertThat(restarted.documentSequence()).as("a published document never goes back").isEqualTo(2);
         restarted.requireHandedOut(2);
         raiseHead(50);
         restarted.requireHandedOut(50);
         assertThatThrownBy(() -> restarted.requireHandedOut(51)).isInstanceOf(dev.lanyard.refusal.Refusal.class);
+        var restored = new dev.lanyard.revocation.RevocationRegistry(repo, later);
+        restored.catchUp();
+        assertThat(restored.documentSequence()).as("a restore's floor").isEqualTo(50);
     }
 
     @Test
