@@ -1,6 +1,8 @@
 package dev.lanyard.backup;
 
+import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.store.Dialect;
+import dev.lanyard.store.JdbcAuditLog;
 import dev.lanyard.store.JdbcRevocationRepository;
 import dev.lanyard.v1.BackupChunk;
 import dev.lanyard.v1.BackupHeader;
@@ -27,11 +29,14 @@ import java.util.Set;
 /**
  * Writes a snapshot into a freshly migrated, empty store, in one transaction: every table's rows (the
  * seed rows the migrations made are replaced), identity columns continued after the largest id
- * restored, and the revocation sequence moved past any the lost server can have handed out. A store
- * that holds anything, a snapshot from another schema version, with a table or column this store does
+ * restored, the revocation sequence moved past any the lost server can have handed out, join tokens
+ * and login links unused in the backup voided, and a {@value #ACTION} audit record. A store that holds anything, a snapshot from another schema version, with a table or column this store does
  * not have, or whose counts do not add up, is refused, and nothing is committed.
  */
 public final class SnapshotWriter {
+
+    /** The audit action of a restore: the restored chain ends with it. */
+    public static final String ACTION = "store.restore";
 
     /** The one-row heads the migrations seed (revocation sequence, audit chain); every other table starts empty. */
     private static final Set<String> SEEDED = Set.of("revocation_head", "audit_head");
@@ -40,15 +45,21 @@ public final class SnapshotWriter {
     }
 
     /** What a restore wrote. */
-    public record Restored(BackupHeader header, int tables, long rows) {
+    /**
+     * What a restore wrote; {@code voidedJoinTokens} and {@code voidedLoginLinks} were unused in the
+     * backup and may not be used on the restored store.
+     */
+    public record Restored(BackupHeader header, int tables, long rows, int voidedJoinTokens, int voidedLoginLinks) {
     }
 
     /**
      * Reads length-delimited chunks from {@code in} (a decrypting stream) into the store behind {@code c}.
      *
      * @param clock the time of the restore, which the revocation sequence continues above ({@link #revocationFloor})
+     * @param actor who restores, for the audit record that ends the restored chain
      */
-    public static Restored restore(InputStream in, Connection c, Clock clock) throws IOException, SQLException {
+    public static Restored restore(InputStream in, Connection c, Clock clock, String actor)
+            throws IOException, SQLException {
         BackupChunk first = next(in);
         if (!first.hasHeader()) {
             throw new InvalidBackupException("the backup does not start with its header");
@@ -112,10 +123,19 @@ public final class SnapshotWriter {
                     throw new InvalidBackupException("the backup holds a part this Lanyard does not know");
                 }
             }
+            Instant now = clock.instant();
+            int tokens = voidUnused(c, "join_tokens", now);
+            int links = voidUnused(c, "console_login_links", now);
             restartIdentities(c, tables);
-            JdbcRevocationRepository.raiseHead(c, revocationFloor(clock.instant()));
+            long floor = revocationFloor(now);
+            JdbcRevocationRepository.raiseHead(c, floor);
+            JdbcAuditLog.appendWithin(c, new AuditEvent(now, actor, ACTION, "backup taken "
+                    + Instant.ofEpochSecond(header.getTakenAt().getSeconds(), header.getTakenAt().getNanos()),
+                    AuditEvent.Outcome.SUCCESS, rows + " rows in " + seen.size() + " tables; " + tokens
+                            + " unused join tokens and " + links + " unused console login links voided; revocation"
+                            + " sequences continue above " + floor));
             c.commit(); // the last step: nothing is rolled back once it returned
-            return new Restored(header, seen.size(), rows);
+            return new Restored(header, seen.size(), rows, tokens, links);
         } catch (IOException | SQLException | RuntimeException e) {
             try {
                 c.rollback();
@@ -143,6 +163,18 @@ public final class SnapshotWriter {
      */
     static long revocationFloor(Instant restoredAt) {
         return ChronoUnit.MICROS.between(Instant.EPOCH, restoredAt);
+    }
+
+    /**
+     * Marks every join token or console login link still unused in the backup as used at {@code now}:
+     * the lost server may have redeemed it after the backup, and a secret used once must not work again
+     * (an agent's join token names its agent ID). Issue new ones after a restore.
+     */
+    private static int voidUnused(Connection c, String table, Instant now) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("update " + table + " set used_at = ? where used_at is null")) {
+            s.setObject(1, OffsetDateTime.ofInstant(now.truncatedTo(ChronoUnit.MICROS), ZoneOffset.UTC));
+            return s.executeUpdate();
+        }
     }
 
     /**
@@ -210,6 +242,14 @@ public final class SnapshotWriter {
         Insert(Connection c, BackupTable table) throws SQLException, InvalidBackupException {
             this.table = table.getName();
             List<String> columns = table.getColumnsList();
+            // The names go into SQL: they must be exactly this store's columns of the table, each once.
+            List<String> sorted = new java.util.ArrayList<>(columns);
+            sorted.sort(null);
+            List<String> own = StoreSchema.columns(c, this.table);
+            if (!sorted.equals(own)) {
+                throw new InvalidBackupException("the backup's table " + this.table + " has " + columns.size()
+                        + " columns that are not this store's " + own.size() + " (" + String.join(", ", own) + ")");
+            }
             this.statement = c.prepareStatement("insert into " + table.getName() + " (" + String.join(", ", columns)
                     + ") values (" + String.join(", ", java.util.Collections.nCopies(columns.size(), "?")) + ")");
             this.types = new int[columns.size()];

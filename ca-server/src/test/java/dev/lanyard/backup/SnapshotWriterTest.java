@@ -23,6 +23,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
@@ -76,6 +77,12 @@ class SnapshotWriterTest {
                         RevocationReason.KEY_COMPROMISE, "", T, "spiffe://example.org/admin", "", "",
                         Optional.of(T.plus(Duration.ofDays(365))))));
             }
+            var tokens = new dev.lanyard.store.JdbcJoinTokenRepository(source.dataSource());
+            for (String id : List.of("unused", "used")) {
+                tokens.insert(new dev.lanyard.attest.StoredJoinToken(id, new byte[32],
+                        dev.lanyard.spiffe.SpiffeId.parse("spiffe://example.org/lanyard/agent/join_token/" + id), T,
+                        T.plus(Duration.ofDays(1)), id.equals("used") ? Optional.of(T) : Optional.empty()));
+            }
             var audit = new JdbcAuditLog(source.dataSource());
             audit.record(new AuditEvent(T, "spiffe://example.org/admin", "one", "t", AuditEvent.Outcome.SUCCESS, ""));
             audit.record(new AuditEvent(T, "spiffe://example.org/admin", "two", "t", AuditEvent.Outcome.SUCCESS, ""));
@@ -93,7 +100,7 @@ class SnapshotWriterTest {
     void theRevocationSequenceContinuesAboveTheRestoreTimeAndIdentitiesAfterTheLargestId(Target kind) throws Exception {
         try (Database target = kind.open.apply(dir.resolve("target"))) {
             try (Connection c = target.dataSource().getConnection()) {
-                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(RESTORED_AT, ZoneOffset.UTC));
+                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(RESTORED_AT, ZoneOffset.UTC), "operator");
             }
             var revocations = new JdbcRevocationRepository(target.dataSource());
             long floor = Duration.between(Instant.EPOCH, RESTORED_AT).toNanos() / 1_000;
@@ -108,9 +115,24 @@ class SnapshotWriterTest {
                     .satisfies(e -> assertThat(e.sequence()).isEqualTo(floor + 1));
             assertThat(revocations.eventsAfter(0, 10)).hasSize(4);
 
-            new JdbcAuditLog(target.dataSource()).record(new AuditEvent(T, "spiffe://example.org/admin", "three", "t",
-                    AuditEvent.Outcome.SUCCESS, ""));
-            assertThat(ids(target, "select id from audit_events order by id")).containsExactly(1L, 2L, 3L);
+            // A token unused in the backup may have been used on the lost server since: it is used up here.
+            var tokens = new dev.lanyard.store.JdbcJoinTokenRepository(target.dataSource());
+            assertThat(tokens.find("unused").orElseThrow().usedAt()).contains(RESTORED_AT.truncatedTo(ChronoUnit.MICROS));
+            assertThat(tokens.find("used").orElseThrow().usedAt()).contains(T);
+            assertThat(tokens.markUsed("unused", RESTORED_AT.plusSeconds(1))).as("cannot be redeemed").isFalse();
+
+            // The restored chain ends with the restore's record, and continues after it.
+            var audit = new JdbcAuditLog(target.dataSource());
+            assertThat(audit.recent(1)).singleElement().satisfies(e -> {
+                assertThat(e.action()).isEqualTo("store.restore");
+                assertThat(e.actor()).isEqualTo("operator");
+                assertThat(e.reason()).contains("1 unused join tokens", "continue above " + floor);
+            });
+            audit.record(new AuditEvent(T, "spiffe://example.org/admin", "three", "t", AuditEvent.Outcome.SUCCESS, ""));
+            assertThat(ids(target, "select id from audit_events order by id")).containsExactly(1L, 2L, 3L, 4L);
+            var verifier = new dev.lanyard.audit.AuditChain.Verifier();
+            assertThat(audit.list(dev.lanyard.audit.AuditQuery.all(0, 10))).allSatisfy(r ->
+                    assertThat(verifier.accept(r)).isEmpty());
         }
     }
 
@@ -119,7 +141,7 @@ class SnapshotWriterTest {
         try (Database target = Target.H2.open.apply(dir.resolve("target"))) {
             try (Connection c = target.dataSource().getConnection()) {
                 // a restoring machine whose clock reads 1970: the backup's own head stands
-                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(Instant.EPOCH, ZoneOffset.UTC));
+                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(Instant.EPOCH, ZoneOffset.UTC), "operator");
             }
             assertThat(new JdbcRevocationRepository(target.dataSource()).lastSequence()).isEqualTo(3);
         }
@@ -142,7 +164,7 @@ class SnapshotWriterTest {
                     s.execute("set lock_timeout = '300ms'");
                 }
                 assertThatThrownBy(() -> SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c,
-                        Clock.fixed(RESTORED_AT, ZoneOffset.UTC)))
+                        Clock.fixed(RESTORED_AT, ZoneOffset.UTC), "operator"))
                         .isInstanceOfSatisfying(SQLException.class, e -> {
                             assertThat(e.getSQLState()).as(e.toString()).isEqualTo("55P03"); // lock_not_available
                             assertThat(e.getSuppressed()).isEmpty();
@@ -158,9 +180,36 @@ class SnapshotWriterTest {
                 try (Statement s = c.createStatement()) {
                     s.execute("set lock_timeout = 0");
                 }
-                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(RESTORED_AT, ZoneOffset.UTC));
+                SnapshotWriter.restore(new ByteArrayInputStream(snapshot), c, Clock.fixed(RESTORED_AT, ZoneOffset.UTC), "operator");
             }
-            assertThat(ids(target, "select id from audit_events order by id")).containsExactly(1L, 2L);
+            assertThat(ids(target, "select id from audit_events order by id")).containsExactly(1L, 2L, 3L);
+        }
+    }
+
+    /** Column names go into SQL: a backup whose table lists another column is refused before any statement. */
+    @ParameterizedTest
+    @EnumSource(Target.class)
+    void aTableWhoseColumnsAreNotTheStoresIsRefused(Target kind) throws Exception {
+        for (String column : List.of("id) values (1); drop table audit_events; --", "nickname")) {
+            ByteArrayOutputStream altered = new ByteArrayOutputStream();
+            var in = new ByteArrayInputStream(snapshot);
+            for (var chunk = dev.lanyard.v1.BackupChunk.parseDelimitedFrom(in); chunk != null;
+                    chunk = dev.lanyard.v1.BackupChunk.parseDelimitedFrom(in)) {
+                if (chunk.hasTable() && chunk.getTable().getName().equals("join_tokens")) {
+                    chunk = chunk.toBuilder().setTable(chunk.getTable().toBuilder().setColumns(0, column)).build();
+                }
+                chunk.writeDelimitedTo(altered);
+            }
+            try (Database target = kind.open.apply(dir.resolve("target-" + column.length()));
+                    Connection c = target.dataSource().getConnection()) {
+                assertThatThrownBy(() -> SnapshotWriter.restore(new ByteArrayInputStream(altered.toByteArray()), c,
+                        Clock.fixed(RESTORED_AT, ZoneOffset.UTC), "operator"))
+                        .isInstanceOf(InvalidBackupException.class)
+                        .hasMessageContaining("the backup's table join_tokens has 6 columns that are not this store's");
+                c.setAutoCommit(true);
+                SnapshotWriter.requireEmpty(c);
+                assertThat(ids(target, "select count(*) from audit_events")).containsExactly(0L);
+            }
         }
     }
 

@@ -241,7 +241,7 @@ class BackupServiceTest {
         SnapshotWriter.Restored done;
         try (InputStream in = BackupFile.decrypting(new ByteArrayInputStream(sealed), PASSPHRASE);
                 Connection c = store.dataSource().getConnection()) {
-            done = SnapshotWriter.restore(in, c, Clock.systemUTC());
+            done = SnapshotWriter.restore(in, c, Clock.systemUTC(), "local operator " + System.getProperty("user.name"));
         }
         assertThat(done.rows()).isGreaterThan(10);
     }
