@@ -349,8 +349,13 @@ public final class LanyardServer implements AutoCloseable {
         AgentSvids agentSvids = new AgentSvids(issuer, new JdbcAgentRepository(database.dataSource()), registrations,
                 new RateLimiter(clock, limits().identityPerSecond(), limits().identityBurst()), config.trustDomain(),
                 config.agents().svidTtl(), clock);
+        java.util.concurrent.ScheduledThreadPoolExecutor pool = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+                daemonThreads("lanyard-scheduler"));
+        pool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // close() waits only for a running task
+        this.scheduler = pool;
+        this.tasks = new RecurringTasks(scheduler);
         AgentGrpcService agentService = new AgentGrpcService(nodeAttestation(joinTokens, random), agentSvids,
-                tokenIssuer, verifier, authorities);
+                tokenIssuer, verifier, authorities, scheduler, config.agents().attestationTimeout());
         java.util.function.Consumer<dev.lanyard.revocation.RevocationTarget.Kind> onRevoked =
                 kind -> metrics.revoked(kind.name().toLowerCase(java.util.Locale.ROOT));
         ContractGrpcService contractService = new ContractGrpcService(contracts, audit, clock);
@@ -429,11 +434,6 @@ public final class LanyardServer implements AutoCloseable {
                         Duration.ZERO))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
-        java.util.concurrent.ScheduledThreadPoolExecutor pool = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
-                daemonThreads("lanyard-scheduler"));
-        pool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // close() waits only for a running task
-        this.scheduler = pool;
-        this.tasks = new RecurringTasks(scheduler);
         java.util.concurrent.ScheduledThreadPoolExecutor federationPool =
                 new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemonThreads("lanyard-federation"));
         federationPool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);

@@ -142,9 +142,12 @@ public record ServerConfig(
      * Node agents: the lifetime of agent SVIDs and how nodes may attest (join tokens always; x509pop
      * when roots are configured; k8s_psat when a cluster is).
      */
-    public record Agents(Duration svidTtl, List<Path> x509popRoots, Optional<Psat> psat) {
+    public record Agents(Duration svidTtl, Duration attestationTimeout, List<Path> x509popRoots, Optional<Psat> psat) {
         public Agents {
             x509popRoots = List.copyOf(x509popRoots);
+            if (attestationTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
+                throw new IllegalArgumentException("agent.attestation-timeout must be at least 1s");
+            }
         }
     }
 
@@ -237,7 +240,7 @@ public record ServerConfig(
             "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
             "grpc.max-watch-streams-per-identity", "certificates.retention",
-            "agent.svid-ttl", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
+            "agent.svid-ttl", "agent.attestation-timeout", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
             "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts", "psat.max-token-lifetime",
             "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
@@ -429,7 +432,7 @@ public record ServerConfig(
                 httpLimits(p),
                 grpcLimits(p),
                 duration(p, "certificates.retention", "7d"),
-                new Agents(agentSvidTtl,
+                new Agents(agentSvidTtl, duration(p, "agent.attestation-timeout", "30s"),
                         list(p.getProperty("x509pop.roots", "")).stream().map(v -> path(base, v)).toList(),
                         psat(p, base)),
                 new Console(Boolean.parseBoolean(p.getProperty("console.enabled", "false")),

@@ -476,6 +476,59 @@ class AgentServiceTest {
         return RunningServer.credential(keys, attest(RunningServer.joinTokenAttestation(agentJoinToken()), keys, null));
     }
 
+    @Test
+    void anAttestationThatDoesNotFinishInTimeIsEnded() throws Exception {
+        lanyard.close();
+        lanyard = RunningServer.start(dir.resolve("data"), Map.of("x509pop.roots",
+                dir.resolve("node-ca.pem").toString(), "agent.attestation-timeout", "1s"));
+        KeyPair nodeKeys = Csrs.ecP256();
+        X509Certificate node = pki.node("node-7", nodeKeys, java.time.Instant.now().minusSeconds(60),
+                java.time.Instant.now().plus(Duration.ofDays(1)));
+        // One stream gets its challenge and never answers; another never sends anything at all.
+        LinkedBlockingQueue<Object> answered = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<Object> silent = new LinkedBlockingQueue<>();
+        var stub = AgentServiceGrpc.newStub(lanyard.channel(null));
+        long start = System.nanoTime();
+        StreamObserver<AttestAgentRequest> challenged = stub.attestAgent(collect(answered));
+        challenged.onNext(AttestAgentRequest.newBuilder().setParams(AttestAgentParams.newBuilder()
+                .setAttestation(Attestation.newBuilder().setX509Pop(X509PopAttestation.newBuilder()
+                        .addChain(ByteString.copyFrom(encoded(node)))))
+                .setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256())))).build());
+        stub.attestAgent(collect(silent));
+
+        assertThat(answered.poll(10, TimeUnit.SECONDS)).isInstanceOfSatisfying(AttestAgentResponse.class,
+                r -> assertThat(r.hasChallenge()).isTrue());
+        for (LinkedBlockingQueue<Object> stream : List.of(answered, silent)) {
+            assertThat(stream.poll(10, TimeUnit.SECONDS)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+                assertThat(e.getStatus().getDescription()).isEqualTo("the attestation did not finish within 1s"
+                        + " (agent.attestation-timeout): attest again");
+            });
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(8));
+        // One that answers in time is not affected.
+        assertThat(attestWithX509Pop("node-7", nodeKeys).leaf()).isNotNull();
+    }
+
+    private static StreamObserver<AttestAgentResponse> collect(LinkedBlockingQueue<Object> inbox) {
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(AttestAgentResponse response) {
+                inbox.add(response);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                inbox.add(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                inbox.add("completed");
+            }
+        };
+    }
+
     Credential attestWithX509Pop(String cn, KeyPair nodeKeys) {
         X509Certificate node = pki.node(cn, nodeKeys, java.time.Instant.now().minusSeconds(60),
                 java.time.Instant.now().plus(Duration.ofDays(1)));
