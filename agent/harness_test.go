@@ -109,7 +109,12 @@ func (a *runningAgent) clientOption() workloadapi.ClientOption { return workload
 // for it to serve; the test ends it.
 func startAgent(t testing.TB, serverAddr string, env []string, args ...string) *runningAgent {
 	t.Helper()
-	s := needServer(t)
+	return startAgentOf(t, needServer(t), serverAddr, env, args...)
+}
+
+// startAgentOf is startAgent trusting the bundle of s, a server other than the shared one.
+func startAgentOf(t testing.TB, s *lanyardtest.Server, serverAddr string, env []string, args ...string) *runningAgent {
+	t.Helper()
 	dir := openDir(t)
 	a := &runningAgent{Socket: filepath.Join(dir, "agent.sock"), log: &lockedBuffer{}}
 	a.cmd = exec.Command(agentBin, append([]string{"--socket", a.Socket, "--server", serverAddr,

@@ -59,6 +59,8 @@ type Server struct {
 	mu     sync.Mutex
 	policy int64
 	log    *os.File
+	ports  []int    // gRPC, HTTP: kept across Restart
+	extra  []string // for `lanyard dev`
 }
 
 var (
@@ -110,26 +112,48 @@ func MainWith(m *testing.M, dirPrefix string, before func(dir string) ([]string,
 // Start runs `Lanyard dev` on free ports in a new data directory under dir and waits until it
 // serves; extra arguments go to `lanyard dev`.
 func Start(dir string, extra ...string) (*Server, error) {
-	cp := os.Getenv("LANYARD_CLASSPATH")
-	if cp == "" {
+	if os.Getenv("LANYARD_CLASSPATH") == "" {
 		return nil, ErrNoClasspath
-	}
-	java := "java"
-	if home := os.Getenv("JAVA_HOME"); home != "" {
-		java = filepath.Join(home, "bin", "java")
-	}
-	data := filepath.Join(dir, "lanyard-data")
-	logFile, err := os.Create(filepath.Join(dir, "lanyard.log"))
-	if err != nil {
-		return nil, err
 	}
 	// Ports are chosen here, not with 0: the dev server derives its issuer URL from --http-port.
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"-cp", cp, "dev.lanyard.tools.Lanyard", "dev", "--data", data,
-		"--port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1])}, extra...)
+	s := &Server{Dir: filepath.Join(dir, "lanyard-data"), BundleFile: filepath.Join(dir, "lanyard-data", "admin", "bundle.pem"),
+		TrustDomain: spiffeid.RequireTrustDomainFromString("lanyard.local"), ports: ports, extra: extra}
+	logFile, err := os.Create(filepath.Join(dir, "lanyard.log"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.launch(logFile); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Restart stops the server, lets whileStopped change its data directory (put an older copy of the
+// store back, say), and starts it again there on the same ports; its log goes on in the same file.
+func (s *Server) Restart(whileStopped func(dataDir string) error) error {
+	s.Stop()
+	if err := whileStopped(s.Dir); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(s.log.Name(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	return s.launch(logFile)
+}
+
+// launch runs `lanyard dev` on s.Dir and s.ports, logging to logFile, and waits until it serves.
+func (s *Server) launch(logFile *os.File) error {
+	java := "java"
+	if home := os.Getenv("JAVA_HOME"); home != "" {
+		java = filepath.Join(home, "bin", "java")
+	}
+	args := append([]string{"-cp", os.Getenv("LANYARD_CLASSPATH"), "dev.lanyard.tools.Lanyard", "dev", "--data", s.Dir,
+		"--port", strconv.Itoa(s.ports[0]), "--http-port", strconv.Itoa(s.ports[1])}, s.extra...)
 	cmd := exec.Command(java, args...)
 	// Its own process group (Stop ends the JVM and anything it forks), and a signal if the test
 	// binary dies without Stop (a panic), so no server outlives its tests.
@@ -137,13 +161,14 @@ func Start(dir string, extra ...string) (*Server, error) {
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		logFile.Close()
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", java, err)
+		logFile.Close()
+		return fmt.Errorf("starting %s: %w", java, err)
 	}
-	s := &Server{Dir: data, cmd: cmd, log: logFile, BundleFile: filepath.Join(data, "admin", "bundle.pem"),
-		TrustDomain: spiffeid.RequireTrustDomainFromString("lanyard.local")}
+	s.cmd, s.log, s.admin = cmd, logFile, nil
 	ready := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -181,9 +206,9 @@ func Start(dir string, extra ...string) (*Server, error) {
 	}
 	if err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("lanyard dev server: %w; its log ends:\n%s", err, s.LogTail())
+		return fmt.Errorf("lanyard dev server: %w; its log ends:\n%s", err, s.LogTail())
 	}
-	return s, nil
+	return nil
 }
 
 func freePorts(n int) ([]int, error) {

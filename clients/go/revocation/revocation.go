@@ -1,6 +1,7 @@
 // Package revocation follows Lanyard's RevocationService.WatchRevocations stream and answers
 // whether a token id, an identity or a certificate serial is revoked. It resumes from the last
-// sequence it saw, and treats a stream that misses two heartbeats as dead and reconnects. While the
+// sequence it saw (from 0, keeping what it holds, when the server refuses that sequence with
+// OUT_OF_RANGE), and treats a stream that misses two heartbeats as dead and reconnects. While the
 // stream is down it falls back to Lanyard's signed CRLs (WithCRLFallback, CRLsOf), which cover
 // certificates.
 package revocation
@@ -16,6 +17,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
 	"github.com/lanyard-dev/lanyard/clients/go/retry"
@@ -97,8 +100,8 @@ func NewFollower(conns Conns, opts ...Option) *Follower {
 	return f
 }
 
-// Run follows the stream until ctx is done, reconnecting (from the last sequence seen) after any
-// failure or silence. It returns ctx.Err().
+// Run follows the stream until ctx is done, reconnecting (from the last sequence seen, or from 0
+// after OUT_OF_RANGE) after any failure or silence. It returns ctx.Err().
 func (f *Follower) Run(ctx context.Context) error {
 	if f.crl != nil {
 		crlCtx, stop := context.WithCancel(ctx)
@@ -113,12 +116,27 @@ func (f *Follower) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if status.Code(err) == codes.OutOfRange {
+			f.watchFromZero(err)
+		}
 		f.log.Warn("revocation watch interrupted; reconnecting", "error", err, "after_sequence", f.Sequence())
 		if retry.Sleep(ctx, f.backoff.Delay(failures)) != nil {
 			return ctx.Err()
 		}
 		failures++
 	}
+}
+
+// watchFromZero makes the next watch replay everything: the server's store never handed out the
+// sequence we asked to resume from (another store, or an older copy of this one). The revocations
+// held stay held; one that store no longer has stays revoked here, the safe side.
+func (f *Follower) watchFromZero(refusal error) {
+	f.mu.Lock()
+	seq := f.sequence
+	f.sequence = 0
+	f.mu.Unlock()
+	f.log.Warn("the server does not know our revocation sequence; watching again from 0, keeping the revocations held",
+		"after_sequence", seq, "error", refusal)
 }
 
 func (f *Follower) follow(ctx context.Context, failures *int) error {

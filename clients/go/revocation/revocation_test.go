@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -255,4 +257,140 @@ func TestTwoTrustDomainsRevokingOneSerialOrJtiAreBothHeld(t *testing.T) {
 	if what, ok := f.Revoked("shared", "spiffe://d.test/w", "c0ffee01"); ok {
 		t.Fatalf("another trust domain's revocations refused a d.test peer: %q", what)
 	}
+}
+
+// olderStoreServer behaves like Lanyard's watch over a store that can be swapped for an older copy
+// of itself: a watch past the store's newest sequence is refused OUT_OF_RANGE; otherwise it replays
+// what follows, then new events as they are added, and heartbeats. Swapping the store
+// ends the streams open (the server was restarted on it).
+type olderStoreServer struct {
+	lanyardv1.UnimplementedRevocationServiceServer
+	mu      sync.Mutex
+	events  []*lanyardv1.RevocationEvent
+	asked   []int64
+	swapped chan struct{}
+}
+
+func (s *olderStoreServer) WatchRevocations(req *lanyardv1.WatchRevocationsRequest, stream lanyardv1.RevocationService_WatchRevocationsServer) error {
+	s.mu.Lock()
+	s.asked = append(s.asked, req.GetAfterSequence())
+	swapped := s.swapped
+	head := s.headLocked()
+	s.mu.Unlock()
+	if req.GetAfterSequence() > head {
+		return status.Errorf(codes.OutOfRange, "after_sequence %d is past the newest revocation sequence %d of this "+
+			"server's store (the watcher followed another store, or an older copy of this one): watch again from 0",
+			req.GetAfterSequence(), head)
+	}
+	last := req.GetAfterSequence()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		events := s.events
+		s.mu.Unlock()
+		for _, e := range events {
+			if e.GetSequence() > last {
+				if err := stream.Send(e); err != nil {
+					return err
+				}
+				last = e.GetSequence()
+			}
+		}
+		if err := stream.Send(&lanyardv1.RevocationEvent{Sequence: last, Event: &lanyardv1.RevocationEvent_Heartbeat{
+			Heartbeat: &lanyardv1.Heartbeat{ServerTime: timestamppb.Now(), Interval: durationpb.New(time.Second)}}}); err != nil {
+			return err
+		}
+		select {
+		case <-tick.C:
+		case <-swapped:
+			return status.Error(codes.Unavailable, "the server is restarting")
+		case <-stream.Context().Done():
+			return nil
+		}
+	}
+}
+
+func (s *olderStoreServer) headLocked() int64 {
+	if len(s.events) == 0 {
+		return 0
+	}
+	return s.events[len(s.events)-1].GetSequence()
+}
+
+// swap puts events in place of the store's and ends the streams open.
+func (s *olderStoreServer) swap(events ...*lanyardv1.RevocationEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = events
+	close(s.swapped)
+	s.swapped = make(chan struct{})
+}
+
+func (s *olderStoreServer) add(e *lanyardv1.RevocationEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, e)
+}
+
+func (s *olderStoreServer) askedSoFar() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int64(nil), s.asked...)
+}
+
+// A server that comes back on an older copy of its store refuses the follower's sequence: the
+// follower watches again from 0 (not the same sequence forever), still refuses what it learned from
+// the newer store, and hears of what is revoked from then on.
+func TestFollowerRefusedOutOfRangeWatchesAgainFromZeroKeepingWhatItHolds(t *testing.T) {
+	jti := func(seq int64, id string) *lanyardv1.RevocationEvent {
+		return revoked(seq, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Jti{Jti: id}})
+	}
+	store := &olderStoreServer{events: []*lanyardv1.RevocationEvent{jti(1, "in-both"), jti(2, "only-in-the-newer")},
+		swapped: make(chan struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	lanyardv1.RegisterRevocationServiceServer(srv, store)
+	go srv.Serve(ln)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	f := revocation.NewFollower(conn{cc}, revocation.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		revocation.WithBackoff(retry.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10 s (sequence %d, watches asked from %v)", what, f.Sequence(), store.askedSoFar())
+			}
+		}
+	}
+	waitUntil("caught up with the newer store", func() bool { return f.Sequence() == 2 && f.Connected() })
+
+	store.swap(jti(1, "in-both"))
+	waitUntil("refused at 2, caught up from 0", func() bool { return f.Sequence() == 1 && f.Connected() })
+	store.add(jti(2, "after"))
+	waitUntil("the revocation made on the older store", func() bool { _, ok := f.Revoked("after", "", ""); return ok })
+
+	for _, held := range []string{"in-both", "only-in-the-newer"} {
+		if _, ok := f.Revoked(held, "", ""); !ok {
+			t.Fatalf("%s is no longer revoked after watching again from 0", held)
+		}
+	}
+	asked := store.askedSoFar()
+	for i := 1; i < len(asked); i++ {
+		if asked[i-1] == 2 && asked[i] == 0 {
+			return
+		}
+	}
+	t.Fatalf("want a watch from 2 (refused) followed by one from 0; got %v", asked)
 }

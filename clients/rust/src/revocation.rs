@@ -1,5 +1,6 @@
 //! Follows Lanyard's `WatchRevocations` stream and answers "is this revoked?" from memory. It
-//! resumes from the last sequence it saw, and treats two missed heartbeats as a dead stream. While
+//! resumes from the last sequence it saw (from 0, keeping what it holds, when the server refuses
+//! that sequence with OUT_OF_RANGE), and treats two missed heartbeats as a dead stream. While
 //! the stream is down it falls back to Lanyard's signed CRLs ([`CrlFallback`]), as the Java and Go
 //! watchers do: CRLs cover certificates; identities and token ids are known from the stream alone,
 //! and what was learned before it went down stays known.
@@ -116,11 +117,13 @@ async fn follow(state: &State, channel: Channel) {
 
 fn handle_error(state: &State, status: &tonic::Status) {
     if status.code() == tonic::Code::OutOfRange {
-        // The server does not know our sequence (a new database): start over from nothing.
-        state.jtis.write().expect("lock").clear();
-        state.identities.write().expect("lock").clear();
-        state.serials.write().expect("lock").clear();
-        state.last_sequence.store(0, Ordering::SeqCst);
+        // The server's store never handed our sequence out (another store, or an older copy of this
+        // one): replay it whole. What is held stays held: one that store no longer has stays revoked
+        // here, the safe side.
+        let after = state.last_sequence.swap(0, Ordering::SeqCst);
+        tracing::warn!(
+            "the server does not know revocation sequence {after}; watching again from 0, keeping the revocations held"
+        );
     }
     tracing::warn!("revocation stream ended: {status}");
 }

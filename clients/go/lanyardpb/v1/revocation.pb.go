@@ -738,8 +738,8 @@ func (x *WatchRevocationsRequest) GetAfterSequence() int64 {
 // One event on the watch stream.
 type RevocationEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Strictly increasing over revocations and reinstatements. On a heartbeat, the newest sequence
-	// so far (so a client can tell it is caught up).
+	// Strictly increasing over revocations and reinstatements, not always by one (a restore jumps
+	// it forward). On a heartbeat, the newest sequence so far (so a client can tell it is caught up).
 	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Types that are valid to be assigned to Event:
 	//

@@ -45,7 +45,13 @@ type RevocationServiceClient interface {
 	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
 	// Every revocation event after `after_sequence`, then each new one as it happens, with
 	// heartbeats in between. A client that reconnects passes the last sequence it saw and
-	// receives exactly what it missed. The stream of a caller that is itself revoked ends
+	// receives exactly what it missed. A store restored from a backup numbers its events above
+	// anything the lost server can have handed out (sequences jump forward at a restore), so a
+	// sequence seen before the restore stays a valid place to resume. An `after_sequence` past the
+	// newest sequence the server's store has handed out (the client followed another store, or an
+	// older copy of this one) is refused with OUT_OF_RANGE, naming both numbers: the client watches
+	// again from 0, keeping the revocations it holds (one the store no longer has stays revoked on
+	// that client, the safe side). The stream of a caller that is itself revoked ends
 	// PERMISSION_DENIED; it ends UNAUTHENTICATED once the caller's certificate expires: reconnect
 	// with the renewed one.
 	WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RevocationEvent], error)
@@ -126,7 +132,13 @@ type RevocationServiceServer interface {
 	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
 	// Every revocation event after `after_sequence`, then each new one as it happens, with
 	// heartbeats in between. A client that reconnects passes the last sequence it saw and
-	// receives exactly what it missed. The stream of a caller that is itself revoked ends
+	// receives exactly what it missed. A store restored from a backup numbers its events above
+	// anything the lost server can have handed out (sequences jump forward at a restore), so a
+	// sequence seen before the restore stays a valid place to resume. An `after_sequence` past the
+	// newest sequence the server's store has handed out (the client followed another store, or an
+	// older copy of this one) is refused with OUT_OF_RANGE, naming both numbers: the client watches
+	// again from 0, keeping the revocations it holds (one the store no longer has stays revoked on
+	// that client, the safe side). The stream of a caller that is itself revoked ends
 	// PERMISSION_DENIED; it ends UNAUTHENTICATED once the caller's certificate expires: reconnect
 	// with the renewed one.
 	WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[RevocationEvent]) error

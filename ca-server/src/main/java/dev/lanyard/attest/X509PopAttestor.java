@@ -12,6 +12,7 @@ import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.CertificateParsingException;
 import java.security.cert.PKIXParameters;
 import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
@@ -26,13 +27,17 @@ import javax.naming.ldap.LdapName;
 import javax.naming.ldap.Rdn;
 
 /**
- * x509pop: the node holds a certificate from a PKI whose roots are configured here, and proves it
- * holds the key by signing a fresh server challenge. The agent ID is the SHA-1 fingerprint of the
- * leaf (as SPIRE's x509pop); the selectors name the subject CN, the SANs and the root.
+ * x509pop: the node holds a certificate from a PKI whose roots are configured here, fit for signing as
+ * a TLS client (key usage digitalSignature, extended key usage clientAuth, when the certificate restricts
+ * them), and proves it holds the key by signing a fresh server challenge. The agent ID is the SHA-1
+ * fingerprint of the leaf (as SPIRE's x509pop); the selectors name the subject CN (alone, whichever
+ * root the chain ends in, and under its root), the SANs and the root.
  */
 public final class X509PopAttestor implements NodeAttestor {
 
     private static final int CHALLENGE_BYTES = 32;
+    private static final String CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+    private static final String ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0";
 
     private final List<X509Certificate> roots;
     private final Clock clock;
@@ -67,8 +72,12 @@ public final class X509PopAttestor implements NodeAttestor {
                     "the challenge signature does not verify with the node certificate's key");
         }
         List<String> selectors = new ArrayList<>();
-        commonName(leaf).ifPresent(cn -> selectors.add("x509pop:subject:cn:" + cn));
-        selectors.add("x509pop:ca:fingerprint:" + sha1(root));
+        String rootSelector = "x509pop:ca:fingerprint:" + sha1(root);
+        Optional<String> cn = commonName(leaf);
+        cn.ifPresent(name -> selectors.add("x509pop:subject:cn:" + name));
+        selectors.add(rootSelector);
+        // A CN is only unique within its PKI: with several roots, this names the node under one of them.
+        cn.ifPresent(name -> selectors.add(rootSelector + ":subject:cn:" + name));
         try {
             if (leaf.getSubjectAlternativeNames() != null) {
                 for (List<?> san : leaf.getSubjectAlternativeNames()) {
@@ -77,7 +86,7 @@ public final class X509PopAttestor implements NodeAttestor {
                     }
                 }
             }
-        } catch (java.security.cert.CertificateParsingException e) {
+        } catch (CertificateParsingException e) {
             throw new AttestationException(Reason.MALFORMED, "the node certificate's SANs cannot be read");
         }
         return new AttestedNode(kind(), sha1(leaf), selectors);
@@ -91,7 +100,7 @@ public final class X509PopAttestor implements NodeAttestor {
         return chain;
     }
 
-    /** PKIX validation to a configured root at the clock's time; the root it chains to. */
+    /** PKIX validation to a configured root at the clock's time, and the leaf's usage; the root it chains to. */
     private X509Certificate validatePath(List<X509Certificate> chain) throws AttestationException {
         if (roots.isEmpty()) {
             throw new AttestationException(Reason.UNSUPPORTED_KIND,
@@ -108,6 +117,7 @@ public final class X509PopAttestor implements NodeAttestor {
             var path = CertificateFactory.getInstance("X.509").generateCertPath(chain);
             var result = (java.security.cert.PKIXCertPathValidatorResult)
                     CertPathValidator.getInstance("PKIX").validate(path, params);
+            checkUsage(chain.get(0));
             return result.getTrustAnchor().getTrustedCert();
         } catch (CertPathValidatorException e) {
             if (e.getCause() instanceof CertificateExpiredException
@@ -120,6 +130,28 @@ public final class X509PopAttestor implements NodeAttestor {
                     "the node certificate does not chain to a configured x509pop root");
         } catch (GeneralSecurityException e) {
             throw new AttestationException(Reason.MALFORMED, "the node certificate chain cannot be validated");
+        }
+    }
+
+    /**
+     * The node signs a challenge to authenticate, as a TLS client does: a certificate whose key usage or
+     * extended key usage is restricted must allow that (PKIX validation does not look at the leaf's).
+     */
+    private static void checkUsage(X509Certificate leaf) throws AttestationException {
+        boolean[] keyUsage = leaf.getKeyUsage();
+        if (keyUsage != null && !keyUsage[0]) {
+            throw new AttestationException(Reason.DENIED,
+                    "the node certificate's key usage does not include digitalSignature");
+        }
+        List<String> extended;
+        try {
+            extended = leaf.getExtendedKeyUsage();
+        } catch (CertificateParsingException e) {
+            throw new AttestationException(Reason.MALFORMED, "the node certificate's extended key usage cannot be read");
+        }
+        if (extended != null && !extended.contains(CLIENT_AUTH) && !extended.contains(ANY_EXTENDED_KEY_USAGE)) {
+            throw new AttestationException(Reason.DENIED,
+                    "the node certificate's extended key usage does not include clientAuth");
         }
     }
 

@@ -270,11 +270,16 @@ public final class BackupFile {
         }
 
         private byte[] readSegment() throws IOException {
+            int first = in.read();
+            if (first == -1) {
+                return null; // a clean end: the segment before was the last
+            }
             int length;
             try {
-                length = in.readInt();
+                length = first << 24 | in.readUnsignedByte() << 16 | in.readUnsignedByte() << 8 | in.readUnsignedByte();
             } catch (EOFException e) {
-                return null;
+                throw new InvalidBackupException("the backup is truncated or altered: it ends inside the length of"
+                        + " segment " + (index + 1));
             }
             if (length < TAG_BYTES || length > SEGMENT + TAG_BYTES) {
                 throw new InvalidBackupException("the backup is altered: segment " + (index + 1)

@@ -1,6 +1,9 @@
 package dev.lanyard.backup;
 
+import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.store.Dialect;
+import dev.lanyard.store.JdbcAuditLog;
+import dev.lanyard.store.JdbcRevocationRepository;
 import dev.lanyard.v1.BackupChunk;
 import dev.lanyard.v1.BackupHeader;
 import dev.lanyard.v1.BackupRow;
@@ -14,20 +17,26 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Types;
+import java.time.Clock;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
 /**
- * Writes a snapshot into a freshly migrated, empty store: every table's rows in one transaction (the
- * seed rows the migrations made are replaced), then identity columns continue after the largest id
- * restored. A store that holds anything, a snapshot from another schema version, with a table or
- * column this store does not have, or whose counts do not add up, is refused before anything is committed.
+ * Writes a snapshot into a freshly migrated, empty store, in one transaction: every table's rows (the
+ * seed rows the migrations made are replaced), identity columns continued after the largest id
+ * restored, the revocation sequence moved past any the lost server can have handed out, join tokens
+ * and login links unused in the backup voided, and a {@value #ACTION} audit record. A store that holds anything, a snapshot from another schema version, with a table or column this store does
+ * not have, or whose counts do not add up, is refused, and nothing is committed.
  */
 public final class SnapshotWriter {
+
+    /** The audit action of a restore: the restored chain ends with it. */
+    public static final String ACTION = "store.restore";
 
     /** The one-row heads the migrations seed (revocation sequence, audit chain); every other table starts empty. */
     private static final Set<String> SEEDED = Set.of("revocation_head", "audit_head");
@@ -36,11 +45,21 @@ public final class SnapshotWriter {
     }
 
     /** What a restore wrote. */
-    public record Restored(BackupHeader header, int tables, long rows) {
+    /**
+     * What a restore wrote; {@code voidedJoinTokens} and {@code voidedLoginLinks} were unused in the
+     * backup and may not be used on the restored store.
+     */
+    public record Restored(BackupHeader header, int tables, long rows, int voidedJoinTokens, int voidedLoginLinks) {
     }
 
-    /** Reads length-delimited chunks from {@code in} (a decrypting stream) into the store behind {@code c}. */
-    public static Restored restore(InputStream in, Connection c) throws IOException, SQLException {
+    /**
+     * Reads length-delimited chunks from {@code in} (a decrypting stream) into the store behind {@code c}.
+     *
+     * @param clock the time of the restore, which the revocation sequence continues above ({@link #revocationFloor})
+     * @param actor who restores, for the audit record that ends the restored chain
+     */
+    public static Restored restore(InputStream in, Connection c, Clock clock, String actor)
+            throws IOException, SQLException {
         BackupChunk first = next(in);
         if (!first.hasHeader()) {
             throw new InvalidBackupException("the backup does not start with its header");
@@ -104,12 +123,57 @@ public final class SnapshotWriter {
                     throw new InvalidBackupException("the backup holds a part this Lanyard does not know");
                 }
             }
-            c.commit();
+            Instant now = clock.instant();
+            int tokens = voidUnused(c, "join_tokens", now);
+            int links = voidUnused(c, "console_login_links", now);
             restartIdentities(c, tables);
-            return new Restored(header, seen.size(), rows);
+            long floor = revocationFloor(now);
+            JdbcRevocationRepository.raiseHead(c, floor);
+            JdbcAuditLog.appendWithin(c, new AuditEvent(now, actor, ACTION, "backup taken "
+                    + Instant.ofEpochSecond(header.getTakenAt().getSeconds(), header.getTakenAt().getNanos()),
+                    AuditEvent.Outcome.SUCCESS, rows + " rows in " + seen.size() + " tables; " + tokens
+                            + " unused join tokens and " + links + " unused console login links voided; revocation"
+                            + " sequences continue above " + floor));
+            c.commit(); // the last step: nothing is rolled back once it returned
+            return new Restored(header, seen.size(), rows, tokens, links);
         } catch (IOException | SQLException | RuntimeException e) {
-            c.rollback();
+            try {
+                c.rollback();
+            } catch (SQLException | RuntimeException rollback) {
+                e.addSuppressed(rollback); // what went wrong is the first failure, not this one
+            }
             throw e;
+        }
+    }
+
+    /**
+     * The revocation sequence a restored store continues above: the restore's time in microseconds
+     * since the epoch, unless the backup's own head is higher. The lost server went on after the backup
+     * and handed out sequences the backup does not hold; its watchers resume from those (they pass the
+     * last one they saw), so the events this store records must be numbered above them, or those
+     * watchers would take them for what they have seen and never hear of them. A store's sequences
+     * count one per event from 1, or from the floor of an earlier restore, so they stay below the time
+     * in microseconds as long as fewer than a million events a second were written since it started (or
+     * was last restored): no revocation rate comes near that, where seconds (the CRL numbers' floor: one
+     * CRL at a time) or even milliseconds could be outrun by revoking an identity with thousands of live
+     * certificates just after a restore. Time only moves the head forward, so a restore on a machine
+     * whose clock is behind is no worse than no floor, and a watcher whose sequence is still above the
+     * head is refused (OUT_OF_RANGE) and starts again from 0. The value stays below 2^53 (exact as a
+     * JSON number) until the year 2255.
+     */
+    static long revocationFloor(Instant restoredAt) {
+        return ChronoUnit.MICROS.between(Instant.EPOCH, restoredAt);
+    }
+
+    /**
+     * Marks every join token or console login link still unused in the backup as used at {@code now}:
+     * the lost server may have redeemed it after the backup, and a secret used once must not work again
+     * (an agent's join token names its agent ID). Issue new ones after a restore.
+     */
+    private static int voidUnused(Connection c, String table, Instant now) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("update " + table + " set used_at = ? where used_at is null")) {
+            s.setObject(1, OffsetDateTime.ofInstant(now.truncatedTo(ChronoUnit.MICROS), ZoneOffset.UTC));
+            return s.executeUpdate();
         }
     }
 
@@ -147,9 +211,13 @@ public final class SnapshotWriter {
         return chunk;
     }
 
-    /** Identity columns continue after the largest id restored (explicit ids do not move them). */
+    /**
+     * Identity columns continue after the largest id restored (explicit ids do not move them). Inside
+     * the restore's transaction: PostgreSQL's ALTER TABLE is transactional, and H2's restart of an
+     * identity neither commits the transaction nor is undone by its rollback (the ids of a store that
+     * was then rolled back skip a few, which is harmless). SQLite has no identity columns.
+     */
     private static void restartIdentities(Connection c, List<String> tables) throws SQLException {
-        c.setAutoCommit(true);
         for (String table : tables) {
             for (String column : StoreSchema.identityColumns(c, table)) {
                 long next;
@@ -174,6 +242,14 @@ public final class SnapshotWriter {
         Insert(Connection c, BackupTable table) throws SQLException, InvalidBackupException {
             this.table = table.getName();
             List<String> columns = table.getColumnsList();
+            // The names go into SQL: they must be exactly this store's columns of the table, each once.
+            List<String> sorted = new java.util.ArrayList<>(columns);
+            sorted.sort(null);
+            List<String> own = StoreSchema.columns(c, this.table);
+            if (!sorted.equals(own)) {
+                throw new InvalidBackupException("the backup's table " + this.table + " has " + columns.size()
+                        + " columns that are not this store's " + own.size() + " (" + String.join(", ", own) + ")");
+            }
             this.statement = c.prepareStatement("insert into " + table.getName() + " (" + String.join(", ", columns)
                     + ") values (" + String.join(", ", java.util.Collections.nCopies(columns.size(), "?")) + ")");
             this.types = new int[columns.size()];

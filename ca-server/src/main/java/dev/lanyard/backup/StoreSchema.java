@@ -53,6 +53,24 @@ final class StoreSchema {
         return tables;
     }
 
+    /** The columns of {@code table}, lower case, sorted. */
+    static List<String> columns(Connection c, String table) throws SQLException {
+        List<String> columns = new ArrayList<>();
+        boolean sqlite = Dialect.of(c) == Dialect.SQLITE;
+        try (PreparedStatement s = c.prepareStatement(sqlite ? "select name from pragma_table_info(?)"
+                : "select column_name from information_schema.columns"
+                        + " where table_schema = current_schema and lower(table_name) = ?")) {
+            s.setString(1, table);
+            try (ResultSet rows = s.executeQuery()) {
+                while (rows.next()) {
+                    columns.add(rows.getString(1).toLowerCase(Locale.ROOT));
+                }
+            }
+        }
+        columns.sort(null);
+        return columns;
+    }
+
     /**
      * The columns of {@code table} generated as identity (their next value is reset after a restore).
      * None on SQLite: its autoincrement row ids continue after the largest one inserted, given or not.

@@ -43,18 +43,18 @@ public final class CaKeyStore {
                 .map(this::load);
     }
 
-    /** The CA an intermediate row belongs to: the intermediate (with its signer) and the root that signed it. */
+    /**
+     * The CA an intermediate row belongs to: the intermediate (with its signer) and the root that signed
+     * it. Only that root's key is opened: another root's may be destroyed already (it left the bundle).
+     */
     public IssuingCa load(StoredCaKey intermediateRow) {
         CaCertificate intermediate = open(intermediateRow);
-        for (StoredCaKey candidate : repository.all()) {
-            if (candidate.kind() == StoredCaKey.Kind.ROOT) {
-                CaCertificate root = open(candidate);
-                if (signs(root.certificate(), intermediate.certificate())) {
-                    return new IssuingCa(root, intermediate);
-                }
-            }
-        }
-        throw new IllegalStateException("the store holds intermediate " + intermediate.keyId() + " but not its root");
+        List<StoredCaKey> rows = repository.all();
+        return rootOf(intermediateRow, rows)
+                .flatMap(id -> rows.stream().filter(k -> k.id().equals(id)).findFirst())
+                .map(root -> new IssuingCa(open(root), intermediate))
+                .orElseThrow(() -> new IllegalStateException("the store holds intermediate " + intermediate.keyId()
+                        + " but not its root"));
     }
 
     /** The certificate of a row, without opening its key (a dropped CA's key may be gone). */
@@ -114,9 +114,10 @@ public final class CaKeyStore {
     }
 
     /**
-     * Destroys the custody key of a DROPPED CA and notes it on its row; a crash in between is finished
-     * by calling it again. Nothing needs the key: everything the CA signed has expired, and CRLs are
-     * signed only by the CAs still trusted.
+     * Destroys the custody key of a DROPPED CA (an intermediate, or a root that left the trust bundle)
+     * and notes it on its row; a crash in between is finished by calling it again. Nothing needs the
+     * key: everything the CA signed has expired, CRLs are signed only by the CAs still trusted, and no
+     * intermediate is made under a root outside the bundle.
      */
     public void destroyKey(StoredCaKey dropped) {
         if (dropped.status() != KeyStatus.DROPPED) {
@@ -127,7 +128,7 @@ public final class CaKeyStore {
         repository.keyDestroyed(dropped.id());
     }
 
-    /** Lets go of what this process opened of a DROPPED CA's key (dropped here or by another replica). */
+    /** Lets go of what this process opened of a DROPPED CA's or root's key (dropped here or by another replica). */
     public void forget(StoredCaKey dropped) {
         CaCertificate held = opened.remove(dropped.id());
         if (held != null && held.hasSigner()) {

@@ -36,11 +36,14 @@ import org.slf4j.LoggerFactory;
  * every root added ahead of a root rotation that nothing chains to yet. A root therefore enters the
  * bundle before any intermediate under it signs, and leaves only when the last intermediate under
  * it is dropped, which is when everything that intermediate signed has expired. When the root the
- * server holds would cut the next intermediate short, the server makes a new root first.
+ * server holds would cut the next intermediate short, the server makes a new root first. A root that
+ * left the bundle (or expired before anything chained to it) is never used again: its row is marked
+ * DROPPED with its record and its key destroyed, as a dropped intermediate's is.
  */
 public final class CaRotation {
 
     private static final Logger LOG = LoggerFactory.getLogger(CaRotation.class);
+    private static final Duration LEASE_WAIT = Duration.ofSeconds(10);
 
     private final CaKeyStore store;
     private final CaGenerator generator;
@@ -51,6 +54,7 @@ public final class CaRotation {
     private final Clock clock;
     private final BiConsumer<List<IssuingCa>, List<X509Certificate>> onTrustedChange;
     private final KeyRotator rotator;
+    private final RotationLease lease;
     private final Object reloading = new Object();
     private final AtomicReference<CertificateAuthority> active = new AtomicReference<>();
     private volatile List<String> trustedIds = List.of();
@@ -76,6 +80,7 @@ public final class CaRotation {
         this.authorities = authorities;
         this.onTrustedChange = onTrustedChange;
         this.rotator = new KeyRotator(new Steps(), planner, lease, clock);
+        this.lease = lease;
         refresh();
     }
 
@@ -119,14 +124,47 @@ public final class CaRotation {
     /** Applies what the planner says is due now, under the lease, each step recorded in {@code log}; returns the steps taken. */
     public List<RotationStep> tick(StepLog log) {
         List<RotationStep> taken = rotator.tick(log);
+        dropRootsThatLeftTheBundle(log);
         destroyDroppedKeys();
         refresh();
         return taken;
     }
 
-    /** Finishes a drop whose custody key was not destroyed (the replica stopped in between). */
+    /**
+     * Marks DROPPED, each with its record, the roots no longer in the trust bundle; {@link
+     * #destroyDroppedKeys()} then destroys their keys. Under the rotation lease: a next CA is made only
+     * under it, from the rows read again there ({@link Steps#create}), so no replica can be signing a
+     * next intermediate under a root while it is dropped, nor pick one dropped before.
+     */
+    private void dropRootsThatLeftTheBundle(StepLog log) {
+        if (rootsThatLeftTheBundle().isEmpty()) {
+            return;
+        }
+        lease.whileHeld(LEASE_WAIT, fence -> {
+            Instant now = clock.instant();
+            for (StoredCaKey root : rootsThatLeftTheBundle()) {
+                if (log.recordWith(new RotationStep(RotationStep.Kind.DROP, "root " + root.id()),
+                        () -> store.repository().updateStatus(root.id(), root.status(), KeyStatus.DROPPED, now))) {
+                    LOG.info("root {} left the trust bundle: nothing that chains to it is valid any more{}", root.id(),
+                            root.custodyKeyId().isPresent() ? "; its key is destroyed" : "");
+                }
+            }
+            return true;
+        });
+    }
+
+    /** Root rows not DROPPED yet that the trust bundle no longer holds: nothing will ever chain to them again. */
+    private List<StoredCaKey> rootsThatLeftTheBundle() {
+        List<StoredCaKey> all = store.repository().all();
+        Set<String> trusted = bundleRoots(all, clock.instant()).trusted().stream().map(StoredCaKey::id)
+                .collect(Collectors.toSet());
+        return all.stream().filter(k -> k.kind() == StoredCaKey.Kind.ROOT && k.status() != KeyStatus.DROPPED
+                && !trusted.contains(k.id())).toList();
+    }
+
+    /** Destroys the custody keys of DROPPED CAs, and finishes a drop whose key was not destroyed (the replica stopped in between). */
     private void destroyDroppedKeys() {
-        intermediates().stream().filter(k -> k.status() == KeyStatus.DROPPED && k.custodyKeyId().isPresent())
+        store.repository().all().stream().filter(k -> k.status() == KeyStatus.DROPPED && k.custodyKeyId().isPresent())
                 .forEach(store::destroyKey);
     }
 
@@ -156,6 +194,8 @@ public final class CaRotation {
         /** Always PREPARED: the CA itself is made by {@link CaBootstrap}, so a next one never signs at once. */
         @Override
         public Optional<String> create(KeyStatus status, Instant now, Fence fence, KeyRotator.StepWrite write) {
+            // The roots as the store has them now, under the lease: never one another replica just dropped.
+            refresh();
             // A root added ahead (nothing under it yet) is the one meant to sign next; else the longest-lived.
             Optional<CaCertificate> held = trustedRoots.stream().filter(CaCertificate::hasSigner)
                     .max(Comparator.comparing((CaCertificate r) -> newRootIds.contains(r.keyId()))
@@ -221,6 +261,34 @@ public final class CaRotation {
         }
     }
 
+    /** The roots in the trust bundle, and the ids of every root an intermediate (trusted or not) chains to. */
+    private record BundleRoots(List<StoredCaKey> trusted, Set<String> used) {
+    }
+
+    /**
+     * Which roots the trust bundle holds, from the rows alone: those a trusted intermediate chains to,
+     * and those nothing chains to yet (added ahead of a root rotation) until they expire.
+     */
+    private BundleRoots bundleRoots(List<StoredCaKey> all, Instant now) {
+        Set<String> used = new HashSet<>();
+        Set<String> trustedUnder = new HashSet<>();
+        for (StoredCaKey row : all) {
+            if (row.kind() != StoredCaKey.Kind.INTERMEDIATE) {
+                continue;
+            }
+            store.rootOf(row, all).ifPresent(root -> {
+                used.add(root);
+                if (row.status() != KeyStatus.DROPPED) {
+                    trustedUnder.add(root);
+                }
+            });
+        }
+        List<StoredCaKey> roots = all.stream().filter(k -> k.kind() == StoredCaKey.Kind.ROOT)
+                .filter(k -> trustedUnder.contains(k.id()) || (!used.contains(k.id()) && k.notAfter().isAfter(now)))
+                .toList();
+        return new BundleRoots(roots, used);
+    }
+
     private void reload() {
         List<StoredCaKey> all = store.repository().all();
         List<StoredCaKey> rows = all.stream().filter(k -> k.kind() == StoredCaKey.Kind.INTERMEDIATE).toList();
@@ -231,23 +299,11 @@ public final class CaRotation {
             active.set(authorities.apply(store.load(activeRow)));
         }
         List<StoredCaKey> trusted = rows.stream().filter(k -> k.status() != KeyStatus.DROPPED).toList();
-        // A CA dropped here or by another replica: no opened copy of its key stays in memory.
-        rows.stream().filter(k -> k.status() == KeyStatus.DROPPED).forEach(store::forget);
-        // Roots nothing chains to yet (added ahead of a root rotation) are published until they expire.
-        Set<String> used = new HashSet<>();
-        Set<String> trustedUnder = new HashSet<>();
-        for (StoredCaKey row : rows) {
-            store.rootOf(row, all).ifPresent(root -> {
-                used.add(root);
-                if (row.status() != KeyStatus.DROPPED) {
-                    trustedUnder.add(root);
-                }
-            });
-        }
-        Instant now = clock.instant();
-        List<StoredCaKey> roots = all.stream().filter(k -> k.kind() == StoredCaKey.Kind.ROOT)
-                .filter(k -> trustedUnder.contains(k.id()) || (!used.contains(k.id()) && k.notAfter().isAfter(now)))
-                .toList();
+        // A CA or root dropped here or by another replica: no opened copy of its key stays in memory.
+        all.stream().filter(k -> k.status() == KeyStatus.DROPPED).forEach(store::forget);
+        BundleRoots bundle = bundleRoots(all, clock.instant());
+        List<StoredCaKey> roots = bundle.trusted();
+        Set<String> used = bundle.used();
         List<String> ids = new ArrayList<>(trusted.stream().map(StoredCaKey::id).toList());
         roots.forEach(r -> ids.add("root " + r.id()));
         if (!ids.equals(trustedIds)) {

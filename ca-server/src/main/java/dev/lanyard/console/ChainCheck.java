@@ -1,5 +1,6 @@
 package dev.lanyard.console;
 
+import dev.lanyard.audit.ArchiveLink;
 import dev.lanyard.audit.AuditChain;
 import dev.lanyard.audit.AuditLog;
 import dev.lanyard.audit.AuditQuery;
@@ -9,7 +10,7 @@ import java.util.Optional;
 
 /**
  * Verifies the live audit chain a page at a time, oldest first, and says where it first breaks. A
- * chain whose oldest records were archived is checked from the first record still held.
+ * chain whose oldest records were archived must start where the audit.archive record says the archive ends.
  */
 final class ChainCheck {
 
@@ -30,13 +31,15 @@ final class ChainCheck {
             for (AuditRecord record : page) {
                 if (verifier == null) {
                     first = record.id();
-                    verifier = record.id() == 1 ? new AuditChain.Verifier()
-                            : AuditChain.Verifier.continuing(record.id() - 1, record.previousHash());
+                    ArchiveLink.Verified start = ArchiveLink.verifierFor(audit, first);
+                    if (start.verifier().isEmpty()) {
+                        return broken(start.problem(), first);
+                    }
+                    verifier = start.verifier().get();
                 }
                 Optional<String> broken = verifier.accept(record);
                 if (broken.isPresent()) {
-                    return "<p role=\"alert\" class=\"bad\">The chain is broken: " + Html.esc(broken.get())
-                            + ". The first broken record is #" + record.id() + ".</p>";
+                    return broken(broken.get(), record.id());
                 }
             }
             if (page.size() < PAGE) {
@@ -50,5 +53,10 @@ final class ChainCheck {
         return "<p role=\"status\" class=\"ok\">The chain is intact: " + verifier.count() + " records, #" + first
                 + " to #" + verifier.lastId() + (first > 1 ? " (older records are archived)" : "")
                 + ", last hash <code>" + Html.esc(verifier.lastHash()) + "</code>.</p>";
+    }
+
+    private static String broken(String problem, long id) {
+        return "<p role=\"alert\" class=\"bad\">The chain is broken: " + Html.esc(problem)
+                + ". The first broken record is #" + id + ".</p>";
     }
 }

@@ -113,10 +113,23 @@ public final class PrivateKeySealer implements KeySealer {
         }
     }
 
-    /** The id of the KEK that wrapped this sealed key, or empty for the version-1 format (unknown). */
-    public java.util.Optional<String> kekIdOf(String sealed, String keyId) {
+    /**
+     * The id of the KEK that wrapped this sealed key, or empty for the version-1 format (unknown).
+     *
+     * @throws KeySealException if it is not a sealed key
+     */
+    public static java.util.Optional<String> kekIdOf(String sealed, String keyId) {
         Parts parts = parse(sealed, keyId);
         return parts.version() == V2 ? java.util.Optional.of(parts.kekId()) : java.util.Optional.empty();
+    }
+
+    @Override
+    public java.util.Optional<String> wrappedBy(String sealed, String keyId) {
+        try {
+            return kekIdOf(sealed, keyId);
+        } catch (KeySealException e) {
+            return java.util.Optional.empty();
+        }
     }
 
     private String wrap(byte[] dataKey, byte[] aad, byte[] nonce, byte[] ciphertext) throws GeneralSecurityException {

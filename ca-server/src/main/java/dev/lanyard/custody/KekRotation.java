@@ -49,22 +49,27 @@ public final class KekRotation {
      * At start: loads the KEK the last rotation recorded if it is not the configured one (the old
      * one stays readable), then re-wraps whatever is not yet under the current KEK: keys sealed by
      * versions before KEK ids, and rows an interrupted rotation left behind.
+     *
+     * @throws KeySealException if this server cannot open every key the store holds (the recorded KEK
+     *                          is not loadable here, or keys are wrapped by a KEK it does not hold): it
+     *                          would run without its CA and JWT keys, or seal new ones under a KEK the
+     *                          others do not use, so it does not start, and says once which KEK it needs
      */
     public void atStart() {
-        try {
-            adoptRecorded();
-        } catch (KeySealException e) {
-            // Re-wrapping now would wrap under the older KEK; the server runs, but seals nothing until it has the file.
-            LOG.warn("{}", e.getMessage());
-            return;
-        }
+        adoptRecorded();
         SoftwareCustody.Rewrap done = custody.rewrapAll();
+        if (!done.failed().isEmpty()) {
+            throw new KeySealException(done.failed().size() + " private keys in the store " + done.failed()
+                    + " are sealed under " + (done.missingKeks().isEmpty() ? "a key-encryption key"
+                            : "key-encryption key " + String.join(", ", done.missingKeks()))
+                    + ", which this server does not hold (it holds " + keks.all().stream().map(KeyEncryptionKey::id)
+                            .collect(java.util.stream.Collectors.joining(", "))
+                    + "); it cannot open them, so it does not start. Give it that KEK: kek.file set to the KEK file"
+                    + " of the server this store comes from (`lanyard restore` names the KEK a backup needs), or the"
+                    + " same KEK passphrase with that server's kek.salt");
+        }
         if (done.rewritten() > 0) {
             LOG.info("re-wrapped {} data keys under key-encryption key {}", done.rewritten(), keks.current().id());
-        }
-        if (!done.failed().isEmpty()) {
-            LOG.warn("{} sealed keys are wrapped by a key-encryption key this server does not hold: {}",
-                    done.failed().size(), done.failed());
         }
     }
 
@@ -158,7 +163,7 @@ public final class KekRotation {
             SoftwareCustody.Rewrap done = custody.rewrapAll();
             rewritten += done.rewritten();
             if (!done.failed().isEmpty() || pass > 1 && done.rewritten() == 0) {
-                return new SoftwareCustody.Rewrap(rewritten, done.failed());
+                return new SoftwareCustody.Rewrap(rewritten, done.failed(), done.missingKeks());
             }
             if (pass == MAX_PASSES) {
                 throw new IllegalStateException("key-encryption key rotation to " + next.id() + " did not settle:"

@@ -156,6 +156,7 @@ public final class Pkcs11Custody implements KeyCustody {
     @Override
     public synchronized Signer generate(String id, KeyAlgorithm algorithm) {
         try {
+            seeOtherProcessesKeys();
             if (keyStore.containsAlias(id)) {
                 throw new CustodyException("the PKCS#11 token already holds a key with id " + id);
             }
@@ -190,6 +191,7 @@ public final class Pkcs11Custody implements KeyCustody {
     @Override
     public synchronized List<KeyEntry> list() {
         try {
+            seeOtherProcessesKeys();
             List<KeyEntry> keys = new ArrayList<>();
             for (String alias : Collections.list(keyStore.aliases())) {
                 if (keyStore.isKeyEntry(alias) && keyStore.getCertificate(alias) instanceof X509Certificate cert) {
@@ -212,6 +214,7 @@ public final class Pkcs11Custody implements KeyCustody {
     public synchronized boolean destroy(String id) {
         opened.remove(id);
         try {
+            seeOtherProcessesKeys();
             if (!keyStore.containsAlias(id)) {
                 return false;
             }
@@ -224,6 +227,7 @@ public final class Pkcs11Custody implements KeyCustody {
 
     private synchronized Signer find(String id) {
         try {
+            seeOtherProcessesKeys();
             if (!(keyStore.getKey(id, null) instanceof PrivateKey key)
                     || !(keyStore.getCertificate(id) instanceof X509Certificate cert)) {
                 throw new CustodyException("the PKCS#11 token holds no key with id " + id);
@@ -233,6 +237,20 @@ public final class Pkcs11Custody implements KeyCustody {
             return new JcaSigner(id, algorithm, key, cert.getPublicKey(), List.of(provider));
         } catch (GeneralSecurityException e) {
             throw new CustodyException("cannot find key " + id + " in the PKCS#11 token: " + rootMessage(e), e);
+        }
+    }
+
+    /**
+     * Reads the token's objects again: SunPKCS11's key store maps labels to objects when it loads and
+     * afterwards sees only what it wrote itself, so a key another replica (or process) made or destroyed
+     * since would be missing here, or found here though gone. The session stays logged in (PKCS#11
+     * login is per process), so no PIN is needed.
+     */
+    private void seeOtherProcessesKeys() throws GeneralSecurityException {
+        try {
+            keyStore.load(null, null);
+        } catch (IOException e) {
+            throw new GeneralSecurityException("cannot read the token's objects: " + rootMessage(e), e);
         }
     }
 

@@ -3,11 +3,13 @@ package dev.lanyard.publication;
 import java.time.Duration;
 
 /**
- * What one client may take of the HTTP publication port. Publication is GET-only, so no request
- * body is ever read: a request that announces one is refused and its connection closed.
+ * What one client may take of the HTTP publication port. Publication is GET-only, so it reads no
+ * request body: a request that announces one is refused and its connection closed. An application on
+ * the port (the console) reads a body of at most 16 KiB.
  *
- * @param headerTimeout           a request line and headers must arrive whole within this time of
- *                                their first byte (of the connection opening, for the first request)
+ * @param headerTimeout           a request must arrive whole, its line, headers and any body read,
+ *                                within this time of its first byte (of the connection opening, for
+ *                                the first request); beyond it 408 and the connection closed
  * @param idleTimeout             a connection with nothing read or written for this long is closed,
  *                                which also ends a client that does not read its response
  * @param maxConnections          open connections in total; beyond it a new one gets 503 and is closed

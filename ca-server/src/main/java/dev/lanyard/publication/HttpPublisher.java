@@ -145,20 +145,20 @@ public final class HttpPublisher implements AutoCloseable {
 
     private void pipeline(SocketChannel channel) {
         open.add(channel);
-        RequestHeadDeadline deadline = new RequestHeadDeadline(limits.headerTimeout());
+        RequestDeadline deadline = new RequestDeadline(limits.headerTimeout());
         channel.pipeline()
                 .addLast("limit", limiter)
                 .addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
         SslContext context = tls;
         if (context != null) {
-            // Before the head deadline, which then sees plaintext and, armed at connection open, also
+            // Before the request deadline, which then sees plaintext and, armed at connection open, also
             // bounds a handshake that trickles in; the handler's own timeout says the same.
             SslHandler ssl = context.newHandler(channel.alloc());
             ssl.setHandshakeTimeoutMillis(limits.headerTimeout().toMillis());
             channel.pipeline().addLast("tls", ssl);
         }
         channel.pipeline()
-                .addLast("head-deadline", deadline)
+                .addLast("request-deadline", deadline)
                 .addLast("http", new HttpServerCodec(new HttpDecoderConfig()
                         .setMaxInitialLineLength(limits.maxRequestLineBytes())
                         .setMaxHeaderSize(limits.maxHeaderBytes())

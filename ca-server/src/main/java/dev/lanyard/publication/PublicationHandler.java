@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * made, so pipelined or unread requests cannot pile up answers): GET and HEAD of the published
  * documents with a strong ETag, {@code Cache-Control: max-age} and conditional GET. Documents are
  * built on {@code executor}, never on the I/O threads. A request that carries a body, is malformed or
- * over a size bound is answered and its connection closed.
+ * over a size bound is answered and its connection closed; so is one that has not arrived whole within
+ * the request timeout, an application's body included ({@link RequestDeadline}).
  */
 final class PublicationHandler extends ChannelInboundHandlerAdapter {
 
@@ -45,13 +46,13 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
 
     private final Routes routes;
     private final Executor executor;
-    private final RequestHeadDeadline deadline;
+    private final RequestDeadline deadline;
     /** A read was asked for and no message has come yet. Event loop only. */
     private boolean waiting;
     /** An application request whose body is still arriving, or null. Event loop only. */
     private AppExchange pending;
 
-    PublicationHandler(Routes routes, Executor executor, RequestHeadDeadline deadline) {
+    PublicationHandler(Routes routes, Executor executor, RequestDeadline deadline) {
         this.routes = routes;
         this.executor = executor;
         this.deadline = deadline;
@@ -78,7 +79,6 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
         waiting = false;
         try {
             if (msg instanceof HttpRequest request) {
-                deadline.headArrived();
                 answer(ctx, request);
             } else if (pending != null && msg instanceof HttpContent content) {
                 bodyPart(ctx, content);
@@ -111,8 +111,7 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
             HttpResponseStatus status = cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
                     : cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                     : HttpResponseStatus.BAD_REQUEST;
-            String reason = cause instanceof TooLongFrameException ? cause.getMessage() : "malformed request";
-            send(ctx, text(status, reason, true), false);
+            refuse(ctx, status, cause instanceof TooLongFrameException ? cause.getMessage() : "malformed request");
             return;
         }
         boolean head = request.method().equals(HttpMethod.HEAD);
@@ -124,7 +123,7 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
             // origin form ("/bundle?x") or absolute form ("http://host/bundle"), percent-decoded
             path = Objects.requireNonNullElse(new URI(request.uri()).getPath(), "");
         } catch (IllegalArgumentException | URISyntaxException e) { // a Content-Length or URI that does not parse
-            send(ctx, text(HttpResponseStatus.BAD_REQUEST, "malformed request", true), false);
+            refuse(ctx, HttpResponseStatus.BAD_REQUEST, "malformed request");
             return;
         }
         WebApp app = routes.app(path);
@@ -132,6 +131,7 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
             startApp(ctx, request, app, path);
             return;
         }
+        deadline.requestRead(); // publication answers from the head alone
         // A body is never read: answering and closing is cheaper than draining it.
         boolean keepAlive = HttpUtil.isKeepAlive(request) && !hasBody;
         Supplier<HttpPublisher.Document> route = routes.find(path);
@@ -142,8 +142,7 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
             refused.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
             send(ctx, refused, keepAlive);
         } else if (hasBody) {
-            send(ctx, text(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                    "publication takes no request body", true), false);
+            refuse(ctx, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "publication takes no request body");
         } else {
             String ifNoneMatch = request.headers().get(HttpHeaderNames.IF_NONE_MATCH);
             try {
@@ -154,10 +153,13 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** An application request: its body (if any) is collected, within a bound, before it runs. */
+    /**
+     * An application request: its body (if any) is collected, within a bound and the request timeout,
+     * before it runs.
+     */
     private void startApp(ChannelHandlerContext ctx, HttpRequest request, WebApp app, String path) {
         if (HttpUtil.getContentLength(request, 0L) > AppExchange.MAX_BODY_BYTES) {
-            send(ctx, text(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large", true), false);
+            refuse(ctx, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large");
             return;
         }
         pending = new AppExchange(app, request, path, (java.net.InetSocketAddress) ctx.channel().remoteAddress());
@@ -168,7 +170,7 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
         AppExchange exchange = pending;
         if (!exchange.append(content.content())) {
             pending = null;
-            send(ctx, text(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large", true), false);
+            refuse(ctx, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large");
             return;
         }
         if (!(content instanceof LastHttpContent)) {
@@ -176,6 +178,7 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         pending = null;
+        deadline.requestRead(); // the whole body is in: the app's own time is not the client's
         try {
             executor.execute(() -> send(ctx, exchange.run(), exchange.keepAlive()));
         } catch (RejectedExecutionException e) {
@@ -221,6 +224,12 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
         return response;
     }
 
+    /** Answers and closes: nothing more of this request is read. */
+    private void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String reason) {
+        deadline.requestRead();
+        send(ctx, text(status, reason, true), false);
+    }
+
     /** Writes the answer; then reads the next request, or closes. */
     private void send(ChannelHandlerContext ctx, FullHttpResponse response, boolean keepAlive) {
         HttpHeaders headers = response.headers();
@@ -233,7 +242,7 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
                 ctx.close();
                 return;
             }
-            deadline.awaitNextHead();
+            deadline.awaitNextRequest();
             readNext(ctx);
         });
     }

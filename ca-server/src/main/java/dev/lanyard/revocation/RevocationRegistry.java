@@ -1,5 +1,6 @@
 package dev.lanyard.revocation;
 
+import dev.lanyard.refusal.Refusal;
 import dev.lanyard.spiffe.SpiffeId;
 import java.time.Clock;
 import java.time.Instant;
@@ -32,6 +33,8 @@ public final class RevocationRegistry {
     private final NavigableMap<Long, RevocationEvent> log = new ConcurrentSkipListMap<>();
     private final List<Consumer<List<RevocationEvent>>> listeners = new CopyOnWriteArrayList<>();
     private volatile long latestSequence;
+    /** The store's head when this replica first caught up, or -1 before: see {@link #documentSequence()}. */
+    private volatile long headAtStart = -1;
 
     public RevocationRegistry(RevocationRepository repository, Clock clock) {
         this.repository = repository;
@@ -45,6 +48,9 @@ public final class RevocationRegistry {
 
     /** Applies every durable event beyond the last one seen; returns how many there were. */
     public synchronized int catchUp() {
+        if (headAtStart < 0) {
+            headAtStart = repository.lastSequence(); // before the events: none at or below it is missed
+        }
         int applied = 0;
         while (true) {
             List<RevocationEvent> batch = repository.eventsAfter(latestSequence, PAGE);
@@ -77,6 +83,33 @@ public final class RevocationRegistry {
 
     public long latestSequence() {
         return latestSequence;
+    }
+
+    /**
+     * The sequence a published revocation document carries: the newest event applied, or the store's
+     * head at start when that is higher (events pruned since, or a restore's floor above what the lost
+     * server published), so that a peer which applied an earlier document never takes this one for stale.
+     */
+    public long documentSequence() {
+        return Math.max(latestSequence, headAtStart);
+    }
+
+    /**
+     * Refuses to resume a watch after {@code sequence} if this store never handed that sequence out: the
+     * watcher followed another store, or an older copy of this one, and resuming would skip the events
+     * this store numbers up to it. One past what this replica has loaded is looked up in the database
+     * (another replica may have handed it out; the watch gets what follows once this one catches up).
+     */
+    public void requireHandedOut(long sequence) throws Refusal {
+        if (sequence <= latestSequence) {
+            return;
+        }
+        long head = repository.lastSequence();
+        if (sequence > head) {
+            throw new Refusal(Refusal.Code.OUT_OF_RANGE, "after_sequence " + sequence
+                    + " is past the newest revocation sequence " + head + " of this server's store (the watcher"
+                    + " followed another store, or an older copy of this one): watch again from 0");
+        }
     }
 
     /** This server's own revocation of {@code target} if it is in force now. */

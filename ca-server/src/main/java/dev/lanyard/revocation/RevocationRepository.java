@@ -71,6 +71,12 @@ public interface RevocationRepository {
     List<RevocationEvent> eventsAfter(long sequence, int limit);
 
     /**
+     * The newest sequence this store has handed out (its head), read from the database: also one written
+     * by another replica, one whose event has been pruned, and a restored store's floor, which no event holds.
+     */
+    long lastSequence();
+
+    /**
      * Forgets revocations (and their events) whose certificate or token expired before {@code now}:
      * they can never matter again. Reinstatements and identity revocations are kept.
      */

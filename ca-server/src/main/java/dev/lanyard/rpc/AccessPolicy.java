@@ -1,8 +1,8 @@
 package dev.lanyard.rpc;
 
+import dev.lanyard.registration.AdminIds;
 import dev.lanyard.registration.ReservedIds;
 import dev.lanyard.registration.Selectors;
-import dev.lanyard.spiffe.SpiffeId;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
@@ -11,7 +11,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * Who may call which RPC, as data keyed by service and full method name. Built when the server is
@@ -35,17 +34,17 @@ public final class AccessPolicy {
     }
 
 
-    private final Set<SpiffeId> admins;
+    private final AdminIds admins;
     private final Map<String, Access> services;
     private final Map<String, Access> methods;
 
-    private AccessPolicy(Set<SpiffeId> admins, Map<String, Access> services, Map<String, Access> methods) {
-        this.admins = Set.copyOf(admins);
+    private AccessPolicy(AdminIds admins, Map<String, Access> services, Map<String, Access> methods) {
+        this.admins = admins;
         this.services = Map.copyOf(services);
         this.methods = Map.copyOf(methods);
     }
 
-    public static Builder builder(Set<SpiffeId> admins) {
+    public static Builder builder(AdminIds admins) {
         return new Builder(admins);
     }
 
@@ -106,11 +105,11 @@ public final class AccessPolicy {
     }
 
     public static final class Builder {
-        private final Set<SpiffeId> admins;
+        private final AdminIds admins;
         private final Map<String, Access> services = new HashMap<>();
         private final Map<String, Access> methods = new HashMap<>();
 
-        private Builder(Set<SpiffeId> admins) {
+        private Builder(AdminIds admins) {
             this.admins = admins;
         }
 

@@ -39,9 +39,13 @@ import java.io.ByteArrayInputStream;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /** The agent's API: parse, call {@link AgentSvids} or {@link TokenIssuer}, answer. */
 public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
@@ -51,14 +55,23 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
     private final TokenIssuer tokens;
     private final ClientCertificateVerifier certificates;
     private final TrustAuthorities authorities;
+    private final ScheduledExecutorService timer;
+    private final Duration attestationTimeout;
 
+    /**
+     * @param timer              ends attestations that outlive {@code attestationTimeout}: anyone may open
+     *                           one, and a stream whose challenge is never answered would otherwise stay open
+     */
     public AgentGrpcService(NodeAttestation attestation, AgentSvids svids, TokenIssuer tokens,
-            ClientCertificateVerifier certificates, TrustAuthorities authorities) {
+            ClientCertificateVerifier certificates, TrustAuthorities authorities, ScheduledExecutorService timer,
+            Duration attestationTimeout) {
         this.attestation = attestation;
         this.svids = svids;
         this.tokens = tokens;
         this.certificates = certificates;
         this.authorities = authorities;
+        this.timer = timer;
+        this.attestationTimeout = attestationTimeout;
     }
 
     @Override
@@ -69,9 +82,21 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
             private NodeAttestor attestor;
             private byte[] challenge;
             private boolean done;
+            // The observer's methods run on the call's executor and this on the timer: they share its lock.
+            private final ScheduledFuture<?> deadline = timer.schedule(this::expire, attestationTimeout.toMillis(),
+                    TimeUnit.MILLISECONDS);
+
+            private synchronized void expire() {
+                if (!done) {
+                    done = true;
+                    response.onError(Status.DEADLINE_EXCEEDED.withDescription("the attestation did not finish within "
+                            + Durations.format(attestationTimeout) + " (agent.attestation-timeout): attest again")
+                            .asException());
+                }
+            }
 
             @Override
-            public void onNext(AttestAgentRequest request) {
+            public synchronized void onNext(AttestAgentRequest request) {
                 if (done) {
                     return;
                 }
@@ -98,9 +123,11 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
                     }
                 } catch (Refusal e) {
                     done = true;
+                    deadline.cancel(false);
                     response.onError(Statuses.exception(e));
                 } catch (AttestationException e) {
                     done = true;
+                    deadline.cancel(false);
                     response.onError(Statuses.exception(svids.unsupported(evidence.kind(), e)));
                 }
             }
@@ -108,18 +135,21 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
             private void finish(byte[] sentChallenge, byte[] answer) throws Refusal {
                 IssuedSvid svid = svids.attest(attestor, evidence, sentChallenge, answer, params.getCsr().toByteArray());
                 done = true;
+                deadline.cancel(false);
                 response.onNext(AttestAgentResponse.newBuilder()
                         .setSvid(CertificateGrpcService.toResponse(svid, authorities)).build());
                 response.onCompleted();
             }
 
             @Override
-            public void onError(Throwable t) {
+            public synchronized void onError(Throwable t) {
                 done = true;
+                deadline.cancel(false);
             }
 
             @Override
-            public void onCompleted() {
+            public synchronized void onCompleted() {
+                deadline.cancel(false);
                 if (!done) {
                     done = true;
                     response.onError(Status.INVALID_ARGUMENT

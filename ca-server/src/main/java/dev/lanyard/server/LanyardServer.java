@@ -34,7 +34,6 @@ import dev.lanyard.ca.SerialNumbers;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.credential.CredentialDirectory;
 import dev.lanyard.crypto.CryptoProviders;
-import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.crypto.Pem;
 import dev.lanyard.crypto.PrivateKeySealer;
 import dev.lanyard.crypto.KekRing;
@@ -204,7 +203,6 @@ public final class LanyardServer implements AutoCloseable {
         this.httpExecutor = httpExecutor;
         this.clock = clock;
         this.crypto = CryptoProviders.select();
-        KeyEncryptionKey kek = KekSource.load(config, random);
         KeyCustody custody;
         Optional<KekRotation> kekRotation = Optional.empty();
         Supplier<String> kekId = () -> "";
@@ -213,9 +211,10 @@ public final class LanyardServer implements AutoCloseable {
             custody = Pkcs11Custody.open(new Pkcs11Custody.Settings(c.module().orElseThrow(), c.slot(), c.slotIndex(),
                     Pkcs11Custody.pin(c.pinEnv(), c.pinFile())), clock);
         } else {
-            KekRing keks = new KekRing(kek);
+            JdbcSealedKeyRepository sealedKeys = new JdbcSealedKeyRepository(database.dataSource());
+            KekRing keks = new KekRing(KekSource.load(config, random, sealedKeys.all()));
             kekId = () -> keks.current().id();
-            SoftwareCustody software = new SoftwareCustody(new JdbcSealedKeyRepository(database.dataSource()),
+            SoftwareCustody software = new SoftwareCustody(sealedKeys,
                     new PrivateKeySealer(keks, random, crypto), crypto.primary(), crypto.bouncyCastle(), clock);
             kekRotation = Optional.of(new KekRotation(keks, software, new JdbcKekRotations(database.dataSource()),
                     clock));
@@ -350,8 +349,13 @@ public final class LanyardServer implements AutoCloseable {
         AgentSvids agentSvids = new AgentSvids(issuer, new JdbcAgentRepository(database.dataSource()), registrations,
                 new RateLimiter(clock, limits().identityPerSecond(), limits().identityBurst()), config.trustDomain(),
                 config.agents().svidTtl(), clock);
+        java.util.concurrent.ScheduledThreadPoolExecutor pool = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+                daemonThreads("lanyard-scheduler"));
+        pool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // close() waits only for a running task
+        this.scheduler = pool;
+        this.tasks = new RecurringTasks(scheduler);
         AgentGrpcService agentService = new AgentGrpcService(nodeAttestation(joinTokens, random), agentSvids,
-                tokenIssuer, verifier, authorities);
+                tokenIssuer, verifier, authorities, scheduler, config.agents().attestationTimeout());
         java.util.function.Consumer<dev.lanyard.revocation.RevocationTarget.Kind> onRevoked =
                 kind -> metrics.revoked(kind.name().toLowerCase(java.util.Locale.ROOT));
         ContractGrpcService contractService = new ContractGrpcService(contracts, audit, clock);
@@ -384,7 +388,7 @@ public final class LanyardServer implements AutoCloseable {
                         Executors.newSingleThreadExecutor(daemonThreads("lanyard-backup")), audit, clock).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
-        AccessPolicy access = accessPolicy(config);
+        AccessPolicy access = accessPolicy(adminIds);
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
         NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
@@ -421,7 +425,7 @@ public final class LanyardServer implements AutoCloseable {
                 .route("/bundle.pem", () -> new HttpPublisher.Document("application/x-pem-file",
                         Pem.certificates(authorities.roots()).getBytes(StandardCharsets.US_ASCII), maxAge))
                 .route("/revocations", () -> new HttpPublisher.Document("application/json",
-                        RevocationDocument.of(config.trustDomain(), revocations.latestSequence(), revocations.inForce())
+                        RevocationDocument.of(config.trustDomain(), revocations.documentSequence(), revocations.inForce())
                                 .json(), Duration.ZERO))
                 .route("/crl", () -> crls.forIssuer(caRotation.active().ca().intermediate().keyId())
                         .map(this::crlDocument).orElse(null))
@@ -430,11 +434,6 @@ public final class LanyardServer implements AutoCloseable {
                         Duration.ZERO))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
-        java.util.concurrent.ScheduledThreadPoolExecutor pool = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
-                daemonThreads("lanyard-scheduler"));
-        pool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // close() waits only for a running task
-        this.scheduler = pool;
-        this.tasks = new RecurringTasks(scheduler);
         java.util.concurrent.ScheduledThreadPoolExecutor federationPool =
                 new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemonThreads("lanyard-federation"));
         federationPool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
@@ -898,8 +897,8 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /** Who may call what: the request chain's authorization, as data. */
-    private static AccessPolicy accessPolicy(ServerConfig config) {
-        return AccessPolicy.builder(new HashSet<>(config.adminIds()))
+    private static AccessPolicy accessPolicy(AdminIds adminIds) {
+        return AccessPolicy.builder(adminIds)
                 .service(ConsoleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(CertificateServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
                 .method(CertificateServiceGrpc.getIssueCertificateMethod(), AccessPolicy.Access.ANYONE)
@@ -960,8 +959,8 @@ public final class LanyardServer implements AutoCloseable {
         if (agents.psat().isPresent()) {
             ServerConfig.Psat psat = agents.psat().get();
             attestors.add(new PsatAttestor(new PsatAttestor.Cluster(psat.cluster(), psat.issuer(), psat.audience(),
-                    new HashSet<>(psat.allowedServiceAccounts())), PsatKeys.source(psat.jwksFile(), psat.jwksUrl()),
-                    clock));
+                    new HashSet<>(psat.allowedServiceAccounts()), psat.maxTokenLifetime()),
+                    PsatKeys.source(psat.jwksFile(), psat.jwksUrl(), psat.jwksCaFile()), clock));
         }
         return new NodeAttestation(attestors);
     }

@@ -115,10 +115,10 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
             response.onError(Status.INVALID_ARGUMENT.withDescription("after_sequence must not be negative").asException());
             return;
         }
-        long latest = registry.latestSequence();
-        if (after > latest) {
-            response.onError(Status.OUT_OF_RANGE.withDescription("after_sequence " + after
-                    + " is beyond the newest event " + latest + " of this server; watch again from 0").asException());
+        try {
+            registry.requireHandedOut(after);
+        } catch (Refusal e) {
+            response.onError(Statuses.exception(e));
             return;
         }
         watchers.watch((ServerCallStreamObserver<dev.lanyard.v1.RevocationEvent>) response, after);

@@ -142,23 +142,38 @@ public record ServerConfig(
      * Node agents: the lifetime of agent SVIDs and how nodes may attest (join tokens always; x509pop
      * when roots are configured; k8s_psat when a cluster is).
      */
-    public record Agents(Duration svidTtl, List<Path> x509popRoots, Optional<Psat> psat) {
+    public record Agents(Duration svidTtl, Duration attestationTimeout, List<Path> x509popRoots, Optional<Psat> psat) {
         public Agents {
             x509popRoots = List.copyOf(x509popRoots);
+            if (attestationTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
+                throw new IllegalArgumentException("agent.attestation-timeout must be at least 1s");
+            }
         }
     }
 
     /**
      * One Kubernetes cluster whose projected service-account tokens attest agents: its OIDC issuer,
-     * its JWKS (a file, or a URL fetched and cached), the audience the token must carry, and the
-     * "namespace:service-account" pairs allowed to attest.
+     * its JWKS (a file, or an https URL fetched and cached, its TLS checked against {@code jwksCaFile}
+     * when set, else the JDK's roots), the audience the token must carry, the "namespace:service-account"
+     * pairs allowed to attest, and the longest a token may live from iat to exp.
      */
-    public record Psat(String cluster, String issuer, Optional<Path> jwksFile, Optional<URI> jwksUrl, String audience,
-            List<String> allowedServiceAccounts) {
+    public record Psat(String cluster, String issuer, Optional<Path> jwksFile, Optional<URI> jwksUrl,
+            Optional<Path> jwksCaFile, String audience, List<String> allowedServiceAccounts,
+            Duration maxTokenLifetime) {
         public Psat {
             allowedServiceAccounts = List.copyOf(allowedServiceAccounts);
             if (jwksFile.isPresent() == jwksUrl.isPresent()) {
                 throw new IllegalArgumentException("set exactly one of psat.jwks-file and psat.jwks-url");
+            }
+            // Whoever answers the JWKS URL decides which agents attest: plain http would let the network do so.
+            if (jwksUrl.isPresent() && (!"https".equalsIgnoreCase(jwksUrl.get().getScheme())
+                    || jwksUrl.get().getHost() == null)) {
+                throw new IllegalArgumentException("psat.jwks-url must be an https:// URL with a host, not "
+                        + jwksUrl.get() + " (for a cluster CA the JDK does not trust, set psat.jwks-ca-file)");
+            }
+            if (jwksCaFile.isPresent() && jwksUrl.isEmpty()) {
+                throw new IllegalArgumentException("psat.jwks-ca-file authenticates the psat.jwks-url fetch;"
+                        + " it has no use beside psat.jwks-file");
             }
             if (allowedServiceAccounts.isEmpty()) {
                 throw new IllegalArgumentException("psat.allowed-service-accounts is empty: no agent could attest");
@@ -225,8 +240,9 @@ public record ServerConfig(
             "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
             "grpc.max-watch-streams-per-identity", "certificates.retention",
-            "agent.svid-ttl", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
-            "psat.audience", "psat.allowed-service-accounts", "console.enabled", "console.session-ttl",
+            "agent.svid-ttl", "agent.attestation-timeout", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
+            "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts", "psat.max-token-lifetime",
+            "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
             "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file", "http.tls", "http.tls.cert-file",
             "http.tls.key-file", "http.tls.reload-interval", "federation.web-roots", "ca.successor-warning",
@@ -416,7 +432,7 @@ public record ServerConfig(
                 httpLimits(p),
                 grpcLimits(p),
                 duration(p, "certificates.retention", "7d"),
-                new Agents(agentSvidTtl,
+                new Agents(agentSvidTtl, duration(p, "agent.attestation-timeout", "30s"),
                         list(p.getProperty("x509pop.roots", "")).stream().map(v -> path(base, v)).toList(),
                         psat(p, base)),
                 new Console(Boolean.parseBoolean(p.getProperty("console.enabled", "false")),
@@ -503,9 +519,21 @@ public record ServerConfig(
         }
         return Optional.of(new Psat(required(p, "psat.cluster"), required(p, "psat.issuer"),
                 Optional.ofNullable(p.getProperty("psat.jwks-file")).map(v -> path(base, v)),
-                Optional.ofNullable(p.getProperty("psat.jwks-url")).map(URI::create),
+                Optional.ofNullable(p.getProperty("psat.jwks-url")).map(ServerConfig::jwksUrl),
+                Optional.ofNullable(p.getProperty("psat.jwks-ca-file")).map(v -> path(base, v)),
                 p.getProperty("psat.audience", "lanyard"),
-                list(p.getProperty("psat.allowed-service-accounts", ""))));
+                list(p.getProperty("psat.allowed-service-accounts", "")),
+                // A kubelet-projected token lives expirationSeconds (default 1h, SPIRE's examples ask 2h)
+                // from iat to exp; the API server extends only tokens for its own audience, not ours.
+                duration(p, "psat.max-token-lifetime", "2h")));
+    }
+
+    private static URI jwksUrl(String value) {
+        try {
+            return new URI(value.trim());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalArgumentException("psat.jwks-url is not a URL: " + e.getMessage());
+        }
     }
 
     /** The SPIFFE ID of the server's own certificate. */

@@ -1,5 +1,6 @@
 package dev.lanyard.store;
 
+import dev.lanyard.audit.ArchiveLink;
 import dev.lanyard.audit.AuditArchiveFile;
 import dev.lanyard.audit.AuditChain;
 import dev.lanyard.audit.AuditEvent;
@@ -12,9 +13,6 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import javax.sql.DataSource;
 
 /**
  * Moves the oldest part of the audit chain to a file: the records are read and checked, written
@@ -32,17 +30,10 @@ public final class AuditArchive {
         }
     }
 
-    private static final String ACTION = "audit.archive";
-    /** The reason of an {@link #ACTION} record, as written below: the next archive links to its hash. */
-    private static final Pattern NOTE = Pattern.compile(
-            "records (\\d+) to (\\d+) moved to the file; the last one's hash is ([0-9a-f]{64})");
-
-    private final Jdbc jdbc;
     private final JdbcAuditLog audit;
     private final Clock clock;
 
-    public AuditArchive(DataSource dataSource, JdbcAuditLog audit, Clock clock) {
-        this.jdbc = new Jdbc(dataSource);
+    public AuditArchive(JdbcAuditLog audit, Clock clock) {
         this.audit = audit;
         this.clock = clock;
     }
@@ -80,9 +71,8 @@ public final class AuditArchive {
         AuditArchiveFile.write(file, records);
         AuditRecord last = records.get(records.size() - 1);
         Result result = new Result(records.get(0).id(), last.id(), last.hash());
-        audit.record(new AuditEvent(clock.instant(), actor, ACTION, file.toAbsolutePath().toString(),
-                AuditEvent.Outcome.SUCCESS, "records " + result.firstId() + " to " + result.lastId()
-                        + " moved to the file; the last one's hash is " + result.lastHash()),
+        audit.record(new AuditEvent(clock.instant(), actor, ArchiveLink.ACTION, file.toAbsolutePath().toString(),
+                AuditEvent.Outcome.SUCCESS, ArchiveLink.note(result.firstId(), result.lastId(), result.lastHash())),
                 c -> {
                     List<String> hash = Jdbc.query(c, "select hash from audit_events where id = ?",
                             s -> s.setLong(1, last.id()), row -> row.getString(1));
@@ -96,31 +86,14 @@ public final class AuditArchive {
 
     /** Records must link to each other; the first to GENESIS or to an earlier archive's last hash. */
     private void checkChain(List<AuditRecord> records) {
-        AuditRecord first = records.get(0);
-        AuditChain.Verifier verifier = first.id() == 1 ? new AuditChain.Verifier() : afterArchive(first.id());
+        ArchiveLink.Verified start = ArchiveLink.verifierFor(audit, records.get(0).id());
+        AuditChain.Verifier verifier = start.verifier().orElseThrow(() -> new IllegalArgumentException(
+                "the audit chain is broken, not archiving it: " + start.problem()));
         for (AuditRecord r : records) {
             Optional<String> broken = verifier.accept(r);
             if (broken.isPresent()) {
                 throw new IllegalArgumentException("the audit chain is broken, not archiving it: " + broken.get());
             }
         }
-    }
-
-    /**
-     * Where the live chain starting at {@code firstId} must continue from: the last record of the
-     * archive that ended just before it, as the latest audit.archive record names it (that record is
-     * always live: it was written after the range it names was deleted, and before any later range).
-     */
-    private AuditChain.Verifier afterArchive(long firstId) {
-        Optional<Matcher> note = jdbc.queryOne("select reason from audit_events where action = ? order by id desc"
-                + " fetch first 1 rows only", s -> s.setString(1, ACTION), row -> row.getString(1))
-                .map(NOTE::matcher).filter(Matcher::matches)
-                .filter(m -> Long.parseLong(m.group(2)) == firstId - 1);
-        if (note.isEmpty()) {
-            throw new IllegalArgumentException("the audit chain is broken, not archiving it: the live chain starts at"
-                    + " record " + firstId + " but no " + ACTION + " record names record " + (firstId - 1)
-                    + " as the end of an archive (records were deleted some other way)");
-        }
-        return AuditChain.Verifier.continuing(firstId - 1, note.get().group(3));
     }
 }

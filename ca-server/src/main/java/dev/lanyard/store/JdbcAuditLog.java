@@ -36,6 +36,14 @@ public final class JdbcAuditLog implements AuditLog {
         chainUnchained();
     }
 
+    /**
+     * Appends {@code event} inside the caller's transaction on {@code c}, for a writer that owns its
+     * connection and commits once (a restore): stored with the rest of that transaction or not at all.
+     */
+    public static void appendWithin(java.sql.Connection c, AuditEvent event) throws java.sql.SQLException {
+        AuditAppender.link(c, AuditAppender.Head.lock(c), List.of(event));
+    }
+
     @Override
     public void record(AuditEvent event) {
         appender.append(event, c -> null);

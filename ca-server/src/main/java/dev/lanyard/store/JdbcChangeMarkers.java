@@ -26,6 +26,8 @@ public final class JdbcChangeMarkers {
                 + " (select count(*) from ca_keys) as ca_count,"
                 + " (select max(coalesce(retired_at, activated_at, created_at)) from ca_keys) as ca_latest,"
                 + " (select count(*) from ca_keys where status in ('ACTIVE', 'DROPPED')) as ca_settled,"
+                // A root that leaves the bundle goes from ACTIVE to DROPPED: counted apart, or ca_settled hides it.
+                + " (select count(*) from ca_keys where status = 'DROPPED') as ca_dropped,"
                 + " (select coalesce(max(version), 0) from contract_sets) as contracts,"
                 + " (select coalesce(max(version), 0) from policies) as policy,"
                 + " (select coalesce(max(sequence), 0) from revocation_events) as revocations,"
@@ -35,7 +37,8 @@ public final class JdbcChangeMarkers {
                 + " (select coalesce(sum(bundle_sequence), 0) from federations) as fed_sequences", s -> { },
                 row -> new Markers(row.getLong("jwt_count") + "/" + Jdbc.getInstant(row, "jwt_latest") + "/"
                         + row.getLong("jwt_active") + "/" + row.getLong("ca_count") + "/"
-                        + Jdbc.getInstant(row, "ca_latest") + "/" + row.getLong("ca_settled"),
+                        + Jdbc.getInstant(row, "ca_latest") + "/" + row.getLong("ca_settled") + "/"
+                        + row.getLong("ca_dropped"),
                         row.getLong("contracts"), row.getLong("policy"), row.getLong("revocations"),
                         row.getLong("fed_count") + "/" + Jdbc.getInstant(row, "fed_created") + "/"
                                 + Jdbc.getInstant(row, "fed_fetched") + "/" + row.getLong("fed_sequences")))

@@ -20,7 +20,8 @@ import javax.sql.DataSource;
 
 /**
  * The revocation log in the database. Every writer takes the one-row head under a row lock, so
- * sequences are gapless and commit in order: a reader that has seen sequence N has seen all below.
+ * sequences are gapless and commit in order: a reader that has seen sequence N has seen all below. (A
+ * restore moves the head forward once, {@link #raiseHead}: no event is ever numbered in that gap.)
  */
 public final class JdbcRevocationRepository implements RevocationRepository {
 
@@ -223,6 +224,25 @@ public final class JdbcRevocationRepository implements RevocationRepository {
                     s.setLong(1, sequence);
                     s.setInt(2, limit);
                 }, JdbcRevocationRepository::event);
+    }
+
+    @Override
+    public long lastSequence() {
+        return jdbc.query("select last_sequence from revocation_head where id = 1", s -> {
+        }, row -> row.getLong(1)).get(0);
+    }
+
+    /**
+     * Moves the head to {@code floor} if it is below it, never back, in the transaction of {@code c}: a store
+     * being restored continues its sequences above those the lost server went on to hand out (see
+     * {@code SnapshotWriter}). Sequences from the head on stay gapless; the jump is the one gap, and only
+     * ever forward.
+     */
+    public static void raiseHead(Connection c, long floor) throws SQLException {
+        Jdbc.update(c, "update revocation_head set last_sequence = ? where id = 1 and last_sequence < ?", s -> {
+            s.setLong(1, floor);
+            s.setLong(2, floor);
+        });
     }
 
     @Override

@@ -12,7 +12,10 @@ import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
+import dev.lanyard.testing.HttpsJwks;
 import dev.lanyard.testing.MutableClock;
+import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,23 +47,42 @@ class PsatAttestorTest {
     }
 
     PsatAttestor attestor() throws Exception {
+        return attestor(Duration.ofHours(2));
+    }
+
+    PsatAttestor attestor(Duration maxTokenLifetime) throws Exception {
         Path jwks = dir.resolve("jwks.json");
         Files.writeString(jwks, new JWKSet(clusterKey.toPublicJWK()).toString());
-        return new PsatAttestor(new PsatAttestor.Cluster("prod", ISSUER, "lanyard", Set.of("lanyard:lanyard-agent")),
-                PsatKeys.source(Optional.of(jwks), Optional.empty()), clock);
+        return new PsatAttestor(cluster(maxTokenLifetime),
+                PsatKeys.source(Optional.of(jwks), Optional.empty(), Optional.empty()), clock);
+    }
+
+    static PsatAttestor.Cluster cluster(Duration maxTokenLifetime) {
+        return new PsatAttestor.Cluster("prod", ISSUER, "lanyard", Set.of("lanyard:lanyard-agent"), maxTokenLifetime);
     }
 
     String token(RSAKey key, String issuer, String audience, Instant expires, String namespace, String account)
             throws Exception {
-        JWTClaimsSet claims = new JWTClaimsSet.Builder().issuer(issuer).audience(audience)
+        return sign(key, claims(issuer, audience, expires, namespace, account).build());
+    }
+
+    /** What a kubelet projects: bound to the pod, naming the node (Kubernetes 1.30+), issued 10 s ago. */
+    JWTClaimsSet.Builder claims(String issuer, String audience, Instant expires, String namespace, String account) {
+        return new JWTClaimsSet.Builder().issuer(issuer).audience(audience)
                 .subject("system:serviceaccount:" + namespace + ":" + account)
                 .issueTime(Date.from(clock.instant().minusSeconds(10))).notBeforeTime(Date.from(clock.instant().minusSeconds(10)))
                 .expirationTime(Date.from(expires))
                 .claim("kubernetes.io", Map.of("namespace", namespace,
                         "serviceaccount", Map.of("name", account, "uid", "sa-uid"),
                         "pod", Map.of("name", "lanyard-agent-x7", "uid", "pod-uid-1"),
-                        "node", Map.of("name", "node-7", "uid", "node-uid-1")))
-                .build();
+                        "node", Map.of("name", "node-7", "uid", "node-uid-1")));
+    }
+
+    JWTClaimsSet.Builder goodClaims() {
+        return claims(ISSUER, "lanyard", clock.instant().plus(Duration.ofMinutes(10)), "lanyard", "lanyard-agent");
+    }
+
+    static String sign(RSAKey key, JWTClaimsSet claims) throws Exception {
         SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(key.getKeyID())
                 .type(JOSEObjectType.JWT).build(), claims);
         jwt.sign(new RSASSASigner(key));
@@ -72,12 +94,108 @@ class PsatAttestorTest {
     }
 
     @Test
-    void aGoodTokenAttestsTheNodeItNames() throws Exception {
+    void aGoodTokenAttestsTheNodeItNamesByItsUid() throws Exception {
         AttestedNode node = attestor().verify(new NodeEvidence.Psat("prod", good()), new byte[0], new byte[0]);
-        assertThat(node.id()).isEqualTo("prod/node-7");
+        assertThat(node.id()).isEqualTo("prod/node-uid-1");
         assertThat(node.selectors()).containsExactly("k8s_psat:cluster:prod", "k8s_psat:agent_ns:lanyard",
                 "k8s_psat:agent_sa:lanyard-agent", "k8s_psat:agent_pod_name:lanyard-agent-x7",
                 "k8s_psat:agent_node_name:node-7");
+    }
+
+    /** A node deleted and recreated under its name is another agent: the old one's revocation is not its. */
+    @Test
+    void aNodeRecreatedWithTheSameNameIsAnotherAgentBehindTheSameNameSelector() throws Exception {
+        String recreated = sign(clusterKey, goodClaims().claim("kubernetes.io", Map.of("namespace", "lanyard",
+                "serviceaccount", Map.of("name", "lanyard-agent", "uid", "sa-uid"),
+                "pod", Map.of("name", "lanyard-agent-q2", "uid", "pod-uid-2"),
+                "node", Map.of("name", "node-7", "uid", "node-uid-2"))).build());
+        PsatAttestor attestor = attestor();
+        AttestedNode before = attestor.verify(new NodeEvidence.Psat("prod", good()), new byte[0], new byte[0]);
+        AttestedNode after = attestor.verify(new NodeEvidence.Psat("prod", recreated), new byte[0], new byte[0]);
+        assertThat(after.id()).isEqualTo("prod/node-uid-2").isNotEqualTo(before.id());
+        assertThat(after.selectors()).contains("k8s_psat:agent_node_name:node-7");
+    }
+
+    @Test
+    void aTokenNamingNoNodeAttestsItsPod() throws Exception {
+        String older = sign(clusterKey, goodClaims().claim("kubernetes.io", Map.of("namespace", "lanyard",
+                "serviceaccount", Map.of("name", "lanyard-agent", "uid", "sa-uid"),
+                "pod", Map.of("name", "lanyard-agent-x7", "uid", "pod-uid-1"))).build());
+        AttestedNode node = attestor().verify(new NodeEvidence.Psat("prod", older), new byte[0], new byte[0]);
+        assertThat(node.id()).isEqualTo("prod/pod-uid-1");
+        assertThat(node.selectors()).noneMatch(s -> s.startsWith("k8s_psat:agent_node_name:"));
+    }
+
+    /** kubectl create token --bound-object-kind Node: a cluster admin's token, not an agent pod's. */
+    @Test
+    void aTokenBoundToANodeButNoPodIsRefused() throws Exception {
+        refused(sign(clusterKey, goodClaims().claim("kubernetes.io", Map.of("namespace", "lanyard",
+                        "serviceaccount", Map.of("name", "lanyard-agent", "uid", "sa-uid"),
+                        "node", Map.of("name", "node-8", "uid", "node-uid-8"))).build()),
+                AttestationException.Reason.DENIED, "not bound to a pod");
+        refused(sign(clusterKey, goodClaims().claim("kubernetes.io", Map.of("namespace", "lanyard",
+                        "serviceaccount", Map.of("name", "lanyard-agent", "uid", "sa-uid"),
+                        "pod", Map.of("name", "lanyard-agent-x7"))).build()),
+                AttestationException.Reason.MALFORMED, "pod.uid");
+    }
+
+    @Test
+    void aTokenLivingLongerThanTheCapIsRefused() throws Exception {
+        Instant now = clock.instant();
+        String yearLong = sign(clusterKey, goodClaims().issueTime(Date.from(now.minus(Duration.ofDays(300))))
+                .notBeforeTime(null).expirationTime(Date.from(now.plus(Duration.ofDays(65)))).build());
+        refused(yearLong, AttestationException.Reason.DENIED,
+                "lives 31536000s from iat to exp, more than psat.max-token-lifetime (7200s)");
+
+        // What a kubelet projects by default (expirationSeconds 3600) passes the default cap, not a 30m one.
+        String hour = sign(clusterKey, goodClaims().issueTime(Date.from(now.minusSeconds(60)))
+                .expirationTime(Date.from(now.plusSeconds(3540))).build());
+        assertThat(attestor().verify(new NodeEvidence.Psat("prod", hour), new byte[0], new byte[0]).id())
+                .isEqualTo("prod/node-uid-1");
+        PsatAttestor strict = attestor(Duration.ofMinutes(30));
+        assertThatThrownBy(() -> strict.verify(new NodeEvidence.Psat("prod", hour), new byte[0], new byte[0]))
+                .isInstanceOf(AttestationException.class).hasMessageContaining("more than psat.max-token-lifetime (1800s)");
+    }
+
+    @Test
+    void aTokenWithoutIatOrIssuedLaterIsRefused() throws Exception {
+        refused(sign(clusterKey, goodClaims().issueTime(null).build()), AttestationException.Reason.MALFORMED,
+                "has no iat claim");
+        refused(sign(clusterKey, goodClaims().issueTime(Date.from(clock.instant().plusSeconds(300))).build()),
+                AttestationException.Reason.EXPIRED, "not valid yet");
+    }
+
+    /** A cluster's JWKS over real TLS whose CA only psat.jwks-ca-file makes trusted. */
+    @Test
+    void anHttpsJwksIsTrustedThroughTheClusterCaFileAndNotWithoutIt() throws Exception {
+        try (HttpsJwks endpoint = HttpsJwks.serve(new JWKSet(clusterKey.toPublicJWK()))) {
+            Path ca = endpoint.writeCa(dir.resolve("cluster-ca.pem"));
+            PsatAttestor withCa = new PsatAttestor(cluster(Duration.ofHours(2)),
+                    PsatKeys.source(Optional.empty(), Optional.of(endpoint.url()), Optional.of(ca)), clock);
+            assertThat(withCa.verify(new NodeEvidence.Psat("prod", good()), new byte[0], new byte[0]).id())
+                    .isEqualTo("prod/node-uid-1");
+            assertThat(endpoint.fetches()).isEqualTo(1);
+
+            PsatAttestor jdkRoots = new PsatAttestor(cluster(Duration.ofHours(2)),
+                    PsatKeys.source(Optional.empty(), Optional.of(endpoint.url()), Optional.empty()), clock);
+            String token = good();
+            assertThatThrownBy(() -> jdkRoots.verify(new NodeEvidence.Psat("prod", token), new byte[0], new byte[0]))
+                    .isInstanceOf(AttestationException.class)
+                    .hasMessage("the cluster's JWKS cannot be fetched (psat.jwks-url); the server log says why")
+                    .extracting(e -> ((AttestationException) e).reason()).isEqualTo(AttestationException.Reason.UNTRUSTED);
+            assertThat(endpoint.fetches()).as("the TLS handshake failed before any request").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aJwksUrlOtherThanHttpsOrAnUnusableCaFileIsRefused() throws Exception {
+        assertThatThrownBy(() -> PsatKeys.source(Optional.empty(),
+                Optional.of(URI.create("http://127.0.0.1:8080/openid/v1/jwks")), Optional.empty()))
+                .isInstanceOf(IOException.class).hasMessageContaining("psat.jwks-url must be an https:// URL");
+        Path empty = Files.writeString(dir.resolve("empty.pem"), "");
+        assertThatThrownBy(() -> PsatKeys.source(Optional.empty(),
+                Optional.of(URI.create("https://k8s.example/openid/v1/jwks")), Optional.of(empty)))
+                .isInstanceOf(IOException.class).hasMessageContaining("psat.jwks-ca-file " + empty + " holds no PEM certificate");
     }
 
     @Test

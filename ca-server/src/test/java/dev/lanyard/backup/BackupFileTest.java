@@ -71,6 +71,11 @@ class BackupFileTest {
         byte[] extended = Arrays.copyOf(sealed, sealed.length + segment);
         System.arraycopy(sealed, HEADER, extended, sealed.length, segment);
         assertThatThrownBy(() -> open(extended, PASSPHRASE)).isInstanceOf(InvalidBackupException.class);
+        for (int stray = 1; stray <= 4; stray++) { // up to and including a whole length field
+            byte[] trailing = Arrays.copyOf(sealed, sealed.length + stray);
+            assertThatThrownBy(() -> open(trailing, PASSPHRASE)).as("%d stray bytes", stray)
+                    .isInstanceOf(InvalidBackupException.class);
+        }
         byte[] header = sealed.clone();
         header[BackupFile.MAGIC.length + 4 + 16 + 16] ^= 1; // the nonce prefix: every segment authenticates it
         assertThatThrownBy(() -> open(header, PASSPHRASE)).isInstanceOf(InvalidBackupException.class)

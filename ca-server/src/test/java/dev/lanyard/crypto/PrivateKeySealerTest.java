@@ -65,13 +65,13 @@ class PrivateKeySealerTest {
         PrivateKeySealer sealer = new PrivateKeySealer(ring, random, crypto);
         java.security.PrivateKey key = Csrs.ecP256().getPrivate();
         String sealed = sealer.seal(key, "key-1");
-        assertThat(sealer.kekIdOf(sealed, "key-1")).contains(oldKek.id());
+        assertThat(PrivateKeySealer.kekIdOf(sealed, "key-1")).contains(oldKek.id());
         assertThat(sealer.rewrap(sealed, "key-1")).as("already under the current KEK").isEqualTo(sealed);
 
         ring.makeCurrent(newKek);
         assertThat(sealer.open(sealed, "key-1").getEncoded()).as("the old KEK stays readable").isEqualTo(key.getEncoded());
         String rewrapped = sealer.rewrap(sealed, "key-1");
-        assertThat(sealer.kekIdOf(rewrapped, "key-1")).contains(newKek.id());
+        assertThat(PrivateKeySealer.kekIdOf(rewrapped, "key-1")).contains(newKek.id());
         byte[] before = Base64.getDecoder().decode(sealed);
         byte[] after = Base64.getDecoder().decode(rewrapped);
         int tail = before.length - (1 + 8 + 12 + 48);

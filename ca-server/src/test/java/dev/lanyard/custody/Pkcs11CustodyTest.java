@@ -66,6 +66,23 @@ class Pkcs11CustodyTest {
     }
 
     @Test
+    void aKeyAnotherReplicaMadeIsFoundListedAndDestroyedHere() {
+        // Two custody objects on one token, as two replicas (or a replica and the server that restarted) have.
+        Pkcs11Custody here = open();
+        here.list();
+        Pkcs11Custody there = open();
+        String id = "other-" + UUID.randomUUID();
+        Signer made = there.generate(id, KeyAlgorithm.ES256);
+
+        assertThat(here.signer(id).publicKey().getEncoded()).isEqualTo(made.publicKey().getEncoded());
+        assertThat(here.list()).extracting(KeyCustody.KeyEntry::id).contains(id);
+        assertThatThrownBy(() -> here.generate(id, KeyAlgorithm.ES256)).hasMessageContaining("already holds");
+        assertThat(here.destroy(id)).as("destroyed here, not left in the token").isTrue();
+        assertThat(open().list()).extracting(KeyCustody.KeyEntry::id).doesNotContain(id);
+        assertThatThrownBy(() -> open().signer(id)).hasMessageContaining("no key with id " + id);
+    }
+
+    @Test
     void aPinFileOthersMayReadIsRefusedWithoutItsContent(@TempDir Path dir)
             throws Exception {
         Path file = dir.resolve("hsm-pin");

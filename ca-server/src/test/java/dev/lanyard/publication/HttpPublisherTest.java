@@ -30,7 +30,9 @@ class HttpPublisherTest {
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO))
                 .routePrefix("/crl/", id -> id.equals("k1")
                         ? Optional.of(new HttpPublisher.Document("application/pkix-crl", new byte[] {1, 2}, Duration.ofMinutes(1)))
-                        : Optional.empty());
+                        : Optional.empty())
+                .application("/console", request -> new WebApp.Response(200, "text/plain",
+                        ("read " + request.body().length + " bytes\n").getBytes(StandardCharsets.US_ASCII), List.of()));
         publisher.start();
         return publisher;
     }
@@ -201,6 +203,41 @@ class HttpPublisherTest {
         // a kept-alive connection waits for its next request up to the idle timeout, not the header timeout
         assertThat(kept.closedWithin(Duration.ofMillis(100))).isFalse();
         assertThat(kept.closedWithin(Duration.ofSeconds(5))).isTrue();
+    }
+
+    @Test
+    void aSlowRequestBodyIsCutOffAtTheHeaderTimeoutAsSlowHeadersAre() throws Exception {
+        start(new HttpLimits(Duration.ofSeconds(1), Duration.ofSeconds(4), 100, 100, 4096, 8192));
+        String form = "POST /console/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                + "Content-Length: %d\r\n\r\n";
+        RawHttp kept = connect("127.0.0.1").send(form.formatted(5) + "t=abc");
+        RawHttp.Response read = kept.read(false);
+        assertThat(read.status()).isEqualTo(200);
+        assertThat(read.text()).isEqualTo("read 5 bytes\n");
+        // kept alive past the timeout: between requests only the idle timeout counts
+        assertThat(kept.closedWithin(Duration.ofMillis(1_500))).isFalse();
+
+        long start = System.nanoTime();
+        RawHttp fresh = connect("127.0.0.1").send(form.formatted(100));
+        kept.send(form.formatted(100)); // the next request's clock starts at its first byte
+        for (int i = 0; i < 5; i++) { // a body byte every 300 ms: never idle, never done
+            Thread.sleep(300);
+            for (RawHttp slow : List.of(fresh, kept)) {
+                try {
+                    slow.send("a");
+                } catch (SocketException cutOff) {
+                    // expected once the timeout passed
+                }
+            }
+        }
+
+        for (RawHttp slow : List.of(fresh, kept)) {
+            RawHttp.Response timedOut = slow.read(false);
+            assertThat(timedOut.status()).isEqualTo(408);
+            assertThat(timedOut.header("Connection")).isEqualTo("close");
+            assertThat(slow.closedWithin(Duration.ofSeconds(3))).isTrue();
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
     }
 
     @Test

@@ -5,10 +5,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.RSASSASigner;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
+import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.testing.Csrs;
+import dev.lanyard.testing.HttpsJwks;
 import dev.lanyard.testing.NodePki;
 import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
@@ -57,6 +65,7 @@ class AgentServiceTest {
     static final String TD = "spiffe://lanyard.local";
     static final String API = TD + "/ns/payments/sa/api";
     static final String OTHER = TD + "/ns/other/sa/job";
+    static final String BATCH = TD + "/ns/payments/sa/batch";
 
     @TempDir
     Path dir;
@@ -116,11 +125,14 @@ class AgentServiceTest {
     @Test
     void aNodeSelectorParentIsServedByEveryAgentThatProvedIt() throws Exception {
         Credential agent = attestWithX509Pop("node-7", Csrs.ecP256());
+        String root = "x509pop:ca:fingerprint:" + java.util.HexFormat.of().formatHex(
+                java.security.MessageDigest.getInstance("SHA-1").digest(pki.root().getEncoded()));
         register(API, "x509pop:subject:cn:node-7", "unix:uid:1000");
         register(OTHER, "x509pop:subject:cn:node-8", "unix:uid:1000");
+        register(BATCH, root + ":subject:cn:node-7", "unix:uid:1000");
         var entries = agents(agent).listEntries(ListEntriesRequest.getDefaultInstance());
-        assertThat(entries.getEntriesList()).extracting(r -> r.getSpiffeId()).containsExactly(API);
-        assertThat(entries.getNodeSelectorsList()).contains("x509pop:subject:cn:node-7");
+        assertThat(entries.getEntriesList()).extracting(r -> r.getSpiffeId()).containsExactlyInAnyOrder(API, BATCH);
+        assertThat(entries.getNodeSelectorsList()).contains("x509pop:subject:cn:node-7", root + ":subject:cn:node-7");
     }
 
     @Test
@@ -145,6 +157,79 @@ class AgentServiceTest {
             assertThat(e.action()).isEqualTo("agent.attest");
             assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
         });
+    }
+
+    @Test
+    void x509popWithACertificateNotForClientSignaturesIsRefusedAndAudited() {
+        KeyPair nodeKeys = Csrs.ecP256();
+        X509Certificate serverOnly = pki.node("node-7", nodeKeys, java.time.Instant.now().minusSeconds(60),
+                java.time.Instant.now().plus(Duration.ofDays(1)), org.bouncycastle.asn1.x509.KeyUsage.digitalSignature,
+                org.bouncycastle.asn1.x509.KeyPurposeId.id_kp_serverAuth);
+        assertRefused(() -> attestX509Pop(serverOnly, nodeKeys), Status.Code.PERMISSION_DENIED,
+                "the node certificate's extended key usage does not include clientAuth");
+        assertThat(lanyard.server().audit().recent(5)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("agent.attest");
+            assertThat(e.target()).isEqualTo("x509pop");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+            assertThat(e.reason()).contains("does not include clientAuth");
+        });
+    }
+
+    /**
+     * k8s_psat on a real server whose cluster JWKS is served over TLS by a cluster CA named in
+     * psat.jwks-ca-file: a projected token attests its node by uid; a token bound to no pod, or living
+     * past psat.max-token-lifetime, is refused and audited, the token nowhere in the record.
+     */
+    @Test
+    void aKubernetesPodAttestsItsNodeAgainstAnHttpsJwks() throws Exception {
+        RSAKey clusterKey = new RSAKeyGenerator(2048).keyID("cluster-1").generate();
+        try (HttpsJwks jwks = HttpsJwks.serve(new JWKSet(clusterKey.toPublicJWK()))) {
+            lanyard.close();
+            lanyard = RunningServer.start(dir.resolve("data"), Map.of("psat.cluster", "prod",
+                    "psat.issuer", K8S_ISSUER, "psat.jwks-url", jwks.url().toString(),
+                    "psat.jwks-ca-file", jwks.writeCa(dir.resolve("cluster-ca.pem")).toString(),
+                    "psat.allowed-service-accounts", "lanyard:lanyard-agent"));
+            java.time.Instant now = lanyard.clock().instant();
+            Map<String, Object> pod = Map.of("name", "lanyard-agent-x7", "uid", "pod-uid-1");
+            Map<String, Object> node = Map.of("name", "node-7", "uid", "node-uid-1");
+
+            CertificateResponse svid = attest(psat(clusterKey, now.minusSeconds(10), now.plusSeconds(3590), pod, node),
+                    Csrs.ecP256(), null);
+            assertThat(svid.getSpiffeId()).isEqualTo(TD + "/lanyard/agent/k8s_psat/prod/node-uid-1");
+
+            Attestation nodeOnly = psat(clusterKey, now.minusSeconds(10), now.plusSeconds(3590), null, node);
+            assertRefused(() -> attest(nodeOnly, Csrs.ecP256(), null), Status.Code.PERMISSION_DENIED,
+                    "not bound to a pod");
+            Attestation yearLong = psat(clusterKey, now.minus(Duration.ofDays(300)), now.plus(Duration.ofDays(65)),
+                    pod, node);
+            assertRefused(() -> attest(yearLong, Csrs.ecP256(), null), Status.Code.PERMISSION_DENIED,
+                    "more than psat.max-token-lifetime (7200s)");
+            String signature = yearLong.getK8SPsat().getToken().substring(yearLong.getK8SPsat().getToken()
+                    .lastIndexOf('.') + 1);
+            List<AuditEvent> audit = lanyard.server().audit().recent(10);
+            assertThat(audit).filteredOn(e -> e.action().equals("agent.attest")
+                    && e.outcome() == AuditEvent.Outcome.REFUSED).hasSize(2)
+                    .allSatisfy(e -> assertThat(e.reason()).doesNotContain(signature));
+        }
+    }
+
+    static final String K8S_ISSUER = "https://kubernetes.default.svc.cluster.local";
+
+    /** A projected service-account token for lanyard:lanyard-agent, bound to {@code pod} (if not null). */
+    static Attestation psat(RSAKey key, java.time.Instant issued, java.time.Instant expires, Map<String, Object> pod,
+            Map<String, Object> node) throws Exception {
+        Map<String, Object> k8s = new java.util.HashMap<>(Map.of("namespace", "lanyard",
+                "serviceaccount", Map.of("name", "lanyard-agent", "uid", "sa-uid"), "node", node));
+        if (pod != null) {
+            k8s.put("pod", pod);
+        }
+        SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(key.getKeyID()).build(),
+                new JWTClaimsSet.Builder().issuer(K8S_ISSUER).audience("lanyard")
+                        .subject("system:serviceaccount:lanyard:lanyard-agent").issueTime(java.util.Date.from(issued))
+                        .expirationTime(java.util.Date.from(expires)).claim("kubernetes.io", k8s).build());
+        jwt.sign(new RSASSASigner(key));
+        return Attestation.newBuilder().setK8SPsat(dev.lanyard.v1.PsatAttestation.newBuilder().setCluster("prod")
+                .setToken(jwt.serialize())).build();
     }
 
     @Test
@@ -429,6 +514,59 @@ class AgentServiceTest {
     Credential attestWithJoinToken() {
         KeyPair keys = Csrs.ecP256();
         return RunningServer.credential(keys, attest(RunningServer.joinTokenAttestation(agentJoinToken()), keys, null));
+    }
+
+    @Test
+    void anAttestationThatDoesNotFinishInTimeIsEnded() throws Exception {
+        lanyard.close();
+        lanyard = RunningServer.start(dir.resolve("data"), Map.of("x509pop.roots",
+                dir.resolve("node-ca.pem").toString(), "agent.attestation-timeout", "1s"));
+        KeyPair nodeKeys = Csrs.ecP256();
+        X509Certificate node = pki.node("node-7", nodeKeys, java.time.Instant.now().minusSeconds(60),
+                java.time.Instant.now().plus(Duration.ofDays(1)));
+        // One stream gets its challenge and never answers; another never sends anything at all.
+        LinkedBlockingQueue<Object> answered = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<Object> silent = new LinkedBlockingQueue<>();
+        var stub = AgentServiceGrpc.newStub(lanyard.channel(null));
+        long start = System.nanoTime();
+        StreamObserver<AttestAgentRequest> challenged = stub.attestAgent(collect(answered));
+        challenged.onNext(AttestAgentRequest.newBuilder().setParams(AttestAgentParams.newBuilder()
+                .setAttestation(Attestation.newBuilder().setX509Pop(X509PopAttestation.newBuilder()
+                        .addChain(ByteString.copyFrom(encoded(node)))))
+                .setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256())))).build());
+        stub.attestAgent(collect(silent));
+
+        assertThat(answered.poll(10, TimeUnit.SECONDS)).isInstanceOfSatisfying(AttestAgentResponse.class,
+                r -> assertThat(r.hasChallenge()).isTrue());
+        for (LinkedBlockingQueue<Object> stream : List.of(answered, silent)) {
+            assertThat(stream.poll(10, TimeUnit.SECONDS)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+                assertThat(e.getStatus().getDescription()).isEqualTo("the attestation did not finish within 1s"
+                        + " (agent.attestation-timeout): attest again");
+            });
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(8));
+        // One that answers in time is not affected.
+        assertThat(attestWithX509Pop("node-7", nodeKeys).leaf()).isNotNull();
+    }
+
+    private static StreamObserver<AttestAgentResponse> collect(LinkedBlockingQueue<Object> inbox) {
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(AttestAgentResponse response) {
+                inbox.add(response);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                inbox.add(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                inbox.add("completed");
+            }
+        };
     }
 
     Credential attestWithX509Pop(String cn, KeyPair nodeKeys) {

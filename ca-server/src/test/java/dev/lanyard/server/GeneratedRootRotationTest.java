@@ -2,7 +2,11 @@ package dev.lanyard.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.ca.CaKeyStore;
+import dev.lanyard.ca.StoredCaKey;
 import dev.lanyard.credential.Credential;
+import dev.lanyard.rotation.KeyStatus;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.AddRootRequest;
 import dev.lanyard.v1.AddRootResponse;
@@ -66,6 +70,16 @@ class GeneratedRootRotationTest {
         lanyard.clock().advance(Duration.ofHours(25));
         lanyard.server().rotateNow();
         assertThat(lanyard.server().trustBundle()).containsExactly(newRoot);
+
+        // Out of the bundle, the old root is never used again: its key is destroyed, as the server's own audited step.
+        CaKeyStore store = lanyard.server().caRotation().store();
+        StoredCaKey oldRootRow = store.repository().all().stream().filter(k -> store.certificate(k).equals(oldRoot))
+                .findFirst().orElseThrow();
+        assertThat(oldRootRow.status()).isEqualTo(KeyStatus.DROPPED);
+        assertThat(oldRootRow.custodyKeyId()).isEmpty();
+        assertThat(lanyard.server().audit().recent(50))
+                .filteredOn(e -> e.action().equals("key.rotate") && e.actor().equals("lanyard"))
+                .extracting(AuditEvent::target).containsOnlyOnce("x509 drop root " + oldRootRow.id());
     }
 
     @Test

@@ -167,6 +167,41 @@ class ServerConfigTest {
                 + "psat.jwks-file=j.json\n")).hasMessageContaining("psat.allowed-service-accounts is empty");
     }
 
+    /** Whoever answers psat.jwks-url mints agent identities: only https, and its CA may be given. */
+    @Test
+    void psatTakesItsJwksOverHttpsOnlyWithAnOptionalClusterCa() throws Exception {
+        String cluster = "trust-domain=acme.internal\npsat.cluster=prod\npsat.issuer=https://k8s.example\n"
+                + "psat.allowed-service-accounts=lanyard:agent\n";
+        for (String url : new String[] {"http://k8s.example/openid/v1/jwks", "HTTP://10.0.0.1:6443/openid/v1/jwks",
+                "file:///etc/lanyard/jwks.json", "ftp://k8s.example/jwks", "https:/openid/v1/jwks"}) {
+            assertThatThrownBy(() -> load(cluster + "psat.jwks-url=" + url + "\n"))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("psat.jwks-url must be an https:// URL with a host, not " + url);
+        }
+        assertThatThrownBy(() -> load(cluster + "psat.jwks-url=https://k8s example/jwks\n"))
+                .hasMessageContaining("psat.jwks-url is not a URL");
+
+        ServerConfig.Psat psat = load(cluster + "psat.jwks-url=https://k8s.example/openid/v1/jwks\n"
+                + "psat.jwks-ca-file=cluster-ca.pem\n").agents().psat().orElseThrow();
+        assertThat(psat.jwksCaFile()).contains(dir.resolve("cluster-ca.pem"));
+        assertThat(load(cluster + "psat.jwks-url=https://k8s.example/openid/v1/jwks\n").agents().psat().orElseThrow()
+                .jwksCaFile()).isEmpty();
+        assertThatThrownBy(() -> load(cluster + "psat.jwks-file=jwks.json\npsat.jwks-ca-file=cluster-ca.pem\n"))
+                .hasMessageContaining("psat.jwks-ca-file authenticates the psat.jwks-url fetch");
+    }
+
+    @Test
+    void psatCapsATokensLifetimeAtTwoHoursUnlessTold() throws Exception {
+        String cluster = "trust-domain=acme.internal\npsat.cluster=prod\npsat.issuer=https://k8s.example\n"
+                + "psat.allowed-service-accounts=lanyard:agent\npsat.jwks-file=jwks.json\n";
+        assertThat(load(cluster).agents().psat().orElseThrow().maxTokenLifetime())
+                .isEqualTo(java.time.Duration.ofHours(2));
+        assertThat(load(cluster + "psat.max-token-lifetime=30m\n").agents().psat().orElseThrow().maxTokenLifetime())
+                .isEqualTo(java.time.Duration.ofMinutes(30));
+        assertThatThrownBy(() -> load(cluster + "psat.max-token-lifetime=0s\n"))
+                .hasMessageContaining("psat.max-token-lifetime must be positive");
+    }
+
     @Test
     void mistakesAreRefusedNotDefaulted() throws Exception {
         assertThatThrownBy(() -> load("trust-domain=acme.internal\ngrpc.prot=9443\n"))

@@ -37,7 +37,7 @@ class AuditArchiveTest {
     void open() {
         db = Database.h2File(dir.resolve("data"));
         audit = new JdbcAuditLog(db.dataSource());
-        archive = new AuditArchive(db.dataSource(), audit, Clock.fixed(T, ZoneOffset.UTC));
+        archive = new AuditArchive(audit, Clock.fixed(T, ZoneOffset.UTC));
         for (int i = 1; i <= 10; i++) {
             audit.record(new AuditEvent(T.plusSeconds(i), "spiffe://example.org/a", "svid.issue", "serial " + i,
                     AuditEvent.Outcome.SUCCESS, i == 3 ? "a reason\twith a tab\nand a line" : ""));

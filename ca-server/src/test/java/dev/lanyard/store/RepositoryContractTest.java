@@ -329,6 +329,23 @@ abstract class RepositoryContractTest {
     }
 
     @Test
+    void aRootThatLeftTheBundleIsDroppedOnceOtherReplicasHearOfItAndItsKeyIsForgottenOnlyThen() {
+        var repo = new JdbcCaKeyRepository(db.dataSource());
+        var markers = new JdbcChangeMarkers(db.dataSource());
+        repo.insert(StoredCaKey.created("root", StoredCaKey.Kind.ROOT, KeyStatus.ACTIVE, "PEM", Optional.of("root-key"),
+                T.plusSeconds(600), T));
+        String before = markers.read().keys();
+        assertThat(repo.keyDestroyed("root")).as("in the bundle").isFalse();
+
+        assertThat(repo.updateStatus("root", KeyStatus.ACTIVE, KeyStatus.DROPPED, T.plusSeconds(60))).isTrue();
+        assertThat(repo.updateStatus("root", KeyStatus.ACTIVE, KeyStatus.DROPPED, T.plusSeconds(61))).as("once")
+                .isFalse();
+        assertThat(markers.read().keys()).as("a replica that polls sees the root go").isNotEqualTo(before);
+        assertThat(repo.keyDestroyed("root")).isTrue();
+        assertThat(repo.find("root").orElseThrow().custodyKeyId()).isEmpty();
+    }
+
+    @Test
     void caKeyActivationRetiresTheOthersInOneFencedStep() {
         var leases = new JdbcLeases(db.dataSource());
         Fence fence = leases.acquire("rotation", "r1", T, T.plusSeconds(30)).orElseThrow();
@@ -567,6 +584,69 @@ abstract class RepositoryContractTest {
         assertThat(repo.eventsAfter(0, 10)).extracting(RevocationEvent::sequence).containsExactly(2L, 3L);
         assertThat(repo.revoke(List.of(newRevocation(serial, Optional.of(T.plus(Duration.ofHours(3))))))
                 .get(0).revocation().sequence()).isEqualTo(4);
+    }
+
+    @Test
+    void aRestoredHeadOnlyMovesForwardAndTheNextEventIsNumberedAboveIt() throws Exception {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        repo.revoke(List.of(newRevocation(RevocationTarget.jti("j1"), Optional.of(T.plus(Duration.ofHours(1)))),
+                newRevocation(RevocationTarget.jti("j2"), Optional.of(T.plus(Duration.ofHours(1))))));
+        assertThat(repo.lastSequence()).isEqualTo(2);
+        raiseHead(1_000_000);
+        assertThat(repo.lastSequence()).as("no event holds it").isEqualTo(1_000_000);
+        assertThat(repo.eventsAfter(0, 10)).extracting(RevocationEvent::sequence).containsExactly(1L, 2L);
+        raiseHead(5);
+        assertThat(repo.lastSequence()).as("never back").isEqualTo(1_000_000);
+
+        var next = repo.revoke(List.of(newRevocation(RevocationTarget.jti("j3"), Optional.of(T.plus(Duration.ofHours(1))))));
+        assertThat(next.get(0).revocation().sequence()).isEqualTo(1_000_001);
+        // a watcher that saw up to 7 on the lost server gets it
+        assertThat(repo.eventsAfter(7, 10)).extracting(RevocationEvent::sequence).containsExactly(1_000_001L);
+        assertThat(repo.lastSequence()).isEqualTo(1_000_001);
+    }
+
+    private void raiseHead(long floor) throws java.sql.SQLException {
+        try (var c = db.dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            JdbcRevocationRepository.raiseHead(c, floor);
+            c.commit();
+            c.setAutoCommit(true);
+        }
+    }
+
+    @Test
+    void aWatchResumesFromAnySequenceTheStoreHandedOutAndIsRefusedPastIt() throws Exception {
+        var repo = new JdbcRevocationRepository(db.dataSource());
+        var clock = java.time.Clock.fixed(T, java.time.ZoneOffset.UTC);
+        var here = new dev.lanyard.revocation.RevocationRegistry(repo, clock);
+        here.catchUp();
+        // Another replica writes: this one has not loaded it yet, and still knows the sequence handed out.
+        repo.revoke(List.of(newRevocation(RevocationTarget.jti("j1"), Optional.of(T.plus(Duration.ofHours(1)))),
+                newRevocation(RevocationTarget.jti("j2"), Optional.of(T.plus(Duration.ofHours(1))))));
+        assertThat(here.latestSequence()).isZero();
+        here.requireHandedOut(2);
+        assertThatThrownBy(() -> here.requireHandedOut(3)).isInstanceOfSatisfying(dev.lanyard.refusal.Refusal.class,
+                e -> {
+                    assertThat(e.code()).isEqualTo(dev.lanyard.refusal.Refusal.Code.OUT_OF_RANGE);
+                    assertThat(e.getMessage()).contains("after_sequence 3 ", " 2 ", "watch again from 0");
+                });
+        here.catchUp();
+        assertThat(here.eventsAfter(1)).extracting(RevocationEvent::sequence).containsExactly(2L);
+
+        // Pruned events and a restore's floor are sequences the store handed out too.
+        var later = java.time.Clock.fixed(T.plus(Duration.ofHours(2)), java.time.ZoneOffset.UTC);
+        new dev.lanyard.revocation.RevocationRegistry(repo, later).pruneExpired();
+        var restarted = new dev.lanyard.revocation.RevocationRegistry(repo, later);
+        restarted.catchUp();
+        assertThat(restarted.latestSequence()).isZero();
+        assertThat(restarted.documentSequence()).as("a published document never goes back").isEqualTo(2);
+        restarted.requireHandedOut(2);
+        raiseHead(50);
+        restarted.requireHandedOut(50);
+        assertThatThrownBy(() -> restarted.requireHandedOut(51)).isInstanceOf(dev.lanyard.refusal.Refusal.class);
+        var restored = new dev.lanyard.revocation.RevocationRegistry(repo, later);
+        restored.catchUp();
+        assertThat(restored.documentSequence()).as("a restore's floor").isEqualTo(50);
     }
 
     @Test

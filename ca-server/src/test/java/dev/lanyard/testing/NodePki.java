@@ -10,9 +10,11 @@ import java.time.Instant;
 import java.util.Date;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
 import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
@@ -42,18 +44,37 @@ public final class NodePki {
 
     /** A node certificate for {@code keys}, CN {@code cn} and DNS SAN {@code cn}.example, valid between the times. */
     public X509Certificate node(String cn, KeyPair keys, Instant notBefore, Instant notAfter) {
+        return node(cn, keys, notBefore, notAfter, KeyUsage.digitalSignature);
+    }
+
+    /**
+     * As {@link #node(String, KeyPair, Instant, Instant)}, with key usage {@code keyUsage} (a {@link KeyUsage}
+     * bit mask; 0 for none) and, when given, these extended key usages.
+     */
+    public X509Certificate node(String cn, KeyPair keys, Instant notBefore, Instant notAfter, int keyUsage,
+            KeyPurposeId... extendedKeyUsage) {
         return sign(new X500Name("CN=" + cn), keys, notBefore, notAfter, false, cn + ".example",
-                new X500Name(root.getSubjectX500Principal().getName()), rootKeys);
+                new X500Name(root.getSubjectX500Principal().getName()), rootKeys, keyUsage, extendedKeyUsage);
     }
 
     private X509Certificate sign(X500Name subject, KeyPair subjectKeys, Instant notBefore, Instant notAfter, boolean ca,
             String dns, X500Name issuer, KeyPair issuerKeys) {
+        return sign(subject, subjectKeys, notBefore, notAfter, ca, dns, issuer, issuerKeys,
+                KeyUsage.keyCertSign | KeyUsage.cRLSign);
+    }
+
+    private X509Certificate sign(X500Name subject, KeyPair subjectKeys, Instant notBefore, Instant notAfter, boolean ca,
+            String dns, X500Name issuer, KeyPair issuerKeys, int keyUsage, KeyPurposeId... extendedKeyUsage) {
         try {
             var builder = new JcaX509v3CertificateBuilder(issuer, BigInteger.valueOf(serial++), Date.from(notBefore),
                     Date.from(notAfter), subject, subjectKeys.getPublic());
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(ca));
-            builder.addExtension(Extension.keyUsage, true, new KeyUsage(ca
-                    ? KeyUsage.keyCertSign | KeyUsage.cRLSign : KeyUsage.digitalSignature));
+            if (keyUsage != 0) {
+                builder.addExtension(Extension.keyUsage, true, new KeyUsage(keyUsage));
+            }
+            if (extendedKeyUsage.length > 0) {
+                builder.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(extendedKeyUsage));
+            }
             if (dns != null) {
                 builder.addExtension(Extension.subjectAlternativeName, false,
                         new GeneralNames(new GeneralName(GeneralName.dNSName, dns)));

@@ -91,10 +91,23 @@ public final class RunningServer implements AutoCloseable {
 
     /** Stops the server gracefully and starts a new one on the same data directory and ports. */
     public void restart() throws IOException {
+        restart(dir -> {
+        });
+    }
+
+    /** What a test does to the data directory while the server is stopped (puts an older copy of the store back, say). */
+    @FunctionalInterface
+    public interface WhileStopped {
+        void change(Path dataDir) throws IOException;
+    }
+
+    /** Stops the server gracefully, lets {@code whileStopped} change its data directory, and starts it again on the same ports. */
+    public void restart(WhileStopped whileStopped) throws IOException {
         int grpcPort = server.grpcPort();
         int httpPort = server.httpPort();
         closeChannels();
         server.close();
+        whileStopped.change(dataDir);
         server = LanyardServer.start(ServerConfig.dev(dataDir, grpcPort, httpPort, extra), clock);
     }
 

@@ -1,6 +1,7 @@
 package dev.lanyard.custody;
 
 import java.security.PrivateKey;
+import java.util.Optional;
 
 /** Encrypts private keys for software custody (the server's envelope encryption implements it). */
 public interface KeySealer {
@@ -14,4 +15,9 @@ public interface KeySealer {
      * decrypting the private key; {@code sealed} itself if it is already wrapped so.
      */
     String rewrap(String sealed, String keyId);
+
+    /** The id of the key-encryption key that wrapped {@code sealed}, where its format names one (to say which is missing). */
+    default Optional<String> wrappedBy(String sealed, String keyId) {
+        return Optional.empty();
+    }
 }

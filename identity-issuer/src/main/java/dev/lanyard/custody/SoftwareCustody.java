@@ -77,8 +77,11 @@ public final class SoftwareCustody implements KeyCustody {
         opened.remove(id);
     }
 
-    /** What {@link #rewrapAll()} did: rows rewritten, and the ids it could not unwrap (a KEK this process lacks). */
-    public record Rewrap(int rewritten, List<String> failed) {
+    /**
+     * What {@link #rewrapAll()} did: rows rewritten, the ids it could not unwrap (a KEK this process
+     * lacks), and the ids of the KEKs that wrapped those, where their format names them.
+     */
+    public record Rewrap(int rewritten, List<String> failed, java.util.Set<String> missingKeks) {
     }
 
     /**
@@ -89,6 +92,7 @@ public final class SoftwareCustody implements KeyCustody {
     public Rewrap rewrapAll() {
         int rewritten = 0;
         List<String> failed = new java.util.ArrayList<>();
+        java.util.Set<String> missingKeks = new java.util.TreeSet<>();
         for (SealedKeyRepository.SealedKey key : repository.all()) {
             Optional<SealedKeyRepository.SealedKey> current = Optional.of(key);
             while (current.isPresent()) {
@@ -98,6 +102,7 @@ public final class SoftwareCustody implements KeyCustody {
                     rewrapped = sealer.rewrap(sealed, key.id());
                 } catch (RuntimeException e) {
                     failed.add(key.id());
+                    sealer.wrappedBy(sealed, key.id()).ifPresent(missingKeks::add);
                     break;
                 }
                 if (rewrapped.equals(sealed)) {
@@ -110,7 +115,7 @@ public final class SoftwareCustody implements KeyCustody {
                 current = repository.find(key.id());
             }
         }
-        return new Rewrap(rewritten, List.copyOf(failed));
+        return new Rewrap(rewritten, List.copyOf(failed), java.util.Set.copyOf(missingKeks));
     }
 
     private Signer store(String id, KeyAlgorithm algorithm, PrivateKey privateKey, PublicKey publicKey) {

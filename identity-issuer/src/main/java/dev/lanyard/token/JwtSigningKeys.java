@@ -152,15 +152,24 @@ public final class JwtSigningKeys {
             return write.store(kid, () -> repository.updateStatus(kid, KeyStatus.ACTIVE, KeyStatus.RETIRED, now));
         }
 
-        /** The row goes with its record; the custody key after, outside the transaction (an HSM call may wait). */
+        /**
+         * The custody key is destroyed first, outside the transaction (an HSM call may wait), then the row
+         * goes with its record. A crash in between leaves a RETIRED row whose key is gone, which is safe:
+         * only the ACTIVE key is ever opened, and the DROP stays due, so the next tick finds no key to
+         * destroy and deletes the row. The other order could leave a key that no row names, for ever.
+         */
         @Override
         public boolean drop(String kid, Instant now, KeyRotator.StepWrite write) {
-            Optional<StoredSigningKey> row = repository.all().stream().filter(k -> k.kid().equals(kid)).findFirst();
-            if (!write.store(kid, () -> repository.delete(kid))) {
+            Optional<StoredSigningKey> row = repository.all().stream()
+                    .filter(k -> k.kid().equals(kid) && k.status() == KeyStatus.RETIRED).findFirst();
+            if (row.isEmpty()) {
                 return false;
             }
             signers.remove(kid);
-            row.ifPresent(k -> custody.destroy(k.custodyKeyId()));
+            custody.destroy(row.get().custodyKeyId());
+            if (!write.store(kid, () -> repository.delete(kid))) {
+                return false;
+            }
             LOG.info("JWT signing key {} dropped: every token it signed has expired", kid);
             return true;
         }

@@ -43,7 +43,7 @@ final class AuditArchiveCommand implements Callable<Integer> {
         }
         String who = "local operator " + System.getProperty("user.name");
         try (Database db = database.open(data)) {
-            AuditArchive.Result result = new AuditArchive(db.dataSource(), new JdbcAuditLog(db.dataSource()),
+            AuditArchive.Result result = new AuditArchive(new JdbcAuditLog(db.dataSource()),
                     Clock.systemUTC()).archive(before, out, who);
             PrintWriter o = spec.commandLine().getOut();
             o.printf("archived audit records %d to %d (%,d) to %s; the last one's hash is %s%n", result.firstId(),

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
+import java.time.Clock;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.concurrent.Callable;
@@ -68,7 +69,7 @@ final class RestoreCommand implements Callable<Integer> {
             }
             SnapshotWriter.Restored restored;
             try (Database store = openTarget(); Connection c = store.dataSource().getConnection()) {
-                restored = SnapshotWriter.restore(in, c);
+                restored = SnapshotWriter.restore(in, c, Clock.systemUTC(), "local operator " + System.getProperty("user.name"));
             }
             byte[] salt = restored.header().getKekSalt().toByteArray();
             if (salt.length > 0 && dataDir != null) {
@@ -111,6 +112,10 @@ final class RestoreCommand implements Callable<Integer> {
                 restored.tables(), restored.rows(), header.getTrustDomain(), header.getSchemaVersion(),
                 Instant.ofEpochSecond(header.getTakenAt().getSeconds()),
                 database.describe(dataDir));
+        if (restored.voidedJoinTokens() + restored.voidedLoginLinks() > 0) {
+            out.printf("voided %d join tokens and %d console login links unused in the backup (the lost server may"
+                    + " have used them since): create new ones%n", restored.voidedJoinTokens(), restored.voidedLoginLinks());
+        }
         if (header.getCustody().equals("pkcs11")) {
             out.println("keys are in the HSM: configure the new server with the same PKCS#11 token");
         } else {

@@ -39,8 +39,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Follows Lanyard's {@code WatchRevocations} stream and answers "is this revoked?" from memory.
  *
- * <p>It resumes from the last sequence it saw after any disconnect, and treats two missed
- * heartbeats as a dead stream. While the stream is down it falls back to the signed CRLs (verified
+ * <p>It resumes from the last sequence it saw after any disconnect (from 0, keeping what it holds, when
+ * the server refuses that sequence with OUT_OF_RANGE), and treats two missed heartbeats as a dead stream. While the stream is down it falls back to the signed CRLs (verified
  * against the issuing CAs given), which cover certificates; identities and token ids are known only
  * from the stream, and what it learned before it went down stays known.
  */
@@ -300,11 +300,11 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
                     return;
                 }
                 if (status.getCode() == Status.Code.OUT_OF_RANGE) {
-                    // The server does not know our sequence (a new database): start over from nothing.
-                    LOG.warn("the server does not know revocation sequence {}; watching again from 0", lastSequence);
-                    jtis.clear();
-                    serials.clear();
-                    identities.clear();
+                    // The server's store never handed our sequence out (another store, or an older copy):
+                    // replay it whole. What we hold stays held: one it no longer has stays revoked here,
+                    // the safe side.
+                    LOG.warn("the server does not know revocation sequence {} ({}); watching again from 0,"
+                            + " keeping the revocations held", lastSequence, status.getDescription());
                     lastSequence = 0;
                 }
                 caughtUp = false;

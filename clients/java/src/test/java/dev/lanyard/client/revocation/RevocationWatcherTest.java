@@ -92,6 +92,57 @@ class RevocationWatcherTest {
         }
     }
 
+    /**
+     * The server comes back on an older copy of its store (its files put back from before the last
+     * revocation): it refuses the watcher's sequence (OUT_OF_RANGE), and the watcher replays from 0,
+     * still refusing what it learned from the newer store, and hears of what is revoked from then on.
+     */
+    @Test
+    void watchesAgainFromZeroKeepingWhatItHoldsWhenTheServerRefusesItsSequence() throws Exception {
+        Path older = dir.resolveSibling(dir.getFileName() + "-older-store");
+        revoke(RevocationTarget.newBuilder().setJti("in-both").build());
+        lanyard.restart(data -> copyStore(data, older));
+        ManagedChannel channel = TlsChannels.open(lanyard.server().grpcPort(), lanyard.server().trustBundle(), api);
+        try (RevocationWatcher watcher = RevocationWatcher.builder().channel(channel).scheduler(scheduler).start()) {
+            revoke(RevocationTarget.newBuilder().setJti("only-in-the-newer").build());
+            await(() -> watcher.isRevokedJti("in-both") && watcher.isRevokedJti("only-in-the-newer"));
+            assertThat(watcher.lastSequence()).isEqualTo(2);
+
+            lanyard.restart(data -> copyStore(older, data));
+            // refused at 2 (the store's newest is 1), then caught up from 0
+            await(() -> watcher.isLive() && watcher.lastSequence() == 1);
+            revoke(RevocationTarget.newBuilder().setJti("after").build());
+
+            await(() -> watcher.isRevokedJti("after"));
+            assertThat(watcher.isRevokedJti("in-both")).isTrue();
+            assertThat(watcher.isRevokedJti("only-in-the-newer")).as("kept: more revoked is the safe side").isTrue();
+            assertThat(watcher.lastSequence()).isEqualTo(2);
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    /** Replaces the store files (SQLite's or H2's, closed) in {@code to} with those in {@code from}. */
+    private static void copyStore(Path from, Path to) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(to);
+        for (Path file : storeFiles(to)) {
+            java.nio.file.Files.delete(file);
+        }
+        for (Path file : storeFiles(from)) {
+            java.nio.file.Files.copy(file, to.resolve(file.getFileName()));
+        }
+    }
+
+    private static List<Path> storeFiles(Path dir) throws java.io.IOException {
+        try (var files = java.nio.file.Files.list(dir)) {
+            return files.filter(RevocationWatcherTest::isStore).toList();
+        }
+    }
+
+    private static boolean isStore(Path file) {
+        return file.getFileName().toString().matches("lanyard\\.(db|mv\\.db)(-wal|-shm)?");
+    }
+
     @Test
     void fallsBackToTheSignedCrlWhileTheStreamIsDown() throws Exception {
         revoke(RevocationTarget.newBuilder().setSerial(web.leaf().getSerialNumber().toString(16)).build());

@@ -14,19 +14,20 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The header timeout: a request line and its headers must arrive whole within a fixed time, however
- * slowly the bytes trickle in (an idle timeout alone is reset by every byte, which is what a slow
- * client exploits). Armed when the connection opens and again at the first byte of each next request
- * on a kept-alive connection; cleared when the request head is decoded. Sits before the HTTP codec,
- * where it sees raw bytes; the request handler tells it when a head arrived and when the response is out.
+ * The request timeout: a request (its line, headers and any body it is read with) must arrive whole
+ * within a fixed time, however slowly the bytes trickle in (an idle timeout alone is reset by every
+ * byte, which is what a slow client exploits, in the head or in a body). Armed when the connection
+ * opens and again at the first byte of each next request on a kept-alive connection; cleared when
+ * the request handler has read all it will read of the request. Sits before the HTTP codec, where it
+ * sees raw bytes; the request handler tells it when a request is read and when the response is out.
  */
-final class RequestHeadDeadline extends ChannelInboundHandlerAdapter {
+final class RequestDeadline extends ChannelInboundHandlerAdapter {
 
     private final Duration timeout;
     private ScheduledFuture<?> deadline;
-    private boolean waitingForHead = true;
+    private boolean waitingForRequest = true;
 
-    RequestHeadDeadline(Duration timeout) {
+    RequestDeadline(Duration timeout) {
         this.timeout = timeout;
     }
 
@@ -38,7 +39,7 @@ final class RequestHeadDeadline extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof ByteBuf && waitingForHead && deadline == null) {
+        if (msg instanceof ByteBuf && waitingForRequest && deadline == null) {
             arm(ctx);
         }
         ctx.fireChannelRead(msg);
@@ -50,15 +51,18 @@ final class RequestHeadDeadline extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
-    /** The head of a request was decoded: no deadline while it is answered. */
-    void headArrived() {
-        waitingForHead = false;
+    /**
+     * The request is read: its head, and its body if it is read at all (one that is not is refused and
+     * the connection closed). No deadline while it is answered.
+     */
+    void requestRead() {
+        waitingForRequest = false;
         cancel();
     }
 
-    /** The response is out and the connection stays open: the next head's clock starts at its first byte. */
-    void awaitNextHead() {
-        waitingForHead = true;
+    /** The response is out and the connection stays open: the next request's clock starts at its first byte. */
+    void awaitNextRequest() {
+        waitingForRequest = true;
     }
 
     private void arm(ChannelHandlerContext ctx) {
@@ -74,7 +78,7 @@ final class RequestHeadDeadline extends ChannelInboundHandlerAdapter {
 
     private void expire(ChannelHandlerContext ctx) {
         deadline = null;
-        if (!waitingForHead || !ctx.channel().isActive()) {
+        if (!waitingForRequest || !ctx.channel().isActive()) {
             return;
         }
         FullHttpResponse timedOut = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_TIMEOUT);
