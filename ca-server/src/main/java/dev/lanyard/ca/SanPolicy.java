@@ -15,8 +15,9 @@ import java.util.stream.Collectors;
  */
 public final class SanPolicy {
 
+    // The last label is not all digits: no top-level domain is, and "10.0.0.1" is an IP address.
     private static final Pattern HOST_NAME = Pattern.compile(
-            "(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+            "(?=.{1,253}$)(?!(.*\\.)?[0-9]+$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
 
     private SanPolicy() {
     }

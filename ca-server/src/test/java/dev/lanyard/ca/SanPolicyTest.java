@@ -1,6 +1,7 @@
 package dev.lanyard.ca;
 
 import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.spiffe.SpiffeId;
@@ -48,6 +49,17 @@ class SanPolicyTest {
                 .hasMessageStartingWith("CSR asks for DNS name invalid DNS name (" + jwt.length() + " characters)");
         assertThatThrownBy(() -> SanPolicy.check(csr(List.of(), List.of(), Optional.of(jwt)), ID, ALLOWED))
                 .hasMessageStartingWith("CSR asks for common name invalid common name (" + jwt.length() + " characters)");
+    }
+
+    @Test
+    void aHostNameIsNeitherAnIpAddressNorAWildcard() {
+        for (String name : List.of("api.payments.internal", "localhost", "db-1.example", "10.example", "a1.b2.c3")) {
+            assertThat(SanPolicy.isHostName(name)).as(name).isTrue();
+        }
+        for (String name : List.of("10.0.0.1", "127.0.0.1", "192.168.1.300", "1", "host.123", "*.example", "a..b",
+                "-a.example", "::1", "")) {
+            assertThat(SanPolicy.isHostName(name)).as(name).isFalse();
+        }
     }
 
     private static ValidatedCsr csr(List<String> uris, List<String> dns, Optional<String> cn) {
