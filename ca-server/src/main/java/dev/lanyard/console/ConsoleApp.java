@@ -1,6 +1,7 @@
 package dev.lanyard.console;
 
 import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.publication.WebApp;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.spiffe.SpiffeId;
@@ -13,6 +14,7 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * The admin console under /console: login by link, then pages and actions for the session's admin.
@@ -23,6 +25,8 @@ import java.util.Optional;
 public final class ConsoleApp implements WebApp {
 
     static final String COOKIE = "lanyard_console";
+    /** What a console page's path looks like: lower-case words under /console, neither a JWT nor a join token. */
+    private static final Pattern CONSOLE_PATH = Pattern.compile("/console(/[a-z0-9-]{1,40}){0,4}/?");
 
     private final ConsoleSources sources;
     private final LoginLinks links;
@@ -58,7 +62,8 @@ public final class ConsoleApp implements WebApp {
         Optional<Revocation> revoked = revoked(session.grant());
         if (revoked.isPresent()) {
             sessions.close(session);
-            audit(session, "console.request", request.path(), AuditEvent.Outcome.REFUSED, revoked.get().refusalMessage());
+            audit(session, "console.request", pathForAudit(request.path()), AuditEvent.Outcome.REFUSED,
+                    revoked.get().refusalMessage());
             return page(403, "Access revoked", null, "<p>" + Html.esc(revoked.get().refusalMessage()) + "</p>");
         }
         return switch (request.method()) {
@@ -110,7 +115,7 @@ public final class ConsoleApp implements WebApp {
     private Response change(Sessions.Session session, Request request) {
         Map<String, String> form = Forms.parse(new String(request.body(), StandardCharsets.UTF_8));
         if (!Sessions.csrfMatches(session, form.get("csrf"))) {
-            audit(session, "console.request", request.path(), AuditEvent.Outcome.REFUSED,
+            audit(session, "console.request", pathForAudit(request.path()), AuditEvent.Outcome.REFUSED,
                     "the form's CSRF token is missing or not this session's");
             return page(403, "Request refused", session.grant().adminId(), "<p>This form did not come from"
                     + " your console session (its CSRF token does not match). Reload the page and try again.</p>");
@@ -132,6 +137,14 @@ public final class ConsoleApp implements WebApp {
     /** Whether the admin, by identity or by the certificate its login link was made with, is revoked. */
     private Optional<Revocation> revoked(LoginLinkRepository.Grant grant) {
         return sources.revocations().refusalFor(SpiffeId.parse(grant.adminId()), Optional.of(grant.adminSerialHex()));
+    }
+
+    /**
+     * A refused request's path as an audit target: named when it has the shape of a console page, by its
+     * length otherwise (it is the browser's text, and could be anything pasted into the address bar).
+     */
+    static String pathForAudit(String path) {
+        return CONSOLE_PATH.matcher(path).matches() ? path : AuditText.invalid("path", path);
     }
 
     private void audit(Sessions.Session session, String action, String target, AuditEvent.Outcome outcome,

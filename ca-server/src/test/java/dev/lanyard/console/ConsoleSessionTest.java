@@ -211,8 +211,19 @@ class ConsoleSessionTest {
                 assertThat(refused.statusCode()).isEqualTo(400);
                 PastedSecrets.assertNotRepeated(refused.body(), joinToken);
             }
+            // a form posted to a path that is the token, without the session's CSRF token: refused, and the
+            // path is recorded by its length
+            String tokenPath = "/console/" + Forms.encode(joinToken);
+            HttpResponse<String> forged = http.send(HttpRequest.newBuilder(URI.create(server.httpUrl(tokenPath)))
+                    .header("Cookie", cookie).header("Content-Type", "application/x-www-form-urlencoded")
+                    .POST(HttpRequest.BodyPublishers.ofString("reason=keyCompromise")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(forged.statusCode()).isEqualTo(403);
             String described = "invalid spiffe_id (" + joinToken.length() + " characters)";
             var trail = server.server().audit().list(AuditQuery.all(0, 10_000));
+            assertThat(trail).anyMatch(r -> r.event().action().equals("console.request")
+                    && r.event().outcome() == AuditEvent.Outcome.REFUSED
+                    && r.event().target().equals("invalid path (" + ("/console/" + joinToken).length() + " characters)"));
             for (String action : java.util.List.of("revocation.revoke", "revocation.reinstate")) {
                 assertThat(trail).as(action).anyMatch(r -> r.event().action().equals(action)
                         && r.event().outcome() == AuditEvent.Outcome.REFUSED && r.event().target().equals(described));
