@@ -188,9 +188,15 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
             for (SvidParams params : request.getParamsList()) {
                 SvidResult.Builder result = SvidResult.newBuilder().setSpiffeId(params.getSpiffeId());
                 try {
-                    IssuedSvid svid = svids.issueForWorkload(agent.spiffeId(), agent.serialHex(),
-                            spiffeId(params.getSpiffeId()), params.getCsr().toByteArray(),
-                            Protos.duration(params.hasTtl(), params.getTtl()));
+                    SpiffeId workload;
+                    try {
+                        workload = spiffeId(params.getSpiffeId());
+                    } catch (Refusal e) {
+                        svids.refused(agent.spiffeId(), "certificate.agent", params.getSpiffeId(), e);
+                        throw e;
+                    }
+                    IssuedSvid svid = svids.issueForWorkload(agent.spiffeId(), agent.serialHex(), workload,
+                            params.getCsr().toByteArray(), Protos.duration(params.hasTtl(), params.getTtl()));
                     result.setSvid(CertificateGrpcService.toResponse(svid, authorities));
                 } catch (Refusal e) {
                     result.setErrorCode(Statuses.of(e).getCode().name()).setErrorMessage(e.getMessage());
@@ -205,9 +211,16 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
     public void newJwtSvid(NewJwtSvidRequest request, StreamObserver<NewJwtSvidResponse> response) {
         answer(response, () -> {
             AuthenticatedPeer agent = Callers.require();
-            SpiffeId workload = spiffeId(request.getSpiffeId());
-            svids.entryFor(agent.spiffeId(), agent.serialHex(), workload);
-            X509Certificate certificate = workloadCertificate(request.getCertificate().toByteArray(), workload);
+            SpiffeId workload;
+            X509Certificate certificate;
+            try {
+                workload = spiffeId(request.getSpiffeId());
+                svids.entryFor(agent.spiffeId(), agent.serialHex(), workload);
+                certificate = workloadCertificate(request.getCertificate().toByteArray(), workload);
+            } catch (Refusal e) {
+                svids.refused(agent.spiffeId(), "token.issue", request.getSpiffeId(), e); // issuance records its own
+                throw e;
+            }
             MintedToken token = tokens.issueForAgent(agent.spiffeId(), agent.serialHex(), workload, certificate,
                     request.getAudience(), request.getScopesList(), Protos.duration(request.hasTtl(), request.getTtl()));
             return NewJwtSvidResponse.newBuilder().setToken(token.jwt())

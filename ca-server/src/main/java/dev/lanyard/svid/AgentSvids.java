@@ -6,6 +6,7 @@ import dev.lanyard.attest.AttestationException;
 import dev.lanyard.attest.AttestedNode;
 import dev.lanyard.attest.NodeAttestor;
 import dev.lanyard.attest.NodeEvidence;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.ca.IssuedSvid;
 import dev.lanyard.ca.ValidatedCsr;
 import dev.lanyard.refusal.Refusal;
@@ -137,6 +138,15 @@ public final class AgentSvids {
             issuer.refuse(agent.toString(), "certificate.agent", workload.toString(), e);
             throw e;
         }
+    }
+
+    /**
+     * Records the refusal of an agent's request for a workload named by {@code spiffeIdText} that was
+     * refused before it reached issuance (the ID did not parse, the entry or the workload's certificate
+     * did not pass): such requests leave a record as those refused later do.
+     */
+    public void refused(SpiffeId agent, String action, String spiffeIdText, Refusal e) {
+        issuer.refuse(agent.toString(), action, AuditText.spiffeId(spiffeIdText), e);
     }
 
     /**

@@ -313,6 +313,8 @@ class AgentServiceTest {
         assertRefused(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(API)
                 .setAudience("ledger").setCertificate(ByteString.copyFrom(encoded(agent.leaf()))).build()),
                 Status.Code.INVALID_ARGUMENT, "not " + API);
+        // refused before issuance (the workload's own certificate is not for it), and recorded
+        PastedSecrets.assertRefusedRecord(lanyard, "token.issue", API);
         // a token pasted as the spiffe_id is refused without being repeated
         String jwt = token.getToken();
         assertThatThrownBy(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(jwt)
@@ -323,6 +325,13 @@ class AgentServiceTest {
                             .startsWith("spiffe_id (" + jwt.length() + " characters) is not a SPIFFE ID")
                             .doesNotContain(jwt.substring(jwt.length() - 16));
                 });
+        PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "invalid spiffe_id (" + jwt.length() + " characters)");
+        var badBatch = agents(agent).batchNewX509Svid(BatchNewX509SvidRequest.newBuilder().addParams(SvidParams
+                .newBuilder().setSpiffeId(jwt).setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256())))).build());
+        assertThat(badBatch.getResults(0).getErrorCode()).isEqualTo("INVALID_ARGUMENT");
+        PastedSecrets.assertRefusedRecord(lanyard, "certificate.agent", "invalid spiffe_id (" + jwt.length()
+                + " characters)");
+        PastedSecrets.assertNotInTheAuditTrail(lanyard, jwt);
         // ... and so is one pasted as the audience or a scope
         for (String secret : PastedSecrets.of(lanyard)) {
             for (NewJwtSvidRequest.Builder request : List.of(NewJwtSvidRequest.newBuilder().setAudience(secret),
