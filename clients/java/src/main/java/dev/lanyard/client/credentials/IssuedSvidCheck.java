@@ -64,7 +64,8 @@ final class IssuedSvidCheck {
         return new Svid(spiffeId, keys.getPrivate(), leaf, chain, bundle);
     }
 
-    private static String spiffeId(X509Certificate leaf) throws CredentialException {
+    /** The one spiffe:// URI SAN of {@code leaf}; refused when it has none or several. */
+    static String spiffeId(X509Certificate leaf) throws CredentialException {
         List<String> uris = new ArrayList<>();
         try {
             Collection<List<?>> sans = leaf.getSubjectAlternativeNames();

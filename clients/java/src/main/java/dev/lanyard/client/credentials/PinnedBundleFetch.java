@@ -26,14 +26,19 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * Finds the pinned root in the server's published trust bundle. The bundle is read over TLS without
  * checking the server — nothing secret is sent, and only the certificate whose SHA-256 equals the
  * pin is kept, so whoever answered cannot make the workload trust anything else. The join token is
- * sent afterwards over a connection verified against that root alone.
+ * sent afterwards over a connection verified against that root alone, to the Lanyard server of the
+ * bundle's trust domain ({@link LanyardServerTrust}).
  */
 final class PinnedBundleFetch {
 
     private PinnedBundleFetch() {
     }
 
-    static X509Certificate pinnedRoot(String target, PinnedRoot pin, Duration timeout) throws CredentialException {
+    /** The pinned root, and the trust domain the bundle names: the server must be its Lanyard server. */
+    record Pinned(X509Certificate root, String trustDomain) {
+    }
+
+    static Pinned pinnedRoot(String target, PinnedRoot pin, Duration timeout) throws CredentialException {
         ChannelCredentials credentials = TlsChannelCredentials.newBuilder().trustManager(new AnyServer()).build();
         ManagedChannel channel = Grpc.newChannelBuilder(target, credentials).build();
         try {
@@ -49,8 +54,10 @@ final class PinnedBundleFetch {
                     // A certificate that does not parse cannot be the pinned one; keep looking.
                 }
             }
-            return pin.select(roots).orElseThrow(() -> new CredentialException("no root in the trust bundle from "
-                    + target + " has the pinned fingerprint " + pin + " (it has " + roots.size() + " roots)"));
+            X509Certificate root = pin.select(roots).orElseThrow(() -> new CredentialException("no root in the trust "
+                    + "bundle from " + target + " has the pinned fingerprint " + pin + " (it has " + roots.size()
+                    + " roots)"));
+            return new Pinned(root, bundle.getTrustDomain());
         } catch (StatusRuntimeException e) {
             throw new CredentialException("cannot read the trust bundle from " + target, e.getStatus());
         } finally {

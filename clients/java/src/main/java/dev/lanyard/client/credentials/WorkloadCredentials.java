@@ -53,7 +53,9 @@ import org.slf4j.LoggerFactory;
  * tokens for the services the workload calls.
  *
  * <p>Private keys are made here (ECDSA P-256) and never leave the process. The join token is used
- * once, sent only over a connection that verified the server, and forgotten.
+ * once, sent only over a connection that verified the server, and forgotten. Every channel to Lanyard
+ * (bootstrap, renewal, tokens, bundles, {@link #lanyardChannelCredentials()}) accepts only Lanyard's own
+ * SVID, {@code spiffe://<trust domain>/lanyard/server}, on a chain to the roots, whatever its host name.
  *
  * <p>Renewal runs on the given scheduler. A transient failure (server unavailable, deadline) is
  * retried with doubling backoff; a refusal (for example the identity was revoked) stops renewal,
@@ -79,6 +81,8 @@ public final class WorkloadCredentials implements AutoCloseable {
     private final RenewalSchedule schedule;
     private final ReloadingKeyManager keyManager;
     private final ReloadingTrustManager trustManager;
+    /** Trusts only Lanyard's own SVID on the current roots: every channel to Lanyard uses it. */
+    private final LanyardServerTrust lanyardTrust;
     private final SSLContext sslContext;
     private final TokenCache tokens;
     /** A channel to Lanyard presenting exactly one SVID: what is minted over it is bound to that SVID. */
@@ -108,6 +112,7 @@ public final class WorkloadCredentials implements AutoCloseable {
         this.schedule = new RenewalSchedule(builder.initialBackoff, builder.maxBackoff);
         this.keyManager = new ReloadingKeyManager(svid);
         this.trustManager = new ReloadingTrustManager(svid.bundle());
+        this.lanyardTrust = new LanyardServerTrust(trustManager, Optional.of(trustDomainOf(svid.spiffeId())));
         try {
             this.sslContext = SSLContext.getInstance("TLS");
             sslContext.init(new KeyManager[] {keyManager}, new TrustManager[] {trustManager}, builder.random);
@@ -165,8 +170,7 @@ public final class WorkloadCredentials implements AutoCloseable {
     public FederatedPeerTrust federatedTrust(Set<String> allowedTrustDomains) throws CredentialException {
         federationUsed = true;
         refreshFederatedBundles();
-        String ownTrustDomain = java.net.URI.create(spiffeId()).getHost();
-        return new FederatedPeerTrust(ownTrustDomain, trustManager::roots, federatedRoots::get, allowedTrustDomains);
+        return new FederatedPeerTrust(trustDomainOf(spiffeId()), trustManager::roots, federatedRoots::get, allowedTrustDomains);
     }
 
     /** Reads the federated bundles from Lanyard's TrustBundleService (federated_bundles). */
@@ -212,6 +216,16 @@ public final class WorkloadCredentials implements AutoCloseable {
     public ChannelCredentials channelCredentials(Svid svid) {
         return TlsChannelCredentials.newBuilder().keyManager(new ReloadingKeyManager(Objects.requireNonNull(svid, "svid")))
                 .trustManager(trustManager).build();
+    }
+
+    /**
+     * mTLS credentials for channels to Lanyard itself (a {@code RevocationWatcher}'s, say), presenting the SVID
+     * current at each handshake. The server must present Lanyard's own SVID,
+     * {@code spiffe://<trust domain>/lanyard/server}, on a chain to the current roots; its host name is not
+     * checked, since a workload may be registered with any DNS name.
+     */
+    public ChannelCredentials lanyardChannelCredentials() {
+        return TlsChannelCredentials.newBuilder().keyManager(keyManager).trustManager(lanyardTrust).build();
     }
 
     /** mTLS credentials for a gRPC server: client certificates are required and must chain to the bundle. */
@@ -434,7 +448,13 @@ public final class WorkloadCredentials implements AutoCloseable {
     }
 
     private ManagedChannel newLanyardChannel(Svid svid) {
-        return Grpc.newChannelBuilder(target, channelCredentials(svid)).build();
+        ChannelCredentials credentials = TlsChannelCredentials.newBuilder()
+                .keyManager(new ReloadingKeyManager(svid)).trustManager(lanyardTrust).build();
+        return Grpc.newChannelBuilder(target, credentials).build();
+    }
+
+    private static String trustDomainOf(String spiffeId) {
+        return java.net.URI.create(spiffeId).getHost();
     }
 
     /** Stops renewing and closes the connection to Lanyard. The TLS material keeps working until it expires. */
@@ -498,7 +518,10 @@ public final class WorkloadCredentials implements AutoCloseable {
         private Builder() {
         }
 
-        /** Lanyard's gRPC address, "host:port"; the host must be in the server certificate. Required. */
+        /**
+         * Lanyard's gRPC address, "host:port". Required. Any name or address that reaches it will do: the
+         * server is known by its SPIFFE ID ({@code spiffe://<trust domain>/lanyard/server}), not its host name.
+         */
         public Builder target(String target) {
             this.target = target;
             return this;
@@ -573,8 +596,15 @@ public final class WorkloadCredentials implements AutoCloseable {
         public WorkloadCredentials bootstrap() throws CredentialException {
             validate();
             CsrMaker csrs = new CsrMaker(random, dnsNames);
-            List<X509Certificate> roots = trustBundle != null ? trustBundle
-                    : List.of(PinnedBundleFetch.pinnedRoot(target, pinnedRoot, callTimeout));
+            List<X509Certificate> roots = trustBundle;
+            // With a trust bundle alone the trust domain is not known yet: the Lanyard server of any trust
+            // domain those roots vouch for is accepted, as in the Go client.
+            Optional<String> trustDomain = Optional.empty();
+            if (pinnedRoot != null) {
+                PinnedBundleFetch.Pinned pinned = PinnedBundleFetch.pinnedRoot(target, pinnedRoot, callTimeout);
+                roots = List.of(pinned.root());
+                trustDomain = Optional.of(pinned.trustDomain());
+            }
             CsrMaker.KeyAndCsr request = csrs.next();
             IssueCertificateRequest.Builder issue = IssueCertificateRequest.newBuilder()
                     .setAttestation(Attestation.newBuilder()
@@ -583,9 +613,9 @@ public final class WorkloadCredentials implements AutoCloseable {
             if (ttl != null) {
                 issue.setTtl(protoDuration(ttl));
             }
-            // Verified against the roots alone, no client certificate: the join token is the proof.
+            // Lanyard's own SVID on a chain to the roots, no client certificate: the join token is the proof.
             ChannelCredentials verified = TlsChannelCredentials.newBuilder()
-                    .trustManager(ReloadingTrustManager.pkix(roots)).build();
+                    .trustManager(new LanyardServerTrust(ReloadingTrustManager.pkix(roots), trustDomain)).build();
             ManagedChannel channel = Grpc.newChannelBuilder(target, verified).build();
             CertificateResponse response;
             try {

@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * <p>It resumes from the last sequence it saw after any disconnect (from 0, keeping what it holds, when
  * the server refuses that sequence with OUT_OF_RANGE), and treats two missed heartbeats as a dead stream. While the stream is down it falls back to the signed CRLs (verified
  * against the issuing CAs given), which cover certificates; identities and token ids are known only
- * from the stream, and what it learned before it went down stays known.
+ * from the stream, and what it learned before it went down stays known. So does what a CRL listed when a
+ * later fetch of it fails or is stale.
  */
 public final class RevocationWatcher implements RevocationSet, AutoCloseable {
 
@@ -70,7 +71,8 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
     private final Map<String, Map<String, Held>> jtis = new ConcurrentHashMap<>();
     private final Map<String, Map<String, Held>> serials = new ConcurrentHashMap<>();
     private final Set<String> identities = ConcurrentHashMap.newKeySet();
-    private volatile Set<String> crlSerials = Set.of();
+    /** Per CRL URL, the serials its last good fetch listed: a failed or stale fetch revokes nothing less. */
+    private final Map<URI, Set<String>> crlSerials = new ConcurrentHashMap<>();
 
     private final Object lock = new Object();
     private long lastSequence;
@@ -129,7 +131,8 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
     @Override
     public boolean isRevokedSerial(String serialHex, String spiffeId) {
         String serial = new BigInteger(serialHex, 16).toString(16);
-        return refuses(serials, serial, spiffeId) || crlSerials.contains(serial);
+        return refuses(serials, serial, spiffeId)
+                || crlSerials.values().stream().anyMatch(listed -> listed.contains(serial));
     }
 
     private boolean refuses(Map<String, Map<String, Held>> held, String value, String spiffeId) {
@@ -192,33 +195,34 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
             return;
         }
         nextCrlFetch = now.plus(crlRefresh);
-        Set<String> fresh = new HashSet<>();
         for (URI url : crlUrls) {
             try {
                 HttpResponse<byte[]> response = http.send(HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(10))
                         .build(), HttpResponse.BodyHandlers.ofByteArray());
                 if (response.statusCode() != 200) {
-                    LOG.warn("CRL {} answered HTTP {}", url, response.statusCode());
+                    LOG.warn("CRL {} answered HTTP {}; keeping what it listed before", url, response.statusCode());
                     continue;
                 }
                 X509CRL crl = verified(response.body());
                 if (crl.getNextUpdate() != null && crl.getNextUpdate().toInstant().isBefore(now)) {
-                    LOG.warn("CRL {} is stale (nextUpdate {}); ignoring it", url, crl.getNextUpdate().toInstant());
+                    LOG.warn("CRL {} is stale (nextUpdate {}); keeping what it listed before", url,
+                            crl.getNextUpdate().toInstant());
                     continue;
                 }
+                Set<String> listed = new HashSet<>();
                 if (crl.getRevokedCertificates() != null) {
                     for (X509CRLEntry entry : crl.getRevokedCertificates()) {
-                        fresh.add(entry.getSerialNumber().toString(16));
+                        listed.add(entry.getSerialNumber().toString(16));
                     }
                 }
+                crlSerials.put(url, Set.copyOf(listed));
             } catch (java.io.IOException | GeneralSecurityException e) {
-                LOG.warn("could not use CRL {}: {}", url, e.getMessage());
+                LOG.warn("could not use CRL {}: {}; keeping what it listed before", url, e.getMessage());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
         }
-        crlSerials = Set.copyOf(fresh);
     }
 
     /** Parses a DER CRL and checks it is signed by one of the issuing CAs; refuses it otherwise. */

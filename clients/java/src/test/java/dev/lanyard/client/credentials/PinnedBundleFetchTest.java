@@ -23,7 +23,8 @@ class PinnedBundleFetchTest {
             String target = "localhost:" + lanyard.server().grpcPort();
 
             assertThat(PinnedBundleFetch.pinnedRoot(target, PinnedRoot.parse(lanyard.server().rootFingerprint()),
-                    Duration.ofSeconds(30))).isEqualTo(lanyard.server().trustBundle().get(0));
+                    Duration.ofSeconds(30))).isEqualTo(new PinnedBundleFetch.Pinned(lanyard.server().trustBundle().get(0),
+                    "lanyard.local"));
 
             CredentialException e = catchThrowableOfType(CredentialException.class, () -> PinnedBundleFetch.pinnedRoot(
                     target, PinnedRoot.parse("ab".repeat(32)), Duration.ofSeconds(30)));

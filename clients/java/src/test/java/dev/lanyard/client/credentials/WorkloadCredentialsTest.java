@@ -11,7 +11,12 @@ import dev.lanyard.client.testing.v1.InventoryServiceGrpc;
 import dev.lanyard.client.testing.v1.ListItemsRequest;
 import dev.lanyard.client.testing.v1.ListItemsResponse;
 import dev.lanyard.testing.RunningServer;
+import dev.lanyard.v1.CertificateServiceGrpc;
 import dev.lanyard.v1.DeleteRegistrationRequest;
+import dev.lanyard.v1.GetTrustBundleRequest;
+import dev.lanyard.v1.TokenServiceGrpc;
+import dev.lanyard.v1.TrustBundle;
+import dev.lanyard.v1.TrustBundleServiceGrpc;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -19,8 +24,10 @@ import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
+import io.grpc.TlsServerCredentials;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -156,6 +163,120 @@ class WorkloadCredentialsTest {
         WorkloadCredentials credentials = builder(joinToken).trustBundle(lanyard.server().trustBundle()).bootstrap();
         toClose.add(credentials);
         assertThat(credentials.spiffeId()).isEqualTo(FRONTEND);
+    }
+
+    /**
+     * A workload registered with the DNS name {@code localhost} holds a certificate for it, signed by the
+     * real root: serving gRPC with it, it would pass a host-name check as "localhost". Lanyard is known by
+     * its SPIFFE ID, so the join token never reaches it, with a trust bundle or a pinned root alike.
+     */
+    @Test
+    void refusesAWorkloadPosingAsLanyardBeforeSendingTheJoinToken() throws Exception {
+        Impostor impostor = impostor();
+        lanyard.register(FRONTEND);
+        String joinToken = lanyard.joinToken(FRONTEND);
+        String atImpostor = "localhost:" + impostor.port();
+
+        CredentialException withBundle = catchThrowableOfType(CredentialException.class, () -> builder(joinToken)
+                .target(atImpostor).trustBundle(lanyard.server().trustBundle()).bootstrap());
+        CredentialException withPin = catchThrowableOfType(CredentialException.class, () -> builder(joinToken)
+                .target(atImpostor).pinnedRoot(lanyard.server().rootFingerprint()).bootstrap());
+
+        assertThat(withBundle.status()).map(Status::getCode).contains(Status.Code.UNAVAILABLE);
+        assertThat(withBundle.getMessage()).startsWith("bootstrap at " + atImpostor + ": UNAVAILABLE")
+                .doesNotContain(joinToken);
+        assertThat(withPin.status()).map(Status::getCode).contains(Status.Code.UNAVAILABLE);
+        assertThat(withPin.getMessage()).startsWith("bootstrap at " + atImpostor + ": UNAVAILABLE")
+                .doesNotContain(joinToken);
+        // Only the public bundle was read from it (the pinned root's lookup, which sends nothing secret).
+        assertThat(impostor.calls()).containsOnly("lanyard.v1.TrustBundleService/GetTrustBundle");
+        WorkloadCredentials credentials = builder(joinToken).trustBundle(lanyard.server().trustBundle()).bootstrap();
+        toClose.add(credentials);
+        assertThat(credentials.spiffeId()).isEqualTo(FRONTEND);
+    }
+
+    /** Renewal, tokens, bundles and the channels handed out for Lanyard all refuse the impostor too. */
+    @Test
+    void laterChannelsToLanyardRefuseAWorkloadPosingAsIt() throws Exception {
+        lanyard.publishExampleContracts();
+        lanyard.applyPolicy("""
+                version: 1
+                grants { spiffe_ids: "%s" audience: "payments" scopes: "payments.read" }
+                """.formatted(FRONTEND));
+        Impostor impostor = impostor();
+        TcpProxy network = TcpProxy.start(lanyard.server().grpcPort());
+        toClose.add(network);
+        lanyard.register(FRONTEND);
+        WorkloadCredentials credentials = builder(lanyard.joinToken(FRONTEND))
+                .target("localhost:" + network.port()).trustBundle(lanyard.server().trustBundle()).bootstrap();
+        toClose.add(credentials);
+        Svid first = credentials.svid();
+        ManagedChannel watch = Grpc.newChannelBuilder("localhost:" + network.port(),
+                credentials.lanyardChannelCredentials()).build();
+        toClose.add(watch::shutdownNow);
+        dev.lanyard.v1.TrustBundleServiceGrpc.newBlockingStub(watch).withDeadlineAfter(30, TimeUnit.SECONDS)
+                .getTrustBundle(dev.lanyard.v1.GetTrustBundleRequest.getDefaultInstance());
+
+        network.redirect(impostor.port());
+
+        CredentialException renewal = catchThrowableOfType(CredentialException.class, credentials::renewNow);
+        assertThat(renewal.status()).map(Status::getCode).contains(Status.Code.UNAVAILABLE);
+        CredentialException token = catchThrowableOfType(CredentialException.class,
+                () -> credentials.token(first, "payments", Set.of("payments.read")));
+        assertThat(token.status()).map(Status::getCode).contains(Status.Code.UNAVAILABLE);
+        assertThatThrownBy(() -> credentials.federatedTrust(Set.of("lanyard.local")))
+                .isInstanceOf(CredentialException.class).hasMessageContaining("UNAVAILABLE");
+        assertThatThrownBy(() -> dev.lanyard.v1.TrustBundleServiceGrpc.newBlockingStub(watch)
+                .withDeadlineAfter(30, TimeUnit.SECONDS)
+                .getTrustBundle(dev.lanyard.v1.GetTrustBundleRequest.getDefaultInstance()))
+                .isInstanceOf(io.grpc.StatusRuntimeException.class).hasMessageStartingWith("UNAVAILABLE");
+        assertThat(impostor.calls()).isEmpty();
+        assertThat(credentials.svid()).isEqualTo(first);
+
+        // The real server at the same address is still trusted.
+        network.redirect(lanyard.server().grpcPort());
+        assertThat(credentials.renewNow().serialHex()).isNotEqualTo(first.serialHex());
+        assertThat(credentials.token(credentials.svid(), "payments", Set.of("payments.read"))).isNotBlank();
+    }
+
+    /** A gRPC server on TLS presenting a real workload SVID (DNS SAN localhost), recording what it is asked. */
+    private record Impostor(int port, List<String> calls) {
+    }
+
+    private Impostor impostor() throws Exception {
+        String spiffeId = "spiffe://lanyard.local/ns/shop/sa/impostor";
+        lanyard.register(spiffeId, "localhost");
+        dev.lanyard.credential.Credential svid = lanyard.bootstrap(spiffeId, "localhost");
+        assertThat(svid.leaf().getSubjectAlternativeNames()).anyMatch(san -> san.get(1).equals("localhost"));
+        List<String> calls = new CopyOnWriteArrayList<>();
+        ServerInterceptor record = new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                    ServerCallHandler<Q, R> next) {
+                calls.add(call.getMethodDescriptor().getFullMethodName());
+                return next.startCall(call, headers);
+            }
+        };
+        TrustBundle realBundle = TrustBundleServiceGrpc.newBlockingStub(lanyard.channel(null))
+                .getTrustBundle(GetTrustBundleRequest.getDefaultInstance());
+        TrustBundleServiceGrpc.TrustBundleServiceImplBase bundles = new TrustBundleServiceGrpc.TrustBundleServiceImplBase() {
+            @Override
+            public void getTrustBundle(GetTrustBundleRequest request, StreamObserver<TrustBundle> response) {
+                response.onNext(realBundle);
+                response.onCompleted();
+            }
+        };
+        ServerCredentials tls = TlsServerCredentials.newBuilder().keyManager(
+                new TestPki.Held(svid.privateKey(), svid.leaf(), svid.chain().get(0)).keyManager()).build();
+        Server server = Grpc.newServerBuilderForPort(0, tls)
+                .addService(ServerInterceptors.intercept(new CertificateServiceGrpc.CertificateServiceImplBase() {
+                }, record))
+                .addService(ServerInterceptors.intercept(new TokenServiceGrpc.TokenServiceImplBase() {
+                }, record))
+                .addService(ServerInterceptors.intercept(bundles, record))
+                .build().start();
+        toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
+        return new Impostor(server.getPort(), calls);
     }
 
     @Test

@@ -9,7 +9,10 @@ import dev.lanyard.v1.ReinstateRequest;
 import dev.lanyard.v1.RevocationReason;
 import dev.lanyard.v1.RevocationTarget;
 import dev.lanyard.v1.RevokeRequest;
+import com.sun.net.httpserver.HttpServer;
 import io.grpc.ManagedChannel;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Path;
@@ -163,6 +166,46 @@ class RevocationWatcherTest {
                 assertThat(foreign.isRevokedSerial(web.leaf().getSerialNumber().toString(16))).isFalse();
             } finally {
                 dead.shutdownNow();
+            }
+        }
+    }
+
+    /** The CRL endpoint serves Lanyard's signed CRL, then fails: what the good CRL listed stays revoked. */
+    @Test
+    void keepsWhatAGoodCrlListedWhenALaterFetchFails() throws Exception {
+        revoke(RevocationTarget.newBuilder().setSerial(web.leaf().getSerialNumber().toString(16)).build());
+        byte[] signed = lanyard.crl().getEncoded();
+        java.util.concurrent.atomic.AtomicBoolean up = new java.util.concurrent.atomic.AtomicBoolean(true);
+        java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+        HttpServer http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        http.createContext("/crl", exchange -> {
+            if (up.get()) {
+                exchange.sendResponseHeaders(200, signed.length);
+                exchange.getResponseBody().write(signed);
+            } else {
+                exchange.sendResponseHeaders(503, -1);
+                failed.incrementAndGet();
+            }
+            exchange.close();
+        });
+        http.start();
+        URI crl = URI.create("http://127.0.0.1:" + http.getAddress().getPort() + "/crl");
+        String serial = web.leaf().getSerialNumber().toString(16);
+        try (ServerSocket nothing = new ServerSocket(0)) {
+            ManagedChannel dead = TlsChannels.open(nothing.getLocalPort(), lanyard.server().trustBundle(), api);
+            try (RevocationWatcher watcher = RevocationWatcher.builder().channel(dead).scheduler(scheduler)
+                    .crlFallback(List.of(crl), () -> List.of(web.chain().get(0))).crlRefresh(Duration.ofMillis(100))
+                    .start()) {
+                await(() -> watcher.isRevokedSerial(serial));
+
+                up.set(false);
+                await(() -> failed.get() >= 2);
+
+                assertThat(watcher.isRevokedSerial(serial)).as("a failed fetch revokes nothing less").isTrue();
+                assertThat(watcher.isRevokedSerial(api.leaf().getSerialNumber().toString(16))).isFalse();
+            } finally {
+                dead.shutdownNow();
+                http.stop(0);
             }
         }
     }

@@ -18,7 +18,7 @@ import java.util.concurrent.Executors;
  */
 public final class TcpProxy implements AutoCloseable {
 
-    private final int targetPort;
+    private volatile int targetPort;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
     private final ExecutorService threads = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "tcp-proxy");
@@ -46,6 +46,15 @@ public final class TcpProxy implements AutoCloseable {
     /** Drops every connection and refuses new ones. */
     public synchronized void cut() throws IOException {
         listener.close();
+        for (Socket socket : sockets) {
+            socket.close();
+        }
+        sockets.clear();
+    }
+
+    /** Drops every connection and forwards new ones to {@code targetPort}: another server at the same address. */
+    public synchronized void redirect(int targetPort) throws IOException {
+        this.targetPort = targetPort;
         for (Socket socket : sockets) {
             socket.close();
         }
