@@ -75,16 +75,16 @@ struct Fake {
 }
 
 impl Fake {
-    fn issue(&self, csr: &[u8]) -> Result<tonic::Response<pb::CertificateResponse>, tonic::Status> {
-        let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(csr)
-            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+    /// WORKLOAD's certificate for the CSR's key (None for what is no CSR).
+    fn issue(&self, csr: &[u8]) -> Option<pb::CertificateResponse> {
+        let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(csr).ok()?;
         let key = CsrKey(csr.certification_request_info.subject_pki.subject_public_key.data.to_vec());
-        Ok(tonic::Response::new(pb::CertificateResponse {
+        Some(pb::CertificateResponse {
             spiffe_id: WORKLOAD.into(),
             certificate: self.ca.svid(WORKLOAD, &key).to_vec(),
             trust_bundle: vec![self.ca.cert.der().to_vec()],
             ..Default::default()
-        }))
+        })
     }
 
     fn received(&self) -> Vec<String> {
@@ -104,7 +104,7 @@ impl pb::certificate_service_server::CertificateService for Fake {
             _ => String::new(),
         };
         self.received.lock().unwrap().push(format!("issue with {token}"));
-        self.issue(&request.csr)
+        self.issue(&request.csr).map(tonic::Response::new).ok_or_else(|| tonic::Status::invalid_argument("no CSR"))
     }
 
     async fn renew_certificate(
@@ -112,7 +112,8 @@ impl pb::certificate_service_server::CertificateService for Fake {
         request: tonic::Request<pb::RenewCertificateRequest>,
     ) -> Result<tonic::Response<pb::CertificateResponse>, tonic::Status> {
         self.received.lock().unwrap().push("renew".into());
-        self.issue(&request.into_inner().csr)
+        let csr = request.into_inner().csr;
+        self.issue(&csr).map(tonic::Response::new).ok_or_else(|| tonic::Status::invalid_argument("no CSR"))
     }
 }
 
