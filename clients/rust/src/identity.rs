@@ -76,14 +76,16 @@ struct Agent {
 impl Identity {
     /// Bootstraps: a key made here, a CSR, the join token; then renews and follows the bundle.
     pub async fn bootstrap(config: Config) -> Result<Identity, Error> {
-        let roots = match &config.trust {
-            Trust::BundlePem(pem) => pem_certificates(pem)?,
+        // With a bundle file the trust domain is not known yet: the server's certificate names it
+        // (spiffe://<trust domain>/lanyard/server, on a chain to the roots). A pinned bundle says it.
+        let (roots, trust_domain) = match &config.trust {
+            Trust::BundlePem(pem) => (pem_certificates(pem)?, String::new()),
             Trust::RootFingerprint(pin) => crate::pinned::fetch_bundle(&config.lanyard, pin).await?,
         };
         if roots.is_empty() {
             return Err(Error::Invalid("the bundle holds no certificate".into()));
         }
-        let inner = Arc::new(Inner::new(config.lanyard.clone(), config.ttl, roots, None));
+        let inner = Arc::new(Inner::new(config.lanyard.clone(), config.ttl, roots, &trust_domain, None));
         let (key, csr) = new_key_and_csr()?;
         let channel = inner.channel()?;
         let response = pb::certificate_service_client::CertificateServiceClient::new(channel)
@@ -123,7 +125,7 @@ impl Identity {
             }
         };
         let agent = Agent { api, spiffe_id: first.spiffe_id.clone() };
-        let inner = Arc::new(Inner::new(lanyard, None, first.bundle.clone(), Some(agent)));
+        let inner = Arc::new(Inner::new(lanyard, None, first.bundle.clone(), "", Some(agent)));
         inner.install_svid(first)?;
         let identity = Identity { inner };
         identity.spawn_workload_watch();
@@ -234,14 +236,22 @@ impl Identity {
         )
     }
 
-    /// A new mTLS channel to Lanyard presenting the current certificate.
+    /// A new mTLS channel to Lanyard presenting the current certificate; it accepts only the
+    /// Lanyard server of our trust domain (spiffe://<trust domain>/lanyard/server).
     pub fn lanyard_channel(&self) -> Result<Channel, Error> {
         self.inner.channel()
     }
 
     /// A new mTLS channel to Lanyard presenting exactly `held`: what is minted over it is bound to `held`.
     pub fn lanyard_channel_presenting(&self, held: &HeldCert) -> Result<Channel, Error> {
-        crate::transport::channel(&self.inner.lanyard, self.client_config_for(held))
+        crate::transport::channel(
+            &self.inner.lanyard,
+            tls::lanyard_client_config_presenting(
+                held.clone(),
+                self.inner.roots.clone(),
+                self.inner.trust_domain.clone(),
+            ),
+        )
     }
 
     /// Renews now (the background loop does this at half-life). A failure is also reported by
@@ -392,6 +402,7 @@ impl Inner {
         lanyard: String,
         ttl: Option<Duration>,
         roots: Vec<CertificateDer<'static>>,
+        trust_domain: &str,
         workload: Option<Agent>,
     ) -> Inner {
         Inner {
@@ -400,7 +411,7 @@ impl Inner {
             cert: CurrentCert::new(),
             roots: Roots::new(roots),
             federated_keys: Arc::default(),
-            trust_domain: TrustDomain::new(""),
+            trust_domain: TrustDomain::new(trust_domain),
             svid: RwLock::new(no_svid()),
             generation: AtomicU64::new(0),
             renewals: AtomicU64::new(0),
@@ -409,10 +420,12 @@ impl Inner {
         }
     }
 
+    /// Every call to Lanyard goes through this (or [`Identity::lanyard_channel_presenting`]): the
+    /// join token, renewals, the trust bundle and revocations are for the Lanyard server alone.
     fn channel(&self) -> Result<Channel, Error> {
         crate::transport::channel(
             &self.lanyard,
-            tls::client_config(self.cert.clone(), self.roots.clone(), self.trust_domain.clone()),
+            tls::lanyard_client_config(self.cert.clone(), self.roots.clone(), self.trust_domain.clone()),
         )
     }
 
@@ -463,7 +476,7 @@ impl Inner {
         }
         let spiffe_id = tls::spiffe_id(&certificate)
             .ok_or_else(|| Error::Invalid("the issued certificate has no SPIFFE ID".into()))?;
-        let domain = spiffe_id.trim_start_matches("spiffe://").split('/').next().unwrap_or_default().to_owned();
+        let domain = tls::trust_domain_of(&spiffe_id).to_owned();
         let svid = Svid {
             spiffe_id,
             serial: crate::verify::serial_hex(&certificate).unwrap_or_default(),

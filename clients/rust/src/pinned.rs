@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The roots of the server's trust bundle, once the pin and the server's certificate agree with it.
-pub(crate) async fn fetch_bundle(lanyard: &str, pin: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+/// The roots of the server's trust bundle and its trust domain, once the pin and the server's
+/// certificate agree with them.
+pub(crate) async fn fetch_bundle(lanyard: &str, pin: &str) -> Result<(Vec<CertificateDer<'static>>, String), Error> {
     let want = parse_pin(pin)?;
     let presented = Arc::new(RecordingVerifier::default());
     let mut config = rustls::ClientConfig::builder_with_provider(tls::provider())
@@ -49,11 +50,11 @@ pub(crate) async fn fetch_bundle(lanyard: &str, pin: &str) -> Result<Vec<Certifi
             &[],
         )
         .map_err(|e| Error::Invalid(format!("the server's certificate does not chain to the pinned root: {e}")))?;
-    let expected = format!("spiffe://{}/lanyard/server", bundle.trust_domain);
+    let expected = tls::lanyard_server_id(&bundle.trust_domain);
     if id != expected {
         return Err(Error::Invalid(format!("the server presented {id}, not {expected}")));
     }
-    Ok(roots)
+    Ok((roots, bundle.trust_domain))
 }
 
 /// "sha256:HEX" (any case, colons between hex pairs allowed), as `lanyard dev` prints it.

@@ -2,7 +2,9 @@
 //! so renewal and CA rotation need no restart. Peers are SPIFFE workloads: the chain must lead to a
 //! root of the trust bundle and the leaf must carry a SPIFFE ID of our trust domain; DNS names are
 //! not used to identify them. A peer of a federated trust domain is accepted only where the caller
-//! allows that trust domain, and only with a chain to that trust domain's own roots.
+//! allows that trust domain, and only with a chain to that trust domain's own roots. Lanyard itself
+//! is a server like no workload: its leaf must name exactly spiffe://<trust domain>/lanyard/server,
+//! since every workload certificate of the trust domain is also good for serverAuth.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
@@ -156,7 +158,7 @@ impl Roots {
     ) -> Result<String, rustls::Error> {
         let id = spiffe_id(end_entity).ok_or_else(|| rustls::Error::General("the peer has no SPIFFE ID".into()))?;
         let domain = trust_domain.get();
-        let peer_domain = id.trim_start_matches("spiffe://").split('/').next().unwrap_or("").to_owned();
+        let peer_domain = trust_domain_of(&id).to_owned();
         let roots = if domain.is_empty() || peer_domain == domain {
             self.get()
         } else if allowed.contains(&peer_domain) {
@@ -235,7 +237,7 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Verifies servers: Lanyard itself or peer workloads.
+/// Verifies peer workloads' servers (Lanyard itself: [`LanyardServerVerifier`]).
 #[derive(Debug)]
 pub struct SpiffeServerVerifier {
     pub roots: Arc<Roots>,
@@ -285,6 +287,73 @@ impl ServerCertVerifier for SpiffeServerVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         supported_schemes()
     }
+}
+
+/// Verifies Lanyard: a chain to the current roots whose leaf is spiffe://<trust domain>/lanyard/server,
+/// the trust domain being ours, or, before we know it (bootstrap from a root alone), the leaf's own.
+/// A workload's SVID chains to the same roots and has serverAuth too, so the chain alone proves nothing.
+#[derive(Debug)]
+pub struct LanyardServerVerifier {
+    pub roots: Arc<Roots>,
+    pub trust_domain: Arc<TrustDomain>,
+}
+
+impl ServerCertVerifier for LanyardServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let id = self.roots.verify(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            &self.trust_domain,
+            &[],
+        )?;
+        // Roots::verify held the leaf to our trust domain when we know it, so its own is the one.
+        let expected = lanyard_server_id(trust_domain_of(&id));
+        if id != expected {
+            return Err(rustls::Error::General(format!("the server presented {id}, not {expected}")));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        supported_schemes()
+    }
+}
+
+/// The SPIFFE ID of the Lanyard server of `trust_domain`.
+pub fn lanyard_server_id(trust_domain: &str) -> String {
+    format!("spiffe://{trust_domain}/lanyard/server")
+}
+
+/// The trust domain of a SPIFFE ID.
+pub(crate) fn trust_domain_of(id: &str) -> &str {
+    id.trim_start_matches("spiffe://").split('/').next().unwrap_or("")
 }
 
 /// Verifies client workloads; a client certificate is required.
@@ -371,17 +440,43 @@ pub fn client_config_presenting(
     client_config_resolving(Arc::new(cert), roots, trust_domain, allowed_federated)
 }
 
+/// A client config for Lanyard itself (bootstrap, renewal, the trust bundle and revocation streams,
+/// tokens): presents `cert` (if set), and accepts only the Lanyard server, see [`LanyardServerVerifier`].
+pub fn lanyard_client_config(
+    cert: Arc<CurrentCert>,
+    roots: Arc<Roots>,
+    trust_domain: Arc<TrustDomain>,
+) -> rustls::ClientConfig {
+    client_config_verifying(cert, Arc::new(LanyardServerVerifier { roots, trust_domain }))
+}
+
+/// As [`lanyard_client_config`], presenting exactly `cert` on every handshake.
+pub fn lanyard_client_config_presenting(
+    cert: HeldCert,
+    roots: Arc<Roots>,
+    trust_domain: Arc<TrustDomain>,
+) -> rustls::ClientConfig {
+    client_config_verifying(Arc::new(cert), Arc::new(LanyardServerVerifier { roots, trust_domain }))
+}
+
 fn client_config_resolving(
     cert: Arc<dyn ResolvesClientCert>,
     roots: Arc<Roots>,
     trust_domain: Arc<TrustDomain>,
     allowed_federated: Vec<String>,
 ) -> rustls::ClientConfig {
+    client_config_verifying(cert, Arc::new(SpiffeServerVerifier { roots, trust_domain, allowed_federated }))
+}
+
+fn client_config_verifying(
+    cert: Arc<dyn ResolvesClientCert>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> rustls::ClientConfig {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier { roots, trust_domain, allowed_federated }))
+        .with_custom_certificate_verifier(verifier)
         .with_client_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec()];
     // A resumed TLS 1.3 session sends no certificate: the server takes the one of the handshake
