@@ -161,7 +161,7 @@ class RequestChainTest {
     }
 
     @Test
-    void controlCharactersFromARequestAreStoredEscaped() {
+    void controlCharactersFromARequestNeverReachTheAuditTrailRaw() {
         lanyard.register(WEB, "api.shop.internal");
         String forged = "api.shop.internal\n2026-11-30T00:00:00Z lanyard certificate.issue SUCCESS \u001b[2K";
         assertThatThrownBy(() -> lanyard.certificates(null).issueCertificate(IssueCertificateRequest.newBuilder()
@@ -169,8 +169,9 @@ class RequestChainTest {
                 .setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256(), forged))).build()))
                 .isInstanceOf(StatusRuntimeException.class);
         List<AuditEvent> events = lanyard.server().audit().recent(100);
-        assertThat(events).anySatisfy(e -> assertThat(e.reason()).contains("api.shop.internal\\u000a2026")
-                .contains("\\u001b[2K"));
+        // a name that fails its check is named by its length (AuditText escapes what is stored verbatim)
+        assertThat(events).anySatisfy(e -> assertThat(e.reason())
+                .contains("invalid DNS name (" + forged.length() + " characters)"));
         assertThat(events).allSatisfy(e -> assertThat(e.toString()).doesNotContain("\n").doesNotContain("\u001b"));
     }
 
