@@ -32,4 +32,14 @@ class AuditTextTest {
         assertThat(AuditText.holdsToken("laptop stolen; ticket OPS-1234, see eyJ in the runbook")).isFalse();
         assertThat(AuditText.holdsToken("github.com/acme/payments@v1.2.3")).isFalse();
     }
+
+    @Test
+    void controlCharactersAreStoredEscapedSoNoRecordCanForgeALine() {
+        String forged = "api.shop.internal\n2026-11-30T00:00:00Z lanyard certificate.issue SUCCESS \u001b[2K";
+        AuditEvent stored = AuditText.stored(new AuditEvent(java.time.Instant.EPOCH, "spiffe://td/a", "x.y", "t",
+                AuditEvent.Outcome.REFUSED, forged));
+        assertThat(stored.reason()).isEqualTo("api.shop.internal\\u000a2026-11-30T00:00:00Z lanyard certificate.issue"
+                + " SUCCESS \\u001b[2K");
+        assertThat(AuditText.escape("plain text stays")).isEqualTo("plain text stays");
+    }
 }
