@@ -4,12 +4,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,5 +119,87 @@ func TestACredentialRewriteLeavesTheNewFilesOnlyWithTheKeyOwnerOnly(t *testing.T
 	}
 	if len(names) != 3 {
 		t.Fatalf("the directory holds %v, not only the three files", names)
+	}
+}
+
+func writeTestCredential(t *testing.T, dir string, root *x509.Certificate, rootKey *ecdsa.PrivateKey) (*x509.Certificate, error) {
+	t.Helper()
+	leaf, key := testLeaf(t, "spiffe://lanyard.local/ns/a/sa/b", root, rootKey)
+	return leaf, writeCredential(dir, key, []*x509.Certificate{leaf}, []*x509.Certificate{root})
+}
+
+func loadsAs(t *testing.T, dir string, want *x509.Certificate, when string) {
+	t.Helper()
+	c, err := loadCredential(dir)
+	if err != nil {
+		t.Fatalf("%s: the credential does not load: %v", when, err)
+	}
+	if !c.leaf.Equal(want) {
+		t.Fatalf("%s: the credential loaded is serial %v, not %v", when, c.leaf.SerialNumber, want.SerialNumber)
+	}
+}
+
+// A renewal whose new certificate cannot be written (a full disk) changes nothing: every file is
+// written before any is renamed into place.
+func TestARenewalThatCannotWriteItsCertificateLeavesTheOldCredential(t *testing.T) {
+	root, rootKey := testRoot(t)
+	dir := t.TempDir()
+	old, err := writeTestCredential(t, dir, root, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".cert.pem.tmp", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeTestCredential(t, dir, root, rootKey); err == nil {
+		t.Fatal("the write succeeded")
+	}
+	if err := os.RemoveAll(filepath.Join(dir, ".cert.pem.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	loadsAs(t, dir, old, "after the failed renewal")
+}
+
+// A renewal cut short between its renames (here the bundle's fails: a directory stands at
+// bundle.pem) leaves the new key beside the old certificate: the old certificate's key is still
+// there, the credential loads as the old one, and the next renewal heals it.
+func TestARenewalCutShortBetweenItsRenamesLeavesACredentialThatLoadsAndRenews(t *testing.T) {
+	root, rootKey := testRoot(t)
+	dir := t.TempDir()
+	old, err := writeTestCredential(t, dir, root, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, bundleFile)
+	if err := os.Remove(bundle); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(bundle, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeTestCredential(t, dir, root, rootKey); err == nil {
+		t.Fatal("the write succeeded")
+	}
+	if err := os.RemoveAll(bundle); err != nil {
+		t.Fatal(err)
+	}
+	certPEM, _ := os.ReadFile(filepath.Join(dir, certFile))
+	keyPEM, _ := os.ReadFile(filepath.Join(dir, keyFile))
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err == nil {
+		t.Fatal("the simulation did not stop between the key's rename and the certificate's")
+	}
+	loadsAs(t, dir, old, "after the renewal cut short")
+	renewed, err := writeTestCredential(t, dir, root, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadsAs(t, dir, renewed, "after the next renewal")
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "bundle.pem cert.pem key.pem" {
+		t.Fatalf("the directory holds %v", names)
 	}
 }
