@@ -83,6 +83,40 @@ class CredentialDirectoryTest {
         }
     }
 
+    /**
+     * A rewrite cut short between its renames (here the bundle's fails: a directory stands at bundle.pem)
+     * leaves the new key beside the old certificate: the old certificate's key is still there, the credential
+     * reads as the old one, and the next rewrite heals it.
+     */
+    @Test
+    void aRewriteCutShortBetweenItsRenamesLeavesACredentialThatReadsAndRenews() throws Exception {
+        CredentialDirectory directory = new CredentialDirectory(dir);
+        Credential a = selfSigned("a");
+        directory.write(a);
+        java.nio.file.Files.delete(dir.resolve(CredentialDirectory.BUNDLE));
+        java.nio.file.Files.createDirectories(dir.resolve(CredentialDirectory.BUNDLE).resolve("x"));
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> directory.write(selfSigned("b")))
+                .isInstanceOf(java.io.IOException.class);
+        java.nio.file.Files.delete(dir.resolve(CredentialDirectory.BUNDLE).resolve("x"));
+        java.nio.file.Files.delete(dir.resolve(CredentialDirectory.BUNDLE));
+        assertThat(pairs(directory.readOnce(CryptoProviders.bouncyCastleOnly(), CredentialDirectory.KEY)))
+                .as("the simulation stopped between the key's rename and the certificate's").isFalse();
+        Credential read = directory.read(CryptoProviders.bouncyCastleOnly());
+        assertThat(read.leaf()).isEqualTo(a.leaf());
+        assertThat(pairs(read)).isTrue();
+
+        Credential c = selfSigned("c");
+        directory.write(c);
+        read = directory.read(CryptoProviders.bouncyCastleOnly());
+        assertThat(read.leaf()).isEqualTo(c.leaf());
+        assertThat(pairs(read)).isTrue();
+        try (var files = java.nio.file.Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder(CredentialDirectory.CERT, CredentialDirectory.KEY, CredentialDirectory.BUNDLE);
+        }
+    }
+
     private static boolean pairs(Credential credential) throws Exception {
         byte[] message = "probe".getBytes(StandardCharsets.US_ASCII);
         Signature sign = Signature.getInstance("SHA256withECDSA");
