@@ -119,6 +119,11 @@ func certIssue(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, statErr := os.Stat(*out); statErr == nil { // before the join token is spent; writeCredential checks again
+		if err := requirePrivate(*out); err != nil {
+			return err
+		}
+	}
 	st, err := trust.trust(e, f, *server)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -51,6 +52,9 @@ func readCredential(dir, option, howToCreate string) (*credential, error) {
 		return nil, fail(option+" "+dir, problem, "it must be a credential directory (cert.pem, key.pem, bundle.pem);"+
 			" create one with "+howToCreate, exitFailed)
 	}
+	if err := requirePrivate(dir); err != nil {
+		return nil, err
+	}
 	for _, name := range []string{certFile, keyFile} {
 		if info, err := os.Stat(inDir(dir, name)); err != nil || !info.Mode().IsRegular() {
 			return nil, fail(option+" "+dir, "holds no "+name+", so it is not a credential directory",
@@ -67,6 +71,46 @@ func readCredential(dir, option, howToCreate string) (*credential, error) {
 			exitFailed)
 	}
 	return c, nil
+}
+
+// makeOwnDirectory creates dir 0700 if it is absent, then requires it to be private (requirePrivate).
+func makeOwnDirectory(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o777); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err == nil {
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil { // the new directory's entry
+			return err
+		}
+	} else if !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return requirePrivate(dir)
+}
+
+// requirePrivate refuses a credential directory another user owns or may write in: that user could
+// replace bundle.pem (the roots `cert renew` and every command trust the server by) or key.pem and
+// cert.pem (agent/internal/securedir makes the same check of the agent's directories). Messages as
+// tools/.../CredentialFiles.requirePrivate.
+func requirePrivate(dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	where := strings.TrimRight(dir, "/")
+	if where == "" {
+		where = "/"
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fail(where, fmt.Sprintf("the directory is owned by uid %d, not by uid %d that runs this command: that"+
+			" user could replace the key or the trust bundle in it", st.Uid, os.Geteuid()),
+			"keep the credential in a directory of your own (`cert issue --out` creates one, 0700)", exitFailed)
+	}
+	if mode := info.Mode().Perm(); mode&0o022 != 0 {
+		return fail(where, fmt.Sprintf("the directory has mode %04o: group or others could replace the key or the"+
+			" trust bundle in it", mode), "chmod go-w "+where, exitFailed)
+	}
+	return nil
 }
 
 // pairingAttempts bounds how often a read that found another credential's key is made again.
@@ -191,14 +235,8 @@ func readBundleFile(file string) ([]*x509.Certificate, error) {
 // and cert.pem the old certificate: a reader (loadCredential) pairs cert.pem with key.pem.prev then,
 // so a renewal cut short still leaves a credential that loads, and renews.
 func writeCredential(dir string, key crypto.Signer, chain, bundle []*x509.Certificate) error {
-	_, statErr := os.Stat(dir)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := makeOwnDirectory(dir); err != nil {
 		return err
-	}
-	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil { // the new directory's entry
-			return err
-		}
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

@@ -203,3 +203,72 @@ func TestARenewalCutShortBetweenItsRenamesLeavesACredentialThatLoadsAndRenews(t 
 		t.Fatalf("the directory holds %v", names)
 	}
 }
+
+// A credential directory is made 0700, whatever the umask.
+func TestACredentialDirectoryIsMadeOwnerOnly(t *testing.T) {
+	root, rootKey := testRoot(t)
+	dir := filepath.Join(t.TempDir(), "a", "creds")
+	if _, err := writeTestCredential(t, dir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("the directory made: %v, %v", info.Mode(), err)
+	}
+}
+
+// A directory group or others may write in is refused, for writing and reading: they could replace
+// bundle.pem, the roots a renewal trusts.
+func TestACredentialDirectoryOthersMayWriteInIsRefused(t *testing.T) {
+	root, rootKey := testRoot(t)
+	dir := filepath.Join(t.TempDir(), "creds")
+	if _, err := writeTestCredential(t, dir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	want := "error: " + dir + ": the directory has mode 0777: group or others could replace the key or the trust" +
+		" bundle in it\nhint: chmod go-w " + dir + "\n"
+	if _, err := writeTestCredential(t, dir, root, rootKey); err == nil || err.Error() == "" {
+		t.Fatal("written into a directory others may write in")
+	}
+	for _, args := range [][]string{
+		{"cert", "renew", "--in", dir + "/", "--server", "127.0.0.1:1"},
+		{"cert", "issue", "--out", dir, "--bundle", filepath.Join(dir, bundleFile), "--server", "127.0.0.1:1"},
+	} {
+		r := cli(t, map[string]string{"LANYARD_JOIN_TOKEN": "t"}, args...)
+		if r.code != exitFailed || r.err != want {
+			t.Errorf("%q: %s", args, r)
+		}
+	}
+}
+
+// A directory another user owns is refused (needs root to make one).
+func TestACredentialDirectoryAnotherUserOwnsIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("LANYARD_SKIP_UID_TESTS") == "true" {
+			t.Skip("LANYARD_SKIP_UID_TESTS=true: directories of other uids are not tested")
+		}
+		t.Fatal("this test makes a directory another uid owns and needs root; set LANYARD_SKIP_UID_TESTS=true to skip it on purpose")
+	}
+	root, rootKey := testRoot(t)
+	dir := filepath.Join(t.TempDir(), "creds")
+	if _, err := writeTestCredential(t, dir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	err := requirePrivate(dir)
+	if err == nil || err.Error() != dir+": the directory is owned by uid 65534, not by uid 0 that runs this command:"+
+		" that user could replace the key or the trust bundle in it" {
+		t.Fatalf("refusal: %v", err)
+	}
+	if _, err := writeTestCredential(t, dir, root, rootKey); err == nil {
+		t.Fatal("written into a directory another user owns")
+	}
+	r := cli(t, nil, "token", "issue", "--in", dir, "--audience", "a", "--scope", "b", "--server", "127.0.0.1:1")
+	if r.code != exitFailed || !strings.Contains(r.err, "owned by uid 65534") {
+		t.Fatalf("token issue: %s", r)
+	}
+}
