@@ -91,7 +91,7 @@ func makeOwnDirectory(dir string) error {
 // requirePrivate refuses a credential directory another user owns or may write in: that user could
 // replace bundle.pem (the roots `cert renew` and every command trust the server by) or key.pem and
 // cert.pem (agent/internal/securedir makes the same check of the agent's directories). Messages as
-// tools/.../CredentialFiles.requirePrivate.
+// ca-server/.../CredentialDirectory.requirePrivate.
 func requirePrivate(dir string) error {
 	info, err := os.Stat(dir)
 	if err != nil {

@@ -30,6 +30,7 @@ public final class CredentialDirectory {
     public static final String PREVIOUS_KEY = "key.pem.prev";
 
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+    private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
 
     private final Path dir;
 
@@ -56,9 +57,12 @@ public final class CredentialDirectory {
      */
     public void write(Credential credential) throws IOException {
         if (!Files.isDirectory(dir)) {
-            Files.createDirectories(dir);
-            DurableFiles.forceDirectory(dir.toAbsolutePath().getParent()); // the new directory's entry
+            Path parent = dir.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
+            DurableFiles.forceDirectory(parent); // the new directory's entry
         }
+        requirePrivate();
         List<X509Certificate> certs = new ArrayList<>();
         certs.add(credential.leaf());
         certs.addAll(credential.chain());
@@ -107,6 +111,46 @@ public final class CredentialDirectory {
             DurableFiles.replace(previous, Files.readAllBytes(dir.resolve(KEY)), OWNER_ONLY);
         }
         DurableFiles.forceDirectory(dir);
+    }
+
+    /** A directory another user owns or may write in: the problem and what to do, for a message. */
+    public static final class NotPrivate extends IOException {
+        private final String problem;
+        private final String hint;
+
+        NotPrivate(Path dir, String problem, String hint) {
+            super(dir + ": " + problem);
+            this.problem = problem;
+            this.hint = hint;
+        }
+
+        public String problem() {
+            return problem;
+        }
+
+        public String hint() {
+            return hint;
+        }
+    }
+
+    /**
+     * Refuses a directory another user owns or group or others may write in: they could replace
+     * {@code bundle.pem} (the roots the server is trusted by) or the key and certificate (the agent's
+     * securedir makes the same check). The Go command line says the same (creds.go requirePrivate).
+     */
+    public void requirePrivate() throws IOException {
+        long owner = ((Number) Files.getAttribute(dir, "unix:uid")).longValue();
+        long uid = new com.sun.security.auth.module.UnixSystem().getUid();
+        if (owner != uid) {
+            throw new NotPrivate(dir, "the directory is owned by uid " + owner + ", not by uid " + uid
+                    + " that runs this command: that user could replace the key or the trust bundle in it",
+                    "keep the credential in a directory of your own (`cert issue --out` creates one, 0700)");
+        }
+        int mode = ((Number) Files.getAttribute(dir, "unix:mode")).intValue() & 0777;
+        if ((mode & 022) != 0) {
+            throw new NotPrivate(dir, "the directory has mode " + String.format("%04o", mode)
+                    + ": group or others could replace the key or the trust bundle in it", "chmod go-w " + dir);
+        }
     }
 
     private static byte[] ascii(String pem) {

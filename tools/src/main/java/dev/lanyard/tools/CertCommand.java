@@ -83,6 +83,9 @@ final class CertCommand {
         public Integer call() throws Exception {
             String token = token();
             WorkloadKeys keys = WorkloadKeys.fromOption(keyType);
+            if (Files.exists(out)) { // before the join token is spent; the write checks again
+                CredentialFiles.requirePrivate(out);
+            }
             List<X509Certificate> roots = trust.roots(server);
             KeyPair pair = keys.generate();
             IssueCertificateRequest.Builder request = IssueCertificateRequest.newBuilder()
@@ -96,7 +99,7 @@ final class CertCommand {
                 CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
                         .withDeadlineAfter(60, TimeUnit.SECONDS).issueCertificate(request.build());
                 Credential credential = credential(pair, response);
-                new CredentialDirectory(out).write(credential);
+                CredentialFiles.write(out, credential);
                 report(spec, response, out);
             } finally {
                 channel.shutdownNow();
@@ -149,7 +152,6 @@ final class CertCommand {
         @Override
         public Integer call() throws Exception {
             WorkloadKeys keys = WorkloadKeys.fromOption(keyType);
-            CredentialDirectory directory = new CredentialDirectory(in);
             Credential current = CredentialFiles.read(in, "--in", "`lanyard cert issue --out DIR`");
             List<X509Certificate> roots = trust == null ? current.bundle() : trust.roots(server);
             KeyPair pair = keys.generate();
@@ -164,7 +166,7 @@ final class CertCommand {
             try {
                 CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
                         .withDeadlineAfter(60, TimeUnit.SECONDS).renewCertificate(request.build());
-                directory.write(credential(pair, response));
+                CredentialFiles.write(in, credential(pair, response));
                 report(spec, response, in);
             } finally {
                 channel.shutdownNow();

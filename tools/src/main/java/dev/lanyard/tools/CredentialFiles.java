@@ -41,6 +41,7 @@ final class CredentialFiles {
                         "create one with " + howToCreate, ExitCodes.FAILED);
             }
         }
+        requirePrivate(dir);
         try {
             return readPaired(dir);
         } catch (IOException | RuntimeException e) {
@@ -50,6 +51,24 @@ final class CredentialFiles {
             }
             throw new CliFailure(option + " " + dir, "the credential cannot be read: " + e.getMessage(),
                     "re-create it with " + howToCreate, ExitCodes.FAILED);
+        }
+    }
+
+    /** As {@link CredentialDirectory#requirePrivate}, said as a command line failure. */
+    static void requirePrivate(Path dir) throws IOException {
+        try {
+            new CredentialDirectory(dir).requirePrivate();
+        } catch (CredentialDirectory.NotPrivate e) {
+            throw new CliFailure(dir.toString(), e.problem(), e.hint(), ExitCodes.FAILED);
+        }
+    }
+
+    /** Writes {@code credential} to {@code dir} (made 0700 if absent), refusing a directory that is not private. */
+    static void write(Path dir, Credential credential) throws IOException {
+        try {
+            new CredentialDirectory(dir).write(credential);
+        } catch (CredentialDirectory.NotPrivate e) {
+            throw new CliFailure(dir.toString(), e.problem(), e.hint(), ExitCodes.FAILED);
         }
     }
 
