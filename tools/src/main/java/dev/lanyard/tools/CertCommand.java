@@ -59,6 +59,11 @@ final class CertCommand {
                 "  LANYARD_JOIN_TOKEN=$TOKEN ./lanyard cert issue --out ./payments-creds \\",
                 "      --root-fingerprint sha256:<hex printed by `lanyard dev`>"})
     static final class Issue implements Callable<Integer> {
+        /** Said when the token is an argument (as the Go command line's joinTokenWarning). */
+        static final String JOIN_TOKEN_WARNING = "warning: --join-token puts the token in the process list"
+                + " (/proc/PID/cmdline), where other users of this machine can read it; set LANYARD_JOIN_TOKEN or use"
+                + " --join-token-file FILE instead";
+
         @Spec
         CommandSpec spec;
         @Option(names = "--server", defaultValue = "${env:LANYARD_SERVER:-localhost:8443}",
@@ -109,6 +114,8 @@ final class CertCommand {
 
         private String token() throws IOException {
             if (joinToken != null) {
+                spec.commandLine().getErr().println(JOIN_TOKEN_WARNING);
+                spec.commandLine().getErr().flush();
                 return joinToken.trim();
             }
             if (joinTokenFile != null) {
