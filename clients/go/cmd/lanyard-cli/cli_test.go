@@ -489,7 +489,11 @@ func TestSameOutputAsTheJavaCommandLine(t *testing.T) {
 	s := needServer(t)
 	closed := closedPort(t)
 	missingFile := filepath.Join(t.TempDir(), "none.pem")
-	openDir := t.TempDir() // a credential directory others may write in
+	openDir := filepath.Join(t.TempDir(), "open") // a credential directory others may write in
+	root, rootKey := testRoot(t)
+	if _, err := writeTestCredential(t, openDir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chmod(openDir, 0o777); err != nil {
 		t.Fatal(err)
 	}

@@ -52,14 +52,14 @@ func readCredential(dir, option, howToCreate string) (*credential, error) {
 		return nil, fail(option+" "+dir, problem, "it must be a credential directory (cert.pem, key.pem, bundle.pem);"+
 			" create one with "+howToCreate, exitFailed)
 	}
-	if err := requirePrivate(dir); err != nil {
-		return nil, err
-	}
 	for _, name := range []string{certFile, keyFile} {
 		if info, err := os.Stat(inDir(dir, name)); err != nil || !info.Mode().IsRegular() {
 			return nil, fail(option+" "+dir, "holds no "+name+", so it is not a credential directory",
 				"create one with "+howToCreate, exitFailed)
 		}
+	}
+	if err := requirePrivate(dir); err != nil {
+		return nil, err
 	}
 	c, err := loadCredential(dir)
 	if err != nil {
