@@ -262,8 +262,11 @@ func writeCredential(dir string, key crypto.Signer, chain, bundle []*x509.Certif
 	if err := keepPairedKey(dir); err != nil {
 		return err
 	}
-	for _, f := range files {
+	for i, f := range files {
 		if err := os.Rename(temporary(dir, f.name), filepath.Join(dir, f.name)); err != nil {
+			for _, left := range files[i:] {
+				os.Remove(temporary(dir, left.name))
+			}
 			return err
 		}
 	}

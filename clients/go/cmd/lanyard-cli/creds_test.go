@@ -183,6 +183,9 @@ func TestARenewalCutShortBetweenItsRenamesLeavesACredentialThatLoadsAndRenews(t 
 	if err := os.RemoveAll(bundle); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(filepath.Join(dir, ".cert.pem.tmp")); !os.IsNotExist(err) {
+		t.Errorf("the failed write left its certificate's temporary file: %v", err)
+	}
 	certPEM, _ := os.ReadFile(filepath.Join(dir, certFile))
 	keyPEM, _ := os.ReadFile(filepath.Join(dir, keyFile))
 	if _, err := tls.X509KeyPair(certPEM, keyPEM); err == nil {
