@@ -119,6 +119,11 @@ func certIssue(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, statErr := os.Stat(*out); statErr == nil { // before the join token is spent; writeCredential checks again
+		if err := requirePrivate(*out); err != nil {
+			return err
+		}
+	}
 	st, err := trust.trust(e, f, *server)
 	if err != nil {
 		return err
@@ -144,10 +149,15 @@ func certIssue(e *env, args []string) error {
 	return save(e, *out, key, resp)
 }
 
+// joinTokenWarning is said when the token is an argument (as tools/.../CertCommand.JOIN_TOKEN_WARNING).
+const joinTokenWarning = "warning: --join-token puts the token in the process list (/proc/PID/cmdline), where other" +
+	" users of this machine can read it; set LANYARD_JOIN_TOKEN or use --join-token-file FILE instead"
+
 // joinTokenOf is --join-token, --join-token-file or LANYARD_JOIN_TOKEN, trimmed. It is a secret: it is
 // sent once, to the server, and never printed.
 func joinTokenOf(e *env, f *flags, token, file string) (string, error) {
 	if f.given("join-token") {
+		fmt.Fprintln(e.stderr, joinTokenWarning)
 		return strings.TrimSpace(token), nil
 	}
 	if f.given("join-token-file") {

@@ -395,6 +395,10 @@ func TestBadInputsSayWhatWasTriedAndExitWithTheDocumentedStatus(t *testing.T) {
 	httpAddr := strings.TrimPrefix(strings.TrimPrefix(s.HTTPURL, "http://"), "https://")
 	otherAddr, otherBundle := otherTLSServer(t)
 	missing := filepath.Join(t.TempDir(), "missing")
+	tokenFile := filepath.Join(t.TempDir(), "token") // not --join-token: that adds a warning before the error
+	if err := os.WriteFile(tokenFile, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -416,10 +420,10 @@ func TestBadInputsSayWhatWasTriedAndExitWithTheDocumentedStatus(t *testing.T) {
 		{"a server its roots do not vouch for", []string{"registration", "list", "--data", data(s), "--server", otherAddr},
 			exitConnection, []string{"error: " + otherAddr + ": TLS: the server's certificate is not signed by the roots in " +
 				data(s) + "/admin/bundle.pem (it was issued by CN=not lanyard)\n"}},
-		{"a wrong pinned root", []string{"cert", "issue", "--out", missing, "--join-token", "x", "--root-fingerprint",
+		{"a wrong pinned root", []string{"cert", "issue", "--out", missing, "--join-token-file", tokenFile, "--root-fingerprint",
 			"sha256:" + strings.Repeat("ab", 32)}, exitConnection, []string{"TLS: no root in the server's trust bundle" +
 			" matches the pinned fingerprint sha256:" + strings.Repeat("ab", 32) + "; nothing was sent"}},
-		{"a malformed pin", []string{"cert", "issue", "--out", missing, "--join-token", "x", "--root-fingerprint", "md5:00"},
+		{"a malformed pin", []string{"cert", "issue", "--out", missing, "--join-token-file", tokenFile, "--root-fingerprint", "md5:00"},
 			exitUsage, []string{"error: --root-fingerprint (6 characters): this is not a sha256 fingerprint\n"}},
 		{"no admin credential", []string{"registration", "list", "--data", missing}, exitFailed,
 			[]string{"error: " + missing + "/admin: no admin credential here (cert.pem and key.pem)\n",
@@ -428,7 +432,7 @@ func TestBadInputsSayWhatWasTriedAndExitWithTheDocumentedStatus(t *testing.T) {
 			[]string{"error: --in " + missing + ": no such directory\n", "hint: it must be a credential directory"}},
 		{"a directory without key.pem", []string{"cert", "renew", "--in", filepath.Dir(missing)}, exitFailed,
 			[]string{"holds no cert.pem, so it is not a credential directory"}},
-		{"a missing bundle file", []string{"cert", "issue", "--out", missing, "--join-token", "x", "--bundle", missing},
+		{"a missing bundle file", []string{"cert", "issue", "--out", missing, "--join-token-file", tokenFile, "--bundle", missing},
 			exitFailed, []string{"error: " + missing + ": no such file\n"}},
 		{"no join token", []string{"cert", "issue", "--out", missing, "--bundle", s.BundleFile}, exitUsage,
 			[]string{"error: cert issue: no join token\n"}},
@@ -484,6 +488,15 @@ func TestHelpUsageErrorsAndOtherVerbsAreHandedToTheJavaCommandLine(t *testing.T)
 func TestSameOutputAsTheJavaCommandLine(t *testing.T) {
 	s := needServer(t)
 	closed := closedPort(t)
+	missingFile := filepath.Join(t.TempDir(), "none.pem")
+	openDir := filepath.Join(t.TempDir(), "open") // a credential directory others may write in
+	root, rootKey := testRoot(t)
+	if _, err := writeTestCredential(t, openDir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"registration", "list", "--data", data(s)},
 		{"keys", "list", "--data", data(s)},
@@ -493,6 +506,9 @@ func TestSameOutputAsTheJavaCommandLine(t *testing.T) {
 		{"registration", "list", "--data", data(s), "--server", closed},
 		{"registration", "list", "--data", filepath.Join(t.TempDir(), "none")},
 		{"registration", "delete", "--data", data(s), "--spiffe-id", "spiffe://lanyard.local/ns/none/sa/x"},
+		{"cert", "issue", "--out", filepath.Join(t.TempDir(), "out"), "--join-token", "x", "--bundle", missingFile},
+		{"cert", "renew", "--in", openDir},
+		{"cert", "issue", "--out", openDir, "--join-token-file", missingFile, "--bundle", missingFile},
 		{"revoke", "--data", data(s), "--serial", "serial=zz"},
 		{"token", "issue", "--in", filepath.Join(t.TempDir(), "none"), "--audience", "a", "--scope", "b"},
 	} {
@@ -553,5 +569,22 @@ func TestAPortThatNeverAnswersIsNamed(t *testing.T) {
 		" handshake did not complete)\nhint: is the server overloaded, or is this a port that accepts connections but"+
 		" does not speak TLS?") {
 		t.Fatalf("a silent port: %s", r)
+	}
+}
+
+// A token given as an argument is in /proc/PID/cmdline for every user to read: the command says so,
+// first, and does what it was asked.
+func TestAJoinTokenArgumentIsWarnedAbout(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	r := cli(t, nil, "cert", "issue", "--out", filepath.Join(t.TempDir(), "out"), "--join-token", "x", "--bundle", missing)
+	if r.code != exitFailed || !strings.HasPrefix(r.err, "warning: --join-token puts the token in the process list"+
+		" (/proc/PID/cmdline), where other users of this machine can read it; set LANYARD_JOIN_TOKEN or use"+
+		" --join-token-file FILE instead\nerror: "+missing+": no such file\n") {
+		t.Fatalf("cert issue --join-token: %s", r)
+	}
+	r = cli(t, map[string]string{"LANYARD_JOIN_TOKEN": "x"}, "cert", "issue", "--out", filepath.Join(t.TempDir(), "out"),
+		"--bundle", missing)
+	if strings.Contains(r.err, "warning") {
+		t.Fatalf("cert issue with LANYARD_JOIN_TOKEN: %s", r)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -17,6 +18,8 @@ const (
 	certFile   = "cert.pem"
 	keyFile    = "key.pem"
 	bundleFile = "bundle.pem"
+	// prevKeyFile is the key of cert.pem while a write replaces the pair (writeCredential).
+	prevKeyFile = "key.pem.prev"
 )
 
 // credential is a credential directory: cert.pem (leaf, then intermediates), key.pem (PKCS#8, 0600)
@@ -55,6 +58,9 @@ func readCredential(dir, option, howToCreate string) (*credential, error) {
 				"create one with "+howToCreate, exitFailed)
 		}
 	}
+	if err := requirePrivate(dir); err != nil {
+		return nil, err
+	}
 	c, err := loadCredential(dir)
 	if err != nil {
 		var pathErr *os.PathError
@@ -67,12 +73,53 @@ func readCredential(dir, option, howToCreate string) (*credential, error) {
 	return c, nil
 }
 
+// makeOwnDirectory creates dir 0700 if it is absent, then requires it to be private (requirePrivate).
+func makeOwnDirectory(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o777); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err == nil {
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil { // the new directory's entry
+			return err
+		}
+	} else if !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return requirePrivate(dir)
+}
+
+// requirePrivate refuses a credential directory another user owns or may write in: that user could
+// replace bundle.pem (the roots `cert renew` and every command trust the server by) or key.pem and
+// cert.pem (agent/internal/securedir makes the same check of the agent's directories). Messages as
+// ca-server/.../CredentialDirectory.requirePrivate.
+func requirePrivate(dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	where := strings.TrimRight(dir, "/")
+	if where == "" {
+		where = "/"
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fail(where, fmt.Sprintf("the directory is owned by uid %d, not by uid %d that runs this command: that"+
+			" user could replace the key or the trust bundle in it", st.Uid, os.Geteuid()),
+			"keep the credential in a directory of your own (`cert issue --out` creates one, 0700)", exitFailed)
+	}
+	if mode := info.Mode().Perm(); mode&0o022 != 0 {
+		return fail(where, fmt.Sprintf("the directory has mode %04o: group or others could replace the key or the"+
+			" trust bundle in it", mode), "chmod go-w "+where, exitFailed)
+	}
+	return nil
+}
+
 // pairingAttempts bounds how often a read that found another credential's key is made again.
 const pairingAttempts = 20
 
-// loadCredential reads a credential directory. The server that writes one (a dev server's admin
-// credential) replaces key.pem, then cert.pem: a read between the two pairs the old certificate
-// with the new key, which tls.X509KeyPair refuses, so such a read is made again.
+// loadCredential reads a credential directory. A writer (this command line, a dev server rewriting
+// its admin credential) replaces key.pem, then cert.pem, keeping cert.pem's key as key.pem.prev
+// meanwhile: a read between the two, or after a write cut short there, pairs cert.pem with
+// key.pem.prev. A read that still finds no pair (the writer finished between its reads) is made again.
 func loadCredential(dir string) (*credential, error) {
 	for attempt := 1; ; attempt++ {
 		c, err := loadCredentialOnce(dir)
@@ -94,7 +141,13 @@ func loadCredentialOnce(dir string) (*credential, error) {
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, err
+		prevPEM, prevErr := os.ReadFile(inDir(dir, prevKeyFile))
+		if prevErr != nil {
+			return nil, err
+		}
+		if cert, prevErr = tls.X509KeyPair(certPEM, prevPEM); prevErr != nil {
+			return nil, err
+		}
 	}
 	c := &credential{dir: dir, cert: cert, leaf: cert.Leaf}
 	if c.leaf == nil {
@@ -174,29 +227,89 @@ func readBundleFile(file string) ([]*x509.Certificate, error) {
 	return roots, nil
 }
 
-// writeCredential writes the key first and the certificate last, each replaced atomically, so a
-// reader that sees the new certificate also finds its key; key.pem is 0600 from its creation.
+// writeCredential replaces the credential in dir so that no failure or crash leaves a certificate
+// without its key. Every new file is first written beside the old ones (a full disk changes
+// nothing). The key currently paired with cert.pem is then kept as key.pem.prev (a hard link: no
+// copy of the secret), and the new files are renamed into place, key first and certificate last;
+// key.pem.prev is removed once cert.pem is the new one. Between the renames key.pem is the new key
+// and cert.pem the old certificate: a reader (loadCredential) pairs cert.pem with key.pem.prev then,
+// so a renewal cut short still leaves a credential that loads, and renews.
 func writeCredential(dir string, key crypto.Signer, chain, bundle []*x509.Certificate) error {
-	_, statErr := os.Stat(dir)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := makeOwnDirectory(dir); err != nil {
 		return err
-	}
-	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil { // the new directory's entry
-			return err
-		}
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return err
 	}
-	if err := writeAtomically(dir, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	files := []struct {
+		name    string
+		content []byte
+		mode    os.FileMode
+	}{
+		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600},
+		{bundleFile, pemOf(bundle), 0o666},
+		{certFile, pemOf(chain), 0o666},
+	}
+	for i, f := range files {
+		if err := writeTemporary(dir, f.name, f.content, f.mode); err != nil {
+			for _, written := range files[:i] {
+				os.Remove(temporary(dir, written.name))
+			}
+			return err
+		}
+	}
+	if err := keepPairedKey(dir); err != nil {
 		return err
 	}
-	if err := writeAtomically(dir, bundleFile, pemOf(bundle), 0o666); err != nil {
+	for i, f := range files {
+		if err := os.Rename(temporary(dir, f.name), filepath.Join(dir, f.name)); err != nil {
+			for _, left := range files[i:] {
+				os.Remove(temporary(dir, left.name))
+			}
+			return err
+		}
+	}
+	if err := syncDir(dir); err != nil {
 		return err
 	}
-	return writeAtomically(dir, certFile, pemOf(chain), 0o666)
+	if err := os.Remove(filepath.Join(dir, prevKeyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// keepPairedKey makes key.pem.prev the key of the current cert.pem before key.pem is replaced. When
+// key.pem is not cert.pem's key, an earlier write was cut short between its renames and
+// key.pem.prev already is: it is kept.
+func keepPairedKey(dir string) error {
+	prev := filepath.Join(dir, prevKeyFile)
+	certPEM, certErr := os.ReadFile(filepath.Join(dir, certFile))
+	keyPEM, keyErr := os.ReadFile(filepath.Join(dir, keyFile))
+	if certErr != nil || keyErr != nil {
+		return nil // no credential yet, or none that loads: nothing to keep
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		if _, statErr := os.Stat(prev); statErr == nil {
+			return nil
+		}
+	}
+	if err := os.Remove(prev); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Link(filepath.Join(dir, keyFile), prev); err != nil { // a file system without hard links: a copy
+		keyPEM, readErr := os.ReadFile(filepath.Join(dir, keyFile))
+		if readErr != nil {
+			return readErr
+		}
+		if err := writeTemporary(dir, prevKeyFile, keyPEM, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(temporary(dir, prevKeyFile), prev); err != nil {
+			return err
+		}
+	}
+	return syncDir(dir)
 }
 
 func pemOf(certs []*x509.Certificate) []byte {
@@ -207,11 +320,13 @@ func pemOf(certs []*x509.Certificate) []byte {
 	return out
 }
 
-// writeAtomically replaces dir/name durably (tools/.../DurableFiles.replace): a temporary file made
-// exclusively with its final mode, forced to disk, renamed over the target, then the directory forced,
-// so after a power loss the file is the old one or the whole new one.
-func writeAtomically(dir, name string, content []byte, mode os.FileMode) error {
-	tmp := filepath.Join(dir, "."+name+".tmp")
+func temporary(dir, name string) string { return filepath.Join(dir, "."+name+".tmp") }
+
+// writeTemporary writes what will replace dir/name durably (tools/.../DurableFiles.replace): a
+// temporary file made exclusively with its final mode and forced to disk, so that once renamed over
+// the target (and the directory forced), after a power loss the file is the old one or the whole new one.
+func writeTemporary(dir, name string, content []byte, mode os.FileMode) error {
+	tmp := temporary(dir, name)
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -226,14 +341,10 @@ func writeAtomically(dir, name string, content []byte, mode os.FileMode) error {
 	if closeErr := f.Close(); err == nil {
 		err = closeErr
 	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
 	if err != nil {
 		os.Remove(tmp)
-		return err
 	}
-	return syncDir(dir)
+	return err
 }
 
 // syncDir makes the directory's entries (a file just renamed there) durable.

@@ -4,12 +4,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,5 +119,159 @@ func TestACredentialRewriteLeavesTheNewFilesOnlyWithTheKeyOwnerOnly(t *testing.T
 	}
 	if len(names) != 3 {
 		t.Fatalf("the directory holds %v, not only the three files", names)
+	}
+}
+
+func writeTestCredential(t *testing.T, dir string, root *x509.Certificate, rootKey *ecdsa.PrivateKey) (*x509.Certificate, error) {
+	t.Helper()
+	leaf, key := testLeaf(t, "spiffe://lanyard.local/ns/a/sa/b", root, rootKey)
+	return leaf, writeCredential(dir, key, []*x509.Certificate{leaf}, []*x509.Certificate{root})
+}
+
+func loadsAs(t *testing.T, dir string, want *x509.Certificate, when string) {
+	t.Helper()
+	c, err := loadCredential(dir)
+	if err != nil {
+		t.Fatalf("%s: the credential does not load: %v", when, err)
+	}
+	if !c.leaf.Equal(want) {
+		t.Fatalf("%s: the credential loaded is serial %v, not %v", when, c.leaf.SerialNumber, want.SerialNumber)
+	}
+}
+
+// A renewal whose new certificate cannot be written (a full disk) changes nothing: every file is
+// written before any is renamed into place.
+func TestARenewalThatCannotWriteItsCertificateLeavesTheOldCredential(t *testing.T) {
+	root, rootKey := testRoot(t)
+	dir := t.TempDir()
+	old, err := writeTestCredential(t, dir, root, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".cert.pem.tmp", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeTestCredential(t, dir, root, rootKey); err == nil {
+		t.Fatal("the write succeeded")
+	}
+	if err := os.RemoveAll(filepath.Join(dir, ".cert.pem.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	loadsAs(t, dir, old, "after the failed renewal")
+}
+
+// A renewal cut short between its renames (here the bundle's fails: a directory stands at
+// bundle.pem) leaves the new key beside the old certificate: the old certificate's key is still
+// there, the credential loads as the old one, and the next renewal heals it.
+func TestARenewalCutShortBetweenItsRenamesLeavesACredentialThatLoadsAndRenews(t *testing.T) {
+	root, rootKey := testRoot(t)
+	dir := t.TempDir()
+	old, err := writeTestCredential(t, dir, root, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, bundleFile)
+	if err := os.Remove(bundle); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(bundle, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeTestCredential(t, dir, root, rootKey); err == nil {
+		t.Fatal("the write succeeded")
+	}
+	if err := os.RemoveAll(bundle); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".cert.pem.tmp")); !os.IsNotExist(err) {
+		t.Errorf("the failed write left its certificate's temporary file: %v", err)
+	}
+	certPEM, _ := os.ReadFile(filepath.Join(dir, certFile))
+	keyPEM, _ := os.ReadFile(filepath.Join(dir, keyFile))
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err == nil {
+		t.Fatal("the simulation did not stop between the key's rename and the certificate's")
+	}
+	loadsAs(t, dir, old, "after the renewal cut short")
+	renewed, err := writeTestCredential(t, dir, root, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadsAs(t, dir, renewed, "after the next renewal")
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "bundle.pem cert.pem key.pem" {
+		t.Fatalf("the directory holds %v", names)
+	}
+}
+
+// A credential directory is made 0700, whatever the umask.
+func TestACredentialDirectoryIsMadeOwnerOnly(t *testing.T) {
+	root, rootKey := testRoot(t)
+	dir := filepath.Join(t.TempDir(), "a", "creds")
+	if _, err := writeTestCredential(t, dir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("the directory made: %v, %v", info.Mode(), err)
+	}
+}
+
+// A directory group or others may write in is refused, for writing and reading: they could replace
+// bundle.pem, the roots a renewal trusts.
+func TestACredentialDirectoryOthersMayWriteInIsRefused(t *testing.T) {
+	root, rootKey := testRoot(t)
+	dir := filepath.Join(t.TempDir(), "creds")
+	if _, err := writeTestCredential(t, dir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	want := "error: " + dir + ": the directory has mode 0777: group or others could replace the key or the trust" +
+		" bundle in it\nhint: chmod go-w " + dir + "\n"
+	if _, err := writeTestCredential(t, dir, root, rootKey); err == nil || err.Error() == "" {
+		t.Fatal("written into a directory others may write in")
+	}
+	for _, args := range [][]string{
+		{"cert", "renew", "--in", dir + "/", "--server", "127.0.0.1:1"},
+		{"cert", "issue", "--out", dir, "--bundle", filepath.Join(dir, bundleFile), "--server", "127.0.0.1:1"},
+	} {
+		r := cli(t, map[string]string{"LANYARD_JOIN_TOKEN": "t"}, args...)
+		if r.code != exitFailed || r.err != want {
+			t.Errorf("%q: %s", args, r)
+		}
+	}
+}
+
+// A directory another user owns is refused (needs root to make one).
+func TestACredentialDirectoryAnotherUserOwnsIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("LANYARD_SKIP_UID_TESTS") == "true" {
+			t.Skip("LANYARD_SKIP_UID_TESTS=true: directories of other uids are not tested")
+		}
+		t.Fatal("this test makes a directory another uid owns and needs root; set LANYARD_SKIP_UID_TESTS=true to skip it on purpose")
+	}
+	root, rootKey := testRoot(t)
+	dir := filepath.Join(t.TempDir(), "creds")
+	if _, err := writeTestCredential(t, dir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	err := requirePrivate(dir)
+	if err == nil || err.Error() != dir+": the directory is owned by uid 65534, not by uid 0 that runs this command:"+
+		" that user could replace the key or the trust bundle in it" {
+		t.Fatalf("refusal: %v", err)
+	}
+	if _, err := writeTestCredential(t, dir, root, rootKey); err == nil {
+		t.Fatal("written into a directory another user owns")
+	}
+	r := cli(t, nil, "token", "issue", "--in", dir, "--audience", "a", "--scope", "b", "--server", "127.0.0.1:1")
+	if r.code != exitFailed || !strings.Contains(r.err, "owned by uid 65534") {
+		t.Fatalf("token issue: %s", r)
 	}
 }

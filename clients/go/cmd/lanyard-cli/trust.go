@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/lanyard-dev/lanyard/clients/go/identity"
 )
 
@@ -82,7 +84,7 @@ func (t serverTrust) check(chain []*x509.Certificate) *trustRefusal {
 	}
 	ids := spiffeIDs(chain[0])
 	for _, id := range ids {
-		if strings.HasSuffix(id, serverPath) && (t.trustDomain == "" || id == "spiffe://"+t.trustDomain+serverPath) {
+		if isServerID(id, t.trustDomain) {
 			return nil
 		}
 	}
@@ -96,6 +98,14 @@ func (t serverTrust) check(chain []*x509.Certificate) *trustRefusal {
 	}
 	return &trustRefusal{message: "the server's certificate names " + names + ", not " + expected +
 		": this is not the Lanyard server", wrongServer: true}
+}
+
+// isServerID says whether id is exactly spiffe://TD/lanyard/server, of trustDomain when known. The
+// path must be exactly serverPath: a workload may be registered as spiffe://TD/ns/x/lanyard/server
+// (only paths starting /lanyard/ are reserved), and must not pass for the server.
+func isServerID(id, trustDomain string) bool {
+	parsed, err := spiffeid.FromString(id)
+	return err == nil && parsed.Path() == serverPath && (trustDomain == "" || parsed.TrustDomain().Name() == trustDomain)
 }
 
 func spiffeIDs(c *x509.Certificate) []string {

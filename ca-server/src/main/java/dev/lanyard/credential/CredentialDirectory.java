@@ -11,21 +11,26 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * A credential on disk: {@code cert.pem} (leaf then intermediates), {@code key.pem} (PKCS#8,
- * 0600) and {@code bundle.pem} (roots). Files are replaced atomically so a reader never sees
- * a new certificate with an old key.
+ * 0600) and {@code bundle.pem} (roots). Files are replaced atomically, and a reader never pairs a
+ * certificate with another's key ({@link #write}).
  */
 public final class CredentialDirectory {
 
     public static final String CERT = "cert.pem";
     public static final String KEY = "key.pem";
     public static final String BUNDLE = "bundle.pem";
+    /** The key of {@code cert.pem} while a write replaces the pair ({@link #write}). */
+    public static final String PREVIOUS_KEY = "key.pem.prev";
 
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+    private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
 
     private final Path dir;
 
@@ -41,46 +46,155 @@ public final class CredentialDirectory {
         return Files.isRegularFile(dir.resolve(CERT)) && Files.isRegularFile(dir.resolve(KEY));
     }
 
+    /**
+     * Replaces the credential so that no failure or crash leaves a certificate without its key. Every new
+     * file is first staged beside the old ones (a full disk changes nothing). The key of the current
+     * {@code cert.pem} is then kept as {@code key.pem.prev} (a hard link: no copy of the secret), and the new
+     * files are renamed into place, key first and certificate last; {@code key.pem.prev} is removed once
+     * {@code cert.pem} is the new one. Between the renames {@code key.pem} is the new key and {@code cert.pem}
+     * the old certificate: a reader ({@link #untilPaired}) pairs {@code cert.pem} with {@code key.pem.prev}
+     * then, so a renewal cut short still leaves a credential that loads, and renews.
+     */
     public void write(Credential credential) throws IOException {
         if (!Files.isDirectory(dir)) {
-            Files.createDirectories(dir);
-            DurableFiles.forceDirectory(dir.toAbsolutePath().getParent()); // the new directory's entry
+            Path parent = dir.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
+            DurableFiles.forceDirectory(parent); // the new directory's entry
         }
-        // The key first and the certificate last: a reader that sees the new certificate also finds its key.
-        writeAtomically(KEY, Pem.privateKey(credential.privateKey()), true);
-        writeAtomically(BUNDLE, Pem.certificates(credential.bundle()), false);
+        requirePrivate();
         List<X509Certificate> certs = new ArrayList<>();
         certs.add(credential.leaf());
         certs.addAll(credential.chain());
-        writeAtomically(CERT, Pem.certificates(certs), false);
+        Map<String, Path> staged = new LinkedHashMap<>(); // in the order they are renamed: key first, certificate last
+        try {
+            staged.put(KEY, DurableFiles.stage(dir.resolve(KEY), ascii(Pem.privateKey(credential.privateKey())), OWNER_ONLY));
+            staged.put(BUNDLE, DurableFiles.stage(dir.resolve(BUNDLE), ascii(Pem.certificates(credential.bundle()))));
+            staged.put(CERT, DurableFiles.stage(dir.resolve(CERT), ascii(Pem.certificates(certs))));
+            keepPairedKey();
+            for (Map.Entry<String, Path> file : staged.entrySet()) {
+                DurableFiles.commit(file.getValue(), dir.resolve(file.getKey()));
+            }
+        } finally {
+            for (Path tmp : staged.values()) {
+                Files.deleteIfExists(tmp);
+            }
+        }
+        DurableFiles.forceDirectory(dir);
+        Files.deleteIfExists(dir.resolve(PREVIOUS_KEY));
+        DurableFiles.forceDirectory(dir);
     }
 
     /**
-     * Reads the credential. A writer replaces the key, then the certificate: a read between the two
-     * would pair the old certificate with the new key, so such a read is made again.
+     * Makes {@code key.pem.prev} the key of the current {@code cert.pem} before {@code key.pem} is replaced.
+     * When {@code key.pem} is not that key, an earlier write was cut short between its renames and
+     * {@code key.pem.prev} already is: it is kept.
      */
-    public Credential read(CryptoProviders crypto) throws IOException {
-        return untilPaired(dir, () -> readOnce(crypto));
+    private void keepPairedKey() throws IOException {
+        Path previous = dir.resolve(PREVIOUS_KEY);
+        if (!exists()) {
+            return;
+        }
+        boolean paired;
+        try {
+            paired = readOnce(CryptoProviders.bouncyCastleOnly(), KEY).keyMatchesCertificate();
+        } catch (IOException | RuntimeException e) {
+            paired = false; // a credential that does not load: nothing worth keeping in key.pem
+        }
+        if (!paired && Files.isRegularFile(previous)) {
+            return;
+        }
+        Files.deleteIfExists(previous);
+        try {
+            Files.createLink(previous, dir.resolve(KEY));
+        } catch (UnsupportedOperationException | IOException e) { // a file system without hard links: a copy
+            DurableFiles.replace(previous, Files.readAllBytes(dir.resolve(KEY)), OWNER_ONLY);
+        }
+        DurableFiles.forceDirectory(dir);
     }
 
-    /** One read of a credential directory, however it parses the files. */
+    /** A directory another user owns or may write in: the problem and what to do, for a message. */
+    public static final class NotPrivate extends IOException {
+        private final String problem;
+        private final String hint;
+
+        NotPrivate(Path dir, String problem, String hint) {
+            super(dir + ": " + problem);
+            this.problem = problem;
+            this.hint = hint;
+        }
+
+        public String problem() {
+            return problem;
+        }
+
+        public String hint() {
+            return hint;
+        }
+    }
+
+    /**
+     * Refuses a directory another user owns or group or others may write in: they could replace
+     * {@code bundle.pem} (the roots the server is trusted by) or the key and certificate (the agent's
+     * securedir makes the same check). The Go command line says the same (creds.go requirePrivate).
+     */
+    public void requirePrivate() throws IOException {
+        long owner = ((Number) Files.getAttribute(dir, "unix:uid")).longValue();
+        long uid = new com.sun.security.auth.module.UnixSystem().getUid();
+        if (owner != uid) {
+            throw new NotPrivate(dir, "the directory is owned by uid " + owner + ", not by uid " + uid
+                    + " that runs this command: that user could replace the key or the trust bundle in it",
+                    "keep the credential in a directory of your own (`cert issue --out` creates one, 0700)");
+        }
+        int mode = ((Number) Files.getAttribute(dir, "unix:mode")).intValue() & 0777;
+        if ((mode & 022) != 0) {
+            throw new NotPrivate(dir, "the directory has mode " + String.format("%04o", mode)
+                    + ": group or others could replace the key or the trust bundle in it", "chmod go-w " + dir);
+        }
+    }
+
+    private static byte[] ascii(String pem) {
+        return pem.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Reads the credential. A writer replaces the key, then the certificate (keeping the certificate's key as
+     * {@code key.pem.prev} meanwhile), so a read between the two is paired with {@code key.pem.prev}.
+     */
+    public Credential read(CryptoProviders crypto) throws IOException {
+        return untilPaired(dir, key -> readOnce(crypto, key));
+    }
+
+    /** One read of a credential directory, however it parses the files, with the key in {@code keyFile}. */
     @FunctionalInterface
     public interface Read {
-        Credential once() throws IOException;
+        Credential once(String keyFile) throws IOException;
     }
 
     /** How many times a read that found another credential's key is made again before giving up. */
     private static final int PAIRING_ATTEMPTS = 20;
 
     /**
-     * Reads {@code dir} with {@code read} until the key matches the certificate (a writer between the
-     * two files was seen), 5 ms apart, at most {@value #PAIRING_ATTEMPTS} times.
+     * Reads {@code dir} with {@code read} until the key matches the certificate: {@code key.pem}, else
+     * {@code key.pem.prev} (a write between its renames, or cut short there). A read that finds neither (the
+     * writer finished between the reads of the files) is made again, 5 ms apart, at most
+     * {@value #PAIRING_ATTEMPTS} times.
      */
     public static Credential untilPaired(Path dir, Read read) throws IOException {
         for (int attempt = 1; ; attempt++) {
-            Credential credential = read.once();
+            Credential credential = read.once(KEY);
             if (credential.keyMatchesCertificate()) {
                 return credential;
+            }
+            if (Files.isRegularFile(dir.resolve(PREVIOUS_KEY))) {
+                try {
+                    Credential previous = read.once(PREVIOUS_KEY);
+                    if (previous.keyMatchesCertificate()) {
+                        return previous;
+                    }
+                } catch (IOException e) {
+                    // removed meanwhile: the writer finished; read again
+                }
             }
             if (attempt == PAIRING_ATTEMPTS) {
                 throw new IOException(dir.resolve(KEY) + " is not the key of " + dir.resolve(CERT));
@@ -94,7 +208,8 @@ public final class CredentialDirectory {
         }
     }
 
-    private Credential readOnce(CryptoProviders crypto) throws IOException {
+    /** One read, with the key in {@code keyFile} ({@link #KEY} or {@link #PREVIOUS_KEY}), paired or not. */
+    public Credential readOnce(CryptoProviders crypto, String keyFile) throws IOException {
         List<X509Certificate> certs = Pem.parseCertificates(Files.readString(dir.resolve(CERT)));
         if (certs.isEmpty()) {
             throw new IOException(dir.resolve(CERT) + " holds no certificate");
@@ -102,17 +217,7 @@ public final class CredentialDirectory {
         List<X509Certificate> bundle = Files.isRegularFile(dir.resolve(BUNDLE))
                 ? Pem.parseCertificates(Files.readString(dir.resolve(BUNDLE)))
                 : List.of();
-        return new Credential(Pem.parsePrivateKey(Files.readString(dir.resolve(KEY)), crypto),
+        return new Credential(Pem.parsePrivateKey(Files.readString(dir.resolve(keyFile)), crypto),
                 certs.get(0), certs.subList(1, certs.size()), bundle);
-    }
-
-    /** Replaced atomically and durably: after a power loss the file is the old one or the whole new one. */
-    private void writeAtomically(String name, String content, boolean secret) throws IOException {
-        byte[] bytes = content.getBytes(StandardCharsets.US_ASCII);
-        if (secret) {
-            DurableFiles.replace(dir.resolve(name), bytes, OWNER_ONLY);
-        } else {
-            DurableFiles.replace(dir.resolve(name), bytes);
-        }
     }
 }

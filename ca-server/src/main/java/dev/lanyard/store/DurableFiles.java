@@ -58,6 +58,25 @@ public final class DurableFiles {
         replace(file, out -> out.write(content));
     }
 
+    /**
+     * Writes what is to replace {@code file} to a new temporary file beside it, forced to disk, with
+     * {@code permissions} from its creation; {@link #commit} renames it into place. Files that must change
+     * together are all staged first, so that one that cannot be written (a full disk) changes none.
+     */
+    public static Path stage(Path file, byte[] content, Set<PosixFilePermission> permissions) throws IOException {
+        return written(file.toAbsolutePath(), out -> out.write(content), PosixFilePermissions.asFileAttribute(permissions));
+    }
+
+    /** As {@link #stage(Path, byte[], Set)}, with the default (umask) permissions. */
+    public static Path stage(Path file, byte[] content) throws IOException {
+        return written(file.toAbsolutePath(), out -> out.write(content));
+    }
+
+    /** Renames a {@link #stage staged} file over {@code file}, atomically; the caller forces the directory. */
+    public static void commit(Path staged, Path file) throws IOException {
+        Files.move(staged, file.toAbsolutePath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
     /** @throws java.nio.file.FileAlreadyExistsException if {@code file} exists (it is left as it was) */
     private static void create(Path file, Content content, FileAttribute<?>... attributes) throws IOException {
         Path target = file.toAbsolutePath();

@@ -83,6 +83,83 @@ class CredentialDirectoryTest {
         }
     }
 
+    /**
+     * A rewrite cut short between its renames (here the bundle's fails: a directory stands at bundle.pem)
+     * leaves the new key beside the old certificate: the old certificate's key is still there, the credential
+     * reads as the old one, and the next rewrite heals it.
+     */
+    @Test
+    void aRewriteCutShortBetweenItsRenamesLeavesACredentialThatReadsAndRenews() throws Exception {
+        CredentialDirectory directory = new CredentialDirectory(dir);
+        Credential a = selfSigned("a");
+        directory.write(a);
+        java.nio.file.Files.delete(dir.resolve(CredentialDirectory.BUNDLE));
+        java.nio.file.Files.createDirectories(dir.resolve(CredentialDirectory.BUNDLE).resolve("x"));
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> directory.write(selfSigned("b")))
+                .isInstanceOf(java.io.IOException.class);
+        java.nio.file.Files.delete(dir.resolve(CredentialDirectory.BUNDLE).resolve("x"));
+        java.nio.file.Files.delete(dir.resolve(CredentialDirectory.BUNDLE));
+        assertThat(pairs(directory.readOnce(CryptoProviders.bouncyCastleOnly(), CredentialDirectory.KEY)))
+                .as("the simulation stopped between the key's rename and the certificate's").isFalse();
+        Credential read = directory.read(CryptoProviders.bouncyCastleOnly());
+        assertThat(read.leaf()).isEqualTo(a.leaf());
+        assertThat(pairs(read)).isTrue();
+
+        Credential c = selfSigned("c");
+        directory.write(c);
+        read = directory.read(CryptoProviders.bouncyCastleOnly());
+        assertThat(read.leaf()).isEqualTo(c.leaf());
+        assertThat(pairs(read)).isTrue();
+        try (var files = java.nio.file.Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder(CredentialDirectory.CERT, CredentialDirectory.KEY, CredentialDirectory.BUNDLE);
+        }
+    }
+
+    @Test
+    void aCredentialDirectoryIsMadeOwnerOnly() throws Exception {
+        CredentialDirectory directory = new CredentialDirectory(dir.resolve("a").resolve("creds"));
+        directory.write(selfSigned("a"));
+        assertThat(java.nio.file.Files.getPosixFilePermissions(directory.path()))
+                .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    }
+
+    /** Group or others could replace bundle.pem, the roots a renewal trusts the server by. */
+    @Test
+    void aDirectoryOthersMayWriteInIsRefused() throws Exception {
+        CredentialDirectory directory = new CredentialDirectory(dir.resolve("creds"));
+        Credential a = selfSigned("a");
+        directory.write(a);
+        java.nio.file.Files.setPosixFilePermissions(directory.path(),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> directory.write(selfSigned("b")))
+                .isInstanceOf(CredentialDirectory.NotPrivate.class)
+                .hasMessage(directory.path() + ": the directory has mode 0777: group or others could replace the key or"
+                        + " the trust bundle in it");
+        assertThat(directory.read(CryptoProviders.bouncyCastleOnly()).leaf()).isEqualTo(a.leaf());
+    }
+
+    /** Needs root to give a directory to another uid; fails (not skips) without it unless told to skip. */
+    @Test
+    void aDirectoryAnotherUserOwnsIsRefused() throws Exception {
+        if (new com.sun.security.auth.module.UnixSystem().getUid() != 0) {
+            org.junit.jupiter.api.Assumptions.assumeFalse("true".equals(System.getenv("LANYARD_SKIP_UID_TESTS")),
+                    "LANYARD_SKIP_UID_TESTS=true: directories of other uids are not tested");
+            org.assertj.core.api.Assertions.fail("this test gives a directory to another uid and needs root;"
+                    + " set LANYARD_SKIP_UID_TESTS=true to skip it on purpose");
+        }
+        CredentialDirectory directory = new CredentialDirectory(dir.resolve("creds"));
+        directory.write(selfSigned("a"));
+        java.nio.file.Files.setAttribute(directory.path(), "unix:uid", 65534);
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> directory.write(selfSigned("b")))
+                .isInstanceOf(CredentialDirectory.NotPrivate.class)
+                .hasMessage(directory.path() + ": the directory is owned by uid 65534, not by uid 0 that runs this"
+                        + " command: that user could replace the key or the trust bundle in it");
+    }
+
     private static boolean pairs(Credential credential) throws Exception {
         byte[] message = "probe".getBytes(StandardCharsets.US_ASCII);
         Signature sign = Signature.getInstance("SHA256withECDSA");

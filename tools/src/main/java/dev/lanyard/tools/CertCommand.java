@@ -59,6 +59,11 @@ final class CertCommand {
                 "  LANYARD_JOIN_TOKEN=$TOKEN ./lanyard cert issue --out ./payments-creds \\",
                 "      --root-fingerprint sha256:<hex printed by `lanyard dev`>"})
     static final class Issue implements Callable<Integer> {
+        /** Said when the token is an argument (as the Go command line's joinTokenWarning). */
+        static final String JOIN_TOKEN_WARNING = "warning: --join-token puts the token in the process list"
+                + " (/proc/PID/cmdline), where other users of this machine can read it; set LANYARD_JOIN_TOKEN or use"
+                + " --join-token-file FILE instead";
+
         @Spec
         CommandSpec spec;
         @Option(names = "--server", defaultValue = "${env:LANYARD_SERVER:-localhost:8443}",
@@ -83,6 +88,9 @@ final class CertCommand {
         public Integer call() throws Exception {
             String token = token();
             WorkloadKeys keys = WorkloadKeys.fromOption(keyType);
+            if (Files.exists(out)) { // before the join token is spent; the write checks again
+                CredentialFiles.requirePrivate(out);
+            }
             List<X509Certificate> roots = trust.roots(server);
             KeyPair pair = keys.generate();
             IssueCertificateRequest.Builder request = IssueCertificateRequest.newBuilder()
@@ -96,7 +104,7 @@ final class CertCommand {
                 CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
                         .withDeadlineAfter(60, TimeUnit.SECONDS).issueCertificate(request.build());
                 Credential credential = credential(pair, response);
-                new CredentialDirectory(out).write(credential);
+                CredentialFiles.write(out, credential);
                 report(spec, response, out);
             } finally {
                 channel.shutdownNow();
@@ -106,6 +114,8 @@ final class CertCommand {
 
         private String token() throws IOException {
             if (joinToken != null) {
+                spec.commandLine().getErr().println(JOIN_TOKEN_WARNING);
+                spec.commandLine().getErr().flush();
                 return joinToken.trim();
             }
             if (joinTokenFile != null) {
@@ -149,7 +159,6 @@ final class CertCommand {
         @Override
         public Integer call() throws Exception {
             WorkloadKeys keys = WorkloadKeys.fromOption(keyType);
-            CredentialDirectory directory = new CredentialDirectory(in);
             Credential current = CredentialFiles.read(in, "--in", "`lanyard cert issue --out DIR`");
             List<X509Certificate> roots = trust == null ? current.bundle() : trust.roots(server);
             KeyPair pair = keys.generate();
@@ -164,7 +173,7 @@ final class CertCommand {
             try {
                 CertificateResponse response = CertificateServiceGrpc.newBlockingStub(channel)
                         .withDeadlineAfter(60, TimeUnit.SECONDS).renewCertificate(request.build());
-                directory.write(credential(pair, response));
+                CredentialFiles.write(in, credential(pair, response));
                 report(spec, response, in);
             } finally {
                 channel.shutdownNow();

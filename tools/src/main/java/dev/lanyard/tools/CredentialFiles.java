@@ -41,6 +41,7 @@ final class CredentialFiles {
                         "create one with " + howToCreate, ExitCodes.FAILED);
             }
         }
+        requirePrivate(dir);
         try {
             return readPaired(dir);
         } catch (IOException | RuntimeException e) {
@@ -53,11 +54,30 @@ final class CredentialFiles {
         }
     }
 
+    /** As {@link CredentialDirectory#requirePrivate}, said as a command line failure. */
+    static void requirePrivate(Path dir) throws IOException {
+        try {
+            new CredentialDirectory(dir).requirePrivate();
+        } catch (CredentialDirectory.NotPrivate e) {
+            throw new CliFailure(dir.toString(), e.problem(), e.hint(), ExitCodes.FAILED);
+        }
+    }
+
+    /** Writes {@code credential} to {@code dir} (made 0700 if absent), refusing a directory that is not private. */
+    static void write(Path dir, Credential credential) throws IOException {
+        try {
+            new CredentialDirectory(dir).write(credential);
+        } catch (CredentialDirectory.NotPrivate e) {
+            throw new CliFailure(dir.toString(), e.problem(), e.hint(), ExitCodes.FAILED);
+        }
+    }
+
     /** As {@link CredentialDirectory#read}: a read that found another credential's key is made again. */
     private static Credential readPaired(Path dir) throws IOException {
-        return CredentialDirectory.untilPaired(dir, () -> {
-            Credential light = withTheJdk(dir);
-            return light != null ? light : new CredentialDirectory(dir).read(CryptoProviders.bouncyCastleOnly());
+        return CredentialDirectory.untilPaired(dir, keyFile -> {
+            Credential light = withTheJdk(dir, keyFile);
+            return light != null ? light
+                    : new CredentialDirectory(dir).readOnce(CryptoProviders.bouncyCastleOnly(), keyFile);
         });
     }
 
@@ -66,8 +86,8 @@ final class CredentialFiles {
      * alone: loading the Bouncy Castle provider (a signed jar, hundreds of classes no class-data
      * archive can hold) cost most of a command's start. Null for any other key format.
      */
-    private static Credential withTheJdk(Path dir) throws IOException {
-        String pem = Files.readString(dir.resolve(CredentialDirectory.KEY));
+    private static Credential withTheJdk(Path dir, String keyFile) throws IOException {
+        String pem = Files.readString(dir.resolve(keyFile));
         String begin = "-----BEGIN PRIVATE KEY-----";
         String end = "-----END PRIVATE KEY-----";
         int from = pem.indexOf(begin);

@@ -1,5 +1,6 @@
 package dev.lanyard.tools;
 
+import dev.lanyard.spiffe.SpiffeId;
 import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -57,8 +58,7 @@ final class ServerTrust extends X509ExtendedTrustManager {
                     + ")", e);
         }
         List<String> ids = spiffeIds(chain[0]);
-        boolean lanyard = ids.stream().anyMatch(id -> id.endsWith(SERVER_PATH)
-                && trustDomain.map(td -> id.equals("spiffe://" + td + SERVER_PATH)).orElse(true));
+        boolean lanyard = ids.stream().anyMatch(id -> isServerId(id, trustDomain));
         if (!lanyard) {
             String expected = "spiffe://" + trustDomain.orElse("<trust domain>") + SERVER_PATH;
             throw new Refused("the server's certificate names " + (ids.isEmpty() ? "no SPIFFE ID" : String.join(", ", ids))
@@ -97,6 +97,22 @@ final class ServerTrust extends X509ExtendedTrustManager {
     @Override
     public X509Certificate[] getAcceptedIssuers() {
         return pkix.getAcceptedIssuers();
+    }
+
+    /**
+     * Whether {@code id} is exactly {@code spiffe://TD/lanyard/server}, of {@code trustDomain} when known. The
+     * path must be exactly {@value #SERVER_PATH}: a workload may be registered as
+     * {@code spiffe://TD/ns/x/lanyard/server} (only paths starting {@code /lanyard/} are reserved) and must not
+     * pass for the server.
+     */
+    static boolean isServerId(String id, Optional<String> trustDomain) {
+        SpiffeId parsed;
+        try {
+            parsed = SpiffeId.parse(id);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        return parsed.path().equals(SERVER_PATH) && trustDomain.map(parsed::isMemberOf).orElse(true);
     }
 
     static List<String> spiffeIds(X509Certificate certificate) {

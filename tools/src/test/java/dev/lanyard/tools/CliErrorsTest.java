@@ -90,7 +90,7 @@ class CliErrorsTest {
                 TestCa.create("lanyard.local", Clock.systemUTC()).root().certificate())));
         String server = "localhost:" + lanyard.server().grpcPort();
         CliRun run = CliRun.run("cert", "issue", "--server", server, "--bundle", otherRoot.toString(),
-                "--join-token", "lyjt_unused", "--out", dir.resolve("never").toString());
+                "--join-token-file", tokenFile(), "--out", dir.resolve("never").toString());
         assertThat(run.exit()).isEqualTo(ExitCodes.CONNECTION);
         assertThat(run.err()).startsWith("error: " + server + ": TLS: the server's certificate is not signed by the"
                 + " roots in " + otherRoot + " (it was issued by ").contains("hint: is --server the Lanyard server");
@@ -142,7 +142,7 @@ class CliErrorsTest {
         CliRun contracts = CliRun.run("contracts", "publish", "nothing.pb", "--server", server, "--data", data);
         assertThat(contracts.err()).startsWith("error: nothing.pb: no such file").contains("protoc --descriptor_set_out");
 
-        CliRun bundle = CliRun.run("cert", "issue", "--server", server, "--bundle", "nope.pem", "--join-token", "x",
+        CliRun bundle = CliRun.run("cert", "issue", "--server", server, "--bundle", "nope.pem", "--join-token-file", tokenFile(),
                 "--out", dir.resolve("never").toString());
         assertThat(bundle.exit()).isEqualTo(ExitCodes.FAILED);
         assertThat(bundle.err()).startsWith("error: nope.pem: no such file");
@@ -182,7 +182,8 @@ class CliErrorsTest {
         assertThat(server.exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(server.err()).startsWith("error: --server (9 characters): this is not HOST:PORT");
 
-        CliRun pin = CliRun.run("cert", "issue", "--root-fingerprint", "sha256:abc", "--join-token", "x", "--out", "x");
+        CliRun pin = CliRun.run("cert", "issue", "--root-fingerprint", "sha256:abc", "--join-token-file", tokenFile(),
+                "--out", "x");
         assertThat(pin.exit()).isEqualTo(ExitCodes.USAGE);
         assertThat(pin.err()).startsWith("error: --root-fingerprint (10 characters): this is not a sha256 fingerprint");
 
@@ -198,7 +199,8 @@ class CliErrorsTest {
         String address = "localhost:" + lanyard.server().grpcPort();
         for (String secret : PastedSecrets.of(lanyard)) {
             List<CliRun> runs = List.of(
-                    CliRun.run("cert", "issue", "--root-fingerprint", secret, "--join-token", "x", "--out", "x"),
+                    CliRun.run("cert", "issue", "--root-fingerprint", secret, "--join-token-file", tokenFile(),
+                            "--out", "x"),
                     CliRun.run("registration", "list", "--data", data, "--server", secret),
                     CliRun.run("revoke", "--serial", secret, "--data", data, "--server", address),
                     CliRun.run("revoke", "--jti", "abc", "--reason", secret, "--data", data, "--server", address),
@@ -211,5 +213,31 @@ class CliErrorsTest {
                 PastedSecrets.assertNotRepeated(run.out() + run.err(), secret);
             }
         }
+    }
+
+    /** A token file (not --join-token, which adds a warning before the error these tests look at). */
+    private static String tokenFile() {
+        Path file = dir.resolve("token");
+        try {
+            Files.writeString(file, "x\n");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return file.toString();
+    }
+
+    /** A token given as an argument is in /proc/PID/cmdline for every user to read: the command says so, first. */
+    @Test
+    void aJoinTokenArgumentIsWarnedAbout() throws Exception {
+        String missing = dir.resolve("missing.pem").toString();
+        CliRun run = CliRun.run("cert", "issue", "--bundle", missing, "--join-token", "x", "--out",
+                dir.resolve("never").toString());
+        assertThat(run.exit()).isEqualTo(ExitCodes.FAILED);
+        assertThat(run.err()).startsWith("warning: --join-token puts the token in the process list (/proc/PID/cmdline),"
+                + " where other users of this machine can read it; set LANYARD_JOIN_TOKEN or use --join-token-file FILE"
+                + " instead\nerror: " + missing + ": no such file\n");
+        CliRun file = CliRun.run("cert", "issue", "--bundle", missing, "--join-token-file", tokenFile(), "--out",
+                dir.resolve("never").toString());
+        assertThat(file.err()).doesNotContain("warning");
     }
 }
