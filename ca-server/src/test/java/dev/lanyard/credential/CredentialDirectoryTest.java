@@ -28,15 +28,18 @@ class CredentialDirectoryTest {
 
     /** A running dev server rewrites its admin credential while commands read it. */
     @Test
+    @org.junit.jupiter.api.Timeout(120)
     void aReaderNeverPairsACertificateWithAnotherCredentialsKey() throws Exception {
         List<Credential> credentials = List.of(selfSigned("a"), selfSigned("b"));
         CredentialDirectory directory = new CredentialDirectory(dir);
         directory.write(credentials.get(0));
         AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger rewrites = new AtomicInteger();
         Thread writer = new Thread(() -> {
             for (int i = 1; !stop.get(); i++) {
                 try {
                     directory.write(credentials.get(i % 2));
+                    rewrites.incrementAndGet();
                     Thread.sleep(2); // hundreds of rewrites a second: far more often than any server rewrites
                 } catch (java.io.IOException e) {
                     throw new java.io.UncheckedIOException(e);
@@ -48,9 +51,9 @@ class CredentialDirectoryTest {
         writer.start();
         AtomicInteger mismatched = new AtomicInteger();
         int reads = 0;
-        long end = System.nanoTime() + 3_000_000_000L;
         try {
-            while (System.nanoTime() < end) {
+            // A count, not a time window: on a loaded machine the reads and rewrites still overlap this often.
+            while (reads < 50 || rewrites.get() < 10) {
                 Credential read = directory.read(CryptoProviders.bouncyCastleOnly());
                 reads++;
                 if (!pairs(read)) {
@@ -61,7 +64,6 @@ class CredentialDirectoryTest {
             stop.set(true);
             writer.join();
         }
-        assertThat(reads).isGreaterThan(20);
         assertThat(mismatched.get()).as("reads of %d whose key is not the certificate's", reads).isZero();
     }
 
