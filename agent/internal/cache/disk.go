@@ -17,6 +17,8 @@ import (
 const (
 	certFile = "agent-svid.pem"
 	keyFile  = "agent-key.pem"
+	// prevKeyFile is the key of certFile while a save replaces the pair (writePair).
+	prevKeyFile = "agent-key.pem.prev"
 )
 
 func (m *Manager) saveAgentSVID(a *agentSVID, key *ecdsa.PrivateKey) {
@@ -36,14 +38,55 @@ func (m *Manager) saveAgentSVID(a *agentSVID, key *ecdsa.PrivateKey) {
 	for _, c := range a.cert.Certificate {
 		certs = append(certs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})...)
 	}
-	// The key first: a certificate on disk always has its key beside it.
-	if err := writeFile(filepath.Join(m.cfg.DataDir, keyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		m.log.Warn("cannot keep the agent key on disk", "error", err)
-		return
-	}
-	if err := writeFile(filepath.Join(m.cfg.DataDir, certFile), certs, 0o644); err != nil {
+	if err := writePair(m.cfg.DataDir, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), certs); err != nil {
 		m.log.Warn("cannot keep the agent SVID on disk", "error", err)
 	}
+}
+
+// writePair replaces the key and the certificate so that no failure or crash leaves a certificate
+// without its key: the key paired with the certificate on disk is kept as prevKeyFile (a hard link,
+// no copy of the secret) until the new certificate is in place, the new key is renamed in first and
+// the certificate last. Cut short between the two, the old certificate loads with prevKeyFile
+// (loadKeyPair), so the agent restarts without another attestation (a join token is single use).
+func writePair(dir string, keyPEM, certPEM []byte) error {
+	if err := keepPairedKey(dir); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, keyFile), keyPEM, 0o600); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, certFile), certPEM, 0o644); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, prevKeyFile)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+// keepPairedKey links prevKeyFile to the key of the certificate on disk: keyFile when they pair;
+// when they do not (a save was cut short), prevKeyFile already is that key and stays.
+func keepPairedKey(dir string) error {
+	if _, err := tls.LoadX509KeyPair(filepath.Join(dir, certFile), filepath.Join(dir, keyFile)); err != nil {
+		return nil
+	}
+	prev := filepath.Join(dir, prevKeyFile)
+	if err := os.Remove(prev); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return os.Link(filepath.Join(dir, keyFile), prev)
+}
+
+// loadKeyPair reads the certificate with its key: keyFile, or prevKeyFile after a save cut short.
+func loadKeyPair(dir string) (tls.Certificate, error) {
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, certFile), filepath.Join(dir, keyFile))
+	if err == nil {
+		return pair, nil
+	}
+	if prev, perr := tls.LoadX509KeyPair(filepath.Join(dir, certFile), filepath.Join(dir, prevKeyFile)); perr == nil {
+		return prev, nil
+	}
+	return tls.Certificate{}, err
 }
 
 // forgetAgentSVID removes a revoked agent SVID from disk (certificate first, so a certificate is
@@ -52,7 +95,7 @@ func (m *Manager) forgetAgentSVID() {
 	if m.cfg.DataDir == "" {
 		return
 	}
-	for _, name := range []string{certFile, keyFile} {
+	for _, name := range []string{certFile, keyFile, prevKeyFile} {
 		if err := os.Remove(filepath.Join(m.cfg.DataDir, name)); err != nil && !os.IsNotExist(err) {
 			m.log.Warn("cannot remove the revoked agent SVID from disk", "file", name, "error", err)
 		}
@@ -101,7 +144,7 @@ func (m *Manager) loadAgentSVID(roots []*x509.Certificate) (*agentSVID, bool) {
 	if m.cfg.DataDir == "" {
 		return nil, false
 	}
-	pair, err := tls.LoadX509KeyPair(filepath.Join(m.cfg.DataDir, certFile), filepath.Join(m.cfg.DataDir, keyFile))
+	pair, err := loadKeyPair(m.cfg.DataDir)
 	if err != nil {
 		return nil, false
 	}
