@@ -430,10 +430,15 @@ public final class LanyardServer implements AutoCloseable {
                 .route("/crl", () -> crls.forIssuer(caRotation.active().ca().intermediate().keyId())
                         .map(this::crlDocument).orElse(null))
                 .routePrefix("/crl/", keyId -> crls.forIssuer(keyId).map(this::crlDocument))
-                .route("/metrics", () -> new HttpPublisher.Document(metrics.contentType(), metrics.scrape(),
-                        Duration.ZERO))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
+        Supplier<HttpPublisher.Document> scrape = () -> new HttpPublisher.Document(metrics.contentType(),
+                metrics.scrape(), Duration.ZERO);
+        switch (config.publication().metrics()) {
+            case PUBLIC -> http.route("/metrics", scrape);
+            case LOOPBACK -> http.route("/metrics", java.net.InetAddress::isLoopbackAddress, scrape);
+            case OFF -> { } // not served: 404 like any other absent path
+        }
         java.util.concurrent.ScheduledThreadPoolExecutor federationPool =
                 new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemonThreads("lanyard-federation"));
         federationPool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);

@@ -197,7 +197,7 @@ public record ServerConfig(
      * configured: dev servers, or behind a TLS-terminating proxy).
      */
     public record Publication(PublicationTls tls, Optional<Path> webCertificate, Optional<Path> webKey,
-            Duration reloadInterval) {
+            Duration reloadInterval, MetricsAccess metrics) {
         public Publication {
             if ((tls == PublicationTls.WEB) != (webCertificate.isPresent() && webKey.isPresent())
                     || webCertificate.isPresent() != webKey.isPresent()) {
@@ -217,6 +217,25 @@ public record ServerConfig(
                 case "web" -> WEB;
                 case "none" -> NONE;
                 default -> throw new IllegalArgumentException("http.tls must be spiffe, web or none, not " + value);
+            };
+        }
+    }
+
+    /**
+     * Who may read /metrics on the publication port: anyone ({@code public}, the default, as Prometheus
+     * scrapers expect), clients on this host ({@code loopback}: by source address, so a proxy on this
+     * host counts as loopback), or nobody ({@code off}). Refused clients get 404, as if there were none.
+     */
+    public enum MetricsAccess {
+        PUBLIC, LOOPBACK, OFF;
+
+        static MetricsAccess parse(String value) {
+            return switch (value.trim()) {
+                case "public" -> PUBLIC;
+                case "loopback" -> LOOPBACK;
+                case "off" -> OFF;
+                default -> throw new IllegalArgumentException("http.metrics must be public, loopback or off, not "
+                        + value);
             };
         }
     }
@@ -245,7 +264,7 @@ public record ServerConfig(
             "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
             "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file", "http.tls", "http.tls.cert-file",
-            "http.tls.key-file", "http.tls.reload-interval", "federation.web-roots", "ca.successor-warning",
+            "http.tls.key-file", "http.tls.reload-interval", "http.metrics", "federation.web-roots", "ca.successor-warning",
             "federation.revocation-max-lifetime", "federation.revocation-max-entries");
 
     public ServerConfig {
@@ -441,7 +460,8 @@ public record ServerConfig(
                 new Publication(tls,
                         Optional.ofNullable(p.getProperty("http.tls.cert-file")).map(v -> path(base, v)),
                         Optional.ofNullable(p.getProperty("http.tls.key-file")).map(v -> path(base, v)),
-                        duration(p, "http.tls.reload-interval", "10s")),
+                        duration(p, "http.tls.reload-interval", "10s"),
+                        MetricsAccess.parse(p.getProperty("http.metrics", "public"))),
                 Optional.ofNullable(p.getProperty("federation.web-roots")).map(v -> path(base, v)),
                 Optional.ofNullable(p.getProperty("ca.successor-warning")).map(v -> duration(p, "ca.successor-warning", v)));
     }

@@ -22,6 +22,7 @@ class ServerConfigTest {
         assertThat(config.trustDomain()).isEqualTo("acme.internal");
         assertThat(config.grpcPort()).isEqualTo(8443);
         assertThat(config.httpPort()).isEqualTo(8080);
+        assertThat(config.publication().metrics()).isEqualTo(ServerConfig.MetricsAccess.PUBLIC);
         assertThat(config.defaultSvidTtl()).isEqualTo(Duration.ofHours(1));
         assertThat(config.joinTokenTtl()).isEqualTo(Duration.ofMinutes(10));
         assertThat(config.crlUrl("ab12").toString()).isEqualTo("https://localhost:8080/crl/ab12");
