@@ -340,6 +340,21 @@ class AgentServiceTest {
                         .setCertificate(ByteString.copyFrom(encoded(workloadCert))).build()),
                         Status.Code.INVALID_ARGUMENT, secret);
             }
+            // inside a SPIFFE ID's path it parses, and is refused and named by its length all the same
+            String inPath = "spiffe://lanyard.local/ns/shop/sa/" + secret;
+            assertThat(PastedSecrets.refusedWithoutRepeating(() -> agents(agent).newJwtSvid(NewJwtSvidRequest
+                    .newBuilder().setSpiffeId(inPath).setAudience("ledger")
+                    .setCertificate(ByteString.copyFrom(encoded(workloadCert))).build()),
+                    Status.Code.INVALID_ARGUMENT, secret))
+                    .startsWith("spiffe_id (" + inPath.length() + " characters) holds a JWT or a join token");
+            PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "invalid spiffe_id (" + inPath.length()
+                    + " characters)");
+            var inPathBatch = agents(agent).batchNewX509Svid(BatchNewX509SvidRequest.newBuilder().addParams(SvidParams
+                    .newBuilder().setSpiffeId(inPath).setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256())))).build());
+            assertThat(inPathBatch.getResults(0).getErrorCode()).isEqualTo("INVALID_ARGUMENT");
+            PastedSecrets.assertNotRepeated(inPathBatch.getResults(0).getErrorMessage(), secret);
+            PastedSecrets.assertRefusedRecord(lanyard, "certificate.agent", "invalid spiffe_id (" + inPath.length()
+                    + " characters)");
             if (secret.length() <= 128) {
                 PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "invalid audience (" + secret.length()
                         + " characters) for " + API);
