@@ -887,10 +887,14 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /**
-     * Where the console is, as a browser on this host reaches it: the HTTP bind address itself (loopback),
-     * over https:// when the HTTP listener serves TLS.
+     * Where the console is for the admin's browser: on a loopback bind, the bind address itself (over
+     * https:// when the HTTP listener serves TLS); on any other (TLS only), public-url's scheme and
+     * authority, the name the certificate and the admin's browser know (never 0.0.0.0).
      */
     private static String consoleBase(ServerConfig config) {
+        if (!ServerConfig.isLoopback(config.httpHost())) {
+            return config.publicUrl().getScheme() + "://" + config.publicUrl().getRawAuthority();
+        }
         String host = config.httpHost().contains(":") && !config.httpHost().startsWith("[")
                 ? "[" + config.httpHost() + "]" : config.httpHost();
         return (servesTls(config) ? "https://" : "http://") + host + ":" + config.httpPort();

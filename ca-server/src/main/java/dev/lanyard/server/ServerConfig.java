@@ -182,8 +182,9 @@ public record ServerConfig(
     }
 
     /**
-     * The admin console on the publication port. Until publication is served over HTTPS it may only
-     * be enabled on a loopback HTTP bind (its session cookie would otherwise cross the network in clear).
+     * The admin console on the publication port. While publication is plain HTTP it may only be enabled
+     * on a loopback HTTP bind (its login link and session cookie would otherwise cross the network in
+     * clear); over HTTPS on any bind, its links at {@code public-url}.
      *
      * @param sessionTtl how long a console session lasts after login (fixed, not sliding)
      */
@@ -304,9 +305,11 @@ public record ServerConfig(
             throw new IllegalArgumentException(
                     "set exactly one of ca.generate=true or the ca.import.* files");
         }
-        if (console.enabled() && !isLoopback(httpHost)) {
+        // Over plain HTTP the session cookie and the login link would cross the network in clear.
+        if (console.enabled() && !isLoopback(httpHost) && publication.tls() == PublicationTls.NONE) {
             throw new IllegalArgumentException("console.enabled=true needs a loopback http.host (127.0.0.1, ::1"
-                    + " or localhost) while publication is plain HTTP; http.host is " + httpHost);
+                    + " or localhost) while publication is plain HTTP (http.tls=none); http.host is " + httpHost
+                    + ": bind it to loopback, or serve the HTTP port over TLS (http.tls=web or spiffe)");
         }
         if (console.sessionTtl().isNegative() || console.sessionTtl().isZero()) {
             throw new IllegalArgumentException("console.session-ttl must be positive");

@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.testing.RunningServer;
-import java.net.Inet4Address;
-import java.net.InetAddress;
-import java.net.NetworkInterface;
-import java.net.SocketException;
+import dev.lanyard.testing.ThisHost;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -28,7 +25,7 @@ class MetricsAccessTest {
     void loopbackServesThisHostOnlyAndAnswersOthersAsIfThereWereNoMetrics() throws Exception {
         try (RunningServer lanyard = RunningServer.start(dir, onAllAddresses("loopback"))) {
             int port = lanyard.server().httpPort();
-            String outside = nonLoopbackAddress();
+            String outside = ThisHost.nonLoopbackAddress();
 
             assertThat(get("127.0.0.1", port, "/metrics").statusCode()).isEqualTo(200);
             Answer refused = get(outside, port, "/metrics");
@@ -47,7 +44,7 @@ class MetricsAccessTest {
         try (RunningServer lanyard = RunningServer.start(dir, onAllAddresses("off"))) {
             int port = lanyard.server().httpPort();
             assertThat(get("127.0.0.1", port, "/metrics").statusCode()).isEqualTo(404);
-            assertThat(get(nonLoopbackAddress(), port, "/metrics").statusCode()).isEqualTo(404);
+            assertThat(get(ThisHost.nonLoopbackAddress(), port, "/metrics").statusCode()).isEqualTo(404);
             assertThat(get("127.0.0.1", port, "/healthz").statusCode()).isEqualTo(200);
         }
     }
@@ -57,7 +54,7 @@ class MetricsAccessTest {
         Map<String, String> settings = new java.util.HashMap<>(onAllAddresses("public"));
         settings.remove("http.metrics");
         try (RunningServer lanyard = RunningServer.start(dir, settings)) {
-            Answer scrape = get(nonLoopbackAddress(), lanyard.server().httpPort(), "/metrics");
+            Answer scrape = get(ThisHost.nonLoopbackAddress(), lanyard.server().httpPort(), "/metrics");
             assertThat(scrape.statusCode()).isEqualTo(200);
             assertThat(scrape.body()).contains("process_cpu_seconds_total");
         }
@@ -89,20 +86,5 @@ class MetricsAccessTest {
             return new Answer(Integer.parseInt(answer.substring("HTTP/1.1 ".length(), "HTTP/1.1 200".length())),
                     answer.substring(answer.indexOf("\r\n\r\n") + 4));
         }
-    }
-
-    /** An IPv4 address of this host that is not loopback: a client there is "another host" to the server. */
-    static String nonLoopbackAddress() throws SocketException {
-        for (NetworkInterface nic : java.util.Collections.list(NetworkInterface.getNetworkInterfaces())) {
-            if (!nic.isUp() || nic.isLoopback()) {
-                continue;
-            }
-            for (InetAddress address : java.util.Collections.list(nic.getInetAddresses())) {
-                if (address instanceof Inet4Address && !address.isLoopbackAddress()) {
-                    return address.getHostAddress();
-                }
-            }
-        }
-        throw new AssertionError("this test needs a network interface with a non-loopback IPv4 address");
     }
 }
