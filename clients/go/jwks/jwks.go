@@ -158,7 +158,9 @@ func (c *Cache) fetchIfNoneSince(ctx context.Context, seen int) error {
 	c.lastFetch = now
 	c.fetches++
 	c.mu.Unlock()
-	keys, age, err := c.fetch(ctx)
+	// The fetch serves every caller, so the caller that happens to start it cannot cut it short:
+	// a token sent by a client that hangs up at once would otherwise spend the interval's fetch.
+	keys, age, err := c.fetch(context.WithoutCancel(ctx))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {

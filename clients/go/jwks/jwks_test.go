@@ -238,3 +238,25 @@ func TestParseRefusesUnsafeDocuments(t *testing.T) {
 		t.Error("a non-HTTP URL was accepted")
 	}
 }
+
+// The fetch an unknown kid starts serves every caller: a client that sends a made-up kid and hangs
+// up at once must not spend the interval's fetch, or it could keep a verifier from learning a
+// rotated-in key.
+func TestACallerThatHangsUpDoesNotSpendTheFetch(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=60"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	if _, err := c.Key(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(11 * time.Second)
+	pub.set(func(p *publisher) { p.keys = append(p.keys, newKey(t, "b")) })
+	gone, hangUp := context.WithCancel(context.Background())
+	hangUp()
+	c.Key(gone, "b")
+	if _, err := c.Key(context.Background(), "b"); err != nil || c.Fetches() != 2 {
+		t.Fatalf("the rotated-in key after a caller hung up: %v, %d fetches", err, c.Fetches())
+	}
+}
