@@ -162,6 +162,16 @@ async fn authorize(
             Status::unauthenticated(message)
         }
     })?;
+    // The verifier checked the token's audience against its own; the method's service may declare
+    // another (one layer guarding services of several audiences), and a token for one audience must
+    // never call another's methods, whatever scopes it holds.
+    if verified.audience() != contract.audience {
+        return Err(Status::unauthenticated(format!(
+            "token refused: wrong_audience: audience {:?} is not {path}'s {:?}",
+            verified.audience(),
+            contract.audience
+        )));
+    }
     // A federated issuer speaks only for its own workloads, whatever keys its verifier was given.
     if let Some(domain) = domain {
         if trust_domain_of(verified.subject()) != domain {
@@ -246,9 +256,14 @@ mod tests {
 
         /// A token this domain's Lanyard signs: any `sub`, bound to `peer`.
         fn token(&self, sub: &str, peer: &[u8]) -> String {
+            self.token_holding(sub, peer, "ledger.write")
+        }
+
+        /// A token for audience "ledger" holding `scope` (space-separated).
+        fn token_holding(&self, sub: &str, peer: &[u8], scope: &str) -> String {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
             let claims = json!({"iss": self.issuer(), "sub": sub, "aud": "ledger", "iat": now, "nbf": now,
-                "exp": now + 300, "jti": format!("{}-t1", self.name), "scope": "ledger.write",
+                "exp": now + 300, "jti": format!("{}-t1", self.name), "scope": scope,
                 "cnf": {"x5t#S256": thumbprint(peer)}});
             let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
             header.kid = Some(self.kid());
@@ -260,6 +275,11 @@ mod tests {
     /// Calls PostEntry through the layer as a TLS connection presenting `peer` would; the subject
     /// the handler would see, or the refusal.
     async fn call(layer: &ScopeLayer, peer: &[u8], token: &str) -> Result<String, (String, String)> {
+        call_method(layer, POST, peer, token).await
+    }
+
+    /// As [`call`], to the method at `path`.
+    async fn call_method(layer: &ScopeLayer, path: &str, peer: &[u8], token: &str) -> Result<String, (String, String)> {
         let seen = Arc::new(std::sync::Mutex::new(None));
         let handler = {
             let seen = seen.clone();
@@ -269,7 +289,7 @@ mod tests {
             })
         };
         let mut request = http::Request::builder()
-            .uri(POST)
+            .uri(path)
             .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
             .body(())
             .unwrap();
@@ -343,5 +363,26 @@ mod tests {
         let refused = ours.verify(&a.token("spiffe://b.test/ns/shop/sa/api", &peer), &peer).await.unwrap_err();
         assert_eq!(refused.failure, Failure::WrongIssuer, "{refused}");
         assert!(ours.verify(&a.token("spiffe://a.test/ns/shop/sa/api", &peer), &peer).await.is_ok());
+    }
+
+    /// One layer guarding services of two audiences with the verifier of one: a token for "ledger"
+    /// never calls a payments method, even holding scopes of the same names (as Java refuses per call).
+    #[tokio::test]
+    async fn a_token_for_one_audience_does_not_call_another_audiences_method() {
+        let a = Domain::new("a.test");
+        let both = Contracts::from_descriptor_set(
+            crate::pb::FILE_DESCRIPTOR_SET,
+            &["examples.ledger.v1.LedgerService", "examples.payments.v1.PaymentsService"],
+        )
+        .unwrap();
+        let layer = ScopeLayer::new(Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys())), both);
+        let id = "spiffe://a.test/ns/shop/sa/api";
+        let peer = a.svid(id);
+        let token = a.token_holding(id, &peer, "ledger.write payments.refund payments.charge.read");
+        let refund = "/examples.payments.v1.PaymentsService/Refund";
+        let (status, message) = call_method(&layer, refund, &peer, &token).await.unwrap_err();
+        assert_eq!(status, "16", "{message}");
+        assert!(message.contains("wrong_audience"), "{message}");
+        assert_eq!(call_method(&layer, POST, &peer, &token).await.unwrap(), id, "its own audience's method");
     }
 }
