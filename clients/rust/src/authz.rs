@@ -150,9 +150,11 @@ async fn authorize(
         [one] => one.clone().unwrap_or_default(),
         _ => return Err(Status::unauthenticated("more than one authorization header")),
     };
+    // The scheme in any case and the token trimmed, as the Go and Java interceptors read it (RFC 9110).
     let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
+        .split_once(' ')
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim())
         .ok_or_else(|| Status::unauthenticated("the authorization header is not a Bearer token"))?;
     let verified = verifier.verify(token, &peer).await.map_err(|rejected| {
         let message = format!("token refused: {rejected}");
@@ -280,6 +282,16 @@ mod tests {
 
     /// As [`call`], to the method at `path`.
     async fn call_method(layer: &ScopeLayer, path: &str, peer: &[u8], token: &str) -> Result<String, (String, String)> {
+        call_with(layer, path, peer, &format!("Bearer {token}")).await
+    }
+
+    /// As [`call_method`], with the whole `authorization` header given.
+    async fn call_with(
+        layer: &ScopeLayer,
+        path: &str,
+        peer: &[u8],
+        authorization: &str,
+    ) -> Result<String, (String, String)> {
         let seen = Arc::new(std::sync::Mutex::new(None));
         let handler = {
             let seen = seen.clone();
@@ -288,11 +300,8 @@ mod tests {
                 async { Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::empty_body())) }
             })
         };
-        let mut request = http::Request::builder()
-            .uri(path)
-            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(())
-            .unwrap();
+        let mut request =
+            http::Request::builder().uri(path).header(http::header::AUTHORIZATION, authorization).body(()).unwrap();
         request.extensions_mut().insert(PeerCertificates(Arc::new(vec![peer.to_vec()])));
         let response = layer.layer(handler).oneshot(request).await.unwrap();
         let header =
@@ -384,5 +393,22 @@ mod tests {
         assert_eq!(status, "16", "{message}");
         assert!(message.contains("wrong_audience"), "{message}");
         assert_eq!(call_method(&layer, POST, &peer, &token).await.unwrap(), id, "its own audience's method");
+    }
+
+    /// The Bearer scheme is read in any case and the token trimmed, as Go and Java read it.
+    #[tokio::test]
+    async fn the_bearer_scheme_is_read_in_any_case() {
+        let a = Domain::new("a.test");
+        let layer = ScopeLayer::new(Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys())), contracts());
+        let id = "spiffe://a.test/ns/shop/sa/api";
+        let peer = a.svid(id);
+        let token = a.token(id, &peer);
+        for header in [format!("BEARER {token}"), format!("Bearer  {token} ")] {
+            assert_eq!(call_with(&layer, POST, &peer, &header).await.unwrap(), id, "{}", &header[..8]);
+        }
+        for header in ["Bearer ".to_string(), format!("Basic {token}"), token.clone()] {
+            let (status, _) = call_with(&layer, POST, &peer, &header).await.unwrap_err();
+            assert_eq!(status, "16");
+        }
     }
 }
