@@ -1,5 +1,6 @@
 //! A tower layer for tonic servers: every call must carry a Lanyard token that verifies, is bound
-//! to the caller's TLS client certificate, and holds every scope the RPC's `.proto` options require.
+//! to the caller's TLS client certificate, names the audience of the RPC's service and holds every
+//! scope the RPC's `.proto` options require.
 //! UNAUTHENTICATED for a missing or bad token, PERMISSION_DENIED for a missing scope, a revoked
 //! caller, or a method that declares no scopes (it accepts no token at all: fail closed).
 //! A caller of a federated trust domain is checked by that trust domain's verifier (its Lanyard's
