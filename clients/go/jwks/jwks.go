@@ -121,8 +121,8 @@ func (c *Cache) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 	switch {
 	case ok:
 		return &found, nil
-	case known:
-		return &key, nil
+	case known && err != nil:
+		return &key, nil // the refresh failed: the key held stays in use
 	case err != nil:
 		return nil, err
 	}

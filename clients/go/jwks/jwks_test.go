@@ -260,3 +260,21 @@ func TestACallerThatHangsUpDoesNotSpendTheFetch(t *testing.T) {
 		t.Fatalf("the rotated-in key after a caller hung up: %v, %d fetches", err, c.Fetches())
 	}
 }
+
+// A key the server no longer publishes is refused as soon as a refresh succeeds, also by the lookup
+// that made the refresh.
+func TestAKeyNoLongerPublishedIsRefusedOnceRefreshed(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=60"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	if _, err := c.Key(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(61 * time.Second)
+	pub.set(func(p *publisher) { p.keys = []jose.JSONWebKey{newKey(t, "b")} })
+	if _, err := c.Key(context.Background(), "a"); !errors.Is(err, jwks.ErrUnknownKey) || c.Fetches() != 2 {
+		t.Fatalf("a dropped key after a refresh: %v, %d fetches", err, c.Fetches())
+	}
+}
