@@ -188,25 +188,32 @@ impl HttpJwks {
         // dropped (a client that sent a made-up kid and hung up) cannot cut it short and spend the
         // interval's fetch.
         let inner = self.inner.clone();
-        let _ = tokio::spawn(async move {
+        let failed = tokio::spawn(async move {
             let _fetching = fetching;
             inner.fetch_if_none_since(seen).await
         })
-        .await;
-        self.inner.cache.lock().expect("lock").keys.get(kid).cloned().or(held)
+        .await
+        .unwrap_or(true);
+        let found = self.inner.cache.lock().expect("lock").keys.get(kid).cloned();
+        // The key held stays in use only when the refresh failed, not when the server dropped it.
+        if failed {
+            found.or(held)
+        } else {
+            found
+        }
     }
 }
 
 impl Fetcher {
     /// Fetches (with the fetching lock held) unless a fetch started after the caller saw `seen` of
-    /// them, or the previous one is less than `min_refetch` old.
-    async fn fetch_if_none_since(&self, seen: u64) {
+    /// them, or the previous one is less than `min_refetch` old. True when the fetch failed.
+    async fn fetch_if_none_since(&self, seen: u64) -> bool {
         let started = {
             let mut cache = self.cache.lock().expect("lock");
             let now = (self.now)();
             if cache.fetches != seen || cache.last_fetch.is_some_and(|last| now.duration_since(last) < self.min_refetch)
             {
-                return;
+                return false;
             }
             cache.last_fetch = Some(now);
             cache.fetches += 1;
@@ -218,8 +225,12 @@ impl Fetcher {
             Ok((keys, max_age)) => {
                 cache.keys = keys;
                 cache.fresh_until = Some(started + max_age.max(self.min_refetch).min(MAX_AGE));
+                false
             }
-            Err(e) => tracing::warn!("JWKS {} unavailable, keeping {} cached keys: {e}", self.url, cache.keys.len()),
+            Err(e) => {
+                tracing::warn!("JWKS {} unavailable, keeping {} cached keys: {e}", self.url, cache.keys.len());
+                true
+            }
         }
     }
 
@@ -474,6 +485,20 @@ mod tests {
         let _ = hung_up.await;
         set(&endpoint, |e| e.held = false);
         assert!(jwks.get("b").await.is_some(), "the rotated-in key after a caller hung up");
+        assert_eq!(hits(&endpoint), 2);
+    }
+
+    /// A key the server no longer publishes is refused as soon as a refresh succeeds, also by the
+    /// lookup that made the refresh.
+    #[tokio::test]
+    async fn a_key_no_longer_published_is_refused_once_refreshed() {
+        let (endpoint, url) = serve("max-age=60", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        assert!(jwks.get("a").await.is_some());
+        advance(&at, Duration::from_secs(61));
+        set(&endpoint, |e| e.kids = vec!["b"]);
+        assert!(jwks.get("a").await.is_none(), "a dropped key after a refresh");
         assert_eq!(hits(&endpoint), 2);
     }
 }
