@@ -1,10 +1,13 @@
 // Package jwks fetches the JWT signing keys a Lanyard server publishes
 // (/.well-known/jwks.json) and caches them for as long as the response's Cache-Control allows,
 // refetching early when a token names a key it has not seen: that is how a verifier learns of a
-// rotated key without a restart. No fetch of any kind starts less than MinRefetch after the previous
-// one, whatever the tokens presented and whatever the server answered, so neither a flood of made-up
-// kids nor a failing server makes a verifier send more than one request per interval; and a
-// lookup of a key already held never waits for a fetch. The Java and Rust verifiers follow the same rules.
+// rotated key without a restart. No fetch of any kind starts less than one interval after the
+// previous one, whatever the tokens presented and whatever the server answered, so neither a flood
+// of made-up kids nor a failing server makes a verifier send more than one request per interval;
+// and a lookup of a key already held never waits for a fetch. The interval is MinRefetch, or the
+// server's max-age when that is shorter (at least a second): the server publishes a new key one
+// publish lead (twice its max-age) before it signs, so a verifier must be able to refresh as often
+// as max-age says. The Java and Rust verifiers follow the same rules.
 package jwks
 
 import (
@@ -44,6 +47,7 @@ type Cache struct {
 	now        func() time.Time
 	minRefetch time.Duration
 	defaultAge time.Duration
+	interval   time.Duration // the least time between two fetches: see the package comment
 
 	fetching sync.Mutex // one fetch at a time; mu is never held across one
 
@@ -65,7 +69,7 @@ func WithHTTPClient(c *http.Client) Option { return func(k *Cache) { k.client = 
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(k *Cache) { k.now = now } }
 
-// WithMinRefetch sets the least time between two fetches, and the shortest a copy stays fresh (default 10 s).
+// WithMinRefetch sets the least time between two fetches when max-age is longer (default 10 s).
 func WithMinRefetch(d time.Duration) Option { return func(k *Cache) { k.minRefetch = d } }
 
 // WithDefaultMaxAge is how long a response without max-age stays fresh (default 5 min).
@@ -86,11 +90,12 @@ func NewCache(url string, opts ...Option) (*Cache, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	c.interval = c.minRefetch
 	return c, nil
 }
 
 // Key returns the published key with this kid. It fetches when the copy is stale, or when the kid
-// is unknown, but never sooner than MinRefetch after the previous fetch. A stale key is refreshed
+// is unknown, but never sooner than one interval after the previous fetch. A stale key is refreshed
 // by one caller while the others go on with it; when the refresh fails, keys fetched before stay
 // usable: a short outage of the server must not stop every verifier.
 func (c *Cache) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
@@ -98,7 +103,7 @@ func (c *Cache) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 	key, known := c.keys[kid]
 	now := c.now()
 	fresh := c.fetched && now.Before(c.expires)
-	due := now.Sub(c.lastFetch) >= c.minRefetch
+	due := now.Sub(c.lastFetch) >= c.interval
 	seen := c.fetches
 	c.mu.Unlock()
 	switch {
@@ -147,11 +152,11 @@ func (c *Cache) Fetches() int {
 }
 
 // fetchIfNoneSince fetches, with c.fetching held, unless a fetch started after the caller saw seen
-// fetches (it has the newest copy already) or the previous one is less than MinRefetch old.
+// fetches (it has the newest copy already) or the previous one is less than an interval old.
 func (c *Cache) fetchIfNoneSince(ctx context.Context, seen int) error {
 	c.mu.Lock()
 	now := c.now()
-	if c.fetches != seen || (c.fetches > 0 && now.Sub(c.lastFetch) < c.minRefetch) {
+	if c.fetches != seen || (c.fetches > 0 && now.Sub(c.lastFetch) < c.interval) {
 		c.mu.Unlock()
 		return nil
 	}
@@ -168,7 +173,9 @@ func (c *Cache) fetchIfNoneSince(ctx context.Context, seen int) error {
 		return err
 	}
 	c.keys, c.fetched, c.lastErr = keys, true, nil
-	c.expires = now.Add(min(max(age, c.minRefetch), MaxAge))
+	age = min(age, MaxAge)
+	c.expires = now.Add(age)
+	c.interval = min(c.minRefetch, max(age, time.Second))
 	return nil
 }
 
@@ -244,8 +251,8 @@ func (s Static) Key(_ context.Context, kid string) (*jose.JSONWebKey, error) {
 	return nil, fmt.Errorf("jwks: kid %q: %w", printable.Of(kid), ErrUnknownKey)
 }
 
-// maxAge reads max-age from Cache-Control; no-store and no-cache mean "refetch when next due"
-// (the cache keeps a copy at least MinRefetch all the same).
+// maxAge reads max-age from Cache-Control; no-store and no-cache mean 0: stale at once, refetched
+// when next due (a second later at the soonest).
 func maxAge(header string, fallback time.Duration) time.Duration {
 	age := fallback
 	for _, part := range strings.Split(header, ",") {

@@ -109,7 +109,7 @@ func TestCacheHonoursMaxAgeAndRefetchesUnknownKidsAtMostOncePerInterval(t *testi
 	}
 }
 
-func TestNoStoreMeansRefetchOnceTheIntervalHasPassed(t *testing.T) {
+func TestNoStoreMeansRefetchOncePerSecondAtMost(t *testing.T) {
 	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "no-store"}
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
@@ -119,14 +119,36 @@ func TestNoStoreMeansRefetchOnceTheIntervalHasPassed(t *testing.T) {
 		if _, err := c.Key(context.Background(), "a"); err != nil {
 			t.Fatal(err)
 		}
-		clk.t = clk.t.Add(time.Second)
+		clk.t = clk.t.Add(100 * time.Millisecond)
 	}
 	if c.Fetches() != 1 {
-		t.Fatalf("%d fetches in 10 s with no-store; at most one per interval", c.Fetches())
+		t.Fatalf("%d fetches in a second with no-store; at most one per second", c.Fetches())
 	}
 	c.Key(context.Background(), "a")
 	if c.Fetches() != 2 {
-		t.Fatalf("%d fetches; no-store refetches once the interval has passed", c.Fetches())
+		t.Fatalf("%d fetches; no-store refetches once a second has passed", c.Fetches())
+	}
+}
+
+// Lanyard publishes a new key one publish lead (twice the refresh hint, its max-age) before it signs:
+// a max-age shorter than MinRefetch is honoured, or a verifier could meet a token of a key it has
+// not fetched and not be allowed to fetch it yet.
+func TestAMaxAgeShorterThanMinRefetchIsHonoured(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=1"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	if _, err := c.Key(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	pub.set(func(p *publisher) { p.keys = append(p.keys, newKey(t, "b")) }) // prepared, not signing yet
+	clk.t = clk.t.Add(time.Second)
+	if _, err := c.Key(context.Background(), "a"); err != nil || c.Fetches() != 2 {
+		t.Fatalf("a stale copy after max-age=1: %v, %d fetches", err, c.Fetches())
+	}
+	if _, err := c.Key(context.Background(), "b"); err != nil || c.Fetches() != 2 {
+		t.Fatalf("the prepared key, fetched with the refresh: %v, %d fetches", err, c.Fetches())
 	}
 }
 
