@@ -103,6 +103,8 @@ struct Cached {
     fresh_until: Option<Instant>,
     /// When the last fetch started, whatever its outcome.
     last_fetch: Option<Instant>,
+    /// The least time between two fetches: `min_refetch`, or the last max-age if shorter (at least 1 s).
+    interval: Duration,
     fetches: u64,
 }
 
@@ -110,11 +112,13 @@ struct Cached {
 /// server stopped publishing is not trusted for long.
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
 
-/// Lanyard's JWKS over HTTP, cached. No fetch of any kind starts less than `min_refetch` after the
+/// Lanyard's JWKS over HTTP, cached. No fetch of any kind starts less than one interval after the
 /// previous one, whatever the tokens presented and whatever the server answered, so neither a flood
 /// of made-up kids nor a failing server makes a verifier send more than one request per interval; a
-/// stale copy is refreshed by one caller while the others go on with the keys held. The Java and Go
-/// verifiers follow the same rules.
+/// stale copy is refreshed by one caller while the others go on with the keys held. The interval is
+/// `min_refetch`, or the server's max-age when that is shorter (at least a second): the server
+/// publishes a new key one publish lead (twice its max-age) before it signs, so a verifier must be
+/// able to refresh as often as max-age says. The Java and Go verifiers follow the same rules.
 pub struct HttpJwks {
     inner: Arc<Fetcher>,
     /// One fetch at a time; the cache is never locked across one.
@@ -131,7 +135,7 @@ struct Fetcher {
 }
 
 impl HttpJwks {
-    /// `min_refetch` is the least time between two fetches, and the shortest a copy stays fresh.
+    /// `min_refetch` is the least time between two fetches when max-age is longer.
     pub fn new(url: impl Into<String>, min_refetch: Duration) -> HttpJwks {
         HttpJwks {
             inner: Arc::new(Fetcher {
@@ -143,6 +147,7 @@ impl HttpJwks {
                     keys: HashMap::new(),
                     fresh_until: None,
                     last_fetch: None,
+                    interval: min_refetch,
                     fetches: 0,
                 }),
             }),
@@ -172,7 +177,7 @@ impl HttpJwks {
             (
                 cache.keys.get(kid).cloned(),
                 cache.fresh_until.is_some_and(|until| now < until),
-                cache.last_fetch.map_or(true, |last| now.duration_since(last) >= self.inner.min_refetch),
+                cache.last_fetch.map_or(true, |last| now.duration_since(last) >= cache.interval),
                 cache.fetches,
             )
         };
@@ -206,13 +211,12 @@ impl HttpJwks {
 
 impl Fetcher {
     /// Fetches (with the fetching lock held) unless a fetch started after the caller saw `seen` of
-    /// them, or the previous one is less than `min_refetch` old. True when the fetch failed.
+    /// them, or the previous one is less than an interval old. True when the fetch failed.
     async fn fetch_if_none_since(&self, seen: u64) -> bool {
         let started = {
             let mut cache = self.cache.lock().expect("lock");
             let now = (self.now)();
-            if cache.fetches != seen || cache.last_fetch.is_some_and(|last| now.duration_since(last) < self.min_refetch)
-            {
+            if cache.fetches != seen || cache.last_fetch.is_some_and(|last| now.duration_since(last) < cache.interval) {
                 return false;
             }
             cache.last_fetch = Some(now);
@@ -224,7 +228,9 @@ impl Fetcher {
         match fetched {
             Ok((keys, max_age)) => {
                 cache.keys = keys;
-                cache.fresh_until = Some(started + max_age.max(self.min_refetch).min(MAX_AGE));
+                let max_age = max_age.min(MAX_AGE);
+                cache.fresh_until = Some(started + max_age);
+                cache.interval = self.min_refetch.min(max_age.max(Duration::from_secs(1)));
                 false
             }
             Err(e) => {
@@ -414,16 +420,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_store_means_refetch_once_the_interval_has_passed() {
+    async fn no_store_means_refetch_once_per_second_at_most() {
         let (endpoint, url) = serve("no-store", vec!["a"]);
         let (at, now) = clock();
         let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
         for _ in 0..10 {
             assert!(jwks.get("a").await.is_some());
-            advance(&at, Duration::from_secs(1));
+            advance(&at, Duration::from_millis(100));
         }
-        assert_eq!(hits(&endpoint), 1, "no-store: at most one fetch per interval");
+        assert_eq!(hits(&endpoint), 1, "no-store: at most one fetch per second");
         assert!(jwks.get("a").await.is_some());
+        assert_eq!(hits(&endpoint), 2);
+    }
+
+    /// Lanyard publishes a new key one publish lead (twice the refresh hint, its max-age) before it
+    /// signs: a max-age shorter than `min_refetch` is honoured, or a verifier could meet a token of a
+    /// key it has not fetched and not be allowed to fetch it yet.
+    #[tokio::test]
+    async fn a_max_age_shorter_than_min_refetch_is_honoured() {
+        let (endpoint, url) = serve("max-age=1", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        assert!(jwks.get("a").await.is_some());
+        set(&endpoint, |e| e.kids.push("b")); // prepared, not signing yet
+        advance(&at, Duration::from_secs(1));
+        assert!(jwks.get("a").await.is_some());
+        assert_eq!(hits(&endpoint), 2, "a stale copy after max-age=1 is refreshed");
+        assert!(jwks.get("b").await.is_some(), "the prepared key, fetched with the refresh");
         assert_eq!(hits(&endpoint), 2);
     }
 
