@@ -6,6 +6,7 @@ import java.net.URISyntaxException;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 
@@ -21,6 +22,8 @@ final class LanyardServerTrust extends X509ExtendedTrustManager {
 
     private final X509ExtendedTrustManager roots;
     private final Optional<String> trustDomain;
+    /** The trust domain of the last server accepted: at bootstrap with a trust bundle, how it is learnt. */
+    private final AtomicReference<String> accepted = new AtomicReference<>();
 
     /**
      * @param roots       checks the chain; only its two-argument methods are called, which check no host name
@@ -50,6 +53,12 @@ final class LanyardServerTrust extends X509ExtendedTrustManager {
             throw new CertificateException("the server presented " + id + ", not " + expected
                     + ": it is not the Lanyard server");
         }
+        accepted.set(IssuedSvidCheck.trustDomainOf(id));
+    }
+
+    /** The trust domain of the Lanyard server this trust manager last accepted, empty before any. */
+    Optional<String> acceptedTrustDomain() {
+        return Optional.ofNullable(accepted.get());
     }
 
     private static boolean isServerOfSomeTrustDomain(String id) {
