@@ -1,13 +1,11 @@
 package dev.lanyard.client.credentials;
 
-import java.net.Socket;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -16,7 +14,7 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * may be registered with any DNS name, {@code localhost} or Lanyard's own included, so a DNS SAN proves
  * nothing about being Lanyard; the reserved SPIFFE ID does.
  */
-final class LanyardServerTrust extends X509ExtendedTrustManager {
+final class LanyardServerTrust extends ServerIdTrustManager {
 
     static final String SERVER_PATH = "/lanyard/server";
 
@@ -32,6 +30,7 @@ final class LanyardServerTrust extends X509ExtendedTrustManager {
      *                    domain the roots vouch for is accepted
      */
     LanyardServerTrust(X509ExtendedTrustManager roots, Optional<String> trustDomain) {
+        super("a channel to Lanyard never authenticates clients");
         this.roots = roots;
         this.trustDomain = trustDomain;
     }
@@ -70,33 +69,6 @@ final class LanyardServerTrust extends X509ExtendedTrustManager {
         } catch (URISyntaxException e) {
             return false;
         }
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        checkServerTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-            throws CertificateException {
-        checkServerTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        throw new CertificateException("a channel to Lanyard never authenticates clients");
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        checkClientTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-            throws CertificateException {
-        checkClientTrusted(chain, authType);
     }
 
     @Override
