@@ -388,7 +388,7 @@ public final class LanyardServer implements AutoCloseable {
                         Executors.newSingleThreadExecutor(daemonThreads("lanyard-backup")), audit, clock).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
-        AccessPolicy access = accessPolicy(adminIds);
+        AccessPolicy access = accessPolicy(adminIds, id -> registrations.find(id).isPresent());
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
         NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
@@ -897,8 +897,9 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /** Who may call what: the request chain's authorization, as data. */
-    private static AccessPolicy accessPolicy(AdminIds adminIds) {
-        return AccessPolicy.builder(adminIds)
+    private static AccessPolicy accessPolicy(AdminIds adminIds,
+            java.util.function.Predicate<dev.lanyard.spiffe.SpiffeId> registered) {
+        return AccessPolicy.builder(adminIds, registered)
                 .service(ConsoleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(CertificateServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
                 .method(CertificateServiceGrpc.getIssueCertificateMethod(), AccessPolicy.Access.ANYONE)
