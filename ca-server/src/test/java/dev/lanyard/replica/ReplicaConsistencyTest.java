@@ -1,0 +1,120 @@
+package dev.lanyard.replica;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.lanyard.credential.Credential;
+import dev.lanyard.crypto.KeyEncryptionKey;
+import dev.lanyard.testing.RunningServer;
+import dev.lanyard.testing.TestPostgres;
+import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.ListRegistrationsRequest;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Two in-process replicas on one real PostgreSQL: what one of them answers, the other answers the same. */
+class ReplicaConsistencyTest {
+
+    static final String WEB = "spiffe://lanyard.local/ns/shop/sa/web";
+    static final String ALICE = "spiffe://lanyard.local/ops/alice";
+
+    @TempDir
+    Path dir;
+
+    private Map<String, String> replica(String database, String... extra) {
+        var settings = new java.util.HashMap<>(Map.of("database.url", database,
+                "database.user", TestPostgres.get().user(), "kek.file", dir.resolve("kek").toString()));
+        for (int i = 0; i < extra.length; i += 2) {
+            settings.put(extra[i], extra[i + 1]);
+        }
+        return settings;
+    }
+
+    private String newDatabase() throws Exception {
+        KeyEncryptionKey.generateFile(dir.resolve("kek"), new SecureRandom());
+        return TestPostgres.get().newDatabase();
+    }
+
+    @Test
+    void anAdminIdThatAnotherReplicaRegisteredAsAWorkloadIsNoAdmin() throws Exception {
+        String database = newDatabase();
+        // A rolling change of admin.spiffe-ids: the first replica has the new admin, the second not yet.
+        try (RunningServer a = RunningServer.start(dir.resolve("a"), replica(database,
+                "admin.spiffe-ids", "spiffe://lanyard.local/lanyard/admin," + ALICE));
+                RunningServer b = RunningServer.start(dir.resolve("b"), replica(database))) {
+            // The second does not know ALICE for an admin: it registers her and serves her a workload SVID.
+            b.register(ALICE);
+            Credential alice = b.bootstrap(ALICE);
+
+            StatusRuntimeException refused = catchThrowableOfType(StatusRuntimeException.class,
+                    () -> AdminServiceGrpc.newBlockingStub(a.channel(alice)).withDeadlineAfter(30, TimeUnit.SECONDS)
+                            .listRegistrations(ListRegistrationsRequest.getDefaultInstance()));
+            assertThat(refused).as("a workload's certificate admitted as an admin's").isNotNull();
+            assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(refused.getStatus().getDescription()).contains("also registered as a workload");
+            assertThat(a.admin().listRegistrations(ListRegistrationsRequest.getDefaultInstance())
+                    .getRegistrationsCount()).as("the configured admin still is one").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aReplicaWhoseConnectionsWereCutCatchesUpWithWhatTheOtherChanged() throws Exception {
+        String database = newDatabase();
+        try (RunningServer a = RunningServer.start(dir.resolve("a"), replica(database));
+                RunningServer b = RunningServer.start(dir.resolve("b"), replica(database))) {
+            a.register(WEB);
+            Credential web = a.bootstrap(WEB);
+            // PostgreSQL restarted, as far as the replicas can tell: every connection they had is gone.
+            try (Connection c = DriverManager.getConnection(database); Statement s = c.createStatement()) {
+                s.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database()"
+                        + " and pid <> pg_backend_pid()");
+            }
+            // Calls that meet a connection of the pool that is gone are refused UNAVAILABLE (retry), never INTERNAL.
+            var revoke = dev.lanyard.v1.RevokeRequest.newBuilder().setTarget(dev.lanyard.v1.RevocationTarget.newBuilder()
+                    .setSerial(web.leaf().getSerialNumber().toString(16))).build();
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    a.revocations().revoke(revoke);
+                    break;
+                } catch (StatusRuntimeException e) {
+                    assertThat(e.getStatus().getCode()).as(e.getStatus().toString()).isEqualTo(Status.Code.UNAVAILABLE);
+                    assertThat(attempt).as("attempts").isLessThan(20);
+                }
+            }
+            String keyId = b.server().caRotation().active().ca().intermediate().keyId();
+            await(() -> b.server().crls().forIssuer(keyId).orElseThrow().entries() == 1);
+            StatusRuntimeException refused = catchThrowableOfType(StatusRuntimeException.class, () -> b.renew(web));
+            assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+        }
+    }
+
+    private static byte[] get(RunningServer server, String path) throws Exception {
+        HttpResponse<byte[]> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create(server.httpUrl(path))).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(response.statusCode()).isEqualTo(200);
+        return response.body();
+    }
+
+    private static void await(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("within 15 s").isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+}
