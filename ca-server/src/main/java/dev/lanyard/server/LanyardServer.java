@@ -293,7 +293,7 @@ public final class LanyardServer implements AutoCloseable {
                 .map(dev.lanyard.token.StoredSigningKey::algorithm).collect(java.util.stream.Collectors.toSet()));
         jwtKeySets.tick(AuditedSteps.scheduled(audit, clock, "jwt"));
         this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeySets::published,
-                config.bundleRefreshHint(), clock);
+                config.bundleRefreshHint(), new dev.lanyard.store.JdbcBundleSequences(database.dataSource()), clock);
         BundleFetcher federationFetcher = new BundleFetcher(federationWebRoots(), Duration.ofSeconds(5));
         this.federation = new Federation(config.trustDomain(), new JdbcFederationRepository(database.dataSource()),
                 federationFetcher, audit, clock, () -> {

@@ -8,7 +8,10 @@ import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TestPostgres;
 import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.KeyKind;
+import dev.lanyard.v1.KeyServiceGrpc;
 import dev.lanyard.v1.ListRegistrationsRequest;
+import dev.lanyard.v1.RotateKeysRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.URI;
@@ -48,6 +51,24 @@ class ReplicaConsistencyTest {
     private String newDatabase() throws Exception {
         KeyEncryptionKey.generateFile(dir.resolve("kek"), new SecureRandom());
         return TestPostgres.get().newDatabase();
+    }
+
+    @Test
+    void bothReplicasServeTheSameBundleDocumentForTheSameKeys() throws Exception {
+        String database = newDatabase();
+        try (RunningServer a = RunningServer.start(dir.resolve("a"), replica(database));
+                RunningServer b = RunningServer.start(dir.resolve("b"), replica(database))) {
+            // Started one after the other, each built its bundle at its own time.
+            assertThat(get(b, "/bundle")).as("the SPIFFE bundle document of the same keys")
+                    .isEqualTo(get(a, "/bundle"));
+            long before = sequence(get(a, "/bundle"));
+
+            // Keys change on one: the other takes them up with the same sequence.
+            KeyServiceGrpc.newBlockingStub(a.channel(a.adminCredential())).withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .rotateKeys(RotateKeysRequest.newBuilder().setKind(KeyKind.KEY_KIND_JWT).build());
+            await(() -> sequence(get(a, "/bundle")) > before && java.util.Arrays.equals(get(a, "/bundle"),
+                    get(b, "/bundle")));
+        }
     }
 
     @Test
@@ -103,11 +124,27 @@ class ReplicaConsistencyTest {
         }
     }
 
-    private static byte[] get(RunningServer server, String path) throws Exception {
-        HttpResponse<byte[]> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create(server.httpUrl(path))).build(), HttpResponse.BodyHandlers.ofByteArray());
-        assertThat(response.statusCode()).isEqualTo(200);
-        return response.body();
+    private static byte[] get(RunningServer server, String path) {
+        try {
+            HttpResponse<byte[]> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create(server.httpUrl(path))).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(response.statusCode()).isEqualTo(200);
+            return response.body();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long sequence(byte[] bundle) {
+        try {
+            return ((Number) com.nimbusds.jose.util.JSONObjectUtils.parse(new String(bundle,
+                    java.nio.charset.StandardCharsets.UTF_8)).get("spiffe_sequence")).longValue();
+        } catch (java.text.ParseException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static void await(BooleanSupplier condition) throws InterruptedException {
