@@ -225,6 +225,7 @@ public final class LanyardServer implements AutoCloseable {
         this.callExecutors = new CallExecutors(!config.custody().pkcs11());
 
         this.database = database;
+        dev.lanyard.replica.ClockSkew.warnIfSkewed(database, clock); // replicas decide rotation steps by their clocks
         var registrations = new JdbcRegistrationRepository(database.dataSource());
         AdminIds adminIds = new AdminIds(config.adminIds());
         var joinTokenRepository = new JdbcJoinTokenRepository(database.dataSource());
