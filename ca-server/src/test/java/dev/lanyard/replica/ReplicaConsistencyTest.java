@@ -8,6 +8,9 @@ import dev.lanyard.crypto.KeyEncryptionKey;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TestPostgres;
 import dev.lanyard.v1.AdminServiceGrpc;
+import dev.lanyard.v1.ContractServiceGrpc;
+import dev.lanyard.v1.ListContractsRequest;
+import dev.lanyard.v1.PublishContractsRequest;
 import dev.lanyard.v1.KeyKind;
 import dev.lanyard.v1.KeyServiceGrpc;
 import dev.lanyard.v1.ListRegistrationsRequest;
@@ -25,6 +28,9 @@ import java.sql.DriverManager;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
@@ -68,6 +74,42 @@ class ReplicaConsistencyTest {
                     .rotateKeys(RotateKeysRequest.newBuilder().setKind(KeyKind.KEY_KIND_JWT).build());
             await(() -> sequence(get(a, "/bundle")) > before && java.util.Arrays.equals(get(a, "/bundle"),
                     get(b, "/bundle")));
+        }
+    }
+
+    @Test
+    void contractsPublishedOnBothAtOnceAreTheSameOnBoth() throws Exception {
+        String database = newDatabase();
+        try (RunningServer a = RunningServer.start(dir.resolve("a"), replica(database));
+                RunningServer b = RunningServer.start(dir.resolve("b"), replica(database));
+                Connection keysLocked = DriverManager.getConnection(database);
+                Connection auditLocked = DriverManager.getConnection(database)) {
+            var onA = ContractServiceGrpc.newBlockingStub(a.channel(a.adminCredential())).withDeadlineAfter(60,
+                    TimeUnit.SECONDS);
+            var onB = ContractServiceGrpc.newBlockingStub(b.channel(b.adminCredential())).withDeadlineAfter(60,
+                    TimeUnit.SECONDS);
+            // Both change feeds stall (their next look reads signing_keys), as a busy replica's would.
+            keysLocked.setAutoCommit(false);
+            keysLocked.createStatement().execute("lock table signing_keys in access exclusive mode");
+            // Both publishes read what is published, then wait for the audit chain's head.
+            auditLocked.setAutoCommit(false);
+            auditLocked.createStatement().execute("select * from audit_head for update");
+            ExecutorService calls = Executors.newFixedThreadPool(2);
+            try {
+                Future<?> payments = calls.submit(() -> onA.publishContracts(PublishContractsRequest.newBuilder()
+                        .setSource("payments").setDescriptorSet(examplesOnly("payments")).build()));
+                Future<?> ledger = calls.submit(() -> onB.publishContracts(PublishContractsRequest.newBuilder()
+                        .setSource("ledger").setDescriptorSet(examplesOnly("ledger")).build()));
+                await(() -> waitingForLocks(auditLocked) >= 4); // two feeds, two publishes
+                auditLocked.commit();
+                payments.get(60, TimeUnit.SECONDS);
+                ledger.get(60, TimeUnit.SECONDS);
+            } finally {
+                calls.shutdownNow();
+                keysLocked.commit();
+            }
+
+            await(() -> contracts(onA).equals(contracts(onB)) && contracts(onA).size() == 2);
         }
     }
 
@@ -135,6 +177,32 @@ class ReplicaConsistencyTest {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
+        }
+    }
+
+    private static java.util.List<String> contracts(ContractServiceGrpc.ContractServiceBlockingStub contracts) {
+        return contracts.listContracts(ListContractsRequest.getDefaultInstance()).getContractsList().stream()
+                .map(c -> c.getAudience()).toList();
+    }
+
+    private static long waitingForLocks(Connection c) {
+        try (Statement s = c.createStatement(); java.sql.ResultSet row = s.executeQuery("select count(*) from"
+                + " pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")) {
+            row.next();
+            return row.getLong(1);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The example descriptor set with the other of its two services left out. */
+    private static com.google.protobuf.ByteString examplesOnly(String service) throws Exception {
+        try (java.io.InputStream in = ReplicaConsistencyTest.class.getResourceAsStream("/examples.pb")) {
+            var all = com.google.protobuf.DescriptorProtos.FileDescriptorSet.parseFrom(in);
+            var only = com.google.protobuf.DescriptorProtos.FileDescriptorSet.newBuilder();
+            String other = service.equals("payments") ? "ledger" : "payments";
+            all.getFileList().stream().filter(f -> !f.getName().contains(other)).forEach(only::addFile);
+            return only.build().toByteString();
         }
     }
 
