@@ -178,6 +178,8 @@ public final class LanyardServer implements AutoCloseable {
     private final ContractRegistry contracts;
     private final PolicyStore policy;
     private PolicyFileWatcher policyWatcher;
+    /** The policies applied, kept for every replica (the change feed puts a newer one in force). */
+    private final JdbcPolicyRepository policyHistory;
     private final LocalCredentials localCredentials;
     private final ReloadingKeyManager serverKeys;
     private final Optional<DevAdminCredential> adminCredential;
@@ -313,7 +315,7 @@ public final class LanyardServer implements AutoCloseable {
             audit.record(new AuditEvent(clock.instant(), "lanyard", "contract.load",
                     "contracts dir " + tokens.contractsDir().get(), AuditEvent.Outcome.SUCCESS, ""));
         }
-        JdbcPolicyRepository policyHistory = new JdbcPolicyRepository(database.dataSource());
+        this.policyHistory = new JdbcPolicyRepository(database.dataSource());
         this.policy = new PolicyStore();
         policyHistory.latest().ifPresent(policy::apply);
         useExternalAlgorithms();
@@ -765,8 +767,14 @@ public final class LanyardServer implements AutoCloseable {
             PolicyFileWatcher.Listener auditing = new PolicyFileWatcher.Listener() {
                 @Override
                 public void applied(long version) {
+                    dev.lanyard.v1.Policy applied = policy.current().toProto();
+                    // Stored as an applied one is, so the other replicas put it in force too. Alone, not in the
+                    // record's transaction: a replica that read the same file first may have stored it, and on
+                    // PostgreSQL the refused duplicate would abort the record with it.
+                    boolean stored = applied.getVersion() == version
+                            && policyHistory.save(applied, "lanyard (" + target + ")", clock.instant());
                     audit.record(new AuditEvent(clock.instant(), "lanyard", "policy.apply", target,
-                            AuditEvent.Outcome.SUCCESS, "version " + version));
+                            AuditEvent.Outcome.SUCCESS, "version " + version + (stored ? ", stored" : "")));
                 }
 
                 @Override

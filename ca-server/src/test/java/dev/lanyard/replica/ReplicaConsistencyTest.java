@@ -114,6 +114,39 @@ class ReplicaConsistencyTest {
     }
 
     @Test
+    void aPolicyFileAppliedOnOneIsInForceOnTheOther() throws Exception {
+        String database = newDatabase();
+        Path policyFile = dir.resolve("policy.txtpb");
+        java.nio.file.Files.writeString(policyFile, """
+                version: 1
+                grants { spiffe_ids: "spiffe://lanyard.local/ns/shop/*" audience: "payments" scopes: "payments.charge" }
+                """);
+        try (RunningServer a = RunningServer.start(dir.resolve("a"), replica(database, "policy.file",
+                policyFile.toString()));
+                RunningServer b = RunningServer.start(dir.resolve("b"), replica(database))) {
+            a.publishExampleContracts();
+            b.register(WEB);
+            Credential web = b.bootstrap(WEB);
+            var charge = dev.lanyard.v1.IssueTokenRequest.newBuilder().setAudience("payments")
+                    .addScopes("payments.charge").build();
+            assertThat(a.tokens(web).issueToken(charge).getToken()).isNotEmpty();
+
+            await(() -> {
+                try {
+                    return !b.tokens(web).issueToken(charge).getToken().isEmpty();
+                } catch (StatusRuntimeException e) {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                    return false;
+                }
+            });
+
+            // The stored version is the file's own: a restart with the same file applies it again.
+            a.restart();
+            assertThat(a.tokens(web).issueToken(charge).getToken()).isNotEmpty();
+        }
+    }
+
+    @Test
     void anAdminIdThatAnotherReplicaRegisteredAsAWorkloadIsNoAdmin() throws Exception {
         String database = newDatabase();
         // A rolling change of admin.spiffe-ids: the first replica has the new admin, the second not yet.
