@@ -52,6 +52,7 @@ public final class ChangeFeed implements AutoCloseable {
     private final CountDownLatch stopping = new CountDownLatch(1);
     private volatile Connection listening;
     private boolean warned;
+    private boolean pollFailing;
 
     public ChangeFeed(Database database, Duration fastPoll, Duration safetyPoll) {
         this.database = database;
@@ -155,8 +156,16 @@ public final class ChangeFeed implements AutoCloseable {
         try {
             now = markers.read();
         } catch (RuntimeException e) {
-            LOG.error("could not check for changes from other replicas; retrying at the next poll", e);
+            if (!pollFailing) { // once per outage: the poll runs four times a second while the database is away
+                LOG.error("could not check for changes from other replicas; retrying every {} ms, quietly until it"
+                        + " works", fastPoll.toMillis(), e);
+                pollFailing = true;
+            }
             return;
+        }
+        if (pollFailing) {
+            LOG.info("checking for changes from other replicas again");
+            pollFailing = false;
         }
         Set<Topic> moved = EnumSet.copyOf(failed);
         if (seen == null || !seen.keys().equals(now.keys())) {
