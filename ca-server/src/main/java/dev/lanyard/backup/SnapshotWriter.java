@@ -129,6 +129,8 @@ public final class SnapshotWriter {
             restartIdentities(c, tables);
             long floor = revocationFloor(now);
             JdbcRevocationRepository.raiseHead(c, floor);
+            // Numbered anew by the first server started on it, at its time: above what the lost server served.
+            dev.lanyard.store.JdbcBundleSequences.forget(c);
             JdbcAuditLog.appendWithin(c, new AuditEvent(now, actor, ACTION, "backup taken "
                     + Instant.ofEpochSecond(header.getTakenAt().getSeconds(), header.getTakenAt().getNanos()),
                     AuditEvent.Outcome.SUCCESS, rows + " rows in " + seen.size() + " tables; " + tokens

@@ -24,8 +24,10 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * Everything Lanyard publishes for verifiers — X.509 roots and JWT keys — as one versioned
  * snapshot in the forms it is served in (gRPC message, SPIFFE bundle JSON, JWKS), rebuilt only
- * when the keys change, and pushed to every watcher on change. The sequence increases across
- * restarts (it is at least the time of the change in milliseconds).
+ * when the keys change, and pushed to every watcher on change. The sequence of our own bundle is
+ * kept in the store ({@link BundleSequences}), so every replica serves the same one for the same keys;
+ * it increases across restarts (it is at least the time of the change in milliseconds). The gRPC
+ * message's sequence also moves when only a federated bundle changed.
  *
  * <p>Flow control: each stream only ever needs the newest snapshot, so a watcher that is not ready
  * (not reading) is sent nothing more; when it is ready again it gets the newest snapshot if it has
@@ -42,8 +44,10 @@ public final class TrustBundles {
     private final Supplier<List<SigningKey>> jwtKeys;
     private final Duration refreshHint;
     private volatile Supplier<List<ForeignBundle>> federated = List::of;
-    /** What the bundle endpoint document was last built from (guarded by this). */
+    /** What the bundle endpoint document was last built from, and its sequence (guarded by this). */
     private String ownContentKey = "";
+    private long ownSequence = -1;
+    private final BundleSequences sequences;
     private final Clock clock;
     private final AtomicReference<Snapshot> current = new AtomicReference<>();
     private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
@@ -60,9 +64,9 @@ public final class TrustBundles {
 
     /** @param jwtKeys the published JWT keys of every algorithm in use */
     public TrustBundles(String trustDomain, TrustAuthorities authorities, Supplier<List<SigningKey>> jwtKeys,
-            Duration refreshHint,
-            Clock clock) {
+            Duration refreshHint, BundleSequences sequences, Clock clock) {
         this.trustDomain = trustDomain;
+        this.sequences = sequences;
         this.authorities = authorities;
         this.jwtKeys = jwtKeys;
         this.refreshHint = refreshHint;
@@ -84,17 +88,24 @@ public final class TrustBundles {
         return refreshHint;
     }
 
-    /** Rebuilds the snapshot if the keys changed and pushes it to watchers. */
+    /**
+     * Rebuilds the snapshot if the keys changed (or another replica gave them a newer sequence) and
+     * pushes it to watchers. Our own keys changed here: a new sequence is kept for them, unless another
+     * replica kept one first. They did not: the kept sequence is taken up if it numbers them.
+     */
     public synchronized void refresh() {
         List<X509Certificate> roots = authorities.roots();
         List<SigningKey> keys = jwtKeys.get();
         List<ForeignBundle> foreign = federated.get();
-        String contentKey = contentKey(roots, keys, foreign);
+        String ownKey = ownKey(roots, keys);
+        long own = !ownKey.equals(ownContentKey) ? sequences.sequenceFor(ownKey, clock.millis())
+                : sequences.kept(ownKey).orElse(ownSequence);
+        String contentKey = contentKey(roots, keys, foreign) + "#" + own;
         Snapshot old = current.get();
         if (old != null && old.contentKey().equals(contentKey)) {
             return;
         }
-        long sequence = Math.max(old == null ? 0 : old.sequence() + 1, clock.millis());
+        long sequence = Math.max(old == null ? 0 : old.sequence() + 1, own);
         TrustBundle.Builder proto = TrustBundle.newBuilder()
                 .setTrustDomain(trustDomain)
                 .setSequence(sequence)
@@ -119,10 +130,10 @@ public final class TrustBundles {
         }
         // The bundle endpoint document is ours alone: a change in a federated bundle leaves it (and its
         // spiffe_sequence) as it was, or two servers federating both ways would bump each other forever.
-        String ownKey = contentKey(roots, keys, List.of());
-        byte[] spiffeJson = old != null && ownKey.equals(ownContentKey) ? old.spiffeJson()
-                : SpiffeBundleDocument.build(roots, keys, sequence, refreshHint).getBytes(StandardCharsets.UTF_8);
+        byte[] spiffeJson = old != null && ownKey.equals(ownContentKey) && own == ownSequence ? old.spiffeJson()
+                : SpiffeBundleDocument.build(roots, keys, own, refreshHint).getBytes(StandardCharsets.UTF_8);
         ownContentKey = ownKey;
+        ownSequence = own;
         Snapshot next = new Snapshot(sequence, proto.build(), spiffeJson,
                 JwksDocument.publicJwks(keys).getBytes(StandardCharsets.UTF_8), contentKey);
         current.set(next);
@@ -197,6 +208,12 @@ public final class TrustBundles {
         System.arraycopy(prefix, 0, spki, 0, prefix.length);
         System.arraycopy(raw, 0, spki, prefix.length, raw.length);
         return spki;
+    }
+
+    /** A digest of our own roots and keys, the same on every replica that holds the same ones. */
+    private static String ownKey(List<X509Certificate> roots, List<SigningKey> keys) {
+        return HexFormat.of().formatHex(Sha256.digest().digest(contentKey(roots, keys, List.of())
+                .getBytes(StandardCharsets.UTF_8)));
     }
 
     private static String contentKey(List<X509Certificate> roots, List<SigningKey> keys, List<ForeignBundle> foreign) {

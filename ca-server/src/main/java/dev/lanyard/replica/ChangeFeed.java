@@ -42,6 +42,8 @@ public final class ChangeFeed implements AutoCloseable {
     private final Database database;
     private final JdbcChangeMarkers markers;
     private JdbcChangeMarkers.Markers seen;
+    /** Topics whose last reload failed: reloaded at every poll until one succeeds (their markers may not move again). */
+    private final EnumSet<Topic> failed = EnumSet.noneOf(Topic.class);
     private final Duration fastPoll;
     private final Duration safetyPoll;
     private final Map<Topic, List<Runnable>> readers = new EnumMap<>(Topic.class);
@@ -50,6 +52,7 @@ public final class ChangeFeed implements AutoCloseable {
     private final CountDownLatch stopping = new CountDownLatch(1);
     private volatile Connection listening;
     private boolean warned;
+    private boolean pollFailing;
 
     public ChangeFeed(Database database, Duration fastPoll, Duration safetyPoll) {
         this.database = database;
@@ -139,6 +142,7 @@ public final class ChangeFeed implements AutoCloseable {
                         changed.add(topic);
                     }
                 }
+                changed.addAll(failed); // notifications may come too often for the poll to retry them
                 reload(changed);
             }
         } finally {
@@ -152,10 +156,18 @@ public final class ChangeFeed implements AutoCloseable {
         try {
             now = markers.read();
         } catch (RuntimeException e) {
-            LOG.error("could not check for changes from other replicas; retrying at the next poll", e);
+            if (!pollFailing) { // once per outage: the poll runs four times a second while the database is away
+                LOG.error("could not check for changes from other replicas; retrying every {} ms, quietly until it"
+                        + " works", fastPoll.toMillis(), e);
+                pollFailing = true;
+            }
             return;
         }
-        Set<Topic> moved = EnumSet.noneOf(Topic.class);
+        if (pollFailing) {
+            LOG.info("checking for changes from other replicas again");
+            pollFailing = false;
+        }
+        Set<Topic> moved = EnumSet.copyOf(failed);
         if (seen == null || !seen.keys().equals(now.keys())) {
             moved.add(Topic.KEYS);
         }
@@ -175,9 +187,14 @@ public final class ChangeFeed implements AutoCloseable {
         reload(moved);
     }
 
+    /**
+     * Runs the readers of {@code topics}. A topic whose reader failed is remembered and reloaded at the
+     * next poll: the markers that said it moved have been seen, and may not move again for a long time.
+     */
     private void reload(Set<Topic> topics) {
         long start = System.nanoTime();
         for (Topic topic : topics) {
+            failed.remove(topic);
             for (Runnable reader : readers.getOrDefault(topic, List.of())) {
                 if (!running) {
                     return;
@@ -185,6 +202,7 @@ public final class ChangeFeed implements AutoCloseable {
                 try {
                     reader.run();
                 } catch (RuntimeException e) {
+                    failed.add(topic);
                     LOG.error("could not reload {} after a change; retrying at the next poll", topic, e);
                 }
             }

@@ -3,6 +3,7 @@ package dev.lanyard.rpc;
 import dev.lanyard.registration.AdminIds;
 import dev.lanyard.registration.ReservedIds;
 import dev.lanyard.registration.Selectors;
+import dev.lanyard.spiffe.SpiffeId;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
@@ -11,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * Who may call which RPC, as data keyed by service and full method name. Built when the server is
@@ -35,17 +37,25 @@ public final class AccessPolicy {
 
 
     private final AdminIds admins;
+    private final Predicate<SpiffeId> registered;
     private final Map<String, Access> services;
     private final Map<String, Access> methods;
 
-    private AccessPolicy(AdminIds admins, Map<String, Access> services, Map<String, Access> methods) {
+    private AccessPolicy(AdminIds admins, Predicate<SpiffeId> registered, Map<String, Access> services,
+            Map<String, Access> methods) {
         this.admins = admins;
+        this.registered = registered;
         this.services = Map.copyOf(services);
         this.methods = Map.copyOf(methods);
     }
 
-    public static Builder builder(AdminIds admins) {
-        return new Builder(admins);
+    /**
+     * @param registered whether an ID has a workload registration (read at each admin call, which runs
+     *     on a pool thread): the admin IDs are each replica's configuration, the registrations are shared,
+     *     so a replica whose admin.spiffe-ids lack an ID may have registered it as a workload
+     */
+    public static Builder builder(AdminIds admins, Predicate<SpiffeId> registered) {
+        return new Builder(admins, registered);
     }
 
     /** The access rule of a full method name ("package.Service/Method"). */
@@ -90,9 +100,7 @@ public final class AccessPolicy {
                     ? "this call needs a client certificate (mTLS)" : (String) caller));
         }
         return switch (access) {
-            case ADMIN -> admins.contains(peer.spiffeId()) ? Optional.empty()
-                    : Optional.of(Status.PERMISSION_DENIED.withDescription(
-                            peer.spiffeId() + " is not an admin of this server"));
+            case ADMIN -> adminRefusal(peer.spiffeId());
             case WORKLOAD -> ReservedIds.isReserved(peer.spiffeId())
                     ? Optional.of(Status.PERMISSION_DENIED.withDescription(peer.spiffeId()
                             + " is reserved for Lanyard itself (" + ReservedIds.PREFIX + "*) and cannot call this as a workload"))
@@ -104,13 +112,36 @@ public final class AccessPolicy {
         };
     }
 
+    /**
+     * An admin ID that is also registered as a workload is no admin: whoever attests as that workload
+     * would hold an admin certificate. One replica refuses to register its admin IDs, but another whose
+     * admin.spiffe-ids lack the ID (a rolling configuration change) does not know it.
+     */
+    private Optional<Status> adminRefusal(SpiffeId caller) {
+        if (!admins.contains(caller)) {
+            return Optional.of(Status.PERMISSION_DENIED.withDescription(caller + " is not an admin of this server"));
+        }
+        boolean workload;
+        try {
+            workload = registered.test(caller);
+        } catch (RuntimeException e) {
+            return Optional.of(Status.UNAVAILABLE.withDescription("cannot check in the database that " + caller
+                    + " is not also a registered workload; retry"));
+        }
+        return workload ? Optional.of(Status.PERMISSION_DENIED.withDescription(caller + " is in admin.spiffe-ids but"
+                + " also registered as a workload (registered through a replica or a configuration that did not name"
+                + " it an admin): it is no admin until that registration is deleted")) : Optional.empty();
+    }
+
     public static final class Builder {
         private final AdminIds admins;
+        private final Predicate<SpiffeId> registered;
         private final Map<String, Access> services = new HashMap<>();
         private final Map<String, Access> methods = new HashMap<>();
 
-        private Builder(AdminIds admins) {
+        private Builder(AdminIds admins, Predicate<SpiffeId> registered) {
             this.admins = admins;
+            this.registered = registered;
         }
 
         /** Every method of {@code service} not given a rule of its own. */
@@ -129,7 +160,7 @@ public final class AccessPolicy {
         }
 
         public AccessPolicy build() {
-            return new AccessPolicy(admins, services, methods);
+            return new AccessPolicy(admins, registered, services, methods);
         }
     }
 }

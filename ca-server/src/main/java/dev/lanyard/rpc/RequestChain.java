@@ -4,6 +4,7 @@ import dev.lanyard.audit.AuditLog;
 import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.revocation.Revocation;
 import dev.lanyard.revocation.RevocationRegistry;
+import dev.lanyard.store.StoreException;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.ForwardingServerCall;
@@ -186,6 +187,11 @@ public final class RequestChain implements ServerInterceptor {
                 audit.failed(actor, method, "reference " + reference + ": " + cause.getClass().getSimpleName());
             } catch (RuntimeException e) {
                 LOG.error("could not audit internal error {}", reference, e);
+            }
+            if (StoreException.isConnectionLost(cause)) {
+                // PostgreSQL restarted or failed over: the pool reconnects, and a retry is served.
+                return Status.UNAVAILABLE.withDescription("the connection to the database was lost; retry (reference "
+                        + reference + " in the server log and audit trail)");
             }
             return Status.INTERNAL.withDescription("internal error; reference " + reference
                     + " (the server log and audit trail carry the same reference)");

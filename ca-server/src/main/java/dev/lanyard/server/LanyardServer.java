@@ -178,6 +178,8 @@ public final class LanyardServer implements AutoCloseable {
     private final ContractRegistry contracts;
     private final PolicyStore policy;
     private PolicyFileWatcher policyWatcher;
+    /** The policies applied, kept for every replica (the change feed puts a newer one in force). */
+    private final JdbcPolicyRepository policyHistory;
     private final LocalCredentials localCredentials;
     private final ReloadingKeyManager serverKeys;
     private final Optional<DevAdminCredential> adminCredential;
@@ -225,6 +227,7 @@ public final class LanyardServer implements AutoCloseable {
         this.callExecutors = new CallExecutors(!config.custody().pkcs11());
 
         this.database = database;
+        dev.lanyard.replica.ClockSkew.warnIfSkewed(database, clock); // replicas decide rotation steps by their clocks
         var registrations = new JdbcRegistrationRepository(database.dataSource());
         AdminIds adminIds = new AdminIds(config.adminIds());
         var joinTokenRepository = new JdbcJoinTokenRepository(database.dataSource());
@@ -293,7 +296,7 @@ public final class LanyardServer implements AutoCloseable {
                 .map(dev.lanyard.token.StoredSigningKey::algorithm).collect(java.util.stream.Collectors.toSet()));
         jwtKeySets.tick(AuditedSteps.scheduled(audit, clock, "jwt"));
         this.bundles = new TrustBundles(config.trustDomain(), authorities, jwtKeySets::published,
-                config.bundleRefreshHint(), clock);
+                config.bundleRefreshHint(), new dev.lanyard.store.JdbcBundleSequences(database.dataSource()), clock);
         BundleFetcher federationFetcher = new BundleFetcher(federationWebRoots(), Duration.ofSeconds(5));
         this.federation = new Federation(config.trustDomain(), new JdbcFederationRepository(database.dataSource()),
                 federationFetcher, audit, clock, () -> {
@@ -312,7 +315,7 @@ public final class LanyardServer implements AutoCloseable {
             audit.record(new AuditEvent(clock.instant(), "lanyard", "contract.load",
                     "contracts dir " + tokens.contractsDir().get(), AuditEvent.Outcome.SUCCESS, ""));
         }
-        JdbcPolicyRepository policyHistory = new JdbcPolicyRepository(database.dataSource());
+        this.policyHistory = new JdbcPolicyRepository(database.dataSource());
         this.policy = new PolicyStore();
         policyHistory.latest().ifPresent(policy::apply);
         useExternalAlgorithms();
@@ -388,7 +391,7 @@ public final class LanyardServer implements AutoCloseable {
                         Executors.newSingleThreadExecutor(daemonThreads("lanyard-backup")), audit, clock).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
-        AccessPolicy access = accessPolicy(adminIds);
+        AccessPolicy access = accessPolicy(adminIds, id -> registrations.find(id).isPresent());
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
         NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
@@ -769,8 +772,14 @@ public final class LanyardServer implements AutoCloseable {
             PolicyFileWatcher.Listener auditing = new PolicyFileWatcher.Listener() {
                 @Override
                 public void applied(long version) {
+                    dev.lanyard.v1.Policy applied = policy.current().toProto();
+                    // Stored as an applied one is, so the other replicas put it in force too. Alone, not in the
+                    // record's transaction: a replica that read the same file first may have stored it, and on
+                    // PostgreSQL the refused duplicate would abort the record with it.
+                    boolean stored = applied.getVersion() == version
+                            && policyHistory.save(applied, "lanyard (" + target + ")", clock.instant());
                     audit.record(new AuditEvent(clock.instant(), "lanyard", "policy.apply", target,
-                            AuditEvent.Outcome.SUCCESS, "version " + version));
+                            AuditEvent.Outcome.SUCCESS, "version " + version + (stored ? ", stored" : "")));
                 }
 
                 @Override
@@ -906,8 +915,9 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /** Who may call what: the request chain's authorization, as data. */
-    private static AccessPolicy accessPolicy(AdminIds adminIds) {
-        return AccessPolicy.builder(adminIds)
+    private static AccessPolicy accessPolicy(AdminIds adminIds,
+            java.util.function.Predicate<dev.lanyard.spiffe.SpiffeId> registered) {
+        return AccessPolicy.builder(adminIds, registered)
                 .service(ConsoleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(CertificateServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
                 .method(CertificateServiceGrpc.getIssueCertificateMethod(), AccessPolicy.Access.ANYONE)

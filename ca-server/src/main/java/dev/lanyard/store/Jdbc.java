@@ -127,13 +127,31 @@ final class Jdbc {
                 connection.commit();
                 return result;
             } catch (SQLException | RuntimeException e) {
-                connection.rollback();
+                rollback(connection, e);
                 throw e;
             } finally {
-                connection.setAutoCommit(autoCommit);
+                restoreAutoCommit(connection, autoCommit);
             }
         } catch (SQLException e) {
             throw new StoreException(e);
+        }
+    }
+
+    /** Rolls back; a rollback that fails too (the connection is gone) must not hide why the transaction failed. */
+    private static void rollback(Connection connection, Exception failure) {
+        try {
+            connection.rollback();
+        } catch (SQLException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    /** A connection that cannot take it back is broken: the pool drops it, and what happened stands. */
+    private static void restoreAutoCommit(Connection connection, boolean autoCommit) {
+        try {
+            connection.setAutoCommit(autoCommit);
+        } catch (SQLException e) {
+            // what the transaction did (or why it failed) is the answer
         }
     }
 

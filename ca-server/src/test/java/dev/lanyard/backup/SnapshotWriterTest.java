@@ -83,6 +83,8 @@ class SnapshotWriterTest {
                         dev.lanyard.spiffe.SpiffeId.parse("spiffe://example.org/lanyard/agent/join_token/" + id), T,
                         T.plus(Duration.ofDays(1)), id.equals("used") ? Optional.of(T) : Optional.empty()));
             }
+            new dev.lanyard.store.JdbcBundleSequences(source.dataSource()).sequenceFor("the-lost-servers-keys",
+                    T.toEpochMilli());
             var audit = new JdbcAuditLog(source.dataSource());
             audit.record(new AuditEvent(T, "spiffe://example.org/admin", "one", "t", AuditEvent.Outcome.SUCCESS, ""));
             audit.record(new AuditEvent(T, "spiffe://example.org/admin", "two", "t", AuditEvent.Outcome.SUCCESS, ""));
@@ -120,6 +122,12 @@ class SnapshotWriterTest {
             assertThat(tokens.find("unused").orElseThrow().usedAt()).contains(RESTORED_AT.truncatedTo(ChronoUnit.MICROS));
             assertThat(tokens.find("used").orElseThrow().usedAt()).contains(T);
             assertThat(tokens.markUsed("unused", RESTORED_AT.plusSeconds(1))).as("cannot be redeemed").isFalse();
+
+            // The bundle is numbered anew by the first start, above what the lost server may have published since.
+            var bundleSequences = new dev.lanyard.store.JdbcBundleSequences(target.dataSource());
+            assertThat(bundleSequences.kept("the-lost-servers-keys")).isEmpty();
+            assertThat(bundleSequences.sequenceFor("the-lost-servers-keys", RESTORED_AT.toEpochMilli()))
+                    .isEqualTo(RESTORED_AT.toEpochMilli());
 
             // The restored chain ends with the restore's record, and continues after it.
             var audit = new JdbcAuditLog(target.dataSource());

@@ -30,7 +30,7 @@ class TrustBundlesTest {
         AtomicReference<List<ForeignBundle>> foreign = new AtomicReference<>(
                 List.of(ForeignBundle.parse("b.test", documents[0])));
         TrustBundles bundles = new TrustBundles("a.test", new TrustAuthorities(List.of()), List::of,
-                Duration.ofMinutes(5), Clock.systemUTC());
+                Duration.ofMinutes(5), new FakeBundleSequences(), Clock.systemUTC());
         bundles.federateWith(foreign::get);
         assertThat(bundles.current().proto().getFederatedBundles(0).getX509Authorities(0).toByteArray())
                 .isEqualTo(oldRoot.getEncoded());

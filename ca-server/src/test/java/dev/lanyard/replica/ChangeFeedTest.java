@@ -87,6 +87,55 @@ class ChangeFeedTest {
         }
     }
 
+    @Test
+    void aReloadThatFailedIsTriedAgainAtTheNextPollThoughNothingMovesAfterIt() throws Exception {
+        try (Database db = Database.h2File(dir)) {
+            var policies = new JdbcPolicyRepository(db.dataSource());
+            CountDownLatch started = new CountDownLatch(1);
+            AtomicBoolean failedOnce = new AtomicBoolean();
+            CountDownLatch applied = new CountDownLatch(1);
+            try (ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30))
+                    .on(ChangeFeed.Topic.POLICY, () -> {
+                        started.countDown();
+                        if (policies.latestVersion() == 0) {
+                            return;
+                        }
+                        // The database went away between the look at the markers and this reload.
+                        if (failedOnce.compareAndSet(false, true)) {
+                            throw new IllegalStateException("the connection was reset");
+                        }
+                        applied.countDown();
+                    })) {
+                feed.start();
+                assertThat(started.await(30, TimeUnit.SECONDS)).as("the feed's first reload").isTrue();
+
+                policies.save(Policy.newBuilder().setVersion(1).build(), "spiffe://example.org/admin", Instant.now());
+
+                assertThat(applied.await(5, TimeUnit.SECONDS)).as("the policy reloaded after the failed reload")
+                        .isTrue();
+                assertThat(failedOnce).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void aDatabaseThatWentAwayIsLoggedOnceNotAtEveryPoll() throws Exception {
+        Database db = Database.h2File(dir);
+        CountDownLatch started = new CountDownLatch(1);
+        try (dev.lanyard.testing.LogCapture logs = new dev.lanyard.testing.LogCapture();
+                ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30))
+                        .on(ChangeFeed.Topic.POLICY, started::countDown)) {
+            feed.start();
+            assertThat(started.await(30, TimeUnit.SECONDS)).as("the feed's first reload").isTrue();
+
+            db.close(); // every poll from now on fails, about 20 of them in the next second
+            Thread.sleep(1_000);
+
+            assertThat(logs.lines().stream().filter(line -> line.contains("could not check for changes")))
+                    .as("errors logged while the database is away").hasSize(1);
+        }
+    }
+
     private static void picksUpChanges(Database db, Duration safetyPoll) throws Exception {
         var policies = new JdbcPolicyRepository(db.dataSource());
         var contracts = new JdbcContractRepository(db.dataSource());

@@ -95,6 +95,9 @@ public final class ContractRegistry {
             }
             long version = durably.store(() -> repository.saveVersion(source, descriptorSet, clock.instant()));
             current = base.with(new Published(source, version, digest, contracts));
+            // Read again: another replica may have stored a version of another source after base was read
+            // and before ours (the change feed would not see it: it compares the highest version only).
+            current = load(repository.latestPerSource());
             List<String> warnings = new ArrayList<>(contracts.warnings());
             warnings.addAll(candidate.replacements());
             log.info("published contracts from source {} as version {}: audiences {}", source, version,

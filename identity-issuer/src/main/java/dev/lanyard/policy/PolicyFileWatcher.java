@@ -103,7 +103,7 @@ public final class PolicyFileWatcher implements AutoCloseable {
         byte[] content = Files.readAllBytes(file);
         byte[] digest = digest(content);
         remember(attributes, digest);
-        listener.applied(store.apply(parse(content)).version());
+        listener.applied(apply(parse(content)).version());
         appliedDigest = digest;
         lastError = null;
         long millis = interval.toMillis();
@@ -143,7 +143,7 @@ public final class PolicyFileWatcher implements AutoCloseable {
             return false;
         }
         try {
-            GrantsPolicy applied = store.apply(parse(content));
+            GrantsPolicy applied = apply(parse(content));
             appliedDigest = digest;
             lastError = null;
             log.info("policy file {} applied, version {}", file, applied.version());
@@ -152,6 +152,15 @@ public final class PolicyFileWatcher implements AutoCloseable {
         } catch (InvalidPolicyException | StalePolicyException e) {
             return fail(e.getMessage());
         }
+    }
+
+    /**
+     * Puts {@code policy} in force; the very policy in force already is not stale (stored by another
+     * replica that read the same file, or by this server before it restarted).
+     */
+    private GrantsPolicy apply(Policy policy) {
+        GrantsPolicy current = store.current();
+        return policy.equals(current.toProto()) ? current : store.apply(policy);
     }
 
     /** Why the last change of the file was not applied, if it was not. */
