@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanyard.federation.ForeignBundle;
 import dev.lanyard.server.TrustAuthorities;
+import dev.lanyard.store.Database;
+import dev.lanyard.store.JdbcBundleSequences;
 import dev.lanyard.testing.WebPki;
+import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -13,9 +16,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** What the served trust bundle makes of the federated bundles it is given. */
 class TrustBundlesTest {
+
+    @TempDir
+    Path dir;
 
     @Test
     void aChangedForeignBundleWhoseJsonHasTheSameStringHashIsServed() throws Exception {
@@ -29,13 +36,20 @@ class TrustBundlesTest {
 
         AtomicReference<List<ForeignBundle>> foreign = new AtomicReference<>(
                 List.of(ForeignBundle.parse("b.test", documents[0])));
-        TrustBundles bundles = new TrustBundles("a.test", new TrustAuthorities(List.of()), List::of,
-                Duration.ofMinutes(5), new FakeBundleSequences(), Clock.systemUTC());
+        try (Database store = Database.h2File(dir.resolve("store"))) {
+            TrustBundles bundles = new TrustBundles("a.test", new TrustAuthorities(List.of()), List::of,
+                    Duration.ofMinutes(5), new JdbcBundleSequences(store.dataSource()), Clock.systemUTC());
+            servesTheChangedBundle(bundles, foreign, documents[1], oldRoot, newRoot);
+        }
+    }
+
+    private static void servesTheChangedBundle(TrustBundles bundles, AtomicReference<List<ForeignBundle>> foreign,
+            String changed, X509Certificate oldRoot, X509Certificate newRoot) throws Exception {
         bundles.federateWith(foreign::get);
         assertThat(bundles.current().proto().getFederatedBundles(0).getX509Authorities(0).toByteArray())
                 .isEqualTo(oldRoot.getEncoded());
 
-        foreign.set(List.of(ForeignBundle.parse("b.test", documents[1])));
+        foreign.set(List.of(ForeignBundle.parse("b.test", changed)));
         bundles.refresh();
         assertThat(bundles.current().proto().getFederatedBundles(0).getX509AuthoritiesList())
                 .as("workloads are given b.test's new root").singleElement()
