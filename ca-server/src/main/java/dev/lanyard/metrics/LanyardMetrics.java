@@ -41,6 +41,8 @@ public final class LanyardMetrics {
     private final Counter revocations;
     private final Counter calls;
     private final Histogram callSeconds;
+    /** Whether the store answers: the gauges read from it have no sample while it does not (a scrape never waits for it). */
+    private volatile java.util.function.BooleanSupplier storeAnswers = () -> true;
 
     /**
      * @param watchers        open WatchRevocations streams
@@ -87,7 +89,11 @@ public final class LanyardMetrics {
         GaugeWithCallback.builder().name("lanyard_ca_successor_missing")
                 .help("1 when the active issuing CA nears its hand-over (ca.successor-warning) and no successor is"
                         + " prepared while the root key is offline, or its hand-over is overdue; else 0")
-                .callback(cb -> cb.call(successorMissing.getAsBoolean() ? 1 : 0)).register(registry);
+                .callback(cb -> {
+                    if (storeAnswers.getAsBoolean()) { // the intermediates are read from the store
+                        cb.call(successorMissing.getAsBoolean() ? 1 : 0);
+                    }
+                }).register(registry);
         registerProcess();
     }
 
@@ -149,7 +155,22 @@ public final class LanyardMetrics {
     public void storeBytes(LongSupplier bytes) {
         GaugeWithCallback.builder().name("lanyard_store_bytes")
                 .help("Bytes the store takes on disk: the H2 file, or PostgreSQL's database size")
-                .callback(cb -> cb.call(bytes.getAsLong())).register(registry);
+                .callback(cb -> {
+                    if (storeAnswers.getAsBoolean()) {
+                        cb.call(bytes.getAsLong());
+                    }
+                }).register(registry);
+    }
+
+    /**
+     * 1 while the store answers (readiness, /readyz), 0 while it does not; while it does not, the gauges
+     * read from the store (its size, the CA successor) have no sample.
+     */
+    public void storeReachable(java.util.function.BooleanSupplier reachable) {
+        this.storeAnswers = reachable;
+        GaugeWithCallback.builder().name("lanyard_store_reachable")
+                .help("1 while the database answered within the last few seconds (the server is ready), else 0")
+                .callback(cb -> cb.call(reachable.getAsBoolean() ? 1 : 0)).register(registry);
     }
 
     /** A certificate request answered: {@code code} is empty when issued, else the gRPC status code. */

@@ -45,8 +45,15 @@ import java.util.function.Supplier;
  */
 public final class HttpPublisher implements AutoCloseable {
 
-    /** A published document: its media type, its bytes, and how long caches may keep it. */
-    public record Document(String contentType, byte[] body, Duration maxAge) {
+    /**
+     * A published document: its media type, its bytes, and how long caches may keep it; {@code status} is
+     * 200, or an error a probe reads (503 from /readyz), which is never cached.
+     */
+    public record Document(String contentType, byte[] body, Duration maxAge, int status) {
+
+        public Document(String contentType, byte[] body, Duration maxAge) {
+            this(contentType, body, maxAge, 200);
+        }
     }
 
     private final HttpLimits limits;

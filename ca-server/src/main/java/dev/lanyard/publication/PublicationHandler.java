@@ -198,6 +198,16 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
         if (document == null) {
             return text(HttpResponseStatus.NOT_FOUND, "not found", !head);
         }
+        if (document.status() != HttpResponseStatus.OK.code()) {
+            FullHttpResponse refused = new DefaultFullHttpResponse(io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+                    HttpResponseStatus.valueOf(document.status()),
+                    head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(document.body()));
+            refused.headers().set(HttpHeaderNames.CONTENT_TYPE, document.contentType())
+                    .set("X-Content-Type-Options", "nosniff")
+                    .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
+                    .setInt(HttpHeaderNames.CONTENT_LENGTH, document.body().length);
+            return refused;
+        }
         String etag = etag(document.body());
         FullHttpResponse response;
         if (etag.equals(ifNoneMatch)) {

@@ -2,6 +2,7 @@ package dev.lanyard.replica;
 
 import dev.lanyard.store.Database;
 import dev.lanyard.store.JdbcChangeMarkers;
+import dev.lanyard.store.StoreException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -25,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * notifications the tables' triggers send at commit, and also polls every {@code safetyPoll} (a
  * lost notification cannot leave a replica behind for long); when it cannot listen (H2, or the
  * connection dropped) it polls every {@code fastPoll}. A poll is one small query
- * ({@link JdbcChangeMarkers}), and reloads only the topics that moved.
+ * ({@link JdbcChangeMarkers}), and reloads only the topics that moved. What it sees of the database
+ * (a poll answered or failed, a listening connection lost) is the server's readiness
+ * ({@link StoreReachability}).
  */
 public final class ChangeFeed implements AutoCloseable {
 
@@ -40,6 +43,7 @@ public final class ChangeFeed implements AutoCloseable {
             "federations", Topic.FEDERATION);
 
     private final Database database;
+    private final StoreReachability reachability;
     private final JdbcChangeMarkers markers;
     private JdbcChangeMarkers.Markers seen;
     /** Topics whose last reload failed: reloaded at every poll until one succeeds (their markers may not move again). */
@@ -52,10 +56,13 @@ public final class ChangeFeed implements AutoCloseable {
     private final CountDownLatch stopping = new CountDownLatch(1);
     private volatile Connection listening;
     private boolean warned;
+    /** Whether the last {@link #listen()} got as far as listening. */
+    private boolean listened;
     private boolean pollFailing;
 
-    public ChangeFeed(Database database, Duration fastPoll, Duration safetyPoll) {
+    public ChangeFeed(Database database, Duration fastPoll, Duration safetyPoll, StoreReachability reachability) {
         this.database = database;
+        this.reachability = reachability;
         this.markers = new JdbcChangeMarkers(database.dataSource());
         this.fastPoll = fastPoll;
         this.safetyPoll = safetyPoll;
@@ -101,20 +108,41 @@ public final class ChangeFeed implements AutoCloseable {
     private void run() {
         while (running) {
             if (database.isPostgres()) {
-                try {
-                    listen();
-                } catch (SQLException | RuntimeException e) {
-                    if (running && !warned) {
-                        LOG.warn("cannot LISTEN for changes from other replicas ({}); polling every {} ms until it"
-                                + " can again", e.getMessage(), fastPoll.toMillis());
-                        warned = true;
-                    }
-                }
+                listenWhileItCan();
             }
             if (!sleep(fastPoll)) {
                 return;
             }
             poll();
+        }
+    }
+
+    /**
+     * Listens until the connection fails. One that was listening is opened again at once (a connection
+     * cut, or an idle one a firewall dropped, is no outage); a database that refuses a new connection is
+     * unreachable at once, without waiting for the poll (which may wait for the pool's connection timeout).
+     */
+    private void listenWhileItCan() {
+        Exception failure = null;
+        for (int attempt = 0; attempt < 2 && running; attempt++) {
+            listened = false;
+            try {
+                listen();
+                return;
+            } catch (SQLException | RuntimeException e) {
+                failure = e;
+                if (!listened) {
+                    if (StoreException.isConnectionLost(e)) {
+                        reachability.failed();
+                    }
+                    break;
+                }
+            }
+        }
+        if (running && !warned && failure != null) {
+            LOG.warn("cannot LISTEN for changes from other replicas ({}); polling every {} ms until it"
+                    + " can again", failure.getMessage(), fastPoll.toMillis());
+            warned = true;
         }
     }
 
@@ -124,6 +152,8 @@ public final class ChangeFeed implements AutoCloseable {
             try (Statement s = c.createStatement()) {
                 s.execute("listen " + CHANNEL);
             }
+            listened = true;
+            reachability.answered();
             LOG.info("listening for changes from other replicas");
             warned = false;
             reload(EnumSet.allOf(Topic.class)); // whatever changed before we listened
@@ -134,6 +164,7 @@ public final class ChangeFeed implements AutoCloseable {
                     poll();
                     continue;
                 }
+                reachability.answered();
                 LOG.debug("notified of changes: {}", notifications.length);
                 Set<Topic> changed = EnumSet.noneOf(Topic.class);
                 for (PGNotification n : notifications) {
@@ -156,6 +187,7 @@ public final class ChangeFeed implements AutoCloseable {
         try {
             now = markers.read();
         } catch (RuntimeException e) {
+            reachability.failed();
             if (!pollFailing) { // once per outage: the poll runs four times a second while the database is away
                 LOG.error("could not check for changes from other replicas; retrying every {} ms, quietly until it"
                         + " works", fastPoll.toMillis(), e);
@@ -163,6 +195,7 @@ public final class ChangeFeed implements AutoCloseable {
             }
             return;
         }
+        reachability.answered();
         if (pollFailing) {
             LOG.info("checking for changes from other replicas again");
             pollFailing = false;

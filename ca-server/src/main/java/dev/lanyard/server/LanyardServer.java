@@ -65,6 +65,7 @@ import dev.lanyard.policy.PolicyStore;
 import dev.lanyard.replica.ChangeFeed;
 import dev.lanyard.replica.DatabaseLease;
 import dev.lanyard.replica.PolicyReload;
+import dev.lanyard.replica.StoreReachability;
 import dev.lanyard.rotation.RotationLease;
 import dev.lanyard.store.JdbcLeases;
 import dev.lanyard.rotation.RotationPlanner;
@@ -114,7 +115,6 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.reflection.v1.ServerReflectionGrpc;
 import io.grpc.TlsServerCredentials;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -153,6 +153,8 @@ public final class LanyardServer implements AutoCloseable {
     private static final Duration LEASE_TTL = Duration.ofSeconds(30);
     /** How often a replica that cannot LISTEN (H2) reloads what others changed: well within a second. */
     private static final Duration CHANGE_POLL = Duration.ofMillis(250);
+    /** Not ready when the store has not answered for this long (the change feed asks it every poll interval). */
+    private static final Duration READY_WINDOW = Duration.ofSeconds(5);
 
     private final ServerConfig config;
     private final Clock clock;
@@ -194,6 +196,8 @@ public final class LanyardServer implements AutoCloseable {
     private final ExecutorService httpExecutor;
     private final CallExecutors callExecutors;
     private final HealthStatusManager health = new HealthStatusManager();
+    private final StoreReachability storeReachability;
+    private final Readiness readiness;
     private final RequestChain chain;
     private final Server grpc;
     private final HttpPublisher http;
@@ -334,9 +338,18 @@ public final class LanyardServer implements AutoCloseable {
                 .keyManager(serverKeys)
                 .trustManager(new ClientCertificateRequest(authorities::intermediates))
                 .clientAuth(TlsServerCredentials.ClientAuth.OPTIONAL);
+        // Answered within the window, or three polls (a long revocation.poll-interval) if that is longer.
+        Duration pollInterval = config.revocations().pollInterval();
+        this.storeReachability = new StoreReachability(System::nanoTime,
+                pollInterval.multipliedBy(3).compareTo(READY_WINDOW) > 0 ? pollInterval.multipliedBy(3) : READY_WINDOW);
+        this.readiness = new Readiness(storeReachability, health,
+                Executors.newSingleThreadScheduledExecutor(daemonThreads("lanyard-readiness")));
         this.metrics = new LanyardMetrics(revocationWatchers::count, this::keyClocks, () -> Duration.between(
                 clock.instant(), caRotation.active().ca().intermediate().certificate().getNotAfter().toInstant()),
                 () -> successorWatch.warning().isPresent());
+        // Before the gauges read from the store: while it does not answer they are left out, as a scrape
+        // would wait for the pool's connection timeout and hide lanyard_store_reachable 0 with it.
+        metrics.storeReachable(storeReachability::reachable);
         metrics.storeBytes(database::bytesOnDisk);
         metrics.auditCommits(auditLog::commits, auditLog::appended);
         database.syncCounts().ifPresent(initial -> metrics.storeSyncs(
@@ -433,8 +446,10 @@ public final class LanyardServer implements AutoCloseable {
                 .route("/crl", () -> crls.forIssuer(caRotation.active().ca().intermediate().keyId())
                         .map(this::crlDocument).orElse(null))
                 .routePrefix("/crl/", keyId -> crls.forIssuer(keyId).map(this::crlDocument))
+                // Liveness: the process answers. Not the store: a restart would not bring PostgreSQL back.
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
-                        "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
+                        "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO))
+                .route("/readyz", readiness::document); // readiness: the store answers
         Supplier<HttpPublisher.Document> scrape = () -> new HttpPublisher.Document(metrics.contentType(),
                 metrics.scrape(), Duration.ZERO);
         switch (config.publication().metrics()) {
@@ -447,7 +462,8 @@ public final class LanyardServer implements AutoCloseable {
         federationPool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
         this.federationScheduler = federationPool;
         this.federationTasks = new RecurringTasks(federationScheduler);
-        this.changes = new ChangeFeed(database, CHANGE_POLL, config.revocations().pollInterval())
+        this.changes = new ChangeFeed(database, CHANGE_POLL, config.revocations().pollInterval(),
+                storeReachability)
                 .on(ChangeFeed.Topic.KEYS, jwtKeySets::refresh).on(ChangeFeed.Topic.KEYS, caRotation::refresh)
                 .on(ChangeFeed.Topic.KEYS, bundles::refresh).on(ChangeFeed.Topic.KEYS, crls::regenerateIfDue)
                 .on(ChangeFeed.Topic.CONTRACTS, contracts::refreshIfChanged)
@@ -512,7 +528,7 @@ public final class LanyardServer implements AutoCloseable {
         Duration revocationPoll = config.revocations().pollInterval();
         server.federationTasks.every(revocationPoll, revocationPoll, "federated revocations",
                 server.federatedRevocations::pollDue);
-        server.health.setStatus("", ServingStatus.SERVING);
+        server.readiness.start(); // SERVING, NOT_SERVING while the store does not answer
         LOG.info("lanyard serving trust domain {}: gRPC on {}:{}, {} on {}:{}, issuer {}", config.trustDomain(),
                 config.grpcHost(), server.grpcPort(), config.publication().tls() == ServerConfig.PublicationTls.NONE
                         ? "HTTP" : "HTTPS (" + config.publication().tls().name().toLowerCase(java.util.Locale.ROOT) + ")",
@@ -557,6 +573,9 @@ public final class LanyardServer implements AutoCloseable {
     /** Graceful: stop taking calls, let running ones finish for a few seconds, then force. */
     @Override
     public void close() {
+        if (readiness != null) {
+            readiness.close();
+        }
         health.enterTerminalState();
         if (changes != null) {
             changes.close();
@@ -757,6 +776,9 @@ public final class LanyardServer implements AutoCloseable {
             clocks.add(new LanyardMetrics.KeyClock("jwt", k.kid(), Duration.between(since, now),
                     Duration.between(now, since.plus(config.tokens().keyLifetime()))));
         });
+        if (!storeReachability.reachable()) {
+            return clocks; // the intermediates are read from the store: a scrape must not wait for it
+        }
         caRotation.intermediates().stream().filter(k -> k.status() == dev.lanyard.rotation.KeyStatus.ACTIVE).forEach(k -> {
             java.time.Instant since = k.activatedAt().orElse(k.createdAt());
             clocks.add(new LanyardMetrics.KeyClock("x509", k.id(), Duration.between(since, now),

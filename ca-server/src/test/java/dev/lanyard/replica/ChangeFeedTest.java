@@ -24,6 +24,10 @@ class ChangeFeedTest {
     @TempDir
     Path dir;
 
+    private static StoreReachability reachability() {
+        return new StoreReachability(System::nanoTime, Duration.ofSeconds(5));
+    }
+
     @Test
     void onH2ThePollPicksUpAChangeWithinASecond() throws Exception {
         try (Database db = Database.h2File(dir)) {
@@ -45,7 +49,7 @@ class ChangeFeedTest {
         TestPostgres postgres = TestPostgres.get();
         try (Database db = Database.open(postgres.newDatabase(), postgres.user(), "")) {
             CountDownLatch listening = new CountDownLatch(1);
-            ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30))
+            ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30), reachability())
                     .on(ChangeFeed.Topic.POLICY, listening::countDown);
             feed.start();
             assertThat(listening.await(30, TimeUnit.SECONDS)).as("the feed's first reload").isTrue();
@@ -65,7 +69,7 @@ class ChangeFeedTest {
             CountDownLatch reloading = new CountDownLatch(1);
             AtomicBoolean interrupted = new AtomicBoolean();
             AtomicBoolean finished = new AtomicBoolean();
-            ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(1))
+            ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(1), reachability())
                     .on(ChangeFeed.Topic.POLICY, () -> {
                         reloading.countDown();
                         try {
@@ -94,7 +98,7 @@ class ChangeFeedTest {
             CountDownLatch started = new CountDownLatch(1);
             AtomicBoolean failedOnce = new AtomicBoolean();
             CountDownLatch applied = new CountDownLatch(1);
-            try (ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30))
+            try (ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30), reachability())
                     .on(ChangeFeed.Topic.POLICY, () -> {
                         started.countDown();
                         if (policies.latestVersion() == 0) {
@@ -123,7 +127,7 @@ class ChangeFeedTest {
         Database db = Database.h2File(dir);
         CountDownLatch started = new CountDownLatch(1);
         try (dev.lanyard.testing.LogCapture logs = new dev.lanyard.testing.LogCapture();
-                ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30))
+                ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(50), Duration.ofSeconds(30), reachability())
                         .on(ChangeFeed.Topic.POLICY, started::countDown)) {
             feed.start();
             assertThat(started.await(30, TimeUnit.SECONDS)).as("the feed's first reload").isTrue();
@@ -142,7 +146,7 @@ class ChangeFeedTest {
         var federations = new dev.lanyard.store.JdbcFederationRepository(db.dataSource());
         BlockingQueue<String> seen = new LinkedBlockingQueue<>();
         CountDownLatch started = new CountDownLatch(1);
-        try (ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(250), safetyPoll)
+        try (ChangeFeed feed = new ChangeFeed(db, Duration.ofMillis(250), safetyPoll, reachability())
                 .on(ChangeFeed.Topic.POLICY, () -> {
                     started.countDown();
                     if (policies.latestVersion() > 0) {

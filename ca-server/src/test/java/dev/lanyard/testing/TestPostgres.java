@@ -112,12 +112,30 @@ public final class TestPostgres {
         TestPostgres pg = new TestPostgres(binaries, dataDir, port, runAs);
         pg.run("initdb", "-D", dataDir.toString(), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C",
                 "--no-sync");
-        // fsync off: the tests check what Lanyard does, not that this disk keeps a commit through a power loss.
-        pg.run("pg_ctl", "-D", dataDir.toString(), "-l", home.resolve("log").toString(), "-w", "-t", "60", "-o",
-                "-p " + port + " -k " + home + " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-                "start");
+        pg.startServer();
         Runtime.getRuntime().addShutdownHook(new Thread(pg::stop, "test-postgres-stop"));
         return pg;
+    }
+
+    /**
+     * PostgreSQL goes away, as in an outage or a restart: every session is ended, and new connections
+     * are refused until {@link #resume()}. Callers resume in a finally block: the server is shared.
+     */
+    public synchronized void pause() {
+        run("pg_ctl", "-D", dataDir.toString(), "-m", "fast", "-w", "stop");
+    }
+
+    /** Starts the server {@link #pause()} stopped: the same data, port and settings. */
+    public synchronized void resume() {
+        startServer();
+    }
+
+    // fsync off: the tests check what Lanyard does, not that this disk keeps a commit through a power loss.
+    private void startServer() {
+        Path home = dataDir.getParent();
+        run("pg_ctl", "-D", dataDir.toString(), "-l", home.resolve("log").toString(), "-w", "-t", "60", "-o",
+                "-p " + port + " -k " + home + " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                "start");
     }
 
     /** Stops the server and removes its home (360 MB of data and log), as the JVM exits. */
