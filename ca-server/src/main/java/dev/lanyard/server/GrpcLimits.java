@@ -15,12 +15,15 @@ import java.util.concurrent.TimeUnit;
  * @param maxMessageBytes             largest request message (a contract descriptor set is the biggest)
  * @param maxMetadataBytes            all request headers of a call together
  * @param handshakeTimeout            a TLS handshake must finish within this
- * @param maxWatchStreamsPerIdentity  open WatchRevocations streams, and WatchTrustBundle streams, per
- *                                    SPIFFE ID (per source address for a caller without a certificate)
+ * @param maxWatchStreamsPerIdentity  open streams of each long-lived kind (WatchRevocations, WatchTrustBundle,
+ *                                    health Watch, reflection) per SPIFFE ID (per source address for a caller
+ *                                    without a certificate)
+ * @param maxConnections              open connections in total; one more is closed before its TLS handshake
+ * @param maxConnectionsPerSource     open connections from one IP address; likewise
  */
 public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Duration keepAliveTimeout,
         Duration permitKeepAliveTime, Duration maxConnectionIdle, int maxMessageBytes, int maxMetadataBytes,
-        Duration handshakeTimeout, int maxWatchStreamsPerIdentity) {
+        Duration handshakeTimeout, int maxWatchStreamsPerIdentity, int maxConnections, int maxConnectionsPerSource) {
 
     public GrpcLimits {
         if (maxConcurrentStreams < 1) {
@@ -38,15 +41,22 @@ public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Durat
         if (maxWatchStreamsPerIdentity < 1) {
             throw new IllegalArgumentException("grpc.max-watch-streams-per-identity must be at least 1");
         }
+        if (maxConnections < 1 || maxConnectionsPerSource < 1 || maxConnectionsPerSource > maxConnections) {
+            throw new IllegalArgumentException(
+                    "grpc.max-connections-per-source must be between 1 and grpc.max-connections");
+        }
     }
 
     /** The defaults documented in docs/server.properties. */
     public static GrpcLimits defaults() {
         return new GrpcLimits(100, Duration.ofMinutes(1), Duration.ofSeconds(20), Duration.ofSeconds(30),
-                Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8);
+                Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8, 4096, 128);
     }
 
-    /** Sets every transport limit on {@code builder}. (The watch cap is {@link WatchStreamCap}'s.) */
+    /**
+     * Sets every transport limit on {@code builder}. (The watch cap is {@link dev.lanyard.rpc.WatchStreamCap}'s,
+     * the connection caps {@link GrpcConnectionCap}'s.)
+     */
     NettyServerBuilder applyTo(NettyServerBuilder builder) {
         return builder
                 .maxConcurrentCallsPerConnection(maxConcurrentStreams)

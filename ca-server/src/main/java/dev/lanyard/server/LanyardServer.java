@@ -194,6 +194,7 @@ public final class LanyardServer implements AutoCloseable {
     private final HealthStatusManager health = new HealthStatusManager();
     private final RequestChain chain;
     private final Server grpc;
+    private final GrpcTransport grpcTransport;
     private final HttpPublisher http;
 
     private LanyardServer(ServerConfig config, Clock clock, SecureRandom random, Database database,
@@ -391,8 +392,11 @@ public final class LanyardServer implements AutoCloseable {
         AccessPolicy access = accessPolicy(adminIds);
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
-        NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
-                new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build()));
+        GrpcLimits grpcLimits = config.grpcLimits();
+        this.grpcTransport = new GrpcTransport(new GrpcConnectionCap(grpcLimits.maxConnections(),
+                grpcLimits.maxConnectionsPerSource(), metrics, clock));
+        NettyServerBuilder grpcBuilder = grpcTransport.applyTo(grpcLimits.applyTo(NettyServerBuilder.forAddress(
+                new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build())));
         services.forEach(grpcBuilder::addService);
         this.chain = new RequestChain(verifier, revocations, access, new RequestChain.Limits(
                 limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
@@ -400,7 +404,7 @@ public final class LanyardServer implements AutoCloseable {
         this.grpc = grpcBuilder
                 .directExecutor() // for the calls that never block; the others go to a pool
                 .callExecutor(callExecutors)
-                .intercept(new WatchStreamCap(config.grpcLimits().maxWatchStreamsPerIdentity(), audit, clock)) // after the chain
+                .intercept(new WatchStreamCap(grpcLimits.maxWatchStreamsPerIdentity(), audit, clock)) // after the chain
                 .intercept(chain)
                 .build();
 
@@ -571,6 +575,7 @@ public final class LanyardServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         callExecutors.close();
+        grpcTransport.close();
         if (http != null) {
             http.close();
         }

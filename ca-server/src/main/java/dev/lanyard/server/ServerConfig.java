@@ -239,7 +239,8 @@ public record ServerConfig(
             "http.max-request-line-bytes", "http.max-header-bytes", "grpc.max-concurrent-streams",
             "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
-            "grpc.max-watch-streams-per-identity", "certificates.retention",
+            "grpc.max-watch-streams-per-identity", "grpc.max-connections", "grpc.max-connections-per-source",
+            "certificates.retention",
             "agent.svid-ttl", "agent.attestation-timeout", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
             "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts", "psat.max-token-lifetime",
             "console.enabled", "console.session-ttl",
@@ -485,7 +486,9 @@ public record ServerConfig(
                 integer(p, "grpc.max-message-bytes", d.maxMessageBytes()),
                 integer(p, "grpc.max-metadata-bytes", d.maxMetadataBytes()),
                 duration(p, "grpc.handshake-timeout", Durations.format(d.handshakeTimeout())),
-                integer(p, "grpc.max-watch-streams-per-identity", d.maxWatchStreamsPerIdentity()));
+                integer(p, "grpc.max-watch-streams-per-identity", d.maxWatchStreamsPerIdentity()),
+                integer(p, "grpc.max-connections", d.maxConnections()),
+                integer(p, "grpc.max-connections-per-source", d.maxConnectionsPerSource()));
     }
 
     private static int integer(Properties p, String key, int fallback) {
