@@ -404,7 +404,7 @@ public final class LanyardServer implements AutoCloseable {
         this.grpc = grpcBuilder
                 .directExecutor() // for the calls that never block; the others go to a pool
                 .callExecutor(callExecutors)
-                .intercept(new WatchStreamCap(grpcLimits.maxWatchStreamsPerIdentity(), audit, clock)) // after the chain
+                .intercept(new WatchStreamCap(grpcLimits.maxWatchStreamsPerIdentity(), audit, metrics, clock)) // after the chain
                 .intercept(chain)
                 .build();
 
