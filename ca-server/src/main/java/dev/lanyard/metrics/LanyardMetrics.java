@@ -72,8 +72,8 @@ public final class LanyardMetrics {
                 .help("Time from a call's arrival to its answer, by full method name").labelNames("method")
                 .classicOnly().classicUpperBounds(LATENCY_BUCKETS).register(registry);
         grpcRefused = Counter.builder().name("lanyard_grpc_refused_total")
-                .help("Connections and streams the gRPC port refused, by the limit they were over (max-connections,"
-                        + " max-connections-per-source, max-watch-streams-per-identity)")
+                .help("Connections, streams and request messages the gRPC port refused, by the limit (the setting"
+                        + " without its grpc. prefix) they were over")
                 .labelNames("limit").register(registry);
         GaugeWithCallback.builder().name("lanyard_revocation_watchers")
                 .help("Open WatchRevocations streams")
@@ -184,6 +184,13 @@ public final class LanyardMetrics {
     public void grpcConnections(IntSupplier open) {
         GaugeWithCallback.builder().name("lanyard_grpc_connections").help("Connections open on the gRPC port")
                 .callback(cb -> cb.call(open.getAsInt())).register(registry);
+    }
+
+    /** Bytes held by request messages to methods open without a certificate that are still arriving. */
+    public void grpcAnonymousInbound(LongSupplier bytes) {
+        GaugeWithCallback.builder().name("lanyard_grpc_anonymous_inbound_bytes")
+                .help("Bytes held by request messages to the methods open without a certificate, still arriving")
+                .callback(cb -> cb.call(bytes.getAsLong())).register(registry);
     }
 
     /** A new revocation of a serial, spiffe_id or jti. */

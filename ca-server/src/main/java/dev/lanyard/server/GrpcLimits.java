@@ -20,10 +20,34 @@ import java.util.concurrent.TimeUnit;
  *                                    without a certificate)
  * @param maxConnections              open connections in total; one more is closed before its TLS handshake
  * @param maxConnectionsPerSource     open connections from one IP address; likewise
+ * @param anonymousInbound            what requests to the methods open without a certificate may hold while
+ *                                    they arrive (see {@link dev.lanyard.rpc.AnonymousInboundBudget})
  */
 public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Duration keepAliveTimeout,
         Duration permitKeepAliveTime, Duration maxConnectionIdle, int maxMessageBytes, int maxMetadataBytes,
-        Duration handshakeTimeout, int maxWatchStreamsPerIdentity, int maxConnections, int maxConnectionsPerSource) {
+        Duration handshakeTimeout, int maxWatchStreamsPerIdentity, int maxConnections, int maxConnectionsPerSource,
+        AnonymousInbound anonymousInbound) {
+
+    /**
+     * @param maxMessageBytes    one request message (the largest such request the .proto bounds allow is
+     *                           an x509pop attestation: 8 certificates of at most 16 KiB, and a CSR); a
+     *                           smaller grpc.max-message-bytes bounds it too
+     * @param maxPerSourceBytes  the messages being received from one IP address together
+     * @param maxTotalBytes      the messages being received from everyone together
+     */
+    public record AnonymousInbound(int maxMessageBytes, long maxPerSourceBytes, long maxTotalBytes) {
+
+        public AnonymousInbound {
+            if (maxMessageBytes < 16 * 1024) {
+                throw new IllegalArgumentException("grpc.max-anonymous-message-bytes must be at least 16384");
+            }
+            if (maxPerSourceBytes < maxMessageBytes || maxTotalBytes < maxPerSourceBytes) {
+                throw new IllegalArgumentException("grpc.max-anonymous-inbound-bytes-per-source must be between "
+                        + "grpc.max-anonymous-message-bytes and grpc.max-anonymous-inbound-bytes");
+            }
+        }
+    }
+
 
     public GrpcLimits {
         if (maxConcurrentStreams < 1) {
@@ -50,7 +74,8 @@ public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Durat
     /** The defaults documented in docs/server.properties. */
     public static GrpcLimits defaults() {
         return new GrpcLimits(100, Duration.ofMinutes(1), Duration.ofSeconds(20), Duration.ofSeconds(30),
-                Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8, 4096, 128);
+                Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8, 4096, 128,
+                new AnonymousInbound(256 * 1024, 1024 * 1024, 16 * 1024 * 1024));
     }
 
     /**

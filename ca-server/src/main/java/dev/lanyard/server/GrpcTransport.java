@@ -23,6 +23,19 @@ import java.util.function.Supplier;
  */
 final class GrpcTransport implements AutoCloseable {
 
+    /**
+     * grpc-java logs a warning with a stack trace for every request message it refuses (too large, over
+     * {@link dev.lanyard.rpc.AnonymousInboundBudget}'s bounds, malformed): a line per message, which any
+     * caller could turn into a flood. The client gets the status; our own refusals are logged once per
+     * source and minute. Held here so the level stays set (java.util.logging keeps loggers weakly).
+     */
+    private static final java.util.logging.Logger REFUSED_MESSAGES = java.util.logging.Logger.getLogger(
+            "io.grpc.netty.shaded.io.grpc.netty.NettyServerStream");
+
+    static {
+        REFUSED_MESSAGES.setLevel(java.util.logging.Level.SEVERE);
+    }
+
     private final EventLoopGroup accept;
     private final EventLoopGroup io;
     private final Supplier<ServerChannel> socket;

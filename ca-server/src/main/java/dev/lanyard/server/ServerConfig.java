@@ -240,6 +240,8 @@ public record ServerConfig(
             "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
             "grpc.max-watch-streams-per-identity", "grpc.max-connections", "grpc.max-connections-per-source",
+            "grpc.max-anonymous-message-bytes", "grpc.max-anonymous-inbound-bytes-per-source",
+            "grpc.max-anonymous-inbound-bytes",
             "certificates.retention",
             "agent.svid-ttl", "agent.attestation-timeout", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
             "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts", "psat.max-token-lifetime",
@@ -488,7 +490,12 @@ public record ServerConfig(
                 duration(p, "grpc.handshake-timeout", Durations.format(d.handshakeTimeout())),
                 integer(p, "grpc.max-watch-streams-per-identity", d.maxWatchStreamsPerIdentity()),
                 integer(p, "grpc.max-connections", d.maxConnections()),
-                integer(p, "grpc.max-connections-per-source", d.maxConnectionsPerSource()));
+                integer(p, "grpc.max-connections-per-source", d.maxConnectionsPerSource()),
+                new GrpcLimits.AnonymousInbound(
+                        integer(p, "grpc.max-anonymous-message-bytes", d.anonymousInbound().maxMessageBytes()),
+                        integer(p, "grpc.max-anonymous-inbound-bytes-per-source",
+                                (int) d.anonymousInbound().maxPerSourceBytes()),
+                        integer(p, "grpc.max-anonymous-inbound-bytes", (int) d.anonymousInbound().maxTotalBytes())));
     }
 
     private static int integer(Properties p, String key, int fallback) {
