@@ -240,6 +240,7 @@ public record ServerConfig(
             "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
             "grpc.max-watch-streams-per-identity", "grpc.max-connections", "grpc.max-connections-per-source",
+            "grpc.max-resets-per-window", "grpc.reset-window",
             "grpc.max-anonymous-message-bytes", "grpc.max-anonymous-inbound-bytes-per-source",
             "grpc.max-anonymous-inbound-bytes",
             "certificates.retention",
@@ -491,6 +492,8 @@ public record ServerConfig(
                 integer(p, "grpc.max-watch-streams-per-identity", d.maxWatchStreamsPerIdentity()),
                 integer(p, "grpc.max-connections", d.maxConnections()),
                 integer(p, "grpc.max-connections-per-source", d.maxConnectionsPerSource()),
+                integer(p, "grpc.max-resets-per-window", d.maxResetsPerWindow()),
+                duration(p, "grpc.reset-window", Durations.format(d.resetWindow())),
                 new GrpcLimits.AnonymousInbound(
                         integer(p, "grpc.max-anonymous-message-bytes", d.anonymousInbound().maxMessageBytes()),
                         integer(p, "grpc.max-anonymous-inbound-bytes-per-source",
