@@ -334,6 +334,8 @@ public record ServerConfig(
         p.setProperty("admin.credential-dir", dataDir.resolve("admin").toString());
         // Whichever loopback spelling a client uses, the server's certificate names it.
         p.setProperty("server.dns-names", "localhost,127.0.0.1,::1");
+        // loopback only: every client has the same source address, so a per-source cap would be the total one
+        p.setProperty("grpc.max-connections-per-source", Integer.toString(GrpcLimits.defaults().maxConnections()));
         p.setProperty("console.enabled", "true");
         extra.forEach(p::setProperty);
         return fromProperties(p, dataDir);
