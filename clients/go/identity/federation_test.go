@@ -39,11 +39,17 @@ func newTestCA(t *testing.T, td string) testCA {
 func (ca testCA) svid(t *testing.T, id string) [][]byte {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return ca.svidFor(t, id, &key.PublicKey)
+}
+
+// svidFor is an X.509-SVID for id on key.
+func (ca testCA) svidFor(t *testing.T, id string, key *ecdsa.PublicKey) [][]byte {
+	t.Helper()
 	u, _ := url.Parse(id)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), NotBefore: time.Now().Add(-time.Minute),
 		NotAfter: time.Now().Add(30 * time.Minute), KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, URIs: []*url.URL{u}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key, ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,9 @@ type Source struct {
 	backoff retry.Backoff
 	log     *slog.Logger
 	td      spiffeid.TrustDomain
+	// serverTD is the trust domain of the Lanyard server verifyServer last accepted: at bootstrap, before
+	// td is known, the trust domain the issued SVID must be in.
+	serverTD atomic.Pointer[spiffeid.TrustDomain]
 
 	svid     atomic.Pointer[SVID]
 	roots    atomic.Pointer[roots]

@@ -60,6 +60,8 @@ func (s *Source) verifyServer(raw [][]byte, _ [][]*x509.Certificate) error {
 	if id.Path() != "/lanyard/server" || (!s.td.IsZero() && id.TrustDomain() != s.td) {
 		return fmt.Errorf("identity: the server presented %s, not the Lanyard server of this trust domain", id)
 	}
+	td := id.TrustDomain()
+	s.serverTD.Store(&td)
 	return nil
 }
 
@@ -133,8 +135,15 @@ func (s *Source) accept(resp *lanyardv1.CertificateResponse, key *ecdsa.PrivateK
 	if id.String() != resp.GetSpiffeId() {
 		return nil, fmt.Errorf("identity: the issued certificate is for %s, the response says %q", id, resp.GetSpiffeId())
 	}
-	if !s.td.IsZero() && id.TrustDomain() != s.td {
-		return nil, fmt.Errorf("identity: the issued certificate is in trust domain %s, not %s", id.TrustDomain(), s.td)
+	// Roots may vouch for several trust domains; a server issues only in its own (at bootstrap, the one
+	// of the server verifyServer accepted).
+	serverTD := s.td
+	if seen := s.serverTD.Load(); serverTD.IsZero() && seen != nil {
+		serverTD = *seen
+	}
+	if serverTD.IsZero() || id.TrustDomain() != serverTD {
+		return nil, fmt.Errorf("identity: the Lanyard server of trust domain %q issued a certificate for %s, which is"+
+			" outside its trust domain; it is not used", serverTD.Name(), id)
 	}
 	pub, ok := chain[0].PublicKey.(*ecdsa.PublicKey)
 	if !ok || !pub.Equal(&key.PublicKey) {

@@ -1,7 +1,13 @@
 // Package jwks fetches the JWT signing keys a Lanyard server publishes
 // (/.well-known/jwks.json) and caches them for as long as the response's Cache-Control allows,
-// refetching early (at most once per MinRefetch) when a token names a key it has not seen: that
-// is how a verifier learns of a rotated key without a restart.
+// refetching early when a token names a key it has not seen: that is how a verifier learns of a
+// rotated key without a restart. No fetch of any kind starts less than one interval after the
+// previous one, whatever the tokens presented and whatever the server answered, so neither a flood
+// of made-up kids nor a failing server makes a verifier send more than one request per interval;
+// and a lookup of a key already held never waits for a fetch. The interval is MinRefetch, or the
+// server's max-age when that is shorter (at least a second): the server publishes a new key one
+// publish lead (twice its max-age) before it signs, so a verifier must be able to refresh as often
+// as max-age says. The Java and Rust verifiers follow the same rules.
 package jwks
 
 import (
@@ -30,6 +36,10 @@ var ErrUnavailable = errors.New("the JWKS is unavailable")
 // maxDocumentBytes bounds what is read from the server: a JWKS is a few kilobytes.
 const maxDocumentBytes = 1 << 20
 
+// MaxAge caps how long a fetched copy is used without asking again, whatever max-age says, so a
+// key the server stopped publishing is not trusted for long.
+const MaxAge = time.Hour
+
 // Cache is a KeySource over HTTP. Safe for concurrent use.
 type Cache struct {
 	url        string
@@ -37,12 +47,16 @@ type Cache struct {
 	now        func() time.Time
 	minRefetch time.Duration
 	defaultAge time.Duration
+	interval   time.Duration // the least time between two fetches: see the package comment
+
+	fetching sync.Mutex // one fetch at a time; mu is never held across one
 
 	mu        sync.Mutex
 	keys      map[string]jose.JSONWebKey
-	fetched   bool
+	fetched   bool // a fetch succeeded once: keys holds a document
 	expires   time.Time
-	lastFetch time.Time
+	lastFetch time.Time // when the last fetch started, whatever its outcome
+	lastErr   error     // why the last fetch failed, nil after a success
 	fetches   int
 }
 
@@ -55,7 +69,7 @@ func WithHTTPClient(c *http.Client) Option { return func(k *Cache) { k.client = 
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(k *Cache) { k.now = now } }
 
-// WithMinRefetch bounds how often an unknown kid may trigger a fetch (default 10 s).
+// WithMinRefetch sets the least time between two fetches when max-age is longer (default 10 s).
 func WithMinRefetch(d time.Duration) Option { return func(k *Cache) { k.minRefetch = d } }
 
 // WithDefaultMaxAge is how long a response without max-age stays fresh (default 5 min).
@@ -76,34 +90,58 @@ func NewCache(url string, opts ...Option) (*Cache, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	c.interval = c.minRefetch
 	return c, nil
 }
 
-// Key returns the published key with this kid. It fetches when the cache is stale, or when the
-// kid is unknown and the last fetch is at least MinRefetch old. When a refetch fails, keys
-// fetched before stay usable: a short outage of the server must not stop every verifier.
+// Key returns the published key with this kid. It fetches when the copy is stale, or when the kid
+// is unknown, but never sooner than one interval after the previous fetch. A stale key is refreshed
+// by one caller while the others go on with it; when the refresh fails, keys fetched before stay
+// usable: a short outage of the server must not stop every verifier.
 func (c *Cache) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
 	key, known := c.keys[kid]
-	stale := !c.fetched || !now.Before(c.expires)
-	mayRefetch := !c.fetched || now.Sub(c.lastFetch) >= c.minRefetch
-	if known && !stale {
+	now := c.now()
+	fresh := c.fetched && now.Before(c.expires)
+	due := now.Sub(c.lastFetch) >= c.interval
+	seen := c.fetches
+	c.mu.Unlock()
+	switch {
+	case known && (fresh || !due):
 		return &key, nil
-	}
-	if stale || mayRefetch {
-		if err := c.fetchLocked(ctx, now); err != nil {
-			if known {
-				return &key, nil
-			}
-			return nil, err
-		}
-		if key, ok := c.keys[kid]; ok {
+	case known:
+		// Stale: refresh unless another caller is; the key held answers meanwhile.
+		if !c.fetching.TryLock() {
 			return &key, nil
 		}
+	default:
+		// Unknown: a fetch in progress may bring it, so wait for that one; start one only when due.
+		c.fetching.Lock()
 	}
-	return nil, fmt.Errorf("jwks: kid %q: %w", printable.Of(kid), ErrUnknownKey)
+	err := c.fetchIfNoneSince(ctx, seen)
+	c.fetching.Unlock()
+	c.mu.Lock()
+	found, ok := c.keys[kid]
+	c.mu.Unlock()
+	switch {
+	case ok:
+		return &found, nil
+	case known && err != nil:
+		return &key, nil // the refresh failed: the key held stays in use
+	case err != nil:
+		return nil, err
+	}
+	return nil, c.missing(kid)
+}
+
+// missing is why kid cannot be had now: no document was ever fetched, or none publishes it.
+func (c *Cache) missing(kid string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fetched && c.lastErr != nil {
+		return c.lastErr
+	}
+	return fmt.Errorf("jwks: kid %q: %w", printable.Of(kid), ErrUnknownKey)
 }
 
 // Fetches counts the HTTP fetches made so far (for tests and metrics).
@@ -113,37 +151,60 @@ func (c *Cache) Fetches() int {
 	return c.fetches
 }
 
-func (c *Cache) fetchLocked(ctx context.Context, now time.Time) error {
+// fetchIfNoneSince fetches, with c.fetching held, unless a fetch started after the caller saw seen
+// fetches (it has the newest copy already) or the previous one is less than an interval old.
+func (c *Cache) fetchIfNoneSince(ctx context.Context, seen int) error {
+	c.mu.Lock()
+	now := c.now()
+	if c.fetches != seen || (c.fetches > 0 && now.Sub(c.lastFetch) < c.interval) {
+		c.mu.Unlock()
+		return nil
+	}
 	c.lastFetch = now
 	c.fetches++
+	c.mu.Unlock()
+	// The fetch serves every caller, so the caller that happens to start it cannot cut it short:
+	// a token sent by a client that hangs up at once would otherwise spend the interval's fetch.
+	keys, age, err := c.fetch(context.WithoutCancel(ctx))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.lastErr = err
+		return err
+	}
+	c.keys, c.fetched, c.lastErr = keys, true, nil
+	age = min(age, MaxAge)
+	c.expires = now.Add(age)
+	c.interval = min(c.minRefetch, max(age, time.Second))
+	return nil
+}
+
+func (c *Cache) fetch(ctx context.Context) (map[string]jose.JSONWebKey, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
-		return fmt.Errorf("jwks: %w: %w", ErrUnavailable, err)
+		return nil, 0, fmt.Errorf("jwks: %w: %w", ErrUnavailable, err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("jwks: %w: fetching %s: %w", ErrUnavailable, c.url, err)
+		return nil, 0, fmt.Errorf("jwks: %w: fetching %s: %w", ErrUnavailable, c.url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("jwks: %w: %s answered %s", ErrUnavailable, c.url, resp.Status)
+		return nil, 0, fmt.Errorf("jwks: %w: %s answered %s", ErrUnavailable, c.url, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
 	if err != nil {
-		return fmt.Errorf("jwks: %w: reading %s: %w", ErrUnavailable, c.url, err)
+		return nil, 0, fmt.Errorf("jwks: %w: reading %s: %w", ErrUnavailable, c.url, err)
 	}
 	if len(body) > maxDocumentBytes {
-		return fmt.Errorf("jwks: %w: %s sent more than %d bytes", ErrUnavailable, c.url, maxDocumentBytes)
+		return nil, 0, fmt.Errorf("jwks: %w: %s sent more than %d bytes", ErrUnavailable, c.url, maxDocumentBytes)
 	}
 	keys, err := Parse(body)
 	if err != nil {
-		return fmt.Errorf("jwks: %w: %s: %w", ErrUnavailable, c.url, err)
+		return nil, 0, fmt.Errorf("jwks: %w: %s: %w", ErrUnavailable, c.url, err)
 	}
-	c.keys = keys
-	c.fetched = true
-	c.expires = now.Add(maxAge(resp.Header.Get("Cache-Control"), c.defaultAge))
-	return nil
+	return keys, maxAge(resp.Header.Get("Cache-Control"), c.defaultAge), nil
 }
 
 // Parse reads a JWKS document into keys by kid. Private keys and signature keys without a kid are
@@ -190,8 +251,8 @@ func (s Static) Key(_ context.Context, kid string) (*jose.JSONWebKey, error) {
 	return nil, fmt.Errorf("jwks: kid %q: %w", printable.Of(kid), ErrUnknownKey)
 }
 
-// maxAge reads max-age from Cache-Control; no-store and no-cache mean "refetch every time"
-// (still bounded by MinRefetch for unknown kids, and by callers' own pacing).
+// maxAge reads max-age from Cache-Control; no-store and no-cache mean 0: stale at once, refetched
+// when next due (a second later at the soonest).
 func maxAge(header string, fallback time.Duration) time.Duration {
 	age := fallback
 	for _, part := range strings.Split(header, ",") {

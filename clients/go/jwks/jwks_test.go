@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,20 +109,132 @@ func TestCacheHonoursMaxAgeAndRefetchesUnknownKidsAtMostOncePerInterval(t *testi
 	}
 }
 
-func TestNoStoreMeansRefetchWhenStale(t *testing.T) {
+func TestNoStoreMeansRefetchOncePerSecondAtMost(t *testing.T) {
 	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "no-store"}
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
-	for i := range 3 {
-		clk.t = clk.t.Add(time.Second)
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	for range 10 {
 		if _, err := c.Key(context.Background(), "a"); err != nil {
 			t.Fatal(err)
 		}
-		if c.Fetches() != i+1 {
-			t.Fatalf("%d fetches after %d lookups with no-store", c.Fetches(), i+1)
+		clk.t = clk.t.Add(100 * time.Millisecond)
+	}
+	if c.Fetches() != 1 {
+		t.Fatalf("%d fetches in a second with no-store; at most one per second", c.Fetches())
+	}
+	c.Key(context.Background(), "a")
+	if c.Fetches() != 2 {
+		t.Fatalf("%d fetches; no-store refetches once a second has passed", c.Fetches())
+	}
+}
+
+// Lanyard publishes a new key one publish lead (twice the refresh hint, its max-age) before it signs:
+// a max-age shorter than MinRefetch is honoured, or a verifier could meet a token of a key it has
+// not fetched and not be allowed to fetch it yet.
+func TestAMaxAgeShorterThanMinRefetchIsHonoured(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=1"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	if _, err := c.Key(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	pub.set(func(p *publisher) { p.keys = append(p.keys, newKey(t, "b")) }) // prepared, not signing yet
+	clk.t = clk.t.Add(time.Second)
+	if _, err := c.Key(context.Background(), "a"); err != nil || c.Fetches() != 2 {
+		t.Fatalf("a stale copy after max-age=1: %v, %d fetches", err, c.Fetches())
+	}
+	if _, err := c.Key(context.Background(), "b"); err != nil || c.Fetches() != 2 {
+		t.Fatalf("the prepared key, fetched with the refresh: %v, %d fetches", err, c.Fetches())
+	}
+}
+
+// A server that answers errors (or cannot be reached) once the copy went stale is asked once per
+// interval, not once per token: verifiers must not turn an outage into a flood, nor keep every
+// token waiting on a fetch.
+func TestAFailingServerIsAskedAtMostOncePerInterval(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=60"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	ctx := context.Background()
+	if _, err := c.Key(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(61 * time.Second)
+	pub.set(func(p *publisher) { p.status = http.StatusInternalServerError })
+	for i := range 100 {
+		if _, err := c.Key(ctx, "a"); err != nil {
+			t.Fatalf("lookup %d of a known key during an outage: %v", i, err)
 		}
+		if _, err := c.Key(ctx, "unknown"); err == nil {
+			t.Fatal("an unknown kid was found")
+		}
+	}
+	if pub.hits != 2 {
+		t.Fatalf("the server was asked %d times for 200 lookups within one interval; want 2 (the first fetch and one refresh)", pub.hits)
+	}
+	clk.t = clk.t.Add(10 * time.Second)
+	pub.set(func(p *publisher) { p.status = 0; p.keys = append(p.keys, newKey(t, "b")) })
+	if _, err := c.Key(ctx, "a"); err != nil || pub.hits != 3 {
+		t.Fatalf("after the interval: %v, %d requests; want one more", err, pub.hits)
+	}
+	if _, err := c.Key(ctx, "b"); err != nil || pub.hits != 3 {
+		t.Fatalf("the refreshed copy: %v, %d requests", err, pub.hits)
+	}
+}
+
+// A refresh of a stale copy that hangs holds up only the caller that started it: the others go on
+// with the keys held.
+func TestAKnownKeyDoesNotWaitForARefresh(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var requests atomic.Int32
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=60"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) > 1 {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+		pub.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer close(release)
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	if _, err := c.Key(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(61 * time.Second)
+	go c.Key(context.Background(), "a") // starts the refresh, which hangs
+	<-entered
+	done := make(chan error, 1)
+	go func() { _, err := c.Key(context.Background(), "a"); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lookup of a known key waited for the hanging refresh")
+	}
+}
+
+func TestMaxAgeIsCappedAtAnHour(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=31536000"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	c.Key(context.Background(), "a")
+	clk.t = clk.t.Add(jwks.MaxAge)
+	c.Key(context.Background(), "a")
+	if c.Fetches() != 2 {
+		t.Fatalf("%d fetches; a copy is kept at most %s, whatever max-age says", c.Fetches(), jwks.MaxAge)
 	}
 }
 
@@ -145,5 +258,45 @@ func TestParseRefusesUnsafeDocuments(t *testing.T) {
 	}
 	if _, err := jwks.NewCache("file:///etc/passwd"); err == nil {
 		t.Error("a non-HTTP URL was accepted")
+	}
+}
+
+// The fetch an unknown kid starts serves every caller: a client that sends a made-up kid and hangs
+// up at once must not spend the interval's fetch, or it could keep a verifier from learning a
+// rotated-in key.
+func TestACallerThatHangsUpDoesNotSpendTheFetch(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=60"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	if _, err := c.Key(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(11 * time.Second)
+	pub.set(func(p *publisher) { p.keys = append(p.keys, newKey(t, "b")) })
+	gone, hangUp := context.WithCancel(context.Background())
+	hangUp()
+	c.Key(gone, "b")
+	if _, err := c.Key(context.Background(), "b"); err != nil || c.Fetches() != 2 {
+		t.Fatalf("the rotated-in key after a caller hung up: %v, %d fetches", err, c.Fetches())
+	}
+}
+
+// A key the server no longer publishes is refused as soon as a refresh succeeds, also by the lookup
+// that made the refresh.
+func TestAKeyNoLongerPublishedIsRefusedOnceRefreshed(t *testing.T) {
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=60"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	if _, err := c.Key(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(61 * time.Second)
+	pub.set(func(p *publisher) { p.keys = []jose.JSONWebKey{newKey(t, "b")} })
+	if _, err := c.Key(context.Background(), "a"); !errors.Is(err, jwks.ErrUnknownKey) || c.Fetches() != 2 {
+		t.Fatalf("a dropped key after a refresh: %v, %d fetches", err, c.Fetches())
 	}
 }

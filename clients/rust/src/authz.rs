@@ -1,5 +1,6 @@
 //! A tower layer for tonic servers: every call must carry a Lanyard token that verifies, is bound
-//! to the caller's TLS client certificate, and holds every scope the RPC's `.proto` options require.
+//! to the caller's TLS client certificate, names the audience of the RPC's service and holds every
+//! scope the RPC's `.proto` options require.
 //! UNAUTHENTICATED for a missing or bad token, PERMISSION_DENIED for a missing scope, a revoked
 //! caller, or a method that declares no scopes (it accepts no token at all: fail closed).
 //! A caller of a federated trust domain is checked by that trust domain's verifier (its Lanyard's
@@ -150,9 +151,11 @@ async fn authorize(
         [one] => one.clone().unwrap_or_default(),
         _ => return Err(Status::unauthenticated("more than one authorization header")),
     };
+    // The scheme in any case and the token trimmed, as the Go and Java interceptors read it (RFC 9110).
     let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
+        .split_once(' ')
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim())
         .ok_or_else(|| Status::unauthenticated("the authorization header is not a Bearer token"))?;
     let verified = verifier.verify(token, &peer).await.map_err(|rejected| {
         let message = format!("token refused: {rejected}");
@@ -162,6 +165,16 @@ async fn authorize(
             Status::unauthenticated(message)
         }
     })?;
+    // The verifier checked the token's audience against its own; the method's service may declare
+    // another (one layer guarding services of several audiences), and a token for one audience must
+    // never call another's methods, whatever scopes it holds.
+    if verified.audience() != contract.audience {
+        return Err(Status::unauthenticated(format!(
+            "token refused: wrong_audience: audience {:?} is not {path}'s {:?}",
+            verified.audience(),
+            contract.audience
+        )));
+    }
     // A federated issuer speaks only for its own workloads, whatever keys its verifier was given.
     if let Some(domain) = domain {
         if trust_domain_of(verified.subject()) != domain {
@@ -246,9 +259,14 @@ mod tests {
 
         /// A token this domain's Lanyard signs: any `sub`, bound to `peer`.
         fn token(&self, sub: &str, peer: &[u8]) -> String {
+            self.token_holding(sub, peer, "ledger.write")
+        }
+
+        /// A token for audience "ledger" holding `scope` (space-separated).
+        fn token_holding(&self, sub: &str, peer: &[u8], scope: &str) -> String {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
             let claims = json!({"iss": self.issuer(), "sub": sub, "aud": "ledger", "iat": now, "nbf": now,
-                "exp": now + 300, "jti": format!("{}-t1", self.name), "scope": "ledger.write",
+                "exp": now + 300, "jti": format!("{}-t1", self.name), "scope": scope,
                 "cnf": {"x5t#S256": thumbprint(peer)}});
             let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
             header.kid = Some(self.kid());
@@ -260,6 +278,21 @@ mod tests {
     /// Calls PostEntry through the layer as a TLS connection presenting `peer` would; the subject
     /// the handler would see, or the refusal.
     async fn call(layer: &ScopeLayer, peer: &[u8], token: &str) -> Result<String, (String, String)> {
+        call_method(layer, POST, peer, token).await
+    }
+
+    /// As [`call`], to the method at `path`.
+    async fn call_method(layer: &ScopeLayer, path: &str, peer: &[u8], token: &str) -> Result<String, (String, String)> {
+        call_with(layer, path, peer, &format!("Bearer {token}")).await
+    }
+
+    /// As [`call_method`], with the whole `authorization` header given.
+    async fn call_with(
+        layer: &ScopeLayer,
+        path: &str,
+        peer: &[u8],
+        authorization: &str,
+    ) -> Result<String, (String, String)> {
         let seen = Arc::new(std::sync::Mutex::new(None));
         let handler = {
             let seen = seen.clone();
@@ -268,11 +301,8 @@ mod tests {
                 async { Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::empty_body())) }
             })
         };
-        let mut request = http::Request::builder()
-            .uri(POST)
-            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(())
-            .unwrap();
+        let mut request =
+            http::Request::builder().uri(path).header(http::header::AUTHORIZATION, authorization).body(()).unwrap();
         request.extensions_mut().insert(PeerCertificates(Arc::new(vec![peer.to_vec()])));
         let response = layer.layer(handler).oneshot(request).await.unwrap();
         let header =
@@ -343,5 +373,43 @@ mod tests {
         let refused = ours.verify(&a.token("spiffe://b.test/ns/shop/sa/api", &peer), &peer).await.unwrap_err();
         assert_eq!(refused.failure, Failure::WrongIssuer, "{refused}");
         assert!(ours.verify(&a.token("spiffe://a.test/ns/shop/sa/api", &peer), &peer).await.is_ok());
+    }
+
+    /// One layer guarding services of two audiences with the verifier of one: a token for "ledger"
+    /// never calls a payments method, even holding scopes of the same names (as Java refuses per call).
+    #[tokio::test]
+    async fn a_token_for_one_audience_does_not_call_another_audiences_method() {
+        let a = Domain::new("a.test");
+        let both = Contracts::from_descriptor_set(
+            crate::pb::FILE_DESCRIPTOR_SET,
+            &["examples.ledger.v1.LedgerService", "examples.payments.v1.PaymentsService"],
+        )
+        .unwrap();
+        let layer = ScopeLayer::new(Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys())), both);
+        let id = "spiffe://a.test/ns/shop/sa/api";
+        let peer = a.svid(id);
+        let token = a.token_holding(id, &peer, "ledger.write payments.refund payments.charge.read");
+        let refund = "/examples.payments.v1.PaymentsService/Refund";
+        let (status, message) = call_method(&layer, refund, &peer, &token).await.unwrap_err();
+        assert_eq!(status, "16", "{message}");
+        assert!(message.contains("wrong_audience"), "{message}");
+        assert_eq!(call_method(&layer, POST, &peer, &token).await.unwrap(), id, "its own audience's method");
+    }
+
+    /// The Bearer scheme is read in any case and the token trimmed, as Go and Java read it.
+    #[tokio::test]
+    async fn the_bearer_scheme_is_read_in_any_case() {
+        let a = Domain::new("a.test");
+        let layer = ScopeLayer::new(Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys())), contracts());
+        let id = "spiffe://a.test/ns/shop/sa/api";
+        let peer = a.svid(id);
+        let token = a.token(id, &peer);
+        for header in [format!("BEARER {token}"), format!("Bearer  {token} ")] {
+            assert_eq!(call_with(&layer, POST, &peer, &header).await.unwrap(), id, "{}", &header[..8]);
+        }
+        for header in ["Bearer ".to_string(), format!("Basic {token}"), token.clone()] {
+            let (status, _) = call_with(&layer, POST, &peer, &header).await.unwrap_err();
+            assert_eq!(status, "16");
+        }
     }
 }

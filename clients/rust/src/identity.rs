@@ -475,7 +475,7 @@ impl Inner {
             return Err(Error::Invalid("the issued certificate is not for the key we sent".into()));
         }
         let spiffe_id = tls::spiffe_id(&certificate)
-            .ok_or_else(|| Error::Invalid("the issued certificate has no SPIFFE ID".into()))?;
+            .ok_or_else(|| Error::Invalid(format!("the issued certificate: {}", tls::NOT_AN_SVID)))?;
         let domain = tls::trust_domain_of(&spiffe_id).to_owned();
         let svid = Svid {
             spiffe_id,

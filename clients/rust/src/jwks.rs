@@ -1,6 +1,6 @@
 //! Where verification keys come from: a fixed set, or Lanyard's JWKS over HTTP(S), cached as its
-//! `Cache-Control: max-age` allows, refetched early (at most once per interval) for an unknown `kid`,
-//! and kept when a refetch fails, so a Lanyard outage does not stop verification.
+//! `Cache-Control: max-age` allows (at most an hour), refetched early for an unknown `kid`, never more
+//! than once per interval, and kept when a refetch fails, so a Lanyard outage does not stop verification.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -101,53 +101,143 @@ pub fn parse(jwks_json: &str) -> Result<HashMap<String, Jwk>, String> {
 struct Cached {
     keys: HashMap<String, Jwk>,
     fresh_until: Option<Instant>,
+    /// When the last fetch started, whatever its outcome.
     last_fetch: Option<Instant>,
+    /// The least time between two fetches: `min_refetch`, or the last max-age if shorter (at least 1 s).
+    interval: Duration,
+    fetches: u64,
 }
 
-/// Lanyard's JWKS over HTTP, cached.
+/// The longest a fetched copy is used without asking again, whatever max-age says, so that a key the
+/// server stopped publishing is not trusted for long.
+pub const MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// Lanyard's JWKS over HTTP, cached. No fetch of any kind starts less than one interval after the
+/// previous one, whatever the tokens presented and whatever the server answered, so neither a flood
+/// of made-up kids nor a failing server makes a verifier send more than one request per interval; a
+/// stale copy is refreshed by one caller while the others go on with the keys held. The interval is
+/// `min_refetch`, or the server's max-age when that is shorter (at least a second): the server
+/// publishes a new key one publish lead (twice its max-age) before it signs, so a verifier must be
+/// able to refresh as often as max-age says. The Java and Go verifiers follow the same rules.
 pub struct HttpJwks {
+    inner: Arc<Fetcher>,
+    /// One fetch at a time; the cache is never locked across one.
+    fetching: Arc<Mutex<()>>,
+}
+
+/// What a fetch needs, shared with the task it runs on.
+struct Fetcher {
     url: String,
     client: reqwest::Client,
     min_refetch: Duration,
-    cache: Mutex<Cached>,
+    now: Arc<dyn Fn() -> Instant + Send + Sync>,
+    cache: std::sync::Mutex<Cached>,
 }
 
 impl HttpJwks {
-    /// `min_refetch` bounds how often an unknown `kid` may trigger a fetch (default use: 5 s).
+    /// `min_refetch` is the least time between two fetches when max-age is longer.
     pub fn new(url: impl Into<String>, min_refetch: Duration) -> HttpJwks {
         HttpJwks {
-            url: url.into(),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client"),
-            min_refetch,
-            cache: Mutex::new(Cached { keys: HashMap::new(), fresh_until: None, last_fetch: None }),
+            inner: Arc::new(Fetcher {
+                url: url.into(),
+                client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client"),
+                min_refetch,
+                now: Arc::new(Instant::now),
+                cache: std::sync::Mutex::new(Cached {
+                    keys: HashMap::new(),
+                    fresh_until: None,
+                    last_fetch: None,
+                    interval: min_refetch,
+                    fetches: 0,
+                }),
+            }),
+            fetching: Arc::new(Mutex::new(())),
         }
     }
 
+    /// Reads the time from `now` (tests move it).
+    #[cfg(test)]
+    fn with_clock(mut self, now: impl Fn() -> Instant + Send + Sync + 'static) -> HttpJwks {
+        Arc::get_mut(&mut self.inner).expect("not shared yet").now = Arc::new(now);
+        self
+    }
+
+    /// The fetches made so far (for tests and metrics).
+    pub fn fetches(&self) -> u64 {
+        self.inner.cache.lock().expect("lock").fetches
+    }
+
+    /// The key named `kid`: from the copy held while it is fresh; otherwise after a fetch when one is
+    /// due (a known key does not wait for a fetch another caller has started; an unknown one does, as
+    /// that fetch may bring it). When a fetch fails the keys held stay in use.
     async fn get(&self, kid: &str) -> Option<Jwk> {
-        let mut cache = self.cache.lock().await;
-        let now = Instant::now();
-        let stale = match cache.fresh_until {
-            Some(until) => now >= until,
-            None => true,
+        let (held, fresh, due, seen) = {
+            let cache = self.inner.cache.lock().expect("lock");
+            let now = (self.inner.now)();
+            (
+                cache.keys.get(kid).cloned(),
+                cache.fresh_until.is_some_and(|until| now < until),
+                cache.last_fetch.map_or(true, |last| now.duration_since(last) >= cache.interval),
+                cache.fetches,
+            )
         };
-        let unknown = !cache.keys.contains_key(kid);
-        let may_fetch = match cache.last_fetch {
-            Some(last) => now.duration_since(last) >= self.min_refetch,
-            None => true,
+        let fetching = match &held {
+            Some(_) if fresh || !due => return held,
+            Some(_) => match self.fetching.clone().try_lock_owned() {
+                Ok(guard) => guard,
+                Err(_) => return held,
+            },
+            None => self.fetching.clone().lock_owned().await,
         };
-        if stale || (unknown && may_fetch) {
+        // The fetch serves every caller, so it runs on a task of its own: a caller whose call is
+        // dropped (a client that sent a made-up kid and hung up) cannot cut it short and spend the
+        // interval's fetch.
+        let inner = self.inner.clone();
+        let failed = tokio::spawn(async move {
+            let _fetching = fetching;
+            inner.fetch_if_none_since(seen).await
+        })
+        .await
+        .unwrap_or(true);
+        let found = self.inner.cache.lock().expect("lock").keys.get(kid).cloned();
+        // The key held stays in use only when the refresh failed, not when the server dropped it.
+        if failed {
+            found.or(held)
+        } else {
+            found
+        }
+    }
+}
+
+impl Fetcher {
+    /// Fetches (with the fetching lock held) unless a fetch started after the caller saw `seen` of
+    /// them, or the previous one is less than an interval old. True when the fetch failed.
+    async fn fetch_if_none_since(&self, seen: u64) -> bool {
+        let started = {
+            let mut cache = self.cache.lock().expect("lock");
+            let now = (self.now)();
+            if cache.fetches != seen || cache.last_fetch.is_some_and(|last| now.duration_since(last) < cache.interval) {
+                return false;
+            }
             cache.last_fetch = Some(now);
-            match self.fetch().await {
-                Ok((keys, max_age)) => {
-                    cache.keys = keys;
-                    cache.fresh_until = Some(now + max_age);
-                }
-                Err(e) => {
-                    tracing::warn!("JWKS {} unavailable, keeping {} cached keys: {e}", self.url, cache.keys.len())
-                }
+            cache.fetches += 1;
+            now
+        };
+        let fetched = self.fetch().await;
+        let mut cache = self.cache.lock().expect("lock");
+        match fetched {
+            Ok((keys, max_age)) => {
+                cache.keys = keys;
+                let max_age = max_age.min(MAX_AGE);
+                cache.fresh_until = Some(started + max_age);
+                cache.interval = self.min_refetch.min(max_age.max(Duration::from_secs(1)));
+                false
+            }
+            Err(e) => {
+                tracing::warn!("JWKS {} unavailable, keeping {} cached keys: {e}", self.url, cache.keys.len());
+                true
             }
         }
-        cache.keys.get(kid).cloned()
     }
 
     async fn fetch(&self) -> Result<(HashMap<String, Jwk>, Duration), String> {
@@ -226,5 +316,212 @@ mod tests {
         let other = FederatedKeys { all: keys.all.clone(), trust_domain: "b.test".into() };
         assert!(Keys::Federated(other).get("fed-1").await.is_none());
         assert!(jwk_from_spki("bad", "ES256", b"not a key").is_err());
+    }
+
+    /// A JWKS endpoint over real HTTP (a thread per connection): answers `status` with the keys named
+    /// in `kids` and `cache_control`, counts the requests, and holds each answer while `held` is set.
+    struct Endpoint {
+        status: u16,
+        kids: Vec<&'static str>,
+        cache_control: &'static str,
+        hits: u64,
+        held: bool,
+    }
+
+    type Shared = Arc<(std::sync::Mutex<Endpoint>, std::sync::Condvar)>;
+
+    fn serve(cache_control: &'static str, kids: Vec<&'static str>) -> (Shared, String) {
+        use std::io::{Read, Write};
+        let shared: Shared = Arc::new((
+            std::sync::Mutex::new(Endpoint { status: 200, kids, cache_control, hits: 0, held: false }),
+            std::sync::Condvar::new(),
+        ));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let endpoint = shared.clone();
+        std::thread::spawn(move || {
+            for socket in listener.incoming() {
+                let Ok(mut socket) = socket else { return };
+                let endpoint = endpoint.clone();
+                std::thread::spawn(move || {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let (lock, changed) = &*endpoint;
+                    let mut e = lock.lock().unwrap();
+                    e.hits += 1;
+                    changed.notify_all();
+                    while e.held {
+                        e = changed.wait(e).unwrap();
+                    }
+                    let keys: Vec<String> = e.kids.iter().map(|kid| format!(r#"{{"kty":"EC","crv":"P-256","kid":"{kid}","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}"#)).collect();
+                    let body = format!(r#"{{"keys":[{}]}}"#, keys.join(","));
+                    let response = format!(
+                        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nCache-Control: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        e.status, e.cache_control, body.len()
+                    );
+                    drop(e);
+                    let _ = socket.write_all(response.as_bytes());
+                });
+            }
+        });
+        (shared, url)
+    }
+
+    fn hits(endpoint: &Shared) -> u64 {
+        endpoint.0.lock().unwrap().hits
+    }
+
+    fn set(endpoint: &Shared, f: impl FnOnce(&mut Endpoint)) {
+        f(&mut endpoint.0.lock().unwrap());
+        endpoint.1.notify_all();
+    }
+
+    /// A clock the test moves.
+    fn clock() -> (Arc<std::sync::Mutex<Instant>>, impl Fn() -> Instant + Send + Sync + 'static) {
+        let at = Arc::new(std::sync::Mutex::new(Instant::now()));
+        let read = at.clone();
+        (at, move || *read.lock().unwrap())
+    }
+
+    fn advance(at: &std::sync::Mutex<Instant>, by: Duration) {
+        *at.lock().unwrap() += by;
+    }
+
+    /// A server that answers errors once the copy went stale is asked once per interval, not once per
+    /// token: a verifier must not turn an outage into a flood, nor keep every token waiting on a fetch.
+    #[tokio::test]
+    async fn a_failing_server_is_asked_at_most_once_per_interval() {
+        let (endpoint, url) = serve("max-age=60", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        assert!(jwks.get("a").await.is_some());
+        advance(&at, Duration::from_secs(61));
+        set(&endpoint, |e| e.status = 500);
+        for _ in 0..100 {
+            assert!(jwks.get("a").await.is_some(), "a known key during an outage");
+            assert!(jwks.get("unknown").await.is_none());
+        }
+        assert_eq!(hits(&endpoint), 2, "200 lookups within one interval: the first fetch and one refresh");
+        advance(&at, Duration::from_secs(10));
+        set(&endpoint, |e| {
+            e.status = 200;
+            e.kids.push("b");
+        });
+        assert!(jwks.get("a").await.is_some());
+        assert_eq!(hits(&endpoint), 3, "one more once the interval has passed");
+        assert!(jwks.get("b").await.is_some(), "the refreshed copy");
+        assert_eq!(hits(&endpoint), 3);
+    }
+
+    #[tokio::test]
+    async fn no_store_means_refetch_once_per_second_at_most() {
+        let (endpoint, url) = serve("no-store", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        for _ in 0..10 {
+            assert!(jwks.get("a").await.is_some());
+            advance(&at, Duration::from_millis(100));
+        }
+        assert_eq!(hits(&endpoint), 1, "no-store: at most one fetch per second");
+        assert!(jwks.get("a").await.is_some());
+        assert_eq!(hits(&endpoint), 2);
+    }
+
+    /// Lanyard publishes a new key one publish lead (twice the refresh hint, its max-age) before it
+    /// signs: a max-age shorter than `min_refetch` is honoured, or a verifier could meet a token of a
+    /// key it has not fetched and not be allowed to fetch it yet.
+    #[tokio::test]
+    async fn a_max_age_shorter_than_min_refetch_is_honoured() {
+        let (endpoint, url) = serve("max-age=1", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        assert!(jwks.get("a").await.is_some());
+        set(&endpoint, |e| e.kids.push("b")); // prepared, not signing yet
+        advance(&at, Duration::from_secs(1));
+        assert!(jwks.get("a").await.is_some());
+        assert_eq!(hits(&endpoint), 2, "a stale copy after max-age=1 is refreshed");
+        assert!(jwks.get("b").await.is_some(), "the prepared key, fetched with the refresh");
+        assert_eq!(hits(&endpoint), 2);
+    }
+
+    #[tokio::test]
+    async fn max_age_is_capped_at_an_hour() {
+        let (endpoint, url) = serve("max-age=31536000", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        assert!(jwks.get("a").await.is_some());
+        advance(&at, MAX_AGE);
+        assert!(jwks.get("a").await.is_some());
+        assert_eq!(hits(&endpoint), 2, "a copy is kept at most an hour, whatever max-age says");
+    }
+
+    /// A refresh of a stale copy that hangs holds up only the caller that started it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_known_key_does_not_wait_for_a_refresh() {
+        let (endpoint, url) = serve("max-age=60", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = Arc::new(HttpJwks::new(url, Duration::from_secs(10)).with_clock(now));
+        assert!(jwks.get("a").await.is_some());
+        advance(&at, Duration::from_secs(61));
+        set(&endpoint, |e| e.held = true);
+        let refreshing = tokio::spawn({
+            let jwks = jwks.clone();
+            async move { jwks.get("a").await }
+        });
+        while hits(&endpoint) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let other = tokio::time::timeout(Duration::from_secs(10), jwks.get("a")).await;
+        set(&endpoint, |e| e.held = false);
+        assert!(other.expect("a lookup of a known key waited for the hanging refresh").is_some());
+        assert!(refreshing.await.unwrap().is_some());
+    }
+
+    /// The fetch an unknown kid starts serves every caller: a call dropped while it runs (a client
+    /// that hung up) must not spend the interval's fetch, or it could keep a verifier from learning
+    /// a rotated-in key.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_hangs_up_does_not_spend_the_fetch() {
+        let (endpoint, url) = serve("max-age=60", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = Arc::new(HttpJwks::new(url, Duration::from_secs(10)).with_clock(now));
+        assert!(jwks.get("a").await.is_some());
+        advance(&at, Duration::from_secs(11));
+        set(&endpoint, |e| {
+            e.kids.push("b");
+            e.held = true;
+        });
+        let hung_up = tokio::spawn({
+            let jwks = jwks.clone();
+            async move { jwks.get("b").await }
+        });
+        while hits(&endpoint) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        hung_up.abort();
+        let _ = hung_up.await;
+        set(&endpoint, |e| e.held = false);
+        assert!(jwks.get("b").await.is_some(), "the rotated-in key after a caller hung up");
+        assert_eq!(hits(&endpoint), 2);
+    }
+
+    /// A key the server no longer publishes is refused as soon as a refresh succeeds, also by the
+    /// lookup that made the refresh.
+    #[tokio::test]
+    async fn a_key_no_longer_published_is_refused_once_refreshed() {
+        let (endpoint, url) = serve("max-age=60", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        assert!(jwks.get("a").await.is_some());
+        advance(&at, Duration::from_secs(61));
+        set(&endpoint, |e| e.kids = vec!["b"]);
+        assert!(jwks.get("a").await.is_none(), "a dropped key after a refresh");
+        assert_eq!(hits(&endpoint), 2);
     }
 }

@@ -156,7 +156,7 @@ impl Roots {
         trust_domain: &TrustDomain,
         allowed: &[String],
     ) -> Result<String, rustls::Error> {
-        let id = spiffe_id(end_entity).ok_or_else(|| rustls::Error::General("the peer has no SPIFFE ID".into()))?;
+        let id = spiffe_id(end_entity).ok_or_else(|| rustls::Error::General(NOT_AN_SVID.into()))?;
         let domain = trust_domain.get();
         let peer_domain = trust_domain_of(&id).to_owned();
         let roots = if domain.is_empty() || peer_domain == domain {
@@ -200,14 +200,23 @@ impl TrustDomain {
     }
 }
 
-/// The one URI SAN of an X.509-SVID.
+/// Why [`spiffe_id`] found none.
+pub(crate) const NOT_AN_SVID: &str =
+    "the certificate is not an X.509-SVID: it must carry exactly one spiffe:// URI SAN";
+
+/// The one URI SAN of an X.509-SVID; `None` unless the certificate carries exactly one URI SAN and it
+/// is a `spiffe://` one (the SPIFFE X.509-SVID spec: which of several would be the identity?).
 pub fn spiffe_id(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let san = cert.subject_alternative_name().ok()??;
-    san.value.general_names.iter().find_map(|name| match name {
-        x509_parser::extensions::GeneralName::URI(uri) if uri.starts_with("spiffe://") => Some(uri.to_string()),
+    let mut uris = san.value.general_names.iter().filter_map(|name| match name {
+        x509_parser::extensions::GeneralName::URI(uri) => Some(*uri),
         _ => None,
-    })
+    });
+    match (uris.next(), uris.next()) {
+        (Some(uri), None) if uri.starts_with("spiffe://") => Some(uri.to_string()),
+        _ => None,
+    }
 }
 
 /// The handshake signature checks every verifier here shares: the peer proves it holds the
@@ -509,4 +518,28 @@ pub fn server_config_allowing(
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec()];
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(uris: &[&str]) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        for uri in uris {
+            params.subject_alt_names.push(rcgen::SanType::URI((*uri).try_into().unwrap()));
+        }
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn an_svid_carries_exactly_one_spiffe_uri_san() {
+        let id = "spiffe://lanyard.local/ns/shop/sa/frontend";
+        assert_eq!(spiffe_id(&certificate(&[id])).as_deref(), Some(id));
+        assert_eq!(spiffe_id(&certificate(&[id, "spiffe://lanyard.local/ns/shop/sa/admin"])), None);
+        assert_eq!(spiffe_id(&certificate(&["https://lanyard.local/frontend", id])), None);
+        assert_eq!(spiffe_id(&certificate(&["https://lanyard.local/frontend"])), None);
+        assert_eq!(spiffe_id(&certificate(&[])), None);
+    }
 }

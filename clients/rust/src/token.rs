@@ -22,10 +22,13 @@ struct Cached {
     expires_at: SystemTime,
 }
 
+/// What a token is cached by: (certificate thumbprint, audience, scopes).
+type CacheKey = (String, String, Vec<String>);
+
 /// Fetches and caches tokens for (certificate, audience, scopes).
 pub struct TokenSource {
     identity: Identity,
-    cache: Mutex<HashMap<(String, String, Vec<String>), Cached>>,
+    cache: Mutex<HashMap<CacheKey, Cached>>,
 }
 
 impl TokenSource {

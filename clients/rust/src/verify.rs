@@ -257,7 +257,7 @@ impl Verifier {
         let algorithm = fitting(alg, kid, &jwk)?;
         let key = DecodingKey::from_jwk(&jwk).map_err(|e| reject(Failure::UnknownKey, format!("key {kid:?}: {e}")))?;
         let dot = token.rfind('.').unwrap_or_default();
-        let good = jsonwebtoken::crypto::verify(&token[dot + 1..], token[..dot].as_bytes(), &key, algorithm)
+        let good = jsonwebtoken::crypto::verify(&token[dot + 1..], &token.as_bytes()[..dot], &key, algorithm)
             .map_err(|_| reject(Failure::BadSignature, "the signature does not verify"))?;
         if !good {
             return Err(reject(Failure::BadSignature, "the signature does not verify"));
@@ -418,7 +418,7 @@ fn is_spiffe_id(s: &str) -> bool {
     };
     !td.is_empty()
         && td.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && path.map_or(true, |p| !p.is_empty() && !p.ends_with('/'))
+        && path.is_none_or(|p| !p.is_empty() && !p.ends_with('/'))
 }
 
 /// `[a-z0-9]+([._:][a-z0-9]+)*`

@@ -101,7 +101,7 @@ pub fn pick(response: pb::X509svidResponse, spiffe_id: Option<&str>) -> Result<X
     let svid = response
         .svids
         .into_iter()
-        .find(|s| spiffe_id.map_or(true, |id| s.spiffe_id == id))
+        .find(|s| spiffe_id.is_none_or(|id| s.spiffe_id == id))
         .ok_or_else(|| Error::Permission(format!("the agent serves no X.509-SVID {}", spiffe_id.unwrap_or(""))))?;
     let chain = split_certificates(&svid.x509_svid)?;
     let bundle = split_certificates(&svid.bundle)?;

@@ -156,7 +156,6 @@ async fn set_up(server: &DevServer) -> (String, String) {
                     spiffe_ids: vec![CALLER.into()],
                     audience: "ledger".into(),
                     scopes: vec!["ledger.write".into()],
-                    ..Default::default()
                 }],
                 ..Default::default()
             }),

@@ -63,7 +63,7 @@ var keyTypes = map[string]func() (crypto.Signer, error){
 func keyGenerator(option string) (func() (crypto.Signer, error), error) {
 	g, ok := keyTypes[option]
 	if !ok {
-		return nil, fail("--key-type "+option, "not a key type this command line makes",
+		return nil, fail(unnamed("--key-type", option), "not a key type this command line makes",
 			"use one of ec-p256, ec-p384, rsa-2048", exitUsage)
 	}
 	return g, nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -75,17 +76,70 @@ func readCredential(dir, option, howToCreate string) (*credential, error) {
 
 // makeOwnDirectory creates dir 0700 if it is absent, then requires it to be private (requirePrivate).
 func makeOwnDirectory(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o777); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err == nil {
-		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil { // the new directory's entry
-			return err
-		}
-	} else if !errors.Is(err, os.ErrExist) {
+	if err := mkdirAll(dir, 0o700, syncDir); err != nil {
 		return err
 	}
 	return requirePrivate(dir)
+}
+
+// mkdirAll creates dir (with perm) and whichever of its parents are missing, each made durable in its
+// parent by sync: forcing only the last level's parent would leave the levels above it to be lost in a
+// crash, and the files written below with them (tools/.../DurableFiles.createDirectories). A level
+// another process makes meanwhile is left to it.
+func mkdirAll(dir string, perm os.FileMode, sync func(dir string) error) error {
+	var missing []string // deepest first
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if info, err := os.Stat(d); err == nil && info.IsDir() {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		mode := os.FileMode(0o777)
+		if i == 0 {
+			mode = perm
+		}
+		if err := os.Mkdir(missing[i], mode); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				continue
+			}
+			return err
+		}
+		if err := sync(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// temporaryName is the name of a temporary file a credential write stages: this command line's
+// (.key.pem.tmp) or the Java one's (.key.pem.1f3a9c.tmp, DurableFiles); nothing else is removed as one.
+var temporaryName = regexp.MustCompile(`^\.(cert\.pem|key\.pem|bundle\.pem|key\.pem\.prev)(\.[0-9a-f]{1,16})?\.tmp$`)
+
+// staleAfter is how old a temporary file is when a crash must have left it: a write renames what it
+// staged within milliseconds, and a younger one may be a write under way in another process
+// (ca-server/.../CredentialDirectory.STALE_AFTER).
+const staleAfter = 10 * time.Minute
+
+// removeStaleTemporaries removes the temporary files a write cut short by a crash left in dir (a staged
+// key is a copy of the secret, and nothing else would ever remove it): ours only, once stale. Called on
+// every write and load; best effort, since a reader may not be allowed to write there.
+func removeStaleTemporaries(dir string, now time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !temporaryName.MatchString(e.Name()) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().Before(now.Add(-staleAfter)) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // requirePrivate refuses a credential directory another user owns or may write in: that user could
@@ -121,6 +175,7 @@ const pairingAttempts = 20
 // meanwhile: a read between the two, or after a write cut short there, pairs cert.pem with
 // key.pem.prev. A read that still finds no pair (the writer finished between its reads) is made again.
 func loadCredential(dir string) (*credential, error) {
+	removeStaleTemporaries(dir, time.Now())
 	for attempt := 1; ; attempt++ {
 		c, err := loadCredentialOnce(dir)
 		if err == nil || attempt == pairingAttempts || !strings.Contains(err.Error(), "does not match public key") {
@@ -238,6 +293,7 @@ func writeCredential(dir string, key crypto.Signer, chain, bundle []*x509.Certif
 	if err := makeOwnDirectory(dir); err != nil {
 		return err
 	}
+	removeStaleTemporaries(dir, time.Now())
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return err

@@ -275,3 +275,76 @@ func TestACredentialDirectoryAnotherUserOwnsIsRefused(t *testing.T) {
 		t.Fatalf("token issue: %s", r)
 	}
 }
+
+// A write cut short by a crash leaves its staged files, the key's a copy of the secret: the next load
+// or write removes them once stale, and nothing else (a younger one may be a write under way).
+func TestALoadOrAWriteRemovesStaleTemporariesOfOurOwnNamingOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "creds")
+	root, rootKey := testRoot(t)
+	if _, err := writeTestCredential(t, dir, root, rootKey); err != nil {
+		t.Fatal(err)
+	}
+	ours := []string{".key.pem.1f3a9c0d2b4e6f70.tmp", ".cert.pem.7.tmp", ".bundle.pem.tmp", ".key.pem.prev.abc.tmp",
+		".key.pem.tmp"}
+	others := []string{".notes.tmp", ".key.pem.XYZ.tmp", "key.pem.1234.tmp", ".key.pem.1234.tmp.bak", ".id.pem.12.tmp"}
+	stale := time.Now().Add(-staleAfter - time.Minute)
+	for _, operation := range []string{"load", "write"} {
+		for _, name := range append(append([]string{}, ours...), others...) {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte{1}, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(filepath.Join(dir, name), stale, stale); err != nil {
+				t.Fatal(err)
+			}
+		}
+		young := filepath.Join(dir, ".key.pem.0123.tmp")
+		if err := os.WriteFile(young, []byte{1}, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, ".cert.pem.99.tmp"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(filepath.Join(dir, ".cert.pem.99.tmp"), stale, stale)
+
+		if operation == "load" {
+			if _, err := loadCredential(dir); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := writeTestCredential(t, dir, root, rootKey); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, name := range ours {
+			if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+				t.Errorf("%s is still there after a %s", name, operation)
+			}
+		}
+		for _, name := range append(others, ".key.pem.0123.tmp", ".cert.pem.99.tmp") {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				t.Errorf("%s is gone after a %s: %v", name, operation, err)
+			}
+		}
+	}
+}
+
+// Each directory level created is made durable in its parent, not only the last one; levels already
+// there are not touched.
+func TestEveryNewDirectoryLevelIsSyncedInItsParent(t *testing.T) {
+	base := t.TempDir()
+	var synced []string
+	record := func(dir string) error { synced = append(synced, dir); return nil }
+	creds := filepath.Join(base, "a", "b", "creds")
+	if err := mkdirAll(creds, 0o700, record); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{base, filepath.Join(base, "a"), filepath.Join(base, "a", "b")}; strings.Join(synced, " ") != strings.Join(want, " ") {
+		t.Fatalf("synced %q, want %q", synced, want)
+	}
+	if info, err := os.Stat(creds); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("the last level: %v %v", info, err)
+	}
+	synced = nil
+	if err := mkdirAll(creds, 0o700, record); err != nil || len(synced) != 0 {
+		t.Fatalf("an existing directory: synced %q, %v", synced, err)
+	}
+}

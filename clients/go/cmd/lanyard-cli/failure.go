@@ -51,8 +51,11 @@ func (f *failure) render() string {
 // unnamed names text a command line refused by the option and its length only, never the text: a token
 // pasted into the wrong option must not be repeated (tools/.../AuditText.unnamed).
 func unnamed(option, text string) string {
-	return fmt.Sprintf("%s (%d characters)", option, len(utf16.Encode([]rune(text))))
+	return fmt.Sprintf("%s (%d characters)", option, characters(text))
 }
+
+// characters is the length of text as Java counts it (UTF-16 units), so both command lines say the same.
+func characters(text string) int { return len(utf16.Encode([]rune(text))) }
 
 func fail(tried, problem, advice string, code int) *failure {
 	return &failure{tried: tried, problem: problem, advice: advice, code: code}

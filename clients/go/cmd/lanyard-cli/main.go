@@ -151,13 +151,13 @@ func (f *flags) list(name string) *list {
 // parse parses args; a malformed line, a stray argument or a missing required option is a usage error.
 func (f *flags) parse(args []string) error {
 	if err := f.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{f.refusal(args, err)}
 	}
 	if name := f.repeated(args); name != "" {
 		return &usageError{fmt.Sprintf("option '--%s' should be specified only once", name)}
 	}
 	if f.NArg() > 0 {
-		return &usageError{fmt.Sprintf("Unmatched argument: '%s'", f.Arg(0))}
+		return &usageError{unmatched("Unmatched argument", f.offset()+len(args)-f.NArg(), f.Args())}
 	}
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })

@@ -5,8 +5,12 @@ public final class AttestationException extends Exception {
 
     private static final long serialVersionUID = 1L;
 
-    /** UNTRUSTED: the evidence does not verify (unknown root, wrong key, bad signature, wrong issuer or audience); DENIED: it verifies but is not allowed here. */
-    public enum Reason { MISSING, MALFORMED, UNKNOWN, EXPIRED, USED, UNSUPPORTED_KIND, UNTRUSTED, DENIED }
+    /**
+     * UNTRUSTED: the evidence does not verify (unknown root, wrong key, bad signature, wrong issuer or
+     * audience); DENIED: it verifies but is not allowed here; UNAVAILABLE: it could not be checked, as
+     * something the server depends on failed (the cluster's JWKS cannot be fetched): not the evidence's fault.
+     */
+    public enum Reason { MISSING, MALFORMED, UNKNOWN, EXPIRED, USED, UNSUPPORTED_KIND, UNTRUSTED, DENIED, UNAVAILABLE }
 
     private final Reason reason;
 

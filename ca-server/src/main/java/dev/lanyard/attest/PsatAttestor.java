@@ -82,10 +82,11 @@ public final class PsatAttestor implements NodeAttestor {
         } catch (ParseException e) {
             throw new AttestationException(Reason.MALFORMED, "the service-account token is not a JWT");
         } catch (KeySourceException e) {
-            // The server's side (psat.jwks-url unreachable or its TLS not trusted): the cause is for the log.
+            // The server's side (psat.jwks-url unreachable or its TLS not trusted), not the agent's: it may
+            // retry. The cause (host, port, TLS detail) is for the log only.
             LOG.warn("k8s_psat: the JWKS of cluster {} cannot be fetched: {}", cluster.name(), causes(e));
-            throw new AttestationException(Reason.UNTRUSTED, "the cluster's JWKS cannot be fetched"
-                    + " (psat.jwks-url); the server log says why");
+            throw new AttestationException(Reason.UNAVAILABLE, "the cluster's JWKS cannot be fetched"
+                    + " (psat.jwks-url), a failure on the server's side; try again later (the server log says why)");
         } catch (Exception e) {
             // Nimbus' messages can quote the token's content; say only what failed.
             throw new AttestationException(Reason.UNTRUSTED,

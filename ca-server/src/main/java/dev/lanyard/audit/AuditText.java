@@ -30,18 +30,37 @@ public final class AuditText {
 
     /**
      * A spiffe_id from a request as an audit record, an error message or a log may name it: itself
-     * when it parses as a SPIFFE ID, else only its length, so a secret pasted in its place (a JWT, a
-     * join token) is never repeated. Empty stays empty.
+     * when it parses as a SPIFFE ID and holds no token, else only its length, so a secret pasted in its
+     * place (a JWT, a join token; both fit a SPIFFE ID's path) is never repeated. Empty stays empty.
      */
     public static String spiffeId(String text) {
         if (text.isEmpty()) {
             return "";
         }
         try {
-            return SpiffeId.parse(text).toString();
+            return holdsToken(text) ? invalid("spiffe_id", text) : SpiffeId.parse(text).toString();
         } catch (IllegalArgumentException e) {
             return invalid("spiffe_id", text);
         }
+    }
+
+    /**
+     * A SPIFFE ID a request names in {@code field}, or an IllegalArgumentException whose message names the
+     * field and the length, never the text: one that is no SPIFFE ID, and one that holds a JWT or a join
+     * token (a secret pasted into a path must be neither kept nor repeated).
+     */
+    public static SpiffeId parseSpiffeId(String field, String text) {
+        SpiffeId id;
+        try {
+            id = SpiffeId.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(unnamed(field, text) + " is not a SPIFFE ID: " + e.getMessage(), e);
+        }
+        if (holdsToken(text)) {
+            throw new IllegalArgumentException(unnamed(field, text) + " holds a JWT or a join token, which no"
+                    + " record may keep; leave it out");
+        }
+        return id;
     }
 
     /** A trust domain name from a request, named as {@link #spiffeId} names a SPIFFE ID. */
@@ -51,7 +70,7 @@ public final class AuditText {
         }
         try {
             SpiffeId.validateTrustDomain(text);
-            return text;
+            return holdsToken(text) ? invalid("trust_domain", text) : text;
         } catch (IllegalArgumentException e) {
             return invalid("trust_domain", text);
         }

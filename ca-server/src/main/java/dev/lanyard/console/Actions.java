@@ -92,6 +92,7 @@ final class Actions {
             case NOT_FOUND -> 404;
             case PERMISSION_DENIED -> 403;
             case FAILED_PRECONDITION -> 409;
+            case UNAVAILABLE -> 503;
             default -> 400;
         };
         return new Outcome(Optional.empty(), status, Html.page("Refused", session.grant().adminId(),

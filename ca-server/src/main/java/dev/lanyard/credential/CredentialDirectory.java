@@ -5,16 +5,23 @@ import dev.lanyard.crypto.Pem;
 import dev.lanyard.store.DurableFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * A credential on disk: {@code cert.pem} (leaf then intermediates), {@code key.pem} (PKCS#8,
@@ -32,10 +39,30 @@ public final class CredentialDirectory {
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
     private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
 
+    /**
+     * The temporary files a write stages here: DurableFiles' ({@code .key.pem.1f3a9c.tmp}) and the Go
+     * command line's ({@code .key.pem.tmp}); nothing else is ever removed as one.
+     */
+    private static final Pattern TEMPORARY =
+            Pattern.compile("\\.(cert\\.pem|key\\.pem|bundle\\.pem|key\\.pem\\.prev)(\\.[0-9a-f]{1,16})?\\.tmp");
+    /**
+     * How old a temporary file is when a crash must have left it: a write renames what it staged within
+     * milliseconds, and a younger one may be a write under way in another process (a server renewing
+     * its admin credential while a command reads it).
+     */
+    public static final Duration STALE_AFTER = Duration.ofMinutes(10);
+
     private final Path dir;
+    private final Clock clock;
 
     public CredentialDirectory(Path dir) {
+        this(dir, Clock.systemUTC());
+    }
+
+    /** @param clock what a temporary file's age is measured by ({@link #removeStaleTemporaries}) */
+    public CredentialDirectory(Path dir, Clock clock) {
         this.dir = dir;
+        this.clock = clock;
     }
 
     public Path path() {
@@ -57,12 +84,10 @@ public final class CredentialDirectory {
      */
     public void write(Credential credential) throws IOException {
         if (!Files.isDirectory(dir)) {
-            Path parent = dir.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
-            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
-            DurableFiles.forceDirectory(parent); // the new directory's entry
+            DurableFiles.createDirectories(dir, OWNER_ONLY_DIRECTORY);
         }
         requirePrivate();
+        removeStaleTemporaries();
         List<X509Certificate> certs = new ArrayList<>();
         certs.add(credential.leaf());
         certs.addAll(credential.chain());
@@ -162,7 +187,34 @@ public final class CredentialDirectory {
      * {@code key.pem.prev} meanwhile), so a read between the two is paired with {@code key.pem.prev}.
      */
     public Credential read(CryptoProviders crypto) throws IOException {
+        removeStaleTemporaries();
         return untilPaired(dir, key -> readOnce(crypto, key));
+    }
+
+    /**
+     * Removes the temporary files a write cut short by a crash left here (a staged key is a copy of the
+     * secret, and nothing else would ever remove it): only files of our own naming ({@link #TEMPORARY}),
+     * older than {@link #STALE_AFTER}. Called on every write and load; best effort, since a reader may
+     * not be allowed to write here.
+     */
+    public void removeStaleTemporaries() {
+        Instant staleBefore = clock.instant().minus(STALE_AFTER);
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, ".*.tmp")) {
+            for (Path entry : entries) {
+                try {
+                    if (TEMPORARY.matcher(entry.getFileName().toString()).matches()
+                            && Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)
+                            && Files.getLastModifiedTime(entry, LinkOption.NOFOLLOW_LINKS).toInstant()
+                                    .isBefore(staleBefore)) {
+                        Files.deleteIfExists(entry);
+                    }
+                } catch (IOException e) {
+                    // left for the next write or load
+                }
+            }
+        } catch (IOException | DirectoryIteratorException e) {
+            // no directory, or not ours to list: nothing to clean
+        }
     }
 
     /** One read of a credential directory, however it parses the files, with the key in {@code keyFile}. */

@@ -42,7 +42,7 @@ public final class KekRotation {
         this.custody = custody;
         this.history = history;
         this.clock = clock;
-        keks.onRefresh(this::adoptRecorded);
+        keks.onRefresh(() -> adoptRecorded(false));
     }
 
     /**
@@ -56,7 +56,7 @@ public final class KekRotation {
      *                          others do not use, so it does not start, and says once which KEK it needs
      */
     public void atStart() {
-        adoptRecorded();
+        adoptRecorded(true);
         SoftwareCustody.Rewrap done = custody.rewrapAll();
         if (!done.failed().isEmpty()) {
             throw new KeySealException(done.failed().size() + " private keys in the store " + done.failed()
@@ -77,10 +77,11 @@ public final class KekRotation {
      * Makes the KEK the last rotation recorded current here, if it is not and its file is readable
      * (another replica rotated, or this one restarted before kek.file was changed).
      *
+     * @param starting at start, when the refusal stops the server, rather than before a seal or an open
      * @throws KeySealException if that KEK cannot be loaded here: sealing under the older one would
      *                          leave a key that retiring the older KEK makes unopenable
      */
-    private synchronized void adoptRecorded() {
+    private synchronized void adoptRecorded(boolean starting) {
         if (rotating) {
             return;
         }
@@ -105,6 +106,13 @@ public final class KekRotation {
             problem = "no such file here";
         } catch (IOException e) {
             problem = e.getMessage();
+        }
+        if (starting) {
+            throw new KeySealException("the store's keys are sealed (or being re-wrapped) under key-encryption key "
+                    + kekId + ", which this server does not hold: `lanyard keys rotate-kek` recorded it as current,"
+                    + " and this server cannot load it from " + file + " (" + problem + "), so it does not start."
+                    + " Give it that KEK: make " + file + " readable here (owner-only), or set kek.file to a copy of"
+                    + " it");
         }
         throw new KeySealException("key-encryption key " + kekId + " is current (`lanyard keys rotate-kek` recorded"
                 + " it) but this server cannot load it from " + file + " (" + problem + "); refusing to seal keys"

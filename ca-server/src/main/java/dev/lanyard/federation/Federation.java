@@ -110,10 +110,9 @@ public final class Federation {
                         + trustDomain + " (its bundle document, obtained out of band)");
             }
             try {
-                id = Optional.of(SpiffeId.parse(endpointId.get()));
+                id = Optional.of(AuditText.parseSpiffeId("endpoint_spiffe_id", endpointId.get()));
             } catch (IllegalArgumentException e) {
-                throw Refusal.invalid(AuditText.unnamed("endpoint_spiffe_id", endpointId.get())
-                        + " is not a SPIFFE ID: " + e.getMessage());
+                throw Refusal.invalid(e.getMessage());
             }
             try {
                 bundle = Optional.of(ForeignBundle.parse(trustDomain, initialBundle.get()));

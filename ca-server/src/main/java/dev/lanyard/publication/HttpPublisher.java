@@ -23,6 +23,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -31,6 +32,7 @@ import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -55,6 +57,7 @@ public final class HttpPublisher implements AutoCloseable {
     private final ChannelGroup open = new DefaultChannelGroup("lanyard-http", GlobalEventExecutor.INSTANCE);
     private final Channel server;
     private final Map<String, Supplier<Document>> exact = new LinkedHashMap<>();
+    private final Map<String, Predicate<InetAddress>> audiences = new LinkedHashMap<>();
     private final Map<String, Function<String, Optional<Document>>> prefixes = new LinkedHashMap<>();
     private final Map<String, WebApp> apps = new LinkedHashMap<>();
     private volatile Routes routes;
@@ -109,7 +112,16 @@ public final class HttpPublisher implements AutoCloseable {
 
     /** Routes must be added before {@link #start()}. */
     public HttpPublisher route(String path, Supplier<Document> document) {
+        return route(path, client -> true, document);
+    }
+
+    /**
+     * A document only clients whose address {@code audience} accepts may read: to the others the path is
+     * absent (404), and no prefix route answers it either. Added before {@link #start()}.
+     */
+    public HttpPublisher route(String path, Predicate<InetAddress> audience, Supplier<Document> document) {
         exact.put(path, document);
+        audiences.put(path, audience);
         return this;
     }
 
@@ -130,7 +142,7 @@ public final class HttpPublisher implements AutoCloseable {
 
     /** Fixes the routes and starts accepting connections. */
     public void start() {
-        routes = new Routes(exact, prefixes, apps);
+        routes = new Routes(exact, audiences, prefixes, apps);
         server.config().setAutoRead(true);
     }
 

@@ -134,7 +134,8 @@ final class PublicationHandler extends ChannelInboundHandlerAdapter {
         deadline.requestRead(); // publication answers from the head alone
         // A body is never read: answering and closing is cheaper than draining it.
         boolean keepAlive = HttpUtil.isKeepAlive(request) && !hasBody;
-        Supplier<HttpPublisher.Document> route = routes.find(path);
+        Supplier<HttpPublisher.Document> route = routes.find(path,
+                ((java.net.InetSocketAddress) ctx.channel().remoteAddress()).getAddress());
         if (route == null) {
             send(ctx, text(HttpResponseStatus.NOT_FOUND, "not found", !head), keepAlive);
         } else if (!readable) {

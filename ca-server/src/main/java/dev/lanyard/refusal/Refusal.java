@@ -9,10 +9,13 @@ public final class Refusal extends Exception {
 
     private static final long serialVersionUID = 1L;
 
-    /** What kind of no it is; mirrors the gRPC status codes used for refusals. */
+    /**
+     * What kind of no it is; mirrors the gRPC status codes used for refusals. UNAVAILABLE is the server's
+     * side: something it depends on failed (a cluster's JWKS), not the request; the caller may retry.
+     */
     public enum Code {
         INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
-        RESOURCE_EXHAUSTED, OUT_OF_RANGE
+        RESOURCE_EXHAUSTED, OUT_OF_RANGE, UNAVAILABLE
     }
 
     private final Code code;

@@ -38,13 +38,7 @@ public final class Selectors {
      */
     public static String parent(String text, String trustDomain) {
         if (text.startsWith("spiffe://")) {
-            SpiffeId id;
-            try {
-                id = SpiffeId.parse(text);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(AuditText.unnamed("parent_id", text) + " is not a SPIFFE ID: "
-                        + e.getMessage());
-            }
+            SpiffeId id = AuditText.parseSpiffeId("parent_id", text);
             if (!id.isMemberOf(trustDomain) || !isAgent(id)) {
                 throw new IllegalArgumentException("parent_id " + id + " is not an agent ID of this trust domain"
                         + " (spiffe://" + trustDomain + AGENT_PREFIX + "...)");

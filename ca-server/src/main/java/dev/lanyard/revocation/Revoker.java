@@ -135,9 +135,9 @@ public final class Revoker {
     private SpiffeId spiffeId(String value) throws Refusal {
         SpiffeId id;
         try {
-            id = SpiffeId.parse(value);
+            id = AuditText.parseSpiffeId("spiffe_id", value);
         } catch (IllegalArgumentException e) {
-            throw new Refusal(Code.INVALID_ARGUMENT, "not a SPIFFE ID: " + e.getMessage());
+            throw new Refusal(Code.INVALID_ARGUMENT, e.getMessage());
         }
         if (!id.trustDomain().equals(trustDomain)) {
             throw new Refusal(Code.INVALID_ARGUMENT,

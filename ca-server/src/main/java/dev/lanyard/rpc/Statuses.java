@@ -20,6 +20,7 @@ public final class Statuses {
             case FAILED_PRECONDITION -> Status.FAILED_PRECONDITION;
             case RESOURCE_EXHAUSTED -> Status.RESOURCE_EXHAUSTED;
             case OUT_OF_RANGE -> Status.OUT_OF_RANGE;
+            case UNAVAILABLE -> Status.UNAVAILABLE;
         };
         return status.withDescription(refusal.getMessage());
     }

@@ -221,10 +221,9 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     private SpiffeId ourSpiffeId(String text) throws StatusException {
         SpiffeId id;
         try {
-            id = SpiffeId.parse(text);
+            id = AuditText.parseSpiffeId("spiffe_id", text);
         } catch (IllegalArgumentException e) {
-            // never the text itself: it may be a secret pasted into the wrong field
-            throw invalid(AuditText.unnamed("spiffe_id", text) + " is not a SPIFFE ID: " + e.getMessage());
+            throw invalid(e.getMessage()); // never the text itself: it may be a secret pasted into the wrong field
         }
         if (!id.isMemberOf(trustDomain)) {
             throw invalid("spiffe_id " + id + " is not in this server's trust domain " + trustDomain);

@@ -2,6 +2,7 @@ package dev.lanyard.server;
 
 import dev.lanyard.rpc.Protos;
 import dev.lanyard.attest.AttestationException;
+import dev.lanyard.audit.AuditText;
 import dev.lanyard.attest.NodeAttestation;
 import dev.lanyard.attest.NodeAttestor;
 import dev.lanyard.attest.NodeEvidence;
@@ -247,10 +248,9 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
 
     private static SpiffeId spiffeId(String text) throws Refusal {
         try {
-            return SpiffeId.parse(text);
+            return AuditText.parseSpiffeId("spiffe_id", text);
         } catch (IllegalArgumentException e) {
-            // never the text itself: it may be a secret pasted into the wrong field
-            throw Refusal.invalid("spiffe_id (" + text.length() + " characters) is not a SPIFFE ID: " + e.getMessage());
+            throw Refusal.invalid(e.getMessage()); // never the text itself: it may be a secret in the wrong field
         }
     }
 

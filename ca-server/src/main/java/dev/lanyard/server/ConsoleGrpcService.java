@@ -36,7 +36,8 @@ final class ConsoleGrpcService extends ConsoleServiceGrpc.ConsoleServiceImplBase
         calls.runInOneTransaction("console.login-link", "console", "channel=console", response, () -> {
             if (links.isEmpty()) {
                 throw Status.FAILED_PRECONDITION.withDescription("the admin console is not enabled on this server"
-                        + " (console.enabled=true, on a loopback http.host)").asException();
+                        + " (console.enabled=true, on a loopback http.host unless the HTTP port serves TLS)")
+                        .asException();
             }
             AuthenticatedPeer admin = Callers.require();
             LoginLinks.Minted minted = links.get().mint(new LoginLinkRepository.Grant(admin.spiffeId().toString(),

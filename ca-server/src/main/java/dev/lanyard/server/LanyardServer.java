@@ -439,10 +439,15 @@ public final class LanyardServer implements AutoCloseable {
                 .route("/crl", () -> crls.forIssuer(caRotation.active().ca().intermediate().keyId())
                         .map(this::crlDocument).orElse(null))
                 .routePrefix("/crl/", keyId -> crls.forIssuer(keyId).map(this::crlDocument))
-                .route("/metrics", () -> new HttpPublisher.Document(metrics.contentType(), metrics.scrape(),
-                        Duration.ZERO))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO));
+        Supplier<HttpPublisher.Document> scrape = () -> new HttpPublisher.Document(metrics.contentType(),
+                metrics.scrape(), Duration.ZERO);
+        switch (config.publication().metrics()) {
+            case PUBLIC -> http.route("/metrics", scrape);
+            case LOOPBACK -> http.route("/metrics", java.net.InetAddress::isLoopbackAddress, scrape);
+            case OFF -> { } // not served: 404 like any other absent path
+        }
         java.util.concurrent.ScheduledThreadPoolExecutor federationPool =
                 new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemonThreads("lanyard-federation"));
         federationPool.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
@@ -892,10 +897,14 @@ public final class LanyardServer implements AutoCloseable {
     }
 
     /**
-     * Where the console is, as a browser on this host reaches it: the HTTP bind address itself (loopback),
-     * over https:// when the HTTP listener serves TLS.
+     * Where the console is for the admin's browser: on a loopback bind, the bind address itself (over
+     * https:// when the HTTP listener serves TLS); on any other (TLS only), public-url's scheme and
+     * authority, the name the certificate and the admin's browser know (never 0.0.0.0).
      */
     private static String consoleBase(ServerConfig config) {
+        if (!ServerConfig.isLoopback(config.httpHost())) {
+            return config.publicUrl().getScheme() + "://" + config.publicUrl().getRawAuthority();
+        }
         String host = config.httpHost().contains(":") && !config.httpHost().startsWith("[")
                 ? "[" + config.httpHost() + "]" : config.httpHost();
         return (servesTls(config) ? "https://" : "http://") + host + ":" + config.httpPort();

@@ -139,12 +139,14 @@ final class RevocationGrpcService extends RevocationServiceGrpc.RevocationServic
 
     /** The target for the audit record: only a well-formed one is written (a pasted JWT never is). */
     private static String describe(dev.lanyard.v1.RevocationTarget target) {
+        if (target.hasSpiffeId()) {
+            return AuditText.spiffeId(target.getSpiffeId()); // a well-formed ID may still hold a token
+        }
         try {
             String text = RevocationProtos.target(target).toString();
             return text.length() > 512 ? text.substring(0, 512) + "..." : text;
         } catch (StatusException e) {
-            return target.hasSpiffeId() ? AuditText.spiffeId(target.getSpiffeId())
-                    : "invalid " + target.getTargetCase().name().toLowerCase(Locale.ROOT);
+            return "invalid " + target.getTargetCase().name().toLowerCase(Locale.ROOT);
         }
     }
 

@@ -182,8 +182,9 @@ public record ServerConfig(
     }
 
     /**
-     * The admin console on the publication port. Until publication is served over HTTPS it may only
-     * be enabled on a loopback HTTP bind (its session cookie would otherwise cross the network in clear).
+     * The admin console on the publication port. While publication is plain HTTP it may only be enabled
+     * on a loopback HTTP bind (its login link and session cookie would otherwise cross the network in
+     * clear); over HTTPS on any bind, its links at {@code public-url}.
      *
      * @param sessionTtl how long a console session lasts after login (fixed, not sliding)
      */
@@ -197,7 +198,7 @@ public record ServerConfig(
      * configured: dev servers, or behind a TLS-terminating proxy).
      */
     public record Publication(PublicationTls tls, Optional<Path> webCertificate, Optional<Path> webKey,
-            Duration reloadInterval) {
+            Duration reloadInterval, MetricsAccess metrics) {
         public Publication {
             if ((tls == PublicationTls.WEB) != (webCertificate.isPresent() && webKey.isPresent())
                     || webCertificate.isPresent() != webKey.isPresent()) {
@@ -217,6 +218,25 @@ public record ServerConfig(
                 case "web" -> WEB;
                 case "none" -> NONE;
                 default -> throw new IllegalArgumentException("http.tls must be spiffe, web or none, not " + value);
+            };
+        }
+    }
+
+    /**
+     * Who may read /metrics on the publication port: anyone ({@code public}, the default, as Prometheus
+     * scrapers expect), clients on this host ({@code loopback}: by source address, so a proxy on this
+     * host counts as loopback), or nobody ({@code off}). Refused clients get 404, as if there were none.
+     */
+    public enum MetricsAccess {
+        PUBLIC, LOOPBACK, OFF;
+
+        static MetricsAccess parse(String value) {
+            return switch (value.trim()) {
+                case "public" -> PUBLIC;
+                case "loopback" -> LOOPBACK;
+                case "off" -> OFF;
+                default -> throw new IllegalArgumentException("http.metrics must be public, loopback or off, not "
+                        + value);
             };
         }
     }
@@ -249,7 +269,7 @@ public record ServerConfig(
             "console.enabled", "console.session-ttl",
             "custody", "pkcs11.module", "pkcs11.slot",
             "pkcs11.slot-index", "pkcs11.pin-env", "pkcs11.pin-file", "http.tls", "http.tls.cert-file",
-            "http.tls.key-file", "http.tls.reload-interval", "federation.web-roots", "ca.successor-warning",
+            "http.tls.key-file", "http.tls.reload-interval", "http.metrics", "federation.web-roots", "ca.successor-warning",
             "federation.revocation-max-lifetime", "federation.revocation-max-entries");
 
     public ServerConfig {
@@ -289,9 +309,11 @@ public record ServerConfig(
             throw new IllegalArgumentException(
                     "set exactly one of ca.generate=true or the ca.import.* files");
         }
-        if (console.enabled() && !isLoopback(httpHost)) {
+        // Over plain HTTP the session cookie and the login link would cross the network in clear.
+        if (console.enabled() && !isLoopback(httpHost) && publication.tls() == PublicationTls.NONE) {
             throw new IllegalArgumentException("console.enabled=true needs a loopback http.host (127.0.0.1, ::1"
-                    + " or localhost) while publication is plain HTTP; http.host is " + httpHost);
+                    + " or localhost) while publication is plain HTTP (http.tls=none); http.host is " + httpHost
+                    + ": bind it to loopback, or serve the HTTP port over TLS (http.tls=web or spiffe)");
         }
         if (console.sessionTtl().isNegative() || console.sessionTtl().isZero()) {
             throw new IllegalArgumentException("console.session-ttl must be positive");
@@ -447,7 +469,8 @@ public record ServerConfig(
                 new Publication(tls,
                         Optional.ofNullable(p.getProperty("http.tls.cert-file")).map(v -> path(base, v)),
                         Optional.ofNullable(p.getProperty("http.tls.key-file")).map(v -> path(base, v)),
-                        duration(p, "http.tls.reload-interval", "10s")),
+                        duration(p, "http.tls.reload-interval", "10s"),
+                        MetricsAccess.parse(p.getProperty("http.metrics", "public"))),
                 Optional.ofNullable(p.getProperty("federation.web-roots")).map(v -> path(base, v)),
                 Optional.ofNullable(p.getProperty("ca.successor-warning")).map(v -> duration(p, "ca.successor-warning", v)));
     }

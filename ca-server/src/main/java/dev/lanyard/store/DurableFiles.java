@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
@@ -12,6 +13,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -116,6 +119,47 @@ public final class DurableFiles {
             throw e;
         }
         return tmp;
+    }
+
+    /**
+     * Creates {@code dir} and whichever of its parents are missing, each level made durable in its parent
+     * (forcing only the last level's parent would leave the levels above it to be lost in a crash, and the
+     * files written below with them). The last level gets {@code permissions} from its creation, the others
+     * the default (umask) ones. A level another process creates meanwhile is left to it.
+     */
+    public static void createDirectories(Path dir, Set<PosixFilePermission> permissions) throws IOException {
+        createDirectories(dir, permissions, DurableFiles::forceDirectory);
+    }
+
+    /** Makes a directory's entries durable: {@link #forceDirectory}, or a test's record of it. */
+    @FunctionalInterface
+    interface DirectoryForce {
+        void force(Path dir) throws IOException;
+    }
+
+    static void createDirectories(Path dir, Set<PosixFilePermission> permissions, DirectoryForce force)
+            throws IOException {
+        Path target = dir.toAbsolutePath();
+        Deque<Path> missing = new ArrayDeque<>();
+        for (Path level = target; level != null && !Files.isDirectory(level); level = level.getParent()) {
+            missing.push(level);
+        }
+        while (!missing.isEmpty()) {
+            Path level = missing.pop();
+            try {
+                if (level.equals(target)) {
+                    Files.createDirectory(level, PosixFilePermissions.asFileAttribute(permissions));
+                } else {
+                    Files.createDirectory(level);
+                }
+            } catch (FileAlreadyExistsException e) {
+                if (Files.isDirectory(level)) {
+                    continue;
+                }
+                throw e;
+            }
+            force.force(level.getParent());
+        }
     }
 
     /** Makes the directory's entries (a file just linked or removed there) durable. */

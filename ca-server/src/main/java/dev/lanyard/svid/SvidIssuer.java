@@ -268,6 +268,7 @@ public final class SvidIssuer {
             case MISSING, MALFORMED, UNSUPPORTED_KIND -> Code.INVALID_ARGUMENT;
             case UNKNOWN, EXPIRED, USED, UNTRUSTED -> Code.UNAUTHENTICATED;
             case DENIED -> Code.PERMISSION_DENIED;
+            case UNAVAILABLE -> Code.UNAVAILABLE;
         };
     }
 }

@@ -181,8 +181,10 @@ class PsatAttestorTest {
             String token = good();
             assertThatThrownBy(() -> jdkRoots.verify(new NodeEvidence.Psat("prod", token), new byte[0], new byte[0]))
                     .isInstanceOf(AttestationException.class)
-                    .hasMessage("the cluster's JWKS cannot be fetched (psat.jwks-url); the server log says why")
-                    .extracting(e -> ((AttestationException) e).reason()).isEqualTo(AttestationException.Reason.UNTRUSTED);
+                    .hasMessage("the cluster's JWKS cannot be fetched (psat.jwks-url), a failure on the server's"
+                            + " side; try again later (the server log says why)")
+                    .extracting(e -> ((AttestationException) e).reason())
+                    .isEqualTo(AttestationException.Reason.UNAVAILABLE);
             assertThat(endpoint.fetches()).as("the TLS handshake failed before any request").isEqualTo(1);
         }
     }

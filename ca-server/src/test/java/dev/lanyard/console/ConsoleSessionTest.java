@@ -7,6 +7,7 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditQuery;
 import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
+import dev.lanyard.testing.ThisHost;
 import dev.lanyard.v1.ConsoleServiceGrpc;
 import dev.lanyard.v1.CreateConsoleLoginRequest;
 import dev.lanyard.v1.RevocationTarget;
@@ -134,6 +135,40 @@ class ConsoleSessionTest {
                     link.indexOf("/console/")) + "/console/")).header("Cookie", cookie).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(page.statusCode()).isEqualTo(200);
+        }
+    }
+
+    /**
+     * Over TLS the console may listen beyond loopback: an admin on another host (this machine's
+     * non-loopback address, the server bound to 0.0.0.0) gets a link at public-url, checks the server's
+     * certificate for that name, logs in once with it, and browses with a Secure cookie.
+     */
+    @Test
+    void overTlsAnotherHostLogsInAtThePublicUrl(@TempDir Path dir) throws Exception {
+        String outside = ThisHost.nonLoopbackAddress();
+        int port = ThisHost.freePort();
+        try (RunningServer server = RunningServer.start(dir, Map.of("http.tls", "spiffe", "http.host", "0.0.0.0",
+                "http.port", Integer.toString(port), "public-url", "https://" + outside + ":" + port,
+                "server.dns-names", "localhost,127.0.0.1," + outside))) {
+            String link = loginLink(server);
+            assertThat(link).startsWith("https://" + outside + ":" + port + "/console/login?t=");
+            HttpClient https = server.httpsClient(); // trusts the server's bundle and checks the name
+            HttpResponse<String> login = https.send(HttpRequest.newBuilder(URI.create(link)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(303);
+            String setCookie = login.headers().firstValue("set-cookie").orElseThrow();
+            assertThat(setCookie).contains("HttpOnly", "SameSite=Strict", "Path=/console", "; Secure");
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            URI overview = URI.create("https://" + outside + ":" + port + "/console/");
+            assertThat(https.send(HttpRequest.newBuilder(overview).header("Cookie", cookie).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+            // the link was good once
+            assertThat(https.send(HttpRequest.newBuilder(URI.create(link)).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(403);
+            // and nothing of it is served in clear on that port
+            assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(URI.create("http://" + outside + ":" + port
+                    + "/console/")).build(), HttpResponse.BodyHandlers.ofString()))
+                    .isInstanceOf(java.io.IOException.class);
         }
     }
 

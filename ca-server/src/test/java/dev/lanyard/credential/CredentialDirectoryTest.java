@@ -5,11 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lanyard.crypto.CryptoProviders;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.Signature;
 import java.security.spec.ECGenParameterSpec;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.Date;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -65,6 +70,55 @@ class CredentialDirectoryTest {
             writer.join();
         }
         assertThat(mismatched.get()).as("reads of %d whose key is not the certificate's", reads).isZero();
+    }
+
+    /**
+     * A write cut short by a crash leaves its staged files, the key's a copy of the secret: the next load
+     * or write removes them once stale, and nothing else (a younger one may be a write under way).
+     */
+    @Test
+    void aLoadOrAWriteRemovesStaleTemporariesOfOurOwnNamingOnly() throws Exception {
+        Instant now = Instant.parse("2030-01-01T00:00:00Z");
+        CredentialDirectory directory = new CredentialDirectory(dir, Clock.fixed(now, ZoneOffset.UTC));
+        directory.write(selfSigned("a"));
+        FileTime stale = FileTime.from(now.minus(CredentialDirectory.STALE_AFTER).minusSeconds(1));
+        List<String> ours = List.of(".key.pem.1f3a9c0d2b4e6f70.tmp", ".cert.pem.7.tmp", ".bundle.pem.tmp",
+                ".key.pem.prev.abc.tmp", ".key.pem.tmp");
+        List<String> others = List.of(".notes.tmp", ".key.pem.XYZ.tmp", "key.pem.1234.tmp", ".key.pem.1234.tmp.bak",
+                ".id.pem.12.tmp");
+        Path young = dir.resolve(".key.pem.0123.tmp");
+        Path aDirectory = dir.resolve(".cert.pem.99.tmp");
+        for (String operation : List.of("load", "write")) {
+            for (String name : concat(ours, others)) {
+                Files.write(dir.resolve(name), new byte[] {1});
+                Files.setLastModifiedTime(dir.resolve(name), stale);
+            }
+            Files.write(young, new byte[] {1});
+            Files.setLastModifiedTime(young, FileTime.from(now.minusSeconds(5)));
+            Files.createDirectories(aDirectory);
+            Files.setLastModifiedTime(aDirectory, stale);
+
+            if (operation.equals("load")) {
+                directory.read(CryptoProviders.bouncyCastleOnly());
+            } else {
+                directory.write(selfSigned("b"));
+            }
+
+            for (String name : ours) {
+                assertThat(dir.resolve(name)).as("%s after a %s", name, operation).doesNotExist();
+            }
+            for (String name : others) {
+                assertThat(dir.resolve(name)).as("%s after a %s", name, operation).exists();
+            }
+            assertThat(young).as("a younger one, after a " + operation).exists();
+            assertThat(aDirectory).as("a directory, after a " + operation).isDirectory();
+        }
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new java.util.ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     @Test

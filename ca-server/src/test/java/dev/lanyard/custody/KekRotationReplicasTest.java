@@ -254,8 +254,13 @@ class KekRotationReplicasTest {
             assertThat(c.custody().list()).extracting(KeyCustody.KeyEntry::id).doesNotContain("made-by-c");
             assertThat(c.keks().current().id()).isEqualTo(old.id());
             // A replica starting on this host now would run without the keys rotate-kek re-wrapped: it does not start.
+            // ... and says so: nothing is being sealed at start, it is the store's KEK it lacks
             assertThatThrownBy(() -> replica(db, old)).isInstanceOf(KeySealException.class)
-                    .hasMessageContaining("cannot load it from " + newFile.toAbsolutePath());
+                    .hasMessage("the store's keys are sealed (or being re-wrapped) under key-encryption key "
+                            + next.id() + ", which this server does not hold: `lanyard keys rotate-kek` recorded it"
+                            + " as current, and this server cannot load it from " + newFile.toAbsolutePath()
+                            + " (no such file here), so it does not start. Give it that KEK: make "
+                            + newFile.toAbsolutePath() + " readable here (owner-only), or set kek.file to a copy of it");
 
             // Once the file is there, C seals under the new KEK.
             Files.move(elsewhere, newFile);

@@ -166,6 +166,48 @@ class AdminServiceTest {
                 .extracting(Registration::getSpiffeId).containsExactly(WORKLOAD);
     }
 
+    @Test
+    void aSecretInsideASpiffeIdIsRefusedAndNamedOnlyByItsLength() {
+        var admin = lanyard.admin();
+        for (String secret : PastedSecrets.of(lanyard)) {
+            // a JWT's base64url and dots, and a join token, fit a SPIFFE ID's path: it parses
+            for (String id : List.of("spiffe://lanyard.local/" + secret, "spiffe://lanyard.local/ns/shop/sa/" + secret,
+                    "spiffe://other.example/" + secret)) {
+                List<Runnable> calls = List.of(
+                        () -> admin.createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(id).build()),
+                        () -> admin.createJoinToken(CreateJoinTokenRequest.newBuilder().setSpiffeId(id).build()),
+                        () -> admin.deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(id).build()),
+                        () -> admin.listCertificates(ListCertificatesRequest.newBuilder().setSpiffeId(id).build()),
+                        () -> lanyard.revocations().revoke(dev.lanyard.v1.RevokeRequest.newBuilder()
+                                .setTarget(dev.lanyard.v1.RevocationTarget.newBuilder().setSpiffeId(id))
+                                .setReason(dev.lanyard.v1.RevocationReason.REVOCATION_REASON_KEY_COMPROMISE)
+                                .setForce(true).build()),
+                        () -> lanyard.revocations().reinstate(dev.lanyard.v1.ReinstateRequest.newBuilder()
+                                .setSpiffeId(id).build()));
+                for (Runnable call : calls) {
+                    assertThat(PastedSecrets.refusedWithoutRepeating(call, Status.Code.INVALID_ARGUMENT, secret))
+                            .startsWith("spiffe_id (" + id.length() + " characters) holds a JWT or a join token");
+                }
+                String described = "invalid spiffe_id (" + id.length() + " characters)";
+                for (String action : List.of("registration.create", "join-token.create", "registration.delete",
+                        "certificate.list", "revocation.revoke", "revocation.reinstate")) {
+                    PastedSecrets.assertRefusedRecord(lanyard, action, described);
+                }
+            }
+            // nor as the agent a registration is parented to
+            String agent = "spiffe://lanyard.local/lanyard/agent/join_token/" + secret;
+            assertThat(PastedSecrets.refusedWithoutRepeating(() -> admin.createRegistration(CreateRegistrationRequest
+                    .newBuilder().setSpiffeId("spiffe://lanyard.local/ns/shop/sa/db").setParentId(agent)
+                    .addSelectors("unix:uid:1000").build()), Status.Code.INVALID_ARGUMENT, secret))
+                    .startsWith("parent_id (" + agent.length() + " characters) holds a JWT or a join token");
+            PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
+        }
+        assertThat(admin.listRegistrations(ListRegistrationsRequest.getDefaultInstance()).getRegistrationsList())
+                .extracting(Registration::getSpiffeId).containsExactly(PastedSecrets.HOLDER);
+        assertThat(lanyard.revocations().listRevocations(dev.lanyard.v1.ListRevocationsRequest.getDefaultInstance())
+                .getRevocationsList()).isEmpty();
+    }
+
     private static void refusedWithoutRepeating(Runnable call, String secret) {
         assertThatThrownBy(call::run).isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);

@@ -213,6 +213,44 @@ class AgentServiceTest {
         }
     }
 
+    /**
+     * A cluster JWKS the server cannot fetch (nothing listens there, or its TLS is not trusted) is the
+     * server's failure, not the agent's: UNAVAILABLE, which the agent may retry, in words that name neither
+     * the URL nor why the fetch failed (the server log does), and audited as every refusal is.
+     */
+    @Test
+    void aClusterJwksTheServerCannotFetchIsUnavailableNotTheAgentsFault() throws Exception {
+        RSAKey clusterKey = new RSAKeyGenerator(2048).keyID("cluster-1").generate();
+        int closed;
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closed = socket.getLocalPort();
+        }
+        try (HttpsJwks untrusted = HttpsJwks.serve(new JWKSet(clusterKey.toPublicJWK()))) {
+            for (String url : List.of("https://127.0.0.1:" + closed + "/openid/v1/jwks", untrusted.url().toString())) {
+                lanyard.close();
+                lanyard = RunningServer.start(dir.resolve("data-" + url.hashCode()), Map.of("psat.cluster", "prod",
+                        "psat.issuer", K8S_ISSUER, "psat.jwks-url", url,
+                        "psat.allowed-service-accounts", "lanyard:lanyard-agent"));
+                java.time.Instant now = lanyard.clock().instant();
+                Attestation token = psat(clusterKey, now.minusSeconds(10), now.plusSeconds(3590),
+                        Map.of("name", "lanyard-agent-x7", "uid", "pod-uid-1"), Map.of("name", "node-7", "uid", "n-1"));
+                String expected = "the cluster's JWKS cannot be fetched (psat.jwks-url), a failure on the server's"
+                        + " side; try again later (the server log says why)";
+                assertThatThrownBy(() -> attest(token, Csrs.ecP256(), null))
+                        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+                            assertThat(e.getStatus().getDescription()).isEqualTo(expected);
+                        });
+                assertThat(lanyard.server().audit().recent(10)).anySatisfy(e -> {
+                    assertThat(e.action()).isEqualTo("agent.attest");
+                    assertThat(e.target()).isEqualTo("k8s_psat");
+                    assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+                    assertThat(e.reason()).isEqualTo("UNAVAILABLE: " + expected);
+                });
+            }
+        }
+    }
+
     static final String K8S_ISSUER = "https://kubernetes.default.svc.cluster.local";
 
     /** A projected service-account token for lanyard:lanyard-agent, bound to {@code pod} (if not null). */
@@ -340,6 +378,21 @@ class AgentServiceTest {
                         .setCertificate(ByteString.copyFrom(encoded(workloadCert))).build()),
                         Status.Code.INVALID_ARGUMENT, secret);
             }
+            // inside a SPIFFE ID's path it parses, and is refused and named by its length all the same
+            String inPath = "spiffe://lanyard.local/ns/shop/sa/" + secret;
+            assertThat(PastedSecrets.refusedWithoutRepeating(() -> agents(agent).newJwtSvid(NewJwtSvidRequest
+                    .newBuilder().setSpiffeId(inPath).setAudience("ledger")
+                    .setCertificate(ByteString.copyFrom(encoded(workloadCert))).build()),
+                    Status.Code.INVALID_ARGUMENT, secret))
+                    .startsWith("spiffe_id (" + inPath.length() + " characters) holds a JWT or a join token");
+            PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "invalid spiffe_id (" + inPath.length()
+                    + " characters)");
+            var inPathBatch = agents(agent).batchNewX509Svid(BatchNewX509SvidRequest.newBuilder().addParams(SvidParams
+                    .newBuilder().setSpiffeId(inPath).setCsr(ByteString.copyFrom(Csrs.csr(Csrs.ecP256())))).build());
+            assertThat(inPathBatch.getResults(0).getErrorCode()).isEqualTo("INVALID_ARGUMENT");
+            PastedSecrets.assertNotRepeated(inPathBatch.getResults(0).getErrorMessage(), secret);
+            PastedSecrets.assertRefusedRecord(lanyard, "certificate.agent", "invalid spiffe_id (" + inPath.length()
+                    + " characters)");
             if (secret.length() <= 128) {
                 PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "invalid audience (" + secret.length()
                         + " characters) for " + API);

@@ -22,6 +22,7 @@ class ServerConfigTest {
         assertThat(config.trustDomain()).isEqualTo("acme.internal");
         assertThat(config.grpcPort()).isEqualTo(8443);
         assertThat(config.httpPort()).isEqualTo(8080);
+        assertThat(config.publication().metrics()).isEqualTo(ServerConfig.MetricsAccess.PUBLIC);
         assertThat(config.defaultSvidTtl()).isEqualTo(Duration.ofHours(1));
         assertThat(config.joinTokenTtl()).isEqualTo(Duration.ofMinutes(10));
         assertThat(config.crlUrl("ab12").toString()).isEqualTo("https://localhost:8080/crl/ab12");
@@ -48,20 +49,25 @@ class ServerConfigTest {
     }
 
     @Test
-    void theConsoleIsOffByDefaultAndOnlyOnALoopbackPlainHttpBind() throws Exception {
+    void theConsoleIsOffByDefaultAndOverPlainHttpOnlyOnALoopbackBind() throws Exception {
         assertThat(load("trust-domain=acme.internal\n").console().enabled()).isFalse();
-        assertThat(load("trust-domain=acme.internal\nhttp.host=127.0.0.1\nconsole.enabled=true\n").console().enabled())
-                .isTrue();
+        assertThat(load("trust-domain=acme.internal\nhttp.host=127.0.0.1\nhttp.tls=none\nconsole.enabled=true\n")
+                .console().enabled()).isTrue();
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> load(
-                "trust-domain=acme.internal\nhttp.host=0.0.0.0\nconsole.enabled=true\n"))
+                "trust-domain=acme.internal\nhttp.host=0.0.0.0\nhttp.tls=none\nconsole.enabled=true\n"))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("console.enabled=true needs a loopback http.host").hasMessageContaining("0.0.0.0");
+                .hasMessage("console.enabled=true needs a loopback http.host (127.0.0.1, ::1 or localhost) while"
+                        + " publication is plain HTTP (http.tls=none); http.host is 0.0.0.0: bind it to loopback, or"
+                        + " serve the HTTP port over TLS (http.tls=web or spiffe)");
+        // Over TLS (spiffe by default, or web) the login link and the Secure cookie are encrypted on any bind.
+        assertThat(load("trust-domain=acme.internal\nhttp.host=0.0.0.0\nconsole.enabled=true\n").console().enabled())
+                .isTrue();
     }
 
     @Test
     void onlyALoopbackAddressOrLocalhostIsLoopbackNeverANameThatLooksLikeOne() throws Exception {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> load(
-                "trust-domain=acme.internal\nhttp.host=127.evil.example\nconsole.enabled=true\n"))
+                "trust-domain=acme.internal\nhttp.host=127.evil.example\nhttp.tls=none\nconsole.enabled=true\n"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("console.enabled=true needs a loopback http.host")
                 .hasMessageContaining("127.evil.example");

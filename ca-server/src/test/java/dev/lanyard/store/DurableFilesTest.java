@@ -8,6 +8,8 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,6 +22,25 @@ class DurableFilesTest {
 
     @TempDir
     Path dir;
+
+    /** Each level created is made durable in its parent, not only the last one; levels already there are not touched. */
+    @Test
+    void everyNewDirectoryLevelIsForcedInItsParent() throws Exception {
+        List<Path> forced = new ArrayList<>();
+        Path credential = dir.resolve("a").resolve("b").resolve("credential");
+
+        DurableFiles.createDirectories(credential, PosixFilePermissions.fromString("rwx------"), forced::add);
+
+        assertThat(forced).containsExactly(dir, dir.resolve("a"), dir.resolve("a/b"));
+        assertThat(Files.getPosixFilePermissions(credential)).isEqualTo(PosixFilePermissions.fromString("rwx------"));
+        forced.clear();
+        DurableFiles.createDirectories(dir.resolve("a/b/other"), PosixFilePermissions.fromString("rwx------"),
+                forced::add);
+        assertThat(forced).containsExactly(dir.resolve("a/b"));
+        forced.clear();
+        DurableFiles.createDirectories(credential, PosixFilePermissions.fromString("rwx------"), forced::add);
+        assertThat(forced).isEmpty();
+    }
 
     @Test
     void aNewFileHoldsItsContentWithItsPermissionsAndNothingIsLeftBesideIt() throws Exception {

@@ -49,6 +49,12 @@ final class BenchWindow {
         try {
             HttpResponse<String> response = http.send(HttpRequest.newBuilder(metrics.get())
                     .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() == 404) {
+                // A server with http.metrics=loopback answers other hosts as if it had no /metrics; off, everyone.
+                return unread(loader, host, metrics.get() + " answered HTTP 404: the server does not serve /metrics"
+                        + " to this host (http.metrics=loopback serves only the server's own host, off nobody): run"
+                        + " bench on the server's host, or set http.metrics=public there");
+            }
             if (response.statusCode() != 200) {
                 return unread(loader, host, metrics.get() + " answered HTTP " + response.statusCode());
             }

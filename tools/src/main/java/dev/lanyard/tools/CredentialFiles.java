@@ -74,6 +74,7 @@ final class CredentialFiles {
 
     /** As {@link CredentialDirectory#read}: a read that found another credential's key is made again. */
     private static Credential readPaired(Path dir) throws IOException {
+        new CredentialDirectory(dir).removeStaleTemporaries();
         return CredentialDirectory.untilPaired(dir, keyFile -> {
             Credential light = withTheJdk(dir, keyFile);
             return light != null ? light

@@ -29,10 +29,13 @@ final class HelpCommand implements CommandLine.IHelpCommandInitializable2, Runna
     @Override
     public void run() {
         CommandLine target = parent;
-        for (String name : path) {
+        for (int i = 0; i < path.size(); i++) {
+            String name = path.get(i);
             CommandLine next = target.getSubcommands().get(name);
             if (next == null) {
-                throw new CommandLine.ParameterException(target, "unknown command '" + name + "' in `"
+                // Named by position and length, not text: it may be a token pasted in the wrong place.
+                throw new CommandLine.ParameterException(target, "unknown command at index " + (i + 1) + " ("
+                        + name.length() + " characters) in `"
                         + target.getCommandSpec().qualifiedName() + "`; it has: "
                         + String.join(", ", target.getSubcommands().keySet()));
             }

@@ -132,14 +132,17 @@ public final class Lanyard {
         return failure.exitCode();
     }
 
-    /** A usage error: the message and where to read more, not the whole usage text. */
+    /**
+     * A usage error: the message and where to read more, not the whole usage text. The message names the
+     * arguments it is about by position and length, never their text (see UsageMessage).
+     */
     private static int usage(CommandLine.ParameterException e, String[] args) {
         CommandLine commandLine = e.getCommandLine();
         PrintWriter err = commandLine.getErr();
         String subcommands = commandLine.getSubcommands().isEmpty() ? ""
                 : " (`" + commandLine.getCommandSpec().qualifiedName() + "` has: "
                         + String.join(", ", commandLine.getSubcommands().keySet()) + ")";
-        err.println("error: " + e.getMessage() + subcommands);
+        err.println("error: " + UsageMessage.of(e, args) + subcommands);
         CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
         err.println("hint: `" + commandLine.getCommandSpec().qualifiedName() + " --help` shows its options and an"
                 + " example");

@@ -1,7 +1,7 @@
 package dev.lanyard.tools;
 
+import dev.lanyard.client.credentials.ServerIdTrustManager;
 import dev.lanyard.spiffe.SpiffeId;
-import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.CertificateException;
@@ -11,17 +11,16 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
  * Trusts a Lanyard server the way its workloads do: by its SPIFFE ID ({@code spiffe://TD/lanyard/server})
  * on a chain to the trusted roots, not by the host name it was reached at, so 127.0.0.1, ::1 or any
- * name that reaches it works. Each refusal says, in words, which of the two checks failed.
+ * name that reaches it works (the host name is deliberately not checked: ServerIdTrustManager). Each
+ * refusal says, in words, which of the two checks failed, as the Go command line does (trust.go).
  */
-final class ServerTrust extends X509ExtendedTrustManager {
+final class ServerTrust extends ServerIdTrustManager {
 
     /** Why the server was not trusted, in a sentence a person can act on. */
     static final class Refused extends CertificateException {
@@ -43,6 +42,7 @@ final class ServerTrust extends X509ExtendedTrustManager {
      */
     ServerTrust(List<X509Certificate> roots, Optional<String> trustDomain, String rootsSource)
             throws GeneralSecurityException {
+        super("the command line never accepts client certificates");
         this.pkix = pkix(roots);
         this.trustDomain = trustDomain;
         this.rootsSource = rootsSource;
@@ -64,34 +64,6 @@ final class ServerTrust extends X509ExtendedTrustManager {
             throw new Refused("the server's certificate names " + (ids.isEmpty() ? "no SPIFFE ID" : String.join(", ", ids))
                     + ", not " + expected + ": this is not the Lanyard server", null);
         }
-    }
-
-    // The host name is deliberately not checked: the SPIFFE ID above is the server's identity.
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        checkServerTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-            throws CertificateException {
-        checkServerTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        throw new CertificateException("the command line never accepts client certificates");
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        checkClientTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-            throws CertificateException {
-        checkClientTrusted(chain, authType);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.lanyard.tools;
 
+import dev.lanyard.audit.AuditText;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.security.GeneralSecurityException;
@@ -41,7 +42,7 @@ enum WorkloadKeys {
                 return k;
             }
         }
-        throw new CliFailure("--key-type " + option, "not a key type this command line makes",
+        throw new CliFailure(AuditText.unnamed("--key-type", option), "not a key type this command line makes",
                 "use one of ec-p256, ec-p384, rsa-2048", ExitCodes.USAGE);
     }
 

@@ -34,6 +34,7 @@ class CliErrorsTest {
     static Path dir;
     static RunningServer lanyard;
     static String data;
+    static List<String> pastedSecrets;
 
     @BeforeAll
     static void start() throws Exception {
@@ -189,7 +190,7 @@ class CliErrorsTest {
 
         CliRun unknown = CliRun.run("cert", "isue");
         assertThat(unknown.exit()).isEqualTo(ExitCodes.USAGE);
-        assertThat(unknown.err()).contains("error: Unmatched argument at index 1: 'isue'", "Did you mean",
+        assertThat(unknown.err()).contains("error: Unmatched argument at index 1 (4 characters)", "Did you mean",
                 "issue");
     }
 
@@ -197,7 +198,7 @@ class CliErrorsTest {
     @Test
     void aSecretPastedIntoAnOptionIsNotRepeated() {
         String address = "localhost:" + lanyard.server().grpcPort();
-        for (String secret : PastedSecrets.of(lanyard)) {
+        for (String secret : pastedSecrets()) {
             List<CliRun> runs = List.of(
                     CliRun.run("cert", "issue", "--root-fingerprint", secret, "--join-token-file", tokenFile(),
                             "--out", "x"),
@@ -213,6 +214,57 @@ class CliErrorsTest {
                 PastedSecrets.assertNotRepeated(run.out() + run.err(), secret);
             }
         }
+    }
+
+    /**
+     * A token pasted where picocli expects something else (a stray argument, an unknown option, a number,
+     * a choice, an exclusive option given twice) or as --key-type is named by its position or option and
+     * its length, never repeated.
+     */
+    @Test
+    void aSecretPickedUpByTheParserIsNotRepeated() throws Exception {
+        Path creds = dir.resolve("pasted-creds");
+        Files.createDirectories(creds);
+        for (String secret : pastedSecrets()) {
+            int length = secret.length();
+            List<List<String>> runs = List.of(
+                    List.of("registration", "list", "--data", data, secret),
+                    List.of("registration", "list", "--data", data, secret, "x"),
+                    List.of(secret),
+                    List.of("registration", "list", "--" + secret),
+                    List.of("certs", "list", "--data", data, "--limit", secret),
+                    List.of("certs", "list", "--data", data, "--limit=" + secret),
+                    List.of("completion", secret),
+                    List.of("revoke", "--jti=" + secret, "--jti=" + secret, "--data", data),
+                    List.of("cert", "renew", "--in", creds.toString(), "--key-type", secret),
+                    List.of("help", "cert", secret));
+            List<String> expected = List.of(
+                    "error: Unmatched argument at index 4 (" + length + " characters)",
+                    "error: Unmatched arguments from index 4 (" + length + ", 1 characters)",
+                    "error: Unmatched argument at index 0 (" + length + " characters)",
+                    "error: Unknown option at index 2 (" + (length + 2) + " characters)",
+                    "error: Invalid value for option '--limit': the value (" + length + " characters) is not an int",
+                    "error: Invalid value for option '--limit': the value (" + length + " characters) is not an int",
+                    "error: Invalid value for positional parameter at index 0 (SHELL): expected one of [bash, zsh]"
+                            + " (case-sensitive) but was the value (" + length + " characters)",
+                    "error: Error: expected only one match but got (",
+                    "error: --key-type (" + length + " characters): not a key type this command line makes",
+                    "error: unknown command at index 2 (" + length + " characters) in `lanyard cert`");
+            for (int i = 0; i < runs.size(); i++) {
+                CliRun run = CliRun.run(runs.get(i).toArray(String[]::new));
+                assertThat(run.exit()).as(run.err()).isEqualTo(ExitCodes.USAGE);
+                assertThat(run.err()).as("run %d", i).startsWith(expected.get(i));
+                PastedSecrets.assertNotRepeated(run.out() + run.err(), secret);
+            }
+        }
+    }
+
+    /** The secrets of {@link PastedSecrets#of}, made once: they register their holder. */
+    private static synchronized List<String> pastedSecrets() {
+        if (pastedSecrets == null) {
+            pastedSecrets = PastedSecrets.of(lanyard);
+        }
+        return pastedSecrets;
     }
 
     /** A token file (not --join-token, which adds a warning before the error these tests look at). */

@@ -148,7 +148,7 @@ class LanyardCliTest {
         Run ed = run("cert", "issue", "--server", server, "--bundle", bundle.toString(), "--key-type", "ed25519",
                 "--join-token-file", tokenFile(), "--out", dir.resolve("ed").toString());
         assertThat(ed.exit()).isEqualTo(ExitCodes.USAGE);
-        assertThat(ed.err()).contains("--key-type ed25519: not a key type this command line makes");
+        assertThat(ed.err()).contains("--key-type (7 characters): not a key type this command line makes");
     }
 
     @Test

@@ -21,7 +21,8 @@ import java.util.Set;
 
 /**
  * Checks what the server issued before the workload uses it: the certificate is for the key made
- * here, names exactly one SPIFFE ID (the expected one on renewal), and chains to trusted roots.
+ * here, names exactly one SPIFFE ID (the expected one on renewal) in the server's own trust domain, and
+ * chains to trusted roots.
  */
 final class IssuedSvidCheck {
 
@@ -32,10 +33,11 @@ final class IssuedSvidCheck {
 
     /**
      * @param trustedRoots the roots the leaf must chain to
+     * @param serverTrustDomain the trust domain of the Lanyard server that issued it (its own SVID's)
      * @param expectedSpiffeId the identity being renewed, or null at bootstrap
      */
     static Svid check(CertificateResponse response, KeyPair keys, Collection<X509Certificate> trustedRoots,
-            String expectedSpiffeId, Instant now) throws CredentialException {
+            String serverTrustDomain, String expectedSpiffeId, Instant now) throws CredentialException {
         X509Certificate leaf = parse(response.getCertificate());
         List<X509Certificate> chain = new ArrayList<>();
         for (ByteString der : response.getChainList()) {
@@ -55,6 +57,11 @@ final class IssuedSvidCheck {
         if (!spiffeId.equals(response.getSpiffeId())) {
             throw new CredentialException("the certificate names " + spiffeId + " but the response says "
                     + response.getSpiffeId());
+        }
+        // Roots may vouch for several trust domains; a server issues only in its own.
+        if (!trustDomainOf(spiffeId).equals(serverTrustDomain)) {
+            throw new CredentialException("the Lanyard server of trust domain " + serverTrustDomain
+                    + " issued a certificate for " + spiffeId + ", which is outside its trust domain; it is not used");
         }
         if (expectedSpiffeId != null && !expectedSpiffeId.equals(spiffeId)) {
             throw new CredentialException("renewal changed the identity from " + expectedSpiffeId + " to " + spiffeId
@@ -84,6 +91,11 @@ final class IssuedSvidCheck {
                     + "spiffe:// URI SAN, it has " + uris);
         }
         return uris.get(0);
+    }
+
+    /** The trust domain of a SPIFFE ID {@link #spiffeId} accepted: its host. */
+    static String trustDomainOf(String spiffeId) {
+        return java.net.URI.create(spiffeId).getHost();
     }
 
     private static void validatePath(X509Certificate leaf, List<X509Certificate> chain,

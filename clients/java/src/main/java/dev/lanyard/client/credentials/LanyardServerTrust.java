@@ -1,12 +1,11 @@
 package dev.lanyard.client.credentials;
 
-import java.net.Socket;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Optional;
-import javax.net.ssl.SSLEngine;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -15,12 +14,14 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * may be registered with any DNS name, {@code localhost} or Lanyard's own included, so a DNS SAN proves
  * nothing about being Lanyard; the reserved SPIFFE ID does.
  */
-final class LanyardServerTrust extends X509ExtendedTrustManager {
+final class LanyardServerTrust extends ServerIdTrustManager {
 
     static final String SERVER_PATH = "/lanyard/server";
 
     private final X509ExtendedTrustManager roots;
     private final Optional<String> trustDomain;
+    /** The trust domain of the last server accepted: at bootstrap with a trust bundle, how it is learnt. */
+    private final AtomicReference<String> accepted = new AtomicReference<>();
 
     /**
      * @param roots       checks the chain; only its two-argument methods are called, which check no host name
@@ -29,6 +30,7 @@ final class LanyardServerTrust extends X509ExtendedTrustManager {
      *                    domain the roots vouch for is accepted
      */
     LanyardServerTrust(X509ExtendedTrustManager roots, Optional<String> trustDomain) {
+        super("a channel to Lanyard never authenticates clients");
         this.roots = roots;
         this.trustDomain = trustDomain;
     }
@@ -50,6 +52,12 @@ final class LanyardServerTrust extends X509ExtendedTrustManager {
             throw new CertificateException("the server presented " + id + ", not " + expected
                     + ": it is not the Lanyard server");
         }
+        accepted.set(IssuedSvidCheck.trustDomainOf(id));
+    }
+
+    /** The trust domain of the Lanyard server this trust manager last accepted, empty before any. */
+    Optional<String> acceptedTrustDomain() {
+        return Optional.ofNullable(accepted.get());
     }
 
     private static boolean isServerOfSomeTrustDomain(String id) {
@@ -61,33 +69,6 @@ final class LanyardServerTrust extends X509ExtendedTrustManager {
         } catch (URISyntaxException e) {
             return false;
         }
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        checkServerTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-            throws CertificateException {
-        checkServerTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        throw new CertificateException("a channel to Lanyard never authenticates clients");
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        checkClientTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-            throws CertificateException {
-        checkClientTrusted(chain, authType);
     }
 
     @Override

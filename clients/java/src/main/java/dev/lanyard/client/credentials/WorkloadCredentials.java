@@ -112,7 +112,7 @@ public final class WorkloadCredentials implements AutoCloseable {
         this.schedule = new RenewalSchedule(builder.initialBackoff, builder.maxBackoff);
         this.keyManager = new ReloadingKeyManager(svid);
         this.trustManager = new ReloadingTrustManager(svid.bundle());
-        this.lanyardTrust = new LanyardServerTrust(trustManager, Optional.of(trustDomainOf(svid.spiffeId())));
+        this.lanyardTrust = new LanyardServerTrust(trustManager, Optional.of(IssuedSvidCheck.trustDomainOf(svid.spiffeId())));
         try {
             this.sslContext = SSLContext.getInstance("TLS");
             sslContext.init(new KeyManager[] {keyManager}, new TrustManager[] {trustManager}, builder.random);
@@ -170,7 +170,7 @@ public final class WorkloadCredentials implements AutoCloseable {
     public FederatedPeerTrust federatedTrust(Set<String> allowedTrustDomains) throws CredentialException {
         federationUsed = true;
         refreshFederatedBundles();
-        return new FederatedPeerTrust(trustDomainOf(spiffeId()), trustManager::roots, federatedRoots::get, allowedTrustDomains);
+        return new FederatedPeerTrust(IssuedSvidCheck.trustDomainOf(spiffeId()), trustManager::roots, federatedRoots::get, allowedTrustDomains);
     }
 
     /** Reads the federated bundles from Lanyard's TrustBundleService (federated_bundles). */
@@ -285,7 +285,8 @@ public final class WorkloadCredentials implements AutoCloseable {
                 throw new CredentialException("renewal of " + current.spiffeId() + " at " + target, e.getStatus());
             }
             List<X509Certificate> bundle = parseBundle(response);
-            Svid next = IssuedSvidCheck.check(response, request.keys(), bundle, current.spiffeId(), clock.instant());
+            Svid next = IssuedSvidCheck.check(response, request.keys(), bundle,
+                    IssuedSvidCheck.trustDomainOf(current.spiffeId()), current.spiffeId(), clock.instant());
             // First a channel to Lanyard presenting the new SVID, then the SVID itself: whatever svid()
             // returns has a channel to mint its tokens over. A new channel also means a new TLS session
             // cache, so no handshake resumes a session made with the previous certificate.
@@ -453,10 +454,6 @@ public final class WorkloadCredentials implements AutoCloseable {
         return Grpc.newChannelBuilder(target, credentials).build();
     }
 
-    private static String trustDomainOf(String spiffeId) {
-        return java.net.URI.create(spiffeId).getHost();
-    }
-
     /** Stops renewing and closes the connection to Lanyard. The TLS material keeps working until it expires. */
     @Override
     public void close() {
@@ -614,8 +611,8 @@ public final class WorkloadCredentials implements AutoCloseable {
                 issue.setTtl(protoDuration(ttl));
             }
             // Lanyard's own SVID on a chain to the roots, no client certificate: the join token is the proof.
-            ChannelCredentials verified = TlsChannelCredentials.newBuilder()
-                    .trustManager(new LanyardServerTrust(ReloadingTrustManager.pkix(roots), trustDomain)).build();
+            LanyardServerTrust serverTrust = new LanyardServerTrust(ReloadingTrustManager.pkix(roots), trustDomain);
+            ChannelCredentials verified = TlsChannelCredentials.newBuilder().trustManager(serverTrust).build();
             ManagedChannel channel = Grpc.newChannelBuilder(target, verified).build();
             CertificateResponse response;
             try {
@@ -628,7 +625,11 @@ public final class WorkloadCredentials implements AutoCloseable {
                 channel.shutdownNow();
                 joinToken = null;
             }
-            Svid svid = IssuedSvidCheck.check(response, request.keys(), roots, null, clock.instant());
+            // The server answered over TLS, so its trust manager accepted it and knows its trust domain.
+            String serverTrustDomain = serverTrust.acceptedTrustDomain().orElseThrow(() -> new CredentialException(
+                    "bootstrap at " + target + ": no Lanyard server was verified"));
+            Svid svid = IssuedSvidCheck.check(response, request.keys(), roots, serverTrustDomain, null,
+                    clock.instant());
             WorkloadCredentials credentials = new WorkloadCredentials(this, csrs, svid);
             Duration wait = credentials.schedule.untilHalfLife(svid.leaf(), clock.instant());
             synchronized (credentials.renewalLock) {

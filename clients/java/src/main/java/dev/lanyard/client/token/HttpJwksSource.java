@@ -24,13 +24,16 @@ import org.slf4j.LoggerFactory;
  * Lanyard's published JWKS, fetched over HTTP(S) and cached.
  *
  * <ul>
- *   <li>A copy is fresh for the response's {@code Cache-Control: max-age}, bounded to [10 s, 1 h]
- *       (10 s when the header is absent or forbids caching).</li>
+ *   <li>A copy is fresh for the response's {@code Cache-Control: max-age}, at most 1 h (10 s when
+ *       the header is absent or unreadable, none when it forbids caching).</li>
  *   <li>Refetches are conditional ({@code If-None-Match} with the last {@code ETag}); a 304 keeps the
  *       keys and restarts the freshness period.</li>
- *   <li>An unknown {@code kid} triggers a refetch, but no fetch of any kind happens less than
- *       {@link #MIN_REFRESH} after the previous attempt, so a flood of tokens with made-up kids
- *       cannot turn into a flood of requests.</li>
+ *   <li>An unknown {@code kid} triggers a refetch, but no fetch of any kind happens less than one
+ *       interval after the previous attempt, so neither a flood of tokens with made-up kids nor a
+ *       failing server turns into a flood of requests. The interval is {@link #MIN_REFRESH}, or the
+ *       last max-age when that is shorter (at least a second): Lanyard publishes a new key one
+ *       publish lead (twice its max-age) before it signs, so a verifier must be able to refresh as
+ *       often as max-age says. The Go and Rust verifiers follow the same rules.</li>
  *   <li>When a refetch fails the last good copy keeps serving, stale or not, so an outage of
  *       Lanyard does not stop verification.</li>
  * </ul>
@@ -40,8 +43,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class HttpJwksSource implements JwksSource {
 
-    /** The shortest a copy is kept, and the least time between two fetches. */
+    /** The least time between two fetches when max-age is longer; how long a copy without max-age is kept. */
     public static final Duration MIN_REFRESH = Duration.ofSeconds(10);
+    /** The least time between two fetches, whatever max-age says. */
+    static final Duration MIN_INTERVAL = Duration.ofSeconds(1);
     /** The longest a copy is kept without asking again. */
     public static final Duration MAX_REFRESH = Duration.ofHours(1);
     static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(5);
@@ -49,7 +54,8 @@ public final class HttpJwksSource implements JwksSource {
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpJwksSource.class);
 
-    private record Snapshot(JWKSet keys, String etag, Instant freshUntil) {
+    /** @param interval the least time from a fetch to the next: MIN_REFRESH, or max-age if shorter (at least 1 s) */
+    private record Snapshot(JWKSet keys, String etag, Instant freshUntil, Duration interval) {
     }
 
     private final URI uri;
@@ -107,7 +113,7 @@ public final class HttpJwksSource implements JwksSource {
 
     /**
      * Fetches unless a fetch happened since {@code observedAttempt} (another thread did it) or less
-     * than {@link #MIN_REFRESH} ago. {@code wait}: block for a fetch in progress instead of answering
+     * than an interval ago. {@code wait}: block for a fetch in progress instead of answering
      * with the current copy.
      */
     private Snapshot fetchIfDue(Instant observedAttempt, boolean wait) {
@@ -119,7 +125,7 @@ public final class HttpJwksSource implements JwksSource {
         try {
             Instant now = clock.instant();
             if (!Objects.equals(lastAttempt, observedAttempt)
-                    || lastAttempt != null && now.isBefore(lastAttempt.plus(MIN_REFRESH))) {
+                    || lastAttempt != null && now.isBefore(lastAttempt.plus(interval()))) {
                 return snapshot;
             }
             lastAttempt = now;
@@ -140,6 +146,17 @@ public final class HttpJwksSource implements JwksSource {
         }
     }
 
+    /** The least time from the last attempt to the next. */
+    private Duration interval() {
+        Snapshot current = snapshot;
+        return current == null ? MIN_REFRESH : current.interval();
+    }
+
+    private static Duration interval(Duration maxAge) {
+        Duration atLeast = maxAge.compareTo(MIN_INTERVAL) < 0 ? MIN_INTERVAL : maxAge;
+        return atLeast.compareTo(MIN_REFRESH) < 0 ? atLeast : MIN_REFRESH;
+    }
+
     private Snapshot fetch(Snapshot previous, Instant now) throws IOException, InterruptedException {
         HttpRequest.Builder request = HttpRequest.newBuilder(uri)
                 .timeout(requestTimeout)
@@ -150,14 +167,16 @@ public final class HttpJwksSource implements JwksSource {
         }
         HttpResponse<InputStream> response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream body = response.body()) {
-            Instant freshUntil = now.plus(maxAge(response));
+            Duration maxAge = maxAge(response);
+            Instant freshUntil = now.plus(maxAge);
             String etag = response.headers().firstValue("ETag").orElse(null);
             int status = response.statusCode();
             if (status == 304) {
                 if (previous == null) {
                     throw new IOException("HTTP 304 from " + uri + " to an unconditional request");
                 }
-                return new Snapshot(previous.keys(), etag != null ? etag : previous.etag(), freshUntil);
+                return new Snapshot(previous.keys(), etag != null ? etag : previous.etag(), freshUntil,
+                        interval(maxAge));
             }
             if (status != 200) {
                 throw new IOException("HTTP " + status + " from " + uri);
@@ -166,7 +185,7 @@ public final class HttpJwksSource implements JwksSource {
             if (bytes.length > MAX_BYTES) {
                 throw new IOException("the JWKS at " + uri + " is larger than " + MAX_BYTES + " bytes");
             }
-            return new Snapshot(parse(new String(bytes, StandardCharsets.UTF_8)), etag, freshUntil);
+            return new Snapshot(parse(new String(bytes, StandardCharsets.UTF_8)), etag, freshUntil, interval(maxAge));
         }
     }
 
@@ -185,7 +204,10 @@ public final class HttpJwksSource implements JwksSource {
         return keys;
     }
 
-    /** The response's max-age bounded to [MIN_REFRESH, MAX_REFRESH]; MIN_REFRESH when it allows no caching. */
+    /**
+     * The response's max-age, at most MAX_REFRESH; MIN_REFRESH when it has none or an unreadable one,
+     * zero when it allows no caching.
+     */
     static Duration maxAge(HttpResponse<?> response) {
         long seconds = MIN_REFRESH.toSeconds();
         boolean noCaching = false;
@@ -204,9 +226,9 @@ public final class HttpJwksSource implements JwksSource {
             }
         }
         if (noCaching) {
-            return MIN_REFRESH;
+            return Duration.ZERO;
         }
-        long bounded = Math.max(MIN_REFRESH.toSeconds(), Math.min(MAX_REFRESH.toSeconds(), seconds));
+        long bounded = Math.max(0, Math.min(MAX_REFRESH.toSeconds(), seconds));
         return Duration.ofSeconds(bounded);
     }
 }

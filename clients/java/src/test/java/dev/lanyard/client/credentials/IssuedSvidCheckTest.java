@@ -38,7 +38,8 @@ class IssuedSvidCheckTest {
 
     @Test
     void acceptsACertificateForOurKeyThatChainsToTheRoots() throws Exception {
-        Svid svid = IssuedSvidCheck.check(response(held).build(), keys, List.of(pki.root()), ID, clock.instant());
+        Svid svid = IssuedSvidCheck.check(response(held).build(), keys, List.of(pki.root()), "lanyard.local", ID,
+                clock.instant());
 
         assertThat(svid.spiffeId()).isEqualTo(ID);
         assertThat(svid.leaf()).isEqualTo(held.leaf());
@@ -51,19 +52,29 @@ class IssuedSvidCheckTest {
     void refusesACertificateForAnotherKey() throws Exception {
         CertificateResponse other = response(pki.leaf(ID)).build();
 
-        assertThatThrownBy(() -> IssuedSvidCheck.check(other, keys, List.of(pki.root()), null, clock.instant()))
+        assertThatThrownBy(() -> IssuedSvidCheck.check(other, keys, List.of(pki.root()), "lanyard.local", null,
+                clock.instant()))
                 .hasMessage("the server issued a certificate for another key than the one requested");
     }
 
     @Test
     void refusesAnIdentityOtherThanTheOneRenewedOrAnnounced() throws Exception {
         assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).build(), keys, List.of(pki.root()),
-                "spiffe://lanyard.local/ns/shop/sa/other", clock.instant()))
+                "lanyard.local", "spiffe://lanyard.local/ns/shop/sa/other", clock.instant()))
                 .hasMessage("renewal changed the identity from spiffe://lanyard.local/ns/shop/sa/other to " + ID
                         + "; keeping the current certificate");
         assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).setSpiffeId("spiffe://lanyard.local/x").build(),
-                keys, List.of(pki.root()), null, clock.instant()))
+                keys, List.of(pki.root()), "lanyard.local", null, clock.instant()))
                 .hasMessage("the certificate names " + ID + " but the response says spiffe://lanyard.local/x");
+    }
+
+    /** Roots may vouch for several trust domains: a server of one issues nothing for another. */
+    @Test
+    void refusesACertificateOutsideTheServersTrustDomain() throws Exception {
+        assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).build(), keys, List.of(pki.root()),
+                "other.test", null, clock.instant()))
+                .hasMessage("the Lanyard server of trust domain other.test issued a certificate for " + ID
+                        + ", which is outside its trust domain; it is not used");
     }
 
     @Test
@@ -71,8 +82,8 @@ class IssuedSvidCheckTest {
         TestPki.Held web = pki.leaf("https://lanyard.local/frontend");
         KeyPair webKeys = new KeyPair(web.leaf().getPublicKey(), web.privateKey());
 
-        assertThatThrownBy(() -> IssuedSvidCheck.check(response(web).build(), webKeys, List.of(pki.root()), null,
-                clock.instant()))
+        assertThatThrownBy(() -> IssuedSvidCheck.check(response(web).build(), webKeys, List.of(pki.root()),
+                "lanyard.local", null, clock.instant()))
                 .hasMessage("the certificate is not an X.509-SVID: it must carry exactly one spiffe:// URI SAN, "
                         + "it has [https://lanyard.local/frontend]");
     }
@@ -81,21 +92,21 @@ class IssuedSvidCheckTest {
     void refusesACertificateThatDoesNotChainToTheTrustedRoots() throws Exception {
         X509Certificate stranger = new TestPki(clock, "lanyard.local").root();
 
-        assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).build(), keys, List.of(stranger), null,
-                clock.instant()))
+        assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).build(), keys, List.of(stranger),
+                "lanyard.local", null, clock.instant()))
                 .hasMessageStartingWith("the issued certificate does not chain to the trusted roots: ");
-        assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).build(), keys, List.of(pki.root()), null,
-                clock.instant().plus(Duration.ofHours(2))))
+        assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).build(), keys, List.of(pki.root()),
+                "lanyard.local", null, clock.instant().plus(Duration.ofHours(2))))
                 .hasMessageStartingWith("the issued certificate does not chain to the trusted roots: ");
     }
 
     @Test
     void refusesAResponseWithoutBundleOrWithGarbage() throws Exception {
         assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).clearTrustBundle().build(), keys,
-                List.of(pki.root()), null, clock.instant()))
+                List.of(pki.root()), "lanyard.local", null, clock.instant()))
                 .hasMessage("the server sent no trust bundle with the certificate");
         assertThatThrownBy(() -> IssuedSvidCheck.check(response(held).setCertificate(ByteString.copyFromUtf8("x"))
-                .build(), keys, List.of(pki.root()), null, clock.instant()))
+                .build(), keys, List.of(pki.root()), "lanyard.local", null, clock.instant()))
                 .hasMessage("the server's response holds a certificate that does not parse");
     }
 }

@@ -195,6 +195,46 @@ class WorkloadCredentialsTest {
         assertThat(credentials.spiffeId()).isEqualTo(FRONTEND);
     }
 
+    /**
+     * A Lanyard server of lanyard.local that issues an SVID of another trust domain, on a chain its roots
+     * vouch for (roots may serve several trust domains), is not believed: the workload would otherwise
+     * present an identity its own trust domain never gave it. No real server issues outside its trust
+     * domain, so this one is a stand-in with a test CA.
+     */
+    @Test
+    void bootstrapRefusesAnSvidOutsideTheServersTrustDomain() throws Exception {
+        TestPki pki = new TestPki(lanyard.clock(), "lanyard.local");
+        String foreign = "spiffe://other.test/ns/shop/sa/frontend";
+        CertificateServiceGrpc.CertificateServiceImplBase issuer = new CertificateServiceGrpc.CertificateServiceImplBase() {
+            @Override
+            public void issueCertificate(dev.lanyard.v1.IssueCertificateRequest request,
+                    StreamObserver<dev.lanyard.v1.CertificateResponse> response) {
+                try {
+                    X509Certificate leaf = pki.leaf(new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest(
+                            request.getCsr().toByteArray()).getPublicKey(), foreign);
+                    response.onNext(dev.lanyard.v1.CertificateResponse.newBuilder().setSpiffeId(foreign)
+                            .setCertificate(com.google.protobuf.ByteString.copyFrom(leaf.getEncoded()))
+                            .addChain(com.google.protobuf.ByteString.copyFrom(pki.intermediate().getEncoded()))
+                            .addTrustBundle(com.google.protobuf.ByteString.copyFrom(pki.root().getEncoded()))
+                            .setSerialNumber(leaf.getSerialNumber().toString(16)).build());
+                    response.onCompleted();
+                } catch (Exception e) {
+                    response.onError(Status.INTERNAL.withDescription(e.toString()).asRuntimeException());
+                }
+            }
+        };
+        Server server = Grpc.newServerBuilderForPort(0, TlsServerCredentials.newBuilder()
+                .keyManager(pki.leaf("spiffe://lanyard.local/lanyard/server").keyManager()).build())
+                .addService(issuer).build().start();
+        toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
+
+        assertThatThrownBy(() -> builder("lyjt_x.y").target("localhost:" + server.getPort())
+                .trustBundle(List.of(pki.root())).bootstrap())
+                .isInstanceOf(CredentialException.class)
+                .hasMessage("the Lanyard server of trust domain lanyard.local issued a certificate for " + foreign
+                        + ", which is outside its trust domain; it is not used");
+    }
+
     /** Renewal, tokens, bundles and the channels handed out for Lanyard all refuse the impostor too. */
     @Test
     void laterChannelsToLanyardRefuseAWorkloadPosingAsIt() throws Exception {

@@ -6,6 +6,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
@@ -98,6 +99,17 @@ public final class TestPki {
         X509Certificate leaf = sign(keys, new X500Name(""), intermediateKeys, intermediateName, Duration.ofHours(1),
                 false, names);
         return new Held(keys.getPrivate(), leaf, intermediate);
+    }
+
+    /** A leaf for {@code spiffeId} on someone else's key (a CSR's), valid for an hour from the clock's now. */
+    public X509Certificate leaf(PublicKey key, String spiffeId) {
+        return sign(new KeyPair(key, null), new X500Name(""), intermediateKeys, intermediateName, Duration.ofHours(1),
+                false, List.of(new GeneralName(GeneralName.uniformResourceIdentifier, spiffeId)));
+    }
+
+    /** The intermediate that signs the leaves. */
+    public X509Certificate intermediate() {
+        return intermediate;
     }
 
     /** Trusts this hierarchy's root. */
