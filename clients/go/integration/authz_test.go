@@ -77,7 +77,7 @@ func startPayments(t *testing.T) *paymentsFixture {
 		Scopes: []string{"payments.charge", "payments.read"}}); err != nil {
 		t.Fatalf("applying the policy: %v", err)
 	}
-	keys, err := jwks.NewCache(s.JWKSURL())
+	keys, err := jwks.NewCache(s.JWKSURL(), jwks.AllowPlainHTTP())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestJWKSCacheFollowsTheServer(t *testing.T) {
 	if err != nil || len(published) == 0 {
 		t.Fatalf("parsing the served JWKS: %v (%d keys)", err, len(published))
 	}
-	cache, err := jwks.NewCache(s.JWKSURL())
+	cache, err := jwks.NewCache(s.JWKSURL(), jwks.AllowPlainHTTP())
 	if err != nil {
 		t.Fatal(err)
 	}
