@@ -86,6 +86,12 @@ func startPayments(t *testing.T) *paymentsFixture {
 	done := make(chan struct{})
 	go func() { f.follower.Run(runCtx); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
+	// Calls are refused UNAVAILABLE until the follower has caught up: the service is ready then.
+	select {
+	case <-f.follower.Loaded():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the revocation follower did not catch up within 30 s")
+	}
 	v, err := verify.New(verify.Config{Issuer: s.Issuer(), Audience: "payments", Keys: keys, Revocations: f.follower})
 	if err != nil {
 		t.Fatal(err)
