@@ -67,15 +67,36 @@ public final class HttpJwksSource implements JwksSource {
     private volatile Instant lastAttempt;
     private volatile String lastFailure;
 
+    /**
+     * The JWKS at {@code uri}, which must be https: whoever answers a plain-HTTP fetch picks the keys
+     * and can forge any token (see {@link #allowingPlainHttp}).
+     */
     public HttpJwksSource(URI uri, HttpClient http, Clock clock) {
         this(uri, http, clock, DEFAULT_REQUEST_TIMEOUT);
     }
 
     public HttpJwksSource(URI uri, HttpClient http, Clock clock, Duration requestTimeout) {
+        this(uri, http, clock, requestTimeout, false);
+    }
+
+    /**
+     * As {@link #HttpJwksSource(URI, HttpClient, Clock)}, accepting an {@code http://} URI too: for a
+     * dev server on loopback ({@code lanyard dev}) and tests, never in production.
+     */
+    public static HttpJwksSource allowingPlainHttp(URI uri, HttpClient http, Clock clock) {
+        return new HttpJwksSource(uri, http, clock, DEFAULT_REQUEST_TIMEOUT, true);
+    }
+
+    private HttpJwksSource(URI uri, HttpClient http, Clock clock, Duration requestTimeout, boolean plainHttp) {
         this.uri = Objects.requireNonNull(uri, "uri");
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (scheme.equals("http") && !plainHttp) {
+            throw new IllegalArgumentException("the JWKS URI " + uri + " is plain http: anyone on the path could"
+                    + " substitute the keys and forge tokens; use https (or HttpJwksSource.allowingPlainHttp for a"
+                    + " dev server or a test)");
+        }
         if (!scheme.equals("https") && !scheme.equals("http")) {
-            throw new IllegalArgumentException("the JWKS URI must be http or https, not " + uri);
+            throw new IllegalArgumentException("the JWKS URI must be https, not " + uri);
         }
         this.http = Objects.requireNonNull(http, "http");
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -200,6 +221,11 @@ public final class HttpJwksSource implements JwksSource {
             if (key.isPrivate()) {
                 throw new IOException("the JWKS at " + uri + " holds private key material; refusing it");
             }
+        }
+        String twice = JwksSource.duplicateKeyId(keys);
+        if (twice != null) {
+            // Which key was meant would be a guess: the document is refused and the keys held stay.
+            throw new IOException("the JWKS at " + uri + " names kid " + Printable.of(twice) + " twice; refusing it");
         }
         return keys;
     }

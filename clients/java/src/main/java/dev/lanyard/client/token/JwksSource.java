@@ -30,6 +30,21 @@ public interface JwksSource {
                         + Printable.of(key.getKeyID()) + "); a verifier needs public keys only");
             }
         }
+        String twice = duplicateKeyId(keys);
+        if (twice != null) {
+            throw new IllegalArgumentException("the key set names kid " + Printable.of(twice) + " twice");
+        }
         return keyId -> Optional.ofNullable(keys.getKeyByKeyId(keyId));
+    }
+
+    /** A kid two keys of {@code keys} share, or null: which one a token meant would be a guess. */
+    static String duplicateKeyId(JWKSet keys) {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (JWK key : keys.getKeys()) {
+            if (key.getKeyID() != null && !seen.add(key.getKeyID())) {
+                return key.getKeyID();
+            }
+        }
+        return null;
     }
 }
