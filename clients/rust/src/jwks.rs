@@ -155,13 +155,12 @@ impl HttpJwks {
 
     fn build(url: String, min_refetch: Duration, allow_plain_http: bool) -> Result<HttpJwks, crate::Error> {
         let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()).unwrap_or_default();
+        const PLAIN: &str = "is plain http: anyone on the path could substitute the keys and forge tokens; use https \
+                             (or HttpJwks::new_allowing_plain_http for a dev server or a test)";
         match scheme.as_str() {
             "https" => {}
             "http" if allow_plain_http => {}
-            "http" => return Err(crate::Error::Invalid(format!(
-                "the JWKS URL {url:?} is plain http: anyone on the path could substitute the keys and forge tokens; \
-                     use https (or HttpJwks::new_allowing_plain_http for a dev server or a test)"
-            ))),
+            "http" => return Err(crate::Error::Invalid(format!("the JWKS URL {url:?} {PLAIN}"))),
             _ => return Err(crate::Error::Invalid(format!("the JWKS URL {url:?} is not an https URL"))),
         }
         Ok(HttpJwks {
