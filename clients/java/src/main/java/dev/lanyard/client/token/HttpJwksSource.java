@@ -13,9 +13,11 @@ import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -222,12 +224,23 @@ public final class HttpJwksSource implements JwksSource {
                 throw new IOException("the JWKS at " + uri + " holds private key material; refusing it");
             }
         }
-        String twice = JwksSource.duplicateKeyId(keys);
+        String twice = duplicateKeyId(keys);
         if (twice != null) {
             // Which key was meant would be a guess: the document is refused and the keys held stay.
             throw new IOException("the JWKS at " + uri + " names kid " + Printable.of(twice) + " twice; refusing it");
         }
         return keys;
+    }
+
+    /** A kid two keys of {@code keys} share, or null: which one a token meant would be a guess. */
+    static String duplicateKeyId(JWKSet keys) {
+        Set<String> seen = new HashSet<>();
+        for (JWK key : keys.getKeys()) {
+            if (key.getKeyID() != null && !seen.add(key.getKeyID())) {
+                return key.getKeyID();
+            }
+        }
+        return null;
     }
 
     /**

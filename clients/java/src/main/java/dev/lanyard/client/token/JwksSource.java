@@ -21,7 +21,7 @@ public interface JwksSource {
      */
     Optional<JWK> key(String keyId) throws JwksUnavailableException;
 
-    /** A source that always answers from {@code keys}; it refuses a set holding private keys. */
+    /** A source that always answers from {@code keys}; it refuses a set holding private keys or naming a kid twice. */
     static JwksSource fixed(JWKSet keys) {
         Objects.requireNonNull(keys, "keys");
         for (JWK key : keys.getKeys()) {
@@ -30,21 +30,10 @@ public interface JwksSource {
                         + Printable.of(key.getKeyID()) + "); a verifier needs public keys only");
             }
         }
-        String twice = duplicateKeyId(keys);
+        String twice = HttpJwksSource.duplicateKeyId(keys);
         if (twice != null) {
             throw new IllegalArgumentException("the key set names kid " + Printable.of(twice) + " twice");
         }
         return keyId -> Optional.ofNullable(keys.getKeyByKeyId(keyId));
-    }
-
-    /** A kid two keys of {@code keys} share, or null: which one a token meant would be a guess. */
-    static String duplicateKeyId(JWKSet keys) {
-        java.util.Set<String> seen = new java.util.HashSet<>();
-        for (JWK key : keys.getKeys()) {
-            if (key.getKeyID() != null && !seen.add(key.getKeyID())) {
-                return key.getKeyID();
-            }
-        }
-        return null;
     }
 }
