@@ -73,6 +73,13 @@ func (c *control) healthz(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not serving yet"})
 		return
 	}
+	select {
+	case <-c.follower.Loaded():
+	default:
+		// The verifier refuses every call (UNAVAILABLE) until the revocation stream has caught up.
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "revocations are not loaded yet"})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"spiffe_id": c.src.SVID().ID.String(), "serial": c.src.Serial()})
 }
 

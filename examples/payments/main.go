@@ -44,8 +44,10 @@ type options struct {
 	rootPin   string
 	joinToken string
 	jwksURL   string
-	issuer    string
-	listen    string
+	// allowPlainHTTP accepts an http:// --jwks-url (the dev server's; never in production).
+	allowPlainHTTP bool
+	issuer         string
+	listen         string
 	// listener, when set (tests), serves instead of a new listener on listen: a port picked and
 	// released first could be taken by another socket before run binds it.
 	listener net.Listener
@@ -63,7 +65,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.bundle, "bundle", "", "PEM roots that Lanyard's server certificate chains to")
 	fs.StringVar(&o.rootPin, "root-fingerprint", "", "sha256:HEX of Lanyard's root, as `lanyard dev` prints it (instead of --bundle)")
 	fs.StringVar(&o.joinToken, "join-token", "", "one-time join token (prefer the LANYARD_JOIN_TOKEN environment variable)")
-	fs.StringVar(&o.jwksURL, "jwks-url", "", "Lanyard's JWKS, e.g. http://localhost:8080/.well-known/jwks.json")
+	fs.StringVar(&o.jwksURL, "jwks-url", "", "Lanyard's JWKS, e.g. https://lanyard.example/.well-known/jwks.json")
+	fs.BoolVar(&o.allowPlainHTTP, "allow-plain-http", false, "accept an http:// --jwks-url, as `lanyard dev` serves it (anyone on the path could forge tokens: dev and tests only)")
 	fs.StringVar(&o.issuer, "issuer", "", "the iss every token must carry")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9443", "where PaymentsService listens (mTLS)")
 	fs.StringVar(&o.control, "control", "127.0.0.1:9090", "where the HTTP control API listens (loopback only)")
@@ -153,7 +156,11 @@ func run(ctx context.Context, o options, log *slog.Logger, ready chan<- string) 
 	defer src.Close()
 	log.Info("bootstrapped", "spiffe_id", src.SVID().ID.String(), "serial", src.Serial())
 
-	keys, err := jwks.NewCache(o.jwksURL)
+	var plain []jwks.Option
+	if o.allowPlainHTTP {
+		plain = append(plain, jwks.AllowPlainHTTP())
+	}
+	keys, err := jwks.NewCache(o.jwksURL, plain...)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func instance(t *testing.T, name string, ttl time.Duration) (control, listen str
 		t.Fatal(err)
 	}
 	listen = ln.Addr().String()
-	o := options{lanyard: server.GRPCAddr, bundle: server.BundleFile, joinToken: token, jwksURL: server.JWKSURL(),
+	o := options{lanyard: server.GRPCAddr, bundle: server.BundleFile, joinToken: token, jwksURL: server.JWKSURL(), allowPlainHTTP: true,
 		issuer: server.Issuer(), listen: listen, listener: ln, control: "127.0.0.1:0", ttl: ttl}
 	runCtx, stop := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

@@ -3,7 +3,8 @@
 // from the registered service descriptors, and every call must carry a token
 // (`authorization: Bearer <jwt>`) that verifies, is bound to the caller's mTLS certificate, and
 // holds those scopes. A bad or missing token is UNAUTHENTICATED; a missing scope or a revocation
-// is PERMISSION_DENIED; both with the reason.
+// is PERMISSION_DENIED; both with the reason. While the verifier's revocations are not loaded yet
+// (just after start) every call is UNAVAILABLE, which the caller may retry.
 package authz
 
 import (
@@ -105,6 +106,9 @@ func (e *Enforcer) Authorize(ctx context.Context, fullMethod string) (context.Co
 	t, err := e.verifier.Verify(ctx, token, cert, required)
 	if err != nil {
 		var ve *verify.Error
+		if errors.As(err, &ve) && ve.Class == verify.RevocationsNotLoaded {
+			return nil, status.Error(codes.Unavailable, ve.Error())
+		}
 		if errors.As(err, &ve) && !ve.Class.Unauthenticated() {
 			return nil, status.Error(codes.PermissionDenied, ve.Error())
 		}

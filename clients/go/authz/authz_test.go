@@ -2,13 +2,16 @@ package authz_test
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/lanyard-dev/lanyard/clients/go/authz"
@@ -18,6 +21,30 @@ import (
 )
 
 type audienceOnly string
+
+// notLoadedYet is a verifier whose revocations are not loaded yet.
+type notLoadedYet struct{}
+
+func (notLoadedYet) Audience() string { return "payments" }
+func (notLoadedYet) Verify(context.Context, string, *x509.Certificate, []string) (*verify.Token, error) {
+	return nil, &verify.Error{Class: verify.RevocationsNotLoaded, Reason: "revocations are not loaded yet"}
+}
+
+// A verifier that has not loaded its revocations yet refuses with UNAVAILABLE: the caller is not at
+// fault and may retry; neither UNAUTHENTICATED nor PERMISSION_DENIED would say that.
+func TestRevocationsNotLoadedIsUnavailable(t *testing.T) {
+	e, err := authz.New(notLoadedYet{}, "examples.payments.v1.PaymentsService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer abc"))
+	ctx = peer.NewContext(ctx, &peer.Peer{AuthInfo: credentials.TLSInfo{State: tls.ConnectionState{
+		PeerCertificates: []*x509.Certificate{{}}}}})
+	_, err = e.Authorize(ctx, "/examples.payments.v1.PaymentsService/Charge")
+	if s, _ := status.FromError(err); s.Code() != codes.Unavailable || !strings.Contains(s.Message(), "revocations are not loaded yet") {
+		t.Fatalf("want UNAVAILABLE naming the revocations, got %v", err)
+	}
+}
 
 func (a audienceOnly) Audience() string { return string(a) }
 func (a audienceOnly) Verify(context.Context, string, *x509.Certificate, []string) (*verify.Token, error) {

@@ -103,6 +103,34 @@ func TestAFederatedPeerIsAcceptedOnlyWhereTheAuthorizerAllowsItsTrustDomain(t *t
 // revokedSet is what a revocation.Follower answers, for the handshake test.
 type revokedSet map[string]string // serial or SPIFFE ID -> what is revoked
 
+// Loaded: the set is held in memory from the start.
+func (revokedSet) Loaded() <-chan struct{} { return loaded }
+
+// loaded is a closed channel: a set held in memory from the start is loaded.
+var loaded = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// notLoaded is a follower that has not caught up with the stream yet.
+type notLoaded struct{}
+
+func (notLoaded) Revoked(string, string, string) (string, bool) { return "", false }
+func (notLoaded) Loaded() <-chan struct{}                       { return make(chan struct{}) }
+
+// Until its revocations are loaded, a handshake cannot tell a revoked peer: it refuses every peer.
+func TestAHandshakeRefusesEveryPeerUntilTheRevocationsAreLoaded(t *testing.T) {
+	a := newTestCA(t, "a.test")
+	s := &Source{td: spiffeid.RequireTrustDomainFromString("a.test"), now: time.Now}
+	s.setAllRoots([]*x509.Certificate{a.cert}, nil, 1)
+	peer := a.svid(t, "spiffe://a.test/ledger")
+	s.RefuseRevoked(notLoaded{})
+	if err := s.verifyPeer(nil)(peer, nil); err == nil || !strings.Contains(err.Error(), "revocations are not loaded yet") {
+		t.Fatalf("want a refusal naming revocations not loaded, got %v", err)
+	}
+	s.RefuseRevoked(revokedSet{})
+	if err := s.verifyPeer(nil)(peer, nil); err != nil {
+		t.Fatalf("refused once loaded: %v", err)
+	}
+}
+
 func (r revokedSet) Revoked(_, spiffeID, serial string) (string, bool) {
 	if what, ok := r[spiffeID]; ok {
 		return what, true

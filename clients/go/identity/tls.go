@@ -47,13 +47,16 @@ func AuthorizeID(want spiffeid.ID) Authorizer {
 }
 
 // Revocations says whether an identity or a certificate serial is revoked; revocation.Follower is one.
+// Loaded is closed once the revocations in force have been loaded; until then every peer is refused.
 type Revocations interface {
 	Revoked(jti, spiffeID, serial string) (what string, revoked bool)
+	Loaded() <-chan struct{}
 }
 
 // RefuseRevoked makes every TLS config of this source, made before or after, refuse at the handshake
 // a peer whose identity or certificate r says is revoked: revoked by Lanyard, or by a federated
-// trust domain's Lanyard and pushed on by ours.
+// trust domain's Lanyard and pushed on by ours. Until r is loaded (its first catch-up) every peer
+// is refused: a revoked one could not be told apart.
 func (s *Source) RefuseRevoked(r Revocations) { s.revocations.Store(&r) }
 
 // ServerTLSConfig is a tls.Config for an mTLS server: it presents the current certificate on every
@@ -125,6 +128,11 @@ func (s *Source) verifyPeer(authorize Authorizer) func([][]byte, [][]*x509.Certi
 			return fmt.Errorf("identity: the peer's certificate: %w", err)
 		}
 		if r := s.revocations.Load(); r != nil {
+			select {
+			case <-(*r).Loaded():
+			default:
+				return fmt.Errorf("identity: the peer %s is refused: revocations are not loaded yet (the revocation stream has not caught up since start); retry shortly", id)
+			}
 			if what, revoked := (*r).Revoked("", id.String(), chain[0].SerialNumber.Text(16)); revoked {
 				return fmt.Errorf("identity: the peer %s is refused: %s is revoked", id, what)
 			}

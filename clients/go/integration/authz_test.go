@@ -77,7 +77,7 @@ func startPayments(t *testing.T) *paymentsFixture {
 		Scopes: []string{"payments.charge", "payments.read"}}); err != nil {
 		t.Fatalf("applying the policy: %v", err)
 	}
-	keys, err := jwks.NewCache(s.JWKSURL())
+	keys, err := jwks.NewCache(s.JWKSURL(), jwks.AllowPlainHTTP())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +86,12 @@ func startPayments(t *testing.T) *paymentsFixture {
 	done := make(chan struct{})
 	go func() { f.follower.Run(runCtx); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
+	// Calls are refused UNAVAILABLE until the follower has caught up: the service is ready then.
+	select {
+	case <-f.follower.Loaded():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the revocation follower did not catch up within 30 s")
+	}
 	v, err := verify.New(verify.Config{Issuer: s.Issuer(), Audience: "payments", Keys: keys, Revocations: f.follower})
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +252,7 @@ func TestJWKSCacheFollowsTheServer(t *testing.T) {
 	if err != nil || len(published) == 0 {
 		t.Fatalf("parsing the served JWKS: %v (%d keys)", err, len(published))
 	}
-	cache, err := jwks.NewCache(s.JWKSURL())
+	cache, err := jwks.NewCache(s.JWKSURL(), jwks.AllowPlainHTTP())
 	if err != nil {
 		t.Fatal(err)
 	}

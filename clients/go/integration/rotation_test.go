@@ -16,7 +16,7 @@ import (
 func TestKeyRotationNeedsNoRestart(t *testing.T) {
 	f := startPayments(t)
 	ctx := ctxFor(t)
-	keys, err := jwks.NewCache(f.server.JWKSURL(), jwks.WithMinRefetch(0))
+	keys, err := jwks.NewCache(f.server.JWKSURL(), jwks.AllowPlainHTTP(), jwks.WithMinRefetch(0))
 	if err != nil {
 		t.Fatal(err)
 	}

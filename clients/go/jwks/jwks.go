@@ -48,6 +48,7 @@ type Cache struct {
 	minRefetch time.Duration
 	defaultAge time.Duration
 	interval   time.Duration // the least time between two fetches: see the package comment
+	plainHTTP  bool          // AllowPlainHTTP was given
 
 	fetching sync.Mutex // one fetch at a time; mu is never held across one
 
@@ -75,11 +76,13 @@ func WithMinRefetch(d time.Duration) Option { return func(k *Cache) { k.minRefet
 // WithDefaultMaxAge is how long a response without max-age stays fresh (default 5 min).
 func WithDefaultMaxAge(d time.Duration) Option { return func(k *Cache) { k.defaultAge = d } }
 
-// NewCache returns a cache of the JWKS at url. Nothing is fetched until the first lookup.
+// AllowPlainHTTP accepts an http:// URL. Whoever is on the path of a plain-HTTP fetch can
+// substitute keys and so forge any token: use it only for a dev server on loopback and in tests.
+func AllowPlainHTTP() Option { return func(k *Cache) { k.plainHTTP = true } }
+
+// NewCache returns a cache of the JWKS at url, which must be https (http:// only with
+// AllowPlainHTTP). Nothing is fetched until the first lookup.
 func NewCache(url string, opts ...Option) (*Cache, error) {
-	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
-		return nil, fmt.Errorf("jwks: %q is not an http(s) URL", url)
-	}
 	c := &Cache{
 		url:        url,
 		client:     &http.Client{Timeout: 10 * time.Second},
@@ -89,6 +92,14 @@ func NewCache(url string, opts ...Option) (*Cache, error) {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	switch {
+	case strings.HasPrefix(url, "https://"):
+	case strings.HasPrefix(url, "http://") && c.plainHTTP:
+	case strings.HasPrefix(url, "http://"):
+		return nil, fmt.Errorf("jwks: %q is plain http: anyone on the path could substitute the keys and forge tokens; use https (or jwks.AllowPlainHTTP() for a dev server or a test)", url)
+	default:
+		return nil, fmt.Errorf("jwks: %q is not an https URL", url)
 	}
 	c.interval = c.minRefetch
 	return c, nil

@@ -65,7 +65,7 @@ func TestCacheHonoursMaxAgeAndRefetchesUnknownKidsAtMostOncePerInterval(t *testi
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, err := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	c, err := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestNoStoreMeansRefetchOncePerSecondAtMost(t *testing.T) {
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
 	for range 10 {
 		if _, err := c.Key(context.Background(), "a"); err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ func TestAMaxAgeShorterThanMinRefetchIsHonoured(t *testing.T) {
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
 	if _, err := c.Key(context.Background(), "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestAFailingServerIsAskedAtMostOncePerInterval(t *testing.T) {
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
+	c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now), jwks.WithMinRefetch(10*time.Second))
 	ctx := context.Background()
 	if _, err := c.Key(ctx, "a"); err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func TestAKnownKeyDoesNotWaitForARefresh(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now))
 	if _, err := c.Key(context.Background(), "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestMaxAgeIsCappedAtAnHour(t *testing.T) {
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now))
 	c.Key(context.Background(), "a")
 	clk.t = clk.t.Add(jwks.MaxAge)
 	c.Key(context.Background(), "a")
@@ -261,6 +261,21 @@ func TestParseRefusesUnsafeDocuments(t *testing.T) {
 	}
 }
 
+// Whoever answers a plain-HTTP fetch chooses the keys, and so can forge any token: http:// is
+// refused unless the caller opts in, by name.
+func TestPlainHTTPIsRefusedUnlessAllowed(t *testing.T) {
+	_, err := jwks.NewCache("http://lanyard.example/.well-known/jwks.json")
+	if err == nil || !strings.Contains(err.Error(), "plain http") || !strings.Contains(err.Error(), "AllowPlainHTTP") {
+		t.Fatalf("want a refusal naming plain http and AllowPlainHTTP, got %v", err)
+	}
+	if _, err := jwks.NewCache("http://127.0.0.1:8080/.well-known/jwks.json", jwks.AllowPlainHTTP()); err != nil {
+		t.Fatalf("with AllowPlainHTTP: %v", err)
+	}
+	if _, err := jwks.NewCache("https://lanyard.example/.well-known/jwks.json"); err != nil {
+		t.Fatalf("https: %v", err)
+	}
+}
+
 // The fetch an unknown kid starts serves every caller: a client that sends a made-up kid and hangs
 // up at once must not spend the interval's fetch, or it could keep a verifier from learning a
 // rotated-in key.
@@ -269,7 +284,7 @@ func TestACallerThatHangsUpDoesNotSpendTheFetch(t *testing.T) {
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now))
 	if _, err := c.Key(context.Background(), "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +305,7 @@ func TestAKeyNoLongerPublishedIsRefusedOnceRefreshed(t *testing.T) {
 	srv := httptest.NewServer(pub)
 	defer srv.Close()
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c, _ := jwks.NewCache(srv.URL, jwks.WithClock(clk.now))
+	c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now))
 	if _, err := c.Key(context.Background(), "a"); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,8 @@ type Follower struct {
 	connected   bool
 	connections int
 	onChange    func()
+	loaded      chan struct{} // closed at the first catch-up
+	loadOnce    sync.Once
 }
 
 // held is a revocation of a certificate or a token.
@@ -93,7 +95,7 @@ func NewFollower(conns Conns, opts ...Option) *Follower {
 	f := &Follower{conns: conns, now: time.Now, log: slog.Default(), firstSilence: time.Minute,
 		backoff: retry.Backoff{Base: 200 * time.Millisecond, Max: 15 * time.Second, Random: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
 		jtis:    map[string]map[string]held{}, serials: map[string]map[string]held{}, identities: map[string]struct{}{},
-		crlSerials: map[string]map[string]struct{}{}}
+		crlSerials: map[string]map[string]struct{}{}, loaded: make(chan struct{})}
 	for _, o := range opts {
 		o(f)
 	}
@@ -166,6 +168,7 @@ func (f *Follower) follow(ctx context.Context, failures *int) error {
 				watchdog.Reset(2 * d)
 			}
 			f.setConnected(true)
+			f.loadOnce.Do(func() { close(f.loaded) })
 			*failures = 0
 			continue
 		}
@@ -278,6 +281,12 @@ func (f *Follower) Revoked(jti, spiffeID, serial string) (string, bool) {
 	}
 	return "", false
 }
+
+// Loaded is closed once the stream has caught up for the first time (the server's first heartbeat
+// follows its replay), and stays closed: what was learned stays known while the stream is down.
+// Until then the revocations in force are unknown, and a verify.Verifier or an identity.Source
+// given this follower refuses every token and peer.
+func (f *Follower) Loaded() <-chan struct{} { return f.loaded }
 
 // Sequence is the last revocation event applied.
 func (f *Follower) Sequence() int64 {

@@ -394,3 +394,43 @@ func TestFollowerRefusedOutOfRangeWatchesAgainFromZeroKeepingWhatItHolds(t *test
 	}
 	t.Fatalf("want a watch from 2 (refused) followed by one from 0; got %v", asked)
 }
+
+// Loaded closes at the stream's first catch-up (the heartbeat after the replay), not before: a
+// verifier waits on it, and until then refuses.
+func TestLoadedClosesOnceTheReplayIsDone(t *testing.T) {
+	fake := &fakeRevocationServer{events: []*lanyardv1.RevocationEvent{
+		revoked(1, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_Jti{Jti: "t-1"}}),
+		revoked(2, &lanyardv1.RevocationTarget{Target: &lanyardv1.RevocationTarget_SpiffeId{SpiffeId: "spiffe://td/a"}}),
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	lanyardv1.RegisterRevocationServiceServer(srv, fake)
+	go srv.Serve(ln)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	f := revocation.NewFollower(conn{cc}, revocation.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	select {
+	case <-f.Loaded():
+		t.Fatal("loaded before following anything")
+	default:
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-f.Loaded():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not loaded 10 s after the stream opened")
+	}
+	if _, ok := f.Revoked("", "spiffe://td/a", ""); !ok || f.Sequence() != 2 {
+		t.Fatalf("loaded before the replay was applied (sequence %d)", f.Sequence())
+	}
+}

@@ -19,6 +19,9 @@ const (
 	MissingScope  Class = "missing_scope"
 	CnfMismatch   Class = "cnf_mismatch"
 	Revoked       Class = "revoked"
+	// RevocationsNotLoaded: the revocations in force have not been loaded once yet (the verifier has
+	// just started), so the token cannot be checked against them; retrying shortly may succeed.
+	RevocationsNotLoaded Class = "revocations_not_loaded"
 )
 
 // Error is a refused token: its class and a reason a person can act on. It never holds the token.
@@ -35,8 +38,10 @@ func (e *Error) Unwrap() error { return e.cause }
 
 // Unauthenticated reports whether the class means "who is calling is not established" (answer
 // UNAUTHENTICATED), as opposed to "the caller is known but not allowed" (PERMISSION_DENIED:
-// missing scope, revoked).
-func (c Class) Unauthenticated() bool { return c != MissingScope && c != Revoked && c != OK }
+// missing scope, revoked). RevocationsNotLoaded is neither: the caller may retry (UNAVAILABLE).
+func (c Class) Unauthenticated() bool {
+	return c != MissingScope && c != Revoked && c != RevocationsNotLoaded && c != OK
+}
 
 func refuse(class Class, format string, args ...any) *Error {
 	return &Error{Class: class, Reason: fmt.Sprintf(format, args...)}

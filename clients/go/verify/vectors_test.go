@@ -43,6 +43,8 @@ type vectors struct {
 
 type listed struct{ jtis, ids, serials []string }
 
+func (listed) Loaded() <-chan struct{} { return loaded }
+
 func (l listed) Revoked(jti, spiffeID, serial string) (string, bool) {
 	switch {
 	case slices.Contains(l.jtis, jti):

@@ -49,9 +49,12 @@ type KeySource interface {
 }
 
 // RevocationChecker says whether a token id, an identity or a certificate serial (lower-case hex)
-// is revoked; revocation.Follower is one.
+// is revoked; revocation.Follower is one. Loaded is closed once the revocations in force have been
+// loaded (a follower's first catch-up with the stream): until then the verifier refuses every
+// token, as one that has just started would otherwise let a revoked caller through.
 type RevocationChecker interface {
 	Revoked(jti, spiffeID, serial string) (what string, revoked bool)
+	Loaded() <-chan struct{}
 }
 
 // Config is what a verifier expects. Issuer, Audience and Keys are required.
@@ -64,17 +67,21 @@ type Config struct {
 	NoSkew      bool                      // tolerate no skew at all (Skew must then be zero)
 	Now         func() time.Time          // default time.Now
 	Revocations RevocationChecker         // optional
+	// RevocationWait is how long a check waits (within its context) for Revocations to be loaded,
+	// just after start, before refusing with RevocationsNotLoaded; zero: not at all.
+	RevocationWait time.Duration
 }
 
 // Verifier checks tokens against one Config. Safe for concurrent use.
 type Verifier struct {
-	issuer      string
-	audience    string
-	keys        KeySource
-	algorithms  []jose.SignatureAlgorithm
-	skew        time.Duration
-	now         func() time.Time
-	revocations RevocationChecker
+	issuer         string
+	audience       string
+	keys           KeySource
+	algorithms     []jose.SignatureAlgorithm
+	skew           time.Duration
+	now            func() time.Time
+	revocations    RevocationChecker
+	revocationWait time.Duration
 }
 
 // New validates cfg and returns a Verifier; a missing or unsafe setting is refused here, not at
@@ -93,9 +100,11 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("verify: NoSkew contradicts skew %s", cfg.Skew)
 	case cfg.Skew > MaxSkew:
 		return nil, fmt.Errorf("verify: skew %s is more than the maximum %s", cfg.Skew, MaxSkew)
+	case cfg.RevocationWait < 0:
+		return nil, fmt.Errorf("verify: revocation wait %s is negative", cfg.RevocationWait)
 	}
 	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, keys: cfg.Keys, algorithms: cfg.Algorithms,
-		skew: cfg.Skew, now: cfg.Now, revocations: cfg.Revocations}
+		skew: cfg.Skew, now: cfg.Now, revocations: cfg.Revocations, revocationWait: cfg.RevocationWait}
 	if v.algorithms == nil {
 		v.algorithms = DefaultAlgorithms
 	}
@@ -171,6 +180,9 @@ func (v *Verifier) Verify(ctx context.Context, token string, peer *x509.Certific
 		return nil, err
 	}
 	if v.revocations != nil {
+		if err := v.revocationsLoaded(ctx); err != nil {
+			return nil, err
+		}
 		serial := ""
 		if peer != nil {
 			serial = peer.SerialNumber.Text(16)
@@ -189,6 +201,28 @@ func (v *Verifier) Verify(ctx context.Context, token string, peer *x509.Certific
 		return nil, refuse(MissingScope, "the token lacks scope %s (it holds %q)", strings.Join(missing, ", "), strings.Join(t.scopes, " "))
 	}
 	return t, nil
+}
+
+// revocationsLoaded waits, at most the revocation wait and within ctx, for the revocations to be
+// loaded once; a check before that is refused (fail closed).
+func (v *Verifier) revocationsLoaded(ctx context.Context) error {
+	loaded := v.revocations.Loaded()
+	select {
+	case <-loaded:
+		return nil
+	default:
+	}
+	if v.revocationWait > 0 {
+		timer := time.NewTimer(v.revocationWait)
+		defer timer.Stop()
+		select {
+		case <-loaded:
+			return nil
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+	return refuse(RevocationsNotLoaded, "revocations are not loaded yet (the revocation stream has not caught up since this verifier started); retry shortly")
 }
 
 // parse checks the header before any key is looked up: the algorithm comes from the allow-list,

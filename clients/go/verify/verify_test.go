@@ -116,6 +116,56 @@ func (f *fixture) verifier(t testing.TB, revoked verify.RevocationChecker) *veri
 
 type revokedSet map[string]bool
 
+func (revokedSet) Loaded() <-chan struct{} { return loaded }
+
+// loaded is a closed channel: a set held in memory from the start is loaded.
+var loaded = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// loading is a revocation set whose first load the test decides.
+type loading struct{ done chan struct{} }
+
+func (loading) Revoked(string, string, string) (string, bool) { return "", false }
+func (l loading) Loaded() <-chan struct{}                     { return l.done }
+
+// A verifier that has just started, whose revocations are not loaded yet, could let a revoked caller
+// through: it refuses every token, retryably, until they are.
+func TestTokensAreRefusedUntilTheRevocationsAreLoaded(t *testing.T) {
+	f := newFixture(t)
+	set := loading{done: make(chan struct{})}
+	v := f.verifier(t, set)
+	token := f.sign(t, f.claims())
+	_, err := v.Verify(context.Background(), token, f.peer, nil)
+	var ve *verify.Error
+	if !errors.As(err, &ve) || ve.Class != verify.RevocationsNotLoaded || !strings.Contains(ve.Reason, "revocations are not loaded yet") {
+		t.Fatalf("want a revocations_not_loaded refusal, got %v", err)
+	}
+	if ve.Class.Unauthenticated() {
+		t.Error("not loaded yet is the verifier's state, not the caller's failure")
+	}
+	close(set.done)
+	if _, err := v.Verify(context.Background(), token, f.peer, nil); err != nil {
+		t.Fatalf("refused once loaded: %v", err)
+	}
+}
+
+// With a RevocationWait, a check made just before the first load waits for it.
+func TestACheckWaitsForTheFirstLoadWithinTheRevocationWait(t *testing.T) {
+	f := newFixture(t)
+	set := loading{done: make(chan struct{})}
+	v, err := verify.New(verify.Config{Issuer: issuer, Audience: audience, Keys: f.keys,
+		Now: func() time.Time { return now }, Revocations: set, RevocationWait: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(50*time.Millisecond, func() { close(set.done) })
+	if _, err := v.Verify(context.Background(), f.sign(t, f.claims()), f.peer, nil); err != nil {
+		t.Fatalf("the check did not wait for the load: %v", err)
+	}
+	if _, err := verify.New(verify.Config{Issuer: issuer, Audience: audience, Keys: f.keys, RevocationWait: -time.Second}); err == nil {
+		t.Error("a negative revocation wait was accepted")
+	}
+}
+
 func (r revokedSet) Revoked(jti, spiffeID, serial string) (string, bool) {
 	for _, k := range []string{"jti " + jti, "spiffe_id " + spiffeID, "serial " + serial} {
 		if r[k] {

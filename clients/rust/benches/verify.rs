@@ -16,7 +16,8 @@ fn verify(c: &mut Criterion) {
         doc["issuer"].as_str().unwrap(),
         case["audience"].as_str().unwrap(),
         Keys::fixed(&doc["jwks"].to_string()).unwrap(),
-    );
+    )
+    .unwrap();
     let token = case["token"].as_str().unwrap().to_owned();
     let peer = base64_der(case["peer_certificate"].as_str().unwrap()).unwrap();
     let now = UNIX_EPOCH + Duration::from_secs(case["now"].as_u64().unwrap());

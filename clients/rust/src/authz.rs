@@ -2,7 +2,8 @@
 //! to the caller's TLS client certificate, names the audience of the RPC's service and holds every
 //! scope the RPC's `.proto` options require.
 //! UNAUTHENTICATED for a missing or bad token, PERMISSION_DENIED for a missing scope, a revoked
-//! caller, or a method that declares no scopes (it accepts no token at all: fail closed).
+//! caller, or a method that declares no scopes (it accepts no token at all: fail closed);
+//! UNAVAILABLE while the verifier's revocations are not loaded yet (just after start: retry).
 //! A caller of a federated trust domain is checked by that trust domain's verifier (its Lanyard's
 //! issuer and keys), where one is added with [`ScopeLayer::with_federated`].
 
@@ -159,10 +160,11 @@ async fn authorize(
         .ok_or_else(|| Status::unauthenticated("the authorization header is not a Bearer token"))?;
     let verified = verifier.verify(token, &peer).await.map_err(|rejected| {
         let message = format!("token refused: {rejected}");
-        if rejected.failure == Failure::Revoked {
-            Status::permission_denied(message)
-        } else {
-            Status::unauthenticated(message)
+        match rejected.failure {
+            Failure::Revoked => Status::permission_denied(message),
+            // Not the caller's fault, and over once the revocations are loaded: retryable.
+            Failure::RevocationsNotLoaded => Status::unavailable(message),
+            _ => Status::unauthenticated(message),
         }
     })?;
     // The verifier checked the token's audience against its own; the method's service may declare
@@ -334,11 +336,11 @@ mod tests {
     #[tokio::test]
     async fn a_federated_issuer_speaks_only_for_its_own_trust_domain() {
         let (a, b, c) = (Domain::new("a.test"), Domain::new("b.test"), Domain::new("c.test"));
-        let ours = Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys()));
+        let ours = Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys()).unwrap());
         // b.test's keys from the trust bundle; c.test's from a fixed JWKS, which names no trust domain.
         let layer = ScopeLayer::new(ours, contracts())
-            .with_federated("b.test", Arc::new(Verifier::new(b.issuer(), "ledger", b.federated_keys())))
-            .with_federated("c.test", Arc::new(Verifier::new(c.issuer(), "ledger", c.fixed_keys())));
+            .with_federated("b.test", Arc::new(Verifier::new(b.issuer(), "ledger", b.federated_keys()).unwrap()))
+            .with_federated("c.test", Arc::new(Verifier::new(c.issuer(), "ledger", c.fixed_keys()).unwrap()));
         let victim = "spiffe://a.test/ns/ledger/sa/treasurer";
 
         for evil in [&b, &c] {
@@ -363,13 +365,13 @@ mod tests {
         let (a, b) = (Domain::new("a.test"), Domain::new("b.test"));
         let peer = b.svid("spiffe://b.test/ns/shop/sa/api");
         let forged = b.token("spiffe://a.test/ns/ledger/sa/treasurer", &peer);
-        let federated = Verifier::new(b.issuer(), "ledger", b.federated_keys());
+        let federated = Verifier::new(b.issuer(), "ledger", b.federated_keys()).unwrap();
         let refused = federated.verify(&forged, &peer).await.unwrap_err();
         assert_eq!(refused.failure, Failure::WrongIssuer, "{refused}");
         assert!(federated.verify(&b.token("spiffe://b.test/ns/shop/sa/api", &peer), &peer).await.is_ok());
 
         let peer = a.svid("spiffe://a.test/ns/shop/sa/api");
-        let ours = Verifier::new(a.issuer(), "ledger", a.fixed_keys()).with_trust_domain("a.test");
+        let ours = Verifier::new(a.issuer(), "ledger", a.fixed_keys()).unwrap().with_trust_domain("a.test");
         let refused = ours.verify(&a.token("spiffe://b.test/ns/shop/sa/api", &peer), &peer).await.unwrap_err();
         assert_eq!(refused.failure, Failure::WrongIssuer, "{refused}");
         assert!(ours.verify(&a.token("spiffe://a.test/ns/shop/sa/api", &peer), &peer).await.is_ok());
@@ -385,7 +387,7 @@ mod tests {
             &["examples.ledger.v1.LedgerService", "examples.payments.v1.PaymentsService"],
         )
         .unwrap();
-        let layer = ScopeLayer::new(Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys())), both);
+        let layer = ScopeLayer::new(Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys()).unwrap()), both);
         let id = "spiffe://a.test/ns/shop/sa/api";
         let peer = a.svid(id);
         let token = a.token_holding(id, &peer, "ledger.write payments.refund payments.charge.read");
@@ -400,7 +402,8 @@ mod tests {
     #[tokio::test]
     async fn the_bearer_scheme_is_read_in_any_case() {
         let a = Domain::new("a.test");
-        let layer = ScopeLayer::new(Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys())), contracts());
+        let layer =
+            ScopeLayer::new(Arc::new(Verifier::new(a.issuer(), "ledger", a.fixed_keys()).unwrap()), contracts());
         let id = "spiffe://a.test/ns/shop/sa/api";
         let peer = a.svid(id);
         let token = a.token(id, &peer);
@@ -411,5 +414,80 @@ mod tests {
             let (status, _) = call_with(&layer, POST, &peer, &header).await.unwrap_err();
             assert_eq!(status, "16");
         }
+    }
+
+    /// A revocation set whose first catch-up the test decides.
+    #[derive(Default)]
+    struct Loading {
+        loaded: std::sync::atomic::AtomicBool,
+    }
+
+    impl crate::verify::RevocationSet for Loading {
+        fn is_revoked_jti(&self, _: &str) -> bool {
+            false
+        }
+        fn is_revoked_identity(&self, _: &str) -> bool {
+            false
+        }
+        fn is_revoked_serial(&self, _: &str) -> bool {
+            false
+        }
+        fn is_loaded(&self) -> bool {
+            self.loaded.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    /// Until its revocations are loaded once, a verifier that has just started could let a revoked
+    /// caller through: every call is refused UNAVAILABLE, saying why, then passes once they are.
+    #[tokio::test]
+    async fn calls_are_refused_unavailable_until_the_revocations_are_loaded() {
+        let a = Domain::new("a.test");
+        let revocations = Arc::new(Loading::default());
+        let verifier =
+            Verifier::new(a.issuer(), "ledger", a.fixed_keys()).unwrap().with_revocations(revocations.clone());
+        let layer = ScopeLayer::new(Arc::new(verifier), contracts());
+        let id = "spiffe://a.test/ns/shop/sa/api";
+        let peer = a.svid(id);
+        let (status, message) = call(&layer, &peer, &a.token(id, &peer)).await.unwrap_err();
+        assert_eq!(status, "14", "UNAVAILABLE: {message}");
+        assert!(message.contains("revocations are not loaded yet"), "{message}");
+        revocations.loaded.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(call(&layer, &peer, &a.token(id, &peer)).await.unwrap(), id);
+    }
+
+    /// With a revocation wait, a call made just before the first catch-up waits for it.
+    #[tokio::test]
+    async fn a_call_waits_for_the_first_load_within_the_revocation_wait() {
+        let a = Domain::new("a.test");
+        let revocations = Arc::new(Loading::default());
+        let verifier = Verifier::new(a.issuer(), "ledger", a.fixed_keys())
+            .unwrap()
+            .with_revocations(revocations.clone())
+            .with_revocation_wait(std::time::Duration::from_secs(10));
+        let layer = ScopeLayer::new(Arc::new(verifier), contracts());
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            revocations.loaded.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let id = "spiffe://a.test/ns/shop/sa/api";
+        let peer = a.svid(id);
+        assert_eq!(call(&layer, &peer, &a.token(id, &peer)).await.unwrap(), id);
+    }
+
+    /// As the Go and Java verifiers, an empty issuer or audience, or a skew over the cap, is refused
+    /// when the verifier is made, not silently taken (or capped).
+    #[test]
+    fn an_empty_issuer_or_audience_or_a_skew_over_the_cap_is_refused() {
+        let a = Domain::new("a.test");
+        let message = |r: Result<Verifier, crate::Error>| r.err().expect("accepted").to_string();
+        assert!(message(Verifier::new("", "ledger", a.fixed_keys())).contains("an issuer is required"));
+        assert!(message(Verifier::new(a.issuer(), " ", a.fixed_keys())).contains("an audience is required"));
+        let over = crate::verify::MAX_SKEW + std::time::Duration::from_secs(1);
+        let refused = Verifier::new(a.issuer(), "ledger", a.fixed_keys()).unwrap().with_skew(over);
+        assert!(message(refused).contains("more than the maximum 300 s"));
+        assert!(Verifier::new(a.issuer(), "ledger", a.fixed_keys())
+            .unwrap()
+            .with_skew(crate::verify::MAX_SKEW)
+            .is_ok());
     }
 }

@@ -80,7 +80,8 @@ impl Keys {
     }
 }
 
-/// Parses a JWKS, refusing private keys (a verifier must never hold one) and keys without a `kid`.
+/// Parses a JWKS, refusing private keys (a verifier must never hold one) and a `kid` given twice;
+/// keys without a `kid` are skipped.
 pub fn parse(jwks_json: &str) -> Result<HashMap<String, Jwk>, String> {
     let raw: serde_json::Value = serde_json::from_str(jwks_json).map_err(|e| format!("not JSON: {e}"))?;
     for key in raw.get("keys").and_then(|k| k.as_array()).ok_or("no \"keys\" array")? {
@@ -92,7 +93,11 @@ pub fn parse(jwks_json: &str) -> Result<HashMap<String, Jwk>, String> {
     let mut keys = HashMap::new();
     for jwk in set.keys {
         if let Some(kid) = jwk.common.key_id.clone() {
-            keys.insert(kid, jwk);
+            // Which of two keys a kid names would be a guess (first or last), so the document is
+            // refused whole, and a cache keeps the keys it held, as the Go and Java verifiers do.
+            if keys.insert(kid.clone(), jwk).is_some() {
+                return Err(format!("kid {kid:?} appears twice"));
+            }
         }
     }
     Ok(keys)
@@ -135,11 +140,32 @@ struct Fetcher {
 }
 
 impl HttpJwks {
+    /// The JWKS at `url`, which must be https: whoever answers a plain-HTTP fetch picks the keys and
+    /// can forge any token (see [`new_allowing_plain_http`](Self::new_allowing_plain_http)).
     /// `min_refetch` is the least time between two fetches when max-age is longer.
-    pub fn new(url: impl Into<String>, min_refetch: Duration) -> HttpJwks {
-        HttpJwks {
+    pub fn new(url: impl Into<String>, min_refetch: Duration) -> Result<HttpJwks, crate::Error> {
+        HttpJwks::build(url.into(), min_refetch, false)
+    }
+
+    /// As [`new`](Self::new), accepting an `http://` URL too: for a dev server on loopback
+    /// (`lanyard dev`) and tests, never in production.
+    pub fn new_allowing_plain_http(url: impl Into<String>, min_refetch: Duration) -> Result<HttpJwks, crate::Error> {
+        HttpJwks::build(url.into(), min_refetch, true)
+    }
+
+    fn build(url: String, min_refetch: Duration, allow_plain_http: bool) -> Result<HttpJwks, crate::Error> {
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()).unwrap_or_default();
+        const PLAIN: &str = "is plain http: anyone on the path could substitute the keys and forge tokens; use https \
+                             (or HttpJwks::new_allowing_plain_http for a dev server or a test)";
+        match scheme.as_str() {
+            "https" => {}
+            "http" if allow_plain_http => {}
+            "http" => return Err(crate::Error::Invalid(format!("the JWKS URL {url:?} {PLAIN}"))),
+            _ => return Err(crate::Error::Invalid(format!("the JWKS URL {url:?} is not an https URL"))),
+        }
+        Ok(HttpJwks {
             inner: Arc::new(Fetcher {
-                url: url.into(),
+                url,
                 client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client"),
                 min_refetch,
                 now: Arc::new(Instant::now),
@@ -152,7 +178,7 @@ impl HttpJwks {
                 }),
             }),
             fetching: Arc::new(Mutex::new(())),
-        }
+        })
     }
 
     /// Reads the time from `now` (tests move it).
@@ -288,6 +314,29 @@ mod tests {
         assert!(parse(private).unwrap_err().contains("private"));
     }
 
+    #[test]
+    fn refuses_a_kid_given_twice() {
+        let key = r#"{"kty":"EC","crv":"P-256","kid":"k","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        let twice = format!(r#"{{"keys":[{key},{key}]}}"#);
+        assert!(parse(&twice).unwrap_err().contains(r#"kid "k" appears twice"#));
+        assert!(Keys::fixed(&twice).is_err());
+    }
+
+    /// Whoever answers a plain-HTTP fetch picks the keys, and so can forge any token.
+    #[test]
+    fn plain_http_is_refused_unless_allowed() {
+        let refused = HttpJwks::new("http://lanyard.example/.well-known/jwks.json", Duration::from_secs(10));
+        let message = refused.err().expect("a plain-HTTP URL was accepted").to_string();
+        assert!(message.contains("plain http") && message.contains("new_allowing_plain_http"), "{message}");
+        assert!(HttpJwks::new_allowing_plain_http(
+            "http://127.0.0.1:8080/.well-known/jwks.json",
+            Duration::from_secs(10)
+        )
+        .is_ok());
+        assert!(HttpJwks::new("https://lanyard.example/.well-known/jwks.json", Duration::from_secs(10)).is_ok());
+        assert!(HttpJwks::new_allowing_plain_http("file:///etc/passwd", Duration::from_secs(10)).is_err());
+    }
+
     #[tokio::test]
     async fn a_federated_jwt_authority_verifies_what_its_key_signed() {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
@@ -399,7 +448,7 @@ mod tests {
     async fn a_failing_server_is_asked_at_most_once_per_interval() {
         let (endpoint, url) = serve("max-age=60", vec!["a"]);
         let (at, now) = clock();
-        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        let jwks = HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now);
         assert!(jwks.get("a").await.is_some());
         advance(&at, Duration::from_secs(61));
         set(&endpoint, |e| e.status = 500);
@@ -423,7 +472,7 @@ mod tests {
     async fn no_store_means_refetch_once_per_second_at_most() {
         let (endpoint, url) = serve("no-store", vec!["a"]);
         let (at, now) = clock();
-        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        let jwks = HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now);
         for _ in 0..10 {
             assert!(jwks.get("a").await.is_some());
             advance(&at, Duration::from_millis(100));
@@ -440,7 +489,7 @@ mod tests {
     async fn a_max_age_shorter_than_min_refetch_is_honoured() {
         let (endpoint, url) = serve("max-age=1", vec!["a"]);
         let (at, now) = clock();
-        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        let jwks = HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now);
         assert!(jwks.get("a").await.is_some());
         set(&endpoint, |e| e.kids.push("b")); // prepared, not signing yet
         advance(&at, Duration::from_secs(1));
@@ -454,7 +503,7 @@ mod tests {
     async fn max_age_is_capped_at_an_hour() {
         let (endpoint, url) = serve("max-age=31536000", vec!["a"]);
         let (at, now) = clock();
-        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        let jwks = HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now);
         assert!(jwks.get("a").await.is_some());
         advance(&at, MAX_AGE);
         assert!(jwks.get("a").await.is_some());
@@ -466,7 +515,7 @@ mod tests {
     async fn a_known_key_does_not_wait_for_a_refresh() {
         let (endpoint, url) = serve("max-age=60", vec!["a"]);
         let (at, now) = clock();
-        let jwks = Arc::new(HttpJwks::new(url, Duration::from_secs(10)).with_clock(now));
+        let jwks = Arc::new(HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now));
         assert!(jwks.get("a").await.is_some());
         advance(&at, Duration::from_secs(61));
         set(&endpoint, |e| e.held = true);
@@ -490,7 +539,7 @@ mod tests {
     async fn a_caller_that_hangs_up_does_not_spend_the_fetch() {
         let (endpoint, url) = serve("max-age=60", vec!["a"]);
         let (at, now) = clock();
-        let jwks = Arc::new(HttpJwks::new(url, Duration::from_secs(10)).with_clock(now));
+        let jwks = Arc::new(HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now));
         assert!(jwks.get("a").await.is_some());
         advance(&at, Duration::from_secs(11));
         set(&endpoint, |e| {
@@ -517,11 +566,26 @@ mod tests {
     async fn a_key_no_longer_published_is_refused_once_refreshed() {
         let (endpoint, url) = serve("max-age=60", vec!["a"]);
         let (at, now) = clock();
-        let jwks = HttpJwks::new(url, Duration::from_secs(10)).with_clock(now);
+        let jwks = HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now);
         assert!(jwks.get("a").await.is_some());
         advance(&at, Duration::from_secs(61));
         set(&endpoint, |e| e.kids = vec!["b"]);
         assert!(jwks.get("a").await.is_none(), "a dropped key after a refresh");
+        assert_eq!(hits(&endpoint), 2);
+    }
+
+    /// A refreshed document that names a kid twice is refused whole (which key was meant would be a
+    /// guess); the keys held before stay in use.
+    #[tokio::test]
+    async fn a_document_naming_a_kid_twice_is_refused_and_the_keys_held_stay() {
+        let (endpoint, url) = serve("max-age=60", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now);
+        assert!(jwks.get("a").await.is_some());
+        advance(&at, Duration::from_secs(61));
+        set(&endpoint, |e| e.kids = vec!["b", "b"]);
+        assert!(jwks.get("b").await.is_none(), "a key of a document that names its kid twice");
+        assert!(jwks.get("a").await.is_some(), "the key held before");
         assert_eq!(hits(&endpoint), 2);
     }
 }

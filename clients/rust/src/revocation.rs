@@ -28,6 +28,8 @@ struct State {
     crl_serials: RwLock<HashMap<String, HashSet<String>>>,
     last_sequence: AtomicI64,
     live: AtomicBool,
+    /// The stream caught up once (its first heartbeat): the revocations in force are known.
+    loaded: AtomicBool,
 }
 
 /// The revocations learned from the stream so far.
@@ -72,6 +74,13 @@ impl RevocationWatcher {
         self.state.live.load(Ordering::SeqCst)
     }
 
+    /// True once the stream has caught up for the first time, and from then on (what was learned
+    /// stays known while the stream is down). Until then a [`crate::verify::Verifier`] refuses
+    /// every token.
+    pub fn is_loaded(&self) -> bool {
+        self.state.loaded.load(Ordering::SeqCst)
+    }
+
     /// The newest sequence applied.
     pub fn last_sequence(&self) -> i64 {
         self.state.last_sequence.load(Ordering::SeqCst)
@@ -97,6 +106,7 @@ async fn follow(state: &State, channel: Channel) {
                         heartbeat = Duration::from_secs(interval.seconds.max(1) as u64);
                     }
                     state.live.store(true, Ordering::SeqCst);
+                    state.loaded.store(true, Ordering::SeqCst);
                 } else if event.sequence > state.last_sequence.load(Ordering::SeqCst) {
                     apply(state, &event);
                     state.last_sequence.store(event.sequence, Ordering::SeqCst);
@@ -208,6 +218,10 @@ impl RevocationSet for RevocationWatcher {
         let serial = normalize(serial_hex);
         refuses(&self.state.serials, &serial, spiffe_id)
             || self.state.crl_serials.read().expect("lock").values().any(|listed| listed.contains(&serial))
+    }
+
+    fn is_loaded(&self) -> bool {
+        RevocationWatcher::is_loaded(self)
     }
 }
 

@@ -33,6 +33,9 @@ pub enum Failure {
     MissingScope,
     CnfMismatch,
     Revoked,
+    /// The revocations in force have not been loaded once yet (the watcher has just started): the
+    /// token cannot be checked against them, so it is refused; retrying shortly may succeed.
+    RevocationsNotLoaded,
 }
 
 impl Failure {
@@ -50,6 +53,7 @@ impl Failure {
             Failure::MissingScope => "missing_scope",
             Failure::CnfMismatch => "cnf_mismatch",
             Failure::Revoked => "revoked",
+            Failure::RevocationsNotLoaded => "revocations_not_loaded",
         }
     }
 }
@@ -80,6 +84,12 @@ pub trait RevocationSet: Send + Sync {
     /// As [`RevocationSet::is_revoked_serial`], for a certificate of `spiffe_id` (scoped the same way).
     fn is_revoked_serial_of(&self, serial_hex: &str, _spiffe_id: &str) -> bool {
         self.is_revoked_serial(serial_hex)
+    }
+    /// Whether the revocations in force have been loaded once. Until then a verifier refuses every
+    /// token (fail closed): a set that has not caught up would let a revoked caller through. A set
+    /// held in memory from the start (the default) is loaded.
+    fn is_loaded(&self) -> bool {
+        true
     }
 }
 
@@ -162,6 +172,8 @@ pub struct Verifier {
     algorithms: Vec<String>,
     keys: Keys,
     revocations: Arc<dyn RevocationSet>,
+    /// How long a check waits for the revocations to be loaded before refusing.
+    revocation_wait: Duration,
     /// The trust domain whose issuer and keys these are: a token's `sub` must be in it, or another
     /// trust domain's issuer could speak for our workloads (or theirs for each other).
     trust_domain: Option<String>,
@@ -170,27 +182,48 @@ pub struct Verifier {
 impl Verifier {
     /// Every algorithm Lanyard can sign with is allowed; `none` and HS* never are. With a federated
     /// trust domain's keys (`Identity::federated_keys`), only tokens of that trust domain's workloads
-    /// verify; with others, see [`Verifier::with_trust_domain`].
-    pub fn new(issuer: impl Into<String>, audience: impl Into<String>, keys: Keys) -> Verifier {
+    /// verify; with others, see [`Verifier::with_trust_domain`]. An empty issuer or audience is
+    /// refused here, not at the first call, as the Go and Java verifiers do.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>, keys: Keys) -> Result<Verifier, crate::Error> {
+        let (issuer, audience) = (issuer.into(), audience.into());
+        if issuer.trim().is_empty() {
+            return Err(crate::Error::Invalid(
+                "verify: an issuer is required (the Lanyard server's issuer URL)".into(),
+            ));
+        }
+        if audience.trim().is_empty() {
+            return Err(crate::Error::Invalid(
+                "verify: an audience is required (this service's lanyard.v1.audience)".into(),
+            ));
+        }
         let trust_domain = match &keys {
             Keys::Federated(f) => Some(f.trust_domain.clone()),
             _ => None,
         };
-        Verifier {
-            issuer: issuer.into(),
-            audience: audience.into(),
+        Ok(Verifier {
+            issuer,
+            audience,
             skew: Duration::from_secs(30),
             algorithms: ["ES256", "ES384", "EdDSA", "RS256", "PS256"].map(String::from).to_vec(),
             keys,
             revocations: Arc::new(NoRevocations),
+            revocation_wait: Duration::ZERO,
             trust_domain,
-        }
+        })
     }
 
-    /// Tolerated clock difference with the issuer (default 30 s), capped at [`MAX_SKEW`].
-    pub fn with_skew(mut self, skew: Duration) -> Verifier {
-        self.skew = skew.min(MAX_SKEW);
-        self
+    /// Tolerated clock difference with the issuer (default 30 s); more than [`MAX_SKEW`] is refused,
+    /// as in the Go and Java verifiers: a larger one would keep expired tokens alive.
+    pub fn with_skew(mut self, skew: Duration) -> Result<Verifier, crate::Error> {
+        if skew > MAX_SKEW {
+            return Err(crate::Error::Invalid(format!(
+                "verify: skew {} s is more than the maximum {} s",
+                skew.as_secs_f64(),
+                MAX_SKEW.as_secs()
+            )));
+        }
+        self.skew = skew;
+        Ok(self)
     }
 
     /// Restricts the allowed algorithms (JOSE names); none and HS* are ignored.
@@ -206,9 +239,18 @@ impl Verifier {
         self
     }
 
-    /// Revoked token ids, identities and certificates to refuse.
+    /// Revoked token ids, identities and certificates to refuse. Until `revocations` has been
+    /// loaded once ([`RevocationSet::is_loaded`]) every token is refused with
+    /// [`Failure::RevocationsNotLoaded`] (the layer answers UNAVAILABLE).
     pub fn with_revocations(mut self, revocations: Arc<dyn RevocationSet>) -> Verifier {
         self.revocations = revocations;
+        self
+    }
+
+    /// How long a check waits for the revocations to be loaded, just after start, before refusing
+    /// (default: not at all).
+    pub fn with_revocation_wait(mut self, wait: Duration) -> Verifier {
+        self.revocation_wait = wait;
         self
     }
 
@@ -265,7 +307,42 @@ impl Verifier {
         shape::check_json(&parts[1], "payload")?;
         let claims: Value =
             serde_json::from_slice(&parts[1]).map_err(|_| reject(Failure::Malformed, "the payload is not JSON"))?;
-        self.check_claims(&claims, kid, peer_der, now)
+        let verified = self.check_claims(&claims, kid, peer_der, now)?;
+        self.revocations_loaded().await?;
+        self.refuse_revoked(&verified, peer_der)?;
+        Ok(verified)
+    }
+
+    /// Waits (at most the revocation wait) for the revocations to be loaded once; refuses otherwise.
+    async fn revocations_loaded(&self) -> Result<(), Rejected> {
+        let deadline = tokio::time::Instant::now() + self.revocation_wait;
+        while !self.revocations.is_loaded() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(reject(
+                    Failure::RevocationsNotLoaded,
+                    "revocations are not loaded yet (the revocation stream has not caught up since this verifier started); retry shortly",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// The token, its subject, or the certificate it is presented with may have been revoked since.
+    fn refuse_revoked(&self, token: &VerifiedToken, peer_der: &[u8]) -> Result<(), Rejected> {
+        let (subject, token_id) = (token.subject.as_str(), token.token_id.as_str());
+        if self.revocations.is_revoked_identity(subject) {
+            return Err(reject(Failure::Revoked, format!("{subject} is revoked")));
+        }
+        if self.revocations.is_revoked_jti_of(token_id, subject) {
+            return Err(reject(Failure::Revoked, format!("token {token_id} is revoked")));
+        }
+        if let Some(serial) = serial_hex(peer_der) {
+            if self.revocations.is_revoked_serial_of(&serial, subject) {
+                return Err(reject(Failure::Revoked, format!("the caller's certificate {serial} is revoked")));
+            }
+        }
+        Ok(())
     }
 
     /// The claim checks, in the order of the Java and Go verifiers: who issued it, for whom, when,
@@ -356,17 +433,6 @@ impl Verifier {
         };
         if bound.as_bytes() != thumbprint(peer_der).as_bytes() {
             return Err(reject(Failure::CnfMismatch, "the token is bound to another certificate than the caller's"));
-        }
-        if self.revocations.is_revoked_identity(subject) {
-            return Err(reject(Failure::Revoked, format!("{subject} is revoked")));
-        }
-        if self.revocations.is_revoked_jti_of(token_id, subject) {
-            return Err(reject(Failure::Revoked, format!("token {token_id} is revoked")));
-        }
-        if let Some(serial) = serial_hex(peer_der) {
-            if self.revocations.is_revoked_serial_of(&serial, subject) {
-                return Err(reject(Failure::Revoked, format!("the caller's certificate {serial} is revoked")));
-            }
         }
         Ok(VerifiedToken {
             subject: subject.to_owned(),

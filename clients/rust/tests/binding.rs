@@ -198,8 +198,15 @@ async fn serve_ledger(server: &DevServer, join_token: String) -> String {
     let verifier = Verifier::new(
         server.issuer.clone(),
         "ledger",
-        Keys::Http(HttpJwks::new(format!("{}/.well-known/jwks.json", server.issuer), Duration::from_secs(5))),
-    );
+        Keys::Http(
+            HttpJwks::new_allowing_plain_http(
+                format!("{}/.well-known/jwks.json", server.issuer),
+                Duration::from_secs(5),
+            )
+            .unwrap(),
+        ),
+    )
+    .unwrap();
     let contracts =
         Contracts::from_descriptor_set(lanyard::pb::FILE_DESCRIPTOR_SET, &["examples.ledger.v1.LedgerService"])
             .unwrap();

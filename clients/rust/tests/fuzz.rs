@@ -80,7 +80,8 @@ fn mutated_tokens_are_refused_unless_the_vectors_hold_them_good() {
     }
     let peer = base64_der(cases[0]["peer_certificate"].as_str().unwrap()).unwrap();
     let verifier =
-        Verifier::new(doc["issuer"].as_str().unwrap(), AUDIENCE, Keys::fixed(&doc["jwks"].to_string()).unwrap());
+        Verifier::new(doc["issuer"].as_str().unwrap(), AUDIENCE, Keys::fixed(&doc["jwks"].to_string()).unwrap())
+            .unwrap();
     let rt = runtime();
     let now = UNIX_EPOCH + Duration::from_secs(NOW);
     TestRunner::new(config())
@@ -106,7 +107,7 @@ fn signed_mutations_pass_only_what_the_rules_allow() {
     let signer = EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
     let peer_key = rcgen::KeyPair::generate().unwrap();
     let peer = rcgen::CertificateParams::default().self_signed(&peer_key).unwrap().der().to_vec();
-    let verifier = Verifier::new(ISSUER, AUDIENCE, Keys::fixed(&jwks.to_string()).unwrap());
+    let verifier = Verifier::new(ISSUER, AUDIENCE, Keys::fixed(&jwks.to_string()).unwrap()).unwrap();
     let claims = json!({"iss": ISSUER, "sub": "spiffe://lanyard.local/ns/shop/sa/frontend", "aud": AUDIENCE,
         "iat": NOW, "nbf": NOW, "exp": NOW + 300, "jti": "t-1", "scope": "inventory.read",
         "cnf": {"x5t#S256": thumbprint(&peer)}})

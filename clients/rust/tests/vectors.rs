@@ -40,7 +40,9 @@ async fn the_rust_verifier_reaches_every_expected_verdict() {
     for c in cases {
         let revoked = &c["revoked"];
         let verifier = Verifier::new(issuer, c["audience"].as_str().unwrap(), Keys::fixed(&jwks).unwrap())
+            .unwrap()
             .with_skew(Duration::from_secs(c["skew_seconds"].as_u64().unwrap()))
+            .unwrap()
             .with_revocations(Arc::new(Listed {
                 jtis: strings(&revoked["jtis"]),
                 ids: strings(&revoked["spiffe_ids"]),

@@ -37,6 +37,10 @@ pub fn router(state: State) -> Router {
 }
 
 async fn healthz(Extract(s): Extract<State>) -> (StatusCode, Json<Value>) {
+    if !s.revocations.is_loaded() {
+        // The verifier refuses every call (UNAVAILABLE) until the revocation stream has caught up.
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "revocations are not loaded yet"})));
+    }
     let svid = s.identity.svid();
     (StatusCode::OK, Json(json!({"spiffe_id": svid.spiffe_id, "serial": svid.serial})))
 }

@@ -22,6 +22,8 @@ struct Options {
     /// `unix:///path` of a node agent: the identity comes from it instead of a join token.
     workload_api: String,
     jwks_url: String,
+    /// Accept an `http://` --jwks-url (the dev server's; anyone on the path could forge tokens).
+    allow_plain_http: bool,
     issuer: String,
     listen: String,
     control: String,
@@ -37,6 +39,7 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
         join_token: String::new(),
         workload_api: String::new(),
         jwks_url: String::new(),
+        allow_plain_http: false,
         issuer: String::new(),
         listen: "127.0.0.1:9444".into(),
         control: "127.0.0.1:9091".into(),
@@ -56,6 +59,7 @@ fn parse(args: &[String], getenv: impl Fn(&str) -> Option<String>) -> Result<Opt
             "join-token" => o.join_token = value()?,
             "workload-api" => o.workload_api = value()?,
             "jwks-url" => o.jwks_url = value()?,
+            "allow-plain-http" => o.allow_plain_http = true,
             "issuer" => o.issuer = value()?,
             "listen" => o.listen = value()?,
             "control" => o.control = value()?,
@@ -149,8 +153,15 @@ async fn run(o: Options) -> Result<(), String> {
         move || for_watch.lanyard_channel(),
         Some(CrlFallback::of(identity.clone())),
     );
+    let jwks = if o.allow_plain_http {
+        HttpJwks::new_allowing_plain_http(o.jwks_url, Duration::from_secs(5))
+    } else {
+        HttpJwks::new(o.jwks_url, Duration::from_secs(5))
+    }
+    .map_err(|e| format!("--jwks-url: {e}"))?;
     let verifier = Arc::new(
-        Verifier::new(o.issuer, "ledger", Keys::Http(HttpJwks::new(o.jwks_url, Duration::from_secs(5))))
+        Verifier::new(o.issuer, "ledger", Keys::Http(jwks))
+            .map_err(|e| e.to_string())?
             .with_revocations(Arc::new(revocations.clone())),
     );
     let contracts = lanyard::contract::Contracts::from_descriptor_set(
@@ -166,6 +177,7 @@ async fn run(o: Options) -> Result<(), String> {
             domain.clone(),
             Arc::new(
                 Verifier::new(issuer.clone(), "ledger", identity.federated_keys(domain))
+                    .map_err(|e| format!("--federate-with {domain}: {e}"))?
                     .with_revocations(Arc::new(revocations.clone())),
             ),
         );

@@ -41,6 +41,7 @@ public final class LanyardMetrics {
     private final Counter revocations;
     private final Counter calls;
     private final Histogram callSeconds;
+    private final Counter grpcRefused;
     /** Whether the store answers: the gauges read from it have no sample while it does not (a scrape never waits for it). */
     private volatile java.util.function.BooleanSupplier storeAnswers = () -> true;
 
@@ -72,6 +73,10 @@ public final class LanyardMetrics {
         callSeconds = Histogram.builder().name("lanyard_rpc_seconds")
                 .help("Time from a call's arrival to its answer, by full method name").labelNames("method")
                 .classicOnly().classicUpperBounds(LATENCY_BUCKETS).register(registry);
+        grpcRefused = Counter.builder().name("lanyard_grpc_refused_total")
+                .help("Connections, streams and request messages the gRPC port refused, by the limit (the setting"
+                        + " without its grpc. prefix) they were over")
+                .labelNames("limit").register(registry);
         GaugeWithCallback.builder().name("lanyard_revocation_watchers")
                 .help("Open WatchRevocations streams")
                 .callback(cb -> cb.call(watchers.getAsInt())).register(registry);
@@ -189,6 +194,24 @@ public final class LanyardMetrics {
     public void rpc(String method, String code, long nanos) {
         calls.labelValues(method, code).inc();
         callSeconds.labelValues(method).observe(nanos / 1e9);
+    }
+
+    /** A connection or stream the gRPC port refused: {@code limit} names the setting, without its prefix. */
+    public void grpcRefused(String limit) {
+        grpcRefused.labelValues(limit).inc();
+    }
+
+    /** Connections open on the gRPC port, read at each scrape. */
+    public void grpcConnections(IntSupplier open) {
+        GaugeWithCallback.builder().name("lanyard_grpc_connections").help("Connections open on the gRPC port")
+                .callback(cb -> cb.call(open.getAsInt())).register(registry);
+    }
+
+    /** Bytes held by request messages to methods open without a certificate that are still arriving. */
+    public void grpcAnonymousInbound(LongSupplier bytes) {
+        GaugeWithCallback.builder().name("lanyard_grpc_anonymous_inbound_bytes")
+                .help("Bytes held by request messages to the methods open without a certificate, still arriving")
+                .callback(cb -> cb.call(bytes.getAsLong())).register(registry);
     }
 
     /** A new revocation of a serial, spiffe_id or jti. */

@@ -9,9 +9,11 @@ import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Predicate;
 
 /**
@@ -85,6 +87,18 @@ public final class AccessPolicy {
         if (!missing.isEmpty()) {
             throw new IllegalStateException("no access rule for " + missing);
         }
+    }
+
+    /** The full names of the methods of {@code served} that a caller without a certificate may call. */
+    public Set<String> openToAnyone(List<ServerServiceDefinition> served) {
+        Set<String> open = new HashSet<>();
+        served.forEach(service -> service.getMethods().forEach(m -> {
+            String name = m.getMethodDescriptor().getFullMethodName();
+            if (accessOf(name) == Access.ANYONE) {
+                open.add(name);
+            }
+        }));
+        return Set.copyOf(open);
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.lanyard.rpc;
 
 import dev.lanyard.audit.AuditLog;
+import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.v1.RevocationServiceGrpc;
 import dev.lanyard.v1.TrustBundleServiceGrpc;
 import io.grpc.ForwardingServerCall;
@@ -12,6 +13,8 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.StatusException;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Clock;
@@ -19,27 +22,37 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.LoggerFactory;
 
 /**
- * Caps the watch streams one caller holds open: at most {@code max} WatchRevocations and, separately,
- * {@code max} WatchTrustBundle streams per SPIFFE ID, or per source address for a caller without a
- * certificate. One more is refused with RESOURCE_EXHAUSTED naming the cap; a slot is freed when its
- * stream ends however it ends. Runs after the peer is identified (after the chain). Refusals are
- * audited as the chain's rate-limit refusals are: once per caller and minute, with a count.
+ * Caps the long-lived streams one caller holds open: at most {@code max} of each kind (WatchRevocations,
+ * WatchTrustBundle, health Watch, reflection) per SPIFFE ID, or per source address for a caller without a
+ * certificate (the health and reflection services need none: without this cap one address could hold
+ * as many as its connections times grpc.max-concurrent-streams). One more is refused with
+ * RESOURCE_EXHAUSTED naming the cap; a slot is freed when its stream ends however it ends. Runs after
+ * the peer is identified (after the chain). Refusals are counted on /metrics, and audited and logged
+ * as the chain's rate-limit refusals are: once per caller and minute, with a count. Unary calls pass
+ * with one set lookup.
  */
 public final class WatchStreamCap implements ServerInterceptor {
 
     private static final Set<String> WATCHES = Set.of(
             RevocationServiceGrpc.getWatchRevocationsMethod().getFullMethodName(),
-            TrustBundleServiceGrpc.getWatchTrustBundleMethod().getFullMethodName());
+            TrustBundleServiceGrpc.getWatchTrustBundleMethod().getFullMethodName(),
+            HealthGrpc.getWatchMethod().getFullMethodName(),
+            ServerReflectionGrpc.getServerReflectionInfoMethod().getFullMethodName());
 
     private final int max;
     private final ChainAudit audit;
+    private final LanyardMetrics metrics;
+    private final ThrottledLog log;
     private final Map<String, Integer> open = new HashMap<>();
 
-    public WatchStreamCap(int max, AuditLog audit, Clock clock) {
+    public WatchStreamCap(int max, AuditLog audit, LanyardMetrics metrics, Clock clock) {
         this.max = max;
         this.audit = new ChainAudit(audit, clock);
+        this.metrics = metrics;
+        this.log = new ThrottledLog(LoggerFactory.getLogger(WatchStreamCap.class), clock);
     }
 
     @Override
@@ -55,6 +68,8 @@ public final class WatchStreamCap implements ServerInterceptor {
             String reason = caller + " already has " + max + " " + call.getMethodDescriptor().getBareMethodName()
                     + " streams open, the most allowed per identity (grpc.max-watch-streams-per-identity=" + max
                     + "); close one first";
+            metrics.grpcRefused("max-watch-streams-per-identity");
+            log.warn(key, "refused a " + method + " stream: " + reason);
             ChainAudit.closeAfter(audit.throttled("watch-cap", key, caller, method, reason), call,
                     Status.RESOURCE_EXHAUSTED.withDescription(reason));
             return new ServerCall.Listener<>() {

@@ -15,12 +15,42 @@ import java.util.concurrent.TimeUnit;
  * @param maxMessageBytes             largest request message (a contract descriptor set is the biggest)
  * @param maxMetadataBytes            all request headers of a call together
  * @param handshakeTimeout            a TLS handshake must finish within this
- * @param maxWatchStreamsPerIdentity  open WatchRevocations streams, and WatchTrustBundle streams, per
- *                                    SPIFFE ID (per source address for a caller without a certificate)
+ * @param maxWatchStreamsPerIdentity  open streams of each long-lived kind (WatchRevocations, WatchTrustBundle,
+ *                                    health Watch, reflection) per SPIFFE ID (per source address for a caller
+ *                                    without a certificate)
+ * @param maxConnections              open connections in total; one more is closed before its TLS handshake
+ * @param maxConnectionsPerSource     open connections from one IP address; likewise
+ * @param maxResetsPerWindow          streams a client may reset (RST_STREAM) on one connection within
+ *                                    {@code resetWindow}; one more ends the connection (ENHANCE_YOUR_CALM)
+ * @param resetWindow                 that window, in whole seconds
+ * @param anonymousInbound            what requests to the methods open without a certificate may hold while
+ *                                    they arrive (see {@link dev.lanyard.rpc.AnonymousInboundBudget})
  */
 public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Duration keepAliveTimeout,
         Duration permitKeepAliveTime, Duration maxConnectionIdle, int maxMessageBytes, int maxMetadataBytes,
-        Duration handshakeTimeout, int maxWatchStreamsPerIdentity) {
+        Duration handshakeTimeout, int maxWatchStreamsPerIdentity, int maxConnections, int maxConnectionsPerSource,
+        int maxResetsPerWindow, Duration resetWindow, AnonymousInbound anonymousInbound) {
+
+    /**
+     * @param maxMessageBytes    one request message (the largest such request the .proto bounds allow is
+     *                           an x509pop attestation: 8 certificates of at most 16 KiB, and a CSR); a
+     *                           smaller grpc.max-message-bytes bounds it too
+     * @param maxPerSourceBytes  the messages being received from one IP address together
+     * @param maxTotalBytes      the messages being received from everyone together
+     */
+    public record AnonymousInbound(int maxMessageBytes, long maxPerSourceBytes, long maxTotalBytes) {
+
+        public AnonymousInbound {
+            if (maxMessageBytes < 16 * 1024) {
+                throw new IllegalArgumentException("grpc.max-anonymous-message-bytes must be at least 16384");
+            }
+            if (maxPerSourceBytes < maxMessageBytes || maxTotalBytes < maxPerSourceBytes) {
+                throw new IllegalArgumentException("grpc.max-anonymous-inbound-bytes-per-source must be between "
+                        + "grpc.max-anonymous-message-bytes and grpc.max-anonymous-inbound-bytes");
+            }
+        }
+    }
+
 
     public GrpcLimits {
         if (maxConcurrentStreams < 1) {
@@ -38,15 +68,28 @@ public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Durat
         if (maxWatchStreamsPerIdentity < 1) {
             throw new IllegalArgumentException("grpc.max-watch-streams-per-identity must be at least 1");
         }
+        if (maxConnections < 1 || maxConnectionsPerSource < 1 || maxConnectionsPerSource > maxConnections) {
+            throw new IllegalArgumentException(
+                    "grpc.max-connections-per-source must be between 1 and grpc.max-connections");
+        }
+        if (maxResetsPerWindow < 1 || resetWindow.toSeconds() < 1 || resetWindow.toSeconds() > Integer.MAX_VALUE
+                || resetWindow.toNanosPart() != 0) {
+            throw new IllegalArgumentException("grpc.max-resets-per-window must be at least 1 and grpc.reset-window "
+                    + "whole seconds, at least 1s");
+        }
     }
 
     /** The defaults documented in docs/server.properties. */
     public static GrpcLimits defaults() {
         return new GrpcLimits(100, Duration.ofMinutes(1), Duration.ofSeconds(20), Duration.ofSeconds(30),
-                Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8);
+                Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8, 4096, 128, 200, Duration.ofSeconds(30),
+                new AnonymousInbound(256 * 1024, 1024 * 1024, 16 * 1024 * 1024));
     }
 
-    /** Sets every transport limit on {@code builder}. (The watch cap is {@link WatchStreamCap}'s.) */
+    /**
+     * Sets every transport limit on {@code builder}. (The watch cap is {@link dev.lanyard.rpc.WatchStreamCap}'s,
+     * the connection caps {@link GrpcConnectionCap}'s.)
+     */
     NettyServerBuilder applyTo(NettyServerBuilder builder) {
         return builder
                 .maxConcurrentCallsPerConnection(maxConcurrentStreams)
@@ -58,6 +101,9 @@ public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Durat
                 .maxConnectionIdle(maxConnectionIdle.toMillis(), TimeUnit.MILLISECONDS)
                 .maxInboundMessageSize(maxMessageBytes)
                 .maxInboundMetadataSize(maxMetadataBytes)
-                .handshakeTimeout(handshakeTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                .handshakeTimeout(handshakeTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                // HTTP/2 "rapid reset" (CVE-2023-44487): a reset stream frees its slot at once, so without
+                // this max-concurrent-streams does not bound the calls one connection starts (grpc-java: off)
+                .maxRstFramesPerWindow(maxResetsPerWindow, (int) resetWindow.toSeconds());
     }
 }

@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.rpc.Protos;
+import dev.lanyard.rpc.AnonymousInboundBudget;
 import dev.lanyard.revocation.RevocationWatchers;
 import dev.lanyard.bundle.TrustBundles;
 import dev.lanyard.attest.JoinTokenNodeAttestor;
@@ -200,6 +201,7 @@ public final class LanyardServer implements AutoCloseable {
     private final Readiness readiness;
     private final RequestChain chain;
     private final Server grpc;
+    private final GrpcTransport grpcTransport;
     private final HttpPublisher http;
 
     private LanyardServer(ServerConfig config, Clock clock, SecureRandom random, Database database,
@@ -407,16 +409,23 @@ public final class LanyardServer implements AutoCloseable {
         AccessPolicy access = accessPolicy(adminIds, id -> registrations.find(id).isPresent());
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
-        NettyServerBuilder grpcBuilder = config.grpcLimits().applyTo(NettyServerBuilder.forAddress(
-                new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build()));
+        GrpcLimits grpcLimits = config.grpcLimits();
+        this.grpcTransport = new GrpcTransport(new GrpcConnectionCap(grpcLimits.maxConnections(),
+                grpcLimits.maxConnectionsPerSource(), metrics, clock));
+        NettyServerBuilder grpcBuilder = grpcTransport.applyTo(grpcLimits.applyTo(NettyServerBuilder.forAddress(
+                new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build())));
         services.forEach(grpcBuilder::addService);
+        GrpcLimits.AnonymousInbound anonymous = grpcLimits.anonymousInbound();
+        grpcBuilder.addStreamTracerFactory(new AnonymousInboundBudget(access.openToAnyone(services),
+                Math.min(anonymous.maxMessageBytes(), grpcLimits.maxMessageBytes()), anonymous.maxPerSourceBytes(),
+                anonymous.maxTotalBytes(), metrics, clock));
         this.chain = new RequestChain(verifier, revocations, access, new RequestChain.Limits(
                 limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
                 limits.anonymousBurst()), audit, metrics, clock);
         this.grpc = grpcBuilder
                 .directExecutor() // for the calls that never block; the others go to a pool
                 .callExecutor(callExecutors)
-                .intercept(new WatchStreamCap(config.grpcLimits().maxWatchStreamsPerIdentity(), audit, clock)) // after the chain
+                .intercept(new WatchStreamCap(grpcLimits.maxWatchStreamsPerIdentity(), audit, metrics, clock)) // after the chain
                 .intercept(chain)
                 .build();
 
@@ -598,6 +607,7 @@ public final class LanyardServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         callExecutors.close();
+        grpcTransport.close();
         if (http != null) {
             http.close();
         }

@@ -259,7 +259,11 @@ public record ServerConfig(
             "http.max-request-line-bytes", "http.max-header-bytes", "grpc.max-concurrent-streams",
             "grpc.keepalive-time", "grpc.keepalive-timeout", "grpc.permit-keepalive-time", "grpc.max-connection-idle",
             "grpc.max-message-bytes", "grpc.max-metadata-bytes", "grpc.handshake-timeout",
-            "grpc.max-watch-streams-per-identity", "certificates.retention",
+            "grpc.max-watch-streams-per-identity", "grpc.max-connections", "grpc.max-connections-per-source",
+            "grpc.max-resets-per-window", "grpc.reset-window",
+            "grpc.max-anonymous-message-bytes", "grpc.max-anonymous-inbound-bytes-per-source",
+            "grpc.max-anonymous-inbound-bytes",
+            "certificates.retention",
             "agent.svid-ttl", "agent.attestation-timeout", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
             "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts", "psat.max-token-lifetime",
             "console.enabled", "console.session-ttl",
@@ -352,6 +356,8 @@ public record ServerConfig(
         p.setProperty("admin.credential-dir", dataDir.resolve("admin").toString());
         // Whichever loopback spelling a client uses, the server's certificate names it.
         p.setProperty("server.dns-names", "localhost,127.0.0.1,::1");
+        // loopback only: every client has the same source address, so a per-source cap would be the total one
+        p.setProperty("grpc.max-connections-per-source", Integer.toString(GrpcLimits.defaults().maxConnections()));
         p.setProperty("console.enabled", "true");
         extra.forEach(p::setProperty);
         return fromProperties(p, dataDir);
@@ -508,7 +514,16 @@ public record ServerConfig(
                 integer(p, "grpc.max-message-bytes", d.maxMessageBytes()),
                 integer(p, "grpc.max-metadata-bytes", d.maxMetadataBytes()),
                 duration(p, "grpc.handshake-timeout", Durations.format(d.handshakeTimeout())),
-                integer(p, "grpc.max-watch-streams-per-identity", d.maxWatchStreamsPerIdentity()));
+                integer(p, "grpc.max-watch-streams-per-identity", d.maxWatchStreamsPerIdentity()),
+                integer(p, "grpc.max-connections", d.maxConnections()),
+                integer(p, "grpc.max-connections-per-source", d.maxConnectionsPerSource()),
+                integer(p, "grpc.max-resets-per-window", d.maxResetsPerWindow()),
+                duration(p, "grpc.reset-window", Durations.format(d.resetWindow())),
+                new GrpcLimits.AnonymousInbound(
+                        integer(p, "grpc.max-anonymous-message-bytes", d.anonymousInbound().maxMessageBytes()),
+                        integer(p, "grpc.max-anonymous-inbound-bytes-per-source",
+                                (int) d.anonymousInbound().maxPerSourceBytes()),
+                        integer(p, "grpc.max-anonymous-inbound-bytes", (int) d.anonymousInbound().maxTotalBytes())));
     }
 
     private static int integer(Properties p, String key, int fallback) {

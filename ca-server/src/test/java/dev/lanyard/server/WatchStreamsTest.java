@@ -15,6 +15,12 @@ import dev.lanyard.v1.TrustBundleServiceGrpc;
 import dev.lanyard.v1.WatchRevocationsRequest;
 import dev.lanyard.v1.WatchTrustBundleRequest;
 import io.grpc.ManagedChannel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
+import io.grpc.reflection.v1.ServerReflectionRequest;
+import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -165,6 +171,48 @@ class WatchStreamsTest {
         Credential web = lanyard.bootstrap(WEB);
         Watch<RevocationEvent> revocations = watchRevocations(lanyard.channel(web), -1);
         await(() -> !revocations.received.isEmpty(), "a revocation watch beside the bundle watches");
+    }
+
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void healthWatchesAndReflectionStreamsWithoutACertificateAreCappedPerSourceAddress() throws Exception {
+        // Neither service needs a certificate and both streams stay open until the client ends them:
+        // without the cap one address holds as many as its connections times grpc.max-concurrent-streams.
+        ManagedChannel anonymous = lanyard.channel(null);
+        for (int i = 0; i < CAP; i++) {
+            Watch<HealthCheckResponse> watch = new Watch<>(-1);
+            HealthGrpc.newStub(anonymous).watch(HealthCheckRequest.getDefaultInstance(), (ClientResponseObserver) watch);
+            await(() -> !watch.received.isEmpty(), "health watch " + i);
+        }
+        Watch<HealthCheckResponse> oneMoreWatch = new Watch<>(-1);
+        HealthGrpc.newStub(lanyard.channel(null)).watch(HealthCheckRequest.getDefaultInstance(),
+                (ClientResponseObserver) oneMoreWatch);
+        Status refused = oneMoreWatch.ended.get(30, TimeUnit.SECONDS);
+        assertThat(refused.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(refused.getDescription()).contains("address 127.0.0.1").contains(CAP + " Watch streams");
+
+        ServerReflectionRequest list = ServerReflectionRequest.newBuilder().setListServices("").build();
+        for (int i = 0; i < CAP; i++) {
+            Watch<ServerReflectionResponse> reflection = new Watch<>(-1);
+            ServerReflectionGrpc.newStub(anonymous).serverReflectionInfo((ClientResponseObserver) reflection)
+                    .onNext(list);
+            await(() -> !reflection.received.isEmpty(), "reflection stream " + i);
+        }
+        Watch<ServerReflectionResponse> oneMoreReflection = new Watch<>(-1);
+        ServerReflectionGrpc.newStub(lanyard.channel(null)).serverReflectionInfo((ClientResponseObserver) oneMoreReflection)
+                .onNext(list);
+        refused = oneMoreReflection.ended.get(30, TimeUnit.SECONDS);
+        assertThat(refused.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(refused.getDescription()).contains("address 127.0.0.1").contains("ServerReflectionInfo");
+
+        // unary health checks are not streams: still served
+        assertThat(HealthGrpc.newBlockingStub(anonymous).withDeadlineAfter(30, TimeUnit.SECONDS)
+                .check(HealthCheckRequest.getDefaultInstance()).getStatus())
+                .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+        String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(lanyard.httpUrl("/metrics"))).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).contains("lanyard_grpc_refused_total{limit=\"max-watch-streams-per-identity\"} 2.0");
     }
 
     @Test

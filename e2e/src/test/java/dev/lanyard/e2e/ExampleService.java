@@ -58,6 +58,9 @@ final class ExampleService implements AutoCloseable {
         command.addAll(trust);
         command.addAll(List.of("--jwks-url", jwksUrl, "--issuer", issuer, "--listen", "127.0.0.1:" + grpcPort,
                 "--control", "127.0.0.1:" + controlPort));
+        if (jwksUrl.startsWith("http://")) {
+            command.add("--allow-plain-http"); // the examples refuse a plain-HTTP JWKS unless told
+        }
         command.addAll(extra);
         Path log = logDir.resolve(name + ".log");
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());

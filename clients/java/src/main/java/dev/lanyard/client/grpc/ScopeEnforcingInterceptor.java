@@ -43,6 +43,7 @@ import org.slf4j.LoggerFactory;
  *   <li>PERMISSION_DENIED: the token, its subject or the caller's certificate is revoked, the token
  *       lacks scopes (named), or the method declares none — such a
  *       method accepts no token at all (fail closed) and is listed by {@link #unprotectedMethods()}.</li>
+ *   <li>UNAVAILABLE: the verifier's revocations are not loaded yet (just after start); retry.</li>
  * </ul>
  *
  * <p>Handlers read the caller from {@link #verifiedToken()}. The {@code authorization} header is
@@ -166,9 +167,13 @@ public final class ScopeEnforcingInterceptor implements ServerInterceptor {
         try {
             token = verifier.verify(value.substring(BEARER.length()).trim(), peerCertificate(session));
         } catch (TokenRejectedException e) {
-            // A revoked caller is known and refused; any other failure means it is not authenticated.
-            Status status = e.reason() == TokenRejectedException.Reason.REVOKED
-                    ? Status.PERMISSION_DENIED : Status.UNAUTHENTICATED;
+            // A revoked caller is known and refused; revocations not loaded yet is ours to wait out
+            // (retryable); any other failure means the caller is not authenticated.
+            Status status = switch (e.reason()) {
+                case REVOKED -> Status.PERMISSION_DENIED;
+                case REVOCATIONS_NOT_LOADED -> Status.UNAVAILABLE;
+                default -> Status.UNAUTHENTICATED;
+            };
             return refuse(call, status.withDescription("token refused: " + e.getMessage()));
         }
         if (!token.audience().equals(contract.audience())) {

@@ -1,5 +1,7 @@
 package dev.lanyard.client.revocation;
 
+import java.time.Duration;
+
 /** What a verifier asks of the revocation registry; answers come from memory, never a network call. */
 public interface RevocationSet {
 
@@ -39,5 +41,15 @@ public interface RevocationSet {
     /** As {@link #isRevokedSerial(String)}, for a certificate of {@code spiffeId}, scoped the same way. */
     default boolean isRevokedSerial(String serialHex, String spiffeId) {
         return isRevokedSerial(serialHex);
+    }
+
+    /**
+     * Waits at most {@code wait} until the revocations in force have been loaded once (a watcher's
+     * first catch-up with the stream); true when they are. Until then a verifier refuses every token:
+     * one that has just started would otherwise let a revoked caller through. A set held in memory
+     * from the start, as this default says, is loaded.
+     */
+    default boolean awaitLoaded(Duration wait) throws InterruptedException {
+        return true;
     }
 }

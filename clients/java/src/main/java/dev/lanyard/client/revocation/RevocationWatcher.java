@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -79,6 +80,8 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
     private Instant lastHeard;
     private Duration heartbeat = Duration.ofSeconds(5);
     private boolean caughtUp;
+    /** Counted down at the first catch-up: the revocations in force are known from then on. */
+    private final CountDownLatch loaded = new CountDownLatch(1);
     private Context.CancellableContext stream;
     private Instant nextCrlFetch = Instant.MIN;
     private ScheduledFuture<?> checks;
@@ -145,6 +148,20 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
         synchronized (lock) {
             return caughtUp && stream != null && !deadAt(clock.instant());
         }
+    }
+
+    /**
+     * True once the stream has caught up for the first time, and from then on: what was learned stays
+     * known while the stream is down. Until then a {@link dev.lanyard.client.token.TokenVerifier}
+     * refuses every token.
+     */
+    public boolean isLoaded() {
+        return loaded.getCount() == 0;
+    }
+
+    @Override
+    public boolean awaitLoaded(Duration wait) throws InterruptedException {
+        return loaded.await(wait.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     /** The newest sequence applied. */
@@ -282,6 +299,7 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
                 lastHeard = clock.instant();
                 if (event.hasHeartbeat()) {
                     caughtUp = true;
+                    loaded.countDown();
                     if (event.getHeartbeat().hasInterval()) {
                         heartbeat = Duration.ofSeconds(event.getHeartbeat().getInterval().getSeconds(),
                                 event.getHeartbeat().getInterval().getNanos());
@@ -393,7 +411,7 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
             return this;
         }
 
-        /** Starts watching; revocations are known once {@link RevocationWatcher#isLive()} says so. */
+        /** Starts watching; revocations are known once {@link RevocationWatcher#isLoaded()} says so. */
         public RevocationWatcher start() {
             Objects.requireNonNull(channel, "channel");
             Objects.requireNonNull(scheduler, "scheduler");

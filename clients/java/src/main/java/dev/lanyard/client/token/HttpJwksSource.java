@@ -13,9 +13,11 @@ import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,15 +69,36 @@ public final class HttpJwksSource implements JwksSource {
     private volatile Instant lastAttempt;
     private volatile String lastFailure;
 
+    /**
+     * The JWKS at {@code uri}, which must be https: whoever answers a plain-HTTP fetch picks the keys
+     * and can forge any token (see {@link #allowingPlainHttp}).
+     */
     public HttpJwksSource(URI uri, HttpClient http, Clock clock) {
         this(uri, http, clock, DEFAULT_REQUEST_TIMEOUT);
     }
 
     public HttpJwksSource(URI uri, HttpClient http, Clock clock, Duration requestTimeout) {
+        this(uri, http, clock, requestTimeout, false);
+    }
+
+    /**
+     * As {@link #HttpJwksSource(URI, HttpClient, Clock)}, accepting an {@code http://} URI too: for a
+     * dev server on loopback ({@code lanyard dev}) and tests, never in production.
+     */
+    public static HttpJwksSource allowingPlainHttp(URI uri, HttpClient http, Clock clock) {
+        return new HttpJwksSource(uri, http, clock, DEFAULT_REQUEST_TIMEOUT, true);
+    }
+
+    private HttpJwksSource(URI uri, HttpClient http, Clock clock, Duration requestTimeout, boolean plainHttp) {
         this.uri = Objects.requireNonNull(uri, "uri");
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (scheme.equals("http") && !plainHttp) {
+            throw new IllegalArgumentException("the JWKS URI " + uri + " is plain http: anyone on the path could"
+                    + " substitute the keys and forge tokens; use https (or HttpJwksSource.allowingPlainHttp for a"
+                    + " dev server or a test)");
+        }
         if (!scheme.equals("https") && !scheme.equals("http")) {
-            throw new IllegalArgumentException("the JWKS URI must be http or https, not " + uri);
+            throw new IllegalArgumentException("the JWKS URI must be https, not " + uri);
         }
         this.http = Objects.requireNonNull(http, "http");
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -201,7 +224,23 @@ public final class HttpJwksSource implements JwksSource {
                 throw new IOException("the JWKS at " + uri + " holds private key material; refusing it");
             }
         }
+        String twice = duplicateKeyId(keys);
+        if (twice != null) {
+            // Which key was meant would be a guess: the document is refused and the keys held stay.
+            throw new IOException("the JWKS at " + uri + " names kid " + Printable.of(twice) + " twice; refusing it");
+        }
         return keys;
+    }
+
+    /** A kid two keys of {@code keys} share, or null: which one a token meant would be a guess. */
+    static String duplicateKeyId(JWKSet keys) {
+        Set<String> seen = new HashSet<>();
+        for (JWK key : keys.getKeys()) {
+            if (key.getKeyID() != null && !seen.add(key.getKeyID())) {
+                return key.getKeyID();
+            }
+        }
+        return null;
     }
 
     /**

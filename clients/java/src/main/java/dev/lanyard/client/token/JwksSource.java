@@ -21,7 +21,7 @@ public interface JwksSource {
      */
     Optional<JWK> key(String keyId) throws JwksUnavailableException;
 
-    /** A source that always answers from {@code keys}; it refuses a set holding private keys. */
+    /** A source that always answers from {@code keys}; it refuses a set holding private keys or naming a kid twice. */
     static JwksSource fixed(JWKSet keys) {
         Objects.requireNonNull(keys, "keys");
         for (JWK key : keys.getKeys()) {
@@ -29,6 +29,10 @@ public interface JwksSource {
                 throw new IllegalArgumentException("the key set holds private key material (kid "
                         + Printable.of(key.getKeyID()) + "); a verifier needs public keys only");
             }
+        }
+        String twice = HttpJwksSource.duplicateKeyId(keys);
+        if (twice != null) {
+            throw new IllegalArgumentException("the key set names kid " + Printable.of(twice) + " twice");
         }
         return keyId -> Optional.ofNullable(keys.getKeyByKeyId(keyId));
     }

@@ -33,7 +33,12 @@ public final class TokenRejectedException extends Exception {
         /** A required claim or header is absent. */
         MISSING_CLAIM,
         /** The token, its subject or the caller's certificate has been revoked. */
-        REVOKED
+        REVOKED,
+        /**
+         * The verifier's revocations have not been loaded once yet (it has just started), so the token
+         * cannot be checked against them; retrying shortly may succeed.
+         */
+        REVOCATIONS_NOT_LOADED
     }
 
     private final Reason reason;

@@ -51,11 +51,13 @@ public final class TokenVerifier {
     private final Duration skew;
     private final ClaimsCheck claimsCheck;
     private final RevocationSet revocations;
+    private final Duration revocationWait;
     private final Provider provider;
 
     private TokenVerifier(Builder builder) {
         this.provider = builder.provider != null ? builder.provider : DefaultProvider.INSTANCE;
         this.revocations = builder.revocations;
+        this.revocationWait = builder.revocationWait;
         this.issuer = builder.issuer;
         this.audience = builder.audience;
         this.jwks = builder.jwks;
@@ -142,6 +144,10 @@ public final class TokenVerifier {
 
     /** The token, its subject, or the certificate it is presented with may have been revoked since. */
     private void refuseIfRevoked(VerifiedToken token, X509Certificate peerCertificate) throws TokenRejectedException {
+        if (!revocationsLoaded()) {
+            throw new TokenRejectedException(Reason.REVOCATIONS_NOT_LOADED, "revocations are not loaded yet (the"
+                    + " revocation stream has not caught up since this verifier started); retry shortly");
+        }
         if (revocations.isRevokedIdentity(token.subject())) {
             throw new TokenRejectedException(Reason.REVOKED, Printable.of(token.subject()) + " is revoked");
         }
@@ -151,6 +157,16 @@ public final class TokenVerifier {
         String serial = peerCertificate.getSerialNumber().toString(16);
         if (revocations.isRevokedSerial(serial, token.subject())) {
             throw new TokenRejectedException(Reason.REVOKED, "the caller's certificate " + serial + " is revoked");
+        }
+    }
+
+    /** Waits at most the revocation wait for the revocations to be loaded once. */
+    private boolean revocationsLoaded() {
+        try {
+            return revocations.awaitLoaded(revocationWait);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 
@@ -219,6 +235,7 @@ public final class TokenVerifier {
         private Clock clock;
         private Duration skew = DEFAULT_SKEW;
         private RevocationSet revocations = RevocationSet.NONE;
+        private Duration revocationWait = Duration.ZERO;
         private Provider provider;
 
         private Builder() {
@@ -236,10 +253,21 @@ public final class TokenVerifier {
 
         /**
          * Revoked identities, token ids and certificate serials to refuse, e.g. a
-         * {@link dev.lanyard.client.revocation.RevocationWatcher}; none by default.
+         * {@link dev.lanyard.client.revocation.RevocationWatcher}; none by default. Until the set is
+         * loaded once every token is refused {@link Reason#REVOCATIONS_NOT_LOADED} (the interceptor
+         * answers UNAVAILABLE).
          */
         public Builder revocations(RevocationSet revocations) {
             this.revocations = Objects.requireNonNull(revocations, "revocations");
+            return this;
+        }
+
+        /**
+         * How long a check waits for the revocations to be loaded, just after start, before refusing
+         * (default: not at all). It blocks the calling thread.
+         */
+        public Builder revocationWait(Duration wait) {
+            this.revocationWait = Objects.requireNonNull(wait, "wait");
             return this;
         }
 
@@ -262,8 +290,9 @@ public final class TokenVerifier {
         }
 
         /**
-         * Fetch keys from {@code uri} with {@code http} (caching per {@link HttpJwksSource}). Call
-         * after {@link #clock}: the source uses the same clock.
+         * Fetch keys from {@code uri}, which must be https, with {@code http} (caching per
+         * {@link HttpJwksSource}). Call after {@link #clock}: the source uses the same clock. For a
+         * plain-HTTP dev server, pass {@link HttpJwksSource#allowingPlainHttp} to {@link #jwks}.
          */
         public Builder jwksUri(URI uri, HttpClient http) {
             if (clock == null) {
@@ -318,6 +347,9 @@ public final class TokenVerifier {
             Objects.requireNonNull(skew, "skew");
             if (skew.isNegative()) {
                 throw new IllegalStateException("skew " + skew + " is negative");
+            }
+            if (revocationWait.isNegative()) {
+                throw new IllegalStateException("revocation wait " + revocationWait + " is negative");
             }
             if (skew.compareTo(MAX_SKEW) > 0) {
                 throw new IllegalStateException("skew " + skew.toSeconds() + " s is more than the "

@@ -15,6 +15,7 @@ import com.nimbusds.jose.util.Base64URL;
 import com.nimbusds.jwt.SignedJWT;
 import dev.lanyard.client.grpc.ScopeEnforcingInterceptor;
 import dev.lanyard.client.revocation.RevocationWatcher;
+import dev.lanyard.client.token.HttpJwksSource;
 import dev.lanyard.client.token.TokenVerifier;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.examples.payments.v1.ChargeRequest;
@@ -101,8 +102,11 @@ class ExamplePaymentsServiceTest {
                 .issuer(lanyard.server().config().issuer())
                 .audience("payments")
                 .clock(lanyard.clock())
-                .jwksUri(URI.create(lanyard.httpUrl("/.well-known/jwks.json")), HttpClient.newHttpClient())
+                // The test server publishes over plain HTTP on loopback.
+                .jwks(HttpJwksSource.allowingPlainHttp(URI.create(lanyard.httpUrl("/.well-known/jwks.json")),
+                        HttpClient.newHttpClient(), lanyard.clock()))
                 .revocations(revocations)
+                .revocationWait(Duration.ofSeconds(30)) // the first calls may come before the watcher caught up
                 .build();
         var service = ServerInterceptors.intercept(new Payments(),
                 ScopeEnforcingInterceptor.forServices(verifier, new Payments().bindService()));

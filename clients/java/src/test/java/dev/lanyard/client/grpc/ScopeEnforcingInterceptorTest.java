@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.nimbusds.jwt.JWTClaimsSet;
+import dev.lanyard.client.revocation.RevocationSet;
 import dev.lanyard.client.testing.TestPki;
 import dev.lanyard.client.testing.TestTokens;
 import dev.lanyard.client.testing.v1.AddItemRequest;
@@ -50,6 +51,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -64,8 +66,30 @@ class ScopeEnforcingInterceptorTest {
     private final TestPki.Held serverCert = pki.leaf(AUDIENCE, "localhost");
     private final TestPki.Held caller = pki.leaf(SUBJECT);
     private final TestPki.Held otherCaller = pki.leaf("spiffe://lanyard.local/ns/shop/sa/other");
+    /** Whether the verifier's revocations are loaded (a watcher that has caught up). */
+    private final AtomicBoolean revocationsLoaded = new AtomicBoolean(true);
     private final TokenVerifier verifier = TokenVerifier.builder().issuer(ISSUER).audience(AUDIENCE)
-            .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(clock).build();
+            .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(clock).revocations(new RevocationSet() {
+                @Override
+                public boolean isRevokedJti(String jti) {
+                    return false;
+                }
+
+                @Override
+                public boolean isRevokedIdentity(String spiffeId) {
+                    return false;
+                }
+
+                @Override
+                public boolean isRevokedSerial(String serialHex) {
+                    return false;
+                }
+
+                @Override
+                public boolean awaitLoaded(java.time.Duration wait) {
+                    return revocationsLoaded.get();
+                }
+            }).build();
     private final List<Metadata> headersSeenDownstream = new CopyOnWriteArrayList<>();
     private final List<ManagedChannel> channels = new ArrayList<>();
     private ScopeEnforcingInterceptor interceptor;
@@ -174,6 +198,24 @@ class ScopeEnforcingInterceptorTest {
 
         assertThat(stub(caller, "bearer " + token).addItem(AddItemRequest.newBuilder().setName("x").build()).getCaller())
                 .isEqualTo(SUBJECT);
+    }
+
+    /** Until the verifier's revocations are loaded every call is UNAVAILABLE (retryable), saying why. */
+    @Test
+    void refusesUnavailableUntilTheRevocationsAreLoaded() {
+        String token = token(claimsFor(caller, "inventory.read inventory.write"));
+        revocationsLoaded.set(false);
+
+        StatusRuntimeException e = refused(() -> stub(caller, "Bearer " + token)
+                .addItem(AddItemRequest.newBuilder().setName("x").build()), token);
+
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(e.getStatus().getDescription()).startsWith("token refused: REVOCATIONS_NOT_LOADED: "
+                + "revocations are not loaded yet");
+        assertThat(headersSeenDownstream).isEmpty();
+        revocationsLoaded.set(true);
+        assertThat(stub(caller, "Bearer " + token).addItem(AddItemRequest.newBuilder().setName("x").build())
+                .getCaller()).isEqualTo(SUBJECT);
     }
 
     @Test

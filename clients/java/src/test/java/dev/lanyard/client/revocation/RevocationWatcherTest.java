@@ -77,6 +77,21 @@ class RevocationWatcherTest {
         }
     }
 
+    /**
+     * Loaded once the stream has caught up, and not before: what was revoked before the watcher started
+     * is held by then, so a verifier waiting for it cannot let that revocation through.
+     */
+    @Test
+    void isLoadedOnceTheReplayIsApplied() throws Exception {
+        revoke(RevocationTarget.newBuilder().setJti("before-start").build());
+        try (RevocationWatcher watcher = RevocationWatcher.builder().channel(lanyard.channel(api))
+                .scheduler(scheduler).start()) {
+            assertThat(watcher.awaitLoaded(Duration.ofSeconds(30))).isTrue();
+            assertThat(watcher.isLoaded()).isTrue();
+            assertThat(watcher.isRevokedJti("before-start")).isTrue();
+        }
+    }
+
     @Test
     void resumesAfterTheServerRestartsAndGetsWhatItMissed() throws Exception {
         ManagedChannel channel = TlsChannels.open(lanyard.server().grpcPort(), lanyard.server().trustBundle(), api);

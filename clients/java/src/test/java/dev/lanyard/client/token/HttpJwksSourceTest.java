@@ -102,7 +102,42 @@ class HttpJwksSourceTest {
     }
 
     private HttpJwksSource source() {
-        return new HttpJwksSource(server.uri(), http, clock);
+        return HttpJwksSource.allowingPlainHttp(server.uri(), http, clock);
+    }
+
+    /**
+     * A refreshed document that names a kid twice is refused whole (which key a token meant would be a
+     * guess), and the keys held before stay in use, as in the Go and Rust verifiers.
+     */
+    @Test
+    void refusesADocumentNamingAKidTwiceAndKeepsTheKeysHeld() throws Exception {
+        server.publish(first.toPublicJWK());
+        HttpJwksSource source = source();
+        assertThat(source.key("first")).contains(first.toPublicJWK());
+        ECKey otherSecond = new ECKeyGenerator(Curve.P_256).keyID("second").generate();
+        server.publish(second.toPublicJWK(), otherSecond.toPublicJWK());
+        clock.advance(Duration.ofSeconds(60));
+        assertThat(source.key("second")).isEmpty();
+        assertThat(source.key("first")).contains(first.toPublicJWK());
+        assertThat(server.requests).hasValue(2);
+
+        assertThatThrownBy(() -> JwksSource.fixed(new JWKSet(List.of(second.toPublicJWK(), otherSecond.toPublicJWK()))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the key set names kid \"second\" twice");
+    }
+
+    /** Whoever answers a plain-HTTP fetch picks the keys, and so can forge any token. */
+    @Test
+    void refusesPlainHttpUnlessAllowed() {
+        assertThatThrownBy(() -> new HttpJwksSource(server.uri(), http, clock))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("is plain http: anyone on the path could substitute the keys")
+                .hasMessageContaining("HttpJwksSource.allowingPlainHttp");
+        assertThatThrownBy(() -> TokenVerifier.builder().clock(clock).jwksUri(server.uri(), http))
+                .hasMessageContaining("is plain http");
+        assertThat(HttpJwksSource.allowingPlainHttp(server.uri(), http, clock).uri()).isEqualTo(server.uri());
+        assertThat(new HttpJwksSource(URI.create("https://lanyard.test/.well-known/jwks.json"), http, clock))
+                .isNotNull();
     }
 
     @Test
@@ -290,8 +325,9 @@ class HttpJwksSourceTest {
     void refusesABadConfiguration() {
         assertThatThrownBy(() -> new HttpJwksSource(URI.create("ftp://127.0.0.1/jwks.json"), http, clock))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("the JWKS URI must be http or https, not ftp://127.0.0.1/jwks.json");
-        assertThatThrownBy(() -> new HttpJwksSource(server.uri(), http, clock, Duration.ZERO))
+                .hasMessage("the JWKS URI must be https, not ftp://127.0.0.1/jwks.json");
+        assertThatThrownBy(() -> new HttpJwksSource(URI.create("https://lanyard.test/jwks.json"), http, clock,
+                Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("the request timeout must be positive, not PT0S");
     }
@@ -299,9 +335,8 @@ class HttpJwksSourceTest {
     @Test
     void plugsIntoAVerifier() throws Exception {
         TokenVerifier verifier = TokenVerifier.builder().issuer("https://lanyard.test").audience("payments")
-                .clock(clock).jwksUri(server.uri(), http).build();
+                .clock(clock).jwksUri(URI.create("https://lanyard.test/.well-known/jwks.json"), http).build();
 
         assertThat(verifier).isNotNull();
-        assertThat(new HttpJwksSource(server.uri(), http, clock).uri()).isEqualTo(server.uri());
     }
 }

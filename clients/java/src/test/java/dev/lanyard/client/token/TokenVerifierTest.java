@@ -19,6 +19,7 @@ import com.nimbusds.jose.util.Base64URL;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.PlainJWT;
 import com.nimbusds.jwt.SignedJWT;
+import dev.lanyard.client.revocation.RevocationSet;
 import dev.lanyard.client.testing.TestPki;
 import dev.lanyard.client.testing.TestTokens;
 import dev.lanyard.client.token.TokenRejectedException.Reason;
@@ -32,6 +33,8 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -86,6 +89,75 @@ class TokenVerifierTest {
         assertThat(verified.tokenId()).isEqualTo(claims.getJWTID());
         assertThat(verified.expiresAt()).isEqualTo(NOW.plus(Duration.ofMinutes(5)));
         assertThat(verified.keyId()).isEqualTo("es256-key");
+    }
+
+    /** A revocation set whose first load the test decides. */
+    private static final class Loading implements RevocationSet {
+        final CountDownLatch loaded = new CountDownLatch(1);
+
+        @Override
+        public boolean isRevokedJti(String jti) {
+            return false;
+        }
+
+        @Override
+        public boolean isRevokedIdentity(String spiffeId) {
+            return false;
+        }
+
+        @Override
+        public boolean isRevokedSerial(String serialHex) {
+            return false;
+        }
+
+        @Override
+        public boolean awaitLoaded(Duration wait) throws InterruptedException {
+            return loaded.await(wait.toNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * A verifier that has just started, whose revocations are not loaded yet, could let a revoked caller
+     * through: it refuses every token, retryably, until they are.
+     */
+    @Test
+    void refusesEveryTokenUntilTheRevocationsAreLoaded() throws Exception {
+        Loading revocations = new Loading();
+        TokenVerifier verifier = TokenVerifier.builder().issuer(ISSUER).audience(AUDIENCE)
+                .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .revocations(revocations).build();
+        String token = TOKENS.es256(good().build());
+
+        TokenRejectedException e = rejected(verifier, token, CALLER);
+        assertThat(e.reason()).isEqualTo(Reason.REVOCATIONS_NOT_LOADED);
+        assertThat(e.getMessage()).contains("revocations are not loaded yet");
+
+        revocations.loaded.countDown();
+        assertThat(verifier.verify(token, CALLER).subject()).isEqualTo(SUBJECT);
+    }
+
+    /** With a revocation wait, a check made just before the first load waits for it. */
+    @Test
+    void waitsForTheFirstLoadWithinTheRevocationWait() throws Exception {
+        Loading revocations = new Loading();
+        TokenVerifier verifier = TokenVerifier.builder().issuer(ISSUER).audience(AUDIENCE)
+                .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .revocations(revocations).revocationWait(Duration.ofSeconds(10)).build();
+        Thread loader = new Thread(() -> {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            revocations.loaded.countDown();
+        });
+        loader.start();
+        assertThat(verifier.verify(TOKENS.es256(good().build()), CALLER).subject()).isEqualTo(SUBJECT);
+        loader.join();
+        assertThatThrownBy(() -> TokenVerifier.builder().issuer(ISSUER).audience(AUDIENCE)
+                .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .revocationWait(Duration.ofSeconds(-1)).build())
+                .hasMessage("revocation wait PT-1S is negative");
     }
 
     @ParameterizedTest

@@ -93,6 +93,7 @@ class VerificationVectorsTest {
                 case NOT_YET_VALID -> "not_yet_valid";
                 case CNF_MISMATCH -> "cnf_mismatch";
                 case REVOKED -> "revoked";
+                case REVOCATIONS_NOT_LOADED -> "revocations_not_loaded";
             };
         }
     }
