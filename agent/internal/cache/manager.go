@@ -171,6 +171,9 @@ func (m *Manager) Revoked(jti, spiffeID, serial string) (string, bool) {
 	return m.revocations.Revoked(jti, spiffeID, serial)
 }
 
+// RevocationsLoaded is closed once the revocation follower has caught up for the first time.
+func (m *Manager) RevocationsLoaded() <-chan struct{} { return m.follower.Loaded() }
+
 // Conn is the current mTLS connection to Lanyard (revocation.Conns).
 func (m *Manager) Conn() *grpc.ClientConn { return m.conn.Load() }
 

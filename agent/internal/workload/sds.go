@@ -40,6 +40,9 @@ func (s *SDS) FetchSecrets(ctx context.Context, req *discoveryv3.DiscoveryReques
 	if err != nil {
 		return nil, err
 	}
+	if !s.api.loaded() {
+		return nil, errNotLoaded
+	}
 	st := s.api.source.State()
 	return s.response(st, selectors, req.GetResourceNames(), "")
 }
@@ -50,6 +53,9 @@ func (s *SDS) StreamSecrets(stream grpc.BidiStreamingServer[discoveryv3.Discover
 	selectors, err := s.api.attest(stream.Context())
 	if err != nil {
 		return err
+	}
+	if !s.api.awaitLoaded(stream.Context()) {
+		return nil
 	}
 	requests := make(chan *discoveryv3.DiscoveryRequest)
 	failed := make(chan error, 1)

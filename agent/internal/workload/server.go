@@ -34,6 +34,9 @@ type Source interface {
 	// Revoked says whether a token id, an identity or a certificate serial is revoked, as the
 	// revocations the agent follows say.
 	Revoked(jti, spiffeID, serial string) (what string, revoked bool)
+	// RevocationsLoaded is closed once the revocations have been loaded (the follower's first
+	// catch-up): until then Revoked knows nothing, and the answers that depend on it are held back.
+	RevocationsLoaded() <-chan struct{}
 }
 
 // Server implements workload.SpiffeWorkloadAPIServer.
@@ -90,11 +93,41 @@ func (s *Server) identities(st *cache.State, selectors []string) []*cache.SVID {
 
 var errNoIdentity = status.Error(codes.PermissionDenied, "no identity issued")
 
+// errNotLoaded answers a unary call that depends on revocations before they were loaded once: the
+// agent fails closed, and the caller may retry (UNAVAILABLE).
+var errNotLoaded = status.Error(codes.Unavailable,
+	"revocations not loaded yet: the agent has not caught up with Lanyard's revocations since it started; retry")
+
+// loaded says whether the revocations have been loaded once (unary calls refuse until then).
+func (s *Server) loaded() bool {
+	select {
+	case <-s.source.RevocationsLoaded():
+		return true
+	default:
+		return false
+	}
+}
+
+// awaitLoaded holds a stream back until the revocations have been loaded once, so that it never
+// sends an SVID revoked before the agent started; false if the stream ended first. Only workload
+// answers wait: the agent's own SVID and connection, which load the revocations, never do.
+func (s *Server) awaitLoaded(ctx context.Context) bool {
+	select {
+	case <-s.source.RevocationsLoaded():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // FetchX509SVID streams the caller's X.509-SVIDs with the bundle, now and on every change.
 func (s *Server) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerStreamingServer[workload.X509SVIDResponse]) error {
 	selectors, err := s.caller(stream.Context())
 	if err != nil {
 		return err
+	}
+	if !s.awaitLoaded(stream.Context()) {
+		return nil
 	}
 	return follow(stream.Context(), s, selectors, func(st *cache.State, svids []*cache.SVID) (*workload.X509SVIDResponse, error) {
 		resp := &workload.X509SVIDResponse{FederatedBundles: federatedX509(st, svids)}
@@ -169,6 +202,9 @@ func (s *Server) FetchJWTSVID(ctx context.Context, req *workload.JWTSVIDRequest)
 	if len(req.GetAudience()) != 1 || req.GetAudience()[0] == "" {
 		return nil, status.Error(codes.InvalidArgument, "exactly one audience is required: a Lanyard token has one audience")
 	}
+	if !s.loaded() {
+		return nil, errNotLoaded
+	}
 	svids := s.identities(s.source.State(), selectors)
 	if req.GetSpiffeId() != "" {
 		svids = slices.DeleteFunc(svids, func(v *cache.SVID) bool { return v.ID.String() != req.GetSpiffeId() })
@@ -215,7 +251,8 @@ func (s *Server) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.Serv
 // semantics of the Go verifier in clients/go/verify: a jti revoked by a federated trust domain
 // refuses only that trust domain's tokens). A revoked certificate serial cannot be checked here:
 // the token is bound (cnf) to the presenter's certificate, which ValidateJWTSVID is not given;
-// the relying party that terminates the TLS connection checks that serial.
+// the relying party that terminates the TLS connection checks that serial. Until the revocations
+// are loaded once, a token that would otherwise validate is answered UNAVAILABLE (errNotLoaded).
 func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTSVIDRequest) (*workload.ValidateJWTSVIDResponse, error) {
 	selectors, err := s.caller(ctx)
 	if err != nil {
@@ -232,6 +269,9 @@ func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTS
 		[]string{req.GetAudience()})
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if !s.loaded() {
+		return nil, errNotLoaded
 	}
 	jti, _ := svid.Claims["jti"].(string)
 	if what, revoked := s.source.Revoked(jti, svid.ID.String(), ""); revoked {
