@@ -50,7 +50,8 @@ func run(args []string) error {
 	}
 	manager, err := cache.Start(ctx, cache.Config{Server: cfg.Server, BundleFile: cfg.Bundle,
 		RootFingerprint: cfg.RootFingerprint, DataDir: cfg.DataDir, Evidence: evidence(cfg),
-		SyncInterval: cfg.SyncInterval.Duration, SVIDTTL: cfg.WorkloadSVIDTTL.Duration, Logger: log})
+		SyncInterval: cfg.SyncInterval.Duration, SVIDTTL: cfg.WorkloadSVIDTTL.Duration,
+		AttestRetryTimeout: cfg.AttestRetryTimeout.Duration, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -86,6 +87,8 @@ func parse(args []string) (config.Config, error) {
 	tokenFile := fs.String("join-token-file", "", "a file holding a one-time agent join token")
 	popCert := fs.String("x509pop-cert", "", "the node certificate chain (PEM) for x509pop")
 	popKey := fs.String("x509pop-key", "", "the node key (PEM) for x509pop")
+	retryFor := fs.Duration("attest-retry-timeout", 0, "how long to retry at start while the server is"+
+		" unreachable or UNAVAILABLE (0: until it answers, the default)")
 	if err := fs.Parse(args); err != nil {
 		return config.Config{}, err
 	}
@@ -106,6 +109,11 @@ func parse(args []string) (config.Config, error) {
 			*o.dst = o.flag
 		}
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "attest-retry-timeout" {
+			cfg.AttestRetryTimeout.Duration = *retryFor
+		}
+	})
 	if *bundle != "" {
 		cfg.RootFingerprint = ""
 	}

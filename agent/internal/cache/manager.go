@@ -41,7 +41,10 @@ type Config struct {
 	Evidence     func() (nodeattest.Evidence, error)
 	SyncInterval time.Duration
 	SVIDTTL      time.Duration
-	Logger       *slog.Logger
+	// AttestRetryTimeout caps the time spent retrying node attestation while the server is unavailable;
+	// zero retries until it answers.
+	AttestRetryTimeout time.Duration
+	Logger             *slog.Logger
 }
 
 // batchSize is the most entries one BatchNewX509Svid carries (the server's max_items).
@@ -55,10 +58,14 @@ type revocationChecker interface {
 
 // Manager holds the agent's state and keeps it current. Safe for concurrent use.
 type Manager struct {
-	cfg      Config
-	log      *slog.Logger
-	backoff  retry.Backoff
-	follower *revocation.Follower
+	cfg     Config
+	log     *slog.Logger
+	backoff retry.Backoff
+	// attestBackoff spaces the retries at start (the pinned bundle, node attestation), all within
+	// cfg.AttestRetryTimeout of started.
+	attestBackoff retry.Backoff
+	started       time.Time
+	follower      *revocation.Follower
 	// revocations is the follower, as asked about identities, serials and token ids.
 	revocations revocationChecker
 
@@ -83,8 +90,10 @@ type agentSVID struct {
 // Start trusts the server, loads or attests the agent SVID, and starts syncing in the background.
 // It returns before the first registrations arrive: the Workload API can serve at once.
 func Start(ctx context.Context, cfg Config) (*Manager, error) {
-	m := &Manager{cfg: cfg, log: cfg.Logger, changed: make(chan struct{}),
+	m := &Manager{cfg: cfg, log: cfg.Logger, changed: make(chan struct{}), started: time.Now(),
 		backoff: retry.Backoff{Base: 500 * time.Millisecond, Max: 15 * time.Second,
+			Random: mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))},
+		attestBackoff: retry.Backoff{Base: time.Second, Max: 30 * time.Second,
 			Random: mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))}}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -101,7 +110,11 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.BundleFile != "" {
 		roots, err = identity.ReadBundleFile(cfg.BundleFile)
 	} else {
-		roots, err = identity.FetchPinnedBundle(ctx, cfg.Server, cfg.RootFingerprint)
+		// The server may not be up yet: fetched as attestation is retried (a wrong pin is not retried).
+		roots, err = untilAnswered(ctx, "fetching the pinned trust bundle", m.attestBackoff, m.started,
+			cfg.AttestRetryTimeout, m.log, func() ([]*x509.Certificate, error) {
+				return identity.FetchPinnedBundle(ctx, cfg.Server, cfg.RootFingerprint)
+			})
 	}
 	if err != nil {
 		return nil, err
@@ -254,13 +267,26 @@ func (m *Manager) attest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := m.dial()
+	// spent: an earlier attempt broke after a single-use token was sent, so the server may have used it.
+	spent := false
+	resp, err := untilAnswered(ctx, "node attestation", m.attestBackoff, m.started, m.cfg.AttestRetryTimeout, m.log, func() (*lanyardv1.CertificateResponse, error) {
+		conn, err := m.dial()
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		resp, err := nodeattest.Attest(ctx, conn, evidence, csr)
+		var sent *nodeattest.SentError
+		if retry.IsTransient(err) && errors.As(err, &sent) && evidence.SingleUse() {
+			spent = true
+		}
+		return resp, err
+	})
 	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	resp, err := nodeattest.Attest(ctx, conn, evidence, csr)
-	if err != nil {
+		if spent && !retry.IsTransient(err) && ctx.Err() == nil {
+			return fmt.Errorf("%w (an earlier attempt broke after the join token was sent: if the server used it"+
+				" then, it is spent; create a new one with `lanyard join-token create --agent`)", err)
+		}
 		return err
 	}
 	a, err := m.acceptAgent(resp, key)

@@ -35,6 +35,10 @@ type Config struct {
 	// PSATCluster and PSATTokenFile: the cluster name the server knows and the projected token's path.
 	PSATCluster   string `json:"psat_cluster"`
 	PSATTokenFile string `json:"psat_token_file"`
+	// AttestRetryTimeout caps how long the agent retries at start while the server cannot be reached
+	// or answers UNAVAILABLE (also DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED); zero (the default) retries
+	// until it answers. A refusal of the evidence ends the agent at once either way.
+	AttestRetryTimeout Duration `json:"attest_retry_timeout"`
 	// SyncInterval is how often registrations are fetched.
 	SyncInterval Duration `json:"sync_interval"`
 	// WorkloadSVIDTTL is the lifetime asked for workload SVIDs; zero means the server default.
@@ -114,6 +118,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		problems = append(problems, fmt.Sprintf("attestor %q is not one of join_token, x509pop, k8s_psat", c.Attestor))
+	}
+	if c.AttestRetryTimeout.Duration < 0 {
+		problems = append(problems, "attest_retry_timeout must not be negative (0 retries until the server answers)")
 	}
 	if c.SyncInterval.Duration <= 0 {
 		problems = append(problems, "sync_interval must be positive")

@@ -60,7 +60,19 @@ func PSAT(cluster, tokenFile string) (Evidence, error) {
 		K8SPsat: &lanyardv1.PsatAttestation{Cluster: cluster, Token: strings.TrimSpace(string(data))}}}}, nil
 }
 
+// SingleUse says whether the evidence is spent once the server accepts it (a join token): a retry
+// after an attempt whose outcome is unknown may then be refused as used.
+func (e Evidence) SingleUse() bool { return e.attestation.GetJoinToken() != nil }
+
+// SentError is a failure after the evidence was handed to the connection: the server may have
+// received it, and a broken connection does not say whether it acted on it.
+type SentError struct{ Err error }
+
+func (e *SentError) Error() string { return e.Err.Error() }
+func (e *SentError) Unwrap() error { return e.Err }
+
 // Attest runs node attestation over conn with a CSR for the agent's key and returns the agent SVID.
+// A failure once the evidence was sent is a *SentError.
 func Attest(ctx context.Context, conn *grpc.ClientConn, ev Evidence, csr []byte) (*lanyardv1.CertificateResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -70,12 +82,12 @@ func Attest(ctx context.Context, conn *grpc.ClientConn, ev Evidence, csr []byte)
 	}
 	if err := stream.Send(&lanyardv1.AttestAgentRequest{Step: &lanyardv1.AttestAgentRequest_Params{
 		Params: &lanyardv1.AttestAgentParams{Attestation: ev.attestation, Csr: csr}}}); err != nil {
-		return nil, fmt.Errorf("nodeattest: sending the attestation: %w", err)
+		return nil, &SentError{fmt.Errorf("nodeattest: sending the attestation: %w", err)}
 	}
 	for {
 		resp, err := stream.Recv()
 		if err != nil {
-			return nil, fmt.Errorf("nodeattest: node attestation was refused or failed: %w", err)
+			return nil, &SentError{fmt.Errorf("nodeattest: node attestation was refused or failed: %w", err)}
 		}
 		if svid := resp.GetSvid(); svid != nil {
 			_ = stream.CloseSend()
@@ -90,7 +102,7 @@ func Attest(ctx context.Context, conn *grpc.ClientConn, ev Evidence, csr []byte)
 		}
 		if err := stream.Send(&lanyardv1.AttestAgentRequest{Step: &lanyardv1.AttestAgentRequest_ChallengeResponse{
 			ChallengeResponse: signature}}); err != nil {
-			return nil, fmt.Errorf("nodeattest: answering the challenge: %w", err)
+			return nil, &SentError{fmt.Errorf("nodeattest: answering the challenge: %w", err)}
 		}
 	}
 }
