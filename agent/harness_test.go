@@ -209,14 +209,23 @@ type proxy struct {
 }
 
 func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := newProxyOn(t, "127.0.0.1:0", target)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return p
+}
+
+// newProxyOn is a proxy listening on addr (safe to call from any goroutine).
+func newProxyOn(t *testing.T, addr, target string) (*proxy, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
 	p := &proxy{ln: ln, target: target}
 	t.Cleanup(func() { ln.Close(); p.setDown(true) })
 	go p.serve()
-	return p
+	return p, nil
 }
 
 func (p *proxy) Addr() string { return p.ln.Addr().String() }

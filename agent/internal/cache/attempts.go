@@ -2,10 +2,12 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/lanyard-dev/lanyard/clients/go/retry"
@@ -24,15 +26,28 @@ func untilAnswered[T any](ctx context.Context, what string, b retry.Backoff, sta
 			return v, err
 		}
 		wait := b.Delay(n)
-		if limit > 0 && time.Since(started)+wait > limit {
-			return v, fmt.Errorf("agent: %s: gave up after %s (attest_retry_timeout %s): %w",
-				what, time.Since(started).Round(time.Second), limit, err)
+		if limit > 0 {
+			left := limit - time.Since(started)
+			if left <= 0 {
+				return v, fmt.Errorf("agent: %s: gave up after %s (attest_retry_timeout %s): %w",
+					what, time.Since(started).Round(time.Second), limit, err)
+			}
+			wait = min(wait, left) // one last attempt at the cap
 		}
-		s, _ := status.FromError(err)
-		log.Warn(what+" failed, retrying", "code", s.Code(), "status", s.Message(),
+		code, message := statusOf(err)
+		log.Warn(what+" failed, retrying", "code", code, "status", message,
 			"attempt", n+1, "wait", wait.Round(time.Millisecond))
 		if err := retry.Sleep(ctx, wait); err != nil {
 			return v, fmt.Errorf("agent: %s: stopped while waiting to retry: %w", what, err)
 		}
 	}
+}
+
+// statusOf is the gRPC status inside err (a network error is Unavailable, as gRPC reports it).
+func statusOf(err error) (codes.Code, string) {
+	var s interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &s) {
+		return s.GRPCStatus().Code(), s.GRPCStatus().Message()
+	}
+	return codes.Unavailable, err.Error()
 }
