@@ -267,23 +267,26 @@ func (m *Manager) attest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// spent: an earlier attempt broke after a single-use token was sent, so the server may have used it.
+	// The evidence is read once and sent again on a retry (the server refuses a join token it used). A
+	// token the server answered UNAVAILABLE for is not used; one on a connection that broke after it was
+	// sent may be, and gRPC reports both as UNAVAILABLE: spent says the exit message must warn of it.
 	spent := false
-	resp, err := untilAnswered(ctx, "node attestation", m.attestBackoff, m.started, m.cfg.AttestRetryTimeout, m.log, func() (*lanyardv1.CertificateResponse, error) {
-		conn, err := m.dial()
-		if err != nil {
-			return nil, err
-		}
-		defer conn.Close()
-		resp, err := nodeattest.Attest(ctx, conn, evidence, csr)
-		var sent *nodeattest.SentError
-		if retry.IsTransient(err) && errors.As(err, &sent) && evidence.SingleUse() {
-			spent = true
-		}
-		return resp, err
-	})
+	resp, err := untilAnswered(ctx, "node attestation", m.attestBackoff, m.started, m.cfg.AttestRetryTimeout, m.log,
+		func() (*lanyardv1.CertificateResponse, error) {
+			conn, err := m.dial()
+			if err != nil {
+				return nil, err
+			}
+			defer conn.Close()
+			resp, err := nodeattest.Attest(ctx, conn, evidence, csr)
+			var sent *nodeattest.SentError
+			if retry.IsTransient(err) && errors.As(err, &sent) && evidence.SingleUse() {
+				spent = true
+			}
+			return resp, err
+		})
 	if err != nil {
-		if spent && !retry.IsTransient(err) && ctx.Err() == nil {
+		if spent {
 			return fmt.Errorf("%w (an earlier attempt broke after the join token was sent: if the server used it"+
 				" then, it is spent; create a new one with `lanyard join-token create --agent`)", err)
 		}
