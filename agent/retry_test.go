@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -116,5 +118,91 @@ func TestTheAgentGivesUpRetryingAfterItsTimeout(t *testing.T) {
 	}
 	if took > 15*time.Second {
 		t.Fatalf("the agent retried for %s past a 3 s cap:\n%s", took, out)
+	}
+}
+
+// answerLosingProxy forwards its first connection until the client sends a large TLS application
+// record (the AttestAgent params: a CSR and the evidence), then forwards that record but nothing
+// the server answers, and cuts the connection: the server acts on the request and the answer is
+// lost. Later connections go through untouched.
+func answerLosingProxy(t *testing.T, target string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for first := true; ; first = false {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			t.Cleanup(func() { c.Close(); up.Close() })
+			if !first {
+				go func() { io.Copy(up, c); up.Close() }()
+				go func() { io.Copy(c, up); c.Close() }()
+				continue
+			}
+			var deaf atomic.Bool
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := up.Read(buf)
+					if n > 0 && !deaf.Load() {
+						c.Write(buf[:n])
+					}
+					if err != nil {
+						c.Close()
+						return
+					}
+				}
+			}()
+			go func() {
+				for {
+					header := make([]byte, 5)
+					if _, err := io.ReadFull(c, header); err != nil {
+						up.Close()
+						return
+					}
+					body := make([]byte, int(header[3])<<8|int(header[4]))
+					if _, err := io.ReadFull(c, body); err != nil {
+						up.Close()
+						return
+					}
+					if header[0] == 23 && len(body) >= 300 { // the request, before the server sees it
+						deaf.Store(true)
+						time.AfterFunc(3*time.Second, func() { c.Close(); up.Close() })
+					}
+					up.Write(append(header, body...))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A join token sent on a connection that broke before the answer came may have been used by the
+// server: the agent retries, and when the server refuses the token as used, it exits saying so.
+func TestAJoinTokenLostWithItsAnswerIsReportedAsPossiblySpent(t *testing.T) {
+	t.Parallel()
+	s := needServer(t)
+	token, err := s.AgentJoinToken(ctxFor(t, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exitOf(t, answerLosingProxy(t, s.GRPCAddr), []string{"LANYARD_JOIN_TOKEN=" + token}, time.Minute)
+	for _, want := range []string{"node attestation failed, retrying", "join token was already used",
+		"an earlier attempt broke after the join token was sent", "create a new one"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the agent's log and exit do not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, token) {
+		t.Fatalf("the agent printed its join token:\n%s", out)
 	}
 }
