@@ -176,7 +176,7 @@ func answerLosingProxy(t *testing.T, target string) string {
 					}
 					if header[0] == 23 && len(body) >= 300 { // the request, before the server sees it
 						deaf.Store(true)
-						time.AfterFunc(3*time.Second, func() { c.Close(); up.Close() })
+						time.AfterFunc(5*time.Second, func() { c.Close(); up.Close() })
 					}
 					up.Write(append(header, body...))
 				}
