@@ -17,7 +17,8 @@ public interface LoginLinkRepository {
 
     /**
      * Uses the link once: its grant if it exists, is unused and has not expired at {@code now}; a
-     * second call for the same link finds nothing (compare-and-set in the store).
+     * second call for the same link finds nothing (compare-and-set in the store). A link that does
+     * not exist, is used or has expired costs a read and no write.
      */
     Optional<Grant> redeem(byte[] secretHash, Instant now);
 

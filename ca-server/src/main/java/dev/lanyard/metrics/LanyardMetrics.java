@@ -201,6 +201,15 @@ public final class LanyardMetrics {
         grpcRefused.labelValues(limit).inc();
     }
 
+    /** Connections the HTTP port refused, by the limit (the setting without its http. prefix), read at each scrape. */
+    public void httpRefused(Supplier<java.util.Map<String, Long>> byLimit) {
+        CounterWithCallback.builder().name("lanyard_http_refused_total")
+                .help("Connections the HTTP port refused, by the limit (the setting without its http. prefix) they"
+                        + " were over")
+                .labelNames("limit")
+                .callback(cb -> byLimit.get().forEach((limit, n) -> cb.call(n, limit))).register(registry);
+    }
+
     /** Connections open on the gRPC port, read at each scrape. */
     public void grpcConnections(IntSupplier open) {
         GaugeWithCallback.builder().name("lanyard_grpc_connections").help("Connections open on the gRPC port")

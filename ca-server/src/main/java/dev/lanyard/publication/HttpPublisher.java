@@ -25,6 +25,7 @@ import java.io.IOException;
 import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -72,11 +73,13 @@ public final class HttpPublisher implements AutoCloseable {
 
     /**
      * @param documents builds the documents (the suppliers run there); owned by the caller
+     * @param clock     times the once-a-minute log of refused connections
      */
-    public HttpPublisher(String host, int port, HttpLimits limits, ExecutorService documents) throws IOException {
+    public HttpPublisher(String host, int port, HttpLimits limits, ExecutorService documents, Clock clock)
+            throws IOException {
         this.limits = limits;
         this.documents = documents;
-        this.limiter = new ConnectionLimiter(limits.maxConnections(), limits.maxConnectionsPerSource());
+        this.limiter = new ConnectionLimiter(limits.maxConnections(), limits.maxConnectionsPerSource(), clock);
         this.acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("lanyard-http-accept", true),
                 NioIoHandler.newFactory());
         this.io = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("lanyard-http-io", true),
@@ -160,6 +163,11 @@ public final class HttpPublisher implements AutoCloseable {
     /** Connections open now (within the caps). */
     public int openConnections() {
         return limiter.open();
+    }
+
+    /** Connections refused so far, by the limit (the setting without its http. prefix) they were over. */
+    public Map<String, Long> refusedConnections() {
+        return limiter.refused();
     }
 
     private void pipeline(SocketChannel channel) {

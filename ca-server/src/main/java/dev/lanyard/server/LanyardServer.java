@@ -354,6 +354,7 @@ public final class LanyardServer implements AutoCloseable {
         metrics.storeReachable(storeReachability::reachable);
         metrics.storeBytes(database::bytesOnDisk);
         metrics.auditCommits(auditLog::commits, auditLog::appended);
+        metrics.httpRefused(http::refusedConnections);
         database.syncCounts().ifPresent(initial -> metrics.storeSyncs(
                 () -> database.syncCounts().orElseThrow().commits(), () -> database.syncCounts().orElseThrow().syncs()));
         AdminGrpcService admin = new AdminGrpcService(config.trustDomain(), adminIds, registrations, joinTokens,
@@ -498,7 +499,7 @@ public final class LanyardServer implements AutoCloseable {
         LanyardServer server;
         HttpPublisher http = null;
         try {
-            http = new HttpPublisher(config.httpHost(), config.httpPort(), config.httpLimits(), httpExecutor);
+            http = new HttpPublisher(config.httpHost(), config.httpPort(), config.httpLimits(), httpExecutor, clock);
             server = new LanyardServer(config.withBoundHttpPort(http.port()), clock, new SecureRandom(), database, http,
                     httpExecutor);
         } catch (IOException | RuntimeException e) {

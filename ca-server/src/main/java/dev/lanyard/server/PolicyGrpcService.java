@@ -15,6 +15,7 @@ import dev.lanyard.rpc.Callers;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
+import java.util.List;
 
 /** Applying and reading the grants policy (admin only); applied policies are kept by version. */
 public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
@@ -52,6 +53,10 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
                     GrantsPolicy.from(request.getPolicy());
                 } catch (InvalidPolicyException e) {
                     throw AuditedCall.invalid(e.getMessage());
+                }
+                List<String> unverifiable = GrantsPolicy.unverifiableScopes(request.getPolicy());
+                if (!unverifiable.isEmpty()) { // stored policies may hold such names; a new one may not
+                    throw AuditedCall.invalid(String.join("; ", unverifiable));
                 }
                 long inForce = Math.max(store.current().version(), history.latestVersion());
                 audit.recordWith(success, () -> {

@@ -30,6 +30,19 @@ public final class JdbcLoginLinkRepository implements LoginLinkRepository {
     @Override
     public Optional<Grant> redeem(byte[] secretHash, Instant now) {
         String hash = HexFormat.of().formatHex(secretHash);
+        // Read first: the console port is reachable from the network, and a wrong or used link must
+        // cost no write. A link without its certificate's end (minted by an older replica) logs nobody in.
+        Optional<Grant> grant = jdbc.queryOne("select admin_id, admin_serial, admin_not_after from console_login_links"
+                + " where secret_hash = ? and used_at is null and expires_at > ? and admin_not_after is not null",
+                s -> {
+                    s.setString(1, hash);
+                    Jdbc.setInstant(s, 2, now);
+                },
+                row -> new Grant(row.getString("admin_id"), row.getString("admin_serial"),
+                        Jdbc.getInstant(row, "admin_not_after")));
+        if (grant.isEmpty()) {
+            return Optional.empty();
+        }
         // The WHERE clause makes this a compare-and-set: one redemption of a link, on any replica.
         int used = jdbc.update("update console_login_links set used_at = ? where secret_hash = ?"
                 + " and used_at is null and expires_at > ?", s -> {
@@ -37,14 +50,7 @@ public final class JdbcLoginLinkRepository implements LoginLinkRepository {
                     s.setString(2, hash);
                     Jdbc.setInstant(s, 3, now);
                 });
-        if (used != 1) {
-            return Optional.empty();
-        }
-        // A link without its certificate's end (minted by an older replica) logs nobody in.
-        return jdbc.queryOne("select admin_id, admin_serial, admin_not_after from console_login_links"
-                + " where secret_hash = ? and admin_not_after is not null", s -> s.setString(1, hash),
-                row -> new Grant(row.getString("admin_id"), row.getString("admin_serial"),
-                        Jdbc.getInstant(row, "admin_not_after")));
+        return used == 1 ? grant : Optional.empty();
     }
 
     @Override

@@ -24,7 +24,7 @@ class HttpPublisherTest {
     HttpPublisher publisher;
 
     HttpPublisher start(HttpLimits limits) throws IOException {
-        publisher = new HttpPublisher("127.0.0.1", 0, limits, documents)
+        publisher = new HttpPublisher("127.0.0.1", 0, limits, documents, java.time.Clock.systemUTC())
                 .route("/bundle", () -> new HttpPublisher.Document("application/json", BUNDLE, Duration.ofMinutes(5)))
                 .route("/healthz", () -> new HttpPublisher.Document("text/plain",
                         "ok\n".getBytes(StandardCharsets.US_ASCII), Duration.ZERO))
@@ -244,7 +244,8 @@ class HttpPublisherTest {
     void aTakenPortIsABindErrorNamingTheAddress() throws Exception {
         start(HttpLimits.defaults());
         org.assertj.core.api.Assertions.assertThatThrownBy(
-                        () -> new HttpPublisher("127.0.0.1", publisher.port(), HttpLimits.defaults(), documents))
+                        () -> new HttpPublisher("127.0.0.1", publisher.port(), HttpLimits.defaults(), documents,
+                                java.time.Clock.systemUTC()))
                 .isInstanceOf(java.net.BindException.class)
                 .hasMessageContaining("cannot bind HTTP to 127.0.0.1:" + publisher.port());
     }

@@ -23,6 +23,30 @@ class H2RepositoryTest extends RepositoryContractTest {
     }
 
     @Test
+    void aWrongUsedOrExpiredLoginLinkCostsNoWrite() {
+        var links = new JdbcLoginLinkRepository(db.dataSource());
+        byte[] hash = new byte[32];
+        hash[0] = 7;
+        var grant = new dev.lanyard.console.LoginLinkRepository.Grant(SpiffeId.parse("spiffe://example.org/admin")
+                .toString(), "1f", Instant.parse("2026-11-01T10:10:00Z"));
+        Instant at = Instant.parse("2026-11-01T10:00:00Z");
+        links.insert(hash, grant, at, at.plus(Duration.ofMinutes(1)));
+        long commits = db.syncCounts().orElseThrow().commits();
+
+        byte[] wrong = new byte[32];
+        wrong[0] = 8;
+        assertThat(links.redeem(wrong, at.plusSeconds(1))).isEmpty();
+        assertThat(links.redeem(hash, at.plus(Duration.ofMinutes(2)))).as("expired").isEmpty();
+        assertThat(db.syncCounts().orElseThrow().commits()).as("no write for a wrong or expired link").isEqualTo(commits);
+
+        assertThat(links.redeem(hash, at.plusSeconds(1))).contains(grant);
+        long afterUse = db.syncCounts().orElseThrow().commits();
+        assertThat(afterUse).as("the redemption itself writes").isGreaterThan(commits);
+        assertThat(links.redeem(hash, at.plusSeconds(2))).as("used").isEmpty();
+        assertThat(db.syncCounts().orElseThrow().commits()).as("no write for a used link").isEqualTo(afterUse);
+    }
+
+    @Test
     void revocationsHeldBeforeV92KeepTheirTrustDomainAndAnotherPeersRevocationOfTheSameSerialIsTakenIn()
             throws Exception {
         db.close();

@@ -74,6 +74,35 @@ abstract class RepositoryContractTest {
     }
 
     @Test
+    void twoRedemptionsOfOneLinkAtOnceGiveItToExactlyOne() throws Exception {
+        var links = new JdbcLoginLinkRepository(db.dataSource());
+        var grant = new LoginLinkRepository.Grant(A.toString(), "1f", T.plus(Duration.ofMinutes(10)));
+        for (int round = 0; round < 10; round++) {
+            byte[] hash = new byte[32];
+            hash[0] = (byte) round;
+            hash[1] = 9;
+            links.insert(hash, grant, T, T.plus(Duration.ofMinutes(1)));
+            var start = new java.util.concurrent.CountDownLatch(1);
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                var first = pool.submit(() -> {
+                    start.await();
+                    return links.redeem(hash, T.plusSeconds(1));
+                });
+                var second = pool.submit(() -> {
+                    start.await();
+                    return links.redeem(hash, T.plusSeconds(1));
+                });
+                start.countDown();
+                assertThat(Stream.of(first.get(), second.get()).filter(Optional::isPresent).count())
+                        .as("round %d", round).isEqualTo(1);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void commitsAreOnStableStorageBeforeTheyReturn() throws Exception {
         var repo = new JdbcRegistrationRepository(db.dataSource());
         Optional<Database.SyncCounts> before = db.syncCounts();

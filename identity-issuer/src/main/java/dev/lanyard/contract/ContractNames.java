@@ -14,6 +14,13 @@ public final class ContractNames {
     public static final int MAX_AUDIENCE_LENGTH = 255;
 
     private static final Pattern SCOPE = Pattern.compile("[a-z][a-z0-9_]*([.:][a-z0-9_]+)*");
+    /**
+     * The scope rule of every client verifier (Go verify, Java ClaimsCheck and ContractOptions, Rust
+     * verify: {@code [a-z0-9]+([._:][a-z0-9]+)*}), starting with a letter as {@link #SCOPE} does. A name
+     * {@link #SCOPE} allows and this does not ("foo_", "a__b") gives tokens no verifier accepts: new
+     * contracts and policies are held to it, while names stored before it keep loading.
+     */
+    private static final Pattern VERIFIABLE_SCOPE = Pattern.compile("[a-z][a-z0-9]*([._:][a-z0-9]+)*");
     // A stable name ("payments", "billing-api.v2"); anything starting with spiffe:// must be a SPIFFE ID.
     private static final Pattern STABLE_AUDIENCE = Pattern.compile("[a-z][a-z0-9._-]*");
     private static final int QUOTE_LIMIT = 80;
@@ -34,6 +41,25 @@ public final class ContractNames {
                     + " [a-z0-9_], starting with a letter, joined by '.' or ':' (for example \"payments.charge\")");
         }
         return Optional.empty();
+    }
+
+    /**
+     * Why {@code scope}, named by a request's {@code field}, is not a scope every client verifier accepts,
+     * or empty if it is. The message names the field and the length, never the text (it may be a secret
+     * pasted into the wrong field).
+     */
+    public static Optional<String> unverifiableScope(String field, String scope) {
+        if (scope.length() <= MAX_SCOPE_LENGTH && VERIFIABLE_SCOPE.matcher(scope).matches()) {
+            return Optional.empty();
+        }
+        return Optional.of(field + " (" + scope.length() + " characters) is not a scope name every verifier"
+                + " accepts: at most " + MAX_SCOPE_LENGTH + " characters, lower-case words of [a-z0-9] starting"
+                + " with a letter, joined by '.', ':' or '_' (for example \"payments.charge\")");
+    }
+
+    /** How many of {@code scopes} pass {@link #scopeProblem} but not {@link #unverifiableScope} (stored before it). */
+    public static long unverifiableCount(java.util.Collection<String> scopes) {
+        return scopes.stream().filter(s -> unverifiableScope("scope", s).isPresent()).count();
     }
 
     /** Why {@code audience} is not a valid audience (a SPIFFE ID or a stable name), or empty if it is. */

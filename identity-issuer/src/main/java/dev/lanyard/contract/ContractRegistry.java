@@ -89,6 +89,7 @@ public final class ContractRegistry {
                 current = base;
                 return new PublishResult(source, base.version(), false, contracts.services(), contracts.warnings());
             }
+            checkVerifiable(contracts); // what is stored already may keep older names; a new version may not
             ContractUnion candidate = base.with(new Published(source, Long.MAX_VALUE, digest, contracts));
             if (!candidate.conflicts().isEmpty()) {
                 throw new InvalidContractException(candidate.conflicts());
@@ -133,6 +134,10 @@ public final class ContractRegistry {
             try {
                 checkSource(file.getKey());
                 ContractSet contracts = parse(file.getValue());
+                Published stored = current.sources().get(file.getKey());
+                if (stored == null || !stored.digest().equals(digest(file.getValue()))) {
+                    checkVerifiable(contracts);
+                }
                 candidate = candidate.with(new Published(file.getKey(), order++, digest(file.getValue()), contracts));
             } catch (InvalidContractException | IllegalArgumentException e) {
                 problems.add("contracts file " + ContractNames.quote(file.getKey()) + ": " + e.getMessage());
@@ -226,7 +231,16 @@ public final class ContractRegistry {
             }
             byte[] bytes = set.descriptorSet();
             try {
-                published.add(new Published(set.source(), set.version(), digest(bytes), parse(bytes)));
+                ContractSet contracts = parse(bytes);
+                long unverifiable = ContractNames.unverifiableCount(contracts.services().stream()
+                        .flatMap(service -> service.declaredScopes().stream()).toList());
+                if (unverifiable > 0) {
+                    log.warn("stored contracts of source {} version {} hold {} scope name(s) that client verifiers"
+                            + " refuse (stored before the server refused them): tokens carrying them fail"
+                            + " verification; publish the contracts again with names like payments.charge",
+                            set.source(), set.version(), unverifiable);
+                }
+                published.add(new Published(set.source(), set.version(), digest(bytes), contracts));
             } catch (InvalidContractException e) {
                 log.error("stored contracts of source {} version {} are not valid and are left out: {}",
                         set.source(), set.version(), e.getMessage());
@@ -235,6 +249,19 @@ public final class ContractRegistry {
         ContractUnion union = ContractUnion.of(published);
         union.conflicts().forEach(conflict -> log.error("stored contracts conflict, the earlier claim wins: {}", conflict));
         return union;
+    }
+
+    /** Refuses required scopes no client verifier accepts (see {@link ContractNames#unverifiableScope}). */
+    private static void checkVerifiable(ContractSet contracts) {
+        List<String> problems = new ArrayList<>();
+        for (ServiceContract service : contracts.services()) {
+            service.requiredScopes().forEach((method, scopes) -> scopes.forEach(scope -> ContractNames
+                    .unverifiableScope("method " + method + ": a required_scopes entry", scope)
+                    .ifPresent(problems::add)));
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidContractException(problems);
+        }
     }
 
     /** Whether {@code source} is a well-formed source name. */

@@ -59,6 +59,23 @@ public final class GrantsPolicy {
     }
 
     /**
+     * The scopes of {@code policy} that no client verifier accepts, each named by its field and length
+     * (see {@link ContractNames#unverifiableScope}): a new policy must have none, while a stored one that
+     * has some still loads.
+     */
+    public static List<String> unverifiableScopes(Policy policy) {
+        List<String> problems = new ArrayList<>();
+        for (int i = 0; i < policy.getGrantsCount(); i++) {
+            List<String> scopes = policy.getGrants(i).getScopesList();
+            for (int j = 0; j < scopes.size(); j++) {
+                ContractNames.unverifiableScope("grants[" + i + "].scopes[" + j + "]", scopes.get(j))
+                        .ifPresent(problems::add);
+            }
+        }
+        return problems;
+    }
+
+    /**
      * Validates and compiles {@code policy}.
      *
      * @throws InvalidPolicyException naming each bad grant by index and the bad value

@@ -2,12 +2,16 @@ package dev.lanyard.policy;
 
 import dev.lanyard.v1.Policy;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The grants policy in force, replaced atomically. Versions only go up, so a stale file or a
  * replayed admin call cannot roll grants back. Readers never lock.
  */
 public final class PolicyStore {
+
+    private static final Logger log = LoggerFactory.getLogger(PolicyStore.class);
 
     private volatile GrantsPolicy current;
 
@@ -36,6 +40,12 @@ public final class PolicyStore {
             throw new StalePolicyException(next.version(), current.version());
         }
         current = next;
+        int unverifiable = GrantsPolicy.unverifiableScopes(policy).size();
+        if (unverifiable > 0) { // only a policy stored (or a file written) before they were refused
+            log.warn("policy version {} holds {} scope name(s) that client verifiers refuse: tokens carrying"
+                    + " them fail verification; apply a policy with names like payments.charge",
+                    next.version(), unverifiable);
+        }
         return next;
     }
 }

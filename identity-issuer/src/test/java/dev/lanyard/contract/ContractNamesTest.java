@@ -2,6 +2,7 @@ package dev.lanyard.contract;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ContractNamesTest {
@@ -23,6 +24,18 @@ class ContractNamesTest {
             assertThat(ContractNames.scopeProblem(bad)).as(bad).hasValueSatisfying(problem -> assertThat(problem)
                     .startsWith("scope " + ContractNames.quote(bad) + " is not well formed"));
         }
+    }
+
+    @Test
+    void unverifiableScopeFollowsTheClientVerifiersRuleAndNamesOnlyFieldAndLength() {
+        for (String good : List.of("payments.charge", "ledger:write_all", "a", "a1_b2.c3:d4", "a".repeat(128))) {
+            assertThat(ContractNames.unverifiableScope("scopes[0]", good)).as(good).isEmpty();
+        }
+        for (String bad : List.of("foo_", "a__b", "_a", "a._b", "a_.b", "1payments", "Payments", "", "a".repeat(129))) {
+            assertThat(ContractNames.unverifiableScope("scopes[0]", bad)).as(bad).hasValueSatisfying(problem ->
+                    assertThat(problem).startsWith("scopes[0] (" + bad.length() + " characters) is not a scope name"));
+        }
+        assertThat(ContractNames.unverifiableCount(List.of("ok", "foo_", "a__b"))).isEqualTo(2);
     }
 
     @Test

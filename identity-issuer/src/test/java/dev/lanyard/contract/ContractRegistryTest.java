@@ -30,6 +30,27 @@ class ContractRegistryTest {
     }
 
     @Test
+    void aScopeNameNoClientVerifierAcceptsIsRefusedWhenPublishedButStillLoadsWhenStored() {
+        for (String bad : List.of("foo_", "a__b", "pay._x", "x_:y")) {
+            assertThatThrownBy(() -> registry.publish("bad", single("bad.v1", "bad", bad)))
+                    .isInstanceOf(InvalidContractException.class)
+                    .hasMessageContaining("method /bad.v1.Svc/M0: a required_scopes entry (" + bad.length()
+                            + " characters) is not a scope name every verifier accepts")
+                    .hasMessageNotContaining(bad);
+        }
+        assertThat(repository.history("bad")).isEmpty();
+
+        // stored before the rule: it still loads, and republishing the same bytes changes nothing
+        byte[] legacy = single("old.v1", "old", "old_name");
+        repository.saveVersion("old", legacy, NOW);
+        registry.refresh();
+        assertThat(registry.audience("old")).hasValueSatisfying(contract -> assertThat(contract.requiredScopes()
+                .get("/old.v1.Svc/M0")).containsExactly("old_name"));
+        assertThat(registry.publish("old", legacy).changed()).isFalse();
+        assertThat(registry.publish("new", single("new.v1", "new", "new_name.read:all")).changed()).isTrue();
+    }
+
+    @Test
     void publishesTheExampleContracts() {
         PublishResult result = registry.publish("examples", examplesDescriptorSet());
 
