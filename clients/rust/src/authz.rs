@@ -490,4 +490,31 @@ mod tests {
             .with_skew(crate::verify::MAX_SKEW)
             .is_ok());
     }
+
+    /// As the Go and Java verifiers, `with_algorithms` refuses an empty list, `none`, HS* and an
+    /// algorithm Lanyard does not sign with, instead of dropping them (an empty list once meant a
+    /// verifier refusing every token, and `["HS256"]` the same, without a word).
+    #[tokio::test]
+    async fn with_algorithms_refuses_an_empty_list_none_hmac_and_unknown_names() {
+        let a = Domain::new("a.test");
+        let with = |algorithms: &[&str]| {
+            Verifier::new(a.issuer(), "ledger", a.fixed_keys()).unwrap().with_algorithms(algorithms)
+        };
+        let message = |algorithms: &[&str]| with(algorithms).err().expect("accepted").to_string();
+        assert!(message(&[]).contains("at least one algorithm must be allowed"));
+        assert!(message(&["ES256", "none"]).contains("alg none can never be allowed"));
+        assert!(message(&["NONE"]).contains("alg none can never be allowed"));
+        assert!(message(&["HS256"]).contains("\"HS256\" can never be allowed: HMAC"));
+        assert!(message(&["ES256", "hs512"]).contains("can never be allowed: HMAC"));
+        assert!(message(&["ES512"]).contains("unsupported algorithm \"ES512\""));
+
+        // What is allowed is what was asked: ES256 tokens pass with ES256, and not with ES384 only.
+        let id = "spiffe://a.test/ns/shop/sa/api";
+        let peer = a.svid(id);
+        let layer = |algorithms: &[&str]| ScopeLayer::new(Arc::new(with(algorithms).unwrap()), contracts());
+        assert_eq!(call(&layer(&["ES256"]), &peer, &a.token(id, &peer)).await.unwrap(), id);
+        let (status, text) = call(&layer(&["ES384"]), &peer, &a.token(id, &peer)).await.unwrap_err();
+        assert_eq!(status, "16");
+        assert!(text.contains("bad_algorithm"), "{text}");
+    }
 }

@@ -19,6 +19,9 @@ const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// The largest clock skew a verifier may allow.
 pub const MAX_SKEW: Duration = Duration::from_secs(300);
 
+/// The algorithms Lanyard signs with, and so the most a verifier may allow (`none` and HS* never).
+pub const SUPPORTED_ALGORITHMS: [&str; 5] = ["ES256", "ES384", "EdDSA", "RS256", "PS256"];
+
 /// Why a token was refused: the failure classes all Lanyard verifiers share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -204,7 +207,7 @@ impl Verifier {
             issuer,
             audience,
             skew: Duration::from_secs(30),
-            algorithms: ["ES256", "ES384", "EdDSA", "RS256", "PS256"].map(String::from).to_vec(),
+            algorithms: SUPPORTED_ALGORITHMS.map(String::from).to_vec(),
             keys,
             revocations: Arc::new(NoRevocations),
             revocation_wait: Duration::ZERO,
@@ -226,11 +229,38 @@ impl Verifier {
         Ok(self)
     }
 
-    /// Restricts the allowed algorithms (JOSE names); none and HS* are ignored.
-    pub fn with_algorithms(mut self, algorithms: &[&str]) -> Verifier {
-        self.algorithms =
-            algorithms.iter().filter(|a| !a.starts_with("HS") && **a != "none").map(|a| a.to_string()).collect();
-        self
+    /// Restricts the allowed algorithms (JOSE names). As in the Go and Java verifiers, an empty list,
+    /// `none`, HS* or an algorithm Lanyard does not sign with is refused here, not dropped: dropping
+    /// would leave a verifier allowing less (or nothing) than it was asked to, without a word.
+    pub fn with_algorithms(mut self, algorithms: &[&str]) -> Result<Verifier, crate::Error> {
+        if algorithms.is_empty() {
+            return Err(crate::Error::Invalid("verify: at least one algorithm must be allowed".into()));
+        }
+        let mut allowed = Vec::with_capacity(algorithms.len());
+        for name in algorithms {
+            let name = name.trim();
+            if name.eq_ignore_ascii_case("none") {
+                return Err(crate::Error::Invalid(
+                    "verify: alg none can never be allowed: it means an unsigned token".into(),
+                ));
+            }
+            if name.to_ascii_uppercase().starts_with("HS") {
+                return Err(crate::Error::Invalid(format!(
+                    "verify: alg {name:?} can never be allowed: HMAC would use a public key as a shared secret"
+                )));
+            }
+            if !SUPPORTED_ALGORITHMS.contains(&name) {
+                return Err(crate::Error::Invalid(format!(
+                    "verify: unsupported algorithm {name:?}; supported: {}",
+                    SUPPORTED_ALGORITHMS.join(", ")
+                )));
+            }
+            if !allowed.iter().any(|a: &String| a == name) {
+                allowed.push(name.to_string());
+            }
+        }
+        self.algorithms = allowed;
+        Ok(self)
     }
 
     /// Accepts only tokens whose `sub` is in `trust_domain`, the one whose issuer and keys these are.

@@ -82,6 +82,12 @@ func (t serverTrust) check(chain []*x509.Certificate) *trustRefusal {
 		return &trustRefusal{message: "the server's certificate is not signed by " + t.rootsSource +
 			" (it was issued by " + chain[len(chain)-1].Issuer.String() + ")"}
 	}
+	// An X.509-SVID carries exactly one URI SAN (as the Java client's LanyardServerTrust and the Rust
+	// client require): a certificate naming the server's ID among others is not the server's SVID.
+	if n := len(chain[0].URIs); n > 1 {
+		return &trustRefusal{message: "the server's certificate names " + strconv.Itoa(n) +
+			" URIs, where an X.509-SVID names exactly one: this is not the Lanyard server", wrongServer: true}
+	}
 	ids := spiffeIDs(chain[0])
 	for _, id := range ids {
 		if isServerID(id, t.trustDomain) {

@@ -46,11 +46,20 @@ func testRoot(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
 
 // testLeaf is an X.509-SVID for id signed by the root, usable by a TLS server or client.
 func testLeaf(t *testing.T, id string, root *x509.Certificate, rootKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	u, err := url.Parse(id)
-	if err != nil {
-		t.Fatal(err)
+	return testLeafNaming(t, []string{id}, root, rootKey)
+}
+
+// testLeafNaming is testLeaf with a URI SAN for each of ids.
+func testLeafNaming(t *testing.T, ids []string, root *x509.Certificate, rootKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	var uris []*url.URL
+	for _, id := range ids {
+		u, err := url.Parse(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uris = append(uris, u)
 	}
-	return testCert(t, &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), URIs: []*url.URL{u},
+	return testCert(t, &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), URIs: uris,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}, root, rootKey)
 }
@@ -81,6 +90,28 @@ func TestOnlyTheExactServerIDIsTheServer(t *testing.T) {
 			map[bool]string{true: "<trust domain>", false: c.trustDomain}[c.trustDomain == ""]+
 			"/lanyard/server: this is not the Lanyard server") {
 			t.Errorf("%s: refused with %q", c.id, r.message)
+		}
+	}
+}
+
+// A certificate naming the server's ID among other URIs is not an X.509-SVID (exactly one URI SAN),
+// so not the server's, whether the other URI is a SPIFFE ID or not, and whether or not the trust
+// domain is known; the words are ServerTrustTest's (Java command line).
+func TestACertificateWithTwoURIsIsNotTheServer(t *testing.T) {
+	root, rootKey := testRoot(t)
+	for _, ids := range [][]string{
+		{"spiffe://lanyard.local/lanyard/server", "spiffe://lanyard.local/ns/shop/sa/api"},
+		{"spiffe://lanyard.local/ns/shop/sa/api", "spiffe://lanyard.local/lanyard/server"},
+		{"spiffe://lanyard.local/lanyard/server", "https://lanyard.local/"},
+	} {
+		leaf, _ := testLeafNaming(t, ids, root, rootKey)
+		for _, td := range []string{"", "lanyard.local"} {
+			st := serverTrust{roots: []*x509.Certificate{root}, trustDomain: td, rootsSource: "the roots", now: time.Now}
+			r := st.check([]*x509.Certificate{leaf})
+			want := "the server's certificate names 2 URIs, where an X.509-SVID names exactly one: this is not the Lanyard server"
+			if r == nil || !r.wrongServer || r.message != want {
+				t.Errorf("%v (trust domain %q): %v, want refused with %q", ids, td, r, want)
+			}
 		}
 	}
 }

@@ -57,6 +57,13 @@ final class ServerTrust extends ServerIdTrustManager {
                     + (chain.length == 0 ? "nobody" : chain[chain.length - 1].getIssuerX500Principal().getName())
                     + ")", e);
         }
+        // An X.509-SVID carries exactly one URI SAN (as LanyardServerTrust and the Go and Rust clients
+        // require): a certificate naming the server's ID among others is not the server's SVID.
+        int uris = uriCount(chain[0]);
+        if (uris > 1) {
+            throw new Refused("the server's certificate names " + uris
+                    + " URIs, where an X.509-SVID names exactly one: this is not the Lanyard server", null);
+        }
         List<String> ids = spiffeIds(chain[0]);
         boolean lanyard = ids.stream().anyMatch(id -> isServerId(id, trustDomain));
         if (!lanyard) {
@@ -102,6 +109,16 @@ final class ServerTrust extends ServerIdTrustManager {
             // no readable SANs: no SPIFFE ID
         }
         return ids;
+    }
+
+    /** How many URI SANs, of any scheme, {@code certificate} has; 0 if they do not parse. */
+    static int uriCount(X509Certificate certificate) {
+        try {
+            Collection<List<?>> sans = certificate.getSubjectAlternativeNames();
+            return sans == null ? 0 : (int) sans.stream().filter(san -> (Integer) san.get(0) == 6).count();
+        } catch (CertificateParsingException e) {
+            return 0;
+        }
     }
 
     /** The trust domain of a credential's own SPIFFE ID, if it has one. */

@@ -8,6 +8,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
+import java.util.Arrays;
 import java.util.Date;
 import java.util.List;
 import java.util.Optional;
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.Test;
 class ServerTrustTest {
 
     private final KeyPair rootKeys = ecP256();
-    private final X509Certificate root = certificate(new X500Name("CN=root"), rootKeys, null);
+    private final X509Certificate root = certificate(new X500Name("CN=root"), rootKeys);
 
     @Test
     void theServerIsExactlySpiffeTrustDomainLanyardServer() throws Exception {
@@ -66,6 +67,28 @@ class ServerTrustTest {
                 .as("not a valid SPIFFE ID").isFalse();
     }
 
+    /**
+     * A certificate naming the server's ID among other URIs is not an X.509-SVID (exactly one URI SAN), so not
+     * the server's, whether the other URI is a SPIFFE ID or not, and whether or not the trust domain is known;
+     * the words are trust_test.go's (Go command line).
+     */
+    @Test
+    void aCertificateWithTwoUrisIsNotTheServer() throws Exception {
+        for (List<String> ids : List.of(
+                List.of("spiffe://lanyard.local/lanyard/server", "spiffe://lanyard.local/ns/shop/sa/api"),
+                List.of("spiffe://lanyard.local/ns/shop/sa/api", "spiffe://lanyard.local/lanyard/server"),
+                List.of("spiffe://lanyard.local/lanyard/server", "https://lanyard.local/"))) {
+            X509Certificate[] chain = {certificate(new X500Name("CN=leaf"), ecP256(), ids.toArray(String[]::new))};
+            for (Optional<String> td : List.of(Optional.<String>empty(), Optional.of("lanyard.local"))) {
+                assertThatThrownBy(() -> trust(td).checkServerTrusted(chain, "ECDHE_ECDSA"))
+                        .as("%s, trust domain %s", ids, td)
+                        .isInstanceOf(ServerTrust.Refused.class)
+                        .hasMessage("the server's certificate names 2 URIs, where an X.509-SVID names exactly one:"
+                                + " this is not the Lanyard server");
+            }
+        }
+    }
+
     private ServerTrust trust(Optional<String> trustDomain) throws Exception {
         return new ServerTrust(List.of(root), trustDomain, "the roots");
     }
@@ -74,21 +97,24 @@ class ServerTrustTest {
         return new X509Certificate[] {certificate(new X500Name("CN=leaf"), ecP256(), spiffeId)};
     }
 
-    /** The root (self-signed CA) when {@code spiffeId} is null, else a server leaf naming it, signed by the root. */
-    private X509Certificate certificate(X500Name subject, KeyPair keys, String spiffeId) {
+    /** The root (self-signed CA) when {@code uris} is empty, else a server leaf naming them, signed by the root. */
+    private X509Certificate certificate(X500Name subject, KeyPair keys, String... uris) {
         try {
             Date now = new Date();
-            var builder = new JcaX509v3CertificateBuilder(spiffeId == null ? subject : new X500Name("CN=root"),
+            boolean root = uris.length == 0;
+            var builder = new JcaX509v3CertificateBuilder(root ? subject : new X500Name("CN=root"),
                     BigInteger.valueOf(System.nanoTime()), new Date(now.getTime() - 60_000),
                     new Date(now.getTime() + 3_600_000), subject, keys.getPublic());
-            if (spiffeId == null) {
+            if (root) {
                 builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
                 builder.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign));
             } else {
                 builder.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
                 builder.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
                 builder.addExtension(Extension.subjectAlternativeName, false,
-                        new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, spiffeId)));
+                        new GeneralNames(Arrays.stream(uris)
+                                .map(uri -> new GeneralName(GeneralName.uniformResourceIdentifier, uri))
+                                .toArray(GeneralName[]::new)));
             }
             return new JcaX509CertificateConverter().getCertificate(
                     builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(rootKeys.getPrivate())));
