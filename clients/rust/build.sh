@@ -18,7 +18,7 @@ if ! command -v cargo >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   cat >&2 <<'MSG'
-clients/rust/build.sh: the Rust toolchain (`cargo`, 1.80 or newer) is not on PATH.
+clients/rust/build.sh: the Rust toolchain (`cargo`, 1.82 or newer) is not on PATH.
 Install Rust (https://rustup.rs), or skip the Go and Rust builds with -Dlanyard.skipCrossLanguage=true
 MSG
   exit 1

@@ -203,7 +203,7 @@ impl HttpJwks {
             (
                 cache.keys.get(kid).cloned(),
                 cache.fresh_until.is_some_and(|until| now < until),
-                cache.last_fetch.map_or(true, |last| now.duration_since(last) >= cache.interval),
+                cache.last_fetch.is_none_or(|last| now.duration_since(last) >= cache.interval),
                 cache.fetches,
             )
         };
