@@ -317,6 +317,26 @@ abstract class RepositoryContractTest {
                 .containsExactlyInAnyOrder(A + " serial taken", A + " serial c1");
     }
 
+    @Test
+    void anAgentSavedAlongsideItsCertificateIsKeptOnlyWithIt() throws Exception {
+        SpiffeId agent = SpiffeId.parse("spiffe://example.org/lanyard/agent/join_token/t1");
+        var issued = new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource()));
+        var agents = new JdbcAgentRepository(db.dataSource());
+        Registration decided = new Registration(agent, List.of(), Duration.ofHours(1), T);
+        java.util.function.Function<String, java.util.concurrent.CompletableFuture<Void>> certificate =
+                serial -> issued.recordForWorkload(new IssuedCertificateRecord(serial, agent, T, T.plusSeconds(3600),
+                        "f", T, "k1"), issuance(serial), List.of(), decided,
+                        () -> agents.save(new dev.lanyard.agent.AgentRecord(agent, "join_token", List.of("s"), T)));
+        issued.record(new IssuedCertificateRecord("taken", A, T, T.plusSeconds(3600), "f", T, "k1"), issuance("taken"));
+
+        assertThatThrownBy(() -> certificate.apply("taken").get(30, java.util.concurrent.TimeUnit.SECONDS))
+                .hasRootCauseInstanceOf(java.sql.SQLException.class);
+        assertThat(agents.find(agent)).as("no agent without its certificate").isEmpty();
+        certificate.apply("c1").get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(agents.find(agent).orElseThrow().nodeSelectors()).containsExactly("s");
+        assertThat(issued.findBySerial("c1")).isPresent();
+    }
+
     @RepeatedTest(5) // a race
     void twoCertificatesOnOneJoinTokenAtOnceStoreExactlyOne() throws Exception {
         Registration registration = new Registration(A, List.of(), Duration.ofHours(1), T);
