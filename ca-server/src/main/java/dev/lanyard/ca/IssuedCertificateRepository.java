@@ -33,6 +33,24 @@ public interface IssuedCertificateRepository {
     java.util.concurrent.CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, List<String> presentedSerials,
             dev.lanyard.registration.Registration decidedOn);
 
+    /**
+     * A change made through the store's repositories in the transaction that records a certificate,
+     * before it (redeeming the join token it was issued on): kept only if the certificate is, and a
+     * {@link dev.lanyard.refusal.Refusal} it throws refuses the certificate, as a
+     * {@link dev.lanyard.refusal.RefusedInTransaction}.
+     */
+    @FunctionalInterface
+    interface Alongside {
+        void make() throws dev.lanyard.refusal.Refusal;
+    }
+
+    /**
+     * As {@link #recordForWorkload(IssuedCertificateRecord, AuditEvent, List, dev.lanyard.registration.Registration)},
+     * with {@code alongside} made first in the same transaction: both are stored or neither.
+     */
+    java.util.concurrent.CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord certificate, AuditEvent issuance, List<String> presentedSerials,
+            dev.lanyard.registration.Registration decidedOn, Alongside alongside);
+
     Optional<IssuedCertificateRecord> findBySerial(String serialHex);
 
     /** The certificates of one identity that have not expired at {@code now}, oldest first. */

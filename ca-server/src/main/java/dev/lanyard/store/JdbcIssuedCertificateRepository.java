@@ -3,6 +3,8 @@ package dev.lanyard.store;
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.ca.IssuedCertificateRecord;
 import dev.lanyard.ca.IssuedCertificateRepository;
+import dev.lanyard.refusal.Refusal;
+import dev.lanyard.refusal.RefusedInTransaction;
 import dev.lanyard.registration.Registration;
 import dev.lanyard.spiffe.SpiffeId;
 import java.sql.Connection;
@@ -34,6 +36,23 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
     public CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance,
             List<String> presentedSerials, Registration decidedOn) {
         return audit.recordAsync(issuance, connection -> {
+            IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerials, Optional.of(decidedOn));
+            return insert(connection, c);
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> recordForWorkload(IssuedCertificateRecord c, AuditEvent issuance,
+            List<String> presentedSerials, Registration decidedOn, Alongside alongside) {
+        return audit.recordAsync(issuance, connection -> {
+            jdbc.joining(connection, joined -> { // the repositories it uses write in this transaction
+                try {
+                    alongside.make();
+                } catch (Refusal refused) {
+                    throw new RefusedInTransaction(refused); // rolls back what it wrote too
+                }
+                return null;
+            });
             IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerials, Optional.of(decidedOn));
             return insert(connection, c);
         });

@@ -51,7 +51,7 @@ public final class AgentSvids {
 
     /** Audits evidence no attestor takes (a kind this server does not enable) and says why. */
     public Refusal unsupported(String kind, AttestationException e) {
-        Refusal refused = new Refusal(SvidIssuer.attestationCode(e), e.getMessage());
+        Refusal refused = SvidIssuer.refusalOf(e);
         issuer.refuse("anonymous", "agent.attest", kind, refused);
         return refused;
     }
@@ -61,7 +61,7 @@ public final class AgentSvids {
         try {
             return attestor.challenge(evidence);
         } catch (AttestationException e) {
-            Refusal refused = new Refusal(SvidIssuer.attestationCode(e), e.getMessage());
+            Refusal refused = SvidIssuer.refusalOf(e);
             issuer.refuse("anonymous", "agent.attest", evidence.kind(), refused);
             throw refused;
         }
@@ -77,12 +77,16 @@ public final class AgentSvids {
             SpiffeId agent = SpiffeId.of(trustDomain, Selectors.AGENT_PREFIX + node.kind() + "/" + node.id());
             actor = agent.toString();
             issuer.refuseIfRevoked(agent, Optional.empty());
-            attestor.redeem(evidence);
-            agents.save(new AgentRecord(agent, node.kind(), node.selectors(), clock.instant()));
+            AgentRecord record = new AgentRecord(agent, node.kind(), node.selectors(), clock.instant());
+            // The evidence is redeemed and the agent saved in the transaction that records its SVID:
+            // a failure to record it spends no join token and leaves no agent without a certificate.
             return issuer.issueAndRecord(csr, agentRegistration(agent), agentTtl, actor, "agent.attest",
-                    List.of());
+                    List.of(), () -> {
+                        SvidIssuer.redeem(() -> attestor.redeem(evidence));
+                        agents.save(record);
+                    });
         } catch (AttestationException e) {
-            Refusal refused = new Refusal(SvidIssuer.attestationCode(e), e.getMessage());
+            Refusal refused = SvidIssuer.refusalOf(e);
             issuer.refuse(actor, "agent.attest", evidence.kind(), refused);
             throw refused;
         } catch (Refusal e) {

@@ -38,7 +38,8 @@ import java.util.function.Supplier;
  *
  * <p>Everything that can refuse runs before anything is written: the CSR is checked, the
  * registration looked up and the SANs compared before the join token is redeemed, so a bad
- * request leaves no trace but its audit record.
+ * request leaves no trace but its audit record. The token is redeemed in the transaction that
+ * records the certificate: a token is spent only on a certificate that was issued.
  */
 public final class SvidIssuer {
 
@@ -81,15 +82,15 @@ public final class SvidIssuer {
             actor = id.toString();
             target = id.toString();
             refuseIfRevoked(id, Optional.empty());
-            // Read from the database, not from memory: the join token is redeemed before the certificate
-            // is recorded, so this issuance cannot be decided again as a renewal is.
+            // Read from the database, not from memory: a bootstrap is decided once, not again as a
+            // renewal is (the token is checked once).
             Registration registration = registrationOf(id, registrations::find);
             Duration lifetime = lifetime(ttl, registration);
             checkSans(csr, registration);
-            attestor.redeem(attestation);
-            return issueAndRecord(csr, registration, lifetime, actor, "certificate.bootstrap", List.of());
+            return issueAndRecord(csr, registration, lifetime, actor, "certificate.bootstrap", List.of(),
+                    () -> redeem(() -> attestor.redeem(attestation)));
         } catch (AttestationException e) {
-            Refusal refused = new Refusal(attestationCode(e), e.getMessage());
+            Refusal refused = refusalOf(e);
             refuse(actor, "certificate.bootstrap", target, refused);
             throw refused;
         } catch (Refusal e) {
@@ -130,7 +131,7 @@ public final class SvidIssuer {
             return refused(peer.toString(), "certificate.renew", peer.toString(), e);
         }
         return Pending.orIfRefused(signAndRecord(csr, registration, lifetime, peer.toString(), "certificate.renew",
-                List.of(peerSerialHex)), e -> e.retryable() && attempt == 1
+                List.of(peerSerialHex), Optional.empty()), e -> e.retryable() && attempt == 1
                         ? renewDecided(peer, peerSerialHex, csr, ttl, 2) // decide again on the current one
                         : refused(peer.toString(), "certificate.renew", peer.toString(), e.refusal()));
     }
@@ -204,11 +205,44 @@ public final class SvidIssuer {
      */
     IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration,
             Duration lifetime, String actor, String action, List<String> presentedSerials) throws Refusal {
+        return issueAndRecord(csr, registration, lifetime, actor, action, presentedSerials, Optional.empty());
+    }
+
+    /**
+     * As {@link #issueAndRecord}, making {@code alongside} (redeeming single-use evidence) in the
+     * transaction that records the certificate, before it: both are stored or neither, and what it
+     * refuses with refuses the certificate.
+     */
+    IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration, Duration lifetime, String actor,
+            String action, List<String> presentedSerials, IssuedCertificateRepository.Alongside alongside)
+            throws Refusal {
+        return issueAndRecord(csr, registration, lifetime, actor, action, presentedSerials, Optional.of(alongside));
+    }
+
+    private IssuedSvid issueAndRecord(ValidatedCsr csr, Registration registration, Duration lifetime, String actor,
+            String action, List<String> presentedSerials, Optional<IssuedCertificateRepository.Alongside> alongside)
+            throws Refusal {
         try {
-            return Pending.await(signAndRecord(csr, registration, lifetime, actor, action, presentedSerials));
+            return Pending.await(signAndRecord(csr, registration, lifetime, actor, action, presentedSerials,
+                    alongside));
         } catch (RefusedInTransaction e) {
             throw e.refusal();
         }
+    }
+
+    /** Single-use evidence consumed, or the refusal its attestor's failure gets. */
+    static void redeem(Redemption redemption) throws Refusal {
+        try {
+            redemption.redeem();
+        } catch (AttestationException e) {
+            throw refusalOf(e);
+        }
+    }
+
+    /** An attestor's redemption of evidence. */
+    @FunctionalInterface
+    interface Redemption {
+        void redeem() throws AttestationException;
     }
 
     /**
@@ -216,14 +250,18 @@ public final class SvidIssuer {
      * exception. What was held of the registration is forgotten then.
      */
     private CompletableFuture<IssuedSvid> signAndRecord(ValidatedCsr csr, Registration registration,
-            Duration lifetime, String actor, String action, List<String> presentedSerials) {
+            Duration lifetime, String actor, String action, List<String> presentedSerials,
+            Optional<IssuedCertificateRepository.Alongside> alongside) {
         IssuedSvid svid = ca.get().issue(
                 csr.publicKey(), registration.spiffeId(), requestedDns(csr, registration), lifetime);
-        return issued.recordForWorkload(new IssuedCertificateRecord(
+        IssuedCertificateRecord record = new IssuedCertificateRecord(
                 svid.serialHex(), registration.spiffeId(), svid.notBefore(), svid.notAfter(),
-                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId()),
-                new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
-                        + svid.serialHex(), AuditEvent.Outcome.SUCCESS, ""), presentedSerials, registration)
+                svid.sha256Fingerprint(), clock.instant(), svid.issuerKeyId());
+        AuditEvent issuance = new AuditEvent(clock.instant(), actor, action, registration.spiffeId() + " serial "
+                + svid.serialHex(), AuditEvent.Outcome.SUCCESS, "");
+        return (alongside.isEmpty()
+                ? issued.recordForWorkload(record, issuance, presentedSerials, registration)
+                : issued.recordForWorkload(record, issuance, presentedSerials, registration, alongside.get()))
                 .whenComplete((recorded, failure) -> {
                     if (failure != null && Pending.cause(failure) instanceof RefusedInTransaction) {
                         heldRegistrations.forget(registration.spiffeId()); // deleted, replaced or revoked: read it again next time
@@ -261,6 +299,11 @@ public final class SvidIssuer {
 
     private static Code csrCode(CsrRejectedException e) {
         return e.reason() == CsrRejectedException.Reason.DISALLOWED_SAN ? Code.PERMISSION_DENIED : Code.INVALID_ARGUMENT;
+    }
+
+    /** The refusal an attestor's failure gets: its reason's status, its words. */
+    static Refusal refusalOf(AttestationException e) {
+        return new Refusal(attestationCode(e), e.getMessage());
     }
 
     static Code attestationCode(AttestationException e) {

@@ -123,6 +123,25 @@ class AgentServiceTest {
     }
 
     @Test
+    void aStoreFailureRecordingTheAgentsSvidLeavesTheJoinTokenUnusedAndNoAgent() throws Exception {
+        String token = agentJoinToken();
+        long agentsBefore = lanyard.rows("agents");
+        lanyard.refuseCertificates(true);
+        assertThatThrownBy(() -> attest(RunningServer.joinTokenAttestation(token), Csrs.ecP256(), null))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
+                        .isNotEqualTo(Status.Code.UNAUTHENTICATED));
+        assertThat(lanyard.rows("agents")).as("no agent without its certificate").isEqualTo(agentsBefore);
+        lanyard.refuseCertificates(false);
+        // Nothing was stored half-way: the same token attests once the store works again.
+        KeyPair keys = Csrs.ecP256();
+        Credential agent = RunningServer.credential(keys, attest(RunningServer.joinTokenAttestation(token), keys, null));
+        assertThat(CertificateServiceTest.spiffeIdOf(agent.leaf())).startsWith(TD + "/lanyard/agent/join_token/");
+        assertThat(lanyard.rows("agents")).isEqualTo(agentsBefore + 1);
+        assertRefused(() -> attest(RunningServer.joinTokenAttestation(token), Csrs.ecP256(), null),
+                Status.Code.UNAUTHENTICATED, "already used");
+    }
+
+    @Test
     void aNodeSelectorParentIsServedByEveryAgentThatProvedIt() throws Exception {
         Credential agent = attestWithX509Pop("node-7", Csrs.ecP256());
         String root = "x509pop:ca:fingerprint:" + java.util.HexFormat.of().formatHex(

@@ -175,6 +175,55 @@ class CertificateServiceTest {
     }
 
     @Test
+    void aStoreFailureRecordingTheCertificateLeavesTheJoinTokenUnused() throws Exception {
+        String token = lanyard.joinToken(WORKLOAD);
+        lanyard.refuseCertificates(true);
+        assertThatThrownBy(() -> issueWith(token, Csrs.csr(Csrs.ecP256())))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
+                        .isNotEqualTo(Status.Code.OK).isNotEqualTo(Status.Code.UNAUTHENTICATED));
+        lanyard.refuseCertificates(false);
+        // Nothing was stored half-way: the same token bootstraps once the store works again.
+        CertificateResponse issued = issueWith(token, Csrs.csr(Csrs.ecP256()));
+        assertThat(spiffeIdOf(RunningServer.x509(issued.getCertificate()))).isEqualTo(WORKLOAD);
+        assertThat(issuedCount(WORKLOAD)).isEqualTo(1);
+        assertRefused(() -> issueWith(token, Csrs.csr(Csrs.ecP256())), Status.Code.UNAUTHENTICATED, "already used");
+    }
+
+    @Test
+    void twoBootstrapsWithOneTokenAtOnceIssueExactlyOneCertificate() throws Exception {
+        for (int round = 0; round < 5; round++) {
+            String token = lanyard.joinToken(WORKLOAD);
+            byte[] first = Csrs.csr(Csrs.ecP256());
+            byte[] second = Csrs.csr(Csrs.ecP256());
+            var start = new java.util.concurrent.CountDownLatch(1);
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                var calls = java.util.stream.Stream.of(first, second).map(csr -> pool.submit(() -> {
+                    start.await();
+                    return issueWith(token, csr);
+                })).toList();
+                start.countDown();
+                int issued = 0;
+                for (var call : calls) {
+                    try {
+                        call.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                        issued++;
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        assertThat(e.getCause()).isInstanceOfSatisfying(StatusRuntimeException.class, refused -> {
+                            assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+                            assertThat(refused.getStatus().getDescription()).isEqualTo("join token was already used");
+                        });
+                    }
+                }
+                assertThat(issued).as("round %d", round).isOne();
+                assertThat(issuedCount(WORKLOAD)).as("round %d", round).isEqualTo(round + 1);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void anExpiredJoinTokenIsRefused() {
         String token = lanyard.joinToken(WORKLOAD);
         lanyard.clock().advance(Duration.ofMinutes(11));

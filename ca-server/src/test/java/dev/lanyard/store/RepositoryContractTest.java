@@ -285,6 +285,93 @@ abstract class RepositoryContractTest {
                 .containsExactlyInAnyOrder(A + " serial c1", A + " jti j1", A + " serial c3");
     }
 
+    @Test
+    void aJoinTokenRedeemedAlongsideACertificateIsUsedOnlyIfTheCertificateIsStored() throws Exception {
+        Registration registration = new Registration(A, List.of(), Duration.ofHours(1), T);
+        new JdbcRegistrationRepository(db.dataSource()).create(registration);
+        var audit = new JdbcAuditLog(db.dataSource());
+        var issued = new JdbcIssuedCertificateRepository(db.dataSource(), audit);
+        var tokens = new JdbcJoinTokenRepository(db.dataSource());
+        tokens.insert(new StoredJoinToken("t1", new byte[32], A, T, T.plusSeconds(600), Optional.empty()));
+        IssuedCertificateRepository.Alongside redeem = () -> {
+            if (!tokens.markUsed("t1", T.plusSeconds(1))) {
+                throw dev.lanyard.refusal.Refusal.denied("join token was already used");
+            }
+        };
+        java.util.function.Function<String, java.util.concurrent.CompletableFuture<Void>> certificate =
+                serial -> issued.recordForWorkload(new IssuedCertificateRecord(serial, A, T, T.plusSeconds(3600), "f",
+                        T, "k1"), issuance(serial), List.of(), registration, redeem);
+        issued.record(new IssuedCertificateRecord("taken", A, T, T.plusSeconds(3600), "f", T, "k1"), issuance("taken"));
+
+        // The certificate cannot be stored (its serial is taken): the token stays unused.
+        assertThatThrownBy(() -> certificate.apply("taken").get(30, java.util.concurrent.TimeUnit.SECONDS))
+                .hasRootCauseInstanceOf(java.sql.SQLException.class);
+        assertThat(tokens.find("t1").orElseThrow().usedAt()).isEmpty();
+
+        certificate.apply("c1").get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(tokens.find("t1").orElseThrow().usedAt()).contains(T.plusSeconds(1));
+        // Used now: refused in the transaction, which stores nothing.
+        assertRefused(certificate.apply("c2"), "join token was already used");
+        assertThat(issued.findBySerial("c2")).isEmpty();
+        assertThat(audit.recent(10)).extracting(AuditEvent::target)
+                .containsExactlyInAnyOrder(A + " serial taken", A + " serial c1");
+    }
+
+    @Test
+    void anAgentSavedAlongsideItsCertificateIsKeptOnlyWithIt() throws Exception {
+        SpiffeId agent = SpiffeId.parse("spiffe://example.org/lanyard/agent/join_token/t1");
+        var issued = new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource()));
+        var agents = new JdbcAgentRepository(db.dataSource());
+        Registration decided = new Registration(agent, List.of(), Duration.ofHours(1), T);
+        java.util.function.Function<String, java.util.concurrent.CompletableFuture<Void>> certificate =
+                serial -> issued.recordForWorkload(new IssuedCertificateRecord(serial, agent, T, T.plusSeconds(3600),
+                        "f", T, "k1"), issuance(serial), List.of(), decided,
+                        () -> agents.save(new dev.lanyard.agent.AgentRecord(agent, "join_token", List.of("s"), T)));
+        issued.record(new IssuedCertificateRecord("taken", A, T, T.plusSeconds(3600), "f", T, "k1"), issuance("taken"));
+
+        assertThatThrownBy(() -> certificate.apply("taken").get(30, java.util.concurrent.TimeUnit.SECONDS))
+                .hasRootCauseInstanceOf(java.sql.SQLException.class);
+        assertThat(agents.find(agent)).as("no agent without its certificate").isEmpty();
+        certificate.apply("c1").get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(agents.find(agent).orElseThrow().nodeSelectors()).containsExactly("s");
+        assertThat(issued.findBySerial("c1")).isPresent();
+    }
+
+    @RepeatedTest(5) // a race
+    void twoCertificatesOnOneJoinTokenAtOnceStoreExactlyOne() throws Exception {
+        Registration registration = new Registration(A, List.of(), Duration.ofHours(1), T);
+        new JdbcRegistrationRepository(db.dataSource()).create(registration);
+        var tokens = new JdbcJoinTokenRepository(db.dataSource());
+        tokens.insert(new StoredJoinToken("t1", new byte[32], A, T, T.plusSeconds(600), Optional.empty()));
+        // Two "replicas", each its own appender, so the two are not in one shared transaction.
+        List<JdbcIssuedCertificateRepository> replicas = List.of(
+                new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource())),
+                new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource())));
+        List<java.util.concurrent.CompletableFuture<Void>> stored = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            String serial = "c" + i;
+            stored.add(replicas.get(i).recordForWorkload(new IssuedCertificateRecord(serial, A, T, T.plusSeconds(3600),
+                    "f", T, "k1"), issuance(serial), List.of(), registration, () -> {
+                        if (!tokens.markUsed("t1", T.plusSeconds(1))) {
+                            throw dev.lanyard.refusal.Refusal.denied("join token was already used");
+                        }
+                    }));
+        }
+        int succeeded = 0;
+        for (var future : stored) {
+            try {
+                future.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                succeeded++;
+            } catch (java.util.concurrent.ExecutionException e) {
+                assertThat(e).hasRootCauseInstanceOf(dev.lanyard.refusal.RefusedInTransaction.class)
+                        .rootCause().hasMessageContaining("already used");
+            }
+        }
+        assertThat(succeeded).isOne();
+        assertThat(Stream.of("c0", "c1").filter(serial -> replicas.get(0).findBySerial(serial).isPresent()))
+                .hasSize(1);
+    }
+
     private static void assertRefused(java.util.concurrent.CompletableFuture<Void> stored, String reason) {
         assertThatThrownBy(() -> stored.get(30, java.util.concurrent.TimeUnit.SECONDS))
                 .hasRootCauseInstanceOf(dev.lanyard.refusal.RefusedInTransaction.class)

@@ -26,6 +26,18 @@ public final class RefusedRecords {
         set(store, null);
     }
 
+    /** From now on (or no longer, {@code refuse} false), inserting any issued certificate into {@code store} fails. */
+    public static void refuseCertificates(Path store, boolean refuse) throws SQLException {
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + store); Statement s = c.createStatement()) {
+            s.execute("pragma busy_timeout = 10000");
+            s.execute("drop trigger if exists refuse_test_certificates");
+            if (refuse) {
+                s.execute("create trigger refuse_test_certificates before insert on issued_certificates"
+                        + " begin select raise(abort, 'refused by the test'); end");
+            }
+        }
+    }
+
     private static void set(Path store, String action) throws SQLException {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + store); Statement s = c.createStatement()) {
             s.execute("pragma busy_timeout = 10000");

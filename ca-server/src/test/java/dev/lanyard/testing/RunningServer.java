@@ -152,6 +152,13 @@ public final class RunningServer implements AutoCloseable {
         }
     }
 
+    /** Makes the store refuse to record any issued certificate, as a failing disk would; {@code false} lifts it. */
+    public void refuseCertificates(boolean refuse) throws java.sql.SQLException {
+        Path store = dataDir.resolve("lanyard.db");
+        org.assertj.core.api.Assertions.assertThat(store).as("the dev server's SQLite store").exists();
+        RefusedRecords.refuseCertificates(store, refuse);
+    }
+
     /** How many rows {@code table} of the dev server's SQLite store holds, read beside the server. */
     public long rows(String table) throws java.sql.SQLException {
         try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dataDir.resolve("lanyard.db"));
