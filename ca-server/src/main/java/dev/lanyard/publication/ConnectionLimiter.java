@@ -9,9 +9,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
+import dev.lanyard.rpc.ConnectionCounts;
 import dev.lanyard.rpc.ThrottledLog;
 import org.slf4j.LoggerFactory;
 
@@ -26,24 +26,20 @@ final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
 
     private static final AttributeKey<InetAddress> COUNTED = AttributeKey.valueOf("lanyard.http.counted-source");
 
-    private final int maxTotal;
-    private final int maxPerSource;
+    private final ConnectionCounts counts;
     private final ThrottledLog log;
     private final LongAdder refusedTotal = new LongAdder();
     private final LongAdder refusedPerSource = new LongAdder();
-    private final Map<InetAddress, Integer> perSource = new HashMap<>();
-    private int total;
 
     ConnectionLimiter(int maxTotal, int maxPerSource, Clock clock) {
-        this.maxTotal = maxTotal;
-        this.maxPerSource = maxPerSource;
+        this.counts = new ConnectionCounts(maxTotal, maxPerSource);
         this.log = new ThrottledLog(LoggerFactory.getLogger(ConnectionLimiter.class), clock);
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         InetAddress source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
-        String limit = admit(source);
+        String limit = counts.admit(source);
         if (limit != null) {
             String refusal = refused(source, limit);
             byte[] body = (refusal + "\n").getBytes(StandardCharsets.US_ASCII);
@@ -61,23 +57,9 @@ final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         InetAddress source = ctx.channel().attr(COUNTED).getAndSet(null);
         if (source != null) {
-            release(source);
+            counts.release(source);
         }
         ctx.fireChannelInactive();
-    }
-
-    /** Null if admitted (and counted), else the name of the limit it is over. */
-    private synchronized String admit(InetAddress source) {
-        if (total >= maxTotal) {
-            return "max-connections";
-        }
-        int fromSource = perSource.getOrDefault(source, 0);
-        if (fromSource >= maxPerSource) {
-            return "max-connections-per-source";
-        }
-        perSource.put(source, fromSource + 1);
-        total++;
-        return null;
     }
 
     /**
@@ -86,27 +68,22 @@ final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
      */
     private String refused(InetAddress source, String limit) {
         String from = source.getHostAddress();
-        boolean overTotal = limit.equals("max-connections");
+        boolean overTotal = limit.equals(ConnectionCounts.TOTAL);
         (overTotal ? refusedTotal : refusedPerSource).increment();
         log.warn(limit + " " + from, "refused an HTTP connection from " + from + ": " + (overTotal
-                ? "the server has http.max-connections=" + maxTotal + " open"
-                : "it has http.max-connections-per-source=" + maxPerSource + " open"));
-        return overTotal ? "too many connections (http.max-connections=" + maxTotal + ")"
-                : "too many connections from " + from + " (http.max-connections-per-source=" + maxPerSource + ")";
+                ? "the server has http.max-connections=" + counts.maxTotal() + " open"
+                : "it has http.max-connections-per-source=" + counts.maxPerSource() + " open"));
+        return overTotal ? "too many connections (http.max-connections=" + counts.maxTotal() + ")"
+                : "too many connections from " + from + " (http.max-connections-per-source=" + counts.maxPerSource() + ")";
     }
 
     /** Connections refused so far, by the limit (the setting without its http. prefix) they were over. */
     Map<String, Long> refused() {
-        return Map.of("max-connections", refusedTotal.sum(), "max-connections-per-source", refusedPerSource.sum());
-    }
-
-    private synchronized void release(InetAddress source) {
-        perSource.computeIfPresent(source, (address, n) -> n == 1 ? null : n - 1);
-        total--;
+        return Map.of(ConnectionCounts.TOTAL, refusedTotal.sum(), ConnectionCounts.PER_SOURCE, refusedPerSource.sum());
     }
 
     /** Connections open and counted now. */
-    synchronized int open() {
-        return total;
+    int open() {
+        return counts.open();
     }
 }

@@ -1,6 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.metrics.LanyardMetrics;
+import dev.lanyard.rpc.ConnectionCounts;
 import dev.lanyard.rpc.ThrottledLog;
 import io.grpc.netty.shaded.io.netty.channel.Channel;
 import io.grpc.netty.shaded.io.netty.channel.ChannelHandler;
@@ -9,8 +10,6 @@ import io.grpc.netty.shaded.io.netty.channel.ChannelInboundHandlerAdapter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Clock;
-import java.util.HashMap;
-import java.util.Map;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -23,16 +22,12 @@ import org.slf4j.LoggerFactory;
 @ChannelHandler.Sharable
 final class GrpcConnectionCap extends ChannelInboundHandlerAdapter {
 
-    private final int maxTotal;
-    private final int maxPerSource;
+    private final ConnectionCounts counts;
     private final LanyardMetrics metrics;
     private final ThrottledLog log;
-    private final Map<InetAddress, Integer> perSource = new HashMap<>();
-    private int total;
 
     GrpcConnectionCap(int maxTotal, int maxPerSource, LanyardMetrics metrics, Clock clock) {
-        this.maxTotal = maxTotal;
-        this.maxPerSource = maxPerSource;
+        this.counts = new ConnectionCounts(maxTotal, maxPerSource);
         this.metrics = metrics;
         this.log = new ThrottledLog(LoggerFactory.getLogger(GrpcConnectionCap.class), clock);
         metrics.grpcConnections(this::open);
@@ -43,45 +38,22 @@ final class GrpcConnectionCap extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         Channel connection = (Channel) msg;
         InetAddress source = connection.remoteAddress() instanceof InetSocketAddress inet ? inet.getAddress() : null;
-        String limit = admit(source);
+        String limit = counts.admit(source);
         if (limit != null) {
             connection.unsafe().closeForcibly();
             metrics.grpcRefused(limit);
             String from = source == null ? "an unknown address" : source.getHostAddress();
-            log.warn(limit + " " + from, "refused a gRPC connection from " + from + ": " + (limit.equals("max-connections")
-                    ? "the server has grpc.max-connections=" + maxTotal + " open"
-                    : "it has grpc.max-connections-per-source=" + maxPerSource + " open"));
+            log.warn(limit + " " + from, "refused a gRPC connection from " + from + ": " + (limit.equals(ConnectionCounts.TOTAL)
+                    ? "the server has grpc.max-connections=" + counts.maxTotal() + " open"
+                    : "it has grpc.max-connections-per-source=" + counts.maxPerSource() + " open"));
             return;
         }
-        connection.closeFuture().addListener(closed -> release(source));
+        connection.closeFuture().addListener(closed -> counts.release(source));
         ctx.fireChannelRead(connection);
     }
 
-    /** Null if admitted (and counted), else the name of the limit it is over. */
-    private synchronized String admit(InetAddress source) {
-        if (total >= maxTotal) {
-            return "max-connections";
-        }
-        int fromSource = source == null ? 0 : perSource.getOrDefault(source, 0);
-        if (fromSource >= maxPerSource) {
-            return "max-connections-per-source";
-        }
-        if (source != null) {
-            perSource.put(source, fromSource + 1);
-        }
-        total++;
-        return null;
-    }
-
-    private synchronized void release(InetAddress source) {
-        if (source != null) {
-            perSource.computeIfPresent(source, (address, n) -> n == 1 ? null : n - 1);
-        }
-        total--;
-    }
-
     /** Connections open and counted now. */
-    synchronized int open() {
-        return total;
+    int open() {
+        return counts.open();
     }
 }
