@@ -6,12 +6,8 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.Status;
 import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,25 +20,14 @@ final class ChainAudit {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChainAudit.class);
 
-    private static final Duration QUIET = Duration.ofMinutes(1);
-    private static final int MAX_TRACKED = 10_000;
-
     private final AuditLog audit;
     private final Clock clock;
-    private final Map<String, Window> throttled = new ConcurrentHashMap<>();
-
-    private static final class Window {
-        final Instant start;
-        final AtomicLong suppressed = new AtomicLong();
-
-        Window(Instant start) {
-            this.start = start;
-        }
-    }
+    private final OncePerMinute throttled;
 
     ChainAudit(AuditLog audit, Clock clock) {
         this.audit = audit;
         this.clock = clock;
+        this.throttled = new OncePerMinute(clock);
     }
 
     /** Completes once the refusal's record is durable (the chain may run on a network thread: it does not wait). */
@@ -79,23 +64,13 @@ final class ChainAudit {
      * window; completes once that record is durable, or at once when it is only counted.
      */
     CompletableFuture<Void> throttled(String step, String key, String actor, String method, String reason) {
-        Instant now = clock.instant();
-        if (throttled.size() > MAX_TRACKED) {
-            throttled.values().removeIf(w -> w.start.plus(QUIET).isBefore(now));
-        }
-        Window window = throttled.get(key);
-        if (window != null && window.start.plus(QUIET).isAfter(now)) {
-            window.suppressed.incrementAndGet();
+        OptionalLong admitted = throttled.admit(key);
+        if (admitted.isEmpty()) {
             return CompletableFuture.completedFuture(null);
         }
-        Window fresh = new Window(now);
-        long left = window == null ? 0 : window.suppressed.get();
-        if (window == null ? throttled.putIfAbsent(key, fresh) != null : !throttled.replace(key, window, fresh)) {
-            throttled.get(key).suppressed.incrementAndGet(); // another thread opened the window
-            return CompletableFuture.completedFuture(null);
-        }
+        long left = admitted.getAsLong();
         return refused(actor, step, method, reason + (left > 0 ? " (" + left
                 + " more refusals in the previous window were counted, not recorded)" : "")
-                + "; further refusals in the next " + QUIET.toSeconds() + " s are counted, not recorded");
+                + "; further refusals in the next " + OncePerMinute.QUIET.toSeconds() + " s are counted, not recorded");
     }
 }
