@@ -18,6 +18,15 @@ public interface AuditLog {
      */
     CompletableFuture<Void> recordAsync(AuditEvent event);
 
+    /**
+     * Runs {@code work}, which ends with an asynchronous append (a request served on a network thread):
+     * a trail that commits appends in groups may hold its next commit back for it, so that requests in
+     * progress together share one durable commit.
+     */
+    default <T> T preparing(java.util.function.Supplier<T> work) {
+        return work.get();
+    }
+
     /** A change to the store that is kept only together with its audit record. */
     @FunctionalInterface
     interface Change<T, E extends Exception> {

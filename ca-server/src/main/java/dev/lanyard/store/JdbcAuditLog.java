@@ -55,6 +55,11 @@ public final class JdbcAuditLog implements AuditLog {
     }
 
     @Override
+    public <T> T preparing(java.util.function.Supplier<T> work) {
+        return appender.preparing(work);
+    }
+
+    @Override
     public <T, E extends Exception> T recordWith(Function<T, AuditEvent> event, Change<T, E> change) throws E {
         return appender.appendWith(event, change);
     }

@@ -108,6 +108,11 @@ public final class SvidIssuer {
      */
     public CompletableFuture<IssuedSvid> renewAsync(SpiffeId peer, String peerSerialHex, byte[] csrDer,
             Optional<Duration> ttl) {
+        return audit.preparing(() -> renewing(peer, peerSerialHex, csrDer, ttl));
+    }
+
+    private CompletableFuture<IssuedSvid> renewing(SpiffeId peer, String peerSerialHex, byte[] csrDer,
+            Optional<Duration> ttl) {
         ValidatedCsr csr;
         try {
             refuseIfRevoked(peer, Optional.of(peerSerialHex));

@@ -69,7 +69,8 @@ public final class TokenIssuer {
      */
     public CompletableFuture<MintedToken> issueAsync(SpiffeId caller, BoundCertificate certificate, String audience,
             List<String> requestedScopes, Optional<Duration> ttl) {
-        return issue(caller.toString(), caller, certificate, List.of(), audience, requestedScopes, ttl);
+        return audit.preparing(() -> issue(caller.toString(), caller, certificate, List.of(), audience,
+                requestedScopes, ttl));
     }
 
     /**

@@ -220,6 +220,64 @@ class AuditAppenderTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(EmbeddedStore.class)
+    void aCommitWaitsForAnAppendInPreparationAndBothShareIt(EmbeddedStore store) throws Exception {
+        db = store.open(dir);
+        new JdbcAuditLog(db.dataSource());
+        var appender = new AuditAppender(new Jdbc(db.dataSource()), java.time.Duration.ofSeconds(60));
+        CountDownLatch preparing = new CountDownLatch(1);
+        CountDownLatch signed = new CountDownLatch(1);
+        CompletableFuture<CompletableFuture<Void>> second = CompletableFuture.supplyAsync(() -> appender.preparing(() -> {
+            preparing.countDown();
+            await(signed); // a renewal checking its CSR and signing, on another network thread
+            return appender.appendAsync(event("second", "test"), c -> null);
+        }));
+        preparing.await(30, TimeUnit.SECONDS);
+
+        CompletableFuture<Void> first = appender.appendAsync(event("first", "test"), c -> null);
+        Thread.sleep(200);
+        assertThat(first).as("held back while another append is in preparation").isNotDone();
+        signed.countDown();
+
+        first.get(30, TimeUnit.SECONDS);
+        second.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS);
+        assertThat(appender.appended()).isEqualTo(2);
+        assertThat(appender.commits()).as("one durable commit for both").isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(EmbeddedStore.class)
+    void anAppendAloneIsNotHeldBackAndAStuckPreparationHoldsACommitNoLongerThanTheLongestWait(EmbeddedStore store)
+            throws Exception {
+        db = store.open(dir);
+        new JdbcAuditLog(db.dataSource());
+        var alone = new AuditAppender(new Jdbc(db.dataSource()), java.time.Duration.ofHours(1));
+        alone.appendAsync(event("alone", "test"), c -> null).get(30, TimeUnit.SECONDS); // held, it would take an hour
+
+        var appender = new AuditAppender(new Jdbc(db.dataSource()), java.time.Duration.ofMillis(50));
+        CountDownLatch preparing = new CountDownLatch(1);
+        CountDownLatch never = new CountDownLatch(1);
+        CompletableFuture<Object> stuck = CompletableFuture.supplyAsync(() -> appender.preparing(() -> {
+            preparing.countDown();
+            await(never); // a request that never gets to its append
+            return null;
+        }));
+        preparing.await(30, TimeUnit.SECONDS);
+        appender.appendAsync(event("waited", "test"), c -> null).get(30, TimeUnit.SECONDS);
+        assertThat(appender.commits()).isEqualTo(1);
+        never.countDown();
+        stuck.get(30, TimeUnit.SECONDS);
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private static AuditEvent event(String action, String actor) {
         return new AuditEvent(Instant.now(), actor, action, "target", AuditEvent.Outcome.SUCCESS, "");
     }
