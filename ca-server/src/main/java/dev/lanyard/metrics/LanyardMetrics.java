@@ -223,6 +223,13 @@ public final class LanyardMetrics {
                 .callback(cb -> cb.call(bytes.getAsLong())).register(registry);
     }
 
+    /** Bytes held by request messages to the methods that need a certificate, still arriving; read at each scrape. */
+    public void grpcInbound(LongSupplier bytes) {
+        GaugeWithCallback.builder().name("lanyard_grpc_inbound_bytes")
+                .help("Bytes held by request messages to the methods that need a certificate, still arriving")
+                .callback(cb -> cb.call(bytes.getAsLong())).register(registry);
+    }
+
     /** A new revocation of a serial, spiffe_id or jti. */
     public void revoked(String kind) {
         revocations.labelValues(kind).inc();

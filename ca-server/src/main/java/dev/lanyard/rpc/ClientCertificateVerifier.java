@@ -78,6 +78,15 @@ public final class ClientCertificateVerifier {
         throw new RejectedException("client certificate was not issued by this CA (trust domain " + trustDomain + ")");
     }
 
+    /** The URI subject alternative names of {@code cert} (one SPIFFE ID in a valid client certificate). */
+    static List<String> uriSans(X509Certificate cert) throws CertificateParsingException {
+        Collection<List<?>> sans = cert.getSubjectAlternativeNames();
+        return sans == null ? List.of() : sans.stream()
+                .filter(san -> ((Integer) san.get(0)) == URI_SAN)
+                .map(san -> (String) san.get(1))
+                .toList();
+    }
+
     private void checkTime(X509Certificate cert, String what) throws RejectedException {
         Instant now = clock.instant();
         if (now.isAfter(cert.getNotAfter().toInstant())) {
@@ -89,16 +98,12 @@ public final class ClientCertificateVerifier {
     }
 
     private SpiffeId spiffeIdOf(X509Certificate leaf) throws RejectedException {
-        Collection<List<?>> sans;
+        List<String> uris;
         try {
-            sans = leaf.getSubjectAlternativeNames();
+            uris = uriSans(leaf);
         } catch (CertificateParsingException e) {
             throw new RejectedException("client certificate has unreadable subject alternative names");
         }
-        List<String> uris = sans == null ? List.of() : sans.stream()
-                .filter(san -> ((Integer) san.get(0)) == URI_SAN)
-                .map(san -> (String) san.get(1))
-                .toList();
         if (uris.size() != 1) {
             throw new RejectedException("client certificate must carry exactly one URI SAN (a SPIFFE ID)");
         }

@@ -24,12 +24,14 @@ import java.util.concurrent.TimeUnit;
  *                                    {@code resetWindow}; one more ends the connection (ENHANCE_YOUR_CALM)
  * @param resetWindow                 that window, in whole seconds
  * @param anonymousInbound            what requests to the methods open without a certificate may hold while
- *                                    they arrive (see {@link dev.lanyard.rpc.AnonymousInboundBudget})
+ *                                    they arrive (see {@link dev.lanyard.rpc.InboundBudget})
+ * @param inbound                     what requests to the other methods may hold while they arrive
  */
 public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Duration keepAliveTimeout,
         Duration permitKeepAliveTime, Duration maxConnectionIdle, int maxMessageBytes, int maxMetadataBytes,
         Duration handshakeTimeout, int maxWatchStreamsPerIdentity, int maxConnections, int maxConnectionsPerSource,
-        int maxResetsPerWindow, Duration resetWindow, AnonymousInbound anonymousInbound) {
+        int maxResetsPerWindow, Duration resetWindow, AnonymousInbound anonymousInbound,
+        Inbound inbound) {
 
     /**
      * @param maxMessageBytes    one request message (the largest such request the .proto bounds allow is
@@ -51,6 +53,20 @@ public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Durat
         }
     }
 
+    /**
+     * @param maxPerIdentityBytes  the messages being received from one SPIFFE ID together, on all its streams
+     *                             and connections
+     * @param maxTotalBytes        the messages being received from every caller with a certificate together
+     */
+    public record Inbound(long maxPerIdentityBytes, long maxTotalBytes) {
+
+        public Inbound {
+            if (maxTotalBytes < maxPerIdentityBytes) {
+                throw new IllegalArgumentException(
+                        "grpc.max-inbound-bytes must be at least grpc.max-inbound-bytes-per-identity");
+            }
+        }
+    }
 
     public GrpcLimits {
         if (maxConcurrentStreams < 1) {
@@ -77,13 +93,18 @@ public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Durat
             throw new IllegalArgumentException("grpc.max-resets-per-window must be at least 1 and grpc.reset-window "
                     + "whole seconds, at least 1s");
         }
+        if (inbound.maxPerIdentityBytes() < maxMessageBytes) { // else the largest admin call could never be sent
+            throw new IllegalArgumentException(
+                    "grpc.max-inbound-bytes-per-identity must be at least grpc.max-message-bytes");
+        }
     }
 
     /** The defaults documented in docs/server.properties. */
     public static GrpcLimits defaults() {
         return new GrpcLimits(100, Duration.ofMinutes(1), Duration.ofSeconds(20), Duration.ofSeconds(30),
                 Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8, 4096, 128, 200, Duration.ofSeconds(30),
-                new AnonymousInbound(256 * 1024, 1024 * 1024, 16 * 1024 * 1024));
+                new AnonymousInbound(256 * 1024, 1024 * 1024, 16 * 1024 * 1024),
+                new Inbound(16 * 1024 * 1024, 256 * 1024 * 1024));
     }
 
     /**

@@ -25,7 +25,7 @@ final class GrpcTransport implements AutoCloseable {
 
     /**
      * grpc-java logs a warning with a stack trace for every request message it refuses (too large, over
-     * {@link dev.lanyard.rpc.AnonymousInboundBudget}'s bounds, malformed): a line per message, which any
+     * {@link dev.lanyard.rpc.InboundBudget}'s bounds, malformed): a line per message, which any
      * caller could turn into a flood. The client gets the status; our own refusals are logged once per
      * source and minute. Held here so the level stays set (java.util.logging keeps loggers weakly).
      */

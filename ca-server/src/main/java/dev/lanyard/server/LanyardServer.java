@@ -1,7 +1,7 @@
 package dev.lanyard.server;
 
 import dev.lanyard.rpc.Protos;
-import dev.lanyard.rpc.AnonymousInboundBudget;
+import dev.lanyard.rpc.InboundBudget;
 import dev.lanyard.revocation.RevocationWatchers;
 import dev.lanyard.bundle.TrustBundles;
 import dev.lanyard.attest.JoinTokenNodeAttestor;
@@ -417,9 +417,12 @@ public final class LanyardServer implements AutoCloseable {
                 new InetSocketAddress(config.grpcHost(), config.grpcPort()), tls.build())));
         services.forEach(grpcBuilder::addService);
         GrpcLimits.AnonymousInbound anonymous = grpcLimits.anonymousInbound();
-        grpcBuilder.addStreamTracerFactory(new AnonymousInboundBudget(access.openToAnyone(services),
+        grpcBuilder.addStreamTracerFactory(InboundBudget.anonymous(access.openToAnyone(services),
                 Math.min(anonymous.maxMessageBytes(), grpcLimits.maxMessageBytes()), anonymous.maxPerSourceBytes(),
                 anonymous.maxTotalBytes(), metrics, clock));
+        grpcBuilder.addStreamTracerFactory(InboundBudget.perIdentity(access.openToAnyone(services),
+                grpcLimits.maxMessageBytes(), grpcLimits.inbound().maxPerIdentityBytes(),
+                grpcLimits.inbound().maxTotalBytes(), metrics, clock));
         this.chain = new RequestChain(verifier, revocations, access, new RequestChain.Limits(
                 limits.identityPerSecond(), limits.identityBurst(), limits.anonymousPerSecond(),
                 limits.anonymousBurst()), audit, metrics, clock);

@@ -49,6 +49,19 @@ class ServerConfigTest {
     }
 
     @Test
+    void whatOneIdentitysMessagesHoldWhileArrivingIsBoundedButAdmitsTheLargestMessage() throws Exception {
+        GrpcLimits.Inbound defaults = load("trust-domain=acme.internal\n").grpcLimits().inbound();
+        assertThat(defaults).isEqualTo(new GrpcLimits.Inbound(16 * 1024 * 1024, 256 * 1024 * 1024));
+        assertThat(load("trust-domain=acme.internal\ngrpc.max-inbound-bytes-per-identity=8388608\n"
+                + "grpc.max-inbound-bytes=33554432\n").grpcLimits().inbound())
+                .isEqualTo(new GrpcLimits.Inbound(8 * 1024 * 1024, 32 * 1024 * 1024));
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\ngrpc.max-inbound-bytes-per-identity=1048576\n"))
+                .hasMessageContaining("grpc.max-inbound-bytes-per-identity must be at least grpc.max-message-bytes");
+        assertThatThrownBy(() -> load("trust-domain=acme.internal\ngrpc.max-inbound-bytes=8388608\n"))
+                .hasMessageContaining("grpc.max-inbound-bytes must be at least grpc.max-inbound-bytes-per-identity");
+    }
+
+    @Test
     void theConsoleIsOffByDefaultAndOverPlainHttpOnlyOnALoopbackBind() throws Exception {
         assertThat(load("trust-domain=acme.internal\n").console().enabled()).isFalse();
         assertThat(load("trust-domain=acme.internal\nhttp.host=127.0.0.1\nhttp.tls=none\nconsole.enabled=true\n")

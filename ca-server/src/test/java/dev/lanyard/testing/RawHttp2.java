@@ -48,6 +48,12 @@ public final class RawHttp2 implements AutoCloseable {
     /** A connection to {@code server}'s gRPC port from the loopback address {@code source} (127.0.0.x). */
     public static RawHttp2 connect(LanyardServer server, String source)
             throws IOException, GeneralSecurityException, InterruptedException {
+        return connect(server, source, null);
+    }
+
+    /** Likewise, presenting {@code client}'s certificate if not null. */
+    public static RawHttp2 connect(LanyardServer server, String source, dev.lanyard.credential.Credential client)
+            throws IOException, GeneralSecurityException, InterruptedException {
         KeyStore roots = KeyStore.getInstance("PKCS12");
         roots.load(null, null);
         int i = 0;
@@ -57,7 +63,8 @@ public final class RawHttp2 implements AutoCloseable {
         TrustManagerFactory trust = TrustManagerFactory.getInstance("PKIX");
         trust.init(roots);
         SSLContext tls = SSLContext.getInstance("TLSv1.3");
-        tls.init(null, trust.getTrustManagers(), null);
+        tls.init(client == null ? null : new javax.net.ssl.KeyManager[] {new dev.lanyard.server.ReloadingKeyManager(client)},
+                trust.getTrustManagers(), null);
         SSLSocket socket = (SSLSocket) tls.getSocketFactory().createSocket(InetAddress.getByName("127.0.0.1"),
                 server.grpcPort(), InetAddress.getByName(source), 0);
         SSLParameters parameters = socket.getSSLParameters();
@@ -98,6 +105,11 @@ public final class RawHttp2 implements AutoCloseable {
         }
         out.write(frames.toByteArray());
         out.flush();
+    }
+
+    /** Resets (CANCEL) stream {@code id}, as a client cancelling its call does. */
+    public void reset(int id) throws IOException {
+        frame(0x3, 0, id, new byte[] {0, 0, 0, 0x8});
     }
 
     /** The error code of the GOAWAY the server sent, once it sent one. */
