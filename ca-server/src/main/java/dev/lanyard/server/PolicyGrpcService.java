@@ -15,7 +15,6 @@ import dev.lanyard.rpc.Callers;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
-import java.util.List;
 
 /** Applying and reading the grants policy (admin only); applied policies are kept by version. */
 public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImplBase {
@@ -50,13 +49,9 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
                 // every replica can load, and one the audit trail names.
                 long version = request.getPolicy().getVersion();
                 try {
-                    GrantsPolicy.from(request.getPolicy());
+                    GrantsPolicy.fromNew(request.getPolicy());
                 } catch (InvalidPolicyException e) {
                     throw AuditedCall.invalid(e.getMessage());
-                }
-                List<String> unverifiable = GrantsPolicy.unverifiableScopes(request.getPolicy());
-                if (!unverifiable.isEmpty()) { // stored policies may hold such names; a new one may not
-                    throw AuditedCall.invalid(String.join("; ", unverifiable));
                 }
                 long inForce = Math.max(store.current().version(), history.latestVersion());
                 audit.recordWith(success, () -> {

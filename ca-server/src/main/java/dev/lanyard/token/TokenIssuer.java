@@ -154,9 +154,10 @@ public final class TokenIssuer {
                     + " a name of lower-case letters, digits, '.', '-' and '_'");
         }
         for (int i = 0; i < scopes.size(); i++) {
-            if (ContractNames.scopeProblem(scopes.get(i)).isPresent()) {
-                throw Refusal.invalid(AuditText.unnamed("scopes[" + i + "]", scopes.get(i)) + " is not a scope:"
-                        + " lower-case words of [a-z0-9_] joined by '.' or ':'");
+            // the rule of new contracts and policies: a name no client verifier accepts makes a useless token
+            Optional<String> problem = ContractNames.unverifiableScope("scopes[" + i + "]", scopes.get(i));
+            if (problem.isPresent()) {
+                throw Refusal.invalid(problem.get());
             }
         }
     }

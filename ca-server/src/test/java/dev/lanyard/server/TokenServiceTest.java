@@ -137,6 +137,17 @@ class TokenServiceTest {
     }
 
     @Test
+    void aScopeNameTheOldServerRuleAllowedButNoClientVerifierAcceptsIsRefusedByItsPositionAndLength() {
+        // [a-z][a-z0-9_]*([.:][a-z0-9_]+)* allowed these; Go, Java and Rust verifiers refuse tokens carrying them
+        for (String unverifiable : java.util.List.of("payments.read_", "payments__read")) {
+            assertThat(RpcRefusals.of(() -> lanyard.tokens(web).issueToken(request("payments", "payments.charge",
+                    unverifiable)))).startsWith("INVALID_ARGUMENT: scopes[1] (" + unverifiable.length()
+                            + " characters) is not a scope name every verifier accepts").doesNotContain(unverifiable);
+        }
+        PastedSecrets.assertRefusedRecord(lanyard, "token.issue", "audience payments");
+    }
+
+    @Test
     void aCallerWhoseRegistrationWasDeletedGetsNoToken() {
         lanyard.admin().deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(WEB).build());
         assertRefused(() -> lanyard.tokens(web).issueToken(request("payments", "payments.read")),

@@ -13,12 +13,14 @@ public final class ContractNames {
     public static final int MAX_SCOPE_LENGTH = 128;
     public static final int MAX_AUDIENCE_LENGTH = 255;
 
+    // The older, looser rule: only what a stored contract or policy must meet to load (see below).
     private static final Pattern SCOPE = Pattern.compile("[a-z][a-z0-9_]*([.:][a-z0-9_]+)*");
     /**
      * The scope rule of every client verifier (Go verify, Java ClaimsCheck and ContractOptions, Rust
      * verify: {@code [a-z0-9]+([._:][a-z0-9]+)*}), starting with a letter as {@link #SCOPE} does. A name
      * {@link #SCOPE} allows and this does not ("foo_", "a__b") gives tokens no verifier accepts: new
-     * contracts and policies are held to it, while names stored before it keep loading.
+     * contracts, policies (applied or from a policy file) and token requests are held to it, through
+     * {@link #unverifiableScope} alone, while names stored before it keep loading.
      */
     private static final Pattern VERIFIABLE_SCOPE = Pattern.compile("[a-z][a-z0-9]*([._:][a-z0-9]+)*");
     // A stable name ("payments", "billing-api.v2"); anything starting with spiffe:// must be a SPIFFE ID.

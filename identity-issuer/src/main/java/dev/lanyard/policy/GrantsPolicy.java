@@ -76,6 +76,22 @@ public final class GrantsPolicy {
     }
 
     /**
+     * Validates and compiles a new {@code policy} (applied over gRPC or read from a changed policy file):
+     * as {@link #from}, and every scope must be one each client verifier accepts. Only a policy stored
+     * before that rule goes through {@link #from} alone, so its grants stay in force.
+     *
+     * @throws InvalidPolicyException naming every problem; a bad scope by its field and length only
+     */
+    public static GrantsPolicy fromNew(Policy policy) {
+        GrantsPolicy compiled = from(policy);
+        List<String> unverifiable = unverifiableScopes(policy);
+        if (!unverifiable.isEmpty()) {
+            throw new InvalidPolicyException(unverifiable);
+        }
+        return compiled;
+    }
+
+    /**
      * Validates and compiles {@code policy}.
      *
      * @throws InvalidPolicyException naming each bad grant by index and the bad value

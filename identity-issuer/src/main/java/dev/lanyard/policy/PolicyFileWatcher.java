@@ -103,7 +103,14 @@ public final class PolicyFileWatcher implements AutoCloseable {
         byte[] content = Files.readAllBytes(file);
         byte[] digest = digest(content);
         remember(attributes, digest);
-        listener.applied(apply(parse(content)).version());
+        Policy policy = parse(content);
+        GrantsPolicy applied;
+        try {
+            applied = apply(policy);
+        } catch (InvalidPolicyException e) {
+            throw new InvalidPolicyException("policy file " + file + " not applied: " + e.getMessage());
+        }
+        listener.applied(applied.version());
         appliedDigest = digest;
         lastError = null;
         long millis = interval.toMillis();
@@ -155,12 +162,18 @@ public final class PolicyFileWatcher implements AutoCloseable {
     }
 
     /**
-     * Puts {@code policy} in force; the very policy in force already is not stale (stored by another
-     * replica that read the same file, or by this server before it restarted).
+     * Puts {@code policy} in force, held to the rules of a policy applied over gRPC; the very policy in
+     * force already is not stale (stored by another replica that read the same file, or by this server
+     * before it restarted) and stays in force as stored policies do, even with scope names the server
+     * accepted before it refused names no client verifier accepts.
      */
     private GrantsPolicy apply(Policy policy) {
         GrantsPolicy current = store.current();
-        return policy.equals(current.toProto()) ? current : store.apply(policy);
+        if (policy.equals(current.toProto())) {
+            return current;
+        }
+        GrantsPolicy.fromNew(policy);
+        return store.apply(policy);
     }
 
     /** Why the last change of the file was not applied, if it was not. */

@@ -1,6 +1,7 @@
 package dev.lanyard.policy;
 
 import dev.lanyard.v1.Policy;
+import java.util.List;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,11 +41,11 @@ public final class PolicyStore {
             throw new StalePolicyException(next.version(), current.version());
         }
         current = next;
-        int unverifiable = GrantsPolicy.unverifiableScopes(policy).size();
-        if (unverifiable > 0) { // only a policy stored (or a file written) before they were refused
-            log.warn("policy version {} holds {} scope name(s) that client verifiers refuse: tokens carrying"
-                    + " them fail verification; apply a policy with names like payments.charge",
-                    next.version(), unverifiable);
+        List<String> unverifiable = GrantsPolicy.unverifiableScopes(policy);
+        if (!unverifiable.isEmpty()) { // only a policy stored before they were refused: its grants stay in force
+            log.warn("policy version {} holds {} scope name(s) that client verifiers refuse, so no token is"
+                    + " issued with them (its other grants stay in force); apply a policy with names like"
+                    + " payments.charge: {}", next.version(), unverifiable.size(), String.join("; ", unverifiable));
         }
         return next;
     }

@@ -110,6 +110,40 @@ class PolicyFileWatcherTest {
     }
 
     @Test
+    void refusesToStartOnAScopeNameNoClientVerifierAcceptsNamingTheFileAndThePositionOnly() throws Exception {
+        Path file = write("policy.txtpb", policy(1, "foo_"), 0);
+        assertThatThrownBy(() -> watcher(file, scheduler, LATER).start())
+                .isInstanceOf(InvalidPolicyException.class)
+                .hasMessageStartingWith("policy file " + file + " not applied: grants[0].scopes[0] (4 characters)"
+                        + " is not a scope name every verifier accepts")
+                .hasMessageNotContaining("\"foo_\"");
+        assertThat(store.current().version()).isZero();
+    }
+
+    @Test
+    void keepsThePolicyInForceWhenAChangedFileHasAScopeNameNoClientVerifierAccepts() throws Exception {
+        Path file = write("policy.txtpb", policy(3, "payments.read"), 0);
+        PolicyFileWatcher watcher = watcher(file, scheduler, LATER);
+        watcher.start();
+
+        write("policy.txtpb", policy(4, "a__b"), 10);
+        assertThat(watcher.poll()).isFalse();
+        assertThat(watcher.lastError()).hasValueSatisfying(error -> assertThat(error)
+                .contains("keeping version 3: grants[0].scopes[0] (4 characters) is not a scope name every verifier"
+                        + " accepts").doesNotContain("\"a__b\""));
+        assertThat(store.current().version()).isEqualTo(3);
+    }
+
+    @Test
+    void aFileThatIsThePolicyStoredBeforeTheRuleStartsAndKeepsItsGrants() throws Exception {
+        // stored (by this file, before the server refused such names): refusing it now would stop the CA
+        store.apply(PolicyFiles.parse("policy.txtpb", policy(2, "old_name_").getBytes()));
+        Path file = write("policy.txtpb", policy(2, "old_name_"), 0);
+        watcher(file, scheduler, LATER).start();
+        assertThat(store.current().version()).isEqualTo(2);
+    }
+
+    @Test
     void refusesToStartTwice() throws Exception {
         PolicyFileWatcher watcher = watcher(write("policy.txtpb", policy(1, "payments.read"), 0), scheduler, LATER);
         watcher.start();
