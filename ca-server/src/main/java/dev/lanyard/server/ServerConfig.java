@@ -262,7 +262,7 @@ public record ServerConfig(
             "grpc.max-watch-streams-per-identity", "grpc.max-connections", "grpc.max-connections-per-source",
             "grpc.max-resets-per-window", "grpc.reset-window",
             "grpc.max-anonymous-message-bytes", "grpc.max-anonymous-inbound-bytes-per-source",
-            "grpc.max-anonymous-inbound-bytes",
+            "grpc.max-anonymous-inbound-bytes", "grpc.max-blocking-calls", "grpc.max-queued-blocking-calls",
             "certificates.retention",
             "agent.svid-ttl", "agent.attestation-timeout", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
             "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts", "psat.max-token-lifetime",
@@ -523,7 +523,9 @@ public record ServerConfig(
                         integer(p, "grpc.max-anonymous-message-bytes", d.anonymousInbound().maxMessageBytes()),
                         integer(p, "grpc.max-anonymous-inbound-bytes-per-source",
                                 (int) d.anonymousInbound().maxPerSourceBytes()),
-                        integer(p, "grpc.max-anonymous-inbound-bytes", (int) d.anonymousInbound().maxTotalBytes())));
+                        integer(p, "grpc.max-anonymous-inbound-bytes", (int) d.anonymousInbound().maxTotalBytes())),
+                integer(p, "grpc.max-blocking-calls", d.maxBlockingCalls()),
+                integer(p, "grpc.max-queued-blocking-calls", d.maxQueuedBlockingCalls()));
     }
 
     private static int integer(Properties p, String key, int fallback) {
