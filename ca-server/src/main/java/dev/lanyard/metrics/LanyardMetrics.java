@@ -74,7 +74,7 @@ public final class LanyardMetrics {
                 .help("Time from a call's arrival to its answer, by full method name").labelNames("method")
                 .classicOnly().classicUpperBounds(LATENCY_BUCKETS).register(registry);
         grpcRefused = Counter.builder().name("lanyard_grpc_refused_total")
-                .help("Connections, streams and request messages the gRPC port refused, by the limit (the setting"
+                .help("Connections, streams, calls and request messages the gRPC port refused, by the limit (the setting"
                         + " without its grpc. prefix) they were over")
                 .labelNames("limit").register(registry);
         GaugeWithCallback.builder().name("lanyard_revocation_watchers")

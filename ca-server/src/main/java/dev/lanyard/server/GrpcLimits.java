@@ -26,12 +26,16 @@ import java.util.concurrent.TimeUnit;
  * @param anonymousInbound            what requests to the methods open without a certificate may hold while
  *                                    they arrive (see {@link dev.lanyard.rpc.InboundBudget})
  * @param inbound                     what requests to the other methods may hold while they arrive
+ * @param maxBlockingCalls            threads for the calls that may block (admin calls, bootstrap, streams;
+ *                                    see {@link CallExecutors}) ...
+ * @param maxQueuedBlockingCalls      ... and such calls waiting for one; one more is refused with
+ *                                    RESOURCE_EXHAUSTED
  */
 public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Duration keepAliveTimeout,
         Duration permitKeepAliveTime, Duration maxConnectionIdle, int maxMessageBytes, int maxMetadataBytes,
         Duration handshakeTimeout, int maxWatchStreamsPerIdentity, int maxConnections, int maxConnectionsPerSource,
         int maxResetsPerWindow, Duration resetWindow, AnonymousInbound anonymousInbound,
-        Inbound inbound) {
+        Inbound inbound, int maxBlockingCalls, int maxQueuedBlockingCalls) {
 
     /**
      * @param maxMessageBytes    one request message (the largest such request the .proto bounds allow is
@@ -97,6 +101,10 @@ public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Durat
             throw new IllegalArgumentException(
                     "grpc.max-inbound-bytes-per-identity must be at least grpc.max-message-bytes");
         }
+        if (maxBlockingCalls < 1 || maxQueuedBlockingCalls < 0) {
+            throw new IllegalArgumentException("grpc.max-blocking-calls must be at least 1 and "
+                    + "grpc.max-queued-blocking-calls at least 0");
+        }
     }
 
     /** The defaults documented in docs/server.properties. */
@@ -104,12 +112,13 @@ public record GrpcLimits(int maxConcurrentStreams, Duration keepAliveTime, Durat
         return new GrpcLimits(100, Duration.ofMinutes(1), Duration.ofSeconds(20), Duration.ofSeconds(30),
                 Duration.ofMinutes(5), 4 * 1024 * 1024, 8 * 1024, Duration.ofSeconds(10), 8, 4096, 128, 200, Duration.ofSeconds(30),
                 new AnonymousInbound(256 * 1024, 1024 * 1024, 16 * 1024 * 1024),
-                new Inbound(16 * 1024 * 1024, 256 * 1024 * 1024));
+                new Inbound(16 * 1024 * 1024, 256 * 1024 * 1024), 64, 1024);
     }
 
     /**
      * Sets every transport limit on {@code builder}. (The watch cap is {@link dev.lanyard.rpc.WatchStreamCap}'s,
-     * the connection caps {@link GrpcConnectionCap}'s.)
+     * the connection caps {@link GrpcConnectionCap}'s, the
+     * blocking-call bounds {@link CallExecutors}'.)
      */
     NettyServerBuilder applyTo(NettyServerBuilder builder) {
         return builder

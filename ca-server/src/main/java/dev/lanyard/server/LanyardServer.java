@@ -97,6 +97,7 @@ import dev.lanyard.metrics.LanyardMetrics;
 import dev.lanyard.v1.RevocationServiceGrpc;
 import dev.lanyard.rpc.AccessPolicy;
 import dev.lanyard.rpc.ClientCertificateVerifier;
+import dev.lanyard.rpc.BusyRefusal;
 import dev.lanyard.rpc.RequestChain;
 import dev.lanyard.rpc.WatchStreamCap;
 import dev.lanyard.store.JdbcMintedTokenRepository;
@@ -230,7 +231,6 @@ public final class LanyardServer implements AutoCloseable {
             custody = software;
         }
         LOG.info("CA and JWT keys are in {} custody", custody.name());
-        this.callExecutors = new CallExecutors(!config.custody().pkcs11());
 
         this.database = database;
         dev.lanyard.replica.ClockSkew.warnIfSkewed(database, clock); // replicas decide rotation steps by their clocks
@@ -411,6 +411,10 @@ public final class LanyardServer implements AutoCloseable {
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
         GrpcLimits grpcLimits = config.grpcLimits();
+        BusyRefusal busy = new BusyRefusal(grpcLimits.maxBlockingCalls(), grpcLimits.maxQueuedBlockingCalls(), audit,
+                metrics, clock);
+        this.callExecutors = new CallExecutors(!config.custody().pkcs11(), grpcLimits.maxBlockingCalls(),
+                grpcLimits.maxQueuedBlockingCalls(), busy);
         this.grpcTransport = new GrpcTransport(new GrpcConnectionCap(grpcLimits.maxConnections(),
                 grpcLimits.maxConnectionsPerSource(), metrics, clock));
         NettyServerBuilder grpcBuilder = grpcTransport.applyTo(grpcLimits.applyTo(NettyServerBuilder.forAddress(
@@ -431,6 +435,7 @@ public final class LanyardServer implements AutoCloseable {
                 .callExecutor(callExecutors)
                 .intercept(new WatchStreamCap(grpcLimits.maxWatchStreamsPerIdentity(), audit, metrics, clock)) // after the chain
                 .intercept(chain)
+                .intercept(busy) // first: the calls the pool had no room for never reach the chain
                 .build();
 
         this.webCertificate = config.publication().webCertificate().map(certificate ->

@@ -263,6 +263,7 @@ public record ServerConfig(
             "grpc.max-resets-per-window", "grpc.reset-window",
             "grpc.max-anonymous-message-bytes", "grpc.max-anonymous-inbound-bytes-per-source",
             "grpc.max-anonymous-inbound-bytes", "grpc.max-inbound-bytes-per-identity", "grpc.max-inbound-bytes",
+            "grpc.max-blocking-calls", "grpc.max-queued-blocking-calls",
             "certificates.retention",
             "agent.svid-ttl", "agent.attestation-timeout", "x509pop.roots", "psat.cluster", "psat.issuer", "psat.jwks-file", "psat.jwks-url",
             "psat.jwks-ca-file", "psat.audience", "psat.allowed-service-accounts", "psat.max-token-lifetime",
@@ -526,7 +527,9 @@ public record ServerConfig(
                         integer(p, "grpc.max-anonymous-inbound-bytes", (int) d.anonymousInbound().maxTotalBytes())),
                 new GrpcLimits.Inbound(
                         integer(p, "grpc.max-inbound-bytes-per-identity", (int) d.inbound().maxPerIdentityBytes()),
-                        integer(p, "grpc.max-inbound-bytes", (int) d.inbound().maxTotalBytes())));
+                        integer(p, "grpc.max-inbound-bytes", (int) d.inbound().maxTotalBytes())),
+                integer(p, "grpc.max-blocking-calls", d.maxBlockingCalls()),
+                integer(p, "grpc.max-queued-blocking-calls", d.maxQueuedBlockingCalls()));
     }
 
     private static int integer(Properties p, String key, int fallback) {
