@@ -522,17 +522,17 @@ public final class LanyardServer implements AutoCloseable {
         try {
             server.grpc.start();
             server.http.start();
+            server.scheduleServerRenewal();
+            server.scheduleRotation();
+            server.scheduleRevocationUpkeep();
+            server.changes.start();
+            server.scheduleCertificatePruning();
+            server.watchPolicyFile(); // refuses a policy file the server must not start with
+            server.scheduleWebCertificateReload();
         } catch (IOException | RuntimeException e) {
-            server.close();
+            server.close(); // a server that does not start must not keep serving, nor hold its ports and store
             throw e;
         }
-        server.scheduleServerRenewal();
-        server.scheduleRotation();
-        server.scheduleRevocationUpkeep();
-        server.changes.start();
-        server.scheduleCertificatePruning();
-        server.watchPolicyFile();
-        server.scheduleWebCertificateReload();
         // Revocations end the streams of the revoked as they are recorded, after the revocation watchers
         // were sent them (the watchers' listener was added first and queues its broadcast on the same
         // thread); expiry is looked for every second.

@@ -24,11 +24,20 @@ class PolicyFileStartTest {
                 grants { spiffe_ids: "spiffe://lanyard.local/ns/shop/*" audience: "payments"
                          scopes: "payments.charge" scopes: "payments__charge" }
                 """);
-        assertThatThrownBy(() -> RunningServer.start(dir.resolve("data"), Map.of("policy.file", file.toString())))
+        int grpcPort;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            grpcPort = free.getLocalPort();
+        }
+        assertThatThrownBy(() -> RunningServer.start(dir.resolve("data"), Map.of("policy.file", file.toString(),
+                "grpc.port", Integer.toString(grpcPort))))
                 .isInstanceOf(InvalidPolicyException.class)
                 .hasMessageStartingWith("policy file " + file + " not applied: grants[0].scopes[1] (16 characters)"
                         + " is not a scope name every verifier accepts")
                 .hasMessageNotContaining("payments__charge");
+        // the refused server does not go on serving: its port is free again
+        try (java.net.ServerSocket again = new java.net.ServerSocket(grpcPort, 50, java.net.InetAddress.getLoopbackAddress())) {
+            assertThat(again.getLocalPort()).isEqualTo(grpcPort);
+        }
 
         // nothing was stored by the refused start: with the file fixed, version 1 goes in force
         Files.writeString(file, Files.readString(file).replace("payments__charge", "payments.read"));
