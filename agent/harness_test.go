@@ -105,7 +105,7 @@ func (a *runningAgent) Addr() string { return "unix://" + a.Socket }
 
 func (a *runningAgent) clientOption() workloadapi.ClientOption { return workloadapi.WithAddr(a.Addr()) }
 
-// startAgent runs the agent with args (after --socket, --server, --bundle, --data-dir) and waits
+// startAgent runs the agent with args (after --socket, --server, --bundle, --data-dir, --issuer) and waits
 // for it to serve; the test ends it.
 func startAgent(t testing.TB, serverAddr string, env []string, args ...string) *runningAgent {
 	t.Helper()
@@ -118,7 +118,7 @@ func startAgentOf(t testing.TB, s *lanyardtest.Server, serverAddr string, env []
 	dir := openDir(t)
 	a := &runningAgent{Socket: filepath.Join(dir, "agent.sock"), log: &lockedBuffer{}}
 	a.cmd = exec.Command(agentBin, append([]string{"--socket", a.Socket, "--server", serverAddr,
-		"--bundle", s.BundleFile, "--data-dir", filepath.Join(dir, "data")}, args...)...)
+		"--bundle", s.BundleFile, "--data-dir", filepath.Join(dir, "data"), "--issuer", s.Issuer()}, args...)...)
 	a.cmd.Env = append(os.Environ(), env...)
 	a.cmd.Stderr = a.log
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

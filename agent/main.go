@@ -61,7 +61,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	server := workload.NewGRPCServer(workload.New(manager, peer.NewAttestor(cfg.AttestationCache.Duration), log))
+	server := workload.NewGRPCServer(workload.New(manager, peer.NewAttestor(cfg.AttestationCache.Duration),
+		workload.NewIssuers(cfg.Issuer, cfg.FederatedIssuers), log))
 	go func() {
 		<-ctx.Done()
 		server.GracefulStop()
@@ -87,6 +88,7 @@ func parse(args []string) (config.Config, error) {
 	tokenFile := fs.String("join-token-file", "", "a file holding a one-time agent join token")
 	popCert := fs.String("x509pop-cert", "", "the node certificate chain (PEM) for x509pop")
 	popKey := fs.String("x509pop-key", "", "the node key (PEM) for x509pop")
+	issuer := fs.String("issuer", "", "the iss of the server's tokens (its public-url), which ValidateJWTSVID requires")
 	retryFor := fs.Duration("attest-retry-timeout", 0, "how long to retry at start while the server is"+
 		" unreachable or UNAVAILABLE (0: until it answers, the default)")
 	if err := fs.Parse(args); err != nil {
@@ -104,7 +106,7 @@ func parse(args []string) (config.Config, error) {
 		dst  *string
 	}{{*socket, &cfg.Socket}, {*server, &cfg.Server}, {*bundle, &cfg.Bundle}, {*pin, &cfg.RootFingerprint},
 		{*dataDir, &cfg.DataDir}, {*attestor, &cfg.Attestor}, {*tokenFile, &cfg.JoinTokenFile},
-		{*popCert, &cfg.X509PopCert}, {*popKey, &cfg.X509PopKey}} {
+		{*popCert, &cfg.X509PopCert}, {*popKey, &cfg.X509PopKey}, {*issuer, &cfg.Issuer}} {
 		if o.flag != "" {
 			*o.dst = o.flag
 		}

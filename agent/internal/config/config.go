@@ -45,6 +45,15 @@ type Config struct {
 	WorkloadSVIDTTL Duration `json:"workload_svid_ttl"`
 	// AttestationCache is how long a caller's selectors are reused for the same process.
 	AttestationCache Duration `json:"attestation_cache"`
+	// Issuer is the iss of the tokens the agent's Lanyard server mints (its public-url, what the
+	// verifiers' --issuer names): ValidateJWTSVID refuses a token of the agent's trust domain with
+	// another iss, and every token of it while Issuer is empty (the agent cannot learn it from the
+	// server over gRPC).
+	Issuer string `json:"issuer"`
+	// FederatedIssuers are the issuers of the federated trust domains, by trust domain name
+	// ("b.test": "https://lanyard.b.test"): ValidateJWTSVID checks a federated token only against
+	// its trust domain's issuer here, and refuses one whose trust domain has none.
+	FederatedIssuers map[string]string `json:"federated_issuers"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
 }
@@ -121,6 +130,11 @@ func (c Config) Validate() error {
 	}
 	if c.AttestRetryTimeout.Duration < 0 {
 		problems = append(problems, "attest_retry_timeout must not be negative (0 retries until the server answers)")
+	}
+	for td, issuer := range c.FederatedIssuers {
+		if td == "" || strings.ContainsAny(td, ":/") || issuer == "" {
+			problems = append(problems, fmt.Sprintf("federated_issuers maps a trust domain name (b.test) to its issuer: %q: %q is not one", td, issuer))
+		}
 	}
 	if c.SyncInterval.Duration <= 0 {
 		problems = append(problems, "sync_interval must be positive")

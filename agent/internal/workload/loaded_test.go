@@ -126,12 +126,18 @@ func TestAnswersThatDependOnRevocationsWaitUntilTheyAreLoaded(t *testing.T) {
 // kernel) and returns a client connection to it.
 func serve(t *testing.T, src Source) *grpc.ClientConn {
 	t.Helper()
+	return serveWith(t, src, NewIssuers(testIssuer, nil))
+}
+
+// serveWith is serve expecting issuers in tokens.
+func serveWith(t *testing.T, src Source, issuers Issuers) *grpc.ClientConn {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := NewGRPCServer(New(src, peer.NewAttestor(time.Minute), slog.New(slog.DiscardHandler)))
+	g := NewGRPCServer(New(src, peer.NewAttestor(time.Minute), issuers, slog.New(slog.DiscardHandler)))
 	go g.Serve(ln)
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -158,8 +164,24 @@ func selfSigned(t *testing.T, key *ecdsa.PrivateKey, id spiffeid.ID) *x509.Certi
 	return c
 }
 
-// signJWT is an ES256 JWT-SVID for id and audience, signed with key as kid "k1".
+// signJWT is a Lanyard token (ES256, kid "k1", iss testIssuer) for id and audience, signed with key.
 func signJWT(t *testing.T, key *ecdsa.PrivateKey, id spiffeid.ID, audience string) string {
+	t.Helper()
+	return mint(t, key, map[string]any{"alg": "ES256", "kid": "k1", "typ": "JWT"}, lanyardClaims(id, audience))
+}
+
+// testIssuer is the iss the test servers expect of their own trust domain's tokens.
+const testIssuer = "https://lanyard.example.org"
+
+// lanyardClaims are the claims Lanyard mints, valid from a minute ago for five minutes.
+func lanyardClaims(id spiffeid.ID, audience string) map[string]any {
+	now := time.Now().Unix()
+	return map[string]any{"iss": testIssuer, "sub": id.String(), "aud": audience, "iat": now - 60, "nbf": now - 60,
+		"exp": now + 240, "jti": "j1", "scope": "ledger.read", "cnf": map[string]string{"x5t#S256": "AAAA"}}
+}
+
+// mint encodes header and claims and signs them with key (ES256; the header says what it says).
+func mint(t *testing.T, key *ecdsa.PrivateKey, header, claims map[string]any) string {
 	t.Helper()
 	enc := func(v any) string {
 		b, err := json.Marshal(v)
@@ -168,9 +190,7 @@ func signJWT(t *testing.T, key *ecdsa.PrivateKey, id spiffeid.ID, audience strin
 		}
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	now := time.Now().Unix()
-	input := enc(map[string]string{"alg": "ES256", "kid": "k1", "typ": "JWT"}) + "." +
-		enc(map[string]any{"sub": id.String(), "aud": []string{audience}, "iat": now, "exp": now + 300, "jti": "j1"})
+	input := enc(header) + "." + enc(claims)
 	digest := sha256.Sum256([]byte(input))
 	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
 	if err != nil {

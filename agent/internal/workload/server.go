@@ -7,14 +7,20 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 
 	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
-	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -24,6 +30,8 @@ import (
 
 	"github.com/lanyard-dev/lanyard/agent/internal/cache"
 	"github.com/lanyard-dev/lanyard/agent/internal/peer"
+	"github.com/lanyard-dev/lanyard/clients/go/jwks"
+	"github.com/lanyard-dev/lanyard/clients/go/verify"
 )
 
 // Source is what the server serves from (cache.Manager).
@@ -44,12 +52,13 @@ type Server struct {
 	workload.UnimplementedSpiffeWorkloadAPIServer
 	source   Source
 	attestor *peer.Attestor
+	issuers  Issuers
 	log      *slog.Logger
 }
 
-// New makes a server; register it with Register.
-func New(source Source, attestor *peer.Attestor, log *slog.Logger) *Server {
-	return &Server{source: source, attestor: attestor, log: log}
+// New makes a server; register it with Register. issuers are what ValidateJWTSVID expects in iss.
+func New(source Source, attestor *peer.Attestor, issuers Issuers, log *slog.Logger) *Server {
+	return &Server{source: source, attestor: attestor, issuers: issuers, log: log}
 }
 
 // NewGRPCServer is a gRPC server on unix-socket peer credentials with the Workload API and Envoy
@@ -246,13 +255,16 @@ func (s *Server) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.Serv
 	})
 }
 
-// ValidateJWTSVID checks a token's signature, time and audience against the JWT bundle, and that
-// neither its jti nor its subject identity is revoked (the revocations the agent follows, with the
-// semantics of the Go verifier in clients/go/verify: a jti revoked by a federated trust domain
-// refuses only that trust domain's tokens). A revoked certificate serial cannot be checked here:
-// the token is bound (cnf) to the presenter's certificate, which ValidateJWTSVID is not given;
-// the relying party that terminates the TLS connection checks that serial. Until the revocations
-// are loaded once, a token that would otherwise validate is answered UNAVAILABLE (errNotLoaded).
+// ValidateJWTSVID checks a token as a Lanyard Go verifier (clients/go/verify) would: algorithm,
+// kid and signature against the JWT bundle of the trust domain its sub names (ours, or a federated
+// one the caller's identities federate with), iss against that trust domain's issuer, aud, time
+// claims with the verifier's bounded skew, a well-formed cnf, and that neither its jti nor its
+// subject identity is revoked (the revocations the agent follows: a jti revoked by a federated
+// trust domain refuses only that trust domain's tokens). A revoked certificate serial, and the cnf
+// binding itself, cannot be checked here: the token is bound to the presenter's certificate, which
+// ValidateJWTSVID is not given; the relying party that terminates the TLS connection checks them.
+// Until the revocations are loaded once, a token that would otherwise validate is answered
+// UNAVAILABLE (errNotLoaded).
 func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTSVIDRequest) (*workload.ValidateJWTSVIDResponse, error) {
 	selectors, err := s.caller(ctx)
 	if err != nil {
@@ -265,23 +277,116 @@ func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTS
 		return nil, status.Error(codes.InvalidArgument, "svid must be specified")
 	}
 	st := s.source.State()
-	svid, err := jwtsvid.ParseAndValidate(req.GetSvid(), jwtBundles(st, s.identities(st, selectors)),
-		[]string{req.GetAudience()})
+	// The trust domain only picks the keys and issuer to check against; the verified sub must be in it.
+	td := claimedTrustDomain(req.GetSvid(), st.TrustDomain)
+	keys, ok := jwtKeys(st, s.identities(st, selectors), td)
+	if !ok {
+		return nil, status.Errorf(codes.InvalidArgument, "token refused: the agent serves no JWT bundle of trust domain %q to this caller", td.Name())
+	}
+	issuer := s.issuers.For(st.TrustDomain, td)
+	if issuer == "" {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"the agent has no issuer configured for trust domain %q (issuer, federated_issuers): it cannot check a token's iss", td.Name())
+	}
+	v, err := verify.New(verify.Config{Issuer: issuer, Audience: req.GetAudience(), Keys: keys,
+		Revocations: revocations{s.source}})
 	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	token, err := v.VerifyUnbound(ctx, req.GetSvid())
+	var refused *verify.Error
+	switch {
+	case errors.As(err, &refused) && refused.Class == verify.RevocationsNotLoaded:
+		return nil, errNotLoaded
+	case err != nil:
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	if !s.loaded() {
-		return nil, errNotLoaded
+	id, err := spiffeid.FromString(token.Subject())
+	if err != nil || id.TrustDomain() != td {
+		return nil, status.Errorf(codes.InvalidArgument, "token refused: its sub is not in trust domain %q, whose keys signed it", td.Name())
 	}
-	jti, _ := svid.Claims["jti"].(string)
-	if what, revoked := s.source.Revoked(jti, svid.ID.String(), ""); revoked {
-		return nil, status.Errorf(codes.InvalidArgument, "the token is revoked: %s is revoked", what)
-	}
-	claims, err := structpb.NewStruct(svid.Claims)
+	claims, err := verifiedClaims(req.GetSvid())
 	if err != nil {
 		return nil, status.Error(codes.Internal, "the token's claims cannot be encoded")
 	}
-	return &workload.ValidateJWTSVIDResponse{SpiffeId: svid.ID.String(), Claims: claims}, nil
+	return &workload.ValidateJWTSVIDResponse{SpiffeId: id.String(), Claims: claims}, nil
+}
+
+// revocations is the Source as verify.RevocationChecker.
+type revocations struct{ source Source }
+
+func (r revocations) Revoked(jti, spiffeID, serial string) (string, bool) {
+	return r.source.Revoked(jti, spiffeID, serial)
+}
+func (r revocations) Loaded() <-chan struct{} { return r.source.RevocationsLoaded() }
+
+// claimedTrustDomain is the trust domain of the token's sub, read before it is verified (ours when
+// it cannot be read: the verifier then says what is wrong with the token).
+func claimedTrustDomain(token string, ours spiffeid.TrustDomain) spiffeid.TrustDomain {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ours
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ours
+	}
+	var claims struct {
+		Sub string `json:"sub"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return ours
+	}
+	id, err := spiffeid.FromString(claims.Sub)
+	if err != nil {
+		return ours
+	}
+	return id.TrustDomain()
+}
+
+// jwtKeys is the JWT bundle of trust domain td as the caller sees it (jwtBundles), as a key source.
+func jwtKeys(st *cache.State, svids []*cache.SVID, td spiffeid.TrustDomain) (jwks.Static, bool) {
+	b, ok := jwtBundles(st, svids).Get(td)
+	if !ok {
+		return nil, false
+	}
+	keys := jwks.Static{}
+	for kid, k := range b.JWTAuthorities() {
+		keys[kid] = jose.JSONWebKey{Key: k, KeyID: kid}
+	}
+	return keys, true
+}
+
+// verifiedClaims are the payload of a token the verifier accepted (so one JSON object, no member twice).
+func verifiedClaims(token string) (*structpb.Struct, error) {
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, err
+	}
+	return structpb.NewStruct(claims)
+}
+
+// Issuers are the iss the agent expects of tokens, by trust domain. Immutable.
+type Issuers struct {
+	own       string
+	federated map[string]string
+}
+
+// NewIssuers is own for the agent's trust domain and federated by trust domain name.
+func NewIssuers(own string, federated map[string]string) Issuers {
+	return Issuers{own: own, federated: maps.Clone(federated)}
+}
+
+// For is the issuer of td's tokens ("" when none is known), ours being the agent's trust domain.
+func (i Issuers) For(ours, td spiffeid.TrustDomain) string {
+	if td == ours {
+		return i.own
+	}
+	return i.federated[td.Name()]
 }
 
 func jwtBundle(st *cache.State) *jwtbundle.Bundle {

@@ -160,6 +160,19 @@ func (t *Token) KeyID() string { return t.keyID }
 // that it holds every scope in required (none required: any verified token passes). The error is
 // an *Error saying why it was refused.
 func (v *Verifier) Verify(ctx context.Context, token string, peer *x509.Certificate, required []string) (*Token, error) {
+	return v.verify(ctx, token, peer, true, required)
+}
+
+// VerifyUnbound checks token as Verify does (algorithm, key, signature, iss, aud, time claims, a
+// well-formed cnf, revocations of its jti and subject), except that it cannot match cnf against the
+// presenter's certificate, nor check that certificate's serial: it is for a checker that is handed
+// the token without the connection it came on (the node agent's Workload API ValidateJWTSVID).
+// Whoever terminates the presenter's TLS connection must still check the binding.
+func (v *Verifier) VerifyUnbound(ctx context.Context, token string) (*Token, error) {
+	return v.verify(ctx, token, nil, false, nil)
+}
+
+func (v *Verifier) verify(ctx context.Context, token string, peer *x509.Certificate, bound bool, required []string) (*Token, error) {
 	jws, kid, err := v.parse(token)
 	if err != nil {
 		return nil, err
@@ -175,7 +188,7 @@ func (v *Verifier) Verify(ctx context.Context, token string, peer *x509.Certific
 	if err != nil {
 		return nil, refuse(BadSignature, "the signature does not verify with key %q", printable.Of(kid))
 	}
-	t, err := v.checkClaims(payload, kid, peer)
+	t, err := v.checkClaims(payload, kid, peer, bound)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +355,7 @@ var scopeName = regexp.MustCompile(`^[a-z0-9]+([._:][a-z0-9]+)*$`)
 // checkClaims runs the claim checks in the order that gives the most useful refusal: who issued
 // it, for whom, when, about whom, with what scopes, bound to which certificate. Every claim
 // Lanyard mints is required; a token without one is refused rather than guessed about.
-func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificate) (*Token, error) {
+func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificate, bound bool) (*Token, error) {
 	if err := checkJSON(payload, "payload"); err != nil {
 		return nil, err
 	}
@@ -417,13 +430,14 @@ func (v *Verifier) checkClaims(payload []byte, kid string, peer *x509.Certificat
 			scopes = append(scopes, s)
 		}
 	}
-	if err := checkBinding(c, peer); err != nil {
+	if err := checkBinding(c, peer, bound); err != nil {
 		return nil, err
 	}
 	return &Token{subject: sub, audience: aud[0], scopes: scopes, id: jti, expiresAt: exp, keyID: kid}, nil
 }
 
-func checkBinding(c map[string]json.RawMessage, peer *x509.Certificate) error {
+// checkBinding checks cnf's shape and, when matchPeer, that it names peer.
+func checkBinding(c map[string]json.RawMessage, peer *x509.Certificate, matchPeer bool) error {
 	raw, ok := c["cnf"]
 	if !ok {
 		return refuse(Malformed, "the token has no cnf claim")
@@ -439,6 +453,9 @@ func checkBinding(c map[string]json.RawMessage, peer *x509.Certificate) error {
 	var bound string
 	if err := json.Unmarshal(rawThumb, &bound); err != nil {
 		return refuse(Malformed, "cnf.x5t#S256 is not a string")
+	}
+	if !matchPeer {
+		return nil
 	}
 	if peer == nil {
 		return refuse(CnfMismatch, "the token is bound to a client certificate, but the caller presented none")

@@ -368,3 +368,34 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// VerifyUnbound, for a checker without the presenter's connection, checks everything but the match
+// of cnf to a certificate: a token bound to any certificate passes, one with no cnf or a wrong
+// issuer does not, and revocations of its jti and subject still apply.
+func TestVerifyUnbound(t *testing.T) {
+	f := newFixture(t)
+	v := f.verifier(t, revokedSet{"jti t-revoked": true})
+	bound := f.claims()
+	bound["cnf"] = map[string]any{"x5t#S256": verify.Thumbprint(f.other)}
+	tok, err := v.VerifyUnbound(context.Background(), f.sign(t, bound))
+	if err != nil || tok.Subject() != subject || tok.ID() != "t-1" {
+		t.Fatalf("a good token bound to another certificate: %v %v", tok, err)
+	}
+	for _, c := range []struct {
+		change func(map[string]any)
+		class  verify.Class
+	}{
+		{func(c map[string]any) { delete(c, "cnf") }, verify.Malformed},
+		{func(c map[string]any) { c["cnf"] = map[string]any{} }, verify.Malformed},
+		{func(c map[string]any) { c["iss"] = "https://other" }, verify.WrongIssuer},
+		{func(c map[string]any) { c["exp"] = now.Unix() - 30 }, verify.Expired},
+		{func(c map[string]any) { c["jti"] = "t-revoked" }, verify.Revoked},
+	} {
+		claims := f.claims()
+		c.change(claims)
+		var refused *verify.Error
+		if _, err := v.VerifyUnbound(context.Background(), f.sign(t, claims)); !errors.As(err, &refused) || refused.Class != c.class {
+			t.Errorf("%v: %v, want %s", claims, err, c.class)
+		}
+	}
+}

@@ -96,7 +96,7 @@ class AgentLedgerTest {
         String lanyard = "localhost:" + server.grpcPort();
         agent = AgentProcess.start(root, dir, lanyard, bundle,
                 admin().createJoinToken(CreateJoinTokenRequest.newBuilder().setAgent(true).build()).getToken(),
-                "{\"sync_interval\": \"1s\"}");
+                "{\"sync_interval\": \"1s\", \"issuer\": \"" + server.config().issuer() + "\"}");
         // The ledger is parented to the agent and matched by this process's uid (its child's too).
         admin().createRegistration(CreateRegistrationRequest.newBuilder().setSpiffeId(LEDGER)
                 .setMaxTtl(Durations.fromHours(1)).setParentId(agent.agentId)

@@ -85,7 +85,8 @@ class JavaSpiffeAgentTest {
         Files.writeString(bundle, Pem.certificates(server.trustBundle()));
         String token = admin().createJoinToken(CreateJoinTokenRequest.newBuilder().setAgent(true).build()).getToken();
         agent = AgentProcess.start(root, dir, "localhost:" + server.grpcPort(), bundle, token,
-                "{\"workload_svid_ttl\": \"" + SVID_TTL.toSeconds() + "s\", \"sync_interval\": \"1s\"}");
+                "{\"workload_svid_ttl\": \"" + SVID_TTL.toSeconds() + "s\", \"sync_interval\": \"1s\", \"issuer\": \""
+                        + server.config().issuer() + "\"}");
     }
 
     @AfterAll
