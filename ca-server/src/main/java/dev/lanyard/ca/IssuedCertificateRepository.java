@@ -16,7 +16,8 @@ public interface IssuedCertificateRepository {
     }
 
     /**
-     * Records the certificate together with the audit record of its issuance, in one transaction:
+     * Records a certificate the server issued itself (its TLS certificate, the dev admin credential)
+     * together with the audit record of its issuance, in one transaction:
      * no certificate is on file without its audit record (and it costs one commit, not two).
      */
     void record(IssuedCertificateRecord certificate, AuditEvent issuance);
@@ -52,6 +53,13 @@ public interface IssuedCertificateRepository {
             dev.lanyard.registration.Registration decidedOn, Alongside alongside);
 
     Optional<IssuedCertificateRecord> findBySerial(String serialHex);
+
+    /**
+     * Whether the certificate with this serial was issued through a workload path ({@link #recordForWorkload});
+     * false for one {@link #record}ed (the server's own credentials) and for one not on file (issued
+     * outside this CA, as production admin certificates are).
+     */
+    boolean issuedToWorkload(String serialHex);
 
     /** The certificates of one identity that have not expired at {@code now}, oldest first. */
     List<IssuedCertificateRecord> live(SpiffeId spiffeId, java.time.Instant now);

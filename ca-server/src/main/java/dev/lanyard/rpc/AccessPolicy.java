@@ -40,13 +40,15 @@ public final class AccessPolicy {
 
     private final AdminIds admins;
     private final Predicate<SpiffeId> registered;
+    private final Predicate<String> workloadCertificate;
     private final Map<String, Access> services;
     private final Map<String, Access> methods;
 
-    private AccessPolicy(AdminIds admins, Predicate<SpiffeId> registered, Map<String, Access> services,
-            Map<String, Access> methods) {
+    private AccessPolicy(AdminIds admins, Predicate<SpiffeId> registered, Predicate<String> workloadCertificate,
+            Map<String, Access> services, Map<String, Access> methods) {
         this.admins = admins;
         this.registered = registered;
+        this.workloadCertificate = workloadCertificate;
         this.services = Map.copyOf(services);
         this.methods = Map.copyOf(methods);
     }
@@ -55,9 +57,12 @@ public final class AccessPolicy {
      * @param registered whether an ID has a workload registration (read at each admin call, which runs
      *     on a pool thread): the admin IDs are each replica's configuration, the registrations are shared,
      *     so a replica whose admin.spiffe-ids lack an ID may have registered it as a workload
+     * @param workloadCertificate whether the certificate of a serial (hex) was issued through a workload
+     *     path (read at each admin call too): such a certificate outlives the registration it was issued on
      */
-    public static Builder builder(AdminIds admins, Predicate<SpiffeId> registered) {
-        return new Builder(admins, registered);
+    public static Builder builder(AdminIds admins, Predicate<SpiffeId> registered,
+            Predicate<String> workloadCertificate) {
+        return new Builder(admins, registered, workloadCertificate);
     }
 
     /** The access rule of a full method name ("package.Service/Method"). */
@@ -114,7 +119,7 @@ public final class AccessPolicy {
                     ? "this call needs a client certificate (mTLS)" : (String) caller));
         }
         return switch (access) {
-            case ADMIN -> adminRefusal(peer.spiffeId());
+            case ADMIN -> adminRefusal(peer);
             case WORKLOAD -> ReservedIds.isReserved(peer.spiffeId())
                     ? Optional.of(Status.PERMISSION_DENIED.withDescription(peer.spiffeId()
                             + " is reserved for Lanyard itself (" + ReservedIds.PREFIX + "*) and cannot call this as a workload"))
@@ -129,33 +134,45 @@ public final class AccessPolicy {
     /**
      * An admin ID that is also registered as a workload is no admin: whoever attests as that workload
      * would hold an admin certificate. One replica refuses to register its admin IDs, but another whose
-     * admin.spiffe-ids lack the ID (a rolling configuration change) does not know it.
+     * admin.spiffe-ids lack the ID (a rolling configuration change) does not know it. Nor is a certificate
+     * issued as a workload's an admin's, once that registration is deleted or the ID named an admin: an
+     * admin's rights come with a certificate issued as an admin credential, not with its ID alone.
      */
-    private Optional<Status> adminRefusal(SpiffeId caller) {
+    private Optional<Status> adminRefusal(AuthenticatedPeer peer) {
+        SpiffeId caller = peer.spiffeId();
         if (!admins.contains(caller)) {
             return Optional.of(Status.PERMISSION_DENIED.withDescription(caller + " is not an admin of this server"));
         }
         boolean workload;
+        boolean workloadIssued;
         try {
             workload = registered.test(caller);
+            workloadIssued = !workload && workloadCertificate.test(peer.serialHex());
         } catch (RuntimeException e) {
             return Optional.of(Status.UNAVAILABLE.withDescription("cannot check in the database that " + caller
                     + " is not also a registered workload; retry"));
         }
-        return workload ? Optional.of(Status.PERMISSION_DENIED.withDescription(caller + " is in admin.spiffe-ids but"
-                + " also registered as a workload (registered through a replica or a configuration that did not name"
-                + " it an admin): it is no admin until that registration is deleted")) : Optional.empty();
+        if (workload) {
+            return Optional.of(Status.PERMISSION_DENIED.withDescription(caller + " is in admin.spiffe-ids but"
+                    + " also registered as a workload (registered through a replica or a configuration that did not name"
+                    + " it an admin): it is no admin until that registration is deleted"));
+        }
+        return workloadIssued ? Optional.of(Status.PERMISSION_DENIED.withDescription("the certificate of " + caller
+                + " (serial " + peer.serialHex() + ") was issued to a workload, not as an admin credential: it is no"
+                + " admin's, even with the ID in admin.spiffe-ids; use an admin certificate")) : Optional.empty();
     }
 
     public static final class Builder {
         private final AdminIds admins;
         private final Predicate<SpiffeId> registered;
+        private final Predicate<String> workloadCertificate;
         private final Map<String, Access> services = new HashMap<>();
         private final Map<String, Access> methods = new HashMap<>();
 
-        private Builder(AdminIds admins, Predicate<SpiffeId> registered) {
+        private Builder(AdminIds admins, Predicate<SpiffeId> registered, Predicate<String> workloadCertificate) {
             this.admins = admins;
             this.registered = registered;
+            this.workloadCertificate = workloadCertificate;
         }
 
         /** Every method of {@code service} not given a rule of its own. */
@@ -174,7 +191,7 @@ public final class AccessPolicy {
         }
 
         public AccessPolicy build() {
-            return new AccessPolicy(admins, registered, services, methods);
+            return new AccessPolicy(admins, registered, workloadCertificate, services, methods);
         }
     }
 }

@@ -407,7 +407,7 @@ public final class LanyardServer implements AutoCloseable {
                         Executors.newSingleThreadExecutor(daemonThreads("lanyard-backup")), audit, clock).bindService(),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService());
-        AccessPolicy access = accessPolicy(adminIds, id -> registrations.find(id).isPresent());
+        AccessPolicy access = accessPolicy(adminIds, id -> registrations.find(id).isPresent(), issued::issuedToWorkload);
         access.checkCovers(services);
         ServerConfig.CallLimits limits = config.callLimits();
         GrpcLimits grpcLimits = config.grpcLimits();
@@ -957,8 +957,9 @@ public final class LanyardServer implements AutoCloseable {
 
     /** Who may call what: the request chain's authorization, as data. */
     private static AccessPolicy accessPolicy(AdminIds adminIds,
-            java.util.function.Predicate<dev.lanyard.spiffe.SpiffeId> registered) {
-        return AccessPolicy.builder(adminIds, registered)
+            java.util.function.Predicate<dev.lanyard.spiffe.SpiffeId> registered,
+            java.util.function.Predicate<String> workloadCertificate) {
+        return AccessPolicy.builder(adminIds, registered, workloadCertificate)
                 .service(ConsoleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ADMIN)
                 .service(CertificateServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.WORKLOAD)
                 .method(CertificateServiceGrpc.getIssueCertificateMethod(), AccessPolicy.Access.ANYONE)

@@ -18,6 +18,10 @@ import javax.sql.DataSource;
 
 public final class JdbcIssuedCertificateRepository implements IssuedCertificateRepository {
 
+    /** The issued_as of a certificate issued through a workload path, and of one the server issued itself. */
+    private static final String WORKLOAD = "workload";
+    private static final String LOCAL = "local";
+
     private final Jdbc jdbc;
     private final JdbcAuditLog audit;
 
@@ -29,7 +33,7 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
 
     @Override
     public void record(IssuedCertificateRecord c, AuditEvent issuance) {
-        audit.record(issuance, connection -> insert(connection, c));
+        audit.record(issuance, connection -> insert(connection, c, LOCAL));
     }
 
     @Override
@@ -37,7 +41,7 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
             List<String> presentedSerials, Registration decidedOn) {
         return audit.recordAsync(issuance, connection -> {
             IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerials, Optional.of(decidedOn));
-            return insert(connection, c);
+            return insert(connection, c, WORKLOAD);
         });
     }
 
@@ -54,13 +58,13 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
                 return null;
             });
             IdentityOrder.lockUnrevoked(connection, c.spiffeId().toString(), presentedSerials, Optional.of(decidedOn));
-            return insert(connection, c);
+            return insert(connection, c, WORKLOAD);
         });
     }
 
-    private static int insert(Connection connection, IssuedCertificateRecord c) throws SQLException {
+    private static int insert(Connection connection, IssuedCertificateRecord c, String issuedAs) throws SQLException {
         return Jdbc.update(connection, "insert into issued_certificates (serial_hex, spiffe_id, not_before, not_after,"
-                + " sha256_fingerprint, issued_at, issuer_key_id) values (?, ?, ?, ?, ?, ?, ?)", s -> {
+                + " sha256_fingerprint, issued_at, issuer_key_id, issued_as) values (?, ?, ?, ?, ?, ?, ?, ?)", s -> {
                     s.setString(1, c.serialHex());
                     s.setString(2, c.spiffeId().toString());
                     Jdbc.setInstant(s, 3, c.notBefore());
@@ -68,7 +72,14 @@ public final class JdbcIssuedCertificateRepository implements IssuedCertificateR
                     s.setString(5, c.sha256Fingerprint());
                     Jdbc.setInstant(s, 6, c.issuedAt());
                     s.setString(7, c.issuerKeyId());
+                    s.setString(8, issuedAs);
                 });
+    }
+
+    @Override
+    public boolean issuedToWorkload(String serialHex) {
+        return jdbc.queryOne("select issued_as from issued_certificates where serial_hex = ?",
+                s -> s.setString(1, serialHex), row -> row.getString(1)).map(WORKLOAD::equals).orElse(false);
     }
 
     @Override

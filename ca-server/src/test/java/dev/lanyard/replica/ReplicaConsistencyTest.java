@@ -9,6 +9,7 @@ import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.TestPostgres;
 import dev.lanyard.v1.AdminServiceGrpc;
 import dev.lanyard.v1.ContractServiceGrpc;
+import dev.lanyard.v1.DeleteRegistrationRequest;
 import dev.lanyard.v1.ListContractsRequest;
 import dev.lanyard.v1.PublishContractsRequest;
 import dev.lanyard.v1.KeyKind;
@@ -165,6 +166,30 @@ class ReplicaConsistencyTest {
             assertThat(refused.getStatus().getDescription()).contains("also registered as a workload");
             assertThat(a.admin().listRegistrations(ListRegistrationsRequest.getDefaultInstance())
                     .getRegistrationsCount()).as("the configured admin still is one").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aWorkloadCertificateOfAnAdminIdStaysNoAdminsAfterItsRegistrationIsDeleted() throws Exception {
+        String database = newDatabase();
+        try (RunningServer a = RunningServer.start(dir.resolve("a"), replica(database,
+                "admin.spiffe-ids", "spiffe://lanyard.local/lanyard/admin," + ALICE));
+                RunningServer b = RunningServer.start(dir.resolve("b"), replica(database))) {
+            b.register(ALICE);
+            Credential alice = b.bootstrap(ALICE);
+            // The registration goes; the certificate issued on it is still valid, and it is still a workload's.
+            b.admin().deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(ALICE).build());
+
+            StatusRuntimeException refused = catchThrowableOfType(StatusRuntimeException.class,
+                    () -> AdminServiceGrpc.newBlockingStub(a.channel(alice)).withDeadlineAfter(30, TimeUnit.SECONDS)
+                            .listRegistrations(ListRegistrationsRequest.getDefaultInstance()));
+            assertThat(refused).as("a workload's certificate admitted as an admin's").isNotNull();
+            assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(refused.getStatus().getDescription()).contains("issued to a workload");
+            assertThat(a.server().audit().recent(50)).anyMatch(e -> e.actor().equals(ALICE)
+                    && e.action().equals("rpc.authorize") && e.outcome() == dev.lanyard.audit.AuditEvent.Outcome.REFUSED);
+            assertThat(a.admin().listRegistrations(ListRegistrationsRequest.getDefaultInstance())
+                    .getRegistrationsCount()).as("the configured admin still is one").isZero();
         }
     }
 

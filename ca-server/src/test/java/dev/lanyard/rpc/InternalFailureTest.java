@@ -48,7 +48,7 @@ class InternalFailureTest {
             RequestChain chain = new RequestChain(
                     new ClientCertificateVerifier(List::of, "lanyard.local", CryptoProviders.bouncyCastleOnly().primary(), clock),
                     new RevocationRegistry(new JdbcRevocationRepository(db.dataSource()), clock),
-                    AccessPolicy.builder(new dev.lanyard.registration.AdminIds(Set.of()), id -> false)
+                    AccessPolicy.builder(new dev.lanyard.registration.AdminIds(Set.of()), id -> false, serial -> false)
                             .service(TrustBundleServiceGrpc.getServiceDescriptor(), AccessPolicy.Access.ANYONE).build(),
                     new RequestChain.Limits(100, 100, 100, 100), audit,
                     new LanyardMetrics(() -> 0, List::of, () -> Duration.ZERO, () -> false), clock);

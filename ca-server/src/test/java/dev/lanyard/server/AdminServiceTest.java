@@ -244,6 +244,32 @@ class AdminServiceTest {
     }
 
     @Test
+    void aWorkloadsCertificateIsNoAdminsOnceItsIdIsNamedAnAdminAndItsRegistrationIsGone() throws Exception {
+        String alice = "spiffe://lanyard.local/ops/alice";
+        lanyard.register(alice);
+        Credential bootstrapped = lanyard.bootstrap(alice);
+        Credential renewed = lanyard.renew(bootstrapped);
+        lanyard.admin().deleteRegistration(DeleteRegistrationRequest.newBuilder().setSpiffeId(alice).build());
+        lanyard.close();
+        // The same store, now with alice named an admin: her workload certificates are still valid.
+        lanyard = RunningServer.start(dir, Map.of("admin.spiffe-ids", "spiffe://lanyard.local/lanyard/admin," + alice));
+        for (Credential workload : List.of(bootstrapped, renewed)) {
+            assertRefused(() -> AdminServiceGrpc.newBlockingStub(lanyard.channel(workload))
+                            .listRegistrations(ListRegistrationsRequest.getDefaultInstance()),
+                    Status.Code.PERMISSION_DENIED, "was issued to a workload, not as an admin credential");
+        }
+        assertThat(lanyard.server().audit().recent(50)).anySatisfy(e -> {
+            assertThat(e.actor()).isEqualTo(alice);
+            assertThat(e.action()).isEqualTo("rpc.authorize");
+            assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED);
+            assertThat(e.reason()).contains("issued to a workload");
+        });
+        // The admin credential the server issued itself still is one.
+        assertThat(lanyard.admin().listRegistrations(ListRegistrationsRequest.getDefaultInstance())
+                .getRegistrationsList()).isEmpty();
+    }
+
+    @Test
     void aSecretPastedIntoAnyOtherFieldIsRefusedAndNeverRepeatedInTheAnswerOrTheAuditTrail() {
         String id = "spiffe://lanyard.local/ns/shop/sa/new";
         String agent = "spiffe://lanyard.local/lanyard/agent/join_token/node-1";

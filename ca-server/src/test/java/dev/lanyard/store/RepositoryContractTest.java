@@ -202,6 +202,19 @@ abstract class RepositoryContractTest {
         assertThat(audit.list(AuditQuery.all(0, 10))).allSatisfy(r -> assertThat(verifier.accept(r)).isEmpty());
     }
 
+    @Test
+    void aCertificateIsOnFileWithWhatItWasIssuedAs() throws Exception {
+        Registration registration = new Registration(A, List.of(), Duration.ofHours(1), T);
+        new JdbcRegistrationRepository(db.dataSource()).create(registration);
+        var repo = new JdbcIssuedCertificateRepository(db.dataSource(), new JdbcAuditLog(db.dataSource()));
+        repo.record(new IssuedCertificateRecord("c1", A, T, T.plusSeconds(3600), "f1", T, "k1"), issuance("c1"));
+        repo.recordForWorkload(new IssuedCertificateRecord("c2", A, T, T.plusSeconds(3600), "f2", T, "k1"),
+                issuance("c2"), List.of(), registration).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(repo.issuedToWorkload("c1")).as("the server's own credential").isFalse();
+        assertThat(repo.issuedToWorkload("c2")).as("a workload's").isTrue();
+        assertThat(repo.issuedToWorkload("c3")).as("not on file: issued elsewhere").isFalse();
+    }
+
     @RepeatedTest(10) // a race: several interleavings per run
     void concurrentIssuancesShareCommitsAndABadOneFailsAlone() throws Exception {
         // Two "replicas" (each its own appender) and eight writers each; every tenth certificate
