@@ -106,7 +106,7 @@ public record RevocationDocument(String trustDomain, long sequence, List<Entry> 
         if (id == null) {
             throw new IllegalArgumentException("a revocation names no serial, spiffe_id or jti");
         }
-        return RevocationTarget.spiffeId(dev.lanyard.spiffe.SpiffeId.parse(id).toString());
+        return RevocationTarget.spiffeId(dev.lanyard.spiffe.SpiffeId.parse(id));
     }
 
     private static int intOf(Map<String, Object> m, String key) throws ParseException {

@@ -129,7 +129,7 @@ public final class RevocationRegistry {
      * as the federated trust domain of {@code id} did (another trust domain's never applies).
      */
     public Optional<Revocation> refusalFor(SpiffeId id, Optional<String> serialHex) {
-        Optional<Revocation> identity = findOwnOrBy(id.trustDomain(), RevocationTarget.spiffeId(id.toString()));
+        Optional<Revocation> identity = findOwnOrBy(id.trustDomain(), RevocationTarget.spiffeId(id));
         if (identity.isPresent() || serialHex.isEmpty()) {
             return identity;
         }

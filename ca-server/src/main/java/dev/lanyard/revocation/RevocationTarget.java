@@ -41,6 +41,11 @@ public record RevocationTarget(Kind kind, String value) {
         }
     }
 
+    /** An identity already parsed (a caller's, a registration's): no second parse on the request path. */
+    public static RevocationTarget spiffeId(SpiffeId id) {
+        return new RevocationTarget(Kind.SPIFFE_ID, id.toString());
+    }
+
     public static RevocationTarget jti(String jti) {
         if (!JTI.matcher(jti).matches()) {
             throw new IllegalArgumentException("a jti is 1 to 128 characters of letters, digits, _ and -");

@@ -1,9 +1,7 @@
 package dev.lanyard.spiffe;
 
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.util.Objects;
-import java.util.regex.Pattern;
 
 /**
  * A SPIFFE ID, {@code spiffe://<trust-domain>/<path>}, validated per the SPIFFE ID spec:
@@ -14,15 +12,14 @@ public record SpiffeId(String trustDomain, String path) {
 
     private static final String PREFIX = "spiffe://";
     private static final int MAX_BYTES = 2048;
-    private static final Pattern TRUST_DOMAIN = Pattern.compile("[a-z0-9._-]+");
-    private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9._-]+");
 
     public SpiffeId {
         Objects.requireNonNull(trustDomain, "trustDomain");
         Objects.requireNonNull(path, "path");
         validateTrustDomain(trustDomain);
         validatePath(path);
-        if ((PREFIX + trustDomain + path).getBytes(StandardCharsets.UTF_8).length > MAX_BYTES) {
+        // Both parts are ASCII once validated: one byte per character.
+        if (PREFIX.length() + trustDomain.length() + path.length() > MAX_BYTES) {
             throw new IllegalArgumentException("SPIFFE ID is longer than " + MAX_BYTES + " bytes");
         }
     }
@@ -65,7 +62,7 @@ public record SpiffeId(String trustDomain, String path) {
         if (trustDomain.isEmpty()) {
             throw new IllegalArgumentException("SPIFFE ID trust domain is empty");
         }
-        if (!TRUST_DOMAIN.matcher(trustDomain).matches()) {
+        if (!allOf(trustDomain, 0, trustDomain.length(), false)) {
             throw new IllegalArgumentException(
                     "SPIFFE ID trust domain may hold only lower-case letters, digits, '.', '-' and '_'");
         }
@@ -81,17 +78,37 @@ public record SpiffeId(String trustDomain, String path) {
         if (path.endsWith("/")) {
             throw new IllegalArgumentException("SPIFFE ID path must not end with '/'");
         }
-        for (String segment : path.substring(1).split("/", -1)) {
-            if (segment.isEmpty()) {
+        // Segment by segment without a regular expression: every request parses its caller's ID.
+        for (int start = 1; start <= path.length(); ) {
+            int end = path.indexOf('/', start);
+            if (end < 0) {
+                end = path.length();
+            }
+            int length = end - start;
+            if (length == 0) {
                 throw new IllegalArgumentException("SPIFFE ID path has an empty segment");
             }
-            if (segment.equals(".") || segment.equals("..")) {
+            if (path.charAt(start) == '.' && (length == 1 || length == 2 && path.charAt(start + 1) == '.')) {
                 throw new IllegalArgumentException("SPIFFE ID path must not contain '.' or '..' segments");
             }
-            if (!SEGMENT.matcher(segment).matches()) {
+            if (!allOf(path, start, end, true)) {
                 throw new IllegalArgumentException(
                         "SPIFFE ID path may hold only letters, digits, '.', '-' and '_' between slashes");
             }
+            start = end + 1;
         }
+    }
+
+    /** Whether {@code text[start, end)} holds only [a-z0-9._-], and [A-Z] too when {@code upper}. */
+    private static boolean allOf(String text, int start, int end, boolean upper) {
+        for (int i = start; i < end; i++) {
+            char c = text.charAt(i);
+            boolean ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'
+                    || upper && c >= 'A' && c <= 'Z';
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
     }
 }
