@@ -38,8 +38,6 @@ public final class FederatedRevocations {
         volatile Optional<String> etag = Optional.empty();
         volatile String lastError = "";
         volatile Instant next = Instant.MIN;
-        /** The sequence of the last document applied: an older one is a stale copy, refused. */
-        volatile long sequence = -1;
 
         Follow(FederationRelationship relationship) {
             this.relationship = relationship;
@@ -118,11 +116,6 @@ public final class FederatedRevocations {
             if (!document.trustDomain().equals(td)) {
                 throw new IOException(url + " lists the revocations of " + document.trustDomain() + ", not " + td);
             }
-            if (document.sequence() < follow.sequence) {
-                // A stale copy (a caching proxy): applied, it would lift what the newer one revoked.
-                throw new IOException(url + " served sequence " + document.sequence() + ", older than the "
-                        + follow.sequence + " applied");
-            }
             long credentials = document.revocations().stream()
                     .filter(e -> e.target().kind() != RevocationTarget.Kind.SPIFFE_ID).count();
             if (credentials > maxEntries) {
@@ -139,19 +132,29 @@ public final class FederatedRevocations {
                     .map(e -> new RevocationRepository.NewRevocation(e.target(), e.reason(), "", e.revokedAt(),
                             "federation " + td, "", "", e.expiresAt().map(t -> t.isAfter(latest) ? latest : t), td))
                     .toList();
-            // What changed is stored with its record, or not at all (then the next poll tries again).
-            Optional<RevocationRepository.Imported> imported = audit.recordIfChanged(
-                    result -> new AuditEvent(now, "lanyard", "federation.revocations", td, AuditEvent.Outcome.SUCCESS,
-                            result.revoked() + " revoked, " + result.reinstated() + " reinstated, from " + url
-                                    + " (its sequence " + document.sequence() + ")"),
-                    () -> {
-                        RevocationRepository.Imported result = repository.importFederated(td, listed, maxEntries, now,
-                                "federation " + td);
-                        return result.revoked() + result.reinstated() == 0 ? Optional.empty() : Optional.of(result);
-                    });
+            // What changed is stored with its record, or not at all (then the next poll tries again). A
+            // document older than one applied (by any replica, before or since a restart) is a stale copy,
+            // from a caching proxy say: applied, it would lift what the newer one revoked.
+            Optional<RevocationRepository.Imported> imported;
+            try {
+                imported = audit.recordIfChanged(
+                        result -> new AuditEvent(now, "lanyard", "federation.revocations", td, AuditEvent.Outcome.SUCCESS,
+                                result.revoked() + " revoked, " + result.reinstated() + " reinstated, from " + url
+                                        + " (its sequence " + document.sequence() + ")"),
+                        () -> {
+                            RevocationRepository.Imported result = repository.importFederated(td, document.sequence(),
+                                    listed, maxEntries, now, "federation " + td);
+                            return result.revoked() + result.reinstated() == 0 ? Optional.empty() : Optional.of(result);
+                        });
+            } catch (RevocationRepository.OlderThanApplied e) {
+                throw new IOException(url + " served sequence " + e.offered() + ", older than the " + e.applied()
+                        + " applied", e);
+            }
+            if (imported.isEmpty()) {
+                repository.noteFederatedSequence(td, document.sequence()); // rolled back with the empty change
+            }
             registry.catchUp();
             follow.etag = fetched.etag();
-            follow.sequence = document.sequence();
             if (!follow.lastError.isEmpty()) {
                 LOG.info("revocations of {} followed again from {}", td, url);
             }

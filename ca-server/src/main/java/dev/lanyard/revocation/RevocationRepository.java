@@ -63,9 +63,45 @@ public interface RevocationRepository {
      * the identity revocations of that trust domain it no longer lists. A serial this server issued
      * or a token id it minted is never taken from another trust domain. Refused as a whole
      * ({@link IllegalStateException}, nothing stored) when the serial and token revocations of that
-     * trust domain in force here at {@code at}, with those listed, would be more than {@code maxHeld}.
+     * trust domain in force here at {@code at}, with those listed, would be more than {@code maxHeld}, and
+     * as {@link OlderThanApplied} when {@code sequence}, the document's, is older than one applied before.
+     * The document's sequence is kept with the trust domain's federation relationship (none is kept for a
+     * trust domain without one).
      */
-    Imported importFederated(String trustDomain, List<NewRevocation> listed, int maxHeld, Instant at, String actor);
+    Imported importFederated(String trustDomain, long sequence, List<NewRevocation> listed, int maxHeld, Instant at,
+            String actor);
+
+    /**
+     * Notes that {@code trustDomain}'s document of {@code sequence} was applied and changed nothing here,
+     * so that an older copy is refused as {@link OlderThanApplied} all the same; a lower sequence than
+     * the one noted is ignored.
+     */
+    void noteFederatedSequence(String trustDomain, long sequence);
+
+    /**
+     * A federated trust domain's document older (by its sequence) than one already applied, on this
+     * replica or another, before or since a restart: a stale copy, which would lift what the newer one
+     * revoked. Nothing of it is stored.
+     */
+    final class OlderThanApplied extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+        private final long offered;
+        private final long applied;
+
+        public OlderThanApplied(long offered, long applied) {
+            super("sequence " + offered + " is older than the " + applied + " applied");
+            this.offered = offered;
+            this.applied = applied;
+        }
+
+        public long offered() {
+            return offered;
+        }
+
+        public long applied() {
+            return applied;
+        }
+    }
 
     /** Events with a sequence above {@code sequence}, oldest first, at most {@code limit}. */
     List<RevocationEvent> eventsAfter(long sequence, int limit);

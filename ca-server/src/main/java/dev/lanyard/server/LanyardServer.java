@@ -139,6 +139,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import dev.lanyard.ca.ExpiredCertificatePruner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -158,6 +159,7 @@ public final class LanyardServer implements AutoCloseable {
     /** Not ready when the store has not answered for this long (the change feed asks it every poll interval). */
     private static final Duration READY_WINDOW = Duration.ofSeconds(5);
 
+    private final AtomicBoolean closed = new AtomicBoolean();
     private final ServerConfig config;
     private final Clock clock;
     private final CryptoProviders crypto;
@@ -588,9 +590,12 @@ public final class LanyardServer implements AutoCloseable {
         grpc.awaitTermination();
     }
 
-    /** Graceful: stop taking calls, let running ones finish for a few seconds, then force. */
+    /** Graceful: stop taking calls, let running ones finish for a few seconds, then force. Once: again, nothing. */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return; // a second close (a shutdown hook after a test's, say) finds every executor already gone
+        }
         if (readiness != null) {
             readiness.close();
         }

@@ -143,8 +143,8 @@ public final class JdbcRevocationRepository implements RevocationRepository {
     }
 
     @Override
-    public Imported importFederated(String trustDomain, List<NewRevocation> listed, int maxHeld, Instant at,
-            String actor) {
+    public Imported importFederated(String trustDomain, long sequence, List<NewRevocation> listed, int maxHeld,
+            Instant at, String actor) {
         for (NewRevocation r : listed) {
             if (!r.trustDomain().equals(trustDomain)) {
                 throw new IllegalArgumentException("a revocation of " + r.trustDomain() + " among " + trustDomain + "'s");
@@ -152,6 +152,12 @@ public final class JdbcRevocationRepository implements RevocationRepository {
         }
         return jdbc.inTransaction(c -> {
             Head head = new Head(lockHead(c));
+            // Under the head's lock, so two replicas applying two documents take them one after the other.
+            long applied = appliedSequence(c, trustDomain);
+            if (sequence < applied) {
+                throw new OlderThanApplied(sequence, applied);
+            }
+            noteSequence(c, trustDomain, sequence);
             // Checked before anything is written: a peer listing ever new serials or token ids each
             // poll is refused once what is held of it reaches the bound, instead of growing the log.
             java.util.Set<RevocationTarget> held = new java.util.HashSet<>(heldCredentials(c, trustDomain, at));
@@ -193,6 +199,29 @@ public final class JdbcRevocationRepository implements RevocationRepository {
             setHead(c, head.last);
             return new Imported(revoked, reinstated);
         });
+    }
+
+    @Override
+    public void noteFederatedSequence(String trustDomain, long sequence) {
+        jdbc.inTransaction(c -> {
+            noteSequence(c, trustDomain, sequence);
+            return null;
+        });
+    }
+
+    /** The sequence of the newest document of {@code trustDomain} applied; -1 when none was (or no relationship). */
+    private static long appliedSequence(Connection c, String trustDomain) throws SQLException {
+        return Jdbc.query(c, "select revocation_sequence from federations where trust_domain = ?",
+                s -> s.setString(1, trustDomain), row -> row.getLong(1)).stream().findFirst().orElse(-1L);
+    }
+
+    private static void noteSequence(Connection c, String trustDomain, long sequence) throws SQLException {
+        Jdbc.update(c, "update federations set revocation_sequence = ? where trust_domain = ?"
+                + " and revocation_sequence < ?", s -> {
+                    s.setLong(1, sequence);
+                    s.setString(2, trustDomain);
+                    s.setLong(3, sequence);
+                });
     }
 
     /** The serial and token revocations of a federated trust domain in force at {@code at}. */

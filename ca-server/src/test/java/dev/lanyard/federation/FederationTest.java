@@ -417,9 +417,25 @@ class FederationTest {
                         + " applied")), "A audits the refused copy");
         assertThat(revocationsInA("spiffe://b.test/x")).as("the revocation stays").isEqualTo(1);
 
+        // Restarted, A still knows which sequence it applied (any replica would): the copy stays refused.
+        long refusedBefore = refusedCopies(a);
+        a.close();
+        a = start("a", Map.of("trust-domain", "a.test", "federation.web-roots", webRoots.toString()));
+        int servedAgain = peer.revocationAnswers();
+        awaitTrue(() -> peer.revocationAnswers() >= servedAgain + 2, "the restarted A polls the older copy");
+        awaitTrue(() -> refusedCopies(a) > refusedBefore, "the restarted A audits the refused copy");
+        assertThat(revocationsInA("spiffe://b.test/x")).as("the revocation stays after a restart").isEqualTo(1);
+
         // A newer document that no longer lists it lifts it.
         peer.serveRevocations(revocationDocument(6));
         awaitTrue(() -> revocationsInA("spiffe://b.test/x") == 0, "sequence 6 reinstates spiffe://b.test/x");
+    }
+
+    /** The refusals of b.test's stale revocation document in {@code server}'s audit trail. */
+    private static long refusedCopies(LanyardServer server) {
+        return server.audit().recent(200).stream().filter(e -> e.action().equals("federation.revocations")
+                && e.outcome() == AuditEvent.Outcome.FAILED
+                && e.reason().contains("served sequence 4, older than the 5 applied")).count();
     }
 
     private static String revocationDocument(long sequence, String... revokedIds) {

@@ -74,7 +74,7 @@ class H2RepositoryTest extends RepositoryContractTest {
                 dev.lanyard.revocation.RevocationTarget.serial("c0ffee01"),
                 dev.lanyard.revocation.RevocationReason.KEY_COMPROMISE, "", at, "federation c.test", "", "",
                 java.util.Optional.of(at.plus(Duration.ofDays(1))), "c.test"));
-        assertThat(repo.importFederated("c.test", listed, 10, at, "federation c.test").revoked()).isEqualTo(1);
+        assertThat(repo.importFederated("c.test", 1, listed, 10, at, "federation c.test").revoked()).isEqualTo(1);
         assertThat(repo.reinstate("spiffe://example.org/x", at, "admin", "")).isPresent();
         var registry = new dev.lanyard.revocation.RevocationRegistry(repo,
                 java.time.Clock.fixed(at, java.time.ZoneOffset.UTC));

@@ -811,9 +811,9 @@ abstract class RepositoryContractTest {
                 federated(RevocationTarget.serial("ab1"), hour), // ours: only this server revokes it
                 federated(RevocationTarget.spiffeId("spiffe://b.test/x"), Optional.empty()));
 
-        assertThat(repo.importFederated("b.test", listed, 100, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", 1, listed, 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(2, 0));
-        assertThat(repo.importFederated("b.test", listed, 100, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", 1, listed, 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 0));
         assertThat(repo.eventsAfter(0, 10)).extracting(e -> ((RevocationEvent.Revoked) e).revocation())
                 .allSatisfy(r -> assertThat(r.trustDomain()).isEqualTo("b.test"))
@@ -822,11 +822,11 @@ abstract class RepositoryContractTest {
         assertThat(repo.revoke(List.of(newRevocation(RevocationTarget.serial("ab1"), hour))).get(0).created()).isTrue();
 
         // b.test lifts the identity: so do we; its serial stays (it is lifted only by expiring).
-        assertThat(repo.importFederated("b.test", listed.subList(0, 1), 100, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", 1, listed.subList(0, 1), 100, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 1));
         assertThat(repo.eventsAfter(3, 10)).singleElement().isInstanceOfSatisfying(RevocationEvent.Reinstated.class,
                 r -> assertThat(r.spiffeId()).isEqualTo("spiffe://b.test/x"));
-        assertThatThrownBy(() -> repo.importFederated("c.test", listed, 100, T, "federation c.test"))
+        assertThatThrownBy(() -> repo.importFederated("c.test", 1, listed, 100, T, "federation c.test"))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
@@ -837,20 +837,20 @@ abstract class RepositoryContractTest {
         List<RevocationRepository.NewRevocation> first = List.of(federated(RevocationTarget.jti("j1"), hour),
                 federated(RevocationTarget.serial("f1"), hour),
                 federated(RevocationTarget.spiffeId("spiffe://b.test/x"), Optional.empty())); // not counted
-        assertThat(repo.importFederated("b.test", first, 2, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", 1, first, 2, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(3, 0));
 
         // Ever new token ids: with the two held, three is over the bound; nothing of it is stored.
         List<RevocationRepository.NewRevocation> fresh = List.of(federated(RevocationTarget.jti("j2"), hour),
                 federated(RevocationTarget.spiffeId("spiffe://b.test/y"), Optional.empty()));
-        assertThatThrownBy(() -> repo.importFederated("b.test", fresh, 2, T, "federation b.test"))
+        assertThatThrownBy(() -> repo.importFederated("b.test", 1, fresh, 2, T, "federation b.test"))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessage("taking them in would hold 3 certificate and token revocations of b.test, over the 2 allowed");
         assertThat(repo.eventsAfter(3, 10)).isEmpty();
         // Relisting what is held is fine; once those expired, new ones are taken in.
-        assertThat(repo.importFederated("b.test", first, 2, T, "federation b.test"))
+        assertThat(repo.importFederated("b.test", 1, first, 2, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 0));
-        assertThat(repo.importFederated("b.test", fresh, 2, T.plus(Duration.ofHours(1)), "federation b.test"))
+        assertThat(repo.importFederated("b.test", 1, fresh, 2, T.plus(Duration.ofHours(1)), "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(2, 1));
     }
 
@@ -860,16 +860,16 @@ abstract class RepositoryContractTest {
         RevocationTarget serial = RevocationTarget.serial("c0ffee01");
         RevocationTarget jti = RevocationTarget.jti("shared-jti");
         // b.test lists c.test's serial (and a token id) first, to expire soon; then c.test revokes them.
-        assertThat(repo.importFederated("b.test", List.of(federated("b.test", serial, Optional.of(T.plusSeconds(60))),
+        assertThat(repo.importFederated("b.test", 1, List.of(federated("b.test", serial, Optional.of(T.plusSeconds(60))),
                 federated("b.test", jti, Optional.of(T.plusSeconds(60)))), 10, T, "federation b.test"))
                 .isEqualTo(new RevocationRepository.Imported(2, 0));
         Optional<Instant> day = Optional.of(T.plus(Duration.ofDays(1)));
         List<RevocationRepository.NewRevocation> cListed = List.of(federated("c.test", serial, day),
                 federated("c.test", jti, day));
-        assertThat(repo.importFederated("c.test", cListed, 10, T, "federation c.test"))
+        assertThat(repo.importFederated("c.test", 1, cListed, 10, T, "federation c.test"))
                 .as("b.test's revocations neither block nor stand for c.test's")
                 .isEqualTo(new RevocationRepository.Imported(2, 0));
-        assertThat(repo.importFederated("c.test", cListed, 10, T, "federation c.test"))
+        assertThat(repo.importFederated("c.test", 1, cListed, 10, T, "federation c.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 0));
         // This server's own revocation of the same token id is a third, and its own.
         assertThat(repo.revoke(List.of(newRevocation(jti, day))).get(0).created()).isTrue();
@@ -892,12 +892,51 @@ abstract class RepositoryContractTest {
                 java.time.Clock.fixed(T.plus(Duration.ofHours(1)), java.time.ZoneOffset.UTC));
         later.catchUp();
         later.pruneExpired();
-        assertThat(repo.importFederated("c.test", cListed, 10, T.plus(Duration.ofHours(1)), "federation c.test"))
+        assertThat(repo.importFederated("c.test", 1, cListed, 10, T.plus(Duration.ofHours(1)), "federation c.test"))
                 .isEqualTo(new RevocationRepository.Imported(0, 0));
         assertThat(later.refusalFor(SpiffeId.parse("spiffe://c.test/w"), Optional.of("c0ffee01")))
                 .hasValueSatisfying(r -> assertThat(r.trustDomain()).isEqualTo("c.test"));
         assertThat(later.inForce()).extracting(r -> r.trustDomain() + " " + r.target())
                 .containsExactly("c.test serial c0ffee01", "c.test jti shared-jti", " jti shared-jti");
+    }
+
+    @Test
+    void aFederatedDocumentOlderThanOneAnyReplicaAppliedIsRefusedWholeAndAReplacedRelationshipStartsAfresh() {
+        var federations = new JdbcFederationRepository(db.dataSource());
+        var relationship = new FederationRelationship("b.test", URI.create("https://b.test/bundle"),
+                FederationRelationship.Profile.HTTPS_WEB, Optional.empty(), Instant.parse("2026-11-01T10:00:00Z"));
+        federations.put(relationship, Optional.empty(), 0, T);
+        var x = federated(RevocationTarget.spiffeId("spiffe://b.test/x"), Optional.empty());
+        var y = federated(RevocationTarget.spiffeId("spiffe://b.test/y"), Optional.empty());
+        var first = new JdbcRevocationRepository(db.dataSource());
+        assertThat(first.importFederated("b.test", 7, List.of(x, y), 10, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(2, 0));
+
+        // Another replica, or this server restarted: a stale copy of sequence 6 (before y was revoked) is
+        // refused as a whole; y stays revoked, and nothing of it is written.
+        var second = new JdbcRevocationRepository(db.dataSource());
+        assertThatThrownBy(() -> second.importFederated("b.test", 6, List.of(x), 10, T, "federation b.test"))
+                .isInstanceOfSatisfying(RevocationRepository.OlderThanApplied.class, e -> {
+                    assertThat(e.offered()).isEqualTo(6);
+                    assertThat(e.applied()).isEqualTo(7);
+                }).hasMessage("sequence 6 is older than the 7 applied");
+        assertThat(second.eventsAfter(2, 10)).isEmpty();
+        assertThat(second.importFederated("b.test", 7, List.of(x, y), 10, T, "federation b.test"))
+                .as("the same document again").isEqualTo(new RevocationRepository.Imported(0, 0));
+
+        // A document that changed nothing here is noted all the same; a lower note moves nothing.
+        second.noteFederatedSequence("b.test", 9);
+        first.noteFederatedSequence("b.test", 8);
+        assertThatThrownBy(() -> first.importFederated("b.test", 8, List.of(x), 10, T, "federation b.test"))
+                .isInstanceOf(RevocationRepository.OlderThanApplied.class).hasMessage("sequence 8 is older than the 9 applied");
+        assertThat(first.importFederated("b.test", 10, List.of(x), 10, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(0, 1));
+
+        // A relationship replaced (the peer's server rebuilt, its sequence restarting) starts afresh.
+        federations.put(new FederationRelationship("b.test", relationship.endpoint(), relationship.profile(),
+                Optional.empty(), relationship.createdAt().plusSeconds(1)), Optional.empty(), 0, T);
+        assertThat(first.importFederated("b.test", 1, List.of(x, y), 10, T, "federation b.test"))
+                .isEqualTo(new RevocationRepository.Imported(1, 0));
     }
 
     private static RevocationRepository.NewRevocation federated(RevocationTarget target, Optional<Instant> expiresAt) {
