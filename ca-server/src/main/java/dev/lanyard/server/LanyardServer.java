@@ -319,9 +319,12 @@ public final class LanyardServer implements AutoCloseable {
                 config.revocations().federatedMaxEntries());
         this.contracts = new ContractRegistry(new JdbcContractRepository(database.dataSource()), clock);
         if (tokens.contractsDir().isPresent()) {
-            contracts.loadDirectory(tokens.contractsDir().get());
-            audit.record(new AuditEvent(clock.instant(), "lanyard", "contract.load",
-                    "contracts dir " + tokens.contractsDir().get(), AuditEvent.Outcome.SUCCESS, ""));
+            // Each new version is stored with its record, as a published one is; a file unchanged since
+            // the last start stores neither.
+            Path contractsDir = tokens.contractsDir().get();
+            contracts.loadDirectory(contractsDir, file -> write -> audit.recordWith(version -> new AuditEvent(
+                    clock.instant(), "lanyard", "contract.load", "contracts file " + contractsDir.resolve(file),
+                    AuditEvent.Outcome.SUCCESS, "version " + version), write::getAsLong));
         }
         this.policyHistory = new JdbcPolicyRepository(database.dataSource());
         this.policy = new PolicyStore();

@@ -115,6 +115,16 @@ public final class ContractRegistry {
      * @throws InvalidContractException naming the files and their problems
      */
     public void loadDirectory(Path dir) throws IOException {
+        loadDirectory(dir, file -> LongSupplier::getAsLong);
+    }
+
+    /**
+     * As {@link #loadDirectory(Path)}, each file's new version written through {@code durablyFor} of the
+     * file's name (which stores its audit record in the same transaction, say); a file whose bytes are
+     * stored already writes nothing.
+     */
+    public void loadDirectory(Path dir, java.util.function.Function<String, VersionStore> durablyFor)
+            throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("contracts directory " + dir + " does not exist or is not a directory");
         }
@@ -148,7 +158,7 @@ public final class ContractRegistry {
             throw new InvalidContractException(problems);
         }
         for (Map.Entry<String, byte[]> file : files.entrySet()) {
-            publish(file.getKey(), file.getValue());
+            publish(file.getKey(), file.getValue(), durablyFor.apply(file.getKey()));
         }
     }
 
