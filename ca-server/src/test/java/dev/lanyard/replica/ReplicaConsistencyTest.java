@@ -98,9 +98,9 @@ class ReplicaConsistencyTest {
             ExecutorService calls = Executors.newFixedThreadPool(2);
             try {
                 Future<?> payments = calls.submit(() -> onA.publishContracts(PublishContractsRequest.newBuilder()
-                        .setSource("payments").setDescriptorSet(examplesOnly("payments")).build()));
+                        .setSource("payments").setDescriptorSet(dev.lanyard.testing.ExampleContracts.only("payments")).build()));
                 Future<?> ledger = calls.submit(() -> onB.publishContracts(PublishContractsRequest.newBuilder()
-                        .setSource("ledger").setDescriptorSet(examplesOnly("ledger")).build()));
+                        .setSource("ledger").setDescriptorSet(dev.lanyard.testing.ExampleContracts.only("ledger")).build()));
                 await(() -> waitingForLocks(auditLocked) >= 4); // two feeds, two publishes
                 auditLocked.commit();
                 payments.get(60, TimeUnit.SECONDS);
@@ -250,17 +250,6 @@ class ReplicaConsistencyTest {
             return row.getLong(1);
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    /** The example descriptor set with the other of its two services left out. */
-    private static com.google.protobuf.ByteString examplesOnly(String service) throws Exception {
-        try (java.io.InputStream in = ReplicaConsistencyTest.class.getResourceAsStream("/examples.pb")) {
-            var all = com.google.protobuf.DescriptorProtos.FileDescriptorSet.parseFrom(in);
-            var only = com.google.protobuf.DescriptorProtos.FileDescriptorSet.newBuilder();
-            String other = service.equals("payments") ? "ledger" : "payments";
-            all.getFileList().stream().filter(f -> !f.getName().contains(other)).forEach(only::addFile);
-            return only.build().toByteString();
         }
     }
 

@@ -39,7 +39,6 @@ import dev.lanyard.v1.TokenServiceGrpc;
 import dev.lanyard.v1.WatchRevocationsRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -137,7 +136,7 @@ class TwoReplicaProcessesTest {
         for (String service : List.of("payments", "ledger")) {
             int before = contractsOnB.listContracts(ListContractsRequest.getDefaultInstance()).getContractsCount();
             contractsOnA.publishContracts(PublishContractsRequest.newBuilder().setSource(service)
-                    .setDescriptorSet(examplesOnly(service)).build());
+                    .setDescriptorSet(dev.lanyard.testing.ExampleContracts.only(service)).build());
             Probe seen = within(System.nanoTime(), () -> contractsOnB.listContracts(ListContractsRequest
                     .getDefaultInstance()).getContractsCount() > before);
             report("contract set " + service + (service.equals("payments") ? " (cold)" : ""), seen);
@@ -339,17 +338,6 @@ class TwoReplicaProcessesTest {
         assertThat(renewedOnB.leaf().getSubjectAlternativeNames().iterator().next().get(1)).isEqualTo(WEB);
         System.out.printf("replica kill: %d certificates and %d revocations acknowledged by the killed replica,"
                 + " all served by the other%n", issuedOnA.size(), revokedOnA.size());
-    }
-
-    /** The example descriptor set with one of its two services left out, to publish them as two sources. */
-    private static ByteString examplesOnly(String service) throws Exception {
-        try (InputStream in = TwoReplicaProcessesTest.class.getResourceAsStream("/examples.pb")) {
-            var all = com.google.protobuf.DescriptorProtos.FileDescriptorSet.parseFrom(in);
-            var only = com.google.protobuf.DescriptorProtos.FileDescriptorSet.newBuilder();
-            String other = service.equals("payments") ? "ledger" : "payments";
-            all.getFileList().stream().filter(f -> !f.getName().contains(other)).forEach(only::addFile);
-            return only.build().toByteString();
-        }
     }
 
     private static Policy policy(String text) throws Exception {

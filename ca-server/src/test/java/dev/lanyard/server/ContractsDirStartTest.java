@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.audit.AuditEvent;
+import dev.lanyard.testing.ExampleContracts;
 import dev.lanyard.testing.RunningServer;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,8 +22,8 @@ class ContractsDirStartTest {
     @Test
     void eachNewFileVersionIsStoredWithItsRecordAndAnUnchangedFileStoresNothing() throws Exception {
         Path contracts = Files.createDirectories(dir.resolve("contracts"));
-        Files.write(contracts.resolve("payments.pb"), examplesOnly("payments"));
-        Files.write(contracts.resolve("ledger.pb"), examplesOnly("ledger"));
+        Files.write(contracts.resolve("payments.pb"), ExampleContracts.only("payments").toByteArray());
+        Files.write(contracts.resolve("ledger.pb"), ExampleContracts.only("ledger").toByteArray());
         Map<String, String> settings = Map.of("contracts.dir", contracts.toString());
         try (RunningServer lanyard = RunningServer.start(dir.resolve("data"), settings)) {
             assertThat(loads(lanyard)).containsExactlyInAnyOrder(
@@ -40,13 +40,13 @@ class ContractsDirStartTest {
     @Test
     void aNewVersionWhoseRecordCannotBeStoredIsNotStoredAndTheServerDoesNotStart() throws Exception {
         Path contracts = Files.createDirectories(dir.resolve("contracts"));
-        Files.write(contracts.resolve("payments.pb"), examplesOnly("payments"));
+        Files.write(contracts.resolve("payments.pb"), ExampleContracts.only("payments").toByteArray());
         Map<String, String> settings = Map.of("contracts.dir", contracts.toString());
         try (RunningServer lanyard = RunningServer.start(dir.resolve("data"), settings)) {
             lanyard.refuseAuditRecords("contract.load");
         }
         // The file changes while the store refuses its record, as a full disk would refuse every write.
-        Files.write(contracts.resolve("payments.pb"), examplesOnly("ledger"));
+        Files.write(contracts.resolve("payments.pb"), ExampleContracts.only("ledger").toByteArray());
         assertThatThrownBy(() -> RunningServer.start(dir.resolve("data"), settings))
                 .hasStackTraceContaining("refused by the test");
         try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("data").resolve("lanyard.db"));
@@ -72,16 +72,5 @@ class ContractsDirStartTest {
                 .peek(e -> assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.SUCCESS))
                 .sorted(java.util.Comparator.comparing(AuditEvent::time))
                 .map(e -> e.target() + ": " + e.reason()).toList();
-    }
-
-    /** The example descriptor set with only {@code service}'s file (and what it imports). */
-    private static byte[] examplesOnly(String service) throws Exception {
-        try (InputStream in = ContractsDirStartTest.class.getResourceAsStream("/examples.pb")) {
-            var all = com.google.protobuf.DescriptorProtos.FileDescriptorSet.parseFrom(in);
-            var only = com.google.protobuf.DescriptorProtos.FileDescriptorSet.newBuilder();
-            String other = service.equals("payments") ? "ledger" : "payments";
-            all.getFileList().stream().filter(f -> !f.getName().contains(other)).forEach(only::addFile);
-            return only.build().toByteArray();
-        }
     }
 }
