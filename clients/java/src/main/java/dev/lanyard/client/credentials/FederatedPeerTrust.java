@@ -25,6 +25,7 @@ public final class FederatedPeerTrust extends X509ExtendedTrustManager {
     private final Supplier<List<X509Certificate>> ownRoots;
     private final Supplier<Map<String, List<X509Certificate>>> federated;
     private final Set<String> allowed;
+    private final PeerRevocations revocations;
 
     /**
      * @param federated the roots of each federated trust domain now (WorkloadCredentials keeps them)
@@ -32,10 +33,18 @@ public final class FederatedPeerTrust extends X509ExtendedTrustManager {
      */
     public FederatedPeerTrust(String ownTrustDomain, Supplier<List<X509Certificate>> ownRoots,
             Supplier<Map<String, List<X509Certificate>>> federated, Set<String> allowed) {
+        this(ownTrustDomain, ownRoots, federated, allowed, new PeerRevocations());
+    }
+
+    /** As the public constructor, also refusing the peers {@code revocations} say are revoked. */
+    FederatedPeerTrust(String ownTrustDomain, Supplier<List<X509Certificate>> ownRoots,
+            Supplier<Map<String, List<X509Certificate>>> federated, Set<String> allowed,
+            PeerRevocations revocations) {
         this.ownTrustDomain = ownTrustDomain;
         this.ownRoots = ownRoots;
         this.federated = federated;
         this.allowed = Set.copyOf(allowed);
+        this.revocations = revocations;
     }
 
     private void check(X509Certificate[] chain, String authType, boolean client) throws CertificateException {
@@ -59,6 +68,7 @@ public final class FederatedPeerTrust extends X509ExtendedTrustManager {
         } else {
             pkix.checkServerTrusted(chain, authType);
         }
+        revocations.refuseIfRevoked(chain[0]);
     }
 
     private static String spiffeTrustDomain(X509Certificate leaf) throws CertificateException {

@@ -1,6 +1,7 @@
 package dev.lanyard.client.credentials;
 
 import com.google.protobuf.ByteString;
+import dev.lanyard.client.revocation.RevocationSet;
 import dev.lanyard.v1.Attestation;
 import dev.lanyard.v1.CertificateResponse;
 import dev.lanyard.v1.CertificateServiceGrpc;
@@ -81,6 +82,10 @@ public final class WorkloadCredentials implements AutoCloseable {
     private final RenewalSchedule schedule;
     private final ReloadingKeyManager keyManager;
     private final ReloadingTrustManager trustManager;
+    /** Off until {@link #refuseRevoked}; every peer trust manager handed out consults it. */
+    private final PeerRevocations peerRevocations = new PeerRevocations();
+    /** The roots' trust manager, refusing revoked peers once asked to: for peers, not for Lanyard. */
+    private final RevocationCheckingTrustManager peerTrust;
     /** Trusts only Lanyard's own SVID on the current roots: every channel to Lanyard uses it. */
     private final LanyardServerTrust lanyardTrust;
     private final SSLContext sslContext;
@@ -112,10 +117,11 @@ public final class WorkloadCredentials implements AutoCloseable {
         this.schedule = new RenewalSchedule(builder.initialBackoff, builder.maxBackoff);
         this.keyManager = new ReloadingKeyManager(svid);
         this.trustManager = new ReloadingTrustManager(svid.bundle());
+        this.peerTrust = new RevocationCheckingTrustManager(trustManager, peerRevocations);
         this.lanyardTrust = new LanyardServerTrust(trustManager, Optional.of(IssuedSvidCheck.trustDomainOf(svid.spiffeId())));
         try {
             this.sslContext = SSLContext.getInstance("TLS");
-            sslContext.init(new KeyManager[] {keyManager}, new TrustManager[] {trustManager}, builder.random);
+            sslContext.init(new KeyManager[] {keyManager}, new TrustManager[] {peerTrust}, builder.random);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("cannot make a TLS context: " + e.getMessage(), e);
         }
@@ -152,9 +158,26 @@ public final class WorkloadCredentials implements AutoCloseable {
         return keyManager;
     }
 
-    /** Trusts the current bundle's roots (PKIX, with host-name checks when the engine asks); follows renewals. */
+    /**
+     * Trusts the current bundle's roots (PKIX, with host-name checks when the engine asks); follows renewals,
+     * and refuses revoked peers after {@link #refuseRevoked}.
+     */
     public X509ExtendedTrustManager trustManager() {
-        return trustManager;
+        return peerTrust;
+    }
+
+    /**
+     * From now on every peer trust manager of these credentials, made before or after this call
+     * ({@link #trustManager()}, {@link #sslContext()}, {@link #channelCredentials()},
+     * {@link #serverCredentials()}, {@link #federatedTrust}), refuses at the handshake a peer whose SPIFFE ID
+     * or certificate serial {@code revocations} say is revoked: revoked by Lanyard, or by a federated trust
+     * domain's Lanyard and passed on by ours, which refuses only that trust domain's peers. Until
+     * {@code revocations} are loaded (a {@code RevocationWatcher}'s first catch-up) every peer is refused:
+     * a revoked one could not be told apart. Channels to Lanyard are not checked: the watcher's own channel
+     * must connect for the revocations to load.
+     */
+    public void refuseRevoked(RevocationSet revocations) {
+        peerRevocations.follow(revocations);
     }
 
     /** A TLS context on the reloading key and trust managers: it never needs rebuilding. */
@@ -170,7 +193,8 @@ public final class WorkloadCredentials implements AutoCloseable {
     public FederatedPeerTrust federatedTrust(Set<String> allowedTrustDomains) throws CredentialException {
         federationUsed = true;
         refreshFederatedBundles();
-        return new FederatedPeerTrust(IssuedSvidCheck.trustDomainOf(spiffeId()), trustManager::roots, federatedRoots::get, allowedTrustDomains);
+        return new FederatedPeerTrust(IssuedSvidCheck.trustDomainOf(spiffeId()), trustManager::roots, federatedRoots::get,
+                allowedTrustDomains, peerRevocations);
     }
 
     /** Reads the federated bundles from Lanyard's TrustBundleService (federated_bundles). */
@@ -206,7 +230,7 @@ public final class WorkloadCredentials implements AutoCloseable {
      * handshake. A channel that carries tokens needs {@link #channelCredentials(Svid)}.
      */
     public ChannelCredentials channelCredentials() {
-        return TlsChannelCredentials.newBuilder().keyManager(keyManager).trustManager(trustManager).build();
+        return TlsChannelCredentials.newBuilder().keyManager(keyManager).trustManager(peerTrust).build();
     }
 
     /**
@@ -215,7 +239,7 @@ public final class WorkloadCredentials implements AutoCloseable {
      */
     public ChannelCredentials channelCredentials(Svid svid) {
         return TlsChannelCredentials.newBuilder().keyManager(new ReloadingKeyManager(Objects.requireNonNull(svid, "svid")))
-                .trustManager(trustManager).build();
+                .trustManager(peerTrust).build();
     }
 
     /**
@@ -230,7 +254,7 @@ public final class WorkloadCredentials implements AutoCloseable {
 
     /** mTLS credentials for a gRPC server: client certificates are required and must chain to the bundle. */
     public ServerCredentials serverCredentials() {
-        return TlsServerCredentials.newBuilder().keyManager(keyManager).trustManager(trustManager)
+        return TlsServerCredentials.newBuilder().keyManager(keyManager).trustManager(peerTrust)
                 .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
     }
 
