@@ -3,7 +3,8 @@
 //! Or, with [`Identity::from_workload_api`], take it from a node agent's Workload API stream.
 
 use crate::pb::lanyard::v1 as pb;
-use crate::tls::{self, CurrentCert, HeldCert, Roots, TrustDomain};
+use crate::tls::{self, CurrentCert, HeldCert, PeerRevocations, Roots, TrustDomain};
+use crate::verify::RevocationSet;
 use crate::workload::{WorkloadApi, X509Svid};
 use crate::Error;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -57,6 +58,8 @@ struct Inner {
     /// The JWT keys of the federated trust domains, from the trust bundle's federated_bundles.
     federated_keys: Arc<RwLock<HashMap<String, HashMap<String, jsonwebtoken::jwk::Jwk>>>>,
     trust_domain: Arc<TrustDomain>,
+    /// The revocations every peer verifier we hand out refuses by, once asked to.
+    revocations: Arc<PeerRevocations>,
     svid: RwLock<Svid>,
     generation: AtomicU64,
     renewals: AtomicU64,
@@ -174,9 +177,21 @@ impl Identity {
         self.inner.last_error.read().expect("lock").clone()
     }
 
+    /// Refuses at the handshake, in every peer config of this identity (made before or after), a
+    /// peer whose SPIFFE ID or certificate `revocations` says is revoked: revoked by Lanyard, or by a
+    /// federated trust domain's Lanyard and passed on by ours (a [`RevocationWatcher`] applies those
+    /// to that trust domain's peers only). Until `revocations` is loaded (its first catch-up) every
+    /// peer is refused: a revoked one could not be told apart. A revoked peer gets the
+    /// certificate_revoked alert. Lanyard's own channels are not affected.
+    ///
+    /// [`RevocationWatcher`]: crate::revocation::RevocationWatcher
+    pub fn refuse_revoked(&self, revocations: Arc<dyn RevocationSet>) {
+        self.inner.revocations.refuse(revocations);
+    }
+
     /// A server config: presents the current certificate, requires peers from our trust domain.
     pub fn server_config(&self) -> rustls::ServerConfig {
-        tls::server_config(self.inner.cert.clone(), self.inner.roots.clone(), self.inner.trust_domain.clone())
+        self.server_config_allowing(&[])
     }
 
     /// A server config that also accepts clients of the federated trust domains named (Lanyard must
@@ -186,7 +201,8 @@ impl Identity {
             self.inner.cert.clone(),
             self.inner.roots.clone(),
             self.inner.trust_domain.clone(),
-            federated.iter().map(|d| d.to_string()).collect(),
+            owned(federated),
+            self.inner.revocations.clone(),
         )
     }
 
@@ -196,14 +212,15 @@ impl Identity {
             self.inner.cert.clone(),
             self.inner.roots.clone(),
             self.inner.trust_domain.clone(),
-            federated.iter().map(|d| d.to_string()).collect(),
+            owned(federated),
+            self.inner.revocations.clone(),
         )
     }
 
     /// A client config: presents the certificate current at each handshake, verifies peers against
     /// the current roots. Connections that carry tokens need [`client_config_for`](Self::client_config_for).
     pub fn client_config(&self) -> rustls::ClientConfig {
-        tls::client_config(self.inner.cert.clone(), self.inner.roots.clone(), self.inner.trust_domain.clone())
+        self.client_config_allowing(&[])
     }
 
     /// The certificate held now, with its key, taken once for a call or a connection: the
@@ -217,12 +234,7 @@ impl Identity {
     /// A client config presenting exactly `held` on every handshake, reconnections included;
     /// verifies peers against the current roots. After a renewal, connect again with the new one.
     pub fn client_config_for(&self, held: &HeldCert) -> rustls::ClientConfig {
-        tls::client_config_presenting(
-            held.clone(),
-            self.inner.roots.clone(),
-            self.inner.trust_domain.clone(),
-            Vec::new(),
-        )
+        self.client_config_for_allowing(held, &[])
     }
 
     /// As [`client_config_for`](Self::client_config_for), also accepting servers of the federated
@@ -232,7 +244,8 @@ impl Identity {
             held.clone(),
             self.inner.roots.clone(),
             self.inner.trust_domain.clone(),
-            federated.iter().map(|d| d.to_string()).collect(),
+            owned(federated),
+            self.inner.revocations.clone(),
         )
     }
 
@@ -412,6 +425,7 @@ impl Inner {
             roots: Roots::new(roots),
             federated_keys: Arc::default(),
             trust_domain: TrustDomain::new(trust_domain),
+            revocations: Arc::default(),
             svid: RwLock::new(no_svid()),
             generation: AtomicU64::new(0),
             renewals: AtomicU64::new(0),
@@ -492,6 +506,10 @@ impl Inner {
     }
 }
 
+fn owned(federated: &[&str]) -> Vec<String> {
+    federated.iter().map(|d| d.to_string()).collect()
+}
+
 fn no_svid() -> Svid {
     Svid { spiffe_id: String::new(), serial: String::new(), not_before: UNIX_EPOCH, not_after: UNIX_EPOCH }
 }
@@ -516,3 +534,6 @@ pub fn pem_certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, Error
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Invalid(format!("bad PEM: {e}")))
 }
+
+#[cfg(test)]
+mod tests;

@@ -225,6 +225,19 @@ impl RevocationSet for RevocationWatcher {
     }
 }
 
+#[cfg(test)]
+impl RevocationWatcher {
+    /// A watcher that has caught up with a stream that sent `events`.
+    pub(crate) fn caught_up_with(events: &[pb::RevocationEvent]) -> RevocationWatcher {
+        let watcher = RevocationWatcher::default();
+        for event in events {
+            apply(&watcher.state, event);
+        }
+        watcher.state.loaded.store(true, Ordering::SeqCst);
+        watcher
+    }
+}
+
 /// The largest CRL read from a distribution point.
 const MAX_CRL_BYTES: usize = 8 << 20;
 /// How often the watcher looks whether the stream is down and a CRL fetch is due.

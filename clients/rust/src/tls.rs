@@ -5,7 +5,10 @@
 //! allows that trust domain, and only with a chain to that trust domain's own roots. Lanyard itself
 //! is a server like no workload: its leaf must name exactly spiffe://<trust domain>/lanyard/server,
 //! since every workload certificate of the trust domain is also good for serverAuth.
+//! Once the workload opts in ([`PeerRevocations::refuse`]), a peer whose SPIFFE ID or certificate is
+//! revoked is refused at the handshake too (Lanyard's server is not: the revocations come from it).
 
+use crate::verify::RevocationSet;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -13,7 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -182,6 +185,55 @@ impl Roots {
     }
 }
 
+/// The revocations a workload's peer verifiers refuse peers by: none until it opts in, then one set
+/// shared by every config it made, before or after. A peer is refused when its SPIFFE ID is revoked,
+/// or its leaf's serial by our Lanyard or by its own trust domain's (the set scopes federated
+/// revocations); and every peer is, until the set has loaded the revocations in force, since a
+/// revoked one could not be told apart.
+#[derive(Default)]
+pub struct PeerRevocations(RwLock<Option<Arc<dyn RevocationSet>>>);
+
+impl PeerRevocations {
+    /// Refuses, from now on, the peers `revocations` says are revoked (replacing any set given before).
+    pub fn refuse(&self, revocations: Arc<dyn RevocationSet>) {
+        *self.0.write().expect("lock") = Some(revocations);
+    }
+
+    /// Refuses the peer `id`, whose leaf is `end_entity`, if it is revoked or the revocations are not
+    /// loaded. A revoked peer gets the certificate_revoked alert; the log says which revocation.
+    pub(crate) fn check(&self, id: &str, end_entity: &[u8]) -> Result<(), rustls::Error> {
+        let Some(revocations) = self.0.read().expect("lock").clone() else { return Ok(()) };
+        if !revocations.is_loaded() {
+            // Not the peer's fault, and over once the watcher has caught up: retryable.
+            return Err(rustls::Error::General(format!(
+                "the peer {id} is refused: revocations are not loaded yet (the revocation stream has not caught up \
+                 since start); retry shortly"
+            )));
+        }
+        let revoked = if revocations.is_revoked_identity(id) {
+            Some(format!("identity {id}"))
+        } else {
+            crate::verify::serial_hex(end_entity)
+                .filter(|serial| revocations.is_revoked_serial_of(serial, id))
+                .map(|serial| format!("certificate {serial}"))
+        };
+        match revoked {
+            Some(what) => {
+                tracing::warn!("the peer {id} is refused at the handshake: {what} is revoked");
+                Err(CertificateError::Revoked.into())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for PeerRevocations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let refusing = self.0.read().map(|r| r.is_some()).unwrap_or(true);
+        f.debug_struct("PeerRevocations").field("refusing", &refusing).finish()
+    }
+}
+
 /// The trust domain peers must belong to; empty until the workload's own SVID says which it is.
 #[derive(Debug, Default)]
 pub struct TrustDomain(RwLock<String>);
@@ -253,6 +305,8 @@ pub struct SpiffeServerVerifier {
     pub trust_domain: Arc<TrustDomain>,
     /// Federated trust domains whose servers this caller accepts (empty: our own only).
     pub allowed_federated: Vec<String>,
+    /// Which servers are refused as revoked (none until the workload opts in).
+    pub revocations: Arc<PeerRevocations>,
 }
 
 impl ServerCertVerifier for SpiffeServerVerifier {
@@ -264,7 +318,7 @@ impl ServerCertVerifier for SpiffeServerVerifier {
         _ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.roots.verify(
+        let id = self.roots.verify(
             end_entity,
             intermediates,
             now,
@@ -272,6 +326,7 @@ impl ServerCertVerifier for SpiffeServerVerifier {
             &self.trust_domain,
             &self.allowed_federated,
         )?;
+        self.revocations.check(&id, end_entity)?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -372,6 +427,8 @@ pub struct SpiffeClientVerifier {
     pub trust_domain: Arc<TrustDomain>,
     /// Federated trust domains whose clients this server accepts (empty: our own only).
     pub allowed_federated: Vec<String>,
+    /// Which clients are refused as revoked (none until the workload opts in).
+    pub revocations: Arc<PeerRevocations>,
 }
 
 impl ClientCertVerifier for SpiffeClientVerifier {
@@ -385,7 +442,7 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.roots.verify(
+        let id = self.roots.verify(
             end_entity,
             intermediates,
             now,
@@ -393,6 +450,7 @@ impl ClientCertVerifier for SpiffeClientVerifier {
             &self.trust_domain,
             &self.allowed_federated,
         )?;
+        self.revocations.check(&id, end_entity)?;
         Ok(ClientCertVerified::assertion())
     }
 
@@ -425,17 +483,19 @@ pub fn client_config(
     roots: Arc<Roots>,
     trust_domain: Arc<TrustDomain>,
 ) -> rustls::ClientConfig {
-    client_config_allowing(cert, roots, trust_domain, Vec::new())
+    client_config_allowing(cert, roots, trust_domain, Vec::new(), Arc::default())
 }
 
-/// As [`client_config`], also accepting servers of the federated trust domains in `allowed_federated`.
+/// As [`client_config`], also accepting servers of the federated trust domains in `allowed_federated`,
+/// and refusing the servers `revocations` says are revoked.
 pub fn client_config_allowing(
     cert: Arc<CurrentCert>,
     roots: Arc<Roots>,
     trust_domain: Arc<TrustDomain>,
     allowed_federated: Vec<String>,
+    revocations: Arc<PeerRevocations>,
 ) -> rustls::ClientConfig {
-    client_config_resolving(cert, roots, trust_domain, allowed_federated)
+    client_config_resolving(cert, SpiffeServerVerifier { roots, trust_domain, allowed_federated, revocations })
 }
 
 /// A client config presenting exactly `cert` on every handshake (reconnections included), so the
@@ -445,8 +505,12 @@ pub fn client_config_presenting(
     roots: Arc<Roots>,
     trust_domain: Arc<TrustDomain>,
     allowed_federated: Vec<String>,
+    revocations: Arc<PeerRevocations>,
 ) -> rustls::ClientConfig {
-    client_config_resolving(Arc::new(cert), roots, trust_domain, allowed_federated)
+    client_config_resolving(
+        Arc::new(cert),
+        SpiffeServerVerifier { roots, trust_domain, allowed_federated, revocations },
+    )
 }
 
 /// A client config for Lanyard itself (bootstrap, renewal, the trust bundle and revocation streams,
@@ -468,13 +532,8 @@ pub fn lanyard_client_config_presenting(
     client_config_verifying(Arc::new(cert), Arc::new(LanyardServerVerifier { roots, trust_domain }))
 }
 
-fn client_config_resolving(
-    cert: Arc<dyn ResolvesClientCert>,
-    roots: Arc<Roots>,
-    trust_domain: Arc<TrustDomain>,
-    allowed_federated: Vec<String>,
-) -> rustls::ClientConfig {
-    client_config_verifying(cert, Arc::new(SpiffeServerVerifier { roots, trust_domain, allowed_federated }))
+fn client_config_resolving(cert: Arc<dyn ResolvesClientCert>, verifier: SpiffeServerVerifier) -> rustls::ClientConfig {
+    client_config_verifying(cert, Arc::new(verifier))
 }
 
 fn client_config_verifying(
@@ -501,20 +560,23 @@ pub fn server_config(
     roots: Arc<Roots>,
     trust_domain: Arc<TrustDomain>,
 ) -> rustls::ServerConfig {
-    server_config_allowing(cert, roots, trust_domain, Vec::new())
+    server_config_allowing(cert, roots, trust_domain, Vec::new(), Arc::default())
 }
 
-/// As [`server_config`], also accepting clients of the federated trust domains in `allowed_federated`.
+/// As [`server_config`], also accepting clients of the federated trust domains in `allowed_federated`,
+/// and refusing the clients `revocations` says are revoked.
 pub fn server_config_allowing(
     cert: Arc<CurrentCert>,
     roots: Arc<Roots>,
     trust_domain: Arc<TrustDomain>,
     allowed_federated: Vec<String>,
+    revocations: Arc<PeerRevocations>,
 ) -> rustls::ServerConfig {
+    let verifier = SpiffeClientVerifier { roots, trust_domain, allowed_federated, revocations };
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
-        .with_client_cert_verifier(Arc::new(SpiffeClientVerifier { roots, trust_domain, allowed_federated }))
+        .with_client_cert_verifier(Arc::new(verifier))
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec()];
     config

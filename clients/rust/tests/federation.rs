@@ -50,11 +50,13 @@ fn a_federated_peer_is_accepted_only_where_the_caller_allows_its_trust_domain() 
         roots: roots.clone(),
         trust_domain: TrustDomain::new("a.test"),
         allowed_federated: allowed.iter().map(|d| d.to_string()).collect(),
+        revocations: Default::default(),
     };
     let server = |allowed: &[&str]| SpiffeServerVerifier {
         roots: roots.clone(),
         trust_domain: TrustDomain::new("a.test"),
         allowed_federated: allowed.iter().map(|d| d.to_string()).collect(),
+        revocations: Default::default(),
     };
     let now = UnixTime::now();
     let from_b = svid(&b, "spiffe://b.test/ns/shop/sa/api");
