@@ -79,9 +79,17 @@ public final class TcpProxy implements AutoCloseable {
         while (!server.isClosed()) {
             try {
                 Socket client = server.accept();
-                Socket upstream = new Socket(InetAddress.getLoopbackAddress(), targetPort);
-                sockets.add(client);
-                sockets.add(upstream);
+                Socket upstream;
+                synchronized (this) {
+                    // A connection accepted just before a cut, but not yet known to it, must not outlive it.
+                    if (server.isClosed()) {
+                        closeQuietly(client);
+                        return;
+                    }
+                    upstream = new Socket(InetAddress.getLoopbackAddress(), targetPort);
+                    sockets.add(client);
+                    sockets.add(upstream);
+                }
                 threads.execute(() -> pump(client, upstream));
                 threads.execute(() -> pump(upstream, client));
             } catch (IOException e) {
