@@ -238,6 +238,20 @@ impl RevocationWatcher {
     }
 }
 
+/// A revocation of `target` by `trust_domain` ("" for our own Lanyard) with `sequence`, as the stream sends it.
+#[cfg(test)]
+pub(crate) fn revoked(sequence: i64, target: pb::revocation_target::Target, trust_domain: &str) -> pb::RevocationEvent {
+    pb::RevocationEvent {
+        sequence,
+        event: Some(pb::revocation_event::Event::Revoked(pb::Revocation {
+            sequence,
+            target: Some(pb::RevocationTarget { target: Some(target) }),
+            trust_domain: trust_domain.into(),
+            ..Default::default()
+        })),
+    }
+}
+
 /// The largest CRL read from a distribution point.
 const MAX_CRL_BYTES: usize = 8 << 20;
 /// How often the watcher looks whether the stream is down and a CRL fetch is due.
@@ -375,18 +389,6 @@ pub fn distribution_points(der: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn revoked(sequence: i64, target: pb::revocation_target::Target, trust_domain: &str) -> pb::RevocationEvent {
-        pb::RevocationEvent {
-            sequence,
-            event: Some(pb::revocation_event::Event::Revoked(pb::Revocation {
-                sequence,
-                target: Some(pb::RevocationTarget { target: Some(target) }),
-                trust_domain: trust_domain.into(),
-                ..Default::default()
-            })),
-        }
-    }
 
     #[test]
     fn a_federated_revocation_refuses_only_its_own_trust_domain() {

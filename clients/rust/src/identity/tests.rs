@@ -2,7 +2,7 @@
 //! certificate chains, revocations from a real [`RevocationWatcher`] that caught up with a stream.
 
 use super::*;
-use crate::revocation::RevocationWatcher;
+use crate::revocation::{revoked, RevocationWatcher};
 use pb::revocation_target::Target;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,18 +49,6 @@ fn identity(ca: &Ca, id: &str, serial: u64, federated: &[&Ca]) -> Identity {
         .roots
         .set_federated(federated.iter().map(|ca| (ca.trust_domain.clone(), vec![ca.cert.der().clone()])).collect());
     Identity { inner: Arc::new(inner) }
-}
-
-fn revoked(sequence: i64, target: Target, trust_domain: &str) -> pb::RevocationEvent {
-    pb::RevocationEvent {
-        sequence,
-        event: Some(pb::revocation_event::Event::Revoked(pb::Revocation {
-            sequence,
-            target: Some(pb::RevocationTarget { target: Some(target) }),
-            trust_domain: trust_domain.into(),
-            ..Default::default()
-        })),
-    }
 }
 
 fn caught_up(events: &[pb::RevocationEvent]) -> Arc<RevocationWatcher> {

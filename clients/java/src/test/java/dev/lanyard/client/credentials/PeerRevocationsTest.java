@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.client.revocation.RevocationSet;
+import dev.lanyard.client.testing.NothingRevoked;
 import dev.lanyard.client.testing.TestPki;
 import java.security.cert.CertificateException;
 import java.time.Clock;
@@ -39,27 +40,9 @@ class PeerRevocationsTest {
     @Test
     void refusesEveryPeerOnAnInterruptedThreadAndKeepsTheInterrupt() {
         PeerRevocations revocations = new PeerRevocations();
-        revocations.follow(new RevocationSet() {
-            @Override
-            public boolean isRevokedJti(String jti) {
-                return false;
-            }
-
-            @Override
-            public boolean isRevokedIdentity(String spiffeId) {
-                return false;
-            }
-
-            @Override
-            public boolean isRevokedSerial(String serialHex) {
-                return false;
-            }
-
-            @Override
-            public boolean awaitLoaded(java.time.Duration wait) throws InterruptedException {
-                throw new InterruptedException();
-            }
-        });
+        revocations.follow(new NothingRevoked(wait -> {
+            throw new InterruptedException();
+        }));
         try {
             assertThatThrownBy(() -> revocations.refuseIfRevoked(pki.leaf("spiffe://a.test/x").leaf()))
                     .hasMessageContaining("revocations are not loaded yet");

@@ -9,7 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.nimbusds.jwt.JWTClaimsSet;
-import dev.lanyard.client.revocation.RevocationSet;
+import dev.lanyard.client.testing.NothingRevoked;
 import dev.lanyard.client.testing.TestPki;
 import dev.lanyard.client.testing.TestTokens;
 import dev.lanyard.client.testing.v1.AddItemRequest;
@@ -69,27 +69,7 @@ class ScopeEnforcingInterceptorTest {
     /** Whether the verifier's revocations are loaded (a watcher that has caught up). */
     private final AtomicBoolean revocationsLoaded = new AtomicBoolean(true);
     private final TokenVerifier verifier = TokenVerifier.builder().issuer(ISSUER).audience(AUDIENCE)
-            .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(clock).revocations(new RevocationSet() {
-                @Override
-                public boolean isRevokedJti(String jti) {
-                    return false;
-                }
-
-                @Override
-                public boolean isRevokedIdentity(String spiffeId) {
-                    return false;
-                }
-
-                @Override
-                public boolean isRevokedSerial(String serialHex) {
-                    return false;
-                }
-
-                @Override
-                public boolean awaitLoaded(java.time.Duration wait) {
-                    return revocationsLoaded.get();
-                }
-            }).build();
+            .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(clock).revocations(new NothingRevoked(wait -> revocationsLoaded.get())).build();
     private final List<Metadata> headersSeenDownstream = new CopyOnWriteArrayList<>();
     private final List<ManagedChannel> channels = new ArrayList<>();
     private ScopeEnforcingInterceptor interceptor;

@@ -19,7 +19,7 @@ import com.nimbusds.jose.util.Base64URL;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.PlainJWT;
 import com.nimbusds.jwt.SignedJWT;
-import dev.lanyard.client.revocation.RevocationSet;
+import dev.lanyard.client.testing.NothingRevoked;
 import dev.lanyard.client.testing.TestPki;
 import dev.lanyard.client.testing.TestTokens;
 import dev.lanyard.client.token.TokenRejectedException.Reason;
@@ -91,29 +91,10 @@ class TokenVerifierTest {
         assertThat(verified.keyId()).isEqualTo("es256-key");
     }
 
-    /** A revocation set whose first load the test decides. */
-    private static final class Loading implements RevocationSet {
+    /** A revocation set whose first load the test decides (by counting {@code loaded} down). */
+    private static final class Loading {
         final CountDownLatch loaded = new CountDownLatch(1);
-
-        @Override
-        public boolean isRevokedJti(String jti) {
-            return false;
-        }
-
-        @Override
-        public boolean isRevokedIdentity(String spiffeId) {
-            return false;
-        }
-
-        @Override
-        public boolean isRevokedSerial(String serialHex) {
-            return false;
-        }
-
-        @Override
-        public boolean awaitLoaded(Duration wait) throws InterruptedException {
-            return loaded.await(wait.toNanos(), TimeUnit.NANOSECONDS);
-        }
+        final NothingRevoked set = new NothingRevoked(wait -> loaded.await(wait.toNanos(), TimeUnit.NANOSECONDS));
     }
 
     /**
@@ -125,7 +106,7 @@ class TokenVerifierTest {
         Loading revocations = new Loading();
         TokenVerifier verifier = TokenVerifier.builder().issuer(ISSUER).audience(AUDIENCE)
                 .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(Clock.fixed(NOW, ZoneOffset.UTC))
-                .revocations(revocations).build();
+                .revocations(revocations.set).build();
         String token = TOKENS.es256(good().build());
 
         TokenRejectedException e = rejected(verifier, token, CALLER);
@@ -142,7 +123,7 @@ class TokenVerifierTest {
         Loading revocations = new Loading();
         TokenVerifier verifier = TokenVerifier.builder().issuer(ISSUER).audience(AUDIENCE)
                 .jwks(JwksSource.fixed(TOKENS.publicJwks())).clock(Clock.fixed(NOW, ZoneOffset.UTC))
-                .revocations(revocations).revocationWait(Duration.ofSeconds(10)).build();
+                .revocations(revocations.set).revocationWait(Duration.ofSeconds(10)).build();
         Thread loader = new Thread(() -> {
             try {
                 Thread.sleep(50);
