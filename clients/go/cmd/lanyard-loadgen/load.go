@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/lanyard-dev/lanyard/clients/go/identity"
@@ -82,8 +83,20 @@ func run(ctx context.Context, c config, in io.Reader, out io.Writer) (report, er
 }
 
 // caller makes the request function for the kind: renewals use the CSR pool, made here, before
-// any load; each worker starts at its own part of the pool.
+// any load; each worker starts at its own part of the pool. A ping is a gRPC health check: the
+// server's request chain and transport with no work behind them, the floor under every call.
 func caller(c config, conns []*grpc.ClientConn) (call, error) {
+	if c.kind == "ping" {
+		req := &healthpb.HealthCheckRequest{}
+		clients := make([]healthpb.HealthClient, len(conns))
+		for w, conn := range conns {
+			clients[w] = healthpb.NewHealthClient(conn)
+		}
+		return func(ctx context.Context, w, _ int) error {
+			_, err := clients[w].Check(ctx, req)
+			return err
+		}, nil
+	}
 	if c.kind == "token" {
 		req := &lanyardv1.IssueTokenRequest{Audience: c.audience, Scopes: c.scopes}
 		clients := make([]lanyardv1.TokenServiceClient, len(conns))

@@ -59,7 +59,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.bundleFile, "bundle", "", "PEM trust bundle (required)")
 	fs.StringVar(&c.certFile, "cert", "", "PEM certificate chain of the calling workload (required)")
 	fs.StringVar(&c.keyFile, "key", "", "PEM private key of the calling workload (required)")
-	fs.StringVar(&c.kind, "kind", "", "issue (mTLS renewals) or token (IssueToken) (required)")
+	fs.StringVar(&c.kind, "kind", "", "issue (mTLS renewals), token (IssueToken) or ping (gRPC health checks) (required)")
 	fs.StringVar(&c.audience, "audience", "", "token: the audience asked for (required for token)")
 	fs.Var(&scopes, "scope", "token: a scope asked for (repeatable)")
 	fs.IntVar(&c.concurrency, "concurrency", 4, "persistent connections, one caller each")
@@ -86,13 +86,13 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("missing %s", strings.Join(missing, ", "))
 	}
 	switch c.kind {
-	case "issue":
+	case "issue", "ping":
 	case "token":
 		if c.audience == "" {
 			return config{}, errors.New("-kind token needs -audience")
 		}
 	default:
-		return config{}, fmt.Errorf("-kind must be issue or token, not %q", c.kind)
+		return config{}, fmt.Errorf("-kind must be issue, token or ping, not %q", c.kind)
 	}
 	if c.concurrency < 1 || c.csrs < 1 || c.duration <= 0 || c.warmup < 0 {
 		return config{}, errors.New("-concurrency, -csrs and -duration must be positive, -warmup not negative")

@@ -24,13 +24,23 @@ func TestParseConfigTokenWithScopesAndDefaults(t *testing.T) {
 	}
 }
 
+func TestParseConfigPing(t *testing.T) {
+	c, err := parseConfig(append(files, "-kind", "ping", "-concurrency", "16"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.kind != "ping" || c.concurrency != 16 {
+		t.Fatalf("parsed %+v", c)
+	}
+}
+
 func TestParseConfigRefusesBadArguments(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"-kind", "issue"}, "missing -server, -bundle, -cert, -key"},
-		{append(files, "-kind", "renew"), `-kind must be issue or token, not "renew"`},
+		{append(files, "-kind", "renew"), `-kind must be issue, token or ping, not "renew"`},
 		{files, "missing -kind"},
 		{append(files, "-kind", "token"), "-kind token needs -audience"},
 		{append(files, "-kind", "issue", "-concurrency", "0"), "must be positive"},

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code lanyard bench issue|token --loader go}: the Go load generator against a real dev server. */
+/** {@code lanyard bench issue|token|ping --loader go}: the Go load generator against a real dev server. */
 class BenchGoLoaderTest {
 
     private static final Path LOADER = Path.of(System.getProperty("lanyard.root", ".."), "clients", "go", "target",
@@ -71,6 +71,17 @@ class BenchGoLoaderTest {
         // Each token is one audit record, stored before the token is sent: the window's records are its tokens.
         assertThat(figure(bench.out(), "([0-9,]+) tokens in 2s")).isEqualTo(
                 figure(bench.out(), "audit trail: ([0-9,]+) records in [0-9,]+ commits"));
+    }
+
+    @Test
+    void pingRunsTheGoLoaderAndStoresNothing() {
+        Run bench = bench("ping");
+        assertThat(bench.exit()).as(bench.err()).isZero();
+        assertThat(bench.out()).contains("gRPC health checks over mTLS")
+                .containsPattern("[1-9][0-9,]* calls in 2s = [0-9,]+ calls/s")
+                .doesNotContain("errors:", "audit trail:")
+                .containsPattern("server CPU [0-9.]+ ms per call")
+                .containsPattern("load generator CPU [0-9.]+ ms per call \\(Go load generator lanyard-loadgen\\)");
     }
 
     private static long figure(String report, String pattern) {

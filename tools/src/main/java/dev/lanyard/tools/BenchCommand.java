@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "bench", description = "Measure a running server.",
-        subcommands = {BenchCommand.Issue.class, BenchCommand.Token.class, BenchRevocations.class, BenchCrl.class, BenchKek.class,
+        subcommands = {BenchCommand.Issue.class, BenchCommand.Token.class, BenchPing.class, BenchRevocations.class, BenchCrl.class, BenchKek.class,
             BenchPreload.class})
 final class BenchCommand {
 
@@ -89,30 +89,11 @@ final class BenchCommand {
                 KeyPair keys = WorkloadKeys.EC_P256.generate();
                 csrs.add(WorkloadKeys.EC_P256.csr(keys, List.of()));
             }
-            List<ManagedChannel> channels = new ArrayList<>();
-            try {
-                List<CertificateServiceGrpc.CertificateServiceBlockingStub> stubs = new ArrayList<>();
-                for (int i = 0; i < load.concurrency; i++) {
-                    ManagedChannel channel = Channels.open(admin.server, workload.bundle(), workload);
-                    channels.add(channel);
-                    var stub = CertificateServiceGrpc.newBlockingStub(channel);
-                    stub.withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, 0)); // warm the connection
-                    stubs.add(stub);
-                }
-                int[] next = new int[load.concurrency];
-                for (int w = 0; w < load.concurrency; w++) {
-                    next[w] = w * (csrs.size() / load.concurrency); // each channel starts at its own part of the pool
-                }
-                java.util.function.IntConsumer renew = worker -> stubs.get(worker)
-                        .withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[worker]++));
-                Measured window = measure(load, admin, renew, "certificate");
-                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), load.duration);
-                print(out, what, "certificates", load.duration, result, null);
-                BenchWindow.print(out, window.before(), window.after(), result.issued(), "certificate");
-                compare(out, BenchWindow.serverCpuMs(window.before(), window.after(), result.issued()));
-            } finally {
-                channels.forEach(ManagedChannel::shutdownNow);
-            }
+            compare(out, runJava(out, admin, workload, load, what, "certificates", "certificate", (channel, worker) -> {
+                var stub = CertificateServiceGrpc.newBlockingStub(channel);
+                int[] next = {worker * (csrs.size() / load.concurrency)}; // each channel starts at its own part of the pool
+                return () -> stub.withDeadlineAfter(30, TimeUnit.SECONDS).renewCertificate(request(csrs, next[0]++));
+            }));
             return 0;
         }
 
@@ -190,6 +171,39 @@ final class BenchCommand {
         BenchWindow.print(out, samples[0], samples[1], Math.max(1, r.operations()), unit,
                 Math.round(r.cpuSeconds() * 1e9), " (Go load generator " + go.binary().getFileName() + ")");
         return BenchWindow.serverCpuMs(samples[0], samples[1], r.operations());
+    }
+
+    /** One worker's call on its channel. */
+    interface ChannelCall {
+        Runnable on(ManagedChannel channel, int worker);
+    }
+
+    /**
+     * The Java loader: one channel per worker, each warmed by one call (it connects, and fails fast if
+     * the server refuses us), then the warm-up and the timed window; prints the report.
+     *
+     * @return the server's CPU per operation in the window, in ms, when /metrics told it
+     */
+    static OptionalDouble runJava(PrintWriter out, AdminOptions admin, Credential workload, LoadOptions load,
+            String what, String units, String unit, ChannelCall calls) throws Exception {
+        List<ManagedChannel> channels = new ArrayList<>();
+        try {
+            List<Runnable> workers = new ArrayList<>();
+            for (int w = 0; w < load.concurrency; w++) {
+                ManagedChannel channel = Channels.open(admin.server, workload.bundle(), workload);
+                channels.add(channel);
+                Runnable call = calls.on(channel, w);
+                call.run();
+                workers.add(call);
+            }
+            Measured window = measure(load, admin, worker -> workers.get(worker).run(), unit);
+            IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), load.duration);
+            print(out, what, units, load.duration, result, null);
+            BenchWindow.print(out, window.before(), window.after(), result.issued(), unit);
+            return BenchWindow.serverCpuMs(window.before(), window.after(), result.issued());
+        } finally {
+            channels.forEach(ManagedChannel::shutdownNow);
+        }
     }
 
     /** What stopped a bench that ran into a rate limit, with the settings that raise it ({@code unit}: certificate or token). */
@@ -363,25 +377,10 @@ final class BenchCommand {
             }
             dev.lanyard.v1.IssueTokenRequest request = dev.lanyard.v1.IssueTokenRequest.newBuilder()
                     .setAudience(audience).addAllScopes(scopes).build();
-            List<ManagedChannel> channels = new ArrayList<>();
-            try {
-                List<dev.lanyard.v1.TokenServiceGrpc.TokenServiceBlockingStub> stubs = new ArrayList<>();
-                for (int i = 0; i < load.concurrency; i++) {
-                    ManagedChannel channel = Channels.open(admin.server, workload.bundle(), workload);
-                    channels.add(channel);
-                    var stub = dev.lanyard.v1.TokenServiceGrpc.newBlockingStub(channel);
-                    stub.withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request); // warm up; fails fast if not granted
-                    stubs.add(stub);
-                }
-                java.util.function.IntConsumer issue =
-                        worker -> stubs.get(worker).withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request);
-                Measured window = measure(load, admin, issue, "token");
-                IssuanceBenchmark.Result result = IssuanceBenchmark.summarize(window.latencies(), load.duration);
-                print(out, what, "tokens", load.duration, result, null);
-                BenchWindow.print(out, window.before(), window.after(), result.issued(), "token");
-            } finally {
-                channels.forEach(ManagedChannel::shutdownNow);
-            }
+            runJava(out, admin, workload, load, what, "tokens", "token", (channel, worker) -> {
+                var stub = dev.lanyard.v1.TokenServiceGrpc.newBlockingStub(channel);
+                return () -> stub.withDeadlineAfter(30, TimeUnit.SECONDS).issueToken(request);
+            });
             return 0;
         }
     }

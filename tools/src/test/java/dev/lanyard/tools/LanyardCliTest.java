@@ -217,6 +217,15 @@ class LanyardCliTest {
                 .containsPattern("this machine: [0-9]+ % of CPU time busy, [0-9.]+ % stolen by the hypervisor")
                 .containsPattern("in-process issuance right after, in this process: [0-9.]+ ms of CPU per certificate"
                         + " \\([0-9,]+/s on [0-9]+ threads\\); the server's CPU per renewal is [0-9.]+× that");
+
+        // The floor under every call: health checks through the request chain, nothing issued or stored.
+        Run ping = admin("bench", "ping", "--loader", "java", "--concurrency", "2", "--duration", "1s", "--warmup", "0s",
+                "--metrics", "http://localhost:" + lanyard.server().httpPort() + "/metrics");
+        assertThat(ping.exit()).as(ping.err()).isZero();
+        assertThat(ping.out()).containsPattern("gRPC health checks over mTLS against .*, concurrency 2, after 0s warm-up")
+                .containsPattern("[1-9][0-9,]* calls in 1s = [0-9,]+ calls/s")
+                .containsPattern("server CPU [0-9.]+ ms per call")
+                .doesNotContain("audit trail:");
     }
 
     @Test
