@@ -18,6 +18,7 @@ final class ServerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ServerConfig loaded = ServerConfig.load(config);
         LogFormats.apply(loaded.logFormat());
+        LeakDetection.offUnlessAsked();
         LanyardServer server = LanyardServer.start(loaded);
         return ServerLifecycle.runUntilStopped(server);
     }
