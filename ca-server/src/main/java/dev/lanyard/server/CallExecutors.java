@@ -6,6 +6,7 @@ import dev.lanyard.v1.TokenServiceGrpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallExecutorSupplier;
+import io.grpc.health.v1.HealthGrpc;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -33,10 +34,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class CallExecutors implements ServerCallExecutorSupplier, AutoCloseable {
 
-    /** The calls that run in place. Their handlers must not block. */
+    /** The calls that run in place when signing happens in this process. Their handlers must not block. */
     static final Set<String> NON_BLOCKING = Set.of(
             CertificateServiceGrpc.getRenewCertificateMethod().getFullMethodName(),
             TokenServiceGrpc.getIssueTokenMethod().getFullMethodName());
+    /**
+     * The health check reads a status held in memory, so it always runs in place: a probe is never
+     * queued behind blocking calls, nor refused as busy when the pool is full.
+     */
+    static final String HEALTH_CHECK = HealthGrpc.getCheckMethod().getFullMethodName();
 
     private final ThreadPoolExecutor blocking;
     private final boolean inPlace;
@@ -73,7 +79,8 @@ final class CallExecutors implements ServerCallExecutorSupplier, AutoCloseable {
 
     @Override
     public <Q, R> Executor getExecutor(ServerCall<Q, R> call, Metadata headers) {
-        if (inPlace && NON_BLOCKING.contains(call.getMethodDescriptor().getFullMethodName())) {
+        String method = call.getMethodDescriptor().getFullMethodName();
+        if (inPlace && NON_BLOCKING.contains(method) || method.equals(HEALTH_CHECK)) {
             return null;
         }
         if (!reserve()) {

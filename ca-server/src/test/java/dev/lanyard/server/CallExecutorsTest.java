@@ -7,6 +7,7 @@ import dev.lanyard.rpc.BusyRefusal;
 import dev.lanyard.v1.CertificateServiceGrpc;
 import dev.lanyard.v1.RevocationServiceGrpc;
 import dev.lanyard.v1.TokenServiceGrpc;
+import io.grpc.health.v1.HealthGrpc;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
@@ -30,6 +31,10 @@ class CallExecutorsTest {
                     .as("in place").isNull();
             assertThat(executors.getExecutor(call(TokenServiceGrpc.getIssueTokenMethod()), new Metadata()))
                     .as("in place").isNull();
+            assertThat(executors.getExecutor(call(HealthGrpc.getCheckMethod()), new Metadata()))
+                    .as("in place").isNull();
+            assertThat(executors.getExecutor(call(HealthGrpc.getWatchMethod()), new Metadata()))
+                    .as("a stream, on the pool").isNotNull();
 
             Executor bootstrap = executors.getExecutor(call(CertificateServiceGrpc.getIssueCertificateMethod()),
                     new Metadata());
@@ -47,7 +52,8 @@ class CallExecutorsTest {
 
     @Test
     void aNewCallFindingTheThreadsAndTheQueueFullRunsInPlaceToBeRefusedWhileAdmittedCallsGoOn() throws Exception {
-        try (CallExecutors executors = new CallExecutors(true, 1, 1, busy())) {
+        BusyRefusal busy = busy();
+        try (CallExecutors executors = new CallExecutors(true, 1, 1, busy)) {
             java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
             Executor running = executors.getExecutor(call(RevocationServiceGrpc.getRevokeMethod()), new Metadata());
             running.execute(() -> {
@@ -63,6 +69,9 @@ class CallExecutorsTest {
 
             assertThat(executors.getExecutor(call(RevocationServiceGrpc.getRevokeMethod()), new Metadata()))
                     .as("no room: run in place, to be refused").isNull();
+            ServerCall<?, ?> probe = call(HealthGrpc.getCheckMethod());
+            assertThat(executors.getExecutor(probe, new Metadata())).as("a health check runs in place").isNull();
+            assertThat(startsPast(busy, probe)).as("and is not refused").isTrue();
             CompletableFuture<Void> next = new CompletableFuture<>();
             running.execute(() -> next.complete(null)); // an admitted call's next task is never refused
 
@@ -86,11 +95,24 @@ class CallExecutorsTest {
                     .isNotNull();
             assertThat(executors.getExecutor(call(TokenServiceGrpc.getIssueTokenMethod()), new Metadata()))
                     .isNotNull();
+            assertThat(executors.getExecutor(call(HealthGrpc.getCheckMethod()), new Metadata()))
+                    .as("no signature: in place").isNull();
         }
     }
 
     private static BusyRefusal busy() {
         return new BusyRefusal(2, 4, null, null, java.time.Clock.systemUTC());
+    }
+
+    /** Whether {@code busy} lets {@code call} start (it was not marked to be refused). */
+    private static <Q, R> boolean startsPast(BusyRefusal busy, ServerCall<Q, R> call) {
+        java.util.concurrent.atomic.AtomicBoolean started = new java.util.concurrent.atomic.AtomicBoolean();
+        busy.interceptCall(call, new Metadata(), (c, headers) -> {
+            started.set(true);
+            return new ServerCall.Listener<>() {
+            };
+        });
+        return started.get();
     }
 
     private static <Q, R> ServerCall<Q, R> call(MethodDescriptor<Q, R> method) {
