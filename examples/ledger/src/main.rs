@@ -153,6 +153,8 @@ async fn run(o: Options) -> Result<(), String> {
         move || for_watch.lanyard_channel(),
         Some(CrlFallback::of(identity.clone())),
     );
+    // A revoked peer (ours, or a federated trust domain's that Lanyard passes on) fails the handshake.
+    identity.refuse_revoked(Arc::new(revocations.clone()));
     let jwks = if o.allow_plain_http {
         HttpJwks::new_allowing_plain_http(o.jwks_url, Duration::from_secs(5))
     } else {

@@ -172,8 +172,7 @@ public final class PolicyFileWatcher implements AutoCloseable {
         if (policy.equals(current.toProto())) {
             return current;
         }
-        GrantsPolicy.fromNew(policy);
-        return store.apply(policy);
+        return store.apply(GrantsPolicy.fromNew(policy));
     }
 
     /** Why the last change of the file was not applied, if it was not. */

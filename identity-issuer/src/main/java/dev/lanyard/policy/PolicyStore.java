@@ -35,13 +35,22 @@ public final class PolicyStore {
      * @throws InvalidPolicyException if it is malformed
      * @throws StalePolicyException if its version is not greater than the one in force
      */
-    public synchronized GrantsPolicy apply(Policy policy) {
-        GrantsPolicy next = GrantsPolicy.from(policy);
+    public GrantsPolicy apply(Policy policy) {
+        return apply(GrantsPolicy.from(policy));
+    }
+
+    /**
+     * Puts {@code next}, already validated and compiled, in force.
+     *
+     * @throws StalePolicyException if its version is not greater than the one in force
+     */
+    public synchronized GrantsPolicy apply(GrantsPolicy next) {
+        Objects.requireNonNull(next, "next");
         if (next.version() <= current.version()) {
             throw new StalePolicyException(next.version(), current.version());
         }
         current = next;
-        List<String> unverifiable = GrantsPolicy.unverifiableScopes(policy);
+        List<String> unverifiable = GrantsPolicy.unverifiableScopes(next.toProto());
         if (!unverifiable.isEmpty()) { // only a policy stored before they were refused: its grants stay in force
             log.warn("policy version {} holds {} scope name(s) that client verifiers refuse, so no token is"
                     + " issued with them (its other grants stay in force); apply a policy with names like"

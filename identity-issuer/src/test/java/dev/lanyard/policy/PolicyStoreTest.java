@@ -65,6 +65,17 @@ class PolicyStoreTest {
     }
 
     @Test
+    void putsACompiledPolicyInForceAsItIsAndRefusesAStaleOne() {
+        GrantsPolicy compiled = GrantsPolicy.fromNew(policy(3, "payments.read"));
+
+        assertThat(store.apply(compiled)).isSameAs(compiled);
+        assertThat(store.current()).isSameAs(compiled);
+        assertThatThrownBy(() -> store.apply(GrantsPolicy.fromNew(policy(3, "payments.charge"))))
+                .hasMessage("policy version 3 is not greater than the version in force, 3");
+        assertThat(store.current()).isSameAs(compiled);
+    }
+
+    @Test
     void canStartFromAGivenPolicy() {
         PolicyStore restored = new PolicyStore(GrantsPolicy.from(policy(7, "payments.read")));
 

@@ -6,6 +6,7 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -120,8 +121,18 @@ public final class FederatedPeerTrust extends X509ExtendedTrustManager {
         check(chain, authType, false);
     }
 
+    /**
+     * Our roots and those of every allowed trust domain Lanyard federates with now: a server names these in
+     * its CertificateRequest, and a stock key manager presents a certificate only if its chain leads to one.
+     */
     @Override
     public X509Certificate[] getAcceptedIssuers() {
-        return ownRoots.get().toArray(new X509Certificate[0]);
+        Set<X509Certificate> issuers = new LinkedHashSet<>(ownRoots.get());
+        federated.get().forEach((trustDomain, roots) -> {
+            if (allowed.contains(trustDomain)) {
+                issuers.addAll(roots);
+            }
+        });
+        return issuers.toArray(new X509Certificate[0]);
     }
 }

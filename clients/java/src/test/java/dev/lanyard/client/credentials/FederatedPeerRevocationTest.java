@@ -100,7 +100,7 @@ class FederatedPeerRevocationTest {
 
     /**
      * We serve trusting federated peers; {@code peer} calls with its certificate, presented the way a
-     * workload's key manager does, whoever the server names as issuers (it names only its own roots).
+     * workload's key manager does, whoever the server names as issuers.
      */
     private Handshake asClient(TestPki.Held peer) throws Exception {
         Svid svid = new Svid(IssuedSvidCheck.spiffeId(peer.leaf()), peer.privateKey(), peer.leaf(),
