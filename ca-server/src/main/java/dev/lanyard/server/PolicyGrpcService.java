@@ -48,8 +48,9 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
                 // The database first, with its audit record: a policy in force on this replica is one
                 // every replica can load, and one the audit trail names.
                 long version = request.getPolicy().getVersion();
+                GrantsPolicy compiled;
                 try {
-                    GrantsPolicy.fromNew(request.getPolicy());
+                    compiled = GrantsPolicy.fromNew(request.getPolicy());
                 } catch (InvalidPolicyException e) {
                     throw AuditedCall.invalid(e.getMessage());
                 }
@@ -63,7 +64,7 @@ public final class PolicyGrpcService extends PolicyServiceGrpc.PolicyServiceImpl
                     return version;
                 });
                 try {
-                    store.apply(request.getPolicy());
+                    store.apply(compiled);
                 } catch (StalePolicyException e) {
                     // a newer version from another replica got here first; it stays in force
                 }
