@@ -115,10 +115,20 @@ func startAgent(t testing.TB, serverAddr string, env []string, args ...string) *
 // startAgentOf is startAgent trusting the bundle of s, a server other than the shared one.
 func startAgentOf(t testing.TB, s *lanyardtest.Server, serverAddr string, env []string, args ...string) *runningAgent {
 	t.Helper()
+	return startAgentIssuing(t, s, serverAddr, env, s.Issuer(), args...)
+}
+
+// startAgentIssuing is startAgentOf with --issuer issuer, or without the flag when issuer is "".
+func startAgentIssuing(t testing.TB, s *lanyardtest.Server, serverAddr string, env []string, issuer string, args ...string) *runningAgent {
+	t.Helper()
 	dir := openDir(t)
 	a := &runningAgent{Socket: filepath.Join(dir, "agent.sock"), log: &lockedBuffer{}}
-	a.cmd = exec.Command(agentBin, append([]string{"--socket", a.Socket, "--server", serverAddr,
-		"--bundle", s.BundleFile, "--data-dir", filepath.Join(dir, "data"), "--issuer", s.Issuer()}, args...)...)
+	flags := []string{"--socket", a.Socket, "--server", serverAddr, "--bundle", s.BundleFile,
+		"--data-dir", filepath.Join(dir, "data")}
+	if issuer != "" {
+		flags = append(flags, "--issuer", issuer)
+	}
+	a.cmd = exec.Command(agentBin, append(flags, args...)...)
 	a.cmd.Env = append(os.Environ(), env...)
 	a.cmd.Stderr = a.log
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -61,8 +61,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	issuers := workload.NewIssuers(cfg.Issuer, cfg.FederatedIssuers)
+	go issuers.WarnIfOverridden(ctx, manager, log)
 	server := workload.NewGRPCServer(workload.New(manager, peer.NewAttestor(cfg.AttestationCache.Duration),
-		workload.NewIssuers(cfg.Issuer, cfg.FederatedIssuers), log))
+		issuers, log))
 	go func() {
 		<-ctx.Done()
 		server.GracefulStop()
@@ -88,7 +90,8 @@ func parse(args []string) (config.Config, error) {
 	tokenFile := fs.String("join-token-file", "", "a file holding a one-time agent join token")
 	popCert := fs.String("x509pop-cert", "", "the node certificate chain (PEM) for x509pop")
 	popKey := fs.String("x509pop-key", "", "the node key (PEM) for x509pop")
-	issuer := fs.String("issuer", "", "the iss of the server's tokens (its public-url), which ValidateJWTSVID requires")
+	issuer := fs.String("issuer", "", "the iss ValidateJWTSVID expects of the trust domain's tokens"+
+		" (default: the one the server names, its public-url; a value given here wins over it)")
 	retryFor := fs.Duration("attest-retry-timeout", 0, "how long to retry at start while the server is"+
 		" unreachable or UNAVAILABLE (0: until it answers, the default)")
 	if err := fs.Parse(args); err != nil {

@@ -35,6 +35,9 @@ type State struct {
 	SVIDs       []*SVID // ordered by SPIFFE ID
 	// Federated are the bundles of the trust domains Lanyard federates with, as it serves them.
 	Federated map[spiffeid.TrustDomain]Bundle
+	// TokenIssuer is the iss of the tokens the server mints, as its latest ListEntries answer names it
+	// ("" until the first answer, or from a server too old to name it).
+	TokenIssuer string
 }
 
 // Bundle is one foreign trust domain's authorities. Immutable.

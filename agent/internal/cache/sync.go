@@ -73,7 +73,7 @@ func (m *Manager) SyncNow(ctx context.Context) error {
 			fresh[s.ID.String()] = s
 		}
 	}
-	m.merge(entries, fresh)
+	m.merge(entries, fresh, resp.GetTokenIssuer())
 	return firstErr
 }
 
@@ -83,8 +83,10 @@ func (m *Manager) SyncNow(ctx context.Context) error {
 // revocation that arrived while the batch was in flight was applied to the state as it was then, and
 // must not come back with the batch. (applyRevocations checks under the same lock, after the
 // follower holds the revocation, so one of the two always sees the other.) A revoked agent keeps none.
-func (m *Manager) merge(entries map[string]*lanyardv1.Registration, fresh map[string]*SVID) {
+// tokenIssuer is the iss the server said its tokens carry, in the same answer as entries.
+func (m *Manager) merge(entries map[string]*lanyardv1.Registration, fresh map[string]*SVID, tokenIssuer string) {
 	m.update(func(s State) State {
+		s.TokenIssuer = tokenIssuer
 		if m.revoked.Load() {
 			s.SVIDs = nil
 			return s

@@ -55,7 +55,7 @@ func TestASyncDoesNotBringBackAnIdentityRevokedWhileItsBatchWasInFlight(t *testi
 		kept:      svid(kept, "bb"),
 		renewed:   svid(renewed, "cc"),
 	}
-	m.merge(entries, fresh)
+	m.merge(entries, fresh, "https://lanyard.example")
 	var got []string
 	for _, s := range m.State().SVIDs {
 		got = append(got, s.ID.String()+"#"+s.Serial)
@@ -63,10 +63,13 @@ func TestASyncDoesNotBringBackAnIdentityRevokedWhileItsBatchWasInFlight(t *testi
 	if want := []string{kept + "#bb", renewed + "#cc"}; !slices.Equal(got, want) {
 		t.Fatalf("after the merge the state holds %v, want %v", got, want)
 	}
+	if got := m.State().TokenIssuer; got != "https://lanyard.example" {
+		t.Fatalf("the state's token issuer is %q, not the one the answer named", got)
+	}
 
 	// A revoked agent keeps nothing, whatever a batch brought back.
 	m.revoked.Store(true)
-	m.merge(entries, map[string]*SVID{kept: svid(kept, "dd")})
+	m.merge(entries, map[string]*SVID{kept: svid(kept, "dd")}, "https://lanyard.example")
 	if n := len(m.State().SVIDs); n != 0 {
 		t.Fatalf("a revoked agent holds %d SVIDs after a sync", n)
 	}

@@ -45,10 +45,11 @@ type Config struct {
 	WorkloadSVIDTTL Duration `json:"workload_svid_ttl"`
 	// AttestationCache is how long a caller's selectors are reused for the same process.
 	AttestationCache Duration `json:"attestation_cache"`
-	// Issuer is the iss of the tokens the agent's Lanyard server mints (its public-url, what the
-	// verifiers' --issuer names): ValidateJWTSVID refuses a token of the agent's trust domain with
-	// another iss, and every token of it while Issuer is empty (the agent cannot learn it from the
-	// server over gRPC).
+	// Issuer is the iss ValidateJWTSVID expects of the agent's trust domain's tokens, which it refuses
+	// with another iss. Empty (the default) follows the server: the iss of the tokens it mints (its
+	// public-url), named with the entries the agent fetches; until the first such answer every token
+	// of the trust domain is refused. Set, it wins over the server's (a warning is logged once if
+	// they differ).
 	Issuer string `json:"issuer"`
 	// FederatedIssuers are the issuers of the federated trust domains, by trust domain name
 	// ("b.test": "https://lanyard.b.test"): ValidateJWTSVID checks a federated token only against

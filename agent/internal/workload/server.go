@@ -257,7 +257,8 @@ func (s *Server) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.Serv
 
 // ValidateJWTSVID checks a token as a Lanyard Go verifier (clients/go/verify) would: algorithm,
 // kid and signature against the JWT bundle of the trust domain its sub names (ours, or a federated
-// one the caller's identities federate with), iss against that trust domain's issuer, aud, time
+// one the caller's identities federate with), iss against that trust domain's issuer (ours: the
+// configured one, else the one the server names with the entries; see Issuers.For), aud, time
 // claims with the verifier's bounded skew, a well-formed cnf, and that neither its jti nor its
 // subject identity is revoked (the revocations the agent follows: a jti revoked by a federated
 // trust domain refuses only that trust domain's tokens). A revoked certificate serial, and the cnf
@@ -283,10 +284,15 @@ func (s *Server) ValidateJWTSVID(ctx context.Context, req *workload.ValidateJWTS
 	if !ok {
 		return nil, status.Errorf(codes.InvalidArgument, "token refused: the agent serves no JWT bundle of trust domain %q to this caller", td.Name())
 	}
-	issuer := s.issuers.For(st.TrustDomain, td)
-	if issuer == "" {
+	issuer := s.issuers.For(st, td)
+	switch {
+	case issuer == "" && td == st.TrustDomain:
+		return nil, status.Errorf(codes.FailedPrecondition, "the agent knows no issuer for trust domain %q yet:"+
+			" none is configured (issuer) and the server has not named its own (it does with the entries the"+
+			" agent fetches): it cannot check a token's iss", td.Name())
+	case issuer == "":
 		return nil, status.Errorf(codes.FailedPrecondition,
-			"the agent has no issuer configured for trust domain %q (issuer, federated_issuers): it cannot check a token's iss", td.Name())
+			"the agent has no issuer configured for trust domain %q (federated_issuers): it cannot check a token's iss", td.Name())
 	}
 	v, err := verify.New(verify.Config{Issuer: issuer, Audience: req.GetAudience(), Keys: keys,
 		Revocations: revocations{s.source}})
@@ -368,25 +374,6 @@ func verifiedClaims(token string) (*structpb.Struct, error) {
 		return nil, err
 	}
 	return structpb.NewStruct(claims)
-}
-
-// Issuers are the iss the agent expects of tokens, by trust domain. Immutable.
-type Issuers struct {
-	own       string
-	federated map[string]string
-}
-
-// NewIssuers is own for the agent's trust domain and federated by trust domain name.
-func NewIssuers(own string, federated map[string]string) Issuers {
-	return Issuers{own: own, federated: maps.Clone(federated)}
-}
-
-// For is the issuer of td's tokens ("" when none is known), ours being the agent's trust domain.
-func (i Issuers) For(ours, td spiffeid.TrustDomain) string {
-	if td == ours {
-		return i.own
-	}
-	return i.federated[td.Name()]
 }
 
 func jwtBundle(st *cache.State) *jwtbundle.Bundle {

@@ -63,6 +63,12 @@ type validator struct {
 
 func newValidator(t *testing.T, issuers Issuers, revoked ...string) *validator {
 	t.Helper()
+	return newValidatorNamed(t, issuers, "", revoked...)
+}
+
+// newValidatorNamed is newValidator after the server named serverIssuer as its tokens' iss.
+func newValidatorNamed(t *testing.T, issuers Issuers, serverIssuer string, revoked ...string) *validator {
+	t.Helper()
 	td := spiffeid.RequireTrustDomainFromString("example.org")
 	id := spiffeid.RequireFromPath(td, "/w")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -72,7 +78,7 @@ func newValidator(t *testing.T, issuers Issuers, revoked ...string) *validator {
 		SVIDs: []*cache.SVID{{ID: id, Chain: []*x509.Certificate{selfSigned(t, key, id)}, KeyPKCS8: []byte("key"),
 			Selectors: []string{fmt.Sprintf("unix:uid:%d", os.Getuid())}, FederatesWith: []string{"b.test"}}},
 		Federated: map[spiffeid.TrustDomain]cache.Bundle{spiffeid.RequireTrustDomainFromString("b.test"): {
-			JWTKeys: map[string]crypto.PublicKey{"f1": &foreign.PublicKey}}}}}
+			JWTKeys: map[string]crypto.PublicKey{"f1": &foreign.PublicKey}}}, TokenIssuer: serverIssuer}}
 	for _, r := range revoked {
 		src.revoked[r] = true
 	}
@@ -207,11 +213,42 @@ func TestValidateJWTSVIDChecksAFederatedTokenAgainstItsTrustDomain(t *testing.T)
 	}
 }
 
-// An agent that was not told its server's issuer cannot check iss, so it validates no token.
+// An agent with no issuer configured, before its server has named one, cannot check iss, so it
+// validates no token (refuse rather than guess).
 func TestValidateJWTSVIDRefusesEveryTokenWithoutAnIssuer(t *testing.T) {
 	v := newValidator(t, NewIssuers("", nil))
 	if _, err := v.validate(t, signJWT(t, v.key, v.id, "ledger")); status.Code(err) != codes.FailedPrecondition ||
-		!strings.Contains(status.Convert(err).Message(), `no issuer configured for trust domain "example.org"`) {
+		!strings.Contains(status.Convert(err).Message(), `knows no issuer for trust domain "example.org" yet`) {
 		t.Fatalf("without an issuer: %v, want FailedPrecondition", err)
+	}
+}
+
+// With no issuer configured, the agent expects the one its server named: a token with it validates,
+// one with another iss is refused. The server's issuer is for our trust domain only.
+func TestValidateJWTSVIDExpectsTheIssuerTheServerNamed(t *testing.T) {
+	v := newValidatorNamed(t, NewIssuers("", nil), testIssuer)
+	if resp, err := v.validate(t, signJWT(t, v.key, v.id, "ledger")); err != nil || resp.GetSpiffeId() != v.id.String() {
+		t.Fatalf("a token with the server's issuer: %v %v", resp, err)
+	}
+	token := v.token(t, func(c map[string]any) { c["iss"] = "https://evil.example" })
+	_, err := v.validate(t, token)
+	refused(t, "another iss", token, err, "wrong_issuer")
+
+	claims := lanyardClaims(spiffeid.RequireFromString("spiffe://b.test/caller"), "ledger")
+	foreign := mint(t, v.foreign, map[string]any{"alg": "ES256", "kid": "f1", "typ": "JWT"}, claims)
+	if _, err := v.validate(t, foreign); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("a b.test token with our server's issuer and none configured for b.test: %v, want FailedPrecondition", err)
+	}
+}
+
+// A configured issuer wins over the one the server names.
+func TestValidateJWTSVIDExpectsTheConfiguredIssuerOverTheServers(t *testing.T) {
+	const configured = "https://configured.example"
+	v := newValidatorNamed(t, NewIssuers(configured, nil), testIssuer)
+	token := signJWT(t, v.key, v.id, "ledger") // iss: testIssuer, the server's
+	_, err := v.validate(t, token)
+	refused(t, "the server's iss", token, err, "wrong_issuer")
+	if _, err := v.validate(t, v.token(t, func(c map[string]any) { c["iss"] = configured })); err != nil {
+		t.Fatalf("a token with the configured issuer: %v", err)
 	}
 }

@@ -146,6 +146,13 @@ func (s *Server) Restart(whileStopped func(dataDir string) error) error {
 	return s.launch(logFile)
 }
 
+// RestartWith is Restart with extra in place of the `lanyard dev` arguments the server ran with (say
+// --http-tls spiffe: the same keys published, and tokens issued, under another URL).
+func (s *Server) RestartWith(extra []string, whileStopped func(dataDir string) error) error {
+	s.extra = extra
+	return s.Restart(whileStopped)
+}
+
 // launch runs `lanyard dev` on s.Dir and s.ports, logging to logFile, and waits until it serves.
 func (s *Server) launch(logFile *os.File) error {
 	java := "java"

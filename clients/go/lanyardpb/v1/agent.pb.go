@@ -341,6 +341,9 @@ type ListEntriesResponse struct {
 	Entries []*Registration `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	// The agent's node selectors, as attested.
 	NodeSelectors []string `protobuf:"bytes,2,rep,name=node_selectors,json=nodeSelectors,proto3" json:"node_selectors,omitempty"`
+	// The iss of the tokens this server mints (its public-url): what the agent's ValidateJWTSVID
+	// expects of its own trust domain's tokens unless the agent is configured with another issuer.
+	TokenIssuer   string `protobuf:"bytes,3,opt,name=token_issuer,json=tokenIssuer,proto3" json:"token_issuer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,6 +390,13 @@ func (x *ListEntriesResponse) GetNodeSelectors() []string {
 		return x.NodeSelectors
 	}
 	return nil
+}
+
+func (x *ListEntriesResponse) GetTokenIssuer() string {
+	if x != nil {
+		return x.TokenIssuer
+	}
+	return ""
 }
 
 // X.509-SVIDs for several entries.
@@ -774,10 +784,11 @@ const file_lanyard_v1_agent_proto_rawDesc = "" +
 	"\x04step\"-\n" +
 	"\x11RenewAgentRequest\x12\x18\n" +
 	"\x03csr\x18\x01 \x01(\fB\x06\xb8\x9a#\x80\x80\x01R\x03csr\"\x14\n" +
-	"\x12ListEntriesRequest\"p\n" +
+	"\x12ListEntriesRequest\"\x93\x01\n" +
 	"\x13ListEntriesResponse\x122\n" +
 	"\aentries\x18\x01 \x03(\v2\x18.lanyard.v1.RegistrationR\aentries\x12%\n" +
-	"\x0enode_selectors\x18\x02 \x03(\tR\rnodeSelectors\"O\n" +
+	"\x0enode_selectors\x18\x02 \x03(\tR\rnodeSelectors\x12!\n" +
+	"\ftoken_issuer\x18\x03 \x01(\tR\vtokenIssuer\"O\n" +
 	"\x17BatchNewX509SvidRequest\x124\n" +
 	"\x06params\x18\x01 \x03(\v2\x16.lanyard.v1.SvidParamsB\x04\xc0\x9a#dR\x06params\"w\n" +
 	"\n" +

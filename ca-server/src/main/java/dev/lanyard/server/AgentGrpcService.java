@@ -173,7 +173,9 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
     public void listEntries(ListEntriesRequest request, StreamObserver<ListEntriesResponse> response) {
         answer(response, () -> {
             AgentSvids.Entries entries = svids.entries(Callers.require().spiffeId());
-            ListEntriesResponse.Builder b = ListEntriesResponse.newBuilder().addAllNodeSelectors(entries.nodeSelectors());
+            // The iss of the tokens minted here, so the agent's ValidateJWTSVID need not be told it.
+            ListEntriesResponse.Builder b = ListEntriesResponse.newBuilder().addAllNodeSelectors(entries.nodeSelectors())
+                    .setTokenIssuer(tokens.issuer());
             for (Registration r : entries.registrations()) {
                 b.addEntries(AdminGrpcService.toProto(r));
             }

@@ -62,6 +62,11 @@ public final class TokenIssuer {
         this.clock = clock;
     }
 
+    /** The {@code iss} of the tokens issued here (the minter's: the server's public URL). */
+    public String issuer() {
+        return minter.issuer();
+    }
+
     /**
      * A token for {@code caller}, bound to the certificate it called with, without blocking: the checks
      * and the signature run on this thread; the future completes once the token's record and its audit

@@ -363,6 +363,10 @@ class AgentServiceTest {
         assertThat(claims.getStringClaim("scope")).isEqualTo("ledger.read");
         assertThat(claims.getJSONObjectClaim("cnf")).isEqualTo(Map.of("x5t#S256",
                 CertificateThumbprint.x5tS256(workloadCert.getEncoded())));
+        // The agent learns the iss its ValidateJWTSVID expects from ListEntries: the one the tokens carry.
+        assertThat(claims.getIssuer()).isEqualTo(lanyard.server().config().issuer());
+        assertThat(agents(agent).listEntries(ListEntriesRequest.getDefaultInstance()).getTokenIssuer())
+                .isEqualTo(claims.getIssuer());
 
         assertRefused(() -> agents(agent).newJwtSvid(NewJwtSvidRequest.newBuilder().setSpiffeId(API)
                 .setAudience("payments").setCertificate(ByteString.copyFrom(encoded(workloadCert))).build()),

@@ -45,6 +45,11 @@ public final class TokenMinter {
         return maxTtl;
     }
 
+    /** The {@code iss} of every token this minter signs. */
+    public String issuer() {
+        return issuer;
+    }
+
     public MintedToken mint(TokenRequest request) {
         return mint(request, keys.active(), maxTtl, true);
     }
