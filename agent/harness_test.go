@@ -79,6 +79,24 @@ func needServer(t testing.TB) *lanyardtest.Server {
 	return server
 }
 
+// ownServer starts a server for this test alone (one it may restart or swap the store of), stopped
+// when the test ends; skips like needServer when no server can be started here.
+func ownServer(t testing.TB) *lanyardtest.Server {
+	t.Helper()
+	needServer(t)
+	s, err := lanyardtest.Start(openDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- its server's log (tail) ---\n%s", s.LogTail())
+		}
+		s.Stop()
+	})
+	return s
+}
+
 func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

@@ -81,17 +81,7 @@ func refusedForIssuer(err error) bool {
 // own server: the test restarts it.
 func TestValidateJWTSVIDWithoutIssuerExpectsTheOneTheServerNames(t *testing.T) {
 	t.Parallel()
-	needServer(t) // skips like the others when no server can be started
-	s, err := lanyardtest.Start(openDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("--- its server's log (tail) ---\n%s", s.LogTail())
-		}
-		s.Stop()
-	})
+	s := ownServer(t)
 	before, after := newID(s, "named-issuer"), newID(s, "named-issuer")
 	f, _ := newIssuerFixture(t, s, "", before, after)
 

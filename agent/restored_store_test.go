@@ -13,7 +13,6 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	lanyardv1 "github.com/lanyard-dev/lanyard/clients/go/lanyardpb/v1"
-	"github.com/lanyard-dev/lanyard/clients/go/lanyardtest"
 )
 
 // A server that comes back on an older copy of its store (its files put back from before the last
@@ -23,17 +22,7 @@ import (
 // of a revocation again.) Its own server: the test stops it and swaps its store.
 func TestRevocationsStillReachTheAgentWhenItsServerComesBackOnAnOlderStore(t *testing.T) {
 	t.Parallel()
-	needServer(t) // skips like the others when no server can be started
-	s, err := lanyardtest.Start(openDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("--- its server's log (tail) ---\n%s", s.LogTail())
-		}
-		s.Stop()
-	})
+	s := ownServer(t)
 	ctx := ctxFor(t, 5*time.Minute)
 	token, err := s.AgentJoinToken(ctx)
 	if err != nil {
