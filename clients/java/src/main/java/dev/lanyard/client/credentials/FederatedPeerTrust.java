@@ -6,7 +6,6 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -122,17 +121,14 @@ public final class FederatedPeerTrust extends X509ExtendedTrustManager {
     }
 
     /**
-     * Our roots and those of every allowed trust domain Lanyard federates with now: a server names these in
-     * its CertificateRequest, and a stock key manager presents a certificate only if its chain leads to one.
+     * None: a server names no CA in its CertificateRequest, so a client's key manager, stock or SPIFFE, presents
+     * its SVID whatever its trust domain, and {@link #checkClientTrusted} decides (as java-spiffe's trust manager
+     * and go-spiffe do). A list of names could not follow the federated bundles: Netty's OpenSSL server (gRPC's
+     * default) reads it once, when the server is built, so a trust domain federated later would never be named
+     * and its stock clients would present nothing. Nor does it tell whoever connects which trust domains we trust.
      */
     @Override
     public X509Certificate[] getAcceptedIssuers() {
-        Set<X509Certificate> issuers = new LinkedHashSet<>(ownRoots.get());
-        federated.get().forEach((trustDomain, roots) -> {
-            if (allowed.contains(trustDomain)) {
-                issuers.addAll(roots);
-            }
-        });
-        return issuers.toArray(new X509Certificate[0]);
+        return new X509Certificate[0];
     }
 }
