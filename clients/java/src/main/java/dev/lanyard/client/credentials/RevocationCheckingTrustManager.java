@@ -60,8 +60,14 @@ final class RevocationCheckingTrustManager extends X509ExtendedTrustManager {
         revocations.refuseIfRevoked(chain[0]);
     }
 
+    /**
+     * None, as {@link FederatedPeerTrust} names none: a server names no CA in its CertificateRequest, so a client's
+     * key manager, stock or SPIFFE, presents its SVID and the checks above decide. Naming the roots could not follow
+     * a root rotation: Netty's OpenSSL server (gRPC's default) reads the names once, when the server is built, and
+     * each Lanyard root has a name of its own, so a stock client under a root added later would present nothing.
+     */
     @Override
     public X509Certificate[] getAcceptedIssuers() {
-        return chains.getAcceptedIssuers();
+        return new X509Certificate[0];
     }
 }

@@ -160,7 +160,9 @@ public final class WorkloadCredentials implements AutoCloseable {
 
     /**
      * Trusts the current bundle's roots (PKIX, with host-name checks when the engine asks); follows renewals,
-     * and refuses revoked peers after {@link #refuseRevoked}.
+     * and refuses revoked peers after {@link #refuseRevoked}. It names no accepted issuers, so a server on it asks
+     * every client for its certificate whatever the roots, before or after a rotation; the roots are
+     * {@link #trustBundle()}.
      */
     public X509ExtendedTrustManager trustManager() {
         return peerTrust;
