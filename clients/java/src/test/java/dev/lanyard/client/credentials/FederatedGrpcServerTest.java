@@ -11,27 +11,15 @@ import com.nimbusds.jose.jwk.KeyUse;
 import com.nimbusds.jose.util.Base64;
 import dev.lanyard.client.testing.FakeScheduler;
 import dev.lanyard.client.testing.TestPki;
-import dev.lanyard.client.testing.v1.InventoryServiceGrpc;
-import dev.lanyard.client.testing.v1.ListItemsRequest;
-import dev.lanyard.client.testing.v1.ListItemsResponse;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.AddFederationRequest;
 import dev.lanyard.v1.BundleEndpointProfile;
 import dev.lanyard.v1.FederationServiceGrpc;
 import io.grpc.ChannelCredentials;
-import io.grpc.Grpc;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.Server;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
-import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.TlsServerCredentials;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
@@ -41,9 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -67,8 +53,6 @@ class FederatedGrpcServerTest {
     private final TestPki b = new TestPki(Clock.systemUTC(), "b.test");
     private final TestPki notFederated = new TestPki(Clock.systemUTC(), "c.test");
     private final List<AutoCloseable> toClose = new ArrayList<>();
-    private final List<String> callers = new CopyOnWriteArrayList<>();
-    private final List<String> sessionTypes = new CopyOnWriteArrayList<>();
     private RunningServer lanyard;
     private WorkloadCredentials inventory;
 
@@ -97,10 +81,10 @@ class FederatedGrpcServerTest {
     @Test
     void aServerBuiltBeforeATrustDomainFederatesTakesCallsFromItsStockKeyManagerClientsOnceItDoes() throws Exception {
         FederatedPeerTrust trust = inventory.federatedTrust(Set.of("lanyard.local", "b.test"));
-        Server server = serve(TlsServerCredentials.newBuilder().keyManager(inventory.keyManager()).trustManager(trust)
+        InventoryServer server = serve(TlsServerCredentials.newBuilder().keyManager(inventory.keyManager()).trustManager(trust)
                 .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build());
         TestPki.Held caller = b.leaf(FEDERATED_CALLER);
-        assertThatThrownBy(() -> call(stockClient(caller, b), server))
+        assertThatThrownBy(() -> server.call(stockClient(caller, b)))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
                         .isEqualTo(Status.Code.UNAVAILABLE));
 
@@ -108,18 +92,18 @@ class FederatedGrpcServerTest {
         inventory.renewNow(); // refreshes the federated bundles, as every renewal does
         assertThatCode(() -> trust.checkClientTrusted(caller.chain(), "ECDHE_ECDSA")).doesNotThrowAnyException();
 
-        call(stockClient(caller, b), server);
-        assertThat(callers).containsExactly(FEDERATED_CALLER);
-        System.out.println("FEDERATED-GRPC server TLS session: " + sessionTypes);
+        server.call(stockClient(caller, b));
+        assertThat(server.callers()).containsExactly(FEDERATED_CALLER);
+        System.out.println("FEDERATED-GRPC server TLS session: " + server.sessions());
 
         // Verification is unchanged: a trust domain Lanyard does not federate with is still refused.
-        assertThatThrownBy(() -> call(stockClient(notFederated.leaf("spiffe://c.test/ns/shop/sa/api"), notFederated),
-                server)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
+        assertThatThrownBy(() -> server.call(stockClient(notFederated.leaf("spiffe://c.test/ns/shop/sa/api"),
+                notFederated))).isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
                         .isEqualTo(Status.Code.UNAVAILABLE));
-        assertThat(callers).containsExactly(FEDERATED_CALLER);
+        assertThat(server.callers()).containsExactly(FEDERATED_CALLER);
         // And our own workloads still call it with the library's key manager.
-        call(inventory.channelCredentials(), server);
-        assertThat(callers).containsExactly(FEDERATED_CALLER, INVENTORY);
+        server.call(inventory.channelCredentials());
+        assertThat(server.callers()).containsExactly(FEDERATED_CALLER, INVENTORY);
     }
 
     /** Lanyard federates with b.test, starting from b's bundle handed over out of band (its endpoint is never up). */
@@ -144,37 +128,6 @@ class FederatedGrpcServerTest {
         return TlsChannelCredentials.newBuilder().keyManager(held.keyManager()).trustManager(server).build();
     }
 
-    private Server serve(io.grpc.ServerCredentials credentials) throws java.io.IOException {
-        ServerInterceptor recordCaller = new ServerInterceptor() {
-            @Override
-            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-                    ServerCallHandler<Q, R> next) {
-                SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
-                sessionTypes.add(session.getClass().getName() + " " + session.getProtocol());
-                try {
-                    callers.add(IssuedSvidCheck.spiffeId((X509Certificate) session.getPeerCertificates()[0]));
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-                return next.startCall(call, headers);
-            }
-        };
-        Server server = Grpc.newServerBuilderForPort(0, credentials)
-                .addService(ServerInterceptors.intercept(new EmptyInventory(), recordCaller)).build().start();
-        toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
-        return server;
-    }
-
-    private static void call(ChannelCredentials credentials, Server server) {
-        ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", server.getPort(), credentials).build();
-        try {
-            InventoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
-                    .listItems(ListItemsRequest.getDefaultInstance());
-        } finally {
-            channel.shutdownNow();
-        }
-    }
-
     private static Base64 encoded(X509Certificate certificate) {
         try {
             return Base64.encode(certificate.getEncoded());
@@ -183,12 +136,9 @@ class FederatedGrpcServerTest {
         }
     }
 
-    /** Answers ListItems with nothing. */
-    private static final class EmptyInventory extends InventoryServiceGrpc.InventoryServiceImplBase {
-        @Override
-        public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
-            response.onNext(ListItemsResponse.getDefaultInstance());
-            response.onCompleted();
-        }
+    private InventoryServer serve(io.grpc.ServerCredentials credentials) throws java.io.IOException {
+        InventoryServer server = InventoryServer.start(credentials);
+        toClose.add(server);
+        return server;
     }
 }

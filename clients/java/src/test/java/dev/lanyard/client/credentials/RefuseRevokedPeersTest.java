@@ -6,21 +6,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lanyard.client.revocation.RevocationWatcher;
 import dev.lanyard.client.testing.FakeScheduler;
 import dev.lanyard.client.testing.Handshake;
-import dev.lanyard.client.testing.v1.InventoryServiceGrpc;
-import dev.lanyard.client.testing.v1.ListItemsRequest;
-import dev.lanyard.client.testing.v1.ListItemsResponse;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.RevocationReason;
 import dev.lanyard.v1.RevocationTarget;
 import dev.lanyard.v1.RevokeRequest;
-import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -29,7 +23,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
@@ -78,9 +71,9 @@ class RefuseRevokedPeersTest {
     void aClientRefusesARevokedServer() throws Exception {
         RevocationWatcher revocations = following(frontend);
         frontend.refuseRevoked(revocations); // after its SSLContext and trust manager were made
-        Server server = serve(inventory);
+        InventoryServer server = serve(inventory);
         assertThat(Handshake.mutual(inventory.sslContext(), frontend.sslContext()).succeeded()).isTrue();
-        call(frontend.channelCredentials(), server);
+        server.call(frontend.channelCredentials());
 
         revoke(RevocationTarget.newBuilder().setSpiffeId(INVENTORY).build());
         await(() -> revocations.isRevokedIdentity(INVENTORY));
@@ -91,7 +84,7 @@ class RefuseRevokedPeersTest {
         assertThat(Handshake.mutual(inventory.sslContext(),
                 context(frontend.keyManager(), frontend.federatedTrust(Set.of("lanyard.local")))).clientRefusal())
                 .hasStackTraceContaining(refusal);
-        assertThatThrownBy(() -> call(frontend.channelCredentials(frontend.svid()), server))
+        assertThatThrownBy(() -> server.call(frontend.channelCredentials(frontend.svid())))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
                         .isEqualTo(Status.Code.UNAVAILABLE))
                 .hasStackTraceContaining(refusal);
@@ -103,15 +96,15 @@ class RefuseRevokedPeersTest {
     void aServerRefusesARevokedClient() throws Exception {
         RevocationWatcher revocations = following(inventory);
         inventory.refuseRevoked(revocations);
-        Server server = serve(inventory); // its credentials made after the opt-in
-        call(frontend.channelCredentials(), server);
+        InventoryServer server = serve(inventory); // its credentials made after the opt-in
+        server.call(frontend.channelCredentials());
 
         revoke(RevocationTarget.newBuilder().setSpiffeId(FRONTEND).build());
         await(() -> revocations.isRevokedIdentity(FRONTEND));
 
         assertThat(Handshake.mutual(inventory.sslContext(), frontend.sslContext()).serverRefusal())
                 .hasStackTraceContaining("the peer " + FRONTEND + " is refused: identity " + FRONTEND + " is revoked");
-        assertThatThrownBy(() -> call(frontend.channelCredentials(), server))
+        assertThatThrownBy(() -> server.call(frontend.channelCredentials()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
                         .isEqualTo(Status.Code.UNAVAILABLE));
     }
@@ -160,13 +153,13 @@ class RefuseRevokedPeersTest {
     @Test
     void withoutTheOptInARevokedPeerStillPassesTheHandshake() throws Exception {
         RevocationWatcher revocations = following(frontend);
-        Server server = serve(inventory);
+        InventoryServer server = serve(inventory);
         revoke(RevocationTarget.newBuilder().setSpiffeId(INVENTORY).build());
         revoke(RevocationTarget.newBuilder().setSpiffeId(FRONTEND).build());
         await(() -> revocations.isRevokedIdentity(INVENTORY) && revocations.isRevokedIdentity(FRONTEND));
 
         assertThat(Handshake.mutual(inventory.sslContext(), frontend.sslContext()).succeeded()).isTrue();
-        call(frontend.channelCredentials(), server);
+        server.call(frontend.channelCredentials());
     }
 
     private WorkloadCredentials bootstrap(String spiffeId, String... dnsNames) throws CredentialException {
@@ -209,21 +202,10 @@ class RefuseRevokedPeersTest {
         return context;
     }
 
-    private Server serve(WorkloadCredentials credentials) throws java.io.IOException {
-        Server server = Grpc.newServerBuilderForPort(0, credentials.serverCredentials())
-                .addService(new EmptyInventory()).build().start();
-        toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
+    private InventoryServer serve(WorkloadCredentials credentials) throws java.io.IOException {
+        InventoryServer server = InventoryServer.start(credentials.serverCredentials());
+        toClose.add(server);
         return server;
-    }
-
-    private static void call(ChannelCredentials credentials, Server server) {
-        ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", server.getPort(), credentials).build();
-        try {
-            InventoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
-                    .listItems(ListItemsRequest.getDefaultInstance());
-        } finally {
-            channel.shutdownNow();
-        }
     }
 
     private static void await(BooleanSupplier condition) throws InterruptedException {
@@ -231,15 +213,6 @@ class RefuseRevokedPeersTest {
         while (!condition.getAsBoolean()) {
             assertThat(System.nanoTime()).as("condition within 15 s").isLessThan(deadline);
             Thread.sleep(20);
-        }
-    }
-
-    /** Answers ListItems with nothing. */
-    private static final class EmptyInventory extends InventoryServiceGrpc.InventoryServiceImplBase {
-        @Override
-        public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
-            response.onNext(ListItemsResponse.getDefaultInstance());
-            response.onCompleted();
         }
     }
 }

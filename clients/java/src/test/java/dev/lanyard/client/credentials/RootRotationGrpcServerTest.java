@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.client.testing.FakeScheduler;
 import dev.lanyard.client.testing.TestPki;
-import dev.lanyard.client.testing.v1.InventoryServiceGrpc;
-import dev.lanyard.client.testing.v1.ListItemsRequest;
-import dev.lanyard.client.testing.v1.ListItemsResponse;
 import dev.lanyard.credential.Credential;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.AddRootRequest;
@@ -15,19 +12,10 @@ import dev.lanyard.v1.KeyKind;
 import dev.lanyard.v1.KeyServiceGrpc;
 import dev.lanyard.v1.RotateKeysRequest;
 import io.grpc.ChannelCredentials;
-import io.grpc.Grpc;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.Server;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
 import io.grpc.ServerCredentials;
-import io.grpc.ServerInterceptor;
-import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.PrivateKey;
@@ -38,10 +26,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLSession;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -66,8 +52,6 @@ class RootRotationGrpcServerTest {
     Path dataDir;
 
     private final List<AutoCloseable> toClose = new ArrayList<>();
-    private final List<String> callers = new CopyOnWriteArrayList<>();
-    private final List<String> sessionTypes = new CopyOnWriteArrayList<>();
     private RunningServer lanyard;
     private WorkloadCredentials inventory;
 
@@ -97,9 +81,9 @@ class RootRotationGrpcServerTest {
     @Test
     void aServerBuiltBeforeARootRotationTakesCallsFromStockKeyManagerClientsUnderTheNewRoot() throws Exception {
         X509Certificate oldRoot = lanyard.server().trustBundle().get(0);
-        Server server = serve(inventory.serverCredentials());
+        InventoryServer server = serve(inventory.serverCredentials());
         Credential underOldRoot = lanyard.bootstrap(CALLER);
-        call(stockClient(underOldRoot), server);
+        server.call(stockClient(underOldRoot));
 
         X509Certificate newRoot = rotateRoot();
         assertThat(newRoot.getSubjectX500Principal()).isNotEqualTo(oldRoot.getSubjectX500Principal());
@@ -111,22 +95,22 @@ class RootRotationGrpcServerTest {
 
         // The server names no issuers (it would name only the old root's, read when it was built), so the client presents its SVID.
         assertThat(inventory.trustManager().getAcceptedIssuers()).isEmpty();
-        call(stockClient(underNewRoot), server);
-        System.out.println("ROOT-ROTATION-GRPC server TLS session: " + sessionTypes);
-        assertThat(callers).containsExactly(CALLER, CALLER);
+        server.call(stockClient(underNewRoot));
+        System.out.println("ROOT-ROTATION-GRPC server TLS session: " + server.sessions());
+        assertThat(server.callers()).containsExactly(CALLER, CALLER);
         // A client still under the old root is taken too: both roots are trusted until the old one leaves.
-        call(stockClient(underOldRoot), server);
-        assertThat(callers).hasSize(3);
+        server.call(stockClient(underOldRoot));
+        assertThat(server.callers()).hasSize(3);
 
         // Verification is unchanged: a certificate for our trust domain from a CA that is not Lanyard's is refused.
         TestPki.Held forged = new TestPki(Clock.systemUTC(), "lanyard.local").leaf(CALLER);
-        assertThatThrownBy(() -> call(stockClient(forged.privateKey(), forged.chain()), server))
+        assertThatThrownBy(() -> server.call(stockClient(forged.privateKey(), forged.chain())))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode())
                         .isEqualTo(Status.Code.UNAVAILABLE));
-        assertThat(callers).hasSize(3);
+        assertThat(server.callers()).hasSize(3);
         // And our own workloads still call it with the library's key manager.
-        call(inventory.channelCredentials(), server);
-        assertThat(callers).containsExactly(CALLER, CALLER, CALLER, INVENTORY);
+        server.call(inventory.channelCredentials());
+        assertThat(server.callers()).containsExactly(CALLER, CALLER, CALLER, INVENTORY);
     }
 
     /**
@@ -172,43 +156,9 @@ class RootRotationGrpcServerTest {
                 .trustManager(trustManagers.getTrustManagers()).build();
     }
 
-    private Server serve(ServerCredentials credentials) throws java.io.IOException {
-        ServerInterceptor recordCaller = new ServerInterceptor() {
-            @Override
-            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-                    ServerCallHandler<Q, R> next) {
-                SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
-                sessionTypes.add(session.getClass().getName() + " " + session.getProtocol());
-                try {
-                    callers.add(IssuedSvidCheck.spiffeId((X509Certificate) session.getPeerCertificates()[0]));
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-                return next.startCall(call, headers);
-            }
-        };
-        Server server = Grpc.newServerBuilderForPort(0, credentials)
-                .addService(ServerInterceptors.intercept(new EmptyInventory(), recordCaller)).build().start();
-        toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
+    private InventoryServer serve(io.grpc.ServerCredentials credentials) throws java.io.IOException {
+        InventoryServer server = InventoryServer.start(credentials);
+        toClose.add(server);
         return server;
-    }
-
-    private static void call(ChannelCredentials credentials, Server server) {
-        ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", server.getPort(), credentials).build();
-        try {
-            InventoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
-                    .listItems(ListItemsRequest.getDefaultInstance());
-        } finally {
-            channel.shutdownNow();
-        }
-    }
-
-    /** Answers ListItems with nothing. */
-    private static final class EmptyInventory extends InventoryServiceGrpc.InventoryServiceImplBase {
-        @Override
-        public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
-            response.onNext(ListItemsResponse.getDefaultInstance());
-            response.onCompleted();
-        }
     }
 }

@@ -9,7 +9,6 @@ import dev.lanyard.client.testing.TcpProxy;
 import dev.lanyard.client.testing.TestPki;
 import dev.lanyard.client.testing.v1.InventoryServiceGrpc;
 import dev.lanyard.client.testing.v1.ListItemsRequest;
-import dev.lanyard.client.testing.v1.ListItemsResponse;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.v1.CertificateServiceGrpc;
 import dev.lanyard.v1.DeleteRegistrationRequest;
@@ -444,13 +443,13 @@ class WorkloadCredentialsTest {
             }
         };
         Server server = Grpc.newServerBuilderForPort(0, inventory.serverCredentials())
-                .addService(ServerInterceptors.intercept(new EmptyInventory(), recordCaller)).build().start();
+                .addService(ServerInterceptors.intercept(new InventoryServer.Empty(), recordCaller)).build().start();
         toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
 
-        call(frontend, server.getPort());
+        InventoryServer.call(frontend.channelCredentials(), server.getPort());
         frontend.renewNow();
         inventory.renewNow();
-        call(frontend, server.getPort());
+        InventoryServer.call(frontend.channelCredentials(), server.getPort());
 
         assertThat(callers).hasSize(2);
         assertThat(callers.get(0).getSerialNumber()).isNotEqualTo(callers.get(1).getSerialNumber());
@@ -467,26 +466,6 @@ class WorkloadCredentialsTest {
             socket.setSSLParameters(parameters);
             socket.startHandshake();
             assertThat(socket.getSession().getPeerCertificates()[0]).isEqualTo(inventory.certificate());
-        }
-    }
-
-    /** Answers ListItems with nothing: the tests look at who called and with what. */
-    private static final class EmptyInventory extends InventoryServiceGrpc.InventoryServiceImplBase {
-        @Override
-        public void listItems(ListItemsRequest request, StreamObserver<ListItemsResponse> response) {
-            response.onNext(ListItemsResponse.getDefaultInstance());
-            response.onCompleted();
-        }
-    }
-
-    private static void call(WorkloadCredentials client, int port) {
-        ManagedChannel channel = Grpc.newChannelBuilderForAddress("localhost", port, client.channelCredentials())
-                .build();
-        try {
-            InventoryServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
-                    .listItems(ListItemsRequest.getDefaultInstance());
-        } finally {
-            channel.shutdownNow();
         }
     }
 
@@ -515,7 +494,7 @@ class WorkloadCredentialsTest {
             }
         };
         Server server = Grpc.newServerBuilderForPort(0, credentials.serverCredentials())
-                .addService(ServerInterceptors.intercept(new EmptyInventory(), checkBinding)).build().start();
+                .addService(ServerInterceptors.intercept(new InventoryServer.Empty(), checkBinding)).build().start();
         toClose.add(() -> server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
         return server;
     }
