@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,5 +196,68 @@ func TestConnectionsLeaveNoOpenFilesBehind(t *testing.T) {
 	}
 	if after > before+5 {
 		t.Fatalf("the agent had %d open files before 100 connections and %d after they closed", before, after)
+	}
+}
+
+// callThenExecEnv makes the test binary a Workload API client (childMain) that then execs another
+// binary, the same process, which asks again on a connection of its own (childMain too).
+const callThenExecEnv = "LANYARD_AGENT_TEST_CALL_THEN_EXEC" // address|binary to exec
+
+func callThenExecMain(spec string) int {
+	addr, target, _ := strings.Cut(spec, "|")
+	childMain(addr)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, callThenExecEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	err := syscall.Exec(target, []string{target}, append(env, childEnv+"="+addr))
+	fmt.Println("exec", err)
+	return 1
+}
+
+// A process that got an identity as a registered binary and then execs another binary is attested
+// afresh when it connects again: the selectors cached for it (by pid and start time, which execve
+// keeps) are the registered binary's, and are not handed to the one it became.
+func TestAProcessThatExecsAnotherBinaryDoesNotKeepTheIdentityCachedForIt(t *testing.T) {
+	t.Parallel()
+	s := needServer(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	cfg := filepath.Join(openDir(t), "agent.json")
+	// A cache long enough that the exec'd binary always asks while the first answer is cached.
+	if err := os.WriteFile(cfg, []byte(`{"attestation_cache": "1m"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	token, err := s.AgentJoinToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := startAgent(t, s.GRPCAddr, []string{"LANYARD_JOIN_TOKEN=" + token}, "--config", cfg)
+	registered := copyTestBinary(t)
+	id := newID(s, "exec")
+	if err := s.RegisterForAgent(ctx, id, agent.ID, fmt.Sprintf("unix:uid:%d", os.Getuid()), "unix:path:"+registered); err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	waitFor(t, func() bool { return runChild(t, registered, uid, gid, agent.Addr()) == "ids "+id.String() })
+
+	unregistered, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(registered)
+	cmd.Env = append(os.Environ(), callThenExecEnv+"="+agent.Addr()+"|"+unregistered)
+	cmd.Dir = "/"
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the exec'ing child: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || lines[0] != "ids "+id.String() {
+		t.Fatalf("the registered binary did not get its identity before the exec:\n%s", out)
+	}
+	if lines[1] != "error PermissionDenied" {
+		t.Fatalf("after exec'ing an unregistered binary the same process got %q, want PermissionDenied", lines[1])
 	}
 }

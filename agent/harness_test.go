@@ -49,6 +49,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(inheritedEnv); spec != "" {
 		os.Exit(inheritedMain(spec))
 	}
+	if spec := os.Getenv(callThenExecEnv); spec != "" {
+		os.Exit(callThenExecMain(spec))
+	}
 	os.Exit(lanyardtest.MainWith(m, "lanyard-agent-it-", func(dir string) ([]string, error) {
 		var err error
 		if nodeCA, err = newTestPKI("node-ca"); err != nil {

@@ -143,8 +143,9 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	m.stop = stop
-	m.wg.Add(4)
+	m.wg.Add(5)
 	go func() { defer m.wg.Done(); m.syncLoop(runCtx) }()
+	go func() { defer m.wg.Done(); m.expireLoop(runCtx) }()
 	go func() { defer m.wg.Done(); m.renewAgentLoop(runCtx) }()
 	go func() { defer m.wg.Done(); m.watchBundle(runCtx) }()
 	go func() { defer m.wg.Done(); _ = m.follower.Run(runCtx) }()

@@ -64,13 +64,28 @@ func (s *State) FederatedFor(svids []*SVID) map[spiffeid.TrustDomain]Bundle {
 	return out
 }
 
-// Matching are the SVIDs whose selectors all match the caller's.
-func (s *State) Matching(caller []string, matches func(entry, caller []string) bool) []*SVID {
+// Expired says whether the SVID's certificate is past its notAfter at now.
+func (s *SVID) Expired(now time.Time) bool { return !now.Before(s.Chain[0].NotAfter) }
+
+// Matching are the SVIDs whose selectors all match the caller's, unexpired at now. (The manager
+// drops an SVID as it expires; checked here too, so a call between the two never gets it.)
+func (s *State) Matching(caller []string, matches func(entry, caller []string) bool, now time.Time) []*SVID {
 	var out []*SVID
 	for _, svid := range s.SVIDs {
-		if matches(svid.Selectors, caller) {
+		if matches(svid.Selectors, caller) && !svid.Expired(now) {
 			out = append(out, svid)
 		}
 	}
 	return out
+}
+
+// nextExpiry is the earliest notAfter of the SVIDs held, false when none is held.
+func (s *State) nextExpiry() (time.Time, bool) {
+	var next time.Time
+	for _, svid := range s.SVIDs {
+		if na := svid.Chain[0].NotAfter; next.IsZero() || na.Before(next) {
+			next = na
+		}
+	}
+	return next, !next.IsZero()
 }

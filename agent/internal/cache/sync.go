@@ -14,7 +14,8 @@ import (
 )
 
 // syncLoop fetches the entries and renews what is due, every SyncInterval; after a failure (the
-// server is down) it keeps serving what it holds and retries with backoff.
+// server is down) it keeps serving what it holds (expireLoop drops each SVID as it expires) and
+// retries with backoff.
 func (m *Manager) syncLoop(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
@@ -28,7 +29,6 @@ func (m *Manager) syncLoop(ctx context.Context) {
 		} else {
 			failures = 0
 		}
-		m.dropExpired()
 		if retry.Sleep(ctx, wait) != nil {
 			return
 		}
@@ -199,10 +199,37 @@ func (m *Manager) accept(resp *lanyardv1.CertificateResponse, k *keyed) (*SVID, 
 		RenewAt: renewAt(chain[0])}, nil
 }
 
-// dropExpired removes SVIDs past their notAfter (kept through an outage until then, not after).
+// expireLoop drops each SVID when it expires, so that the streams serving it are told then: an
+// SVID is kept through a server outage until its notAfter, not after. It does not wait for the sync
+// loop, which may sleep a whole SyncInterval, or a call's 30 s on a server that does not answer.
+func (m *Manager) expireLoop(ctx context.Context) {
+	for {
+		changed := m.Changed() // before the state is read: a change after the read wakes us
+		m.dropExpired()
+		var expiry <-chan time.Time
+		var timer *time.Timer
+		if next, ok := m.State().nextExpiry(); ok {
+			timer = time.NewTimer(time.Until(next))
+			expiry = timer.C
+		}
+		select {
+		case <-changed:
+		case <-expiry:
+		case <-ctx.Done():
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// dropExpired removes SVIDs past their notAfter.
 func (m *Manager) dropExpired() {
 	now := time.Now()
-	expired := func(s *SVID) bool { return !now.Before(s.Chain[0].NotAfter) }
+	expired := func(s *SVID) bool { return s.Expired(now) }
 	if !slices.ContainsFunc(m.State().SVIDs, expired) {
 		return
 	}

@@ -206,9 +206,12 @@ type Attestor struct {
 	hashes map[fileKey]string
 }
 
+// procKey names a process running one executable: execve keeps the pid and the start time, so
+// without the executable a process that exec'd would get the selectors cached for what it ran before.
 type procKey struct {
 	pid   int32
 	start uint64
+	exe   ExeID
 }
 
 type cached struct {
@@ -237,12 +240,13 @@ var ErrExecChanged = errors.New("peer: the calling process changed its executabl
 
 // Selectors are the caller's unix:uid, unix:gid, unix:user, unix:path and unix:sha256 selectors.
 // Each call first checks that the process is still the one that connected, running the same
-// executable (so cached selectors are never handed to an exec'd image).
+// executable as then; selectors are cached per process and executable (so those of the image a
+// process ran before it exec'd are never handed to the one it runs now).
 func (a *Attestor) Selectors(info Info) ([]string, error) {
 	if err := info.check(); err != nil {
 		return nil, err
 	}
-	key := procKey{info.PID, info.StartTime}
+	key := procKey{info.PID, info.StartTime, info.Exe}
 	now := a.now()
 	a.mu.Lock()
 	if c, ok := a.byProc[key]; ok && now.Sub(c.at) < a.ttl {

@@ -75,9 +75,11 @@ func (s *SDS) StreamSecrets(stream grpc.BidiStreamingServer[discoveryv3.Discover
 	}()
 	var names []string
 	var sent *discoveryv3.DiscoveryResponse
+	// changed is taken just before the state an answer is built from is read, so a change made
+	// while that answer is built and sent wakes the loop (nil until the first answer).
+	var changed <-chan struct{}
 	nonce := 0
 	for {
-		changed := s.api.source.Changed()
 		select {
 		case req := <-requests:
 			if req.GetErrorDetail() != nil {
@@ -88,9 +90,6 @@ func (s *SDS) StreamSecrets(stream grpc.BidiStreamingServer[discoveryv3.Discover
 			}
 			names = slices.Clone(req.GetResourceNames())
 		case <-changed:
-			if sent == nil {
-				continue
-			}
 		case err := <-failed:
 			if status.Code(err) == codes.Canceled {
 				return nil
@@ -100,6 +99,7 @@ func (s *SDS) StreamSecrets(stream grpc.BidiStreamingServer[discoveryv3.Discover
 			return nil
 		}
 		nonce++
+		changed = s.api.source.Changed()
 		resp, err := s.response(s.api.source.State(), selectors, names, strconv.Itoa(nonce))
 		if err != nil {
 			return err

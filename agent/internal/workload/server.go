@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -97,7 +98,7 @@ func (s *Server) attest(ctx context.Context) ([]string, error) {
 }
 
 func (s *Server) identities(st *cache.State, selectors []string) []*cache.SVID {
-	return st.Matching(selectors, peer.Matches)
+	return st.Matching(selectors, peer.Matches, time.Now())
 }
 
 var errNoIdentity = status.Error(codes.PermissionDenied, "no identity issued")
