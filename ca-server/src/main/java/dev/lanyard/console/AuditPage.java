@@ -15,6 +15,8 @@ import java.util.Optional;
 final class AuditPage {
 
     private static final int SHOWN = 200;
+    private static final Instant FIRST = Instant.parse("0001-01-01T00:00:00Z");
+    private static final Instant LAST = Instant.parse("9999-12-31T23:59:59.999999999Z");
     private final ConsoleSources sources;
     private final ChainCheck chain;
 
@@ -41,7 +43,7 @@ final class AuditPage {
             until = time(query.get("until"));
         } catch (DateTimeParseException e) {
             return b.append("<p role=\"alert\" class=\"bad\">Times are UTC, as 2026-11-30T18:00 or"
-                    + " 2026-11-30T18:00:00Z.</p>").toString();
+                    + " 2026-11-30T18:00:00Z, in the years 1 to 9999.</p>").toString();
         }
         List<AuditRecord> records = sources.audit().list(new AuditQuery(0, true, SHOWN, text(query, "actor"),
                 text(query, "action"), text(query, "target"), Optional.empty(), since, until));
@@ -69,12 +71,19 @@ final class AuditPage {
         return value.isEmpty() ? Optional.empty() : Optional.of(value);
     }
 
-    /** "2026-11-30T18:00:00Z" or, as a datetime-local field sends it, "2026-11-30T18:00" (read as UTC). */
+    /**
+     * "2026-11-30T18:00:00Z" or, as a datetime-local field sends it, "2026-11-30T18:00" (read as UTC), in
+     * the years 1 to 9999 the store can compare (java.time reads a billion years either way).
+     */
     static Optional<Instant> time(String text) {
         if (text == null || text.isBlank()) {
             return Optional.empty();
         }
         String t = text.trim();
-        return Optional.of(t.endsWith("Z") ? Instant.parse(t) : LocalDateTime.parse(t).toInstant(ZoneOffset.UTC));
+        Instant time = t.endsWith("Z") ? Instant.parse(t) : LocalDateTime.parse(t).toInstant(ZoneOffset.UTC);
+        if (time.isBefore(FIRST) || time.isAfter(LAST)) {
+            throw new DateTimeParseException("outside the years 1 to 9999", t, 0);
+        }
+        return Optional.of(time);
     }
 }

@@ -102,6 +102,16 @@ public final class Federation {
             throw Refusal.invalid(AuditText.unnamed("bundle_endpoint_url", endpoint)
                     + " must be https://host[:port]/path");
         }
+        // The URL is stored, listed and named in the audit record: no credential may ride in it.
+        if (url.getRawUserInfo() != null) {
+            throw Refusal.invalid(AuditText.unnamed("bundle_endpoint_url", endpoint) + " carries a user name or"
+                    + " password (user:password@host): a bundle endpoint serves a public document to anyone; give"
+                    + " https://host[:port]/path alone");
+        }
+        if (AuditText.holdsToken(endpoint)) {
+            throw Refusal.invalid(AuditText.unnamed("bundle_endpoint_url", endpoint) + " holds a JWT or a join token,"
+                    + " which no record may keep; a bundle endpoint serves a public document to anyone, leave it out");
+        }
         Optional<SpiffeId> id = Optional.empty();
         Optional<ForeignBundle> bundle = Optional.empty();
         if (profile == FederationRelationship.Profile.HTTPS_SPIFFE) {

@@ -14,7 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Bounds every request field by the maximum its .proto declares ({@code (lanyard.v1.max_length)},
  * {@code (lanyard.v1.max_items)}), so no handler, database column or audit record sees an
- * unbounded value. The limits are documented where the fields are.
+ * unbounded value. The limits are documented where the fields are. Every Duration and Timestamp
+ * must lie in the range protobuf defines for it ({@link TimeRanges}).
  */
 final class InputBounds {
 
@@ -30,6 +31,10 @@ final class InputBounds {
     }
 
     private Optional<String> check(Message message) {
+        Optional<String> outOfRange = TimeRanges.violation(message);
+        if (outOfRange.isPresent()) {
+            return outOfRange;
+        }
         for (Bound bound : bounds.computeIfAbsent(message.getDescriptorForType(), InputBounds::boundsOf)) {
             FieldDescriptor field = bound.field();
             if (field.isRepeated()) {

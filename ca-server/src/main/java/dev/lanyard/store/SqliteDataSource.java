@@ -68,8 +68,12 @@ final class SqliteDataSource extends ConnectionWrappingDataSource {
         return translated;
     }
 
+    /**
+     * Microseconds since the epoch, for any time a request may name (years 1 to 9999): counting them
+     * through nanoseconds, as {@code ChronoUnit.MICROS.between} does, overflows beyond 292 years of 1970.
+     */
     static long micros(Instant instant) {
-        return ChronoUnit.MICROS.between(Instant.EPOCH, instant);
+        return Math.addExact(Math.multiplyExact(instant.getEpochSecond(), 1_000_000L), instant.getNano() / 1_000);
     }
 
     static OffsetDateTime time(long micros) {

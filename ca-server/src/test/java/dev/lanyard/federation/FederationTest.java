@@ -177,6 +177,9 @@ class FederationTest {
                 for (AddFederationRequest request : List.of(web.toBuilder().setTrustDomain(secret).build(),
                         web.toBuilder().setBundleEndpointUrl(secret).build(),
                         web.toBuilder().setBundleEndpointUrl("https://" + secret + "/\u0001").build(),
+                        web.toBuilder().setBundleEndpointUrl("https://c.test/bundle?access_token=" + secret).build(),
+                        web.toBuilder().setBundleEndpointUrl("https://c.test/bundle#" + secret).build(),
+                        web.toBuilder().setBundleEndpointUrl("https://operator:" + secret + "@c.test/bundle").build(),
                         spiffe.toBuilder().setEndpointSpiffeId(secret).build(),
                         spiffe.toBuilder().setInitialBundle(secret).build(),
                         spiffe.toBuilder().setInitialBundle("{\"" + secret + "\": ").build())) {
@@ -194,6 +197,15 @@ class FederationTest {
                 }
                 PastedSecrets.assertNotInTheAuditTrail(lanyard, secret);
             }
+            // nor a password that is no token: the URL is stored, listed and recorded on success
+            String password = "hunter2-correct-horse-battery";
+            for (String url : List.of("https://operator:" + password + "@c.test/bundle",
+                    "https://" + password + "@c.test/bundle")) {
+                assertThat(PastedSecrets.refusedWithoutRepeating(() -> federation.addFederation(web.toBuilder()
+                        .setBundleEndpointUrl(url).build()), Status.Code.INVALID_ARGUMENT, password))
+                        .contains("bundle_endpoint_url (" + url.length() + " characters)", "user name or password");
+            }
+            PastedSecrets.assertNotInTheAuditTrail(lanyard, password);
             assertThat(federation.listFederations(ListFederationsRequest.getDefaultInstance()).getFederationsList())
                     .isEmpty();
         }

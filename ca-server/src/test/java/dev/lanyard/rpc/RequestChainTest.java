@@ -143,6 +143,66 @@ class RequestChainTest {
                 .allSatisfy(e -> assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED));
     }
 
+    /**
+     * A Duration or Timestamp outside protobuf's range (max_ttl of Long.MIN_VALUE seconds, a since past
+     * year 9999) overflowed java.time in the handler: INTERNAL, an error logged with its stack, a FAILED
+     * record. The chain refuses it as the caller's mistake, naming the field, on every RPC that takes one.
+     */
+    @Test
+    void everyDurationAndTimestampOutsideItsRangeIsRefusedNamingTheFieldAndAudited() {
+        lanyard.register(WEB);
+        Credential web = lanyard.bootstrap(WEB);
+        List<String> refused = new ArrayList<>();
+        for (Call call : timedCalls(web)) {
+            for (TimeField request : timeFields(AdminRpcs.emptyRequest(call.method()), false)) {
+                assertThatThrownBy(() -> AdminRpcs.call(call.channel(), call.method(), request.message()))
+                        .as(call.method().getFullMethodName() + " " + request.field() + " " + request.value())
+                        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                            assertThat(e.getStatus().getDescription()).contains(request.field() + ".")
+                                    .containsAnyOf("a Duration lies", "a Duration's nanos", "a Timestamp lies",
+                                            "a Timestamp's nanos");
+                        });
+                refused.add(call.method().getFullMethodName() + " " + request.field() + " " + request.value());
+            }
+        }
+        // ten fields, four or five values each: max_ttl (registration, policy grant), ttl (join token,
+        // certificate, renewal, token), since and until (list, follow)
+        assertThat(refused).hasSizeGreaterThanOrEqualTo(10 * 4);
+        assertThat(audited("rpc.bounds")).hasSize(refused.size())
+                .allSatisfy(e -> assertThat(e.outcome()).isEqualTo(AuditEvent.Outcome.REFUSED));
+        assertThat(audited("rpc.failed")).isEmpty();
+    }
+
+    /**
+     * The ends of protobuf's ranges reach the handlers, which serve them or refuse them as the caller's
+     * mistake: on SQLite (the dev store) a since of year 1 overflowed counting its microseconds.
+     */
+    @Test
+    void theEndsOfEveryDurationAndTimestampRangeReachTheHandlersWithoutAnInternalError() {
+        lanyard.register(WEB);
+        Credential web = lanyard.bootstrap(WEB);
+        int calls = 0;
+        for (Call call : timedCalls(web)) {
+            if (call.method().getType() != MethodDescriptor.MethodType.UNARY) {
+                continue; // a follow would stream on; its refusals are the other test's
+            }
+            for (TimeField request : timeFields(AdminRpcs.emptyRequest(call.method()), true)) {
+                try {
+                    AdminRpcs.call(call.channel(), call.method(), request.message());
+                } catch (StatusRuntimeException e) {
+                    assertThat(e.getStatus().getCode()).as(call.method().getFullMethodName() + " " + request.field()
+                            + " " + request.value() + ": " + e.getStatus()).isNotIn(Status.Code.INTERNAL,
+                            Status.Code.UNKNOWN);
+                }
+                calls++;
+            }
+        }
+        assertThat(calls).isGreaterThanOrEqualTo(8 * 2); // the unary ones of those ten fields, both ends each
+        assertThat(audited("rpc.failed")).isEmpty();
+        assertThat(audited("rpc.bounds")).isEmpty();
+    }
+
     @Test
     void everyStringBytesAndRepeatedFieldOfEveryRequestDeclaresItsLimit() {
         List<String> unbounded = new ArrayList<>();
@@ -254,6 +314,76 @@ class RequestChainTest {
             }
         }
         return requests;
+    }
+
+    /** Every admin RPC, and the certificate and token RPCs of workloads (and of callers without a certificate). */
+    private List<Call> timedCalls(Credential web) {
+        List<Call> calls = new ArrayList<>();
+        for (MethodDescriptor<Message, Message> method : AdminRpcs.all()) {
+            calls.add(new Call(method, lanyard.channel(lanyard.adminCredential())));
+        }
+        calls.add(new Call(cast(CertificateServiceGrpc.getIssueCertificateMethod()), lanyard.channel(null)));
+        calls.add(new Call(cast(CertificateServiceGrpc.getRenewCertificateMethod()), lanyard.channel(web)));
+        calls.add(new Call(cast(TokenServiceGrpc.getIssueTokenMethod()), lanyard.channel(web)));
+        return calls;
+    }
+
+    /** A request with one Duration or Timestamp field set to {@code value}. */
+    private record TimeField(Message message, String field, String value) {
+    }
+
+    /**
+     * One request per Duration and Timestamp field reachable from {@code empty} and per value: the ends
+     * of protobuf's range ({@code inRange}), or values just and far outside it.
+     */
+    private static List<TimeField> timeFields(Message empty, boolean inRange) {
+        List<TimeField> requests = new ArrayList<>();
+        for (FieldDescriptor field : empty.getDescriptorForType().getFields()) {
+            if (field.getJavaType() != FieldDescriptor.JavaType.MESSAGE) {
+                continue;
+            }
+            List<Message> values = switch (field.getMessageType().getFullName()) {
+                case "google.protobuf.Duration" -> inRange
+                        ? List.of(duration(315_576_000_000L, 999_999_999), duration(-315_576_000_000L, -999_999_999))
+                        : List.of(duration(Long.MIN_VALUE, -1), duration(Long.MAX_VALUE, 999_999_999),
+                                duration(315_576_000_001L, 0), duration(1, -1), duration(0, 1_000_000_000));
+                case "google.protobuf.Timestamp" -> inRange
+                        ? List.of(timestamp(-62_135_596_800L, 0), timestamp(253_402_300_799L, 999_999_999))
+                        : List.of(timestamp(Long.MAX_VALUE, 0), timestamp(253_402_300_800L, 0),
+                                timestamp(-62_135_596_801L, 0), timestamp(0, -1));
+                default -> null;
+            };
+            if (values != null) {
+                for (Message value : values) {
+                    requests.add(new TimeField(with(empty, field, value), field.getName(), value.toString().trim()
+                            .replace('\n', ' ')));
+                }
+            } else if (!field.getMessageType().getFile().getPackage().startsWith("google.protobuf")) {
+                for (TimeField nested : timeFields(empty.toBuilder().newBuilderForField(field).build(), inRange)) {
+                    requests.add(new TimeField(with(empty, field, nested.message()), field.getName() + "."
+                            + nested.field(), nested.value()));
+                }
+            }
+        }
+        return requests;
+    }
+
+    private static Message with(Message empty, FieldDescriptor field, Message value) {
+        Message.Builder b = empty.toBuilder();
+        if (field.isRepeated()) {
+            b.addRepeatedField(field, value);
+        } else {
+            b.setField(field, value);
+        }
+        return b.build();
+    }
+
+    private static Message duration(long seconds, int nanos) {
+        return com.google.protobuf.Duration.newBuilder().setSeconds(seconds).setNanos(nanos).build();
+    }
+
+    private static Message timestamp(long seconds, int nanos) {
+        return com.google.protobuf.Timestamp.newBuilder().setSeconds(seconds).setNanos(nanos).build();
     }
 
     private static Object small(FieldDescriptor field) {
