@@ -242,7 +242,8 @@ public final class HttpJwksSource implements JwksSource {
         JWKSet keys;
         try {
             keys = JWKSet.parse(json);
-        } catch (ParseException e) {
+        } catch (ParseException | RuntimeException e) {
+            // Nimbus meets some documents ("null") with a NullPointerException: a failed refresh all the same.
             throw new IOException("the document at " + uri + " is not a JWKS");
         }
         for (JWK key : keys.getKeys()) {

@@ -362,6 +362,30 @@ class HttpJwksSourceTest {
                         + " is larger than 1048576 bytes");
     }
 
+    /**
+     * A refresh answered with JSON that is not a key set ({@code null}, {@code {}}, an error body) is
+     * a failed refresh: the keys held stay, and no lookup fails with anything but a refusal (Nimbus
+     * meets {@code null} with a NullPointerException, which escaped the verifier), as in the Go and
+     * Rust caches.
+     */
+    @Test
+    void aRefreshAnsweredWithJsonThatIsNotAKeySetKeepsTheKeysHeld() throws Exception {
+        HttpJwksSource source = source();
+        assertThat(source.key("first")).contains(first.toPublicJWK());
+        for (String body : List.of("null", "{}", "{\"error\":\"upstream unavailable\"}", "{\"keys\":null}")) {
+            server.body = body;
+            clock.advance(Duration.ofSeconds(60));
+            assertThat(source.key("first")).as(body).contains(first.toPublicJWK());
+        }
+        assertThat(server.requests).hasValue(5);
+
+        server.body = "null";
+        assertThatThrownBy(() -> source().key("first"))
+                .isInstanceOf(JwksUnavailableException.class)
+                .hasMessage("no JWKS could be fetched from " + server.uri() + ": the document at " + server.uri()
+                        + " is not a JWKS");
+    }
+
     @Test
     void refusesABadConfiguration() {
         assertThatThrownBy(() -> new HttpJwksSource(URI.create("ftp://127.0.0.1/jwks.json"), http, clock))
