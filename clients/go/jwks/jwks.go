@@ -219,16 +219,24 @@ func (c *Cache) fetch(ctx context.Context) (map[string]jose.JSONWebKey, time.Dur
 }
 
 // Parse reads a JWKS document into keys by kid. Private keys and signature keys without a kid are
-// refused: a verifier must never hold a private key by accident.
+// refused: a verifier must never hold a private key by accident. So is a document without a "keys"
+// array (an error body, {}, null): it is not an empty key set, and a cache that took it for one would
+// drop the keys it holds, where the Java and Rust caches keep them.
 func Parse(document []byte) (map[string]jose.JSONWebKey, error) {
-	var raw struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(document, &raw); err != nil {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(document, &members); err != nil {
 		return nil, fmt.Errorf("not a JWKS document: %w", err)
 	}
-	keys := make(map[string]jose.JSONWebKey, len(raw.Keys))
-	for i, r := range raw.Keys {
+	if members == nil {
+		return nil, errors.New("not a JWKS document: null")
+	}
+	// Looked up by its exact name: encoding/json would also take "Keys" or "KEYS" for a struct field.
+	var raw []json.RawMessage
+	if err := json.Unmarshal(members["keys"], &raw); err != nil || raw == nil {
+		return nil, errors.New(`not a JWKS document: no "keys" array`)
+	}
+	keys := make(map[string]jose.JSONWebKey, len(raw))
+	for i, r := range raw {
 		var k jose.JSONWebKey
 		if err := k.UnmarshalJSON(r); err != nil {
 			return nil, fmt.Errorf("key %d: %w", i, err)

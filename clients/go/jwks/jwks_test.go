@@ -26,6 +26,7 @@ type publisher struct {
 	keys         []jose.JSONWebKey
 	cacheControl string
 	status       int
+	body         string // when set, sent as is instead of the keys
 	hits         int
 }
 
@@ -38,6 +39,10 @@ func (p *publisher) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", p.cacheControl)
+	if p.body != "" {
+		w.Write([]byte(p.body))
+		return
+	}
 	json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: p.keys})
 }
 
@@ -247,6 +252,12 @@ func TestParseRefusesUnsafeDocuments(t *testing.T) {
 		doc, want string
 	}{
 		{`[]`, "not a JWKS document"},
+		{`null`, "not a JWKS document"},
+		{`{}`, `no "keys" array`},
+		{`{"error":"upstream unavailable"}`, `no "keys" array`},
+		{`{"keys":null}`, `no "keys" array`},
+		{`{"keys":{}}`, `no "keys" array`},
+		{`{"Keys":[` + string(pub) + `]}`, `no "keys" array`},
 		{`{"keys":[` + string(private) + `]}`, "key 0 is a private key"},
 		{`{"keys":[` + string(noKid) + `]}`, "key 0 has no kid"},
 		{`{"keys":[` + string(pub) + `,` + string(pub) + `]}`, `kid "k" appears twice`},
@@ -258,6 +269,45 @@ func TestParseRefusesUnsafeDocuments(t *testing.T) {
 	}
 	if _, err := jwks.NewCache("file:///etc/passwd"); err == nil {
 		t.Error("a non-HTTP URL was accepted")
+	}
+}
+
+// A refresh answered with a JSON document that is not a key set (no "keys" array: an error body, {},
+// null) is a failed refresh, not an empty key set: the keys held stay in use, as in the Java and Rust
+// caches, instead of every token being refused until the next fetch.
+func TestADocumentWithoutKeysIsAFailedRefresh(t *testing.T) {
+	for _, body := range []string{`{}`, `null`, `{"error":"upstream unavailable"}`, `{"keys":null}`} {
+		pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=60"}
+		srv := httptest.NewServer(pub)
+		clk := &clock{t: time.Unix(1_800_000_000, 0)}
+		c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now))
+		ctx := context.Background()
+		if _, err := c.Key(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		clk.t = clk.t.Add(61 * time.Second)
+		pub.set(func(p *publisher) { p.body = body })
+		if _, err := c.Key(ctx, "a"); err != nil {
+			t.Errorf("after a refresh answered %s: %v; want the key held", body, err)
+		}
+		if c.Fetches() != 2 {
+			t.Errorf("%d fetches, want 2", c.Fetches())
+		}
+		srv.Close()
+	}
+	// An empty key set is a key set: it drops the keys held.
+	pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "max-age=60"}
+	srv := httptest.NewServer(pub)
+	defer srv.Close()
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	c, _ := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(clk.now))
+	if _, err := c.Key(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(61 * time.Second)
+	pub.set(func(p *publisher) { p.body = `{"keys":[]}` })
+	if _, err := c.Key(context.Background(), "a"); !errors.Is(err, jwks.ErrUnknownKey) {
+		t.Errorf("after a refresh to an empty key set: %v; want ErrUnknownKey", err)
 	}
 }
 

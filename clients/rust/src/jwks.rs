@@ -1,6 +1,7 @@
 //! Where verification keys come from: a fixed set, or Lanyard's JWKS over HTTP(S), cached as its
 //! `Cache-Control: max-age` allows (at most an hour), refetched early for an unknown `kid`, never more
 //! than once per interval, and kept when a refetch fails, so a Lanyard outage does not stop verification.
+//! A document is read up to 1 MiB, as the Go and Java caches read it.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -112,6 +113,9 @@ struct Cached {
     interval: Duration,
     fetches: u64,
 }
+
+/// The most of a JWKS document that is read, as in the Go and Java caches: a JWKS is a few kilobytes.
+pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 /// The longest a fetched copy is used without asking again, whatever max-age says, so that a key the
 /// server stopped publishing is not trusted for long.
@@ -267,7 +271,7 @@ impl Fetcher {
     }
 
     async fn fetch(&self) -> Result<(HashMap<String, Jwk>, Duration), String> {
-        let response = self.client.get(&self.url).send().await.map_err(|e| e.to_string())?;
+        let mut response = self.client.get(&self.url).send().await.map_err(|e| e.to_string())?;
         if !response.status().is_success() {
             return Err(format!("HTTP {}", response.status()));
         }
@@ -277,7 +281,15 @@ impl Fetcher {
             .and_then(|v| v.to_str().ok())
             .and_then(max_age)
             .unwrap_or(Duration::from_secs(60));
-        let body = response.text().await.map_err(|e| e.to_string())?;
+        // Read chunk by chunk, so that no more than the bound is ever held.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(format!("the JWKS is larger than {MAX_DOCUMENT_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8(body).map_err(|_| "the JWKS is not UTF-8".to_string())?;
         Ok((parse(&body)?, max_age))
     }
 }
@@ -312,6 +324,16 @@ mod tests {
     fn refuses_private_keys() {
         let private = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}"#;
         assert!(parse(private).unwrap_err().contains("private"));
+    }
+
+    /// JSON that is not a key set (an error body, `{}`, `null`) is refused, not read as no keys, as in
+    /// the Go and Java caches: a cache keeps the keys it holds.
+    #[test]
+    fn a_document_without_a_keys_array_is_refused() {
+        for doc in ["null", "{}", r#"{"error":"upstream unavailable"}"#, r#"{"keys":null}"#, r#"{"Keys":[]}"#] {
+            assert!(parse(doc).unwrap_err().contains(r#"no "keys" array"#), "{doc}");
+        }
+        assert!(parse(r#"{"keys":[]}"#).unwrap().is_empty());
     }
 
     #[test]
@@ -375,6 +397,8 @@ mod tests {
         cache_control: &'static str,
         hits: u64,
         held: bool,
+        /// Bytes of padding added to the document (a member the parser ignores).
+        pad: usize,
     }
 
     type Shared = Arc<(std::sync::Mutex<Endpoint>, std::sync::Condvar)>;
@@ -382,7 +406,7 @@ mod tests {
     fn serve(cache_control: &'static str, kids: Vec<&'static str>) -> (Shared, String) {
         use std::io::{Read, Write};
         let shared: Shared = Arc::new((
-            std::sync::Mutex::new(Endpoint { status: 200, kids, cache_control, hits: 0, held: false }),
+            std::sync::Mutex::new(Endpoint { status: 200, kids, cache_control, hits: 0, held: false, pad: 0 }),
             std::sync::Condvar::new(),
         ));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -409,7 +433,7 @@ mod tests {
                         e = changed.wait(e).unwrap();
                     }
                     let keys: Vec<String> = e.kids.iter().map(|kid| format!(r#"{{"kty":"EC","crv":"P-256","kid":"{kid}","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}"#)).collect();
-                    let body = format!(r#"{{"keys":[{}]}}"#, keys.join(","));
+                    let body = format!(r#"{{"keys":[{}],"pad":"{}"}}"#, keys.join(","), "x".repeat(e.pad));
                     let response = format!(
                         "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nCache-Control: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         e.status, e.cache_control, body.len()
@@ -572,6 +596,28 @@ mod tests {
         set(&endpoint, |e| e.kids = vec!["b"]);
         assert!(jwks.get("a").await.is_none(), "a dropped key after a refresh");
         assert_eq!(hits(&endpoint), 2);
+    }
+
+    /// A document over 1 MiB is refused unread past that, as in the Go and Java caches (a JWKS is a few
+    /// kilobytes; a server that sends more must not grow a verifier's memory without bound), and the
+    /// keys held stay in use.
+    #[tokio::test]
+    async fn a_document_over_a_mebibyte_is_refused_and_the_keys_held_stay() {
+        let (endpoint, url) = serve("max-age=60", vec!["a"]);
+        let (at, now) = clock();
+        let jwks = HttpJwks::new_allowing_plain_http(url, Duration::from_secs(10)).unwrap().with_clock(now);
+        assert!(jwks.get("a").await.is_some());
+        advance(&at, Duration::from_secs(61));
+        set(&endpoint, |e| {
+            e.kids = vec!["b"];
+            e.pad = MAX_DOCUMENT_BYTES;
+        });
+        assert!(jwks.get("b").await.is_none(), "a key of a document over 1 MiB");
+        assert!(jwks.get("a").await.is_some(), "the key held before");
+        assert_eq!(hits(&endpoint), 2);
+        advance(&at, Duration::from_secs(10));
+        set(&endpoint, |e| e.pad = MAX_DOCUMENT_BYTES - 200);
+        assert!(jwks.get("b").await.is_some(), "a document just under 1 MiB");
     }
 
     /// A refreshed document that names a kid twice is refused whole (which key was meant would be a

@@ -3,7 +3,6 @@ package dev.lanyard.client.token;
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -18,6 +17,10 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,6 +41,8 @@ import org.slf4j.LoggerFactory;
  *       often as max-age says. The Go and Rust verifiers follow the same rules.</li>
  *   <li>When a refetch fails the last good copy keeps serving, stale or not, so an outage of
  *       Lanyard does not stop verification.</li>
+ *   <li>A fetch, headers and body, that does not finish within the request timeout (5 s by
+ *       default) fails, so a server that stalls mid-answer cannot hold the lookups waiting on it.</li>
  * </ul>
  *
  * <p>Thread-safe: one fetch at a time; while a stale copy is being refreshed other threads keep
@@ -188,27 +193,48 @@ public final class HttpJwksSource implements JwksSource {
         if (previous != null && previous.etag() != null) {
             request.header("If-None-Match", previous.etag());
         }
-        HttpResponse<InputStream> response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-        try (InputStream body = response.body()) {
-            Duration maxAge = maxAge(response);
-            Instant freshUntil = now.plus(maxAge);
-            String etag = response.headers().firstValue("ETag").orElse(null);
-            int status = response.statusCode();
-            if (status == 304) {
-                if (previous == null) {
-                    throw new IOException("HTTP 304 from " + uri + " to an unconditional request");
-                }
-                return new Snapshot(previous.keys(), etag != null ? etag : previous.etag(), freshUntil,
-                        interval(maxAge));
+        HttpResponse<byte[]> response = exchange(request.build());
+        Duration maxAge = maxAge(response);
+        Instant freshUntil = now.plus(maxAge);
+        String etag = response.headers().firstValue("ETag").orElse(null);
+        int status = response.statusCode();
+        if (status == 304) {
+            if (previous == null) {
+                throw new IOException("HTTP 304 from " + uri + " to an unconditional request");
             }
-            if (status != 200) {
-                throw new IOException("HTTP " + status + " from " + uri);
+            return new Snapshot(previous.keys(), etag != null ? etag : previous.etag(), freshUntil, interval(maxAge));
+        }
+        if (status != 200) {
+            throw new IOException("HTTP " + status + " from " + uri);
+        }
+        return new Snapshot(parse(new String(response.body(), StandardCharsets.UTF_8)), etag, freshUntil,
+                interval(maxAge));
+    }
+
+    /**
+     * The whole exchange, body included, within the request timeout: the JDK's own timeout ends with
+     * the headers, and a server that then stalls its body would hold the fetch lock, and with it every
+     * lookup of a new kid, for ever.
+     */
+    private HttpResponse<byte[]> exchange(HttpRequest request) throws IOException, InterruptedException {
+        CompletableFuture<HttpResponse<byte[]>> exchange = http.sendAsync(request,
+                info -> info.statusCode() == 200
+                        ? new LimitedBody(MAX_BYTES, "the JWKS at " + uri + " is larger than " + MAX_BYTES + " bytes")
+                        : HttpResponse.BodySubscribers.replacing(new byte[0]));
+        try {
+            return exchange.get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            exchange.cancel(true); // aborts the exchange and closes its connection
+            throw new IOException(uri + " did not answer in full within " + requestTimeout.toMillis() + " ms");
+        } catch (InterruptedException e) {
+            exchange.cancel(true);
+            throw e;
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw new IOException(io.getMessage() != null ? io.getMessage() : io.toString(), io);
             }
-            byte[] bytes = body.readNBytes(MAX_BYTES + 1);
-            if (bytes.length > MAX_BYTES) {
-                throw new IOException("the JWKS at " + uri + " is larger than " + MAX_BYTES + " bytes");
-            }
-            return new Snapshot(parse(new String(bytes, StandardCharsets.UTF_8)), etag, freshUntil, interval(maxAge));
+            throw new IOException(cause == null ? e.toString() : cause.toString(), cause);
         }
     }
 
@@ -216,7 +242,8 @@ public final class HttpJwksSource implements JwksSource {
         JWKSet keys;
         try {
             keys = JWKSet.parse(json);
-        } catch (ParseException e) {
+        } catch (ParseException | RuntimeException e) {
+            // Nimbus meets some documents ("null") with a NullPointerException: a failed refresh all the same.
             throw new IOException("the document at " + uri + " is not a JWKS");
         }
         for (JWK key : keys.getKeys()) {

@@ -2,6 +2,7 @@ package dev.lanyard.client.token;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
@@ -23,6 +24,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -44,6 +46,9 @@ class HttpJwksSourceTest {
         volatile String body = "{\"keys\":[]}";
         volatile String cacheControl = "max-age=60";
         volatile int failWith = 0;
+        /** Send the headers and half the body, then nothing until {@link #release} (a stalled peer). */
+        volatile boolean stallBody = false;
+        final CountDownLatch release = new CountDownLatch(1);
         HttpServer http;
 
         void start() throws IOException {
@@ -83,7 +88,22 @@ class HttpJwksSourceTest {
             exchange.getResponseHeaders().set("Content-Type", "application/json");
             exchange.sendResponseHeaders(200, bytes.length);
             try (OutputStream out = exchange.getResponseBody()) {
-                out.write(bytes);
+                if (stallBody) {
+                    out.write(bytes, 0, bytes.length / 2);
+                    out.flush();
+                    awaitRelease();
+                    out.write(bytes, bytes.length / 2, bytes.length - bytes.length / 2);
+                } else {
+                    out.write(bytes);
+                }
+            }
+        }
+
+        private void awaitRelease() {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
     }
@@ -98,6 +118,7 @@ class HttpJwksSourceTest {
 
     @AfterEach
     void stop() {
+        server.release.countDown();
         server.http.stop(0);
     }
 
@@ -290,6 +311,26 @@ class HttpJwksSourceTest {
         assertThat(source.key("first")).contains(first.toPublicJWK());
     }
 
+    /**
+     * A server that sends its headers and then stalls its body fails the fetch within the request
+     * timeout, as the Go and Rust caches' does: the JDK's own request timeout ends with the headers,
+     * and a fetch that never ends would hold every token naming a new kid (and every token before
+     * the first fetch) for ever. The failed fetch counts for the rate limit like any other.
+     */
+    @Test
+    void aFetchWhoseBodyStallsFailsWithinTheRequestTimeout() {
+        server.stallBody = true;
+        HttpJwksSource source = source();
+
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThatThrownBy(() -> source.key("first"))
+                .isInstanceOf(JwksUnavailableException.class)
+                .hasMessage("no JWKS could be fetched from " + server.uri() + ": " + server.uri()
+                        + " did not answer in full within 5000 ms"));
+        assertTimeoutPreemptively(Duration.ofSeconds(1), () -> assertThatThrownBy(() -> source.key("second"))
+                .isInstanceOf(JwksUnavailableException.class));
+        assertThat(server.requests).hasValue(1);
+    }
+
     @Test
     void saysWhyWhenNoKeySetWasEverFetchedAndDoesNotHammerTheServer() {
         server.failWith = 503;
@@ -319,6 +360,30 @@ class HttpJwksSourceTest {
         assertThatThrownBy(() -> source().key("first"))
                 .hasMessage("no JWKS could be fetched from " + server.uri() + ": the JWKS at " + server.uri()
                         + " is larger than 1048576 bytes");
+    }
+
+    /**
+     * A refresh answered with JSON that is not a key set ({@code null}, {@code {}}, an error body) is
+     * a failed refresh: the keys held stay, and no lookup fails with anything but a refusal (Nimbus
+     * meets {@code null} with a NullPointerException, which escaped the verifier), as in the Go and
+     * Rust caches.
+     */
+    @Test
+    void aRefreshAnsweredWithJsonThatIsNotAKeySetKeepsTheKeysHeld() throws Exception {
+        HttpJwksSource source = source();
+        assertThat(source.key("first")).contains(first.toPublicJWK());
+        for (String body : List.of("null", "{}", "{\"error\":\"upstream unavailable\"}", "{\"keys\":null}")) {
+            server.body = body;
+            clock.advance(Duration.ofSeconds(60));
+            assertThat(source.key("first")).as(body).contains(first.toPublicJWK());
+        }
+        assertThat(server.requests).hasValue(5);
+
+        server.body = "null";
+        assertThatThrownBy(() -> source().key("first"))
+                .isInstanceOf(JwksUnavailableException.class)
+                .hasMessage("no JWKS could be fetched from " + server.uri() + ": the document at " + server.uri()
+                        + " is not a JWKS");
     }
 
     @Test
