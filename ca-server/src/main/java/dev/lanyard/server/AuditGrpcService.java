@@ -16,9 +16,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Reads the audit trail for admins (behind the admin interceptor); each read is itself audited, and
@@ -48,43 +45,19 @@ final class AuditGrpcService extends AuditServiceGrpc.AuditServiceImplBase {
                 (ServerCallStreamObserver<dev.lanyard.v1.AuditRecord>) response;
         AuditQuery filters;
         try {
-            filters = query(request.toBuilder().setNewestFirst(false).setPageSize(MAX_PAGE).build());
+            filters = query(request.toBuilder().setNewestFirst(false).setPageSize(AuditFollower.PAGE).build());
         } catch (StatusException e) {
             calls.record("audit.follow", "", e);
             response.onError(e);
             return;
         }
         calls.record("audit.follow", "", null);
-        AtomicLong last = new AtomicLong(filters.afterId());
-        Runnable poll = () -> {
-            if (call.isCancelled()) {
-                return;
-            }
-            try {
-                List<AuditRecord> records;
-                do {
-                    records = audit.list(after(filters, last.get()));
-                    for (AuditRecord r : records) {
-                        call.onNext(proto(r));
-                        last.set(r.id());
-                    }
-                } while (records.size() == filters.limit() && !call.isCancelled());
-            } catch (RuntimeException e) {
-                // the store is down or the call went away: the follower reconnects from its last id
-                if (!call.isCancelled()) {
-                    call.onError(io.grpc.Status.UNAVAILABLE.withDescription("cannot read the audit trail")
-                            .asRuntimeException());
-                }
-                throw e;
-            }
-        };
-        ScheduledFuture<?> polling = followers.scheduleWithFixedDelay(poll, 0, FOLLOW_POLL.toMillis(),
-                TimeUnit.MILLISECONDS);
-        call.setOnCancelHandler(() -> polling.cancel(false));
+        new AuditFollower(audit, afterId -> after(filters, afterId), filters.afterId(), call,
+                AuditGrpcService::proto).start(followers, FOLLOW_POLL);
     }
 
     private static AuditQuery after(AuditQuery q, long afterId) {
-        return new AuditQuery(afterId, false, q.limit(), q.actor(), q.actionPrefix(), q.target(), q.outcome(), q.since(),
+        return new AuditQuery(afterId, false, AuditFollower.PAGE, q.actor(), q.actionPrefix(), q.target(), q.outcome(), q.since(),
                 q.until());
     }
 
