@@ -35,7 +35,9 @@ type AuditServiceClient interface {
 	ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error)
 	// Streams the records matching the filters (newest_first and page_size are ignored) with an id
 	// greater than after_id, oldest first, then each new one as it is written, until the caller
-	// cancels. Audited once per stream ("audit.follow"), not per record sent. Like every stream, it
+	// cancels. It follows gRPC flow control: a caller that stops reading is sent nothing more (the
+	// server keeps only its position) and gets the rest, in order, once it reads again. Audited once
+	// per stream ("audit.follow"), not per record sent. Like every stream, it
 	// ends PERMISSION_DENIED as soon as the caller is revoked, UNAUTHENTICATED once its certificate
 	// expires (audited "rpc.revoked", "rpc.expired").
 	FollowAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AuditRecord], error)
@@ -88,7 +90,9 @@ type AuditServiceServer interface {
 	ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error)
 	// Streams the records matching the filters (newest_first and page_size are ignored) with an id
 	// greater than after_id, oldest first, then each new one as it is written, until the caller
-	// cancels. Audited once per stream ("audit.follow"), not per record sent. Like every stream, it
+	// cancels. It follows gRPC flow control: a caller that stops reading is sent nothing more (the
+	// server keeps only its position) and gets the rest, in order, once it reads again. Audited once
+	// per stream ("audit.follow"), not per record sent. Like every stream, it
 	// ends PERMISSION_DENIED as soon as the caller is revoked, UNAUTHENTICATED once its certificate
 	// expires (audited "rpc.revoked", "rpc.expired").
 	FollowAudit(*ListAuditRequest, grpc.ServerStreamingServer[AuditRecord]) error
