@@ -1,5 +1,6 @@
 package dev.lanyard.client.revocation;
 
+import dev.lanyard.client.http.BoundedExchange;
 import dev.lanyard.v1.Revocation;
 import dev.lanyard.v1.RevocationEvent;
 import dev.lanyard.v1.RevocationServiceGrpc;
@@ -50,6 +51,13 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(RevocationWatcher.class);
     private static final Duration CHECK_EVERY = Duration.ofMillis(500);
+    /**
+     * A CRL fetch, body included, ends within this: it runs on the scheduler that also reconnects the
+     * stream, so a server that stalls its body must not hold it.
+     */
+    static final Duration CRL_TIMEOUT = Duration.ofSeconds(10);
+    /** A CRL of a few hundred thousand entries fits; a larger body is refused unread. */
+    static final int CRL_MAX_BYTES = 16 * 1024 * 1024;
 
     private final RevocationServiceGrpc.RevocationServiceStub stub;
     private final List<URI> crlUrls;
@@ -214,8 +222,9 @@ public final class RevocationWatcher implements RevocationSet, AutoCloseable {
         nextCrlFetch = now.plus(crlRefresh);
         for (URI url : crlUrls) {
             try {
-                HttpResponse<byte[]> response = http.send(HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(10))
-                        .build(), HttpResponse.BodyHandlers.ofByteArray());
+                HttpResponse<byte[]> response = BoundedExchange.send(http,
+                        HttpRequest.newBuilder(url).timeout(CRL_TIMEOUT).build(), CRL_TIMEOUT, CRL_MAX_BYTES,
+                        "the CRL at " + url);
                 if (response.statusCode() != 200) {
                     LOG.warn("CRL {} answered HTTP {}; keeping what it listed before", url, response.statusCode());
                     continue;

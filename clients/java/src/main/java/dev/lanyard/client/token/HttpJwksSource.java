@@ -2,6 +2,7 @@ package dev.lanyard.client.token;
 
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
+import dev.lanyard.client.http.BoundedExchange;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,10 +18,6 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -217,25 +214,7 @@ public final class HttpJwksSource implements JwksSource {
      * lookup of a new kid, for ever.
      */
     private HttpResponse<byte[]> exchange(HttpRequest request) throws IOException, InterruptedException {
-        CompletableFuture<HttpResponse<byte[]>> exchange = http.sendAsync(request,
-                info -> info.statusCode() == 200
-                        ? new LimitedBody(MAX_BYTES, "the JWKS at " + uri + " is larger than " + MAX_BYTES + " bytes")
-                        : HttpResponse.BodySubscribers.replacing(new byte[0]));
-        try {
-            return exchange.get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            exchange.cancel(true); // aborts the exchange and closes its connection
-            throw new IOException(uri + " did not answer in full within " + requestTimeout.toMillis() + " ms");
-        } catch (InterruptedException e) {
-            exchange.cancel(true);
-            throw e;
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException io) {
-                throw new IOException(io.getMessage() != null ? io.getMessage() : io.toString(), io);
-            }
-            throw new IOException(cause == null ? e.toString() : cause.toString(), cause);
-        }
+        return BoundedExchange.send(http, request, requestTimeout, MAX_BYTES, "the JWKS at " + uri);
     }
 
     private JWKSet parse(String json) throws IOException {

@@ -225,15 +225,104 @@ class RevocationWatcherTest {
         }
     }
 
+    /**
+     * The CRL endpoint serves the good CRL, then sends its headers and stalls the body: the fetch ends
+     * within its timeout (the next one is asked for), and what the good CRL listed stays revoked.
+     */
+    @Test
+    void aCrlWhoseBodyStallsFailsWithinTheTimeoutAndKeepsWhatWasListed() throws Exception {
+        revoke(RevocationTarget.newBuilder().setSerial(web.leaf().getSerialNumber().toString(16)).build());
+        byte[] signed = lanyard.crl().getEncoded();
+        java.util.concurrent.atomic.AtomicBoolean stall = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicInteger stalled = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        assertKeepsWhatAGoodCrlListed(exchange -> {
+            if (!stall.get()) {
+                exchange.sendResponseHeaders(200, signed.length);
+                exchange.getResponseBody().write(signed);
+            } else {
+                stalled.incrementAndGet();
+                exchange.sendResponseHeaders(200, signed.length);
+                exchange.getResponseBody().write(signed, 0, signed.length / 2);
+                exchange.getResponseBody().flush();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            exchange.close();
+        }, () -> stall.set(true), () -> stalled.get() >= 2, release::countDown);
+    }
+
+    /** A CRL body over the cap is refused and not read to its end; what the good CRL listed stays revoked. */
+    @Test
+    void aCrlOverTheSizeCapIsRefusedUnreadAndKeepsWhatWasListed() throws Exception {
+        revoke(RevocationTarget.newBuilder().setSerial(web.leaf().getSerialNumber().toString(16)).build());
+        byte[] signed = lanyard.crl().getEncoded();
+        java.util.concurrent.atomic.AtomicBoolean huge = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicInteger cutOff = new java.util.concurrent.atomic.AtomicInteger();
+        assertKeepsWhatAGoodCrlListed(exchange -> {
+            if (!huge.get()) {
+                exchange.sendResponseHeaders(200, signed.length);
+                exchange.getResponseBody().write(signed);
+            } else {
+                exchange.sendResponseHeaders(200, 0); // chunked: the client learns the size only by reading
+                byte[] chunk = new byte[64 * 1024];
+                try {
+                    for (long sent = 0; sent < 4L * RevocationWatcher.CRL_MAX_BYTES; sent += chunk.length) {
+                        exchange.getResponseBody().write(chunk);
+                    }
+                } catch (java.io.IOException e) {
+                    cutOff.incrementAndGet(); // the client closed the connection before the end
+                }
+            }
+            exchange.close();
+        }, () -> huge.set(true), () -> cutOff.get() >= 2, () -> { });
+    }
+
+    private void assertKeepsWhatAGoodCrlListed(com.sun.net.httpserver.HttpHandler handler, Runnable spoil,
+            BooleanSupplier spoiledTwice, Runnable cleanUp) throws Exception {
+        HttpServer http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        http.setExecutor(Executors.newCachedThreadPool()); // a stalled exchange holds only its own thread
+        http.createContext("/crl", handler);
+        http.start();
+        URI crl = URI.create("http://127.0.0.1:" + http.getAddress().getPort() + "/crl");
+        String serial = web.leaf().getSerialNumber().toString(16);
+        try (ServerSocket nothing = new ServerSocket(0)) {
+            ManagedChannel dead = TlsChannels.open(nothing.getLocalPort(), lanyard.server().trustBundle(), api);
+            try (RevocationWatcher watcher = RevocationWatcher.builder().channel(dead).scheduler(scheduler)
+                    .crlFallback(List.of(crl), () -> List.of(web.chain().get(0))).crlRefresh(Duration.ofMillis(100))
+                    .start()) {
+                await(() -> watcher.isRevokedSerial(serial));
+
+                spoil.run();
+                // a second spoiled fetch is asked for only once the first has ended
+                await(spoiledTwice, RevocationWatcher.CRL_TIMEOUT.multipliedBy(3));
+
+                assertThat(watcher.isRevokedSerial(serial)).as("a failed fetch revokes nothing less").isTrue();
+                assertThat(watcher.isRevokedSerial(api.leaf().getSerialNumber().toString(16))).isFalse();
+            } finally {
+                dead.shutdownNow();
+                cleanUp.run();
+                http.stop(0);
+            }
+        }
+    }
+
     private void revoke(RevocationTarget target) {
         lanyard.revocations().revoke(RevokeRequest.newBuilder().setTarget(target)
                 .setReason(RevocationReason.REVOCATION_REASON_KEY_COMPROMISE).build());
     }
 
     private static void await(BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        await(condition, Duration.ofSeconds(15));
+    }
+
+    private static void await(BooleanSupplier condition, Duration within) throws InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
         while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as("condition within 15 s").isLessThan(deadline);
+            assertThat(System.nanoTime()).as("condition within " + within).isLessThan(deadline);
             Thread.sleep(20);
         }
     }

@@ -1,4 +1,4 @@
-package dev.lanyard.client.token;
+package dev.lanyard.client.http;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -10,7 +10,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Flow;
 
 /** Collects a response body of at most {@code maxBytes}; a larger one fails at once and the rest is not read. */
-final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
+public final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
 
     private final int maxBytes;
     private final String tooLarge;
@@ -19,7 +19,7 @@ final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
     private Flow.Subscription subscription;
 
     /** @param tooLarge the message of the failure when the body is over {@code maxBytes} */
-    LimitedBody(int maxBytes, String tooLarge) {
+    public LimitedBody(int maxBytes, String tooLarge) {
         this.maxBytes = maxBytes;
         this.tooLarge = tooLarge;
     }
