@@ -50,6 +50,7 @@ func run(args []string) error {
 	}
 	manager, err := cache.Start(ctx, cache.Config{Server: cfg.Server, BundleFile: cfg.Bundle,
 		RootFingerprint: cfg.RootFingerprint, DataDir: cfg.DataDir, Evidence: evidence(cfg),
+		Reattests:    cfg.Attestor == "x509pop" || cfg.Attestor == "k8s_psat",
 		SyncInterval: cfg.SyncInterval.Duration, SVIDTTL: cfg.WorkloadSVIDTTL.Duration,
 		AttestRetryTimeout: cfg.AttestRetryTimeout.Duration, Logger: log})
 	if err != nil {
@@ -128,7 +129,7 @@ func parse(args []string) (config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// evidence reads the node's proof only when it is needed (no agent SVID on disk).
+// evidence reads the node's proof only when it is needed (no agent SVID on disk, or an expired one).
 func evidence(cfg config.Config) func() (nodeattest.Evidence, error) {
 	return func() (nodeattest.Evidence, error) {
 		switch cfg.Attestor {
