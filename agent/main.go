@@ -1,6 +1,7 @@
-// Command lanyard-agent is Lanyard's node agent: it attests its node to the Lanyard server once,
-// fetches the registrations parented to it and their SVIDs, and serves them to local processes
-// over the SPIFFE Workload API on a unix socket, attesting each caller by what the kernel says.
+// Command lanyard-agent is Lanyard's node agent: it attests its node to the Lanyard server (x509pop and
+// k8s_psat again by themselves if an outage outlasted the agent's SVID), fetches the registrations
+// parented to it and their SVIDs, and serves them to local processes over the SPIFFE Workload API on
+// a unix socket, attesting each caller by what the kernel says.
 package main
 
 import (

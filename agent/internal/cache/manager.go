@@ -224,7 +224,7 @@ func (m *Manager) updateIf(change func(old State) (State, bool)) {
 func (m *Manager) dial() (*grpc.ClientConn, error) { return m.dialPresenting(true) }
 
 // dialPresenting is dial, presenting the agent SVID only if present: node attestation presents none
-// (the agent SVID it replaces may have expired, and the server refuses a call that presents one).
+// (the agent SVID it replaces may have expired, and the server refuses a call that presents an expired one).
 func (m *Manager) dialPresenting(present bool) (*grpc.ClientConn, error) {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
