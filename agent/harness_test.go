@@ -82,12 +82,13 @@ func needServer(t testing.TB) *lanyardtest.Server {
 	return server
 }
 
-// ownServer starts a server for this test alone (one it may restart or swap the store of), stopped
-// when the test ends; skips like needServer when no server can be started here.
-func ownServer(t testing.TB) *lanyardtest.Server {
+// ownServer starts a server for this test alone (one it may restart or swap the store of), with extra
+// arguments for `lanyard dev`, stopped when the test ends; skips like needServer when no server can be
+// started here.
+func ownServer(t testing.TB, extra ...string) *lanyardtest.Server {
 	t.Helper()
 	needServer(t)
-	s, err := lanyardtest.Start(openDir(t))
+	s, err := lanyardtest.Start(openDir(t), extra...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
-// Command lanyard-agent is Lanyard's node agent: it attests its node to the Lanyard server once,
-// fetches the registrations parented to it and their SVIDs, and serves them to local processes
-// over the SPIFFE Workload API on a unix socket, attesting each caller by what the kernel says.
+// Command lanyard-agent is Lanyard's node agent: it attests its node to the Lanyard server (x509pop and
+// k8s_psat again by themselves if an outage outlasted the agent's SVID), fetches the registrations
+// parented to it and their SVIDs, and serves them to local processes over the SPIFFE Workload API on
+// a unix socket, attesting each caller by what the kernel says.
 package main
 
 import (
@@ -50,6 +51,7 @@ func run(args []string) error {
 	}
 	manager, err := cache.Start(ctx, cache.Config{Server: cfg.Server, BundleFile: cfg.Bundle,
 		RootFingerprint: cfg.RootFingerprint, DataDir: cfg.DataDir, Evidence: evidence(cfg),
+		Reattests:    cfg.Attestor == "x509pop" || cfg.Attestor == "k8s_psat",
 		SyncInterval: cfg.SyncInterval.Duration, SVIDTTL: cfg.WorkloadSVIDTTL.Duration,
 		AttestRetryTimeout: cfg.AttestRetryTimeout.Duration, Logger: log})
 	if err != nil {
@@ -128,7 +130,7 @@ func parse(args []string) (config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// evidence reads the node's proof only when it is needed (no agent SVID on disk).
+// evidence reads the node's proof only when it is needed (no agent SVID on disk, or an expired one).
 func evidence(cfg config.Config) func() (nodeattest.Evidence, error) {
 	return func() (nodeattest.Evidence, error) {
 		switch cfg.Attestor {

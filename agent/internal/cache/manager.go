@@ -37,8 +37,13 @@ type Config struct {
 	BundleFile      string
 	RootFingerprint string
 	DataDir         string
-	// Evidence is called only when no usable agent SVID is on disk (it may read a one-time token).
-	Evidence     func() (nodeattest.Evidence, error)
+	// Evidence is called only when no usable agent SVID is on disk (it may read a one-time token), and
+	// again when the agent SVID has expired if Reattests.
+	Evidence func() (nodeattest.Evidence, error)
+	// Reattests says the attestor proves the node again without a person (x509pop holds the node key,
+	// k8s_psat reads its projected token again): an agent SVID that expired (a long outage) is then
+	// replaced by attesting again. A join token is single use, so a join-token agent cannot.
+	Reattests    bool
 	SyncInterval time.Duration
 	SVIDTTL      time.Duration
 	// AttestRetryTimeout caps the time spent retrying node attestation while the server is unavailable;
@@ -75,7 +80,9 @@ type Manager struct {
 	mu      sync.Mutex // serializes state changes
 	changed chan struct{}
 	revoked atomic.Bool // the agent itself was revoked: it serves nothing
-	jwts    *jwtCache
+	// toldCannotReattest: the agent SVID expired and the log said once that a join token cannot re-attest.
+	toldCannotReattest atomic.Bool
+	jwts               *jwtCache
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -86,6 +93,9 @@ type agentSVID struct {
 	cert tls.Certificate
 	leaf *x509.Certificate
 }
+
+// expired says the agent SVID is past its notAfter at now.
+func (a *agentSVID) expired(now time.Time) bool { return !now.Before(a.leaf.NotAfter) }
 
 // Start trusts the server, loads or attests the agent SVID, and starts syncing in the background.
 // It returns before the first registrations arrive: the Workload API can serve at once.
@@ -211,12 +221,16 @@ func (m *Manager) updateIf(change func(old State) (State, bool)) {
 }
 
 // dial connects presenting the current agent SVID and accepting only Lanyard's server SVID.
-func (m *Manager) dial() (*grpc.ClientConn, error) {
+func (m *Manager) dial() (*grpc.ClientConn, error) { return m.dialPresenting(true) }
+
+// dialPresenting is dial, presenting the agent SVID only if present: node attestation presents none
+// (the agent SVID it replaces may have expired, and the server refuses a call that presents an expired one).
+func (m *Manager) dialPresenting(present bool) (*grpc.ClientConn, error) {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, //nolint:gosec // the server is verified as an SVID below
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if a := m.agent.Load(); a != nil {
+			if a := m.agent.Load(); a != nil && present {
 				return &a.cert, nil
 			}
 			return &tls.Certificate{}, nil
@@ -255,8 +269,15 @@ func (m *Manager) verifyServer(raw [][]byte, _ [][]*x509.Certificate) error {
 	return nil
 }
 
-// attest proves the node and stores the agent SVID (in memory and on disk).
+// attest proves the node and stores the agent SVID (in memory and on disk), retrying what is
+// transient within cfg.AttestRetryTimeout of the start.
 func (m *Manager) attest(ctx context.Context) error {
+	return m.attestWithin(ctx, m.started, m.cfg.AttestRetryTimeout)
+}
+
+// attestWithin is attest, retrying what is transient until limit has passed since started (zero: until
+// ctx ends).
+func (m *Manager) attestWithin(ctx context.Context, started time.Time, limit time.Duration) error {
 	if m.cfg.Evidence == nil {
 		return errors.New("agent: no usable agent SVID on disk and no way to attest")
 	}
@@ -272,9 +293,9 @@ func (m *Manager) attest(ctx context.Context) error {
 	// token the server answered UNAVAILABLE for is not used; one on a connection that broke after it was
 	// sent may be, and gRPC reports both as UNAVAILABLE: spent says the exit message must warn of it.
 	spent := false
-	resp, err := untilAnswered(ctx, "node attestation", m.attestBackoff, m.started, m.cfg.AttestRetryTimeout, m.log,
+	resp, err := untilAnswered(ctx, "node attestation", m.attestBackoff, started, limit, m.log,
 		func() (*lanyardv1.CertificateResponse, error) {
-			conn, err := m.dial()
+			conn, err := m.dialPresenting(false)
 			if err != nil {
 				return nil, err
 			}
@@ -353,7 +374,7 @@ func (m *Manager) renewAgentLoop(ctx context.Context) {
 			}
 			continue
 		}
-		if err := m.renewAgent(ctx); err != nil {
+		if err := m.renewOrReattest(ctx); err != nil {
 			failures++
 			m.log.Warn("agent SVID renewal failed; retrying", "error", err)
 			continue
@@ -379,14 +400,22 @@ func (m *Manager) renewAgent(ctx context.Context) error {
 	}
 	m.agent.Store(a)
 	m.saveAgentSVID(a, key)
-	// New TLS sessions present the new certificate; the old connection ends after its streams moved.
+	if err := m.redial(); err != nil {
+		return err
+	}
+	m.log.Info("renewed the agent SVID", "expires", a.leaf.NotAfter)
+	return nil
+}
+
+// redial makes the connection that presents the current agent SVID: new TLS sessions present the new
+// certificate; the old connection ends after its streams moved.
+func (m *Manager) redial() error {
 	conn, err := m.dial()
 	if err != nil {
 		return err
 	}
 	old := m.conn.Swap(conn)
 	time.AfterFunc(30*time.Second, func() { old.Close() })
-	m.log.Info("renewed the agent SVID", "expires", a.leaf.NotAfter)
 	return nil
 }
 

@@ -41,6 +41,10 @@ final class DevCommand implements Callable<Integer> {
     @Option(names = "--x509pop-roots", description = "PEM roots of a node PKI: node agents may attest with x509pop")
     Path x509popRoots;
 
+    @Option(names = "--agent-svid-ttl", description = "lifetime of a node agent's own SVID, say 30s or 1h"
+            + " (the server's agent.svid-ttl; default 1h)")
+    String agentSvidTtl;
+
     @Override
     public Integer call() throws Exception {
         LogFormats.apply(switch (logFormat) {
@@ -55,10 +59,17 @@ final class DevCommand implements Callable<Integer> {
         if (!httpTls.equals("none") && !httpTls.equals("spiffe")) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--http-tls must be none or spiffe");
         }
+        if (agentSvidTtl != null && !positiveDuration(agentSvidTtl)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--agent-svid-ttl must be a positive duration such as 30s, 10m or 1h, not " + agentSvidTtl);
+        }
         java.util.Map<String, String> extra = new java.util.HashMap<>();
         extra.put("http.tls", httpTls);
         if (x509popRoots != null) {
             extra.put("x509pop.roots", x509popRoots.toAbsolutePath().toString());
+        }
+        if (agentSvidTtl != null) {
+            extra.put("agent.svid-ttl", agentSvidTtl);
         }
         LanyardServer server = LanyardServer.start(ServerConfig.dev(data, port, httpPort, extra));
         boolean https = httpTls.equals("spiffe");
@@ -87,6 +98,15 @@ final class DevCommand implements Callable<Integer> {
                 server.grpcPort(), data);
         out.flush();
         return ServerLifecycle.runUntilStopped(server);
+    }
+
+    private static boolean positiveDuration(String text) {
+        try {
+            java.time.Duration d = dev.lanyard.server.Durations.parse(text);
+            return !d.isNegative() && !d.isZero();
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     private void requireFree(int candidate, String what, String option) {
