@@ -109,7 +109,8 @@ struct Cached {
     fresh_until: Option<Instant>,
     /// When the last fetch started, whatever its outcome.
     last_fetch: Option<Instant>,
-    /// The least time between two fetches: `min_refetch`, or the last max-age if shorter (at least 1 s).
+    /// The least time between two fetches: `min_refetch`, or the last max-age if shorter (at least
+    /// `MIN_INTERVAL`).
     interval: Duration,
     fetches: u64,
 }
@@ -121,11 +122,15 @@ pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 /// server stopped publishing is not trusted for long.
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
 
+/// The floor under every interval between two fetches, whatever `min_refetch` and max-age say:
+/// without it a flood of made-up kids would make a request each (the Go and Java floor too).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Lanyard's JWKS over HTTP, cached. No fetch of any kind starts less than one interval after the
 /// previous one, whatever the tokens presented and whatever the server answered, so neither a flood
 /// of made-up kids nor a failing server makes a verifier send more than one request per interval; a
 /// stale copy is refreshed by one caller while the others go on with the keys held. The interval is
-/// `min_refetch`, or the server's max-age when that is shorter (at least a second): the server
+/// `min_refetch`, or the server's max-age when that is shorter, never less than [`MIN_INTERVAL`]: the server
 /// publishes a new key one publish lead (twice its max-age) before it signs, so a verifier must be
 /// able to refresh as often as max-age says. The Java and Go verifiers follow the same rules.
 pub struct HttpJwks {
@@ -146,7 +151,8 @@ struct Fetcher {
 impl HttpJwks {
     /// The JWKS at `url`, which must be https: whoever answers a plain-HTTP fetch picks the keys and
     /// can forge any token (see [`new_allowing_plain_http`](Self::new_allowing_plain_http)).
-    /// `min_refetch` is the least time between two fetches when max-age is longer.
+    /// `min_refetch` is the least time between two fetches when max-age is longer; less than
+    /// [`MIN_INTERVAL`] counts as `MIN_INTERVAL`.
     pub fn new(url: impl Into<String>, min_refetch: Duration) -> Result<HttpJwks, crate::Error> {
         HttpJwks::build(url.into(), min_refetch, false)
     }
@@ -167,6 +173,7 @@ impl HttpJwks {
             "http" => return Err(crate::Error::Invalid(format!("the JWKS URL {url:?} {PLAIN}"))),
             _ => return Err(crate::Error::Invalid(format!("the JWKS URL {url:?} is not an https URL"))),
         }
+        let min_refetch = min_refetch.max(MIN_INTERVAL);
         Ok(HttpJwks {
             inner: Arc::new(Fetcher {
                 url,
@@ -260,7 +267,7 @@ impl Fetcher {
                 cache.keys = keys;
                 let max_age = max_age.min(MAX_AGE);
                 cache.fresh_until = Some(started + max_age);
-                cache.interval = self.min_refetch.min(max_age.max(Duration::from_secs(1)));
+                cache.interval = self.min_refetch.min(max_age.max(MIN_INTERVAL));
                 false
             }
             Err(e) => {
@@ -504,6 +511,35 @@ mod tests {
         assert_eq!(hits(&endpoint), 1, "no-store: at most one fetch per second");
         assert!(jwks.get("a").await.is_some());
         assert_eq!(hits(&endpoint), 2);
+    }
+
+    /// A `min_refetch` under a second cannot remove the floor: a burst of made-up kids from many
+    /// callers makes at most one request per second to the server, as in the Go and Java caches.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_min_refetch_below_a_second_keeps_the_one_second_floor() {
+        use std::hash::{BuildHasher, Hasher};
+        for minimum in [Duration::ZERO, Duration::from_millis(1), Duration::from_millis(999)] {
+            let (endpoint, url) = serve("no-store", vec!["a"]);
+            let (at, now) = clock();
+            let jwks = Arc::new(HttpJwks::new_allowing_plain_http(url, minimum).unwrap().with_clock(now));
+            // Three seconds of random kids from eight callers, the clock moving 100 ms at a time.
+            for _ in 0..30 {
+                let callers: Vec<_> = (0..8)
+                    .map(|_| {
+                        let jwks = jwks.clone();
+                        let kid =
+                            format!("{:016x}", std::collections::hash_map::RandomState::new().build_hasher().finish());
+                        tokio::spawn(async move { jwks.get(&kid).await })
+                    })
+                    .collect();
+                for caller in callers {
+                    assert!(caller.await.unwrap().is_none(), "a random kid");
+                }
+                advance(&at, Duration::from_millis(100));
+            }
+            // Fetches at 0 s, 1 s and 2 s of the 2.9 s the burst lasted.
+            assert_eq!(hits(&endpoint), 3, "min_refetch {minimum:?}: at most one request per second");
+        }
     }
 
     /// Lanyard publishes a new key one publish lead (twice the refresh hint, its max-age) before it
