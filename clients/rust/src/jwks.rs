@@ -81,7 +81,7 @@ impl Keys {
     }
 }
 
-/// Parses a JWKS, refusing private keys (a verifier must never hold one) and a `kid` given twice;
+/// Parses a JWKS, refusing private and symmetric keys (a verifier must never hold one) and a `kid` given twice;
 /// keys without a `kid` are skipped.
 pub fn parse(jwks_json: &str) -> Result<HashMap<String, Jwk>, String> {
     let raw: serde_json::Value = serde_json::from_str(jwks_json).map_err(|e| format!("not JSON: {e}"))?;
@@ -93,6 +93,10 @@ pub fn parse(jwks_json: &str) -> Result<HashMap<String, Jwk>, String> {
     let set: JwkSet = serde_json::from_value(raw).map_err(|e| format!("not a JWKS: {e}"))?;
     let mut keys = HashMap::new();
     for jwk in set.keys {
+        // A symmetric key is a secret, never a published verification key (Go and Java refuse it too).
+        if matches!(jwk.algorithm, jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)) {
+            return Err("the JWKS holds a symmetric (secret) key".into());
+        }
         if let Some(kid) = jwk.common.key_id.clone() {
             // Which of two keys a kid names would be a guess (first or last), so the document is
             // refused whole, and a cache keeps the keys it held, as the Go and Java verifiers do.
@@ -341,6 +345,23 @@ mod tests {
             assert!(parse(doc).unwrap_err().contains(r#"no "keys" array"#), "{doc}");
         }
         assert!(parse(r#"{"keys":[]}"#).unwrap().is_empty());
+    }
+
+    /// A symmetric key is a secret, never a published verification key: the document is refused
+    /// whole, as the Go and Java caches refuse it, so no HS* key can enter the set.
+    #[test]
+    fn refuses_symmetric_keys() {
+        let public = r#"{"kty":"EC","crv":"P-256","kid":"e","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        for oct in [
+            r#"{"kty":"oct","kid":"h","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}"#,
+            r#"{"kty":"oct","kid":"h","k":"c2VjcmV0"}"#,
+            r#"{"kty":"oct","k":"c2VjcmV0"}"#,
+        ] {
+            let doc = format!(r#"{{"keys":[{public},{oct}]}}"#);
+            let refused = parse(&doc).unwrap_err();
+            assert!(refused.contains("symmetric") && !refused.contains("c2VjcmV0"), "{refused}");
+            assert!(Keys::fixed(&doc).is_err());
+        }
     }
 
     #[test]
