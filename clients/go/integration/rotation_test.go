@@ -16,7 +16,7 @@ import (
 func TestKeyRotationNeedsNoRestart(t *testing.T) {
 	f := startPayments(t)
 	ctx := ctxFor(t)
-	keys, err := jwks.NewCache(f.server.JWKSURL(), jwks.AllowPlainHTTP(), jwks.WithMinRefetch(0))
+	keys, err := jwks.NewCache(f.server.JWKSURL(), jwks.AllowPlainHTTP(), jwks.WithMinRefetch(jwks.MinInterval))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +32,7 @@ func TestKeyRotationNeedsNoRestart(t *testing.T) {
 	if _, err := v.Verify(ctx, tok, peer, []string{"payments.read"}); err != nil {
 		t.Fatal(err)
 	}
+	firstFetchDone := time.Now()
 	seq := f.service.Status().BundleSequence
 	rotated, err := lanyardv1.NewKeyServiceClient(f.server.Admin()).RotateKeys(ctx,
 		&lanyardv1.RotateKeysRequest{Kind: lanyardv1.KeyKind_KEY_KIND_JWT})
@@ -53,6 +54,8 @@ func TestKeyRotationNeedsNoRestart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The cache refetches at most once per MinInterval: the refetch for the new kid is due then.
+	time.Sleep(time.Until(firstFetchDone.Add(jwks.MinInterval)))
 	fetches := keys.Fetches()
 	if _, err := keys.Key(ctx, prepared); err != nil {
 		t.Fatalf("the prepared key %s: %v", prepared, err)

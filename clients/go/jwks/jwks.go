@@ -5,7 +5,7 @@
 // previous one, whatever the tokens presented and whatever the server answered, so neither a flood
 // of made-up kids nor a failing server makes a verifier send more than one request per interval;
 // and a lookup of a key already held never waits for a fetch. The interval is MinRefetch, or the
-// server's max-age when that is shorter (at least a second): the server publishes a new key one
+// server's max-age when that is shorter, and never less than MinInterval (a second): the server publishes a new key one
 // publish lead (twice its max-age) before it signs, so a verifier must be able to refresh as often
 // as max-age says. The Java and Rust verifiers follow the same rules.
 package jwks
@@ -40,6 +40,10 @@ const maxDocumentBytes = 1 << 20
 // key the server stopped publishing is not trusted for long.
 const MaxAge = time.Hour
 
+// MinInterval is the floor under every interval between two fetches, whatever WithMinRefetch and
+// max-age say: without it a flood of made-up kids would make a request each (Java's floor too).
+const MinInterval = time.Second
+
 // Cache is a KeySource over HTTP. Safe for concurrent use.
 type Cache struct {
 	url        string
@@ -70,7 +74,8 @@ func WithHTTPClient(c *http.Client) Option { return func(k *Cache) { k.client = 
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(k *Cache) { k.now = now } }
 
-// WithMinRefetch sets the least time between two fetches when max-age is longer (default 10 s).
+// WithMinRefetch sets the least time between two fetches when max-age is longer (default 10 s);
+// less than MinInterval counts as MinInterval.
 func WithMinRefetch(d time.Duration) Option { return func(k *Cache) { k.minRefetch = d } }
 
 // WithDefaultMaxAge is how long a response without max-age stays fresh (default 5 min).
@@ -101,6 +106,7 @@ func NewCache(url string, opts ...Option) (*Cache, error) {
 	default:
 		return nil, fmt.Errorf("jwks: %q is not an https URL", url)
 	}
+	c.minRefetch = max(c.minRefetch, MinInterval)
 	c.interval = c.minRefetch
 	return c, nil
 }
@@ -186,7 +192,7 @@ func (c *Cache) fetchIfNoneSince(ctx context.Context, seen int) error {
 	c.keys, c.fetched, c.lastErr = keys, true, nil
 	age = min(age, MaxAge)
 	c.expires = now.Add(age)
-	c.interval = min(c.minRefetch, max(age, time.Second))
+	c.interval = min(c.minRefetch, max(age, MinInterval))
 	return nil
 }
 

@@ -365,3 +365,45 @@ func TestAKeyNoLongerPublishedIsRefusedOnceRefreshed(t *testing.T) {
 		t.Fatalf("a dropped key after a refresh: %v, %d fetches", err, c.Fetches())
 	}
 }
+
+// WithMinRefetch cannot remove the floor: a burst of made-up kids, with a minimum of 0 (or less),
+// still makes at most one request per second to the server, as the Java cache does.
+func TestAMinRefetchBelowOneSecondKeepsTheOneSecondFloor(t *testing.T) {
+	for _, minimum := range []time.Duration{0, -time.Second, time.Millisecond, 999 * time.Millisecond} {
+		pub := &publisher{keys: []jose.JSONWebKey{newKey(t, "a")}, cacheControl: "no-store"}
+		srv := httptest.NewServer(pub)
+		clk := &clock{t: time.Unix(1_800_000_000, 0)}
+		var clkMu sync.Mutex
+		now := func() time.Time { clkMu.Lock(); defer clkMu.Unlock(); return clk.t }
+		c, err := jwks.NewCache(srv.URL, jwks.AllowPlainHTTP(), jwks.WithClock(now), jwks.WithMinRefetch(minimum))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Three seconds of random kids from eight callers, the clock moving 100 ms at a time.
+		for range 30 {
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					kid := make([]byte, 8)
+					rand.Read(kid)
+					if _, err := c.Key(context.Background(), string(kid)); !errors.Is(err, jwks.ErrUnknownKey) {
+						t.Errorf("a random kid: want ErrUnknownKey, got %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			clkMu.Lock()
+			clk.t = clk.t.Add(100 * time.Millisecond)
+			clkMu.Unlock()
+		}
+		srv.Close()
+		pub.set(func(p *publisher) {
+			// Fetches at 0 s, 1 s and 2 s of the 2.9 s the burst lasted.
+			if p.hits != 3 {
+				t.Errorf("WithMinRefetch(%v): the server saw %d requests in 2.9 s of random kids; at most one per second", minimum, p.hits)
+			}
+		})
+	}
+}

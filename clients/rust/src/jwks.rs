@@ -81,7 +81,7 @@ impl Keys {
     }
 }
 
-/// Parses a JWKS, refusing private keys (a verifier must never hold one) and a `kid` given twice;
+/// Parses a JWKS, refusing private and symmetric keys (a verifier must never hold one) and a `kid` given twice;
 /// keys without a `kid` are skipped.
 pub fn parse(jwks_json: &str) -> Result<HashMap<String, Jwk>, String> {
     let raw: serde_json::Value = serde_json::from_str(jwks_json).map_err(|e| format!("not JSON: {e}"))?;
@@ -93,6 +93,10 @@ pub fn parse(jwks_json: &str) -> Result<HashMap<String, Jwk>, String> {
     let set: JwkSet = serde_json::from_value(raw).map_err(|e| format!("not a JWKS: {e}"))?;
     let mut keys = HashMap::new();
     for jwk in set.keys {
+        // A symmetric key is a secret, never a published verification key (Go and Java refuse it too).
+        if matches!(jwk.algorithm, jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)) {
+            return Err("the JWKS holds a symmetric (secret) key".into());
+        }
         if let Some(kid) = jwk.common.key_id.clone() {
             // Which of two keys a kid names would be a guess (first or last), so the document is
             // refused whole, and a cache keeps the keys it held, as the Go and Java verifiers do.
@@ -109,7 +113,8 @@ struct Cached {
     fresh_until: Option<Instant>,
     /// When the last fetch started, whatever its outcome.
     last_fetch: Option<Instant>,
-    /// The least time between two fetches: `min_refetch`, or the last max-age if shorter (at least 1 s).
+    /// The least time between two fetches: `min_refetch`, or the last max-age if shorter (at least
+    /// `MIN_INTERVAL`).
     interval: Duration,
     fetches: u64,
 }
@@ -121,11 +126,15 @@ pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 /// server stopped publishing is not trusted for long.
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
 
+/// The floor under every interval between two fetches, whatever `min_refetch` and max-age say:
+/// without it a flood of made-up kids would make a request each (the Go and Java floor too).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Lanyard's JWKS over HTTP, cached. No fetch of any kind starts less than one interval after the
 /// previous one, whatever the tokens presented and whatever the server answered, so neither a flood
 /// of made-up kids nor a failing server makes a verifier send more than one request per interval; a
 /// stale copy is refreshed by one caller while the others go on with the keys held. The interval is
-/// `min_refetch`, or the server's max-age when that is shorter (at least a second): the server
+/// `min_refetch`, or the server's max-age when that is shorter, never less than [`MIN_INTERVAL`]: the server
 /// publishes a new key one publish lead (twice its max-age) before it signs, so a verifier must be
 /// able to refresh as often as max-age says. The Java and Go verifiers follow the same rules.
 pub struct HttpJwks {
@@ -146,7 +155,8 @@ struct Fetcher {
 impl HttpJwks {
     /// The JWKS at `url`, which must be https: whoever answers a plain-HTTP fetch picks the keys and
     /// can forge any token (see [`new_allowing_plain_http`](Self::new_allowing_plain_http)).
-    /// `min_refetch` is the least time between two fetches when max-age is longer.
+    /// `min_refetch` is the least time between two fetches when max-age is longer; less than
+    /// [`MIN_INTERVAL`] counts as `MIN_INTERVAL`.
     pub fn new(url: impl Into<String>, min_refetch: Duration) -> Result<HttpJwks, crate::Error> {
         HttpJwks::build(url.into(), min_refetch, false)
     }
@@ -167,6 +177,7 @@ impl HttpJwks {
             "http" => return Err(crate::Error::Invalid(format!("the JWKS URL {url:?} {PLAIN}"))),
             _ => return Err(crate::Error::Invalid(format!("the JWKS URL {url:?} is not an https URL"))),
         }
+        let min_refetch = min_refetch.max(MIN_INTERVAL);
         Ok(HttpJwks {
             inner: Arc::new(Fetcher {
                 url,
@@ -260,7 +271,7 @@ impl Fetcher {
                 cache.keys = keys;
                 let max_age = max_age.min(MAX_AGE);
                 cache.fresh_until = Some(started + max_age);
-                cache.interval = self.min_refetch.min(max_age.max(Duration::from_secs(1)));
+                cache.interval = self.min_refetch.min(max_age.max(MIN_INTERVAL));
                 false
             }
             Err(e) => {
@@ -334,6 +345,23 @@ mod tests {
             assert!(parse(doc).unwrap_err().contains(r#"no "keys" array"#), "{doc}");
         }
         assert!(parse(r#"{"keys":[]}"#).unwrap().is_empty());
+    }
+
+    /// A symmetric key is a secret, never a published verification key: the document is refused
+    /// whole, as the Go and Java caches refuse it, so no HS* key can enter the set.
+    #[test]
+    fn refuses_symmetric_keys() {
+        let public = r#"{"kty":"EC","crv":"P-256","kid":"e","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        for oct in [
+            r#"{"kty":"oct","kid":"h","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}"#,
+            r#"{"kty":"oct","kid":"h","k":"c2VjcmV0"}"#,
+            r#"{"kty":"oct","k":"c2VjcmV0"}"#,
+        ] {
+            let doc = format!(r#"{{"keys":[{public},{oct}]}}"#);
+            let refused = parse(&doc).unwrap_err();
+            assert!(refused.contains("symmetric") && !refused.contains("c2VjcmV0"), "{refused}");
+            assert!(Keys::fixed(&doc).is_err());
+        }
     }
 
     #[test]
@@ -504,6 +532,35 @@ mod tests {
         assert_eq!(hits(&endpoint), 1, "no-store: at most one fetch per second");
         assert!(jwks.get("a").await.is_some());
         assert_eq!(hits(&endpoint), 2);
+    }
+
+    /// A `min_refetch` under a second cannot remove the floor: a burst of made-up kids from many
+    /// callers makes at most one request per second to the server, as in the Go and Java caches.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_min_refetch_below_a_second_keeps_the_one_second_floor() {
+        use std::hash::{BuildHasher, Hasher};
+        for minimum in [Duration::ZERO, Duration::from_millis(1), Duration::from_millis(999)] {
+            let (endpoint, url) = serve("no-store", vec!["a"]);
+            let (at, now) = clock();
+            let jwks = Arc::new(HttpJwks::new_allowing_plain_http(url, minimum).unwrap().with_clock(now));
+            // Three seconds of random kids from eight callers, the clock moving 100 ms at a time.
+            for _ in 0..30 {
+                let callers: Vec<_> = (0..8)
+                    .map(|_| {
+                        let jwks = jwks.clone();
+                        let kid =
+                            format!("{:016x}", std::collections::hash_map::RandomState::new().build_hasher().finish());
+                        tokio::spawn(async move { jwks.get(&kid).await })
+                    })
+                    .collect();
+                for caller in callers {
+                    assert!(caller.await.unwrap().is_none(), "a random kid");
+                }
+                advance(&at, Duration::from_millis(100));
+            }
+            // Fetches at 0 s, 1 s and 2 s of the 2.9 s the burst lasted.
+            assert_eq!(hits(&endpoint), 3, "min_refetch {minimum:?}: at most one request per second");
+        }
     }
 
     /// Lanyard publishes a new key one publish lead (twice the refresh hint, its max-age) before it

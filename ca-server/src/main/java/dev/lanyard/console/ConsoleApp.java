@@ -4,6 +4,7 @@ import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditText;
 import dev.lanyard.publication.WebApp;
 import dev.lanyard.revocation.Revocation;
+import dev.lanyard.rpc.OncePerMinute;
 import dev.lanyard.spiffe.SpiffeId;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -35,6 +36,8 @@ public final class ConsoleApp implements WebApp {
     private final String csp;
     private final Pages pages;
     private final Actions actions;
+    /** Refused login links are recorded once per window, so a flood of guesses cannot fill the trail. */
+    private final OncePerMinute refusedLinks;
 
     /** @param secure the console is served over HTTPS: the cookie gets {@code Secure} */
     public ConsoleApp(ConsoleSources sources, LoginLinks links, Sessions sessions, boolean secure) {
@@ -46,6 +49,7 @@ public final class ConsoleApp implements WebApp {
                 + " frame-ancestors 'none'; base-uri 'none'";
         this.pages = new Pages(sources);
         this.actions = new Actions(sources, sessions);
+        this.refusedLinks = new OncePerMinute(sources.clock());
     }
 
     @Override
@@ -77,6 +81,7 @@ public final class ConsoleApp implements WebApp {
         Optional<LoginLinkRepository.Grant> grant = links.redeem(
                 Forms.parse(request.query()).getOrDefault("t", ""));
         if (grant.isEmpty()) {
+            auditRefusedLink();
             return loginRefused("<p>This login link is unknown, used already or expired"
                     + " (a link works once, within " + LoginLinks.VALIDITY.toSeconds() + " s)."
                     + " Run <code>lanyard console</code> for a new one.</p>");
@@ -145,6 +150,19 @@ public final class ConsoleApp implements WebApp {
      */
     static String pathForAudit(String path) {
         return CONSOLE_PATH.matcher(path).matches() ? path : AuditText.invalid("path", path);
+    }
+
+    /**
+     * A link that opened nothing: recorded without the link (its text is a guess or a secret that may
+     * still be in someone's history), the first of each window, with the count of those left out.
+     */
+    private void auditRefusedLink() {
+        refusedLinks.admit("console.login").ifPresent(left -> sources.audit().record(new AuditEvent(
+                sources.clock().instant(), "anonymous", "console.login", "", AuditEvent.Outcome.REFUSED,
+                Actions.channel("an unknown, used or expired login link" + (left > 0 ? " (" + left
+                        + " more in the previous window were counted, not recorded)" : "")
+                        + "; further ones in the next " + OncePerMinute.QUIET.toSeconds()
+                        + " s are counted, not recorded"))));
     }
 
     private void audit(Sessions.Session session, String action, String target, AuditEvent.Outcome outcome,

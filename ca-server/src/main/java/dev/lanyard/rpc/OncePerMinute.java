@@ -11,11 +11,12 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Lets the first refusal of each key (a caller, a limit and a source) through once per minute and
  * counts the rest, so a flood of refusals cannot become a flood of audit rows or log lines. Keys
- * whose window has passed are forgotten once many are held.
+ * whose window has passed are forgotten once many are held. The console uses it too, for refused
+ * login links.
  */
-final class OncePerMinute {
+public final class OncePerMinute {
 
-    static final Duration QUIET = Duration.ofMinutes(1);
+    public static final Duration QUIET = Duration.ofMinutes(1);
     private static final int MAX_TRACKED = 10_000;
 
     private final Clock clock;
@@ -30,7 +31,7 @@ final class OncePerMinute {
         }
     }
 
-    OncePerMinute(Clock clock) {
+    public OncePerMinute(Clock clock) {
         this.clock = clock;
     }
 
@@ -38,7 +39,7 @@ final class OncePerMinute {
      * If this refusal of {@code key} opens a new window (it is to be recorded), the count of those left
      * out in the key's previous window; else empty (it was counted).
      */
-    OptionalLong admit(String key) {
+    public OptionalLong admit(String key) {
         Instant now = clock.instant();
         if (windows.size() > MAX_TRACKED) {
             windows.values().removeIf(w -> w.start.plus(QUIET).isBefore(now));

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanyard.audit.AuditEvent;
 import dev.lanyard.audit.AuditQuery;
+import dev.lanyard.rpc.OncePerMinute;
+import dev.lanyard.testing.LogCapture;
 import dev.lanyard.testing.PastedSecrets;
 import dev.lanyard.testing.RunningServer;
 import dev.lanyard.testing.ThisHost;
@@ -93,6 +95,45 @@ class ConsoleSessionTest {
             assertThat(forged.statusCode()).isEqualTo(403);
             assertThat(forged.headers().firstValue("set-cookie")).isEmpty();
         }
+    }
+
+    /**
+     * A link that opens nothing (unknown, or used already) is audited as a REFUSED console login, once
+     * per throttle window under a flood, and neither the record nor any log line holds the link.
+     */
+    @Test
+    void anUnknownOrUsedLinkIsAuditedOncePerWindowWithoutItsSecret(@TempDir Path dir) throws Exception {
+        try (RunningServer server = RunningServer.start(dir); LogCapture logs = new LogCapture()) {
+            String unknown = "unknownLinkSecret0123456789abcdefghijklmnop";
+            for (int i = 0; i < 5; i++) {
+                assertThat(login(server.httpUrl("/console/login?t=" + unknown)).statusCode()).isEqualTo(403);
+            }
+            assertThat(refusedLogins(server)).as("five unknown links in one window").singleElement()
+                    .satisfies(e -> assertThat(e.reason()).contains("channel=console", "unknown, used or expired"));
+
+            server.clock().advance(OncePerMinute.QUIET.plusSeconds(1));
+            String link = loginLink(server);
+            String used = link.substring(link.indexOf("t=") + 2);
+            assertThat(login(link).statusCode()).isEqualTo(303);
+            for (int i = 0; i < 5; i++) {
+                assertThat(login(link).statusCode()).as("a used link").isEqualTo(403);
+            }
+            List<AuditEvent> refused = refusedLogins(server);
+            assertThat(refused).as("one per window: the unknown link's, then the used link's").hasSize(2);
+            assertThat(refused).anySatisfy(e -> assertThat(e.reason()).contains("4 more in the previous window"));
+            assertThat(server.server().audit().recent(500)).allSatisfy(e -> assertThat(e.toString())
+                    .doesNotContain(unknown).doesNotContain(used));
+            assertThat(logs.lines()).noneMatch(l -> l.contains(unknown) || l.contains(used));
+        }
+    }
+
+    private List<AuditEvent> refusedLogins(RunningServer server) {
+        return server.server().audit().recent(500).stream().filter(e -> e.action().equals("console.login")
+                && e.outcome() == AuditEvent.Outcome.REFUSED && e.actor().equals("anonymous")).toList();
+    }
+
+    private HttpResponse<String> login(String url) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     @Test
