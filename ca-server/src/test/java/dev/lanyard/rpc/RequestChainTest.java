@@ -119,14 +119,7 @@ class RequestChainTest {
         lanyard.register(WEB);
         Credential web = lanyard.bootstrap(WEB);
         List<String> refused = new ArrayList<>();
-        List<Call> calls = new ArrayList<>();
-        for (MethodDescriptor<Message, Message> method : AdminRpcs.all()) {
-            calls.add(new Call(method, lanyard.channel(lanyard.adminCredential())));
-        }
-        calls.add(new Call(cast(CertificateServiceGrpc.getIssueCertificateMethod()), lanyard.channel(null)));
-        calls.add(new Call(cast(CertificateServiceGrpc.getRenewCertificateMethod()), lanyard.channel(web)));
-        calls.add(new Call(cast(TokenServiceGrpc.getIssueTokenMethod()), lanyard.channel(web)));
-        for (Call call : calls) {
+        for (Call call : everyRpc(web)) {
             for (Oversized request : oversized(AdminRpcs.emptyRequest(call.method()))) {
                 assertThatThrownBy(() -> AdminRpcs.call(call.channel(), call.method(), request.message()))
                         .as(call.method().getFullMethodName() + " " + request.field())
@@ -153,7 +146,7 @@ class RequestChainTest {
         lanyard.register(WEB);
         Credential web = lanyard.bootstrap(WEB);
         List<String> refused = new ArrayList<>();
-        for (Call call : timedCalls(web)) {
+        for (Call call : everyRpc(web)) {
             for (TimeField request : timeFields(AdminRpcs.emptyRequest(call.method()), false)) {
                 assertThatThrownBy(() -> AdminRpcs.call(call.channel(), call.method(), request.message()))
                         .as(call.method().getFullMethodName() + " " + request.field() + " " + request.value())
@@ -183,7 +176,7 @@ class RequestChainTest {
         lanyard.register(WEB);
         Credential web = lanyard.bootstrap(WEB);
         int calls = 0;
-        for (Call call : timedCalls(web)) {
+        for (Call call : everyRpc(web)) {
             if (call.method().getType() != MethodDescriptor.MethodType.UNARY) {
                 continue; // a follow would stream on; its refusals are the other test's
             }
@@ -317,7 +310,7 @@ class RequestChainTest {
     }
 
     /** Every admin RPC, and the certificate and token RPCs of workloads (and of callers without a certificate). */
-    private List<Call> timedCalls(Credential web) {
+    private List<Call> everyRpc(Credential web) {
         List<Call> calls = new ArrayList<>();
         for (MethodDescriptor<Message, Message> method : AdminRpcs.all()) {
             calls.add(new Call(method, lanyard.channel(lanyard.adminCredential())));
